@@ -1,0 +1,223 @@
+"""The command line: parse options, call the core, print, and map errors to exit statuses.
+
+Exit statuses: 0 ok, 1 a check found a wrong answer or a mismatch, 2 bad input or usage.
+This is the only module that turns exceptions into exit statuses; nothing below it prints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import BptraceError
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_SCENARIO = "mazur"
+
+
+class Mismatch(Exception):
+    """Raised by a command whose checks found something wrong: exit status 1 after its output."""
+
+
+class BptraceGroup(click.Group):
+    """A click group that turns bptrace's errors into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BptraceError as exc:
+            if _traceback_wanted(ctx):
+                raise
+            click.echo(f"bptrace: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except Mismatch:
+            ctx.exit(EXIT_MISMATCH)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("bptrace: interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            ctx.exit(EXIT_OK)
+        except Exception as exc:  # a bug in bptrace: one line, and the way to see more
+            if _traceback_wanted(ctx):
+                raise
+            click.echo(f"bptrace: internal error: {type(exc).__name__}: {exc} "
+                       "(this is a bug in bptrace; rerun with --traceback and report it)", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+
+
+def _traceback_wanted(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("traceback")) or bool(os.environ.get("BPTRACE_TRACEBACK"))
+
+
+@click.group(cls=BptraceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bptrace")
+@click.option("--traceback", is_flag=True, help="Show the Python traceback of an error (for debugging).")
+def main(traceback: bool) -> None:
+    """Trace one training step of backpropagation, explain it, and check answers.
+
+    \b
+    Example:
+        bptrace run scenarios/mazur.yaml     # the whole derivation, table by table
+        bptrace explain w5                   # the worked derivation of one weight
+        bptrace check answers.yaml           # mark an answer sheet
+    """
+
+
+# ---- shared pieces ----
+
+def console(ascii_: bool = False, file: Any = None) -> Any:
+    """A rich Console for stdout; wide enough that tables are not squeezed when piped."""
+    from rich.console import Console
+
+    from .fmt import can_encode
+
+    stream = file or sys.stdout
+    terminal = hasattr(stream, "isatty") and stream.isatty()
+    width = None if terminal or os.environ.get("COLUMNS") else 160
+    c = Console(file=stream, width=width, highlight=False, soft_wrap=False)
+    c.bptrace_ascii = ascii_ or not can_encode(getattr(stream, "encoding", None))  # type: ignore[attr-defined]
+    return c
+
+
+def load_scenario(name: str | None) -> Any:
+    from .scenario import load
+
+    return load(name or DEFAULT_SCENARIO)
+
+
+def write_output(text: str, output: str | None) -> None:
+    """Write text to a file (-o) or stdout."""
+    if output and output != "-":
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise BptraceError(f"cannot write {output}: {exc.strerror or exc}") from None
+    else:
+        click.echo(text, nl=False)
+
+
+def digits_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--digits", type=click.IntRange(1, 17), default=9, show_default=True,
+                        help="Significant digits of the numbers shown.")(f)
+
+
+def ascii_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--ascii", "ascii_", is_flag=True,
+                        help="Write d, delta, sigma instead of ∂, δ, σ (automatic where Unicode cannot be shown).")(f)
+
+
+# ---- commands ----
+
+@main.command()
+@click.argument("scenario", required=False)
+@click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal", show_default=True,
+              help="terminal: rich tables; json: the trace as data.")
+@digits_option
+@ascii_option
+@click.option("--layer", type=click.IntRange(1), help="Show only this layer's rows (1 = first after the inputs).")
+@click.option("--rows", type=click.IntRange(1), default=60, show_default=True,
+              help="At most this many rows per table (a note says what was cut).")
+@click.option("--verify", "verify_mode", type=click.Choice(["auto", "full", "sample", "off"]), default="auto",
+              show_default=True, help="Independent checks: SymPy and finite differences.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+def run(scenario: str | None, fmt: str, digits: int, ascii_: bool, layer: int | None, rows: int,
+        verify_mode: str, output: str | None) -> None:
+    """Trace one training step of SCENARIO (a path, or a bundled name; default: mazur).
+
+    \b
+    Example:
+        bptrace run scenarios/mazur.yaml
+        bptrace run ng_shallow --format json > trace.json
+    """
+    from .engine import trace as make_trace
+
+    s = load_scenario(scenario)
+    if layer is not None and layer > len(s.layers):
+        raise BptraceError(f"--layer {layer}: the network has {len(s.layers)} layers",
+                           hint=f"choose 1..{len(s.layers)}")
+    t = make_trace(s)
+    verification = _verify(t, verify_mode)
+    if fmt == "json":
+        from .render.json_out import trace_json
+
+        write_output(trace_json(t, verification), output)
+    else:
+        from .render.terminal import TraceView
+
+        view = TraceView(t, digits=digits, layer=layer, rows=rows, verification=verification)
+        _print(view, ascii_, output)
+    if verification is not None and not verification.ok:
+        raise Mismatch()
+
+
+def _verify(t: Any, mode: str) -> Any:
+    if mode == "off":
+        return None
+    try:
+        from .verify import verify
+    except ImportError:  # the verification module is not part of this build
+        return None
+    return verify(t, mode=None if mode == "auto" else mode)
+
+
+def _print(renderable: Any, ascii_: bool, output: str | None) -> None:
+    """Print a rich renderable to stdout or to a file (as plain text)."""
+    if output and output != "-":
+        import io
+
+        buffer = io.StringIO()
+        c = console(ascii_, file=buffer)
+        c.bptrace_ascii = ascii_
+        _emit(c, renderable)
+        write_output(buffer.getvalue(), output)
+        return
+    _emit(console(ascii_), renderable)
+
+
+def _emit(c: Any, renderable: Any) -> None:
+    if getattr(c, "bptrace_ascii", False) and hasattr(renderable, "ascii"):
+        renderable.ascii = True
+    c.print(renderable)
+
+
+@main.command()
+def scenarios() -> None:
+    """List the bundled scenarios with their titles.
+
+    \b
+    Example:
+        bptrace scenarios
+        bptrace run ng_shallow
+    """
+    from .scenario import bundled_titles
+
+    rows = bundled_titles()
+    width = max(len(name) for name, _ in rows)
+    for name, title in rows:
+        click.echo(f"{name.ljust(width)}  {title}")
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (each imports its heavy libraries only when run)."""
+    import importlib
+
+    for module in ("cli_explain", "cli_check", "cli_train"):
+        try:
+            mod = importlib.import_module(f".{module}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.{module}":
+                continue
+            raise
+        for command in getattr(mod, "COMMANDS", []):
+            main.add_command(command)
+
+
+_register_optional_commands()

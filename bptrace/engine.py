@@ -1,0 +1,136 @@
+"""Forward pass, loss, backward pass and update of one training step -> Trace. Pure numpy; never prints.
+
+    forward:   net⁽ˡ⁾ = out⁽ˡ⁻¹⁾ · W⁽ˡ⁾ᵀ + b⁽ˡ⁾,   out⁽ˡ⁾ = f(net⁽ˡ⁾)
+    output:    δ⁽ᴸ⁾ = ∂E_s/∂out ⊙ f′(net⁽ᴸ⁾)        (softmax: the full Jacobian; with cross_entropy δ = out − t)
+    hidden:    ∂E_s/∂out⁽ˡ⁾ = δ⁽ˡ⁺¹⁾ · W⁽ˡ⁺¹⁾,     δ⁽ˡ⁾ = ∂E_s/∂out⁽ˡ⁾ ⊙ f′(net⁽ˡ⁾)
+    gradients: ∂E/∂W⁽ˡ⁾ = reduce_s(δ⁽ˡ⁾ₛ ⊗ out⁽ˡ⁻¹⁾ₛ),  ∂E/∂b = reduce_s(δ) (shared bias: Σ over the layer)
+    update:    θ⁺ = θ − η·∂E/∂θ, every update computed from the weights before the step (Mazur's rule).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import network
+from .errors import NumericalError
+from .trace import LayerTrace, Trace
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .scenario import Scenario
+
+
+def forward(scenario: Scenario, weights: list[np.ndarray] | None = None,
+            biases: list[np.ndarray] | None = None, inputs: np.ndarray | None = None
+            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(nets, outs) for every layer, with the scenario's parameters or the ones given."""
+    import numpy as np
+
+    a = scenario.inputs if inputs is None else inputs
+    nets, outs = [], []
+    for i, layer in enumerate(scenario.layers):
+        w = layer.weights if weights is None else weights[i]
+        b = layer.bias_vector() if biases is None else _bias_vector(layer.bias_mode, biases[i], layer.size)
+        with np.errstate(over="raise", invalid="raise"):
+            try:
+                z = a @ w.T + b
+            except FloatingPointError:
+                raise NumericalError(f"net of layer {layer.index} overflows float64",
+                                     hint="use smaller weights or inputs") from None
+        a = network.activate(layer.activation, z, layer.slope)
+        nets.append(z)
+        outs.append(a)
+    return nets, outs
+
+
+def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """(per-output terms, batch loss) for the output activations `out`."""
+    t = scenario.targets if targets is None else targets
+    terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
+    per_sample = terms.sum(axis=1)
+    total = per_sample.mean() if scenario.reduction == "mean" else per_sample.sum()
+    return terms, float(total)
+
+
+def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace:
+    """Run one training step and record every quantity.
+
+    through_updated_weights=True reproduces a common mistake (and the error in Mazur's published
+    "error after the first round"): back-propagating into a hidden layer through weights of the layer
+    above that were already updated in this step. It exists for `compare` and `check`, never as a default.
+    """
+    import numpy as np
+
+    nets, outs = forward(scenario)
+    terms, loss = batch_loss(scenario, outs[-1])
+    m = scenario.samples
+    scale = 1.0 / m if scenario.reduction == "mean" else 1.0
+    L = len(scenario.layers)
+    traces: list[LayerTrace | None] = [None] * L
+    dE_dout = network.loss_gradient(scenario.loss, outs[-1], scenario.targets)
+    for i in reversed(range(L)):
+        layer = scenario.layers[i]
+        z, a = nets[i], outs[i]
+        dout_dnet = network.activation_derivative(layer.activation, z, a, layer.slope)
+        if layer.activation == "softmax":
+            # δ_j = Σ_i ∂E/∂out_i · out_i([i = j] − out_j) = out_j(∂E/∂out_j − Σ_i ∂E/∂out_i·out_i)
+            delta = a * (dE_dout - (dE_dout * a).sum(axis=1, keepdims=True))
+        else:
+            delta = dE_dout * dout_dnet
+        a_prev = scenario.inputs if i == 0 else outs[i - 1]
+        # ∂E/∂W = (1/m) Σ_s δ_s ⊗ out_prev_s  (= dZ·A_prevᵀ/m in Ng's notation)
+        grad_w = scale * (delta.T @ a_prev)
+        if layer.bias_mode == "neuron":
+            grad_b = scale * delta.sum(axis=0)
+        elif layer.bias_mode == "shared":
+            grad_b = np.array([scale * delta.sum()])
+        else:
+            grad_b = np.zeros(0)
+        eta = scenario.learning_rate
+        new_w = layer.weights - eta * grad_w
+        new_b = layer.biases - eta * grad_b if scenario.update_biases else layer.biases.copy()
+        traces[i] = LayerTrace(net=z, out=a, dE_dout=dE_dout, dout_dnet=dout_dnet, delta=delta,
+                               grad_weights=grad_w, grad_biases=grad_b, new_weights=new_w, new_biases=new_b,
+                               kink=network.is_kink(layer.activation, z))
+        if i > 0:
+            # ∂E_s/∂out_j = Σ_k δ_k · w_kj  (every path through the layer above)
+            w_used = new_w if through_updated_weights else layer.weights
+            dE_dout = delta @ w_used
+    done = [t for t in traces if t is not None]
+    _, loss_after = batch_loss(scenario, forward(scenario, [t.new_weights for t in done],
+                                                 [t.new_biases for t in done])[1][-1])
+    for t in done:
+        for arr in (t.net, t.out, t.delta, t.grad_weights, t.new_weights):
+            if not np.all(np.isfinite(arr)):
+                raise NumericalError("a value of the step is not a finite float64 number",
+                                     hint="use smaller weights, inputs or learning rate")
+    if not np.isfinite(loss_after):
+        raise NumericalError("the loss after the update is not finite", hint="use a smaller learning rate")
+    return Trace(scenario=scenario, layers=done, loss_terms=terms, sample_losses=terms.sum(axis=1),
+                 loss=loss, loss_after=loss_after, through_updated_weights=through_updated_weights)
+
+
+def _bias_vector(mode: str, b: np.ndarray, size: int) -> np.ndarray:
+    import numpy as np
+
+    if mode == "neuron":
+        return b
+    if mode == "shared":
+        return np.full(size, b[0])
+    return np.zeros(size)
+
+
+def loss_with(scenario: Scenario, weights: list[np.ndarray], biases: list[np.ndarray]) -> float:
+    """The batch loss for the given parameters (used by finite differences and training)."""
+    return batch_loss(scenario, forward(scenario, weights, biases)[1][-1])[1]
+
+
+def step(scenario: Scenario, *, through_updated_weights: bool = False) -> Scenario:
+    """The scenario after one update (for θ@N and training)."""
+    import dataclasses
+
+    t = trace(scenario, through_updated_weights=through_updated_weights)
+    layers = tuple(dataclasses.replace(layer, weights=lt.new_weights, biases=lt.new_biases)
+                   for layer, lt in zip(scenario.layers, t.layers))
+    return scenario.with_changes(layers=layers)

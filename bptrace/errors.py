@@ -1,0 +1,48 @@
+"""The user-facing errors: one small hierarchy, turned into exit statuses only by the CLI."""
+
+from __future__ import annotations
+
+
+class BptraceError(Exception):
+    """Bad input or usage: the CLI prints the message on one line and exits 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 column: int | None = None, path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        inside = f"{self.path}: " if self.path else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{where}{inside}{self.message}{hint}"
+
+
+class ScenarioError(BptraceError):
+    """A scenario file that cannot be read or does not describe a valid network."""
+
+
+class AnswerSheetError(BptraceError):
+    """An answer sheet that cannot be read or names quantities that do not exist."""
+
+
+class UnknownNameError(BptraceError):
+    """A quantity, scenario or parameter name that does not exist (with suggestions)."""
+
+
+class NumericalError(BptraceError):
+    """The numbers of a valid scenario cannot be computed in float64 (overflow, log of 0)."""

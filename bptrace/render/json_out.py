@@ -1,0 +1,110 @@
+"""Trace -> JSON text: every number exact (shortest float64 repr), byte-identical for the same input."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+
+if TYPE_CHECKING:
+    from ..trace import Trace
+
+QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is left out (it would be huge)
+
+
+def trace_data(trace: Trace, verification: Any = None) -> dict[str, Any]:
+    """The trace as plain JSON-ready data (see docs/json.md for the fields)."""
+    from .. import names
+
+    s = trace.scenario
+    m = s.samples
+    data: dict[str, Any] = {
+        "bptrace": __version__,
+        "scenario": {
+            "title": s.title, "file": s.file, "loss": s.loss, "learning_rate": s.learning_rate,
+            "update_biases": s.update_biases, "reduction": s.reduction, "samples": m,
+            "inputs": list(s.input_names),
+            "layers": [{"layer": layer.index, "activation": layer.activation, "neurons": list(layer.neurons),
+                        "bias_mode": layer.bias_mode, "bias_names": list(layer.bias_names)}
+                       for layer in s.layers],
+        },
+        "through_updated_weights": trace.through_updated_weights,
+        "loss": {
+            "function": s.loss, "reduction": s.reduction, "total": trace.loss, "after_update": trace.loss_after,
+            "samples": [float(v) for v in trace.sample_losses],
+            "terms": [{"name": f"E_{o}", "sample": i + 1, "value": float(trace.loss_terms[i, j])}
+                      for i in range(m) for j, o in enumerate(s.output_layer.neurons)],
+        },
+        "neurons": [],
+        "paths": [],
+        "parameters": [],
+    }
+    for index, (layer, lt) in enumerate(zip(s.layers, trace.layers), start=1):
+        for i in range(m):
+            for r, x in enumerate(layer.neurons):
+                data["neurons"].append({
+                    "name": x, "layer": index, "row": r, "sample": i + 1, "net": float(lt.net[i, r]),
+                    "out": float(lt.out[i, r]), "dE_dout": float(lt.dE_dout[i, r]),
+                    "dout_dnet": float(lt.dout_dnet[i, r]), "delta": float(lt.delta[i, r]),
+                    "differentiable": not bool(lt.kink[i, r])})
+                if index < len(s.layers):
+                    terms = trace.path_terms(index, r)[i]
+                    data["paths"] += [{"name": f"dE_{k}/dout_{x}", "sample": i + 1, "value": float(v)}
+                                      for k, v in zip(s.layers[index].neurons, terms)]
+    checks = {}
+    if verification is not None:
+        checks = {row.name: row for row in verification.parameters}
+    for p in s.parameters():
+        entry: dict[str, Any] = {
+            "name": p.name, "kind": p.kind, "layer": p.layer, "row": p.row, "col": p.col,
+            "value": trace.value(p), "grad": trace.grad(p), "factors": _factors(trace, p),
+            "new_value": trace.new_value(p), "updated": not trace.frozen(p)}
+        if p.name in checks:
+            row = checks[p.name]
+            entry["verification"] = {"sympy": row.sympy, "finite_difference": row.finite_difference,
+                                     "ok": bool(row.ok)}
+        data["parameters"].append(entry)
+    if verification is not None:
+        data["verification"] = {"mode": verification.mode, "ok": bool(verification.ok)}
+    if s.parameter_count() <= QUANTITIES_LIMIT:
+        flat: dict[str, float] = {}
+        for name in names.all_names(s):
+            for spelled in [name] + ([f"{name}:{i}" for i in range(1, m + 1)] if m > 1 else []):
+                q = names.parse_or_none(spelled, s)
+                if q is not None:
+                    flat[q.name] = names.value(q, trace)
+        data["quantities"] = flat
+    return data
+
+
+def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
+    """Per sample, the chain-rule factors of ∂E_s/∂θ by name and value, and their product."""
+    s = trace.scenario
+    layer = s.layers[p.layer - 1]
+    lt = trace.layers[p.layer - 1]
+    out = []
+    for i in range(s.samples):
+        suffix = f":{i + 1}" if s.samples > 1 else ""
+        if p.kind == "bias" and p.row is None:
+            names_ = [f"delta_{x}{suffix}" for x in layer.neurons]
+            values = [float(v) for v in lt.delta[i]]
+            product = float(sum(values))
+        else:
+            x = layer.neurons[p.row]
+            last = 1.0 if p.kind == "bias" else float(trace.activations(p.layer - 1)[i, p.col])
+            last_name = f"dnet_{x}/d{p.name}{suffix}"
+            if layer.activation == "softmax":
+                names_ = [f"delta_{x}{suffix}", last_name]
+                values = [float(lt.delta[i, p.row]), last]
+            else:
+                names_ = [f"dE/dout_{x}{suffix}", f"dout_{x}/dnet_{x}{suffix}", last_name]
+                values = [float(lt.dE_dout[i, p.row]), float(lt.dout_dnet[i, p.row]), last]
+            product = float(lt.delta[i, p.row] * last)
+        out.append({"sample": i + 1, "names": names_, "values": values, "product": product})
+    return out
+
+
+def trace_json(trace: Trace, verification: Any = None) -> str:
+    """JSON text of the trace; keys in a fixed order, floats as the shortest exact repr."""
+    return json.dumps(trace_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
