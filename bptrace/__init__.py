@@ -2,8 +2,11 @@
 
     >>> import bptrace
     >>> scenario = bptrace.load("mazur")          # a bundled name or a path to a .yaml file
-    >>> trace = bptrace.trace(scenario)           # every quantity of one step, as data
-    >>> bptrace.render(trace)                     # rich tables (display in Jupyter or print)
+    >>> trace = bptrace.run(scenario)             # every quantity of one step, as data (a Trace)
+    >>> bptrace.show(trace)                       # rich tables (display in Jupyter, or print with rich)
+
+The API mirrors the command line (`bptrace run`); the modules bptrace.trace and bptrace.render hold
+the Trace data class and the renderers.
 
 Importing bptrace is cheap: numpy and SymPy are loaded only when something needs them.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "loads", "trace", "render", "to_json", "verify", "Scenario", "Trace", "BptraceError"]
+__all__ = ["load", "loads", "run", "show", "to_json", "verify", "Scenario", "Trace", "BptraceError"]
 
 if TYPE_CHECKING:
     from .errors import BptraceError
@@ -35,14 +38,14 @@ def loads(text: str, file: str = "<string>") -> Scenario:
     return _loads(text, file)
 
 
-def trace(scenario: Scenario | str) -> Trace:
+def run(scenario: Scenario | str) -> Trace:
     """One training step of `scenario` (a Scenario, a bundled name or a path) as a Trace."""
     from .engine import trace as _trace
 
     return _trace(load(scenario) if isinstance(scenario, str) else scenario)
 
 
-def render(trace: Trace, digits: int = 9, **options: Any) -> Any:
+def show(trace: Trace, digits: int = 9, **options: Any) -> Any:
     """The trace as a rich renderable: print it with rich, or leave it last in a Jupyter cell."""
     from .render.terminal import TraceView
 

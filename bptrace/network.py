@@ -43,13 +43,17 @@ ACTIVATION_INFO = {
                               "out_i·([i = j] − out_j)", "out_i*([i=j] - out_j)"),
 }
 
-LOSS_TERM = {  # one output's term of the per-sample loss, and its derivative ∂E/∂out
-    "half_sse": ("½(t − out)²", "−(t − out)"),
-    "sse": ("(t − out)²", "−2(t − out)"),
-    "mse": ("(t − out)²/n", "−2(t − out)/n"),
-    "bce": ("−[t·ln(out) + (1 − t)·ln(1 − out)]", "−t/out + (1 − t)/(1 − out)"),
-    "cross_entropy": ("−t·ln(out)", "−t/out"),
+# One output's term of the per-sample loss and its derivative ∂E/∂out, as templates: {t} the target,
+# {o} the output, {n} the number of outputs. Renderers fill them with names or with numbers.
+LOSS_FORMULA = {
+    "half_sse": ("½({t} − {o})²", "−({t} − {o})"),
+    "sse": ("({t} − {o})²", "−2({t} − {o})"),
+    "mse": ("({t} − {o})²/{n}", "−2({t} − {o})/{n}"),
+    "bce": ("−[{t}·ln({o}) + (1 − {t})·ln(1 − {o})]", "−{t}/{o} + (1 − {t})/(1 − {o})"),
+    "cross_entropy": ("−{t}·ln({o})", "−{t}/{o}"),
 }
+LOSS_TERM = {name: (term.format(t="t", o="out", n="n"), grad.format(t="t", o="out", n="n"))
+             for name, (term, grad) in LOSS_FORMULA.items()}
 
 
 def activate(name: str, z: np.ndarray, slope: float = DEFAULT_LEAKY_SLOPE) -> np.ndarray:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..fmt import DEFAULT_DIGITS, num, to_ascii
-from ..network import ACTIVATION_INFO, LOSS_TERM, cancels_derivative
+from ..network import ACTIVATION_INFO, LOSS_FORMULA, LOSS_TERM, cancels_derivative
 
 if TYPE_CHECKING:
     from ..scenario import Layer, Parameter
@@ -55,7 +55,7 @@ class TraceView:
 
     def table(self, title: str, columns: list[tuple[str, str]]) -> Table:
         """A table whose 'num' columns never wrap and whose 'text' columns fold when space is short."""
-        table = Table(title=self.t(title), title_justify="left", title_style="bold",
+        table = Table(title=Text(self.t(title), style="bold"), title_justify="left",
                       box=box.ASCII if self.ascii else box.SIMPLE_HEAVY, pad_edge=False)
         for header, kind in columns:
             if kind == "num":
@@ -67,7 +67,8 @@ class TraceView:
         return table
 
     def add(self, table: Table, *cells: str) -> None:
-        table.add_row(*(self.t(c) for c in cells))
+        """Add a row of plain text (never read as rich markup: formulas contain brackets)."""
+        table.add_row(*(Text(self.t(c)) for c in cells))
 
     def limited(self, items: list[Any]) -> tuple[list[Any], int]:
         if self.rows is None or len(items) <= self.rows:
@@ -76,7 +77,7 @@ class TraceView:
 
     def cut_note(self, table: Table, cut: int, what: str) -> None:
         if cut:
-            table.caption = self.t(f"… {cut} more {what} not shown (use --rows N, --layer N or --format json)")
+            table.caption = Text(self.t(f"… {cut} more {what} not shown (use --rows N, --layer N or --format json)"))
 
     def samples(self) -> list[int]:
         return list(range(self.m))
@@ -189,9 +190,10 @@ class TraceView:
         for i, j in shown:
             o = out_layer.neurons[j]
             tv, ov = s.targets[i, j], lt.out[i, j]
-            formula = _loss_numbers(s.loss, self.p(tv), self.p(ov), n_out)
-            self.add(table, *self.sample_label(i), f"E_{o}", f"{term.replace('t', f't_{o}', 1).replace('out', f'out_{o}', 1)}"
-                     f"\n= {formula}", self.n(self.trace.loss_terms[i, j]))
+            template = LOSS_FORMULA[s.loss][0]
+            formula = (template.format(t=f"t_{o}", o=f"out_{o}", n=n_out) + "\n= "
+                       + template.format(t=self.p(tv), o=self.p(ov), n=n_out))
+            self.add(table, *self.sample_label(i), f"E_{o}", formula, self.n(self.trace.loss_terms[i, j]))
         self.cut_note(table, cut, "terms")
         for i in self.samples():
             names = [f"E_{o}" for o in out_layer.neurons]
@@ -221,10 +223,9 @@ class TraceView:
             for i, r in shown:
                 x = layer.neurons[r]
                 if output:
-                    _, dterm = LOSS_TERM[s.loss]
-                    de = f"{dterm.replace('t', f't_{x}', 1).replace('out', f'out_{x}', 1)}"
-                    de += "\n= " + _loss_grad_numbers(s.loss, self.p(s.targets[i, r]), self.p(lt.out[i, r]),
-                                                      layer.size)
+                    template = LOSS_FORMULA[s.loss][1]
+                    de = (template.format(t=f"t_{x}", o=f"out_{x}", n=layer.size) + "\n= "
+                          + template.format(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=layer.size))
                 else:
                     above = s.layers[index]
                     terms = self.trace.path_terms(index, r)[i]
@@ -270,7 +271,7 @@ class TraceView:
         shown, cut = self.limited(params)
         table = self.table("Gradients (chain rule)", [("parameter", "name"), ("∂E/∂θ", "text"), ("∂E/∂θ", "num")])
         for p in shown:
-            table.add_row(*self.gradient_cells(p))
+            self.add(table, *self.gradient_cells(p))
         self.cut_note(table, cut, "parameters")
         yield table
 
@@ -299,7 +300,7 @@ class TraceView:
             lines = [f"  s{i + 1}: {v} = {self.p(self.trace.sample_grad(p)[i])}" for i, v in enumerate(per_sample)]
             body = f"{head}, {how} over the samples\n" + "\n".join(lines)
         del layer
-        return [self.t(p.name), self.t(body), self.n(self.trace.grad(p))]
+        return [p.name, body, self.n(self.trace.grad(p))]
 
     def render_updates(self) -> Iterator[Any]:
         params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
@@ -342,30 +343,6 @@ def _sum(terms: list[str]) -> str:
     if len(terms) > MAX_TERMS:
         return " + ".join(terms[: MAX_TERMS - 2]) + f" + … ({len(terms) - MAX_TERMS + 1} more) + " + terms[-1]
     return " + ".join(terms)
-
-
-def _loss_numbers(loss: str, t: str, o: str, n: int) -> str:
-    if loss == "half_sse":
-        return f"½({t} − {o})²"
-    if loss == "sse":
-        return f"({t} − {o})²"
-    if loss == "mse":
-        return f"({t} − {o})²/{n}"
-    if loss == "bce":
-        return f"−[{t}·ln({o}) + (1 − {t})·ln(1 − {o})]"
-    return f"−{t}·ln({o})"
-
-
-def _loss_grad_numbers(loss: str, t: str, o: str, n: int) -> str:
-    if loss == "half_sse":
-        return f"−({t} − {o})"
-    if loss == "sse":
-        return f"−2({t} − {o})"
-    if loss == "mse":
-        return f"−2({t} − {o})/{n}"
-    if loss == "bce":
-        return f"−{t}/{o} + (1 − {t})/(1 − {o})"
-    return f"−{t}/{o}"
 
 
 def _derivative_numbers(activation: str, out: float, net: float, p: Any, slope: float) -> str:

@@ -1,0 +1,144 @@
+"""`bptrace run` and `bptrace scenarios` as a user runs them: exit statuses, stdout, stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from bptrace.cli import main
+from bptrace.scenario import bundled_names
+
+# Mazur's published numbers (reference/mazur.md), as the post prints them to nine significant digits.
+MAZUR_PUBLISHED = ["0.3775", "0.593269992", "0.596884378", "1.10590597", "0.75136507", "0.772928465",
+                   "0.274811083", "0.298371109", "0.74136507", "0.186815602", "0.0821670406", "0.138498562",
+                   "0.241300709", "0.000438567734", "0.35891648", "0.408666186", "0.51130127", "0.561370121",
+                   "0.149780716", "0.199561432", "0.249751144", "0.299502287", "0.291027774"]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_mazur_shows_every_published_number() -> None:
+    code, out, err = run("run", "scenarios/mazur.yaml", "--verify", "off")
+    assert code == 0, err
+    for value in MAZUR_PUBLISHED:
+        assert value in out, value
+    # the hidden sum over paths, written out term by term
+    assert "δ_o1·w5 + δ_o2·w7" in out
+    assert "0.0553994247 + (-0.0190491183)" in out
+
+
+def test_run_without_argument_is_mazur_and_name_resolves() -> None:
+    a = run("run", "--verify", "off")
+    b = run("run", "mazur", "--verify", "off")
+    assert a[0] == b[0] == 0
+    assert a[1] == b[1]
+    assert "0.75136507" in a[1]
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_every_bundled_scenario_runs(name: str) -> None:
+    code, out, err = run("run", name, "--verify", "off")
+    assert code == 0, err
+    assert "Loss after the update" in out
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_json_is_exact_and_byte_identical(name: str) -> None:
+    code, out, err = run("run", name, "--format", "json", "--verify", "off")
+    assert code == 0, err
+    again = run("run", name, "--format", "json", "--verify", "off")[1]
+    assert out == again
+    data = json.loads(out)
+    import bptrace
+
+    t = bptrace.run(name)
+    assert data["loss"]["total"] == t.loss
+    assert data["loss"]["after_update"] == t.loss_after
+    assert len(data["parameters"]) == t.scenario.parameter_count()
+    for entry, p in zip(data["parameters"], t.scenario.parameters()):
+        assert entry["name"] == p.name and entry["kind"] == p.kind
+        assert (entry["layer"], entry["row"], entry["col"]) == (p.layer, p.row, p.col)
+        assert entry["grad"] == t.grad(p) and entry["new_value"] == t.new_value(p)
+        # the factors multiply to each sample's gradient, which reduce to the batch gradient
+        products = [f["product"] for f in entry["factors"]]
+        assert products == pytest.approx(list(t.sample_grad(p)), rel=1e-12, abs=1e-15)
+    assert {n["name"] for n in data["neurons"]} >= set(t.scenario.output_layer.neurons)
+
+
+def test_json_mazur_fields() -> None:
+    data = json.loads(run("run", "--format", "json", "--verify", "off")[1])
+    w5 = next(p for p in data["parameters"] if p["name"] == "w5")
+    assert (w5["kind"], w5["layer"], w5["row"], w5["col"]) == ("weight", 2, 0, 0)
+    assert w5["factors"][0]["names"] == ["dE/dout_o1", "dout_o1/dnet_o1", "dnet_o1/dw5"]
+    b1 = next(p for p in data["parameters"] if p["name"] == "b1")
+    assert b1["row"] is None and b1["col"] is None and b1["new_value"] == b1["value"] == 0.35
+    assert data["quantities"]["delta_o1"] == pytest.approx(0.138498562, abs=5e-10)
+    assert data["quantities"]["dE_o2/dout_h1"] == pytest.approx(-0.019049119, abs=2e-9)
+
+
+def test_digits_and_ascii() -> None:
+    code, out, _ = run("run", "--digits", "4", "--ascii", "--verify", "off")
+    assert code == 0
+    assert "0.7514" in out and "0.75136507" not in out
+    assert all(ord(ch) < 128 for ch in out), [ch for ch in out if ord(ch) >= 128][:5]
+
+
+def test_numbers_are_never_cut_in_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    code, out, _ = run("run", "--verify", "off")
+    assert code == 0
+    assert "…" not in out.replace("… ", "")  # no ellipsis inside a number
+    for value in ("0.0821670406", "0.000438567734", "0.291027774"):
+        assert value in out
+
+
+def test_layer_and_rows_limit() -> None:
+    code, out, _ = run("run", "deep_general_delta", "--layer", "1", "--rows", "2", "--verify", "off")
+    assert code == 0
+    assert "Forward pass, layer 1" in out and "Forward pass, layer 2" not in out
+    assert "more" in out and "not shown" in out
+    code, _, err = run("run", "--layer", "9")
+    assert code == 2 and "--layer 9" in err
+
+
+def test_unknown_bundled_name_lists_the_bundled_ones() -> None:
+    code, out, err = run("run", "mazr")
+    assert code == 2
+    assert "mazur" in err and "did you mean mazur?" in err
+    assert "Traceback" not in err
+
+
+def test_scenarios_lists_titles() -> None:
+    code, out, _ = run("scenarios")
+    assert code == 0
+    for name in bundled_names():
+        assert name in out
+    assert "Mazur" in out
+
+
+def test_help_does_not_import_numpy_or_sympy() -> None:
+    code = ("import sys; from bptrace.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('numpy' in sys.modules, 'sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False False")
+
+
+def test_import_bptrace_is_cheap() -> None:
+    code = "import sys, bptrace; print('numpy' in sys.modules, 'sympy' in sys.modules, 'rich' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False False"
+
+
+def test_output_file(tmp_path) -> None:
+    target = tmp_path / "trace.json"
+    code, out, _ = run("run", "--format", "json", "-o", str(target), "--verify", "off")
+    assert code == 0 and out == ""
+    assert json.loads(target.read_text())["loss"]["total"] > 0
