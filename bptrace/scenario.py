@@ -259,7 +259,7 @@ def from_document(doc: Document) -> Scenario:
     for key, value in (("title", title), ("source", note)):
         if not isinstance(value, str):
             raise doc.error((key,), f"{key} must be text, got {value!r}")
-    return Scenario(title=title, source_note=note, file=doc.file, input_names=tuple(input_names),
+    return Scenario(title=title, source_note=str(note), file=doc.file, input_names=tuple(input_names),
                     layers=tuple(layers), inputs=np.asarray(inputs, dtype=float).reshape(len(inputs), -1),
                     targets=np.asarray(targets, dtype=float).reshape(len(targets), -1), loss=loss,
                     learning_rate=learning_rate, update_biases=update_biases, reduction=reduction, named=named)
@@ -340,7 +340,8 @@ def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[floa
         raw = data["samples"]
         if not isinstance(raw, list) or not raw:
             raise doc.error(("samples",), "samples must be a non-empty list of {inputs: [...], targets: [...]}")
-        inputs, targets = [], []
+        inputs: list[list[float]] = []
+        targets: list[list[float]] = []
         for s, item in enumerate(raw):
             if not isinstance(item, dict):
                 raise doc.error(("samples", s), "each sample must be a mapping with inputs and targets")
@@ -494,7 +495,8 @@ def _samples_named(doc: Document, data: dict[str, Any]):
         raw = data["samples"]
         if not isinstance(raw, list) or not raw:
             raise doc.error(("samples",), "samples must be a non-empty list of {inputs: {...}, targets: {...}}")
-        ins, ts = [], []
+        ins: list[tuple[dict[str, float], tuple[Any, ...]]] = []
+        ts: list[tuple[dict[str, float], tuple[Any, ...]]] = []
         for s, item in enumerate(raw):
             if not isinstance(item, dict):
                 raise doc.error(("samples", s), "each sample must be a mapping with inputs and targets")
@@ -561,7 +563,7 @@ def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> np.nda
 
     if not isinstance(raw, list) or not raw:
         raise doc.error(path, "weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]")
-    rows = []
+    rows: list[list[float]] = []
     for r, row in enumerate(raw):
         if not isinstance(row, list) or not row:
             raise doc.error(path + (r,), "each row of weights must be a non-empty list of numbers",

@@ -1,0 +1,371 @@
+"""Trace -> format-neutral blocks (paragraphs and tables of text), in the order of a textbook derivation.
+
+Every formula is written twice: in names (w5·out_h1) and with the numbers substituted, so that a
+learner can follow each step by hand. The blocks are plain data; terminal.py, markdown.py, html.py and
+latex.py only display them. Nothing here computes mathematics: every number comes from the Trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..fmt import DEFAULT_DIGITS, num
+from ..network import ACTIVATION_INFO, LOSS_FORMULA, LOSS_TERM, cancels_derivative
+
+if TYPE_CHECKING:
+    from ..scenario import Layer, Parameter
+    from ..trace import Trace
+
+MAX_TERMS = 6   # terms of a sum written out before the rest is summarised
+DEFAULT_ROWS = 60
+
+
+SECTIONS = ("header", "forward", "loss", "backward", "gradients", "updates", "after", "verification")
+
+
+@dataclass
+class Column:
+    """A table column: 'num' columns hold one number and never wrap; 'name' a quantity; 'text' formulas."""
+
+    header: str
+    kind: str = "text"
+
+
+@dataclass
+class Grid:
+    """A table: a title, columns, rows of text cells, and a caption (e.g. what was cut)."""
+
+    title: str
+    columns: list[Column]
+    rows: list[list[str]] = field(default_factory=list)
+    caption: str = ""
+    styles: list[str] = field(default_factory=list)   # per row: "" or "bad"/"good"/"dim"
+
+
+@dataclass
+class Para:
+    """A line of text; style is '', 'bold', 'dim', 'good', 'bad' or 'title'."""
+
+    text: str
+    style: str = ""
+
+
+Block = Grid | Para
+
+
+class TraceLayout:
+    """Lays a whole trace out as blocks (see SECTIONS), with a row limit per table."""
+
+    def __init__(self, trace: Trace, digits: int = DEFAULT_DIGITS, layer: int | None = None,
+                 rows: int | None = DEFAULT_ROWS, verification: Any = None,
+                 sections: Iterable[str] | None = None) -> None:
+        self.trace = trace
+        self.digits = digits
+        self.layer = layer
+        self.rows = rows
+        self.verification = verification
+        self.sections = list(sections) if sections else None
+        self.s = trace.scenario
+        self.m = trace.scenario.samples
+
+    # ---- helpers ----
+    def n(self, x: float) -> str:
+        return num(x, self.digits)
+
+    def p(self, x: float) -> str:
+        """A number inside a formula: negative numbers in parentheses."""
+        text = self.n(x)
+        return f"({text})" if text.startswith("-") else text
+
+    def table(self, title: str, columns: list[tuple[str, str]]) -> Grid:
+        return Grid(title, [Column(header, kind) for header, kind in columns])
+
+    def add(self, table: Grid, *cells: str, style: str = "") -> None:
+        table.rows.append(list(cells))
+        table.styles.append(style)
+
+    def limited(self, items: list[Any]) -> tuple[list[Any], int]:
+        if self.rows is None or len(items) <= self.rows:
+            return items, 0
+        return items[: self.rows], len(items) - self.rows
+
+    def cut_note(self, table: Grid, cut: int, what: str) -> None:
+        if cut:
+            table.caption = f"… {cut} more {what} not shown (use --rows N, --layer N or --format json)"
+
+    def samples(self) -> list[int]:
+        return list(range(self.m))
+
+    def sample_label(self, s: int) -> list[str]:
+        return [str(s + 1)] if self.m > 1 else []
+
+    def sample_col(self) -> list[tuple[str, str]]:
+        return [("sample", "num")] if self.m > 1 else []
+
+    def layers_shown(self) -> list[int]:
+        if self.layer is not None:
+            return [self.layer]
+        return [layer.index for layer in self.s.layers]
+
+    def source_name(self, layer_index: int, col: int) -> str:
+        names = self.s.layer_names(layer_index - 1)
+        return names[col] if layer_index == 1 else "out_" + names[col]
+
+    def bias_name_for(self, layer: Layer, row: int) -> str | None:
+        if layer.bias_mode == "shared":
+            return layer.bias_names[0]
+        if layer.bias_mode == "neuron":
+            return layer.bias_names[row]
+        return None
+
+    def suffix(self, s: int) -> str:
+        return f":{s + 1}" if self.m > 1 else ""
+
+    # ---- the blocks ----
+    def blocks(self) -> list[Block]:
+        """Every block of the wanted sections, in order."""
+        out: list[Block] = []
+        for name in self.sections or SECTIONS:
+            out.extend(getattr(self, f"section_{name}")())
+        return out
+
+    def section_header(self) -> Iterator[Any]:
+        s = self.s
+        parts = [f"{len(s.input_names)} inputs"]
+        parts += [f"{layer.size} {layer.activation}" for layer in s.layers]
+        lines = [Para(s.title, "title")]
+        if s.source_note:
+            lines.append(Para(s.source_note, "dim"))
+        lines.append(Para(
+            f"network {' → '.join(parts)}; loss {s.loss}; η = {self.n(s.learning_rate)}; "
+            f"{self.m} sample{'s' if self.m > 1 else ''}"))
+        biases = []
+        for layer in s.layers:
+            if layer.bias_mode == "shared":
+                biases.append(f"{layer.bias_names[0]} shared by layer {layer.index}")
+            elif layer.bias_mode == "neuron":
+                biases.append(f"one per neuron in layer {layer.index}")
+        bias_text = "; ".join(biases) if biases else "none"
+        state = "updated" if s.update_biases else "not updated (update_biases: false)"
+        lines.append(Para(f"biases: {bias_text}" + (f"; {state}" if biases else "")))
+        if self.m > 1:
+            how = "(1/m)·Σ_s E_s, the mean" if s.reduction == "mean" else "Σ_s E_s, the sum"
+            lines.append(Para(
+                f"E_total = {how} over the m = {self.m} samples; per-sample quantities carry the suffix :s; "
+                f"gradients are of E_total, so they are the {s.reduction} of the per-sample gradients"))
+        if self.trace.through_updated_weights:
+            lines.append(Para("NOTE: hidden gradients use the already-updated weights of the layer "
+                              "above; this is a mistake, shown for comparison", "bad"))
+        yield from lines
+
+    def section_forward(self) -> Iterator[Any]:
+        for index in self.layers_shown():
+            layer = self.s.layers[index - 1]
+            lt = self.trace.layers[index - 1]
+            info = ACTIVATION_INFO[layer.activation]
+            table = self.table(f"Forward pass, layer {index} ({layer.activation})",
+                               self.sample_col() + [("neuron", "name"), ("net = Σ w·out + b", "text"),
+                                                    ("net", "num"), ("out = f(net)", "text"), ("out", "num")])
+            cells = [(s, r) for s in self.samples() for r in range(layer.size)]
+            shown, cut = self.limited(cells)
+            prev = self.trace.activations(index - 1)
+            for s, r in shown:
+                x = layer.neurons[r]
+                cols = _shown_terms(layer.weights.shape[1])
+                names = [f"{layer.weight_name(r, c)}·{self.source_name(index, c)}" for c in cols]
+                values = [f"{self.p(layer.weights[r, c])}×{self.p(prev[s, c])}" for c in cols]
+                if len(cols) < layer.weights.shape[1]:
+                    names.insert(-1, "…")
+                    values.insert(-1, f"… ({layer.weights.shape[1] - len(cols)} more terms)")
+                b = self.bias_name_for(layer, r)
+                if b is not None:
+                    names.append(b)
+                    values.append(self.p(layer.bias_vector()[r]))
+                formula = f"{_sum(names)}\n= {_sum(values)}"
+                out_formula = f"{info.symbol}({self.n(lt.net[s, r])})" if layer.activation != "softmax" else \
+                    f"e^net_{x} / Σ e^net"
+                self.add(table, *self.sample_label(s), x, formula, self.n(lt.net[s, r]), out_formula,
+                         self.n(lt.out[s, r]))
+            self.cut_note(table, cut, "neurons")
+            yield table
+
+    def section_loss(self) -> Iterator[Any]:
+        s = self.s
+        out_layer = s.output_layer
+        term, _ = LOSS_TERM[s.loss]
+        table = self.table(f"Loss ({s.loss}: E_s = Σ {term})",
+                           self.sample_col() + [("term", "name"), ("formula", "text"), ("value", "num")])
+        cells = [(i, j) for i in self.samples() for j in range(out_layer.size)]
+        shown, cut = self.limited(cells)
+        lt = self.trace.layers[-1]
+        n_out = out_layer.size
+        for i, j in shown:
+            o = out_layer.neurons[j]
+            tv, ov = s.targets[i, j], lt.out[i, j]
+            template = LOSS_FORMULA[s.loss][0]
+            formula = (template.format(t=f"t_{o}", o=f"out_{o}", n=n_out) + "\n= "
+                       + template.format(t=self.p(tv), o=self.p(ov), n=n_out))
+            self.add(table, *self.sample_label(i), f"E_{o}", formula, self.n(self.trace.loss_terms[i, j]))
+        self.cut_note(table, cut, "terms")
+        for i in self.samples():
+            names = [f"E_{o}" for o in out_layer.neurons]
+            label = "E_total" if self.m == 1 else f"E_total:{i + 1}"
+            self.add(table, *self.sample_label(i), label,
+                     f"{_sum(names)}", self.n(self.trace.sample_losses[i]))
+        if self.m > 1:
+            how = "(1/m)·Σ_s E_total:s" if s.reduction == "mean" else "Σ_s E_total:s"
+            self.add(table, "", "E_total", how, self.n(self.trace.loss))
+        yield table
+
+    def section_backward(self) -> Iterator[Any]:
+        s = self.s
+        L = len(s.layers)
+        for index in reversed(self.layers_shown()):
+            layer = s.layers[index - 1]
+            lt = self.trace.layers[index - 1]
+            info = ACTIVATION_INFO[layer.activation]
+            output = index == L
+            title = "Backward pass, output layer" if output else f"Backward pass, hidden layer {index}"
+            table = self.table(f"{title} ({layer.activation})",
+                               self.sample_col() + [("neuron", "name"), ("∂E/∂out", "text"), ("value", "num"),
+                                                    ("∂out/∂net", "text"), ("value", "num"),
+                                                    ("δ = ∂E/∂net", "text"), ("δ", "num")])
+            cells = [(i, r) for i in self.samples() for r in range(layer.size)]
+            shown, cut = self.limited(cells)
+            for i, r in shown:
+                x = layer.neurons[r]
+                if output:
+                    template = LOSS_FORMULA[s.loss][1]
+                    de = (template.format(t=f"t_{x}", o=f"out_{x}", n=layer.size) + "\n= "
+                          + template.format(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=layer.size))
+                else:
+                    above = s.layers[index]
+                    terms = self.trace.path_terms(index, r)[i]
+                    w_used = (self.trace.layers[index].new_weights if self.trace.through_updated_weights
+                              else above.weights)
+                    names = [f"δ_{k}·{above.weight_name(q, r)}" for q, k in enumerate(above.neurons)]
+                    nums = [f"{self.p(self.trace.layers[index].delta[i, q])}×{self.p(w_used[q, r])}"
+                            for q in range(above.size)]
+                    vals = [self.p(v) for v in terms]
+                    de = f"{_sum(names)}\n= {_sum(nums)}\n= {_sum(vals)}"
+                if layer.activation == "softmax":
+                    dd = "softmax Jacobian\n(diagonal shown)"
+                else:
+                    dd = info.derivative + "\n= " + _derivative_numbers(layer.activation, lt.out[i, r], lt.net[i, r],
+                                                                       self.p, layer.slope)
+                if output and cancels_derivative(layer.activation, s.loss):
+                    delta = ("out − t (the loss cancels f′"
+                             + ("; targets sum to 1" if layer.activation == "softmax" else "") + ")"
+                             + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}")
+                else:
+                    delta = f"∂E/∂out × ∂out/∂net\n= {self.p(lt.dE_dout[i, r])} × {self.p(lt.dout_dnet[i, r])}"
+                if lt.kink[i, r]:
+                    dd += (f"\n(net = 0: not differentiable; {layer.activation}′(0) = "
+                           f"{self.n(lt.dout_dnet[i, r])} by convention)")
+                self.add(table, *self.sample_label(i), x, de, self.n(lt.dE_dout[i, r]), dd,
+                         self.n(lt.dout_dnet[i, r]), delta, self.n(lt.delta[i, r]))
+            self.cut_note(table, cut, "neurons")
+            yield table
+
+    def factor_names(self, p: Parameter) -> tuple[list[str], str]:
+        """The chain-rule factors of ∂E/∂θ in names, and the last factor ∂net/∂θ."""
+        layer = self.s.layers[p.layer - 1]
+        if p.kind == "bias" and p.row is None:
+            return [f"δ_{x}" for x in layer.neurons], "1"
+        x = layer.neurons[p.row or 0]
+        last = f"∂net_{x}/∂{p.name}"
+        if layer.activation == "softmax" or (p.layer == len(self.s.layers)
+                                              and cancels_derivative(layer.activation, self.s.loss)):
+            return [f"δ_{x}", last], last
+        return [f"∂E/∂out_{x}", f"∂out_{x}/∂net_{x}", last], last
+
+    def section_gradients(self) -> Iterator[Any]:
+        params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
+        shown, cut = self.limited(params)
+        table = self.table("Gradients (chain rule)", [("parameter", "name"), ("∂E/∂θ", "text"), ("∂E/∂θ", "num")])
+        for p in shown:
+            self.add(table, *self.gradient_cells(p))
+        self.cut_note(table, cut, "parameters")
+        yield table
+
+    def gradient_cells(self, p: Parameter) -> list[str]:
+        layer = self.s.layers[p.layer - 1]
+        lt = self.trace.layers[p.layer - 1]
+        factors, _ = self.factor_names(p)
+        per_sample = []
+        for i in self.samples():
+            if p.kind == "bias" and p.row is None:
+                per_sample.append(_sum([self.p(v) for v in lt.delta[i]]))
+                continue
+            r = p.row or 0
+            last = 1.0 if p.kind == "bias" else self.trace.activations(p.layer - 1)[i, p.col]
+            if len(factors) == 2:
+                values = [lt.delta[i, r], last]
+            else:
+                values = [lt.dE_dout[i, r], lt.dout_dnet[i, r], last]
+            per_sample.append(" × ".join(self.p(v) for v in values))
+        head = f"∂E/∂{p.name} = " + (" + ".join(factors) if p.kind == "bias" and p.row is None
+                                     else " × ".join(factors))
+        if self.m == 1:
+            body = f"{head}\n= {per_sample[0]}"
+        else:
+            how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
+            lines = [f"  s{i + 1}: {v} = {self.p(self.trace.sample_grad(p)[i])}" for i, v in enumerate(per_sample)]
+            body = f"{head}, {how} over the samples\n" + "\n".join(lines)
+        del layer
+        return [p.name, body, self.n(self.trace.grad(p))]
+
+    def section_updates(self) -> Iterator[Any]:
+        params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
+        shown, cut = self.limited(params)
+        eta = self.s.learning_rate
+        table = self.table(f"Updates (θ⁺ = θ − η·∂E/∂θ, η = {self.n(eta)}; all from the weights before the step)",
+                           [("parameter", "name"), ("θ", "num"), ("−η·∂E/∂θ", "num"), ("θ⁺", "num"), ("", "text")])
+        for p in shown:
+            frozen = self.trace.frozen(p)
+            step = 0.0 if frozen else -eta * self.trace.grad(p)
+            note = "frozen (update_biases: false)" if frozen else ""
+            self.add(table, f"{p.name}⁺", self.n(self.trace.value(p)), self.n(step),
+                     self.n(self.trace.new_value(p)), note)
+        self.cut_note(table, cut, "parameters")
+        yield table
+
+    def section_after(self) -> Iterator[Any]:
+        change = self.trace.loss_after - self.trace.loss
+        yield Para(f"Loss after the update: E_total@1 = {self.n(self.trace.loss_after)} "
+                   f"(before: {self.n(self.trace.loss)}; change {self.n(change)})", "bold")
+
+    def section_verification(self) -> Iterator[Any]:
+        if self.verification is None:
+            return
+        from .verification import verification_blocks
+
+        yield from verification_blocks(self.verification, self)
+
+
+def _shown_terms(count: int) -> list[int]:
+    """Which terms of a long sum are written out: the first few and the last."""
+    if count <= MAX_TERMS:
+        return list(range(count))
+    return list(range(MAX_TERMS - 2)) + [count - 1]
+
+
+def _sum(terms: list[str]) -> str:
+    """a + b + c, with long sums summarised (the first terms, then how many more)."""
+    if len(terms) > MAX_TERMS:
+        return " + ".join(terms[: MAX_TERMS - 2]) + f" + … ({len(terms) - MAX_TERMS + 1} more) + " + terms[-1]
+    return " + ".join(terms)
+
+
+def _derivative_numbers(activation: str, out: float, net: float, p: Any, slope: float) -> str:
+    if activation in ("sigmoid", "softmax"):
+        return f"{p(out)} × (1 − {p(out)})"
+    if activation == "tanh":
+        return f"1 − {p(out)}²"
+    if activation == "relu":
+        return f"net = {p(net)} {'>' if net > 0 else '≤'} 0"
+    if activation == "leaky_relu":
+        return f"net = {p(net)} {'>' if net > 0 else '≤'} 0 (α = {p(slope)})"
+    return "1"
