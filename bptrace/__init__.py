@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "loads", "run", "show", "to_json", "verify", "Scenario", "Trace", "BptraceError"]
+__all__ = ["load", "loads", "run", "show", "to_json", "verify_trace", "Scenario", "Trace", "BptraceError"]
 
 if TYPE_CHECKING:
     from .errors import BptraceError
@@ -59,7 +59,7 @@ def to_json(trace: Trace, **options: Any) -> str:
     return trace_json(trace, **options)
 
 
-def verify(trace: Trace, mode: str = "full") -> Any:
+def verify_trace(trace: Trace, mode: str | None = None) -> Any:
     """Check every gradient of the trace independently (SymPy and finite differences)."""
     from .verify import verify as _verify
 

@@ -116,26 +116,36 @@ def ascii_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 # ---- commands ----
 
+FORMATS = ["terminal", "json", "markdown", "latex", "html"]
+
+
 @main.command()
 @click.argument("scenario", required=False)
-@click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal", show_default=True,
-              help="terminal: rich tables; json: the trace as data.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
+              help="terminal: rich tables; json: the trace as data; markdown, latex, html: a document.")
+@click.option("--notation", type=click.Choice(["scalar", "matrix", "index"]), default="scalar", show_default=True,
+              help="scalar: per neuron (Mazur); matrix: vectorized over the batch (Ng); index: δ⁽ˡ⁾ᵢ (seed 001).")
 @digits_option
 @ascii_option
 @click.option("--layer", type=click.IntRange(1), help="Show only this layer's rows (1 = first after the inputs).")
 @click.option("--rows", type=click.IntRange(1), default=60, show_default=True,
               help="At most this many rows per table (a note says what was cut).")
 @click.option("--verify", "verify_mode", type=click.Choice(["auto", "full", "sample", "off"]), default="auto",
-              show_default=True, help="Independent checks: SymPy and finite differences.")
+              show_default=True, help="Independent checks: SymPy and finite differences (auto: full when small).")
+@click.option("--fragment", is_flag=True, help="latex/html: a fragment to include, not a whole document.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
-def run(scenario: str | None, fmt: str, digits: int, ascii_: bool, layer: int | None, rows: int,
-        verify_mode: str, output: str | None) -> None:
+def run(scenario: str | None, fmt: str, notation: str, digits: int, ascii_: bool, layer: int | None, rows: int,
+        verify_mode: str, fragment: bool, output: str | None) -> None:
     """Trace one training step of SCENARIO (a path, or a bundled name; default: mazur).
+
+    Exits 1 when the independent verification finds a gradient that does not match.
 
     \b
     Example:
         bptrace run scenarios/mazur.yaml
+        bptrace run ng_shallow --notation matrix
         bptrace run ng_shallow --format json > trace.json
+        bptrace run mazur --format html -o mazur.html
     """
     from .engine import trace as make_trace
 
@@ -148,14 +158,32 @@ def run(scenario: str | None, fmt: str, digits: int, ascii_: bool, layer: int | 
     if fmt == "json":
         from .render.json_out import trace_json
 
-        write_output(trace_json(t, verification), output)
+        write_output(trace_json(t, verification, notation=notation), output)
     else:
-        from .render.terminal import TraceView
+        blocks = _run_blocks(t, notation, digits, layer, rows, verification)
+        if fmt == "terminal":
+            from .render.terminal import BlocksView
 
-        view = TraceView(t, digits=digits, layer=layer, rows=rows, verification=verification)
-        _print(view, ascii_, output)
+            _print(BlocksView(blocks), ascii_, output)
+        else:
+            from .render.export import export
+
+            write_output(export(blocks, fmt, title=s.title, standalone=not fragment), output)
     if verification is not None and not verification.ok:
         raise Mismatch()
+
+
+def _run_blocks(t: Any, notation: str, digits: int, layer: int | None, rows: int, verification: Any) -> list[Any]:
+    """The blocks of `run`: header, the step in the chosen notation, the loss after it, the verification."""
+    from .render.layout import TraceLayout
+
+    layout = TraceLayout(t, digits=digits, layer=layer, rows=rows, verification=verification)
+    if notation == "scalar":
+        return layout.blocks()
+    from .render.notation import notation_blocks
+
+    middle = notation_blocks(t, notation, digits=digits, rows=rows, layer=layer)
+    return ([*layout.section_header(), *middle, *layout.section_after(), *layout.section_verification()])
 
 
 def _verify(t: Any, mode: str) -> Any:

@@ -29,7 +29,8 @@ class BptraceError(Exception):
             where += ": "
         inside = f"{self.path}: " if self.path else ""
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{where}{inside}{self.message}{hint}"
+        # one line, always: a message is read in a terminal and parsed by scripts
+        return " ".join(f"{where}{inside}{self.message}{hint}".split())
 
 
 class ScenarioError(BptraceError):

@@ -270,6 +270,9 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
     if loss == "cross_entropy" and out_layer.activation != "softmax":
         raise doc.error(("loss",), "cross_entropy needs a softmax output layer",
                         hint=f"set the last layer's activation to softmax (it is {out_layer.activation})")
+    if loss == "bce" and out_layer.activation != "sigmoid":
+        raise doc.error(("loss",), f"bce needs outputs in (0, 1): a sigmoid output layer, not {out_layer.activation}",
+                        hint="set the last layer's activation to sigmoid")
     if out_layer.activation == "softmax" and loss != "cross_entropy":
         raise doc.error(("loss",), f"a softmax output layer goes with cross_entropy, not {loss}",
                         hint="use loss: cross_entropy")
@@ -283,9 +286,6 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
             if abs(sum(row) - 1) > 1e-9:
                 raise doc.error(path, f"cross_entropy targets must sum to 1, they sum to {sum(row):g}",
                                 hint="use a one-hot vector such as [0, 1, 0]")
-        if loss == "bce" and out_layer.activation not in ("sigmoid",) and any(
-                not 0 < t < 1 for t in row):
-            pass  # outputs outside (0, 1) are caught when the loss is computed
 
 
 def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_slope: float):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
     "tag:yaml.org,2002:seq",
 }
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 MAX_NODES = 200_000  # more expanded nodes than any sane scenario has: refuses alias bombs quickly
 MAX_BYTES = 50_000_000
 
@@ -116,8 +118,13 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
         col = mark.column + 1 if mark else None
         raise error_class(f"invalid YAML: {problem}", file=file, line=line, column=col,
                           hint="check the indentation and punctuation on that line") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise error_class(f"invalid YAML: the control character U+{exc.character:04X} is not allowed",
+                          file=file, line=line, column=col, hint="remove it; YAML files are plain text") from None
     except yaml.YAMLError as exc:
-        raise error_class(f"invalid YAML: {exc}", file=file) from None
+        raise error_class("invalid YAML: " + " ".join(str(exc).split()), file=file) from None
     doc = Document(data=None, file=file, error_class=error_class)
     if root is None:
         raise error_class("the file is empty", file=file, line=1, hint="see docs/scenarios.md for the format")
@@ -179,6 +186,8 @@ class _Converter:
     def scalar(self, node: Any, path: PathKey) -> Any:
         import yaml
 
+        if node.style is None and node.tag == "tag:yaml.org,2002:str" and _NUMBER.fullmatch(node.value):
+            return float(node.value)  # YAML 1.1 reads 1e-3 as text; YAML 1.2 and every user read a number
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:

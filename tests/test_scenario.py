@@ -114,6 +114,12 @@ CASES = [
      "(use sigmoid, tanh or relu in hidden layers)"),
     ("inputs: [1, 2]\ntargets: [2]\nloss: bce\nlayers:\n  - weights: [[0.1, 0.2]]\n",
      "s.yaml:2:1: targets: bce targets must lie in [0, 1], got [2.0]"),
+    ("inputs: [1, 2]\ntargets: [0.5]\nloss: bce\nlayers:\n  - activation: linear\n    weights: [[0.1, 0.2]]\n",
+     "s.yaml:3:1: loss: bce needs outputs in (0, 1): a sigmoid output layer, not linear "
+     "(set the last layer's activation to sigmoid)"),
+    ("inputs: [1, 2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, \"0.2\"]]\n",
+     "s.yaml:4:21: layers[0].weights[0][1]: expected a number, got '0.2' "
+     "(write a plain decimal number such as 0.25 or 1e-3)"),
     ("inputs: [1, 2]\ntargets: [1, 0]\nloss: cross_entropy\nlayers:\n  - weights: [[1, 2], [3, 4]]\n",
      "s.yaml:3:1: loss: cross_entropy needs a softmax output layer "
      "(set the last layer's activation to softmax (it is sigmoid))"),
@@ -173,6 +179,12 @@ def test_missing_file_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         result = CliRunner().invoke(main, ["run", arg])
         assert result.exit_code == 2
         assert result.stderr.strip() == f"bptrace: error: {message}"
+
+
+def test_exponent_only_numbers_are_numbers() -> None:
+    """YAML 1.1 would read 1e-1 as text; users (and YAML 1.2) mean a number."""
+    s = loads("inputs: [1e-1, 2E0]\ntargets: [1]\nlearning_rate: 5e-1\nlayers: [{weights: [[1e-3, -2e-2]]}]\n")
+    assert s.learning_rate == 0.5 and list(s.inputs[0]) == [0.1, 2.0] and s.layers[0].weights[0, 1] == -0.02
 
 
 def test_loads_raises_scenario_error() -> None:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is left out (it would be huge)
 
 
-def trace_data(trace: Trace, verification: Any = None) -> dict[str, Any]:
+def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar") -> dict[str, Any]:
     """The trace as plain JSON-ready data (see docs/json.md for the fields)."""
     from .. import names
 
@@ -75,6 +75,10 @@ def trace_data(trace: Trace, verification: Any = None) -> dict[str, Any]:
                 if q is not None:
                     flat[q.name] = names.value(q, trace)
         data["quantities"] = flat
+    if notation != "scalar":
+        from .notation import notation_data
+
+        data["notation"] = notation_data(trace, notation)
     return data
 
 
@@ -105,6 +109,6 @@ def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
     return out
 
 
-def trace_json(trace: Trace, verification: Any = None) -> str:
+def trace_json(trace: Trace, verification: Any = None, notation: str = "scalar") -> str:
     """JSON text of the trace; keys in a fixed order, floats as the shortest exact repr."""
-    return json.dumps(trace_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(trace_data(trace, verification, notation), indent=1, ensure_ascii=False, allow_nan=False) + "\n"

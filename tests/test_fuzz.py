@@ -1,0 +1,51 @@
+"""Fuzzing: mutated scenarios never crash bptrace; the answer is always a clean exit 0, 1 or 2.
+
+A bounded run here; `python scripts/fuzz.py --examples N` runs longer (see docs/robustness.md).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bptrace.cli import main
+from bptrace.scenario import BUNDLED_DIR, bundled_names
+
+from fuzzing import mutate
+
+TEXTS = {name: (BUNDLED_DIR / f"{name}.yaml").read_text() for name in bundled_names()}
+
+
+def assert_clean(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.output)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"{type(result.exception).__name__}: {result.exception}")
+    assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr, result.stderr
+    if result.exit_code == 2:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("bptrace: error: "), result.stderr
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(TEXTS)), seed=st.integers(0, 2**32 - 1))
+def test_mutated_scenarios_exit_cleanly(tmp_path: Path, name: str, seed: int) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_bytes(mutate(TEXTS[name], random.Random(seed)))
+    assert_clean(["run", str(path), "--verify", "off"])
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--digits", "0"], ["run", "--digits", "x"], ["run", "--rows", "0"], ["run", "--layer", "-1"],
+    ["run", "--format", "pdf"], ["run", "a", "b"], ["nonsense"], ["run", "--verify", "maybe"],
+])
+def test_bad_command_lines_exit_2(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
