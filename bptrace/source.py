@@ -186,7 +186,7 @@ class _Converter:
     def scalar(self, node: Any, path: PathKey) -> Any:
         import yaml
 
-        if node.style is None and node.tag == "tag:yaml.org,2002:str" and _NUMBER.fullmatch(node.value):
+        if not node.style and node.tag == "tag:yaml.org,2002:str" and _NUMBER.fullmatch(node.value):
             return float(node.value)  # YAML 1.1 reads 1e-3 as text; YAML 1.2 and every user read a number
         try:
             return self.constructor.construct_object(node, deep=True)
