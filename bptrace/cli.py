@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
@@ -93,15 +92,19 @@ def load_scenario(name: str | None) -> Any:
     return load(name or DEFAULT_SCENARIO)
 
 
-def write_output(text: str, output: str | None) -> None:
-    """Write text to a file (-o) or stdout."""
+def write_output(text: str | Iterable[str], output: str | None) -> None:
+    """Write text (or text in pieces, for large JSON) to a file (-o) or stdout."""
+    chunks = [text] if isinstance(text, str) else text
     if output and output != "-":
         try:
-            Path(output).write_text(text, encoding="utf-8")
+            with open(output, "w", encoding="utf-8") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
         except OSError as exc:
             raise BptraceError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
 
 
 def digits_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -156,9 +159,9 @@ def run(scenario: str | None, fmt: str, notation: str, digits: int, ascii_: bool
     t = make_trace(s)
     verification = _verify(t, verify_mode)
     if fmt == "json":
-        from .render.json_out import trace_json
+        from .render.json_out import trace_json_chunks
 
-        write_output(trace_json(t, verification, notation=notation), output)
+        write_output(trace_json_chunks(t, verification, notation=notation), output)
     else:
         blocks = _run_blocks(t, notation, digits, layer, rows, verification)
         if fmt == "terminal":

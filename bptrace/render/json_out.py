@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -13,8 +14,20 @@ if TYPE_CHECKING:
 QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is left out (it would be huge)
 
 
+class Lazy:
+    """A JSON list produced item by item, so a 100,000-parameter trace is never held as Python objects."""
+
+    def __init__(self, items: Callable[[], Iterator[Any]]) -> None:
+        self.items = items
+
+
 def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar") -> dict[str, Any]:
     """The trace as plain JSON-ready data (see docs/json.md for the fields)."""
+    data = _trace_data(trace, verification, notation)
+    return {key: list(value.items()) if isinstance(value, Lazy) else value for key, value in data.items()}
+
+
+def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any]:
     from .. import names
 
     s = trace.scenario
@@ -55,16 +68,7 @@ def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar")
     checks = {}
     if verification is not None:
         checks = {row.name: row for row in verification.parameters}
-    for p in s.parameters():
-        entry: dict[str, Any] = {
-            "name": p.name, "kind": p.kind, "layer": p.layer, "row": p.row, "col": p.col,
-            "value": trace.value(p), "grad": trace.grad(p), "factors": _factors(trace, p),
-            "new_value": trace.new_value(p), "updated": not trace.frozen(p)}
-        if p.name in checks:
-            row = checks[p.name]
-            entry["verification"] = {"sympy": row.sympy, "finite_difference": row.finite_difference,
-                                     "ok": bool(row.ok)}
-        data["parameters"].append(entry)
+    data["parameters"] = Lazy(lambda: _parameter_entries(trace, checks))
     if verification is not None:
         data["verification"] = {"mode": verification.mode, "ok": bool(verification.ok)}
     if s.parameter_count() <= QUANTITIES_LIMIT:
@@ -80,6 +84,19 @@ def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar")
 
         data["notation"] = notation_data(trace, notation)
     return data
+
+
+def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for p in trace.scenario.parameters():
+        entry: dict[str, Any] = {
+            "name": p.name, "kind": p.kind, "layer": p.layer, "row": p.row, "col": p.col,
+            "value": trace.value(p), "grad": trace.grad(p), "factors": _factors(trace, p),
+            "new_value": trace.new_value(p), "updated": not trace.frozen(p)}
+        if p.name in checks:
+            row = checks[p.name]
+            entry["verification"] = {"sympy": row.sympy, "finite_difference": row.finite_difference,
+                                     "ok": bool(row.ok)}
+        yield entry
 
 
 def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
@@ -109,6 +126,28 @@ def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
     return out
 
 
+def trace_json_chunks(trace: Trace, verification: Any = None, notation: str = "scalar") -> Iterator[str]:
+    """The JSON text in pieces, exactly as json.dumps(trace_data(...), indent=1) would write it."""
+    data = _trace_data(trace, verification, notation)
+    yield "{"
+    for n, (key, value) in enumerate(data.items()):
+        yield ("," if n else "") + "\n " + _dumps(key) + ": "
+        if isinstance(value, Lazy):
+            first = True
+            for item in value.items():
+                # an item of a list at depth 2: json.dumps indents its inner lines by 2 more spaces
+                yield ("[\n  " if first else ",\n  ") + _dumps(item).replace("\n", "\n  ")
+                first = False
+            yield "[]" if first else "\n ]"
+        else:
+            yield _dumps(value).replace("\n", "\n ")
+    yield "\n}\n"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False)
+
+
 def trace_json(trace: Trace, verification: Any = None, notation: str = "scalar") -> str:
     """JSON text of the trace; keys in a fixed order, floats as the shortest exact repr."""
-    return json.dumps(trace_data(trace, verification, notation), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return "".join(trace_json_chunks(trace, verification, notation))
