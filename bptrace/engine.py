@@ -32,13 +32,12 @@ def forward(scenario: Scenario, weights: list[np.ndarray] | None = None,
     for i, layer in enumerate(scenario.layers):
         w = layer.weights if weights is None else weights[i]
         b = layer.bias_vector() if biases is None else _bias_vector(layer.bias_mode, biases[i], layer.size)
-        with np.errstate(over="raise", invalid="raise"):
-            try:
-                z = a @ w.T + b
-            except FloatingPointError:
-                raise NumericalError(f"net of layer {layer.index} overflows float64",
-                                     hint="use smaller weights or inputs") from None
-        a = network.activate(layer.activation, z, layer.slope)
+        with np.errstate(all="ignore"):  # overflow is reported below as one clear error, not a warning
+            z = a @ w.T + b
+            a = network.activate(layer.activation, z, layer.slope)
+        if not (np.all(np.isfinite(z)) and np.all(np.isfinite(a))):
+            raise NumericalError(f"net of layer {layer.index} overflows float64",
+                                 hint="use smaller weights, inputs or learning rate")
         nets.append(z)
         outs.append(a)
     return nets, outs
@@ -46,10 +45,15 @@ def forward(scenario: Scenario, weights: list[np.ndarray] | None = None,
 
 def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(per-output terms, batch loss) for the output activations `out`."""
+    import numpy as np
+
     t = scenario.targets if targets is None else targets
-    terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
-    per_sample = terms.sum(axis=1)
-    total = per_sample.mean() if scenario.reduction == "mean" else per_sample.sum()
+    with np.errstate(all="ignore"):
+        terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
+        per_sample = terms.sum(axis=1)
+        total = per_sample.mean() if scenario.reduction == "mean" else per_sample.sum()
+    if not np.isfinite(total):
+        raise NumericalError("the loss overflows float64", hint="use smaller weights, inputs or learning rate")
     return terms, float(total)
 
 
@@ -64,6 +68,25 @@ def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace
 
     nets, outs = forward(scenario)
     terms, loss = batch_loss(scenario, outs[-1])
+    with np.errstate(all="ignore"):  # non-finite values are reported after the step as one clear error
+        traces = _backward(scenario, nets, outs, through_updated_weights)
+    done = [t for t in traces if t is not None]
+    for t in done:
+        for arr in (t.dE_dout, t.delta, t.grad_weights, t.grad_biases, t.new_weights, t.new_biases):
+            if not np.all(np.isfinite(arr)):
+                raise NumericalError("a gradient or update of the step overflows float64",
+                                     hint="use smaller weights, inputs or learning rate")
+    _, loss_after = batch_loss(scenario, forward(scenario, [t.new_weights for t in done],
+                                                 [t.new_biases for t in done])[1][-1])
+    return Trace(scenario=scenario, layers=done, loss_terms=terms, sample_losses=terms.sum(axis=1),
+                 loss=loss, loss_after=loss_after, through_updated_weights=through_updated_weights)
+
+
+def _backward(scenario: Scenario, nets: list[np.ndarray], outs: list[np.ndarray],
+              through_updated_weights: bool) -> list[LayerTrace | None]:
+    """The backward pass and the updates, layer by layer from the output."""
+    import numpy as np
+
     m = scenario.samples
     scale = 1.0 / m if scenario.reduction == "mean" else 1.0
     L = len(scenario.layers)
@@ -97,18 +120,7 @@ def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace
             # ∂E_s/∂out_j = Σ_k δ_k · w_kj  (every path through the layer above)
             w_used = new_w if through_updated_weights else layer.weights
             dE_dout = delta @ w_used
-    done = [t for t in traces if t is not None]
-    _, loss_after = batch_loss(scenario, forward(scenario, [t.new_weights for t in done],
-                                                 [t.new_biases for t in done])[1][-1])
-    for t in done:
-        for arr in (t.net, t.out, t.delta, t.grad_weights, t.new_weights):
-            if not np.all(np.isfinite(arr)):
-                raise NumericalError("a value of the step is not a finite float64 number",
-                                     hint="use smaller weights, inputs or learning rate")
-    if not np.isfinite(loss_after):
-        raise NumericalError("the loss after the update is not finite", hint="use a smaller learning rate")
-    return Trace(scenario=scenario, layers=done, loss_terms=terms, sample_losses=terms.sum(axis=1),
-                 loss=loss, loss_after=loss_after, through_updated_weights=through_updated_weights)
+    return traces
 
 
 def _bias_vector(mode: str, b: np.ndarray, size: int) -> np.ndarray:

@@ -74,7 +74,8 @@ def mutate_text(text: str, rng: random.Random) -> bytes:
     if action == 1:
         return raw[:pos] + bytes([rng.randrange(256)]) + raw[pos:]
     if action == 2:
-        return raw[:pos] + rng.choice([b":", b"[", b"]", b"{", b"-", b"\t", b"&a", b"*a", b"!!", b"'", b"\n  "]) + raw[pos:]
+        token = rng.choice([b":", b"[", b"]", b"{", b"-", b"\t", b"&a", b"*a", b"!!", b"'", b"\n  "])
+        return raw[:pos] + token + raw[pos:]
     if action == 3:
         return raw[:pos] + raw[pos + rng.randrange(1, 8):]
     lines = text.splitlines(keepends=True)

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fuzzing import mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bptrace.cli import main
 from bptrace.scenario import BUNDLED_DIR, bundled_names
-
-from fuzzing import mutate
 
 TEXTS = {name: (BUNDLED_DIR / f"{name}.yaml").read_text() for name in bundled_names()}
 
