@@ -4,6 +4,7 @@
     output:    δ⁽ᴸ⁾ = ∂E_s/∂out ⊙ f′(net⁽ᴸ⁾)        (softmax: the full Jacobian; with cross_entropy δ = out − t)
     hidden:    ∂E_s/∂out⁽ˡ⁾ = δ⁽ˡ⁺¹⁾ · W⁽ˡ⁺¹⁾,     δ⁽ˡ⁾ = ∂E_s/∂out⁽ˡ⁾ ⊙ f′(net⁽ˡ⁾)
     gradients: ∂E/∂W⁽ˡ⁾ = reduce_s(δ⁽ˡ⁾ₛ ⊗ out⁽ˡ⁻¹⁾ₛ),  ∂E/∂b = reduce_s(δ) (shared bias: Σ over the layer)
+    L2:        E += λ/(2m)·Σ W² over every weight (not the biases), so ∂E/∂W gains λ/m·W
     update:    θ⁺ = θ − η·∂E/∂θ, every update computed from the weights before the step (Mazur's rule).
 """
 
@@ -57,6 +58,14 @@ def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None =
     return terms, float(total)
 
 
+def penalty(scenario: Scenario, weights: list[np.ndarray] | None = None) -> float:
+    """The L2 penalty λ/(2m)·Σ W² over every entry of every weight matrix (biases are never penalised)."""
+    if not scenario.l2:
+        return 0.0
+    ws = weights if weights is not None else [layer.weights for layer in scenario.layers]
+    return float(scenario.l2 / (2 * scenario.samples) * sum(float((w * w).sum()) for w in ws))
+
+
 def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace:
     """Run one training step and record every quantity.
 
@@ -67,7 +76,7 @@ def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace
     import numpy as np
 
     nets, outs = forward(scenario)
-    terms, loss = batch_loss(scenario, outs[-1])
+    terms, data_loss = batch_loss(scenario, outs[-1])
     with np.errstate(all="ignore"):  # non-finite values are reported after the step as one clear error
         traces = _backward(scenario, nets, outs, through_updated_weights)
     done = [t for t in traces if t is not None]
@@ -76,10 +85,14 @@ def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace
             if not np.all(np.isfinite(arr)):
                 raise NumericalError("a gradient or update of the step overflows float64",
                                      hint="use smaller weights, inputs or learning rate")
-    _, loss_after = batch_loss(scenario, forward(scenario, [t.new_weights for t in done],
-                                                 [t.new_biases for t in done])[1][-1])
+    new_weights = [t.new_weights for t in done]
+    _, data_after = batch_loss(scenario, forward(scenario, new_weights, [t.new_biases for t in done])[1][-1])
+    before, after = penalty(scenario), penalty(scenario, new_weights)
+    if not (np.isfinite(before) and np.isfinite(after)):
+        raise NumericalError("the L2 penalty overflows float64", hint="use smaller weights or λ")
     return Trace(scenario=scenario, layers=done, loss_terms=terms, sample_losses=terms.sum(axis=1),
-                 loss=loss, loss_after=loss_after, through_updated_weights=through_updated_weights)
+                 loss=data_loss + before, loss_after=data_after + after, penalty=before, penalty_after=after,
+                 through_updated_weights=through_updated_weights)
 
 
 def _backward(scenario: Scenario, nets: list[np.ndarray], outs: list[np.ndarray],
@@ -102,8 +115,10 @@ def _backward(scenario: Scenario, nets: list[np.ndarray], outs: list[np.ndarray]
         else:
             delta = dE_dout * dout_dnet
         a_prev = scenario.inputs if i == 0 else outs[i - 1]
-        # ∂E/∂W = (1/m) Σ_s δ_s ⊗ out_prev_s  (= dZ·A_prevᵀ/m in Ng's notation)
+        # ∂E/∂W = (1/m) Σ_s δ_s ⊗ out_prev_s  (= dZ·A_prevᵀ/m in Ng's notation), + λ/m·W with L2
         grad_w = scale * (delta.T @ a_prev)
+        if scenario.l2:
+            grad_w = grad_w + scenario.l2 / m * layer.weights
         if layer.bias_mode == "neuron":
             grad_b = scale * delta.sum(axis=0)
         elif layer.bias_mode == "shared":
@@ -134,8 +149,8 @@ def _bias_vector(mode: str, b: np.ndarray, size: int) -> np.ndarray:
 
 
 def loss_with(scenario: Scenario, weights: list[np.ndarray], biases: list[np.ndarray]) -> float:
-    """The batch loss for the given parameters (used by finite differences and training)."""
-    return batch_loss(scenario, forward(scenario, weights, biases)[1][-1])[1]
+    """The batch loss E (with the L2 penalty, if any) for the given parameters (finite differences, training)."""
+    return batch_loss(scenario, forward(scenario, weights, biases)[1][-1])[1] + penalty(scenario, weights)
 
 
 def step(scenario: Scenario, *, through_updated_weights: bool = False) -> Scenario:

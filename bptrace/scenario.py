@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 BUNDLED_DIR = Path(__file__).parent / "scenarios"
 TOP_KEYS = ("title", "source", "description", "inputs", "targets", "samples", "layers", "loss",
-            "learning_rate", "update_biases", "reduction", "leaky_slope")
+            "learning_rate", "update_biases", "reduction", "leaky_slope", "l2")
 LAYER_KEYS_MATRIX = ("activation", "weights", "biases", "bias", "leaky_slope", "name")
 LAYER_KEYS_NAMED = ("activation", "neurons", "weights", "biases", "leaky_slope", "name")
 REDUCTIONS = ("mean", "sum")
@@ -91,6 +91,7 @@ class Scenario:
     update_biases: bool
     reduction: str              # how per-sample losses combine: "mean" (1/m Σ) or "sum"
     named: bool
+    l2: float = 0.0             # λ of the L2 penalty λ/(2m)·Σ W² over every weight (never the biases)
     _index: dict[str, Parameter] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -238,6 +239,10 @@ def from_document(doc: Document) -> Scenario:
         raise doc.error(("update_biases",), f"expected true or false, got {update_biases!r}")
     reduction = _choice(doc, ("reduction",), data.get("reduction", "mean"), REDUCTIONS, "reduction")
     default_slope = as_number(doc, ("leaky_slope",), data.get("leaky_slope", DEFAULT_LEAKY_SLOPE), "a slope")
+    l2 = as_number(doc, ("l2",), data.get("l2", 0.0), "a regularization strength λ ≥ 0")
+    if l2 < 0:
+        raise doc.error(("l2",), f"the L2 strength λ must not be negative, got {data['l2']!r}",
+                        hint="use 0 for no regularization")
 
     if named:
         input_names, inputs, targets, layers = _named(doc, data, layers_raw, default_slope)
@@ -262,7 +267,7 @@ def from_document(doc: Document) -> Scenario:
     return Scenario(title=title, source_note=str(note), file=doc.file, input_names=tuple(input_names),
                     layers=tuple(layers), inputs=np.asarray(inputs, dtype=float).reshape(len(inputs), -1),
                     targets=np.asarray(targets, dtype=float).reshape(len(targets), -1), loss=loss,
-                    learning_rate=learning_rate, update_biases=update_biases, reduction=reduction, named=named)
+                    learning_rate=learning_rate, update_biases=update_biases, reduction=reduction, named=named, l2=l2)
 
 
 def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[list[float]], named: bool) -> None:

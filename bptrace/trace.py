@@ -4,7 +4,8 @@ Conventions (docs/quantities.md):
   * E_s is sample s's loss, the sum of its per-output terms; the batch loss E is (1/m)·Σ_s E_s
     (reduction "mean", seed 000's 1/m) or Σ_s E_s (reduction "sum"). With one sample both are E_s.
   * Per-sample derivatives (dE/dout, dout/dnet, delta, path terms) are derivatives of E_s.
-  * Gradients dE/dθ are of the batch loss E: the mean (or sum) over samples of dE_s/dθ.
+  * Gradients dE/dθ are of the batch loss E: the mean (or sum) over samples of dE_s/dθ, plus λ/m·θ
+    for a weight when the scenario has an L2 penalty (E += λ/(2m)·Σ W²).
   * δ_X = ∂E_s/∂net_X (Mazur's sign: δ_o1 = +0.138498562).
 """
 
@@ -43,8 +44,10 @@ class Trace:
     layers: list[LayerTrace]
     loss_terms: np.ndarray       # (m, outputs) each output's term of E_s
     sample_losses: np.ndarray    # (m,) E_s
-    loss: float                  # E over the batch, before the update
-    loss_after: float            # E over the batch with the updated parameters
+    loss: float                  # E over the batch, before the update (with the L2 penalty, if any)
+    loss_after: float            # E over the batch with the updated parameters (with the L2 penalty)
+    penalty: float = 0.0         # λ/(2m)·Σ W² before the update (0 without l2)
+    penalty_after: float = 0.0   # the same after the update
     through_updated_weights: bool = False   # a deliberate mistake, for compare/check (never the default)
     notes: list[str] = field(default_factory=list)
 
@@ -76,8 +79,13 @@ class Trace:
         """True for a parameter this step does not update (biases with update_biases: false)."""
         return p.kind == "bias" and not self.scenario.update_biases
 
+    def l2_grad(self, p: Parameter) -> float:
+        """The L2 penalty's part of ∂E/∂θ: λ/m·θ for a weight, 0 for a bias."""
+        s = self.scenario
+        return s.l2 / s.samples * self.value(p) if p.kind == "weight" and s.l2 else 0.0
+
     def sample_grad(self, p: Parameter) -> np.ndarray:
-        """∂E_s/∂θ for each sample s (the batch gradient is their mean, or sum)."""
+        """∂E_s/∂θ for each sample s (the batch gradient is their mean, or sum, plus l2_grad)."""
         t = self.layers[p.layer - 1]
         if p.kind == "weight":
             # ∂E_s/∂w_ij = δ_i · out_j   (the weight's source activation)

@@ -79,8 +79,11 @@ class _DrawChooser:
 def build_scenario_dict(c: Any, *, max_depth: int = 4, max_width: int = 3, max_inputs: int = 3,
                         max_samples: int = 4, activations: Sequence[str] = ACTIVATIONS,
                         losses: Sequence[str] = LOSSES, bias_modes: Sequence[str] = BIAS_MODES,
-                        reductions: Sequence[str] = REDUCTIONS) -> dict[str, Any]:
-    """A matrix-form scenario as plain data, every choice made through the chooser `c`."""
+                        reductions: Sequence[str] = REDUCTIONS, l2: bool = False) -> dict[str, Any]:
+    """A matrix-form scenario as plain data, every choice made through the chooser `c`.
+
+    With l2=True, about half of the scenarios carry an L2 penalty λ in [0, 1).
+    """
     plain = [a for a in activations if a != "softmax"]
     loss = c.choice(losses)
     if loss == "cross_entropy":
@@ -125,7 +128,7 @@ def build_scenario_dict(c: Any, *, max_depth: int = 4, max_width: int = 3, max_i
     for _ in range(c.integer(1, max_samples)):
         x = [c.uniform(-2.0, 2.0) for _ in range(n_in)]
         samples.append({"inputs": x, "targets": _targets(c, loss, n_out)})
-    return {
+    data = {
         "title": "random network",
         "source": "tests/strategies.py",
         "samples": samples,
@@ -135,6 +138,9 @@ def build_scenario_dict(c: Any, *, max_depth: int = 4, max_width: int = 3, max_i
         "learning_rate": c.uniform(0.05, 1.0),
         "update_biases": c.boolean(),
     }
+    if l2 and c.boolean():
+        data["l2"] = c.uniform(0.0, 1.0)
+    return data
 
 
 def _targets(c: Any, loss: str, n: int) -> list[float]:

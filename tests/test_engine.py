@@ -91,9 +91,11 @@ def reference_sample_losses(params: list[Any], scenario: Scenario) -> Any:
 
 
 def reference_loss(params: list[Any], scenario: Scenario) -> Any:
-    """The batch loss: (1/m)·Σ_s E_s (reduction mean) or Σ_s E_s (reduction sum)."""
+    """The batch loss: (1/m)·Σ_s E_s (reduction mean) or Σ_s E_s (reduction sum), + λ/(2m)·Σ W² with L2."""
     per_sample = reference_sample_losses(params, scenario)
-    return anp.mean(per_sample) if scenario.reduction == "mean" else anp.sum(per_sample)
+    data = anp.mean(per_sample) if scenario.reduction == "mean" else anp.sum(per_sample)
+    squares = sum(anp.sum(params[2 * k] ** 2) for k in range(len(scenario.layers)))
+    return data + scenario.l2 / (2 * scenario.samples) * squares
 
 
 def params_of(scenario: Scenario) -> list[np.ndarray]:
@@ -231,7 +233,8 @@ def check_update(scenario: Scenario) -> None:
 
 
 def check_per_sample(scenario: Scenario) -> None:
-    """sample_grad(p)[s] is ∂E_s/∂θ (checked with autograd); the batch gradient is their mean or sum."""
+    """sample_grad(p)[s] is ∂E_s/∂θ (checked with autograd); the batch gradient is their mean or sum
+    (plus λ/m·θ for a weight under an L2 penalty, checked against autograd of the penalty alone)."""
     t = engine.trace(scenario)
     params = params_of(scenario)
     m = scenario.samples
@@ -245,8 +248,11 @@ def check_per_sample(scenario: Scenario) -> None:
     for p in scenario.parameters():
         per = t.sample_grad(p)
         combined = per.mean() if scenario.reduction == "mean" else per.sum()
-        assert t.grad(p) == pytest.approx(combined, rel=1e-12, abs=1e-15), p.name
+        assert t.grad(p) == pytest.approx(combined + t.l2_grad(p), rel=1e-12, abs=1e-15), p.name
         assert t.reduce(per) == pytest.approx(combined, rel=1e-15, abs=0), p.name
+    penalty_grad = flat(grad(lambda ps: scenario.l2 / (2 * m) * sum(
+        anp.sum(ps[2 * k] ** 2) for k in range(len(scenario.layers))))(params), scenario)
+    np.testing.assert_allclose([t.l2_grad(p) for p in scenario.parameters()], penalty_grad, rtol=1e-12, atol=0)
     # ∂E_s/∂out_j of a hidden neuron is the sum of its path terms δ_k·w_kj over the layer above
     for index in range(1, len(scenario.layers)):
         for row in range(scenario.layers[index - 1].size):
@@ -371,28 +377,28 @@ def test_bundled_scenario_oracles(name: str, check: Any) -> None:
 # Generated scenarios
 
 @HYPOTHESIS
-@given(scenarios())
+@given(scenarios(l2=True))
 def test_random_gradients_match_autograd(scenario: Scenario) -> None:
     """Every gradient of a random network equals the autograd implementation's."""
     check_against_autograd(scenario)
 
 
 @HYPOTHESIS
-@given(scenarios())
+@given(scenarios(l2=True))
 def test_random_gradients_match_finite_differences(scenario: Scenario) -> None:
     """Every gradient of a random network equals central finite differences of engine.loss_with."""
     check_against_finite_differences(scenario)
 
 
 @HYPOTHESIS
-@given(scenarios())
+@given(scenarios(l2=True))
 def test_random_update_rule(scenario: Scenario) -> None:
     """θ⁺ = θ − η·g, frozen biases unchanged, and the loss after the step recomputed independently."""
     check_update(scenario)
 
 
 @HYPOTHESIS
-@given(scenarios())
+@given(scenarios(l2=True))
 def test_random_per_sample_gradients(scenario: Scenario) -> None:
     """Per-sample gradients are ∂E_s/∂θ and reduce (mean or sum) to the batch gradient."""
     check_per_sample(scenario)

@@ -45,6 +45,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
         "through_updated_weights": trace.through_updated_weights,
         "loss": {
             "function": s.loss, "reduction": s.reduction, "total": trace.loss, "after_update": trace.loss_after,
+            "l2": s.l2, "penalty": trace.penalty, "penalty_after": trace.penalty_after,
             "samples": [float(v) for v in trace.sample_losses],
             "terms": [{"name": f"E_{o}", "sample": i + 1, "value": float(trace.loss_terms[i, j])}
                       for i in range(m) for j, o in enumerate(s.output_layer.neurons)],
@@ -91,7 +92,7 @@ def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[st
         entry: dict[str, Any] = {
             "name": p.name, "kind": p.kind, "layer": p.layer, "row": p.row, "col": p.col,
             "value": trace.value(p), "grad": trace.grad(p), "factors": _factors(trace, p),
-            "new_value": trace.new_value(p), "updated": not trace.frozen(p)}
+            "new_value": trace.new_value(p), "updated": not trace.frozen(p), "l2_term": trace.l2_grad(p)}
         if p.name in checks:
             row = checks[p.name]
             entry["verification"] = {"sympy": row.sympy, "finite_difference": row.finite_difference,

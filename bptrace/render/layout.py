@@ -214,8 +214,16 @@ class TraceLayout:
             label = "E_total" if self.m == 1 else f"E_total:{i + 1}"
             self.add(table, *self.sample_label(i), label,
                      f"{_sum(names)}", self.n(self.trace.sample_losses[i]))
-        if self.m > 1:
-            how = "(1/m)·Σ_s E_total:s" if s.reduction == "mean" else "Σ_s E_total:s"
+        how = "(1/m)·Σ_s E_total:s" if s.reduction == "mean" else "Σ_s E_total:s"
+        if s.l2:
+            data_term = self.trace.loss - self.trace.penalty
+            self.add(table, *([""] if self.m > 1 else []), "L2 penalty",
+                     f"λ/(2m)·Σ W² = {self.p(s.l2)}/(2×{self.m})·Σ W² (every weight, no bias)",
+                     self.n(self.trace.penalty))
+            self.add(table, *([""] if self.m > 1 else []), "E_total",
+                     f"{how if self.m > 1 else 'E_total:1'} + L2 penalty = {self.p(data_term)} + "
+                     f"{self.p(self.trace.penalty)}", self.n(self.trace.loss))
+        elif self.m > 1:
             self.add(table, "", "E_total", how, self.n(self.trace.loss))
         yield table
 
@@ -284,9 +292,19 @@ class TraceLayout:
     def section_gradients(self) -> Iterator[Any]:
         params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
         shown, cut = self.limited(params)
-        table = self.table("Gradients (chain rule)", [("parameter", "name"), ("∂E/∂θ", "text"), ("∂E/∂θ", "num")])
+        columns = [("parameter", "name"), ("∂E/∂θ", "text"), ("∂E/∂θ", "num")]
+        if self.s.l2:
+            columns[2:2] = [("loss term", "num"), ("L2 term λ/m·θ", "num")]
+            title = f"Gradients (chain rule, plus the L2 term λ/m·θ for weights, λ = {self.n(self.s.l2)})"
+        else:
+            title = "Gradients (chain rule)"
+        table = self.table(title, columns)
         for p in shown:
-            self.add(table, *self.gradient_cells(p))
+            cells = self.gradient_cells(p)
+            if self.s.l2:
+                l2 = self.trace.l2_grad(p)
+                cells[2:2] = [self.n(self.trace.grad(p) - l2), self.n(l2)]
+            self.add(table, *cells)
         self.cut_note(table, cut, "parameters")
         yield table
 
@@ -325,7 +343,7 @@ class TraceLayout:
                            [("parameter", "name"), ("θ", "num"), ("−η·∂E/∂θ", "num"), ("θ⁺", "num"), ("", "text")])
         for p in shown:
             frozen = self.trace.frozen(p)
-            step = 0.0 if frozen else -eta * self.trace.grad(p)
+            step = self.trace.new_value(p) - self.trace.value(p)
             note = "frozen (update_biases: false)" if frozen else ""
             self.add(table, f"{p.name}⁺", self.n(self.trace.value(p)), self.n(step),
                      self.n(self.trace.new_value(p)), note)
