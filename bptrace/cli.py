@@ -236,6 +236,59 @@ def scenarios() -> None:
         click.echo(f"{name.ljust(width)}  {title}")
 
 
+@main.command()
+@click.argument("scenario", required=False)
+@click.option("--vary", "vary", required=True, metavar="KEY=A,B[,...]",
+              help="The convention to vary: loss, biases, reduction, hidden, learning_rate or l2.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
+@digits_option
+@ascii_option
+@click.option("--rows", type=click.IntRange(1), default=80, show_default=True, help="At most this many rows.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+def compare(scenario: str | None, vary: str, fmt: str, digits: int, ascii_: bool, rows: int,
+            output: str | None) -> None:
+    """Run the same step of SCENARIO under two or more conventions, and show what changes.
+
+    \b
+    KEY=VALUES:
+      loss=half_sse,sse,mse,bce      which loss (bce needs a sigmoid output)
+      biases=frozen,neuron,shared    biases not updated, one per neuron, one per layer
+      reduction=mean,sum             1/m over the samples, or not
+      hidden=original,updated        hidden δ through the original weights (right) or the updated ones (a mistake)
+      learning_rate=0.5,0.1          η
+      l2=0,0.5                       the L2 penalty λ
+
+    \b
+    Example:
+        bptrace compare learner_004 --vary loss=half_sse,bce
+        bptrace compare mazur --vary hidden=original,updated
+        bptrace compare ng_shallow --vary reduction=mean,sum
+    """
+    from .conventions import compare as run_compare
+    from .conventions import parse_vary
+
+    key, values = parse_vary(vary)
+    comparison = run_compare(load_scenario(scenario), key, values)
+    if fmt == "json":
+        import json
+
+        from .render.compare_out import comparison_data
+
+        write_output(json.dumps(comparison_data(comparison), indent=1, ensure_ascii=False) + "\n", output)
+        return
+    from .render.compare_out import comparison_blocks
+
+    blocks = comparison_blocks(comparison, digits=digits, rows=rows)
+    if fmt == "terminal":
+        from .render.terminal import BlocksView
+
+        _print(BlocksView(blocks), ascii_, output)
+    else:
+        from .render.export import export
+
+        write_output(export(blocks, fmt, title=f"compare {key}", standalone=True), output)
+
+
 def _register_optional_commands() -> None:
     """Commands that live in their own modules (each imports its heavy libraries only when run)."""
     import importlib
