@@ -28,7 +28,7 @@ def forward(scenario: Scenario, weights: list[np.ndarray] | None = None,
     """(nets, outs) for every layer, with the scenario's parameters or the ones given."""
     import numpy as np
 
-    a = scenario.inputs if inputs is None else inputs
+    a = scenario.all_inputs() if inputs is None else inputs
     nets, outs = [], []
     for i, layer in enumerate(scenario.layers):
         w = layer.weights if weights is None else weights[i]
@@ -45,17 +45,26 @@ def forward(scenario: Scenario, weights: list[np.ndarray] | None = None,
 
 
 def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """(per-output terms, batch loss) for the output activations `out`."""
+    """(per-output terms, batch loss) for the output activations `out` (every forward pass's row)."""
     import numpy as np
 
     t = scenario.targets if targets is None else targets
     with np.errstate(all="ignore"):
-        terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
+        if scenario.max_margin:
+            terms = np.maximum(0.0, hinge_argument(scenario, out))[:, None]
+        else:
+            terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
         per_sample = terms.sum(axis=1)
         total = per_sample.mean() if scenario.reduction == "mean" else per_sample.sum()
     if not np.isfinite(total):
         raise NumericalError("the loss overflows float64", hint="use smaller weights, inputs or learning rate")
     return terms, float(total)
+
+
+def hinge_argument(scenario: Scenario, out: np.ndarray) -> np.ndarray:
+    """max_margin: Δ + s(x_c) − s(x) per sample, from the output rows (true windows first, then corrupt)."""
+    m = scenario.samples
+    return scenario.margin + out[m:, 0] - out[:m, 0]
 
 
 def penalty(scenario: Scenario, weights: list[np.ndarray] | None = None) -> float:
@@ -104,7 +113,17 @@ def _backward(scenario: Scenario, nets: list[np.ndarray], outs: list[np.ndarray]
     scale = 1.0 / m if scenario.reduction == "mean" else 1.0
     L = len(scenario.layers)
     traces: list[LayerTrace | None] = [None] * L
-    dE_dout = network.loss_gradient(scenario.loss, outs[-1], scenario.targets)
+    hinge_kink = None
+    if scenario.max_margin:
+        # J_s = max(0, Δ + s_c − s): ∂J/∂s = −1 and ∂J/∂s_c = +1 while the margin is violated, else 0
+        # (at the corner, argument exactly 0, the engine takes 0, like relu′(0) = 0)
+        arg = hinge_argument(scenario, outs[-1])
+        active = (arg > 0).astype(float)
+        dE_dout = np.concatenate([-active, active])[:, None]
+        hinge_kink = np.concatenate([arg == 0, arg == 0])[:, None]
+    else:
+        dE_dout = network.loss_gradient(scenario.loss, outs[-1], scenario.targets)
+    inputs = scenario.all_inputs()
     for i in reversed(range(L)):
         layer = scenario.layers[i]
         z, a = nets[i], outs[i]
@@ -114,7 +133,7 @@ def _backward(scenario: Scenario, nets: list[np.ndarray], outs: list[np.ndarray]
             delta = a * (dE_dout - (dE_dout * a).sum(axis=1, keepdims=True))
         else:
             delta = dE_dout * dout_dnet
-        a_prev = scenario.inputs if i == 0 else outs[i - 1]
+        a_prev = inputs if i == 0 else outs[i - 1]
         # ∂E/∂W = (1/m) Σ_s δ_s ⊗ out_prev_s  (= dZ·A_prevᵀ/m in Ng's notation), + λ/m·W with L2
         grad_w = scale * (delta.T @ a_prev)
         if scenario.l2:
@@ -130,7 +149,8 @@ def _backward(scenario: Scenario, nets: list[np.ndarray], outs: list[np.ndarray]
         new_b = layer.biases - eta * grad_b if scenario.update_biases else layer.biases.copy()
         traces[i] = LayerTrace(net=z, out=a, dE_dout=dE_dout, dout_dnet=dout_dnet, delta=delta,
                                grad_weights=grad_w, grad_biases=grad_b, new_weights=new_w, new_biases=new_b,
-                               kink=network.is_kink(layer.activation, z))
+                               kink=network.is_kink(layer.activation, z)
+                               | (hinge_kink if hinge_kink is not None and i == L - 1 else False))
         if i > 0:
             # ∂E_s/∂out_j = Σ_k δ_k · w_kj  (every path through the layer above)
             w_used = new_w if through_updated_weights else layer.weights

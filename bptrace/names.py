@@ -6,6 +6,8 @@
     dnet_X/dθ                                the last chain-rule factor of a parameter θ feeding X
     θ  dE/dθ  θ+  θ@N  E_total@N             a parameter, its gradient, after 1 and after N updates
     ...:k                                    sample k (1-based) of a batch: out_o1:2, dE/dw5:3
+    ...:kc                                   max_margin: the corrupt window's pass of sample k: out_o1:1c
+                                             (:k is then the true window's pass; dE/dθ:k is the whole sample's)
 
 `dE_total/...` is another spelling of `dE/...`; `dE/dnet_X` of `delta_X`; `E_total+` of `E_total@1`.
 In a batch, an unsuffixed derivative of the loss (E_X, dE/dout_X, delta_X, dE_K/dout_J, dE/dθ) is the
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownNameError
 from .source import did_you_mean
@@ -40,6 +42,7 @@ class Quantity:
     param: str | None = None
     sample: int | None = None     # 1-based sample, None for the batch (or the only sample)
     steps: int | None = None      # after N updates (θ@N, E_total@N; θ+ is 1)
+    corrupt: bool = False         # max_margin: the pass through the corrupt window x_c
 
     @property
     def base(self) -> str:
@@ -68,12 +71,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 def parse(text: str, scenario: Scenario) -> Quantity:
     """Parse a quantity name against a scenario; unknown names raise UnknownNameError with suggestions."""
     raw = str(text).strip()
-    name, sample = raw, None
-    m = re.fullmatch(r"(.+):(\d+)", raw)
+    name, sample, corrupt = raw, None, False
+    m = re.fullmatch(r"(.+):(\d+)(c?)", raw)
     if m:
-        name, sample = m.group(1), int(m.group(2))
+        name, sample, corrupt = m.group(1), int(m.group(2)), bool(m.group(3))
         if not 1 <= sample <= scenario.samples:
             raise UnknownNameError(f"{raw!r}: sample {sample} does not exist (samples 1..{scenario.samples})")
+        if corrupt and not scenario.max_margin:
+            raise UnknownNameError(f"{raw!r}: ':{sample}c' (the corrupt window) exists only with the max_margin loss")
     q = _parse_base(name, scenario)
     if q is None:
         raise UnknownNameError(f"unknown quantity {raw!r}", hint=_suggest(name, scenario))
@@ -82,11 +87,16 @@ def parse(text: str, scenario: Scenario) -> Quantity:
             raise UnknownNameError(f"{raw!r}: {q.name} belongs to the whole batch; drop ':{sample}'")
         if scenario.samples == 1 and sample != 1:
             raise UnknownNameError(f"{raw!r}: the scenario has one sample")
+        if corrupt and q.kind in ("E", "E_total", "grad"):
+            raise UnknownNameError(f"{raw!r}: {q.name} belongs to the sample (both windows); write {q.name}:{sample}")
+    elif scenario.max_margin and q.kind in PER_SAMPLE_ONLY:
+        raise UnknownNameError(f"{raw!r} has one value per window",
+                               hint=f"write {q.name}:1 (the window x) or {q.name}:1c (the corrupt window x_c)")
     elif scenario.samples > 1 and q.kind in PER_SAMPLE_ONLY:
         raise UnknownNameError(f"{raw!r} has one value per sample",
                                hint=f"write {q.name}:1 ... {q.name}:{scenario.samples}")
-    canonical = q.name + (f":{sample}" if sample is not None else "")
-    return Quantity(q.kind, canonical, q.neuron, q.other, q.param, sample, q.steps)
+    canonical = q.name + (f":{sample}{'c' if corrupt else ''}" if sample is not None else "")
+    return Quantity(q.kind, canonical, q.neuron, q.other, q.param, sample, q.steps, corrupt)
 
 
 def parse_or_none(text: str, scenario: Scenario) -> Quantity | None:
@@ -229,41 +239,45 @@ def value(q: Quantity, trace: Trace) -> float:
         return trace.loss_after if q.steps == 1 else _after_steps(trace, q.steps or 1).loss
     if q.kind == "E":
         j = s.output_layer.neurons.index(q.neuron or "")
-        return _per_sample(trace, trace.loss_terms[:, j], q.sample)
+        column = trace.loss_terms[:, j]   # one row per sample (not per pass)
+        return float(column[q.sample - 1]) if q.sample is not None else trace.reduce(column)
     if q.kind == "factor":
         p = s.parameter(q.param or "")
         if p.kind == "bias":
             return 1.0   # ∂net_X/∂b = 1
-        return float(trace.activations(p.layer - 1)[_sample_index(q), p.col])
+        return float(trace.activations(p.layer - 1)[_row(q, s), p.col])
     layer, row = s.neuron(q.neuron or "")
     lt = trace.layers[layer - 1] if layer > 0 else None
     if q.kind == "out" and layer == 0:
-        return float(s.inputs[_sample_index(q), row])
+        return float(s.all_inputs()[_row(q, s), row])
     assert lt is not None
     if q.kind == "net":
-        return float(lt.net[_sample_index(q), row])
+        return float(lt.net[_row(q, s), row])
     if q.kind == "out":
-        return float(lt.out[_sample_index(q), row])
+        return float(lt.out[_row(q, s), row])
     if q.kind == "dout_dnet":
-        return float(lt.dout_dnet[_sample_index(q), row])
+        return float(lt.dout_dnet[_row(q, s), row])
     if q.kind == "dE_dout":
-        return _per_sample(trace, lt.dE_dout[:, row], q.sample)
+        return _per_pass(trace, lt.dE_dout[:, row], q)
     if q.kind == "delta":
-        return _per_sample(trace, lt.delta[:, row], q.sample)
+        return _per_pass(trace, lt.delta[:, row], q)
     if q.kind == "path":
         _, k = s.neuron(q.other or "")
-        return _per_sample(trace, trace.path_terms(layer, row)[:, k], q.sample)
+        return _per_pass(trace, trace.path_terms(layer, row)[:, k], q)
     raise ValueError(q.kind)
 
 
-def _sample_index(q: Quantity) -> int:
-    return 0 if q.sample is None else q.sample - 1
+def _row(q: Quantity, s: Scenario) -> int:
+    """The row of the trace's arrays: the sample's pass (max_margin: + m for the corrupt window)."""
+    row = 0 if q.sample is None else q.sample - 1
+    return row + s.samples if q.corrupt else row
 
 
-def _per_sample(trace: Trace, column, sample: int | None) -> float:
-    return float(column[sample - 1]) if sample is not None else trace.reduce(column)
-
-
+def _per_pass(trace: Trace, column: Any, q: Quantity) -> float:
+    """One pass's value, or unsuffixed the batch value: reduce over samples (each the sum of its passes)."""
+    if q.sample is not None:
+        return float(column[_row(q, trace.scenario)])
+    return trace.reduce(trace.per_sample(column))
 def _after_steps(trace: Trace, steps: int) -> Trace:
     """The trace of the scenario after `steps` updates (same rule as the trace: original or updated weights)."""
     from .engine import step

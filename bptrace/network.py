@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax")
-LOSSES = ("half_sse", "sse", "mse", "bce", "cross_entropy")
+LOSSES = ("half_sse", "sse", "mse", "bce", "cross_entropy")   # losses of outputs against targets
+SCORE_LOSSES = ("max_margin",)   # J = max(0, Δ + s(x_c) − s(x)): a score per window, no targets (seed 003)
 DEFAULT_LEAKY_SLOPE = 0.01
 
 

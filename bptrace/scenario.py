@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import source
 from .errors import ScenarioError, UnknownNameError
-from .network import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES
+from .network import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
 from .source import Document, as_number, did_you_mean
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 BUNDLED_DIR = Path(__file__).parent / "scenarios"
 TOP_KEYS = ("title", "source", "description", "inputs", "targets", "samples", "layers", "loss",
-            "learning_rate", "update_biases", "reduction", "leaky_slope", "l2")
+            "learning_rate", "update_biases", "reduction", "leaky_slope", "l2", "corrupt", "margin")
 LAYER_KEYS_MATRIX = ("activation", "weights", "biases", "bias", "leaky_slope", "name")
 LAYER_KEYS_NAMED = ("activation", "neurons", "weights", "biases", "leaky_slope", "name")
 REDUCTIONS = ("mean", "sum")
@@ -92,11 +92,29 @@ class Scenario:
     reduction: str              # how per-sample losses combine: "mean" (1/m Σ) or "sum"
     named: bool
     l2: float = 0.0             # λ of the L2 penalty λ/(2m)·Σ W² over every weight (never the biases)
+    corrupt: np.ndarray | None = None   # max_margin: each sample's corrupt window x_c, (samples, inputs)
+    margin: float = 1.0                 # max_margin: Δ in J = max(0, Δ + s_c − s)
     _index: dict[str, Parameter] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def samples(self) -> int:
         return int(self.inputs.shape[0])
+
+    @property
+    def max_margin(self) -> bool:
+        """True for the max-margin (hinge) loss: two forward passes per sample, no targets."""
+        return self.loss == "max_margin"
+
+    @property
+    def passes(self) -> int:
+        """Rows of the trace's arrays: one forward pass per sample, two (x, then x_c) with max_margin."""
+        return 2 * self.samples if self.max_margin else self.samples
+
+    def all_inputs(self) -> np.ndarray:
+        """The input rows of every forward pass: the samples, then (max_margin) the corrupt windows."""
+        import numpy as np
+
+        return np.vstack([self.inputs, self.corrupt]) if self.corrupt is not None else self.inputs
 
     @property
     def output_layer(self) -> Layer:
@@ -228,7 +246,16 @@ def from_document(doc: Document) -> Scenario:
             if "neurons" not in layer:
                 raise doc.error(("layers", i), "this layer has no neurons: list, but others do",
                                 hint="use the named form (neurons: and named weights) for every layer, or for none")
-    loss = _choice(doc, ("loss",), data.get("loss", "half_sse"), LOSSES, "loss")
+    loss = _choice(doc, ("loss",), data.get("loss", "half_sse"), LOSSES + SCORE_LOSSES, "loss")
+    margin = as_number(doc, ("margin",), data.get("margin", 1.0), "a margin Δ")
+    if loss != "max_margin":
+        for key in ("corrupt", "margin"):
+            if key in data:
+                raise doc.error((key,), f"{key} belongs to the max_margin loss",
+                                hint="remove it, or use loss: max_margin")
+    elif named:
+        raise doc.error(("loss",), "max_margin is supported in the matrix form only",
+                        hint="write the layers as weight matrices (see docs/scenarios.md)")
     rate = data.get("learning_rate", 0.5)
     learning_rate = as_number(doc, ("learning_rate",), rate, "a positive learning rate")
     if learning_rate <= 0:
@@ -247,7 +274,14 @@ def from_document(doc: Document) -> Scenario:
     if named:
         input_names, inputs, targets, layers = _named(doc, data, layers_raw, default_slope)
     else:
-        input_names, inputs, targets, layers = _matrix(doc, data, layers_raw, default_slope)
+        input_names, inputs, targets, layers = _matrix(doc, data, layers_raw, default_slope, loss)
+    corrupt = None
+    if loss == "max_margin":
+        inputs, corrupt = inputs[: len(inputs) // 2], inputs[len(inputs) // 2:]
+        if layers[-1].size != 1:
+            raise doc.error(("layers", len(layers) - 1, "weights"),
+                            f"max_margin scores each window with one output neuron, this layer has {layers[-1].size}",
+                            hint="give the last layer one row of weights (s = Uᵀa)")
 
     for layer in layers[:-1]:
         if layer.activation == "softmax":
@@ -266,8 +300,9 @@ def from_document(doc: Document) -> Scenario:
             raise doc.error((key,), f"{key} must be text, got {value!r}")
     return Scenario(title=title, source_note=str(note), file=doc.file, input_names=tuple(input_names),
                     layers=tuple(layers), inputs=np.asarray(inputs, dtype=float).reshape(len(inputs), -1),
-                    targets=np.asarray(targets, dtype=float).reshape(len(targets), -1), loss=loss,
-                    learning_rate=learning_rate, update_biases=update_biases, reduction=reduction, named=named, l2=l2)
+                    targets=np.asarray(targets, dtype=float).reshape(len(targets), -1 if targets[0] else 0), loss=loss,
+                    learning_rate=learning_rate, update_biases=update_biases, reduction=reduction, named=named, l2=l2,
+                    corrupt=None if corrupt is None else np.asarray(corrupt, dtype=float), margin=margin)
 
 
 def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[list[float]], named: bool) -> None:
@@ -293,10 +328,15 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
                                 hint="use a one-hot vector such as [0, 1, 0]")
 
 
-def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_slope: float):
+def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_slope: float, loss: str):
     import numpy as np
 
-    inputs, targets = _samples_matrix(doc, data)
+    if loss == "max_margin":
+        windows, corrupt = _windows(doc, data)
+        inputs = windows + corrupt
+        targets: list[list[float]] = [[] for _ in windows]
+    else:
+        inputs, targets = _samples_matrix(doc, data)
     n_in = len(inputs[0])
     input_names = [f"x{j + 1}" for j in range(n_in)]
     layers: list[Layer] = []
@@ -334,8 +374,45 @@ def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_
         layers.append(Layer(index, activation, neurons, w, mode, np.asarray(biases, dtype=float), names,
                             None, slope))
         previous = n
-    _check_target_width(doc, data, targets, layers[-1].size)
+    if loss != "max_margin":
+        _check_target_width(doc, data, targets, layers[-1].size)
     return input_names, inputs, targets, layers
+
+
+def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
+    """max_margin: each sample's true window `inputs` and corrupt window `corrupt` (no targets)."""
+    if "targets" in data:
+        raise doc.error(("targets",), "max_margin has no targets: it compares the scores of x and x_c",
+                        hint="remove targets; give corrupt: [...] beside inputs")
+    if "samples" in data:
+        raw = data["samples"]
+        if "inputs" in data or "corrupt" in data:
+            raise doc.error(("samples",), "give either samples: or inputs:/corrupt:, not both")
+        if not isinstance(raw, list) or not raw:
+            raise doc.error(("samples",), "samples must be a non-empty list of {inputs: [...], corrupt: [...]}")
+        pairs: list[tuple[tuple[Any, ...], Any, tuple[Any, ...], Any]] = []
+        for s, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise doc.error(("samples", s), "each sample must be a mapping with inputs and corrupt")
+            _check_keys(doc, ("samples", s), item, ("inputs", "corrupt"))
+            _require(doc, ("samples", s), item, "inputs")
+            _require(doc, ("samples", s), item, "corrupt", hint="max_margin needs a corrupt window per sample")
+            pairs.append((("samples", s, "inputs"), item["inputs"], ("samples", s, "corrupt"), item["corrupt"]))
+    else:
+        _require(doc, (), data, "inputs", hint="add inputs: [...] and corrupt: [...], or samples: [...]")
+        _require(doc, (), data, "corrupt", hint="max_margin needs the corrupt window x_c")
+        pairs = [(("inputs",), data["inputs"], ("corrupt",), data["corrupt"])]
+    windows: list[list[float]] = []
+    corrupt: list[list[float]] = []
+    for xpath, x, cpath, c in pairs:
+        xv, cv = _vector(doc, xpath, x).tolist(), _vector(doc, cpath, c).tolist()
+        first = len(windows[0]) if windows else len(xv)
+        for path, v in ((xpath, xv), (cpath, cv)):
+            if len(v) != first:
+                raise doc.error(path, f"this window has {len(v)} inputs but the first has {first}")
+        windows.append(xv)
+        corrupt.append(cv)
+    return windows, corrupt
 
 
 def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:

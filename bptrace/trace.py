@@ -54,8 +54,8 @@ class Trace:
     # ---- lookups shared by every renderer and by the vocabulary ----
 
     def activations(self, index: int) -> np.ndarray:
-        """out of layer `index` for every sample (index 0: the inputs)."""
-        return self.scenario.inputs if index == 0 else self.layers[index - 1].out
+        """out of layer `index` for every forward pass (index 0: the inputs)."""
+        return self.scenario.all_inputs() if index == 0 else self.layers[index - 1].out
 
     def value(self, p: Parameter) -> float:
         layer = self.scenario.layers[p.layer - 1]
@@ -89,10 +89,17 @@ class Trace:
         t = self.layers[p.layer - 1]
         if p.kind == "weight":
             # ∂E_s/∂w_ij = δ_i · out_j   (the weight's source activation)
-            return t.delta[:, p.row] * self.activations(p.layer - 1)[:, p.col]
-        if p.row is None:
-            return t.delta.sum(axis=1)   # a shared bias feeds every neuron: Σ_i δ_i
-        return t.delta[:, p.row].copy()
+            per_pass = t.delta[:, p.row] * self.activations(p.layer - 1)[:, p.col]
+        elif p.row is None:
+            per_pass = t.delta.sum(axis=1)   # a shared bias feeds every neuron: Σ_i δ_i
+        else:
+            per_pass = t.delta[:, p.row].copy()
+        return self.per_sample(per_pass)
+
+    def per_sample(self, per_pass: np.ndarray) -> np.ndarray:
+        """Per-pass values -> per-sample values (max_margin: the true and the corrupt window add up)."""
+        m = self.scenario.samples
+        return per_pass[:m] + per_pass[m:] if self.scenario.max_margin else per_pass
 
     def path_terms(self, index: int, row: int) -> np.ndarray:
         """For hidden neuron `row` of layer `index`: δ_k·w_kj for each neuron k above, shape (m, n_above).

@@ -71,8 +71,14 @@ def reference_forward(params: list[Any], scenario: Scenario, inputs: Any) -> tup
 
 
 def reference_sample_losses(params: list[Any], scenario: Scenario) -> Any:
-    """E_s for each sample: the sum over outputs of the loss's per-output term."""
+    """E_s for each sample: the sum over outputs of the loss's per-output term.
+
+    max_margin (seed 003): J_s = max(0, Δ + s(x_c) − s(x)), the score s being the single output.
+    """
     _, out = reference_forward(params, scenario, scenario.inputs)
+    if scenario.loss == "max_margin":
+        _, corrupt = reference_forward(params, scenario, scenario.corrupt)
+        return anp.maximum(0.0, scenario.margin + corrupt[:, 0] - out[:, 0])
     t = scenario.targets
     n = t.shape[1]
     if scenario.loss == "half_sse":

@@ -36,7 +36,8 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
         "bptrace": __version__,
         "scenario": {
             "title": s.title, "file": s.file, "loss": s.loss, "learning_rate": s.learning_rate,
-            "update_biases": s.update_biases, "reduction": s.reduction, "samples": m,
+            "update_biases": s.update_biases, "reduction": s.reduction, "samples": m, "l2": s.l2,
+            **({"margin": s.margin} if s.max_margin else {}),
             "inputs": list(s.input_names),
             "layers": [{"layer": layer.index, "activation": layer.activation, "neurons": list(layer.neurons),
                         "bias_mode": layer.bias_mode, "bias_names": list(layer.bias_names)}
@@ -55,16 +56,18 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
         "parameters": [],
     }
     for index, (layer, lt) in enumerate(zip(s.layers, trace.layers), start=1):
-        for i in range(m):
+        for i in range(s.passes):
             for r, x in enumerate(layer.neurons):
                 data["neurons"].append({
-                    "name": x, "layer": index, "row": r, "sample": i + 1, "net": float(lt.net[i, r]),
+                    "name": x, "layer": index, "row": r, "sample": i % m + 1,
+                    **({"window": "x_c" if i >= m else "x"} if s.max_margin else {}), "net": float(lt.net[i, r]),
                     "out": float(lt.out[i, r]), "dE_dout": float(lt.dE_dout[i, r]),
                     "dout_dnet": float(lt.dout_dnet[i, r]), "delta": float(lt.delta[i, r]),
                     "differentiable": not bool(lt.kink[i, r])})
                 if index < len(s.layers):
                     terms = trace.path_terms(index, r)[i]
-                    data["paths"] += [{"name": f"dE_{k}/dout_{x}", "sample": i + 1, "value": float(v)}
+                    data["paths"] += [{"name": f"dE_{k}/dout_{x}", "sample": i % m + 1, "value": float(v),
+                                       **({"window": "x_c" if i >= m else "x"} if s.max_margin else {})}
                                       for k, v in zip(s.layers[index].neurons, terms)]
     checks = {}
     if verification is not None:
@@ -75,7 +78,9 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
     if s.parameter_count() <= QUANTITIES_LIMIT:
         flat: dict[str, float] = {}
         for name in names.all_names(s):
-            for spelled in [name] + ([f"{name}:{i}" for i in range(1, m + 1)] if m > 1 else []):
+            suffixes = [f":{i}" for i in range(1, m + 1)] if m > 1 or s.max_margin else []
+            suffixes += [f":{i}c" for i in range(1, m + 1)] if s.max_margin else []
+            for spelled in [name] + [name + suffix for suffix in suffixes]:
                 q = names.parse_or_none(spelled, s)
                 if q is not None:
                     flat[q.name] = names.value(q, trace)
@@ -106,8 +111,10 @@ def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
     layer = s.layers[p.layer - 1]
     lt = trace.layers[p.layer - 1]
     out = []
-    for i in range(s.samples):
-        suffix = f":{i + 1}" if s.samples > 1 else ""
+    m = s.samples
+    for i in range(s.passes):
+        # max_margin: rows m.. are the corrupt windows (suffix :kc)
+        suffix = f":{i % m + 1}{'c' if i >= m else ''}" if s.passes > 1 else ""
         if p.kind == "bias" and p.row is None:
             names_ = [f"delta_{x}{suffix}" for x in layer.neurons]
             values = [float(v) for v in lt.delta[i]]
@@ -123,7 +130,10 @@ def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
                 names_ = [f"dE/dout_{x}{suffix}", f"dout_{x}/dnet_{x}{suffix}", last_name]
                 values = [float(lt.dE_dout[i, p.row]), float(lt.dout_dnet[i, p.row]), last]
             product = float(lt.delta[i, p.row] * last)
-        out.append({"sample": i + 1, "names": names_, "values": values, "product": product})
+        entry = {"sample": i % m + 1, "names": names_, "values": values, "product": product}
+        if s.max_margin:
+            entry["window"] = "x_c" if i >= m else "x"
+        out.append(entry)
     return out
 
 

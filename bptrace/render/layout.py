@@ -96,12 +96,20 @@ class TraceLayout:
             table.caption = f"… {cut} more {what} not shown (use --rows N, --layer N or --format json)"
 
     def samples(self) -> list[int]:
-        return list(range(self.m))
+        """The rows of the trace's arrays in reading order: one per sample, or (max_margin) x then x_c of each."""
+        if self.s.max_margin:
+            return [row for k in range(self.m) for row in (k, self.m + k)]
+        return list(range(self.s.passes))
 
-    def sample_label(self, s: int) -> list[str]:
-        return [str(s + 1)] if self.m > 1 else []
+    def sample_label(self, row: int) -> list[str]:
+        """The sample column's text for a row: '2', or for max_margin '2 x' / '2 x_c' (nothing for one row)."""
+        if self.s.max_margin:
+            return [f"{row % self.m + 1} {'x_c' if row >= self.m else 'x'}"]
+        return [str(row + 1)] if self.m > 1 else []
 
     def sample_col(self) -> list[tuple[str, str]]:
+        if self.s.max_margin:
+            return [("window", "name")]
         return [("sample", "num")] if self.m > 1 else []
 
     def layers_shown(self) -> list[int]:
@@ -119,9 +127,6 @@ class TraceLayout:
         if layer.bias_mode == "neuron":
             return layer.bias_names[row]
         return None
-
-    def suffix(self, s: int) -> str:
-        return f":{s + 1}" if self.m > 1 else ""
 
     # ---- the blocks ----
     def blocks(self) -> list[Block]:
@@ -150,6 +155,10 @@ class TraceLayout:
         bias_text = "; ".join(biases) if biases else "none"
         state = "updated" if s.update_biases else "not updated (update_biases: false)"
         lines.append(Para(f"biases: {bias_text}" + (f"; {state}" if biases else "")))
+        if s.max_margin:
+            lines.append(Para("max_margin: two forward passes per sample, the true window x and the corrupt window "
+                              "x_c (suffixes :k and :kc); J = max(0, Δ + s_c − s) back-propagates −1 through x and "
+                              "+1 through x_c while the margin is violated, 0 once it is met"))
         if self.m > 1:
             how = "(1/m)·Σ_s E_s, the mean" if s.reduction == "mean" else "Σ_s E_s, the sum"
             lines.append(Para(
@@ -192,6 +201,9 @@ class TraceLayout:
             yield table
 
     def section_loss(self) -> Iterator[Any]:
+        if self.s.max_margin:
+            yield from self.section_hinge()
+            return
         s = self.s
         out_layer = s.output_layer
         term, _ = LOSS_TERM[s.loss]
@@ -227,6 +239,31 @@ class TraceLayout:
             self.add(table, "", "E_total", how, self.n(self.trace.loss))
         yield table
 
+    def section_hinge(self) -> Iterator[Any]:
+        """max_margin: J_s = max(0, Δ + s_c − s) per sample, and whether the margin is already met."""
+        s = self.s
+        out = self.trace.layers[-1].out
+        table = self.table(f"Loss (max_margin: J_s = max(0, Δ + s_c − s), Δ = {self.n(s.margin)})",
+                           [("sample", "num"), ("s = score(x)", "num"), ("s_c = score(x_c)", "num"),
+                            ("J", "text"), ("value", "num"), ("", "text")])
+        shown, cut = self.limited(list(range(self.m)))
+        for i in shown:
+            score, corrupt = out[i, 0], out[self.m + i, 0]
+            j = self.trace.loss_terms[i, 0]
+            met = j == 0
+            note = ("margin met (s − s_c ≥ Δ): J = 0, so every gradient of this sample is 0" if met
+                    else "margin violated: ∂J/∂s = −1, ∂J/∂s_c = +1")
+            self.add(table, str(i + 1), self.n(score), self.n(corrupt),
+                     f"max(0, {self.p(s.margin)} + {self.p(corrupt)} − {self.p(score)})", self.n(j), note,
+                     style="dim" if met else "")
+        self.cut_note(table, cut, "samples")
+        if self.m > 1 or s.l2:
+            how = "(1/m)·Σ_s J_s" if s.reduction == "mean" else "Σ_s J_s"
+            if s.l2:
+                how += f" + L2 penalty {self.p(self.trace.penalty)}"
+            self.add(table, "", "", "", how, self.n(self.trace.loss), "E_total")
+        yield table
+
     def section_backward(self) -> Iterator[Any]:
         s = self.s
         L = len(s.layers)
@@ -244,7 +281,13 @@ class TraceLayout:
             shown, cut = self.limited(cells)
             for i, r in shown:
                 x = layer.neurons[r]
-                if output:
+                if output and s.max_margin:
+                    corrupt = i >= self.m
+                    if lt.dE_dout[i, r] == 0:
+                        de = "0: the margin is met (J = 0)" if not lt.kink[i, r] else "0 at the hinge's corner"
+                    else:
+                        de = "∂J/∂s_c = +1" if corrupt else "∂J/∂s = −1"
+                elif output:
                     template = LOSS_FORMULA[s.loss][1]
                     de = (template.format(t=f"t_{x}", o=f"out_{x}", n=layer.size) + "\n= "
                           + template.format(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=layer.size))
@@ -269,7 +312,9 @@ class TraceLayout:
                              + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}")
                 else:
                     delta = f"∂E/∂out × ∂out/∂net\n= {self.p(lt.dE_dout[i, r])} × {self.p(lt.dout_dnet[i, r])}"
-                if lt.kink[i, r]:
+                if lt.kink[i, r] and output and s.max_margin:
+                    de += "\n(Δ + s_c − s = 0: the hinge is not differentiable here; bptrace takes 0)"
+                elif lt.kink[i, r]:
                     dd += (f"\n(net = 0: not differentiable; {layer.activation}′(0) = "
                            f"{self.n(lt.dout_dnet[i, r])} by convention)")
                 self.add(table, *self.sample_label(i), x, de, self.n(lt.dE_dout[i, r]), dd,
@@ -326,7 +371,13 @@ class TraceLayout:
             per_sample.append(" × ".join(self.p(v) for v in values))
         head = f"∂E/∂{p.name} = " + (" + ".join(factors) if p.kind == "bias" and p.row is None
                                      else " × ".join(factors))
-        if self.m == 1:
+        if self.s.max_margin:
+            how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
+            per = self.trace.sample_grad(p)
+            lines = [f"  {self.sample_label(i)[0]}: {v}" for i, v in enumerate(per_sample)]
+            lines += [f"  sample {k + 1}: x + x_c = {self.p(per[k])}" for k in range(self.m)]
+            body = f"{head}, through both windows, {how} over the samples\n" + "\n".join(lines)
+        elif self.m == 1:
             body = f"{head}\n= {per_sample[0]}"
         else:
             how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
