@@ -83,7 +83,7 @@ def parse(text: str, scenario: Scenario) -> Quantity:
     if q is None:
         raise UnknownNameError(f"unknown quantity {raw!r}", hint=_suggest(name, scenario))
     if sample is not None:
-        if q.kind in ("param", "updated", "E_total_after"):
+        if q.kind in ("param", "updated", "after"):
             raise UnknownNameError(f"{raw!r}: {q.name} belongs to the whole batch; drop ':{sample}'")
         if scenario.samples == 1 and sample != 1:
             raise UnknownNameError(f"{raw!r}: the scenario has one sample")

@@ -1,0 +1,216 @@
+"""Explanation -> LaTeX: a fragment of align* environments for a standard article (needs amsmath),
+or with standalone=True a whole document. Displays only: every formula is the LaTeX form of a Math
+built by explain.py, or SymPy's own LaTeX of a derivative.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..fmt import num, to_ascii
+
+if TYPE_CHECKING:
+    from ..explain import Explanation, Math, Row, Step
+
+BREAK_AT = 100   # characters of LaTeX source: longer equations are broken at their '=' signs
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage{amsmath}
+\usepackage[T1]{fontenc}
+\allowdisplaybreaks
+\begin{document}
+"""
+
+
+def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
+    """The derivation as LaTeX. The fragment needs \\usepackage{amsmath} (said in its first lines)."""
+    out = [f"% bptrace explain {_comment(ex.target)} -- {_comment(ex.scenario)}",
+           "% A LaTeX fragment for a standard article: it needs \\usepackage{amsmath} in the preamble.",
+           "% Long derivations break across pages with \\allowdisplaybreaks in the preamble.",
+           "% (bptrace explain ... --format latex --standalone writes a whole document.)"]
+    if standalone:
+        out = [PREAMBLE.rstrip()] + out
+    out.append(r"\subsection*{" + _text(ex.title.replace(" · ", " -- ")) + "}")
+    out += _align([ex.symbol.latex + " &= " + _num(ex.value, ex.digits)])
+    if ex.paths:
+        out.append(r"\paragraph{Where $" + _name(ex.paths[0][0]) + "$ sits}")
+        out += _align([" &" + r" \to ".join(_name(node) for node in path) for path in ex.paths])
+        if ex.path_count > len(ex.paths):
+            out.append(f"{len(ex.paths)} of the {ex.path_count} paths are shown.")
+        if ex.samples > 1 and ex.sample is None:
+            out.append(f"The same paths are taken for each of the {ex.samples} samples.")
+    if ex.chain:
+        out.append(r"\paragraph{" + ex.chain_title + "}")
+        out += _align([_lhs(c) for c in ex.chain])
+    for k, step in enumerate(ex.steps, start=1):
+        out += _step(k, step, ex.digits)
+    if ex.product_formula is not None or (ex.batch is not None and len(ex.steps) > 1):
+        out.append(r"\paragraph{" + ("Sum" if ex.kind in ("E_total", "after") else "Product") + "}")
+        lines = []
+        if ex.product_formula is not None:
+            lines.append(ex.product_symbol.latex + " &= " + ex.product_formula.latex)
+        lines += [_row(ex.product_symbol, row, ex.digits) for row in ex.product]
+        if ex.batch is not None:
+            lines.append(_row(ex.batch_symbol, ex.batch, ex.digits))
+        out += _align(lines)
+    elif ex.batch is not None:
+        out.append(r"\paragraph{Over the batch}")
+        out += _align([_row(ex.batch_symbol, ex.batch, ex.digits)])
+    if ex.penalty is not None:
+        out.append(r"\paragraph{With the L2 penalty}")
+        out += _align([_row(ex.batch_symbol, ex.penalty, ex.digits)])
+    if ex.update is not None:
+        out.append(r"\paragraph{Update ($\eta = " + _num(ex.update.learning_rate, ex.digits) + "$)}")
+        out += _align([_lhs(ex.update.formula)])
+    if ex.history:
+        out.append(r"\paragraph{Step by step}")
+        name = ex.target.split("@")[0].rstrip("+")
+        lines = []
+        for row in ex.history:
+            head = (_name(name) if name != "E_total" else r"E_{\mathrm{total}}") + f"@{row.step}"
+            lines.append(head + " &= " + " = ".join([s.latex for s in row.stages] + [_num(row.value, ex.digits)]))
+        out += _align(lines)
+        if ex.history_omitted:
+            out.append(f"{ex.history_omitted} steps are not shown.")
+    if ex.checks:
+        out.append(r"\paragraph{Checks}")
+        out.append(r"\begin{tabular}{lrl}")
+        for c in ex.checks:
+            mark = {True: "agrees", False: "DIFFERS", None: ""}[c.ok]
+            out.append(f"{_text(c.method)} & ${_num(c.value, max(ex.digits + 3, 12))}$ & {mark} \\\\")
+        out.append(r"\end{tabular}")
+    for note in ex.notes:
+        out.append(r"\par\noindent $" + note.latex + "$")
+    if standalone:
+        out.append(r"\end{document}")
+    return "\n".join(out) + "\n"
+
+
+def _step(k: int, step: Step, digits: int) -> list[str]:
+    out = [r"\paragraph{" + f"{k}. $" + step.symbol.latex + "$ (" + _text(step.title) + ")}"]
+    lines = [_lhs(d) for d in step.definition]
+    d = step.derivative
+    if d is not None:
+        lines.append(d.of.latex + " &= " + d.latex + r" && \text{(SymPy)}")
+        if step.closed_form is not None:
+            lines.append(" &= " + step.closed_form.latex + r" && \text{(closed form)}")
+    elif step.closed_form is not None:
+        lines.append(step.symbol.latex + " &= " + step.closed_form.latex)
+    for k, term in enumerate(step.terms):
+        if step.omitted_terms and k == len(step.terms) - 1:
+            lines.append(r" &\dots\ \text{(" + f"{step.omitted_terms} more" + ")}")
+        lines += [_row(term.symbol + " = " + term.formula, row, digits) for row in term.rows]
+    lines += [_row(step.symbol, row, digits) for row in step.rows]
+    out += _align(lines)
+    return out
+
+
+def _align(lines: list[str]) -> list[str]:
+    """An align* environment; a long line is broken before each top-level '=' after the first."""
+    if not lines:
+        return []
+    rows: list[str] = []
+    for line in lines:
+        rows += _break(line)
+    return [r"\begin{align*}"] + [row + (r" \\" if k < len(rows) - 1 else "") for k, row in enumerate(rows)] \
+        + [r"\end{align*}"]
+
+
+def _break(line: str, width: int = BREAK_AT) -> list[str]:
+    if len(line) <= width or "&=" not in line:
+        return [line]
+    head, rest = line.split("&=", 1)
+    parts = _split_top(rest, " = ")
+    rows = [head + "&=" + parts[0]]
+    for part in parts[1:]:
+        if len(rows[-1]) + len(part) < width // 2:
+            rows[-1] += " =" + part
+        else:
+            rows.append(" &=" + part)
+    out: list[str] = []
+    for row in rows:   # a long sum continues on the next lines: &\quad + …
+        terms = _split_top(row, " + ") if len(row) > width else [row]
+        out.append(terms[0].lstrip())
+        for term in terms[1:]:
+            if len(out[-1]) + len(term) < width:
+                out[-1] += " +" + term
+            else:
+                out.append(r" &\quad +" + term)
+    return out
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split at `sep` outside braces and parentheses."""
+    parts, depth, start, k = [], 0, 0, 0
+    while k < len(text):
+        ch = text[k]
+        if text.startswith(r"\begin{", k) or text.startswith(r"\end{", k):   # cases: one unit
+            depth += 1 if text[k + 1] == "b" else -1
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, k):
+            parts.append(text[start:k])
+            start = k + len(sep)
+            k = start
+            continue
+        k += 1
+    parts.append(text[start:])
+    return [p if p.startswith(" ") else " " + p for p in parts]
+
+
+def _lhs(math: Math) -> str:
+    """Align an equation at its first '=' (LaTeX form)."""
+    head, sep, rest = math.latex.partition(" = ")
+    return f"{head} &= {rest}" if sep else f" & {math.latex}"
+
+
+def _row(symbol: Math, row: Row, digits: int) -> str:
+    """symbol = stage = … = value, with a sample label in a batch."""
+    label = r" \tag*{(sample " + str(row.sample) + (", $x_c$" if row.corrupt else "") + ")}" \
+        if row.sample is not None else ""
+    head, sep, rest = symbol.latex.partition(" = ")
+    stages = [s.latex for s in row.stages] + [_num(row.value, digits)]
+    stages = [t for k, t in enumerate(stages) if k == 0 or t != stages[k - 1]]
+    if sep:
+        return f"{head} &= " + " = ".join([rest] + stages) + label
+    return f"{symbol.latex} &= " + " = ".join(stages) + label
+
+
+def _num(x: float, digits: int) -> str:
+    text = num(x, digits)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+    return text
+
+
+def _name(name: str) -> str:
+    from ..explain import latex_name
+
+    base = name.split(":")[0]
+    if base.endswith("+"):
+        return latex_name(base[:-1]) + "^{+}"
+    if "@" in base:
+        head, _, steps = base.partition("@")
+        return latex_name(head) + f"@{steps}"
+    if "/" in base:   # dE/dw5, dE_o1/dout_h1, dnet_o1/dw5, dout_o1/dnet_o1
+        top, _, bottom = base.partition("/")
+        top = {"dE": "dE_total"}.get(top, top)
+        return rf"\frac{{\partial {latex_name(top[1:])}}}{{\partial {latex_name(bottom[1:])}}}"
+    return latex_name(base)
+
+
+_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+            "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+
+
+def _text(text: str) -> str:
+    """Plain text for LaTeX: symbols spelled in ASCII, specials escaped, anything else non-ASCII dropped."""
+    ascii_text = to_ascii(text).encode("ascii", "replace").decode("ascii")
+    return "".join(_SPECIAL.get(ch, ch) for ch in ascii_text)
+
+
+def _comment(text: str) -> str:
+    return re.sub(r"[\r\n]+", " ", to_ascii(text))
