@@ -230,12 +230,16 @@ def value(q: Quantity, trace: Trace) -> float:
         return trace.grad(p) if q.sample is None else float(trace.sample_grad(p)[q.sample - 1])
     if q.kind == "updated":
         p = s.parameter(q.param or "")
+        if q.steps == 0:
+            return trace.value(p)        # θ@0: before any update
         if q.steps == 1:
             return trace.new_value(p)
         return _after_steps(trace, q.steps or 1).value(p)
     if q.kind == "E_total":
         return trace.loss if q.sample is None else float(trace.sample_losses[q.sample - 1])
     if q.kind == "after":
+        if q.steps == 0:
+            return trace.loss            # E_total@0: before any update
         return trace.loss_after if q.steps == 1 else _after_steps(trace, q.steps or 1).loss
     if q.kind == "E":
         j = s.output_layer.neurons.index(q.neuron or "")
