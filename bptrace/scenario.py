@@ -179,15 +179,27 @@ def bundled_names() -> list[str]:
 
 
 def bundled_titles() -> list[tuple[str, str]]:
-    """(name, title) of each bundled scenario, read without numpy."""
-    import yaml
+    """(name, title) of each bundled scenario, from its top-level `title:` line (fast: no numpy, no full parse)."""
+    import re
 
     out = []
     for name in bundled_names():
+        title = name
         with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-        out.append((name, str(data.get("title", name))))
+            for line in fh:
+                m = re.match(r"title:\s*(.+?)\s*$", line)
+                if m:
+                    title = _unquote(m.group(1))
+                    break
+        out.append((name, title))
     return out
+
+
+def _unquote(text: str) -> str:
+    """A one-line YAML scalar's text: "..." and '...' unquoted (the bundled titles use no escapes)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
 
 
 def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:

@@ -143,3 +143,12 @@ def test_output_file(tmp_path) -> None:
     code, out, _ = run("run", "--format", "json", "-o", str(target), "--verify", "off")
     assert code == 0 and out == ""
     assert json.loads(target.read_text())["loss"]["total"] > 0
+
+
+def test_fast_titles_equal_the_parsed_titles() -> None:
+    """`bptrace scenarios` reads titles without parsing whole files; they must equal the loader's."""
+    import bptrace
+    from bptrace.scenario import bundled_titles
+
+    for name, title in bundled_titles():
+        assert title == bptrace.load(name).title
