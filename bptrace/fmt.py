@@ -9,7 +9,7 @@ ASCII = str.maketrans({
     "∂": "d", "δ": "delta_", "σ": "sigma", "η": "eta", "Σ": "sum", "⁺": "+", "×": "*", "·": "*",
     "−": "-", "→": "->", "►": ">", "─": "-", "✓": "ok", "✗": "X", "½": "1/2", "²": "^2", "⊙": "(.)",
     "ᵀ": "^T", "≈": "~", "≤": "<=", "≥": ">=", "′": "'", "⁽": "(", "⁾": ")", "ₛ": "_s", "α": "alpha",
-    "…": "...", "Δ": "Delta", "ˡ": "l", "⊗": "(x)", "│": "|", "θ": "theta", "ₙ": "_n", "∈": "in",
+    "…": "...", "Δ": "Delta", "⁻": "-", "ˡ": "l", "⊗": "(x)", "│": "|", "θ": "theta", "ₙ": "_n", "∈": "in",
 })
 
 
@@ -30,8 +30,21 @@ def num(x: float, digits: int = DEFAULT_DIGITS) -> str:
 
 
 def to_ascii(text: str) -> str:
-    """Replace the mathematical symbols bptrace uses by ASCII spellings."""
-    return text.translate(ASCII)
+    """Replace the mathematical symbols bptrace uses by ASCII spellings; anything left is transliterated.
+
+    After the table above, compatibility decomposition turns super- and subscripts into plain characters
+    (W⁽²⁾₁₁ -> W(2)11); what still is not ASCII (a Greek λ, Chinese text in a source note) becomes '?'.
+    """
+    import unicodedata
+
+    text = text.translate(ASCII)
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text.translate(_GREEK))
+    return "".join(ch if ch.isascii() else ("" if unicodedata.combining(ch) else "?") for ch in text)
+
+
+_GREEK = str.maketrans({"λ": "lambda", "μ": "mu", "ε": "eps", "ℝ": "R", "π": "pi", "∇": "grad", "ᴸ": "L"})
 
 
 def can_encode(encoding: str | None) -> bool:

@@ -152,3 +152,11 @@ def test_fast_titles_equal_the_parsed_titles() -> None:
 
     for name, title in bundled_titles():
         assert title == bptrace.load(name).title
+
+
+@pytest.mark.parametrize("notation", ["scalar", "matrix", "index"])
+def test_ascii_output_is_ascii_in_every_notation(notation: str) -> None:
+    for name in ("mazur", "cs224n_window", "learner_004"):
+        code, out, err = run("run", name, "--notation", notation, "--ascii", "--verify", "off")
+        assert code == 0, err
+        assert out.isascii(), [ch for ch in out if not ch.isascii()][:5]

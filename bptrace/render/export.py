@@ -1,0 +1,34 @@
+"""Blocks -> a document as text: Markdown (GitHub), LaTeX (pdflatex) or HTML (one self-contained page).
+
+These are siblings of terminal.py: they display the format-neutral blocks of layout.py (or of
+notation.py) and compute nothing. `bptrace run --format markdown|latex|html [--fragment]` calls `export`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .layout import Block
+
+EXPORT_FORMATS = ("markdown", "latex", "html")
+
+
+def export(blocks: Iterable[Block], fmt: str, title: str | None = None, standalone: bool = True) -> str:
+    """The blocks as a document in `fmt` ("markdown", "latex" or "html").
+
+    standalone=True gives a whole document (a title heading; for LaTeX an article with its preamble, for
+    HTML a page with <head> and inline CSS); standalone=False a fragment to paste or \\input elsewhere.
+    """
+    if fmt == "markdown":
+        from .markdown import render as markdown
+
+        return markdown(blocks, title=title, standalone=standalone)
+    if fmt == "latex":
+        from .latex import render as latex
+
+        return latex(blocks, title=title, standalone=standalone)
+    if fmt == "html":
+        from .html import render as html
+
+        return html(blocks, title=title, standalone=standalone)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")

@@ -1,0 +1,136 @@
+"""Blocks -> one self-contained HTML page (inline CSS, no scripts, no external resources), or a fragment.
+
+Numbers sit in right-aligned cells that never wrap. A whole page styles its elements by class from one
+inline stylesheet; a fragment carries the essential layout (alignment, no wrapping, rules) as style
+attributes on the elements themselves, so that pasted into a course page or an LMS that strips <style>
+elements it still reads correctly.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from .layout import Block, Grid, Para
+
+CSS = """\
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; line-height: 1.45;
+       margin: 2rem auto; max-width: 80rem; padding: 0 1rem; color: #1b1b1b; background: #fff; }
+h1 { font-size: 1.6rem; margin-bottom: .4rem; }
+h2 { font-size: 1.25rem; margin-top: 1.6rem; }
+p.dim, .bptrace-caption { color: #5a5a5a; }
+p.good, tr.good td { color: #1d6b2c; }
+p.bad, tr.bad td { color: #a4161a; font-weight: bold; }
+p.bold { font-weight: bold; }
+.bptrace-scroll { overflow-x: auto; margin: .6rem 0 1.4rem; }
+table.bptrace { border-collapse: collapse; font-size: .92rem; }
+table.bptrace caption { caption-side: top; text-align: left; font-weight: bold; padding: .3rem 0; }
+table.bptrace th, table.bptrace td { padding: .25rem .6rem; border-bottom: 1px solid #d0d0d0;
+                                     vertical-align: top; text-align: left; }
+table.bptrace th { border-bottom: 2px solid #444; background: #f4f4f4; }
+table.bptrace td.num, table.bptrace th.num { text-align: right; white-space: nowrap;
+                                             font-variant-numeric: tabular-nums; }
+table.bptrace td.name { white-space: nowrap; color: #0b5394; }
+table.bptrace tr.dim td { color: #6a6a6a; }
+@media print { body { margin: 0; max-width: none; } .bptrace-scroll { overflow: visible; } }
+"""
+
+# Inline styles: what must survive when the page's stylesheet does not (a pasted fragment).
+_TABLE = "border-collapse:collapse"
+_CELL = "padding:0.25em 0.6em;border-bottom:1px solid #ccc;vertical-align:top"
+_LEFT = _CELL + ";text-align:left"
+_NUM = _CELL + ";text-align:right;white-space:nowrap"
+_NAME = _LEFT + ";white-space:nowrap"
+_CAPTION = "caption-side:top;text-align:left;font-weight:bold;padding:0.3em 0"
+_ROW_STYLE = {"bad": "color:#a4161a;font-weight:bold", "good": "color:#1d6b2c", "dim": "color:#6a6a6a"}
+
+
+def text(value: str) -> str:
+    """Escape text for HTML; line breaks become <br>, leading spaces no-break spaces."""
+    lines = []
+    for line in value.split("\n"):
+        stripped = line.lstrip(" ")
+        lines.append("&nbsp;" * (len(line) - len(stripped)) + html.escape(stripped, quote=True))
+    return "<br>".join(lines)
+
+
+def _style(css: str, inline: bool) -> str:
+    return f' style="{css}"' if inline else ""
+
+
+def table(grid: Grid, inline: bool = False) -> str:
+    """A Grid as an HTML table inside a horizontally scrolling div (wide tables never squeeze numbers).
+
+    inline=True writes the essential styles as attributes (for a fragment without the stylesheet).
+    """
+    out = [f'<div class="bptrace-scroll"{_style("overflow-x:auto", inline)}>',
+           f'<table class="bptrace"{_style(_TABLE, inline)}>']
+    if grid.title:
+        out.append(f"<caption{_style(_CAPTION, inline)}>{text(grid.title)}</caption>")
+    out.append("<thead><tr>")
+    for column in grid.columns:
+        style = _NUM if column.kind == "num" else _LEFT
+        out.append(f'<th scope="col" class="{html.escape(column.kind)}"{_style(style, inline)}>'
+                   f"{text(column.header)}</th>")
+    out.append("</tr></thead>")
+    out.append("<tbody>")
+    width = len(grid.columns)
+    styles = grid.styles or [""] * len(grid.rows)
+    for row, row_style in zip(grid.rows, styles):
+        attributes = ""
+        if row_style:
+            attributes = f' class="{html.escape(row_style)}"'
+            if row_style in _ROW_STYLE:
+                attributes += _style(_ROW_STYLE[row_style], inline)
+        cells = []
+        for column, value in zip(grid.columns, (list(row) + [""] * width)[:width]):
+            style = {"num": _NUM, "name": _NAME}.get(column.kind, _LEFT)
+            cells.append(f'<td class="{html.escape(column.kind)}"{_style(style, inline)}>{text(value)}</td>')
+        out.append(f"<tr{attributes}>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    if grid.caption:
+        out.append(f'<p class="bptrace-caption"{_style("color:#5a5a5a;margin:0.2em 0", inline)}>'
+                   f"{text(grid.caption)}</p>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def paragraph(para: Para, inline: bool = False) -> str:
+    """A Para as <p class=style> (a 'title' paragraph as <h2>)."""
+    if para.style == "title":
+        return f"<h2>{text(para.text)}</h2>"
+    style = {"bold": "font-weight:bold", "bad": _ROW_STYLE["bad"], "good": _ROW_STYLE["good"],
+             "dim": _ROW_STYLE["dim"]}.get(para.style)
+    attributes = f' class="{html.escape(para.style)}"' if para.style else ""
+    if style and inline:
+        attributes += f' style="{style}"'
+    return f"<p{attributes}>{text(para.text)}</p>"
+
+
+def body(blocks: Iterable[Block], heading: str | None = None, inline: bool = False) -> str:
+    """The body content: an optional <h1>, then every block (a title paragraph equal to it is left out)."""
+    out = []
+    if heading:
+        out.append(f"<h1>{text(heading)}</h1>")
+    for block in blocks:
+        if isinstance(block, Grid):
+            out.append(table(block, inline))
+        elif block.style == "title" and heading is not None and block.text.strip() == heading.strip():
+            continue
+        else:
+            out.append(paragraph(block, inline))
+    return "\n".join(out)
+
+
+def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True, lang: str = "en") -> str:
+    """A whole page (standalone) or only the body content wrapped in <div class="bptrace">."""
+    if not standalone:
+        return f'<div class="bptrace">\n{body(blocks, inline=True)}\n</div>\n'
+    page_title = title or "bptrace"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{html.escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="bptrace">\n'
+        f"<title>{html.escape(page_title)}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"{body(blocks, title)}\n</main>\n</body>\n</html>\n")

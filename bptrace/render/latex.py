@@ -1,0 +1,432 @@
+r"""Blocks -> LaTeX for pdflatex: a whole article, or a fragment to \input into a worked solution.
+
+Every character is mapped to plain-ASCII LaTeX (`tex`): the symbols bptrace writes (∂ δ σ η Σ · × − ⁺ ½ ² √
+→ ⊙ ᵀ ⁽ˡ⁾ ᵢ ...) become math commands, runs of them one \ensuremath group; text specials are escaped;
+accented letters become accent commands. So the output compiles with any pdflatex, whatever the input
+encoding and font encoding, and a formula that mixes words and mathematics (δ_o1·w5, W⁽²⁾₁₁, η·∂E/∂θ) too.
+Text pdflatex cannot typeset at all (Chinese in a scenario's source note) goes into \bptraceforeign{...},
+which the document typesets with CJKutf8 where that is installed and otherwise replaces by "[…]".
+
+Tables are longtables (they break across pages and repeat their header) with booktabs rules; number
+columns are right-aligned, formula columns wrap in p-columns whose widths are estimated from the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from .layout import Block, Column, Grid, Para
+
+PACKAGES = ("amsmath", "amssymb", "array", "booktabs", "longtable")
+
+# ---- the character map ----
+
+# Symbols written in math mode. Values are math-mode LaTeX.
+MATH = {
+    "∂": r"\partial", "∇": r"\nabla", "·": r"\cdot", "⋅": r"\cdot", "×": r"\times", "−": "-", "∓": r"\mp",
+    "±": r"\pm", "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
+    "⊙": r"\odot", "⊗": r"\otimes", "⊕": r"\oplus", "∘": r"\circ", "≈": r"\approx", "≤": r"\le", "≥": r"\ge",
+    "≠": r"\ne", "≡": r"\equiv", "∝": r"\propto", "∼": r"\sim", "≪": r"\ll", "≫": r"\gg", "∈": r"\in",
+    "∉": r"\notin", "⊂": r"\subset", "∩": r"\cap", "∪": r"\cup", "∅": r"\emptyset", "∀": r"\forall",
+    "∃": r"\exists", "∞": r"\infty", "√": r"\surd", "Σ": r"\sum", "∑": r"\sum", "∏": r"\prod", "∫": r"\int",
+    "½": r"\tfrac{1}{2}", "¼": r"\tfrac{1}{4}", "¾": r"\tfrac{3}{4}", "⅓": r"\tfrac{1}{3}", "⅔": r"\tfrac{2}{3}",
+    "⟨": r"\langle", "⟩": r"\rangle", "‖": r"\|", "⌊": r"\lfloor", "⌋": r"\rfloor", "⌈": r"\lceil",
+    "⌉": r"\rceil", "⋯": r"\cdots", "⋮": r"\vdots", "⋱": r"\ddots", "∗": r"\ast", "∙": r"\bullet",
+    "ℓ": r"\ell", "ℝ": r"\mathbb{R}", "ℕ": r"\mathbb{N}", "ℤ": r"\mathbb{Z}", "✓": r"\checkmark",
+    "✔": r"\checkmark", "✗": r"\times", "✘": r"\times", "►": r"\blacktriangleright", "▶": r"\blacktriangleright",
+    "◄": r"\blacktriangleleft", "★": r"\star", "□": r"\square", "■": r"\blacksquare", "⁄": "/",
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "ϵ": r"\epsilon",
+    "ζ": r"\zeta", "η": r"\eta", "θ": r"\theta", "ϑ": r"\vartheta", "ι": r"\iota", "κ": r"\kappa",
+    "λ": r"\lambda", "μ": r"\mu", "µ": r"\mu", "ν": r"\nu", "ξ": r"\xi", "ο": "o", "π": r"\pi", "ρ": r"\rho",
+    "σ": r"\sigma", "ς": r"\varsigma", "τ": r"\tau", "υ": r"\upsilon", "φ": r"\varphi", "ϕ": r"\phi",
+    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta",
+    "Λ": r"\Lambda", "Ξ": r"\Xi", "Π": r"\Pi", "Υ": r"\Upsilon", "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Χ": "X", "Ϋ": r"\ddot{\Upsilon}",
+}
+
+# Superscript and subscript characters: their content inside ^{...} or _{...}.
+SUPERSCRIPT = {
+    "⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9",
+    "⁺": "+", "⁻": "-", "⁼": "=", "⁽": "(", "⁾": ")", "ⁿ": "n", "ⁱ": "i", "ˡ": "l", "ᴸ": "L", "ᵀ": r"\mathsf{T}",
+    "ʲ": "j", "ᵏ": "k", "ᵐ": "m", "ᵃ": "a", "ᵇ": "b", "ᶜ": "c", "ᵈ": "d", "ᵉ": "e", "ᶠ": "f", "ᵍ": "g",
+    "ʰ": "h", "ᵒ": "o", "ᵖ": "p", "ʳ": "r", "ˢ": "s", "ᵗ": "t", "ᵘ": "u", "ᵛ": "v", "ʷ": "w", "ˣ": "x",
+    "ʸ": "y", "ᶻ": "z", "ᴬ": "A", "ᴮ": "B", "ᴰ": "D", "ᴱ": "E", "ᴳ": "G", "ᴴ": "H", "ᴵ": "I", "ᴶ": "J",
+    "ᴷ": "K", "ᴹ": "M", "ᴺ": "N", "ᴼ": "O", "ᴾ": "P", "ᴿ": "R", "ᵁ": "U", "ⱽ": "V", "ᵂ": "W", "ᵅ": r"\alpha",
+    "ᵝ": r"\beta", "ᵞ": r"\gamma", "ᵟ": r"\delta", "ᶿ": r"\theta", "′": r"\prime", "″": r"\prime\prime",
+    "‴": r"\prime\prime\prime", "°": r"\circ",
+}
+SUBSCRIPT = {
+    "₀": "0", "₁": "1", "₂": "2", "₃": "3", "₄": "4", "₅": "5", "₆": "6", "₇": "7", "₈": "8", "₉": "9",
+    "₊": "+", "₋": "-", "₌": "=", "₍": "(", "₎": ")", "ₐ": "a", "ₑ": "e", "ₒ": "o", "ₓ": "x", "ₕ": "h",
+    "ₖ": "k", "ₗ": "l", "ₘ": "m", "ₙ": "n", "ₚ": "p", "ₛ": "s", "ₜ": "t", "ᵢ": "i", "ⱼ": "j", "ᵣ": "r",
+    "ᵤ": "u", "ᵥ": "v", "ᵦ": r"\beta", "ᵧ": r"\gamma", "ᵨ": r"\rho", "ᵩ": r"\varphi", "ᵪ": r"\chi",
+}
+# Characters written in text mode.
+TEXT = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "<": r"\textless{}",
+    ">": r"\textgreater{}", "|": r"\textbar{}", '"': "''", "`": "'", "/": r"/\allowbreak{}",
+    "…": r"\ldots{}", "–": "--", "—": "---", "‐": "-", "‑": "-", "‒": "--", "‘": "`", "’": "'", "‚": ",",
+    "“": "``", "”": "''", "„": ",{},", "«": r"\ensuremath{\ll}",
+    "»": r"\ensuremath{\gg}", "‹": r"\textless{}", "›": r"\textgreater{}", "•": r"\textbullet{}",
+    "─": "-", "━": "-", "│": r"\textbar{}", "┃": r"\textbar{}", "\u00a0": "~", "\u2009": r"\,",
+    "\u202f": r"\,", "\u2002": r"\enskip{}", "\u2003": r"\quad{}", "©": r"\copyright{}", "§": r"\S{}",
+    "¶": r"\P{}", "£": r"\pounds{}", "€": "EUR", "¥": "JPY", "ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}",
+    "œ": r"\oe{}", "Œ": r"\OE{}", "ø": r"\o{}", "Ø": r"\O{}", "ł": r"\l{}", "Ł": r"\L{}", "ı": r"\i{}",
+    "ȷ": r"\j{}", "¡": r"\textexclamdown{}", "¿": r"\textquestiondown{}", "†": r"\dag{}", "‡": r"\ddag{}",
+    "™": r"\texttrademark{}", "®": r"\textregistered{}", "\t": " ",
+}
+# Accents: a combining mark (after NFD decomposition) -> the text accent command that draws it.
+ACCENTS = {
+    "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u", "\u0307": ".",
+    "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0327": "c", "\u0323": "d", "\u0331": "b",
+}
+
+_BREAK_AFTER = {r"\times", r"\cdot", r"\odot", r"\otimes", r"\to"}
+
+PREAMBLE_MACROS = r"""% \bptracesetwidth{register}{other columns}{formula columns}{this column}{share, 1/1000}{floor}:
+% a formula column's width: natural when the table fits the line, else its share of what the others leave,
+% never below the floor (its longest unbreakable piece)
+% (the second \relax after an assignment ends TeX's search for a `plus')
+\ifdefined\bptracesetwidth\else\def\bptracesetwidth#1#2#3#4#5#6{%
+  \ifdim\dimexpr\linewidth-#2\relax>#3\relax #1=#4\relax\else #1=\dimexpr(\linewidth-#2)*#5/1000\relax\relax\fi
+  \ifdim#1<#6\relax #1=#6\relax\fi}\fi
+\providecommand{\bptraceforeign}[1]{[\ldots]}% text pdflatex cannot typeset (see the comment above)
+\providecommand{\bptracebad}[1]{\textbf{#1}}%
+\providecommand{\bptracegood}[1]{#1}%
+\providecommand{\bptracedim}[1]{\textit{#1}}%
+\providecommand{\bptracetitle}[1]{\section*{#1}}%
+\providecommand{\bptracetabletitle}[1]{\subsection*{#1}}%"""
+
+
+def tex(text: str) -> str:
+    """One line of text (no newline) as pdflatex-safe LaTeX, Unicode mathematics mapped to math mode.
+
+    Consecutive symbols, superscripts and subscripts share one \\ensuremath group, so δ⁽²⁾₁ becomes
+    \\ensuremath{\\delta^{(2)}_{1}}; a script following plain text attaches to an empty base.
+    """
+    pieces = _pieces(text)
+    out: list[str] = []
+    k = 0
+    while k < len(pieces):
+        kind, value = pieces[k]
+        if kind in ("math", "sup", "sub"):
+            run = []
+            while k < len(pieces) and pieces[k][0] in ("math", "sup", "sub"):
+                run.append(pieces[k])
+                k += 1
+            out.append(r"\ensuremath{" + _math_run(run) + "}")
+            if run[-1][0] == "math" and run[-1][1] in _BREAK_AFTER and k < len(pieces) and pieces[k][1] != " ":
+                out.append(r"\allowbreak{}")   # 0.5×(-0.01) may wrap after the ×, as it would in display maths
+            continue
+        if kind == "foreign":
+            out.append(r"\bptraceforeign{" + value + "}")
+        else:
+            out.append(value)
+        k += 1
+    return "".join(out)
+
+
+def _pieces(text: str) -> list[tuple[str, str]]:
+    """Split text into ("text", latex), ("math", latex), ("sup"/"sub", content) and ("foreign", raw) pieces."""
+    pieces: list[tuple[str, str]] = []
+    chars = list(unicodedata.normalize("NFC", text))
+    k = 0
+    while k < len(chars):
+        ch = chars[k]
+        before = chars[k - 1] if k else " "
+        after = chars[k + 1] if k + 1 < len(chars) else ""
+        if ch in SUPERSCRIPT:
+            _add(pieces, "sup", SUPERSCRIPT[ch])
+        elif ch in SUBSCRIPT:
+            _add(pieces, "sub", SUBSCRIPT[ch])
+        elif ch in MATH:
+            pieces.append(("math", MATH[ch]))
+        elif ch == "-":
+            if after.isdigit() and (before in " (=[,:;×/" or k == 0):
+                pieces.append(("math", "-"))        # a negative number: a minus sign, not a hyphen
+            elif after == "-":
+                pieces.append(("text", "-{}"))      # no -- ligature: --rows stays two hyphens
+            else:
+                pieces.append(("text", "-"))
+        elif ch in TEXT:
+            pieces.append(("text", TEXT[ch]))
+        elif " " <= ch <= "~":
+            pieces.append(("text", ch))
+        elif unicodedata.category(ch)[0] == "C":
+            pass                                     # control and format characters: nothing to draw
+        elif unicodedata.category(ch) == "Zs":
+            pieces.append(("text", " "))
+        else:
+            accented = _accented(ch)
+            if accented is not None:
+                pieces.append(("text", accented))
+            else:
+                _add_foreign(pieces, ch)
+        k += 1
+    return pieces
+
+
+def _add(pieces: list[tuple[str, str]], kind: str, content: str) -> None:
+    """Add a script character, merging it with the script before it (⁽ˡ⁾ is one superscript)."""
+    if pieces and pieces[-1][0] == kind:
+        pieces[-1] = (kind, pieces[-1][1] + content)
+    else:
+        pieces.append((kind, content))
+
+
+def _add_foreign(pieces: list[tuple[str, str]], ch: str) -> None:
+    if pieces and pieces[-1][0] == "foreign":
+        pieces[-1] = ("foreign", pieces[-1][1] + ch)
+    elif len(pieces) >= 2 and pieces[-1] == ("text", " ") and pieces[-2][0] == "foreign":
+        pieces.pop()
+        pieces[-1] = ("foreign", pieces[-1][1] + " " + ch)
+    else:
+        pieces.append(("foreign", ch))
+
+
+def _accented(ch: str) -> str | None:
+    """A Latin letter with accents (é, ñ, ş) as accent commands (\\'{e}), or None."""
+    decomposed = unicodedata.normalize("NFD", ch)
+    base, marks = decomposed[0], decomposed[1:]
+    if not ("A" <= base <= "Z" or "a" <= base <= "z") or not marks:
+        return None
+    out = {"i": r"\i{}", "j": r"\j{}"}.get(base, base) if marks else base
+    for mark in marks:
+        accent = ACCENTS.get(mark)
+        if accent is not None:
+            out = f"\\{accent}{{{out}}}"
+    return out
+
+
+def _math_run(run: list[tuple[str, str]]) -> str:
+    """Math pieces joined; a second superscript (or subscript) on the same base gets a new empty base {}."""
+    out = []
+    used: set[str] = set()
+    for kind, value in run:
+        if kind == "math":
+            out.append(value if not value[-1].isalpha() else value + " ")
+            used = set()
+        else:
+            if kind in used:
+                out.append("{}")
+                used = set()
+            out.append(("^{" if kind == "sup" else "_{") + value + "}")
+            used.add(kind)
+    return "".join(out).rstrip()
+
+
+def lines(text: str) -> list[str]:
+    """Each line of text through tex(), leading spaces kept as fixed space."""
+    out = []
+    for line in text.split("\n"):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        body = tex(stripped.rstrip())
+        if body.startswith(("[", "*")):
+            body = "{}" + body      # after \\ a leading [ or * would be read as an argument of \\
+        out.append((rf"\hspace*{{{indent * 0.5:g}em}}" if indent else "") + body)
+    return out
+
+
+# ---- blocks ----
+
+_PAD_EM = 1.0        # 2 × \tabcolsep (0.5 em each)
+_TEXT_CAP_EM = 30.0  # a formula column never asks for more than this before wrapping
+_TEXT_MIN_EM = 7.0   # nor gets less (\bptracesetwidth's floor): room for (-0.0190491183)×
+_PAGE_EM = 64.0      # A4 with 1.5 cm margins, at \footnotesize: the width above which a smaller font is used
+
+
+def _width_em(line: str) -> float:
+    """Estimated width of a line in Computer Modern, in em (digits are exactly 0.5 em)."""
+    total = 0.0
+    for ch in line:
+        if ch.isdigit():
+            total += 0.5
+        elif ch in "-−":
+            total += 0.78      # a minus sign
+        elif ch in " .,:;'!|()[]":
+            total += 0.32
+        elif "a" <= ch <= "z":
+            total += 0.48 if ch not in "mw" else 0.8
+        elif "A" <= ch <= "Z":
+            total += 0.72
+        elif ch in MATH and len(MATH[ch]) > 1 and ch not in "·":
+            total += 0.8       # an operator with its spacing, or a Greek letter
+        else:
+            total += 0.55
+    return total
+
+
+def _natural_em(grid: Grid, k: int, column: Column) -> float:
+    """Estimated natural width of column k: its widest line, in em."""
+    widest = _width_em(column.header)
+    for row in grid.rows:
+        if k < len(row):
+            widest = max([widest] + [_width_em(line) for line in row[k].split("\n")])
+    return max(widest, 0.5)
+
+
+def _floor_em(grid: Grid, k: int) -> float:
+    """The narrowest a formula column can wrap to: its longest piece without a space or break point, in em."""
+    widest = _TEXT_MIN_EM
+    for row in grid.rows:
+        if k < len(row):
+            for piece in re.split(r"[ \n]|(?<=[×·/⊙])", row[k]):
+                widest = max(widest, _width_em(piece) + 0.4)   # + 0.4 em: the estimate is rough
+    return min(widest, _TEXT_CAP_EM)
+
+
+def _column_spec(grid: Grid) -> tuple[str, list[str], float]:
+    """The longtable column specification, the width settings its formula columns need, and the table's
+    estimated narrowest width (em): its number and name columns, and the formula columns wrapped to the floor."""
+    natural = [_natural_em(grid, k, c) for k, c in enumerate(grid.columns)]
+    fixed = sum(w + _PAD_EM for w, c in zip(natural, grid.columns) if c.kind != "text")
+    texts = [min(w, _TEXT_CAP_EM) for w, c in zip(natural, grid.columns) if c.kind == "text"]
+    text_total = sum(texts)
+    fixed_all = fixed + _PAD_EM * len(texts) + 1.0   # 1 em to spare: the estimates are not exact
+    specs: list[str] = []
+    setup: list[str] = []
+    narrowest = fixed
+    for k, (w, c) in enumerate(zip(natural, grid.columns)):
+        if c.kind == "num":
+            specs.append("r")
+        elif c.kind == "name":
+            specs.append("l")
+        else:
+            # array.sty cannot take a conditional inside p{...}: the width goes into a length register first
+            register = rf"\bptracew{_letters(len(setup))}"
+            w = min(w, _TEXT_CAP_EM)
+            share = max(1, round(1000 * w / text_total)) if text_total else 1000
+            floor = _floor_em(grid, k)
+            narrowest += floor + _PAD_EM
+            setup.append(rf"\ifdefined{register}\else\newlength{{{register}}}\fi"
+                         rf"\bptracesetwidth{{{register}}}{{{fixed_all:.1f}em}}{{{text_total:.1f}em}}{{{w:.1f}em}}"
+                         rf"{{{share}}}{{{floor:.1f}em}}")
+            specs.append(r">{\raggedright\arraybackslash}p{" + register + "}")
+    return "@{}" + "".join(specs) + "@{}", setup, narrowest
+
+
+def _letters(k: int) -> str:
+    """a, b, ..., z, ba, bb, ...: control-sequence names cannot contain digits."""
+    out = ""
+    while True:
+        out = chr(ord("a") + k % 26) + out
+        k //= 26
+        if not k:
+            return out
+
+
+def _cell(value: str, column: Column, style: str = "") -> str:
+    parts = lines(value)
+    if len(parts) == 1:
+        body = parts[0]
+    elif column.kind == "text":
+        body = r"\newline ".join(parts)
+    else:   # l and r columns cannot take \newline: stack the lines in a small tabular
+        align = "r" if column.kind == "num" else "l"
+        body = rf"\begin{{tabular}}[t]{{@{{}}{align}@{{}}}}" + r"\\".join(parts) + r"\end{tabular}"
+    wrapper = {"bad": r"\bptracebad", "good": r"\bptracegood", "dim": r"\bptracedim"}.get(style)
+    if wrapper and body:
+        body = f"{wrapper}{{{body}}}"
+    return body
+
+
+def table(grid: Grid) -> str:
+    """A Grid as a longtable: title, booktabs rules, a header repeated on every page, the caption after."""
+    title = [r"\bptracetabletitle{" + " ".join(lines(grid.title)) + "}"] if grid.title else []
+    caption = [r"{\itshape " + r"\newline ".join(lines(grid.caption)) + r"\par}"] if grid.caption else []
+    if not grid.columns:
+        return "\n".join(title + caption)
+    spec, setup, width = _column_spec(grid)
+    # numbers never wrap: when they alone overflow the line, a smaller font (em shrinks from 8.5 to 8 and 6.8 pt)
+    size = r"\footnotesize" if width <= _PAGE_EM else (r"\scriptsize" if width <= _PAGE_EM * 1.06 else r"\tiny")
+    n = len(grid.columns)
+    header = " & ".join(r"\textbf{" + " ".join(lines(c.header)) + "}" if c.header else "" for c in grid.columns)
+    out = title + [r"\begingroup" + size + r"\setlength{\tabcolsep}{0.5em}\setlength{\LTpre}{0.3\baselineskip}"
+            r"\setlength{\LTpost}{0.3\baselineskip}", *setup,
+            rf"\begin{{longtable}}[l]{{{spec}}}",
+            r"\toprule", header + r" \\", r"\midrule", r"\endfirsthead",
+            rf"\multicolumn{{{n}}}{{@{{}}l}}{{\itshape (continued)}} \\", r"\toprule", header + r" \\",
+            r"\midrule", r"\endhead",
+            r"\bottomrule", r"\endfoot", r"\bottomrule", r"\endlastfoot"]
+    styles = grid.styles or [""] * len(grid.rows)
+    for row, style in zip(grid.rows, styles):
+        cells = (list(row) + [""] * n)[:n]
+        out.append(" & ".join(_cell(v, c, style) for v, c in zip(cells, grid.columns)) + r" \\")
+    out += [r"\end{longtable}", *caption, r"\endgroup"]
+    return "\n".join(out)
+
+
+def paragraph(para: Para) -> str:
+    """A Para as a LaTeX paragraph (a 'title' paragraph as an unnumbered section)."""
+    if para.style == "title":
+        return r"\bptracetitle{" + " ".join(lines(para.text)) + "}"
+    body = r"\newline ".join(lines(para.text))
+    if not body:
+        return ""
+    if para.style == "bold":
+        body = r"\textbf{" + body + "}"
+    elif para.style in ("bad", "good", "dim"):
+        body = {"bad": r"\bptracebad", "good": r"\bptracegood", "dim": r"\bptracedim"}[para.style] + "{" + body + "}"
+    return r"\noindent " + body + r"\par"
+
+
+def body(blocks: Iterable[Block], heading: str | None = None) -> str:
+    """Every block as LaTeX (a title paragraph equal to the document heading is left out)."""
+    out = []
+    for block in blocks:
+        if isinstance(block, Grid):
+            out.append(table(block))
+        elif block.style == "title" and heading is not None and block.text.strip() == heading.strip():
+            continue
+        else:
+            text = paragraph(block)
+            if text:
+                out.append(text)
+    return "\n\n".join(out)
+
+
+FRAGMENT_HEADER = r"""% bptrace LaTeX fragment (pdflatex or any engine). \input it in a document whose preamble has
+%   \usepackage{amsmath,amssymb,array,booktabs,longtable}
+% The definitions below (\providecommand, or \def guarded by \ifdefined) are the fragment's only ones and
+% leave yours alone: define \bptracebad, \bptracegood, \bptracedim, \bptracetitle or \bptracetabletitle
+% before the \input to change the look (e.g. \newcommand{\bptracebad}[1]{\textcolor{red}{#1}} with xcolor).
+% \bptraceforeign{...} holds text pdflatex cannot typeset as is (e.g. Chinese in a source note): it prints
+% [...] unless you define it, e.g. with CJKutf8: \newcommand{\bptraceforeign}[1]{\begin{CJK}{UTF8}{gbsn}#1\end{CJK}}.
+"""
+
+STANDALONE_PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
+% Written by bptrace; compile with pdflatex (run it twice so that long tables settle their column widths).
+\usepackage[utf8]{inputenc}
+\IfFileExists{lmodern.sty}{\usepackage[T1]{fontenc}\usepackage{lmodern}}{}
+\usepackage[margin=1.5cm]{geometry}
+\usepackage{amsmath,amssymb,array,booktabs,longtable}
+\IfFileExists{xcolor.sty}{\usepackage{xcolor}}{}
+\ifdefined\textcolor
+  \newcommand{\bptracebad}[1]{\textcolor[rgb]{0.64,0.09,0.10}{\textbf{#1}}}
+  \newcommand{\bptracegood}[1]{\textcolor[rgb]{0.11,0.42,0.17}{#1}}
+  \newcommand{\bptracedim}[1]{\textcolor[gray]{0.4}{#1}}
+\fi
+% Chinese (or other CJK) text in a scenario's notes: typeset where CJKutf8 and its gbsn font are installed
+\IfFileExists{CJKutf8.sty}{\IfFileExists{c70gbsn.fd}{\usepackage{CJKutf8}}{}}{}
+\ifdefined\CJK
+  \newcommand{\bptraceforeign}[1]{\begin{CJK}{UTF8}{gbsn}#1\end{CJK}}
+\fi
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.45\baselineskip}
+"""
+
+
+def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True) -> str:
+    """A whole article (standalone) or a fragment without preamble (its needs in a comment at the top)."""
+    if not standalone:
+        return FRAGMENT_HEADER + PREAMBLE_MACROS + "\n\n" + body(blocks) + "\n"
+    head = STANDALONE_PREAMBLE + PREAMBLE_MACROS + "\n"
+    start = r"\begin{document}" + "\n"
+    if title:
+        start += r"{\centering\Large\bfseries " + " ".join(lines(title)) + r"\par}\medskip" + "\n"
+    return head + start + "\n" + body(blocks, title) + "\n\n" + r"\end{document}" + "\n"

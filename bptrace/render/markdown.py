@@ -1,0 +1,115 @@
+"""Blocks -> GitHub-flavoured Markdown: headings, paragraphs and pipe tables. Displays only; computes nothing.
+
+Tables are GFM pipe tables (number columns right-aligned with `---:`); a cell's line breaks become `<br>`,
+and every character Markdown would read as syntax (`|`, `*`, `$`, `<`, ...) is escaped, so a formula such as
+`δ_o1·w5 + δ_o2·w7` shows as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .layout import Block, Grid, Para
+
+# ASCII punctuation that Markdown (or GitHub's extensions: ~strike~, $math$) may read as syntax.
+_ALWAYS = set("\\`*[]|~$")
+_LINE_START = re.compile(r"^(\s*)([-+>#]|\d+[.)])(?=\s|$)|^(\s*)([=-])(?=[=-]*\s*$)")
+
+
+def escape(text: str, line_start: bool = True) -> str:
+    """Escape one line of text for Markdown inline content (a paragraph line, or a table cell's line with
+    line_start=False: inside a cell a leading '-' or '#' means nothing)."""
+    out: list[str] = []
+    for k, ch in enumerate(text):
+        if ch in _ALWAYS:
+            out.append("\\" + ch)
+        elif ch == "_":
+            # An underscore inside a word (out_h1, δ_o1) is never emphasis in GFM; escape it elsewhere only,
+            # so that the source stays readable.
+            before = text[k - 1] if k else " "
+            after = text[k + 1] if k + 1 < len(text) else " "
+            out.append("_" if before.isalnum() and (after.isalnum() or after == "_") else "\\_")
+        elif ch == "<":
+            out.append("&lt;")     # would start an HTML tag
+        elif ch == "&":
+            out.append("&amp;")    # would start an entity such as &lt;
+        else:
+            out.append(ch)
+    line = "".join(out)
+    if not line_start:
+        return line
+    # A paragraph line starting with '-', '#', '>' or '1.' would become a list, heading or quote; a line of
+    # '=' or '-' alone would underline the line before as a heading.
+    return _LINE_START.sub(_escape_marker, line)
+
+
+def _escape_marker(m: re.Match[str]) -> str:
+    indent, marker = (m.group(1) or m.group(3) or ""), (m.group(2) or m.group(4))
+    if marker[0].isdigit():
+        return indent + marker[:-1] + "\\" + marker[-1]    # 1\. (a backslash escapes punctuation only)
+    return indent + "\\" + marker
+
+
+def cell(text: str, style: str = "") -> str:
+    """One table cell: escaped, line breaks as <br>, leading spaces kept as no-break spaces."""
+    lines = [_keep_indent(escape(line, line_start=False)) for line in text.split("\n")]
+    body = "<br>".join(lines)
+    if style == "bad" and body.strip():
+        body = f"**{body}**"
+    return body
+
+
+def _keep_indent(line: str) -> str:
+    stripped = line.lstrip(" ")
+    return "&nbsp;" * (len(line) - len(stripped)) + stripped
+
+
+def table(grid: Grid) -> list[str]:
+    """A Grid as Markdown lines: a heading, the pipe table, and the caption in italics."""
+    lines = [f"### {escape(grid.title)}", ""] if grid.title else []
+    width = len(grid.columns)
+    header = [cell(c.header) or " " for c in grid.columns]
+    rule = ["---:" if c.kind == "num" else "---" for c in grid.columns]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("| " + " | ".join(rule) + " |")
+    styles = grid.styles or [""] * len(grid.rows)
+    for row, style in zip(grid.rows, styles):
+        cells = (list(row) + [""] * width)[:width]
+        lines.append("| " + " | ".join(cell(c, style) for c in cells) + " |")
+    if grid.caption:
+        lines += ["", f"*{cell(grid.caption)}*"]
+    return lines
+
+
+def paragraph(para: Para) -> list[str]:
+    """A Para as Markdown lines; its line breaks are hard breaks (a backslash at the end of the line)."""
+    if para.style == "title":
+        return [f"## {escape(' '.join(para.text.split()))}"]
+    lines = [_keep_indent(escape(line)) for line in para.text.split("\n")]
+    text = "\\\n".join(lines)
+    if not text.strip():
+        return []
+    if para.style in ("bold", "bad"):
+        text = f"**{text}**"
+    elif para.style == "dim":
+        text = f"*{text}*"
+    return [text]
+
+
+def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True) -> str:
+    """Markdown text of the blocks; standalone adds the title as a top-level heading."""
+    out: list[list[str]] = []
+    heading = " ".join(title.split()) if title and standalone else None
+    if heading:
+        out.append([f"# {escape(heading)}"])
+    for block in blocks:
+        if isinstance(block, Grid):
+            out.append(table(block))
+        elif block.style == "title" and heading is not None and " ".join(block.text.split()) == heading:
+            continue   # the document heading already says it
+        else:
+            lines = paragraph(block)
+            if lines:
+                out.append(lines)
+    return "\n\n".join("\n".join(lines) for lines in out) + "\n"
