@@ -26,8 +26,13 @@ from bptrace.cli import main  # noqa: E402
 from bptrace.scenario import BUNDLED_DIR, bundled_names  # noqa: E402
 
 
+SHEETS = Path(__file__).resolve().parent.parent / "examples"
+
+
 def run(examples: int, seed: int) -> int:
     texts = {name: (BUNDLED_DIR / f"{name}.yaml").read_text() for name in bundled_names()}
+    # answer sheets too, checked with `bptrace check` (the long mazur_published sheet trains 10,000 steps)
+    texts["sheet:student_cross_entropy"] = (SHEETS / "student_cross_entropy.yaml").read_text()
     names = sorted(texts)
     runner = CliRunner()
     statuses: collections.Counter[int] = collections.Counter()
@@ -38,8 +43,10 @@ def run(examples: int, seed: int) -> int:
         for k in range(examples):
             case_seed = seed * 1_000_003 + k
             rng = random.Random(case_seed)
-            path.write_bytes(mutate(texts[names[k % len(names)]], rng))
-            result = runner.invoke(main, ["run", str(path), "--verify", "off"])
+            name = names[k % len(names)]
+            path.write_bytes(mutate(texts[name], rng))
+            args = ["check", str(path)] if name.startswith("sheet:") else ["run", str(path), "--verify", "off"]
+            result = runner.invoke(main, args)
             statuses[result.exit_code] += 1
             bad = (result.exit_code not in (0, 1, 2) or "Traceback" in result.stderr
                    or "internal error" in result.stderr
@@ -47,7 +54,7 @@ def run(examples: int, seed: int) -> int:
                    or (result.exit_code == 2 and len(result.stderr.strip().splitlines()) != 1))
             if bad:
                 failures += 1
-                print(f"FAIL case seed {case_seed} ({names[k % len(names)]}): exit {result.exit_code}: "
+                print(f"FAIL case seed {case_seed} ({name}): exit {result.exit_code}: "
                       f"{result.stderr.strip()[:300]} {result.exception!r}")
     took = time.perf_counter() - start
     print(f"{examples} inputs in {took:.0f} s: exit statuses {dict(sorted(statuses.items()))}; {failures} failures")

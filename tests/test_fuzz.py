@@ -40,6 +40,17 @@ def test_mutated_scenarios_exit_cleanly(tmp_path: Path, name: str, seed: int) ->
     assert_clean(["run", str(path), "--verify", "off"])
 
 
+SHEET = (BUNDLED_DIR.parent.parent / "examples" / "student_cross_entropy.yaml").read_text()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_mutated_answer_sheets_exit_cleanly(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "sheet.yaml"
+    path.write_bytes(mutate(SHEET, random.Random(seed)))
+    assert_clean(["check", str(path)])
+
+
 @pytest.mark.parametrize("args", [
     ["run", "--digits", "0"], ["run", "--digits", "x"], ["run", "--rows", "0"], ["run", "--layer", "-1"],
     ["run", "--format", "pdf"], ["run", "a", "b"], ["nonsense"], ["run", "--verify", "maybe"],
