@@ -25,7 +25,6 @@ from fuzzing import mutate  # noqa: E402
 from bptrace.cli import main  # noqa: E402
 from bptrace.scenario import BUNDLED_DIR, bundled_names  # noqa: E402
 
-
 SHEETS = Path(__file__).resolve().parent.parent / "examples"
 
 
