@@ -163,7 +163,7 @@ def run(scenario: str | None, fmt: str, notation: str, digits: int, ascii_: bool
 
         write_output(trace_json_chunks(t, verification, notation=notation), output)
     else:
-        blocks = _run_blocks(t, notation, digits, layer, rows, verification)
+        blocks = _run_blocks(t, notation, digits, layer, rows, verification, sketch=fmt == "terminal")
         if fmt == "terminal":
             from .render.terminal import BlocksView
 
@@ -176,17 +176,25 @@ def run(scenario: str | None, fmt: str, notation: str, digits: int, ascii_: bool
         raise Mismatch()
 
 
-def _run_blocks(t: Any, notation: str, digits: int, layer: int | None, rows: int, verification: Any) -> list[Any]:
-    """The blocks of `run`: header, the step in the chosen notation, the loss after it, the verification."""
-    from .render.layout import TraceLayout
+def _run_blocks(t: Any, notation: str, digits: int, layer: int | None, rows: int, verification: Any,
+                sketch: bool = False) -> list[Any]:
+    """The blocks of `run`: header (and, in the terminal, a sketch of the network), the step in the chosen
+    notation, the loss after it, the verification."""
+    from .render.layout import SECTIONS, Para, TraceLayout
 
     layout = TraceLayout(t, digits=digits, layer=layer, rows=rows, verification=verification)
+    head = list(layout.section_header())
+    if sketch:
+        from .render.ascii_net import network_sketch
+
+        head.append(Para("\n" + network_sketch(t.scenario, t) + "\n(the network; values rounded to 4 digits here)",
+                         "dim"))
     if notation == "scalar":
-        return layout.blocks()
+        return head + [b for name in SECTIONS[1:] for b in getattr(layout, f"section_{name}")()]
     from .render.notation import notation_blocks
 
     middle = notation_blocks(t, notation, digits=digits, rows=rows, layer=layer)
-    return ([*layout.section_header(), *middle, *layout.section_after(), *layout.section_verification()])
+    return [*head, *middle, *layout.section_after(), *layout.section_verification()]
 
 
 def _verify(t: Any, mode: str) -> Any:
