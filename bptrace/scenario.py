@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import source
 from .errors import ScenarioError, UnknownNameError
 from .network import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
-from .source import Document, as_number, did_you_mean
+from .source import Document, as_number, brief, did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
@@ -147,7 +147,7 @@ class Scenario:
         try:
             return self._index[name]
         except KeyError:
-            raise UnknownNameError(f"no parameter named {name!r} in {self.file}",
+            raise UnknownNameError(f"no parameter named {brief(name)} in {self.file}",
                                    hint=did_you_mean(name, self._index) or "see 'bptrace run' for all names") from None
 
     def neuron(self, name: str) -> tuple[int, int]:
@@ -157,7 +157,7 @@ class Scenario:
             if name in names:
                 return index, names.index(name)
         everything = [n for i in range(len(self.layers) + 1) for n in self.layer_names(i)]
-        raise UnknownNameError(f"no neuron named {name!r}", hint=did_you_mean(name, everything))
+        raise UnknownNameError(f"no neuron named {brief(name)}", hint=did_you_mean(name, everything))
 
     def with_changes(self, **changes: Any) -> Scenario:
         """A copy with some fields replaced (for comparing conventions and for training)."""
@@ -214,7 +214,7 @@ def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
         names = bundled_names()
         hint = did_you_mean(name, names)
         raise UnknownNameError(
-            f"no bundled scenario named {name!r}; bundled: {', '.join(names)}",
+            f"no bundled scenario named {brief(name)}; bundled: {', '.join(names)}",
             hint=hint or "give a path to a .yaml file, or see 'bptrace scenarios'")
     return path, f"{name} (bundled)"
 
@@ -241,7 +241,7 @@ def from_document(doc: Document) -> Scenario:
 
     data = doc.data
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"the value {data!r}"
+        kind = "a list" if isinstance(data, list) else f"the value {brief(data)}"
         raise doc.error((), f"a scenario must be a mapping of keys (inputs, layers, ...), not {kind}",
                         hint="see docs/scenarios.md")
     _check_keys(doc, (), data, TOP_KEYS)
@@ -271,16 +271,16 @@ def from_document(doc: Document) -> Scenario:
     rate = data.get("learning_rate", 0.5)
     learning_rate = as_number(doc, ("learning_rate",), rate, "a positive learning rate")
     if learning_rate <= 0:
-        raise doc.error(("learning_rate",), f"the learning rate must be positive, got {rate!r}",
+        raise doc.error(("learning_rate",), f"the learning rate must be positive, got {brief(rate)}",
                         hint="Mazur uses 0.5")
     update_biases = data.get("update_biases", True)
     if not isinstance(update_biases, bool):
-        raise doc.error(("update_biases",), f"expected true or false, got {update_biases!r}")
+        raise doc.error(("update_biases",), f"expected true or false, got {brief(update_biases)}")
     reduction = _choice(doc, ("reduction",), data.get("reduction", "mean"), REDUCTIONS, "reduction")
     default_slope = as_number(doc, ("leaky_slope",), data.get("leaky_slope", DEFAULT_LEAKY_SLOPE), "a slope")
     l2 = as_number(doc, ("l2",), data.get("l2", 0.0), "a regularization strength λ ≥ 0")
     if l2 < 0:
-        raise doc.error(("l2",), f"the L2 strength λ must not be negative, got {data['l2']!r}",
+        raise doc.error(("l2",), f"the L2 strength λ must not be negative, got {brief(data['l2'])}",
                         hint="use 0 for no regularization")
 
     if named:
@@ -309,7 +309,7 @@ def from_document(doc: Document) -> Scenario:
     note = data.get("source", data.get("description", ""))
     for key, value in (("title", title), ("source", note)):
         if not isinstance(value, str):
-            raise doc.error((key,), f"{key} must be text, got {value!r}")
+            raise doc.error((key,), f"{key} must be text, got {brief(value)}")
     return Scenario(title=title, source_note=str(note), file=doc.file, input_names=tuple(input_names),
                     layers=tuple(layers), inputs=np.asarray(inputs, dtype=float).reshape(len(inputs), -1),
                     targets=np.asarray(targets, dtype=float).reshape(len(targets), -1 if targets[0] else 0), loss=loss,
@@ -498,15 +498,19 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_s
             for key in ("from", "to", "value"):
                 _require(doc, wpath, spec, key)
             src, dst = spec["from"], spec["to"]
+            for key, value in (("from", src), ("to", dst)):
+                if not isinstance(value, str):
+                    raise doc.error(wpath + (key,), f"{key} must be one neuron's name, got {brief(value)}",
+                                    hint="e.g. {from: i1, to: h1, value: 0.15}")
             if src not in previous:
                 where = "an input" if i == 0 else f"a neuron of layer {i}"
                 if src in seen:
-                    raise doc.error(wpath + ("from",), f"{src!r} is not in the layer before; layers connect only "
+                    raise doc.error(wpath + ("from",), f"{brief(src)} is not in the layer before; layers connect only "
                                     "to the layer before (no skip connections in v1)")
-                raise doc.error(wpath + ("from",), f"{src!r} is not {where}",
+                raise doc.error(wpath + ("from",), f"{brief(src)} is not {where}",
                                 hint=did_you_mean(str(src), previous) or f"choose one of {', '.join(previous)}")
             if dst not in neurons:
-                raise doc.error(wpath + ("to",), f"{dst!r} is not a neuron of this layer",
+                raise doc.error(wpath + ("to",), f"{brief(dst)} is not a neuron of this layer",
                                 hint=did_you_mean(str(dst), neurons) or f"choose one of {', '.join(neurons)}")
             r, c = neurons.index(dst), previous.index(src)
             if names[r][c] is not None:
@@ -558,8 +562,11 @@ def _named_biases(doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[
         _require(doc, bpath, spec, "value")
         targets = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
         for dst in targets:
+            if not isinstance(dst, str):
+                raise doc.error(bpath + ("to",), f"to must name neurons, got {brief(spec['to'])}",
+                                hint="e.g. {to: [h1, h2], value: 0.35}")
             if dst not in neurons:
-                raise doc.error(bpath + ("to",), f"{dst!r} is not a neuron of this layer",
+                raise doc.error(bpath + ("to",), f"{brief(dst)} is not a neuron of this layer",
                                 hint=did_you_mean(str(dst), neurons) or f"choose from {', '.join(neurons)}")
             if dst in owner:
                 raise doc.error(bpath + ("to",), f"{dst} already has the bias {owner[dst]}")
@@ -615,18 +622,18 @@ def _samples_named(doc: Document, data: dict[str, Any]):
 def _check_keys(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], allowed: Sequence[str]) -> None:
     for key in mapping:
         if key not in allowed:
-            raise doc.error(path + (key,), f"unknown key {key!r}",
+            raise doc.error(path + (key,), f"unknown key {brief(key)}",
                             hint=did_you_mean(str(key), allowed) or f"expected one of {', '.join(allowed)}")
 
 
 def _require(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], key: str, hint: str | None = None) -> None:
     if key not in mapping:
-        raise doc.error(path, f"missing required key {key!r}", hint=hint or "see docs/scenarios.md")
+        raise doc.error(path, f"missing required key {brief(key)}", hint=hint or "see docs/scenarios.md")
 
 
 def _choice(doc: Document, path: tuple[Any, ...], value: Any, choices: Sequence[str], what: str) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise doc.error(path, f"unknown {what} {value!r}",
+        raise doc.error(path, f"unknown {what} {brief(value)}",
                         hint=did_you_mean(str(value), choices) or f"choose one of {', '.join(choices)}")
     return value
 
@@ -635,10 +642,10 @@ def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str,
     import re
 
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-        raise doc.error(path, f"{name!r} is not a valid name",
+        raise doc.error(path, f"{brief(name)} is not a valid name",
                         hint="use letters, digits and _, starting with a letter (e.g. h1, w5)")
     if name in seen:
-        raise doc.error(path, f"the name {name!r} is used twice")
+        raise doc.error(path, f"the name {brief(name)} is used twice")
     seen[name] = path
 
 
@@ -648,7 +655,7 @@ def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> np.ndarray:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise doc.error(path, f"expected a non-empty list of numbers, got {raw!r}")
+        raise doc.error(path, f"expected a non-empty list of numbers, got {brief(raw)}")
     return np.array([as_number(doc, path + (k,), v) for k, v in enumerate(raw)], dtype=float)
 
 

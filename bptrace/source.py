@@ -70,6 +70,12 @@ class Document:
                                 path=format_path(path) or None, hint=hint)
 
 
+def brief(value: Any, limit: int = 40) -> str:
+    """repr(value), cut to `limit` characters: an error message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str | None:
     """'did you mean X?' for the closest of `choices`, or None."""
     close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)
@@ -197,7 +203,7 @@ class _Converter:
 def as_number(doc: Document, path: PathKey, value: Any, what: str = "a number") -> float:
     """A finite float from a YAML value, or an error naming where it is."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+        shown = brief(value) if not isinstance(value, (dict, list)) else type(value).__name__
         raise doc.error(path, f"expected {what}, got {shown}",
                         hint="write a plain decimal number such as 0.25 or 1e-3")
     try:

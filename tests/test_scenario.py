@@ -191,3 +191,13 @@ def test_loads_raises_scenario_error() -> None:
     with pytest.raises(ScenarioError) as info:
         loads("layers: 3\n", "x.yaml")
     assert str(info.value).startswith("x.yaml:1:")
+
+
+def test_named_form_rejects_non_names_briefly() -> None:
+    """Found by scripts/fuzz.py: a list where a neuron's name belongs (was an internal error)."""
+    text = (Path(bptrace.__file__).parent / "scenarios" / "mazur.yaml").read_text()
+    with pytest.raises(ScenarioError) as info:
+        loads(text.replace("w2: {from: i2,", "w2: {from: [" + "0.1, " * 40 + "0.1],"), "m.yaml")
+    message = str(info.value)
+    assert "layers[0].weights.w2.from: from must be one neuron's name, got [0.1, 0.1" in message
+    assert "…" in message and len(message) < 200
