@@ -297,19 +297,10 @@ def compare(scenario: str | None, vary: str, fmt: str, digits: int, ascii_: bool
         write_output(export(blocks, fmt, title=f"compare {key}", standalone=True), output)
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (each imports its heavy libraries only when run)."""
-    import importlib
+# Commands that live in their own modules; they import the shared helpers above, so they come last.
+# Each imports its heavy libraries (numpy, SymPy, matplotlib) only when it runs.
+from . import cli_check, cli_explain, cli_train  # noqa: E402
 
-    for module in ("cli_explain", "cli_check", "cli_train"):
-        try:
-            mod = importlib.import_module(f".{module}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.{module}":
-                continue
-            raise
-        for command in getattr(mod, "COMMANDS", []):
-            main.add_command(command)
-
-
-_register_optional_commands()
+for _module in (cli_explain, cli_check, cli_train):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)
