@@ -1,0 +1,223 @@
+"""verify(): SymPy, finite differences and the chain rule agree, and disagree when the engine is broken."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bptrace
+from bptrace import engine, network
+from bptrace import verify as verify_module
+from bptrace.scenario import loads
+from bptrace.verify import verify
+
+HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
+
+
+def matrix_scenario(sizes, activations, loss="half_sse", samples=1, seed=0):
+    """A matrix-form scenario with seeded random weights and one bias per neuron."""
+    rng = np.random.default_rng(seed)
+    layers = [{"activation": activations[i - 1],
+               "weights": rng.uniform(-1, 1, (sizes[i], sizes[i - 1])).round(3).tolist(),
+               "biases": rng.uniform(-0.5, 0.5, sizes[i]).round(3).tolist()} for i in range(1, len(sizes))]
+    rows = [{"inputs": rng.uniform(-1, 1, sizes[0]).round(3).tolist(),
+             "targets": rng.uniform(0.05, 0.95, sizes[-1]).round(3).tolist()} for _ in range(samples)]
+    return loads(json.dumps({"samples": rows, "layers": layers, "loss": loss}))
+
+
+@pytest.fixture(scope="module")
+def mazur_verification():
+    return verify(engine.trace(bptrace.load("mazur")))
+
+
+def test_mazur_all_ok(mazur_verification):
+    v = mazur_verification
+    assert v.ok and v.mode == "full" and not v.fd_sampled and v.local is not None and v.local.ok
+    assert len(v.parameters) == 10 and v.sympy_derived == tuple(p.name for p in v.parameters)
+    w5 = v.check("w5")
+    assert abs(w5.sympy - 0.0821670405642) < 1e-10
+    assert abs(v.check("w1").sympy - 0.000438567734474) < 1e-10
+    for row in v.parameters:
+        assert row.sympy_ok and row.fd_ok and not row.nondifferentiable and not row.fd_crosses_kink
+        assert row.difference < 1e-11
+        assert row.fd_step == pytest.approx(verify_module.FD_STEP)
+        assert row.fd_noise < 1e-10          # 1.5·δE/h: the float64 loss is accurate to ~1e-16 here
+
+
+def test_a_wrong_derivative_fails_exactly_the_affected_parameters(monkeypatch):
+    # tanh′ is wrong: every parameter of the tanh layer (below the output) is affected, the output layer not
+    sc = matrix_scenario([2, 3, 2], ["tanh", "sigmoid"], seed=1)
+    real = network.activation_derivative
+
+    def broken(name, z, a, slope=network.DEFAULT_LEAKY_SLOPE):
+        value = real(name, z, a, slope)
+        return value * 1.01 if name == "tanh" else value
+
+    monkeypatch.setattr(network, "activation_derivative", broken)
+    v = verify(engine.trace(sc))
+    assert not v.ok
+    failed = {row.name for row in v.failures()}
+    assert failed == {p.name for p in sc.parameters() if p.layer == 1}
+    for row in v.failures():
+        assert row.sympy_ok is False and row.fd_ok is False
+    assert not v.local.ok and {c.layer for c in v.local.failures()} == {1}
+
+
+def test_a_perturbed_gradient_fails_only_that_parameter():
+    sc = matrix_scenario([3, 4, 2], ["sigmoid", "sigmoid"], seed=2)
+    good = engine.trace(sc)
+    grads = good.layers[0].grad_weights.copy()
+    grads[1, 2] += 1e-7
+    bad = dataclasses.replace(good, layers=[dataclasses.replace(good.layers[0], grad_weights=grads),
+                                            *good.layers[1:]])
+    v = verify(bad)
+    assert not v.ok
+    assert [row.name for row in v.failures()] == ["W1_2_3"]
+    assert v.local.ok                      # the local factors are still right
+
+
+def test_backpropagating_through_updated_weights_is_caught():
+    mazur = bptrace.load("mazur")
+    v = verify(engine.trace(mazur, through_updated_weights=True))
+    assert {row.name for row in v.failures()} == {"w1", "w2", "w3", "w4", "b1"}
+
+
+def test_a_relu_net_exactly_zero_is_nondifferentiable_not_a_failure():
+    sc = loads(json.dumps({
+        "inputs": [1.0, 1.0], "targets": [0.3],
+        "layers": [{"activation": "relu", "weights": [[0.5, -0.5], [0.25, 0.5]], "biases": [0.0, 0.1]},
+                   {"activation": "sigmoid", "weights": [[0.4, 0.6]], "biases": [0.2]}]}))
+    t = engine.trace(sc)
+    assert t.layers[0].kink[0, 0]
+    v = verify(t)
+    assert v.ok
+    kinked = {row.name for row in v.nondifferentiable}
+    assert kinked == {"W1_1_1", "W1_1_2", "b1_1"}
+    for name in kinked:
+        row = v.check(name)
+        assert row.ok and row.fd_crosses_kink and row.fd_ok is None
+        # SymPy uses the engine's convention relu′(0) = 0, so it agrees with the chain rule even here
+        assert row.chain_rule == 0.0 and row.sympy == 0.0 and row.sympy_ok
+        # the finite difference straddles the kink: half the right-hand slope
+        assert row.finite_difference != pytest.approx(0.0, abs=1e-6) or name == "W1_1_2"
+    assert all(row.fd_ok for row in v.parameters if row.name not in kinked)
+
+
+def test_a_loss_flat_in_float64_makes_finite_differences_inconclusive_not_failed():
+    # out_o1 = σ(34.5) is within a few ulp of 1, so bce's ln(1 − out) is quantized: E does not move in
+    # float64 for any step tried, although ∂E/∂W2_1_1 = out − t ≈ 1 (SymPy, in 30 digits, confirms it)
+    sc = loads(json.dumps({
+        "inputs": [2.5, 0.0], "targets": [0.0], "loss": "bce",
+        "layers": [{"activation": "relu", "weights": [[0.0, 0.0], [3.0, 0.0]], "biases": [1.0, 3.0]},
+                   {"activation": "sigmoid", "weights": [[0.0, 3.0]], "biases": [3.0]}]}))
+    v = verify(engine.trace(sc))
+    row = v.check("W2_1_1")
+    assert row.fd_inconclusive and row.fd_ok is None and row.finite_difference == 0.0
+    assert row.sympy_ok and row.chain_rule == pytest.approx(1.0) and row.ok
+    assert row.fd_noise > 1e-6               # δE: the float64 loss is off in its leading digits
+    assert v.ok
+    # without SymPy (no δE) the same verdict comes from the steps: every difference exactly 0
+    assert verify(engine.trace(sc), "off").check("W2_1_1").fd_inconclusive
+
+
+def test_sample_mode_on_a_bigger_network():
+    sc = matrix_scenario([16, 32, 32, 10], ["sigmoid", "tanh", "sigmoid"], seed=4)
+    assert verify_module.default_mode(sc) == "sample"
+    v = verify(engine.trace(sc))
+    assert v.mode == "sample" and v.ok and not v.fd_sampled
+    chosen = set(v.sympy_derived)
+    assert chosen == {p.name for p in verify_module.sample(sc)}
+    assert len(chosen) == 3 * verify_module.SAMPLE_PER_LAYER
+    for layer in (1, 2, 3):
+        names = [p.name for p in sc.parameters() if p.layer == layer]
+        assert names[0] in chosen and names[-1] in chosen       # first weight, last bias
+    for row in v.parameters:
+        assert (row.sympy is None) == (row.name not in chosen)
+        assert row.finite_difference is not None and row.fd_ok
+    assert v.local.ok
+
+
+def test_off_mode_and_bad_mode():
+    t = engine.trace(bptrace.load("mazur"))
+    v = verify(t, "off")
+    assert v.ok and v.local is None and v.sympy_derived == ()
+    assert all(row.sympy is None and row.fd_ok for row in v.parameters)
+    with pytest.raises(ValueError, match="unknown verification mode"):
+        verify(t, "everything")
+
+
+def test_huge_networks_sample_finite_differences_and_skip_wide_templates(monkeypatch):
+    monkeypatch.setattr(verify_module, "FD_FULL_LIMIT", 50)
+    monkeypatch.setattr(verify_module, "FD_SAMPLE_PER_LAYER", 4)
+    monkeypatch.setattr(verify_module, "SAMPLE_PATH_LIMIT", 5)
+    sc = matrix_scenario([4, 8, 8, 3], ["relu", "sigmoid", "linear"], "mse", samples=2, seed=5)
+    v = verify(engine.trace(sc), "sample")
+    assert v.ok and v.fd_sampled
+    checked = [row for row in v.parameters if row.finite_difference is not None]
+    assert 0 < len(checked) < len(v.parameters)
+    assert any("layer 1: not derived" in note for note in v.notes)      # 8·3 = 24 paths > 5
+    assert not any(row.layer == 1 and row.sympy is not None for row in v.parameters)
+    assert any(row.layer == 3 and row.sympy is not None for row in v.parameters)
+
+
+# ---- random networks: every activation, every loss, 1–3 samples ----
+
+NUMBER = st.floats(-1.0, 1.0, allow_nan=False).map(lambda x: round(x, 2))
+
+
+@st.composite
+def scenario_texts(draw):
+    depth = draw(st.integers(1, 3))
+    sizes = [draw(st.integers(1, 3)) for _ in range(depth + 1)]
+    loss = draw(st.sampled_from(network.LOSSES))
+    if loss == "cross_entropy":
+        output = "softmax"
+    elif loss == "bce":
+        output = "sigmoid"
+    else:
+        output = draw(st.sampled_from(HIDDEN))
+    activations = [draw(st.sampled_from(HIDDEN)) for _ in range(depth - 1)] + [output]
+    layers = []
+    for i, activation in enumerate(activations):
+        layer = {"activation": activation,
+                 "weights": [[draw(NUMBER) for _ in range(sizes[i])] for _ in range(sizes[i + 1])]}
+        bias = draw(st.sampled_from(["none", "neuron", "shared"]))
+        if bias == "neuron":
+            layer["biases"] = [draw(NUMBER) for _ in range(sizes[i + 1])]
+        elif bias == "shared":
+            layer["bias"] = draw(NUMBER)
+        if activation == "leaky_relu":
+            layer["leaky_slope"] = draw(st.sampled_from([0.01, 0.2]))
+        layers.append(layer)
+    samples = []
+    for _ in range(draw(st.integers(1, 3))):
+        n = sizes[-1]
+        if loss == "cross_entropy":
+            targets = [0.0] * n
+            targets[draw(st.integers(0, n - 1))] = 1.0
+        elif loss == "bce":
+            targets = [draw(st.floats(0.0, 1.0).map(lambda x: round(x, 2))) for _ in range(n)]
+        else:
+            targets = [draw(NUMBER) for _ in range(n)]
+        samples.append({"inputs": [draw(NUMBER) for _ in range(sizes[0])], "targets": targets})
+    return json.dumps({"samples": samples, "layers": layers, "loss": loss,
+                       "reduction": draw(st.sampled_from(["mean", "sum"]))})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_texts())
+def test_random_networks_verify(text):
+    sc = loads(text)
+    v = verify(engine.trace(sc))
+    assert v.mode == "full"
+    assert v.ok, [row for row in v.failures()] or v.local.failures()
+    for row in v.parameters:
+        assert row.sympy is not None
+        if not row.nondifferentiable:
+            assert row.sympy_ok, row
+            assert row.fd_ok or row.fd_crosses_kink or row.fd_inconclusive, row
