@@ -7,20 +7,21 @@ This is the only module that turns exceptions into exit statuses; nothing below 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
 
+from .cli_common import (
+    Mismatch,
+    ascii_option,
+    digits_option,
+    load_scenario,
+    print_renderable,
+    write_output,
+)
 from .errors import BptraceError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
-DEFAULT_SCENARIO = "mazur"
-
-
-class Mismatch(Exception):
-    """Raised by a command whose checks found something wrong: exit status 1 after its output."""
 
 
 class BptraceGroup(click.Group):
@@ -70,55 +71,6 @@ def main(traceback: bool) -> None:
     """
 
 
-# ---- shared pieces ----
-
-def console(ascii_: bool = False, file: Any = None) -> Any:
-    """A rich Console for stdout; wide enough that tables are not squeezed when piped."""
-    from rich.console import Console
-
-    from .fmt import can_encode
-
-    stream = file or sys.stdout
-    terminal = hasattr(stream, "isatty") and stream.isatty()
-    width = None if terminal or os.environ.get("COLUMNS") else 160
-    c = Console(file=stream, width=width, highlight=False, soft_wrap=False)
-    c.bptrace_ascii = ascii_ or not can_encode(getattr(stream, "encoding", None))  # type: ignore[attr-defined]
-    return c
-
-
-def load_scenario(name: str | None) -> Any:
-    from .scenario import load
-
-    return load(name or DEFAULT_SCENARIO)
-
-
-def write_output(text: str | Iterable[str], output: str | None) -> None:
-    """Write text (or text in pieces, for large JSON) to a file (-o) or stdout."""
-    chunks = [text] if isinstance(text, str) else text
-    if output and output != "-":
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-        except OSError as exc:
-            raise BptraceError(f"cannot write {output}: {exc.strerror or exc}") from None
-    else:
-        for chunk in chunks:
-            click.echo(chunk, nl=False)
-
-
-def digits_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--digits", type=click.IntRange(1, 17), default=9, show_default=True,
-                        help="Significant digits of the numbers shown.")(f)
-
-
-def ascii_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--ascii", "ascii_", is_flag=True,
-                        help="Write d, delta, sigma instead of ∂, δ, σ (automatic where Unicode cannot be shown).")(f)
-
-
-# ---- commands ----
-
 FORMATS = ["terminal", "json", "markdown", "latex", "html"]
 
 
@@ -167,7 +119,7 @@ def run(scenario: str | None, fmt: str, notation: str, digits: int, ascii_: bool
         if fmt == "terminal":
             from .render.terminal import BlocksView
 
-            _print(BlocksView(blocks), ascii_, output)
+            print_renderable(BlocksView(blocks), ascii_, output)
         else:
             from .render.export import export
 
@@ -200,31 +152,9 @@ def _run_blocks(t: Any, notation: str, digits: int, layer: int | None, rows: int
 def _verify(t: Any, mode: str) -> Any:
     if mode == "off":
         return None
-    try:
-        from .verify import verify
-    except ImportError:  # the verification module is not part of this build
-        return None
+    from .verify import verify
+
     return verify(t, mode=None if mode == "auto" else mode)
-
-
-def _print(renderable: Any, ascii_: bool, output: str | None) -> None:
-    """Print a rich renderable to stdout or to a file (as plain text)."""
-    if output and output != "-":
-        import io
-
-        buffer = io.StringIO()
-        c = console(ascii_, file=buffer)
-        c.bptrace_ascii = ascii_
-        _emit(c, renderable)
-        write_output(buffer.getvalue(), output)
-        return
-    _emit(console(ascii_), renderable)
-
-
-def _emit(c: Any, renderable: Any) -> None:
-    if getattr(c, "bptrace_ascii", False) and hasattr(renderable, "ascii"):
-        renderable.ascii = True
-    c.print(renderable)
 
 
 @main.command()
@@ -290,7 +220,7 @@ def compare(scenario: str | None, vary: str, fmt: str, digits: int, ascii_: bool
     if fmt == "terminal":
         from .render.terminal import BlocksView
 
-        _print(BlocksView(blocks), ascii_, output)
+        print_renderable(BlocksView(blocks), ascii_, output)
     else:
         from .render.export import export
 

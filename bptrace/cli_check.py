@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .cli import Mismatch, _print, ascii_option, digits_option, load_scenario, write_output
+from .cli_common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
 from .diagnose import CODE_ORDER
 from .errors import BptraceError
 from .network import ACTIVATIONS, LOSSES
@@ -85,7 +85,7 @@ def check(sheets: tuple[str, ...], scenario: str | None, fmt: str, min_digits: i
         elif fmt == "gradescope":
             write_output(check_out.gradescope_text(results[0], hide_expected, digits), output)
         else:
-            _print(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, output)
+            print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, output)
         if report:
             try:
                 Path(report).write_text(check_out.csv_text(results, hide_expected), encoding="utf-8")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cli import _print, ascii_option, digits_option, load_scenario, write_output
+from .cli_common import ascii_option, digits_option, load_scenario, print_renderable, write_output
 from .errors import BptraceError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def explain(target: str | None, scenario: str | None, fmt: str | None, standalon
     if fmt == "terminal":
         from .render.explain_text import ExplanationView
 
-        _print(ExplanationView(explanation, ascii=ascii_), ascii_, output)
+        print_renderable(ExplanationView(explanation, ascii=ascii_), ascii_, output)
     elif fmt == "markdown":
         from .render.explain_text import explanation_markdown
 

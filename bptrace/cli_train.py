@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli import _print, ascii_option, digits_option, load_scenario, write_output
+from .cli_common import ascii_option, digits_option, load_scenario, print_renderable, write_output
 from .fmt import num, to_ascii
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def train(scenario: str | None, epochs: int, batch_size: int | None, seed: int, 
         for note in notes:
             click.echo(f"bptrace: {note}", err=True)
         return
-    _print(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, output)
+    print_renderable(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, output)
 
 
 @contextmanager

@@ -628,6 +628,8 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
             for k, sym_value in enumerate(row):
                 checks.append(_check("dout_dnet", layer.index, layer.neurons[k], s, float(lt.dout_dnet[s, k]),
                                      sym_value, rtol, atol, bool(lt.kink[s, k])))
+    if scenario.max_margin:
+        return _hinge_factors(trace, tuple(derivations.values()), checks, rtol, atol)
     # the loss: E_s = Σ_o ℓ(out_o, t_o) in named symbols, differentiated by each out_o
     out_layer = scenario.output_layer
     n = out_layer.size
@@ -644,6 +646,35 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
                                  sym_value, rtol, atol, False))
     return LocalFactors(tuple(derivations.values()), loss_derivation(scenario.loss, n), total, grad,
                         tuple(checks), rtol, atol)
+
+
+def _hinge_factors(trace: Trace, activations: tuple[Derivation, ...], checks: list[FactorCheck], rtol: float,
+                   atol: float) -> LocalFactors:
+    """max_margin: SymPy's ∂J/∂s and ∂J/∂s_c of J = max(0, Δ + s_c − s), against each window's ∂E/∂out.
+
+    At the corner (Δ + s_c − s = 0) SymPy's Heaviside is taken as 0 there, the engine's convention.
+    """
+    import sympy as sp
+
+    scenario = trace.scenario
+    score, corrupt, margin = sp.symbols("s s_c Delta")
+    arg = margin + corrupt - score
+    total = arg * sp.Heaviside(arg, 0)   # max(0, a) with h′(0) = 0
+    grad = ((score, sp.diff(total, score)), (corrupt, sp.diff(total, corrupt)))
+    last = trace.layers[-1]
+    m = scenario.samples
+    name = scenario.output_layer.neurons[0]
+    for k in range(m):
+        values = {score: sp.Float(float(last.out[k, 0]), DIGITS), corrupt: sp.Float(float(last.out[m + k, 0]), DIGITS),
+                  margin: sp.Float(scenario.margin, DIGITS)}
+        at_corner = bool(last.kink[k, 0])
+        for row, (_, derivative) in ((k, grad[0]), (m + k, grad[1])):
+            # DiracDelta terms vanish away from the corner; at it the convention (0) is what is checked
+            value = 0.0 if at_corner else float(derivative.subs(values).replace(sp.DiracDelta, lambda *a: 0))
+            checks.append(_check("dE_dout", scenario.output_layer.index, name, row, float(last.dE_dout[row, 0]),
+                                 value, rtol, atol, at_corner))
+    derivation = Derivation("max_margin", total, score, grad[0][1])
+    return LocalFactors(activations, derivation, total, grad, tuple(checks), rtol, atol)
 
 
 def _check(quantity: str, layer: int, neuron: str, sample: int, engine: float, sym_value: Any,

@@ -213,7 +213,7 @@ def finite_differences(scenario: Scenario, parameters: list[Parameter], step: fl
         # E at the current arrays, and whether some relu/leaky_relu net changed sign (a kink was crossed)
         try:
             nets, outs = engine.forward(scenario, weights, biases)
-            loss = engine.batch_loss(scenario, outs[-1])[1]
+            loss = engine.batch_loss(scenario, outs[-1])[1] + engine.penalty(scenario, weights)   # E, L2 included
         except BptraceError:
             return float("nan"), False
         return loss, any(not np.array_equal(np.sign(nets[i]), base_signs[i]) for i in kinked)
@@ -266,6 +266,34 @@ def finite_differences(scenario: Scenario, parameters: list[Parameter], step: fl
             result = dataclasses.replace(result, inconclusive=True)
         out[p.name] = result
     return out
+
+
+def _hinge_gradients(scenario: Scenario, parameters: list[Parameter]) -> dict[str, Any]:
+    """max_margin: SymPy's own derivative of the hinge loss for each parameter (symbolic_hinge)."""
+    from . import symbolic, symbolic_hinge
+
+    out = {}
+    for p in parameters:
+        value = symbolic_hinge.gradient(scenario, p)
+        out[p.name] = symbolic.SymbolicGradient(p.name, value, f"{value:.17g}", (), "hinge")
+    return out
+
+
+def _with_penalty(scenario: Scenario, g: Any) -> Any:
+    """Add SymPy's derivative of the L2 penalty λ/(2m)·θ² (weights only) to SymPy's derivative of the data loss."""
+    import dataclasses
+
+    import sympy as sp
+
+    p = scenario.parameter(g.name)
+    if p.kind != "weight":
+        return g
+    theta = sp.Symbol("theta")
+    penalty = sp.Float(scenario.l2, 30) / (2 * scenario.samples) * theta ** 2
+    value = float(sp.diff(penalty, theta).subs(theta, sp.Float(float(scenario.layers[p.layer - 1].weights[
+        p.row, p.col]), 30)))
+    total = g.value + value
+    return dataclasses.replace(g, value=total, digits=f"{total:.17g}")
 
 
 def _loss_error(trace: Trace, exact_terms: list[list[Any]]) -> float:
@@ -333,7 +361,7 @@ def verify(trace: Trace, mode: str | None = None, *, fd_rtol: float = FD_RTOL, f
         fd_params = params
     loss_error = None
     hp = None
-    if mode != "off":
+    if mode != "off" and not scenario.max_margin:
         start = time.perf_counter()
         # the engine's nets only pick the side of each relu kink SymPy evaluates on (symbolic's docstring)
         hp = symbolic.high_precision_forward(scenario, [lt.net for lt in trace.layers])
@@ -346,7 +374,12 @@ def verify(trace: Trace, mode: str | None = None, *, fd_rtol: float = FD_RTOL, f
     seconds["finite_differences"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    derived = symbolic.gradients(scenario, to_derive, forward=hp) if to_derive else {}
+    if scenario.max_margin:
+        derived = _hinge_gradients(scenario, to_derive)
+    else:
+        derived = symbolic.gradients(scenario, to_derive, forward=hp) if to_derive else {}
+        if scenario.l2:
+            derived = {name: _with_penalty(scenario, g) for name, g in derived.items()}
     seconds["sympy"] = time.perf_counter() - start
     local = None
     if mode != "off":
