@@ -72,6 +72,7 @@ def main(traceback: bool) -> None:
 
 
 FORMATS = ["terminal", "json", "markdown", "latex", "html"]
+FULL_LIMIT_HARD = 5000   # --verify full is refused above this many parameters (see _verify)
 
 
 @main.command()
@@ -152,8 +153,13 @@ def _run_blocks(t: Any, notation: str, digits: int, layer: int | None, rows: int
 def _verify(t: Any, mode: str) -> Any:
     if mode == "off":
         return None
-    from .verify import verify
+    from .verify import FULL_LIMIT, verify
 
+    count = t.scenario.parameter_count()
+    if mode == "full" and count > FULL_LIMIT_HARD:
+        # SymPy's cost grows with the paths from each parameter to the loss: this would not finish
+        raise BptraceError(f"--verify full on {count:,} parameters would take far too long (SymPy derives each one)",
+                           hint=f"use --verify sample (the default above {FULL_LIMIT} parameters) or --verify off")
     return verify(t, mode=None if mode == "auto" else mode)
 
 

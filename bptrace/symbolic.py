@@ -517,16 +517,24 @@ class Derivation:
     derivative: Any           # sp.diff(expr, variable)
     layers: tuple[int, ...] = ()   # the layers that use this activation (1-based); () for the loss
     slope: float | None = None     # leaky_relu only
-    expr_pretty: str = field(init=False)        # sp.pretty(expr, use_unicode=True)
-    expr_str: str = field(init=False)           # str(expr)
-    derivative_pretty: str = field(init=False)
-    derivative_str: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "expr_pretty", _pretty(self.expr))
-        object.__setattr__(self, "expr_str", str(self.expr))
-        object.__setattr__(self, "derivative_pretty", _pretty(self.derivative))
-        object.__setattr__(self, "derivative_str", str(self.derivative))
+    # The printed forms, made only when read (explain shows them; run's verification does not need them,
+    # and SymPy's pretty printer is slow on a cold start).
+    @property
+    def expr_pretty(self) -> str:
+        return _pretty(self.expr)
+
+    @property
+    def expr_str(self) -> str:
+        return str(self.expr)
+
+    @property
+    def derivative_pretty(self) -> str:
+        return _pretty(self.derivative)
+
+    @property
+    def derivative_str(self) -> str:
+        return str(self.derivative)
 
 
 @dataclass(frozen=True)

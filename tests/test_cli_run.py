@@ -160,3 +160,16 @@ def test_ascii_output_is_ascii_in_every_notation(notation: str) -> None:
         code, out, err = run("run", name, "--notation", notation, "--ascii", "--verify", "off")
         assert code == 0, err
         assert out.isascii(), [ch for ch in out if not ch.isascii()][:5]
+
+
+def test_verify_full_on_a_huge_network_is_refused_with_the_way_out(tmp_path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    text = (f"inputs: {rng.random(100).round(2).tolist()}\ntargets: [1]\nlayers:\n"
+            f"  - activation: tanh\n    weights: {rng.uniform(-0.1, 0.1, (60, 100)).round(3).tolist()}\n"
+            f"  - activation: sigmoid\n    weights: {rng.uniform(-0.1, 0.1, (1, 60)).round(3).tolist()}\n")
+    (tmp_path / "big.yaml").write_text(text)
+    code, out, err = run("run", str(tmp_path / "big.yaml"), "--verify", "full")
+    assert code == 2 and out == ""
+    assert "--verify full on 6,060 parameters would take far too long" in err and "--verify sample" in err
