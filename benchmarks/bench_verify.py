@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"imports (numpy, sympy, mpmath, bptrace): {IMPORT_SECONDS:.2f} s; {repeats} cold repeats per case")
     header = (f"{'case':18} {'params':>7} {'mode':>6} {'sympy':>6} {'median s':>9} {'min s':>7} "
-              f"{'fd s':>6} {'sympy s':>8} {'local s':>8} {'target':>7}  ok")
+              f"{'30-digit s':>10} {'fd s':>6} {'sympy s':>8} {'local s':>8} {'target':>7}  ok")
     print(header)
     print("-" * len(header))
     missed = False
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         missed = missed or verdict == "NO" or not last.ok  # type: ignore[attr-defined]
         print(f"{name:18} {scenario.parameter_count():>7} {last.mode:>6} "  # type: ignore[attr-defined]
               f"{len(last.sympy_derived):>6} {median:>9.3f} {min(times):>7.3f} "  # type: ignore[attr-defined]
-              f"{parts['finite_differences']:>6.3f} {parts['sympy']:>8.3f} {parts.get('local_factors', 0):>8.3f} "
+              f"{parts.get('high_precision_forward', 0):>10.3f} {parts['finite_differences']:>6.3f} "
+              f"{parts['sympy']:>8.3f} {parts.get('local_factors', 0):>8.3f} "
               f"{'' if target is None else f'< {target:g} s':>7}  {verdict or '-'}"
               f"{'' if last.ok else '  (verification FAILED)'}")  # type: ignore[attr-defined]
     return 1 if missed else 0

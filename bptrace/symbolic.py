@@ -522,18 +522,22 @@ class Derivation:
     # and SymPy's pretty printer is slow on a cold start).
     @property
     def expr_pretty(self) -> str:
+        """sp.pretty(expr, use_unicode=True)."""
         return _pretty(self.expr)
 
     @property
     def expr_str(self) -> str:
+        """str(expr)."""
         return str(self.expr)
 
     @property
     def derivative_pretty(self) -> str:
+        """sp.pretty(derivative, use_unicode=True)."""
         return _pretty(self.derivative)
 
     @property
     def derivative_str(self) -> str:
+        """str(derivative)."""
         return str(self.derivative)
 
 
@@ -565,9 +569,11 @@ class LocalFactors:
 
     @property
     def ok(self) -> bool:
+        """Every local factor agrees with SymPy."""
         return all(c.ok for c in self.checks)
 
     def failures(self) -> list[FactorCheck]:
+        """The checks that disagree."""
         return [c for c in self.checks if not c.ok]
 
 
