@@ -40,7 +40,7 @@ def test_mutated_scenarios_exit_cleanly(tmp_path: Path, name: str, seed: int) ->
     assert_clean(["run", str(path), "--verify", "off"])
 
 
-SHEET = (BUNDLED_DIR.parent.parent / "examples" / "student_cross_entropy.yaml").read_text()
+SHEET = (Path(__file__).resolve().parent.parent / "examples" / "student_cross_entropy.yaml").read_text()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
