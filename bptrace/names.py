@@ -68,9 +68,18 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+MAX_STEPS = 100_000   # θ@N and E_total@N: more updates than this are refused (they would run for minutes)
+# The tables' Unicode spellings, accepted as the same names: ∂E/∂w5, δ_o1, w5⁺
+_UNICODE = str.maketrans({"∂": "d", "⁺": "+"})
+
+
 def parse(text: str, scenario: Scenario) -> Quantity:
-    """Parse a quantity name against a scenario; unknown names raise UnknownNameError with suggestions."""
-    raw = str(text).strip()
+    """Parse a quantity name against a scenario; unknown names raise UnknownNameError with suggestions.
+
+    Each quantity has one canonical spelling: θ@1 is θ+, θ@0 is θ, E_total@0 is E_total, and with one
+    sample (not max_margin) the suffix :1 is dropped.
+    """
+    raw = str(text).strip().translate(_UNICODE).replace("δ_", "delta_")
     name, sample, corrupt = raw, None, False
     m = re.fullmatch(r"(.+):(\d+)(c?)", raw)
     if m:
@@ -95,6 +104,12 @@ def parse(text: str, scenario: Scenario) -> Quantity:
     elif scenario.samples > 1 and q.kind in PER_SAMPLE_ONLY:
         raise UnknownNameError(f"{raw!r} has one value per sample",
                                hint=f"write {q.name}:1 ... {q.name}:{scenario.samples}")
+    if sample is not None and scenario.samples == 1 and not scenario.max_margin:
+        sample = None   # out_o1:1 is out_o1 when there is one sample
+    if q.steps is not None and q.steps > MAX_STEPS:
+        raise UnknownNameError(f"{raw!r}: at most {MAX_STEPS:,} updates", hint="use bptrace train for long runs")
+    if q.steps == 0:   # before any update: the quantity itself
+        q = Quantity("param", q.param, param=q.param) if q.kind == "updated" else Quantity("E_total", "E_total")
     canonical = q.name + (f":{sample}{'c' if corrupt else ''}" if sample is not None else "")
     return Quantity(q.kind, canonical, q.neuron, q.other, q.param, sample, q.steps, corrupt)
 
@@ -108,7 +123,7 @@ def parse_or_none(text: str, scenario: Scenario) -> Quantity | None:
 
 
 def _parse_base(name: str, scenario: Scenario) -> Quantity | None:
-    params = {p.name for p in scenario.parameters()} if scenario.parameter_count() <= 5000 else None
+    params = None   # scenario.parameter() looks names up in its cached index
     outputs = scenario.output_layer.neurons
     for kind, pattern in _PATTERNS:
         m = pattern.fullmatch(name)
@@ -126,8 +141,7 @@ def _parse_base(name: str, scenario: Scenario) -> Quantity | None:
             if kind == "param":
                 return Quantity("param", g[0], param=g[0])
             steps = int(g[1]) if g[1] else 1
-            return Quantity("updated", f"{g[0]}+" if steps == 1 and g[2] else f"{g[0]}@{steps}",
-                            param=g[0], steps=steps)
+            return Quantity("updated", f"{g[0]}+" if steps == 1 else f"{g[0]}@{steps}", param=g[0], steps=steps)
         if kind == "grad":
             if not _is_param(g[0], scenario, params):
                 continue
@@ -170,13 +184,7 @@ def _parse_base(name: str, scenario: Scenario) -> Quantity | None:
 
 
 def _is_param(name: str, scenario: Scenario, params: set[str] | None) -> bool:
-    if params is not None:
-        return name in params
-    try:
-        scenario.parameter(name)
-    except UnknownNameError:
-        return False
-    return True
+    return name in params if params is not None else scenario.has_parameter(name)
 
 
 def _is_neuron(name: str, scenario: Scenario, hidden_or_output: bool = False) -> bool:

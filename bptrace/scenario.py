@@ -140,6 +140,12 @@ class Scenario:
                 out.extend(Parameter(name, "bias", layer.index, r, None) for r, name in enumerate(layer.bias_names))
         return out
 
+    def has_parameter(self, name: str) -> bool:
+        """True when a parameter has this name (a cheap test: no suggestions are computed)."""
+        if not self._index:
+            self._index.update((p.name, p) for p in self.parameters())
+        return name in self._index
+
     def parameter(self, name: str) -> Parameter:
         """Look a parameter up by name (raises UnknownNameError with suggestions)."""
         if not self._index:
