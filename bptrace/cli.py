@@ -7,6 +7,7 @@ This is the only module that turns exceptions into exit statuses; nothing below 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import click
@@ -26,6 +27,24 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
 class BptraceGroup(click.Group):
     """A click group that turns bptrace's errors into one line on stderr and exit status 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Like click's, but a usage error is one line (what is wrong, and where the help is), status 2."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "bptrace"
+            click.echo(f"bptrace: error: {' '.join(exc.format_message().split())} (see '{where} --help')", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.ClickException as exc:
+            click.echo(f"bptrace: error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("bptrace: aborted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -39,8 +39,8 @@ MEANING = {
     },
     "hidden": {
         "original": "hidden δ use the weights from before the step (the correct rule, Mazur's text)",
-        "updated": "hidden δ use the already-updated weights of the layer above: a MISTAKE (Mazur's published "
-                   "error after the first round, 0.291027924, comes from it)",
+        "updated": "hidden δ use the already-updated weights of the layer above: a MISTAKE (the one behind the "
+                   "error after the first round that Mazur's post prints)",
     },
     "learning_rate": {},
     "l2": {},
@@ -127,6 +127,9 @@ def _positive(key: str, value: str, allow_zero: bool) -> float:
 
 
 def _check_loss(scenario: Scenario, loss: str) -> None:
+    if scenario.max_margin:
+        raise BptraceError(f"--vary loss: {scenario.file} uses the max_margin loss, which has no targets to "
+                           "compare other losses against", hint="vary learning_rate, l2, biases or reduction")
     out = scenario.output_layer
     t = scenario.targets
     if loss == "cross_entropy" and out.activation != "softmax":
@@ -200,8 +203,10 @@ def _names_with_samples(t: Trace) -> list[str]:
     s = t.scenario
     out = []
     for name in names.all_names(s):
-        if s.samples == 1 or names.parse_or_none(name, s) is not None:
+        if names.parse_or_none(name, s) is not None:
             out.append(name)
-        else:
+        else:   # a per-sample (or, with max_margin, per-window) quantity
             out += [f"{name}:{k}" for k in range(1, s.samples + 1)]
+            if s.max_margin:
+                out += [f"{name}:{k}c" for k in range(1, s.samples + 1)]
     return out

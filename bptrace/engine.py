@@ -38,7 +38,7 @@ def forward(scenario: Scenario, weights: list[np.ndarray] | None = None,
             a = network.activate(layer.activation, z, layer.slope)
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(a))):
             raise NumericalError(f"net of layer {layer.index} overflows float64",
-                                 hint="use smaller weights, inputs or learning rate")
+                                 file=scenario.file, hint="use smaller weights, inputs or learning rate")
         nets.append(z)
         outs.append(a)
     return nets, outs
@@ -53,11 +53,16 @@ def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None =
         if scenario.max_margin:
             terms = np.maximum(0.0, hinge_argument(scenario, out))[:, None]
         else:
-            terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
+            try:
+                terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
+            except NumericalError as exc:   # name the file the numbers came from
+                exc.file = exc.file or scenario.file
+                raise
         per_sample = terms.sum(axis=1)
         total = per_sample.mean() if scenario.reduction == "mean" else per_sample.sum()
     if not np.isfinite(total):
-        raise NumericalError("the loss overflows float64", hint="use smaller weights, inputs or learning rate")
+        raise NumericalError("the loss overflows float64", file=scenario.file,
+                             hint="use smaller weights, inputs or learning rate")
     return terms, float(total)
 
 
@@ -71,8 +76,11 @@ def penalty(scenario: Scenario, weights: list[np.ndarray] | None = None) -> floa
     """The L2 penalty λ/(2m)·Σ W² over every entry of every weight matrix (biases are never penalised)."""
     if not scenario.l2:
         return 0.0
+    import numpy as np
+
     ws = weights if weights is not None else [layer.weights for layer in scenario.layers]
-    return float(scenario.l2 / (2 * scenario.samples) * sum(float((w * w).sum()) for w in ws))
+    with np.errstate(all="ignore"):   # an overflow is reported by the caller as one clear error
+        return float(scenario.l2 / (2 * scenario.samples) * sum(float((w * w).sum()) for w in ws))
 
 
 def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace:
@@ -93,12 +101,13 @@ def trace(scenario: Scenario, *, through_updated_weights: bool = False) -> Trace
         for arr in (t.dE_dout, t.delta, t.grad_weights, t.grad_biases, t.new_weights, t.new_biases):
             if not np.all(np.isfinite(arr)):
                 raise NumericalError("a gradient or update of the step overflows float64",
-                                     hint="use smaller weights, inputs or learning rate")
+                                     file=scenario.file, hint="use smaller weights, inputs or learning rate")
     new_weights = [t.new_weights for t in done]
     _, data_after = batch_loss(scenario, forward(scenario, new_weights, [t.new_biases for t in done])[1][-1])
     before, after = penalty(scenario), penalty(scenario, new_weights)
     if not (np.isfinite(before) and np.isfinite(after)):
-        raise NumericalError("the L2 penalty overflows float64", hint="use smaller weights or λ")
+        raise NumericalError("the L2 penalty overflows float64", file=scenario.file,
+                             hint="use smaller weights or λ")
     return Trace(scenario=scenario, layers=done, loss_terms=terms, sample_losses=terms.sum(axis=1),
                  loss=data_loss + before, loss_after=data_after + after, penalty=before, penalty_after=after,
                  through_updated_weights=through_updated_weights)

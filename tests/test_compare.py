@@ -96,3 +96,14 @@ def test_bad_vary_exits_2(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["compare", "mazur", *args])
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_max_margin_compares_conventions_and_refuses_losses() -> None:
+    result = CliRunner().invoke(main, ["compare", "cs224n_window", "--vary", "loss=half_sse,sse"])
+    assert result.exit_code == 2 and "max_margin" in result.stderr
+    c = compare(bptrace.load("cs224n_window"), "learning_rate", ["0.1", "0.5"])
+    r = rows(c)
+    # only the updates and what follows them change; per-window forward values exist in both variants
+    assert "out_o1:1" not in r and "out_o1:1c" not in r
+    assert all(None not in values for values in r.values())
+    assert "E_total@1" in r

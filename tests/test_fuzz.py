@@ -58,4 +58,6 @@ def test_mutated_answer_sheets_exit_cleanly(tmp_path: Path, seed: int) -> None:
 def test_bad_command_lines_exit_2(args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
-    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bptrace: error: ") and "--help" in lines[0], result.stderr

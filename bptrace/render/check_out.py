@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -79,12 +78,8 @@ class CheckView:
 
 
 def _ascii(text: str) -> str:
-    """fmt.to_ascii, and the few symbols of diagnoses it does not cover."""
-    text = re.sub(r"δ(?!_)", "delta", text)        # a lone δ; δ_o1 becomes delta_o1 in to_ascii
-    for symbol, spelled in (("↔", "<->"), ("—", "-"), ("–", "-"), ("⁺", "+"), ("²", "^2")):
-        text = text.replace(symbol, spelled)
-    text = to_ascii(text)
-    return text.encode("ascii", "replace").decode("ascii")
+    """fmt.to_ascii (δ_o1 -> delta_o1, ↔ -> <->, ...), pure ASCII."""
+    return to_ascii(text)
 
 
 def _points(x: float) -> str:

@@ -49,7 +49,7 @@ class _Writer:
         self.ascii = ascii
 
     def t(self, text: str) -> str:
-        return to_ascii(text.replace("δ_", "delta_")) if self.ascii else text
+        return to_ascii(text) if self.ascii else text
 
     def n(self, x: float) -> str:
         return num(x, self.ex.digits)
