@@ -1143,9 +1143,13 @@ class _Builder:
             theta, grad = current.value(p), current.grad(p)
             new = current.new_value(p)
             if n <= MAX_HISTORY - 2 or n > steps - 2:
-                stages = [var(p.name) + Math(f"@{n - 1}", f"@{n - 1}") + MINUS + Math("η", r"\eta") + DOT
-                          + partial("E_total", p.name) + Math(f"@{n - 1}", f"@{n - 1}"),
-                          self.n(theta, False) + MINUS + self.n(self.s.learning_rate) + TIMES + self.n(grad)]
+                if current.frozen(p):   # update_biases: false — the value is carried over, not updated
+                    kept = Math(f"@{n - 1}  (not updated)", f"@{n - 1}" + r"\quad\text{(not updated)}")
+                    stages = [var(p.name) + kept]
+                else:
+                    stages = [var(p.name) + Math(f"@{n - 1}", f"@{n - 1}") + MINUS + Math("η", r"\eta") + DOT
+                              + partial("E_total", p.name) + Math(f"@{n - 1}", f"@{n - 1}"),
+                              self.n(theta, False) + MINUS + self.n(self.s.learning_rate) + TIMES + self.n(grad)]
                 rows.append(Row(None, stages, new, step=n))
             if n < steps:
                 scenario = step(scenario, through_updated_weights=through)
@@ -1180,7 +1184,7 @@ class _Builder:
             upd.terms.append(Term(f"{p.name}+", Math(f"{p.name}⁺", latex_name(p.name) + "^{+}"), formula,
                                   [Row(None, stages, new)]))
         _, outs = forward(s, [lt.new_weights for lt in lts], [lt.new_biases for lt in lts])
-        terms_after, loss_after = batch_loss(s, outs[-1])
+        terms_after, _ = batch_loss(s, outs[-1])
         out_layer = s.output_layer
         n = out_layer.size
         fwd = Step("E_total+", var("E_s") if self.m > 1 else var("E_total"),
@@ -1208,8 +1212,9 @@ class _Builder:
             ex.steps.append(self.penalty_step(new_weights, after_penalty, "the L2 penalty, with the updated weights"))
             ex.chain[0] = ex.chain[0] + Math(" (the data loss + P)", r"\ (\text{the data loss} + P)")
             self.add_penalty(ex, ex.value, after_penalty)
+        # the trace's own loss after the update (with the L2 penalty, if any) against the loss before it
         ex.notes.append(Math(f"before the update E_total = {num(self.trace.loss, self.digits)}; change "
-                             f"{num(loss_after - self.trace.loss, self.digits)}",
+                             f"{num(self.trace.loss_after - self.trace.loss, self.digits)}",
                              r"\text{before the update }E_{\mathrm{total}} = " + self.n(self.trace.loss).latex))
         if steps > 1:
             history: list[Row] = []

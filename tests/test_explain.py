@@ -382,3 +382,20 @@ def test_docs_show_the_real_output() -> None:
     result = CliRunner().invoke(main, ["explain", "w5"], env={"COLUMNS": "120"})
     assert result.exit_code == 0
     assert result.stdout.rstrip() == block
+
+
+def test_zero_updates_frozen_history_and_l2_change() -> None:
+    """θ@0 is θ, E_total@0 is E_total; a frozen bias's history says 'not updated'; the change includes L2."""
+    from bptrace import engine
+    from bptrace.explain import explain
+
+    t = engine.trace(bptrace.load("mazur"))
+    assert explain(t, "w5@0", symbolic=False).value == 0.4
+    assert explain(t, "E_total@0", symbolic=False).value == t.loss
+    code, out, _ = run("explain", "b2@3", "--no-checks")
+    assert code == 0 and out.count("(not updated)") >= 3 and "0.5 ×" not in out
+    t2 = engine.trace(bptrace.load("learner_004_l2"))
+    code, out, _ = run("explain", "E_total@1", "-s", "learner_004_l2", "--no-checks")
+    from bptrace.fmt import num
+
+    assert f"change {num(t2.loss_after - t2.loss)}" in out
