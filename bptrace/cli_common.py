@@ -42,15 +42,34 @@ def load_scenario(name: str | None) -> Any:
 
 
 def write_output(text: str | Iterable[str], output: str | None) -> None:
-    """Write text (or text in pieces, for large JSON) to a file (-o) or stdout."""
+    """Write text (or text in pieces, for large JSON) to a file (-o) or stdout.
+
+    A file is written beside its final name and renamed into place only when complete, so an error
+    while writing never leaves a partial file.
+    """
     chunks = [text] if isinstance(text, str) else text
     if output and output != "-":
+        import tempfile
+        from pathlib import Path
+
+        target = Path(output)
         try:
-            with open(output, "w", encoding="utf-8") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
+            fd, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
         except OSError as exc:
             raise BptraceError(f"cannot write {output}: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)   # the permissions an ordinary new file gets
+            os.replace(temporary, target)
+        except OSError as exc:
+            raise BptraceError(f"cannot write {output}: {exc.strerror or exc}") from None
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
     else:
         for chunk in chunks:
             click.echo(chunk, nl=False)

@@ -173,3 +173,19 @@ def test_verify_full_on_a_huge_network_is_refused_with_the_way_out(tmp_path) -> 
     code, out, err = run("run", str(tmp_path / "big.yaml"), "--verify", "full")
     assert code == 2 and out == ""
     assert "--verify full on 6,060 parameters would take far too long" in err and "--verify sample" in err
+
+
+def test_an_error_while_writing_leaves_no_file(tmp_path) -> None:
+    from bptrace.cli_common import write_output
+    from bptrace.errors import BptraceError
+
+    def chunks():
+        yield "{"
+        raise BptraceError("stopped half-way")
+
+    target = tmp_path / "out.json"
+    with pytest.raises(BptraceError):
+        write_output(chunks(), str(target))
+    assert list(tmp_path.iterdir()) == []
+    write_output("done\n", str(target))
+    assert target.read_text() == "done\n" and oct(target.stat().st_mode & 0o777) != oct(0o600)
