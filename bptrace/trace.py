@@ -75,6 +75,14 @@ class Trace:
             return float(t.new_weights[p.row, p.col])
         return float(t.new_biases[0 if p.row is None else p.row])
 
+    def change(self, p: Parameter) -> float:
+        """θ⁺ − θ: −η·∂E/∂θ for a parameter that is updated, 0 for a frozen one."""
+        t = self.layers[p.layer - 1]
+        if p.kind == "weight":
+            return float(t.new_weights[p.row, p.col] - self.scenario.layers[p.layer - 1].weights[p.row, p.col])
+        i = 0 if p.row is None else p.row
+        return float(t.new_biases[i] - self.scenario.layers[p.layer - 1].biases[i])
+
     def frozen(self, p: Parameter) -> bool:
         """True for a parameter this step does not update (biases with update_biases: false)."""
         return p.kind == "bias" and not self.scenario.update_biases

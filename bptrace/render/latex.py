@@ -26,7 +26,8 @@ PACKAGES = ("amsmath", "amssymb", "array", "booktabs", "longtable")
 # Symbols written in math mode. Values are math-mode LaTeX.
 MATH = {
     "∂": r"\partial", "∇": r"\nabla", "·": r"\cdot", "⋅": r"\cdot", "×": r"\times", "−": "-", "∓": r"\mp",
-    "±": r"\pm", "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
+    "±": r"\pm", "→": r"\to", "←": r"\leftarrow",
+    "↔": r"\leftrightarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
     "⊙": r"\odot", "⊗": r"\otimes", "⊕": r"\oplus", "∘": r"\circ", "≈": r"\approx", "≤": r"\le", "≥": r"\ge",
     "≠": r"\ne", "≡": r"\equiv", "∝": r"\propto", "∼": r"\sim", "≪": r"\ll", "≫": r"\gg", "∈": r"\in",
     "∉": r"\notin", "⊂": r"\subset", "∩": r"\cap", "∪": r"\cup", "∅": r"\emptyset", "∀": r"\forall",

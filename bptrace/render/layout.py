@@ -391,10 +391,11 @@ class TraceLayout:
         shown, cut = self.limited(params)
         eta = self.s.learning_rate
         table = self.table(f"Updates (θ⁺ = θ − η·∂E/∂θ, η = {self.n(eta)}; all from the weights before the step)",
-                           [("parameter", "name"), ("θ", "num"), ("−η·∂E/∂θ", "num"), ("θ⁺", "num"), ("", "text")])
+                           [("parameter", "name"), ("θ", "num"), ("θ⁺ − θ = −η·∂E/∂θ", "num"), ("θ⁺", "num"),
+                            ("", "text")])
         for p in shown:
             frozen = self.trace.frozen(p)
-            step = self.trace.new_value(p) - self.trace.value(p)
+            step = self.trace.change(p)
             note = "frozen (update_biases: false)" if frozen else ""
             self.add(table, f"{p.name}⁺", self.n(self.trace.value(p)), self.n(step),
                      self.n(self.trace.new_value(p)), note)

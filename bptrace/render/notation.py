@@ -720,7 +720,7 @@ class IndexLayout(_Layout):
         s = self.s
         params = [p for p in s.parameters() if self.layer is None or p.layer == self.layer]
         table = Grid(f"Updates: θ⁺ = θ − η·∂E/∂θ (η = {self.n(s.learning_rate)})",
-                     [Column("θ = bptrace", "name"), Column("θ", "num"), Column("−η·∂E/∂θ", "num"),
+                     [Column("θ = bptrace", "name"), Column("θ", "num"), Column("θ⁺ − θ = −η·∂E/∂θ", "num"),
                       Column("θ⁺", "num"), Column("", "text")])
         for p in self.limited(params, table, "parameters"):
             if p.kind == "weight":
@@ -728,7 +728,7 @@ class IndexLayout(_Layout):
             else:
                 symbol = self.b(p.layer, p.row)
             frozen = self.trace.frozen(p)
-            step = self.trace.new_value(p) - self.trace.value(p)    # as the scalar table shows it
+            step = self.trace.change(p)    # as the scalar table shows it
             table.rows.append([f"{symbol} = {p.name}", self.n(self.trace.value(p)), self.n(step),
                                self.n(self.trace.new_value(p)), "frozen (update_biases: false)" if frozen else ""])
             table.styles.append("")
