@@ -403,7 +403,8 @@ def _exercise_yaml(seed: int, shape: list[int], activation: str, out_act: str, l
 
 
 def _num(x: float) -> str:
+    """A number as YAML text that reads back to exactly the same float (integers without '.0')."""
     x = float(x)
     if x == int(x) and abs(x) < 1e15:
         return str(int(x))
-    return repr(round(x, 10))
+    return repr(x)

@@ -106,7 +106,7 @@ def judge(w: Written, x: float, min_digits: int = DEFAULT_MIN_DIGITS, rtol: floa
             return Judgement(True, "tolerance")
         if atol is not None and diff <= atol:
             return Judgement(True, "tolerance")
-    if w.digits < min_digits:
+    if w.digits < min_digits and digits_ok:   # right as far as it goes, but not precise enough to mark
         return Judgement(False, "few-digits")
     return Judgement(False, "wrong")
 

@@ -186,7 +186,7 @@ def new(random_: bool, seed: int | None, shape: list[int], activation: str, outp
              f"--activation {activation}"]
     if output_activation:
         parts.append(f"--output-activation {output_activation}")
-    parts += [f"--loss {loss}", f"--learning-rate {learning_rate:g}"]
+    parts += [f"--loss {loss}", f"--learning-rate {float(learning_rate)!r}"]
     if samples != 1:
         parts.append(f"--samples {samples}")
     text = random_exercise(seed, shape, activation, output_activation, loss, learning_rate, samples,

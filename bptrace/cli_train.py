@@ -286,10 +286,11 @@ def loss_chart(history: list[float], width: int = CHART_WIDTH, height: int = CHA
                ascii: bool = False) -> str:
     """The loss curve as a terminal chart (plotext; log-scale y), or a short text note without plotext."""
     points = _decimate(history, CHART_POINTS)
-    log = all(e > 0 for e in history)
+    # a log scale needs positive values that actually vary (a flat curve has no decades to show)
+    log = all(e > 0 for e in history) and max(history) > min(history)
     try:
         text = _plotext_chart(points, width, height, log, ascii)
-    except Exception:  # plotext missing, or an API it does not have: the numbers are printed anyway
+    except ImportError:  # plotext missing: the numbers are printed anyway
         return "(install plotext for a chart of the loss curve)"
     return text.translate(_BOX_TO_ASCII) if ascii else text
 

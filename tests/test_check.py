@@ -275,3 +275,11 @@ def test_new_exercises_are_deterministic_and_load(seed: int, shape: list[int], l
         for w in layer.weights.flat:
             assert w != 0 and round(w, 2) == w
     engine.trace(s)
+
+
+def test_a_short_wrong_answer_is_wrong_not_merely_short() -> None:
+    """0.5 for out_o1 = 0.75136507 is wrong, whatever its digits; 0.75 is right as far as it goes."""
+    from bptrace.check import judge, read_number
+
+    assert judge(read_number("0.5"), 0.7513650695523157, min_digits=3).reason == "wrong"
+    assert judge(read_number("0.75"), 0.7513650695523157, min_digits=3).reason == "few-digits"

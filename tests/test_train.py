@@ -323,3 +323,12 @@ def _matrix_yaml(sizes: list[int], samples: int = 4, seed: int = 0) -> str:
                          "targets": rng.uniform(0, 1, sizes[-1]).tolist()} for _ in range(samples)],
             "layers": layers, "loss": "half_sse", "learning_rate": 0.1}
     return yaml.safe_dump(data)
+
+
+def test_a_flat_loss_curve_still_charts() -> None:
+    """A constant loss has no decades for a log scale: a linear chart, not the 'install plotext' note."""
+    pytest.importorskip("plotext")
+    from bptrace.cli_train import loss_chart
+
+    text = loss_chart([0.25] * 50)
+    assert "install plotext" not in text and text.strip()
