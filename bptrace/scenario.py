@@ -26,6 +26,9 @@ TOP_KEYS = ("title", "source", "description", "inputs", "targets", "samples", "l
 LAYER_KEYS_MATRIX = ("activation", "weights", "biases", "bias", "leaky_slope", "name")
 LAYER_KEYS_NAMED = ("activation", "neurons", "weights", "biases", "leaky_slope", "name")
 REDUCTIONS = ("mean", "sum")
+# Named-form names may not start like the vocabulary's quantities (docs/quantities.md), or E_total+ and a
+# weight called E_total would be one spelling for two things.
+RESERVED_PREFIXES = ("net_", "out_", "delta_", "E_", "dE", "dnet_", "dout_")
 BIAS_MODES = ("none", "neuron", "shared")
 
 
@@ -650,6 +653,9 @@ def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str,
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
         raise doc.error(path, f"{brief(name)} is not a valid name",
                         hint="use letters, digits and _, starting with a letter (e.g. h1, w5)")
+    if name.startswith(RESERVED_PREFIXES) or name in ("E", "total"):
+        raise doc.error(path, f"the name {brief(name)} would read as a quantity name (net_X, E_X, dE/..., ...)",
+                        hint="choose a name that does not start with net_, out_, delta_, E_, dE, dnet_ or dout_")
     if name in seen:
         raise doc.error(path, f"the name {brief(name)} is used twice")
     seen[name] = path

@@ -201,3 +201,10 @@ def test_named_form_rejects_non_names_briefly() -> None:
     message = str(info.value)
     assert "layers[0].weights.w2.from: from must be one neuron's name, got [0.1, 0.1" in message
     assert "…" in message and len(message) < 200
+
+
+def test_named_form_names_cannot_shadow_the_vocabulary() -> None:
+    text = (Path(bptrace.__file__).parent / "scenarios" / "mazur.yaml").read_text()
+    with pytest.raises(ScenarioError) as info:
+        loads(text.replace("w5:", "E_total:"), "m.yaml")
+    assert "m.yaml:21:7: layers[1].weights.E_total: the name 'E_total' would read as a quantity name" in str(info.value)
