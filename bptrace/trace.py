@@ -87,6 +87,15 @@ class Trace:
         """True for a parameter this step does not update (biases with update_biases: false)."""
         return p.kind == "bias" and not self.scenario.update_biases
 
+    @property
+    def data_loss(self) -> float:
+        """E without the L2 penalty: the mean (or sum) of the samples' losses."""
+        return self.reduce(self.sample_losses)
+
+    def data_grad(self, p: Parameter) -> float:
+        """∂E/∂θ without the L2 term: the mean (or sum) of the per-sample gradients."""
+        return self.reduce(self.sample_grad(p))
+
     def l2_grad(self, p: Parameter) -> float:
         """The L2 penalty's part of ∂E/∂θ: λ/m·θ for a weight, 0 for a bias."""
         s = self.scenario

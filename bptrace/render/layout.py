@@ -228,7 +228,7 @@ class TraceLayout:
                      f"{_sum(names)}", self.n(self.trace.sample_losses[i]))
         how = "(1/m)·Σ_s E_total:s" if s.reduction == "mean" else "Σ_s E_total:s"
         if s.l2:
-            data_term = self.trace.loss - self.trace.penalty
+            data_term = self.trace.data_loss
             self.add(table, *([""] if self.m > 1 else []), "L2 penalty",
                      f"λ/(2m)·Σ W² = {self.p(s.l2)}/(2×{self.m})·Σ W² (every weight, no bias)",
                      self.n(self.trace.penalty))
@@ -348,7 +348,7 @@ class TraceLayout:
             cells = self.gradient_cells(p)
             if self.s.l2:
                 l2 = self.trace.l2_grad(p)
-                cells[2:2] = [self.n(self.trace.grad(p) - l2), self.n(l2)]
+                cells[2:2] = [self.n(self.trace.data_grad(p)), self.n(l2)]
             self.add(table, *cells)
         self.cut_note(table, cut, "parameters")
         yield table

@@ -385,7 +385,7 @@ class MatrixLayout(_Layout):
                              [f"s{k + 1}" for k in range(self.m)], "\\ sample"))
         how = "(1/m)·Σₛ L" if s.reduction == "mean" else "Σₛ L"
         if s.l2:
-            data_term = self.trace.loss - self.trace.penalty
+            data_term = self.trace.data_loss
             out.append(Para(f"J = {how} + (λ/(2m))·Σ W[l]² (every entry of every W) = {self.n(data_term)} + "
                             f"{self.n(self.trace.penalty)} = {self.n(self.trace.loss)}"))
         else:
@@ -617,7 +617,7 @@ class IndexLayout(_Layout):
         else:
             how = "E_s"
         if s.l2:
-            data_term = self.trace.loss - self.trace.penalty
+            data_term = self.trace.data_loss
             lines.append(f"E = {how} + (λ/(2m))·Σ W² = {self.n(data_term)} + {self.n(self.trace.penalty)} "
                          f"= E_total = {self.n(self.trace.loss)}")
         elif how == "E_s":
