@@ -97,8 +97,11 @@ def _name_list(scenario: Scenario) -> str:
     if scenario.samples > 1:
         lines.append(f"# :k is a sample, 1..{scenario.samples}; "
                      "an unsuffixed derivative of the loss is the batch value")
+    if scenario.max_margin:
+        lines.append("# max_margin: :k is sample k's true window x, :kc its corrupt window x_c")
     for name in names.all_names(scenario):
-        lines.append(name if names.parse_or_none(name, scenario) is not None else f"{name}:k")
+        alone = names.parse_or_none(name, scenario) is not None
+        lines.append(name if alone else f"{name}:k" + ("  (and :kc)" if scenario.max_margin else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -200,13 +200,4 @@ def compare(scenario: Scenario, key: str, values: list[str], tolerance: float = 
 def _names_with_samples(t: Trace) -> list[str]:
     from . import names
 
-    s = t.scenario
-    out = []
-    for name in names.all_names(s):
-        if names.parse_or_none(name, s) is not None:
-            out.append(name)
-        else:   # a per-sample (or, with max_margin, per-window) quantity
-            out += [f"{name}:{k}" for k in range(1, s.samples + 1)]
-            if s.max_margin:
-                out += [f"{name}:{k}c" for k in range(1, s.samples + 1)]
-    return out
+    return [spelled for name in names.all_names(t.scenario) for spelled in names.spellings(name, t.scenario)]

@@ -228,6 +228,18 @@ def all_names(scenario: Scenario, limit: int | None = None) -> list[str]:
     return out
 
 
+def spellings(name: str, scenario: Scenario) -> list[str]:
+    """Every canonical spelling of a name of all_names: itself where it stands alone, and each sample's
+    (and, with max_margin, each window's) suffixed form where it has one value per sample or window."""
+    out = [name] if parse_or_none(name, scenario) is not None else []
+    if scenario.samples > 1 or scenario.max_margin:
+        suffixes = [f":{k}" for k in range(1, scenario.samples + 1)]
+        if scenario.max_margin:
+            suffixes += [f":{k}c" for k in range(1, scenario.samples + 1)]
+        out += [name + x for x in suffixes if parse_or_none(name + x, scenario) is not None]
+    return out
+
+
 def value(q: Quantity, trace: Trace) -> float:
     """The exact (float64) value of a quantity in a trace. θ@N and E_total@N run N steps."""
     s = trace.scenario

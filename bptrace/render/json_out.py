@@ -78,12 +78,9 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
     if s.parameter_count() <= QUANTITIES_LIMIT:
         flat: dict[str, float] = {}
         for name in names.all_names(s):
-            suffixes = [f":{i}" for i in range(1, m + 1)] if m > 1 or s.max_margin else []
-            suffixes += [f":{i}c" for i in range(1, m + 1)] if s.max_margin else []
-            for spelled in [name] + [name + suffix for suffix in suffixes]:
-                q = names.parse_or_none(spelled, s)
-                if q is not None:
-                    flat[q.name] = names.value(q, trace)
+            for spelled in names.spellings(name, s):
+                q = names.parse(spelled, s)
+                flat[q.name] = names.value(q, trace)
         data["quantities"] = flat
     if notation != "scalar":
         from .notation import notation_data
