@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from .names import Quantity
-    from .scenario import Layer, Parameter, Scenario
+    from .scenario import Parameter, Scenario
     from .trace import Trace
 
 MAX_TERMS = 6      # terms of a sum written out before the rest is summarised
@@ -534,18 +534,6 @@ class _Builder:
         sample = (i % self.m) + 1 if self.m > 1 or self.mm else None
         return Row(sample, stages, float(value), corrupt)
 
-    def source(self, layer_index: int, col: int) -> str:
-        """The name of what a weight of layer `layer_index` multiplies: i1 for inputs, out_h1 otherwise."""
-        names_ = self.s.layer_names(layer_index - 1)
-        return names_[col] if layer_index == 1 else f"out_{names_[col]}"
-
-    def bias_of(self, layer: Layer, row: int) -> str | None:
-        if layer.bias_mode == "shared":
-            return layer.bias_names[0]
-        if layer.bias_mode == "neuron":
-            return layer.bias_names[row]
-        return None
-
     def w_used(self, index: int) -> Any:
         """Weights of layer `index` that backpropagation multiplies by (the updated ones only in the mistake)."""
         lt = self.trace.layers[index - 1]
@@ -739,8 +727,8 @@ class _Builder:
         """[(weight name, source name)] and the bias name of net_x."""
         layer_index, row = self.s.neuron(x)
         layer = self.s.layers[layer_index - 1]
-        pairs = [(layer.weight_name(row, c), self.source(layer_index, c)) for c in range(layer.weights.shape[1])]
-        return pairs, self.bias_of(layer, row)
+        pairs = [(layer.weight_name(row, c), self.s.source_name(layer_index, c)) for c in range(layer.weights.shape[1])]
+        return pairs, layer.bias_name(row)
 
     def net_definition(self, x: str) -> Math:
         pairs, b = self.net_parts(x)
@@ -929,7 +917,7 @@ class _Builder:
         """∂net_x/∂θ: the source activation for a weight, 1 for a bias."""
         layer_index, r = self.s.neuron(x)
         if p.kind == "weight":
-            src = self.source(layer_index, p.col or 0)
+            src = self.s.source_name(layer_index, p.col or 0)
             closed: Math = var(src)
             rows = [self.prow(i, [var(src)], self.source_value(layer_index, p.col or 0, i)) for i in samples]
         else:

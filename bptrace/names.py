@@ -109,7 +109,7 @@ def parse(text: str, scenario: Scenario) -> Quantity:
     if q.steps is not None and q.steps > MAX_STEPS:
         raise UnknownNameError(f"{raw!r}: at most {MAX_STEPS:,} updates", hint="use bptrace train for long runs")
     if q.steps == 0:   # before any update: the quantity itself
-        q = Quantity("param", q.param, param=q.param) if q.kind == "updated" else Quantity("E_total", "E_total")
+        q = Quantity("param", q.param or "", param=q.param) if q.kind == "updated" else Quantity("E_total", "E_total")
     canonical = q.name + (f":{sample}{'c' if corrupt else ''}" if sample is not None else "")
     return Quantity(q.kind, canonical, q.neuron, q.other, q.param, sample, q.steps, corrupt)
 

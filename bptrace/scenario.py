@@ -56,6 +56,12 @@ class Layer:
             return self.weight_names[row][col]
         return f"W{self.index}_{row + 1}_{col + 1}"
 
+    def bias_name(self, row: int) -> str | None:
+        """The name of the bias added to neuron `row` (the shared one, its own, or None)."""
+        if self.bias_mode == "shared":
+            return self.bias_names[0]
+        return self.bias_names[row] if self.bias_mode == "neuron" else None
+
     def bias_vector(self) -> np.ndarray:
         """The bias added to each neuron's net (zeros when the layer has none)."""
         import numpy as np
@@ -122,6 +128,11 @@ class Scenario:
     @property
     def output_layer(self) -> Layer:
         return self.layers[-1]
+
+    def source_name(self, index: int, col: int) -> str:
+        """What a weight of layer `index` multiplies, by name: the input (i1, x1) or out_ of a neuron (out_h1)."""
+        names = self.layer_names(index - 1)
+        return names[col] if index == 1 else f"out_{names[col]}"
 
     def layer_names(self, index: int) -> tuple[str, ...]:
         """Names of the neurons of layer `index` (0 = the inputs)."""

@@ -15,7 +15,7 @@ from ..fmt import DEFAULT_DIGITS, num
 from ..network import ACTIVATION_INFO, LOSS_FORMULA, LOSS_TERM, cancels_derivative
 
 if TYPE_CHECKING:
-    from ..scenario import Layer, Parameter
+    from ..scenario import Parameter
     from ..trace import Trace
 
 MAX_TERMS = 6   # terms of a sum written out before the rest is summarised
@@ -117,17 +117,6 @@ class TraceLayout:
             return [self.layer]
         return [layer.index for layer in self.s.layers]
 
-    def source_name(self, layer_index: int, col: int) -> str:
-        names = self.s.layer_names(layer_index - 1)
-        return names[col] if layer_index == 1 else "out_" + names[col]
-
-    def bias_name_for(self, layer: Layer, row: int) -> str | None:
-        if layer.bias_mode == "shared":
-            return layer.bias_names[0]
-        if layer.bias_mode == "neuron":
-            return layer.bias_names[row]
-        return None
-
     # ---- the blocks ----
     def blocks(self) -> list[Block]:
         """Every block of the wanted sections, in order."""
@@ -183,12 +172,12 @@ class TraceLayout:
             for s, r in shown:
                 x = layer.neurons[r]
                 cols = _shown_terms(layer.weights.shape[1])
-                names = [f"{layer.weight_name(r, c)}·{self.source_name(index, c)}" for c in cols]
+                names = [f"{layer.weight_name(r, c)}·{self.s.source_name(index, c)}" for c in cols]
                 values = [f"{self.p(layer.weights[r, c])}×{self.p(prev[s, c])}" for c in cols]
                 if len(cols) < layer.weights.shape[1]:
                     names.insert(-1, "…")
                     values.insert(-1, f"… ({layer.weights.shape[1] - len(cols)} more terms)")
-                b = self.bias_name_for(layer, r)
+                b = layer.bias_name(r)
                 if b is not None:
                     names.append(b)
                     values.append(self.p(layer.bias_vector()[r]))
