@@ -1390,19 +1390,29 @@ class _Builder:
 
     # ---- independent checks ----
     def checks_param(self, p: Parameter, sample: int | None, grad: float) -> list[Check]:
-        """The chain rule's ∂E/∂θ beside SymPy's direct derivative of the loss and a central difference."""
+        """The chain rule's ∂E/∂θ beside the verification's own two checks (bptrace.verify, bptrace.symbolic):
+        SymPy's derivative of the loss written out in θ, and a five-point finite difference."""
+        from . import symbolic, symbolic_hinge, verify
+
+        # sample k alone: its loss E_k (the L2 penalty belongs to the batch, not to a sample)
         s = self.s if sample is None else _one_sample(self.s, sample - 1)
-        rows = [Check("chain rule", grad, None, "the product above")]
-        external = _external_checks(self.trace, p, sample, grad)
-        if external is not None:
-            return rows + external
-        rows.append(Check("SymPy", v := sympy_gradient(s, p), _close(v, grad, SYMPY_TOLERANCE),
-                          f"∂E/∂{p.name} of the loss written out as a function of {p.name} alone"))
-        kink = any(bool(lt.kink.any()) for lt in self.trace.layers)
-        v = finite_difference(s, p)
-        rows.append(Check("finite difference", v, _close(v, grad, FD_TOLERANCE) or (None if kink else False),
-                          f"central, h = {FD_STEP:g}" + ("; a net sits on a kink, so it may differ" if kink else "")))
-        return rows
+        q = s.parameter(p.name)
+        if s.max_margin:
+            sym_value = symbolic_hinge.gradient(s, q)
+        else:
+            rows_of = slice(None) if sample is None else slice(sample - 1, sample)
+            g = symbolic.gradients(s, [q], engine_nets=[lt.net[rows_of] for lt in self.trace.layers])[p.name]
+            sym_value = (verify.with_penalty(s, g) if s.l2 else g).value
+        fd = verify.finite_differences(s, [q], reference={p.name: grad})[p.name]
+        undecided = fd.crosses_kink or fd.inconclusive
+        return [Check("chain rule", grad, None, "the product above"),
+                Check("SymPy", sym_value, _close(sym_value, grad, (verify.SYMPY_RTOL, verify.SYMPY_ATOL)),
+                      f"∂E/∂{p.name} of the loss written out in {p.name} (bptrace.symbolic)"),
+                Check("finite difference", fd.value,
+                      None if undecided else _close(fd.value, grad, (verify.FD_RTOL, verify.FD_ATOL)),
+                      f"five-point, h = {fd.step:g} (bptrace.verify)"
+                      + ("; the stencil crosses a kink" if fd.crosses_kink else "")
+                      + ("; the float64 loss is too noisy here to judge" if fd.inconclusive else ""))]
 
     def checks_local(self, value: float, x: str, which: str, samples: list[int], batch: bool) -> list[Check]:
         """∂E/∂out_x or ∂E/∂net_x by a central difference: nudge it, run the rest of the network again."""
@@ -1438,101 +1448,6 @@ def _one_sample(s: Scenario, i: int) -> Scenario:
     if getattr(s, "l2", 0.0):
         changes["l2"] = 0.0
     return s.with_changes(**changes)
-
-
-def _external_checks(trace: Trace, p: Parameter, sample: int | None, grad: float) -> list[Check] | None:
-    """The project's shared verification (bptrace.symbolic, bptrace.verify) for one parameter.
-
-    None when those modules are absent or their API is not the one expected; explain then computes
-    the checks itself (sympy_gradient, finite_difference).
-    """
-    try:
-        from . import symbolic, verify
-    except ImportError:
-        return None
-    s = trace.scenario
-    if getattr(s, "l2", 0.0):
-        return None   # their SymPy and finite differences leave the L2 penalty out; explain's own include it
-    try:
-        sym = symbolic.gradients(s, [p], engine_nets=[lt.net for lt in trace.layers])[p.name]
-        sym_value = float(sym.value if sample is None else sym.per_sample[sample - 1])
-        fd_scenario = s if sample is None else _one_sample(s, sample - 1)
-        fd = verify.finite_differences(fd_scenario, [fd_scenario.parameter(p.name)])[p.name]
-        fd_tolerance = (float(verify.FD_RTOL), float(verify.FD_ATOL))
-        sym_tolerance = (float(verify.SYMPY_RTOL), float(verify.SYMPY_ATOL))
-        fd_value, fd_step, crosses = float(fd.value), float(fd.step), bool(fd.crosses_kink)
-    except Exception:   # another API, or a case it does not cover yet: explain computes the checks itself
-        return None
-    fd_ok = None if crosses else _close(fd_value, grad, fd_tolerance)
-    return [Check("SymPy", sym_value, _close(sym_value, grad, sym_tolerance),
-                  f"∂E/∂{p.name} of the loss written out in {p.name} (bptrace.symbolic)"),
-            Check("finite difference", fd_value, fd_ok,
-                  f"five-point, h = {fd_step:g} (bptrace.verify)" + ("; crosses a kink" if crosses else ""))]
-
-
-def _perturbed(s: Scenario, p: Parameter, h: float) -> tuple[list[Any], list[Any]]:
-    weights = [layer.weights.copy() for layer in s.layers]
-    biases = [layer.biases.copy() for layer in s.layers]
-    if p.kind == "weight":
-        weights[p.layer - 1][p.row, p.col] += h
-    else:
-        biases[p.layer - 1][0 if p.row is None else p.row] += h
-    return weights, biases
-
-
-def finite_difference(s: Scenario, p: Parameter, h: float = FD_STEP) -> float:
-    """(E(θ + h) − E(θ − h)) / 2h with every other parameter fixed."""
-    from .engine import loss_with
-
-    return (loss_with(s, *_perturbed(s, p, h)) - loss_with(s, *_perturbed(s, p, -h))) / (2 * h)
-
-
-def sympy_gradient(s: Scenario, p: Parameter) -> float:
-    """SymPy's derivative of the batch loss as a function of θ alone (every other parameter a number)."""
-    import sympy as sp
-
-    from .network import sympy_loss_term
-
-    theta = sp.Symbol(p.name, real=True)
-    inputs = s.all_inputs() if hasattr(s, "all_inputs") else s.inputs
-    outs: list[list[Any]] = []
-    for row in inputs:                      # every forward pass (max_margin: the windows, then x_c)
-        a: list[Any] = [sp.Float(float(v), 30) for v in row]
-        for layer in s.layers:
-            bias = layer.bias_vector()
-            nets = []
-            for r in range(layer.size):
-                z: Any = sp.Float(0)
-                for c in range(layer.weights.shape[1]):
-                    w = theta if (p.kind == "weight" and p.layer == layer.index and p.row == r and p.col == c) \
-                        else sp.Float(float(layer.weights[r, c]), 30)
-                    z += w * a[c]
-                is_bias = p.kind == "bias" and p.layer == layer.index and (p.row is None or p.row == r)
-                z += theta if is_bias else sp.Float(float(bias[r]), 30)
-                nets.append(z)
-            a = [_sympy_activation(layer.activation, z, layer.slope, nets) for z in nets]
-        outs.append(a)
-    m = s.samples
-    total: Any = sp.Integer(0)
-    for i in range(m):
-        if getattr(s, "max_margin", False):
-            # J_s = max(0, Δ + s_c − s): the corrupt window's score against the window's
-            total += sp.Max(0, sp.Float(float(s.margin), 30) + outs[i + m][0] - outs[i][0])
-        else:
-            n = len(outs[i])
-            total += sum(sympy_loss_term(s.loss, o, sp.Float(float(t), 30), n) for o, t in zip(outs[i], s.targets[i]))
-    loss = total / m if s.reduction == "mean" else total
-    if getattr(s, "l2", 0.0) and p.kind == "weight":
-        loss += sp.Float(float(s.l2), 30) / (2 * m) * theta ** 2   # λ/(2m)·θ² (the other weights are constants)
-    value = _parameter_value(s, p)
-    return float(sp.N(sp.diff(loss, theta).subs(theta, sp.Float(value, 30)), 30))
-
-
-def _parameter_value(s: Scenario, p: Parameter) -> float:
-    layer = s.layers[p.layer - 1]
-    if p.kind == "weight":
-        return float(layer.weights[p.row, p.col])
-    return float(layer.biases[0 if p.row is None else p.row])
 
 
 def local_difference(trace: Trace, x: str, which: str, i: int, h: float = FD_STEP) -> float:

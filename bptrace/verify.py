@@ -279,7 +279,7 @@ def _hinge_gradients(scenario: Scenario, parameters: list[Parameter]) -> dict[st
     return out
 
 
-def _with_penalty(scenario: Scenario, g: Any) -> Any:
+def with_penalty(scenario: Scenario, g: Any) -> Any:
     """Add SymPy's derivative of the L2 penalty λ/(2m)·θ² (weights only) to SymPy's derivative of the data loss."""
     import dataclasses
 
@@ -379,7 +379,7 @@ def verify(trace: Trace, mode: str | None = None, *, fd_rtol: float = FD_RTOL, f
     else:
         derived = symbolic.gradients(scenario, to_derive, forward=hp) if to_derive else {}
         if scenario.l2:
-            derived = {name: _with_penalty(scenario, g) for name, g in derived.items()}
+            derived = {name: with_penalty(scenario, g) for name, g in derived.items()}
     seconds["sympy"] = time.perf_counter() - start
     local = None
     if mode != "off":

@@ -186,15 +186,16 @@ def test_checks_agree_for_a_weight_and_a_hidden_delta(scenario: str) -> None:
         assert ex.ok and ex.checks[-1].method == "finite difference", ex.checks
 
 
-def test_own_checks_when_the_shared_verification_is_absent(mazur: bptrace.Trace,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import bptrace.explain as module
+@pytest.mark.parametrize("name,target", [("mazur", "w1"), ("learner_004_l2", "W1_1_2"), ("cs224n_window", "W1_1_9")])
+def test_checks_are_the_verifications_own(name: str, target: str) -> None:
+    """explain shows the same SymPy and finite-difference values as `run`'s verification table."""
+    from bptrace.verify import verify
 
-    monkeypatch.setattr(module, "_external_checks", lambda *args: None)
-    ex = explain(mazur, "w1")
+    t = bptrace.run(name)
+    row = verify(t).check(target)
+    ex = explain(t, target)
     assert ex.ok
-    assert ex.checks[1].value == pytest.approx(0.000438567734474, rel=1e-12)     # SymPy, exact
-    assert ex.checks[2].value == pytest.approx(0.000438567734474, rel=1e-6)      # central difference
+    assert [c.value for c in ex.checks] == [row.chain_rule, row.sympy, row.finite_difference]
 
 
 def test_l2_penalty_enters_the_gradient_and_the_loss() -> None:
