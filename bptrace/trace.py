@@ -101,17 +101,19 @@ class Trace:
         s = self.scenario
         return s.l2 / s.samples * self.value(p) if p.kind == "weight" and s.l2 else 0.0
 
-    def sample_grad(self, p: Parameter) -> np.ndarray:
-        """∂E_s/∂θ for each sample s (the batch gradient is their mean, or sum, plus l2_grad)."""
+    def pass_grad(self, p: Parameter) -> np.ndarray:
+        """Each forward pass's part of ∂E_s/∂θ: δ·(θ's source activation), one row per pass."""
         t = self.layers[p.layer - 1]
         if p.kind == "weight":
             # ∂E_s/∂w_ij = δ_i · out_j   (the weight's source activation)
-            per_pass = t.delta[:, p.row] * self.activations(p.layer - 1)[:, p.col]
-        elif p.row is None:
-            per_pass = t.delta.sum(axis=1)   # a shared bias feeds every neuron: Σ_i δ_i
-        else:
-            per_pass = t.delta[:, p.row].copy()
-        return self.per_sample(per_pass)
+            return t.delta[:, p.row] * self.activations(p.layer - 1)[:, p.col]
+        if p.row is None:
+            return t.delta.sum(axis=1)   # a shared bias feeds every neuron: Σ_i δ_i
+        return t.delta[:, p.row].copy()
+
+    def sample_grad(self, p: Parameter) -> np.ndarray:
+        """∂E_s/∂θ for each sample s (the batch gradient is their mean, or sum, plus l2_grad)."""
+        return self.per_sample(self.pass_grad(p))
 
     def per_sample(self, per_pass: np.ndarray) -> np.ndarray:
         """Per-pass values -> per-sample values (max_margin: the true and the corrupt window add up)."""

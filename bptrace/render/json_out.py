@@ -109,13 +109,13 @@ def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
     lt = trace.layers[p.layer - 1]
     out = []
     m = s.samples
+    products = trace.pass_grad(p)
     for i in range(s.passes):
         # max_margin: rows m.. are the corrupt windows (suffix :kc)
         suffix = f":{i % m + 1}{'c' if i >= m else ''}" if s.passes > 1 else ""
         if p.kind == "bias" and p.row is None:
             names_ = [f"delta_{x}{suffix}" for x in layer.neurons]
             values = [float(v) for v in lt.delta[i]]
-            product = float(sum(values))
         else:
             x = layer.neurons[p.row]
             last = 1.0 if p.kind == "bias" else float(trace.activations(p.layer - 1)[i, p.col])
@@ -126,8 +126,7 @@ def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
             else:
                 names_ = [f"dE/dout_{x}{suffix}", f"dout_{x}/dnet_{x}{suffix}", last_name]
                 values = [float(lt.dE_dout[i, p.row]), float(lt.dout_dnet[i, p.row]), last]
-            product = float(lt.delta[i, p.row] * last)
-        entry = {"sample": i % m + 1, "names": names_, "values": values, "product": product}
+        entry = {"sample": i % m + 1, "names": names_, "values": values, "product": float(products[i])}
         if s.max_margin:
             entry["window"] = "x_c" if i >= m else "x"
         out.append(entry)
