@@ -91,7 +91,6 @@ def main(traceback: bool) -> None:
 
 
 FORMATS = ["terminal", "json", "markdown", "latex", "html"]
-FULL_LIMIT_HARD = 5000   # --verify full is refused above this many parameters (see _verify)
 
 
 @main.command()
@@ -172,7 +171,7 @@ def _run_blocks(t: Any, notation: str, digits: int, layer: int | None, rows: int
 def _verify(t: Any, mode: str) -> Any:
     if mode == "off":
         return None
-    from .verify import FULL_LIMIT, verify
+    from .verify import FULL_LIMIT, FULL_LIMIT_HARD, verify
 
     count = t.scenario.parameter_count()
     if mode == "full" and count > FULL_LIMIT_HARD:

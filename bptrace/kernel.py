@@ -394,12 +394,8 @@ def generate(scenario: Scenario) -> str:
     w("scale = 1.0 / size" if net.mean else "scale = 1.0", f"lr = {net.eta} * scale")
     net.update(w, "scale", f"({_r(net.l2)} / size)")
     w.dedent(2)
-    w("# the loss over all samples after this epoch", "E = 0.0")
-    w.indent(f"for {net.sample_pattern()} in DATA:")
-    for x in net.passes:
-        w(*net.forward(x))
-    w(*net.hinge(), f"E += {net.sample_loss()}")
-    w.dedent()
+    w("# the loss over all samples after this epoch")
+    _total_loss(w, net)
     w(f"append({reduce_all})")
     w.dedent()
     w(pack, "")
@@ -407,12 +403,18 @@ def generate(scenario: Scenario) -> str:
 
     # ---- the loss alone ----
     w.indent(f"def loss(p, {fast}):")
-    w(unpack, "E = 0.0")
+    w(unpack)
+    _total_loss(w, net)
+    w(f"return {reduce_all}")
+    w.dedent()
+    return w.text()
+
+
+def _total_loss(w: Any, net: Any) -> None:
+    """E = Σ over DATA of each sample's loss: a forward pass per window, the hinge if any, the loss."""
+    w("E = 0.0")
     w.indent(f"for {net.sample_pattern()} in DATA:")
     for x in net.passes:
         w(*net.forward(x))
     w(*net.hinge(), f"E += {net.sample_loss()}")
     w.dedent()
-    w(f"return {reduce_all}")
-    w.dedent()
-    return w.text()

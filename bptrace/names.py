@@ -94,8 +94,6 @@ def parse(text: str, scenario: Scenario) -> Quantity:
     if sample is not None:
         if q.kind in ("param", "updated", "after"):
             raise UnknownNameError(f"{raw!r}: {q.name} belongs to the whole batch; drop ':{sample}'")
-        if scenario.samples == 1 and sample != 1:
-            raise UnknownNameError(f"{raw!r}: the scenario has one sample")
         if corrupt and q.kind in ("E", "E_total", "grad"):
             raise UnknownNameError(f"{raw!r}: {q.name} belongs to the sample (both windows); write {q.name}:{sample}")
     elif scenario.max_margin and q.kind in PER_SAMPLE_ONLY:

@@ -228,7 +228,7 @@ def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
         path = Path(name)
         if relative_to is not None and not path.is_absolute():
             path = relative_to / path
-        return path, str(path) if relative_to is not None else name
+        return path, str(path)
     path = BUNDLED_DIR / f"{name}.yaml"
     if not path.is_file():
         names = bundled_names()
@@ -236,15 +236,13 @@ def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
         raise UnknownNameError(
             f"no bundled scenario named {brief(name)}; bundled: {', '.join(names)}",
             hint=hint or "give a path to a .yaml file, or see 'bptrace scenarios'")
-    return path, f"{name} (bundled)"
+    return path, f"{name}.yaml (bundled)"
 
 
 def load(name: str, relative_to: Path | None = None) -> Scenario:
     """Load and validate a scenario by bundled name or path."""
     path, shown = resolve(name, relative_to)
-    doc = source.load(path, ScenarioError, shown=str(path) if is_path_like(name) else f"{name}.yaml (bundled)")
-    del shown
-    return from_document(doc)
+    return from_document(source.load(path, ScenarioError, shown=shown))
 
 
 def loads(text: str, file: str = "<string>") -> Scenario:
@@ -551,7 +549,7 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_s
     outputs = list(previous)
     inputs = [[x[n] for n in input_names] for x, _ in samples_in]
     targets = []
-    for s, (t, tpath) in enumerate(samples_t):
+    for t, tpath in samples_t:
         if set(t) != set(outputs):
             missing = [o for o in outputs if o not in t]
             extra = [k for k in t if k not in outputs]
@@ -559,7 +557,6 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_s
             raise doc.error(tpath, f"targets must name each output neuron ({', '.join(outputs)}): {detail}",
                             hint=did_you_mean(extra[0], outputs) if extra else None)
         targets.append([t[o] for o in outputs])
-        del s
     return input_names, inputs, targets, layers
 
 

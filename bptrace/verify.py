@@ -64,6 +64,7 @@ FD_ATOL = 1e-9
 SYMPY_RTOL = 1e-9
 SYMPY_ATOL = 1e-12
 FULL_LIMIT = 300            # default mode: "full" up to this many parameters, "sample" above
+FULL_LIMIT_HARD = 5000      # mode "full" is refused above this many (SymPy would not finish; see the CLI)
 SAMPLE_PER_LAYER = 5        # SymPy's sample in mode "sample": first, last and 3 evenly spaced per layer
 FD_FULL_LIMIT = 20_000      # finite differences for every parameter up to this many parameters
 FD_SAMPLE_PER_LAYER = 256

@@ -343,7 +343,6 @@ class TraceLayout:
         yield table
 
     def gradient_cells(self, p: Parameter) -> list[str]:
-        layer = self.s.layers[p.layer - 1]
         lt = self.trace.layers[p.layer - 1]
         factors, _ = self.factor_names(p)
         per_sample = []
@@ -372,7 +371,6 @@ class TraceLayout:
             how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
             lines = [f"  s{i + 1}: {v} = {self.p(self.trace.sample_grad(p)[i])}" for i, v in enumerate(per_sample)]
             body = f"{head}, {how} over the samples\n" + "\n".join(lines)
-        del layer
         return [p.name, body, self.n(self.trace.grad(p))]
 
     def section_updates(self) -> Iterator[Any]:
