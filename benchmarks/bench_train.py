@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")   # before numpy is imported (see above)
+    os.environ.setdefault(_var, "1")  # before numpy is imported (see above)
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -43,12 +43,13 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bptrace import load  # noqa: E402
-from bptrace.scenario import Layer, Scenario  # noqa: E402
-from bptrace.train import choose_path, train  # noqa: E402
+from bptrace import load
+from bptrace.engine.train import choose_path, train
+from bptrace.model.scenario import Layer, Scenario
 
 # ---------------------------------------------------------------------------------------------------
 # Mazur 2-2-2 baselines
+
 
 def mazur_plain(steps: int) -> tuple[float, list[float]]:
     """Mazur's network trained by a hand-written float loop; returns (seconds, weights)."""
@@ -110,6 +111,7 @@ def mazur_bptrace(steps: int) -> tuple[float, list[float]]:
 # ---------------------------------------------------------------------------------------------------
 # 784-128-10, batch 64
 
+
 def mnist_like(seed: int = 0, batch: int = 64) -> Scenario:
     """A 784-128-10 sigmoid/softmax network on one batch of random data, built as a Scenario directly."""
     rng = np.random.default_rng(seed)
@@ -117,17 +119,33 @@ def mnist_like(seed: int = 0, batch: int = 64) -> Scenario:
     layers = []
     for index, (n_in, n) in enumerate(zip(sizes, sizes[1:]), start=1):
         last = index == len(sizes) - 1
-        layers.append(Layer(
-            index=index, activation="softmax" if last else "sigmoid",
-            neurons=tuple(f"o{r + 1}" if last else f"h{index}_{r + 1}" for r in range(n)),
-            weights=rng.normal(0.0, 1.0 / math.sqrt(n_in), (n, n_in)), bias_mode="neuron",
-            biases=np.zeros(n), bias_names=tuple(f"b{index}_{r + 1}" for r in range(n))))
+        layers.append(
+            Layer(
+                index=index,
+                activation="softmax" if last else "sigmoid",
+                neurons=tuple(f"o{r + 1}" if last else f"h{index}_{r + 1}" for r in range(n)),
+                weights=rng.normal(0.0, 1.0 / math.sqrt(n_in), (n, n_in)),
+                bias_mode="neuron",
+                biases=np.zeros(n),
+                bias_names=tuple(f"b{index}_{r + 1}" for r in range(n)),
+            )
+        )
     inputs = rng.uniform(0.0, 1.0, (batch, sizes[0]))
     targets = np.eye(sizes[-1])[rng.integers(0, sizes[-1], batch)]
-    return Scenario(title="784-128-10, batch 64", source_note="benchmarks/bench_train.py", file="<benchmark>",
-                    input_names=tuple(f"x{j + 1}" for j in range(sizes[0])), layers=tuple(layers),
-                    inputs=inputs, targets=targets, loss="cross_entropy", learning_rate=0.1,
-                    update_biases=True, reduction="mean", named=False)
+    return Scenario(
+        title="784-128-10, batch 64",
+        source_note="benchmarks/bench_train.py",
+        file="<benchmark>",
+        input_names=tuple(f"x{j + 1}" for j in range(sizes[0])),
+        layers=tuple(layers),
+        inputs=inputs,
+        targets=targets,
+        loss="cross_entropy",
+        learning_rate=0.1,
+        update_biases=True,
+        reduction="mean",
+        named=False,
+    )
 
 
 def big_numpy(s: Scenario, steps: int) -> tuple[float, list[np.ndarray]]:
@@ -144,7 +162,7 @@ def big_numpy(s: Scenario, steps: int) -> tuple[float, list[np.ndarray]]:
         E = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
         A2 = E / E.sum(axis=1, keepdims=True)
         history.append(float(-np.sum(Y * np.log(A2)) / m))
-        dZ2 = (A2 - Y) / m                      # softmax + cross-entropy: δ = out − t
+        dZ2 = (A2 - Y) / m  # softmax + cross-entropy: δ = out − t
         dZ1 = (dZ2 @ W2) * A1 * (1.0 - A1)
         W2 -= eta * (dZ2.T @ A1)
         b2 -= eta * dZ2.sum(axis=0)
@@ -161,11 +179,13 @@ def big_bptrace(s: Scenario, steps: int) -> tuple[float, list[np.ndarray]]:
 
 # ---------------------------------------------------------------------------------------------------
 
-def median_per_step(contenders: dict[str, Callable[[int], tuple[float, object]]], steps: int,
-                    repeats: int) -> dict[str, float]:
+
+def median_per_step(
+    contenders: dict[str, Callable[[int], tuple[float, object]]], steps: int, repeats: int
+) -> dict[str, float]:
     """Median seconds per step of each contender, the repeats interleaved."""
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    for run in contenders.values():   # warm up (imports, caches, BLAS threads)
+    for run in contenders.values():  # warm up (imports, caches, BLAS threads)
         run(max(1, steps // 10))
     for _ in range(repeats):
         for name, run in contenders.items():
@@ -195,19 +215,33 @@ def main(argv: list[str] | None = None) -> int:
     _, ours = big_bptrace(big, 5)
     assert all(np.allclose(a, b, rtol=1e-10, atol=1e-12) for a, b in zip(hand, ours))
 
-    small = median_per_step({"plain": mazur_plain, "numpy": mazur_numpy, "bptrace": mazur_bptrace},
-                            small_steps, repeats)
-    large = median_per_step({"numpy": lambda n: big_numpy(big, n), "bptrace": lambda n: big_bptrace(big, n)},
-                            big_steps, repeats)
+    small = median_per_step(
+        {"plain": mazur_plain, "numpy": mazur_numpy, "bptrace": mazur_bptrace}, small_steps, repeats
+    )
+    large = median_per_step(
+        {"numpy": lambda n: big_numpy(big, n), "bptrace": lambda n: big_bptrace(big, n)}, big_steps, repeats
+    )
 
-    print(f"bptrace train benchmark: Python {platform.python_version()}, numpy {np.__version__}, "
-          f"{platform.machine()}, BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}; medians of {repeats} repeats")
+    print(
+        f"bptrace train benchmark: Python {platform.python_version()}, numpy {np.__version__}, "
+        f"{platform.machine()}, BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}; medians of {repeats} repeats"
+    )
     rows = [
-        ("2-2-2 (Mazur), 1 sample", f"hand-written plain-Python float loop ({small_steps} steps)",
-         small["plain"], "baseline", ""),
+        (
+            "2-2-2 (Mazur), 1 sample",
+            f"hand-written plain-Python float loop ({small_steps} steps)",
+            small["plain"],
+            "baseline",
+            "",
+        ),
         ("", "hand-written numpy loop", small["numpy"], f"{small['numpy'] / small['plain']:.2f}×", ""),
-        ("", "bptrace scalar path (generated kernel)", small["bptrace"],
-         f"{small['bptrace'] / small['plain']:.2f}×", "≤ 3×"),
+        (
+            "",
+            "bptrace scalar path (generated kernel)",
+            small["bptrace"],
+            f"{small['bptrace'] / small['plain']:.2f}×",
+            "≤ 3×",
+        ),
         ("784-128-10, batch 64", f"hand-written numpy step ({big_steps} steps)", large["numpy"], "baseline", ""),
         ("", "bptrace numpy path", large["bptrace"], f"{large['bptrace'] / large['numpy']:.2f}×", "≤ 1.1×"),
     ]

@@ -28,9 +28,10 @@ import numpy as np  # noqa: E402
 import sympy  # noqa: E402
 
 import bptrace  # noqa: E402
-from bptrace import engine, symbolic  # noqa: E402
-from bptrace.scenario import Scenario, loads  # noqa: E402
-from bptrace.verify import verify  # noqa: E402
+from bptrace.engine import step as engine
+from bptrace.model.scenario import Scenario, loads
+from bptrace.verify import symbolic
+from bptrace.verify.verification import verify
 
 IMPORT_SECONDS = time.perf_counter() - IMPORT_START
 
@@ -38,11 +39,19 @@ IMPORT_SECONDS = time.perf_counter() - IMPORT_START
 def network(sizes: list[int], activations: list[str], seed: int = 0) -> Scenario:
     """A matrix-form scenario with seeded random weights, one bias per neuron, one sample."""
     rng = np.random.default_rng(seed)
-    layers = [{"activation": activations[i - 1],
-               "weights": rng.uniform(-1, 1, (sizes[i], sizes[i - 1])).round(3).tolist(),
-               "biases": rng.uniform(-0.5, 0.5, sizes[i]).round(3).tolist()} for i in range(1, len(sizes))]
-    data = {"inputs": rng.uniform(-1, 1, sizes[0]).round(3).tolist(),
-            "targets": rng.uniform(0.05, 0.95, sizes[-1]).round(3).tolist(), "layers": layers}
+    layers = [
+        {
+            "activation": activations[i - 1],
+            "weights": rng.uniform(-1, 1, (sizes[i], sizes[i - 1])).round(3).tolist(),
+            "biases": rng.uniform(-0.5, 0.5, sizes[i]).round(3).tolist(),
+        }
+        for i in range(1, len(sizes))
+    ]
+    data = {
+        "inputs": rng.uniform(-1, 1, sizes[0]).round(3).tolist(),
+        "targets": rng.uniform(0.05, 0.95, sizes[-1]).round(3).tolist(),
+        "layers": layers,
+    }
     return loads(json.dumps(data), file="-".join(map(str, sizes)))
 
 
@@ -73,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         cases.append(("784-128-10", network([784, 128, 10], ["relu", "sigmoid"]), None))
 
     print(f"imports (numpy, sympy, mpmath, bptrace): {IMPORT_SECONDS:.2f} s; {repeats} cold repeats per case")
-    header = (f"{'case':18} {'params':>7} {'mode':>6} {'sympy':>6} {'median s':>9} {'min s':>7} "
-              f"{'30-digit s':>10} {'fd s':>6} {'sympy s':>8} {'local s':>8} {'target':>7}  ok")
+    header = (
+        f"{'case':18} {'params':>7} {'mode':>6} {'sympy':>6} {'median s':>9} {'min s':>7} "
+        f"{'30-digit s':>10} {'fd s':>6} {'sympy s':>8} {'local s':>8} {'target':>7}  ok"
+    )
     print(header)
     print("-" * len(header))
     missed = False
@@ -88,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         parts = last.seconds  # type: ignore[attr-defined]
         verdict = "" if target is None else ("yes" if median < target else "NO")
         missed = missed or verdict == "NO" or not last.ok  # type: ignore[attr-defined]
-        print(f"{name:18} {scenario.parameter_count():>7} {last.mode:>6} "  # type: ignore[attr-defined]
-              f"{len(last.sympy_derived):>6} {median:>9.3f} {min(times):>7.3f} "  # type: ignore[attr-defined]
-              f"{parts.get('high_precision_forward', 0):>10.3f} {parts['finite_differences']:>6.3f} "
-              f"{parts['sympy']:>8.3f} {parts.get('local_factors', 0):>8.3f} "
-              f"{'' if target is None else f'< {target:g} s':>7}  {verdict or '-'}"
-              f"{'' if last.ok else '  (verification FAILED)'}")  # type: ignore[attr-defined]
+        print(
+            f"{name:18} {scenario.parameter_count():>7} {last.mode:>6} "  # type: ignore[attr-defined]
+            f"{len(last.sympy_derived):>6} {median:>9.3f} {min(times):>7.3f} "  # type: ignore[attr-defined]
+            f"{parts.get('high_precision_forward', 0):>10.3f} {parts['finite_differences']:>6.3f} "
+            f"{parts['sympy']:>8.3f} {parts.get('local_factors', 0):>8.3f} "
+            f"{'' if target is None else f'< {target:g} s':>7}  {verdict or '-'}"
+            f"{'' if last.ok else '  (verification FAILED)'}"
+        )  # type: ignore[attr-defined]
     return 1 if missed else 0
 
 

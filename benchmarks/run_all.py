@@ -38,11 +38,16 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - start
 
 
-def compare(goal: list[str], baseline: list[str], repeats: int, env: dict[str, str] | None = None,
-            before: list[str] | None = None) -> tuple[float, float]:
+def compare(
+    goal: list[str],
+    baseline: list[str],
+    repeats: int,
+    env: dict[str, str] | None = None,
+    before: list[str] | None = None,
+) -> tuple[float, float]:
     """Median wall times (goal, baseline), interleaved; `before` runs untimed ahead of each goal run."""
     timed(goal, env)
-    timed(baseline, env)   # warm the file cache for both
+    timed(baseline, env)  # warm the file cache for both
     a, b = [], []
     for _ in range(repeats):
         if before:
@@ -69,12 +74,25 @@ def big_scenario(path: Path) -> None:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    data = {"title": "784-128-10", "inputs": rng.random(784).round(3).tolist(), "targets": [0] * 3 + [1] + [0] * 6,
-            "layers": [{"activation": "relu", "weights": (rng.standard_normal((128, 784)) * 0.05).round(4).tolist(),
-                        "biases": [0.01] * 128},
-                       {"activation": "softmax", "weights": (rng.standard_normal((10, 128)) * 0.1).round(4).tolist(),
-                        "biases": [0.0] * 10}],
-            "loss": "cross_entropy", "learning_rate": 0.1}
+    data = {
+        "title": "784-128-10",
+        "inputs": rng.random(784).round(3).tolist(),
+        "targets": [0] * 3 + [1] + [0] * 6,
+        "layers": [
+            {
+                "activation": "relu",
+                "weights": (rng.standard_normal((128, 784)) * 0.05).round(4).tolist(),
+                "biases": [0.01] * 128,
+            },
+            {
+                "activation": "softmax",
+                "weights": (rng.standard_normal((10, 128)) * 0.1).round(4).tolist(),
+                "biases": [0.0] * 10,
+            },
+        ],
+        "loss": "cross_entropy",
+        "learning_rate": 0.1,
+    }
     path.write_text(json.dumps(data))
 
 
@@ -120,8 +138,15 @@ def main() -> int:
         big_scenario(big)
         for label, extra in (("terminal", []), ("json", ["--format", "json"])):
             mib, took = peak_rss_mib(bp + ["run", str(big), *extra])
-            rows.append((f"784-128-10 full trace, {label} (verify auto = sample)", f"{took:.2f} s",
-                         "limit 500 MiB", mib / 500, f"{mib:.0f} MiB {'met' if mib < 500 else 'MISSED'}"))
+            rows.append(
+                (
+                    f"784-128-10 full trace, {label} (verify auto = sample)",
+                    f"{took:.2f} s",
+                    "limit 500 MiB",
+                    mib / 500,
+                    f"{mib:.0f} MiB {'met' if mib < 500 else 'MISSED'}",
+                )
+            )
 
     width = max(len(r[0]) for r in rows)
     print(f"\n{'goal'.ljust(width)}  {'time':>9}  {'baseline':<44} {'ratio':>6}  target")

@@ -19,64 +19,64 @@ __version__ = "0.1.0"
 __all__ = ["load", "loads", "run", "show", "to_json", "verify_trace", "Scenario", "Trace", "BptraceError"]
 
 if TYPE_CHECKING:
-    from .errors import BptraceError
-    from .scenario import Scenario
-    from .trace import Trace
+    from bptrace.engine.trace import Trace
+    from bptrace.errors import BptraceError
+    from bptrace.model.scenario import Scenario
 
 
 def load(name: str) -> Scenario:
     """Load a scenario by bundled name ("mazur") or by path ("scenarios/mazur.yaml")."""
-    from .scenario import load as _load
+    from bptrace.model.scenario import load as _load
 
     return _load(name)
 
 
 def loads(text: str, file: str = "<string>") -> Scenario:
     """Load a scenario from YAML or JSON text."""
-    from .scenario import loads as _loads
+    from bptrace.model.scenario import loads as _loads
 
     return _loads(text, file)
 
 
 def run(scenario: Scenario | str) -> Trace:
     """One training step of `scenario` (a Scenario, a bundled name or a path) as a Trace."""
-    from .engine import trace as _trace
+    from bptrace.engine.step import trace as _trace
 
     return _trace(load(scenario) if isinstance(scenario, str) else scenario)
 
 
 def show(trace: Trace, digits: int = 9, **options: Any) -> Any:
     """The trace as a rich renderable: print it with rich, or leave it last in a Jupyter cell."""
-    from .render.terminal import TraceView
+    from bptrace.render.terminal import TraceView
 
     return TraceView(trace, digits=digits, **options)
 
 
 def to_json(trace: Trace, **options: Any) -> str:
     """The trace as JSON text (byte-identical for the same input)."""
-    from .render.json_out import trace_json
+    from bptrace.render.json_out import trace_json
 
     return trace_json(trace, **options)
 
 
 def verify_trace(trace: Trace, mode: str | None = None) -> Any:
     """Check every gradient of the trace independently (SymPy and finite differences)."""
-    from .verify import verify as _verify
+    from bptrace.verify.verification import verify as _verify
 
     return _verify(trace, mode=mode)
 
 
 def __getattr__(name: str) -> Any:
     if name == "Scenario":
-        from .scenario import Scenario
+        from bptrace.model.scenario import Scenario
 
         return Scenario
     if name == "Trace":
-        from .trace import Trace
+        from bptrace.engine.trace import Trace
 
         return Trace
     if name == "BptraceError":
-        from .errors import BptraceError
+        from bptrace.errors import BptraceError
 
         return BptraceError
     raise AttributeError(name)

@@ -1,5 +1,5 @@
 """`python -m bptrace` runs the command line."""
 
-from .cli import main
+from bptrace.cli.main import main
 
 main()

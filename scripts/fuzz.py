@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from click.testing import CliRunner  # noqa: E402
 from fuzzing import mutate  # noqa: E402
 
-from bptrace.cli import main  # noqa: E402
-from bptrace.scenario import BUNDLED_DIR, bundled_names  # noqa: E402
+from bptrace.cli.main import main
+from bptrace.model.scenario import BUNDLED_DIR, bundled_names
 
 SHEETS = Path(__file__).resolve().parent.parent / "examples"
 
@@ -47,14 +47,19 @@ def run(examples: int, seed: int) -> int:
             args = ["check", str(path)] if name.startswith("sheet:") else ["run", str(path), "--verify", "off"]
             result = runner.invoke(main, args)
             statuses[result.exit_code] += 1
-            bad = (result.exit_code not in (0, 1, 2) or "Traceback" in result.stderr
-                   or "internal error" in result.stderr
-                   or (result.exception is not None and not isinstance(result.exception, SystemExit))
-                   or (result.exit_code == 2 and len(result.stderr.strip().splitlines()) != 1))
+            bad = (
+                result.exit_code not in (0, 1, 2)
+                or "Traceback" in result.stderr
+                or "internal error" in result.stderr
+                or (result.exception is not None and not isinstance(result.exception, SystemExit))
+                or (result.exit_code == 2 and len(result.stderr.strip().splitlines()) != 1)
+            )
             if bad:
                 failures += 1
-                print(f"FAIL case seed {case_seed} ({name}): exit {result.exit_code}: "
-                      f"{result.stderr.strip()[:300]} {result.exception!r}")
+                print(
+                    f"FAIL case seed {case_seed} ({name}): exit {result.exit_code}: "
+                    f"{result.stderr.strip()[:300]} {result.exception!r}"
+                )
     took = time.perf_counter() - start
     print(f"{examples} inputs in {took:.0f} s: exit statuses {dict(sorted(statuses.items()))}; {failures} failures")
     return 1 if failures else 0

@@ -10,9 +10,35 @@ from typing import Any
 
 import yaml
 
-ODD_VALUES: list[Any] = [None, True, "", "oops", "nan", ".inf", -1, 0, 1e308, -1e308, 1e-320, [], {}, [[]],
-                         [1, "x"], {"a": 1}, 10**400, "sigmoid", "relu", "softmax", "cross_entropy", "bce",
-                         [0.1] * 50, -0.0, 3, "0.5", "W1_1_1"]
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    "",
+    "oops",
+    "nan",
+    ".inf",
+    -1,
+    0,
+    1e308,
+    -1e308,
+    1e-320,
+    [],
+    {},
+    [[]],
+    [1, "x"],
+    {"a": 1},
+    10**400,
+    "sigmoid",
+    "relu",
+    "softmax",
+    "cross_entropy",
+    "bce",
+    [0.1] * 50,
+    -0.0,
+    3,
+    "0.5",
+    "W1_1_1",
+]
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -44,21 +70,21 @@ def mutate_data(data: Any, rng: random.Random) -> Any:
     parent = _get(data, path[:-1])
     key = path[-1]
     action = rng.randrange(6)
-    if action == 0:      # drop
+    if action == 0:  # drop
         del parent[key]
-    elif action == 1:    # retype / corrupt the value
+    elif action == 1:  # retype / corrupt the value
         parent[key] = rng.choice(ODD_VALUES)
-    elif action == 2 and isinstance(parent, dict):   # rename the key (a typo)
+    elif action == 2 and isinstance(parent, dict):  # rename the key (a typo)
         value = parent.pop(key)
         parent[str(key)[:-1] + rng.choice("xz_1") if str(key) else "k"] = value
-    elif action == 3 and isinstance(parent, list):   # duplicate an item
+    elif action == 3 and isinstance(parent, list):  # duplicate an item
         parent.insert(key, copy.deepcopy(parent[key]))
-    elif action == 4:    # nudge a number
+    elif action == 4:  # nudge a number
         if isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool):
             parent[key] = parent[key] * rng.choice([-1, 0, 1e6, 1e300, float("nan")])
         else:
             parent[key] = rng.choice(ODD_VALUES)
-    else:                # add an unknown key
+    else:  # add an unknown key
         if isinstance(parent, dict):
             parent[rng.choice(["layer", "lerning_rate", "bias", "biases", "samples", "extra"])] = 1
     return data
@@ -77,7 +103,7 @@ def mutate_text(text: str, rng: random.Random) -> bytes:
         token = rng.choice([b":", b"[", b"]", b"{", b"-", b"\t", b"&a", b"*a", b"!!", b"'", b"\n  "])
         return raw[:pos] + token + raw[pos:]
     if action == 3:
-        return raw[:pos] + raw[pos + rng.randrange(1, 8):]
+        return raw[:pos] + raw[pos + rng.randrange(1, 8) :]
     lines = text.splitlines(keepends=True)
     if not lines:
         return raw

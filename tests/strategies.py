@@ -27,16 +27,17 @@ import numpy as np
 import yaml
 from hypothesis import strategies as st
 
-from bptrace.network import ACTIVATIONS, LOSSES
-from bptrace.scenario import BIAS_MODES, REDUCTIONS
+from bptrace.functions import ACTIVATIONS, LOSSES
+from bptrace.model.scenario import BIAS_MODES, REDUCTIONS
 
-KINKED = ("relu", "leaky_relu")     # activations not differentiable at net = 0
+KINKED = ("relu", "leaky_relu")  # activations not differentiable at net = 0
 DEFAULT_MIN_KINK_MARGIN = 1e-3
-DEFAULT_MAX_NET = 12.0              # σ(12) = 1 − 6e-6: 1 − out still has ~10 good digits
+DEFAULT_MAX_NET = 12.0  # σ(12) = 1 − 6e-6: 1 − out still has ~10 good digits
 
 
 # ---------------------------------------------------------------------------------------------------
 # One builder, two sources of randomness
+
 
 class _RngChooser:
     """Choices from a numpy Generator."""
@@ -76,10 +77,19 @@ class _DrawChooser:
         return self.draw(st.booleans())
 
 
-def build_scenario_dict(c: Any, *, max_depth: int = 4, max_width: int = 3, max_inputs: int = 3,
-                        max_samples: int = 4, activations: Sequence[str] = ACTIVATIONS,
-                        losses: Sequence[str] = LOSSES, bias_modes: Sequence[str] = BIAS_MODES,
-                        reductions: Sequence[str] = REDUCTIONS, l2: bool = False) -> dict[str, Any]:
+def build_scenario_dict(
+    c: Any,
+    *,
+    max_depth: int = 4,
+    max_width: int = 3,
+    max_inputs: int = 3,
+    max_samples: int = 4,
+    activations: Sequence[str] = ACTIVATIONS,
+    losses: Sequence[str] = LOSSES,
+    bias_modes: Sequence[str] = BIAS_MODES,
+    reductions: Sequence[str] = REDUCTIONS,
+    l2: bool = False,
+) -> dict[str, Any]:
     """A matrix-form scenario as plain data, every choice made through the chooser `c`.
 
     With l2=True, about half of the scenarios carry an L2 penalty λ in [0, 1).
@@ -87,9 +97,9 @@ def build_scenario_dict(c: Any, *, max_depth: int = 4, max_width: int = 3, max_i
     plain = [a for a in activations if a != "softmax"]
     loss = c.choice(losses)
     if loss == "cross_entropy":
-        out_activation = "softmax"      # the only pairing the format accepts
+        out_activation = "softmax"  # the only pairing the format accepts
     elif loss == "bce":
-        out_activation = "sigmoid"      # keeps out in (0, 1), where ln(out) and ln(1 − out) exist
+        out_activation = "sigmoid"  # keeps out in (0, 1), where ln(out) and ln(1 − out) exist
     else:
         if not plain:
             raise ValueError(f"loss {loss} needs an activation other than softmax")
@@ -154,7 +164,7 @@ def _targets(c: Any, loss: str, n: int) -> list[float]:
         total = sum(raw)
         if total == 0:
             return [1.0] + [0.0] * (n - 1)
-        return [v / total for v in raw]   # Σ = 1 to within a few ulp (the format allows 1e-9)
+        return [v / total for v in raw]  # Σ = 1 to within a few ulp (the format allows 1e-9)
     return [c.uniform(-1.0, 1.0) for _ in range(n)]
 
 
@@ -166,8 +176,10 @@ def to_yaml(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Conditioning
 
-def is_well_conditioned(scenario: Any, min_kink_margin: float = DEFAULT_MIN_KINK_MARGIN,
-                        max_net: float = DEFAULT_MAX_NET) -> bool:
+
+def is_well_conditioned(
+    scenario: Any, min_kink_margin: float = DEFAULT_MIN_KINK_MARGIN, max_net: float = DEFAULT_MAX_NET
+) -> bool:
     """No relu/leaky_relu net within `min_kink_margin` of 0 and no |net| above `max_net`, on any sample.
 
     The forward pass is written here (net = out_prev·Wᵀ + b) rather than taken from bptrace.engine, so a
@@ -204,6 +216,7 @@ def _plain_activation(name: str, z: np.ndarray, slope: float) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 # Public helpers
 
+
 @st.composite
 def scenario_dicts(draw: Any, **options: Any) -> dict[str, Any]:
     """Strategy: matrix-form scenario dicts (options as for build_scenario_dict). Not filtered."""
@@ -215,14 +228,17 @@ def scenario_yamls(**options: Any) -> st.SearchStrategy[str]:
     return scenario_dicts(**options).map(to_yaml)
 
 
-def scenarios(min_kink_margin: float = DEFAULT_MIN_KINK_MARGIN, max_net: float = DEFAULT_MAX_NET,
-              **options: Any) -> st.SearchStrategy[Any]:
+def scenarios(
+    min_kink_margin: float = DEFAULT_MIN_KINK_MARGIN, max_net: float = DEFAULT_MAX_NET, **options: Any
+) -> st.SearchStrategy[Any]:
     """Strategy: loaded bptrace Scenarios, filtered with is_well_conditioned."""
     import bptrace
 
-    return (scenario_yamls(**options)
-            .map(lambda text: bptrace.loads(text, "<hypothesis>"))
-            .filter(lambda s: is_well_conditioned(s, min_kink_margin, max_net)))
+    return (
+        scenario_yamls(**options)
+        .map(lambda text: bptrace.loads(text, "<hypothesis>"))
+        .filter(lambda s: is_well_conditioned(s, min_kink_margin, max_net))
+    )
 
 
 def random_scenario_dict(rng: np.random.Generator | int, **options: Any) -> dict[str, Any]:
@@ -232,9 +248,15 @@ def random_scenario_dict(rng: np.random.Generator | int, **options: Any) -> dict
     return build_scenario_dict(_RngChooser(rng), **options)
 
 
-def random_scenario_yaml(rng: np.random.Generator | int, *, well_conditioned: bool = True,
-                         min_kink_margin: float = DEFAULT_MIN_KINK_MARGIN, max_net: float = DEFAULT_MAX_NET,
-                         attempts: int = 1000, **options: Any) -> str:
+def random_scenario_yaml(
+    rng: np.random.Generator | int,
+    *,
+    well_conditioned: bool = True,
+    min_kink_margin: float = DEFAULT_MIN_KINK_MARGIN,
+    max_net: float = DEFAULT_MAX_NET,
+    attempts: int = 1000,
+    **options: Any,
+) -> str:
     """YAML text of a random matrix-form scenario (options as for build_scenario_dict).
 
     With well_conditioned (the default) draws are repeated, from the same generator, until one passes

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 import bptrace
-from bptrace import answers, check, diagnose, engine, names
+from bptrace.engine import step as engine
 from bptrace.errors import AnswerSheetError
+from bptrace.grading import answers, diagnose
+from bptrace.grading import marking as check
+from bptrace.model import names
 
 MAZUR = bptrace.load("mazur")
 LAB = diagnose.Lab(MAZUR)
@@ -27,21 +30,25 @@ def exact(name: str) -> float:
 # ---------------------------------------------------------------------------------------------------
 # Numbers as written
 
-@pytest.mark.parametrize(("text", "digits", "place"), [
-    ("0.511301270", 9, -9),       # the trailing zero is a digit
-    ("0.51130127", 8, -8),
-    ("3.51e-5", 3, -7),
-    ("0.0000351085", 6, -10),
-    ("3.5101878e-05", 8, -12),
-    ("-0.019049119", 8, -9),
-    ("\u22120.019049119", 8, -9),  # a Unicode minus, as typeset
-    ("100", 3, 0),
-    ("1e2", 1, 2),
-    (".5", 1, -1),
-    ("0.750", 3, -3),
-    ("0", 0, 0),
-    ("0.000", 0, -3),
-])
+
+@pytest.mark.parametrize(
+    ("text", "digits", "place"),
+    [
+        ("0.511301270", 9, -9),  # the trailing zero is a digit
+        ("0.51130127", 8, -8),
+        ("3.51e-5", 3, -7),
+        ("0.0000351085", 6, -10),
+        ("3.5101878e-05", 8, -12),
+        ("-0.019049119", 8, -9),
+        ("\u22120.019049119", 8, -9),  # a Unicode minus, as typeset
+        ("100", 3, 0),
+        ("1e2", 1, 2),
+        (".5", 1, -1),
+        ("0.750", 3, -3),
+        ("0", 0, 0),
+        ("0.000", 0, -3),
+    ],
+)
 def test_significant_digits_are_read_from_the_text(text: str, digits: int, place: int) -> None:
     w = check.read_number(text)
     assert w is not None
@@ -60,23 +67,23 @@ def _judge(text: str, x: float, **kw: object) -> check.Judgement:
 
 
 def test_digits_rule_with_one_unit_in_the_last_place() -> None:
-    x = exact("out_o1")                                   # 0.751365069552...
+    x = exact("out_o1")  # 0.751365069552...
     assert f"{x:.4f}" == "0.7514"
     assert _judge("0.7514", x).ok
-    assert _judge("0.7513", x).ok and _judge("0.7515", x).ok      # ± one unit
+    assert _judge("0.7513", x).ok and _judge("0.7515", x).ok  # ± one unit
     assert not _judge("0.7512", x).ok and not _judge("0.7516", x).ok
     assert _judge("0.75136507", x).ok
-    assert not _judge("0.75136079", x).ok                 # seed 002's transcription slip
+    assert not _judge("0.75136079", x).ok  # seed 002's transcription slip
 
 
 def test_a_trailing_zero_counts() -> None:
     x = exact("out_o1")
     assert _judge("0.751", x).ok
-    assert not _judge("0.7510", x).ok                     # four digits now: 0.7514 ± 1, and 0.7510 is not
+    assert not _judge("0.7510", x).ok  # four digits now: 0.7514 ± 1, and 0.7510 is not
 
 
 def test_too_few_digits_are_not_correct_unless_exact() -> None:
-    x = exact("w5+")                                      # 0.358916479718
+    x = exact("w5+")  # 0.358916479718
     verdict = _judge("0.4", x)
     assert not verdict.ok and verdict.reason == "few-digits"
     assert not _judge("0.36", x).ok
@@ -88,12 +95,12 @@ def test_too_few_digits_are_not_correct_unless_exact() -> None:
 
 
 def test_e_notation_and_small_numbers() -> None:
-    x = 3.5101877830e-05                                   # Mazur's loss after 10,000 updates
+    x = 3.5101877830e-05  # Mazur's loss after 10,000 updates
     assert _judge("3.51e-5", x).ok
     assert _judge("3.51e-05", x).ok
     assert _judge("0.0000351", x).ok
-    assert not _judge("3.5e-5", x).ok                      # two digits
-    assert not _judge("0.0000351085", x).ok                # published, six digits, and wrong
+    assert not _judge("3.5e-5", x).ok  # two digits
+    assert not _judge("0.0000351085", x).ok  # published, six digits, and wrong
 
 
 def test_tolerances_widen_never_narrow() -> None:
@@ -101,11 +108,12 @@ def test_tolerances_widen_never_narrow() -> None:
     assert _judge("0.3580", x, rtol=1e-2).ok
     assert not _judge("0.3580", x).ok
     assert _judge("0.3580", x, atol=1e-3).ok
-    assert _judge("0.35891648", x, rtol=1e-12).ok          # the digits rule still applies
+    assert _judge("0.35891648", x, rtol=1e-12).ok  # the digits rule still applies
 
 
 # ---------------------------------------------------------------------------------------------------
 # Sheets
+
 
 def write(tmp_path: Path, text: str, name: str = "sheet.yaml") -> Path:
     path = tmp_path / name
@@ -120,7 +128,9 @@ def mark_text(tmp_path: Path, text: str, **options: object) -> check.SheetResult
 
 
 def test_a_sheet_with_points_tolerance_and_an_empty_answer(tmp_path: Path) -> None:
-    result = mark_text(tmp_path, """
+    result = mark_text(
+        tmp_path,
+        """
 scenario: mazur
 student: Ada
 answers:
@@ -129,12 +139,13 @@ answers:
   w6+: {value: 0.4, points: 3}
   dE_total/dw5: 0.0821670406
   dE/dw1:
-""")
+""",
+    )
     by = {r.quantity: r for r in result.results}
     assert result.student == "Ada"
     assert by["w5+"].correct and by["w5+"].earned == 2
     assert by["w6+"].status == "few-digits" and by["w6+"].earned == 0
-    assert by["dE/dw5"].correct and by["dE/dw5"].answer.key == "dE_total/dw5"   # another spelling
+    assert by["dE/dw5"].correct and by["dE/dw5"].answer.key == "dE_total/dw5"  # another spelling
     assert by["dE/dw1"].status == "unanswered"
     s = result.summary
     assert (s.total, s.answered, s.correct, s.points, s.max_points) == (5, 4, 3, 4.0, 8.0)
@@ -144,10 +155,17 @@ answers:
 
 
 def test_the_literal_text_is_kept_through_yaml_and_json(tmp_path: Path) -> None:
-    yaml_result = mark_text(tmp_path, "scenario: mazur\nanswers:\n  w7+: 0.511301270\n  E_total@1: 2.91027774e-1\n"
-                                      "  dE/dw5: '8.2167e-2'\n  dE_o2/dout_h1: \u22120.019049119\n")
+    yaml_result = mark_text(
+        tmp_path,
+        "scenario: mazur\nanswers:\n  w7+: 0.511301270\n  E_total@1: 2.91027774e-1\n"
+        "  dE/dw5: '8.2167e-2'\n  dE_o2/dout_h1: \u22120.019049119\n",
+    )
     assert {r.answer.written.text: r.answer.written.digits for r in yaml_result.results if r.answer.written} == {
-        "0.511301270": 9, "2.91027774e-1": 9, "8.2167e-2": 5, "-0.019049119": 8}
+        "0.511301270": 9,
+        "2.91027774e-1": 9,
+        "8.2167e-2": 5,
+        "-0.019049119": 8,
+    }
     assert yaml_result.summary.all_correct
     text = json.dumps({"scenario": "mazur", "answers": {"w7+": 0.51130127, "out_h1": 0.593269992}})
     path = write(tmp_path, text.replace("0.51130127", "0.511301270"), "sheet.json")
@@ -171,12 +189,12 @@ def test_early_rounding_is_counted_correct_with_a_note(tmp_path: Path) -> None:
     delta_o1 = r3(r3(out_o1 - 0.01) * r3(out_o1 * (1 - out_o1)))
     worked = f"{r3(delta_o1 * out_h1):.3g}"
     x = exact("dE/dw5")
-    assert not _judge(worked, x).ok             # the digits rule alone does not forgive the drift
+    assert not _judge(worked, x).ok  # the digits rule alone does not forgive the drift
     result = mark_text(tmp_path, f"scenario: mazur\nanswers:\n  dE/dw5: {worked}\n  dE/dw6: 0.0812\n")
     by = {r.quantity: r for r in result.results}
     assert by["dE/dw5"].correct and by["dE/dw5"].codes == ["rounding"]
     assert "rounded to 3 significant digits" in by["dE/dw5"].explanation
-    assert not by["dE/dw6"].correct                  # 0.0812 is not what early rounding gives for w6
+    assert not by["dE/dw6"].correct  # 0.0812 is not what early rounding gives for w6
     assert "1 answer differs only by early rounding (accepted)" in result.summary.narrative
 
 
@@ -189,32 +207,50 @@ def test_accept_makes_a_convention_count(tmp_path: Path) -> None:
     assert accepted.summary.all_correct and "delta-sign-convention" in accepted.results[0].codes
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("scenario: mazur\nanswers:\n  out_o1: 0.75\n  w9+: 0.3\n",
-     "sheet.yaml:4:3: answers.w9+: unknown quantity 'w9+' (did you mean w8+ or w7+ or w6+?)"),
-    ("answers:\n  out_o1: 0.75\n",
-     "sheet.yaml:1: the sheet names no scenario (add 'scenario: NAME' (a bundled name or a path relative to "
-     "the sheet), or pass -s SCENARIO)"),
-    ("scenario: mazr\nanswers:\n  out_o1: 0.75\n",
-     "sheet.yaml:1:1: scenario: no bundled scenario named 'mazr'"),
-    ("scenario: nowhere/x.yaml\nanswers:\n  out_o1: 0.75\n",
-     "sheet.yaml:1:1: scenario: no scenario file"),
-    ("scenario: mazur\nanswers:\n  out_o1: oops\n",
-     "sheet.yaml:3:3: answers.out_o1: expected a number, got 'oops' (write a plain decimal number such as "
-     "0.75136507 or 3.51e-5)"),
-    ("scenario: mazur\nanswers:\n  out_o1: [1, 2]\n", "sheet.yaml:3:3: answers.out_o1: expected a number, got list"),
-    ("scenario: mazur\nanswers:\n  out_o1: {value: 0.75, point: 2}\n",
-     "sheet.yaml:3:25: answers.out_o1.point: unknown key 'point' (did you mean points?)"),
-    ("scenario: mazur\nanswers:\n  out_o1: {value: 0.75, points: -1}\n",
-     "answers.out_o1.points: points must not be negative"),
-    ("scenario: mazur\nanswerz:\n  out_o1: 0.75\n",
-     "sheet.yaml:2:1: answerz: unknown key 'answerz' (did you mean answers?)"),
-    ("scenario: mazur\nanswers:\n  dE/dw5: 0.08\n  dE_total/dw5: 0.08\n",
-     "sheet.yaml:4:3: answers.dE_total/dw5: 'dE_total/dw5' is the same quantity as 'dE/dw5' (line 3)"),
-    ("scenario: mazur\nanswers:\n  out_o1: 0.7\n  out_o1: 0.8\n", "duplicate key 'out_o1'"),
-    ("scenario: mazur\nanswers: [0.75]\n", "answers must be a mapping"),
-    ("scenario: mazur\nanswers:\n  out_o1: 0.75\n   bad: [\n", "sheet.yaml:4"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "scenario: mazur\nanswers:\n  out_o1: 0.75\n  w9+: 0.3\n",
+            "sheet.yaml:4:3: answers.w9+: unknown quantity 'w9+' (did you mean w8+ or w7+ or w6+?)",
+        ),
+        (
+            "answers:\n  out_o1: 0.75\n",
+            "sheet.yaml:1: the sheet names no scenario (add 'scenario: NAME' (a bundled name or a path relative to "
+            "the sheet), or pass -s SCENARIO)",
+        ),
+        ("scenario: mazr\nanswers:\n  out_o1: 0.75\n", "sheet.yaml:1:1: scenario: no bundled scenario named 'mazr'"),
+        ("scenario: nowhere/x.yaml\nanswers:\n  out_o1: 0.75\n", "sheet.yaml:1:1: scenario: no scenario file"),
+        (
+            "scenario: mazur\nanswers:\n  out_o1: oops\n",
+            "sheet.yaml:3:3: answers.out_o1: expected a number, got 'oops' (write a plain decimal number such as "
+            "0.75136507 or 3.51e-5)",
+        ),
+        (
+            "scenario: mazur\nanswers:\n  out_o1: [1, 2]\n",
+            "sheet.yaml:3:3: answers.out_o1: expected a number, got list",
+        ),
+        (
+            "scenario: mazur\nanswers:\n  out_o1: {value: 0.75, point: 2}\n",
+            "sheet.yaml:3:25: answers.out_o1.point: unknown key 'point' (did you mean points?)",
+        ),
+        (
+            "scenario: mazur\nanswers:\n  out_o1: {value: 0.75, points: -1}\n",
+            "answers.out_o1.points: points must not be negative",
+        ),
+        (
+            "scenario: mazur\nanswerz:\n  out_o1: 0.75\n",
+            "sheet.yaml:2:1: answerz: unknown key 'answerz' (did you mean answers?)",
+        ),
+        (
+            "scenario: mazur\nanswers:\n  dE/dw5: 0.08\n  dE_total/dw5: 0.08\n",
+            "sheet.yaml:4:3: answers.dE_total/dw5: 'dE_total/dw5' is the same quantity as 'dE/dw5' (line 3)",
+        ),
+        ("scenario: mazur\nanswers:\n  out_o1: 0.7\n  out_o1: 0.8\n", "duplicate key 'out_o1'"),
+        ("scenario: mazur\nanswers: [0.75]\n", "answers must be a mapping"),
+        ("scenario: mazur\nanswers:\n  out_o1: 0.75\n   bad: [\n", "sheet.yaml:4"),
+    ],
+)
 def test_bad_sheets_name_the_file_and_line(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(AnswerSheetError) as info:
         sheet = answers.read(write(tmp_path, text))
@@ -238,18 +274,23 @@ def test_scenario_paths_are_relative_to_the_sheet(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------
 # Templates and new exercises
 
+
 @pytest.mark.parametrize("name", ["mazur", "ng_shallow", "softmax_classifier", "cs224n_window"])
 def test_every_template_name_parses_and_the_exact_values_mark_full(tmp_path: Path, name: str) -> None:
     s = bptrace.load(name)
     text = answers.template_text(s, name)
     sheet = answers.read(write(tmp_path, text))
-    bound = answers.bind(sheet, s)                     # raises if a name does not parse
+    bound = answers.bind(sheet, s)  # raises if a name does not parse
     assert len(bound) == len(answers.derivation(s)) > 10
     assert all(a.written is None for a in bound)
     # filled with the exact values, every answer is right
     t = engine.trace(s)
-    filled = "scenario: " + name + "\nanswers:\n" + "".join(
-        f"  {json.dumps(a.key)}: {names.value(a.quantity, t)!r}\n" for a in bound)
+    filled = (
+        "scenario: "
+        + name
+        + "\nanswers:\n"
+        + "".join(f"  {json.dumps(a.key)}: {names.value(a.quantity, t)!r}\n" for a in bound)
+    )
     result = mark_text(tmp_path, filled)
     assert result.summary.all_correct, [r.quantity for r in result.results if not r.correct]
 
@@ -262,8 +303,9 @@ def test_template_sections() -> None:
     assert "# updates, layer 2 (η = 0.5)" in text
 
 
-@pytest.mark.parametrize(("seed", "shape", "loss"), [(1, [2, 2, 2], "half_sse"), (7, [3, 4, 2, 1], "bce"),
-                                                      (12, [2, 3, 3], "cross_entropy")])
+@pytest.mark.parametrize(
+    ("seed", "shape", "loss"), [(1, [2, 2, 2], "half_sse"), (7, [3, 4, 2, 1], "bce"), (12, [2, 3, 3], "cross_entropy")]
+)
 def test_new_exercises_are_deterministic_and_load(seed: int, shape: list[int], loss: str) -> None:
     a = answers.random_exercise(seed, shape, loss=loss, samples=2)
     assert a == answers.random_exercise(seed, shape, loss=loss, samples=2)
@@ -271,7 +313,7 @@ def test_new_exercises_are_deterministic_and_load(seed: int, shape: list[int], l
     s = bptrace.loads(a)
     assert [len(s.input_names)] + [layer.size for layer in s.layers] == shape
     assert s.loss == loss and s.samples == 2
-    for layer in s.layers:   # two decimals, never 0
+    for layer in s.layers:  # two decimals, never 0
         for w in layer.weights.flat:
             assert w != 0 and round(w, 2) == w
     engine.trace(s)
@@ -279,7 +321,7 @@ def test_new_exercises_are_deterministic_and_load(seed: int, shape: list[int], l
 
 def test_a_short_wrong_answer_is_wrong_not_merely_short() -> None:
     """0.5 for out_o1 = 0.75136507 is wrong, whatever its digits; 0.75 is right as far as it goes."""
-    from bptrace.check import judge, read_number
+    from bptrace.grading.marking import judge, read_number
 
     assert judge(read_number("0.5"), 0.7513650695523157, min_digits=3).reason == "wrong"
     assert judge(read_number("0.75"), 0.7513650695523157, min_digits=3).reason == "few-digits"

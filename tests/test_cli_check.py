@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import bptrace
-from bptrace import engine, names
-from bptrace.cli import main
+from bptrace.cli.main import main
+from bptrace.engine import step as engine
+from bptrace.model import names
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -23,8 +24,10 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def exact_sheet(path: Path, student: str, values: dict[str, str], scenario: str = "mazur") -> Path:
-    path.write_text(f"scenario: {scenario}\nstudent: {student}\nanswers:\n"
-                    + "".join(f"  {k}: {v}\n" for k, v in values.items()), encoding="utf-8")
+    path.write_text(
+        f"scenario: {scenario}\nstudent: {student}\nanswers:\n" + "".join(f"  {k}: {v}\n" for k, v in values.items()),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -70,7 +73,7 @@ def test_all_right_exits_0_and_shows_the_table(tmp_path: Path) -> None:
     code, out, err = run("check", str(exact_sheet(tmp_path / "ada.yaml", "Ada", RIGHT)))
     assert code == 0, err
     assert err == ""
-    assert "Ada" in out and out.count("✓") == 1 + len(RIGHT) and out.count("✗") == 1   # the header has ✓/✗
+    assert "Ada" in out and out.count("✓") == 1 + len(RIGHT) and out.count("✗") == 1  # the header has ✓/✗
     assert "Score: 4/4 correct, 4/4 points" in out
     assert "Every answer given is right." in out
 
@@ -110,7 +113,7 @@ def test_hide_expected_reveals_no_exact_value(tmp_path: Path) -> None:
 def test_many_sheets_and_a_csv_report(tmp_path: Path) -> None:
     a = exact_sheet(tmp_path / "ada.yaml", "Ada", RIGHT)
     b = exact_sheet(tmp_path / "bob.yaml", "Bob", WRONG)
-    c = tmp_path / "cyd.yaml"            # no student: the file name names her
+    c = tmp_path / "cyd.yaml"  # no student: the file name names her
     c.write_text("scenario: mazur\nanswers:\n  out_o1: 0.7514\n", encoding="utf-8")
     report = tmp_path / "grades.csv"
     code, out, err = run("check", str(a), str(b), str(c), "--report", str(report))
@@ -150,19 +153,27 @@ def test_scenario_option_overrides_and_relative_paths(tmp_path: Path) -> None:
     e = names.value(names.parse("E_total", s), engine.trace(s))
     sheet = exact_sheet(tmp_path / "s.yaml", "Eve", {"E_total": repr(e)}, scenario="ex.yaml")
     assert run("check", str(sheet))[0] == 0
-    code, out, _ = run("check", str(sheet), "-s", "mazur")        # E_total of Mazur's network instead
+    code, out, _ = run("check", str(sheet), "-s", "mazur")  # E_total of Mazur's network instead
     assert code == 1 and "Mazur" in out
 
 
-@pytest.mark.parametrize(("text", "where", "what"), [
-    ("scenario: mazur\nanswers:\n  out_o1: 0.75\n  dE/dw9: 0.1\n", ":4:3:", "unknown quantity 'dE/dw9' (did you mean"),
-    ("answers:\n  out_o1: 0.75\n", ":1:", "the sheet names no scenario"),
-    ("scenario: mazur\nanswers:\n  out_o1: [0.75\n", ":4:", "invalid YAML"),
-    ("scenario: mazur\nanswers:\n  out_o1: zero point seven\n", ":3:3:", "expected a number"),
-    ("scenario: mazzur\nanswers:\n  out_o1: 0.75\n", ":1:1:", "did you mean mazur?"),
-])
-def test_bad_sheets_exit_2_with_file_and_line_and_no_traceback(tmp_path: Path, text: str, where: str,
-                                                               what: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "where", "what"),
+    [
+        (
+            "scenario: mazur\nanswers:\n  out_o1: 0.75\n  dE/dw9: 0.1\n",
+            ":4:3:",
+            "unknown quantity 'dE/dw9' (did you mean",
+        ),
+        ("answers:\n  out_o1: 0.75\n", ":1:", "the sheet names no scenario"),
+        ("scenario: mazur\nanswers:\n  out_o1: [0.75\n", ":4:", "invalid YAML"),
+        ("scenario: mazur\nanswers:\n  out_o1: zero point seven\n", ":3:3:", "expected a number"),
+        ("scenario: mazzur\nanswers:\n  out_o1: 0.75\n", ":1:1:", "did you mean mazur?"),
+    ],
+)
+def test_bad_sheets_exit_2_with_file_and_line_and_no_traceback(
+    tmp_path: Path, text: str, where: str, what: str
+) -> None:
     sheet = tmp_path / "bad.yaml"
     sheet.write_text(text, encoding="utf-8")
     code, out, err = run("check", str(sheet))
@@ -202,7 +213,7 @@ def test_template_lists_names_that_all_parse(tmp_path: Path) -> None:
     sheet = tmp_path / "t.yaml"
     sheet.write_text(out, encoding="utf-8")
     code, out, err = run("check", str(sheet), "--format", "json")
-    assert code == 1                     # every answer empty
+    assert code == 1  # every answer empty
     data = json.loads(out)
     assert {r["status"] for r in data["results"]} == {"unanswered"}
     assert "w5+" in [r["quantity"] for r in data["results"]]
@@ -218,7 +229,7 @@ def test_template_path_is_relative_to_the_sheet(tmp_path: Path) -> None:
     assert run("template", str(ex), "-o", str(out_file))[0] == 0
     assert "scenario: ../ex.yaml\n" in out_file.read_text(encoding="utf-8")
     code, _, err = run("check", str(out_file))
-    assert code == 1 and err == ""       # the scenario resolves; the sheet is just empty
+    assert code == 1 and err == ""  # the scenario resolves; the sheet is just empty
 
 
 def test_new_is_deterministic_and_loads(tmp_path: Path) -> None:

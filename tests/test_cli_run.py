@@ -10,14 +10,35 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bptrace.cli import main
-from bptrace.scenario import bundled_names
+from bptrace.cli.main import main
+from bptrace.model.scenario import bundled_names
 
 # Mazur's published numbers (reference/mazur.md), as the post prints them to nine significant digits.
-MAZUR_PUBLISHED = ["0.3775", "0.593269992", "0.596884378", "1.10590597", "0.75136507", "0.772928465",
-                   "0.274811083", "0.298371109", "0.74136507", "0.186815602", "0.0821670406", "0.138498562",
-                   "0.241300709", "0.000438567734", "0.35891648", "0.408666186", "0.51130127", "0.561370121",
-                   "0.149780716", "0.199561432", "0.249751144", "0.299502287", "0.291027774"]
+MAZUR_PUBLISHED = [
+    "0.3775",
+    "0.593269992",
+    "0.596884378",
+    "1.10590597",
+    "0.75136507",
+    "0.772928465",
+    "0.274811083",
+    "0.298371109",
+    "0.74136507",
+    "0.186815602",
+    "0.0821670406",
+    "0.138498562",
+    "0.241300709",
+    "0.000438567734",
+    "0.35891648",
+    "0.408666186",
+    "0.51130127",
+    "0.561370121",
+    "0.149780716",
+    "0.199561432",
+    "0.249751144",
+    "0.299502287",
+    "0.291027774",
+]
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -125,9 +146,11 @@ def test_scenarios_lists_titles() -> None:
 
 
 def test_help_does_not_import_numpy_or_sympy() -> None:
-    code = ("import sys; from bptrace.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('numpy' in sys.modules, 'sympy' in sys.modules)")
+    code = (
+        "import sys; from bptrace.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('numpy' in sys.modules, 'sympy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False False")
 
@@ -148,7 +171,7 @@ def test_output_file(tmp_path) -> None:
 def test_fast_titles_equal_the_parsed_titles() -> None:
     """`bptrace scenarios` reads titles without parsing whole files; they must equal the loader's."""
     import bptrace
-    from bptrace.scenario import bundled_titles
+    from bptrace.model.scenario import bundled_titles
 
     for name, title in bundled_titles():
         assert title == bptrace.load(name).title
@@ -166,9 +189,11 @@ def test_verify_full_on_a_huge_network_is_refused_with_the_way_out(tmp_path) -> 
     import numpy as np
 
     rng = np.random.default_rng(0)
-    text = (f"inputs: {rng.random(100).round(2).tolist()}\ntargets: [1]\nlayers:\n"
-            f"  - activation: tanh\n    weights: {rng.uniform(-0.1, 0.1, (60, 100)).round(3).tolist()}\n"
-            f"  - activation: sigmoid\n    weights: {rng.uniform(-0.1, 0.1, (1, 60)).round(3).tolist()}\n")
+    text = (
+        f"inputs: {rng.random(100).round(2).tolist()}\ntargets: [1]\nlayers:\n"
+        f"  - activation: tanh\n    weights: {rng.uniform(-0.1, 0.1, (60, 100)).round(3).tolist()}\n"
+        f"  - activation: sigmoid\n    weights: {rng.uniform(-0.1, 0.1, (1, 60)).round(3).tolist()}\n"
+    )
     (tmp_path / "big.yaml").write_text(text)
     code, out, err = run("run", str(tmp_path / "big.yaml"), "--verify", "full")
     assert code == 2 and out == ""
@@ -176,7 +201,7 @@ def test_verify_full_on_a_huge_network_is_refused_with_the_way_out(tmp_path) -> 
 
 
 def test_an_error_while_writing_leaves_no_file(tmp_path) -> None:
-    from bptrace.cli_common import write_output
+    from bptrace.cli.common import write_output
     from bptrace.errors import BptraceError
 
     def chunks():

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 import bptrace
-from bptrace.cli import main
-from bptrace.conventions import compare
+from bptrace.cli.main import main
+from bptrace.explain.conventions import compare
 
 
 def rows(c) -> dict[str, list[float | None]]:
@@ -22,7 +22,7 @@ def test_hidden_updated_is_mazurs_published_error() -> None:
     right, wrong = rows(c)["E_total@1"]
     assert f"{right:.9f}" == "0.291027774" and f"{wrong:.9f}" == "0.291027924"
     assert c.variants[1].mistake and "MISTAKE" in c.variants[1].meaning
-    assert "w5+" not in rows(c)   # the output layer's updates do not change
+    assert "w5+" not in rows(c)  # the output layer's updates do not change
 
 
 def test_sse_doubles_every_gradient_of_half_sse() -> None:
@@ -46,7 +46,7 @@ def test_bias_conventions_on_mazur() -> None:
     c = compare(bptrace.load("mazur"), "biases", ["frozen", "shared", "neuron"])
     after = rows(c)["E_total@1"]
     assert [f"{x:.9f}" for x in after] == ["0.291027774", "0.285750887", "0.280471447"]
-    assert rows(c)["b1_h1+"][:2] == [None, None]   # only the per-neuron variant has b1_h1
+    assert rows(c)["b1_h1+"][:2] == [None, None]  # only the per-neuron variant has b1_h1
 
 
 def test_learning_rate_scales_only_the_update() -> None:
@@ -65,12 +65,15 @@ def test_l2_adds_lambda_over_m_times_w() -> None:
     assert reg.grad(p) - plain.grad(p) == pytest.approx(0.5 * 0.4, rel=1e-12)
 
 
-@pytest.mark.parametrize("question,vary,differs", [
-    # seed 004's three questions, answered on its own network
-    ("is the output δ (a − y) or (a − y)·σ′?", "loss=half_sse,bce", "delta_o1"),
-    ("are biases updated?", "biases=frozen,neuron", "b2_1+"),
-    ("is 1/m optional?", "reduction=mean,sum", "dE/dW1_1_1"),
-])
+@pytest.mark.parametrize(
+    "question,vary,differs",
+    [
+        # seed 004's three questions, answered on its own network
+        ("is the output δ (a − y) or (a − y)·σ′?", "loss=half_sse,bce", "delta_o1"),
+        ("are biases updated?", "biases=frozen,neuron", "b2_1+"),
+        ("is 1/m optional?", "reduction=mean,sum", "dE/dW1_1_1"),
+    ],
+)
 def test_seed_004_questions(question: str, vary: str, differs: str) -> None:
     result = CliRunner().invoke(main, ["compare", "learner_004", "--vary", vary, "--format", "json"])
     assert result.exit_code == 0, result.stderr
@@ -84,14 +87,17 @@ def test_terminal_output_explains_each_convention() -> None:
     assert "0.291027924" in result.stdout and "MISTAKE" in result.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--vary", "los=half_sse,bce"], "did you mean loss?"),
-    (["--vary", "loss=half_sse"], "give at least two values"),
-    (["--vary", "loss=half_sse,cross_entropy"], "cross_entropy needs a softmax output layer"),
-    (["--vary", "learning_rate=0.5,-1"], "must be a positive number"),
-    (["--vary", "biases=frozen,sometimes"], "is not frozen, neuron or shared"),
-    (["--vary", "loss"], "write KEY=A,B"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--vary", "los=half_sse,bce"], "did you mean loss?"),
+        (["--vary", "loss=half_sse"], "give at least two values"),
+        (["--vary", "loss=half_sse,cross_entropy"], "cross_entropy needs a softmax output layer"),
+        (["--vary", "learning_rate=0.5,-1"], "must be a positive number"),
+        (["--vary", "biases=frozen,sometimes"], "is not frozen, neuron or shared"),
+        (["--vary", "loss"], "write KEY=A,B"),
+    ],
+)
 def test_bad_vary_exits_2(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["compare", "mazur", *args])
     assert result.exit_code == 2

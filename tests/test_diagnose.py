@@ -21,9 +21,11 @@ import pytest
 import yaml
 
 import bptrace
-from bptrace import answers, diagnose, engine, names
-from bptrace.check import Options, mark, read_number, reproduces
-from bptrace.scenario import Scenario, bundled_names
+from bptrace.engine import step as engine
+from bptrace.grading import answers, diagnose
+from bptrace.grading.marking import Options, mark, read_number, reproduces
+from bptrace.model import names
+from bptrace.model.scenario import Scenario, bundled_names
 
 # ---------------------------------------------------------------------------------------------------
 # A student working the step by hand
@@ -58,8 +60,14 @@ def _f_prime(name: str, z: float, out: float, slope: float) -> float:
 class Student:
     """One training step by hand. mistake: a diagnosis code made for real; digits: round every intermediate."""
 
-    def __init__(self, s: Scenario, mistake: str | None = None, digits: int | None = None,
-                 transposed_layer: int = 0, dropped: int = -1) -> None:
+    def __init__(
+        self,
+        s: Scenario,
+        mistake: str | None = None,
+        digits: int | None = None,
+        transposed_layer: int = 0,
+        dropped: int = -1,
+    ) -> None:
         self.s = s
         self.mistake = mistake
         self.R = (lambda x: float(f"{x:.{digits - 1}e}")) if digits else (lambda x: x)
@@ -69,8 +77,10 @@ class Student:
         self.slopes = [layer.slope for layer in s.layers]
         # W[l][k][j]: into neuron k of layer l from neuron j below; wname[l][k][j]: what the student calls it
         self.W = [[[float(v) for v in row] for row in layer.weights] for layer in s.layers]
-        self.wname = [[[layer.weight_name(k, j) for j in range(layer.weights.shape[1])]
-                       for k in range(layer.size)] for layer in s.layers]
+        self.wname = [
+            [[layer.weight_name(k, j) for j in range(layer.weights.shape[1])] for k in range(layer.size)]
+            for layer in s.layers
+        ]
         if mistake == "transposed-weights":
             # the student reads layer T the other way round: the weight he puts on j -> k is the one named
             # for k -> j (Mazur's text: net_h1 = w1·i1 + w3·i2 + b1)
@@ -120,9 +130,9 @@ class Student:
         terms = []
         for o, y in zip(out, t):
             if loss == "half_sse":
-                e = (y - o) ** 2 if half else 0.5 * (y - o) ** 2          # the ½ dropped
+                e = (y - o) ** 2 if half else 0.5 * (y - o) ** 2  # the ½ dropped
             elif loss in ("sse", "mse"):
-                e = (y - o) ** 2 * (0.5 if half else 1.0) / (n if loss == "mse" else 1)   # a ½ added
+                e = (y - o) ** 2 * (0.5 if half else 1.0) / (n if loss == "mse" else 1)  # a ½ added
             elif loss == "bce":
                 e = -(y * math.log(o) if y > 0 else 0.0) - ((1 - y) * math.log(1 - o) if y < 1 else 0.0)
             else:
@@ -185,7 +195,7 @@ class Student:
                     if self.mistake == "extra-activation-derivative":
                         d = [R((out[i] - T[k][i]) * out[i] * (1 - out[i])) for i in range(n)]
                     else:
-                        d = [R(out[i] - T[k][i]) for i in range(n)]       # the loss cancels f′
+                        d = [R(out[i] - T[k][i]) for i in range(n)]  # the loss cancels f′
                 elif l == L - 1 and self.mistake == "cross-entropy-delta":
                     d = [R(out[i] - T[k][i]) for i in range(n)]
                 else:
@@ -193,7 +203,7 @@ class Student:
                 delta.append(d)
             for i, name in enumerate(layer.neurons):
                 v[f"dE/dout_{name}"] = self.reduce([dout[k][i] for k in range(m)])
-                sign = -1.0 if self.mistake == "delta-sign-convention" else 1.0   # Mitchell's δ = −∂E/∂net
+                sign = -1.0 if self.mistake == "delta-sign-convention" else 1.0  # Mitchell's δ = −∂E/∂net
                 v[f"delta_{name}"] = sign * self.reduce([delta[k][i] for k in range(m)])
                 for k in range(m):
                     v[f"dout_{name}/dnet_{name}{sfx(k)}"] = fp[k][i]
@@ -211,7 +221,7 @@ class Student:
             new_B[l] = B[:]
             mode = layer.bias_mode
             if mode == "shared":
-                g = self.reduce([R(sum(delta[k])) for k in range(m)])        # a shared bias feeds every neuron
+                g = self.reduce([R(sum(delta[k])) for k in range(m)])  # a shared bias feeds every neuron
                 v[f"dE/d{layer.bias_names[0]}"] = g
                 b = self._update(B[0], g) if self.update_biases else B[0]
                 new_B[l] = [b] * n
@@ -244,7 +254,7 @@ class Student:
 
     def _f_prime(self, l: int, z: float, out: float) -> float:
         if self.mistake == "sigmoid-prime-of-output" and self.acts[l] == "sigmoid":
-            so = 1.0 / (1.0 + math.exp(-out))          # σ applied to out once more
+            so = 1.0 / (1.0 + math.exp(-out))  # σ applied to out once more
             return so * (1.0 - so)
         return _f_prime(self.acts[l], z, out, self.slopes[l])
 
@@ -280,7 +290,7 @@ def scenario(name: str) -> Scenario:
 
 def lab_for(name: str) -> diagnose.Lab:
     if name not in LABS:
-        if name.startswith("new:"):     # new:SEED or new:SEED:SHAPE, as `bptrace new` makes them
+        if name.startswith("new:"):  # new:SEED or new:SEED:SHAPE, as `bptrace new` makes them
             _, seed, *shape = name.split(":")
             sizes = [int(n) for n in (shape[0] if shape else "2-3-2").split("-")]
             text = answers.random_exercise(int(seed), sizes)
@@ -299,8 +309,12 @@ def check_values(tmp_path: Path, name: str, values: dict[str, float], digits: in
     """Write the values as a sheet, mark it; {quantity: Result}."""
     lab = lab_for(name)
     sheet_path = tmp_path / "sheet.yaml"
-    sheet_path.write_text(yaml.safe_dump({"scenario": "unused", "answers": {
-        k: text_of(x, digits) for k, x in values.items()}}, sort_keys=False), encoding="utf-8")
+    sheet_path.write_text(
+        yaml.safe_dump(
+            {"scenario": "unused", "answers": {k: text_of(x, digits) for k, x in values.items()}}, sort_keys=False
+        ),
+        encoding="utf-8",
+    )
     sheet = answers.read(sheet_path)
     marked = mark(sheet, answers.bind(sheet, lab.scenario), lab, Options())
     return {r.answer.key: r for r in marked.results}
@@ -335,8 +349,10 @@ MISTAKES = [  # (code, scenario, options for the student); each code on two scen
 ]
 
 
-@pytest.mark.parametrize("name", ["mazur", "deep_general_delta", "learner_004", "ng_shallow", "single_neuron_mse",
-                                  "softmax_classifier", "new:7"])
+@pytest.mark.parametrize(
+    "name",
+    ["mazur", "deep_general_delta", "learner_004", "ng_shallow", "single_neuron_mse", "softmax_classifier", "new:7"],
+)
 def test_the_correct_student_is_marked_right(tmp_path: Path, name: str) -> None:
     # the student written here is itself an oracle: done right, bptrace marks every value right
     values = Student(scenario(name)).step()
@@ -358,14 +374,14 @@ def test_a_real_mistake_is_diagnosed(tmp_path: Path, code: str, name: str, optio
         if key in changed:
             assert code in r.codes, (key, values[key], right[key], r.codes, r.explanation)
         if reproduces(read_number(text_of(values[key], 9)), right[key]):
-            assert r.correct, key       # what the mistake does not touch is marked right
+            assert r.correct, key  # what the mistake does not touch is marked right
 
 
 @pytest.mark.parametrize(("name", "n"), [("mazur", 3), ("deep_general_delta", 5)])
 def test_off_by_one_step_is_diagnosed(tmp_path: Path, name: str, n: int) -> None:
     s = scenario(name)
-    loss_before, params_before = train(s, n - 1)       # one update short
-    loss_after, params_after = train(s, n + 1)         # one too many
+    loss_before, params_before = train(s, n - 1)  # one update short
+    loss_after, params_after = train(s, n + 1)  # one too many
     first = s.parameters()[0].name
     values = {f"E_total@{n}": loss_before, f"{first}@{n}": params_before[first]}
     results = check_values(tmp_path, name, values)
@@ -383,8 +399,7 @@ def test_early_rounding_is_accepted_with_a_note(tmp_path: Path, name: str) -> No
     for digits in (3, 4, 5):
         values = Student(s, digits=digits).step()
         # the values where early rounding made a difference the digits rule alone would not forgive
-        drifted = [k for k in values
-                   if not reproduces(read_number(text_of(values[k], digits)), exact[k])]
+        drifted = [k for k in values if not reproduces(read_number(text_of(values[k], digits)), exact[k])]
         if drifted:
             break
     assert drifted, "no rounding drift found: the test would prove nothing"
@@ -422,8 +437,9 @@ def test_the_sheet_says_where_it_first_goes_wrong(tmp_path: Path) -> None:
     result = mark(sheet, answers.bind(sheet, lab.scenario), lab)
     assert result.summary.first_wrong == "delta_o1"
     narrative = result.summary.narrative
-    assert narrative.startswith("Your dout_o1/dnet_o1 is right; your delta_o1 is the first wrong answer: "
-                                "cross-entropy-delta")
+    assert narrative.startswith(
+        "Your dout_o1/dnet_o1 is right; your delta_o1 is the first wrong answer: cross-entropy-delta"
+    )
     assert "One misconception, cross-entropy-delta" in narrative
     assert result.summary.explanations[0].code == "cross-entropy-delta"
     assert result.summary.explanations[0].explains == ["delta_o1", "dE/dw5", "w5+"]
@@ -434,8 +450,11 @@ def test_missing_half_and_missing_eta_are_told_apart_by_the_rest_of_the_sheet(tm
     values = Student(s, mistake="missing-learning-rate").step()
     lab = lab_for("mazur")
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"scenario": "mazur", "answers": {
-        k: text_of(values[k], 9) for k in ["dE/dw5", "w5+", "w6+", "E_total"]}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"scenario": "mazur", "answers": {k: text_of(values[k], 9) for k in ["dE/dw5", "w5+", "w6+", "E_total"]}}
+        )
+    )
     sheet = answers.read(path)
     result = mark(sheet, answers.bind(sheet, lab.scenario), lab)
     by_code = {e.code: e for e in result.summary.explanations}
@@ -467,8 +486,10 @@ def test_default_knobs_reproduce_the_engine_exactly(name: str) -> None:
     t = engine.trace(s)
     for q in _every_quantity(s):
         assert lab.value(q, diagnose.Knobs()) == names.value(q, t), q.name
-    assert lab.value(names.parse("E_total@1", s), diagnose.Knobs(through_updated=True)) == \
-        engine.trace(s, through_updated_weights=True).loss_after
+    assert (
+        lab.value(names.parse("E_total@1", s), diagnose.Knobs(through_updated=True))
+        == engine.trace(s, through_updated_weights=True).loss_after
+    )
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -526,8 +547,9 @@ def test_variants_apply_only_where_they_make_sense(name: str) -> None:
     assert ("sigmoid-prime-of-output" in codes) == ("sigmoid" in acts)
     assert ("batch-averaging" in codes) == (s.samples > 1)
     assert ("extra-activation-derivative" in codes) == (s.loss in ("bce", "cross_entropy"))
-    assert ("cross-entropy-delta" in codes) == (s.loss in ("half_sse", "sse", "mse")
-                                                 and s.output_layer.activation != "linear")
+    assert ("cross-entropy-delta" in codes) == (
+        s.loss in ("half_sse", "sse", "mse") and s.output_layer.activation != "linear"
+    )
     assert ("updated-weights" in codes) == (len(s.layers) > 1)
     assert "rounding" not in codes
     # every variant is a real change somewhere in the step (or, for off-by-one, in a later step)
@@ -535,8 +557,10 @@ def test_variants_apply_only_where_they_make_sense(name: str) -> None:
     t = engine.trace(s)
     qs = _every_quantity(s) + [names.parse("E_total@2", s)]
     for v in diagnose.variants(s):
-        changed = any((x := lab.value(q, v.knobs)) is not None and not np.isclose(x, names.value(q, t), rtol=1e-12,
-                                                                                   atol=1e-15) for q in qs)
+        changed = any(
+            (x := lab.value(q, v.knobs)) is not None and not np.isclose(x, names.value(q, t), rtol=1e-12, atol=1e-15)
+            for q in qs
+        )
         assert changed, v
 
 

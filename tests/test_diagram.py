@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 import bptrace
-from bptrace import engine
-from bptrace.cli import main
+from bptrace.cli.main import main
+from bptrace.engine import step as engine
 from bptrace.fmt import num
 from bptrace.render.ascii_net import network_sketch
 from bptrace.render.diagram import DEFAULT_DIGITS, summarised
@@ -30,9 +30,14 @@ def svg_texts(path: Path) -> list[str]:
 
 def big_yaml(sizes: list[int]) -> str:
     rng = np.random.default_rng(0)
-    data = {"inputs": rng.uniform(-1, 1, sizes[0]).tolist(), "targets": rng.uniform(0, 1, sizes[-1]).tolist(),
-            "layers": [{"activation": "sigmoid", "weights": rng.normal(0, 0.3, (n, p)).tolist(), "biases": [0.0] * n}
-                       for p, n in zip(sizes, sizes[1:])]}
+    data = {
+        "inputs": rng.uniform(-1, 1, sizes[0]).tolist(),
+        "targets": rng.uniform(0, 1, sizes[-1]).tolist(),
+        "layers": [
+            {"activation": "sigmoid", "weights": rng.normal(0, 0.3, (n, p)).tolist(), "biases": [0.0] * n}
+            for p, n in zip(sizes, sizes[1:])
+        ],
+    }
     return yaml.safe_dump(data)
 
 
@@ -52,7 +57,7 @@ def test_mazur_svg_has_weights_and_outputs_as_text(tmp_path: Path, matplotlib_or
     t = engine.trace(bptrace.load("mazur"))
     for layer in t.layers:
         for out in layer.out[0]:
-            assert f"out {num(out, DEFAULT_DIGITS)}" in joined      # out_h1 0.5933 ... out_o2 0.7729
+            assert f"out {num(out, DEFAULT_DIGITS)}" in joined  # out_h1 0.5933 ... out_o2 0.7729
     assert "out 0.7514" in joined and "net 0.3775" in joined
 
 
@@ -72,7 +77,7 @@ def test_png_is_readable(tmp_path: Path, matplotlib_or_skip: None) -> None:
     assert result.exit_code == 0, result.stderr
     image = matplotlib.image.imread(str(path))
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
-    assert image[..., :3].std() > 0.05          # not a blank page
+    assert image[..., :3].std() > 0.05  # not a blank page
 
 
 def test_big_network_is_summarised(tmp_path: Path, matplotlib_or_skip: None) -> None:
@@ -85,13 +90,13 @@ def test_big_network_is_summarised(tmp_path: Path, matplotlib_or_skip: None) -> 
     joined = "\n".join(svg_texts(path))
     assert "W1: 40×30" in joined and "W2: 10×40" in joined and "40 × sigmoid" in joined
     assert "‖∂E/∂W1‖" in joined
-    assert "h1_1" not in joined and "W1_1_1" not in joined      # no neuron-by-neuron hairball
+    assert "h1_1" not in joined and "W1_1_1" not in joined  # no neuron-by-neuron hairball
     assert path.stat().st_size < 200_000
 
 
 def test_every_bundled_scenario_draws(tmp_path: Path, matplotlib_or_skip: None) -> None:
+    from bptrace.model.scenario import bundled_names
     from bptrace.render.diagram import draw_network
-    from bptrace.scenario import bundled_names
 
     for name in bundled_names():
         path = tmp_path / f"{name}.svg"
@@ -104,11 +109,12 @@ def test_diagram_usage_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and ".svg or .png" in result.stderr
     result = invoke("diagram", "mazur", "--sample", "2", "-o", str(tmp_path / "m.svg"))
     assert result.exit_code == 2 and "--sample 2" in result.stderr
-    assert invoke("diagram", "mazur").exit_code == 2          # -o is required
+    assert invoke("diagram", "mazur").exit_code == 2  # -o is required
 
 
 # ---------------------------------------------------------------------------------------------------
 # The text sketch
+
 
 def test_sketch_of_mazur() -> None:
     s = bptrace.load("mazur")

@@ -21,20 +21,21 @@ from hypothesis import given, settings
 from strategies import random_scenario_yaml, scenario_dicts, scenarios, to_yaml
 
 import bptrace
-from bptrace import engine
-from bptrace.scenario import Parameter, Scenario, bundled_names
+from bptrace.engine import step as engine
+from bptrace.model.scenario import Parameter, Scenario, bundled_names
 
-RTOL = 1e-8          # every gradient, relative
-ATOL = 1e-10         # floor for tiny gradients, relative to the largest gradient of the same network (below)
+RTOL = 1e-8  # every gradient, relative
+ATOL = 1e-10  # floor for tiny gradients, relative to the largest gradient of the same network (below)
 EPS = np.finfo(float).eps
-FD_STEPS = (1e-3, 1e-4, 1e-5)   # tried in order; a smaller step only when a bigger one crosses a relu kink
-FD_ROUNDING = 100    # generous bound on the loss evaluation's rounding, in units of eps·|E| (see fd_gradient)
+FD_STEPS = (1e-3, 1e-4, 1e-5)  # tried in order; a smaller step only when a bigger one crosses a relu kink
+FD_ROUNDING = 100  # generous bound on the loss evaluation's rounding, in units of eps·|E| (see fd_gradient)
 
 HYPOTHESIS = settings(max_examples=60, deadline=None, database=None)
 
 
 # ---------------------------------------------------------------------------------------------------
 # The independent implementation (autograd)
+
 
 def _activation(name: str, z: Any, slope: float) -> Any:
     """out = f(net), written from the textbook definitions."""
@@ -49,7 +50,7 @@ def _activation(name: str, z: Any, slope: float) -> Any:
     if name == "linear":
         return z
     if name == "softmax":
-        e = anp.exp(z)                                   # nets are moderate here: no shift needed
+        e = anp.exp(z)  # nets are moderate here: no shift needed
         return e / anp.sum(e, axis=1, keepdims=True)
     raise ValueError(name)
 
@@ -82,11 +83,11 @@ def reference_sample_losses(params: list[Any], scenario: Scenario) -> Any:
     t = scenario.targets
     n = t.shape[1]
     if scenario.loss == "half_sse":
-        terms = 0.5 * (t - out) ** 2                       # ½(t − out)²
+        terms = 0.5 * (t - out) ** 2  # ½(t − out)²
     elif scenario.loss == "sse":
         terms = (t - out) ** 2
     elif scenario.loss == "mse":
-        terms = (t - out) ** 2 / n                         # mean over the n outputs
+        terms = (t - out) ** 2 / n  # mean over the n outputs
     elif scenario.loss == "bce":
         terms = -(t * anp.log(out) + (1 - t) * anp.log(1 - out))
     elif scenario.loss == "cross_entropy":
@@ -125,8 +126,9 @@ def flat(arrays: list[np.ndarray], scenario: Scenario) -> np.ndarray:
     return np.array([arr[idx] for arr, idx in (entry(arrays, p) for p in scenario.parameters())])
 
 
-def assert_gradients(actual: np.ndarray, expected: np.ndarray, names: list[str], atol: float,
-                     rtol: float = RTOL, what: str = "") -> None:
+def assert_gradients(
+    actual: np.ndarray, expected: np.ndarray, names: list[str], atol: float, rtol: float = RTOL, what: str = ""
+) -> None:
     """|actual − expected| ≤ rtol·|expected| + atol for every parameter, naming the ones that fail."""
     bad = np.abs(actual - expected) > rtol * np.abs(expected) + atol
     detail = ", ".join(f"{n}: {a!r} vs {e!r}" for n, a, e, b in zip(names, actual, expected, bad) if b)
@@ -141,11 +143,11 @@ def floor_for(values: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------------
 # Finite differences of engine.loss_with
 
+
 def _kink_signs(scenario: Scenario, arrays: list[np.ndarray]) -> list[np.ndarray]:
     """net > 0 for every relu/leaky_relu neuron and sample: a stencil must not change it."""
     nets, _ = reference_forward(arrays, scenario, scenario.inputs)
-    return [np.asarray(z) > 0 for z, layer in zip(nets, scenario.layers)
-            if layer.activation in ("relu", "leaky_relu")]
+    return [np.asarray(z) > 0 for z, layer in zip(nets, scenario.layers) if layer.activation in ("relu", "leaky_relu")]
 
 
 def fd_gradient(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -159,8 +161,9 @@ def fd_gradient(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     layers = len(scenario.layers)
 
     def loss_at() -> float:
-        return engine.loss_with(scenario, [arrays[2 * k] for k in range(layers)],
-                                [arrays[2 * k + 1] for k in range(layers)])
+        return engine.loss_with(
+            scenario, [arrays[2 * k] for k in range(layers)], [arrays[2 * k + 1] for k in range(layers)]
+        )
 
     scale = max(1.0, abs(loss_at()))
     estimates, errors = [], []
@@ -186,6 +189,7 @@ def fd_gradient(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------------
 # The checks, shared by bundled and generated scenarios
 
+
 def check_against_autograd(scenario: Scenario) -> None:
     """Loss, per-sample losses and every gradient against the autograd implementation."""
     t = engine.trace(scenario)
@@ -209,7 +213,8 @@ def check_against_finite_differences(scenario: Scenario) -> None:
     atol = np.maximum(floor_for(actual), error)
     bad = np.abs(actual - estimate) > RTOL * np.abs(actual) + atol
     assert not bad.any(), "engine vs finite differences: " + ", ".join(
-        f"{p.name}: {a!r} vs {e!r}" for p, a, e, b in zip(params, actual, estimate, bad) if b)
+        f"{p.name}: {a!r} vs {e!r}" for p, a, e, b in zip(params, actual, estimate, bad) if b
+    )
 
 
 def check_update(scenario: Scenario) -> None:
@@ -244,26 +249,31 @@ def check_per_sample(scenario: Scenario) -> None:
     t = engine.trace(scenario)
     params = params_of(scenario)
     m = scenario.samples
-    per_sample_grads = [flat(grad(lambda ps, s=s: reference_sample_losses(ps, scenario)[s])(params), scenario)
-                        for s in range(m)]
+    per_sample_grads = [
+        flat(grad(lambda ps, s=s: reference_sample_losses(ps, scenario)[s])(params), scenario) for s in range(m)
+    ]
     names = [p.name for p in scenario.parameters()]
     for s in range(m):
         actual = np.array([t.sample_grad(p)[s] for p in scenario.parameters()])
-        assert_gradients(actual, per_sample_grads[s], names, floor_for(per_sample_grads[s]),
-                         what=f"sample {s + 1}")
+        assert_gradients(actual, per_sample_grads[s], names, floor_for(per_sample_grads[s]), what=f"sample {s + 1}")
     for p in scenario.parameters():
         per = t.sample_grad(p)
         combined = per.mean() if scenario.reduction == "mean" else per.sum()
         assert t.grad(p) == pytest.approx(combined + t.l2_grad(p), rel=1e-12, abs=1e-15), p.name
         assert t.reduce(per) == pytest.approx(combined, rel=1e-15, abs=0), p.name
-    penalty_grad = flat(grad(lambda ps: scenario.l2 / (2 * m) * sum(
-        anp.sum(ps[2 * k] ** 2) for k in range(len(scenario.layers))))(params), scenario)
+    penalty_grad = flat(
+        grad(lambda ps: scenario.l2 / (2 * m) * sum(anp.sum(ps[2 * k] ** 2) for k in range(len(scenario.layers))))(
+            params
+        ),
+        scenario,
+    )
     np.testing.assert_allclose([t.l2_grad(p) for p in scenario.parameters()], penalty_grad, rtol=1e-12, atol=0)
     # ∂E_s/∂out_j of a hidden neuron is the sum of its path terms δ_k·w_kj over the layer above
     for index in range(1, len(scenario.layers)):
         for row in range(scenario.layers[index - 1].size):
-            np.testing.assert_allclose(t.path_terms(index, row).sum(axis=1), t.layers[index - 1].dE_dout[:, row],
-                                       rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(
+                t.path_terms(index, row).sum(axis=1), t.layers[index - 1].dE_dout[:, row], rtol=1e-12, atol=1e-15
+            )
 
 
 CHECKS = (check_against_autograd, check_against_finite_differences, check_update, check_per_sample)
@@ -271,6 +281,7 @@ CHECKS = (check_against_autograd, check_against_finite_differences, check_update
 
 # ---------------------------------------------------------------------------------------------------
 # Mazur's published example (every expected number below is from /work/shared/reference/mazur.md)
+
 
 def _published(t: Any) -> list[tuple[str, float, str, str]]:
     """(quantity, traced value, published, exact float64) for Mazur's example."""
@@ -280,7 +291,7 @@ def _published(t: Any) -> list[tuple[str, float, str, str]]:
     def p(name: str) -> Parameter:
         return s.parameter(name)
 
-    paths = t.path_terms(1, 0)        # δ_o1·w5 and δ_o2·w7: h1's two paths to the loss
+    paths = t.path_terms(1, 0)  # δ_o1·w5 and δ_o2·w7: h1's two paths to the loss
     rows = [
         ("net_h1", h.net[0, 0], "0.3775", "0.3775"),
         ("out_h1", h.out[0, 0], "0.593269992", "0.593269992107"),
@@ -327,15 +338,21 @@ def mazur_rows() -> list[tuple[str, float, str, str]]:
 def test_mazur_published_digits(mazur_rows: list[tuple[str, float, str, str]]) -> None:
     """Each published number, to the digits Mazur printed, ± one unit in the last place (he rounded
     intermediates, e.g. −0.019049119 for −0.0190491183)."""
-    wrong = [f"{label}: {value!r} vs published {pub}" for label, value, pub, _ in mazur_rows
-             if abs(value - float(pub)) > _unit(pub) * (1 + 1e-9)]
+    wrong = [
+        f"{label}: {value!r} vs published {pub}"
+        for label, value, pub, _ in mazur_rows
+        if abs(value - float(pub)) > _unit(pub) * (1 + 1e-9)
+    ]
     assert not wrong, "; ".join(wrong)
 
 
 def test_mazur_exact_values(mazur_rows: list[tuple[str, float, str, str]]) -> None:
     """The float64 values to 1e-11 (or to half a unit of the last digit, where the reference gives fewer)."""
-    wrong = [f"{label}: {value!r} vs {exact}" for label, value, _, exact in mazur_rows
-             if abs(value - float(exact)) > max(1e-11, _unit(exact) / 2)]
+    wrong = [
+        f"{label}: {value!r} vs {exact}"
+        for label, value, _, exact in mazur_rows
+        if abs(value - float(exact)) > max(1e-11, _unit(exact) / 2)
+    ]
     assert not wrong, "; ".join(wrong)
 
 
@@ -381,6 +398,7 @@ def test_bundled_scenario_oracles(name: str, check: Any) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # Generated scenarios
+
 
 @HYPOTHESIS
 @given(scenarios(l2=True))

@@ -18,12 +18,13 @@ import pytest
 from click.testing import CliRunner
 
 import bptrace
-from bptrace import names
-from bptrace.cli import main
-from bptrace.explain import Explanation, explain
+import bptrace.model.scenario
+from bptrace.cli.main import main
+from bptrace.explain.derivation import Explanation, explain
+from bptrace.model import names
+from bptrace.model.scenario import bundled_names
 from bptrace.render.explain_latex import explanation_latex
 from bptrace.render.explain_text import explanation_markdown, sections
-from bptrace.scenario import bundled_names
 
 NUMBER = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
 
@@ -41,7 +42,7 @@ def shows(out: str, published: str) -> bool:
     published, ± one unit in the last place.
     """
     target = Decimal(published.replace("−", "-"))
-    ulp = Decimal(1).scaleb(target.as_tuple().exponent)   # type: ignore[arg-type]
+    ulp = Decimal(1).scaleb(target.as_tuple().exponent)  # type: ignore[arg-type]
     for text in NUMBER.findall(out):
         if "e" in text or len(text.split(".")[1]) < -int(target.as_tuple().exponent):
             continue
@@ -56,6 +57,7 @@ def mazur() -> bptrace.Trace:
 
 
 # ---- Mazur's post, number by number ----
+
 
 def test_explain_w5_shows_mazurs_numbers() -> None:
     code, out, err = run("explain", "w5")
@@ -98,10 +100,17 @@ def test_explain_frozen_bias_says_it_is_not_updated() -> None:
 
 
 def test_intermediates_of_mazur(mazur: bptrace.Trace) -> None:
-    for target, value in (("net_h1", "0.3775"), ("out_o1", "0.75136507"), ("E_o1", "0.274811083"),
-                          ("E_total", "0.298371109"), ("dE/dout_h1", "0.0363503064"),
-                          ("dE_o1/dout_h1", "0.0553994247"), ("dnet_o1/dw5", "0.593269992"),
-                          ("dout_o1/dnet_o1", "0.186815602"), ("E_total@1", "0.291027774")):
+    for target, value in (
+        ("net_h1", "0.3775"),
+        ("out_o1", "0.75136507"),
+        ("E_o1", "0.274811083"),
+        ("E_total", "0.298371109"),
+        ("dE/dout_h1", "0.0363503064"),
+        ("dE_o1/dout_h1", "0.0553994247"),
+        ("dnet_o1/dw5", "0.593269992"),
+        ("dout_o1/dnet_o1", "0.186815602"),
+        ("E_total@1", "0.291027774"),
+    ):
         code, out, err = run("explain", target)
         assert code == 0, (target, err)
         assert f"= {value}" in out.splitlines()[1], (target, out.splitlines()[:2])
@@ -116,6 +125,7 @@ def test_aliases_explain_the_same_quantity(mazur: bptrace.Trace) -> None:
 
 
 # ---- every name of every bundled scenario ----
+
 
 def _spellings(s: bptrace.Scenario) -> list[str]:
     """Every name, with the first and last sample (and corrupt window) where a name has one per sample."""
@@ -169,7 +179,7 @@ def test_sympy_derives_each_factor_as_the_engine_computes_it(scenario: str) -> N
         for d in derivations:
             assert d.agrees is True, (spelled, d.of.text, d.value)
             assert d.pretty and d.latex and d.pretty_ascii.isascii()
-        sections(ex)   # the terminal layout renders
+        sections(ex)  # the terminal layout renders
 
 
 @pytest.mark.parametrize("scenario", bundled_names())
@@ -189,7 +199,7 @@ def test_checks_agree_for_a_weight_and_a_hidden_delta(scenario: str) -> None:
 @pytest.mark.parametrize("name,target", [("mazur", "w1"), ("learner_004_l2", "W1_1_2"), ("cs224n_window", "W1_1_9")])
 def test_checks_are_the_verifications_own(name: str, target: str) -> None:
     """explain shows the same SymPy and finite-difference values as `run`'s verification table."""
-    from bptrace.verify import verify
+    from bptrace.verify.verification import verify
 
     t = bptrace.run(name)
     row = verify(t).check(target)
@@ -199,7 +209,7 @@ def test_checks_are_the_verifications_own(name: str, target: str) -> None:
 
 
 def test_l2_penalty_enters_the_gradient_and_the_loss() -> None:
-    text = (bptrace.scenario.BUNDLED_DIR / "mazur.yaml").read_text(encoding="utf-8") + "\nl2: 0.1\n"
+    text = (bptrace.model.scenario.BUNDLED_DIR / "mazur.yaml").read_text(encoding="utf-8") + "\nl2: 0.1\n"
     t = bptrace.run(bptrace.loads(text, "mazur_l2.yaml"))
     ex = explain(t, "w5")
     # ∂E_total/∂w5 = chain rule + (λ/m)·w5 = 0.0821670406 + 0.1 × 0.4
@@ -219,7 +229,7 @@ def test_per_sample_targets_and_batch_means() -> None:
     assert "∂E_total/∂W1_1_1 = (1/m)·Σ_s ∂E_s/∂W1_1_1" in out
     t = bptrace.run("ng_shallow")
     per_sample = explain(t, "dE/dW2_1_1:3", checks=False)
-    assert per_sample.update is None         # one sample's gradient updates nothing on its own
+    assert per_sample.update is None  # one sample's gradient updates nothing on its own
     assert per_sample.value == float(t.sample_grad(t.scenario.parameter("W2_1_1"))[2])
 
 
@@ -234,8 +244,10 @@ def test_max_margin_windows() -> None:
 
 # ---- the command line ----
 
-@pytest.mark.parametrize(("target", "hint"), [("w55", "did you mean w5"), ("deltah1", "did you mean delta_h1"),
-                                              ("wx", "docs/quantities.md")])
+
+@pytest.mark.parametrize(
+    ("target", "hint"), [("w55", "did you mean w5"), ("deltah1", "did you mean delta_h1"), ("wx", "docs/quantities.md")]
+)
 def test_unknown_target_exits_2_with_suggestions(target: str, hint: str) -> None:
     code, out, err = run("explain", target)
     assert code == 2
@@ -270,7 +282,7 @@ def test_scenario_by_path_and_by_name_agree() -> None:
     b = run("explain", "W1_1_1", "-s", "ng_shallow", "--no-checks")
     assert a[0] == b[0] == 0
     assert a[1] == b[1] and "W1_1_1 ──► net_h1_1" in a[1]
-    code, _, err = run("explain", "w1", "-s", "scenarios/ng_shallow.yaml")   # automatic names: W1_1_1, not w1
+    code, _, err = run("explain", "w1", "-s", "scenarios/ng_shallow.yaml")  # automatic names: W1_1_1, not w1
     assert code == 2 and "unknown quantity 'w1'" in err
 
 
@@ -313,17 +325,28 @@ def test_ascii_output_is_ascii() -> None:
 
 
 def test_importing_explain_does_not_import_sympy() -> None:
-    code = "import sys, bptrace.explain, bptrace.cli_explain; print('sympy' in sys.modules)"
+    code = "import sys, bptrace.explain.derivation, bptrace.cli.explain; print('sympy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
 
 # ---- LaTeX ----
 
-LATEX_TARGETS = [("mazur", "w5"), ("mazur", "w1"), ("mazur", "b2"), ("mazur", "delta_h1"), ("mazur", "w5@3"),
-                 ("mazur", "E_total@1"), ("softmax_classifier", "W2_1_1"), ("softmax_classifier", "out_o1:2"),
-                 ("deep_general_delta", "W1_1_1"), ("deep_general_delta", "dout_h2_1/dnet_h2_1:2"),
-                 ("ng_shallow", "dE/dW2_1_1:3"), ("learner_004", "b2_1"), ("cs224n_window", "dE/dout_o1:1c")]
+LATEX_TARGETS = [
+    ("mazur", "w5"),
+    ("mazur", "w1"),
+    ("mazur", "b2"),
+    ("mazur", "delta_h1"),
+    ("mazur", "w5@3"),
+    ("mazur", "E_total@1"),
+    ("softmax_classifier", "W2_1_1"),
+    ("softmax_classifier", "out_o1:2"),
+    ("deep_general_delta", "W1_1_1"),
+    ("deep_general_delta", "dout_h2_1/dnet_h2_1:2"),
+    ("ng_shallow", "dE/dW2_1_1:3"),
+    ("learner_004", "b2_1"),
+    ("cs224n_window", "dE/dout_o1:1c"),
+]
 
 
 def _latex_fragments() -> list[str]:
@@ -347,8 +370,13 @@ def _pdflatex(tmp_path, name: str, text: str) -> None:
     if pdflatex is None:
         pytest.skip("pdflatex is not installed")
     (tmp_path / f"{name}.tex").write_text(text, encoding="utf-8")
-    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / f"{name}.pdf").exists()
 
@@ -387,8 +415,8 @@ def test_docs_show_the_real_output() -> None:
 
 def test_zero_updates_frozen_history_and_l2_change() -> None:
     """θ@0 is θ, E_total@0 is E_total; a frozen bias's history says 'not updated'; the change includes L2."""
-    from bptrace import engine
-    from bptrace.explain import explain
+    from bptrace.engine import step as engine
+    from bptrace.explain.derivation import explain
 
     t = engine.trace(bptrace.load("mazur"))
     assert explain(t, "w5@0", symbolic=False).value == 0.4

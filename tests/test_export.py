@@ -1,10 +1,10 @@
 """`bptrace run --format markdown|latex|html`: each document parsed back (or compiled) and its numbers checked.
 
-  * Markdown is parsed with markdown-it-py's CommonMark + GFM tables: every Grid is one table with the right
-    number of columns and rows, cells keep their text (| escaped, line breaks as <br>).
-  * HTML is parsed with html.parser (and, where Chromium is installed, rendered headless and read back).
-  * LaTeX is compiled with pdflatex for every bundled scenario and notation (skipped where pdflatex is absent
-    or a TeX install is still running), and the PDF's text read with pdftotext where present.
+* Markdown is parsed with markdown-it-py's CommonMark + GFM tables: every Grid is one table with the right
+  number of columns and rows, cells keep their text (| escaped, line breaks as <br>).
+* HTML is parsed with html.parser (and, where Chromium is installed, rendered headless and read back).
+* LaTeX is compiled with pdflatex for every bundled scenario and notation (skipped where pdflatex is absent
+  or a TeX install is still running), and the PDF's text read with pdftotext where present.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import pytest
 from click.testing import CliRunner
 
 import bptrace
-from bptrace.cli import main
+from bptrace.cli.main import main
+from bptrace.model.scenario import bundled_names
 from bptrace.render.export import export
 from bptrace.render.latex import tex
 from bptrace.render.layout import Column, Grid, Para, TraceLayout
-from bptrace.scenario import bundled_names
 
-MAZUR_NUMBERS = ["0.75136507", "0.35891648"]     # out_o1 and w5⁺, as Mazur prints them
+MAZUR_NUMBERS = ["0.75136507", "0.35891648"]  # out_o1 and w5⁺, as Mazur prints them
 NOTATIONS = ["scalar", "matrix", "index"]
 
 
@@ -46,17 +46,23 @@ NASTY = [
     Para("- not a list | not a cell *not emphasis* <b>not bold</b> & $x$ # 1. _x_ \\ {braces} ~ ^ % [link](x)"),
     Para("two\n  lines, the second indented", "dim"),
     Para("a mistake", "bad"),
-    Grid("δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ) | pipes & <tags>",
-         [Column("name", "name"), Column("formula | x", "text"), Column("value", "num"), Column("", "text")],
-         [["w5", "a|b\n= ½(t − out)² → ⊙ ᵀ √2 × · −", "-0.0190491183", ""],
-          ["[x]", "* star\n[bracket] --rows N, 50% of $5 & #1 ~ ^ _ \\", "3.5e-05", "jack床长 café"],
-          ["x²ᵢ⁺ ≤ ≥ ≈ θ⁺ η σ", "e^(−net) / Σ e^net", "1", "✓ ✗ … ─"]],
-         caption="… 3 more neurons not shown (use --rows N)", styles=["", "bad", "dim"]),
+    Grid(
+        "δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ) | pipes & <tags>",
+        [Column("name", "name"), Column("formula | x", "text"), Column("value", "num"), Column("", "text")],
+        [
+            ["w5", "a|b\n= ½(t − out)² → ⊙ ᵀ √2 × · −", "-0.0190491183", ""],
+            ["[x]", "* star\n[bracket] --rows N, 50% of $5 & #1 ~ ^ _ \\", "3.5e-05", "jack床长 café"],
+            ["x²ᵢ⁺ ≤ ≥ ≈ θ⁺ η σ", "e^(−net) / Σ e^net", "1", "✓ ✗ … ─"],
+        ],
+        caption="… 3 more neurons not shown (use --rows N)",
+        styles=["", "bad", "dim"],
+    ),
 ]
 
 
 # ---------------------------------------------------------------------------------------------------
 # Markdown
+
 
 def md_tables(text: str) -> list[dict[str, Any]]:
     """Tables of a Markdown document: header cells (with alignment) and body rows, as markdown-it parses them."""
@@ -109,7 +115,7 @@ def test_markdown_every_grid_is_a_table_with_its_shape_and_numbers() -> None:
     for number in MAZUR_NUMBERS:
         assert number in cells
     assert out.startswith("# Mazur: A Step by Step Backpropagation Example\n")
-    assert out.count("Mazur: A Step by Step Backpropagation Example") == 1   # the title paragraph is the heading
+    assert out.count("Mazur: A Step by Step Backpropagation Example") == 1  # the title paragraph is the heading
 
 
 def test_markdown_cells_round_trip_escapes_and_line_breaks() -> None:
@@ -142,6 +148,7 @@ def test_markdown_fragment_has_no_document_heading(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # HTML
+
 
 class Tables(HTMLParser):
     """Collects the tables of a page: cells with their tag, class, style and text."""
@@ -246,21 +253,27 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     browser = _chromium()
     assert browser is not None
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     parsed = parse_html(dom)
     assert len(parsed.tables) == len(mazur_grids())
     texts = [c["text"] for t in parsed.tables for row in t for c in row]
     for number in MAZUR_NUMBERS:
         assert number in texts
     shot = tmp_path / "mazur.png"
-    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri()],
-                   capture_output=True, timeout=120, check=True)
-    assert shot.exists() and shot.stat().st_size > 10_000     # something was drawn
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.exists() and shot.stat().st_size > 10_000  # something was drawn
 
 
 # ---------------------------------------------------------------------------------------------------
 # LaTeX
+
 
 def _tex_ready() -> bool:
     """pdflatex is installed, and no TeX install is still running (this machine logs it to /tmp/apt.log)."""
@@ -281,8 +294,14 @@ needs_tex = pytest.mark.skipif(not _tex_ready(), reason="pdflatex is not install
 def compile_tex(source: Path) -> Path:
     """Compile with pdflatex (twice, so longtables settle) and return the PDF; fail with the TeX error."""
     for _ in range(2):
-        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
-                              cwd=source.parent, capture_output=True, text=True, errors="replace", timeout=180)
+        done = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
+            cwd=source.parent,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=180,
+        )
         if done.returncode != 0:
             errors = [line for line in done.stdout.splitlines() if line.startswith("!") or line.startswith("l.")]
             pytest.fail(f"pdflatex failed on {source.name}: {errors[:6]}")
@@ -294,8 +313,9 @@ def compile_tex(source: Path) -> Path:
 def pdf_text(pdf: Path) -> str | None:
     if shutil.which("pdftotext") is None:
         return None
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
 def test_tex_maps_every_symbol_to_ascii() -> None:
@@ -305,8 +325,8 @@ def test_tex_maps_every_symbol_to_ascii() -> None:
     out = tex(symbols)
     assert out.isascii(), [ch for ch in out if not ch.isascii()]
     assert tex("δ⁽ˡ⁾ᵢ") == r"\ensuremath{\delta ^{(l)}_{i}}"
-    assert tex("x²ᵢ⁺") == r"x\ensuremath{^{2}_{i}{}^{+}}"          # never a double superscript
-    assert tex("--rows") == "-{}-rows"                                  # no en-dash ligature
+    assert tex("x²ᵢ⁺") == r"x\ensuremath{^{2}_{i}{}^{+}}"  # never a double superscript
+    assert tex("--rows") == "-{}-rows"  # no en-dash ligature
     assert tex("jack床长") == r"jack\bptraceforeign{床长}"
     assert tex("a_b & 50% #1 $") == r"a\_b \& 50\% \#1 \$"
 
@@ -336,11 +356,15 @@ def test_latex_compiles_for_every_bundled_scenario(tmp_path: Path, name: str, no
 
 
 @needs_tex
-@pytest.mark.parametrize("args", [
-    ["run", "mazur", "--format", "latex"],                                        # with the verification table
-    ["run", "ng_shallow", "--format", "latex", "--notation", "matrix", "--digits", "17", "--verify", "off"],
-    ["compare", "mazur", "--vary", "hidden=original,updated", "--format", "latex"],  # rows styled "bad"
-], ids=["verified", "digits17", "compare"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "mazur", "--format", "latex"],  # with the verification table
+        ["run", "ng_shallow", "--format", "latex", "--notation", "matrix", "--digits", "17", "--verify", "off"],
+        ["compare", "mazur", "--vary", "hidden=original,updated", "--format", "latex"],  # rows styled "bad"
+    ],
+    ids=["verified", "digits17", "compare"],
+)
 def test_latex_of_other_documents_compiles(tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     if args[0] not in main.commands:
@@ -360,7 +384,9 @@ def test_latex_fragment_compiles_inside_a_document_twice(tmp_path: Path) -> None
     (tmp_path / "part.tex").write_text(fragment, encoding="utf-8")
     (tmp_path / "host.tex").write_text(
         "\\documentclass{article}\n\\usepackage{" + packages.group(1) + "}\n\\begin{document}\n"
-        "\\input{part}\n\\input{part}\n\\end{document}\n", encoding="utf-8")
+        "\\input{part}\n\\input{part}\n\\end{document}\n",
+        encoding="utf-8",
+    )
     words = pdf_text(compile_tex(tmp_path / "host.tex"))
     if words is not None:
         for number in MAZUR_NUMBERS:

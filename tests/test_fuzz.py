@@ -14,8 +14,8 @@ from fuzzing import mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bptrace.cli import main
-from bptrace.scenario import BUNDLED_DIR, bundled_names
+from bptrace.cli.main import main
+from bptrace.model.scenario import BUNDLED_DIR, bundled_names
 
 TEXTS = {name: (BUNDLED_DIR / f"{name}.yaml").read_text() for name in bundled_names()}
 
@@ -51,10 +51,19 @@ def test_mutated_answer_sheets_exit_cleanly(tmp_path: Path, seed: int) -> None:
     assert_clean(["check", str(path)])
 
 
-@pytest.mark.parametrize("args", [
-    ["run", "--digits", "0"], ["run", "--digits", "x"], ["run", "--rows", "0"], ["run", "--layer", "-1"],
-    ["run", "--format", "pdf"], ["run", "a", "b"], ["nonsense"], ["run", "--verify", "maybe"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--digits", "0"],
+        ["run", "--digits", "x"],
+        ["run", "--rows", "0"],
+        ["run", "--layer", "-1"],
+        ["run", "--format", "pdf"],
+        ["run", "a", "b"],
+        ["nonsense"],
+        ["run", "--verify", "maybe"],
+    ],
+)
 def test_bad_command_lines_exit_2(args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2

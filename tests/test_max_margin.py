@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from test_engine import flat, params_of, reference_loss
 
 import bptrace
-from bptrace import engine, names
-from bptrace.cli import main
-from bptrace.engine import hinge_argument
+from bptrace.cli.main import main
+from bptrace.engine import step as engine
+from bptrace.engine.step import hinge_argument
 from bptrace.errors import ScenarioError
+from bptrace.model import names
 
 
 def window_scenario(rng: np.random.Generator, depth: int, samples: int, margin: float) -> str:
@@ -40,13 +41,17 @@ def window_scenario(rng: np.random.Generator, depth: int, samples: int, margin: 
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10**6), depth=st.integers(1, 3), samples=st.integers(1, 3),
-       margin=st.sampled_from([1.0, 0.5, 0.1]))
+@given(
+    seed=st.integers(0, 10**6),
+    depth=st.integers(1, 3),
+    samples=st.integers(1, 3),
+    margin=st.sampled_from([1.0, 0.5, 0.1]),
+)
 def test_random_max_margin_matches_autograd(seed: int, depth: int, samples: int, margin: float) -> None:
     s = bptrace.loads(window_scenario(np.random.default_rng(seed), depth, samples, margin))
     t = engine.trace(s)
     arg = hinge_argument(s, t.layers[-1].out)
-    if np.any(np.abs(arg) < 1e-6):   # too close to the hinge's corner for a derivative to exist
+    if np.any(np.abs(arg) < 1e-6):  # too close to the hinge's corner for a derivative to exist
         return
     expected = flat(grad(lambda ps: reference_loss(ps, s))(params_of(s)), s)
     actual = np.array([t.grad(p) for p in s.parameters()])
@@ -57,7 +62,7 @@ def test_random_max_margin_matches_autograd(seed: int, depth: int, samples: int,
 def test_bundled_window_one_sample_violates_one_meets_the_margin() -> None:
     t = bptrace.run("cs224n_window")
     s = t.scenario
-    assert s.inputs.shape == (2, 20) and s.corrupt.shape == (2, 20)   # 5 words × 4 dimensions
+    assert s.inputs.shape == (2, 20) and s.corrupt.shape == (2, 20)  # 5 words × 4 dimensions
     assert s.layers[0].weights.shape == (8, 20) and s.layers[1].weights.shape == (1, 8)
     arg = hinge_argument(s, t.layers[-1].out)
     assert arg[0] > 0 and arg[1] < 0
@@ -81,7 +86,7 @@ def test_hinge_corner_is_flagged_not_differentiable() -> None:
     text = "loss: max_margin\ninputs: [1]\ncorrupt: [0]\nlayers:\n  - activation: linear\n    weights: [[1.0]]\n"
     t = engine.trace(bptrace.loads(text))
     assert t.layers[-1].kink.all()
-    assert t.grad(t.scenario.parameter("W1_1_1")) == 0.0   # the engine's convention at the corner
+    assert t.grad(t.scenario.parameter("W1_1_1")) == 0.0  # the engine's convention at the corner
 
 
 def test_run_shows_both_windows_and_explains_a_met_margin() -> None:
@@ -90,17 +95,28 @@ def test_run_shows_both_windows_and_explains_a_met_margin() -> None:
     assert "margin met" in result.stdout and "1 x_c" in result.stdout and "∂J/∂s_c = +1" in result.stdout
 
 
-@pytest.mark.parametrize("text,message", [
-    ("loss: max_margin\ninputs: [1]\ntargets: [1]\ncorrupt: [0]\nlayers: [{weights: [[1]]}]\n",
-     "max_margin has no targets"),
-    ("loss: max_margin\ninputs: [1]\nlayers: [{weights: [[1]]}]\n", "missing required key 'corrupt'"),
-    ("loss: max_margin\ninputs: [1]\ncorrupt: [0]\nlayers: [{weights: [[1], [2]]}]\n",
-     "max_margin scores each window with one output neuron"),
-    ("loss: max_margin\ninputs: [1, 2]\ncorrupt: [0]\nlayers: [{weights: [[1, 1]]}]\n",
-     "this window has 1 inputs but the first has 2"),
-    ("inputs: [1]\ntargets: [1]\ncorrupt: [0]\nlayers: [{weights: [[1]]}]\n",
-     "corrupt belongs to the max_margin loss"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "loss: max_margin\ninputs: [1]\ntargets: [1]\ncorrupt: [0]\nlayers: [{weights: [[1]]}]\n",
+            "max_margin has no targets",
+        ),
+        ("loss: max_margin\ninputs: [1]\nlayers: [{weights: [[1]]}]\n", "missing required key 'corrupt'"),
+        (
+            "loss: max_margin\ninputs: [1]\ncorrupt: [0]\nlayers: [{weights: [[1], [2]]}]\n",
+            "max_margin scores each window with one output neuron",
+        ),
+        (
+            "loss: max_margin\ninputs: [1, 2]\ncorrupt: [0]\nlayers: [{weights: [[1, 1]]}]\n",
+            "this window has 1 inputs but the first has 2",
+        ),
+        (
+            "inputs: [1]\ntargets: [1]\ncorrupt: [0]\nlayers: [{weights: [[1]]}]\n",
+            "corrupt belongs to the max_margin loss",
+        ),
+    ],
+)
 def test_bad_max_margin_scenarios(text: str, message: str) -> None:
     with pytest.raises(ScenarioError) as info:
         bptrace.loads(text, "m.yaml")

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from strategies import random_scenario_yaml
 
 import bptrace
-from bptrace.cli import main
+from bptrace.cli.main import main
 from bptrace.fmt import num
+from bptrace.model.scenario import bundled_names
 from bptrace.render.layout import Grid, TraceLayout
 from bptrace.render.notation import MAX_COLS, notation_blocks, notation_data, pass_labels
-from bptrace.scenario import bundled_names
 
-EXACT = 17          # significant digits that round-trip float64
+EXACT = 17  # significant digits that round-trip float64
 RANDOM_SEEDS = list(range(30))
 
 
@@ -41,20 +41,36 @@ def window_yaml(seed: int) -> str:
     """A random max-margin scenario (seed 003's hinge): one linear score neuron, 1 to 3 samples."""
     rng = np.random.default_rng(seed)
     n_in, hidden, m = int(rng.integers(2, 5)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
-    windows = [f"  - {{inputs: {rng.uniform(-1, 1, n_in).round(3).tolist()}, "
-               f"corrupt: {rng.uniform(-1, 1, n_in).round(3).tolist()}}}" for _ in range(m)]
-    return "\n".join([
-        "loss: max_margin", f"margin: {rng.uniform(0.2, 2):.2f}", "samples:", *windows, "layers:",
-        f"  - {{activation: tanh, weights: {rng.uniform(-1, 1, (hidden, n_in)).round(3).tolist()}, "
-        f"biases: {rng.uniform(-0.5, 0.5, hidden).round(3).tolist()}}}",
-        f"  - {{activation: linear, weights: {rng.uniform(-1, 1, (1, hidden)).round(3).tolist()}}}",
-        "learning_rate: 0.3", f"l2: {0.1 if seed % 2 else 0}"]) + "\n"
+    windows = [
+        f"  - {{inputs: {rng.uniform(-1, 1, n_in).round(3).tolist()}, "
+        f"corrupt: {rng.uniform(-1, 1, n_in).round(3).tolist()}}}"
+        for _ in range(m)
+    ]
+    return (
+        "\n".join(
+            [
+                "loss: max_margin",
+                f"margin: {rng.uniform(0.2, 2):.2f}",
+                "samples:",
+                *windows,
+                "layers:",
+                f"  - {{activation: tanh, weights: {rng.uniform(-1, 1, (hidden, n_in)).round(3).tolist()}, "
+                f"biases: {rng.uniform(-0.5, 0.5, hidden).round(3).tolist()}}}",
+                f"  - {{activation: linear, weights: {rng.uniform(-1, 1, (1, hidden)).round(3).tolist()}}}",
+                "learning_rate: 0.3",
+                f"l2: {0.1 if seed % 2 else 0}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def all_traces() -> list[Any]:
-    return ([pytest.param(name, id=name) for name in bundled_names()]
-            + [pytest.param(seed, id=f"random{seed}") for seed in RANDOM_SEEDS]
-            + [pytest.param(-seed, id=f"window{seed}") for seed in range(1, 5)])
+    return (
+        [pytest.param(name, id=name) for name in bundled_names()]
+        + [pytest.param(seed, id=f"random{seed}") for seed in RANDOM_SEEDS]
+        + [pytest.param(-seed, id=f"window{seed}") for seed in range(1, 5)]
+    )
 
 
 def trace_of(which: str | int) -> Any:
@@ -102,6 +118,7 @@ def scale(s: Any) -> float:
 # ---------------------------------------------------------------------------------------------------
 # The numbers shown are the trace's
 
+
 @pytest.mark.parametrize("which", all_traces())
 def test_matrix_blocks_show_the_trace_numbers_exactly(which: str | int) -> None:
     t = trace_of(which)
@@ -118,10 +135,13 @@ def test_matrix_blocks_show_the_trace_numbers_exactly(which: str | int) -> None:
         assert_matrix(find(blocks, f"dZ[{l}] ="), lt.delta.T, neurons, passes)
         assert_matrix(find(blocks, f"dW[{l}] ="), lt.grad_weights, neurons, sources)
         w_grid = find(blocks, f"W[{l}], shape")
-        assert_matrix(w_grid, np.hstack([layer.weights, layer.bias_vector()[:, None]]), neurons,
-                      sources + [f"b[{l}]"])
-        assert_matrix(find(blocks, f"W[{l}] := "), np.hstack([lt.new_weights, _new_bias_column(layer, lt)]),
-                      neurons, sources + [f"b[{l}]"])
+        assert_matrix(w_grid, np.hstack([layer.weights, layer.bias_vector()[:, None]]), neurons, sources + [f"b[{l}]"])
+        assert_matrix(
+            find(blocks, f"W[{l}] := "),
+            np.hstack([lt.new_weights, _new_bias_column(layer, lt)]),
+            neurons,
+            sources + [f"b[{l}]"],
+        )
         if layer.bias_mode == "none":
             assert not [g for g in grids(blocks) if g.title.startswith(f"db[{l}]")]
         else:
@@ -141,7 +161,7 @@ def _new_bias_column(layer: Any, lt: Any) -> np.ndarray:
 
 
 def _cancels(s: Any) -> bool:
-    from bptrace.network import cancels_derivative
+    from bptrace.functions import cancels_derivative
 
     return cancels_derivative(s.output_layer.activation, s.loss)
 
@@ -229,6 +249,7 @@ def test_cli_json_carries_the_notation(name: str, notation: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 # The mathematics the notations state (numpy, independently of the engine's own arithmetic)
 
+
 @pytest.mark.parametrize("which", all_traces())
 def test_the_matrix_formulas_hold(which: str | int) -> None:
     t = trace_of(which)
@@ -267,24 +288,26 @@ def test_ng_shallow_matrix_shows_dz_dw_db_for_both_layers_with_shapes() -> None:
     result = CliRunner().invoke(main, ["run", "ng_shallow", "--notation", "matrix", "--verify", "off"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    flat = " ".join(out.split())        # the terminal wraps long table titles
-    for text in ["X = A[0], shape (n[0], m) = (2, 4)",
-                 "Z[1] = W[1]·X + b[1], shape (n[1], m) = (4, 4)",
-                 "dZ[2] = A[2] − Y, shape (n[2], m) = (1, 4)",
-                 "dW[2] = dZ[2]·A[1]ᵀ/m, shape (n[2], n[1]) = (1, 4)",
-                 "db[2] = Σₛ dZ[2]/m, shape (n[2], 1) = (1, 1)",
-                 "dA[1] = W[2]ᵀ·dZ[2], shape (n[1], m) = (4, 4)",
-                 "g[1]′(Z[1]) = 1 − A[1]², shape (n[1], m) = (4, 4)",
-                 "dZ[1] = W[2]ᵀ·dZ[2] ⊙ g[1]′(Z[1]), shape (n[1], m) = (4, 4)",
-                 "dW[1] = dZ[1]·Xᵀ/m, shape (n[1], n[0]) = (4, 2)",
-                 "db[1] = Σₛ dZ[1]/m, shape (n[1], 1) = (4, 1)",
-                 "np.sum(dZ[1], axis=1, keepdims=True)/m",
-                 "the batch dW[1] equals the mean of the per-sample dW"]:
+    flat = " ".join(out.split())  # the terminal wraps long table titles
+    for text in [
+        "X = A[0], shape (n[0], m) = (2, 4)",
+        "Z[1] = W[1]·X + b[1], shape (n[1], m) = (4, 4)",
+        "dZ[2] = A[2] − Y, shape (n[2], m) = (1, 4)",
+        "dW[2] = dZ[2]·A[1]ᵀ/m, shape (n[2], n[1]) = (1, 4)",
+        "db[2] = Σₛ dZ[2]/m, shape (n[2], 1) = (1, 1)",
+        "dA[1] = W[2]ᵀ·dZ[2], shape (n[1], m) = (4, 4)",
+        "g[1]′(Z[1]) = 1 − A[1]², shape (n[1], m) = (4, 4)",
+        "dZ[1] = W[2]ᵀ·dZ[2] ⊙ g[1]′(Z[1]), shape (n[1], m) = (4, 4)",
+        "dW[1] = dZ[1]·Xᵀ/m, shape (n[1], n[0]) = (4, 2)",
+        "db[1] = Σₛ dZ[1]/m, shape (n[1], 1) = (4, 1)",
+        "np.sum(dZ[1], axis=1, keepdims=True)/m",
+        "the batch dW[1] equals the mean of the per-sample dW",
+    ]:
         assert text in flat, text
     t = bptrace.run("ng_shallow")
-    for p in t.scenario.parameters():                      # every gradient of the scalar trace is there
+    for p in t.scenario.parameters():  # every gradient of the scalar trace is there
         assert num(t.grad(p)) in out, p.name
-    for value in t.layers[0].delta.ravel():                # and every δ of the hidden layer, as dZ[1]
+    for value in t.layers[0].delta.ravel():  # and every δ of the hidden layer, as dZ[1]
         assert num(value) in out
 
 
@@ -292,15 +315,22 @@ def test_mazur_in_every_notation_names_the_same_quantities() -> None:
     t = bptrace.run("mazur")
     index = notation_blocks(t, "index")
     text = "\n".join(str(cell) for g in grids(index) for row in g.rows for cell in row)
-    for mapping in ["δ⁽²⁾₁ = delta_o1", "δ⁽¹⁾₂ = delta_h2", "W⁽²⁾₁₁ = w5", "∂E/∂W⁽²⁾₁₁ = dE/dw5", "b⁽¹⁾ = b1",
-                    "z⁽²⁾₁ = net_o1", "a⁽¹⁾₁ = out_h1"]:
+    for mapping in [
+        "δ⁽²⁾₁ = delta_o1",
+        "δ⁽¹⁾₂ = delta_h2",
+        "W⁽²⁾₁₁ = w5",
+        "∂E/∂W⁽²⁾₁₁ = dE/dw5",
+        "b⁽¹⁾ = b1",
+        "z⁽²⁾₁ = net_o1",
+        "a⁽¹⁾₁ = out_h1",
+    ]:
         assert mapping in text, mapping
     assert "δ⁽²⁾₁·a⁽¹⁾₁\n= 0.138498562 × 0.593269992" in text
     assert "(W⁽²⁾₁₁·δ⁽²⁾₁ + W⁽²⁾₂₁·δ⁽²⁾₂)·f′(z⁽¹⁾₁)" in text
     matrix = notation_blocks(t, "matrix")
     titles = [g.title for g in grids(matrix)]
-    assert "dZ[2] = dA[2] ⊙ g[2]′(Z[2]), shape (n[2], m) = (2, 1)" in titles   # squared error: not A − Y
-    assert "db[2] = Σ dZ[2]/m, shape (1, 1) = (1, 1)" in titles               # b2 is shared by the layer
+    assert "dZ[2] = dA[2] ⊙ g[2]′(Z[2]), shape (n[2], m) = (2, 1)" in titles  # squared error: not A − Y
+    assert "db[2] = Σ dZ[2]/m, shape (1, 1) = (1, 1)" in titles  # b2 is shared by the layer
 
 
 def test_softmax_says_why_a_minus_y_holds() -> None:
@@ -335,6 +365,7 @@ reduction: sum
 # ---------------------------------------------------------------------------------------------------
 # Rows, layer, big matrices; every output format
 
+
 def test_rows_and_layer_are_respected() -> None:
     t = bptrace.run("deep_general_delta")
     blocks = notation_blocks(t, "matrix", rows=2, layer=2)
@@ -356,15 +387,17 @@ def test_rows_and_layer_are_respected() -> None:
 def test_big_matrices_are_summarised_never_printed_whole() -> None:
     rng = np.random.default_rng(7)
     n_in, hidden = 40, 30
-    yaml = (f"samples:\n  - {{inputs: {rng.uniform(0, 1, n_in).round(3).tolist()}, targets: [1, 0]}}\n"
-            f"  - {{inputs: {rng.uniform(0, 1, n_in).round(3).tolist()}, targets: [0, 1]}}\n"
-            f"layers:\n  - {{activation: relu, weights: {rng.normal(0, 0.1, (hidden, n_in)).round(4).tolist()}}}\n"
-            f"  - {{activation: softmax, weights: {rng.normal(0, 0.1, (2, hidden)).round(4).tolist()}}}\n"
-            "loss: cross_entropy\n")
+    yaml = (
+        f"samples:\n  - {{inputs: {rng.uniform(0, 1, n_in).round(3).tolist()}, targets: [1, 0]}}\n"
+        f"  - {{inputs: {rng.uniform(0, 1, n_in).round(3).tolist()}, targets: [0, 1]}}\n"
+        f"layers:\n  - {{activation: relu, weights: {rng.normal(0, 0.1, (hidden, n_in)).round(4).tolist()}}}\n"
+        f"  - {{activation: softmax, weights: {rng.normal(0, 0.1, (2, hidden)).round(4).tolist()}}}\n"
+        "loss: cross_entropy\n"
+    )
     t = bptrace.run(bptrace.loads(yaml))
     blocks = notation_blocks(t, "matrix", rows=6)
     w1 = find(blocks, "W[1], shape")
-    assert len(w1.columns) == 1 + MAX_COLS + 1            # label, 7 first columns, "…", the last
+    assert len(w1.columns) == 1 + MAX_COLS + 1  # label, 7 first columns, "…", the last
     assert [c.header for c in w1.columns][-2:] == ["…", "x40"]
     assert len(w1.rows) == 7 and w1.rows[-2][0] == "…" and w1.rows[-1][0] == "h1_30"
     assert w1.caption == "… 24 of 30 rows and 32 of 40 columns not shown (use --rows N, --layer N or --format json)"
@@ -386,11 +419,11 @@ def test_every_format_supports_the_notation(name: str, notation: str, fmt: str) 
     assert result.exit_code == 0, result.output
     out = result.stdout
     t = bptrace.run(name)
-    p = t.scenario.parameters()[0]                 # the first rows are shown whatever --rows cuts
+    p = t.scenario.parameters()[0]  # the first rows are shown whatever --rows cuts
     if fmt == "json":
         assert json.loads(out)["notation"]["notation"] == notation
         return
-    assert num(abs(t.grad(p))) in out              # (LaTeX writes the minus sign in maths)
+    assert num(abs(t.grad(p))) in out  # (LaTeX writes the minus sign in maths)
     marker = {"matrix": "dW[1]", "index": "W⁽¹⁾"}[notation]
     if fmt == "latex":
         marker = {"matrix": "dW[1]", "index": r"W\ensuremath{^{(1)}"}[notation]

@@ -10,9 +10,9 @@ import yaml
 from click.testing import CliRunner
 
 import bptrace
-from bptrace.cli import main
+from bptrace.cli.main import main
 from bptrace.errors import ScenarioError
-from bptrace.scenario import bundled_names, loads
+from bptrace.model.scenario import bundled_names, loads
 
 SCHEMA = json.loads((Path(bptrace.__file__).parent / "scenario.schema.json").read_text())
 GOOD = """\
@@ -46,7 +46,18 @@ def test_automatic_names() -> None:
     assert s.input_names == ("x1", "x2")
     assert s.layers[0].neurons == ("h1_1", "h1_2") and s.layers[1].neurons == ("o1", "o2")
     assert [p.name for p in s.parameters()] == [
-        "W1_1_1", "W1_1_2", "W1_2_1", "W1_2_2", "b1_1", "b1_2", "W2_1_1", "W2_1_2", "W2_2_1", "W2_2_2", "b2"]
+        "W1_1_1",
+        "W1_1_2",
+        "W1_2_1",
+        "W1_2_2",
+        "b1_1",
+        "b1_2",
+        "W2_1_1",
+        "W2_1_2",
+        "W2_2_1",
+        "W2_2_2",
+        "b2",
+    ]
     p = s.parameter("W2_1_2")
     assert (p.layer, p.row, p.col) == (2, 0, 1)
 
@@ -70,77 +81,130 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
 
 # (file text, exact message) — each case is one mistake a user really makes.
 CASES = [
-    ("inputs: [0.1, 0.2]\ntargets: [1]\nlayers:\n  - activation: sigmod\n    weights: [[0.1, 0.2]]\n",
-     "s.yaml:4:5: layers[0].activation: unknown activation 'sigmod' (did you mean sigmoid?)"),
-    ("inputs: [0.1, 0.2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, oops]]\n",
-     "s.yaml:4:21: layers[0].weights[0][1]: expected a number, got 'oops' "
-     "(write a plain decimal number such as 0.25 or 1e-3)"),
-    ("inputs: [0.1, 0.2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, 0.2, 0.3]]\n",
-     "s.yaml:4:5: layers[0].weights: each row must have 2 weights (one per neuron of the inputs), got 3 "
-     "(row i = neuron i of this layer, column j = neuron j of the layer before)"),
-    ("inputs: [0.1, 0.2]\ninputs: [1]\n",
-     "s.yaml:2:1: inputs: duplicate key 'inputs' (first given on line 1) (keep one of them)"),
-    ("!!python/object/apply:os.system ['true']\n",
-     "s.yaml:1:1: the tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed "
-     "(remove the tag; bptrace reads plain YAML values only)"),
-    ("inputs: [1, 2\n",
-     "s.yaml:2:1: invalid YAML: did not find expected ',' or ']' (check the indentation and punctuation on that line)"),
+    (
+        "inputs: [0.1, 0.2]\ntargets: [1]\nlayers:\n  - activation: sigmod\n    weights: [[0.1, 0.2]]\n",
+        "s.yaml:4:5: layers[0].activation: unknown activation 'sigmod' (did you mean sigmoid?)",
+    ),
+    (
+        "inputs: [0.1, 0.2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, oops]]\n",
+        "s.yaml:4:21: layers[0].weights[0][1]: expected a number, got 'oops' "
+        "(write a plain decimal number such as 0.25 or 1e-3)",
+    ),
+    (
+        "inputs: [0.1, 0.2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, 0.2, 0.3]]\n",
+        "s.yaml:4:5: layers[0].weights: each row must have 2 weights (one per neuron of the inputs), got 3 "
+        "(row i = neuron i of this layer, column j = neuron j of the layer before)",
+    ),
+    (
+        "inputs: [0.1, 0.2]\ninputs: [1]\n",
+        "s.yaml:2:1: inputs: duplicate key 'inputs' (first given on line 1) (keep one of them)",
+    ),
+    (
+        "!!python/object/apply:os.system ['true']\n",
+        "s.yaml:1:1: the tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed "
+        "(remove the tag; bptrace reads plain YAML values only)",
+    ),
+    (
+        "inputs: [1, 2\n",
+        "s.yaml:2:1: invalid YAML: did not find expected ',' or ']' (check the indentation and punctuation on that line)",  # noqa: E501
+    ),
     ("", "s.yaml:1: the file is empty (see docs/scenarios.md for the format)"),
     ("# only a comment\n", "s.yaml:1: the file is empty (see docs/scenarios.md for the format)"),
-    ("- 1\n- 2\n", "s.yaml:1:1: a scenario must be a mapping of keys (inputs, layers, ...), not a list "
-     "(see docs/scenarios.md)"),
-    ("just text\n", "s.yaml:1:1: a scenario must be a mapping of keys (inputs, layers, ...), not the value "
-     "'just text' (see docs/scenarios.md)"),
-    ("inputs: [0.1, .nan]\ntargets: [1]\nlayers:\n  - weights: [[0.1, 0.2]]\n",
-     "s.yaml:1:15: inputs[1]: expected a number, got nan (NaN and infinity are not allowed)"),
-    ("inputs: [0.1, 0.2]\ntargets: [.inf]\nlayers:\n  - weights: [[0.1, 0.2]]\n",
-     "s.yaml:2:11: targets[0]: expected a number, got inf (NaN and infinity are not allowed)"),
-    ("inputs: [0.1, 0.2]\ntargets: [1]\nlearning_rate: -1\nlayers:\n  - weights: [[0.1, 0.2]]\n",
-     "s.yaml:3:1: learning_rate: the learning rate must be positive, got -1 (Mazur uses 0.5)"),
-    ("inputs: [0.1, 0.2]\ntargets: [1]\nlearning_rate: fast\nlayers:\n  - weights: [[0.1, 0.2]]\n",
-     "s.yaml:3:1: learning_rate: expected a positive learning rate, got 'fast' "
-     "(write a plain decimal number such as 0.25 or 1e-3)"),
-    ("inputs: [0.1, 0.2]\ntargets: [1]\nlayerz: []\n",
-     "s.yaml:3:1: layerz: unknown key 'layerz' (did you mean layers?)"),
+    (
+        "- 1\n- 2\n",
+        "s.yaml:1:1: a scenario must be a mapping of keys (inputs, layers, ...), not a list (see docs/scenarios.md)",
+    ),
+    (
+        "just text\n",
+        "s.yaml:1:1: a scenario must be a mapping of keys (inputs, layers, ...), not the value "
+        "'just text' (see docs/scenarios.md)",
+    ),
+    (
+        "inputs: [0.1, .nan]\ntargets: [1]\nlayers:\n  - weights: [[0.1, 0.2]]\n",
+        "s.yaml:1:15: inputs[1]: expected a number, got nan (NaN and infinity are not allowed)",
+    ),
+    (
+        "inputs: [0.1, 0.2]\ntargets: [.inf]\nlayers:\n  - weights: [[0.1, 0.2]]\n",
+        "s.yaml:2:11: targets[0]: expected a number, got inf (NaN and infinity are not allowed)",
+    ),
+    (
+        "inputs: [0.1, 0.2]\ntargets: [1]\nlearning_rate: -1\nlayers:\n  - weights: [[0.1, 0.2]]\n",
+        "s.yaml:3:1: learning_rate: the learning rate must be positive, got -1 (Mazur uses 0.5)",
+    ),
+    (
+        "inputs: [0.1, 0.2]\ntargets: [1]\nlearning_rate: fast\nlayers:\n  - weights: [[0.1, 0.2]]\n",
+        "s.yaml:3:1: learning_rate: expected a positive learning rate, got 'fast' "
+        "(write a plain decimal number such as 0.25 or 1e-3)",
+    ),
+    (
+        "inputs: [0.1, 0.2]\ntargets: [1]\nlayerz: []\n",
+        "s.yaml:3:1: layerz: unknown key 'layerz' (did you mean layers?)",
+    ),
     ("inputs: [0.1, 0.2]\ntargets: [1]\n", "s.yaml:1:1: missing required key 'layers' (see docs/scenarios.md)"),
-    ("inputs: [0.1, 0.2]\ntargets: [1, 0]\nlayers:\n  - weights: [[0.1, 0.2]]\n",
-     "s.yaml:2:1: targets: expected 1 targets (one per output neuron), got 2"),
-    ("samples:\n  - {inputs: [1, 2], targets: [1]}\n  - {inputs: [1], targets: [1]}\nlayers:\n"
-     "  - weights: [[0.1, 0.2]]\n",
-     "s.yaml:3:6: samples[1].inputs: this sample has 1 inputs but sample 1 has 2"),
-    ("inputs: [1, 2]\ntargets: [1, 0]\nlayers:\n  - activation: softmax\n    weights: [[1, 2], [3, 4]]\n"
-     "  - activation: softmax\n    weights: [[1, 2], [3, 4]]\nloss: cross_entropy\n",
-     "s.yaml:4:5: layers[0].activation: softmax is allowed only in the output layer "
-     "(use sigmoid, tanh or relu in hidden layers)"),
-    ("inputs: [1, 2]\ntargets: [2]\nloss: bce\nlayers:\n  - weights: [[0.1, 0.2]]\n",
-     "s.yaml:2:1: targets: bce targets must lie in [0, 1], got [2.0]"),
-    ("inputs: [1, 2]\ntargets: [0.5]\nloss: bce\nlayers:\n  - activation: linear\n    weights: [[0.1, 0.2]]\n",
-     "s.yaml:3:1: loss: bce needs outputs in (0, 1): a sigmoid output layer, not linear "
-     "(set the last layer's activation to sigmoid)"),
-    ("inputs: [1, 2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, \"0.2\"]]\n",
-     "s.yaml:4:21: layers[0].weights[0][1]: expected a number, got '0.2' "
-     "(write a plain decimal number such as 0.25 or 1e-3)"),
-    ("inputs: [1, 2]\ntargets: [1, 0]\nloss: cross_entropy\nlayers:\n  - weights: [[1, 2], [3, 4]]\n",
-     "s.yaml:3:1: loss: cross_entropy needs a softmax output layer "
-     "(set the last layer's activation to softmax (it is sigmoid))"),
-    ("inputs: [1, 2]\ntargets: [0.5, 0.6]\nloss: cross_entropy\nlayers:\n  - activation: softmax\n"
-     "    weights: [[1, 2], [3, 4]]\n",
-     "s.yaml:2:1: targets: cross_entropy targets must sum to 1, they sum to 1.1 "
-     "(use a one-hot vector such as [0, 1, 0])"),
-    ("inputs: [1, 2]\ntargets: [1]\nlayers:\n  - weights: []\n",
-     "s.yaml:4:5: layers[0].weights: weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]"),
-    ("inputs: [1, 2]\ntargets: [1]\nupdate_biases: yes please\nlayers:\n  - weights: [[1, 2]]\n",
-     "s.yaml:3:1: update_biases: expected true or false, got 'yes please'"),
-    ("inputs: {i1: 1}\ntargets: {o1: 1}\nlayers:\n  - neurons: [o1]\n    weights:\n"
-     "      w1: {from: i2, to: o1, value: 0.1}\n",
-     "s.yaml:6:12: layers[0].weights.w1.from: 'i2' is not an input (choose one of i1)"),
-    ("inputs: {i1: 1}\ntargets: {o2: 1}\nlayers:\n  - neurons: [o1]\n    weights:\n"
-     "      w1: {from: i1, to: o1, value: 0.1}\n",
-     "s.yaml:2:1: targets: targets must name each output neuron (o1): missing o1"),
-    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
-     None),  # an alias bomb: refused quickly (message checked below)
+    (
+        "inputs: [0.1, 0.2]\ntargets: [1, 0]\nlayers:\n  - weights: [[0.1, 0.2]]\n",
+        "s.yaml:2:1: targets: expected 1 targets (one per output neuron), got 2",
+    ),
+    (
+        "samples:\n  - {inputs: [1, 2], targets: [1]}\n  - {inputs: [1], targets: [1]}\nlayers:\n"
+        "  - weights: [[0.1, 0.2]]\n",
+        "s.yaml:3:6: samples[1].inputs: this sample has 1 inputs but sample 1 has 2",
+    ),
+    (
+        "inputs: [1, 2]\ntargets: [1, 0]\nlayers:\n  - activation: softmax\n    weights: [[1, 2], [3, 4]]\n"
+        "  - activation: softmax\n    weights: [[1, 2], [3, 4]]\nloss: cross_entropy\n",
+        "s.yaml:4:5: layers[0].activation: softmax is allowed only in the output layer "
+        "(use sigmoid, tanh or relu in hidden layers)",
+    ),
+    (
+        "inputs: [1, 2]\ntargets: [2]\nloss: bce\nlayers:\n  - weights: [[0.1, 0.2]]\n",
+        "s.yaml:2:1: targets: bce targets must lie in [0, 1], got [2.0]",
+    ),
+    (
+        "inputs: [1, 2]\ntargets: [0.5]\nloss: bce\nlayers:\n  - activation: linear\n    weights: [[0.1, 0.2]]\n",
+        "s.yaml:3:1: loss: bce needs outputs in (0, 1): a sigmoid output layer, not linear "
+        "(set the last layer's activation to sigmoid)",
+    ),
+    (
+        'inputs: [1, 2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, "0.2"]]\n',
+        "s.yaml:4:21: layers[0].weights[0][1]: expected a number, got '0.2' "
+        "(write a plain decimal number such as 0.25 or 1e-3)",
+    ),
+    (
+        "inputs: [1, 2]\ntargets: [1, 0]\nloss: cross_entropy\nlayers:\n  - weights: [[1, 2], [3, 4]]\n",
+        "s.yaml:3:1: loss: cross_entropy needs a softmax output layer "
+        "(set the last layer's activation to softmax (it is sigmoid))",
+    ),
+    (
+        "inputs: [1, 2]\ntargets: [0.5, 0.6]\nloss: cross_entropy\nlayers:\n  - activation: softmax\n"
+        "    weights: [[1, 2], [3, 4]]\n",
+        "s.yaml:2:1: targets: cross_entropy targets must sum to 1, they sum to 1.1 "
+        "(use a one-hot vector such as [0, 1, 0])",
+    ),
+    (
+        "inputs: [1, 2]\ntargets: [1]\nlayers:\n  - weights: []\n",
+        "s.yaml:4:5: layers[0].weights: weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]",
+    ),
+    (
+        "inputs: [1, 2]\ntargets: [1]\nupdate_biases: yes please\nlayers:\n  - weights: [[1, 2]]\n",
+        "s.yaml:3:1: update_biases: expected true or false, got 'yes please'",
+    ),
+    (
+        "inputs: {i1: 1}\ntargets: {o1: 1}\nlayers:\n  - neurons: [o1]\n    weights:\n"
+        "      w1: {from: i2, to: o1, value: 0.1}\n",
+        "s.yaml:6:12: layers[0].weights.w1.from: 'i2' is not an input (choose one of i1)",
+    ),
+    (
+        "inputs: {i1: 1}\ntargets: {o2: 1}\nlayers:\n  - neurons: [o1]\n    weights:\n"
+        "      w1: {from: i1, to: o1, value: 0.1}\n",
+        "s.yaml:2:1: targets: targets must name each output neuron (o1): missing o1",
+    ),
+    (
+        "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+        None,
+    ),  # an alias bomb: refused quickly (message checked below)
 ]
 
 
@@ -159,10 +223,13 @@ def test_bad_scenario_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, t
         assert lines[0] == f"bptrace: error: {message}"
 
 
-@pytest.mark.parametrize("raw,message", [
-    (b"\xff\xfeinputs: 1\n", "s.yaml:1: is not UTF-8 text (byte 0xff at offset 0) (save the file as UTF-8)"),
-    (b"inputs:\x00\n", "s.yaml: is a binary file, not YAML text"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (b"\xff\xfeinputs: 1\n", "s.yaml:1: is not UTF-8 text (byte 0xff at offset 0) (save the file as UTF-8)"),
+        (b"inputs:\x00\n", "s.yaml: is a binary file, not YAML text"),
+    ],
+)
 def test_unreadable_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: bytes, message: str) -> None:
     monkeypatch.chdir(tmp_path)
     Path("s.yaml").write_bytes(raw)
@@ -174,8 +241,10 @@ def test_unreadable_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: 
 def test_missing_file_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     Path("d.yaml").mkdir()
-    for arg, message in (("nope.yaml", "nope.yaml: no such file (check the path)"),
-                         ("d.yaml", "d.yaml: is a directory, not a file (give the path of a .yaml file)")):
+    for arg, message in (
+        ("nope.yaml", "nope.yaml: no such file (check the path)"),
+        ("d.yaml", "d.yaml: is a directory, not a file (give the path of a .yaml file)"),
+    ):
         result = CliRunner().invoke(main, ["run", arg])
         assert result.exit_code == 2
         assert result.stderr.strip() == f"bptrace: error: {message}"

@@ -11,8 +11,10 @@ import pytest
 import sympy as sp
 
 import bptrace
-from bptrace import engine, network, symbolic
-from bptrace.scenario import loads
+from bptrace import functions as network
+from bptrace.engine import step as engine
+from bptrace.model.scenario import loads
+from bptrace.verify import symbolic
 
 
 def matrix_scenario(sizes, activations, loss="half_sse", samples=1, seed=0, bias="biases", reduction="mean"):
@@ -20,8 +22,10 @@ def matrix_scenario(sizes, activations, loss="half_sse", samples=1, seed=0, bias
     rng = np.random.default_rng(seed)
     layers = []
     for i in range(1, len(sizes)):
-        layer = {"activation": activations[i - 1],
-                 "weights": rng.uniform(-1, 1, (sizes[i], sizes[i - 1])).round(3).tolist()}
+        layer = {
+            "activation": activations[i - 1],
+            "weights": rng.uniform(-1, 1, (sizes[i], sizes[i - 1])).round(3).tolist(),
+        }
         if bias == "biases":
             layer["biases"] = rng.uniform(-0.5, 0.5, sizes[i]).round(3).tolist()
         elif bias == "bias":
@@ -76,17 +80,27 @@ def test_program_is_evalf_with_subs():
     assert symbolic.Program([relu_prime], [x])([0])[0] == 0
 
 
-@pytest.mark.parametrize("case", [
-    (["tanh", "relu", "softmax"], "cross_entropy", 3, "biases"),
-    (["leaky_relu", "sigmoid"], "bce", 2, "bias"),
-    (["sigmoid", "linear"], "mse", 2, "none"),
-    (["relu", "tanh"], "sse", 1, "biases"),
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        (["tanh", "relu", "softmax"], "cross_entropy", 3, "biases"),
+        (["leaky_relu", "sigmoid"], "bce", 2, "bias"),
+        (["sigmoid", "linear"], "mse", 2, "none"),
+        (["relu", "tanh"], "sse", 1, "biases"),
+    ],
+)
 def test_random_networks_match_the_engine(case):
     activations, loss, samples, bias = case
     sizes = [3] + [4] * (len(activations) - 1) + [3]
-    sc = matrix_scenario(sizes, activations, loss, samples, seed=len(activations) + samples, bias=bias,
-                         reduction="sum" if samples == 2 else "mean")
+    sc = matrix_scenario(
+        sizes,
+        activations,
+        loss,
+        samples,
+        seed=len(activations) + samples,
+        bias=bias,
+        reduction="sum" if samples == 2 else "mean",
+    )
     t = engine.trace(sc)
     g = symbolic.gradients(sc, engine_nets=[lt.net for lt in t.layers])
     for p in sc.parameters():
@@ -110,7 +124,7 @@ def test_shared_bias_single_symbol_equals_per_neuron(monkeypatch):
 
 def test_local_factors_of_mazur(mazur):
     lf = symbolic.local_factors(engine.trace(mazur))
-    assert lf.ok and len(lf.checks) == 6          # f′ at 4 neurons, ∂E/∂out at 2 outputs
+    assert lf.ok and len(lf.checks) == 6  # f′ at 4 neurons, ∂E/∂out at 2 outputs
     (sigmoid,) = lf.activations
     assert sigmoid.name == "sigmoid" and sigmoid.layers == (1, 2)
     assert sigmoid.expr_str == "1/(1 + exp(-net))"
@@ -130,11 +144,20 @@ def test_local_factors_catch_a_wrong_closed_form(mazur, monkeypatch):
 
 
 def test_local_factors_at_a_relu_kink_and_softmax():
-    sc = loads(json.dumps({
-        "inputs": [1.0, 1.0], "targets": [0.0, 1.0, 0.0], "loss": "cross_entropy",
-        "layers": [{"activation": "relu", "weights": [[0.5, -0.5], [0.25, 0.5]]},
-                   {"activation": "leaky_relu", "leaky_slope": 0.2, "weights": [[1.0, 0.0], [0.3, 0.1]]},
-                   {"activation": "softmax", "weights": [[0.2, 0.4], [0.1, -0.3], [0.5, 0.5]]}]}))
+    sc = loads(
+        json.dumps(
+            {
+                "inputs": [1.0, 1.0],
+                "targets": [0.0, 1.0, 0.0],
+                "loss": "cross_entropy",
+                "layers": [
+                    {"activation": "relu", "weights": [[0.5, -0.5], [0.25, 0.5]]},
+                    {"activation": "leaky_relu", "leaky_slope": 0.2, "weights": [[1.0, 0.0], [0.3, 0.1]]},
+                    {"activation": "softmax", "weights": [[0.2, 0.4], [0.1, -0.3], [0.5, 0.5]]},
+                ],
+            }
+        )
+    )
     t = engine.trace(sc)
     lf = symbolic.local_factors(t)
     assert lf.ok
@@ -173,14 +196,13 @@ def test_gradient_forms_of_deeper_networks(path_limit, monkeypatch):
     values = {sp.Symbol(k): v for k, v in symbolic.form_values(t).items()}
     for p in sc.parameters():
         form = symbolic.gradient_form(sc, p)
-        assert form.expanded is None          # 27 parameters > EXPANDED_LIMIT
+        assert form.expanded is None  # 27 parameters > EXPANDED_LIMIT
         assert float(form.compact.subs(values)) == pytest.approx(t.grad(p), rel=1e-9, abs=1e-14), p.name
     first = symbolic.gradient_form(sc, "W1_1_1")
     assert ("summed over layer 2" in first.note) == (path_limit == 1)
 
 
 def test_importing_the_modules_loads_neither_sympy_nor_numpy():
-    code = ("import sys, bptrace.symbolic, bptrace.verify; "
-            "print('sympy' in sys.modules, 'numpy' in sys.modules)")
+    code = "import sys, bptrace.verify.symbolic, bptrace.verify.verification; print('sympy' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -16,14 +16,15 @@ from click.testing import CliRunner
 from strategies import random_scenario_yaml
 
 import bptrace
-from bptrace import engine
-from bptrace.cli import main
+import bptrace.model.scenario
+from bptrace.cli.main import main
+from bptrace.engine import step as engine
+from bptrace.engine.kernel import build, generate
+from bptrace.engine.train import choose_path, flat_parameters, train, with_parameters
 from bptrace.errors import BptraceError, NumericalError
 from bptrace.fmt import num
-from bptrace.kernel import build, generate
-from bptrace.network import ACTIVATIONS, LOSSES
-from bptrace.scenario import Scenario, bundled_names
-from bptrace.train import choose_path, flat_parameters, train, with_parameters
+from bptrace.functions import ACTIVATIONS, LOSSES
+from bptrace.model.scenario import Scenario, bundled_names
 
 TOLERANCE = 1e-12
 PATHS = ("scalar", "numpy")
@@ -35,6 +36,7 @@ def invoke(*args: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------------
 # The reference: engine.step repeated, with the documented shuffle
+
 
 def loss(s: Scenario) -> float:
     """E over all samples: engine.batch_loss plus the L2 penalty (engine.loss_with)."""
@@ -55,7 +57,7 @@ def reference(s: Scenario, epochs: int, batch_size: int, seed: int) -> tuple[lis
         else:
             rng.shuffle(order)
             for start in range(0, m, batch_size):
-                idx = order[start:start + batch_size]
+                idx = order[start : start + batch_size]
                 batch = s.with_changes(inputs=X[idx], targets=T[idx], corrupt=None if C is None else C[idx])
                 s = engine.step(batch).with_changes(inputs=X, targets=T, corrupt=C)
         history.append(loss(s))
@@ -65,7 +67,7 @@ def reference(s: Scenario, epochs: int, batch_size: int, seed: int) -> tuple[lis
 def assert_close(got: list[float], want: list[float], what: str) -> None:
     g, w = np.asarray(got), np.asarray(want)
     assert g.shape == w.shape, what
-    error = np.abs(g - w) / np.maximum(1.0, np.abs(w))      # relative, absolute below 1
+    error = np.abs(g - w) / np.maximum(1.0, np.abs(w))  # relative, absolute below 1
     assert error.max() <= TOLERANCE, f"{what}: off by {error.max():.3g}"
 
 
@@ -86,9 +88,16 @@ def test_both_paths_match_engine_on_bundled(name: str) -> None:
 
 
 def features(s: Scenario) -> set[tuple[str, str]]:
-    return ({("activation", layer.activation) for layer in s.layers} | {("bias", layer.bias_mode) for layer in s.layers}
-            | {("loss", s.loss), ("reduction", s.reduction), ("update_biases", str(s.update_biases)),
-               ("l2", str(bool(s.l2)))})
+    return (
+        {("activation", layer.activation) for layer in s.layers}
+        | {("bias", layer.bias_mode) for layer in s.layers}
+        | {
+            ("loss", s.loss),
+            ("reduction", s.reduction),
+            ("update_biases", str(s.update_biases)),
+            ("l2", str(bool(s.l2))),
+        }
+    )
 
 
 def test_both_paths_match_engine_on_random_scenarios() -> None:
@@ -105,9 +114,13 @@ def test_both_paths_match_engine_on_random_scenarios() -> None:
         s = bptrace.loads(max_margin_yaml(rng), f"<max_margin {k}>")
         check_against_engine(s, 8, sorted({s.samples, 1, 2}), seed=k)
         seen |= features(s)
-    wanted = ({("activation", a) for a in ACTIVATIONS} | {("loss", x) for x in LOSSES + ("max_margin",)}
-              | {("bias", b) for b in ("none", "neuron", "shared")} | {("reduction", "mean"), ("reduction", "sum")}
-              | {("update_biases", "True"), ("update_biases", "False"), ("l2", "True"), ("l2", "False")})
+    wanted = (
+        {("activation", a) for a in ACTIVATIONS}
+        | {("loss", x) for x in LOSSES + ("max_margin",)}
+        | {("bias", b) for b in ("none", "neuron", "shared")}
+        | {("reduction", "mean"), ("reduction", "sum")}
+        | {("update_biases", "True"), ("update_biases", "False"), ("l2", "True"), ("l2", "False")}
+    )
     assert wanted <= seen, wanted - seen
 
 
@@ -116,8 +129,10 @@ def max_margin_yaml(rng: np.random.Generator) -> str:
     n_in, depth, m = int(rng.integers(2, 5)), int(rng.integers(1, 4)), int(rng.integers(1, 5))
     lines = ["loss: max_margin", f"margin: {rng.uniform(0.5, 2)!r}", "samples:"]
     for _ in range(m):
-        lines += [f"  - inputs: {rng.uniform(-1, 1, n_in).tolist()}",
-                  f"    corrupt: {rng.uniform(-1, 1, n_in).tolist()}"]
+        lines += [
+            f"  - inputs: {rng.uniform(-1, 1, n_in).tolist()}",
+            f"    corrupt: {rng.uniform(-1, 1, n_in).tolist()}",
+        ]
     lines.append("layers:")
     previous = n_in
     for k in range(depth):
@@ -130,8 +145,11 @@ def max_margin_yaml(rng: np.random.Generator) -> str:
         elif mode == 2:
             lines.append(f"    bias: {rng.uniform(-1, 1)!r}")
         previous = n
-    lines += [f"reduction: {('mean', 'sum')[int(rng.integers(2))]}",
-              f"update_biases: {('true', 'false')[int(rng.integers(2))]}", "learning_rate: 0.1"]
+    lines += [
+        f"reduction: {('mean', 'sum')[int(rng.integers(2))]}",
+        f"update_biases: {('true', 'false')[int(rng.integers(2))]}",
+        "learning_rate: 0.1",
+    ]
     if rng.integers(2):
         lines.append(f"l2: {rng.uniform(0, 1)!r}")
     return "\n".join(lines) + "\n"
@@ -159,11 +177,12 @@ def test_softmax_cross_entropy_with_soft_targets() -> None:
 # ---------------------------------------------------------------------------------------------------
 # Mazur
 
+
 def test_mazur_losses_after_one_and_ten_thousand_updates() -> None:
     r = train(bptrace.load("mazur"), 10000)
     assert r.path == "scalar" and len(r.history) == 10001 and r.updates == 10000
     assert num(r.history[0]) == "0.298371109"
-    assert num(r.history[1]) == "0.291027774"          # the post's own rule (it prints 0.291027924)
+    assert num(r.history[1]) == "0.291027774"  # the post's own rule (it prints 0.291027924)
     assert num(r.history[10000], 8) == "3.5101878e-05"
     # the post's 0.0000351085 is the loss after 9,999 updates (reference/mazur.md)
     assert num(r.history[9999], 8) == "3.5108548e-05"
@@ -185,11 +204,12 @@ def test_mazur_kernel_is_exactly_engine_step() -> None:
 # ---------------------------------------------------------------------------------------------------
 # The driver
 
+
 def test_choose_path_by_size() -> None:
     assert choose_path(bptrace.load("mazur")) == "scalar"
     big = bptrace.loads(_matrix_yaml([20, 40, 10], samples=32))
     assert choose_path(big) == "numpy"
-    assert choose_path(big, batch_size=1) == "numpy"       # 1 × 1250 parameters is above SCALAR_WORK
+    assert choose_path(big, batch_size=1) == "numpy"  # 1 × 1250 parameters is above SCALAR_WORK
 
 
 def test_epochs_zero_and_snapshots_and_progress() -> None:
@@ -226,8 +246,12 @@ def test_divergence_is_a_numerical_error(tmp_path: Path) -> None:
         with pytest.raises(NumericalError, match="diverged"):
             train(s, 200, path=path)
     bad = tmp_path / "bad.yaml"
-    bad.write_text(Path(bptrace.scenario.BUNDLED_DIR / "single_neuron_mse.yaml").read_text(encoding="utf-8")
-                   .replace("learning_rate: 0.05", "learning_rate: 50"), encoding="utf-8")
+    bad.write_text(
+        Path(bptrace.model.scenario.BUNDLED_DIR / "single_neuron_mse.yaml")
+        .read_text(encoding="utf-8")
+        .replace("learning_rate: 0.05", "learning_rate: 50"),
+        encoding="utf-8",
+    )
     result = invoke("train", str(bad), "--epochs", "200")
     assert result.exit_code == 2
     assert "diverged" in result.stderr and "learning rate" in result.stderr
@@ -246,14 +270,24 @@ def test_bad_arguments() -> None:
 # ---------------------------------------------------------------------------------------------------
 # The command
 
+
 def test_terminal_report() -> None:
     result = invoke("train", "mazur", "--epochs", "10000", "--every", "5000")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    for text in ("E_0 = 0.298371109", "E_1 = 0.291027774", "E_10000 = 3.51018778e-05", "Snapshots",
-                 "Parameters", "Outputs vs targets", "not updated", "0.0159136204", "h1"):
+    for text in (
+        "E_0 = 0.298371109",
+        "E_1 = 0.291027774",
+        "E_10000 = 3.51018778e-05",
+        "Snapshots",
+        "Parameters",
+        "Outputs vs targets",
+        "not updated",
+        "0.0159136204",
+        "h1",
+    ):
         assert text in out, text
-    assert "loss E_k after k epochs (log scale)" in out     # the plotext chart
+    assert "loss E_k after k epochs (log scale)" in out  # the plotext chart
     ascii_out = invoke("train", "mazur", "--epochs", "100", "--ascii").stdout
     assert ascii_out.isascii()
 
@@ -268,8 +302,7 @@ def test_json_shape() -> None:
     s = bptrace.load("mazur")
     assert [p["name"] for p in data["parameters"]] == [p.name for p in s.parameters()]
     w5 = next(p for p in data["parameters"] if p["name"] == "w5")
-    assert w5 == {"name": "w5", "kind": "weight", "layer": 2, "row": 0, "col": 0, "initial": 0.4,
-                  "final": w5["final"]}
+    assert w5 == {"name": "w5", "kind": "weight", "layer": 2, "row": 0, "col": 0, "initial": 0.4, "final": w5["final"]}
     b1 = next(p for p in data["parameters"] if p["name"] == "b1")
     assert b1["row"] is None and b1["initial"] == b1["final"] == 0.35
 
@@ -292,8 +325,8 @@ def test_mini_batches_are_deterministic_per_seed() -> None:
     a = history("--batch-size", "2", "--seed", "5")
     assert a == history("--batch-size", "2", "--seed", "5")
     assert a != history("--batch-size", "2", "--seed", "6")
-    assert a != history()                                   # full batch
-    assert history("--batch-size", "3") == history()         # a batch of every sample is the full batch
+    assert a != history()  # full batch
+    assert history("--batch-size", "3") == history()  # a batch of every sample is the full batch
     sgd = train(bptrace.load("deep_general_delta"), 3, batch_size=1, seed=5)
     assert sgd.updates == 9 and sgd.batch_size == 1
 
@@ -308,7 +341,7 @@ def test_plot_png_and_svg(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
         assert f"wrote {path}" in result.stdout.replace("\n", "")
     image = matplotlib.image.imread(str(png))
-    assert image.shape[:2] == (630, 1050)                   # 7 × 4.2 inches at 150 dpi
+    assert image.shape[:2] == (630, 1050)  # 7 × 4.2 inches at 150 dpi
     texts = " ".join("".join(e.itertext()) for e in ET.parse(svg).getroot().iter() if e.tag.endswith("text"))
     assert "epoch k" in texts and "E_300 = " in texts and "Mazur" in texts
 
@@ -317,18 +350,26 @@ def _matrix_yaml(sizes: list[int], samples: int = 4, seed: int = 0) -> str:
     import yaml
 
     rng = np.random.default_rng(seed)
-    layers = [{"activation": "sigmoid", "weights": rng.normal(0, 0.3, (n, p)).tolist(), "biases": [0.0] * n}
-              for p, n in zip(sizes, sizes[1:])]
-    data = {"samples": [{"inputs": rng.uniform(-1, 1, sizes[0]).tolist(),
-                         "targets": rng.uniform(0, 1, sizes[-1]).tolist()} for _ in range(samples)],
-            "layers": layers, "loss": "half_sse", "learning_rate": 0.1}
+    layers = [
+        {"activation": "sigmoid", "weights": rng.normal(0, 0.3, (n, p)).tolist(), "biases": [0.0] * n}
+        for p, n in zip(sizes, sizes[1:])
+    ]
+    data = {
+        "samples": [
+            {"inputs": rng.uniform(-1, 1, sizes[0]).tolist(), "targets": rng.uniform(0, 1, sizes[-1]).tolist()}
+            for _ in range(samples)
+        ],
+        "layers": layers,
+        "loss": "half_sse",
+        "learning_rate": 0.1,
+    }
     return yaml.safe_dump(data)
 
 
 def test_a_flat_loss_curve_still_charts() -> None:
     """A constant loss has no decades for a log scale: a linear chart, not the 'install plotext' note."""
     pytest.importorskip("plotext")
-    from bptrace.cli_train import loss_chart
+    from bptrace.cli.train import loss_chart
 
     text = loss_chart([0.25] * 50)
     assert "install plotext" not in text and text.strip()

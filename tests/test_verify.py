@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bptrace
-from bptrace import engine, network
-from bptrace import verify as verify_module
-from bptrace.scenario import loads
-from bptrace.verify import verify
+from bptrace import functions as network
+from bptrace.engine import step as engine
+from bptrace.model.scenario import loads
+from bptrace.verify import verification as verify_module
+from bptrace.verify.verification import verify
 
 HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
 
@@ -22,11 +23,21 @@ HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
 def matrix_scenario(sizes, activations, loss="half_sse", samples=1, seed=0):
     """A matrix-form scenario with seeded random weights and one bias per neuron."""
     rng = np.random.default_rng(seed)
-    layers = [{"activation": activations[i - 1],
-               "weights": rng.uniform(-1, 1, (sizes[i], sizes[i - 1])).round(3).tolist(),
-               "biases": rng.uniform(-0.5, 0.5, sizes[i]).round(3).tolist()} for i in range(1, len(sizes))]
-    rows = [{"inputs": rng.uniform(-1, 1, sizes[0]).round(3).tolist(),
-             "targets": rng.uniform(0.05, 0.95, sizes[-1]).round(3).tolist()} for _ in range(samples)]
+    layers = [
+        {
+            "activation": activations[i - 1],
+            "weights": rng.uniform(-1, 1, (sizes[i], sizes[i - 1])).round(3).tolist(),
+            "biases": rng.uniform(-0.5, 0.5, sizes[i]).round(3).tolist(),
+        }
+        for i in range(1, len(sizes))
+    ]
+    rows = [
+        {
+            "inputs": rng.uniform(-1, 1, sizes[0]).round(3).tolist(),
+            "targets": rng.uniform(0.05, 0.95, sizes[-1]).round(3).tolist(),
+        }
+        for _ in range(samples)
+    ]
     return loads(json.dumps({"samples": rows, "layers": layers, "loss": loss}))
 
 
@@ -46,7 +57,7 @@ def test_mazur_all_ok(mazur_verification):
         assert row.sympy_ok and row.fd_ok and not row.nondifferentiable and not row.fd_crosses_kink
         assert row.difference < 1e-11
         assert row.fd_step == pytest.approx(verify_module.FD_STEP)
-        assert row.fd_noise < 1e-10          # 1.5·δE/h: the float64 loss is accurate to ~1e-16 here
+        assert row.fd_noise < 1e-10  # 1.5·δE/h: the float64 loss is accurate to ~1e-16 here
 
 
 def test_a_wrong_derivative_fails_exactly_the_affected_parameters(monkeypatch):
@@ -73,12 +84,11 @@ def test_a_perturbed_gradient_fails_only_that_parameter():
     good = engine.trace(sc)
     grads = good.layers[0].grad_weights.copy()
     grads[1, 2] += 1e-7
-    bad = dataclasses.replace(good, layers=[dataclasses.replace(good.layers[0], grad_weights=grads),
-                                            *good.layers[1:]])
+    bad = dataclasses.replace(good, layers=[dataclasses.replace(good.layers[0], grad_weights=grads), *good.layers[1:]])
     v = verify(bad)
     assert not v.ok
     assert [row.name for row in v.failures()] == ["W1_2_3"]
-    assert v.local.ok                      # the local factors are still right
+    assert v.local.ok  # the local factors are still right
 
 
 def test_backpropagating_through_updated_weights_is_caught():
@@ -88,10 +98,18 @@ def test_backpropagating_through_updated_weights_is_caught():
 
 
 def test_a_relu_net_exactly_zero_is_nondifferentiable_not_a_failure():
-    sc = loads(json.dumps({
-        "inputs": [1.0, 1.0], "targets": [0.3],
-        "layers": [{"activation": "relu", "weights": [[0.5, -0.5], [0.25, 0.5]], "biases": [0.0, 0.1]},
-                   {"activation": "sigmoid", "weights": [[0.4, 0.6]], "biases": [0.2]}]}))
+    sc = loads(
+        json.dumps(
+            {
+                "inputs": [1.0, 1.0],
+                "targets": [0.3],
+                "layers": [
+                    {"activation": "relu", "weights": [[0.5, -0.5], [0.25, 0.5]], "biases": [0.0, 0.1]},
+                    {"activation": "sigmoid", "weights": [[0.4, 0.6]], "biases": [0.2]},
+                ],
+            }
+        )
+    )
     t = engine.trace(sc)
     assert t.layers[0].kink[0, 0]
     v = verify(t)
@@ -111,15 +129,24 @@ def test_a_relu_net_exactly_zero_is_nondifferentiable_not_a_failure():
 def test_a_loss_flat_in_float64_makes_finite_differences_inconclusive_not_failed():
     # out_o1 = σ(34.5) is within a few ulp of 1, so bce's ln(1 − out) is quantized: E does not move in
     # float64 for any step tried, although ∂E/∂W2_1_1 = out − t ≈ 1 (SymPy, in 30 digits, confirms it)
-    sc = loads(json.dumps({
-        "inputs": [2.5, 0.0], "targets": [0.0], "loss": "bce",
-        "layers": [{"activation": "relu", "weights": [[0.0, 0.0], [3.0, 0.0]], "biases": [1.0, 3.0]},
-                   {"activation": "sigmoid", "weights": [[0.0, 3.0]], "biases": [3.0]}]}))
+    sc = loads(
+        json.dumps(
+            {
+                "inputs": [2.5, 0.0],
+                "targets": [0.0],
+                "loss": "bce",
+                "layers": [
+                    {"activation": "relu", "weights": [[0.0, 0.0], [3.0, 0.0]], "biases": [1.0, 3.0]},
+                    {"activation": "sigmoid", "weights": [[0.0, 3.0]], "biases": [3.0]},
+                ],
+            }
+        )
+    )
     v = verify(engine.trace(sc))
     row = v.check("W2_1_1")
     assert row.fd_inconclusive and row.fd_ok is None and row.finite_difference == 0.0
     assert row.sympy_ok and row.chain_rule == pytest.approx(1.0) and row.ok
-    assert row.fd_noise > 1e-6               # δE: the float64 loss is off in its leading digits
+    assert row.fd_noise > 1e-6  # δE: the float64 loss is off in its leading digits
     assert v.ok
     # without SymPy (no δE) the same verdict comes from the steps: every difference exactly 0
     assert verify(engine.trace(sc), "off").check("W2_1_1").fd_inconclusive
@@ -135,7 +162,7 @@ def test_sample_mode_on_a_bigger_network():
     assert len(chosen) == 3 * verify_module.SAMPLE_PER_LAYER
     for layer in (1, 2, 3):
         names = [p.name for p in sc.parameters() if p.layer == layer]
-        assert names[0] in chosen and names[-1] in chosen       # first weight, last bias
+        assert names[0] in chosen and names[-1] in chosen  # first weight, last bias
     for row in v.parameters:
         assert (row.sympy is None) == (row.name not in chosen)
         assert row.finite_difference is not None and row.fd_ok
@@ -160,7 +187,7 @@ def test_huge_networks_sample_finite_differences_and_skip_wide_templates(monkeyp
     assert v.ok and v.fd_sampled
     checked = [row for row in v.parameters if row.finite_difference is not None]
     assert 0 < len(checked) < len(v.parameters)
-    assert any("layer 1: not derived" in note for note in v.notes)      # 8·3 = 24 paths > 5
+    assert any("layer 1: not derived" in note for note in v.notes)  # 8·3 = 24 paths > 5
     assert not any(row.layer == 1 and row.sympy is not None for row in v.parameters)
     assert any(row.layer == 3 and row.sympy is not None for row in v.parameters)
 
@@ -184,8 +211,10 @@ def scenario_texts(draw):
     activations = [draw(st.sampled_from(HIDDEN)) for _ in range(depth - 1)] + [output]
     layers = []
     for i, activation in enumerate(activations):
-        layer = {"activation": activation,
-                 "weights": [[draw(NUMBER) for _ in range(sizes[i])] for _ in range(sizes[i + 1])]}
+        layer = {
+            "activation": activation,
+            "weights": [[draw(NUMBER) for _ in range(sizes[i])] for _ in range(sizes[i + 1])],
+        }
         bias = draw(st.sampled_from(["none", "neuron", "shared"]))
         if bias == "neuron":
             layer["biases"] = [draw(NUMBER) for _ in range(sizes[i + 1])]
@@ -205,8 +234,9 @@ def scenario_texts(draw):
         else:
             targets = [draw(NUMBER) for _ in range(n)]
         samples.append({"inputs": [draw(NUMBER) for _ in range(sizes[0])], "targets": targets})
-    return json.dumps({"samples": samples, "layers": layers, "loss": loss,
-                       "reduction": draw(st.sampled_from(["mean", "sum"]))})
+    return json.dumps(
+        {"samples": samples, "layers": layers, "loss": loss, "reduction": draw(st.sampled_from(["mean", "sum"]))}
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

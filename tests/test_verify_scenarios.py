@@ -12,9 +12,9 @@ from strategies import random_scenario_yaml
 from test_max_margin import window_scenario
 
 import bptrace
-from bptrace import engine
-from bptrace.scenario import bundled_names
-from bptrace.verify import verify
+from bptrace.engine import step as engine
+from bptrace.model.scenario import bundled_names
+from bptrace.verify.verification import verify
 
 
 @pytest.mark.parametrize("name", bundled_names())
@@ -66,8 +66,10 @@ def test_a_wrong_l2_term_fails_verification() -> None:
     s = bptrace.load("mazur").with_changes(l2=0.5)
     t = engine.trace(s)
     # the penalty's gradient dropped (λ/m·W missing) is caught by SymPy and by the finite differences
-    layers = [dataclasses.replace(lt, grad_weights=lt.grad_weights - 0.5 * layer.weights)
-              for lt, layer in zip(t.layers, s.layers)]
+    layers = [
+        dataclasses.replace(lt, grad_weights=lt.grad_weights - 0.5 * layer.weights)
+        for lt, layer in zip(t.layers, s.layers)
+    ]
     v = verify(dataclasses.replace(t, layers=layers))
     assert not v.ok
     assert all(not r.ok for r in v.parameters if r.kind == "weight")

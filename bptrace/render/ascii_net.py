@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..fmt import num
+from bptrace.fmt import num
 
 if TYPE_CHECKING:
-    from ..scenario import Layer, Scenario
-    from ..trace import Trace
+    from bptrace.engine.trace import Trace
+    from bptrace.model.scenario import Layer, Scenario
 
-MAX_ROWS = 6      # a layer with more neurons is summarised: the first HEAD, "⋮ N more", the last one
+MAX_ROWS = 6  # a layer with more neurons is summarised: the first HEAD, "⋮ N more", the last one
 HEAD = 3
-GAP = 2           # spaces on each side of the arrow between two columns
+GAP = 2  # spaces on each side of the arrow between two columns
 
 
 def network_sketch(scenario: Scenario, trace: Trace | None = None, ascii: bool = False, digits: int = 4) -> str:
@@ -38,10 +38,14 @@ def network_sketch(scenario: Scenario, trace: Trace | None = None, ascii: bool =
         if trace is not None:
             out = trace.layers[layer.index - 1].out[0]
             cells = [f"{n} out {num(out[r], digits)}" for r, n in enumerate(layer.neurons)]
-        columns.append([f"layer {layer.index}: {layer.activation}"] + _rows(cells, more)
-                       + _bias_lines(layer, scenario.update_biases, digits, ascii))
-    body_rows = [len(_rows(["x"] * len(names), more))] + [len(_rows(["x"] * layer.size, more))
-                                                          for layer in scenario.layers]
+        columns.append(
+            [f"layer {layer.index}: {layer.activation}"]
+            + _rows(cells, more)
+            + _bias_lines(layer, scenario.update_biases, digits, ascii)
+        )
+    body_rows = [len(_rows(["x"] * len(names), more))] + [
+        len(_rows(["x"] * layer.size, more)) for layer in scenario.layers
+    ]
     # the arrow sits on the middle row of the tallest column of neurons (row 0 is the header)
     arrow_row = 1 + (max(body_rows) - 1) // 2
     height = max(len(c) for c in columns)

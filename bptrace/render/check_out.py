@@ -15,11 +15,11 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from ..check import to_data
-from ..fmt import DEFAULT_DIGITS, num, to_ascii
+from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
+from bptrace.grading.marking import to_data
 
 if TYPE_CHECKING:
-    from ..check import Result, SheetResult
+    from bptrace.grading.marking import Result, SheetResult
 
 MARKS = {"correct": ("✓", "green"), "wrong": ("✗", "red"), "few-digits": ("✗", "red"), "unanswered": ("–", "yellow")}
 
@@ -27,8 +27,9 @@ MARKS = {"correct": ("✓", "green"), "wrong": ("✗", "red"), "few-digits": ("�
 class CheckView:
     """A rich renderable of one or more marked sheets: a table each, then the summary."""
 
-    def __init__(self, results: list[SheetResult], digits: int = DEFAULT_DIGITS, hide_expected: bool = False,
-                 ascii: bool = False) -> None:
+    def __init__(
+        self, results: list[SheetResult], digits: int = DEFAULT_DIGITS, hide_expected: bool = False, ascii: bool = False
+    ) -> None:
         self.results = results
         self.digits = digits
         self.hide_expected = hide_expected
@@ -45,14 +46,20 @@ class CheckView:
             parts += self.sheet(result)
         if len(self.results) > 1:
             perfect = sum(r.summary.all_correct for r in self.results)
-            parts += [Text(""), Text(self.t(f"{len(self.results)} sheets: {perfect} with every answer right"),
-                                     style="bold")]
+            parts += [
+                Text(""),
+                Text(self.t(f"{len(self.results)} sheets: {perfect} with every answer right"), style="bold"),
+            ]
         yield Group(*parts)
 
     def sheet(self, result: SheetResult) -> list[Any]:
         title = f"{result.student} — {result.sheet.file} — {result.scenario.title}"
-        table = Table(title=Text(self.t(title), style="bold"), title_justify="left",
-                      box=box.ASCII if self.ascii else box.SIMPLE_HEAVY, pad_edge=False)
+        table = Table(
+            title=Text(self.t(title), style="bold"),
+            title_justify="left",
+            box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
+            pad_edge=False,
+        )
         table.add_column("quantity", no_wrap=True, style="cyan")
         table.add_column("given", justify="right", no_wrap=True)
         if not self.hide_expected:
@@ -91,8 +98,10 @@ def json_text(results: list[SheetResult], hide_expected: bool = False) -> str:
     if len(results) == 1:
         data: dict[str, Any] = to_data(results[0], hide_expected)
     else:
-        data = {"sheets": [to_data(r, hide_expected) for r in results],
-                "summary": {"sheets": len(results), "all_correct": all(r.summary.all_correct for r in results)}}
+        data = {
+            "sheets": [to_data(r, hide_expected) for r in results],
+            "summary": {"sheets": len(results), "all_correct": all(r.summary.all_correct for r in results)},
+        }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -107,17 +116,41 @@ def gradescope_text(result: SheetResult, hide_expected: bool = False, digits: in
         lines.append("correct" if r.correct else "wrong")
         if r.explanation and (not r.correct or r.codes):
             lines.append(f"diagnosis: {r.explanation}")
-        tests.append({"name": r.quantity, "score": r.earned, "max_score": r.answer.points,
-                      "status": "passed" if r.correct else "failed", "output": "\n".join(lines),
-                      "visibility": "visible"})
+        tests.append(
+            {
+                "name": r.quantity,
+                "score": r.earned,
+                "max_score": r.answer.points,
+                "status": "passed" if r.correct else "failed",
+                "output": "\n".join(lines),
+                "visibility": "visible",
+            }
+        )
     s = result.summary
-    data = {"score": s.points, "max_score": s.max_points, "output": s.narrative, "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": tests}
+    data = {
+        "score": s.points,
+        "max_score": s.max_points,
+        "output": s.narrative,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-CSV_COLUMNS = ["student", "sheet", "quantity", "given", "expected", "correct", "status", "points", "max_points",
-               "diagnosis", "explanation"]
+CSV_COLUMNS = [
+    "student",
+    "sheet",
+    "quantity",
+    "given",
+    "expected",
+    "correct",
+    "status",
+    "points",
+    "max_points",
+    "diagnosis",
+    "explanation",
+]
 
 
 def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:
@@ -127,8 +160,19 @@ def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:
     writer.writerow(CSV_COLUMNS)
     for result in results:
         for r in result.results:
-            writer.writerow([result.student, result.sheet.file, r.quantity,
-                             r.answer.written.text if r.answer.written else "",
-                             "" if hide_expected else repr(r.expected), "yes" if r.correct else "no", r.status,
-                             _points(r.earned), _points(r.answer.points), " ".join(r.codes), r.explanation])
+            writer.writerow(
+                [
+                    result.student,
+                    result.sheet.file,
+                    r.quantity,
+                    r.answer.written.text if r.answer.written else "",
+                    "" if hide_expected else repr(r.expected),
+                    "yes" if r.correct else "no",
+                    r.status,
+                    _points(r.earned),
+                    _points(r.answer.points),
+                    " ".join(r.codes),
+                    r.explanation,
+                ]
+            )
     return buffer.getvalue()

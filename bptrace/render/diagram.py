@@ -19,19 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BptraceError
-from ..fmt import num, to_ascii
+from bptrace.errors import BptraceError
+from bptrace.fmt import num, to_ascii
 
 if TYPE_CHECKING:
-    from ..scenario import Layer, Scenario
-    from ..trace import Trace
+    from bptrace.engine.trace import Trace
+    from bptrace.model.scenario import Layer, Scenario
 
 SUFFIXES = (".svg", ".png")
 SHOW = ("grad", "update")
-DEFAULT_DIGITS = 4          # labels in a picture: four significant digits (--digits for more)
-MAX_NEURONS = 40            # more neurons than this (inputs included) -> the summarised drawing
-MAX_WIDTH = 12              # a layer wider than this -> the summarised drawing
-MAX_LABELLED_EDGES = 16     # between two layers with more edges than this, edges carry no labels
+DEFAULT_DIGITS = 4  # labels in a picture: four significant digits (--digits for more)
+MAX_NEURONS = 40  # more neurons than this (inputs included) -> the summarised drawing
+MAX_WIDTH = 12  # a layer wider than this -> the summarised drawing
+MAX_LABELLED_EDGES = 16  # between two layers with more edges than this, edges carry no labels
 STYLES = ("auto", "detailed", "summary")
 
 
@@ -39,8 +39,9 @@ def check_suffix(path: str) -> str:
     """The output format from the file's suffix: 'svg' or 'png' (anything else is a usage error)."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
-        raise BptraceError(f"cannot tell the picture format of {path!r} from its suffix",
-                           hint="name the file .svg or .png")
+        raise BptraceError(
+            f"cannot tell the picture format of {path!r} from its suffix", hint="name the file .svg or .png"
+        )
     return suffix[1:]
 
 
@@ -49,8 +50,7 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise BptraceError("drawing needs matplotlib, which is not installed",
-                           hint="pip install matplotlib") from None
+        raise BptraceError("drawing needs matplotlib, which is not installed", hint="pip install matplotlib") from None
 
 
 def summarised(scenario: Scenario) -> bool:
@@ -62,10 +62,11 @@ def summarised(scenario: Scenario) -> bool:
 # ---------------------------------------------------------------------------------------------------
 # Saving
 
+
 def _new_figure(width: float, height: float) -> Any:
     import matplotlib
 
-    matplotlib.rcParams["svg.fonttype"] = "none"     # SVG labels stay <text>, not glyph outlines
+    matplotlib.rcParams["svg.fonttype"] = "none"  # SVG labels stay <text>, not glyph outlines
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height))
@@ -78,8 +79,9 @@ def save(fig: Any, path: str) -> None:
     fmt = check_suffix(path)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "bptrace"}):
         try:
-            fig.savefig(path, format=fmt, dpi=150 if fmt == "png" else None,
-                        metadata={"Date": None} if fmt == "svg" else None)
+            fig.savefig(
+                path, format=fmt, dpi=150 if fmt == "png" else None, metadata={"Date": None} if fmt == "svg" else None
+            )
         except OSError as exc:
             raise BptraceError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -87,16 +89,24 @@ def save(fig: Any, path: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 # The network
 
+
 @dataclass
 class _Node:
     x: float
     y: float
     text: str
-    kind: str          # "input" | "neuron" | "bias"
+    kind: str  # "input" | "neuron" | "bias"
 
 
-def network_figure(trace: Trace, *, show: str | None = None, sample: int = 0, digits: int = DEFAULT_DIGITS,
-                   style: str = "auto", ascii: bool = False) -> Any:
+def network_figure(
+    trace: Trace,
+    *,
+    show: str | None = None,
+    sample: int = 0,
+    digits: int = DEFAULT_DIGITS,
+    style: str = "auto",
+    ascii: bool = False,
+) -> Any:
     """A matplotlib Figure of the trace's network (detailed or summarised, see `summarised`)."""
     if show is not None and show not in SHOW:
         raise BptraceError(f"unknown --show {show!r}", hint=f"choose one of {', '.join(SHOW)}")
@@ -104,8 +114,10 @@ def network_figure(trace: Trace, *, show: str | None = None, sample: int = 0, di
         raise BptraceError(f"unknown drawing style {style!r}", hint=f"choose one of {', '.join(STYLES)}")
     s = trace.scenario
     if not 0 <= sample < s.samples:
-        raise BptraceError(f"--sample {sample + 1}: the scenario has {s.samples} sample"
-                           f"{'s' if s.samples > 1 else ''}", hint=f"choose 1..{s.samples}")
+        raise BptraceError(
+            f"--sample {sample + 1}: the scenario has {s.samples} sample{'s' if s.samples > 1 else ''}",
+            hint=f"choose 1..{s.samples}",
+        )
     if style == "summary" or (style == "auto" and summarised(s)):
         return _summary_figure(trace, show, sample, digits, ascii)
     return _detailed_figure(trace, show, sample, digits, ascii)
@@ -126,8 +138,9 @@ def _title(trace: Trace, sample: int, show: str | None, summary: bool = False) -
     if summary:
         parts.append(f"{s.parameter_count()} parameters, one box per layer")
     else:
-        parts.append({None: "edges: weights", "grad": "edges: weight, ∂E/∂w",
-                      "update": "edges: weight → updated weight"}[show])
+        parts.append(
+            {None: "edges: weights", "grad": "edges: weight, ∂E/∂w", "update": "edges: weight → updated weight"}[show]
+        )
     return " · ".join(parts)
 
 
@@ -151,7 +164,7 @@ def _bias_text(trace: Trace, layer: Layer, k: int, show: str | None, digits: int
     if show == "grad":
         text += f"\n∂E/∂{name} = {num(lt.grad_biases[k], digits)}"
     elif show == "update":
-        text += (f" → {num(lt.new_biases[k], digits)}" if trace.scenario.update_biases else " (not updated)")
+        text += f" → {num(lt.new_biases[k], digits)}" if trace.scenario.update_biases else " (not updated)"
     return text
 
 
@@ -159,10 +172,10 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
     """Every input, neuron and bias a node; every weight an edge (labelled while the layer pair is small)."""
     s = trace.scenario
     t = to_ascii if ascii else (lambda text: text)
-    gap = 3.4                     # horizontal distance between columns (data units ≈ inches / 1.3)
-    step = 1.5                    # vertical distance between nodes of a column
+    gap = 3.4  # horizontal distance between columns (data units ≈ inches / 1.3)
+    step = 1.5  # vertical distance between nodes of a column
     columns: list[list[_Node]] = []
-    biases: list[list[_Node]] = []    # biases[l]: the bias nodes feeding layer l + 1, drawn in column l
+    biases: list[list[_Node]] = []  # biases[l]: the bias nodes feeding layer l + 1, drawn in column l
     for index in range(len(s.layers) + 1):
         names = s.layer_names(index)
         n = len(names)
@@ -188,7 +201,7 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
             if layer_next.bias_mode == "shared":
                 bias_nodes.append(_Node(index * gap, y, _bias_text(trace, layer_next, 0, show, digits), "bias"))
             else:
-                bias_nodes.append(_Node(index * gap, y, "1", "bias"))   # per-neuron biases: weights from 1
+                bias_nodes.append(_Node(index * gap, y, "1", "bias"))  # per-neuron biases: weights from 1
         biases.append(bias_nodes)
 
     n_rows = max(len(c) + len(b) for c, b in zip(columns, biases))
@@ -210,8 +223,14 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
                 w = float(layer.weights[r, c])
                 line_width = 0.6 + 1.6 * abs(w) / w_abs
                 colour = "#1f4e9c" if w >= 0 else "#b3261e"
-                ax.plot([source.x, target.x], [source.y, target.y], color=colour, lw=line_width, zorder=1,
-                        solid_capstyle="round")
+                ax.plot(
+                    [source.x, target.x],
+                    [source.y, target.y],
+                    color=colour,
+                    lw=line_width,
+                    zorder=1,
+                    solid_capstyle="round",
+                )
                 if labelled:
                     # labels of one source's edges sit at different distances along them, so they do not
                     # pile up where the edges fan out
@@ -226,10 +245,22 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
     for nodes in columns + biases:
         for node in nodes:
             face, edge = style[node.kind]
-            ax.text(node.x, node.y, t(node.text), ha="center", va="center", fontsize=8, zorder=3,
-                    linespacing=1.25,
-                    bbox={"boxstyle": "round,pad=0.45" if node.kind == "bias" else "circle,pad=0.5",
-                          "facecolor": face, "edgecolor": edge, "linewidth": 1.2})
+            ax.text(
+                node.x,
+                node.y,
+                t(node.text),
+                ha="center",
+                va="center",
+                fontsize=8,
+                zorder=3,
+                linespacing=1.25,
+                bbox={
+                    "boxstyle": "round,pad=0.45" if node.kind == "bias" else "circle,pad=0.5",
+                    "facecolor": face,
+                    "edgecolor": edge,
+                    "linewidth": 1.2,
+                },
+            )
     # layer captions under each column
     low = min(node.y for nodes in columns + biases for node in nodes) - 1.1
     for index, nodes in enumerate(columns):
@@ -247,9 +278,19 @@ def _edge_label(ax: Any, a: _Node, b: _Node, text: str, at: float) -> None:
     x = a.x + at * (b.x - a.x)
     y = a.y + at * (b.y - a.y)
     angle = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
-    ax.text(x, y, text, ha="center", va="center", fontsize=6.5, rotation=angle, rotation_mode="anchor",
-            zorder=4, linespacing=1.1,
-            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+    ax.text(
+        x,
+        y,
+        text,
+        ha="center",
+        va="center",
+        fontsize=6.5,
+        rotation=angle,
+        rotation_mode="anchor",
+        zorder=4,
+        linespacing=1.1,
+        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+    )
 
 
 def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, ascii: bool) -> Any:
@@ -258,16 +299,21 @@ def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, as
 
     s = trace.scenario
     t = to_ascii if ascii else (lambda text: text)
-    boxes = [f"inputs\n{len(s.input_names)} values\n"
-             f"range [{num(float(s.inputs[sample].min()), digits)}, {num(float(s.inputs[sample].max()), digits)}]"]
+    boxes = [
+        f"inputs\n{len(s.input_names)} values\n"
+        f"range [{num(float(s.inputs[sample].min()), digits)}, {num(float(s.inputs[sample].max()), digits)}]"
+    ]
     for layer, lt in zip(s.layers, trace.layers):
         out = lt.out[sample]
         if layer.bias_mode == "shared":
             bias = f"shared bias {layer.bias_names[0]}"
         else:
             bias = f"{layer.size} biases" if layer.bias_mode == "neuron" else "no biases"
-        values = (f"out = {num(float(out[0]), digits)}" if layer.size == 1 else
-                  f"out ∈ [{num(float(out.min()), digits)}, {num(float(out.max()), digits)}]")
+        values = (
+            f"out = {num(float(out[0]), digits)}"
+            if layer.size == 1
+            else f"out ∈ [{num(float(out.min()), digits)}, {num(float(out.max()), digits)}]"
+        )
         boxes.append(f"layer {layer.index}\n{layer.size} × {layer.activation}\n{bias}\n{values}")
     arrows = []
     for layer, lt in zip(s.layers, trace.layers):
@@ -285,12 +331,23 @@ def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, as
     ax.set_axis_off()
     fig.suptitle(t(_title(trace, sample, show, summary=True)), fontsize=10)
     for k, text in enumerate(boxes):
-        ax.text(k * gap, 0, t(text), ha="center", va="center", fontsize=9, linespacing=1.3,
-                bbox={"boxstyle": "round,pad=0.6", "facecolor": "#e8f0fe" if k == 0 else "white",
-                      "edgecolor": "#1f4e9c"})
+        ax.text(
+            k * gap,
+            0,
+            t(text),
+            ha="center",
+            va="center",
+            fontsize=9,
+            linespacing=1.3,
+            bbox={"boxstyle": "round,pad=0.6", "facecolor": "#e8f0fe" if k == 0 else "white", "edgecolor": "#1f4e9c"},
+        )
     for k, text in enumerate(arrows):
-        ax.annotate("", xy=(k * gap + gap - 1.05, 0), xytext=(k * gap + 1.05, 0),
-                    arrowprops={"arrowstyle": "-|>", "color": "#202124", "lw": 1.2})
+        ax.annotate(
+            "",
+            xy=(k * gap + gap - 1.05, 0),
+            xytext=(k * gap + 1.05, 0),
+            arrowprops={"arrowstyle": "-|>", "color": "#202124", "lw": 1.2},
+        )
         ax.text(k * gap + gap / 2, 0.45, t(text), ha="center", va="bottom", fontsize=8, linespacing=1.2)
     ax.set_xlim(-1.5, gap * (len(boxes) - 1) + 1.5)
     ax.set_ylim(-1.6, 1.9)
@@ -299,6 +356,7 @@ def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, as
 
 # ---------------------------------------------------------------------------------------------------
 # The loss curve
+
 
 def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False) -> Any:
     """E_k against the epoch k, y on a log scale (a linear one if some E_k <= 0)."""
@@ -314,8 +372,14 @@ def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False
     ax.set_title(t(title or "loss curve"), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     if history:
-        ax.annotate(t(f"E_{len(history) - 1} = {num(history[-1], 6)}"), xy=(epochs[-1], history[-1]),
-                    xytext=(-10, 12), textcoords="offset points", ha="right", fontsize=8)
+        ax.annotate(
+            t(f"E_{len(history) - 1} = {num(history[-1], 6)}"),
+            xy=(epochs[-1], history[-1]),
+            xytext=(-10, 12),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+        )
     fig.tight_layout()
     return fig
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..fmt import num, to_ascii
+from bptrace.fmt import num, to_ascii
 
 if TYPE_CHECKING:
-    from ..explain import Explanation, Math, Row, Step
+    from bptrace.explain.derivation import Explanation, Math, Row, Step
 
-BREAK_AT = 100   # characters of LaTeX source: longer equations are broken at their '=' signs
+BREAK_AT = 100  # characters of LaTeX source: longer equations are broken at their '=' signs
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath}
 \usepackage[T1]{fontenc}
@@ -24,10 +24,12 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 
 def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
     """The derivation as LaTeX. The fragment needs \\usepackage{amsmath} (said in its first lines)."""
-    out = [f"% bptrace explain {_comment(ex.target)} -- {_comment(ex.scenario)}",
-           "% A LaTeX fragment for a standard article: it needs \\usepackage{amsmath} in the preamble.",
-           "% Long derivations break across pages with \\allowdisplaybreaks in the preamble.",
-           "% (bptrace explain ... --format latex --standalone writes a whole document.)"]
+    out = [
+        f"% bptrace explain {_comment(ex.target)} -- {_comment(ex.scenario)}",
+        "% A LaTeX fragment for a standard article: it needs \\usepackage{amsmath} in the preamble.",
+        "% Long derivations break across pages with \\allowdisplaybreaks in the preamble.",
+        "% (bptrace explain ... --format latex --standalone writes a whole document.)",
+    ]
     if standalone:
         out = [PREAMBLE.rstrip()] + out
     out.append(r"\subsection*{" + _text(ex.title.replace(" · ", " -- ")) + "}")
@@ -112,8 +114,11 @@ def _align(lines: list[str]) -> list[str]:
     rows: list[str] = []
     for line in lines:
         rows += _break(line)
-    return [r"\begin{align*}"] + [row + (r" \\" if k < len(rows) - 1 else "") for k, row in enumerate(rows)] \
+    return (
+        [r"\begin{align*}"]
+        + [row + (r" \\" if k < len(rows) - 1 else "") for k, row in enumerate(rows)]
         + [r"\end{align*}"]
+    )
 
 
 def _break(line: str, width: int = BREAK_AT) -> list[str]:
@@ -128,7 +133,7 @@ def _break(line: str, width: int = BREAK_AT) -> list[str]:
         else:
             rows.append(" &=" + part)
     out: list[str] = []
-    for row in rows:   # a long sum continues on the next lines: &\quad + …
+    for row in rows:  # a long sum continues on the next lines: &\quad + …
         terms = _split_top(row, " + ") if len(row) > width else [row]
         out.append(terms[0].lstrip())
         for term in terms[1:]:
@@ -144,7 +149,7 @@ def _split_top(text: str, sep: str) -> list[str]:
     parts, depth, start, k = [], 0, 0, 0
     while k < len(text):
         ch = text[k]
-        if text.startswith(r"\begin{", k) or text.startswith(r"\end{", k):   # cases: one unit
+        if text.startswith(r"\begin{", k) or text.startswith(r"\end{", k):  # cases: one unit
             depth += 1 if text[k + 1] == "b" else -1
         if ch in "{([":
             depth += 1
@@ -168,8 +173,11 @@ def _lhs(math: Math) -> str:
 
 def _row(symbol: Math, row: Row, digits: int) -> str:
     """symbol = stage = … = value, with a sample label in a batch."""
-    label = r" \tag*{(sample " + str(row.sample) + (", $x_c$" if row.corrupt else "") + ")}" \
-        if row.sample is not None else ""
+    label = (
+        r" \tag*{(sample " + str(row.sample) + (", $x_c$" if row.corrupt else "") + ")}"
+        if row.sample is not None
+        else ""
+    )
     head, sep, rest = symbol.latex.partition(" = ")
     stages = [s.latex for s in row.stages] + [_num(row.value, digits)]
     stages = [t for k, t in enumerate(stages) if k == 0 or t != stages[k - 1]]
@@ -187,7 +195,7 @@ def _num(x: float, digits: int) -> str:
 
 
 def _name(name: str) -> str:
-    from ..explain import latex_name
+    from bptrace.explain.derivation import latex_name
 
     base = name.split(":")[0]
     if base.endswith("+"):
@@ -195,15 +203,25 @@ def _name(name: str) -> str:
     if "@" in base:
         head, _, steps = base.partition("@")
         return latex_name(head) + f"@{steps}"
-    if "/" in base:   # dE/dw5, dE_o1/dout_h1, dnet_o1/dw5, dout_o1/dnet_o1
+    if "/" in base:  # dE/dw5, dE_o1/dout_h1, dnet_o1/dw5, dout_o1/dnet_o1
         top, _, bottom = base.partition("/")
         top = {"dE": "dE_total"}.get(top, top)
         return rf"\frac{{\partial {latex_name(top[1:])}}}{{\partial {latex_name(bottom[1:])}}}"
     return latex_name(base)
 
 
-_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-            "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\^{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\~{}",
+}
 
 
 def _text(text: str) -> str:

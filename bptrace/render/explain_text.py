@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..fmt import num, to_ascii
+from bptrace.fmt import num, to_ascii
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
 
-    from ..explain import Check, Explanation, Math, Row, Step
+    from bptrace.explain.derivation import Check, Explanation, Math, Row, Step
 
 ARROW = " ──► "
 INDENT = "  "
@@ -60,7 +60,7 @@ class _Writer:
     def row(self, symbol: Math | None, row: Row) -> str:
         """symbol = stage = stage = value, with the sample first when there are several."""
         parts = ([self.m(symbol)] if symbol is not None else []) + [self.m(s) for s in row.stages] + [self.n(row.value)]
-        text = " = ".join(p for k, p in enumerate(parts) if k == 0 or p != parts[k - 1])   # no "1 = 1"
+        text = " = ".join(p for k, p in enumerate(parts) if k == 0 or p != parts[k - 1])  # no "1 = 1"
         label = f"sample {row.sample}{', x_c' if row.corrupt else ''}: " if row.sample is not None else ""
         return label + text
 
@@ -81,8 +81,12 @@ class _Writer:
             yield Section("With the L2 penalty", [Line(self.row(ex.batch_symbol, ex.penalty))])
         if ex.update is not None:
             u = ex.update
-            yield Section(f"Update (η = {self.n(u.learning_rate)})" if not self.ascii else
-                          f"Update (eta = {self.n(u.learning_rate)})", [Line(self.m(u.formula))])
+            yield Section(
+                f"Update (η = {self.n(u.learning_rate)})"
+                if not self.ascii
+                else f"Update (eta = {self.n(u.learning_rate)})",
+                [Line(self.m(u.formula))],
+            )
         if ex.history:
             yield self.history()
         if ex.checks:
@@ -113,8 +117,9 @@ class _Writer:
             sec.lines.append(Line("derived by SymPy:", "text"))
             sec.lines.append(Line(d.pretty_ascii if self.ascii else d.pretty, "pretty"))
             if step.closed_form is not None:
-                verdict = {True: " ✓ equals SymPy's at these numbers", False: " ✗ differs from SymPy's",
-                           None: ""}[d.agrees]
+                verdict = {True: " ✓ equals SymPy's at these numbers", False: " ✗ differs from SymPy's", None: ""}[
+                    d.agrees
+                ]
                 sec.lines.append(Line(self.t(f"closed form: {step.symbol.text} = {step.closed_form.text}{verdict}")))
         elif step.closed_form is not None:
             sec.lines.append(Line(self.t(f"{step.symbol.text} = {step.closed_form.text}")))
@@ -124,8 +129,9 @@ class _Writer:
             for row in term.rows:
                 sec.lines.append(Line(self.row(term.symbol + " = " + term.formula, row)))
             if term.derivative is not None:
-                sec.lines.append(Line(self.t(f"    ({term.derivative.of.text} = {term.derivative.sympy}, "
-                                             "derived by SymPy)"), "note"))
+                sec.lines.append(
+                    Line(self.t(f"    ({term.derivative.of.text} = {term.derivative.sympy}, derived by SymPy)"), "note")
+                )
         for row in step.rows:
             sec.lines.append(Line(self.row(step.symbol, row)))
         sec.lines += [Line(self.t(note), "note") for note in step.notes]
@@ -179,8 +185,12 @@ class ExplanationView:
             for line in sec.lines:
                 style = STYLES.get(line.role, "")
                 for part in line.text.split("\n"):
-                    yield Text(INDENT + part, style=style, no_wrap=line.role == "pretty", overflow="ignore"
-                               if line.role == "pretty" else "fold")
+                    yield Text(
+                        INDENT + part,
+                        style=style,
+                        no_wrap=line.role == "pretty",
+                        overflow="ignore" if line.role == "pretty" else "fold",
+                    )
             if sec.checks:
                 yield from self.checks(sec.checks)
             yield Text("")
@@ -202,6 +212,7 @@ class ExplanationView:
 # ---------------------------------------------------------------------------------------------------
 # Markdown
 
+
 def explanation_markdown(ex: Explanation, ascii: bool = False) -> str:
     """Markdown: headings, the mathematics in fenced text blocks, a table of factors and one of checks."""
     out: list[str] = []
@@ -222,14 +233,17 @@ def explanation_markdown(ex: Explanation, ascii: bool = False) -> str:
             out += ["| check | value | agrees | how |", "|---|---:|:---:|---|"]
             for c in sec.checks:
                 mark = {True: "✓", False: "✗", None: ""}[c.ok]
-                out.append(f"| {c.method} | {num(c.value, digits)} | {to_ascii(mark) if ascii else mark} | "
-                           f"{_md_escape(to_ascii(c.detail) if ascii else c.detail)} |")
+                out.append(
+                    f"| {c.method} | {num(c.value, digits)} | {to_ascii(mark) if ascii else mark} | "
+                    f"{_md_escape(to_ascii(c.detail) if ascii else c.detail)} |"
+                )
             out.append("")
     factors = [(s.symbol.text, s.rows[0].value) for s in ex.steps if len(s.rows) == 1]
     if len(factors) > 1:
         out += ["## Factors", "", "| factor | value |", "|---|---:|"]
-        out += [f"| {_md_escape(to_ascii(name) if ascii else name)} | {num(value, ex.digits)} |"
-                for name, value in factors]
+        out += [
+            f"| {_md_escape(to_ascii(name) if ascii else name)} | {num(value, ex.digits)} |" for name, value in factors
+        ]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

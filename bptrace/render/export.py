@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .layout import Block
+from bptrace.render.layout import Block
 
 EXPORT_FORMATS = ("markdown", "latex", "html")
 
@@ -20,15 +20,15 @@ def export(blocks: Iterable[Block], fmt: str, title: str | None = None, standalo
     HTML a page with <head> and inline CSS); standalone=False a fragment to paste or \\input elsewhere.
     """
     if fmt == "markdown":
-        from .markdown import render as markdown
+        from bptrace.render.markdown import render as markdown
 
         return markdown(blocks, title=title, standalone=standalone)
     if fmt == "latex":
-        from .latex import render as latex
+        from bptrace.render.latex import render as latex
 
         return latex(blocks, title=title, standalone=standalone)
     if fmt == "html":
-        from .html import render as html
+        from bptrace.render.html import render as html
 
         return html(blocks, title=title, standalone=standalone)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
-from .layout import Block, Grid, Para
+from bptrace.render.layout import Block, Grid, Para
 
 CSS = """\
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; line-height: 1.45;
@@ -63,15 +63,18 @@ def table(grid: Grid, inline: bool = False) -> str:
 
     inline=True writes the essential styles as attributes (for a fragment without the stylesheet).
     """
-    out = [f'<div class="bptrace-scroll"{_style("overflow-x:auto", inline)}>',
-           f'<table class="bptrace"{_style(_TABLE, inline)}>']
+    out = [
+        f'<div class="bptrace-scroll"{_style("overflow-x:auto", inline)}>',
+        f'<table class="bptrace"{_style(_TABLE, inline)}>',
+    ]
     if grid.title:
         out.append(f"<caption{_style(_CAPTION, inline)}>{text(grid.title)}</caption>")
     out.append("<thead><tr>")
     for column in grid.columns:
         style = _NUM if column.kind == "num" else _LEFT
-        out.append(f'<th scope="col" class="{html.escape(column.kind)}"{_style(style, inline)}>'
-                   f"{text(column.header)}</th>")
+        out.append(
+            f'<th scope="col" class="{html.escape(column.kind)}"{_style(style, inline)}>{text(column.header)}</th>'
+        )
     out.append("</tr></thead>")
     out.append("<tbody>")
     width = len(grid.columns)
@@ -89,8 +92,9 @@ def table(grid: Grid, inline: bool = False) -> str:
         out.append(f"<tr{attributes}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     if grid.caption:
-        out.append(f'<p class="bptrace-caption"{_style("color:#5a5a5a;margin:0.2em 0", inline)}>'
-                   f"{text(grid.caption)}</p>")
+        out.append(
+            f'<p class="bptrace-caption"{_style("color:#5a5a5a;margin:0.2em 0", inline)}>{text(grid.caption)}</p>'
+        )
     out.append("</div>")
     return "\n".join(out)
 
@@ -99,8 +103,12 @@ def paragraph(para: Para, inline: bool = False) -> str:
     """A Para as <p class=style> (a 'title' paragraph as <h2>)."""
     if para.style == "title":
         return f"<h2>{text(para.text)}</h2>"
-    style = {"bold": "font-weight:bold", "bad": _ROW_STYLE["bad"], "good": _ROW_STYLE["good"],
-             "dim": _ROW_STYLE["dim"]}.get(para.style)
+    style = {
+        "bold": "font-weight:bold",
+        "bad": _ROW_STYLE["bad"],
+        "good": _ROW_STYLE["good"],
+        "dim": _ROW_STYLE["dim"],
+    }.get(para.style)
     attributes = f' class="{html.escape(para.style)}"' if para.style else ""
     if style and inline:
         attributes += f' style="{style}"'
@@ -133,4 +141,5 @@ def render(blocks: Iterable[Block], title: str | None = None, standalone: bool =
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="bptrace">\n'
         f"<title>{html.escape(page_title)}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"{body(blocks, title)}\n</main>\n</body>\n</html>\n")
+        f"{body(blocks, title)}\n</main>\n</body>\n</html>\n"
+    )

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from bptrace import __version__
 
 if TYPE_CHECKING:
-    from ..trace import Trace
+    from bptrace.engine.trace import Trace
 
 QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is left out (it would be huge)
 
@@ -28,28 +28,49 @@ def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar")
 
 
 def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any]:
-    from .. import names
+    from bptrace.model import names
 
     s = trace.scenario
     m = s.samples
     data: dict[str, Any] = {
         "bptrace": __version__,
         "scenario": {
-            "title": s.title, "file": s.file, "loss": s.loss, "learning_rate": s.learning_rate,
-            "update_biases": s.update_biases, "reduction": s.reduction, "samples": m, "l2": s.l2,
+            "title": s.title,
+            "file": s.file,
+            "loss": s.loss,
+            "learning_rate": s.learning_rate,
+            "update_biases": s.update_biases,
+            "reduction": s.reduction,
+            "samples": m,
+            "l2": s.l2,
             **({"margin": s.margin} if s.max_margin else {}),
             "inputs": list(s.input_names),
-            "layers": [{"layer": layer.index, "activation": layer.activation, "neurons": list(layer.neurons),
-                        "bias_mode": layer.bias_mode, "bias_names": list(layer.bias_names)}
-                       for layer in s.layers],
+            "layers": [
+                {
+                    "layer": layer.index,
+                    "activation": layer.activation,
+                    "neurons": list(layer.neurons),
+                    "bias_mode": layer.bias_mode,
+                    "bias_names": list(layer.bias_names),
+                }
+                for layer in s.layers
+            ],
         },
         "through_updated_weights": trace.through_updated_weights,
         "loss": {
-            "function": s.loss, "reduction": s.reduction, "total": trace.loss, "after_update": trace.loss_after,
-            "l2": s.l2, "penalty": trace.penalty, "penalty_after": trace.penalty_after,
+            "function": s.loss,
+            "reduction": s.reduction,
+            "total": trace.loss,
+            "after_update": trace.loss_after,
+            "l2": s.l2,
+            "penalty": trace.penalty,
+            "penalty_after": trace.penalty_after,
             "samples": [float(v) for v in trace.sample_losses],
-            "terms": [{"name": f"E_{o}", "sample": i + 1, "value": float(trace.loss_terms[i, j])}
-                      for i in range(m) for j, o in enumerate(s.output_layer.neurons)],
+            "terms": [
+                {"name": f"E_{o}", "sample": i + 1, "value": float(trace.loss_terms[i, j])}
+                for i in range(m)
+                for j, o in enumerate(s.output_layer.neurons)
+            ],
         },
         "neurons": [],
         "paths": [],
@@ -58,17 +79,32 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
     for index, (layer, lt) in enumerate(zip(s.layers, trace.layers), start=1):
         for i in range(s.passes):
             for r, x in enumerate(layer.neurons):
-                data["neurons"].append({
-                    "name": x, "layer": index, "row": r, "sample": i % m + 1,
-                    **({"window": "x_c" if i >= m else "x"} if s.max_margin else {}), "net": float(lt.net[i, r]),
-                    "out": float(lt.out[i, r]), "dE_dout": float(lt.dE_dout[i, r]),
-                    "dout_dnet": float(lt.dout_dnet[i, r]), "delta": float(lt.delta[i, r]),
-                    "differentiable": not bool(lt.kink[i, r])})
+                data["neurons"].append(
+                    {
+                        "name": x,
+                        "layer": index,
+                        "row": r,
+                        "sample": i % m + 1,
+                        **({"window": "x_c" if i >= m else "x"} if s.max_margin else {}),
+                        "net": float(lt.net[i, r]),
+                        "out": float(lt.out[i, r]),
+                        "dE_dout": float(lt.dE_dout[i, r]),
+                        "dout_dnet": float(lt.dout_dnet[i, r]),
+                        "delta": float(lt.delta[i, r]),
+                        "differentiable": not bool(lt.kink[i, r]),
+                    }
+                )
                 if index < len(s.layers):
                     terms = trace.path_terms(index, r)[i]
-                    data["paths"] += [{"name": f"dE_{k}/dout_{x}", "sample": i % m + 1, "value": float(v),
-                                       **({"window": "x_c" if i >= m else "x"} if s.max_margin else {})}
-                                      for k, v in zip(s.layers[index].neurons, terms)]
+                    data["paths"] += [
+                        {
+                            "name": f"dE_{k}/dout_{x}",
+                            "sample": i % m + 1,
+                            "value": float(v),
+                            **({"window": "x_c" if i >= m else "x"} if s.max_margin else {}),
+                        }
+                        for k, v in zip(s.layers[index].neurons, terms)
+                    ]
     checks = {}
     if verification is not None:
         checks = {row.name: row for row in verification.parameters}
@@ -83,7 +119,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
                 flat[q.name] = names.value(q, trace)
         data["quantities"] = flat
     if notation != "scalar":
-        from .notation import notation_data
+        from bptrace.render.notation import notation_data
 
         data["notation"] = notation_data(trace, notation)
     return data
@@ -92,13 +128,21 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
 def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for p in trace.scenario.parameters():
         entry: dict[str, Any] = {
-            "name": p.name, "kind": p.kind, "layer": p.layer, "row": p.row, "col": p.col,
-            "value": trace.value(p), "grad": trace.grad(p), "factors": _factors(trace, p),
-            "new_value": trace.new_value(p), "updated": not trace.frozen(p), "l2_term": trace.l2_grad(p)}
+            "name": p.name,
+            "kind": p.kind,
+            "layer": p.layer,
+            "row": p.row,
+            "col": p.col,
+            "value": trace.value(p),
+            "grad": trace.grad(p),
+            "factors": _factors(trace, p),
+            "new_value": trace.new_value(p),
+            "updated": not trace.frozen(p),
+            "l2_term": trace.l2_grad(p),
+        }
         if p.name in checks:
             row = checks[p.name]
-            entry["verification"] = {"sympy": row.sympy, "finite_difference": row.finite_difference,
-                                     "ok": bool(row.ok)}
+            entry["verification"] = {"sympy": row.sympy, "finite_difference": row.finite_difference, "ok": bool(row.ok)}
         yield entry
 
 

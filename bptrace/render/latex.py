@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from .layout import Block, Column, Grid, Para
+from bptrace.render.layout import Block, Column, Grid, Para
 
 PACKAGES = ("amsmath", "amssymb", "array", "booktabs", "longtable")
 
@@ -25,65 +25,329 @@ PACKAGES = ("amsmath", "amssymb", "array", "booktabs", "longtable")
 
 # Symbols written in math mode. Values are math-mode LaTeX.
 MATH = {
-    "∂": r"\partial", "∇": r"\nabla", "·": r"\cdot", "⋅": r"\cdot", "×": r"\times", "−": "-", "∓": r"\mp",
-    "±": r"\pm", "→": r"\to", "←": r"\leftarrow",
-    "↔": r"\leftrightarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
-    "⊙": r"\odot", "⊗": r"\otimes", "⊕": r"\oplus", "∘": r"\circ", "≈": r"\approx", "≤": r"\le", "≥": r"\ge",
-    "≠": r"\ne", "≡": r"\equiv", "∝": r"\propto", "∼": r"\sim", "≪": r"\ll", "≫": r"\gg", "∈": r"\in",
-    "∉": r"\notin", "⊂": r"\subset", "∩": r"\cap", "∪": r"\cup", "∅": r"\emptyset", "∀": r"\forall",
-    "∃": r"\exists", "∞": r"\infty", "√": r"\surd", "Σ": r"\sum", "∑": r"\sum", "∏": r"\prod", "∫": r"\int",
-    "½": r"\tfrac{1}{2}", "¼": r"\tfrac{1}{4}", "¾": r"\tfrac{3}{4}", "⅓": r"\tfrac{1}{3}", "⅔": r"\tfrac{2}{3}",
-    "⟨": r"\langle", "⟩": r"\rangle", "‖": r"\|", "⌊": r"\lfloor", "⌋": r"\rfloor", "⌈": r"\lceil",
-    "⌉": r"\rceil", "⋯": r"\cdots", "⋮": r"\vdots", "⋱": r"\ddots", "∗": r"\ast", "∙": r"\bullet",
-    "ℓ": r"\ell", "ℝ": r"\mathbb{R}", "ℕ": r"\mathbb{N}", "ℤ": r"\mathbb{Z}", "✓": r"\checkmark",
-    "✔": r"\checkmark", "✗": r"\times", "✘": r"\times", "►": r"\blacktriangleright", "▶": r"\blacktriangleright",
-    "◄": r"\blacktriangleleft", "★": r"\star", "□": r"\square", "■": r"\blacksquare", "⁄": "/",
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "ϵ": r"\epsilon",
-    "ζ": r"\zeta", "η": r"\eta", "θ": r"\theta", "ϑ": r"\vartheta", "ι": r"\iota", "κ": r"\kappa",
-    "λ": r"\lambda", "μ": r"\mu", "µ": r"\mu", "ν": r"\nu", "ξ": r"\xi", "ο": "o", "π": r"\pi", "ρ": r"\rho",
-    "σ": r"\sigma", "ς": r"\varsigma", "τ": r"\tau", "υ": r"\upsilon", "φ": r"\varphi", "ϕ": r"\phi",
-    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Γ": r"\Gamma", "Δ": r"\Delta", "Θ": r"\Theta",
-    "Λ": r"\Lambda", "Ξ": r"\Xi", "Π": r"\Pi", "Υ": r"\Upsilon", "Φ": r"\Phi", "Ψ": r"\Psi", "Ω": r"\Omega",
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
-    "Ρ": "P", "Τ": "T", "Χ": "X", "Ϋ": r"\ddot{\Upsilon}",
+    "∂": r"\partial",
+    "∇": r"\nabla",
+    "·": r"\cdot",
+    "⋅": r"\cdot",
+    "×": r"\times",
+    "−": "-",
+    "∓": r"\mp",
+    "±": r"\pm",
+    "→": r"\to",
+    "←": r"\leftarrow",
+    "↔": r"\leftrightarrow",
+    "↦": r"\mapsto",
+    "⇒": r"\Rightarrow",
+    "⇔": r"\Leftrightarrow",
+    "⊙": r"\odot",
+    "⊗": r"\otimes",
+    "⊕": r"\oplus",
+    "∘": r"\circ",
+    "≈": r"\approx",
+    "≤": r"\le",
+    "≥": r"\ge",
+    "≠": r"\ne",
+    "≡": r"\equiv",
+    "∝": r"\propto",
+    "∼": r"\sim",
+    "≪": r"\ll",
+    "≫": r"\gg",
+    "∈": r"\in",
+    "∉": r"\notin",
+    "⊂": r"\subset",
+    "∩": r"\cap",
+    "∪": r"\cup",
+    "∅": r"\emptyset",
+    "∀": r"\forall",
+    "∃": r"\exists",
+    "∞": r"\infty",
+    "√": r"\surd",
+    "Σ": r"\sum",
+    "∑": r"\sum",
+    "∏": r"\prod",
+    "∫": r"\int",
+    "½": r"\tfrac{1}{2}",
+    "¼": r"\tfrac{1}{4}",
+    "¾": r"\tfrac{3}{4}",
+    "⅓": r"\tfrac{1}{3}",
+    "⅔": r"\tfrac{2}{3}",
+    "⟨": r"\langle",
+    "⟩": r"\rangle",
+    "‖": r"\|",
+    "⌊": r"\lfloor",
+    "⌋": r"\rfloor",
+    "⌈": r"\lceil",
+    "⌉": r"\rceil",
+    "⋯": r"\cdots",
+    "⋮": r"\vdots",
+    "⋱": r"\ddots",
+    "∗": r"\ast",
+    "∙": r"\bullet",
+    "ℓ": r"\ell",
+    "ℝ": r"\mathbb{R}",
+    "ℕ": r"\mathbb{N}",
+    "ℤ": r"\mathbb{Z}",
+    "✓": r"\checkmark",
+    "✔": r"\checkmark",
+    "✗": r"\times",
+    "✘": r"\times",
+    "►": r"\blacktriangleright",
+    "▶": r"\blacktriangleright",
+    "◄": r"\blacktriangleleft",
+    "★": r"\star",
+    "□": r"\square",
+    "■": r"\blacksquare",
+    "⁄": "/",
+    "α": r"\alpha",
+    "β": r"\beta",
+    "γ": r"\gamma",
+    "δ": r"\delta",
+    "ε": r"\varepsilon",
+    "ϵ": r"\epsilon",
+    "ζ": r"\zeta",
+    "η": r"\eta",
+    "θ": r"\theta",
+    "ϑ": r"\vartheta",
+    "ι": r"\iota",
+    "κ": r"\kappa",
+    "λ": r"\lambda",
+    "μ": r"\mu",
+    "µ": r"\mu",
+    "ν": r"\nu",
+    "ξ": r"\xi",
+    "ο": "o",
+    "π": r"\pi",
+    "ρ": r"\rho",
+    "σ": r"\sigma",
+    "ς": r"\varsigma",
+    "τ": r"\tau",
+    "υ": r"\upsilon",
+    "φ": r"\varphi",
+    "ϕ": r"\phi",
+    "χ": r"\chi",
+    "ψ": r"\psi",
+    "ω": r"\omega",
+    "Γ": r"\Gamma",
+    "Δ": r"\Delta",
+    "Θ": r"\Theta",
+    "Λ": r"\Lambda",
+    "Ξ": r"\Xi",
+    "Π": r"\Pi",
+    "Υ": r"\Upsilon",
+    "Φ": r"\Phi",
+    "Ψ": r"\Psi",
+    "Ω": r"\Omega",
+    "Α": "A",
+    "Β": "B",
+    "Ε": "E",
+    "Ζ": "Z",
+    "Η": "H",
+    "Ι": "I",
+    "Κ": "K",
+    "Μ": "M",
+    "Ν": "N",
+    "Ο": "O",
+    "Ρ": "P",
+    "Τ": "T",
+    "Χ": "X",
+    "Ϋ": r"\ddot{\Upsilon}",
 }
 
 # Superscript and subscript characters: their content inside ^{...} or _{...}.
 SUPERSCRIPT = {
-    "⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9",
-    "⁺": "+", "⁻": "-", "⁼": "=", "⁽": "(", "⁾": ")", "ⁿ": "n", "ⁱ": "i", "ˡ": "l", "ᴸ": "L", "ᵀ": r"\mathsf{T}",
-    "ʲ": "j", "ᵏ": "k", "ᵐ": "m", "ᵃ": "a", "ᵇ": "b", "ᶜ": "c", "ᵈ": "d", "ᵉ": "e", "ᶠ": "f", "ᵍ": "g",
-    "ʰ": "h", "ᵒ": "o", "ᵖ": "p", "ʳ": "r", "ˢ": "s", "ᵗ": "t", "ᵘ": "u", "ᵛ": "v", "ʷ": "w", "ˣ": "x",
-    "ʸ": "y", "ᶻ": "z", "ᴬ": "A", "ᴮ": "B", "ᴰ": "D", "ᴱ": "E", "ᴳ": "G", "ᴴ": "H", "ᴵ": "I", "ᴶ": "J",
-    "ᴷ": "K", "ᴹ": "M", "ᴺ": "N", "ᴼ": "O", "ᴾ": "P", "ᴿ": "R", "ᵁ": "U", "ⱽ": "V", "ᵂ": "W", "ᵅ": r"\alpha",
-    "ᵝ": r"\beta", "ᵞ": r"\gamma", "ᵟ": r"\delta", "ᶿ": r"\theta", "′": r"\prime", "″": r"\prime\prime",
-    "‴": r"\prime\prime\prime", "°": r"\circ",
+    "⁰": "0",
+    "¹": "1",
+    "²": "2",
+    "³": "3",
+    "⁴": "4",
+    "⁵": "5",
+    "⁶": "6",
+    "⁷": "7",
+    "⁸": "8",
+    "⁹": "9",
+    "⁺": "+",
+    "⁻": "-",
+    "⁼": "=",
+    "⁽": "(",
+    "⁾": ")",
+    "ⁿ": "n",
+    "ⁱ": "i",
+    "ˡ": "l",
+    "ᴸ": "L",
+    "ᵀ": r"\mathsf{T}",
+    "ʲ": "j",
+    "ᵏ": "k",
+    "ᵐ": "m",
+    "ᵃ": "a",
+    "ᵇ": "b",
+    "ᶜ": "c",
+    "ᵈ": "d",
+    "ᵉ": "e",
+    "ᶠ": "f",
+    "ᵍ": "g",
+    "ʰ": "h",
+    "ᵒ": "o",
+    "ᵖ": "p",
+    "ʳ": "r",
+    "ˢ": "s",
+    "ᵗ": "t",
+    "ᵘ": "u",
+    "ᵛ": "v",
+    "ʷ": "w",
+    "ˣ": "x",
+    "ʸ": "y",
+    "ᶻ": "z",
+    "ᴬ": "A",
+    "ᴮ": "B",
+    "ᴰ": "D",
+    "ᴱ": "E",
+    "ᴳ": "G",
+    "ᴴ": "H",
+    "ᴵ": "I",
+    "ᴶ": "J",
+    "ᴷ": "K",
+    "ᴹ": "M",
+    "ᴺ": "N",
+    "ᴼ": "O",
+    "ᴾ": "P",
+    "ᴿ": "R",
+    "ᵁ": "U",
+    "ⱽ": "V",
+    "ᵂ": "W",
+    "ᵅ": r"\alpha",
+    "ᵝ": r"\beta",
+    "ᵞ": r"\gamma",
+    "ᵟ": r"\delta",
+    "ᶿ": r"\theta",
+    "′": r"\prime",
+    "″": r"\prime\prime",
+    "‴": r"\prime\prime\prime",
+    "°": r"\circ",
 }
 SUBSCRIPT = {
-    "₀": "0", "₁": "1", "₂": "2", "₃": "3", "₄": "4", "₅": "5", "₆": "6", "₇": "7", "₈": "8", "₉": "9",
-    "₊": "+", "₋": "-", "₌": "=", "₍": "(", "₎": ")", "ₐ": "a", "ₑ": "e", "ₒ": "o", "ₓ": "x", "ₕ": "h",
-    "ₖ": "k", "ₗ": "l", "ₘ": "m", "ₙ": "n", "ₚ": "p", "ₛ": "s", "ₜ": "t", "ᵢ": "i", "ⱼ": "j", "ᵣ": "r",
-    "ᵤ": "u", "ᵥ": "v", "ᵦ": r"\beta", "ᵧ": r"\gamma", "ᵨ": r"\rho", "ᵩ": r"\varphi", "ᵪ": r"\chi",
+    "₀": "0",
+    "₁": "1",
+    "₂": "2",
+    "₃": "3",
+    "₄": "4",
+    "₅": "5",
+    "₆": "6",
+    "₇": "7",
+    "₈": "8",
+    "₉": "9",
+    "₊": "+",
+    "₋": "-",
+    "₌": "=",
+    "₍": "(",
+    "₎": ")",
+    "ₐ": "a",
+    "ₑ": "e",
+    "ₒ": "o",
+    "ₓ": "x",
+    "ₕ": "h",
+    "ₖ": "k",
+    "ₗ": "l",
+    "ₘ": "m",
+    "ₙ": "n",
+    "ₚ": "p",
+    "ₛ": "s",
+    "ₜ": "t",
+    "ᵢ": "i",
+    "ⱼ": "j",
+    "ᵣ": "r",
+    "ᵤ": "u",
+    "ᵥ": "v",
+    "ᵦ": r"\beta",
+    "ᵧ": r"\gamma",
+    "ᵨ": r"\rho",
+    "ᵩ": r"\varphi",
+    "ᵪ": r"\chi",
 }
 # Characters written in text mode.
 TEXT = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
-    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "<": r"\textless{}",
-    ">": r"\textgreater{}", "|": r"\textbar{}", '"': "''", "`": "'", "/": r"/\allowbreak{}",
-    "…": r"\ldots{}", "–": "--", "—": "---", "‐": "-", "‑": "-", "‒": "--", "‘": "`", "’": "'", "‚": ",",
-    "“": "``", "”": "''", "„": ",{},", "«": r"\ensuremath{\ll}",
-    "»": r"\ensuremath{\gg}", "‹": r"\textless{}", "›": r"\textgreater{}", "•": r"\textbullet{}",
-    "─": "-", "━": "-", "│": r"\textbar{}", "┃": r"\textbar{}", "\u00a0": "~", "\u2009": r"\,",
-    "\u202f": r"\,", "\u2002": r"\enskip{}", "\u2003": r"\quad{}", "©": r"\copyright{}", "§": r"\S{}",
-    "¶": r"\P{}", "£": r"\pounds{}", "€": "EUR", "¥": "JPY", "ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}",
-    "œ": r"\oe{}", "Œ": r"\OE{}", "ø": r"\o{}", "Ø": r"\O{}", "ł": r"\l{}", "Ł": r"\L{}", "ı": r"\i{}",
-    "ȷ": r"\j{}", "¡": r"\textexclamdown{}", "¿": r"\textquestiondown{}", "†": r"\dag{}", "‡": r"\ddag{}",
-    "™": r"\texttrademark{}", "®": r"\textregistered{}", "\t": " ",
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': "''",
+    "`": "'",
+    "/": r"/\allowbreak{}",
+    "…": r"\ldots{}",
+    "–": "--",
+    "—": "---",
+    "‐": "-",
+    "‑": "-",
+    "‒": "--",
+    "‘": "`",
+    "’": "'",
+    "‚": ",",
+    "“": "``",
+    "”": "''",
+    "„": ",{},",
+    "«": r"\ensuremath{\ll}",
+    "»": r"\ensuremath{\gg}",
+    "‹": r"\textless{}",
+    "›": r"\textgreater{}",
+    "•": r"\textbullet{}",
+    "─": "-",
+    "━": "-",
+    "│": r"\textbar{}",
+    "┃": r"\textbar{}",
+    "\u00a0": "~",
+    "\u2009": r"\,",
+    "\u202f": r"\,",
+    "\u2002": r"\enskip{}",
+    "\u2003": r"\quad{}",
+    "©": r"\copyright{}",
+    "§": r"\S{}",
+    "¶": r"\P{}",
+    "£": r"\pounds{}",
+    "€": "EUR",
+    "¥": "JPY",
+    "ß": r"\ss{}",
+    "æ": r"\ae{}",
+    "Æ": r"\AE{}",
+    "œ": r"\oe{}",
+    "Œ": r"\OE{}",
+    "ø": r"\o{}",
+    "Ø": r"\O{}",
+    "ł": r"\l{}",
+    "Ł": r"\L{}",
+    "ı": r"\i{}",
+    "ȷ": r"\j{}",
+    "¡": r"\textexclamdown{}",
+    "¿": r"\textquestiondown{}",
+    "†": r"\dag{}",
+    "‡": r"\ddag{}",
+    "™": r"\texttrademark{}",
+    "®": r"\textregistered{}",
+    "\t": " ",
 }
 # Accents: a combining mark (after NFD decomposition) -> the text accent command that draws it.
 ACCENTS = {
-    "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u", "\u0307": ".",
-    "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0327": "c", "\u0323": "d", "\u0331": "b",
+    "\u0300": "`",
+    "\u0301": "'",
+    "\u0302": "^",
+    "\u0303": "~",
+    "\u0304": "=",
+    "\u0306": "u",
+    "\u0307": ".",
+    "\u0308": '"',
+    "\u030a": "r",
+    "\u030b": "H",
+    "\u030c": "v",
+    "\u0327": "c",
+    "\u0323": "d",
+    "\u0331": "b",
 }
 
 _BREAK_AFTER = {r"\times", r"\cdot", r"\odot", r"\otimes", r"\to"}
@@ -121,7 +385,7 @@ def tex(text: str) -> str:
                 k += 1
             out.append(r"\ensuremath{" + _math_run(run) + "}")
             if run[-1][0] == "math" and run[-1][1] in _BREAK_AFTER and k < len(pieces) and pieces[k][1] != " ":
-                out.append(r"\allowbreak{}")   # 0.5×(-0.01) may wrap after the ×, as it would in display maths
+                out.append(r"\allowbreak{}")  # 0.5×(-0.01) may wrap after the ×, as it would in display maths
             continue
         if kind == "foreign":
             out.append(r"\bptraceforeign{" + value + "}")
@@ -148,9 +412,9 @@ def _pieces(text: str) -> list[tuple[str, str]]:
             pieces.append(("math", MATH[ch]))
         elif ch == "-":
             if after.isdigit() and (before in " (=[,:;×/" or k == 0):
-                pieces.append(("math", "-"))        # a negative number: a minus sign, not a hyphen
+                pieces.append(("math", "-"))  # a negative number: a minus sign, not a hyphen
             elif after == "-":
-                pieces.append(("text", "-{}"))      # no -- ligature: --rows stays two hyphens
+                pieces.append(("text", "-{}"))  # no -- ligature: --rows stays two hyphens
             else:
                 pieces.append(("text", "-"))
         elif ch in TEXT:
@@ -158,7 +422,7 @@ def _pieces(text: str) -> list[tuple[str, str]]:
         elif " " <= ch <= "~":
             pieces.append(("text", ch))
         elif unicodedata.category(ch)[0] == "C":
-            pass                                     # control and format characters: nothing to draw
+            pass  # control and format characters: nothing to draw
         elif unicodedata.category(ch) == "Zs":
             pieces.append(("text", " "))
         else:
@@ -228,17 +492,17 @@ def lines(text: str) -> list[str]:
         indent = len(line) - len(stripped)
         body = tex(stripped.rstrip())
         if body.startswith(("[", "*")):
-            body = "{}" + body      # after \\ a leading [ or * would be read as an argument of \\
+            body = "{}" + body  # after \\ a leading [ or * would be read as an argument of \\
         out.append((rf"\hspace*{{{indent * 0.5:g}em}}" if indent else "") + body)
     return out
 
 
 # ---- blocks ----
 
-_PAD_EM = 1.0        # 2 × \tabcolsep (0.5 em each)
+_PAD_EM = 1.0  # 2 × \tabcolsep (0.5 em each)
 _TEXT_CAP_EM = 30.0  # a formula column never asks for more than this before wrapping
-_TEXT_MIN_EM = 7.0   # nor gets less (\bptracesetwidth's floor): room for (-0.0190491183)×
-_PAGE_EM = 64.0      # A4 with 1.5 cm margins, at \footnotesize: the width above which a smaller font is used
+_TEXT_MIN_EM = 7.0  # nor gets less (\bptracesetwidth's floor): room for (-0.0190491183)×
+_PAGE_EM = 64.0  # A4 with 1.5 cm margins, at \footnotesize: the width above which a smaller font is used
 
 
 def _width_em(line: str) -> float:
@@ -248,7 +512,7 @@ def _width_em(line: str) -> float:
         if ch.isdigit():
             total += 0.5
         elif ch in "-−":
-            total += 0.78      # a minus sign
+            total += 0.78  # a minus sign
         elif ch in " .,:;'!|()[]":
             total += 0.32
         elif "a" <= ch <= "z":
@@ -256,7 +520,7 @@ def _width_em(line: str) -> float:
         elif "A" <= ch <= "Z":
             total += 0.72
         elif ch in MATH and len(MATH[ch]) > 1 and ch not in "·":
-            total += 0.8       # an operator with its spacing, or a Greek letter
+            total += 0.8  # an operator with its spacing, or a Greek letter
         else:
             total += 0.55
     return total
@@ -277,7 +541,7 @@ def _floor_em(grid: Grid, k: int) -> float:
     for row in grid.rows:
         if k < len(row):
             for piece in re.split(r"[ \n]|(?<=[×·/⊙])", row[k]):
-                widest = max(widest, _width_em(piece) + 0.4)   # + 0.4 em: the estimate is rough
+                widest = max(widest, _width_em(piece) + 0.4)  # + 0.4 em: the estimate is rough
     return min(widest, _TEXT_CAP_EM)
 
 
@@ -288,7 +552,7 @@ def _column_spec(grid: Grid) -> tuple[str, list[str], float]:
     fixed = sum(w + _PAD_EM for w, c in zip(natural, grid.columns) if c.kind != "text")
     texts = [min(w, _TEXT_CAP_EM) for w, c in zip(natural, grid.columns) if c.kind == "text"]
     text_total = sum(texts)
-    fixed_all = fixed + _PAD_EM * len(texts) + 1.0   # 1 em to spare: the estimates are not exact
+    fixed_all = fixed + _PAD_EM * len(texts) + 1.0  # 1 em to spare: the estimates are not exact
     specs: list[str] = []
     setup: list[str] = []
     narrowest = fixed
@@ -304,9 +568,11 @@ def _column_spec(grid: Grid) -> tuple[str, list[str], float]:
             share = max(1, round(1000 * w / text_total)) if text_total else 1000
             floor = _floor_em(grid, k)
             narrowest += floor + _PAD_EM
-            setup.append(rf"\ifdefined{register}\else\newlength{{{register}}}\fi"
-                         rf"\bptracesetwidth{{{register}}}{{{fixed_all:.1f}em}}{{{text_total:.1f}em}}{{{w:.1f}em}}"
-                         rf"{{{share}}}{{{floor:.1f}em}}")
+            setup.append(
+                rf"\ifdefined{register}\else\newlength{{{register}}}\fi"
+                rf"\bptracesetwidth{{{register}}}{{{fixed_all:.1f}em}}{{{text_total:.1f}em}}{{{w:.1f}em}}"
+                rf"{{{share}}}{{{floor:.1f}em}}"
+            )
             specs.append(r">{\raggedright\arraybackslash}p{" + register + "}")
     return "@{}" + "".join(specs) + "@{}", setup, narrowest
 
@@ -327,7 +593,7 @@ def _cell(value: str, column: Column, style: str = "") -> str:
         body = parts[0]
     elif column.kind == "text":
         body = r"\newline ".join(parts)
-    else:   # l and r columns cannot take \newline: stack the lines in a small tabular
+    else:  # l and r columns cannot take \newline: stack the lines in a small tabular
         align = "r" if column.kind == "num" else "l"
         body = rf"\begin{{tabular}}[t]{{@{{}}{align}@{{}}}}" + r"\\".join(parts) + r"\end{tabular}"
     wrapper = {"bad": r"\bptracebad", "good": r"\bptracegood", "dim": r"\bptracedim"}.get(style)
@@ -347,13 +613,25 @@ def table(grid: Grid) -> str:
     size = r"\footnotesize" if width <= _PAGE_EM else (r"\scriptsize" if width <= _PAGE_EM * 1.06 else r"\tiny")
     n = len(grid.columns)
     header = " & ".join(r"\textbf{" + " ".join(lines(c.header)) + "}" if c.header else "" for c in grid.columns)
-    out = title + [r"\begingroup" + size + r"\setlength{\tabcolsep}{0.5em}\setlength{\LTpre}{0.3\baselineskip}"
-            r"\setlength{\LTpost}{0.3\baselineskip}", *setup,
-            rf"\begin{{longtable}}[l]{{{spec}}}",
-            r"\toprule", header + r" \\", r"\midrule", r"\endfirsthead",
-            rf"\multicolumn{{{n}}}{{@{{}}l}}{{\itshape (continued)}} \\", r"\toprule", header + r" \\",
-            r"\midrule", r"\endhead",
-            r"\bottomrule", r"\endfoot", r"\bottomrule", r"\endlastfoot"]
+    out = title + [
+        r"\begingroup" + size + r"\setlength{\tabcolsep}{0.5em}\setlength{\LTpre}{0.3\baselineskip}"
+        r"\setlength{\LTpost}{0.3\baselineskip}",
+        *setup,
+        rf"\begin{{longtable}}[l]{{{spec}}}",
+        r"\toprule",
+        header + r" \\",
+        r"\midrule",
+        r"\endfirsthead",
+        rf"\multicolumn{{{n}}}{{@{{}}l}}{{\itshape (continued)}} \\",
+        r"\toprule",
+        header + r" \\",
+        r"\midrule",
+        r"\endhead",
+        r"\bottomrule",
+        r"\endfoot",
+        r"\bottomrule",
+        r"\endlastfoot",
+    ]
     styles = grid.styles or [""] * len(grid.rows)
     for row, style in zip(grid.rows, styles):
         cells = (list(row) + [""] * n)[:n]

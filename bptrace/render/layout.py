@@ -11,14 +11,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..fmt import DEFAULT_DIGITS, num
-from ..network import ACTIVATION_INFO, LOSS_FORMULA, LOSS_TERM, cancels_derivative
+from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.functions import ACTIVATION_INFO, LOSS_FORMULA, LOSS_TERM, cancels_derivative
 
 if TYPE_CHECKING:
-    from ..scenario import Parameter
-    from ..trace import Trace
+    from bptrace.engine.trace import Trace
+    from bptrace.model.scenario import Parameter
 
-MAX_TERMS = 6   # terms of a sum written out before the rest is summarised
+MAX_TERMS = 6  # terms of a sum written out before the rest is summarised
 DEFAULT_ROWS = 60
 
 
@@ -41,7 +41,7 @@ class Grid:
     columns: list[Column]
     rows: list[list[str]] = field(default_factory=list)
     caption: str = ""
-    styles: list[str] = field(default_factory=list)   # per row: "" or "bad"/"good"/"dim"
+    styles: list[str] = field(default_factory=list)  # per row: "" or "bad"/"good"/"dim"
 
 
 @dataclass
@@ -58,9 +58,15 @@ Block = Grid | Para
 class TraceLayout:
     """Lays a whole trace out as blocks (see SECTIONS), with a row limit per table."""
 
-    def __init__(self, trace: Trace, digits: int = DEFAULT_DIGITS, layer: int | None = None,
-                 rows: int | None = DEFAULT_ROWS, verification: Any = None,
-                 sections: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        digits: int = DEFAULT_DIGITS,
+        layer: int | None = None,
+        rows: int | None = DEFAULT_ROWS,
+        verification: Any = None,
+        sections: Iterable[str] | None = None,
+    ) -> None:
         self.trace = trace
         self.digits = digits
         self.layer = layer
@@ -132,9 +138,12 @@ class TraceLayout:
         lines = [Para(s.title, "title")]
         if s.source_note:
             lines.append(Para(s.source_note, "dim"))
-        lines.append(Para(
-            f"network {' → '.join(parts)}; loss {s.loss}; η = {self.n(s.learning_rate)}; "
-            f"{self.m} sample{'s' if self.m > 1 else ''}"))
+        lines.append(
+            Para(
+                f"network {' → '.join(parts)}; loss {s.loss}; η = {self.n(s.learning_rate)}; "
+                f"{self.m} sample{'s' if self.m > 1 else ''}"
+            )
+        )
         biases = []
         for layer in s.layers:
             if layer.bias_mode == "shared":
@@ -145,17 +154,29 @@ class TraceLayout:
         state = "updated" if s.update_biases else "not updated (update_biases: false)"
         lines.append(Para(f"biases: {bias_text}" + (f"; {state}" if biases else "")))
         if s.max_margin:
-            lines.append(Para("max_margin: two forward passes per sample, the true window x and the corrupt window "
-                              "x_c (suffixes :k and :kc); J = max(0, Δ + s_c − s) back-propagates −1 through x and "
-                              "+1 through x_c while the margin is violated, 0 once it is met"))
+            lines.append(
+                Para(
+                    "max_margin: two forward passes per sample, the true window x and the corrupt window "
+                    "x_c (suffixes :k and :kc); J = max(0, Δ + s_c − s) back-propagates −1 through x and "
+                    "+1 through x_c while the margin is violated, 0 once it is met"
+                )
+            )
         if self.m > 1:
             how = "(1/m)·Σ_s E_s, the mean" if s.reduction == "mean" else "Σ_s E_s, the sum"
-            lines.append(Para(
-                f"E_total = {how} over the m = {self.m} samples; per-sample quantities carry the suffix :s; "
-                f"gradients are of E_total, so they are the {s.reduction} of the per-sample gradients"))
+            lines.append(
+                Para(
+                    f"E_total = {how} over the m = {self.m} samples; per-sample quantities carry the suffix :s; "
+                    f"gradients are of E_total, so they are the {s.reduction} of the per-sample gradients"
+                )
+            )
         if self.trace.through_updated_weights:
-            lines.append(Para("NOTE: hidden gradients use the already-updated weights of the layer "
-                              "above; this is a mistake, shown for comparison", "bad"))
+            lines.append(
+                Para(
+                    "NOTE: hidden gradients use the already-updated weights of the layer "
+                    "above; this is a mistake, shown for comparison",
+                    "bad",
+                )
+            )
         yield from lines
 
     def section_forward(self) -> Iterator[Any]:
@@ -163,9 +184,17 @@ class TraceLayout:
             layer = self.s.layers[index - 1]
             lt = self.trace.layers[index - 1]
             info = ACTIVATION_INFO[layer.activation]
-            table = self.table(f"Forward pass, layer {index} ({layer.activation})",
-                               self.sample_col() + [("neuron", "name"), ("net = Σ w·out + b", "text"),
-                                                    ("net", "num"), ("out = f(net)", "text"), ("out", "num")])
+            table = self.table(
+                f"Forward pass, layer {index} ({layer.activation})",
+                self.sample_col()
+                + [
+                    ("neuron", "name"),
+                    ("net = Σ w·out + b", "text"),
+                    ("net", "num"),
+                    ("out = f(net)", "text"),
+                    ("out", "num"),
+                ],
+            )
             cells = [(s, r) for s in self.samples() for r in range(layer.size)]
             shown, cut = self.limited(cells)
             prev = self.trace.activations(index - 1)
@@ -182,10 +211,14 @@ class TraceLayout:
                     names.append(b)
                     values.append(self.p(layer.bias_vector()[r]))
                 formula = f"{_sum(names)}\n= {_sum(values)}"
-                out_formula = f"{info.symbol}({self.n(lt.net[s, r])})" if layer.activation != "softmax" else \
-                    f"e^net_{x} / Σ e^net"
-                self.add(table, *self.sample_label(s), x, formula, self.n(lt.net[s, r]), out_formula,
-                         self.n(lt.out[s, r]))
+                out_formula = (
+                    f"{info.symbol}({self.n(lt.net[s, r])})"
+                    if layer.activation != "softmax"
+                    else f"e^net_{x} / Σ e^net"
+                )
+                self.add(
+                    table, *self.sample_label(s), x, formula, self.n(lt.net[s, r]), out_formula, self.n(lt.out[s, r])
+                )
             self.cut_note(table, cut, "neurons")
             yield table
 
@@ -196,8 +229,10 @@ class TraceLayout:
         s = self.s
         out_layer = s.output_layer
         term, _ = LOSS_TERM[s.loss]
-        table = self.table(f"Loss ({s.loss}: E_s = Σ {term})",
-                           self.sample_col() + [("term", "name"), ("formula", "text"), ("value", "num")])
+        table = self.table(
+            f"Loss ({s.loss}: E_s = Σ {term})",
+            self.sample_col() + [("term", "name"), ("formula", "text"), ("value", "num")],
+        )
         cells = [(i, j) for i in self.samples() for j in range(out_layer.size)]
         shown, cut = self.limited(cells)
         lt = self.trace.layers[-1]
@@ -206,24 +241,35 @@ class TraceLayout:
             o = out_layer.neurons[j]
             tv, ov = s.targets[i, j], lt.out[i, j]
             template = LOSS_FORMULA[s.loss][0]
-            formula = (template.format(t=f"t_{o}", o=f"out_{o}", n=n_out) + "\n= "
-                       + template.format(t=self.p(tv), o=self.p(ov), n=n_out))
+            formula = (
+                template.format(t=f"t_{o}", o=f"out_{o}", n=n_out)
+                + "\n= "
+                + template.format(t=self.p(tv), o=self.p(ov), n=n_out)
+            )
             self.add(table, *self.sample_label(i), f"E_{o}", formula, self.n(self.trace.loss_terms[i, j]))
         self.cut_note(table, cut, "terms")
         for i in self.samples():
             names = [f"E_{o}" for o in out_layer.neurons]
             label = "E_total" if self.m == 1 else f"E_total:{i + 1}"
-            self.add(table, *self.sample_label(i), label,
-                     f"{_sum(names)}", self.n(self.trace.sample_losses[i]))
+            self.add(table, *self.sample_label(i), label, f"{_sum(names)}", self.n(self.trace.sample_losses[i]))
         how = "(1/m)·Σ_s E_total:s" if s.reduction == "mean" else "Σ_s E_total:s"
         if s.l2:
             data_term = self.trace.data_loss
-            self.add(table, *([""] if self.m > 1 else []), "L2 penalty",
-                     f"λ/(2m)·Σ W² = {self.p(s.l2)}/(2×{self.m})·Σ W² (every weight, no bias)",
-                     self.n(self.trace.penalty))
-            self.add(table, *([""] if self.m > 1 else []), "E_total",
-                     f"{how if self.m > 1 else 'E_total:1'} + L2 penalty = {self.p(data_term)} + "
-                     f"{self.p(self.trace.penalty)}", self.n(self.trace.loss))
+            self.add(
+                table,
+                *([""] if self.m > 1 else []),
+                "L2 penalty",
+                f"λ/(2m)·Σ W² = {self.p(s.l2)}/(2×{self.m})·Σ W² (every weight, no bias)",
+                self.n(self.trace.penalty),
+            )
+            self.add(
+                table,
+                *([""] if self.m > 1 else []),
+                "E_total",
+                f"{how if self.m > 1 else 'E_total:1'} + L2 penalty = {self.p(data_term)} + "
+                f"{self.p(self.trace.penalty)}",
+                self.n(self.trace.loss),
+            )
         elif self.m > 1:
             self.add(table, "", "E_total", how, self.n(self.trace.loss))
         yield table
@@ -232,19 +278,37 @@ class TraceLayout:
         """max_margin: J_s = max(0, Δ + s_c − s) per sample, and whether the margin is already met."""
         s = self.s
         out = self.trace.layers[-1].out
-        table = self.table(f"Loss (max_margin: J_s = max(0, Δ + s_c − s), Δ = {self.n(s.margin)})",
-                           [("sample", "num"), ("s = score(x)", "num"), ("s_c = score(x_c)", "num"),
-                            ("J", "text"), ("value", "num"), ("", "text")])
+        table = self.table(
+            f"Loss (max_margin: J_s = max(0, Δ + s_c − s), Δ = {self.n(s.margin)})",
+            [
+                ("sample", "num"),
+                ("s = score(x)", "num"),
+                ("s_c = score(x_c)", "num"),
+                ("J", "text"),
+                ("value", "num"),
+                ("", "text"),
+            ],
+        )
         shown, cut = self.limited(list(range(self.m)))
         for i in shown:
             score, corrupt = out[i, 0], out[self.m + i, 0]
             j = self.trace.loss_terms[i, 0]
             met = j == 0
-            note = ("margin met (s − s_c ≥ Δ): J = 0, so every gradient of this sample is 0" if met
-                    else "margin violated: ∂J/∂s = −1, ∂J/∂s_c = +1")
-            self.add(table, str(i + 1), self.n(score), self.n(corrupt),
-                     f"max(0, {self.p(s.margin)} + {self.p(corrupt)} − {self.p(score)})", self.n(j), note,
-                     style="dim" if met else "")
+            note = (
+                "margin met (s − s_c ≥ Δ): J = 0, so every gradient of this sample is 0"
+                if met
+                else "margin violated: ∂J/∂s = −1, ∂J/∂s_c = +1"
+            )
+            self.add(
+                table,
+                str(i + 1),
+                self.n(score),
+                self.n(corrupt),
+                f"max(0, {self.p(s.margin)} + {self.p(corrupt)} − {self.p(score)})",
+                self.n(j),
+                note,
+                style="dim" if met else "",
+            )
         self.cut_note(table, cut, "samples")
         if self.m > 1 or s.l2:
             how = "(1/m)·Σ_s J_s" if s.reduction == "mean" else "Σ_s J_s"
@@ -262,10 +326,19 @@ class TraceLayout:
             info = ACTIVATION_INFO[layer.activation]
             output = index == L
             title = "Backward pass, output layer" if output else f"Backward pass, hidden layer {index}"
-            table = self.table(f"{title} ({layer.activation})",
-                               self.sample_col() + [("neuron", "name"), ("∂E/∂out", "text"), ("value", "num"),
-                                                    ("∂out/∂net", "text"), ("value", "num"),
-                                                    ("δ = ∂E/∂net", "text"), ("δ", "num")])
+            table = self.table(
+                f"{title} ({layer.activation})",
+                self.sample_col()
+                + [
+                    ("neuron", "name"),
+                    ("∂E/∂out", "text"),
+                    ("value", "num"),
+                    ("∂out/∂net", "text"),
+                    ("value", "num"),
+                    ("δ = ∂E/∂net", "text"),
+                    ("δ", "num"),
+                ],
+            )
             cells = [(i, r) for i in self.samples() for r in range(layer.size)]
             shown, cut = self.limited(cells)
             for i, r in shown:
@@ -278,36 +351,59 @@ class TraceLayout:
                         de = "∂J/∂s_c = +1" if corrupt else "∂J/∂s = −1"
                 elif output:
                     template = LOSS_FORMULA[s.loss][1]
-                    de = (template.format(t=f"t_{x}", o=f"out_{x}", n=layer.size) + "\n= "
-                          + template.format(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=layer.size))
+                    de = (
+                        template.format(t=f"t_{x}", o=f"out_{x}", n=layer.size)
+                        + "\n= "
+                        + template.format(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=layer.size)
+                    )
                 else:
                     above = s.layers[index]
                     terms = self.trace.path_terms(index, r)[i]
-                    w_used = (self.trace.layers[index].new_weights if self.trace.through_updated_weights
-                              else above.weights)
+                    w_used = (
+                        self.trace.layers[index].new_weights if self.trace.through_updated_weights else above.weights
+                    )
                     names = [f"δ_{k}·{above.weight_name(q, r)}" for q, k in enumerate(above.neurons)]
-                    nums = [f"{self.p(self.trace.layers[index].delta[i, q])}×{self.p(w_used[q, r])}"
-                            for q in range(above.size)]
+                    nums = [
+                        f"{self.p(self.trace.layers[index].delta[i, q])}×{self.p(w_used[q, r])}"
+                        for q in range(above.size)
+                    ]
                     vals = [self.p(v) for v in terms]
                     de = f"{_sum(names)}\n= {_sum(nums)}\n= {_sum(vals)}"
                 if layer.activation == "softmax":
                     dd = "softmax Jacobian\n(diagonal shown)"
                 else:
-                    dd = info.derivative + "\n= " + _derivative_numbers(layer.activation, lt.out[i, r], lt.net[i, r],
-                                                                       self.p, layer.slope)
+                    dd = (
+                        info.derivative
+                        + "\n= "
+                        + _derivative_numbers(layer.activation, lt.out[i, r], lt.net[i, r], self.p, layer.slope)
+                    )
                 if output and cancels_derivative(layer.activation, s.loss):
-                    delta = ("out − t (the loss cancels f′"
-                             + ("; targets sum to 1" if layer.activation == "softmax" else "") + ")"
-                             + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}")
+                    delta = (
+                        "out − t (the loss cancels f′"
+                        + ("; targets sum to 1" if layer.activation == "softmax" else "")
+                        + ")"
+                        + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}"
+                    )
                 else:
                     delta = f"∂E/∂out × ∂out/∂net\n= {self.p(lt.dE_dout[i, r])} × {self.p(lt.dout_dnet[i, r])}"
                 if lt.kink[i, r] and output and s.max_margin:
                     de += "\n(Δ + s_c − s = 0: the hinge is not differentiable here; bptrace takes 0)"
                 elif lt.kink[i, r]:
-                    dd += (f"\n(net = 0: not differentiable; {layer.activation}′(0) = "
-                           f"{self.n(lt.dout_dnet[i, r])} by convention)")
-                self.add(table, *self.sample_label(i), x, de, self.n(lt.dE_dout[i, r]), dd,
-                         self.n(lt.dout_dnet[i, r]), delta, self.n(lt.delta[i, r]))
+                    dd += (
+                        f"\n(net = 0: not differentiable; {layer.activation}′(0) = "
+                        f"{self.n(lt.dout_dnet[i, r])} by convention)"
+                    )
+                self.add(
+                    table,
+                    *self.sample_label(i),
+                    x,
+                    de,
+                    self.n(lt.dE_dout[i, r]),
+                    dd,
+                    self.n(lt.dout_dnet[i, r]),
+                    delta,
+                    self.n(lt.delta[i, r]),
+                )
             self.cut_note(table, cut, "neurons")
             yield table
 
@@ -318,8 +414,9 @@ class TraceLayout:
             return [f"δ_{x}" for x in layer.neurons], "1"
         x = layer.neurons[p.row or 0]
         last = f"∂net_{x}/∂{p.name}"
-        if layer.activation == "softmax" or (p.layer == len(self.s.layers)
-                                              and cancels_derivative(layer.activation, self.s.loss)):
+        if layer.activation == "softmax" or (
+            p.layer == len(self.s.layers) and cancels_derivative(layer.activation, self.s.loss)
+        ):
             return [f"δ_{x}", last], last
         return [f"∂E/∂out_{x}", f"∂out_{x}/∂net_{x}", last], last
 
@@ -357,8 +454,7 @@ class TraceLayout:
             else:
                 values = [lt.dE_dout[i, r], lt.dout_dnet[i, r], last]
             per_sample.append(" × ".join(self.p(v) for v in values))
-        head = f"∂E/∂{p.name} = " + (" + ".join(factors) if p.kind == "bias" and p.row is None
-                                     else " × ".join(factors))
+        head = f"∂E/∂{p.name} = " + (" + ".join(factors) if p.kind == "bias" and p.row is None else " × ".join(factors))
         if self.s.max_margin:
             how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
             per = self.trace.sample_grad(p)
@@ -377,27 +473,32 @@ class TraceLayout:
         params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
         shown, cut = self.limited(params)
         eta = self.s.learning_rate
-        table = self.table(f"Updates (θ⁺ = θ − η·∂E/∂θ, η = {self.n(eta)}; all from the weights before the step)",
-                           [("parameter", "name"), ("θ", "num"), ("θ⁺ − θ = −η·∂E/∂θ", "num"), ("θ⁺", "num"),
-                            ("", "text")])
+        table = self.table(
+            f"Updates (θ⁺ = θ − η·∂E/∂θ, η = {self.n(eta)}; all from the weights before the step)",
+            [("parameter", "name"), ("θ", "num"), ("θ⁺ − θ = −η·∂E/∂θ", "num"), ("θ⁺", "num"), ("", "text")],
+        )
         for p in shown:
             frozen = self.trace.frozen(p)
             step = self.trace.change(p)
             note = "frozen (update_biases: false)" if frozen else ""
-            self.add(table, f"{p.name}⁺", self.n(self.trace.value(p)), self.n(step),
-                     self.n(self.trace.new_value(p)), note)
+            self.add(
+                table, f"{p.name}⁺", self.n(self.trace.value(p)), self.n(step), self.n(self.trace.new_value(p)), note
+            )
         self.cut_note(table, cut, "parameters")
         yield table
 
     def section_after(self) -> Iterator[Any]:
         change = self.trace.loss_after - self.trace.loss
-        yield Para(f"Loss after the update: E_total@1 = {self.n(self.trace.loss_after)} "
-                   f"(before: {self.n(self.trace.loss)}; change {self.n(change)})", "bold")
+        yield Para(
+            f"Loss after the update: E_total@1 = {self.n(self.trace.loss_after)} "
+            f"(before: {self.n(self.trace.loss)}; change {self.n(change)})",
+            "bold",
+        )
 
     def section_verification(self) -> Iterator[Any]:
         if self.verification is None:
             return
-        from .verification import verification_blocks
+        from bptrace.render.verification import verification_blocks
 
         yield from verification_blocks(self.verification, self)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .layout import Block, Grid, Para
+from bptrace.render.layout import Block, Grid, Para
 
 # ASCII punctuation that Markdown (or GitHub's extensions: ~strike~, $math$) may read as syntax.
 _ALWAYS = set("\\`*[]|~$")
@@ -31,9 +31,9 @@ def escape(text: str, line_start: bool = True) -> str:
             after = text[k + 1] if k + 1 < len(text) else " "
             out.append("_" if before.isalnum() and (after.isalnum() or after == "_") else "\\_")
         elif ch == "<":
-            out.append("&lt;")     # would start an HTML tag
+            out.append("&lt;")  # would start an HTML tag
         elif ch == "&":
-            out.append("&amp;")    # would start an entity such as &lt;
+            out.append("&amp;")  # would start an entity such as &lt;
         else:
             out.append(ch)
     line = "".join(out)
@@ -47,7 +47,7 @@ def escape(text: str, line_start: bool = True) -> str:
 def _escape_marker(m: re.Match[str]) -> str:
     indent, marker = (m.group(1) or m.group(3) or ""), (m.group(2) or m.group(4))
     if marker[0].isdigit():
-        return indent + marker[:-1] + "\\" + marker[-1]    # 1\. (a backslash escapes punctuation only)
+        return indent + marker[:-1] + "\\" + marker[-1]  # 1\. (a backslash escapes punctuation only)
     return indent + "\\" + marker
 
 
@@ -107,7 +107,7 @@ def render(blocks: Iterable[Block], title: str | None = None, standalone: bool =
         if isinstance(block, Grid):
             out.append(table(block))
         elif block.style == "title" and heading is not None and " ".join(block.text.split()) == heading:
-            continue   # the document heading already says it
+            continue  # the document heading already says it
         else:
             lines = paragraph(block)
             if lines:

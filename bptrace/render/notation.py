@@ -24,26 +24,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..fmt import DEFAULT_DIGITS, num
-from ..network import LOSS_FORMULA, cancels_derivative
-from .layout import DEFAULT_ROWS, MAX_TERMS, Block, Column, Grid, Para
+from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.functions import LOSS_FORMULA, cancels_derivative
+from bptrace.render.layout import DEFAULT_ROWS, MAX_TERMS, Block, Column, Grid, Para
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..scenario import Layer
-    from ..trace import Trace
+    from bptrace.engine.trace import Trace
+    from bptrace.model.scenario import Layer
 
 NOTATIONS = ("matrix", "index")
-MAX_COLS = 8    # matrix columns shown before the rest are summarised (the first ones, "…", the last)
+MAX_COLS = 8  # matrix columns shown before the rest are summarised (the first ones, "…", the last)
 CUT_HINT = "use --rows N, --layer N or --format json"
 
 _SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
 _SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 
 
-def notation_blocks(trace: Trace, notation: str, digits: int = DEFAULT_DIGITS, rows: int | None = DEFAULT_ROWS,
-                    layer: int | None = None) -> list[Block]:
+def notation_blocks(
+    trace: Trace, notation: str, digits: int = DEFAULT_DIGITS, rows: int | None = DEFAULT_ROWS, layer: int | None = None
+) -> list[Block]:
     """The step (forward pass, loss, backward pass, gradients, updates) in `notation` ("matrix" or "index").
 
     rows limits the rows of each table (a caption says what was cut) and layer keeps one layer only, as in
@@ -69,6 +70,7 @@ def notation_data(trace: Trace, notation: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------
 # Symbols
 
+
 def sup(text: object) -> str:
     """Superscript digits and brackets: sup('(2)') -> '⁽²⁾'."""
     return str(text).translate(_SUP)
@@ -93,6 +95,7 @@ def shape_text(symbolic: tuple[str, str], numeric: tuple[int, int]) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Matrices assembled from the trace (transposes and reshapes only)
 
+
 class _Matrices:
     """Ng's matrices of one layer, each the trace's own numbers laid out one column per sample."""
 
@@ -102,14 +105,14 @@ class _Matrices:
         lt = trace.layers[index - 1]
         self.layer = layer
         self.index = index
-        self.W = layer.weights                      # (n[l], n[l−1]), row = neuron, as Ng's W
+        self.W = layer.weights  # (n[l], n[l−1]), row = neuron, as Ng's W
         self.b = _bias_column(layer, layer.biases)  # (n[l], 1), (1, 1) shared, or None
         self.A_prev = trace.activations(index - 1).T
-        self.Z = lt.net.T                           # (n[l], m)
+        self.Z = lt.net.T  # (n[l], m)
         self.A = lt.out.T
-        self.dA = lt.dE_dout.T                      # ∂L/∂A per sample; hidden: the trace's W[l+1]ᵀ·dZ[l+1]
+        self.dA = lt.dE_dout.T  # ∂L/∂A per sample; hidden: the trace's W[l+1]ᵀ·dZ[l+1]
         self.g_prime = lt.dout_dnet.T
-        self.dZ = lt.delta.T                        # column s = bptrace's δ of sample s
+        self.dZ = lt.delta.T  # column s = bptrace's δ of sample s
         self.dW = lt.grad_weights
         self.db = _bias_column(layer, lt.grad_biases)
         self.W_new = lt.new_weights
@@ -153,42 +156,61 @@ def _matrix_data(trace: Trace) -> dict[str, Any]:
     data: dict[str, Any] = {
         "notation": "matrix",
         "convention": "Ng (seed 000): one column per sample (max_margin: per window, x then x_c); A[0] = X; "
-                      "'.' matrix product, '*' element-wise",
-        "m": m, "columns": pass_labels(trace), "reduction": s.reduction,
-        "scale": 1.0 / m if s.reduction == "mean" else 1.0, "l2": s.l2,
-        "learning_rate": s.learning_rate, "update_biases": s.update_biases,
-        "X": _mat(s.all_inputs().T), "Y": None if s.max_margin else _mat(s.targets.T),
+        "'.' matrix product, '*' element-wise",
+        "m": m,
+        "columns": pass_labels(trace),
+        "reduction": s.reduction,
+        "scale": 1.0 / m if s.reduction == "mean" else 1.0,
+        "l2": s.l2,
+        "learning_rate": s.learning_rate,
+        "update_biases": s.update_biases,
+        "X": _mat(s.all_inputs().T),
+        "Y": None if s.max_margin else _mat(s.targets.T),
         "cost": {"J": trace.loss, "samples": [float(v) for v in trace.sample_losses], "penalty": trace.penalty},
         "through_updated_weights": trace.through_updated_weights,
         "layers": [],
     }
     for layer in s.layers:
         mx = _Matrices(trace, layer.index)
-        data["layers"].append({
-            "layer": layer.index, "activation": layer.activation, "neurons": list(layer.neurons),
-            "bias_mode": layer.bias_mode,
-            "W": _mat(mx.W), "b": _mat(mx.b), "Z": _mat(mx.Z), "A": _mat(mx.A),
-            "dA": _mat(mx.dA), "g_prime": _mat(mx.g_prime),
-            "dZ": _mat(mx.dZ), "dZ_rule": _dz_rule(trace, layer.index),
-            "dW": _mat(mx.dW),
-            "dW_rule": ("dZ.A_prevT" + ("/m" if s.reduction == "mean" else "") + (" + (l2/m)*W" if s.l2 else "")),
-            "db": _mat(mx.db),
-            "db_rule": {"neuron": "sum over samples (axis=1, keepdims)", "shared": "sum over samples and neurons",
-                        "none": None}[layer.bias_mode],
-            "W_new": _mat(mx.W_new), "b_new": _mat(mx.b_new),
-        })
+        data["layers"].append(
+            {
+                "layer": layer.index,
+                "activation": layer.activation,
+                "neurons": list(layer.neurons),
+                "bias_mode": layer.bias_mode,
+                "W": _mat(mx.W),
+                "b": _mat(mx.b),
+                "Z": _mat(mx.Z),
+                "A": _mat(mx.A),
+                "dA": _mat(mx.dA),
+                "g_prime": _mat(mx.g_prime),
+                "dZ": _mat(mx.dZ),
+                "dZ_rule": _dz_rule(trace, layer.index),
+                "dW": _mat(mx.dW),
+                "dW_rule": ("dZ.A_prevT" + ("/m" if s.reduction == "mean" else "") + (" + (l2/m)*W" if s.l2 else "")),
+                "db": _mat(mx.db),
+                "db_rule": {
+                    "neuron": "sum over samples (axis=1, keepdims)",
+                    "shared": "sum over samples and neurons",
+                    "none": None,
+                }[layer.bias_mode],
+                "W_new": _mat(mx.W_new),
+                "b_new": _mat(mx.b_new),
+            }
+        )
     return data
 
 
 # ---------------------------------------------------------------------------------------------------
 # Shared layout helpers
 
+
 class _Layout:
     def __init__(self, trace: Trace, digits: int, rows: int | None, layer: int | None) -> None:
         self.trace = trace
         self.s = trace.scenario
         self.m = trace.scenario.samples
-        self.mm = trace.scenario.max_margin       # two forward passes per sample: x, then x_c
+        self.mm = trace.scenario.max_margin  # two forward passes per sample: x, then x_c
         self.L = len(trace.scenario.layers)
         self.digits = digits
         self.rows = rows
@@ -234,6 +256,7 @@ def _pick(n: int, limit: int | None) -> tuple[list[int | None], int]:
 # ---------------------------------------------------------------------------------------------------
 # Matrix notation (Ng)
 
+
 class MatrixLayout(_Layout):
     """Blocks of the step in Ng's vectorized notation: every matrix with its shape and values."""
 
@@ -259,8 +282,15 @@ class MatrixLayout(_Layout):
         """A[0] is X, Ng's name for the inputs."""
         return "X" if index == 0 else f"A[{index}]"
 
-    def grid(self, title: str, values: np.ndarray, row_labels: list[str], col_labels: list[str],
-             corner: str = "neuron", extra: tuple[str, np.ndarray | None] | None = None) -> Grid:
+    def grid(
+        self,
+        title: str,
+        values: np.ndarray,
+        row_labels: list[str],
+        col_labels: list[str],
+        corner: str = "neuron",
+        extra: tuple[str, np.ndarray | None] | None = None,
+    ) -> Grid:
         """A matrix as a table: one labelled row per matrix row, one number column per matrix column.
 
         `extra` appends one more column (the bias b[l] beside W[l]). Rows beyond `rows` and columns beyond
@@ -268,7 +298,7 @@ class MatrixLayout(_Layout):
         """
         n_rows, n_cols = values.shape
         r_idx, r_cut = _pick(n_rows, self.rows)
-        c_idx, c_cut = _pick(n_cols, MAX_COLS if self.rows is not None else None)   # rows=None: everything
+        c_idx, c_cut = _pick(n_cols, MAX_COLS if self.rows is not None else None)  # rows=None: everything
         columns = [Column(corner, "name")] + [Column(col_labels[j] if j is not None else "…", "num") for j in c_idx]
         if extra is not None:
             columns.append(Column(extra[0], "num"))
@@ -316,20 +346,31 @@ class MatrixLayout(_Layout):
         else:
             cost = f"J = Σₛ L(a, y) over the m = {m} samples (reduction: sum), so dW and db have no 1/m; {own}"
         if s.l2:
-            cost += (f"; the L2 penalty (λ/(2m))·Σ W[l]² (every entry of every W), λ = {self.n(s.l2)}, "
-                     "adds (λ/m)·W[l] to each dW[l] "
-                     "(never to db)")
+            cost += (
+                f"; the L2 penalty (λ/(2m))·Σ W[l]² (every entry of every W), λ = {self.n(s.l2)}, "
+                "adds (λ/m)·W[l] to each dW[l] "
+                "(never to db)"
+            )
         out: list[Block] = [
-            Para("Matrix notation (Andrew Ng, seed 000): each sample is one column, X = A[0] is (n[0], m), and "
-                 "layer l (1 = the first after the inputs) has n[l] neurons", "bold"),
-            Para("Z[l] = W[l]·A[l−1] + b[l], A[l] = g[l](Z[l]); · is the matrix product, ⊙ the element-wise "
-                 "product; shapes are written (rows, columns), first in symbols, then in numbers"),
+            Para(
+                "Matrix notation (Andrew Ng, seed 000): each sample is one column, X = A[0] is (n[0], m), and "
+                "layer l (1 = the first after the inputs) has n[l] neurons",
+                "bold",
+            ),
+            Para(
+                "Z[l] = W[l]·A[l−1] + b[l], A[l] = g[l](Z[l]); · is the matrix product, ⊙ the element-wise "
+                "product; shapes are written (rows, columns), first in symbols, then in numbers"
+            ),
             Para(cost),
         ]
         if self.mm:
-            out.append(Para("max_margin (seed 003): each sample has two columns, its true window x and its corrupt "
-                            "window x_c, so the matrices below have 2m columns: the m true windows, then the m "
-                            "corrupt ones; L is the hinge J_s = max(0, Δ + s_c − s) and there is no Y"))
+            out.append(
+                Para(
+                    "max_margin (seed 003): each sample has two columns, its true window x and its corrupt "
+                    "window x_c, so the matrices below have 2m columns: the m true windows, then the m "
+                    "corrupt ones; L is the hinge J_s = max(0, Δ + s_c − s) and there is no Y"
+                )
+            )
         return out
 
     def forward(self) -> list[Block]:
@@ -349,23 +390,35 @@ class MatrixLayout(_Layout):
             title = f"W[{index}], shape {shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W.shape)}"
             extra = None
             if mx.b is None:
-                out.append(Para(f"layer {index} has no bias: Z[{index}] = W[{index}]·{self.name_of(index - 1)}",
-                                "dim"))
+                out.append(Para(f"layer {index} has no bias: Z[{index}] = W[{index}]·{self.name_of(index - 1)}", "dim"))
             else:
                 title += f"; b[{index}], shape ({self.ng_n(index)}, 1) = ({layer.size}, 1)"
                 extra = (f"b[{index}]", layer.bias_vector().reshape(-1, 1))
                 if layer.bias_mode == "shared":
-                    out.append(Para(f"{layer.bias_names[0]} is one bias shared by layer {index}: b[{index}] "
-                                    "repeats it in every row", "dim"))
+                    out.append(
+                        Para(
+                            f"{layer.bias_names[0]} is one bias shared by layer {index}: b[{index}] "
+                            "repeats it in every row",
+                            "dim",
+                        )
+                    )
             out.append(self.grid(title, mx.W, list(layer.neurons), sources, extra=extra))
             plus_b = f" + b[{index}]" if mx.b is not None else ""
-            out.append(self.samples_grid(
-                f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}{plus_b}, shape {self.shape_nm(index, mx.Z)}",
-                mx.Z, index))
-            out.append(self.samples_grid(
-                f"A[{index}] = g[{index}](Z[{index}]) = {layer.activation}(Z[{index}]), "
-                f"shape {self.shape_nm(index, mx.A)}",
-                mx.A, index))
+            out.append(
+                self.samples_grid(
+                    f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}{plus_b}, shape {self.shape_nm(index, mx.Z)}",
+                    mx.Z,
+                    index,
+                )
+            )
+            out.append(
+                self.samples_grid(
+                    f"A[{index}] = g[{index}](Z[{index}]) = {layer.activation}(Z[{index}]), "
+                    f"shape {self.shape_nm(index, mx.A)}",
+                    mx.A,
+                    index,
+                )
+            )
         return out
 
     def cost(self) -> list[Block]:
@@ -373,21 +426,37 @@ class MatrixLayout(_Layout):
         L = self.L
         out: list[Block] = [Para("Cost", "bold")]
         if self.mm:
-            out.append(Para(f"J_s = max(0, Δ + s_c − s) with Δ = {self.n(s.margin)}, s and s_c the two columns of "
-                            f"A[{L}] for sample s", "dim"))
+            out.append(
+                Para(
+                    f"J_s = max(0, Δ + s_c − s) with Δ = {self.n(s.margin)}, s and s_c the two columns of "
+                    f"A[{L}] for sample s",
+                    "dim",
+                )
+            )
             what = "J_s, the hinge of each sample"
         else:
             Y = s.targets.T
             out.append(self.samples_grid(f"Y, shape {self.shape_nm(L, Y)}", Y, L))
             what = f"L(a, y), the {s.loss} loss of each sample"
         losses = self.trace.sample_losses.reshape(1, -1)
-        out.append(self.grid(f"{what}, shape (1, m) = (1, {self.m})", losses, ["L"],
-                             [f"s{k + 1}" for k in range(self.m)], "\\ sample"))
+        out.append(
+            self.grid(
+                f"{what}, shape (1, m) = (1, {self.m})",
+                losses,
+                ["L"],
+                [f"s{k + 1}" for k in range(self.m)],
+                "\\ sample",
+            )
+        )
         how = "(1/m)·Σₛ L" if s.reduction == "mean" else "Σₛ L"
         if s.l2:
             data_term = self.trace.data_loss
-            out.append(Para(f"J = {how} + (λ/(2m))·Σ W[l]² (every entry of every W) = {self.n(data_term)} + "
-                            f"{self.n(self.trace.penalty)} = {self.n(self.trace.loss)}"))
+            out.append(
+                Para(
+                    f"J = {how} + (λ/(2m))·Σ W[l]² (every entry of every W) = {self.n(data_term)} + "
+                    f"{self.n(self.trace.penalty)} = {self.n(self.trace.loss)}"
+                )
+            )
         else:
             out.append(Para(f"J = {how} = {self.n(self.trace.loss)}"))
         return out
@@ -406,40 +475,68 @@ class MatrixLayout(_Layout):
         shape = self.shape_nm(index, mx.dZ)
         out: list[Block] = []
         if index == self.L and cancels_derivative(layer.activation, s.loss):
-            why = (f"a {layer.activation} output with the {s.loss} loss: the loss cancels g′, so dZ[{index}] = "
-                   f"A[{index}] − Y" + (" (this holds because the targets sum to 1)"
-                                         if layer.activation == "softmax" else ""))
+            why = (
+                f"a {layer.activation} output with the {s.loss} loss: the loss cancels g′, so dZ[{index}] = "
+                f"A[{index}] − Y"
+                + (" (this holds because the targets sum to 1)" if layer.activation == "softmax" else "")
+            )
             out.append(Para(why, "dim"))
             out.append(self.samples_grid(f"dZ[{index}] = A[{index}] − Y, shape {shape}", mx.dZ, index))
             return out
         g = f"g[{index}]′(Z[{index}])"
         if index == self.L:
             if self.mm:
-                out.append(Para(f"dA[{index}] = ∂J/∂A[{index}]: −1 in a true window's column and +1 in its corrupt "
-                                "window's while the margin is violated (J_s > 0), 0 in both once it is met", "dim"))
+                out.append(
+                    Para(
+                        f"dA[{index}] = ∂J/∂A[{index}]: −1 in a true window's column and +1 in its corrupt "
+                        "window's while the margin is violated (J_s > 0), 0 in both once it is met",
+                        "dim",
+                    )
+                )
             else:
-                out.append(Para(f"dZ[{index}] = dA[{index}] ⊙ {g}: the {s.loss} loss does not cancel "
-                                f"{layer.activation}′, so A[{index}] − Y would be wrong here", "dim"))
-            out.append(self.samples_grid(f"dA[{index}] = ∂L/∂A[{index}], shape {self.shape_nm(index, mx.dA)}",
-                                         mx.dA, index))
+                out.append(
+                    Para(
+                        f"dZ[{index}] = dA[{index}] ⊙ {g}: the {s.loss} loss does not cancel "
+                        f"{layer.activation}′, so A[{index}] − Y would be wrong here",
+                        "dim",
+                    )
+                )
+            out.append(
+                self.samples_grid(f"dA[{index}] = ∂L/∂A[{index}], shape {self.shape_nm(index, mx.dA)}", mx.dA, index)
+            )
             rule = f"dA[{index}] ⊙ {g}"
         else:
             w = f"W[{index + 1}]"
             if self.trace.through_updated_weights:
-                out.append(Para(f"W[{index + 1}] here is the already updated matrix: the mistake shown for "
-                                "comparison", "bad"))
-            out.append(Para(f"dA[{index}] = {w}ᵀ·dZ[{index + 1}] is ({self.ng_n(index)}, {self.ng_n(index + 1)})·"
-                            f"({self.ng_n(index + 1)}, {self.cols()}) = ({self.ng_n(index)}, {self.cols()}), "
-                            f"∂L/∂A[{index}] for each sample; then ⊙ multiplies element by element", "dim"))
-            out.append(self.samples_grid(f"dA[{index}] = {w}ᵀ·dZ[{index + 1}], shape {self.shape_nm(index, mx.dA)}",
-                                         mx.dA, index))
+                out.append(
+                    Para(f"W[{index + 1}] here is the already updated matrix: the mistake shown for comparison", "bad")
+                )
+            out.append(
+                Para(
+                    f"dA[{index}] = {w}ᵀ·dZ[{index + 1}] is ({self.ng_n(index)}, {self.ng_n(index + 1)})·"
+                    f"({self.ng_n(index + 1)}, {self.cols()}) = ({self.ng_n(index)}, {self.cols()}), "
+                    f"∂L/∂A[{index}] for each sample; then ⊙ multiplies element by element",
+                    "dim",
+                )
+            )
+            out.append(
+                self.samples_grid(
+                    f"dA[{index}] = {w}ᵀ·dZ[{index + 1}], shape {self.shape_nm(index, mx.dA)}", mx.dA, index
+                )
+            )
             rule = f"W[{index + 1}]ᵀ·dZ[{index + 1}] ⊙ {g}"
         a = f"A[{index}]"
-        derivative = {"sigmoid": f"{a} ⊙ (1 − {a})", "tanh": f"1 − {a}²", "relu": f"(Z[{index}] > 0)",
-                      "leaky_relu": f"1 where Z[{index}] > 0, else {self.n(layer.slope)}", "linear": "1",
-                      "softmax": f"{a} ⊙ (1 − {a})"}.get(layer.activation, layer.activation + "′")
-        out.append(self.samples_grid(f"{g} = {derivative}, shape {self.shape_nm(index, mx.g_prime)}",
-                                     mx.g_prime, index))
+        derivative = {
+            "sigmoid": f"{a} ⊙ (1 − {a})",
+            "tanh": f"1 − {a}²",
+            "relu": f"(Z[{index}] > 0)",
+            "leaky_relu": f"1 where Z[{index}] > 0, else {self.n(layer.slope)}",
+            "linear": "1",
+            "softmax": f"{a} ⊙ (1 − {a})",
+        }.get(layer.activation, layer.activation + "′")
+        out.append(
+            self.samples_grid(f"{g} = {derivative}, shape {self.shape_nm(index, mx.g_prime)}", mx.g_prime, index)
+        )
         out.append(self.samples_grid(f"dZ[{index}] = {rule}, shape {shape}", mx.dZ, index))
         return out
 
@@ -452,32 +549,56 @@ class MatrixLayout(_Layout):
         over = self.over_m()
         sources = list(self.s.layer_names(index - 1))
         w_shape = shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.dW.shape)
-        out: list[Block] = [self.grid(f"dW[{index}] = dZ[{index}]·{prev}ᵀ{over}{self.l2_term(index)}, shape {w_shape}",
-                                      mx.dW, list(layer.neurons), sources)]
-        note = (f"({self.ng_n(index)}, {self.cols()})·({self.cols()}, {self.ng_n(index - 1)})"
-                + (f", m = {m}" if over else "") + ("; no 1/m: the reduction is sum" if not over and m > 1 else ""))
+        out: list[Block] = [
+            self.grid(
+                f"dW[{index}] = dZ[{index}]·{prev}ᵀ{over}{self.l2_term(index)}, shape {w_shape}",
+                mx.dW,
+                list(layer.neurons),
+                sources,
+            )
+        ]
+        note = (
+            f"({self.ng_n(index)}, {self.cols()})·({self.cols()}, {self.ng_n(index - 1)})"
+            + (f", m = {m}" if over else "")
+            + ("; no 1/m: the reduction is sum" if not over and m > 1 else "")
+        )
         if s.l2:
             note += f"; λ = {self.n(s.l2)}: (λ/m)·W[{index}] is the L2 penalty's gradient"
         if m > 1 or self.mm:
             factor = "(1/m)·Σₛ" if s.reduction == "mean" else "Σₛ"
-            each = ("the outer products of its two windows, x and x_c" if self.mm else
-                    f"column s of dZ[{index}] times column s of {prev}, transposed")
-            note += (f"; the batch dW[{index}] equals the {self.mean_word()} of the per-sample dW"
-                     + (" plus the L2 term" if s.l2 else "") + f": {factor} dZ[{index}][:, s]·{prev}[:, s]ᵀ "
-                     f"({each})")
+            each = (
+                "the outer products of its two windows, x and x_c"
+                if self.mm
+                else f"column s of dZ[{index}] times column s of {prev}, transposed"
+            )
+            note += (
+                f"; the batch dW[{index}] equals the {self.mean_word()} of the per-sample dW"
+                + (" plus the L2 term" if s.l2 else "")
+                + f": {factor} dZ[{index}][:, s]·{prev}[:, s]ᵀ "
+                f"({each})"
+            )
         out.append(Para(note, "dim"))
         if mx.db is None:
             out.append(Para(f"layer {index} has no bias: no db[{index}]", "dim"))
             return out
         if layer.bias_mode == "shared":
-            out.append(Para(f"{layer.bias_names[0]} is one bias shared by layer {index}: db[{index}] = "
-                            f"np.sum(dZ[{index}]){over} sums over the layer's neurons as well as over the samples",
-                            "dim"))
+            out.append(
+                Para(
+                    f"{layer.bias_names[0]} is one bias shared by layer {index}: db[{index}] = "
+                    f"np.sum(dZ[{index}]){over} sums over the layer's neurons as well as over the samples",
+                    "dim",
+                )
+            )
             title = f"db[{index}] = Σ dZ[{index}]{over}, shape (1, 1) = (1, 1)"
             labels = [layer.bias_names[0]]
         else:
-            out.append(Para(f"db[{index}] = np.sum(dZ[{index}], axis=1, keepdims=True){over}: each row of "
-                            f"dZ[{index}] summed over the samples, kept as a column", "dim"))
+            out.append(
+                Para(
+                    f"db[{index}] = np.sum(dZ[{index}], axis=1, keepdims=True){over}: each row of "
+                    f"dZ[{index}] summed over the samples, kept as a column",
+                    "dim",
+                )
+            )
             title = f"db[{index}] = Σₛ dZ[{index}]{over}, shape ({self.ng_n(index)}, 1) = ({layer.size}, 1)"
             labels = list(layer.neurons)
         out.append(self.grid(title, mx.db, labels, [f"db[{index}]"]))
@@ -485,14 +606,17 @@ class MatrixLayout(_Layout):
 
     def update(self) -> list[Block]:
         s = self.s
-        out: list[Block] = [Para(f"Update (α = η = {self.n(s.learning_rate)}; every update uses the matrices "
-                                 "before the step)", "bold")]
+        out: list[Block] = [
+            Para(f"Update (α = η = {self.n(s.learning_rate)}; every update uses the matrices before the step)", "bold")
+        ]
         for index in self.shown():
             mx = _Matrices(self.trace, index)
             layer = mx.layer
             sources = list(self.s.layer_names(index - 1))
-            title = (f"W[{index}] := W[{index}] − α·dW[{index}], shape "
-                     f"{shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape)}")
+            title = (
+                f"W[{index}] := W[{index}] − α·dW[{index}], shape "
+                f"{shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape)}"
+            )
             extra = None
             if mx.b_new is not None:
                 if s.update_biases:
@@ -513,6 +637,7 @@ def _broadcast(b: np.ndarray, size: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------------
 # Index notation (seed 001)
+
 
 class IndexLayout(_Layout):
     """Blocks of the step in index notation: every z, a, δ and ∂E/∂W⁽ˡ⁾ᵢⱼ, with bptrace's names alongside."""
@@ -567,37 +692,58 @@ class IndexLayout(_Layout):
         inputs = [f"a⁽⁰⁾{sub(j + 1)} = {x}" for j, x in enumerate(self.s.input_names)]
         if len(inputs) > MAX_TERMS:
             inputs = inputs[: MAX_TERMS - 1] + [f"… {len(inputs) - MAX_TERMS + 1} more"]
-        lines = ["z⁽ˡ⁾ᵢ = Σⱼ W⁽ˡ⁾ᵢⱼ·a⁽ˡ⁻¹⁾ⱼ + b⁽ˡ⁾ᵢ,  a⁽ˡ⁾ᵢ = f(z⁽ˡ⁾ᵢ),  a⁽⁰⁾ⱼ = xⱼ;  δ⁽ˡ⁾ᵢ = ∂E/∂z⁽ˡ⁾ᵢ;",
-                 "δ⁽ᴸ⁾ᵢ = ∂E/∂a⁽ᴸ⁾ᵢ·f′(z⁽ᴸ⁾ᵢ),  δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ),  "
-                 "∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ,  ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ"]
+        lines = [
+            "z⁽ˡ⁾ᵢ = Σⱼ W⁽ˡ⁾ᵢⱼ·a⁽ˡ⁻¹⁾ⱼ + b⁽ˡ⁾ᵢ,  a⁽ˡ⁾ᵢ = f(z⁽ˡ⁾ᵢ),  a⁽⁰⁾ⱼ = xⱼ;  δ⁽ˡ⁾ᵢ = ∂E/∂z⁽ˡ⁾ᵢ;",
+            "δ⁽ᴸ⁾ᵢ = ∂E/∂a⁽ᴸ⁾ᵢ·f′(z⁽ᴸ⁾ᵢ),  δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ),  "
+            "∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ,  ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ",
+        ]
         if self.mm:
-            lines.append("max_margin: two passes per sample, the true window x and the corrupt window x_c (bptrace's "
-                         ":k and :kc); a sample's gradient adds its two windows' products")
+            lines.append(
+                "max_margin: two passes per sample, the true window x and the corrupt window x_c (bptrace's "
+                ":k and :kc); a sample's gradient adds its two windows' products"
+            )
         if self.m > 1 or self.mm:
-            lines.append(f"per sample s (the :s of bptrace's names); the batch gradient is the {self.mean_word()} "
-                         f"over the m = {self.m} samples")
+            lines.append(
+                f"per sample s (the :s of bptrace's names); the batch gradient is the {self.mean_word()} "
+                f"over the m = {self.m} samples"
+            )
         if self.s.l2:
             lines.append(f"L2 penalty (λ/(2m))·Σ W², λ = {self.n(self.s.l2)}: each ∂E/∂W⁽ˡ⁾ᵢⱼ gains (λ/m)·W⁽ˡ⁾ᵢⱼ")
         lines.append("the inputs: " + ", ".join(inputs))
         return [
-            Para("Index notation (seed 001's general formula): layer l = 1 … L (1 = the first after the inputs), "
-                 "i a neuron of layer l, j one of layer l − 1, k one of layer l + 1, all counted from 1", "bold"),
+            Para(
+                "Index notation (seed 001's general formula): layer l = 1 … L (1 = the first after the inputs), "
+                "i a neuron of layer l, j one of layer l − 1, k one of layer l + 1, all counted from 1",
+                "bold",
+            ),
             Para("\n".join(lines)),
         ]
 
     def forward(self, index: int) -> Grid:
         layer = self.s.layers[index - 1]
         lt = self.trace.layers[index - 1]
-        table = Grid(f"Forward pass, layer {index} ({layer.activation}): z{layer_sup(index)}ᵢ and "
-                     f"a{layer_sup(index)}ᵢ",
-                     self.sample_cols() + [Column("z⁽ˡ⁾ᵢ = bptrace", "name"), Column("z", "num"),
-                                           Column("a⁽ˡ⁾ᵢ = bptrace", "name"), Column("a", "num")])
+        table = Grid(
+            f"Forward pass, layer {index} ({layer.activation}): z{layer_sup(index)}ᵢ and a{layer_sup(index)}ᵢ",
+            self.sample_cols()
+            + [
+                Column("z⁽ˡ⁾ᵢ = bptrace", "name"),
+                Column("z", "num"),
+                Column("a⁽ˡ⁾ᵢ = bptrace", "name"),
+                Column("a", "num"),
+            ],
+        )
         cells = [(row, r) for row in self.reading_order() for r in range(layer.size)]
         for row, r in self.limited(cells, table, "neurons"):
             x = layer.neurons[r]
-            table.rows.append(self.sample_cell(row) + [
-                f"{self.z(index, r)} = net_{x}{self.suffix(row)}", self.n(lt.net[row, r]),
-                f"{self.a(index, r)} = out_{x}{self.suffix(row)}", self.n(lt.out[row, r])])
+            table.rows.append(
+                self.sample_cell(row)
+                + [
+                    f"{self.z(index, r)} = net_{x}{self.suffix(row)}",
+                    self.n(lt.net[row, r]),
+                    f"{self.a(index, r)} = out_{x}{self.suffix(row)}",
+                    self.n(lt.out[row, r]),
+                ]
+            )
             table.styles.append("")
         return table
 
@@ -607,19 +753,25 @@ class IndexLayout(_Layout):
         if self.mm:
             lines = [f"J_s = max(0, Δ + s_c − s), Δ = {self.n(s.margin)}, s = a{top}₁ of x and s_c = a{top}₁ of x_c"]
         else:
-            term = (LOSS_FORMULA[s.loss][0].format(t="tᵢ", o=f"a{top}ᵢ", n="n") if s.loss in LOSS_FORMULA
-                    else f"{s.loss}(a{top}ᵢ, tᵢ)")
+            term = (
+                LOSS_FORMULA[s.loss][0].format(t="tᵢ", o=f"a{top}ᵢ", n="n")
+                if s.loss in LOSS_FORMULA
+                else f"{s.loss}(a{top}ᵢ, tᵢ)"
+            )
             lines = [f"E_s = Σᵢ {term} ({s.loss}, per sample)"]
         if self.m > 1 or self.mm:
-            lines += [f"  E{sub(k + 1)} = E_total:{k + 1} = {self.n(v)}"
-                      for k, v in enumerate(self.trace.sample_losses)]
+            lines += [
+                f"  E{sub(k + 1)} = E_total:{k + 1} = {self.n(v)}" for k, v in enumerate(self.trace.sample_losses)
+            ]
             how = "(1/m)·Σₛ E_s" if s.reduction == "mean" else "Σₛ E_s"
         else:
             how = "E_s"
         if s.l2:
             data_term = self.trace.data_loss
-            lines.append(f"E = {how} + (λ/(2m))·Σ W² = {self.n(data_term)} + {self.n(self.trace.penalty)} "
-                         f"= E_total = {self.n(self.trace.loss)}")
+            lines.append(
+                f"E = {how} + (λ/(2m))·Σ W² = {self.n(data_term)} + {self.n(self.trace.penalty)} "
+                f"= E_total = {self.n(self.trace.loss)}"
+            )
         elif how == "E_s":
             lines.append(f"E = E_total = {self.n(self.trace.loss)}")
         else:
@@ -635,37 +787,46 @@ class IndexLayout(_Layout):
         here, above = layer_sup(index), layer_sup(index + 1)
         cancels = output and cancels_derivative(layer.activation, s.loss)
         if cancels:
-            rule = (f"δ{here}ᵢ = a{here}ᵢ − tᵢ ({layer.activation} with {s.loss}: the loss cancels f′"
-                    + ("; this holds because the targets sum to 1)" if layer.activation == "softmax" else ")"))
+            rule = f"δ{here}ᵢ = a{here}ᵢ − tᵢ ({layer.activation} with {s.loss}: the loss cancels f′" + (
+                "; this holds because the targets sum to 1)" if layer.activation == "softmax" else ")"
+            )
         elif output:
             rule = f"δ{here}ᵢ = ∂E/∂a{here}ᵢ·f′(z{here}ᵢ)"
             if self.mm:
                 rule += " with ∂J/∂s = −1 (x), +1 (x_c) while the margin is violated, else 0"
         else:
             rule = f"δ{here}ᵢ = (Σₖ W{above}ₖᵢ·δ{above}ₖ)·f′(z{here}ᵢ)"
-        table = Grid(f"δ of the {head} ({layer.activation}): {rule}",
-                     self.sample_cols() + [Column("δ⁽ˡ⁾ᵢ = bptrace", "name"), Column("formula", "text"),
-                                           Column("δ", "num")])
+        table = Grid(
+            f"δ of the {head} ({layer.activation}): {rule}",
+            self.sample_cols() + [Column("δ⁽ˡ⁾ᵢ = bptrace", "name"), Column("formula", "text"), Column("δ", "num")],
+        )
         cells = [(row, r) for row in self.reading_order() for r in range(layer.size)]
         for row, r in self.limited(cells, table, "neurons"):
             x = layer.neurons[r]
             name = f"{self.delta(index, r)} = delta_{x}{self.suffix(row)}"
             fp = f"f′({self.z(index, r)})"
             if cancels:
-                formula = (f"{self.a(index, r)} − t{sub(r + 1)}\n"
-                           f"= {self.p(lt.out[row, r])} − {self.p(s.targets[row, r])}")
+                formula = (
+                    f"{self.a(index, r)} − t{sub(r + 1)}\n= {self.p(lt.out[row, r])} − {self.p(s.targets[row, r])}"
+                )
             elif output:
-                formula = (f"∂E/∂{self.a(index, r)}·{fp}\n"
-                           f"= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}")
+                formula = (
+                    f"∂E/∂{self.a(index, r)}·{fp}\n= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}"
+                )
             else:
                 layer_above = s.layers[index]
-                w_used = (self.trace.layers[index].new_weights if self.trace.through_updated_weights
-                          else layer_above.weights)
+                w_used = (
+                    self.trace.layers[index].new_weights if self.trace.through_updated_weights else layer_above.weights
+                )
                 names = [f"{self.w(index + 1, q, r)}·{self.delta(index + 1, q)}" for q in range(layer_above.size)]
-                nums = [f"{self.p(w_used[q, r])}×{self.p(self.trace.layers[index].delta[row, q])}"
-                        for q in range(layer_above.size)]
-                formula = (f"({_sum(names)})·{fp}\n= ({_sum(nums)}) × {self.p(lt.dout_dnet[row, r])}\n"
-                           f"= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}")
+                nums = [
+                    f"{self.p(w_used[q, r])}×{self.p(self.trace.layers[index].delta[row, q])}"
+                    for q in range(layer_above.size)
+                ]
+                formula = (
+                    f"({_sum(names)})·{fp}\n= ({_sum(nums)}) × {self.p(lt.dout_dnet[row, r])}\n"
+                    f"= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}"
+                )
             table.rows.append(self.sample_cell(row) + [name, formula, self.n(lt.delta[row, r])])
             table.styles.append("")
         return table
@@ -675,8 +836,10 @@ class IndexLayout(_Layout):
         params = [p for p in s.parameters() if self.layer is None or p.layer == self.layer]
         how = "" if self.m == 1 and not self.mm else f", the {self.mean_word()} over the samples"
         l2 = " (+ (λ/m)·W⁽ˡ⁾ᵢⱼ, the L2 term)" if s.l2 else ""
-        table = Grid(f"Gradients: ∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ{l2}, ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ{how}",
-                     [Column("∂E/∂θ = bptrace", "name"), Column("formula", "text"), Column("∂E/∂θ", "num")])
+        table = Grid(
+            f"Gradients: ∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ{l2}, ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ{how}",
+            [Column("∂E/∂θ = bptrace", "name"), Column("formula", "text"), Column("∂E/∂θ", "num")],
+        )
         for p in self.limited(params, table, "parameters"):
             lt = self.trace.layers[p.layer - 1]
             per_sample = self.trace.sample_grad(p)
@@ -685,8 +848,7 @@ class IndexLayout(_Layout):
                 symbol = self.w(p.layer, r, c)
                 head = f"{self.delta(p.layer, r)}·{self.a(p.layer - 1, c)}"
                 prev = self.trace.activations(p.layer - 1)
-                products = {row: f"{self.p(lt.delta[row, r])} × {self.p(prev[row, c])}"
-                            for row in self.reading_order()}
+                products = {row: f"{self.p(lt.delta[row, r])} × {self.p(prev[row, c])}" for row in self.reading_order()}
             elif p.row is None:
                 symbol = self.b(p.layer, None)
                 head = f"Σᵢ δ{layer_sup(p.layer)}ᵢ (one bias shared by layer {p.layer})"
@@ -706,12 +868,15 @@ class IndexLayout(_Layout):
             else:
                 factor = f"(1/{self.m})·Σₛ" if s.reduction == "mean" else "Σₛ"
                 formula = f"{factor} {head}\n" + "\n".join(
-                    f"  s{k + 1}: {products[k]}" + ("" if p.kind == "bias" and p.row is not None
-                                                    else f" = {self.p(per_sample[k])}") for k in range(self.m))
+                    f"  s{k + 1}: {products[k]}"
+                    + ("" if p.kind == "bias" and p.row is not None else f" = {self.p(per_sample[k])}")
+                    for k in range(self.m)
+                )
             if s.l2 and p.kind == "weight":
                 l2_part = self.trace.l2_grad(p)
-                formula += (f"\n+ (λ/m)·{symbol} = {self.p(s.l2)}/{self.m} × {self.p(self.trace.value(p))} "
-                            f"= {self.p(l2_part)}")
+                formula += (
+                    f"\n+ (λ/m)·{symbol} = {self.p(s.l2)}/{self.m} × {self.p(self.trace.value(p))} = {self.p(l2_part)}"
+                )
             table.rows.append([name, formula, self.n(self.trace.grad(p))])
             table.styles.append("")
         return table
@@ -719,18 +884,32 @@ class IndexLayout(_Layout):
     def updates(self) -> Grid:
         s = self.s
         params = [p for p in s.parameters() if self.layer is None or p.layer == self.layer]
-        table = Grid(f"Updates: θ⁺ = θ − η·∂E/∂θ (η = {self.n(s.learning_rate)})",
-                     [Column("θ = bptrace", "name"), Column("θ", "num"), Column("θ⁺ − θ = −η·∂E/∂θ", "num"),
-                      Column("θ⁺", "num"), Column("", "text")])
+        table = Grid(
+            f"Updates: θ⁺ = θ − η·∂E/∂θ (η = {self.n(s.learning_rate)})",
+            [
+                Column("θ = bptrace", "name"),
+                Column("θ", "num"),
+                Column("θ⁺ − θ = −η·∂E/∂θ", "num"),
+                Column("θ⁺", "num"),
+                Column("", "text"),
+            ],
+        )
         for p in self.limited(params, table, "parameters"):
             if p.kind == "weight":
                 symbol = self.w(p.layer, p.row or 0, p.col or 0)
             else:
                 symbol = self.b(p.layer, p.row)
             frozen = self.trace.frozen(p)
-            step = self.trace.change(p)    # as the scalar table shows it
-            table.rows.append([f"{symbol} = {p.name}", self.n(self.trace.value(p)), self.n(step),
-                               self.n(self.trace.new_value(p)), "frozen (update_biases: false)" if frozen else ""])
+            step = self.trace.change(p)  # as the scalar table shows it
+            table.rows.append(
+                [
+                    f"{symbol} = {p.name}",
+                    self.n(self.trace.value(p)),
+                    self.n(step),
+                    self.n(self.trace.new_value(p)),
+                    "frozen (update_biases: false)" if frozen else "",
+                ]
+            )
             table.styles.append("")
         return table
 
@@ -742,7 +921,7 @@ def _sum(terms: list[str]) -> str:
     return " + ".join(terms)
 
 
-SAMPLE_GRADIENTS_LIMIT = 100_000   # per-sample gradient numbers per layer above which the JSON leaves them out
+SAMPLE_GRADIENTS_LIMIT = 100_000  # per-sample gradient numbers per layer above which the JSON leaves them out
 
 
 def _index_data(trace: Trace) -> dict[str, Any]:
@@ -754,10 +933,14 @@ def _index_data(trace: Trace) -> dict[str, Any]:
     data: dict[str, Any] = {
         "notation": "index",
         "convention": "seed 001: layer l from 1 (the first after the inputs), indices i, j, k from 1; "
-                      "delta = dE_s/dz per pass (one per sample; max_margin: x then x_c, see passes); "
-                      "W[i-1][j-1] holds W(l)ij",
-        "m": m, "passes": pass_labels(trace), "reduction": s.reduction, "learning_rate": s.learning_rate,
-        "l2": s.l2, "inputs": [{"symbol": lay.a(0, j), "scalar": x} for j, x in enumerate(s.input_names)],
+        "delta = dE_s/dz per pass (one per sample; max_margin: x then x_c, see passes); "
+        "W[i-1][j-1] holds W(l)ij",
+        "m": m,
+        "passes": pass_labels(trace),
+        "reduction": s.reduction,
+        "learning_rate": s.learning_rate,
+        "l2": s.l2,
+        "inputs": [{"symbol": lay.a(0, j), "scalar": x} for j, x in enumerate(s.input_names)],
         "loss": {"E": trace.loss, "samples": [float(v) for v in trace.sample_losses], "penalty": trace.penalty},
         "layers": [],
     }
@@ -771,21 +954,32 @@ def _index_data(trace: Trace) -> dict[str, Any]:
         if m * rows * cols <= SAMPLE_GRADIENTS_LIMIT:
             # ∂E_s/∂W⁽ˡ⁾ᵢⱼ for each sample s, as the trace gives it (δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ of that sample)
             by_param = {(p.row, p.col): trace.sample_grad(p) for p in weights}
-            sample_grads = [[[float(by_param[(r, c)][k]) for c in range(cols)] for r in range(rows)]
-                            for k in range(m)]
+            sample_grads = [[[float(by_param[(r, c)][k]) for c in range(cols)] for r in range(rows)] for k in range(m)]
         entry: dict[str, Any] = {
-            "layer": index, "activation": layer.activation,
-            "neurons": [{
-                "i": r + 1, "name": x,
-                "z": {"symbol": lay.z(index, r), "scalar": f"net_{x}", "samples": [float(v) for v in lt.net[:, r]]},
-                "a": {"symbol": lay.a(index, r), "scalar": f"out_{x}", "samples": [float(v) for v in lt.out[:, r]]},
-                "f_prime": {"symbol": f"f′({lay.z(index, r)})", "scalar": f"dout_{x}/dnet_{x}",
-                            "samples": [float(v) for v in lt.dout_dnet[:, r]]},
-                "delta": {"symbol": lay.delta(index, r), "scalar": f"delta_{x}",
-                          "samples": [float(v) for v in lt.delta[:, r]]},
-            } for r, x in enumerate(layer.neurons)],
+            "layer": index,
+            "activation": layer.activation,
+            "neurons": [
+                {
+                    "i": r + 1,
+                    "name": x,
+                    "z": {"symbol": lay.z(index, r), "scalar": f"net_{x}", "samples": [float(v) for v in lt.net[:, r]]},
+                    "a": {"symbol": lay.a(index, r), "scalar": f"out_{x}", "samples": [float(v) for v in lt.out[:, r]]},
+                    "f_prime": {
+                        "symbol": f"f′({lay.z(index, r)})",
+                        "scalar": f"dout_{x}/dnet_{x}",
+                        "samples": [float(v) for v in lt.dout_dnet[:, r]],
+                    },
+                    "delta": {
+                        "symbol": lay.delta(index, r),
+                        "scalar": f"delta_{x}",
+                        "samples": [float(v) for v in lt.delta[:, r]],
+                    },
+                }
+                for r, x in enumerate(layer.neurons)
+            ],
             "W": {
-                "symbol": f"W{layer_sup(index)}ᵢⱼ", "gradient_symbol": f"∂E/∂W{layer_sup(index)}ᵢⱼ",
+                "symbol": f"W{layer_sup(index)}ᵢⱼ",
+                "gradient_symbol": f"∂E/∂W{layer_sup(index)}ᵢⱼ",
                 "shape": [rows, cols],
                 "names": [[layer.weight_name(r, c) for c in range(cols)] for r in range(rows)],
                 "values": [[float(v) for v in row] for row in layer.weights],
@@ -798,7 +992,8 @@ def _index_data(trace: Trace) -> dict[str, Any]:
         if biases:
             shared = layer.bias_mode == "shared"
             entry["b"] = {
-                "symbol": f"b{layer_sup(index)}" + ("" if shared else "ᵢ"), "shared": shared,
+                "symbol": f"b{layer_sup(index)}" + ("" if shared else "ᵢ"),
+                "shared": shared,
                 "names": [p.name for p in biases],
                 "values": [trace.value(p) for p in biases],
                 "gradient": [trace.grad(p) for p in biases],

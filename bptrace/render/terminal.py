@@ -14,11 +14,11 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from ..fmt import DEFAULT_DIGITS, to_ascii
-from .layout import DEFAULT_ROWS, Block, Grid, TraceLayout
+from bptrace.fmt import DEFAULT_DIGITS, to_ascii
+from bptrace.render.layout import DEFAULT_ROWS, Block, Grid, TraceLayout
 
 if TYPE_CHECKING:
-    from ..trace import Trace
+    from bptrace.engine.trace import Trace
 
 STYLES = {"": "", "bold": "bold", "dim": "dim", "good": "green", "bad": "bold red", "title": "bold underline"}
 
@@ -29,10 +29,14 @@ def to_rich(blocks: Iterable[Block], ascii: bool = False) -> list[Any]:
     out: list[Any] = []
     for block in blocks:
         if isinstance(block, Grid):
-            table = Table(title=Text(t(block.title), style="bold"), title_justify="left",
-                          box=box.ASCII if ascii else box.SIMPLE_HEAVY, pad_edge=False,
-                          caption=Text(t(block.caption), style="dim") if block.caption else None,
-                          caption_justify="left")
+            table = Table(
+                title=Text(t(block.title), style="bold"),
+                title_justify="left",
+                box=box.ASCII if ascii else box.SIMPLE_HEAVY,
+                pad_edge=False,
+                caption=Text(t(block.caption), style="dim") if block.caption else None,
+                caption_justify="left",
+            )
             for column in block.columns:
                 if column.kind == "num":
                     table.add_column(t(column.header), justify="right", no_wrap=True, overflow="ignore")
@@ -81,11 +85,19 @@ class BlocksView:
 class TraceView(BlocksView):
     """The whole trace of `bptrace run` as rich tables."""
 
-    def __init__(self, trace: Trace, digits: int = DEFAULT_DIGITS, ascii: bool = False,
-                 layer: int | None = None, rows: int | None = DEFAULT_ROWS, verification: Any = None,
-                 sections: Iterable[str] | None = None) -> None:
-        self.layout = TraceLayout(trace, digits=digits, layer=layer, rows=rows, verification=verification,
-                                  sections=sections)
+    def __init__(
+        self,
+        trace: Trace,
+        digits: int = DEFAULT_DIGITS,
+        ascii: bool = False,
+        layer: int | None = None,
+        rows: int | None = DEFAULT_ROWS,
+        verification: Any = None,
+        sections: Iterable[str] | None = None,
+    ) -> None:
+        self.layout = TraceLayout(
+            trace, digits=digits, layer=layer, rows=rows, verification=verification, sections=sections
+        )
         super().__init__([], ascii)
 
     def blocks(self) -> list[Block]:

@@ -1,0 +1,132 @@
+"""`bptrace explain TARGET`: the worked derivation of one weight, bias or intermediate value."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from bptrace.cli.common import ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.errors import BptraceError, UnknownNameError
+
+if TYPE_CHECKING:
+    from bptrace.model.scenario import Scenario
+
+FORMATS = ("terminal", "markdown", "latex", "json")
+SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json"}
+
+
+@click.command()
+@click.argument("target", required=False)
+@click.option(
+    "-s",
+    "--scenario",
+    metavar="SCENARIO",
+    help="A scenario file, or a bundled name (default: mazur; see 'bptrace scenarios').",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="terminal (default; or from -o's suffix: .md, .tex, .json), markdown, latex (align* "
+    "fragment, needs amsmath) or json (the derivation as data).",
+)
+@click.option("--standalone", is_flag=True, help="With --format latex: a whole document, not a fragment.")
+@click.option("--list", "list_", is_flag=True, help="List every quantity name of the scenario, then exit.")
+@click.option(
+    "--no-checks",
+    is_flag=True,
+    help="Skip the independent checks (SymPy's derivative of the loss, finite differences).",
+)
+@digits_option
+@ascii_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+def explain(
+    target: str | None,
+    scenario: str | None,
+    fmt: str | None,
+    standalone: bool,
+    list_: bool,
+    no_checks: bool,
+    digits: int,
+    ascii_: bool,
+    output: str | None,
+) -> None:
+    """Derive TARGET step by step: where it sits, the chain rule, each factor, the update, the checks.
+
+    TARGET is any quantity name (docs/quantities.md): a parameter (w5, W2_1_3, b1), its gradient
+    (dE/dw5) or updated value (w5+), or an intermediate (net_h1, out_o1, E_o1, E_total, dE/dout_h1,
+    delta_h1, dE_o1/dout_h1, dnet_o1/dw5). In a batch, add :k for sample k (net_h1_1:2).
+
+    \b
+    Example:
+        bptrace explain w5                          # the bundled Mazur scenario
+        bptrace explain W1_1_1 -s scenarios/ng_shallow.yaml   # automatic names: W{layer}_{row}_{col}
+        bptrace explain delta_h1 --format latex > delta_h1.tex
+        bptrace explain --list -s softmax_classifier     # every name you can explain
+    """
+    from pathlib import Path
+
+    from bptrace.engine.step import trace as make_trace
+    from bptrace.explain.derivation import explain as build
+    from bptrace.model import names
+
+    if fmt is None:
+        fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower(), "terminal") if output and output != "-" else "terminal"
+    if standalone and fmt != "latex":
+        raise BptraceError("--standalone goes with --format latex", hint="add --format latex")
+    s = load_scenario(scenario)
+    if list_:
+        write_output(_name_list(s), output)
+        return
+    if not target:
+        raise BptraceError(
+            "give a TARGET to explain, e.g. 'bptrace explain w5'", hint="'bptrace explain --list' lists every name"
+        )
+    try:
+        quantity = names.parse(target, s)
+    except UnknownNameError as exc:
+        where = f"'bptrace explain --list{'' if scenario is None else ' -s ' + scenario}'"
+        exc.hint = (
+            f"{exc.hint} All names: {where}"
+            if exc.hint and exc.hint.startswith("did you mean")
+            else exc.hint or f"all names: {where}"
+        )
+        raise
+    explanation = build(make_trace(s), quantity, digits=digits, checks=not no_checks)
+    if fmt == "terminal":
+        from bptrace.render.explain_text import ExplanationView
+
+        print_renderable(ExplanationView(explanation, ascii=ascii_), ascii_, output)
+    elif fmt == "markdown":
+        from bptrace.render.explain_text import explanation_markdown
+
+        write_output(explanation_markdown(explanation, ascii=ascii_), output)
+    elif fmt == "latex":
+        from bptrace.render.explain_latex import explanation_latex
+
+        write_output(explanation_latex(explanation, standalone=standalone), output)
+    else:
+        import json
+
+        write_output(json.dumps(explanation.to_data(), indent=1, ensure_ascii=False, allow_nan=False) + "\n", output)
+
+
+def _name_list(scenario: Scenario) -> str:
+    """Every quantity name of the scenario, one per line; per-sample names once, with ':k'."""
+    from bptrace.model import names
+
+    lines = [f"# every name of {scenario.title}"]
+    if scenario.samples > 1:
+        lines.append(
+            f"# :k is a sample, 1..{scenario.samples}; an unsuffixed derivative of the loss is the batch value"
+        )
+    if scenario.max_margin:
+        lines.append("# max_margin: :k is sample k's true window x, :kc its corrupt window x_c")
+    for name in names.all_names(scenario):
+        alone = names.parse_or_none(name, scenario) is not None
+        lines.append(name if alone else f"{name}:k" + ("  (and :kc)" if scenario.max_margin else ""))
+    return "\n".join(lines) + "\n"
+
+
+COMMANDS = [explain]

@@ -1,0 +1,299 @@
+"""The command line: parse options, call the core, print, and map errors to exit statuses.
+
+Exit statuses: 0 ok, 1 a check found a wrong answer or a mismatch, 2 bad input or usage.
+This is the only module that turns exceptions into exit statuses; nothing below it prints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from bptrace.cli import check as cli_check
+from bptrace.cli import explain as cli_explain
+from bptrace.cli import train as cli_train
+from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.errors import BptraceError
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BptraceGroup(click.Group):
+    """A click group that turns bptrace's errors into one line on stderr and exit status 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Like click's, but a usage error is one line (what is wrong, and where the help is), status 2."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "bptrace"
+            click.echo(f"bptrace: error: {' '.join(exc.format_message().split())} (see '{where} --help')", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.ClickException as exc:
+            click.echo(f"bptrace: error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("bptrace: aborted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BptraceError as exc:
+            if _traceback_wanted(ctx):
+                raise
+            click.echo(f"bptrace: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except Mismatch:
+            ctx.exit(EXIT_MISMATCH)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("bptrace: interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            ctx.exit(EXIT_OK)
+        except Exception as exc:  # a bug in bptrace: one line, and the way to see more
+            if _traceback_wanted(ctx):
+                raise
+            click.echo(
+                f"bptrace: internal error: {type(exc).__name__}: {exc} "
+                "(this is a bug in bptrace; rerun with --traceback and report it)",
+                err=True,
+            )
+            ctx.exit(EXIT_BAD_INPUT)
+
+
+def _traceback_wanted(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("traceback")) or bool(os.environ.get("BPTRACE_TRACEBACK"))
+
+
+@click.group(cls=BptraceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bptrace")
+@click.option("--traceback", is_flag=True, help="Show the Python traceback of an error (for debugging).")
+def main(traceback: bool) -> None:
+    """Trace one training step of backpropagation, explain it, and check answers.
+
+    \b
+    Example:
+        bptrace run scenarios/mazur.yaml     # the whole derivation, table by table
+        bptrace explain w5                   # the worked derivation of one weight
+        bptrace check answers.yaml           # mark an answer sheet
+    """
+
+
+FORMATS = ["terminal", "json", "markdown", "latex", "html"]
+
+
+@main.command()
+@click.argument("scenario", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="terminal",
+    show_default=True,
+    help="terminal: rich tables; json: the trace as data; markdown, latex, html: a document.",
+)
+@click.option(
+    "--notation",
+    type=click.Choice(["scalar", "matrix", "index"]),
+    default="scalar",
+    show_default=True,
+    help="scalar: per neuron (Mazur); matrix: vectorized over the batch (Ng); index: δ⁽ˡ⁾ᵢ (seed 001).",
+)
+@digits_option
+@ascii_option
+@click.option("--layer", type=click.IntRange(1), help="Show only this layer's rows (1 = first after the inputs).")
+@click.option(
+    "--rows",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="At most this many rows per table (a note says what was cut).",
+)
+@click.option(
+    "--verify",
+    "verify_mode",
+    type=click.Choice(["auto", "full", "sample", "off"]),
+    default="auto",
+    show_default=True,
+    help="Independent checks: SymPy and finite differences (auto: full when small).",
+)
+@click.option("--fragment", is_flag=True, help="latex/html: a fragment to include, not a whole document.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+def run(
+    scenario: str | None,
+    fmt: str,
+    notation: str,
+    digits: int,
+    ascii_: bool,
+    layer: int | None,
+    rows: int,
+    verify_mode: str,
+    fragment: bool,
+    output: str | None,
+) -> None:
+    """Trace one training step of SCENARIO (a path, or a bundled name; default: mazur).
+
+    Exits 1 when the independent verification finds a gradient that does not match.
+
+    \b
+    Example:
+        bptrace run scenarios/mazur.yaml
+        bptrace run ng_shallow --notation matrix
+        bptrace run ng_shallow --format json > trace.json
+        bptrace run mazur --format html -o mazur.html
+    """
+    from bptrace.engine.step import trace as make_trace
+
+    s = load_scenario(scenario)
+    if layer is not None and layer > len(s.layers):
+        raise BptraceError(
+            f"--layer {layer}: the network has {len(s.layers)} layers", hint=f"choose 1..{len(s.layers)}"
+        )
+    t = make_trace(s)
+    verification = _verify(t, verify_mode)
+    if fmt == "json":
+        from bptrace.render.json_out import trace_json_chunks
+
+        write_output(trace_json_chunks(t, verification, notation=notation), output)
+    else:
+        blocks = _run_blocks(t, notation, digits, layer, rows, verification, sketch=fmt == "terminal")
+        if fmt == "terminal":
+            from bptrace.render.terminal import BlocksView
+
+            print_renderable(BlocksView(blocks), ascii_, output)
+        else:
+            from bptrace.render.export import export
+
+            write_output(export(blocks, fmt, title=s.title, standalone=not fragment), output)
+    if verification is not None and not verification.ok:
+        raise Mismatch()
+
+
+def _run_blocks(
+    t: Any, notation: str, digits: int, layer: int | None, rows: int, verification: Any, sketch: bool = False
+) -> list[Any]:
+    """The blocks of `run`: header (and, in the terminal, a sketch of the network), the step in the chosen
+    notation, the loss after it, the verification."""
+    from bptrace.render.layout import SECTIONS, Para, TraceLayout
+
+    layout = TraceLayout(t, digits=digits, layer=layer, rows=rows, verification=verification)
+    head = list(layout.section_header())
+    if sketch:
+        from bptrace.render.ascii_net import network_sketch
+
+        head.append(
+            Para("\n" + network_sketch(t.scenario, t) + "\n(the network; values rounded to 4 digits here)", "dim")
+        )
+    if notation == "scalar":
+        return head + [b for name in SECTIONS[1:] for b in getattr(layout, f"section_{name}")()]
+    from bptrace.render.notation import notation_blocks
+
+    middle = notation_blocks(t, notation, digits=digits, rows=rows, layer=layer)
+    return [*head, *middle, *layout.section_after(), *layout.section_verification()]
+
+
+def _verify(t: Any, mode: str) -> Any:
+    if mode == "off":
+        return None
+    from bptrace.verify.verification import FULL_LIMIT, FULL_LIMIT_HARD, verify
+
+    count = t.scenario.parameter_count()
+    if mode == "full" and count > FULL_LIMIT_HARD:
+        # SymPy's cost grows with the paths from each parameter to the loss: this would not finish
+        raise BptraceError(
+            f"--verify full on {count:,} parameters would take far too long (SymPy derives each one)",
+            hint=f"use --verify sample (the default above {FULL_LIMIT} parameters) or --verify off",
+        )
+    return verify(t, mode=None if mode == "auto" else mode)
+
+
+@main.command()
+def scenarios() -> None:
+    """List the bundled scenarios with their titles.
+
+    \b
+    Example:
+        bptrace scenarios
+        bptrace run ng_shallow
+    """
+    from bptrace.model.scenario import bundled_titles
+
+    rows = bundled_titles()
+    width = max(len(name) for name, _ in rows)
+    for name, title in rows:
+        click.echo(f"{name.ljust(width)}  {title}")
+
+
+@main.command()
+@click.argument("scenario", required=False)
+@click.option(
+    "--vary",
+    "vary",
+    required=True,
+    metavar="KEY=A,B[,...]",
+    help="The convention to vary: loss, biases, reduction, hidden, learning_rate or l2.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
+@digits_option
+@ascii_option
+@click.option("--rows", type=click.IntRange(1), default=80, show_default=True, help="At most this many rows.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+def compare(
+    scenario: str | None, vary: str, fmt: str, digits: int, ascii_: bool, rows: int, output: str | None
+) -> None:
+    """Run the same step of SCENARIO under two or more conventions, and show what changes.
+
+    \b
+    KEY=VALUES:
+      loss=half_sse,sse,mse,bce      which loss (bce needs a sigmoid output)
+      biases=frozen,neuron,shared    biases not updated, one per neuron, one per layer
+      reduction=mean,sum             1/m over the samples, or not
+      hidden=original,updated        hidden δ through the original weights (right) or the updated ones (a mistake)
+      learning_rate=0.5,0.1          η
+      l2=0,0.5                       the L2 penalty λ
+
+    \b
+    Example:
+        bptrace compare learner_004 --vary loss=half_sse,bce
+        bptrace compare mazur --vary hidden=original,updated
+        bptrace compare ng_shallow --vary reduction=mean,sum
+    """
+    from bptrace.explain.conventions import compare as run_compare
+    from bptrace.explain.conventions import parse_vary
+
+    key, values = parse_vary(vary)
+    comparison = run_compare(load_scenario(scenario), key, values)
+    if fmt == "json":
+        import json
+
+        from bptrace.render.compare_out import comparison_data
+
+        write_output(json.dumps(comparison_data(comparison), indent=1, ensure_ascii=False) + "\n", output)
+        return
+    from bptrace.render.compare_out import comparison_blocks
+
+    blocks = comparison_blocks(comparison, digits=digits, rows=rows)
+    if fmt == "terminal":
+        from bptrace.render.terminal import BlocksView
+
+        print_renderable(BlocksView(blocks), ascii_, output)
+    else:
+        from bptrace.render.export import export
+
+        write_output(export(blocks, fmt, title=f"compare {key}", standalone=True), output)
+
+
+# Commands that live in their own modules (each imports numpy, SymPy, matplotlib only when it runs).
+for _module in (cli_explain, cli_check, cli_train):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

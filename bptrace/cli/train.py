@@ -1,0 +1,504 @@
+"""`bptrace train` (many epochs, the loss curve) and `bptrace diagram` (the network as a picture).
+
+Both import their heavy libraries only when they run: numpy through the core, plotext for the terminal
+chart, matplotlib only when a picture is written (--plot, diagram).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bptrace.cli.common import ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.fmt import num, to_ascii
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+
+    from bptrace.engine.train import TrainingResult
+
+PROGRESS_AFTER_SECONDS = 0.5  # show a progress bar when a run is expected to take longer than this
+CHART_WIDTH = 100  # at most this many columns for the terminal chart
+CHART_HEIGHT = 16
+CHART_POINTS = 2000  # the terminal chart plots at most this many points of the curve
+SNAPSHOT_COLUMNS = 6  # parameters shown in the snapshot table
+
+
+# ---------------------------------------------------------------------------------------------------
+# train
+
+
+@click.command()
+@click.argument("scenario", required=False)
+@click.option(
+    "--epochs",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Epochs to run; one epoch is one pass over all samples.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    help="Samples per update (default: all, one update per epoch); 1 is stochastic gradient descent.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the mini-batch shuffle.")
+@click.option("--every", type=click.IntRange(1), metavar="K", help="Add a table of snapshots every K epochs.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the loss curve as a picture (.png or .svg; needs matplotlib).",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the loss curve as data: epoch,loss (E_0 ... E_N).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "json"]),
+    default="terminal",
+    show_default=True,
+    help="terminal: tables and a chart; json: {epochs, history, parameters}.",
+)
+@click.option(
+    "--engine",
+    "engine_",
+    type=click.Choice(["auto", "scalar", "numpy"]),
+    default="auto",
+    show_default=True,
+    help="The implementation: a Python kernel generated for small networks, numpy for large ones.",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="At most this many rows per table (a note says what was cut).",
+)
+@digits_option
+@ascii_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+def train(
+    scenario: str | None,
+    epochs: int,
+    batch_size: int | None,
+    seed: int,
+    every: int | None,
+    plot_path: str | None,
+    csv_path: str | None,
+    fmt: str,
+    engine_: str,
+    rows: int,
+    digits: int,
+    ascii_: bool,
+    output: str | None,
+) -> None:
+    """Train SCENARIO for many epochs and show the loss curve and the parameters before and after.
+
+    No per-step trace is kept (a fast path): history[k] is the loss over all samples after k epochs.
+
+    \b
+    Example:
+        bptrace train scenarios/mazur.yaml --epochs 10000
+        bptrace train ng_shallow --epochs 2000 --batch-size 1 --seed 7 --every 500
+        bptrace train mazur --epochs 10000 --plot loss.png --csv history.csv
+        bptrace train mazur --epochs 10000 --format json > history.json
+    """
+    from bptrace.engine.train import estimate_seconds
+    from bptrace.engine.train import train as run_training
+
+    if plot_path:
+        from bptrace.render.diagram import check_suffix, require_matplotlib
+
+        check_suffix(plot_path)
+        require_matplotlib()  # before a long run, not after it
+    s = load_scenario(scenario)
+    with _progress(epochs, estimate_seconds(s, epochs, batch_size, engine_)) as tick:
+        result = run_training(s, epochs, batch_size=batch_size, seed=seed, every=every, path=engine_, progress=tick)
+    notes = []
+    if csv_path:
+        write_output(history_csv(result.history), csv_path)
+        notes.append(f"wrote {csv_path} (epoch,loss for epochs 0..{epochs})")
+    if plot_path:
+        from bptrace.render.diagram import draw_loss_curve
+
+        draw_loss_curve(result.history, plot_path, title=f"{s.title}: loss over {epochs} epochs", ascii=ascii_)
+        notes.append(f"wrote {plot_path}")
+    if fmt == "json":
+        write_output(training_json(result), output)
+        for note in notes:
+            click.echo(f"bptrace: {note}", err=True)
+        return
+    print_renderable(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, output)
+
+
+@contextmanager
+def _progress(epochs: int, expected: float) -> Iterator[Any]:
+    """A rich progress bar on stderr for long runs when stderr is a terminal; yields the callback or None."""
+    if expected < PROGRESS_AFTER_SECONDS or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("training", total=epochs)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def history_csv(history: list[float]) -> str:
+    """epoch,loss lines for E_0..E_N; floats as their shortest exact repr."""
+    return "epoch,loss\n" + "".join(f"{k},{e!r}\n" for k, e in enumerate(history))
+
+
+def training_data(result: TrainingResult) -> dict[str, Any]:
+    """{"epochs", "history", "parameters"}: see docs/training.md."""
+    return {
+        "epochs": result.epochs,
+        "history": [float(e) for e in result.history],
+        "parameters": [
+            {"name": p.name, "kind": p.kind, "layer": p.layer, "row": p.row, "col": p.col, "initial": a, "final": b}
+            for p, a, b in result.parameters()
+        ],
+    }
+
+
+def training_json(result: TrainingResult) -> str:
+    import json
+
+    return json.dumps(training_data(result), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+class TrainingView:
+    """The terminal report of a training run: summary, loss chart, snapshots, parameters, outputs."""
+
+    def __init__(
+        self,
+        result: TrainingResult,
+        digits: int = 9,
+        rows: int = 60,
+        ascii: bool = False,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.r = result
+        self.digits = digits
+        self.rows = rows
+        self.ascii = ascii
+        self.notes = notes or []
+
+    def t(self, text: str) -> str:
+        return to_ascii(text) if self.ascii else text
+
+    def n(self, x: float) -> str:
+        return num(x, self.digits)
+
+    def table(self, title: str, headers: list[tuple[str, bool]]) -> Any:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(
+            title=Text(self.t(title), style="bold"),
+            title_justify="left",
+            pad_edge=False,
+            box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
+        )
+        for header, numeric in headers:
+            if numeric:
+                table.add_column(self.t(header), justify="right", no_wrap=True, overflow="ignore")
+            else:
+                table.add_column(self.t(header), no_wrap=True, style="cyan")
+        return table
+
+    def add(self, table: Any, *cells: str) -> None:
+        from rich.text import Text
+
+        table.add_row(*(Text(self.t(c)) for c in cells))
+
+    def cut(self, table: Any, total: int, what: str) -> None:
+        from rich.text import Text
+
+        if total > self.rows:
+            table.caption = Text(self.t(f"… {total - self.rows} more {what} not shown (use --rows N or --format json)"))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.text import Text
+
+        from bptrace.render.ascii_net import network_sketch
+
+        r, s = self.r, self.r.initial
+        yield Text(self.t(s.title), style="bold")
+        yield Text(network_sketch(s, ascii=self.ascii))
+        yield Text("")
+        if r.full_batch:
+            how = "full batch (one update per epoch)"
+        elif r.batch_size == 1:
+            how = f"stochastic gradient descent (batch size 1, shuffled with seed {r.seed})"
+        else:
+            how = f"mini-batches of {r.batch_size} (shuffled with seed {r.seed})"
+        yield Text(
+            self.t(
+                f"trained {r.epochs} epoch{'s' if r.epochs != 1 else ''} on {s.samples} sample"
+                f"{'s' if s.samples != 1 else ''}: {how}; {r.updates} updates; η = {self.n(s.learning_rate)}; "
+                f"loss {s.loss} ({s.reduction} over samples); {r.path} engine, {r.seconds:.3g} s"
+            )
+        )
+        h = r.history
+        line = f"E_0 = {self.n(h[0])} (before training)"
+        if len(h) > 2:
+            line += f", E_1 = {self.n(h[1])}"
+        if len(h) > 1:
+            line += f", E_{len(h) - 1} = {self.n(h[-1])}"
+        yield Text(self.t(line))
+        if s.parameter_count() and not s.update_biases and any(layer.bias_mode != "none" for layer in s.layers):
+            yield Text(self.t("biases are not updated (update_biases: false)"), style="dim")
+        yield Text("")
+        if len(h) > 1:
+            width = max(40, min(CHART_WIDTH, options.max_width))
+            yield Text(loss_chart(h, width=width, ascii=self.ascii))
+            yield Text("")
+        if r.snapshots:
+            yield self.snapshot_table()
+        yield self.parameter_table()
+        yield self.output_table()
+        for note in self.notes:
+            yield Text(self.t(note), style="dim")
+
+    def snapshot_table(self) -> Any:
+        r = self.r
+        params = r.initial.parameters()
+        # the parameters that change (frozen biases stay put), the first SNAPSHOT_COLUMNS of them
+        trained = [k for k, p in enumerate(params) if p.kind == "weight" or r.initial.update_biases]
+        shown = trained[:SNAPSHOT_COLUMNS] if r.snapshots[0].values is not None else []
+        title = "Snapshots"
+        if len(shown) < len(params):
+            title += (
+                f" (first {len(shown)} of {len(trained)} trained parameters)"
+                if shown
+                else " (loss only: large network)"
+            )
+        table = self.table(title, [("epoch", True), ("E", True)] + [(params[k].name, True) for k in shown])
+        for snap in r.snapshots[: self.rows]:
+            values = [self.n(snap.values[k]) for k in shown] if snap.values is not None else []
+            self.add(table, str(snap.epoch), self.n(snap.loss), *values)
+        self.cut(table, len(r.snapshots), "snapshots")
+        return table
+
+    def parameter_table(self) -> Any:
+        r = self.r
+        rows = r.parameters()
+        frozen = not r.initial.update_biases and any(p.kind == "bias" for p, _, _ in rows)
+        table = self.table(
+            "Parameters",
+            [("parameter", False), ("initial", True), ("final", True), ("change", True)]
+            + ([("", False)] if frozen else []),
+        )
+        for p, a, b in rows[: self.rows]:
+            note = ["not updated" if p.kind == "bias" else ""] if frozen else []
+            self.add(table, p.name, self.n(a), self.n(b), self.n(b - a), *note)
+        self.cut(table, len(rows), "parameters")
+        return table
+
+    def output_table(self) -> Any:
+        r, s = self.r, self.r.initial
+        before, after = r.initial_outputs(), r.outputs()
+        many = s.samples > 1
+        if s.max_margin:
+            return self.score_table(before, after)
+        headers = ([("sample", True)] if many else []) + [
+            ("output", False),
+            ("target", True),
+            ("out before", True),
+            ("out after", True),
+        ]
+        table = self.table("Outputs vs targets", headers)
+        cells = [(i, j) for i in range(s.samples) for j in range(s.output_layer.size)]
+        for i, j in cells[: self.rows]:
+            self.add(
+                table,
+                *([str(i + 1)] if many else []),
+                s.output_layer.neurons[j],
+                self.n(s.targets[i, j]),
+                self.n(before[i, j]),
+                self.n(after[i, j]),
+            )
+        self.cut(table, len(cells), "outputs")
+        return table
+
+    def score_table(self, before: Any, after: Any) -> Any:
+        """max_margin: the scores of each window and its corrupt window, and J = max(0, Δ + s_c − s)."""
+        s = self.r.initial
+        m, margin = s.samples, s.margin
+        table = self.table(
+            f"Scores (J = max(0, Δ + s_c − s), Δ = {self.n(margin)})",
+            [
+                ("sample", True),
+                ("s before", True),
+                ("s_c before", True),
+                ("J before", True),
+                ("s after", True),
+                ("s_c after", True),
+                ("J after", True),
+            ],
+        )
+        for i in range(min(m, self.rows)):
+            cells = []
+            for out in (before, after):
+                score, corrupt = float(out[i, 0]), float(out[m + i, 0])
+                cells += [self.n(score), self.n(corrupt), self.n(max(0.0, margin + corrupt - score))]
+            self.add(table, str(i + 1), *cells)
+        self.cut(table, m, "samples")
+        return table
+
+
+_BOX_TO_ASCII = str.maketrans(
+    {"┌": "+", "┐": "+", "└": "+", "┘": "+", "─": "-", "│": "|", "┤": "+", "├": "+", "┬": "+", "┴": "+", "┼": "+"}
+)
+
+
+def loss_chart(history: list[float], width: int = CHART_WIDTH, height: int = CHART_HEIGHT, ascii: bool = False) -> str:
+    """The loss curve as a terminal chart (plotext; log-scale y), or a short text note without plotext."""
+    points = _decimate(history, CHART_POINTS)
+    # a log scale needs positive values that actually vary (a flat curve has no decades to show)
+    log = all(e > 0 for e in history) and max(history) > min(history)
+    try:
+        text = _plotext_chart(points, width, height, log, ascii)
+    except ImportError:  # plotext missing: the numbers are printed anyway
+        return "(install plotext for a chart of the loss curve)"
+    return text.translate(_BOX_TO_ASCII) if ascii else text
+
+
+def _decimate(history: list[float], limit: int) -> list[tuple[int, float]]:
+    """At most `limit` (epoch, E) points, evenly spaced, always including the first and the last."""
+    n = len(history)
+    if n <= limit:
+        return list(enumerate(history))
+    step = (n - 1) / (limit - 1)
+    picked = sorted({round(k * step) for k in range(limit)} | {n - 1})
+    return [(k, history[k]) for k in picked]
+
+
+def _plotext_chart(points: list[tuple[int, float]], width: int, height: int, log: bool, ascii: bool) -> str:
+    import plotext
+
+    xs = [float(k) for k, _ in points]
+    ys = [e for _, e in points]
+    title = "loss E_k after k epochs" + (" (log scale)" if log else "")
+    marker = "*" if ascii else "braille"
+    if hasattr(plotext, "figure") and hasattr(plotext.figure, "signal"):  # plotext >= 6
+        f = plotext.figure
+        f.clear()
+        f.draw(f.signal(xs, ys, marker=marker))
+        if log:
+            f.ruler("y").scale("log")
+        f.ruler("x").ticks(*_epoch_ticks(int(xs[-1])))
+        f.plot_size(width, height)
+        f.title(title)
+        f.label("epoch", axis="x")
+        text = f.build().string(colorless=True)
+        f.clear()
+        return str(text)
+    plotext.clear_figure()  # plotext 5
+    plotext.plot(xs, ys, marker=marker)
+    if log:
+        plotext.yscale("log")
+    plotext.xticks(*_epoch_ticks(int(xs[-1])))
+    plotext.plotsize(width, height)
+    plotext.theme("clear")
+    plotext.title(title)
+    plotext.xlabel("epoch")
+    text = plotext.build()
+    plotext.clear_figure()
+    return str(plotext.uncolorize(text))
+
+
+def _epoch_ticks(last: int) -> tuple[list[float], list[str]]:
+    """About five round epoch numbers from 0 to `last`."""
+    if last <= 0:
+        return [0.0], ["0"]
+    raw = last / 5
+    magnitude = 10 ** (len(str(int(raw))) - 1) if raw >= 1 else 1
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    ticks = list(range(0, last + 1, max(1, step)))
+    return [float(v) for v in ticks], [f"{v:,}".replace(",", " ") if v >= 10000 else str(v) for v in ticks]
+
+
+# ---------------------------------------------------------------------------------------------------
+# diagram
+
+
+@click.command()
+@click.argument("scenario", required=False)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="The picture to write: FILE.svg (labels stay text) or FILE.png.",
+)
+@click.option(
+    "--show",
+    type=click.Choice(["grad", "update"]),
+    help="Add each weight's gradient (grad) or its value after one step (update) to the edges.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="The sample whose net and out label the nodes.",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["auto", "detailed", "summary"]),
+    default="auto",
+    show_default=True,
+    help="detailed: every neuron and weight; summary: one box per layer (auto: by size).",
+)
+@click.option(
+    "--digits", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits of the labels."
+)
+@ascii_option
+def diagram(
+    scenario: str | None, output: str, show: str | None, sample: int, style: str, digits: int, ascii_: bool
+) -> None:
+    """Draw SCENARIO's network as in Mazur's figure: nodes with net/out, edges with weights.
+
+    Networks of more than a few dozen neurons are drawn summarised (one box per layer, the weight-matrix
+    shapes on the arrows).
+
+    \b
+    Example:
+        bptrace diagram scenarios/mazur.yaml -o mazur.svg
+        bptrace diagram mazur --show update -o mazur_update.png
+    """
+    from bptrace.engine.step import trace as make_trace
+    from bptrace.render.diagram import check_suffix, draw_network, require_matplotlib
+
+    check_suffix(output)
+    require_matplotlib()
+    s = load_scenario(scenario)
+    draw_network(make_trace(s), output, show=show, sample=sample - 1, digits=digits, style=style, ascii=ascii_)
+    click.echo(f"bptrace: wrote {output}", err=True)
+
+
+COMMANDS = [train, diagram]

@@ -1,0 +1,617 @@
+"""Training for many epochs without a per-step trace: the fast path behind `bptrace train`. Never prints.
+
+One epoch is one pass over all samples. Full batch (the default): one update per epoch, the one engine.step
+makes. Mini-batches (batch_size B < samples): each epoch shuffles the sample order with a random.Random(seed)
+(`order = [0, 1, ..., m−1]`, then `rng.shuffle(order)` at the start of every epoch, the same generator
+throughout) and makes one update per consecutive slice of B indices (the last may be shorter); each update
+is engine.step on the scenario restricted to that slice, so reduction mean divides by the slice's size.
+B = 1 is stochastic gradient descent.
+
+history[k] = E_k, the loss over ALL samples after k epochs (E_0 before training): engine.batch_loss (the
+mean or sum over the samples), plus the L2 penalty λ/(2m)·Σ W² when the scenario has one, i.e.
+engine.loss_with, the E that `run` shows. With a full batch E_k is also the loss the (k+1)-th step starts from,
+so history[0] and history[1] are a trace's loss and loss_after.
+
+Two implementations of the same arithmetic, chosen by size (`choose_path`):
+  * "scalar": a straight-line Python kernel generated for the scenario (kernel.py), for small networks,
+    where numpy's per-call overhead (about 1 µs a call, dozens of calls a step) would dominate;
+  * "numpy":  preallocated arrays, in-place ufuncs with out=, one matmul per product, for large ones.
+Both agree with engine.step repeated to rounding (tests/test_train.py checks 1e-12).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bptrace.errors import BptraceError, NumericalError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bptrace.model.scenario import Parameter, Scenario
+
+# Per update, the scalar kernel costs about 40-60 ns per (sample × parameter) of the batch and nothing per
+# call; the numpy path costs about 23 µs for a small 2-layer network (some 40 ufunc calls at ~0.5 µs each)
+# plus well under 1 ns per (sample × parameter). Measured on the benchmark machine (docs/training.md), they
+# cross near 500-900 sample-parameters per update; at or below SCALAR_WORK the scalar kernel is used.
+SCALAR_WORK = 500
+SNAPSHOT_PARAMETERS = 200  # snapshots keep every parameter's value only for networks up to this size
+PATHS = ("auto", "scalar", "numpy")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state after `epoch` epochs: the loss over all samples and (small networks) every parameter."""
+
+    epoch: int
+    loss: float
+    values: tuple[float, ...] | None  # in Scenario.parameters() order; None for large networks
+
+
+@dataclass
+class TrainingResult:
+    """The outcome of `train`: the scenario before and after, the loss curve and the snapshots."""
+
+    initial: Scenario
+    final: Scenario
+    epochs: int
+    batch_size: int  # the effective batch size (the number of samples for a full batch)
+    seed: int
+    path: str  # "scalar" or "numpy": the implementation that ran
+    updates: int  # parameter updates made: epochs × ceil(samples / batch_size)
+    history: list[float]  # E_0, E_1, ..., E_epochs
+    snapshots: list[Snapshot] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the training loop
+
+    @property
+    def full_batch(self) -> bool:
+        return self.batch_size >= self.initial.samples
+
+    def parameters(self) -> list[tuple[Parameter, float, float]]:
+        """(parameter, initial value, final value) for every parameter, in Scenario.parameters() order."""
+        return [
+            (p, a, b)
+            for p, a, b in zip(self.initial.parameters(), flat_parameters(self.initial), flat_parameters(self.final))
+        ]
+
+    def outputs(self) -> np.ndarray:
+        """The final network's outputs for every sample, shape (samples, outputs)."""
+        from bptrace.engine.step import forward
+
+        return forward(self.final)[1][-1]
+
+    def initial_outputs(self) -> np.ndarray:
+        from bptrace.engine.step import forward
+
+        return forward(self.initial)[1][-1]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameters as one flat list (Scenario.parameters() order: per layer, weights row by row, then biases)
+
+
+def flat_parameters(scenario: Scenario) -> list[float]:
+    out: list[float] = []
+    for layer in scenario.layers:
+        out += layer.weights.ravel().tolist() + layer.biases.tolist()
+    return out
+
+
+def with_parameters(scenario: Scenario, flat: list[float]) -> Scenario:
+    """A copy of `scenario` whose parameters are the values of `flat` (the inverse of flat_parameters)."""
+    import dataclasses
+
+    import numpy as np
+
+    layers = []
+    k = 0
+    for layer in scenario.layers:
+        nw, nb = layer.weights.size, layer.biases.size
+        w = np.array(flat[k : k + nw], dtype=float).reshape(layer.weights.shape)
+        b = np.array(flat[k + nw : k + nw + nb], dtype=float)
+        k += nw + nb
+        layers.append(dataclasses.replace(layer, weights=w, biases=b))
+    return scenario.with_changes(layers=tuple(layers))
+
+
+def batch_count(samples: int, batch_size: int) -> int:
+    """Updates per epoch: ceil(samples / batch_size)."""
+    return -(-samples // batch_size)
+
+
+def work(scenario: Scenario, batch_size: int | None = None) -> int:
+    """The size measure `choose_path` uses: samples per update × parameters."""
+    b = scenario.samples if batch_size is None else min(batch_size, scenario.samples)
+    return b * scenario.parameter_count()
+
+
+def choose_path(scenario: Scenario, batch_size: int | None = None) -> str:
+    """ "scalar" when samples-per-update × parameters <= SCALAR_WORK (and the kernel stays small), else "numpy"."""
+    from bptrace.engine.kernel import MAX_PARAMETERS
+
+    if work(scenario, batch_size) <= SCALAR_WORK and scenario.parameter_count() <= MAX_PARAMETERS:
+        return "scalar"
+    return "numpy"
+
+
+def estimate_seconds(scenario: Scenario, epochs: int, batch_size: int | None = None, path: str = "auto") -> float:
+    """A rough forecast of train()'s run time (to decide whether a progress bar is worth showing)."""
+    b = scenario.samples if batch_size is None else min(batch_size, scenario.samples)
+    updates = epochs * batch_count(scenario.samples, b)
+    chosen = choose_path(scenario, b) if path == "auto" else path
+    per_update = 45e-9 * work(scenario, b) if chosen == "scalar" else 25e-6 + 0.1e-9 * work(scenario, b)
+    return updates * per_update
+
+
+# ---------------------------------------------------------------------------------------------------
+# The driver
+
+
+def train(
+    scenario: Scenario,
+    epochs: int,
+    *,
+    batch_size: int | None = None,
+    seed: int = 0,
+    every: int | None = None,
+    path: str = "auto",
+    progress: Callable[[int], None] | None = None,
+) -> TrainingResult:
+    """Train `scenario` for `epochs` epochs and return the loss curve and the parameters before and after.
+
+    batch_size None (or >= the number of samples) means full batch; `seed` seeds the mini-batch shuffle;
+    `every` K records a Snapshot at epochs 0, K, 2K, ... and the last; `path` forces "scalar" or "numpy";
+    `progress(epochs_done)` is called between chunks of epochs (for a progress bar).
+    """
+    if epochs < 0:
+        raise BptraceError(f"--epochs must be 0 or more, got {epochs}")
+    if batch_size is not None and batch_size < 1:
+        raise BptraceError(f"--batch-size must be at least 1, got {batch_size}")
+    if every is not None and every < 1:
+        raise BptraceError(f"--every must be at least 1, got {every}")
+    if path not in PATHS:
+        raise BptraceError(f"unknown training path {path!r}", hint=f"choose one of {', '.join(PATHS)}")
+    m = scenario.samples
+    b = m if batch_size is None else min(batch_size, m)
+    chosen = choose_path(scenario, b) if path == "auto" else path
+    runner: _Runner
+    if chosen == "scalar":
+        from bptrace.engine.kernel import MAX_PARAMETERS
+
+        if scenario.parameter_count() > MAX_PARAMETERS:
+            raise BptraceError(
+                f"the scalar kernel is limited to {MAX_PARAMETERS} parameters, "
+                f"this network has {scenario.parameter_count()}",
+                hint="use the numpy path",
+            )
+        runner = _ScalarRunner(scenario, b, seed)
+    else:
+        runner = _NumpyRunner(scenario, b, seed)
+
+    stops = _stops(epochs, every, progress is not None)
+    keep_values = every is not None and scenario.parameter_count() <= SNAPSHOT_PARAMETERS
+    snapshot_values: dict[int, tuple[float, ...] | None] = {}
+    if every is not None:
+        snapshot_values[0] = tuple(flat_parameters(scenario)) if keep_values else None
+    done = stop = 0
+    started = time.perf_counter()
+    try:
+        for stop in stops:
+            runner.run(stop - done)
+            done = stop
+            if every is not None and (done % every == 0 or done == epochs):
+                snapshot_values[done] = tuple(runner.parameters()) if keep_values else None
+            if progress is not None:
+                progress(done)
+        history = runner.finish()
+    except (OverflowError, ZeroDivisionError, ValueError) as exc:  # math.exp/log, x/0.0 in the kernel
+        raise NumericalError(
+            f"training stopped between epochs {done} and {stop}: {exc}",
+            hint="the loss diverged or an output saturated; use a smaller learning rate",
+        ) from None
+    seconds = time.perf_counter() - started
+    final_flat = runner.parameters()
+    bad = next((k for k, e in enumerate(history) if not math.isfinite(e)), None)
+    if bad is not None or not all(math.isfinite(v) for v in final_flat):
+        where = f"after {bad} epochs" if bad is not None else "in the parameters"
+        raise NumericalError(
+            f"training diverged: the loss is not a finite number {where}",
+            hint="use a smaller learning rate, or smaller weights or inputs",
+        )
+    snapshots = [Snapshot(k, history[k], v) for k, v in sorted(snapshot_values.items())]
+    return TrainingResult(
+        initial=scenario,
+        final=with_parameters(scenario, final_flat),
+        epochs=epochs,
+        batch_size=b,
+        seed=seed,
+        path=chosen,
+        updates=epochs * batch_count(m, b),
+        history=history,
+        snapshots=snapshots,
+        seconds=seconds,
+    )
+
+
+def _stops(epochs: int, every: int | None, chunked: bool) -> list[int]:
+    """Epoch counts at which the runner pauses: snapshot epochs, and ~200 progress ticks when wanted."""
+    stops = {epochs}
+    if every is not None:
+        stops.update(range(every, epochs, every))
+    if chunked and epochs:
+        tick = max(1, epochs // 200)
+        stops.update(range(tick, epochs, tick))
+    return sorted(s for s in stops if s > 0)
+
+
+class _Runner:
+    """The interface both paths implement."""
+
+    def run(self, epochs: int) -> None:
+        raise NotImplementedError
+
+    def parameters(self) -> list[float]:
+        raise NotImplementedError
+
+    def finish(self) -> list[float]:
+        """The complete history E_0..E_N once all epochs have run."""
+        raise NotImplementedError
+
+
+class _ScalarRunner(_Runner):
+    """Runs the generated kernel; its parameters travel as a flat list between chunks."""
+
+    def __init__(self, scenario: Scenario, batch_size: int, seed: int) -> None:
+        from bptrace.engine.kernel import build
+
+        self.kernel = build(scenario)
+        self.p = flat_parameters(scenario)
+        self.m = scenario.samples
+        self.batch_size = batch_size
+        self.history: list[float] = []
+        self.order = list(range(self.m))
+        self.shuffle = random.Random(seed).shuffle
+        if not self.full:
+            self.history.append(self.kernel.loss(self.p))  # E_0; each epoch appends the loss after it
+
+    @property
+    def full(self) -> bool:
+        return self.batch_size >= self.m
+
+    def run(self, epochs: int) -> None:
+        if self.full:
+            # appends E_k, the loss each step starts from
+            self.p = self.kernel.full(self.p, epochs, self.history)
+        else:
+            self.p = self.kernel.minibatch(self.p, epochs, self.history, self.shuffle, self.order, self.batch_size)
+
+    def parameters(self) -> list[float]:
+        return list(self.p)
+
+    def finish(self) -> list[float]:
+        if self.full:
+            self.history.append(self.kernel.loss(self.p))  # E_N: no step starts from it
+        return self.history
+
+
+class _NumpyRunner(_Runner):
+    """The numpy path: parameters and every intermediate in preallocated float64 arrays, updated in place.
+
+    The same formulas as engine.trace, with out= everywhere so that a step allocates (almost) nothing:
+        forward   Z = A_prev·Wᵀ (+ b),  A = f(Z)   (max_margin: the rows are the b windows, then their x_c)
+        output    G = ∂E_s/∂out (network.loss_gradient),  D = G ⊙ f′  (softmax: D = A ⊙ (G − Σ G⊙A))
+        backward  G_prev = D·W (before W changes),  W ← (1 − η·λ/b)·W − (η·scale·D)ᵀ·A_prev,
+                  b ← b − η·scale·Σ_s D
+    """
+
+    def __init__(self, scenario: Scenario, batch_size: int, seed: int) -> None:
+        import numpy as np
+
+        self.s = scenario
+        self.layers = scenario.layers
+        self.W = [np.array(layer.weights, dtype=float, order="C") for layer in scenario.layers]
+        self.B = [np.array(layer.biases, dtype=float) for layer in scenario.layers]
+        self.mm = scenario.max_margin
+        self.X = np.ascontiguousarray(scenario.inputs, dtype=float)
+        self.C = np.ascontiguousarray(scenario.corrupt, dtype=float) if self.mm else self.X
+        self.X_all = np.ascontiguousarray(scenario.all_inputs(), dtype=float)  # every forward pass's row
+        self.T = np.ascontiguousarray(scenario.targets, dtype=float)
+        self.m = scenario.samples
+        self.batch_size = batch_size
+        self.eta = scenario.learning_rate
+        self.l2 = float(scenario.l2)
+        self.mean = scenario.reduction == "mean"
+        self.buffers: dict[int, _Buffers] = {}
+        # softmax + cross_entropy: out_j(−t_j/out_j + Σ_i t_i) = out_j − t_j when every row of targets sums to
+        # exactly 1 in float64 (one-hot targets do); the engine's general formula gives the same to rounding.
+        self.cancels = (
+            scenario.loss == "cross_entropy"
+            and scenario.output_layer.activation == "softmax"
+            and bool(np.all(self.T.sum(axis=1) == 1.0))
+        )
+        self.order = list(range(self.m))
+        self.shuffle = random.Random(seed).shuffle
+        self.history: list[float] = []
+        if not self.full:
+            self.history.append(self.loss())
+
+    @property
+    def full(self) -> bool:
+        return self.batch_size >= self.m
+
+    def buffers_for(self, samples: int) -> _Buffers:
+        if samples not in self.buffers:
+            self.buffers[samples] = _Buffers(self.s, samples)
+        return self.buffers[samples]
+
+    # ---- the public steps ----
+    def run(self, epochs: int) -> None:
+        import numpy as np
+
+        with np.errstate(all="ignore"):  # non-finite values are caught by train() at the end
+            if self.full:
+                buf = self.buffers_for(self.m)
+                for _ in range(epochs):
+                    self.history.append(self.step(self.X_all, self.T, buf, self.m, want_loss=True))
+                return
+            size = self.batch_size
+            for _ in range(epochs):
+                self.shuffle(self.order)
+                for start in range(0, self.m, size):
+                    idx = np.array(self.order[start : start + size], dtype=np.intp)
+                    b = len(idx)
+                    buf = self.buffers_for(b)
+                    np.take(self.X, idx, axis=0, out=buf.X[:b])
+                    if self.mm:
+                        np.take(self.C, idx, axis=0, out=buf.X[b:])
+                    else:
+                        np.take(self.T, idx, axis=0, out=buf.T)
+                    self.step(buf.X, buf.T, buf, b, want_loss=False)
+                self.history.append(self.loss())
+
+    def parameters(self) -> list[float]:
+        out: list[float] = []
+        for w, b in zip(self.W, self.B):
+            out += w.ravel().tolist() + b.tolist()
+        return out
+
+    def finish(self) -> list[float]:
+        if self.full:
+            self.history.append(self.loss())
+        return self.history
+
+    def loss(self) -> float:
+        """E over all samples for the current parameters (forward pass only), with the L2 penalty."""
+        import numpy as np
+
+        with np.errstate(all="ignore"):  # non-finite values are caught by train() at the end
+            buf = self.buffers_for(self.m)
+            self.forward(self.X_all, buf)
+            return self.batch_loss(buf.A[-1], self.T, buf, self.m) + self.penalty()
+
+    # ---- the arithmetic ----
+    def penalty(self) -> float:
+        """engine.penalty: λ/(2m)·Σ W² over every weight, m all the samples."""
+        import numpy as np
+
+        if not self.l2:
+            return 0.0
+        return self.l2 / (2 * self.m) * sum(float(np.vdot(w, w)) for w in self.W)
+
+    def forward(self, X: np.ndarray, buf: _Buffers) -> None:
+        import numpy as np
+
+        a = X
+        for i, layer in enumerate(self.layers):
+            z = buf.Z[i]
+            np.matmul(a, self.W[i].T, out=z)
+            if layer.bias_mode == "neuron":
+                np.add(z, self.B[i], out=z)
+            elif layer.bias_mode == "shared":
+                np.add(z, self.B[i][0], out=z)
+            _activate(layer.activation, z, buf.A[i], buf.F[i], buf.mask[i], buf.col[i], layer.slope)
+            a = buf.A[i]
+
+    def hinge(self, a: np.ndarray, buf: _Buffers, samples: int) -> np.ndarray:
+        """max_margin: h = Δ + s(x_c) − s(x) for each sample, into buf.H."""
+        import numpy as np
+
+        h = buf.H
+        np.subtract(a[samples:, 0], a[:samples, 0], out=h)
+        np.add(h, self.s.margin, out=h)
+        return h
+
+    def batch_loss(self, a: np.ndarray, t: np.ndarray, buf: _Buffers, samples: int) -> float:
+        """E = reduce_s Σ_j term(t_sj, out_sj), as engine.batch_loss (mean over the samples, or sum)."""
+        import numpy as np
+
+        r, q = buf.R, buf.Q
+        loss = self.s.loss
+        if self.mm:
+            total = float(np.maximum(self.hinge(a, buf, samples), 0.0, out=buf.H2).sum())  # Σ_s max(0, h_s)
+        elif loss in ("half_sse", "sse", "mse"):
+            np.subtract(t, a, out=r)
+            np.multiply(r, r, out=r)
+            total = float(r.sum()) * {"half_sse": 0.5, "sse": 1.0}.get(loss, 1.0)
+            if loss == "mse":
+                total /= a.shape[1]
+        else:
+            # −Σ t·ln(out) over t > 0 (and −Σ (1 − t)·ln(1 − out) over t < 1 for bce), as network.loss_terms
+            r.fill(0.0)
+            np.greater(t, 0.0, out=buf.tmask)
+            np.log(a, out=r, where=buf.tmask)
+            np.multiply(r, t, out=r)
+            total = -float(r.sum())
+            if loss == "bce":
+                q.fill(0.0)
+                np.less(t, 1.0, out=buf.tmask)
+                np.subtract(1.0, a, out=buf.R2)
+                np.log(buf.R2, out=q, where=buf.tmask)
+                np.subtract(1.0, t, out=buf.R2)
+                np.multiply(q, buf.R2, out=q)
+                total -= float(q.sum())
+        return total / samples if self.mean else total
+
+    def step(self, X: np.ndarray, T: np.ndarray, buf: _Buffers, samples: int, want_loss: bool) -> float:
+        """One update on a batch of `samples` samples (rows X, targets T); returns E before it when want_loss."""
+        import numpy as np
+
+        self.forward(X, buf)
+        L = len(self.layers)
+        loss = self.batch_loss(buf.A[-1], T, buf, samples) + self.penalty() if want_loss else 0.0
+        lr = self.eta / samples if self.mean else self.eta  # η·scale
+        decay = 1.0 - self.eta * self.l2 / samples  # W − η·λ/b·W = (1 − η·λ/b)·W
+        a, d = buf.A[-1], buf.D[-1]
+        if self.cancels:
+            np.subtract(a, T, out=d)  # softmax + cross_entropy with Σ_j t_j = 1: δ = out − t
+        elif self.mm:
+            # ∂J/∂s = −1 and ∂J/∂s_c = +1 where h > 0, else 0
+            h = self.hinge(a, buf, samples)
+            np.greater(h, 0.0, out=d[samples:, 0])
+            np.negative(d[samples:, 0], out=d[:samples, 0])
+        else:
+            self.loss_gradient(a, T, d, buf)
+        for i in reversed(range(L)):
+            layer = self.layers[i]
+            a, z, d, f = buf.A[i], buf.Z[i], buf.D[i], buf.F[i]
+            # d holds ∂E_s/∂out; make it δ = ∂E_s/∂net
+            if i == L - 1 and self.cancels:
+                pass
+            elif layer.activation == "softmax":
+                np.multiply(d, a, out=f)
+                np.add.reduce(f, axis=1, keepdims=True, out=buf.col[i])
+                np.subtract(d, buf.col[i], out=d)
+                np.multiply(d, a, out=d)
+            elif layer.activation != "linear":
+                _derivative(layer.activation, z, a, f, buf.mask[i], layer.slope)
+                np.multiply(d, f, out=d)
+            if i > 0:
+                # ∂E_s/∂out_prev = δ·W, with W as it was before this step
+                np.matmul(d, self.W[i], out=buf.D[i - 1])
+            # W −= (η·scale·δ)ᵀ·A_prev: scaling δ (rows × n) is cheaper than scaling the gradient (n × n_prev)
+            np.multiply(d, lr, out=d)
+            gw = buf.GW[i]
+            np.matmul(d.T, X if i == 0 else buf.A[i - 1], out=gw)
+            if self.l2:
+                np.multiply(self.W[i], decay, out=self.W[i])
+            np.subtract(self.W[i], gw, out=self.W[i])
+            if self.s.update_biases:
+                if layer.bias_mode == "neuron":
+                    gb = buf.GB[i]
+                    np.add.reduce(d, axis=0, out=gb)
+                    np.subtract(self.B[i], gb, out=self.B[i])
+                elif layer.bias_mode == "shared":
+                    self.B[i][0] -= float(d.sum())  # a shared bias feeds every neuron: Σ over all δ
+        return loss
+
+    def loss_gradient(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: _Buffers) -> None:
+        """g = ∂E_s/∂out (network.loss_gradient), written into g."""
+        import numpy as np
+
+        loss = self.s.loss
+        if loss == "half_sse":
+            np.subtract(a, t, out=g)  # −(t − out), exactly
+        elif loss in ("sse", "mse"):
+            np.subtract(t, a, out=g)
+            np.multiply(g, -2.0, out=g)
+            if loss == "mse":
+                np.divide(g, a.shape[1], out=g)
+        else:
+            g.fill(0.0)
+            np.greater(t, 0.0, out=buf.tmask)
+            np.divide(t, a, out=g, where=buf.tmask)  # −t/out where t > 0, else 0
+            np.negative(g, out=g)
+            if loss == "bce":  # + (1 − t)/(1 − out) where t < 1
+                q = buf.Q
+                q.fill(0.0)
+                np.less(t, 1.0, out=buf.tmask)
+                np.subtract(1.0, t, out=buf.R)
+                np.subtract(1.0, a, out=buf.R2)
+                np.divide(buf.R, buf.R2, out=q, where=buf.tmask)
+                np.add(g, q, out=g)
+
+
+class _Buffers:
+    """Every array one step on a batch of `samples` samples needs, allocated once."""
+
+    def __init__(self, scenario: Scenario, samples: int) -> None:
+        import numpy as np
+
+        sizes = [layer.size for layer in scenario.layers]
+        n_out = sizes[-1]
+        rows = 2 * samples if scenario.max_margin else samples  # forward passes
+        self.X = np.empty((rows, len(scenario.input_names)))
+        self.T = np.empty((samples, scenario.targets.shape[1]))
+        self.H = np.empty(samples)  # max_margin: h per sample
+        self.H2 = np.empty(samples)
+        self.Z = [np.empty((rows, n)) for n in sizes]
+        # linear: out is net itself (nothing changes net after the forward pass)
+        self.A = [z if layer.activation == "linear" else np.empty_like(z) for z, layer in zip(self.Z, scenario.layers)]
+        self.D = [np.empty((rows, n)) for n in sizes]
+        self.F = [np.empty((rows, n)) for n in sizes]
+        self.mask = [np.empty((rows, n), dtype=bool) for n in sizes]
+        self.col = [np.empty((rows, 1)) for _ in sizes]
+        self.GW = [np.empty_like(layer.weights, dtype=float, order="C") for layer in scenario.layers]
+        self.GB = [np.empty(layer.size) for layer in scenario.layers]
+        self.R = np.empty((rows, n_out))
+        self.R2 = np.empty((rows, n_out))
+        self.Q = np.empty((rows, n_out))
+        self.tmask = np.empty((rows, n_out), dtype=bool)
+
+
+def _activate(name: str, z: Any, a: Any, tmp: Any, mask: Any, col: Any, slope: float) -> None:
+    """a = f(z) in place, the same values as network.activate."""
+    import numpy as np
+
+    if name == "sigmoid":
+        # stable: e = e^(−|z|); out = 1/(1 + e) where z >= 0, e/(1 + e) where z < 0
+        np.less(z, 0.0, out=mask)
+        np.copysign(z, -1.0, out=tmp)  # −|z|
+        np.exp(tmp, out=tmp)
+        np.add(tmp, 1.0, out=a)
+        np.divide(tmp, a, out=tmp)
+        np.divide(1.0, a, out=a)
+        np.copyto(a, tmp, where=mask)
+    elif name == "tanh":
+        np.tanh(z, out=a)
+    elif name == "relu":
+        np.greater(z, 0.0, out=mask)
+        np.multiply(z, mask, out=a)  # z where z > 0, else 0
+    elif name == "leaky_relu":
+        np.greater(z, 0.0, out=mask)
+        np.multiply(z, slope, out=a)
+        np.copyto(a, z, where=mask)
+    elif name == "softmax":
+        np.maximum.reduce(z, axis=1, keepdims=True, out=col)  # e^(z − max) cannot overflow
+        np.subtract(z, col, out=a)
+        np.exp(a, out=a)
+        np.add.reduce(a, axis=1, keepdims=True, out=col)
+        np.divide(a, col, out=a)
+    elif name != "linear":  # linear: a is z (see _Buffers)
+        raise ValueError(f"unknown activation {name!r}")
+
+
+def _derivative(name: str, z: Any, a: Any, f: Any, mask: Any, slope: float) -> None:
+    """f = f′(z) in place (network.activation_derivative)."""
+    import numpy as np
+
+    if name == "sigmoid":
+        np.subtract(1.0, a, out=f)
+        np.multiply(a, f, out=f)  # σ(1 − σ)
+    elif name == "tanh":
+        np.multiply(a, a, out=f)
+        np.subtract(1.0, f, out=f)  # 1 − tanh²
+    elif name == "relu":
+        np.greater(z, 0.0, out=mask)
+        np.copyto(f, mask)  # 1 where z > 0, else 0 (relu′(0) = 0)
+    elif name == "leaky_relu":
+        np.greater(z, 0.0, out=mask)
+        f.fill(slope)
+        np.copyto(f, 1.0, where=mask)
+    else:
+        raise ValueError(f"unknown activation {name!r}")

@@ -1,0 +1,464 @@
+"""Answer sheets: reading and validating them, writing blank ones (template), and new random exercises.
+
+A sheet (YAML or JSON, docs/answer-sheets.md):
+
+    scenario: mazur            # a bundled name, or a path relative to the sheet (-s overrides it)
+    student: Ada               # optional; else the file name
+    answers:
+      out_o1: 0.75136507
+      w5+: {value: 0.35891648, points: 2, tolerance: 1e-6}
+
+Parsing goes through source.py like every other file. The precision of an answer is read from its
+literal text, so the value nodes are composed once more (yaml.compose: no object is constructed, and
+source.parse has already refused tags) to get each scalar exactly as written: 0.750 keeps its zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bptrace.errors import AnswerSheetError, UnknownNameError
+from bptrace.grading.marking import Written, read_number
+from bptrace.model import source
+from bptrace.model.source import Document, did_you_mean
+
+if TYPE_CHECKING:
+    from bptrace.model.names import Quantity
+    from bptrace.model.scenario import Scenario
+
+TOP_KEYS = ("scenario", "student", "answers")
+ANSWER_KEYS = ("value", "points", "tolerance", "rtol")
+SECTIONS = ("forward", "backward", "updates")
+NUMBER_HINT = "write a plain decimal number such as 0.75136507 or 3.51e-5"
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer as read from the sheet, before its name is checked against a scenario."""
+
+    key: str
+    written: Written | None  # None: left empty
+    points: float
+    tolerance: float | None  # absolute
+    rtol: float | None  # relative
+    line: int | None
+    column: int | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer bound to a quantity of the scenario."""
+
+    key: str
+    quantity: Quantity
+    written: Written | None
+    points: float
+    tolerance: float | None
+    rtol: float | None
+    line: int | None
+    column: int | None
+
+
+@dataclass
+class Sheet:
+    """A read answer sheet."""
+
+    path: Path
+    file: str
+    student: str
+    scenario_name: str | None
+    raw: list[RawAnswer]
+    doc: Document
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading
+
+
+def read(path: Path | str) -> Sheet:
+    """Read and validate an answer sheet's structure and numbers (names are checked by bind)."""
+    path = Path(path)
+    shown = str(path)
+    text = source.read_text(path, AnswerSheetError)
+    doc = source.parse(text, shown, AnswerSheetError)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error(
+            (), "an answer sheet is a mapping with scenario: and answers:", hint="see docs/answer-sheets.md"
+        )
+    for key in data:
+        if key not in TOP_KEYS:
+            raise doc.error(
+                (key,),
+                f"unknown key {key!r}",
+                hint=did_you_mean(str(key), TOP_KEYS) or f"expected one of {', '.join(TOP_KEYS)}",
+            )
+    scenario_name = data.get("scenario")
+    if scenario_name is not None and not isinstance(scenario_name, str):
+        raise doc.error(("scenario",), f"scenario must be a name or a path, got {scenario_name!r}")
+    student = data.get("student")
+    if isinstance(student, (dict, list, bool)):
+        raise doc.error(("student",), "student must be a name")
+    if "answers" not in data:
+        raise doc.error((), "missing required key 'answers'", hint="add answers: with one QUANTITY: VALUE per line")
+    answers = data["answers"]
+    if not isinstance(answers, dict) or not answers:
+        raise doc.error(
+            ("answers",),
+            "answers must be a mapping QUANTITY: VALUE with at least one answer",
+            hint="e.g. out_o1: 0.75136507",
+        )
+    texts = _scalar_texts(text)
+    raw = [_raw_answer(doc, str(key), value, texts.get(str(key))) for key, value in answers.items()]
+    name = str(student).strip() if student not in (None, "") else path.stem
+    return Sheet(path, shown, name, scenario_name.strip() if scenario_name else None, raw, doc)
+
+
+def _scalar_texts(text: str) -> dict[str, str | None]:
+    """answers' keys -> the literal text of their value (or of its value: key), None when empty or null."""
+    import yaml
+
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    out: dict[str, str | None] = {}
+    answers = _child(root, "answers")
+    if not isinstance(answers, yaml.MappingNode):
+        return out
+    for key_node, value_node in answers.value:
+        node = value_node
+        if isinstance(node, yaml.MappingNode):
+            node = _child(node, "value")
+        if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+            out[str(key_node.value)] = node.value
+        else:
+            out[str(key_node.value)] = None
+    return out
+
+
+def _child(node: Any, key: str) -> Any:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _raw_answer(doc: Document, key: str, value: Any, text: str | None) -> RawAnswer:
+    path: tuple[Any, ...] = ("answers", key)
+    points, tolerance, rtol = 1.0, None, None
+    if isinstance(value, dict):
+        for sub in value:
+            if sub not in ANSWER_KEYS:
+                raise doc.error(
+                    path + (sub,),
+                    f"unknown key {sub!r}",
+                    hint=did_you_mean(str(sub), ANSWER_KEYS) or f"expected one of {', '.join(ANSWER_KEYS)}",
+                )
+        if "value" not in value:
+            raise doc.error(path, "missing required key 'value'", hint="e.g. {value: 0.35891648, points: 2}")
+        points = _non_negative(doc, path + ("points",), value.get("points", 1.0), "points")
+        if "tolerance" in value:
+            tolerance = _non_negative(doc, path + ("tolerance",), value["tolerance"], "an absolute tolerance")
+        if "rtol" in value:
+            rtol = _non_negative(doc, path + ("rtol",), value["rtol"], "a relative tolerance")
+        value = value["value"]
+        path = path + ("value",)
+    line, column = doc.where(("answers", key))
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return RawAnswer(key, None, points, tolerance, rtol, line, column)
+    if isinstance(value, (bool, list, dict)) or text is None:
+        shown = type(value).__name__ if isinstance(value, (list, dict)) else repr(value)
+        raise doc.error(path, f"expected a number, got {shown}", hint=NUMBER_HINT)
+    written = read_number(text)
+    if written is None:
+        raise doc.error(path, f"expected a number, got {text!r}", hint=NUMBER_HINT)
+    if not written.value.is_finite():
+        raise doc.error(path, f"expected a finite number, got {text!r}")
+    return RawAnswer(key, written, points, tolerance, rtol, line, column)
+
+
+def _non_negative(doc: Document, path: tuple[Any, ...], value: Any, what: str) -> float:
+    x = source.as_number(doc, path, value, what)
+    if x < 0:
+        raise doc.error(path, f"{what} must not be negative, got {value!r}")
+    return x
+
+
+def resolve_scenario(sheet: Sheet, override: str | None = None) -> tuple[Scenario, str]:
+    """The scenario a sheet is about (-s wins over scenario:), and the path it came from (a cache key)."""
+    from bptrace.model import scenario as scenarios
+
+    if override:
+        path, _ = scenarios.resolve(override)
+        return scenarios.load(override), str(path.resolve())
+    name = sheet.scenario_name
+    if not name:
+        raise AnswerSheetError(
+            "the sheet names no scenario",
+            file=sheet.file,
+            line=1,
+            hint="add 'scenario: NAME' (a bundled name or a path relative to the sheet), or pass -s SCENARIO",
+        )
+    base = sheet.path.parent
+    try:
+        path, _ = scenarios.resolve(name, relative_to=base)
+    except UnknownNameError as exc:
+        raise sheet.doc.error(("scenario",), exc.message, hint=exc.hint) from None
+    if not path.is_file():
+        raise sheet.doc.error(
+            ("scenario",), f"no scenario file {path}", hint="a path in scenario: is relative to the sheet's folder"
+        )
+    return scenarios.load(name, relative_to=base), str(path.resolve())
+
+
+def bind(sheet: Sheet, s: Scenario) -> list[Answer]:
+    """Check every answer's name against the scenario's vocabulary (unknown ones: file:line and a suggestion)."""
+    from bptrace.grading.diagnose import MAX_STEPS
+    from bptrace.model.names import parse
+
+    out: list[Answer] = []
+    seen: dict[str, RawAnswer] = {}
+    for raw in sheet.raw:
+        try:
+            q = parse(raw.key, s)
+        except UnknownNameError as exc:
+            raise sheet.doc.error(("answers", raw.key), exc.message, hint=exc.hint) from None
+        if q.steps is not None and q.steps > MAX_STEPS:
+            raise sheet.doc.error(
+                ("answers", raw.key),
+                f"{raw.key!r}: at most {MAX_STEPS:,} updates can be checked",
+                hint="ask for fewer updates",
+            )
+        if q.name in seen:
+            other = seen[q.name]
+            raise sheet.doc.error(
+                ("answers", raw.key),
+                f"{raw.key!r} is the same quantity as {other.key!r} (line {other.line})",
+                hint="keep one of them",
+            )
+        seen[q.name] = raw
+        out.append(Answer(raw.key, q, raw.written, raw.points, raw.tolerance, raw.rtol, raw.line, raw.column))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# The derivation's order (templates, and "where the sheet first goes wrong")
+
+
+def derivation(s: Scenario) -> list[tuple[str, str, str]]:
+    """(section, group comment, name) for every quantity a student computes, in the order of a derivation:
+    forward layer by layer, the loss, backward from the output down (each layer's gradients after its δ),
+    then the updates and the loss after them. Per-sample forward values get their :k suffixes."""
+    from bptrace.model.names import parse_or_none
+
+    m = s.samples
+
+    def expand(name: str) -> list[str]:
+        if parse_or_none(name, s) is not None:
+            return [name]
+        if s.max_margin:  # two forward passes per sample: the window x (:k) and the corrupt one (:kc)
+            return [f"{name}:{k}{c}" for k in range(1, m + 1) for c in ("", "c")]
+        return [f"{name}:{k}" for k in range(1, m + 1)]
+
+    out: list[tuple[str, str, str]] = []
+    for layer in s.layers:
+        group = f"forward pass, layer {layer.index} ({_neurons(layer.neurons)})"
+        for x in layer.neurons:
+            for name in (f"net_{x}", f"out_{x}"):
+                out += [("forward", group, n) for n in expand(name)]
+    out += [("forward", "loss", n) for n in [f"E_{o}" for o in s.output_layer.neurons] + ["E_total"]]
+    params_by_layer: dict[int, list[str]] = {}
+    for p in s.parameters():
+        params_by_layer.setdefault(p.layer, []).append(p.name)
+    for i in reversed(range(len(s.layers))):
+        layer = s.layers[i]
+        group = f"backward pass, layer {layer.index} ({_neurons(layer.neurons)})"
+        for x in layer.neurons:
+            if i < len(s.layers) - 1:
+                out += [("backward", group, f"dE_{k}/dout_{x}") for k in s.layers[i + 1].neurons]
+            out.append(("backward", group, f"dE/dout_{x}"))
+            out += [("backward", group, n) for n in expand(f"dout_{x}/dnet_{x}")]
+            out.append(("backward", group, f"delta_{x}"))
+        group = f"gradients, layer {layer.index}"
+        for name in params_by_layer.get(layer.index, []):
+            p = s.parameter(name)
+            fed = layer.neurons if p.row is None else [layer.neurons[p.row]]
+            for x in fed:
+                out += [("backward", group, n) for n in expand(f"dnet_{x}/d{name}")]
+            out.append(("backward", group, f"dE/d{name}"))
+    eta = f"{s.learning_rate:g}"
+    for i in reversed(range(len(s.layers))):
+        layer = s.layers[i]
+        group = f"updates, layer {layer.index} (η = {eta})"
+        out += [("updates", group, f"{name}+") for name in params_by_layer.get(layer.index, [])]
+    out.append(("updates", "loss after the update", "E_total@1"))
+    return out
+
+
+def _neurons(names: tuple[str, ...]) -> str:
+    return ", ".join(names) if len(names) <= 6 else f"{names[0]} ... {names[-1]}"
+
+
+def order_index(s: Scenario) -> dict[str, int]:
+    """name -> its position in the derivation."""
+    return {name: i for i, (_, _, name) in enumerate(derivation(s))}
+
+
+def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) -> str:
+    """A blank answer sheet: every quantity of the chosen sections as a key with an empty value."""
+    chosen = set(only or SECTIONS)
+    lines = [
+        f"# Answer sheet: {s.title}",
+        "# Write each value to at least 3 significant digits (better all you have: 0.75136507);",
+        "# the digits you write are the precision you are marked at. Leave a value empty to skip it.",
+        "# Names: docs/answer-sheets.md. Mark it with: bptrace check THIS_FILE",
+        f"scenario: {_yaml_scalar(scenario_ref)}",
+        "student:",
+        "answers:",
+    ]
+    group = None
+    for section, g, name in derivation(s):
+        if section not in chosen:
+            continue
+        if g != group:
+            lines.append(f"  # {g}")
+            group = g
+        lines.append(f"  {_yaml_scalar(name)}:")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_scalar(text: str) -> str:
+    """text as a YAML scalar, quoted only where plain YAML would misread it."""
+    import yaml
+
+    plain = yaml.safe_dump(text, default_flow_style=True, width=10_000).strip()
+    return plain[:-4].rstrip() if plain.endswith("\n...") else plain.removesuffix("...").strip()
+
+
+# ---------------------------------------------------------------------------------------------------
+# New random exercises
+
+TARGET_RANGES = {
+    "sigmoid": (0.01, 0.99),
+    "tanh": (-0.99, 0.99),
+    "relu": (0.0, 1.0),
+    "leaky_relu": (-1.0, 1.0),
+    "linear": (-1.0, 1.0),
+}
+
+
+def random_exercise(
+    seed: int,
+    shape: list[int],
+    activation: str = "sigmoid",
+    output_activation: str | None = None,
+    loss: str = "half_sse",
+    learning_rate: float = 0.5,
+    samples: int = 1,
+    command: str | None = None,
+) -> str:
+    """A fresh scenario in matrix form (YAML), the same for the same arguments: numpy default_rng(seed),
+    weights, biases, inputs and targets rounded to 2 decimals so that students can compute by hand."""
+    import numpy as np
+
+    from bptrace.errors import BptraceError, NumericalError
+    from bptrace.model.scenario import loads
+
+    if len(shape) < 2 or any(n < 1 for n in shape):
+        raise BptraceError(
+            f"a shape needs at least two layer sizes of 1 or more, got {shape}",
+            hint="e.g. --shape 2-2-2 (inputs, hidden, outputs)",
+        )
+    out_act = output_activation or (
+        "softmax" if loss == "cross_entropy" else "sigmoid" if loss == "bce" else activation
+    )
+    if loss == "cross_entropy" and out_act != "softmax" or out_act == "softmax" and loss != "cross_entropy":
+        raise BptraceError(
+            "a softmax output goes with the cross_entropy loss, and only with it",
+            hint="use --loss cross_entropy with --output-activation softmax",
+        )
+    if loss == "bce" and out_act != "sigmoid":
+        raise BptraceError(
+            "the bce loss needs a sigmoid output (outputs in (0, 1))",
+            hint="drop --output-activation, or use a squared loss",
+        )
+    rng = np.random.default_rng(seed)
+
+    def draw(*size: int) -> Any:
+        # |x| in [0.05, 0.95] with a random sign, 2 decimals: never 0, easy by hand
+        magnitude = rng.uniform(0.05, 0.95, size)
+        sign = rng.choice([-1.0, 1.0], size)
+        return np.round(magnitude * sign, 2)
+
+    for _attempt in range(100):
+        layers = [(draw(shape[i + 1], shape[i]), draw(shape[i + 1])) for i in range(len(shape) - 1)]
+        inputs = draw(samples, shape[0])
+        n_out = shape[-1]
+        if loss == "cross_entropy":
+            targets = np.eye(n_out)[rng.integers(0, n_out, samples)]
+        elif loss == "bce":
+            targets = rng.integers(0, 2, (samples, n_out)).astype(float)
+        else:
+            lo, hi = TARGET_RANGES.get(out_act, (-1.0, 1.0))
+            targets = np.round(rng.uniform(lo, hi, (samples, n_out)), 2)
+        text = _exercise_yaml(seed, shape, activation, out_act, loss, learning_rate, layers, inputs, targets, command)
+        s = loads(text, "<new exercise>")
+        try:
+            from bptrace.engine.step import trace
+
+            t = trace(s)
+        except NumericalError:
+            continue
+        if any(lt.kink.any() for lt in t.layers):  # a relu exactly at 0: draw again
+            continue
+        return text
+    raise BptraceError("could not draw an exercise without a relu exactly at 0 or an overflow; try another seed")
+
+
+def _exercise_yaml(
+    seed: int,
+    shape: list[int],
+    activation: str,
+    out_act: str,
+    loss: str,
+    eta: float,
+    layers: list[tuple[Any, Any]],
+    inputs: Any,
+    targets: Any,
+    command: str | None,
+) -> str:
+    def vec(v: Any) -> str:
+        return "[" + ", ".join(_num(x) for x in v) + "]"
+
+    shape_text = "-".join(str(n) for n in shape)
+    lines = [
+        f"# {command or f'bptrace new --random --seed {seed} --shape {shape_text}'}",
+        "# A random exercise: weights, biases and inputs have 2 decimals so it can be done by hand.",
+        f'title: "Random exercise {shape_text} (seed {seed})"',
+        f'source: "bptrace new --random --seed {seed}"',
+    ]
+    if len(inputs) == 1:
+        lines += [f"inputs: {vec(inputs[0])}", f"targets: {vec(targets[0])}"]
+    else:
+        lines.append("samples:")
+        lines += [f"  - {{inputs: {vec(x)}, targets: {vec(t)}}}" for x, t in zip(inputs, targets)]
+    lines.append("layers:")
+    for i, (w, b) in enumerate(layers):
+        act = out_act if i == len(layers) - 1 else activation
+        lines.append(f"  - activation: {act}")
+        lines.append("    weights:")
+        lines += [f"      - {vec(row)}" for row in w]
+        lines.append(f"    biases: {vec(b)}")
+    lines += [f"loss: {loss}", "reduction: mean", f"learning_rate: {_num(eta)}", "update_biases: true"]
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: float) -> str:
+    """A number as YAML text that reads back to exactly the same float (integers without '.0')."""
+    x = float(x)
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)

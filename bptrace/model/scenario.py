@@ -1,0 +1,826 @@
+"""Scenario files: parsed data -> a validated, frozen Scenario (the network, its samples and its rules).
+
+Two forms are accepted (docs/scenarios.md):
+  * named form: the author names inputs, neurons, every weight and every bias (Mazur's w1..w8, b1, b2);
+  * matrix form: weight matrices per layer; names are made automatically (x1, h1_2, o1, W2_1_3, b1_2, b2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bptrace.errors import ScenarioError, UnknownNameError
+from bptrace.functions import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
+from bptrace.model import source
+from bptrace.model.source import Document, as_number, brief, did_you_mean
+
+if TYPE_CHECKING:
+    import numpy as np
+
+BUNDLED_DIR = Path(__file__).parent.parent / "scenarios"
+TOP_KEYS = (
+    "title",
+    "source",
+    "description",
+    "inputs",
+    "targets",
+    "samples",
+    "layers",
+    "loss",
+    "learning_rate",
+    "update_biases",
+    "reduction",
+    "leaky_slope",
+    "l2",
+    "corrupt",
+    "margin",
+)
+LAYER_KEYS_MATRIX = ("activation", "weights", "biases", "bias", "leaky_slope", "name")
+LAYER_KEYS_NAMED = ("activation", "neurons", "weights", "biases", "leaky_slope", "name")
+REDUCTIONS = ("mean", "sum")
+# Named-form names may not start like the vocabulary's quantities (docs/quantities.md), or E_total+ and a
+# weight called E_total would be one spelling for two things.
+RESERVED_PREFIXES = ("net_", "out_", "delta_", "E_", "dE", "dnet_", "dout_")
+BIAS_MODES = ("none", "neuron", "shared")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer after the inputs: its neurons, activation, weights (row = neuron) and biases."""
+
+    index: int  # 1 for the first layer after the inputs
+    activation: str
+    neurons: tuple[str, ...]
+    weights: np.ndarray  # shape (neurons, neurons of the layer before)
+    bias_mode: str  # "none" | "neuron" (one per neuron) | "shared" (one for the layer)
+    biases: np.ndarray  # shape (neurons,), (1,) or (0,)
+    bias_names: tuple[str, ...]
+    weight_names: tuple[tuple[str, ...], ...] | None = None  # named form only; else automatic
+    slope: float = DEFAULT_LEAKY_SLOPE  # leaky_relu's slope for net < 0
+
+    @property
+    def size(self) -> int:
+        return len(self.neurons)
+
+    def weight_name(self, row: int, col: int) -> str:
+        """The name of the weight into neuron `row` from neuron `col` of the layer before (0-based)."""
+        if self.weight_names is not None:
+            return self.weight_names[row][col]
+        return f"W{self.index}_{row + 1}_{col + 1}"
+
+    def bias_name(self, row: int) -> str | None:
+        """The name of the bias added to neuron `row` (the shared one, its own, or None)."""
+        if self.bias_mode == "shared":
+            return self.bias_names[0]
+        return self.bias_names[row] if self.bias_mode == "neuron" else None
+
+    def bias_vector(self) -> np.ndarray:
+        """The bias added to each neuron's net (zeros when the layer has none)."""
+        import numpy as np
+
+        if self.bias_mode == "neuron":
+            return self.biases
+        if self.bias_mode == "shared":
+            return np.full(self.size, self.biases[0])
+        return np.zeros(self.size)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """Where a parameter lives: its name, kind and 0-based position (row None for a shared bias)."""
+
+    name: str
+    kind: str  # "weight" | "bias"
+    layer: int  # 1-based
+    row: int | None
+    col: int | None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated network with its samples, loss and update rule. Immutable."""
+
+    title: str
+    source_note: str
+    file: str
+    input_names: tuple[str, ...]
+    layers: tuple[Layer, ...]
+    inputs: np.ndarray  # (samples, inputs)
+    targets: np.ndarray  # (samples, outputs)
+    loss: str
+    learning_rate: float
+    update_biases: bool
+    reduction: str  # how per-sample losses combine: "mean" (1/m Σ) or "sum"
+    named: bool
+    l2: float = 0.0  # λ of the L2 penalty λ/(2m)·Σ W² over every weight (never the biases)
+    corrupt: np.ndarray | None = None  # max_margin: each sample's corrupt window x_c, (samples, inputs)
+    margin: float = 1.0  # max_margin: Δ in J = max(0, Δ + s_c − s)
+    _index: dict[str, Parameter] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def samples(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def max_margin(self) -> bool:
+        """True for the max-margin (hinge) loss: two forward passes per sample, no targets."""
+        return self.loss == "max_margin"
+
+    @property
+    def passes(self) -> int:
+        """Rows of the trace's arrays: one forward pass per sample, two (x, then x_c) with max_margin."""
+        return 2 * self.samples if self.max_margin else self.samples
+
+    def all_inputs(self) -> np.ndarray:
+        """The input rows of every forward pass: the samples, then (max_margin) the corrupt windows."""
+        import numpy as np
+
+        return np.vstack([self.inputs, self.corrupt]) if self.corrupt is not None else self.inputs
+
+    @property
+    def output_layer(self) -> Layer:
+        return self.layers[-1]
+
+    def source_name(self, index: int, col: int) -> str:
+        """What a weight of layer `index` multiplies, by name: the input (i1, x1) or out_ of a neuron (out_h1)."""
+        names = self.layer_names(index - 1)
+        return names[col] if index == 1 else f"out_{names[col]}"
+
+    def layer_names(self, index: int) -> tuple[str, ...]:
+        """Names of the neurons of layer `index` (0 = the inputs)."""
+        return self.input_names if index == 0 else self.layers[index - 1].neurons
+
+    def parameter_count(self) -> int:
+        return sum(layer.weights.size + layer.biases.size for layer in self.layers)
+
+    def parameters(self) -> list[Parameter]:
+        """Every parameter, layer by layer: weights row by row, then the biases."""
+        out: list[Parameter] = []
+        for layer in self.layers:
+            rows, cols = layer.weights.shape
+            out.extend(
+                Parameter(layer.weight_name(r, c), "weight", layer.index, r, c)
+                for r in range(rows)
+                for c in range(cols)
+            )
+            if layer.bias_mode == "shared":
+                out.append(Parameter(layer.bias_names[0], "bias", layer.index, None, None))
+            elif layer.bias_mode == "neuron":
+                out.extend(Parameter(name, "bias", layer.index, r, None) for r, name in enumerate(layer.bias_names))
+        return out
+
+    def has_parameter(self, name: str) -> bool:
+        """True when a parameter has this name (a cheap test: no suggestions are computed)."""
+        if not self._index:
+            self._index.update((p.name, p) for p in self.parameters())
+        return name in self._index
+
+    def parameter(self, name: str) -> Parameter:
+        """Look a parameter up by name (raises UnknownNameError with suggestions)."""
+        if not self._index:
+            self._index.update((p.name, p) for p in self.parameters())
+        try:
+            return self._index[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"no parameter named {brief(name)} in {self.file}",
+                hint=did_you_mean(name, self._index) or "see 'bptrace run' for all names",
+            ) from None
+
+    def neuron(self, name: str) -> tuple[int, int]:
+        """(layer index, row) of a neuron or input by name; inputs are layer 0."""
+        for index in range(len(self.layers) + 1):
+            names = self.layer_names(index)
+            if name in names:
+                return index, names.index(name)
+        everything = [n for i in range(len(self.layers) + 1) for n in self.layer_names(i)]
+        raise UnknownNameError(f"no neuron named {brief(name)}", hint=did_you_mean(name, everything))
+
+    def with_changes(self, **changes: Any) -> Scenario:
+        """A copy with some fields replaced (for comparing conventions and for training)."""
+        import dataclasses
+
+        return dataclasses.replace(self, _index={}, **changes)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding scenarios
+
+
+def is_path_like(name: str) -> bool:
+    """A value containing '/' or ending in .yaml/.yml/.json is a path; anything else a bundled name."""
+    return "/" in name or "\\" in name or name.lower().endswith((".yaml", ".yml", ".json"))
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml"))
+
+
+def bundled_titles() -> list[tuple[str, str]]:
+    """(name, title) of each bundled scenario, from its top-level `title:` line (fast: no numpy, no full parse)."""
+    import re
+
+    out = []
+    for name in bundled_names():
+        title = name
+        with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
+            for line in fh:
+                m = re.match(r"title:\s*(.+?)\s*$", line)
+                if m:
+                    title = _unquote(m.group(1))
+                    break
+        out.append((name, title))
+    return out
+
+
+def _unquote(text: str) -> str:
+    """A one-line YAML scalar's text: "..." and '...' unquoted (the bundled titles use no escapes)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
+    """A scenario name or path -> (file path, name to show). Unknown bundled names list the bundled ones."""
+    if is_path_like(name):
+        path = Path(name)
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
+        return path, str(path)
+    path = BUNDLED_DIR / f"{name}.yaml"
+    if not path.is_file():
+        names = bundled_names()
+        hint = did_you_mean(name, names)
+        raise UnknownNameError(
+            f"no bundled scenario named {brief(name)}; bundled: {', '.join(names)}",
+            hint=hint or "give a path to a .yaml file, or see 'bptrace scenarios'",
+        )
+    return path, f"{name}.yaml (bundled)"
+
+
+def load(name: str, relative_to: Path | None = None) -> Scenario:
+    """Load and validate a scenario by bundled name or path."""
+    path, shown = resolve(name, relative_to)
+    return from_document(source.load(path, ScenarioError, shown=shown))
+
+
+def loads(text: str, file: str = "<string>") -> Scenario:
+    """Validate a scenario given as YAML or JSON text."""
+    return from_document(source.parse(text, file, ScenarioError))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation
+
+
+def from_document(doc: Document) -> Scenario:
+    """Validate a parsed document into a Scenario; every problem names its line and path."""
+    import numpy as np
+
+    data = doc.data
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"the value {brief(data)}"
+        raise doc.error(
+            (), f"a scenario must be a mapping of keys (inputs, layers, ...), not {kind}", hint="see docs/scenarios.md"
+        )
+    _check_keys(doc, (), data, TOP_KEYS)
+    _require(doc, (), data, "layers")
+    layers_raw = data["layers"]
+    if not isinstance(layers_raw, list) or not layers_raw:
+        raise doc.error(("layers",), "layers must be a non-empty list of layers")
+    for i, layer in enumerate(layers_raw):
+        if not isinstance(layer, dict):
+            raise doc.error(("layers", i), "each layer must be a mapping with activation and weights")
+    named = any("neurons" in layer for layer in layers_raw)
+    if named:
+        for i, layer in enumerate(layers_raw):
+            if "neurons" not in layer:
+                raise doc.error(
+                    ("layers", i),
+                    "this layer has no neurons: list, but others do",
+                    hint="use the named form (neurons: and named weights) for every layer, or for none",
+                )
+    loss = _choice(doc, ("loss",), data.get("loss", "half_sse"), LOSSES + SCORE_LOSSES, "loss")
+    margin = as_number(doc, ("margin",), data.get("margin", 1.0), "a margin Δ")
+    if loss != "max_margin":
+        for key in ("corrupt", "margin"):
+            if key in data:
+                raise doc.error(
+                    (key,), f"{key} belongs to the max_margin loss", hint="remove it, or use loss: max_margin"
+                )
+    elif named:
+        raise doc.error(
+            ("loss",),
+            "max_margin is supported in the matrix form only",
+            hint="write the layers as weight matrices (see docs/scenarios.md)",
+        )
+    rate = data.get("learning_rate", 0.5)
+    learning_rate = as_number(doc, ("learning_rate",), rate, "a positive learning rate")
+    if learning_rate <= 0:
+        raise doc.error(
+            ("learning_rate",), f"the learning rate must be positive, got {brief(rate)}", hint="Mazur uses 0.5"
+        )
+    update_biases = data.get("update_biases", True)
+    if not isinstance(update_biases, bool):
+        raise doc.error(("update_biases",), f"expected true or false, got {brief(update_biases)}")
+    reduction = _choice(doc, ("reduction",), data.get("reduction", "mean"), REDUCTIONS, "reduction")
+    default_slope = as_number(doc, ("leaky_slope",), data.get("leaky_slope", DEFAULT_LEAKY_SLOPE), "a slope")
+    l2 = as_number(doc, ("l2",), data.get("l2", 0.0), "a regularization strength λ ≥ 0")
+    if l2 < 0:
+        raise doc.error(
+            ("l2",),
+            f"the L2 strength λ must not be negative, got {brief(data['l2'])}",
+            hint="use 0 for no regularization",
+        )
+
+    if named:
+        input_names, inputs, targets, layers = _named(doc, data, layers_raw, default_slope)
+    else:
+        input_names, inputs, targets, layers = _matrix(doc, data, layers_raw, default_slope, loss)
+    corrupt = None
+    if loss == "max_margin":
+        inputs, corrupt = inputs[: len(inputs) // 2], inputs[len(inputs) // 2 :]
+        if layers[-1].size != 1:
+            raise doc.error(
+                ("layers", len(layers) - 1, "weights"),
+                f"max_margin scores each window with one output neuron, this layer has {layers[-1].size}",
+                hint="give the last layer one row of weights (s = Uᵀa)",
+            )
+
+    for layer in layers[:-1]:
+        if layer.activation == "softmax":
+            raise doc.error(
+                ("layers", layer.index - 1, "activation"),
+                "softmax is allowed only in the output layer",
+                hint="use sigmoid, tanh or relu in hidden layers",
+            )
+    out_layer = layers[-1]
+    _check_targets(doc, loss, out_layer, targets, named)
+    for layer in layers:
+        if layer.size == 0:
+            raise doc.error(("layers", layer.index - 1), "a layer needs at least one neuron")
+    title = data.get("title", Path(doc.file).stem)
+    note = data.get("source", data.get("description", ""))
+    for key, value in (("title", title), ("source", note)):
+        if not isinstance(value, str):
+            raise doc.error((key,), f"{key} must be text, got {brief(value)}")
+    return Scenario(
+        title=title,
+        source_note=str(note),
+        file=doc.file,
+        input_names=tuple(input_names),
+        layers=tuple(layers),
+        inputs=np.asarray(inputs, dtype=float).reshape(len(inputs), -1),
+        targets=np.asarray(targets, dtype=float).reshape(len(targets), -1 if targets[0] else 0),
+        loss=loss,
+        learning_rate=learning_rate,
+        update_biases=update_biases,
+        reduction=reduction,
+        named=named,
+        l2=l2,
+        corrupt=None if corrupt is None else np.asarray(corrupt, dtype=float),
+        margin=margin,
+    )
+
+
+def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[list[float]], named: bool) -> None:
+    where: tuple[Any, ...] = ("samples",) if "samples" in doc.data else ("targets",)
+    if loss == "cross_entropy" and out_layer.activation != "softmax":
+        raise doc.error(
+            ("loss",),
+            "cross_entropy needs a softmax output layer",
+            hint=f"set the last layer's activation to softmax (it is {out_layer.activation})",
+        )
+    if loss == "bce" and out_layer.activation != "sigmoid":
+        raise doc.error(
+            ("loss",),
+            f"bce needs outputs in (0, 1): a sigmoid output layer, not {out_layer.activation}",
+            hint="set the last layer's activation to sigmoid",
+        )
+    if out_layer.activation == "softmax" and loss != "cross_entropy":
+        raise doc.error(
+            ("loss",), f"a softmax output layer goes with cross_entropy, not {loss}", hint="use loss: cross_entropy"
+        )
+    for s, row in enumerate(targets):
+        path = where + ((s, "targets") if where == ("samples",) else ())
+        if loss == "bce" and any(not 0 <= t <= 1 for t in row):
+            raise doc.error(path, f"bce targets must lie in [0, 1], got {row}")
+        if loss == "cross_entropy":
+            if any(t < 0 for t in row):
+                raise doc.error(path, f"cross_entropy targets must not be negative, got {row}")
+            if abs(sum(row) - 1) > 1e-9:
+                raise doc.error(
+                    path,
+                    f"cross_entropy targets must sum to 1, they sum to {sum(row):g}",
+                    hint="use a one-hot vector such as [0, 1, 0]",
+                )
+
+
+def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_slope: float, loss: str):
+    import numpy as np
+
+    if loss == "max_margin":
+        windows, corrupt = _windows(doc, data)
+        inputs = windows + corrupt
+        targets: list[list[float]] = [[] for _ in windows]
+    else:
+        inputs, targets = _samples_matrix(doc, data)
+    n_in = len(inputs[0])
+    input_names = [f"x{j + 1}" for j in range(n_in)]
+    layers: list[Layer] = []
+    previous = n_in
+    for i, raw in enumerate(layers_raw):
+        path = ("layers", i)
+        _check_keys(doc, path, raw, LAYER_KEYS_MATRIX)
+        _require(doc, path, raw, "weights")
+        activation = _choice(doc, path + ("activation",), raw.get("activation", "sigmoid"), ACTIVATIONS, "activation")
+        w = _matrix_of_numbers(doc, path + ("weights",), raw["weights"])
+        if w.shape[1] != previous:
+            before = "the inputs" if i == 0 else f"layer {i}"
+            raise doc.error(
+                path + ("weights",),
+                f"each row must have {previous} weights (one per neuron of {before}), got {w.shape[1]}",
+                hint="row i = neuron i of this layer, column j = neuron j of the layer before",
+            )
+        n = w.shape[0]
+        index = i + 1
+        last = i == len(layers_raw) - 1
+        neurons = tuple(f"o{r + 1}" if last else f"h{index}_{r + 1}" for r in range(n))
+        if "biases" in raw and "bias" in raw:
+            raise doc.error(path + ("bias",), "give either biases (one per neuron) or bias (shared), not both")
+        if "biases" in raw:
+            b = _vector(doc, path + ("biases",), raw["biases"])
+            if len(b) != n:
+                raise doc.error(
+                    path + ("biases",),
+                    f"expected {n} biases (one per neuron), got {len(b)}",
+                    hint="or write bias: VALUE for one bias shared by the layer",
+                )
+            mode, biases, names = "neuron", b, tuple(f"b{index}_{r + 1}" for r in range(n))
+        elif "bias" in raw:
+            biases = np.array([as_number(doc, path + ("bias",), raw["bias"])])
+            mode, names = "shared", (f"b{index}",)
+        else:
+            mode, biases, names = "none", np.zeros(0), ()
+        slope = as_number(doc, path + ("leaky_slope",), raw.get("leaky_slope", default_slope), "a slope")
+        layers.append(Layer(index, activation, neurons, w, mode, np.asarray(biases, dtype=float), names, None, slope))
+        previous = n
+    if loss != "max_margin":
+        _check_target_width(doc, data, targets, layers[-1].size)
+    return input_names, inputs, targets, layers
+
+
+def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
+    """max_margin: each sample's true window `inputs` and corrupt window `corrupt` (no targets)."""
+    if "targets" in data:
+        raise doc.error(
+            ("targets",),
+            "max_margin has no targets: it compares the scores of x and x_c",
+            hint="remove targets; give corrupt: [...] beside inputs",
+        )
+    if "samples" in data:
+        raw = data["samples"]
+        if "inputs" in data or "corrupt" in data:
+            raise doc.error(("samples",), "give either samples: or inputs:/corrupt:, not both")
+        if not isinstance(raw, list) or not raw:
+            raise doc.error(("samples",), "samples must be a non-empty list of {inputs: [...], corrupt: [...]}")
+        pairs: list[tuple[tuple[Any, ...], Any, tuple[Any, ...], Any]] = []
+        for s, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise doc.error(("samples", s), "each sample must be a mapping with inputs and corrupt")
+            _check_keys(doc, ("samples", s), item, ("inputs", "corrupt"))
+            _require(doc, ("samples", s), item, "inputs")
+            _require(doc, ("samples", s), item, "corrupt", hint="max_margin needs a corrupt window per sample")
+            pairs.append((("samples", s, "inputs"), item["inputs"], ("samples", s, "corrupt"), item["corrupt"]))
+    else:
+        _require(doc, (), data, "inputs", hint="add inputs: [...] and corrupt: [...], or samples: [...]")
+        _require(doc, (), data, "corrupt", hint="max_margin needs the corrupt window x_c")
+        pairs = [(("inputs",), data["inputs"], ("corrupt",), data["corrupt"])]
+    windows: list[list[float]] = []
+    corrupt: list[list[float]] = []
+    for xpath, x, cpath, c in pairs:
+        xv, cv = _vector(doc, xpath, x).tolist(), _vector(doc, cpath, c).tolist()
+        first = len(windows[0]) if windows else len(xv)
+        for path, v in ((xpath, xv), (cpath, cv)):
+            if len(v) != first:
+                raise doc.error(path, f"this window has {len(v)} inputs but the first has {first}")
+        windows.append(xv)
+        corrupt.append(cv)
+    return windows, corrupt
+
+
+def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
+    if "samples" in data:
+        if "inputs" in data or "targets" in data:
+            raise doc.error(("samples",), "give either samples: or inputs:/targets:, not both")
+        raw = data["samples"]
+        if not isinstance(raw, list) or not raw:
+            raise doc.error(("samples",), "samples must be a non-empty list of {inputs: [...], targets: [...]}")
+        inputs: list[list[float]] = []
+        targets: list[list[float]] = []
+        for s, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise doc.error(("samples", s), "each sample must be a mapping with inputs and targets")
+            _check_keys(doc, ("samples", s), item, ("inputs", "targets"))
+            _require(doc, ("samples", s), item, "inputs")
+            _require(doc, ("samples", s), item, "targets")
+            x = _vector(doc, ("samples", s, "inputs"), item["inputs"]).tolist()
+            t = _vector(doc, ("samples", s, "targets"), item["targets"]).tolist()
+            if inputs and len(x) != len(inputs[0]):
+                raise doc.error(
+                    ("samples", s, "inputs"), f"this sample has {len(x)} inputs but sample 1 has {len(inputs[0])}"
+                )
+            if targets and len(t) != len(targets[0]):
+                raise doc.error(
+                    ("samples", s, "targets"), f"this sample has {len(t)} targets but sample 1 has {len(targets[0])}"
+                )
+            inputs.append(x)
+            targets.append(t)
+        return inputs, targets
+    _require(doc, (), data, "inputs", hint="add inputs: [...] and targets: [...], or samples: [...]")
+    _require(doc, (), data, "targets")
+    x = _vector(doc, ("inputs",), data["inputs"]).tolist()
+    t = _vector(doc, ("targets",), data["targets"]).tolist()
+    return [x], [t]
+
+
+def _check_target_width(doc: Document, data: dict[str, Any], targets: list[list[float]], outputs: int) -> None:
+    if len(targets[0]) != outputs:
+        path: tuple[Any, ...] = ("samples", 0, "targets") if "samples" in data else ("targets",)
+        raise doc.error(path, f"expected {outputs} targets (one per output neuron), got {len(targets[0])}")
+
+
+def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_slope: float):
+    import numpy as np
+
+    samples_in, samples_t = _samples_named(doc, data)
+    input_names = list(samples_in[0][0])
+    seen: dict[str, tuple[Any, ...]] = {n: ("inputs",) for n in input_names}
+    layers: list[Layer] = []
+    previous = input_names
+    for i, raw in enumerate(layers_raw):
+        path = ("layers", i)
+        _check_keys(doc, path, raw, LAYER_KEYS_NAMED)
+        activation = _choice(doc, path + ("activation",), raw.get("activation", "sigmoid"), ACTIVATIONS, "activation")
+        neurons = raw["neurons"]
+        if not isinstance(neurons, list) or not neurons or not all(isinstance(n, str) for n in neurons):
+            raise doc.error(path + ("neurons",), "neurons must be a non-empty list of names, e.g. [h1, h2]")
+        for k, name in enumerate(neurons):
+            _check_name(doc, path + ("neurons", k), name, seen)
+        _require(doc, path, raw, "weights")
+        wraw = raw["weights"]
+        if not isinstance(wraw, dict):
+            raise doc.error(path + ("weights",), "in the named form, weights is a mapping NAME: {from, to, value}")
+        w = np.zeros((len(neurons), len(previous)))
+        names: list[list[str | None]] = [[None] * len(previous) for _ in neurons]
+        for wname, spec in wraw.items():
+            wpath = path + ("weights", wname)
+            _check_name(doc, wpath, wname, seen)
+            if not isinstance(spec, dict):
+                raise doc.error(wpath, "a weight is a mapping {from: SOURCE, to: NEURON, value: NUMBER}")
+            _check_keys(doc, wpath, spec, ("from", "to", "value"))
+            for key in ("from", "to", "value"):
+                _require(doc, wpath, spec, key)
+            src, dst = spec["from"], spec["to"]
+            for key, value in (("from", src), ("to", dst)):
+                if not isinstance(value, str):
+                    raise doc.error(
+                        wpath + (key,),
+                        f"{key} must be one neuron's name, got {brief(value)}",
+                        hint="e.g. {from: i1, to: h1, value: 0.15}",
+                    )
+            if src not in previous:
+                where = "an input" if i == 0 else f"a neuron of layer {i}"
+                if src in seen:
+                    raise doc.error(
+                        wpath + ("from",),
+                        f"{brief(src)} is not in the layer before; layers connect only "
+                        "to the layer before (no skip connections in v1)",
+                    )
+                raise doc.error(
+                    wpath + ("from",),
+                    f"{brief(src)} is not {where}",
+                    hint=did_you_mean(str(src), previous) or f"choose one of {', '.join(previous)}",
+                )
+            if dst not in neurons:
+                raise doc.error(
+                    wpath + ("to",),
+                    f"{brief(dst)} is not a neuron of this layer",
+                    hint=did_you_mean(str(dst), neurons) or f"choose one of {', '.join(neurons)}",
+                )
+            r, c = neurons.index(dst), previous.index(src)
+            if names[r][c] is not None:
+                raise doc.error(wpath, f"{names[r][c]} already connects {src} to {dst}")
+            names[r][c] = wname
+            w[r, c] = as_number(doc, wpath + ("value",), spec["value"])
+        missing = [
+            f"{previous[c]}→{neurons[r]}"
+            for r in range(len(neurons))
+            for c in range(len(previous))
+            if names[r][c] is None
+        ]
+        if missing:
+            raise doc.error(
+                path + ("weights",),
+                f"no weight for {', '.join(missing[:4])}" + (" ..." if len(missing) > 4 else ""),
+                hint="every neuron connects to every neuron of the layer before (use 0 for none)",
+            )
+        mode, biases, bias_names = _named_biases(doc, path, raw.get("biases"), neurons, seen)
+        slope = as_number(doc, path + ("leaky_slope",), raw.get("leaky_slope", default_slope), "a slope")
+        layers.append(
+            Layer(
+                i + 1,
+                activation,
+                tuple(neurons),
+                w,
+                mode,
+                biases,
+                bias_names,
+                tuple(tuple(str(n) for n in row) for row in names),
+                slope,
+            )
+        )
+        previous = list(neurons)
+    outputs = list(previous)
+    inputs = [[x[n] for n in input_names] for x, _ in samples_in]
+    targets = []
+    for t, tpath in samples_t:
+        if set(t) != set(outputs):
+            missing = [o for o in outputs if o not in t]
+            extra = [k for k in t if k not in outputs]
+            detail = f"missing {', '.join(missing)}" if missing else f"{', '.join(extra)} is not an output neuron"
+            raise doc.error(
+                tpath,
+                f"targets must name each output neuron ({', '.join(outputs)}): {detail}",
+                hint=did_you_mean(extra[0], outputs) if extra else None,
+            )
+        targets.append([t[o] for o in outputs])
+    return input_names, inputs, targets, layers
+
+
+def _named_biases(doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[str], seen: dict):
+    import numpy as np
+
+    if raw is None:
+        return "none", np.zeros(0), ()
+    if not isinstance(raw, dict):
+        raise doc.error(path + ("biases",), "in the named form, biases is a mapping NAME: {to, value}")
+    owner: dict[str, str] = {}
+    specs = []
+    for bname, spec in raw.items():
+        bpath = path + ("biases", bname)
+        _check_name(doc, bpath, bname, seen)
+        if not isinstance(spec, dict):
+            raise doc.error(bpath, "a bias is a mapping {to: NEURON or [NEURONS], value: NUMBER}")
+        _check_keys(doc, bpath, spec, ("to", "value"))
+        _require(doc, bpath, spec, "to")
+        _require(doc, bpath, spec, "value")
+        targets = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
+        for dst in targets:
+            if not isinstance(dst, str):
+                raise doc.error(
+                    bpath + ("to",),
+                    f"to must name neurons, got {brief(spec['to'])}",
+                    hint="e.g. {to: [h1, h2], value: 0.35}",
+                )
+            if dst not in neurons:
+                raise doc.error(
+                    bpath + ("to",),
+                    f"{brief(dst)} is not a neuron of this layer",
+                    hint=did_you_mean(str(dst), neurons) or f"choose from {', '.join(neurons)}",
+                )
+            if dst in owner:
+                raise doc.error(bpath + ("to",), f"{dst} already has the bias {owner[dst]}")
+            owner[dst] = bname
+        specs.append((bname, targets, as_number(doc, bpath + ("value",), spec["value"])))
+    if (
+        len(specs) == 1
+        and set(specs[0][1]) == set(neurons)
+        and (len(neurons) > 1 or isinstance(raw[specs[0][0]]["to"], list))
+    ):
+        return "shared", np.array([specs[0][2]]), (specs[0][0],)
+    if all(len(t) == 1 for _, t, _ in specs) and len(owner) == len(neurons):
+        by_neuron = {t[0]: (name, value) for name, t, value in specs}
+        return ("neuron", np.array([by_neuron[n][1] for n in neurons]), tuple(by_neuron[n][0] for n in neurons))
+    raise doc.error(
+        path + ("biases",),
+        "give one bias shared by every neuron of the layer, or one bias per neuron",
+        hint="bias modes are none, one per neuron, or one shared by the layer",
+    )
+
+
+def _samples_named(doc: Document, data: dict[str, Any]):
+    def vector(path: tuple[Any, ...], raw: Any, what: str) -> dict[str, float]:
+        if not isinstance(raw, dict) or not raw:
+            raise doc.error(path, f"in the named form, {what} is a mapping NAME: VALUE, e.g. {{i1: 0.05}}")
+        return {str(k): as_number(doc, path + (k,), v) for k, v in raw.items()}
+
+    if "samples" in data:
+        if "inputs" in data or "targets" in data:
+            raise doc.error(("samples",), "give either samples: or inputs:/targets:, not both")
+        raw = data["samples"]
+        if not isinstance(raw, list) or not raw:
+            raise doc.error(("samples",), "samples must be a non-empty list of {inputs: {...}, targets: {...}}")
+        ins: list[tuple[dict[str, float], tuple[Any, ...]]] = []
+        ts: list[tuple[dict[str, float], tuple[Any, ...]]] = []
+        for s, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise doc.error(("samples", s), "each sample must be a mapping with inputs and targets")
+            _check_keys(doc, ("samples", s), item, ("inputs", "targets"))
+            _require(doc, ("samples", s), item, "inputs")
+            _require(doc, ("samples", s), item, "targets")
+            x = vector(("samples", s, "inputs"), item["inputs"], "inputs")
+            if ins and list(x) != list(ins[0][0]):
+                raise doc.error(
+                    ("samples", s, "inputs"),
+                    f"this sample's inputs are {', '.join(x)}; sample 1 has {', '.join(ins[0][0])}",
+                )
+            ins.append((x, ("samples", s, "inputs")))
+            ts.append((vector(("samples", s, "targets"), item["targets"], "targets"), ("samples", s, "targets")))
+        return ins, ts
+    _require(doc, (), data, "inputs")
+    _require(doc, (), data, "targets")
+    return (
+        [(vector(("inputs",), data["inputs"], "inputs"), ("inputs",))],
+        [(vector(("targets",), data["targets"], "targets"), ("targets",))],
+    )
+
+
+# ---- small validation helpers ----
+
+
+def _check_keys(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], allowed: Sequence[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise doc.error(
+                path + (key,),
+                f"unknown key {brief(key)}",
+                hint=did_you_mean(str(key), allowed) or f"expected one of {', '.join(allowed)}",
+            )
+
+
+def _require(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], key: str, hint: str | None = None) -> None:
+    if key not in mapping:
+        raise doc.error(path, f"missing required key {brief(key)}", hint=hint or "see docs/scenarios.md")
+
+
+def _choice(doc: Document, path: tuple[Any, ...], value: Any, choices: Sequence[str], what: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise doc.error(
+            path,
+            f"unknown {what} {brief(value)}",
+            hint=did_you_mean(str(value), choices) or f"choose one of {', '.join(choices)}",
+        )
+    return value
+
+
+def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str, tuple[Any, ...]]) -> None:
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+        raise doc.error(
+            path,
+            f"{brief(name)} is not a valid name",
+            hint="use letters, digits and _, starting with a letter (e.g. h1, w5)",
+        )
+    if name.startswith(RESERVED_PREFIXES) or name in ("E", "total"):
+        raise doc.error(
+            path,
+            f"the name {brief(name)} would read as a quantity name (net_X, E_X, dE/..., ...)",
+            hint="choose a name that does not start with net_, out_, delta_, E_, dE, dnet_ or dout_",
+        )
+    if name in seen:
+        raise doc.error(path, f"the name {brief(name)} is used twice")
+    seen[name] = path
+
+
+def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> np.ndarray:
+    import numpy as np
+
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise doc.error(path, f"expected a non-empty list of numbers, got {brief(raw)}")
+    return np.array([as_number(doc, path + (k,), v) for k, v in enumerate(raw)], dtype=float)
+
+
+def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> np.ndarray:
+    import numpy as np
+
+    if not isinstance(raw, list) or not raw:
+        raise doc.error(path, "weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]")
+    rows: list[list[float]] = []
+    for r, row in enumerate(raw):
+        if not isinstance(row, list) or not row:
+            raise doc.error(
+                path + (r,),
+                "each row of weights must be a non-empty list of numbers",
+                hint="row i = neuron i of this layer, e.g. [0.15, 0.20]",
+            )
+        if rows and len(row) != len(rows[0]):
+            raise doc.error(path + (r,), f"row {r + 1} has {len(row)} weights but row 1 has {len(rows[0])}")
+        rows.append([as_number(doc, path + (r, c), v) for c, v in enumerate(row)])
+    return np.array(rows, dtype=float)
