@@ -203,6 +203,9 @@ def test_gradient_forms_of_deeper_networks(path_limit, monkeypatch):
 
 
 def test_importing_the_modules_loads_neither_sympy_nor_numpy():
-    code = "import sys, bptrace.verify.symbolic, bptrace.verify.verification; print('sympy' in sys.modules, 'numpy' in sys.modules)"
+    code = (
+        "import sys, bptrace.verify.symbolic, bptrace.verify.verification; "
+        "print('sympy' in sys.modules, 'numpy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -40,6 +40,7 @@ SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", "
 )
 @digits_option
 @ascii_option
+@click.option("--step", is_flag=True, help="In a terminal, wait for a key after each section (a lesson's pace).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def explain(
     target: str | None,
@@ -50,6 +51,7 @@ def explain(
     no_checks: bool,
     digits: int,
     ascii_: bool,
+    step: bool,
     output: str | None,
 ) -> None:
     """Derive TARGET step by step: where it sits, the chain rule, each factor, the update, the checks.
@@ -97,7 +99,12 @@ def explain(
     if fmt == "terminal":
         from bptrace.render.explain_text import ExplanationView
 
-        print_renderable(ExplanationView(explanation, ascii=ascii_), ascii_, output)
+        if step and not output:
+            from bptrace.cli.lesson import print_steps
+
+            print_steps(ExplanationView(explanation, ascii=ascii_), ascii_)
+        else:
+            print_renderable(ExplanationView(explanation, ascii=ascii_), ascii_, output)
     elif fmt == "markdown":
         from bptrace.render.explain_text import explanation_markdown
 

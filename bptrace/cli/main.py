@@ -14,6 +14,7 @@ import click
 
 from bptrace.cli import check as cli_check
 from bptrace.cli import explain as cli_explain
+from bptrace.cli import lesson as cli_lesson
 from bptrace.cli import train as cli_train
 from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
 from bptrace.errors import BptraceError
@@ -128,6 +129,7 @@ FORMATS = ["terminal", "json", "markdown", "latex", "html"]
     help="Independent checks: SymPy and finite differences (auto: full when small).",
 )
 @click.option("--fragment", is_flag=True, help="latex/html: a fragment to include, not a whole document.")
+@click.option("--step", is_flag=True, help="In a terminal, wait for a key after each table (a lesson's pace).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def run(
     scenario: str | None,
@@ -139,6 +141,7 @@ def run(
     rows: int,
     verify_mode: str,
     fragment: bool,
+    step: bool,
     output: str | None,
 ) -> None:
     """Trace one training step of SCENARIO (a path, or a bundled name; default: mazur).
@@ -170,7 +173,10 @@ def run(
         if fmt == "terminal":
             from bptrace.render.terminal import BlocksView
 
-            print_renderable(BlocksView(blocks), ascii_, output)
+            if step and not output:
+                cli_lesson.print_steps(BlocksView(blocks), ascii_)
+            else:
+                print_renderable(BlocksView(blocks), ascii_, output)
         else:
             from bptrace.render.export import export
 
@@ -294,6 +300,6 @@ def compare(
 
 
 # Commands that live in their own modules (each imports numpy, SymPy, matplotlib only when it runs).
-for _module in (cli_explain, cli_check, cli_train):
+for _module in (cli_explain, cli_check, cli_train, cli_lesson):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -1,0 +1,88 @@
+"""`bptrace lesson`: a self-contained page that steps through the derivation, for a classroom projector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bptrace.cli.common import digits_option, load_scenario, write_output
+from bptrace.errors import BptraceError
+
+
+@click.command()
+@click.argument("scenario", required=False)
+@click.option("--explain", "target", metavar="QUANTITY", help="Step through one quantity's derivation (e.g. w5).")
+@digits_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the page to FILE instead of stdout.")
+def lesson(scenario: str | None, target: str | None, digits: int, output: str | None) -> None:
+    """Write a page that reveals SCENARIO's derivation one step at a time (default: mazur).
+
+    Each row of each table of 'bptrace run' (or, with --explain, each step of 'bptrace explain') is one step,
+    beside the network drawn with the neuron or weight of the step highlighted and the numbers known so far
+    written on it. In the page: → or space for the next step, ← back, Home and End. The page is one file
+    with nothing fetched from the network; printing it prints every step.
+
+    \b
+    Example:
+        bptrace lesson scenarios/mazur.yaml -o lesson.html
+        bptrace lesson mazur --explain w5 -o w5.html
+    """
+    from bptrace.engine.step import trace as make_trace
+    from bptrace.render.lesson import Lesson, lesson_html, slides_from_blocks, slides_from_explanation
+
+    s = load_scenario(scenario)
+    t = make_trace(s)
+    if target:
+        from bptrace.explain.derivation import explain as build
+
+        explanation = build(t, target, digits=digits)
+        slides = slides_from_explanation(s, explanation)
+        title = f"{explanation.target} · {s.title}"
+    else:
+        from bptrace.render.layout import SECTIONS, TraceLayout
+
+        layout = TraceLayout(t, digits=digits, rows=None)
+        blocks = [b for name in SECTIONS[1:-1] for b in getattr(layout, f"section_{name}")()]
+        slides = slides_from_blocks(s, blocks)
+        title = s.title
+    if not slides:
+        raise BptraceError("nothing to step through", hint="check the scenario with 'bptrace run'")
+    write_output(lesson_html(Lesson(title, s, slides)), output)
+
+
+COMMANDS = [lesson]
+
+
+def print_steps(renderable: Any, ascii_: bool) -> None:
+    """`run --step`, `explain --step`: print one step at a time, waiting for a key between steps.
+
+    A step ends with a table or a blank line (one table of `run`, one section of `explain`). Only when both
+    standard input and output are terminals does it wait; piped or redirected, everything prints at once.
+    """
+    import sys
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from bptrace.cli.common import console, emit
+
+    c = console(ascii_)
+    if getattr(c, "bptrace_ascii", False) and hasattr(renderable, "ascii"):
+        renderable.ascii = True
+    steps: list[list[Any]] = [[]]
+    for part in renderable.__rich_console__(c, c.options):
+        steps[-1].append(part)
+        if isinstance(part, Table) or (isinstance(part, Text) and not part.plain.strip()):
+            steps.append([])
+    steps = [s for s in steps if any(not (isinstance(p, Text) and not p.plain.strip()) for p in s)]
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    for k, parts in enumerate(steps):
+        for part in parts:
+            emit(c, part)
+        if interactive and k < len(steps) - 1:
+            c.print(f"[dim]step {k + 1} of {len(steps)}: any key for the next, q to stop[/dim]", end="\r")
+            key = click.getchar()
+            c.print(" " * 60, end="\r")
+            if key in ("q", "Q", "\x1b", "\x03"):
+                break
