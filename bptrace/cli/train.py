@@ -457,8 +457,9 @@ def _epoch_ticks(last: int) -> tuple[list[float], list[str]]:
 )
 @click.option(
     "--show",
-    type=click.Choice(["grad", "update"]),
-    help="Add each weight's gradient (grad) or its value after one step (update) to the edges.",
+    type=click.Choice(["all", "weights", "grad", "update"]),
+    help="all (default): net and out on the nodes; weights: only the weights, inputs and targets (a handout "
+    "that gives no forward pass away); grad: add each ∂E/∂w and δ; update: each weight after one step.",
 )
 @click.option(
     "--sample",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bptrace.model.scenario import Layer, Scenario
 
 SUFFIXES = (".svg", ".png")
-SHOW = ("grad", "update")
+SHOW = ("all", "weights", "grad", "update")  # None is "all": net and out on the nodes
 DEFAULT_DIGITS = 4  # labels in a picture: four significant digits (--digits for more)
 MAX_NEURONS = 40  # more neurons than this (inputs included) -> the summarised drawing
 MAX_WIDTH = 12  # a layer wider than this -> the summarised drawing
@@ -139,7 +139,13 @@ def _title(trace: Trace, sample: int, show: str | None, summary: bool = False) -
         parts.append(f"{s.parameter_count()} parameters, one box per layer")
     else:
         parts.append(
-            {None: "edges: weights", "grad": "edges: weight, ∂E/∂w", "update": "edges: weight → updated weight"}[show]
+            {
+                None: "edges: weights",
+                "all": "edges: weights",
+                "weights": "the weights and inputs (for a handout)",
+                "grad": "edges: weight, ∂E/∂w",
+                "update": "edges: weight → updated weight",
+            }[show]
         )
     return " · ".join(parts)
 
@@ -169,13 +175,34 @@ def _bias_text(trace: Trace, layer: Layer, k: int, show: str | None, digits: int
 
 
 def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, ascii: bool) -> Any:
-    """Every input, neuron and bias a node; every weight an edge (labelled while the layer pair is small)."""
+    """Every input, neuron and bias a node (equal circles); every weight an edge whose label sits where it
+    meets no other edge, node or label; the targets beside the outputs; a legend under the drawing.
+
+    Where some label finds no free spot, the drawing is laid out again with the nodes further apart."""
+    spread = 1.0
+    for _ in range(5):
+        fig, crowded = _detailed_layout(trace, show, sample, digits, ascii, spread)
+        if not crowded:
+            break
+        spread *= 1.3
+    return fig
+
+
+def _detailed_layout(
+    trace: Trace, show: str | None, sample: int, digits: int, ascii: bool, spread: float
+) -> tuple[Any, int]:
+    """The detailed drawing with the nodes `spread` times the usual distance apart, and how many labels
+    found no spot free of other edges, nodes and labels."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Circle
+
     s = trace.scenario
     t = to_ascii if ascii else (lambda text: text)
-    gap = 3.4  # horizontal distance between columns (data units ≈ inches / 1.3)
-    step = 1.5  # vertical distance between nodes of a column
+    gap = 3.6 * spread  # horizontal distance between columns (data units ≈ inches / 1.3)
+    step = 1.7 * spread  # vertical distance between nodes of a column
     columns: list[list[_Node]] = []
     biases: list[list[_Node]] = []  # biases[l]: the bias nodes feeding layer l + 1, drawn in column l
+    values = show != "weights"  # a handout (--show weights) gives no forward pass away
     for index in range(len(s.layers) + 1):
         names = s.layer_names(index)
         n = len(names)
@@ -189,7 +216,9 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
                 kind = "input"
             else:
                 lt = trace.layers[index - 1]
-                text = f"{name}\nnet {num(lt.net[sample, r], digits)}\nout {num(lt.out[sample, r], digits)}"
+                text = name
+                if values:
+                    text += f"\nnet {num(lt.net[sample, r], digits)}\nout {num(lt.out[sample, r], digits)}"
                 if show == "grad":
                     text += f"\nδ {num(lt.delta[sample, r], digits)}"
                 kind = "neuron"
@@ -203,17 +232,68 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
             else:
                 bias_nodes.append(_Node(index * gap, y, "1", "bias"))  # per-neuron biases: weights from 1
         biases.append(bias_nodes)
+    every = [node for nodes in columns + biases for node in nodes]
 
     n_rows = max(len(c) + len(b) for c, b in zip(columns, biases))
-    width = max(6.0, 1.3 * gap * len(s.layers) + 2.6)
-    height = max(3.2, 1.3 * step * n_rows + 1.0)
+    width = max(6.5, 1.3 * gap * len(s.layers) + 3.4)
+    height = max(3.8, 1.3 * step * n_rows + 1.8)
     fig = _new_figure(width, height)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 0.93))
+    ax = fig.add_axes((0.0, 0.1, 1.0, 0.83))
     ax.set_axis_off()
     ax.set_aspect("equal")
     fig.suptitle(t(_title(trace, sample, show)), fontsize=10)
+    ax.set_xlim(min(n.x for n in every) - 1.3, max(n.x for n in every) + 2.4)
+    ax.set_ylim(min(n.y for n in every) - 1.5, max(n.y for n in every) + 1.0)
+    ax.apply_aspect()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    # edges first, nodes on top of them (zorder), labels on top of everything
+    renderer = FigureCanvasAgg(fig).get_renderer()  # text is measured to place labels where they fit
+
+    style = {"input": ("#e8f0fe", "#1f4e9c"), "neuron": ("#ffffff", "#202124"), "bias": ("#fef7e0", "#b06000")}
+    texts = [
+        ax.text(n.x, n.y, t(n.text), ha="center", va="center", fontsize=8, zorder=3, linespacing=1.25) for n in every
+    ]
+    # one radius for every circle: the smallest that holds the largest label
+    to_data = ax.transData.inverted()
+    radius = 0.42
+    for text, node in zip(texts, every):
+        if node.kind != "bias":
+            e = text.get_window_extent(renderer)
+            (x0, y0), (x1, y1) = to_data.transform([(e.x0, e.y0), (e.x1, e.y1)])
+            radius = max(radius, 0.5 * math.hypot(x1 - x0, y1 - y0) + 0.08)
+    obstacles: list[_Box] = []  # display boxes no label may cover
+    for text, node in zip(texts, every):
+        face, rim = style[node.kind]
+        if node.kind == "bias":
+            text.set_bbox({"boxstyle": "round,pad=0.45", "facecolor": face, "edgecolor": rim, "linewidth": 1.2})
+            text.set_gid(f"bias-{len(obstacles)}")
+            e = text.get_window_extent(renderer).padded(6)
+            obstacles.append((e.x0, e.y0, e.x1, e.y1))
+        else:
+            circle = Circle((node.x, node.y), radius, facecolor=face, edgecolor=rim, linewidth=1.2, zorder=2)
+            circle.set_gid(f"node-{node.text.split(chr(10))[0]}")
+            ax.add_patch(circle)
+            (cx0, cy0), (cx1, cy1) = ax.transData.transform(
+                [(node.x - radius, node.y - radius), (node.x + radius, node.y + radius)]
+            )
+            obstacles.append((cx0, cy0, cx1, cy1))
+    if not s.max_margin:  # the targets beside the outputs: given data, on the handout too
+        for r, node in enumerate(columns[-1]):
+            label = ax.text(
+                node.x + radius + 0.15,
+                node.y,
+                t(f"target {num(s.targets[sample, r], digits)}"),
+                ha="left",
+                va="center",
+                fontsize=8,
+                color="#1d6b2c",
+                zorder=3,
+                gid=f"target-{node.text.splitlines()[0]}",
+            )
+            e = label.get_window_extent(renderer)
+            obstacles.append((e.x0, e.y0, e.x1, e.y1))
+
+    edges: list[_Edge] = []
     for index, layer in enumerate(s.layers, start=1):
         src, dst = columns[index - 1], columns[index]
         labelled = len(src) * len(dst) <= MAX_LABELLED_EDGES
@@ -221,76 +301,142 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
         for r, target in enumerate(dst):
             for c, source in enumerate(src):
                 w = float(layer.weights[r, c])
-                line_width = 0.6 + 1.6 * abs(w) / w_abs
+                words = t(_edge_text(trace, layer, r, c, show, digits)) if labelled else None
                 colour = "#1f4e9c" if w >= 0 else "#b3261e"
-                ax.plot(
-                    [source.x, target.x],
-                    [source.y, target.y],
-                    color=colour,
-                    lw=line_width,
-                    zorder=1,
-                    solid_capstyle="round",
-                )
-                if labelled:
-                    # labels of one source's edges sit at different distances along them, so they do not
-                    # pile up where the edges fan out
-                    at = 0.25 + 0.25 * r / max(1, len(dst) - 1)
-                    _edge_label(ax, source, target, t(_edge_text(trace, layer, r, c, show, digits)), at)
+                edges.append(_Edge(layer.weight_name(r, c), source, target, colour, 0.6 + 1.6 * abs(w) / w_abs, words))
         for bias in biases[index - 1]:
             for r, target in enumerate(dst):
-                ax.plot([bias.x, target.x], [bias.y, target.y], color="#777777", lw=0.8, ls="--", zorder=1)
+                words = None
                 if layer.bias_mode == "neuron" and (labelled or len(dst) <= 4):
-                    _edge_label(ax, bias, target, t(_bias_text(trace, layer, r, show, digits)), 0.7)
-    style = {"input": ("#e8f0fe", "#1f4e9c"), "neuron": ("#ffffff", "#202124"), "bias": ("#fef7e0", "#b06000")}
-    for nodes in columns + biases:
-        for node in nodes:
-            face, edge = style[node.kind]
-            ax.text(
-                node.x,
-                node.y,
-                t(node.text),
-                ha="center",
-                va="center",
-                fontsize=8,
-                zorder=3,
-                linespacing=1.25,
-                bbox={
-                    "boxstyle": "round,pad=0.45" if node.kind == "bias" else "circle,pad=0.5",
-                    "facecolor": face,
-                    "edgecolor": edge,
-                    "linewidth": 1.2,
-                },
-            )
-    # layer captions under each column
-    low = min(node.y for nodes in columns + biases for node in nodes) - 1.1
+                    words = t(_bias_text(trace, layer, r, show, digits))
+                edges.append(_Edge(f"{layer.bias_names[0]}-{r}", bias, target, "#777777", 0.8, words, dashed=True))
+    segments: list[tuple[str, float, float, float, float]] = []
+    for edge in edges:
+        a, b = edge.source, edge.target
+        # each edge runs from the rim of one circle to the rim of the other
+        ux, uy = b.x - a.x, b.y - a.y
+        length = math.hypot(ux, uy) or 1.0
+        ra = 0.0 if a.kind == "bias" else radius
+        start = (a.x + ux / length * ra, a.y + uy / length * ra)
+        stop = (b.x - ux / length * radius, b.y - uy / length * radius)
+        ax.plot(
+            [start[0], stop[0]],
+            [start[1], stop[1]],
+            color=edge.colour,
+            lw=edge.width,
+            ls="--" if edge.dashed else "-",
+            zorder=1,
+            solid_capstyle="round",
+            gid=f"edge-{edge.owner}",
+        )
+        (sx, sy), (ex, ey) = ax.transData.transform([start, stop])
+        segments.append((edge.owner, sx, sy, ex, ey))
+    crowded = 0
+    for edge in edges:
+        if edge.label is not None:
+            box, meets = _place_label(ax, renderer, edge, segments, obstacles)
+            obstacles.append(box)
+            crowded += meets > 0
+
+    handles = [
+        Line2D([], [], color="#1f4e9c", lw=2, label=t("weight ≥ 0")),
+        Line2D([], [], color="#b3261e", lw=2, label=t("weight < 0")),
+        Line2D([], [], color="#777777", lw=0.8, ls="--", label=t("bias")),
+    ]
+    nodes_say = "nodes: net and out" if values else "nodes: the names (inputs: their values)"
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=3,
+        fontsize=7.5,
+        frameon=False,
+        title=t(f"line width ∝ |weight| · {nodes_say} of sample {sample + 1}"),
+        title_fontsize=7.5,
+    )
+    low = min(n.y for n in every) - 1.1  # layer captions under each column
     for index, nodes in enumerate(columns):
         caption = "inputs" if index == 0 else f"layer {index}: {s.layers[index - 1].activation}"
         ax.text(nodes[0].x, low, t(caption), ha="center", va="center", fontsize=8, color="#5f6368")
-    xs = [node.x for nodes in columns for node in nodes]
-    ys = [node.y for nodes in columns + biases for node in nodes]
-    ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
-    ax.set_ylim(min(ys) - 1.5, max(ys) + 1.0)
-    return fig
+    return fig, crowded
 
 
-def _edge_label(ax: Any, a: _Node, b: _Node, text: str, at: float) -> None:
-    """A label on the edge a→b, a fraction `at` of the way from a, turned along the edge."""
-    x = a.x + at * (b.x - a.x)
-    y = a.y + at * (b.y - a.y)
-    angle = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
-    ax.text(
-        x,
-        y,
-        text,
-        ha="center",
-        va="center",
-        fontsize=6.5,
-        rotation=angle,
-        rotation_mode="anchor",
-        zorder=4,
-        linespacing=1.1,
-        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
-    )
+_Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in display units
+
+
+@dataclass
+class _Edge:
+    owner: str  # the weight's (or bias's) name: the SVG ids are edge-OWNER and label-OWNER
+    source: _Node
+    target: _Node
+    colour: str
+    width: float
+    label: str | None
+    dashed: bool = False
+
+
+# fractions along an edge, tried in order: first near the source, where the edges out of a node fan apart
+LABEL_SPOTS = tuple(round(0.2 + 0.04 * k, 2) for k in range(16)) + (0.16, 0.12)
+
+
+def _place_label(
+    ax: Any, renderer: Any, edge: _Edge, segments: list[tuple[str, float, float, float, float]], taken: list[_Box]
+) -> tuple[_Box, int]:
+    """Put an edge's label at the first spot along it where it meets no other edge, node or label (else at the
+    spot with the fewest such meetings); returns the box it takes, in display units, and those meetings."""
+    a, b = edge.source, edge.target
+    best: tuple[int, Any, _Box] | None = None
+    for at in LABEL_SPOTS:
+        label = ax.text(
+            a.x + at * (b.x - a.x),
+            a.y + at * (b.y - a.y),
+            edge.label,
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            zorder=4,
+            linespacing=1.1,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.95},
+            gid=f"label-{edge.owner}",
+        )
+        e = label.get_window_extent(renderer).padded(2)
+        box = (e.x0, e.y0, e.x1, e.y1)
+        meets = sum(boxes_meet(box, other) for other in taken)
+        meets += sum(segment_meets_box(seg[1:], box) for seg in segments if seg[0] != edge.owner)
+        if best is None or meets < best[0]:
+            if best is not None:
+                best[1].remove()
+            best = (meets, label, box)
+        else:
+            label.remove()
+        if meets == 0:
+            break
+    assert best is not None
+    return best[2], best[0]
+
+
+def boxes_meet(p: _Box, q: _Box) -> bool:
+    """Whether two boxes (x0, y0, x1, y1) overlap."""
+    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+
+def segment_meets_box(seg: tuple[float, float, float, float], box: _Box) -> bool:
+    """Whether the segment (x1, y1, x2, y2) enters the box (x0, y0, x1, y1): Liang–Barsky clipping."""
+    x1, y1, x2, y2 = seg
+    dx, dy = x2 - x1, y2 - y1
+    lo, hi = 0.0, 1.0
+    for p, q in ((-dx, x1 - box[0]), (dx, box[2] - x1), (-dy, y1 - box[1]), (dy, box[3] - y1)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        r = q / p
+        if p < 0:
+            lo = max(lo, r)
+        else:
+            hi = min(hi, r)
+        if lo > hi:
+            return False
+    return True
 
 
 def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, ascii: bool) -> Any:
@@ -364,7 +510,8 @@ def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False
     fig = _new_figure(7.0, 4.2)
     ax = fig.add_subplot(1, 1, 1)
     epochs = list(range(len(history)))
-    ax.plot(epochs, history, color="#1f4e9c", lw=1.4)
+    label = t(f"E_{len(history) - 1} = {num(history[-1], 6)}") if history else None
+    ax.plot(epochs, history, color="#1f4e9c", lw=1.4, label=label)
     if all(e > 0 for e in history):
         ax.set_yscale("log")
     ax.set_xlabel("epoch k")
@@ -372,14 +519,8 @@ def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False
     ax.set_title(t(title or "loss curve"), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     if history:
-        ax.annotate(
-            t(f"E_{len(history) - 1} = {num(history[-1], 6)}"),
-            xy=(epochs[-1], history[-1]),
-            xytext=(-10, 12),
-            textcoords="offset points",
-            ha="right",
-            fontsize=8,
-        )
+        # the final loss in a legend that matplotlib places where it covers least of the curve ("best")
+        ax.legend(loc="best", fontsize=8, handlelength=1.2)
     fig.tight_layout()
     return fig
 
