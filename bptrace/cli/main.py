@@ -246,8 +246,9 @@ def scenarios() -> None:
     "--vary",
     "vary",
     required=True,
+    multiple=True,
     metavar="KEY=A,B[,...]",
-    help="The convention to vary: loss, biases, reduction, hidden, learning_rate or l2.",
+    help="The convention to vary: loss, biases, reduction, hidden, learning_rate or l2 (one per comparison).",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
 @digits_option
@@ -255,7 +256,7 @@ def scenarios() -> None:
 @click.option("--rows", type=click.IntRange(1), default=80, show_default=True, help="At most this many rows.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def compare(
-    scenario: str | None, vary: str, fmt: str, digits: int, ascii_: bool, rows: int, output: str | None
+    scenario: str | None, vary: tuple[str, ...], fmt: str, digits: int, ascii_: bool, rows: int, output: str | None
 ) -> None:
     """Run the same step of SCENARIO under two or more conventions, and show what changes.
 
@@ -277,7 +278,14 @@ def compare(
     from bptrace.explain.conventions import compare as run_compare
     from bptrace.explain.conventions import parse_vary
 
-    key, values = parse_vary(vary)
+    if len(vary) > 1:
+        # a grid of two conventions would hide which one made a difference: compare one at a time
+        raise BptraceError(
+            f"--vary given {len(vary)} times ({', '.join(v.split('=')[0] for v in vary)}): compare varies one "
+            "convention at a time",
+            hint="run 'bptrace compare' once for each --vary",
+        )
+    key, values = parse_vary(vary[0])
     comparison = run_compare(load_scenario(scenario), key, values)
     if fmt == "json":
         import json

@@ -389,10 +389,14 @@ def from_document(doc: Document) -> Scenario:
 def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[list[float]], named: bool) -> None:
     where: tuple[Any, ...] = ("samples",) if "samples" in doc.data else ("targets",)
     if loss == "cross_entropy" and out_layer.activation != "softmax":
+        one_sigmoid = out_layer.activation == "sigmoid" and out_layer.size == 1
         raise doc.error(
             ("loss",),
             "cross_entropy needs a softmax output layer",
-            hint=f"set the last layer's activation to softmax (it is {out_layer.activation})",
+            hint="with one sigmoid output, write loss: bce (binary cross-entropy, Ng's L = −[y ln a + (1 − y) ln(1 − a)])"
+            if one_sigmoid
+            else f"set the last layer's activation to softmax (it is {out_layer.activation}), "
+            "or with sigmoid outputs write loss: bce",
         )
     if loss == "bce" and out_layer.activation != "sigmoid":
         raise doc.error(
@@ -752,13 +756,40 @@ def _samples_named(doc: Document, data: dict[str, Any]):
 # ---- small validation helpers ----
 
 
+# What the articles and courses call a key that bptrace spells otherwise (Ng writes α for the learning rate).
+KEY_SYNONYMS = {
+    "lr": "learning_rate",
+    "eta": "learning_rate",
+    "η": "learning_rate",
+    "alpha": "learning_rate",
+    "α": "learning_rate",
+    "learning-rate": "learning_rate",
+    "learningrate": "learning_rate",
+    "lambda": "l2",
+    "λ": "l2",
+    "weight_decay": "l2",
+    "cost": "loss",
+    "loss_function": "loss",
+    "input": "inputs",
+    "target": "targets",
+    "x": "inputs",
+    "y": "targets",
+    "activation_function": "activation",
+    "act": "activation",
+    "weight": "weights",
+}
+
+
 def _check_keys(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], allowed: Sequence[str]) -> None:
     for key in mapping:
         if key not in allowed:
+            synonym = KEY_SYNONYMS.get(str(key).lower())
             raise doc.error(
                 path + (key,),
                 f"unknown key {brief(key)}",
-                hint=did_you_mean(str(key), allowed) or f"expected one of {', '.join(allowed)}",
+                hint=(f"did you mean {synonym}?" if synonym in allowed else None)
+                or did_you_mean(str(key), allowed)
+                or f"expected one of {', '.join(allowed)}",
             )
 
 

@@ -83,7 +83,8 @@ def brief(value: Any, limit: int = 40) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str | None:
     """'did you mean X?' for the closest of `choices`, or None."""
-    close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)
+    # short names differ in a larger share of their letters (w9 and w8 are 50% alike): judge them more loosely
+    close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6 if len(str(word)) > 4 else 0.45)
     if not close:
         return None
     return "did you mean " + " or ".join(close) + "?"
