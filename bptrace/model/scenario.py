@@ -393,7 +393,8 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
         raise doc.error(
             ("loss",),
             "cross_entropy needs a softmax output layer",
-            hint="with one sigmoid output, write loss: bce (binary cross-entropy, Ng's L = −[y ln a + (1 − y) ln(1 − a)])"
+            hint="with one sigmoid output, write loss: bce (binary cross-entropy, "
+            "Ng's L = −[y ln a + (1 − y) ln(1 − a)])"
             if one_sigmoid
             else f"set the last layer's activation to softmax (it is {out_layer.activation}), "
             "or with sigmoid outputs write loss: bce",
