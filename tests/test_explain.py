@@ -287,7 +287,7 @@ def test_scenario_by_path_and_by_name_agree() -> None:
 
 
 def test_markdown_has_headings_and_tables() -> None:
-    code, out, _ = run("explain", "w5", "--format", "markdown")
+    code, out, _ = run("explain", "w5", "--format", "markdown", "--math", "unicode")
     assert code == 0
     assert out.startswith("# w5 · weight from h1 to o1")
     for heading in ("## Where w5 sits", "## Chain rule", "## Product", "## Update (η = 0.5)", "## Checks"):

@@ -119,7 +119,7 @@ def test_markdown_every_grid_is_a_table_with_its_shape_and_numbers() -> None:
 
 
 def test_markdown_cells_round_trip_escapes_and_line_breaks() -> None:
-    text = export(NASTY, "markdown", title="T")
+    text = export(NASTY, "markdown", title="T", math="unicode")
     tables = md_tables(text)
     assert len(tables) == 1
     grid = NASTY[-1]

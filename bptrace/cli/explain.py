@@ -41,6 +41,13 @@ SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", "
 @digits_option
 @ascii_option
 @click.option("--step", is_flag=True, help="In a terminal, wait for a key after each section (a lesson's pace).")
+@click.option(
+    "--math",
+    type=click.Choice(["latex", "unicode"]),
+    default="latex",
+    show_default=True,
+    help="markdown: formulas as $…$ mathematics (GitHub, Jupyter, Typora, Zhihu) or as Unicode text.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def explain(
     target: str | None,
@@ -52,6 +59,7 @@ def explain(
     digits: int,
     ascii_: bool,
     step: bool,
+    math: str,
     output: str | None,
 ) -> None:
     """Derive TARGET step by step: where it sits, the chain rule, each factor, the update, the checks.
@@ -108,7 +116,7 @@ def explain(
     elif fmt == "markdown":
         from bptrace.render.explain_text import explanation_markdown
 
-        write_output(explanation_markdown(explanation, ascii=ascii_), output)
+        write_output(explanation_markdown(explanation, ascii=ascii_, math=math), output)
     elif fmt == "latex":
         from bptrace.render.explain_latex import explanation_latex
 

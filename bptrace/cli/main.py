@@ -130,6 +130,13 @@ FORMATS = ["terminal", "json", "markdown", "latex", "html"]
 )
 @click.option("--fragment", is_flag=True, help="latex/html: a fragment to include, not a whole document.")
 @click.option("--step", is_flag=True, help="In a terminal, wait for a key after each table (a lesson's pace).")
+@click.option(
+    "--math",
+    type=click.Choice(["latex", "unicode"]),
+    default="latex",
+    show_default=True,
+    help="markdown: formulas as $…$ mathematics (GitHub, Jupyter, Typora, Zhihu) or as Unicode text.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def run(
     scenario: str | None,
@@ -142,6 +149,7 @@ def run(
     verify_mode: str,
     fragment: bool,
     step: bool,
+    math: str,
     output: str | None,
 ) -> None:
     """Trace one training step of SCENARIO (a path, or a bundled name; default: mazur).
@@ -180,7 +188,7 @@ def run(
         else:
             from bptrace.render.export import export
 
-            write_output(export(blocks, fmt, title=s.title, standalone=not fragment), output)
+            write_output(export(blocks, fmt, title=s.title, standalone=not fragment, math=math), output)
     if verification is not None and not verification.ok:
         raise Mismatch()
 

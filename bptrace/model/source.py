@@ -83,8 +83,20 @@ def brief(value: Any, limit: int = 40) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str | None:
     """'did you mean X?' for the closest of `choices`, or None."""
-    # short names differ in a larger share of their letters (w9 and w8 are 50% alike): judge them more loosely
-    close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6 if len(str(word)) > 4 else 0.45)
+    close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)
+    if not close and re.search(r"\d", str(word)):
+        # a short numbered name (w9) is only 50% like its neighbours (w8): offer the names of the same shape
+        # (the same letters around the numbers), the nearest numbers first
+        def shape(name: str) -> str:
+            return re.sub(r"\d+", "#", name)
+
+        def numbers(name: str) -> list[int]:
+            return [int(d) for d in re.findall(r"\d+", name)]
+
+        want = numbers(str(word))
+        same = [c for c in choices if shape(c) == shape(str(word))]
+        same.sort(key=lambda c: sum(abs(a - b) for a, b in zip(numbers(c), want)))
+        close = same[:n]
     if not close:
         return None
     return "did you mean " + " or ".join(close) + "?"

@@ -36,7 +36,13 @@ def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
     out += _align([ex.symbol.latex + " &= " + _num(ex.value, ex.digits)])
     if ex.paths:
         out.append(r"\paragraph{Where $" + _name(ex.paths[0][0]) + "$ sits}")
-        out += _align([" &" + r" \to ".join(_name(node) for node in path) for path in ex.paths])
+        rows = []
+        for path in ex.paths:
+            # a path of many quantities continues on the next line (an A4 line holds about five)
+            names = [_name(node) for node in path]
+            chunks = [names[k : k + PATH_NODES_PER_LINE] for k in range(0, len(names), PATH_NODES_PER_LINE)]
+            rows += [(" &" if k == 0 else r" &\quad \to ") + r" \to ".join(c) for k, c in enumerate(chunks)]
+        out += _align(rows)
         if ex.path_count > len(ex.paths):
             out.append(f"{len(ex.paths)} of the {ex.path_count} paths are shown.")
         if ex.samples > 1 and ex.sample is None:
@@ -105,6 +111,9 @@ def _step(k: int, step: Step, digits: int) -> list[str]:
     lines += [_row(step.symbol, row, digits) for row in step.rows]
     out += _align(lines)
     return out
+
+
+PATH_NODES_PER_LINE = 5
 
 
 def _align(lines: list[str]) -> list[str]:
@@ -232,3 +241,35 @@ def _text(text: str) -> str:
 
 def _comment(text: str) -> str:
     return re.sub(r"[\r\n]+", " ", to_ascii(text))
+
+
+def explanation_markdown_math(ex: Explanation) -> str:
+    """Markdown whose mathematics is this printer's LaTeX: each align* becomes a $$\\begin{aligned}…$$ block
+    (GitHub, Jupyter, Typora and Zhihu render it), headings and the checks table become Markdown."""
+    out: list[str] = []
+    table: list[list[str]] = []
+    for line in explanation_latex(ex, standalone=False).splitlines():
+        if line.startswith("%"):
+            continue
+        heading = re.fullmatch(r"\\(subsection\*|paragraph)\{(.*)\}", line)
+        if heading:
+            level = "# " if heading.group(1).startswith("subsection") else "## "
+            out += ["", level + heading.group(2).replace(" -- ", " · ").replace("\\_", "\\_"), ""]
+        elif line == r"\begin{align*}":
+            out += ["$$", r"\begin{aligned}"]
+        elif line == r"\end{align*}":
+            out += [r"\end{aligned}", "$$", ""]
+        elif line.startswith(r"\begin{tabular}"):
+            table = []
+        elif line == r"\end{tabular}":
+            out += ["| check | value | agrees |", "|---|---:|---|"]
+            out += ["| " + " | ".join(cells) + " |" for cells in table] + [""]
+        elif line.endswith(r" \\") and " & " in line and not line.startswith((" &", "&")) and "=" not in line:
+            table.append([cell.strip() for cell in line[: -len(r" \\")].split(" & ")])
+        else:
+            # \tag is allowed in align* only: inside aligned (and in KaTeX) the label becomes a \text at the right
+            line = re.sub(r"\\tag\*\{((?:[^{}]|\{[^{}]*\})*)\}", r"\\qquad\\text{\1}", line)
+            text = line.removeprefix(r"\par\noindent ").strip()
+            if text:
+                out.append(text)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"

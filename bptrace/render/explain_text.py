@@ -213,8 +213,13 @@ class ExplanationView:
 # Markdown
 
 
-def explanation_markdown(ex: Explanation, ascii: bool = False) -> str:
-    """Markdown: headings, the mathematics in fenced text blocks, a table of factors and one of checks."""
+def explanation_markdown(ex: Explanation, ascii: bool = False, math: str = "latex") -> str:
+    """Markdown: headings, the mathematics as $$…$$ (math="latex", the LaTeX printer's own formulas) or in
+    fenced text blocks ("unicode"), a table of factors and one of checks."""
+    if math == "latex" and not ascii:
+        from bptrace.render.explain_latex import explanation_markdown_math
+
+        return explanation_markdown_math(ex)
     out: list[str] = []
     secs = sections(ex, ascii)
     for k, sec in enumerate(secs):

@@ -13,16 +13,19 @@ from bptrace.render.layout import Block
 EXPORT_FORMATS = ("markdown", "latex", "html")
 
 
-def export(blocks: Iterable[Block], fmt: str, title: str | None = None, standalone: bool = True) -> str:
+def export(
+    blocks: Iterable[Block], fmt: str, title: str | None = None, standalone: bool = True, math: str = "latex"
+) -> str:
     """The blocks as a document in `fmt` ("markdown", "latex" or "html").
 
     standalone=True gives a whole document (a title heading; for LaTeX an article with its preamble, for
     HTML a page with <head> and inline CSS); standalone=False a fragment to paste or \\input elsewhere.
+    math: Markdown's formulas as $…$ mathematics ("latex") or as Unicode text ("unicode").
     """
     if fmt == "markdown":
         from bptrace.render.markdown import render as markdown
 
-        return markdown(blocks, title=title, standalone=standalone)
+        return markdown(blocks, title=title, standalone=standalone, math=math)
     if fmt == "latex":
         from bptrace.render.latex import render as latex
 

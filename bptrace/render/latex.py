@@ -395,15 +395,145 @@ def tex(text: str) -> str:
     return "".join(out)
 
 
+# A quantity of the vocabulary (docs/quantities.md) is typeset as mathematics: net_h1 as net with subscript h1,
+# t_o1, E_total, δ_o1, and a short name w5 / W2_1_3 / h1_2 as a letter with its indices (w₅, W₂,₁,₃).
+_NAME = re.compile(
+    r"(?P<word>net|out|dout|dnet|delta)_(?P<of>[A-Za-z][A-Za-z0-9]*(?:_[0-9]+)*)"
+    r"|(?P<letter>[Et])_(?P<sub>[A-Za-z0-9]+(?:_[0-9]+)*)"
+    r"|(?P<base>[A-Za-z])(?P<index>[0-9]+(?:_[0-9]+)*)"
+)
+
+
+def _name_latex(m: re.Match[str]) -> str:
+    """The LaTeX (math mode) of one quantity name matched by _NAME."""
+
+    def sub(text: str) -> str:
+        if re.fullmatch(r"[A-Za-z][0-9]+(?:_[0-9]+)*|[0-9]+(?:_[0-9]+)*", text):
+            return text.replace("_", ",")  # h1 and 1_2 read as indices
+        return r"\mathrm{" + text.replace("_", r"\_") + "}"
+
+    if m.group("word"):
+        word = r"\delta" if m.group("word") == "delta" else r"\mathrm{" + m.group("word") + "}"
+        return f"{word}_{{{sub(m.group('of'))}}}"
+    if m.group("letter"):
+        return f"{m.group('letter')}_{{{sub(m.group('sub'))}}}"
+    return f"{m.group('base')}_{{{m.group('index').replace('_', ',')}}}"
+
+
+# Words that are mathematics inside a formula (upright, as \\mathrm); any other word is prose (\\text).
+MATH_WORDS = {
+    "out",
+    "net",
+    "ln",
+    "log",
+    "exp",
+    "max",
+    "min",
+    "tanh",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "lrelu",
+    "id",
+    "softplus",
+    "elu",
+    "sum",
+    "mean",
+    "sign",
+    "diag",
+    "if",
+    "else",
+    "for",
+    "with",
+}
+
+
+def math_line(text: str) -> str:
+    """One line of a formula in math mode only (for $…$ in Markdown): names and symbols as in tex(), the
+    words between them upright (out·(1 − out) is \\mathrm{out}\\cdot(1 - \\mathrm{out})), prose as \\text{…},
+    and a power written ^(…) as a superscript."""
+    power = re.search(r"\^\(", text)
+    if power:  # e^(−net): the parenthesised exponent becomes ^{…}
+        depth, k = 0, power.end() - 1
+        while k < len(text):
+            depth += {"(": 1, ")": -1}.get(text[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        if k < len(text):
+            return (
+                math_line(text[: power.start()])
+                + "^{"
+                + math_line(text[power.end() : k])
+                + "}"
+                + math_line(text[k + 1 :])
+            )
+    out: list[str] = []
+    pieces = _pieces(text)
+    k = 0
+    while k < len(pieces):
+        if pieces[k][0] in ("math", "sup", "sub"):
+            run = []
+            while k < len(pieces) and pieces[k][0] in ("math", "sup", "sub"):
+                run.append(pieces[k])
+                k += 1
+            out.append(_math_run(run) + (" " if k < len(pieces) and pieces[k][1][:1].isalpha() else ""))
+            continue
+        words = []
+        while k < len(pieces) and pieces[k][0] not in ("math", "sup", "sub"):
+            kind, value = pieces[k]
+            words.append(r"\text{" + value + "}" if kind == "foreign" else value)
+            k += 1
+        chunk = "".join(words).replace(r"\textasciicircum{}", "^")
+        if out and chunk.startswith(r"\_"):  # Σ_s: a subscript on the symbol before
+            m = re.match(r"\\_([A-Za-z0-9]+)", chunk)
+            if m:
+                out.append("_{" + m.group(1) + "}")
+                chunk = chunk[m.end() :]
+        out.append(_words(chunk))
+    return "".join(out).replace(r"\allowbreak{}", "")
+
+
+def _words(chunk: str) -> str:
+    """The text between names and symbols in math mode: math words upright, runs of prose words as \\text."""
+    parts = re.split(r"((?<![\\A-Za-z])[A-Za-z]{2,}(?:'s)?(?:\s+[A-Za-z]{2,}(?:'s)?)*)", chunk)
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            out.append(part)
+            continue
+        words = part.split()
+        if len(words) == 1 and words[0] in MATH_WORDS:
+            out.append(r"\mathrm{" + words[0] + "}")
+        elif all(w in MATH_WORDS for w in words):
+            out.append(r"\ ".join(r"\mathrm{" + w + "}" for w in words))
+        else:
+            out.append(r"\text{" + part + "}")
+    return "".join(out)
+
+
 def _pieces(text: str) -> list[tuple[str, str]]:
     """Split text into ("text", latex), ("math", latex), ("sup"/"sub", content) and ("foreign", raw) pieces."""
     pieces: list[tuple[str, str]] = []
     chars = list(unicodedata.normalize("NFC", text))
+    joined = "".join(chars)
     k = 0
     while k < len(chars):
         ch = chars[k]
         before = chars[k - 1] if k else " "
         after = chars[k + 1] if k + 1 < len(chars) else ""
+        name = _NAME.match(joined, k) if not (before.isalnum() or before == "_") else None
+        follows = joined[name.end()] if name is not None and name.end() < len(joined) else " "
+        if name is not None and not (follows.isalnum() or follows == "_"):
+            pieces.append(("math", _name_latex(name)))
+            k = name.end()
+            continue
+        if ch == "δ" and after == "_":  # δ_o1: the subscript belongs to the δ
+            name = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[0-9]+)*").match(joined, k + 2)
+            if name is not None:
+                pieces.append(("math", r"\delta_{" + name.group(0).replace("_", ",") + "}"))
+                k = name.end()
+                continue
         if ch in SUPERSCRIPT:
             _add(pieces, "sup", SUPERSCRIPT[ch])
         elif ch in SUBSCRIPT:
@@ -500,7 +630,7 @@ def lines(text: str) -> list[str]:
 # ---- blocks ----
 
 _PAD_EM = 1.0  # 2 × \tabcolsep (0.5 em each)
-_TEXT_CAP_EM = 30.0  # a formula column never asks for more than this before wrapping
+_TEXT_CAP_EM = 40.0  # a formula column never asks for more than this before wrapping
 _TEXT_MIN_EM = 7.0  # nor gets less (\bptracesetwidth's floor): room for (-0.0190491183)×
 _PAGE_EM = 64.0  # A4 with 1.5 cm margins, at \footnotesize: the width above which a smaller font is used
 
@@ -532,6 +662,10 @@ def _natural_em(grid: Grid, k: int, column: Column) -> float:
     for row in grid.rows:
         if k < len(row):
             widest = max([widest] + [_width_em(line) for line in row[k].split("\n")])
+    if column.kind == "text":
+        # quantities are now typeset as mathematics (subscripts, operator spacing): ask for a little more,
+        # so that a formula that fits the page is never wrapped while the page has room to spare
+        widest = widest * 1.15 + 0.5
     return max(widest, 0.5)
 
 
@@ -552,7 +686,7 @@ def _column_spec(grid: Grid) -> tuple[str, list[str], float]:
     fixed = sum(w + _PAD_EM for w, c in zip(natural, grid.columns) if c.kind != "text")
     texts = [min(w, _TEXT_CAP_EM) for w, c in zip(natural, grid.columns) if c.kind == "text"]
     text_total = sum(texts)
-    fixed_all = fixed + _PAD_EM * len(texts) + 1.0  # 1 em to spare: the estimates are not exact
+    fixed_all = fixed + _PAD_EM * len(texts) + 6.0  # 6 em to spare: the estimates are not exact
     specs: list[str] = []
     setup: list[str] = []
     narrowest = fixed

@@ -65,8 +65,35 @@ def _keep_indent(line: str) -> str:
     return "&nbsp;" * (len(line) - len(stripped)) + stripped
 
 
-def table(grid: Grid) -> list[str]:
-    """A Grid as Markdown lines: a heading, the pipe table, and the caption in italics."""
+MATH_STYLES = ("latex", "unicode")
+
+
+def math_cell(text: str, style: str = "") -> str:
+    """A formula cell as $…$ mathematics (GitHub, Jupyter, Typora and Zhihu render it), one $…$ per line."""
+    from bptrace.render.latex import math_line
+
+    lines = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            lines.append("")
+            continue
+        body = math_line(stripped).replace("|", r"\vert ").replace("$", r"\$")
+        lines.append(_keep_indent(" " * (len(line) - len(line.lstrip(" "))) + f"${body}$"))
+    out = "<br>".join(lines)
+    return f"**{out}**" if style == "bad" and out.strip() else out
+
+
+def _is_name(text: str) -> bool:
+    from bptrace.render.latex import _NAME
+
+    return bool(_NAME.fullmatch(text.strip())) or bool(re.fullmatch(r"δ_[A-Za-z]\w*", text.strip()))
+
+
+def table(grid: Grid, math: str = "latex") -> list[str]:
+    """A Grid as Markdown lines: a heading, the pipe table, and the caption in italics.
+
+    math="latex" writes formula cells and quantity names as $…$ mathematics; "unicode" as plain text."""
     lines = [f"### {escape(grid.title)}", ""] if grid.title else []
     width = len(grid.columns)
     header = [cell(c.header) or " " for c in grid.columns]
@@ -76,7 +103,13 @@ def table(grid: Grid) -> list[str]:
     styles = grid.styles or [""] * len(grid.rows)
     for row, style in zip(grid.rows, styles):
         cells = (list(row) + [""] * width)[:width]
-        lines.append("| " + " | ".join(cell(c, style) for c in cells) + " |")
+        shown = [
+            math_cell(c, style)
+            if math == "latex" and (col.kind == "text" or (col.kind == "name" and _is_name(c))) and c.strip()
+            else cell(c, style)
+            for c, col in zip(cells, grid.columns)
+        ]
+        lines.append("| " + " | ".join(shown) + " |")
     if grid.caption:
         lines += ["", f"*{cell(grid.caption)}*"]
     return lines
@@ -97,15 +130,15 @@ def paragraph(para: Para) -> list[str]:
     return [text]
 
 
-def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True) -> str:
-    """Markdown text of the blocks; standalone adds the title as a top-level heading."""
+def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True, math: str = "latex") -> str:
+    """Markdown text of the blocks; standalone adds the title as a top-level heading; math as for table()."""
     out: list[list[str]] = []
     heading = " ".join(title.split()) if title and standalone else None
     if heading:
         out.append([f"# {escape(heading)}"])
     for block in blocks:
         if isinstance(block, Grid):
-            out.append(table(block))
+            out.append(table(block, math))
         elif block.style == "title" and heading is not None and " ".join(block.text.split()) == heading:
             continue  # the document heading already says it
         else:
