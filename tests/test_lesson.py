@@ -109,13 +109,17 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
-# every text of the drawing against every other: any two boxes that intersect
-OVERLAPS = """() => { const boxes = Array.from(document.querySelectorAll('svg.net text'))
-  .filter(t => t.textContent.trim() && getComputedStyle(t).display !== 'none')
-  .map(t => { const b = t.getBBox(); return [t.textContent, b.x, b.y, b.width, b.height]; });
-  const out = []; for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-   const [a, ax, ay, aw, ah] = boxes[i], [b, bx, by, bw, bh] = boxes[j];
-   if (ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah) out.push(a + ' | ' + b); } return out; }"""
+# every text of the drawing against every other text and every circle (but a neuron's own name inside it)
+OVERLAPS = """() => { const box = (e, label) => { const b = e.getBBox(); return [label, b.x, b.y, b.width, b.height]; };
+  const boxes = Array.from(document.querySelectorAll('svg.net text'))
+    .filter(t => t.textContent.trim() && getComputedStyle(t).display !== 'none' && !t.classList.contains('name'))
+    .map(t => box(t, t.textContent));
+  const circles = Array.from(document.querySelectorAll('svg.net circle')).map(c => box(c, 'circle ' + c.parentNode.id));
+  const out = [];
+  for (let i = 0; i < boxes.length; i++) for (const other of boxes.slice(i + 1).concat(circles)) {
+    const [a, ax, ay, aw, ah] = boxes[i], [b, bx, by, bw, bh] = other;
+    if (ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah) out.push(a + ' | ' + b); }
+  return out; }"""
 
 
 def test_keys_step_through_and_the_numbers_are_the_json(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -141,7 +145,10 @@ def test_keys_step_through_and_the_numbers_are_the_json(browser, tmp_path: Path)
     drawing = page.text_content("svg.net") or ""
     for name in ("out_o1", "delta_o1", "delta_h2", "w5+", "w1+"):
         assert num(q[name]) in drawing, name
-    assert page.evaluate(OVERLAPS) == []
+    page.keyboard.press("Home")
+    for _ in range(total):  # at every step, nothing written on the drawing covers anything else
+        assert page.evaluate(OVERLAPS) == [], page.inner_text("#counter")
+        page.keyboard.press("ArrowRight")
     page.keyboard.press("Home")
     assert page.inner_text("#counter") == f"step 1 / {total}"
     assert f"out {num(q['out_h1'])}" in (page.text_content("svg.net") or "")
@@ -154,8 +161,11 @@ def test_keys_step_through_and_the_numbers_are_the_json(browser, tmp_path: Path)
 def test_no_label_overlaps_another_in_any_bundled_network(browser, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     page.goto(_lesson(tmp_path, name).as_uri())
-    for _ in range(3):
-        page.keyboard.press("End")
+    total = page.locator(".slide").count()
+    for _ in range(min(total, 60)):  # the first 60 steps: the forward pass, the loss, the backward pass
+        assert page.evaluate(OVERLAPS) == [], page.inner_text("#counter")
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("End")
     assert page.evaluate(OVERLAPS) == []
     page.close()
 

@@ -196,7 +196,7 @@ def network_svg(scenario: Scenario, digits: int = 4) -> str:
                 # each source's edges carry their labels at their own distance along (the first source's
                 # nearest it, the last's nearest the target), so labels of crossing edges never meet
                 n_src = len(src)
-                t = 0.25 + 0.5 * (src.index(source) / (n_src - 1) if n_src > 1 else 0.5)
+                t = 0.3 + 0.4 * (src.index(source) / (n_src - 1) if n_src > 1 else 0.5)
                 lx, ly = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
                 value = num(float(layer.weights[row, col]), digits)
                 parts.append(
@@ -276,7 +276,7 @@ svg.net text { font-size: 27px; fill: var(--fg); paint-order: stroke; stroke: #f
 svg.net text.name { text-anchor: middle; font-size: 30px; font-weight: bold; }
 svg.net text.end { text-anchor: end; }
 svg.net text.mid, svg.net text.more { text-anchor: middle; }
-svg.net text.known { fill: var(--known); font-weight: bold; }
+svg.net text.known { fill: var(--known); font-weight: bold; font-size: 23px; }
 svg.net .edge.dense text { display: none; }
 svg.net .edge.dense.focus text { display: inline; }
 svg.net .focus circle { stroke: var(--hi); stroke-width: 7; fill: #fff1e6; }
