@@ -173,7 +173,7 @@ CASES = [
     (
         "inputs: [1, 2]\ntargets: [1, 0]\nloss: cross_entropy\nlayers:\n  - weights: [[1, 2], [3, 4]]\n",
         "s.yaml:3:1: loss: cross_entropy needs a softmax output layer "
-        "(set the last layer's activation to softmax (it is sigmoid))",
+        "(set the last layer's activation to softmax (it is sigmoid), or with sigmoid outputs write loss: bce)",
     ),
     (
         "inputs: [1, 2]\ntargets: [0.5, 0.6]\nloss: cross_entropy\nlayers:\n  - activation: softmax\n"
@@ -192,12 +192,12 @@ CASES = [
     (
         "inputs: {i1: 1}\ntargets: {o1: 1}\nlayers:\n  - neurons: [o1]\n    weights:\n"
         "      w1: {from: i2, to: o1, value: 0.1}\n",
-        "s.yaml:6:12: layers[0].weights.w1.from: 'i2' is not an input (choose one of i1)",
+        "s.yaml:6:12: layers[0].weights.w1.from: 'i2' is not an input (did you mean i1?)",
     ),
     (
         "inputs: {i1: 1}\ntargets: {o2: 1}\nlayers:\n  - neurons: [o1]\n    weights:\n"
         "      w1: {from: i1, to: o1, value: 0.1}\n",
-        "s.yaml:2:1: targets: targets must name each output neuron (o1): missing o1",
+        "s.yaml:2:1: targets: targets must name each output neuron (o1): missing o1 (o2: did you mean o1?)",
     ),
     (
         "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"

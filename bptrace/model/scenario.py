@@ -660,7 +660,9 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_s
             raise doc.error(
                 tpath,
                 f"targets must name each output neuron ({', '.join(outputs)}): {detail}",
-                hint=did_you_mean(extra[0], outputs) if extra else None,
+                hint=f"{extra[0]}: {did_you_mean(extra[0], outputs)}"
+                if extra and did_you_mean(extra[0], outputs)
+                else None,
             )
         targets.append([t[o] for o in outputs])
     return input_names, inputs, targets, layers
