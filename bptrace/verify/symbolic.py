@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bptrace.functions import DEFAULT_LEAKY_SLOPE
+from bptrace.verify.tolerances import FLOOR, SYMPY_RTOL, sympy_agrees
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,8 +62,8 @@ if TYPE_CHECKING:
     from bptrace.model.scenario import Parameter, Scenario
 
 DIGITS = 30  # working precision of every SymPy evaluation (decimal digits)
-RTOL = 1e-9  # SymPy vs float64: |engine − sympy| ≤ RTOL·|sympy| + ATOL
-ATOL = 1e-12
+RTOL = SYMPY_RTOL  # SymPy vs float64: |engine − sympy| ≤ RTOL·|sympy| + FLOOR (tolerances.py)
+ATOL = FLOOR
 SHARED_PATH_LIMIT = 2000  # above this, a shared bias is differentiated neuron by neuron (see above)
 EXPANDED_LIMIT = 20  # the fully expanded form in the parameters only for networks this small
 FORM_PATH_LIMIT = 64  # compact forms list the paths to the outputs up to this many paths
@@ -561,7 +562,7 @@ class FactorCheck:
     sample: int  # 0-based
     engine: float
     sympy: float
-    ok: bool  # |engine − sympy| ≤ rtol·|sympy| + atol
+    ok: bool  # |engine − sympy| ≤ rtol·|sympy| + floor (tolerances.sympy_agrees)
     at_kink: bool = False  # net exactly 0 for relu / leaky_relu (the convention f′(0) is checked)
 
 
@@ -752,7 +753,7 @@ def _check(
     at_kink: bool,
 ) -> FactorCheck:
     sym = float(sym_value)
-    ok = abs(engine - sym) <= rtol * abs(sym) + atol  # False for nan/inf as well
+    ok = sympy_agrees(engine, sym, rtol, atol)  # False for nan/inf as well
     return FactorCheck(quantity, layer, neuron, sample, engine, sym, bool(ok), at_kink)
 
 
