@@ -129,7 +129,7 @@ def test_the_hinge_corner_in_run_and_explain(tmp_path: Path) -> None:
     text = " ".join(run.stdout.split())
     assert "relu′(0)" not in text and kinks.HINGE_NOTE in text
     assert "1 of 2 gradient checks judged, all agree; 1 not judged" in text
-    for target in ("W1_1_1", "dE/dout_o1", "delta_o1"):
+    for target in ("W1_1_1", "dE/dout_o1:1", "delta_o1:1c"):
         result = CliRunner().invoke(main, ["explain", target, "-s", path])
         assert result.exit_code == 0, result.output
         checks = " ".join(result.stdout[result.stdout.index("Checks") :].split())

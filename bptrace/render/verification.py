@@ -61,7 +61,8 @@ def verification_blocks(v: Verification, layout: Any) -> Iterator[Block]:
     lines = [
         f"SymPy differentiated the loss written in the parameters for {derived} of {total} parameters"
         + ("" if derived == total else " (a documented sample per layer; — where not derived)")
-        + f"; agrees when |g − SymPy| ≤ {t.sympy_rtol:g}·|SymPy| + {t.sympy_floor:g}.",
+        + f"; agrees when |g − SymPy| ≤ {t.sympy_rtol:g}·|SymPy| + g's float64 resolution (2L + 4)·ε·Ĝ"
+        " (Ĝ: g with every term's absolute value).",
         "Finite differences: five-point central differences of the loss"
         + (" for a sample of the parameters" if v.fd_sampled else " for every parameter")
         + f"; agrees when |g − fd| ≤ {t.fd_rtol:g}·|g| + its rounding bound 1.5·max(δE, 4ε·|E|)/h;"

@@ -267,7 +267,8 @@ def high_precision_forward(scenario: Scenario, engine_nets: Sequence[np.ndarray]
     import mpmath
 
     with mpmath.workdps(DIGITS):
-        outs: list[list[list[Any]]] = [[[mpmath.mpf(float(v)) for v in row] for row in scenario.inputs]]
+        # every forward pass: the samples, then (max_margin) their corrupt windows
+        outs: list[list[list[Any]]] = [[[mpmath.mpf(float(v)) for v in row] for row in scenario.all_inputs()]]
         nets: list[list[list[Any]]] = [[]]
         weights: list[list[list[Any]]] = [[]]
         biases: list[list[Any]] = [[]]
@@ -337,11 +338,12 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...], loss: str) -> _Template
     """Build E_s(θ) for a parameter of layers[0] (the layers up to the output) and differentiate it."""
     import sympy as sp
 
-    theta = sp.Symbol("theta")
+    real = {"real": True}  # every number is real: SymPy's assumption queries answer at once (measured: ~25% faster)
+    theta = sp.Symbol("theta", **real)
     groups: list[tuple[str, tuple[Any, ...]]] = [("theta", (theta,))]
 
     def group(name: str, count: int) -> list[Any]:
-        symbols = tuple(sp.Symbol(f"{name}_{k}") for k in range(count))
+        symbols = tuple(sp.Symbol(f"{name}_{k}", **real) for k in range(count))
         groups.append((name, symbols))
         return list(symbols)
 
@@ -368,22 +370,32 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...], loss: str) -> _Template
                 terms.append(group("K", 1)[0])  # the other outputs' terms: constant in θ
             loss_expr = sp.Add(*terms)
     else:
-        outs = [_sympy_activation(first.activation, z, first.slope) for z in u]
-        above = layers[1]
-        v = group("v", above.size * len(outs))
-        d = group("d", above.size)
-        nets = [d[k] + sp.Add(*[v[k * len(outs) + j] * outs[j] for j in range(len(outs))]) for k in range(above.size)]
-        outs = [_sympy_activation(above.activation, z, above.slope, nets) for z in nets]
-        for i, spec in enumerate(layers[2:], start=2):
-            w = group(f"w{i}", spec.size * len(outs))
-            b = group(f"b{i}", spec.size)
-            nets = [sp.Add(*[w[k * len(outs) + j] * outs[j] for j in range(len(outs))], b[k]) for k in range(spec.size)]
-            outs = [_sympy_activation(spec.activation, z, spec.slope, nets) for z in nets]
+        outs = _above([_sympy_activation(first.activation, z, first.slope) for z in u], layers, group)
         t = group("t", n_out)
         loss_expr = sp.Add(*[_sympy_loss_term(loss, o, tk, n_out) for o, tk in zip(outs, t)])
     derivative = sp.diff(loss_expr, theta)
     inputs = [s for _, symbols in groups for s in symbols]
     return _Template(kind, tuple(groups), loss_expr, derivative, Program([derivative], inputs))
+
+
+def _above(outs: list[Any], layers: tuple[_LayerSpec, ...], group: Callable[[str, int], list[Any]]) -> list[Any]:
+    """The outputs of the network from the outs of θ's layer (layers[0]) on, every layer above in symbols.
+
+    net_k = d_k + Σ_j v_kj·out_j in the layer above θ's (d: the part of the net that does not depend on θ),
+    net_k = Σ_j w_kj·out_j + b_k in the layers after it."""
+    import sympy as sp
+
+    above = layers[1]
+    v = group("v", above.size * len(outs))
+    d = group("d", above.size)
+    nets = [d[k] + sp.Add(*[v[k * len(outs) + j] * outs[j] for j in range(len(outs))]) for k in range(above.size)]
+    outs = [_sympy_activation(above.activation, z, above.slope, nets) for z in nets]
+    for i, spec in enumerate(layers[2:], start=2):
+        w = group(f"w{i}", spec.size * len(outs))
+        b = group(f"b{i}", spec.size)
+        nets = [sp.Add(*[w[k * len(outs) + j] * outs[j] for j in range(len(outs))], b[k]) for k in range(spec.size)]
+        outs = [_sympy_activation(spec.activation, z, spec.slope, nets) for z in nets]
+    return outs
 
 
 def clear_cache() -> None:
@@ -402,6 +414,16 @@ def _values(
     template: _Template, scenario: Scenario, hp: HighPrecisionForward, p: Parameter, s: int, row: int | None
 ) -> list[Any]:
     """The numbers for the template's symbols: parameter p (or its copy in neuron `row`), sample s."""
+    values = pass_values(template.kind, scenario, hp, p, s, row, targets=True)
+    return [x for name, _ in template.groups for x in values[name]]
+
+
+def pass_values(
+    kind: str, scenario: Scenario, hp: HighPrecisionForward, p: Parameter, s: int, row: int | None, *, targets: bool
+) -> dict[str, list[Any]]:
+    """The numbers for each symbol group of a template of `kind`, in forward pass s (a row of hp).
+
+    targets=False: only the network's groups (theta, a, c, v, d, w…, b…), not the loss's (t, K, e)."""
     import mpmath
 
     l = p.layer  # 1-based; hp lists are indexed by layer (0 = inputs)
@@ -409,10 +431,10 @@ def _values(
     theta = mpmath.mpf(
         float(layer.weights[p.row, p.col]) if p.kind == "weight" else float(layer.biases[0 if p.row is None else p.row])
     )
-    net, out, t = hp.nets[l][s], hp.outs[l][s], hp.targets[s]
+    net, out, t = hp.nets[l][s], hp.outs[l][s], (hp.targets[s] if targets else [])
     r = row if row is not None else (-1 if p.row is None else p.row)  # -1: the whole layer (shared bias)
     values: dict[str, list[Any]] = {"theta": [theta]}
-    if template.kind == "neuron":
+    if kind == "neuron":
         a = hp.outs[l - 1][s][p.col] if p.col is not None else mpmath.mpf(1)
         values["a"] = [a]
         values["c"] = [net[r] - a * theta]
@@ -421,12 +443,14 @@ def _values(
         values["c"] = [z - theta for z in net]
         sym_rows = list(range(layer.size))
     last = l == len(scenario.layers)
-    if last:
-        if layer.activation == "softmax" and template.kind == "neuron":
+    if last and not targets:
+        pass
+    elif last:
+        if layer.activation == "softmax" and kind == "neuron":
             others = [k for k in range(layer.size) if k != r]
             values["e"] = [net[k] for k in others]
             values["t"] = [t[r]] + [t[k] for k in others]
-        elif template.kind == "neuron":
+        elif kind == "neuron":
             term = _loss_program(scenario.loss, layer.size)
             values["t"] = [t[r]]
             values["K"] = [mpmath.fsum(term([out[k], t[k]])[0] for k in range(layer.size) if k != r)]
@@ -435,7 +459,7 @@ def _values(
     else:
         w_above = hp.weights[l + 1]
         values["v"] = [w_above[k][j] for k in range(len(w_above)) for j in sym_rows]
-        if template.kind == "neuron":
+        if kind == "neuron":
             # d_k = net_k − v_k·out_r: the part of the net above that does not depend on θ
             values["d"] = [hp.nets[l + 1][s][k] - w_above[k][r] * out[r] for k in range(len(w_above))]
         else:
@@ -443,8 +467,9 @@ def _values(
         for i in range(2, len(scenario.layers) - l + 1):
             values[f"w{i}"] = [x for row_ in hp.weights[l + i] for x in row_]
             values[f"b{i}"] = list(hp.biases[l + i])
-        values["t"] = list(t)
-    return [x for name, _ in template.groups for x in values[name]]
+        if targets:
+            values["t"] = list(t)
+    return values
 
 
 @dataclass(frozen=True)

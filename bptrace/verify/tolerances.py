@@ -2,11 +2,14 @@
 
 SymPy (30-digit arithmetic) against a float64 value g:
 
-    agrees  ⇔  |g − sympy| ≤ SYMPY_RTOL·|sympy| + FLOOR          (1e-9 relative; FLOOR = 1e-300)
+    agrees  ⇔  |g − sympy| ≤ SYMPY_RTOL·|sympy| + floor          (1e-9 relative)
 
-    The floor is far below any value bptrace shows (the smallest float64 normal number is 2.2e-308), so a
-    tiny value is judged relatively like any other: σ′(35.2) = 5.16e-16 beside 4.44e-16 disagrees. The
-    floor only lets two zeros (or two denormals) agree.
+    floor = FLOOR = 1e-300 for a local factor (f′(net), ∂E/∂out), and for a gradient the larger of FLOOR
+    and its float64 resolution (2L + 4)·ε·Ĝ (verification.resolution: Ĝ is the gradient recomputed with
+    the absolute value of every term; without cancellation Ĝ = |g|, so the floor is ~1e-15 of the value
+    itself). Both are far below the value shown, so a tiny value is judged relatively like any other:
+    σ′(35.2) = 5.16e-16 beside 4.44e-16 disagrees. Only where terms cancel (Σ_k δ_k of a softmax layer's
+    shared bias, exactly 0) does the floor reach the float64 resolution of the terms.
 
 A finite difference fd of the float64 loss E against the chain rule's g:
 

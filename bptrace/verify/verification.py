@@ -375,15 +375,14 @@ def finite_differences(
     return out
 
 
-def _hinge_gradients(scenario: Scenario, parameters: list[Parameter]) -> dict[str, Any]:
-    """max_margin: SymPy's own derivative of the hinge loss for each parameter (symbolic_hinge)."""
-    from bptrace.verify import symbolic, symbolic_hinge
+def _hinge_terms(scenario: Scenario, hp: Any) -> list[list[Any]]:
+    """max_margin: each sample's J_s = max(0, Δ + s_c − s) in 30 digits, from the 30-digit forward pass."""
+    import mpmath
 
-    out = {}
-    for p in parameters:
-        value = symbolic_hinge.gradient(scenario, p)
-        out[p.name] = symbolic.SymbolicGradient(p.name, value, f"{value:.17g}", (), "hinge")
-    return out
+    m = scenario.samples
+    with mpmath.workdps(30):
+        margin = mpmath.mpf(float(scenario.margin))
+        return [[max(mpmath.mpf(0), margin + hp.outs[-1][m + k][0] - hp.outs[-1][k][0])] for k in range(m)]
 
 
 def with_penalty(scenario: Scenario, g: Any) -> Any:
@@ -465,6 +464,47 @@ def _activation_kink(trace: Trace, i: int) -> Any:
     for k in kinks.activation_kinks(trace.scenario.layers[i].activation):
         at |= net == k
     return at
+
+
+def resolution(trace: Trace) -> dict[str, float]:
+    """Per parameter: the float64 resolution of its chain-rule gradient, (2L + 4)·ε·Ĝ (SymPy's judging floor).
+
+    Ĝ is the gradient computed again with the absolute value of every term (|∂E/∂out|, |f′|, |w|, |out|;
+    for softmax out_j·(|∂E/∂out_j| + Σ_i |∂E/∂out_i|·out_i)), the classic bound on the rounding of a
+    backward pass through L layers. Without cancellation Ĝ = |g| and the floor is ~1e-15 of the value
+    itself (so a tiny value is judged relatively); where terms cancel (a shared bias of a softmax layer:
+    Σ_k δ_k = 0 exactly) it is the float64 resolution of those terms, below which no float64 sum is exact.
+    """
+    import numpy as np
+
+    s = trace.scenario
+    L = len(s.layers)
+    m = s.samples
+    scale = 1.0 / m if s.reduction == "mean" else 1.0
+    inputs = s.all_inputs()
+    bound = (2 * L + 4) * tol.EPSILON
+    grads_w: list[Any] = [None] * L
+    grads_b: list[Any] = [None] * L
+    upstream = np.abs(trace.layers[-1].dE_dout)
+    for i in reversed(range(L)):
+        lt, layer = trace.layers[i], s.layers[i]
+        if layer.activation == "softmax":
+            a = np.abs(lt.out)
+            delta = a * (upstream + (upstream * a).sum(axis=1, keepdims=True))
+        else:
+            delta = upstream * np.abs(lt.dout_dnet)
+        prev = np.abs(inputs if i == 0 else trace.layers[i - 1].out)
+        grads_w[i] = scale * (delta.T @ prev) + (s.l2 / m * np.abs(layer.weights) if s.l2 else 0.0)
+        grads_b[i] = scale * delta.sum(axis=0) if layer.bias_mode == "neuron" else np.array([scale * delta.sum()])
+        upstream = delta @ np.abs(layer.weights)
+    out = {}
+    for p in s.parameters():
+        if p.kind == "weight":
+            value = grads_w[p.layer - 1][p.row, p.col]
+        else:
+            value = grads_b[p.layer - 1][0 if p.row is None else p.row]
+        out[p.name] = bound * float(value)
+    return out
 
 
 def _row(
@@ -567,11 +607,12 @@ def verify(
         fd_params = params
     loss_error = None
     hp = None
-    if mode != "off" and not scenario.max_margin and (to_derive or only is None):
+    if mode != "off" and (to_derive or only is None):
         start = time.perf_counter()
         # the engine's nets only pick the side of each relu kink SymPy evaluates on (symbolic's docstring)
         hp = symbolic.high_precision_forward(scenario, [lt.net for lt in trace.layers])
-        loss_error = _loss_error(trace, symbolic.loss_terms(scenario, hp))
+        exact = _hinge_terms(scenario, hp) if scenario.max_margin else symbolic.loss_terms(scenario, hp)
+        loss_error = _loss_error(trace, exact)
         seconds["high_precision_forward"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -581,12 +622,16 @@ def verify(
     seconds["finite_differences"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    if scenario.max_margin:
-        derived = _hinge_gradients(scenario, to_derive)
+    if not to_derive:
+        derived = {}
+    elif scenario.max_margin:
+        from bptrace.verify import symbolic_hinge
+
+        derived = symbolic_hinge.gradients(scenario, to_derive, hp, trace.layers[-1].out[:, 0])
     else:
-        derived = symbolic.gradients(scenario, to_derive, forward=hp) if to_derive else {}
-        if scenario.l2:
-            derived = {name: with_penalty(scenario, g) for name, g in derived.items()}
+        derived = symbolic.gradients(scenario, to_derive, forward=hp)
+    if scenario.l2:
+        derived = {name: with_penalty(scenario, g) for name, g in derived.items()}
     seconds["sympy"] = time.perf_counter() - start
     local = None
     if mode != "off" and only is None:
@@ -595,8 +640,18 @@ def verify(
         seconds["local_factors"] = time.perf_counter() - start
 
     notes_at = _kink_notes(trace, params)
+    floors = resolution(trace) if derived else {}
     rows = [
-        _row(p, trace.grad(p), derived.get(p.name), fds.get(p.name), notes_at[p.name], sympy_rtol, sympy_floor, fd_rtol)
+        _row(
+            p,
+            trace.grad(p),
+            derived.get(p.name),
+            fds.get(p.name),
+            notes_at[p.name],
+            sympy_rtol,
+            max(sympy_floor, floors.get(p.name, 0.0)),
+            fd_rtol,
+        )
         for p in params
     ]
     return Verification(
