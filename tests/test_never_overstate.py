@@ -57,9 +57,14 @@ def test_the_audit_scenario_shows_the_finite_difference_as_not_judged(tmp_path: 
     assert result.stderr == ""
     text = " ".join(result.stdout.split())  # table cells wrap
     assert "(not judged)" in text
-    assert "finite difference not judged: the stencil θ ± 2h (h = 1e-06) crosses relu's kink at net_h1_1 = 0 in sample 1" in text
+    assert (
+        "finite difference not judged: the stencil θ ± 2h (h = 1e-06) crosses relu's kink at net_h1_1 = 0 in sample 1"
+        in text
+    )
     last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("4 of 6 gradient checks judged, all agree; 2 not judged: the finite difference of W1_1_1, b1_1")
+    assert last.startswith(
+        "4 of 6 gradient checks judged, all agree; 2 not judged: the finite difference of W1_1_1, b1_1"
+    )
     assert "All checks agree" not in result.stdout
 
 

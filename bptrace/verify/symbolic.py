@@ -17,10 +17,12 @@ from network.py is used, and `simplify` is never called):
   evaluated at the scenario's numbers in DIGITS-digit arithmetic (mpmath), and the batch gradient is
   ∂E/∂θ = (1/m)·Σ_s ∂E_s/∂θ (reduction "mean") or Σ_s ∂E_s/∂θ ("sum").
 
-  A shared bias feeds every neuron of its layer: then net_k = c_k + θ for every k and the whole layer
-  is symbolic. When that expression would be large (more than SHARED_PATH_LIMIT paths from θ to the
-  loss) the derivative is taken per neuron instead, as ∂E/∂θ = Σ_k ∂E/∂θ_k where θ_k is θ's copy in
-  neuron k (E(θ, …, θ) differentiated along the diagonal); the result records which method was used.
+  A shared bias feeds every neuron of its layer. Its derivative is taken per neuron, as
+  ∂E/∂θ = Σ_k ∂E/∂θ_k where θ_k is θ's copy in neuron k (E(θ, …, θ) differentiated along the
+  diagonal), from the same one-neuron template the layer's weights use (a = 1), so it costs no
+  template of its own. On request (shared_method=SINGLE_SYMBOL) net_k = c_k + θ for every k and the
+  whole layer is symbolic, up to SHARED_PATH_LIMIT paths from θ to the loss; the result records which
+  method was used.
 
 Why it is fast. The constants c, a, d_k, v_k, w, b and t are SymPy *symbols* while SymPy differentiates,
 and numbers only when the derivative is evaluated. The expression therefore depends only on the layer
@@ -489,10 +491,14 @@ def gradients(
     *,
     engine_nets: Sequence[np.ndarray] | None = None,
     forward: HighPrecisionForward | None = None,
+    shared_method: str = PER_NEURON,
 ) -> dict[str, SymbolicGradient]:
     """SymPy's ∂E/∂θ for each parameter (default: all), independently of the engine's backward pass.
 
     engine_nets: see high_precision_forward (pass [lt.net for lt in trace.layers] to check a trace).
+    shared_method: how a shared bias is derived. PER_NEURON (the default) reuses the layer's one-neuron
+    template, which its weights need anyway (one template fewer per layer: measured 40% of Mazur's SymPy
+    time); SINGLE_SYMBOL makes the whole layer symbolic in θ, up to SHARED_PATH_LIMIT paths.
     Returns {parameter name: SymbolicGradient}.
     """
     import mpmath
@@ -504,7 +510,7 @@ def gradients(
     for p in params:
         specs = _specs(scenario, p.layer - 1)
         shared = p.kind == "bias" and p.row is None
-        method = SINGLE_SYMBOL
+        method = shared_method if shared else SINGLE_SYMBOL
         if shared and paths([s.size for s in specs], "shared") > SHARED_PATH_LIMIT:
             method = PER_NEURON
         kind = "shared" if shared and method == SINGLE_SYMBOL else "neuron"

@@ -99,9 +99,7 @@ def gradients(
     for p in parameters:
         specs = symbolic._specs(scenario, p.layer - 1)
         shared = p.kind == "bias" and p.row is None
-        method = symbolic.SINGLE_SYMBOL
-        if shared and symbolic.paths([s.size for s in specs], "shared") > symbolic.SHARED_PATH_LIMIT:
-            method = symbolic.PER_NEURON
+        method = symbolic.PER_NEURON if shared else symbolic.SINGLE_SYMBOL  # as symbolic.gradients
         kind = "shared" if shared and method == symbolic.SINGLE_SYMBOL else "neuron"
         template = _template(kind, specs)
         rows: list[int | None] = list(range(specs[0].size)) if method == symbolic.PER_NEURON else [None]

@@ -285,7 +285,6 @@ def finite_differences(
     to confirm or refute g. One copy of the weight and bias arrays is made;
     each parameter is perturbed in place and restored.
     """
-    import numpy as np
 
     from bptrace.engine import step as engine
     from bptrace.errors import BptraceError
@@ -435,9 +434,8 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
         for sample, k in np.argwhere(at):
             if rows is None or int(k) in rows:
                 window = (" (corrupt window)" if sample >= m else "") if s.max_margin else ""
-                return (
-                    f"net_{layer.neurons[int(k)]} = 0 in sample {int(sample) % m + 1}{window}: "
-                    + kinks.kink_note(layer.activation, float(layer.slope))
+                return f"net_{layer.neurons[int(k)]} = 0 in sample {int(sample) % m + 1}{window}: " + kinks.kink_note(
+                    layer.activation, float(layer.slope)
                 )
         return None
 
@@ -627,6 +625,7 @@ def verify(
     elif scenario.max_margin:
         from bptrace.verify import symbolic_hinge
 
+        assert hp is not None  # computed above whenever SymPy derives something
         derived = symbolic_hinge.gradients(scenario, to_derive, hp, trace.layers[-1].out[:, 0])
     else:
         derived = symbolic.gradients(scenario, to_derive, forward=hp)
