@@ -246,3 +246,24 @@ def test_learner_004_l2_penalises_the_weights_only() -> None:
         hidden_bias = l2.grad(l2.scenario.parameter(f"b1_{k + 1}"))
         column = plain.grad(plain.scenario.parameter(f"W1_{k + 1}_1"))
         assert hidden_bias == pytest.approx(column, rel=1e-12)
+
+
+def test_explain_never_shows_a_cross_while_exiting_0(tmp_path: Path) -> None:
+    # σ(35.2): σ′ = 5.16e-16 exactly; an engine that takes σ′ from the rounded out gets 4.44e-16 (a ✗),
+    # one that takes it from net gets it right (no ✗): either way the exit status says what is shown
+    saturated = {
+        "inputs": [1.0],
+        "targets": [1.0],
+        "loss": "half_sse",
+        "layers": [{"activation": "sigmoid", "weights": [[35.0]], "biases": [0.2]}],
+    }
+    path = _write(tmp_path, saturated)
+    for target in ("dout_o1/dnet_o1", "W1_1_1", "delta_o1"):
+        result = CliRunner().invoke(main, ["explain", target, "-s", path])
+        assert result.exit_code in (0, 1), result.output
+        assert ("✗" in result.stdout) == (result.exit_code == 1), (target, result.stdout)
+    with mpmath.workdps(30):
+        exact = float(mpmath.exp(-35.2) / (1 + mpmath.exp(-35.2)) ** 2)
+    engine_value = float(engine.trace(loads(json.dumps(saturated))).layers[0].dout_dnet[0, 0])
+    result = CliRunner().invoke(main, ["explain", "dout_o1/dnet_o1", "-s", path])
+    assert (result.exit_code == 1) == (not tolerances.sympy_agrees(engine_value, exact))

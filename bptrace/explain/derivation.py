@@ -275,8 +275,10 @@ class Explanation:
 
     @property
     def ok(self) -> bool:
-        """False when an independent check disagrees with the chain rule."""
-        return all(c.ok is not False for c in self.checks)
+        """False when an independent check disagrees with the chain rule, or a factor's closed form with
+        SymPy's derivative at the numbers (each shown as ✗, and then `explain` exits with status 1)."""
+        factors_agree = all(s.derivative is None or s.derivative.agrees is not False for s in self.steps)
+        return factors_agree and all(c.ok is not False for c in self.checks)
 
     def to_data(self) -> dict[str, Any]:
         """The derivation as JSON-ready data (formulas as {text, latex}; SymPy expressions as text)."""

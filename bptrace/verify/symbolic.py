@@ -402,7 +402,10 @@ def _above(outs: list[Any], layers: tuple[_LayerSpec, ...], group: Callable[[str
 
 def clear_cache() -> None:
     """Forget the differentiated templates (for benchmarks that time a cold start)."""
+    from bptrace.verify import symbolic_hinge
+
     _template.cache_clear()
+    symbolic_hinge._template.cache_clear()
     _activation_program.cache_clear()
     _loss_program.cache_clear()
 
