@@ -72,12 +72,15 @@ class BptraceGroup(click.Group):
 
 
 def _exit(code: int) -> None:
-    """End the process with `code`. In a real process (stdout is the interpreter's own) the output is flushed
+    """End the process with `code`. When the process is the bptrace command itself, the output is flushed
     and the interpreter's shutdown skipped (os._exit): tearing down numpy's and SymPy's modules cost ~30 ms
-    (docs/performance.md). Under click's CliRunner or pytest's capture, an ordinary sys.exit."""
+    (docs/performance.md). Otherwise (CliRunner, pytest, main() called from Python) an ordinary sys.exit."""
     out: Any = sys.stdout
     err: Any = sys.stderr
-    real = out is sys.__stdout__ and err is sys.__stderr__  # not CliRunner's or pytest's streams
+    # the `bptrace` command or `python -m bptrace` writing to its own streams (not CliRunner's, pytest's,
+    # or a caller's `python -c` that goes on after main() returns)
+    command = os.path.basename(sys.argv[0]) in ("bptrace", "__main__.py")
+    real = command and out is sys.__stdout__ and err is sys.__stderr__
     if real and not os.environ.get("BPTRACE_FULL_SHUTDOWN"):
         try:
             out.flush()

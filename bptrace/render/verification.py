@@ -76,7 +76,10 @@ def verification_blocks(v: Verification, layout: Any) -> Iterator[Block]:
             f"{checks} places" + (f": {bad} MISMATCH" if bad else ", all agree") + "."
         )
     lines += list(v.notes)
-    lines += [f"{r.name}: {r.kink}" for r in v.nondifferentiable]
+    at_kink = v.nondifferentiable
+    lines += [f"{r.name}: {r.kink}" for r in at_kink[:5]]
+    if len(at_kink) > 5:
+        lines.append(f"… and {len(at_kink) - 5} more parameters at a kink (--format json lists each)")
     for text in lines:
         yield Para(text, "dim")
     yield Para(closing_line(v), "good" if v.ok else "bad")
