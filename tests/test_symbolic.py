@@ -55,7 +55,8 @@ def test_mazur_values_from_sympy(mazur):
     t = engine.trace(mazur)
     for p in mazur.parameters():
         assert g[p.name].value == pytest.approx(t.grad(p), rel=1e-12, abs=1e-15)
-        assert g[p.name].method == symbolic.SINGLE_SYMBOL
+        # a shared bias comes from its layer's one-neuron template (no template of its own)
+        assert g[p.name].method == (symbolic.PER_NEURON if p.kind == "bias" else symbolic.SINGLE_SYMBOL)
 
 
 def test_sympy_route_never_touches_the_engines_derivatives(mazur, monkeypatch):
@@ -111,9 +112,13 @@ def test_random_networks_match_the_engine(case):
 def test_shared_bias_single_symbol_equals_per_neuron(monkeypatch):
     sc = matrix_scenario([2, 3, 3, 2], ["tanh", "sigmoid", "sigmoid"], bias="bias", samples=2)
     shared = [p for p in sc.parameters() if p.kind == "bias"]
-    whole = symbolic.gradients(sc, shared)
+    whole = symbolic.gradients(sc, shared, shared_method=symbolic.SINGLE_SYMBOL)
+    split = symbolic.gradients(sc, shared)  # the default
     monkeypatch.setattr(symbolic, "SHARED_PATH_LIMIT", 0)
-    split = symbolic.gradients(sc, shared)
+    assert all(
+        g.method == symbolic.PER_NEURON
+        for g in symbolic.gradients(sc, shared, shared_method=symbolic.SINGLE_SYMBOL).values()
+    )
     t = engine.trace(sc)
     for p in shared:
         assert whole[p.name].method == symbolic.SINGLE_SYMBOL

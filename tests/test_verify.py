@@ -147,7 +147,13 @@ def test_a_loss_flat_in_float64_makes_finite_differences_inconclusive_not_failed
     assert row.fd_inconclusive and row.fd_ok is None and row.finite_difference == 0.0
     assert row.sympy_ok and row.chain_rule == pytest.approx(1.0) and row.ok
     assert row.fd_noise > 1e-6  # δE: the float64 loss is off in its leading digits
-    assert v.ok
+    assert all(r.ok for r in v.parameters)
+    # σ′(34.5) ≈ 1.04e-15: a local factor fails exactly when the engine's σ′ is not σ′ to 1e-9 (mpmath's)
+    import mpmath
+
+    exact = float(mpmath.exp(-34.5) / (1 + mpmath.exp(-34.5)) ** 2)
+    sigma_prime = float(engine.trace(sc).layers[1].dout_dnet[0, 0])
+    assert [c.neuron for c in v.local.failures()] == ([] if abs(sigma_prime - exact) <= 1e-9 * exact else ["o1"])
     # without SymPy (no δE) the same verdict comes from the steps: every difference exactly 0
     assert verify(engine.trace(sc), "off").check("W2_1_1").fd_inconclusive
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bptrace.cli.common import ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
 from bptrace.errors import BptraceError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -125,6 +125,8 @@ def explain(
         import json
 
         write_output(json.dumps(explanation.to_data(), indent=1, ensure_ascii=False, allow_nan=False) + "\n", output)
+    if not explanation.ok:  # a judged check disagrees (one not judged says why, and is no failure)
+        raise Mismatch()
 
 
 def _name_list(scenario: Scenario) -> str:

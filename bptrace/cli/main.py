@@ -41,7 +41,7 @@ class BptraceGroup(click.Group):
         except click.Abort:
             click.echo("bptrace: aborted", err=True)
             sys.exit(130)
-        sys.exit(result if isinstance(result, int) else EXIT_OK)
+        _exit(result if isinstance(result, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,6 +69,27 @@ class BptraceGroup(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_BAD_INPUT)
+
+
+def _exit(code: int) -> None:
+    """End the process with `code`. When the process is the bptrace command itself, the output is flushed
+    and the interpreter's shutdown skipped (os._exit): tearing down numpy's and SymPy's modules cost ~30 ms
+    (docs/performance.md). Otherwise (CliRunner, pytest, main() called from Python) an ordinary sys.exit."""
+    out: Any = sys.stdout
+    err: Any = sys.stderr
+    # the `bptrace` command or `python -m bptrace` writing to its own streams (not CliRunner's, pytest's,
+    # or a caller's `python -c` that goes on after main() returns)
+    command = os.path.basename(sys.argv[0]) in ("bptrace", "__main__.py")
+    real = command and out is sys.__stdout__ and err is sys.__stderr__
+    if real and not os.environ.get("BPTRACE_FULL_SHUTDOWN"):
+        try:
+            out.flush()
+            err.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        else:
+            os._exit(code)
+    sys.exit(code)
 
 
 def _traceback_wanted(ctx: click.Context) -> bool:

@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 MAX_TERMS = 6  # terms of a sum written out before the rest is summarised
 MAX_PATHS = 8  # paths to E_total drawn before the rest is counted
 MAX_HISTORY = 6  # steps of θ@N and E_total@N listed before the middle is summarised
-FD_STEP = 1e-6  # central finite differences: (E(θ + h) − E(θ − h)) / 2h
-FD_TOLERANCE = (1e-6, 1e-8)  # (relative, absolute) for finite differences
-SYMPY_TOLERANCE = (1e-9, 1e-12)  # (relative, absolute) for SymPy's exact derivative
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -278,8 +275,10 @@ class Explanation:
 
     @property
     def ok(self) -> bool:
-        """False when an independent check disagrees with the chain rule."""
-        return all(c.ok is not False for c in self.checks)
+        """False when an independent check disagrees with the chain rule, or a factor's closed form with
+        SymPy's derivative at the numbers (each shown as ✗, and then `explain` exits with status 1)."""
+        factors_agree = all(s.derivative is None or s.derivative.agrees is not False for s in self.steps)
+        return factors_agree and all(c.ok is not False for c in self.checks)
 
     def to_data(self) -> dict[str, Any]:
         """The derivation as JSON-ready data (formulas as {text, latex}; SymPy expressions as text)."""
@@ -528,7 +527,9 @@ def derive(
         if not at.free_symbols:
             value = float(sp.N(at, 30))
             if expected is not None:
-                agrees = _close(value, expected, SYMPY_TOLERANCE)
+                from bptrace.verify.tolerances import sympy_agrees
+
+                agrees = math.isfinite(value) and sympy_agrees(expected, value)
     lhs_u = "∂" + _pretty_symbol(top, True) + "/∂" + _pretty_symbol(bottom, True)
     lhs_a = "d" + _pretty_symbol(top, False) + "/d" + _pretty_symbol(bottom, False)
     names_ = {s: latex_name(s.name) for s in d.free_symbols if isinstance(s, sp.Symbol)}
@@ -542,11 +543,6 @@ def derive(
         value=value,
         agrees=agrees,
     )
-
-
-def _close(a: float, b: float, tolerance: tuple[float, float]) -> bool:
-    rel, ab = tolerance
-    return math.isfinite(a) and abs(a - b) <= ab + rel * max(abs(a), abs(b))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1021,10 +1017,11 @@ class _Builder:
                 f"Jacobian (∂out_k/∂net_{x} = −out_k·out_{x} for k ≠ {x})"
             )
         if any(bool(lt.kink[j, r]) for j in samples):
+            from bptrace.verify.kinks import kink_note
+
             notes.append(
-                f"net_{x} is exactly 0, where {layer.activation} is not differentiable; bptrace uses "
-                f"{layer.activation}′(0) = {num(layer.slope if layer.activation == 'leaky_relu' else 0)} "
-                "by convention"
+                f"net_{x} is exactly 0, where {layer.activation} is not differentiable: "
+                + kink_note(layer.activation, float(layer.slope))
             )
         return Step(
             f"dout_{x}/dnet_{x}",
@@ -1245,6 +1242,9 @@ class _Builder:
             return
         ex.batch = self.batch_row(rows, batch)
         ex.value = ex.batch.value
+        if self.mm and any(r.corrupt for r in rows) and ex.product_symbol.text.startswith("∂"):
+            # a row is one window's share of ∂E_s/∂θ (the two windows' shares add up to ∂E_s/∂θ)
+            ex.product_symbol = ex.product_symbol + Math(" (one window's share)", r"\ \text{(one window's share)}")
         how = "mean" if self.s.reduction == "mean" else "sum"
         if not batch:
             ex.batch_title = "Both windows of the sample (x and x_c)"
@@ -1365,7 +1365,7 @@ class _Builder:
         if batch and self.many:
             ex.chain.insert(0, grad_sym + EQ + self.batch_symbol(per_sample))
         ex.product_symbol = per_sample
-        ex.batch_symbol = grad_sym
+        ex.batch_symbol = grad_sym if batch else per_sample  # dE/dθ:k: the sample's ∂E_s/∂θ, not the batch's
         self.finish_product(ex, rows, batch)
         if self.l2 and p.kind == "weight" and q.sample is None:
             # E_total = data loss + λ/(2m)·Σ W², so ∂E_total/∂w = (data part) + (λ/m)·w
@@ -1795,56 +1795,64 @@ class _Builder:
 
     # ---- independent checks ----
     def checks_param(self, p: Parameter, sample: int | None, grad: float) -> list[Check]:
-        """The chain rule's ∂E/∂θ beside the verification's own two checks (bptrace.verify, bptrace.symbolic):
-        SymPy's derivative of the loss written out in θ, and a five-point finite difference."""
-        from bptrace.verify import symbolic, symbolic_hinge
+        """The chain rule's ∂E/∂θ beside the verification's own two checks, judged as `run` judges them
+        (bptrace.verify.verification.verify on this one parameter: SymPy's derivative of the loss written
+        out in θ, and the five-point finite difference; a check not judged says why)."""
+        from bptrace.engine.step import trace as make_trace
         from bptrace.verify import verification as verify
 
         # sample k alone: its loss E_k (the L2 penalty belongs to the batch, not to a sample)
-        s = self.s if sample is None else _one_sample(self.s, sample - 1)
-        q = s.parameter(p.name)
-        if s.max_margin:
-            sym_value = symbolic_hinge.gradient(s, q)
-        else:
-            rows_of = slice(None) if sample is None else slice(sample - 1, sample)
-            g = symbolic.gradients(s, [q], engine_nets=[lt.net[rows_of] for lt in self.trace.layers])[p.name]
-            sym_value = (verify.with_penalty(s, g) if s.l2 else g).value
-        fd = verify.finite_differences(s, [q], reference={p.name: grad})[p.name]
-        undecided = fd.crosses_kink or fd.inconclusive
-        return [
+        t = self.trace if sample is None else make_trace(_one_sample(self.s, sample - 1))
+        row = verify.verify(t, "full", only=[p.name]).check(p.name)
+        checks = [
             Check("chain rule", grad, None, "the product above"),
             Check(
                 "SymPy",
-                sym_value,
-                _close(sym_value, grad, (verify.SYMPY_RTOL, verify.SYMPY_ATOL)),
-                f"∂E/∂{p.name} of the loss written out in {p.name} (bptrace.verify.symbolic)",
-            ),
-            Check(
-                "finite difference",
-                fd.value,
-                None if undecided else _close(fd.value, grad, (verify.FD_RTOL, verify.FD_ATOL)),
-                f"five-point, h = {fd.step:g} (bptrace.verify.verification)"
-                + ("; the stencil crosses a kink" if fd.crosses_kink else "")
-                + ("; the float64 loss is too noisy here to judge" if fd.inconclusive else ""),
+                row.sympy if row.sympy is not None else math.nan,
+                row.sympy_ok,
+                f"∂E/∂{p.name} of the loss written out in {p.name} (bptrace.verify.symbolic)"
+                + (f"; at a kink: {row.kink}" if row.kink else ""),
             ),
         ]
+        if row.finite_difference is not None:
+            judged = row.fd_reason is None
+            checks.append(
+                Check(
+                    "finite difference" if judged else "finite difference (not judged)",
+                    row.finite_difference,
+                    row.fd_ok,
+                    f"five-point, h = {row.fd_step:g} (bptrace.verify.verification)"
+                    + ("" if judged else f"; not judged: {row.fd_reason}"),
+                )
+            )
+        return checks
 
     def checks_local(self, value: float, x: str, which: str, samples: list[int], batch: bool) -> list[Check]:
-        """∂E/∂out_x or ∂E/∂net_x by a central difference: nudge it, run the rest of the network again."""
-        per_pass = [local_difference(self.trace, x, which, i) for i in samples]
+        """∂E/∂out_x or ∂E/∂net_x by the five-point difference: nudge it, run the rest of the network again.
+
+        Judged by the verification's tolerances (tolerances.fd_agrees); not judged, with the reason, where
+        the stencil crosses a kink (a net above, or the max-margin hinge, changes side)."""
+        from bptrace.verify import tolerances
+
+        results = [local_difference(self.trace, x, which, i) for i in samples]
+        per_pass = [r[0] for r in results]
+        crossed = next((r[1] for r in results if r[1] is not None), None)
+        noise = max(r[2] for r in results)
         if batch:  # the batch value: each sample's passes added, then reduced like the loss
             combine = getattr(self.trace, "per_sample", lambda column: column)
             fd = self.trace.reduce(combine(_array(per_pass)))
         else:
             fd = per_pass[0]
+        h = tolerances.FD_STEP
+        detail = f"five-point, h = {h:g}·max(1, |{which}_{x}|), nudging {which}_{x} and running the layers above again"
+        if crossed is not None:
+            return [
+                Check("chain rule", value, None, "the value above"),
+                Check("finite difference (not judged)", fd, None, detail + f"; not judged: {crossed}"),
+            ]
         return [
             Check("chain rule", value, None, "the value above"),
-            Check(
-                "finite difference",
-                fd,
-                _close(fd, value, FD_TOLERANCE),
-                f"central, h = {FD_STEP:g}, nudging {which}_{x} and running the layers above again",
-            ),
+            Check("finite difference", fd, tolerances.fd_agrees(fd, value, noise), detail),
         ]
 
 
@@ -1871,34 +1879,70 @@ def _one_sample(s: Scenario, i: int) -> Scenario:
     return s.with_changes(**changes)
 
 
-def local_difference(trace: Trace, x: str, which: str, i: int, h: float = FD_STEP) -> float:
-    """∂E_s/∂out_x (which="out") or ∂E_s/∂net_x (which="net") in forward pass i, by a central difference.
+def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, str | None, float]:
+    """∂E_s/∂out_x (which="out") or ∂E_s/∂net_x (which="net") in forward pass i, by the five-point difference.
 
     The pass is run again from x's layer with the nudged value; E_s is its sample's loss (max_margin: with
-    the other window's score unchanged).
+    the other window's score unchanged). Returns (the difference, the kink its stencil crosses in words or
+    None, the bound on its rounding error): the same stencil and step as the verification's
+    (tolerances.five_point, tolerances.step).
     """
-    from bptrace.engine.step import batch_loss
+    import numpy as np
+
+    from bptrace.engine.step import batch_loss, hinge_argument
     from bptrace.functions import activate
+    from bptrace.verify import kinks, tolerances
 
     s = trace.scenario
     layer_index, r = s.neuron(x)
     lt = trace.layers[layer_index - 1]
     sample = i % s.samples
+    crossed: list[str] = []
 
-    def loss(shift: float) -> float:
+    def sides(nets: list[Any], out: Any) -> list[Any]:
+        found = []
+        for layer, z in zip(s.layers[layer_index - 1 :], nets):
+            found += [np.sign(z - k) for k in kinks.activation_kinks(layer.activation)]
+        if s.max_margin:
+            found.append(np.sign(hinge_argument(s, out)))
+        return found
+
+    def run(shift: float) -> tuple[float, list[Any]]:
         layer = s.layers[layer_index - 1]
+        nets = []
         if which == "net":
             z = lt.net[i : i + 1].copy()
             z[0, r] += shift
+            nets.append(z)
             a = activate(layer.activation, z, layer.slope)
         else:
+            nets.append(lt.net[i : i + 1])
             a = lt.out[i : i + 1].copy()
             a[0, r] += shift
         for above in s.layers[layer_index:]:
-            a = activate(above.activation, a @ above.weights.T + above.bias_vector(), above.slope)
+            z = a @ above.weights.T + above.bias_vector()
+            nets.append(z)
+            a = activate(above.activation, z, above.slope)
         out = trace.layers[-1].out.copy()
         out[i] = a[0]
         terms, _ = batch_loss(s, out)
-        return float(terms[sample].sum())
+        return float(terms[sample].sum()), sides(nets, out)
 
-    return (loss(h) - loss(-h)) / (2 * h)
+    base, base_sides = run(0.0)
+
+    def loss(shift: float) -> float:
+        value, now = run(shift)
+        if not crossed and any(not np.array_equal(b, n) for b, n in zip(base_sides, now)):
+            where = "the max-margin hinge's corner (Δ + s_c − s = 0)" if s.max_margin else "a kink"
+            changed = [
+                kinks.kink_place(layer.activation)
+                for layer, b, n in zip(s.layers[layer_index - 1 :], base_sides, now)
+                if kinks.activation_kinks(layer.activation) and not np.array_equal(b, n)
+            ]
+            crossed.append(f"the stencil crosses {changed[0] if changed else where}")
+        return value
+
+    centre = float(lt.net[i, r] if which == "net" else lt.out[i, r])
+    h = tolerances.step(centre)
+    value = tolerances.five_point(lambda v: loss(v - centre), centre, h)
+    return value, crossed[0] if crossed else None, tolerances.fd_noise(base, h)

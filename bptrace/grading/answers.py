@@ -277,11 +277,12 @@ def derivation(s: Scenario) -> list[tuple[str, str, str]]:
         layer = s.layers[i]
         group = f"backward pass, layer {layer.index} ({_neurons(layer.neurons)})"
         for x in layer.neurons:
+            # (max_margin: dE/dout, delta and dE_k/dout have one value per window, so they are expanded too)
             if i < len(s.layers) - 1:
-                out += [("backward", group, f"dE_{k}/dout_{x}") for k in s.layers[i + 1].neurons]
-            out.append(("backward", group, f"dE/dout_{x}"))
+                out += [("backward", group, n) for k in s.layers[i + 1].neurons for n in expand(f"dE_{k}/dout_{x}")]
+            out += [("backward", group, n) for n in expand(f"dE/dout_{x}")]
             out += [("backward", group, n) for n in expand(f"dout_{x}/dnet_{x}")]
-            out.append(("backward", group, f"delta_{x}"))
+            out += [("backward", group, n) for n in expand(f"delta_{x}")]
         group = f"gradients, layer {layer.index}"
         for name in params_by_layer.get(layer.index, []):
             p = s.parameter(name)

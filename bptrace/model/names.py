@@ -12,7 +12,9 @@
 `dE_total/...` is another spelling of `dE/...`; `dE/dnet_X` of `delta_X`; `E_total+` of `E_total@1`.
 In a batch, an unsuffixed derivative of the loss (E_X, dE/dout_X, delta_X, dE_K/dout_J, dE/dθ) is the
 batch value (the mean over samples, or the sum when the scenario's reduction is sum); the purely forward
-quantities (net_X, out_X, dout_X/dnet_X, dnet_X/dθ) need a sample suffix.
+quantities (net_X, out_X, dout_X/dnet_X, dnet_X/dθ) need a sample suffix. With max_margin, the
+derivatives by a pass's values (dE/dout_X, delta_X, dE_K/dout_J) need one too: they have one value per
+window, and the two windows' values of one neuron would cancel if added.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from bptrace.model.scenario import Parameter, Scenario
 
 PER_SAMPLE_ONLY = ("net", "out", "dout_dnet", "factor")
+# max_margin: one value per window too (summed over the two windows they would be 0 while the margin is violated)
+PER_WINDOW = ("dE_dout", "delta", "path")
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def parse(text: str, scenario: Scenario) -> Quantity:
             raise UnknownNameError(f"{raw!r}: {q.name} belongs to the whole batch; drop ':{sample}'")
         if corrupt and q.kind in ("E", "E_total", "grad"):
             raise UnknownNameError(f"{raw!r}: {q.name} belongs to the sample (both windows); write {q.name}:{sample}")
-    elif scenario.max_margin and q.kind in PER_SAMPLE_ONLY:
+    elif scenario.max_margin and q.kind in PER_SAMPLE_ONLY + PER_WINDOW:
         raise UnknownNameError(
             f"{raw!r} has one value per window",
             hint=f"write {q.name}:1 (the window x) or {q.name}:1c (the corrupt window x_c)",

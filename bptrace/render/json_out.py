@@ -110,7 +110,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
         checks = {row.name: row for row in verification.parameters}
     data["parameters"] = Lazy(lambda: _parameter_entries(trace, checks))
     if verification is not None:
-        data["verification"] = {"mode": verification.mode, "ok": bool(verification.ok)}
+        data["verification"] = verification_summary(verification)
     if s.parameter_count() <= QUANTITIES_LIMIT:
         flat: dict[str, float] = {}
         for name in names.all_names(s):
@@ -141,9 +141,44 @@ def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[st
             "l2_term": trace.l2_grad(p),
         }
         if p.name in checks:
-            row = checks[p.name]
-            entry["verification"] = {"sympy": row.sympy, "finite_difference": row.finite_difference, "ok": bool(row.ok)}
+            entry["verification"] = verification_entry(checks[p.name])
         yield entry
+
+
+def verification_summary(v: Any) -> dict[str, Any]:
+    """The top-level "verification": the mode, the verdict, and how many gradient checks were judged (docs/json.md)."""
+    from bptrace.render.verification import closing_line
+
+    return {
+        "mode": v.mode,
+        "ok": bool(v.ok),
+        "checks": v.checks,
+        "judged": v.judged,
+        "not_judged": v.checks - v.judged,
+        "summary": closing_line(v),
+    }
+
+
+def verification_entry(row: Any) -> dict[str, Any]:
+    """A parameter's "verification": SymPy's value (null: not derived), the finite difference as
+    {value, step, judged, agrees, reason}, ok (no judged check disagrees), and the kink it sits at, if any."""
+    entry: dict[str, Any] = {"sympy": row.sympy}
+    if row.finite_difference is None:
+        entry["finite_difference"] = None
+    else:
+        fd: dict[str, Any] = {
+            "value": row.finite_difference,
+            "step": row.fd_step,
+            "judged": row.fd_ok is not None,
+            "agrees": row.fd_ok,
+        }
+        if row.fd_reason is not None:
+            fd["reason"] = row.fd_reason
+        entry["finite_difference"] = fd
+    entry["ok"] = bool(row.ok)
+    if row.kink is not None:
+        entry["kink"] = row.kink
+    return entry
 
 
 def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:

@@ -189,16 +189,22 @@ def _matrix_data(trace: Trace) -> dict[str, Any]:
                 "dW": _mat(mx.dW),
                 "dW_rule": ("dZ.A_prevT" + ("/m" if s.reduction == "mean" else "") + (" + (l2/m)*W" if s.l2 else "")),
                 "db": _mat(mx.db),
-                "db_rule": {
-                    "neuron": "sum over samples (axis=1, keepdims)",
-                    "shared": "sum over samples and neurons",
-                    "none": None,
-                }[layer.bias_mode],
+                "db_rule": _db_rule(layer.bias_mode, s.reduction),
                 "W_new": _mat(mx.W_new),
                 "b_new": _mat(mx.b_new),
             }
         )
     return data
+
+
+def _db_rule(bias_mode: str, reduction: str) -> str | None:
+    """How db is made from dZ, with the same 1/m its values carry (as dW_rule says it)."""
+    scale = "/m" if reduction == "mean" else ""
+    return {
+        "neuron": f"sum(dZ, axis=1, keepdims=True){scale}",
+        "shared": f"sum(dZ){scale} (over every column and neuron)",
+        "none": None,
+    }[bias_mode]
 
 
 # ---------------------------------------------------------------------------------------------------

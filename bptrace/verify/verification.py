@@ -11,28 +11,30 @@ For each parameter θ the Verification holds
                        can be much noisier than 1e-16·|E| (bce of a saturated sigmoid cancels in 1 − out).
                        The other parameters are held at their values; a shared bias is perturbed as one value.
 
-Tolerances (a row is ok when every check that ran passes):
-  * finite differences:  |fd − g| ≤ FD_RTOL·|g| + FD_ATOL       = 1e-6·|g| + 1e-9
-  * SymPy:               |g − sympy| ≤ SYMPY_RTOL·|sympy| + SYMPY_ATOL = 1e-9·|sympy| + 1e-12
-  * local factors (f′(net) at every neuron, ∂E_s/∂out at every output; symbolic.local_factors): as SymPy.
+Judged or not. Every check is either judged — it agrees or disagrees with the chain rule, by the one
+set of tolerances in tolerances.py (SymPy: 1e-9 relative above a floor of 1e-300; finite differences:
+1e-6 relative above their own rounding bound) — or not judged, with the reason (`fd_reason`). A row is
+ok when no judged check disagrees; the table, the JSON and `explain` say which checks were not judged.
 
-Kinks. relu and leaky_relu are not differentiable at net = 0. The engine's convention is relu′(0) = 0 and
-leaky_relu′(0) = slope; SymPy uses the same (Heaviside(x, 0)). A row is `nondifferentiable` when some
-net exactly 0 (Trace.layers[i].kink) lies on θ's way to the loss — θ's own neuron, or any neuron of a
-layer above. Such rows are reported but are never failures: the derivative there is a convention.
-When the finite-difference stencil crosses a kink (a relu/leaky_relu net changes sign between the
-stencil points) the step is shrunk by 100 once; if it still crosses, `fd_crosses_kink` is set and the
-finite difference is not judged (SymPy, if it ran, still is).
+Kinks (kinks.py). relu and leaky_relu are not differentiable at net = 0, the max-margin hinge at its
+corner Δ + s_c − s = 0. The engine's convention is relu′(0) = 0, leaky_relu′(0) = α and 0 at the
+hinge's corner; SymPy uses the same (Heaviside(x, 0)), so SymPy is judged there as everywhere. A row is
+`nondifferentiable` when some net exactly at a kink lies on θ's way to the loss — θ's own neuron, any
+neuron of a layer above, or the hinge — and `kink` names the function, the point and the convention.
+When the finite-difference stencil θ ± 2h crosses a kink (a net changes side of a kink, or a hinge
+argument changes sign, between θ and a stencil point) the step is shrunk by 100 once; if it still
+crosses, `fd_crosses_kink` is set and the finite difference is not judged: across a kink it measures
+neither one-sided derivative (a relu just above 0 gives about half the slope).
 
 Noisy losses. A finite difference can judge a gradient only as well as the float64 loss is accurate.
 Where the loss cancels (bce's ln(1 − out) with out within a few ulp of 1) it can be wrong in its first
 digit. So verify() measures δE, the engine's loss error: Σ over outputs of |float64 term − 30-digit
 term| (the 30-digit terms from symbolic.high_precision_forward and the SymPy forms; modes full and
 sample), reduced over samples like E, and bounds the finite difference's rounding error by
-fd_noise = 1.5·δE/h. When no step agrees
-and fd_noise is not below the tolerance — or, without δE, the steps h, 10h, 100h disagree with each
-other, or the loss did not change at all — `fd_inconclusive` is set: no verdict from finite differences
-(SymPy, if it ran, still gives one).
+fd_noise = 1.5·max(δE, 4ε·|E|)/h (tolerances.fd_noise; without δE, 4ε·|E| alone). That bound is the
+finite difference's floor, and it is not judged (`fd_inconclusive`, with the reason) when the bound is not
+below half of what it measures, or when no step agrees and the steps h, 10h, 100h disagree with each
+other, or the loss did not change at all (SymPy, if it ran, still gives a verdict).
 
 Modes: "full" derives every parameter with SymPy; "sample" a deterministic sample per layer
 (SAMPLE_PER_LAYER evenly spaced positions in the layer's parameter list — weights row by row, then the
@@ -49,20 +51,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from bptrace.verify import tolerances as tol
+from bptrace.verify.tolerances import FD_RTOL, FD_STEP, FLOOR, SYMPY_RTOL
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
     from bptrace.model.scenario import Parameter, Scenario
     from bptrace.verify.symbolic import LocalFactors
 
-FD_STEP = 1e-4
-FD_RTOL = 1e-6
-FD_ATOL = 1e-9
-SYMPY_RTOL = 1e-9
-SYMPY_ATOL = 1e-12
 FULL_LIMIT = 300  # default mode: "full" up to this many parameters, "sample" above
 FULL_LIMIT_HARD = 5000  # mode "full" is refused above this many (SymPy would not finish; see the CLI)
 SAMPLE_PER_LAYER = 5  # SymPy's sample in mode "sample": first, last and 3 evenly spaced per layer
@@ -74,18 +74,23 @@ MODES = ("full", "sample", "off")
 
 @dataclass(frozen=True)
 class Tolerances:
-    """The tolerances and step a Verification used."""
+    """The tolerances and step a Verification used (tolerances.py defines them)."""
 
     fd_rtol: float = FD_RTOL
-    fd_atol: float = FD_ATOL
     sympy_rtol: float = SYMPY_RTOL
-    sympy_atol: float = SYMPY_ATOL
+    sympy_floor: float = FLOOR
     fd_step: float = FD_STEP
 
 
 @dataclass(frozen=True)
 class ParameterCheck:
-    """One parameter's gradient, three ways, and the verdict."""
+    """One parameter's gradient, three ways, and the verdict.
+
+    Each independent value is a check that is either judged (sympy_ok / fd_ok True or False) or not:
+    not run (the value is None) or, for the finite difference, run but not judged (fd_reason says why:
+    the stencil crosses a kink, or the float64 loss is too noisy there). `ok` is False only when a
+    judged check disagrees.
+    """
 
     name: str
     layer: int  # 1-based
@@ -96,13 +101,30 @@ class ParameterCheck:
     fd_step: float | None  # the h used
     difference: float  # the largest |sympy − chain_rule|, |fd − chain_rule| (0.0 if none ran)
     sympy_ok: bool | None
-    fd_ok: bool | None  # None when not run, crossing a kink, or inconclusive
-    ok: bool  # every check that ran passes, or the row is nondifferentiable
-    nondifferentiable: bool  # a relu/leaky_relu net on θ's way to the loss is exactly 0
-    fd_crosses_kink: bool = False  # the stencil crosses a relu kink even at h/100: fd not judged
+    fd_ok: bool | None  # None when not run or not judged (fd_reason)
+    ok: bool  # no judged check disagrees
+    nondifferentiable: bool  # some net (or the hinge) on θ's way to the loss is exactly at a kink
+    fd_crosses_kink: bool = False  # the stencil crosses a kink even at h/100: fd not judged
     fd_inconclusive: bool = False  # the float64 loss is too noisy here to judge (see finite_differences)
-    fd_noise: float | None = None  # bound on the finite difference's rounding error (None in mode "off")
+    fd_noise: float | None = None  # the bound on the finite difference's rounding error (its floor)
     sympy_method: str | None = None  # symbolic.SINGLE_SYMBOL or symbolic.PER_NEURON
+    fd_reason: str | None = None  # why the finite difference was not judged (None: judged, or not run)
+    kink: str | None = None  # nondifferentiable: the function, the point and the convention taken
+
+    @property
+    def fd_judged(self) -> bool:
+        """The finite difference ran and was judged."""
+        return self.fd_ok is not None
+
+    @property
+    def judged(self) -> int:
+        """How many of this row's checks were judged."""
+        return (self.sympy_ok is not None) + (self.fd_ok is not None)
+
+    @property
+    def not_judged(self) -> int:
+        """How many of this row's checks ran but were not judged."""
+        return int(self.finite_difference is not None and self.fd_ok is None)
 
 
 @dataclass(frozen=True)
@@ -113,7 +135,8 @@ class FiniteDifference:
     step: float
     crosses_kink: bool
     inconclusive: bool = False  # no verdict possible: see finite_differences
-    noise: float | None = None  # the bound 1.5·δE/h on its rounding error, when δE (loss_error) is known
+    noise: float | None = None  # the bound 1.5·max(δE, 4ε|E|)/h on its rounding error (tolerances.fd_noise)
+    reason: str | None = None  # why it cannot be judged (crosses_kink or inconclusive), for the reader
 
 
 @dataclass(frozen=True)
@@ -131,8 +154,22 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        """Every row ok and every local factor ok."""
+        """No judged check disagrees: every row ok and every local factor ok."""
         return all(p.ok for p in self.parameters) and (self.local is None or self.local.ok)
+
+    @property
+    def judged(self) -> int:
+        """The gradient checks (SymPy and finite differences) that were judged."""
+        return sum(p.judged for p in self.parameters)
+
+    @property
+    def checks(self) -> int:
+        """The gradient checks that ran (judged or not)."""
+        return sum(p.judged + p.not_judged for p in self.parameters)
+
+    def not_judged(self) -> list[ParameterCheck]:
+        """The rows with a check that ran but was not judged."""
+        return [p for p in self.parameters if p.not_judged]
 
     def failures(self) -> list[ParameterCheck]:
         """The rows that are not ok."""
@@ -147,7 +184,7 @@ class Verification:
 
     @property
     def nondifferentiable(self) -> list[ParameterCheck]:
-        """The rows at a kink (reported, not failures)."""
+        """The rows at a kink (their derivative is a convention; see ParameterCheck.kink)."""
         return [p for p in self.parameters if p.nondifferentiable]
 
 
@@ -180,111 +217,171 @@ def sample(
     return chosen
 
 
+def _kink_sides(scenario: Scenario, nets: list[Any], outs: list[Any]) -> list[tuple[str, int, Any]]:
+    """(activation or kinks.HINGE, layer index 0-based, side of each kink per sample and neuron) for a forward pass.
+
+    The side is sign(net − kink) for every kink of every layer's activation (kinks.activation_kinks), and
+    sign(Δ + s_c − s) for the max-margin hinge; a kink lies between two points where a side differs.
+    """
+    import numpy as np
+
+    from bptrace.engine import step as engine
+    from bptrace.verify import kinks
+
+    sides = []
+    for i, layer in enumerate(scenario.layers):
+        for k in kinks.activation_kinks(layer.activation):
+            sides.append((layer.activation, i, np.sign(nets[i] - k)))
+    if scenario.max_margin:
+        sides.append((kinks.HINGE, len(scenario.layers) - 1, np.sign(engine.hinge_argument(scenario, outs[-1]))))
+    return sides
+
+
+def _crossing(scenario: Scenario, base: list[tuple[str, int, Any]], now: list[tuple[str, int, Any]]) -> str | None:
+    """Which kink lies between two forward passes (the first one found), in words; None if none."""
+    import numpy as np
+
+    from bptrace.verify import kinks
+
+    m = scenario.samples
+    for (name, i, before), (_, _, after) in zip(base, now):
+        changed = np.argwhere(before != after)
+        if len(changed):
+            row = int(changed[0][0])
+            if name == kinks.HINGE:
+                return f"{kinks.kink_place(name)} of sample {row + 1}"
+            col = int(changed[0][1])
+            neuron = scenario.layers[i].neurons[col]
+            window = (" (corrupt window)" if row >= m else "") if scenario.max_margin else ""
+            return f"{kinks.kink_place(name).replace('net', f'net_{neuron}')} in sample {row % m + 1}{window}"
+    return None
+
+
 def finite_differences(
     scenario: Scenario,
     parameters: list[Parameter],
     step: float = FD_STEP,
     reference: Mapping[str, float] | None = None,
     rtol: float = FD_RTOL,
-    atol: float = FD_ATOL,
     loss_error: float | None = None,
 ) -> dict[str, FiniteDifference]:
     """Five-point finite differences of the batch loss (engine.forward + engine.batch_loss, as loss_with).
 
-    h = step·max(1, |θ|) first. If the stencil crosses a relu/leaky_relu kink, h/100 once (then, if it
-    still crosses, crosses_kink). Given `reference` values (the chain rule's), a difference that does not
-    agree within rtol/atol is retried with 10h and 100h, and the first step that agrees is kept (else the
-    closest): rounding in the loss can be far above 1 ulp — bce of a saturated sigmoid computes ln(1 − out)
-    with 1 − out cancelling — and only a larger step beats that noise. When no step agrees and the steps
-    also disagree with each other by more than the tolerance, or the loss did not change in float64 at
-    any step (every difference exactly 0: E quantized flat, e.g. ln(1 − out) with out within a few ulp of
-    1), the result is `inconclusive` (noise, not a verdict); a wrong gradient gives steps that agree with
-    each other and not with it. So is a difference whose stencil the engine cannot evaluate (it refuses
-    ln 0 of a saturated output): steps that meet such a point are not used. And so, given `loss_error`
-    δE (how far the engine's float64 loss is from the exact one at θ), is a difference that misses while
-    its rounding bound 1.5·δE/h — the stencil's weights (8 + 8 + 1 + 1)/12 times δE, over h — is not
-    below the tolerance: the float64 loss is not accurate enough there to judge. One copy of the
-    weight and bias arrays is made; each parameter is perturbed in place and restored.
+    h = step·max(1, |θ|) first. If the stencil θ ± 2h crosses a kink — some net changes side of one of its
+    activation's kinks (kinks.activation_kinks: relu's and leaky_relu's 0) or a max-margin hinge argument
+    changes sign, at any stencil point against θ itself — h/100 once; if it still crosses, crosses_kink:
+    a difference across a kink measures neither one-sided derivative and is not judged (`reason` names the
+    kink). Given `reference` values (the chain rule's), a difference that does not agree (tolerances.
+    fd_agrees, with its rounding bound fd_noise as floor) is retried with 10h and 100h, and the first step
+    that agrees is kept (else the closest): rounding in the loss can be far above 1 ulp — bce of a
+    saturated sigmoid computes ln(1 − out) with 1 − out cancelling — and only a larger step beats that
+    noise. When no step agrees and the steps also disagree with each other by more than the tolerance, or
+    the loss did not change in float64 at any step (every difference exactly 0: E quantized flat), the
+    result is `inconclusive` (noise, not a verdict); a wrong gradient gives steps that agree with each
+    other and not with it. So is a difference whose stencil the engine cannot evaluate (it refuses ln 0 of
+    a saturated output): steps that meet such a point are not used. And so is a difference that does not
+    match g within rtol·|g| while its rounding bound (tolerances.fd_noise, from `loss_error` δE, how far
+    the engine's float64 loss is from the exact one at θ) is not below half of |g| and |fd|: too coarse
+    to confirm or refute g. One copy of the weight and bias arrays is made;
+    each parameter is perturbed in place and restored.
     """
-    import numpy as np
 
     from bptrace.engine import step as engine
     from bptrace.errors import BptraceError
 
     weights = [layer.weights.copy() for layer in scenario.layers]
     biases = [layer.biases.copy() for layer in scenario.layers]
-    kinked = [i for i, layer in enumerate(scenario.layers) if layer.activation in ("relu", "leaky_relu")]
-    base_nets, _ = engine.forward(scenario, weights, biases)
-    base_signs = {i: np.sign(base_nets[i]) for i in kinked}
+    base_nets, base_outs = engine.forward(scenario, weights, biases)
+    base_sides = _kink_sides(scenario, base_nets, base_outs)
+    base_loss = engine.batch_loss(scenario, base_outs[-1])[1] + engine.penalty(scenario, weights)
 
-    def loss_at() -> tuple[float, bool]:
-        # E at the current arrays, and whether some relu/leaky_relu net changed sign (a kink was crossed)
+    def loss_at() -> tuple[float, str | None]:
+        # E at the current arrays, and the kink crossed on the way from θ (None: none)
         try:
             nets, outs = engine.forward(scenario, weights, biases)
             loss = engine.batch_loss(scenario, outs[-1])[1] + engine.penalty(scenario, weights)  # E, L2 included
         except BptraceError:
-            return float("nan"), False
-        return loss, any(not np.array_equal(np.sign(nets[i]), base_signs[i]) for i in kinked)
+            return float("nan"), None
+        return loss, _crossing(scenario, base_sides, _kink_sides(scenario, nets, outs)) if base_sides else None
 
     def stencil(array: Any, index: Any, theta: float, h: float) -> FiniteDifference:
-        values, crossed = [], False
+        values, crossed = [], None
         for k in (1, -1, 2, -2):
             array[index] = theta + k * h
             loss, crossing = loss_at()
             values.append(loss)
             crossed = crossed or crossing
         array[index] = theta
-        # D = [8(E(θ+h) − E(θ−h)) − (E(θ+2h) − E(θ−2h))] / 12h
-        return FiniteDifference((8.0 * (values[0] - values[1]) - (values[2] - values[3])) / (12.0 * h), h, crossed)
+        value = tol.combine((values[0], values[1], values[2], values[3]), h)
+        noise = tol.fd_noise(base_loss, h, loss_error)
+        if crossed:
+            reason = f"the stencil θ ± 2h (h = {h:.0e}) crosses {crossed}"
+            return FiniteDifference(value, h, True, noise=noise, reason=reason)
+        return FiniteDifference(value, h, False, noise=noise)
 
     out: dict[str, FiniteDifference] = {}
     for p in parameters:
         array = weights[p.layer - 1] if p.kind == "weight" else biases[p.layer - 1]
         index = (p.row, p.col) if p.kind == "weight" else (0 if p.row is None else p.row)
         theta = float(array[index])
-        h = step * max(1.0, abs(theta))
+        h = tol.step(theta, step)
         result = stencil(array, index, theta, h)
         if result.crosses_kink:
             result = stencil(array, index, theta, h / 100)
         elif reference is not None:
             g = reference[p.name]
-            tolerance = rtol * abs(g) + atol
 
             def miss(r: FiniteDifference, g: float = g) -> float:
                 return abs(r.value - g) if r.value == r.value else float("inf")  # nan: the worst
 
+            def agrees(r: FiniteDifference, g: float = g) -> bool:
+                return tol.fd_agrees(r.value, g, r.noise or 0.0, rtol)
+
             tried = [result]
             for larger in (10 * h, 100 * h):
-                if miss(result) <= tolerance:
+                if agrees(result):
                     break
                 attempt = stencil(array, index, theta, larger)
                 if not attempt.crosses_kink and attempt.value == attempt.value:  # nan: E undefined there
                     tried.append(attempt)
                     result = min(tried, key=miss)
+            tolerance = rtol * abs(g) + (result.noise or 0.0)
             values = [r.value for r in tried]
             noisy = not max(values) - min(values) <= tolerance  # the steps disagree with each other
             flat = all(v == 0.0 for v in values)  # the float64 loss never changed at all
-            inaccurate = loss_error is not None and not 1.5 * loss_error / result.step < tolerance
-            if miss(result) > tolerance and ((len(tried) > 1 and (noisy or flat)) or inaccurate):
-                result = dataclasses.replace(result, inconclusive=True)
-        if loss_error is not None:
-            result = dataclasses.replace(result, noise=1.5 * loss_error / result.step)
+            # too coarse: its rounding bound is not below half of what it measures, so it can neither
+            # confirm nor refute g (unless it matches g without the bound's help)
+            coarse = not (result.noise or 0.0) < max(abs(g), abs(result.value)) / 2
+            why = None
+            if miss(result) > rtol * abs(g) and coarse:
+                why = (
+                    f"the float64 loss is too coarse here to judge (the rounding error bound "
+                    f"{result.noise:.1e} is not below half of |g|)"
+                )
+            elif not agrees(result) and len(tried) > 1 and (noisy or flat):
+                why = (
+                    "the float64 loss did not change at any step (it is flat to rounding here)"
+                    if flat
+                    else "the float64 loss is too noisy here to judge (the steps h, 10h, 100h disagree with each other)"
+                )
+            if why is not None:
+                result = dataclasses.replace(result, inconclusive=True, reason=why)
         if result.value != result.value:
             # the engine refuses the loss at a stencil point (e.g. ln 0 of a saturated output): no verdict
-            result = dataclasses.replace(result, inconclusive=True)
+            why = "the engine cannot evaluate the loss at a stencil point (e.g. ln 0 of a saturated output)"
+            result = dataclasses.replace(result, inconclusive=True, reason=why)
         out[p.name] = result
     return out
 
 
-def _hinge_gradients(scenario: Scenario, parameters: list[Parameter]) -> dict[str, Any]:
-    """max_margin: SymPy's own derivative of the hinge loss for each parameter (symbolic_hinge)."""
-    from bptrace.verify import symbolic, symbolic_hinge
+def _hinge_terms(scenario: Scenario, hp: Any) -> list[list[Any]]:
+    """max_margin: each sample's J_s = max(0, Δ + s_c − s) in 30 digits, from the 30-digit forward pass."""
+    import mpmath
 
-    out = {}
-    for p in parameters:
-        value = symbolic_hinge.gradient(scenario, p)
-        out[p.name] = symbolic.SymbolicGradient(p.name, value, f"{value:.17g}", (), "hinge")
-    return out
+    m = scenario.samples
+    with mpmath.workdps(30):
+        margin = mpmath.mpf(float(scenario.margin))
+        return [[max(mpmath.mpf(0), margin + hp.outs[-1][m + k][0] - hp.outs[-1][k][0])] for k in range(m)]
 
 
 def with_penalty(scenario: Scenario, g: Any) -> Any:
@@ -315,18 +412,139 @@ def _loss_error(trace: Trace, exact_terms: list[list[Any]]) -> float:
     return total / len(per_sample) if trace.scenario.reduction == "mean" else total
 
 
-def _nondifferentiable(trace: Trace, params: list[Parameter]) -> dict[str, bool]:
-    """Per parameter: is some net on θ's way to the loss exactly at a kink (in any sample)?"""
-    neuron_kink: list[Any] = [lt.kink.any(axis=0) for lt in trace.layers]  # per layer, per neuron
-    above = [False] * (len(trace.layers) + 1)  # any kink in layers after index
-    for i in reversed(range(len(trace.layers))):
-        above[i] = above[i + 1] or bool(trace.layers[i].kink.any())
-    out = {}
+def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
+    """Per parameter: the kink exactly on θ's way to the loss (in any sample), named with its convention.
+
+    θ's way: θ's own neuron (every neuron of the layer for a shared bias) and every neuron of the layers
+    above; the max-margin hinge is on every parameter's way. None where no net is at a kink.
+    """
+    from bptrace.verify import kinks
+
+    s = trace.scenario
+    L = len(trace.layers)
+    m = s.samples
+    hinge = trace.layers[-1].kink & ~_activation_kink(trace, L - 1) if s.max_margin else None
+
+    def where(i: int, rows: list[int] | None) -> str | None:
+        # the first kink of layer i (0-based) among `rows` (neurons; None = all)
+        import numpy as np
+
+        layer = s.layers[i]
+        at = _activation_kink(trace, i)
+        for sample, k in np.argwhere(at):
+            if rows is None or int(k) in rows:
+                window = (" (corrupt window)" if sample >= m else "") if s.max_margin else ""
+                return f"net_{layer.neurons[int(k)]} = 0 in sample {int(sample) % m + 1}{window}: " + kinks.kink_note(
+                    layer.activation, float(layer.slope)
+                )
+        return None
+
+    above: list[str | None] = [None] * (L + 1)  # the first kink in the layers from index on
+    if hinge is not None and hinge.any():
+        sample = int(hinge.nonzero()[0][0]) % m
+        above[L] = f"sample {sample + 1}: {kinks.HINGE_NOTE}"
+    for i in reversed(range(L)):
+        above[i] = where(i, None) or above[i + 1]
+    out: dict[str, str | None] = {}
     for p in params:
-        own = neuron_kink[p.layer - 1]
-        here = bool(own.any()) if p.row is None else bool(own[p.row])
-        out[p.name] = here or above[p.layer]  # above[p.layer] = the layers after θ's (0-based p.layer)
+        out[p.name] = where(p.layer - 1, None if p.row is None else [p.row]) or above[p.layer]
     return out
+
+
+def _activation_kink(trace: Trace, i: int) -> Any:
+    """Where layer i's nets (0-based) sit exactly at one of its activation's kinks, per pass and neuron."""
+    import numpy as np
+
+    from bptrace.verify import kinks
+
+    net = trace.layers[i].net
+    at = np.zeros(net.shape, dtype=bool)
+    for k in kinks.activation_kinks(trace.scenario.layers[i].activation):
+        at |= net == k
+    return at
+
+
+def resolution(trace: Trace) -> dict[str, float]:
+    """Per parameter: the float64 resolution of its chain-rule gradient, (2L + 4)·ε·Ĝ (SymPy's judging floor).
+
+    Ĝ is the gradient computed again with the absolute value of every term (|∂E/∂out|, |f′|, |w|, |out|;
+    for softmax out_j·(|∂E/∂out_j| + Σ_i |∂E/∂out_i|·out_i)), the classic bound on the rounding of a
+    backward pass through L layers. Without cancellation Ĝ = |g| and the floor is ~1e-15 of the value
+    itself (so a tiny value is judged relatively); where terms cancel (a shared bias of a softmax layer:
+    Σ_k δ_k = 0 exactly) it is the float64 resolution of those terms, below which no float64 sum is exact.
+    """
+    import numpy as np
+
+    s = trace.scenario
+    L = len(s.layers)
+    m = s.samples
+    scale = 1.0 / m if s.reduction == "mean" else 1.0
+    inputs = s.all_inputs()
+    bound = (2 * L + 4) * tol.EPSILON
+    grads_w: list[Any] = [None] * L
+    grads_b: list[Any] = [None] * L
+    upstream = np.abs(trace.layers[-1].dE_dout)
+    for i in reversed(range(L)):
+        lt, layer = trace.layers[i], s.layers[i]
+        if layer.activation == "softmax":
+            a = np.abs(lt.out)
+            delta = a * (upstream + (upstream * a).sum(axis=1, keepdims=True))
+        else:
+            delta = upstream * np.abs(lt.dout_dnet)
+        prev = np.abs(inputs if i == 0 else trace.layers[i - 1].out)
+        grads_w[i] = scale * (delta.T @ prev) + (s.l2 / m * np.abs(layer.weights) if s.l2 else 0.0)
+        grads_b[i] = scale * delta.sum(axis=0) if layer.bias_mode == "neuron" else np.array([scale * delta.sum()])
+        upstream = delta @ np.abs(layer.weights)
+    out = {}
+    for p in s.parameters():
+        if p.kind == "weight":
+            value = grads_w[p.layer - 1][p.row, p.col]
+        else:
+            value = grads_b[p.layer - 1][0 if p.row is None else p.row]
+        out[p.name] = bound * float(value)
+    return out
+
+
+def _row(
+    p: Parameter,
+    g: float,
+    sym: Any,
+    fd: FiniteDifference | None,
+    kink: str | None,
+    rtol: float,
+    floor: float,
+    fd_rtol: float,
+) -> ParameterCheck:
+    """One parameter's row: each check judged by tolerances.py, or not judged with its reason."""
+    diffs = []
+    sympy_ok = fd_ok = None
+    if sym is not None:
+        diffs.append(abs(sym.value - g))
+        sympy_ok = tol.sympy_agrees(g, sym.value, rtol, floor)
+    if fd is not None:
+        diffs.append(abs(fd.value - g))
+        if fd.reason is None:
+            fd_ok = tol.fd_agrees(fd.value, g, fd.noise or 0.0, fd_rtol)
+    return ParameterCheck(
+        name=p.name,
+        layer=p.layer,
+        kind=p.kind,
+        chain_rule=g,
+        sympy=None if sym is None else sym.value,
+        finite_difference=None if fd is None else fd.value,
+        fd_step=None if fd is None else fd.step,
+        difference=max(diffs, default=0.0),
+        sympy_ok=sympy_ok,
+        fd_ok=fd_ok,
+        ok=sympy_ok is not False and fd_ok is not False,
+        nondifferentiable=kink is not None,
+        fd_crosses_kink=fd is not None and fd.crosses_kink,
+        fd_inconclusive=fd is not None and fd.inconclusive,
+        fd_noise=None if fd is None else fd.noise,
+        sympy_method=None if sym is None else sym.method,
+        fd_reason=None if fd is None else fd.reason,
+        kink=kink,
+    )
 
 
 def verify(
@@ -334,15 +552,16 @@ def verify(
     mode: str | None = None,
     *,
     fd_rtol: float = FD_RTOL,
-    fd_atol: float = FD_ATOL,
     sympy_rtol: float = SYMPY_RTOL,
-    sympy_atol: float = SYMPY_ATOL,
+    sympy_floor: float = FLOOR,
     fd_step: float = FD_STEP,
     sample_per_layer: int = SAMPLE_PER_LAYER,
+    only: Sequence[str] | None = None,
 ) -> Verification:
     """Check every gradient of `trace` against SymPy and finite differences (see the module docstring).
 
-    mode: "full", "sample", "off", or None for default_mode(scenario). Never prints.
+    mode: "full", "sample", "off", or None for default_mode(scenario). `only`: check just these
+    parameters (by name), with no local factors (explain's checks of one gradient). Never prints.
     """
     from bptrace.verify import symbolic
 
@@ -351,6 +570,8 @@ def verify(
     if mode not in MODES:
         raise ValueError(f"unknown verification mode {mode!r}; choose one of {', '.join(MODES)}")
     params = scenario.parameters()
+    if only is not None:
+        params = [p for p in params if p.name in set(only)]
     notes: list[str] = []
     seconds: dict[str, float] = {}
 
@@ -384,76 +605,61 @@ def verify(
         fd_params = params
     loss_error = None
     hp = None
-    if mode != "off" and not scenario.max_margin:
+    if mode != "off" and (to_derive or only is None):
         start = time.perf_counter()
         # the engine's nets only pick the side of each relu kink SymPy evaluates on (symbolic's docstring)
         hp = symbolic.high_precision_forward(scenario, [lt.net for lt in trace.layers])
-        loss_error = _loss_error(trace, symbolic.loss_terms(scenario, hp))
+        exact = _hinge_terms(scenario, hp) if scenario.max_margin else symbolic.loss_terms(scenario, hp)
+        loss_error = _loss_error(trace, exact)
         seconds["high_precision_forward"] = time.perf_counter() - start
 
     start = time.perf_counter()
     fds = finite_differences(
-        scenario, fd_params, fd_step, {p.name: trace.grad(p) for p in fd_params}, fd_rtol, fd_atol, loss_error
+        scenario, fd_params, fd_step, {p.name: trace.grad(p) for p in fd_params}, fd_rtol, loss_error
     )
     seconds["finite_differences"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    if scenario.max_margin:
-        derived = _hinge_gradients(scenario, to_derive)
+    if not to_derive:
+        derived = {}
+    elif scenario.max_margin:
+        from bptrace.verify import symbolic_hinge
+
+        assert hp is not None  # computed above whenever SymPy derives something
+        derived = symbolic_hinge.gradients(scenario, to_derive, hp, trace.layers[-1].out[:, 0])
     else:
-        derived = symbolic.gradients(scenario, to_derive, forward=hp) if to_derive else {}
-        if scenario.l2:
-            derived = {name: with_penalty(scenario, g) for name, g in derived.items()}
+        derived = symbolic.gradients(scenario, to_derive, forward=hp)
+    if scenario.l2:
+        derived = {name: with_penalty(scenario, g) for name, g in derived.items()}
     seconds["sympy"] = time.perf_counter() - start
     local = None
-    if mode != "off":
+    if mode != "off" and only is None:
         start = time.perf_counter()
-        local = symbolic.local_factors(trace, sympy_rtol, sympy_atol)
+        local = symbolic.local_factors(trace, sympy_rtol, sympy_floor)
         seconds["local_factors"] = time.perf_counter() - start
 
-    nondiff = _nondifferentiable(trace, params)
-    rows = []
-    for p in params:
-        g = trace.grad(p)
-        sym = derived.get(p.name)
-        fd = fds.get(p.name)
-        diffs = []
-        sympy_ok = fd_ok = None
-        if sym is not None:
-            diffs.append(abs(sym.value - g))
-            sympy_ok = bool(abs(g - sym.value) <= sympy_rtol * abs(sym.value) + sympy_atol)
-        if fd is not None:
-            diffs.append(abs(fd.value - g))
-            if not (fd.crosses_kink or fd.inconclusive):
-                fd_ok = bool(abs(fd.value - g) <= fd_rtol * abs(g) + fd_atol)
-        ok = nondiff[p.name] or (sympy_ok is not False and fd_ok is not False)
-        rows.append(
-            ParameterCheck(
-                name=p.name,
-                layer=p.layer,
-                kind=p.kind,
-                chain_rule=g,
-                sympy=None if sym is None else sym.value,
-                finite_difference=None if fd is None else fd.value,
-                fd_step=None if fd is None else fd.step,
-                difference=max(diffs, default=0.0),
-                sympy_ok=sympy_ok,
-                fd_ok=fd_ok,
-                ok=ok,
-                nondifferentiable=nondiff[p.name],
-                fd_crosses_kink=fd is not None and fd.crosses_kink,
-                fd_inconclusive=fd is not None and fd.inconclusive,
-                fd_noise=None if fd is None else fd.noise,
-                sympy_method=None if sym is None else sym.method,
-            )
+    notes_at = _kink_notes(trace, params)
+    floors = resolution(trace) if derived else {}
+    rows = [
+        _row(
+            p,
+            trace.grad(p),
+            derived.get(p.name),
+            fds.get(p.name),
+            notes_at[p.name],
+            sympy_rtol,
+            max(sympy_floor, floors.get(p.name, 0.0)),
+            fd_rtol,
         )
+        for p in params
+    ]
     return Verification(
         mode=mode,
         parameters=tuple(rows),
         local=local,
         sympy_derived=tuple(p.name for p in to_derive),
         fd_sampled=fd_sampled,
-        tolerances=Tolerances(fd_rtol, fd_atol, sympy_rtol, sympy_atol, fd_step),
+        tolerances=Tolerances(fd_rtol, sympy_rtol, sympy_floor, fd_step),
         notes=tuple(notes),
         seconds=seconds,
     )
