@@ -34,6 +34,9 @@ class LayerTrace:
     new_weights: np.ndarray
     new_biases: np.ndarray
     kink: np.ndarray  # (m, n) bool: net exactly at a point where f is not differentiable
+    # hidden layers: the path terms P[s, j, k] = δ_k·w_kj through the layer above, as the step summed them
+    # into dE_dout (a step with Mistakes may drop or zero some); None for the output layer
+    paths: np.ndarray | None = None
 
 
 @dataclass

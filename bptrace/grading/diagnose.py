@@ -1,16 +1,18 @@
 """Mistake diagnosis: re-derive the step under each known misconception and see which reproduce an answer.
 
-Nothing here matches stored numbers. A *variant* is the whole training step recomputed with one knob
-turned (a `Knobs`): δ = out − t where the loss is squared error, the learning rate left out, a weight
-matrix read the other way round, ... `Lab.value(quantity, knobs)` gives any quantity of the vocabulary
-(names.py) under those knobs, for any scenario (any depth, activation, loss, batch, bias mode), and
-`variants(scenario)` lists the misconceptions that apply to a scenario. `check.py` marks an answer and
-asks which variants reproduce a wrong one; several may (with η = 0.5, dropping the ½ of the loss and
-dropping η give the same w5⁺), and all of them are reported.
+Nothing here matches stored numbers. A misconception is a setting of the one training step's hooks
+(engine/step.py `Mistakes`: δ = out − t where the loss is squared error, f′ left out, net used for out, the
+learning rate left out, a weight matrix read the other way round, ...); a *variant* is one such setting
+applied to a scenario, with a sentence saying what exactly differs. `Lab.value(quantity, knobs)` gives any
+quantity of the vocabulary (names.py) under the knobs, for any scenario (any depth, activation, loss, batch,
+bias mode), by running engine.trace with those hooks; `variants(scenario)` lists the misconceptions that
+apply to a scenario, and `find` which of them reproduce a written answer. Several may (with η = 0.5,
+dropping the ½ of the loss and dropping η give the same w5⁺), and all of them are reported.
 
-With every knob at its default the variant engine is the engine: `tests/test_diagnose.py` compares it
-with engine.trace and names.value for every quantity of every bundled scenario. It is also the fast
-loop for θ@N and E_total@N (many steps without building a Trace each time).
+θ@N and E_total@N: up to HOOKED_MAX_STEPS updates, the hooked step is repeated; beyond that the correct
+training and every misconception that is the correct training of another exercise (Mistakes.
+equivalent_scenario: another η, the update's sign, the ½ of the loss, the reduction, biases moved or not, a
+matrix read transposed) run on the fast training path (engine/train.py), and the others are not tried.
 
 Each code, its correct rule and the misconception in one sentence are in CODES (and docs/answer-sheets.md).
 """
@@ -19,13 +21,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bptrace import functions as network
+from bptrace.engine.step import NO_MISTAKES, FPrimeRule, Mistakes, Params, rounder
 from bptrace.errors import BptraceError
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from bptrace.engine.trace import Trace
     from bptrace.model.names import Quantity
     from bptrace.model.scenario import Parameter, Scenario
 
@@ -52,9 +58,34 @@ _CODE_LIST = [
         "One of the paths from a hidden neuron through the layer above was left out of ∂E/∂out_h.",
     ),
     CodeInfo(
+        "zero-path",
+        "The path terms δ_k·w_kh through the layer above are not 0: ∂E/∂out_h = Σ_k δ_k·w_kh carries the error "
+        "back into the hidden layer, which is updated too.",
+        "The path terms through the layer above were written as 0 or left out altogether, so the hidden layer "
+        "got no error (δ = 0, no gradient, no update).",
+    ),
+    CodeInfo(
+        "missing-activation-derivative",
+        "δ = ∂E/∂net = ∂E/∂out · f′(net): at the output (e.g. (out − t)·out(1 − out) for ½(t − out)² after a "
+        "sigmoid) and at a hidden neuron (∂E/∂out_h · out_h(1 − out_h)).",
+        "The factor f′(net) was left out of δ, which was taken as ∂E/∂out alone.",
+    ),
+    CodeInfo(
+        "wrong-activation-derivative",
+        "Each activation has its own derivative: σ′ = out(1 − out), tanh′ = 1 − out², relu′ = 1 for net > 0 "
+        "and 0 otherwise.",
+        "The derivative of another activation was used (tanh′ as out(1 − out), σ′ as 1 − out², relu′ as out).",
+    ),
+    CodeInfo(
         "sigmoid-prime-of-output",
         "σ′(net) = σ(net)·(1 − σ(net)) = out·(1 − out): written in out, without applying σ again.",
         "σ′ was applied to out, σ(out)·(1 − σ(out)), instead of out·(1 − out).",
+    ),
+    CodeInfo(
+        "net-for-out",
+        "A neuron's out = f(net) is what the next layer receives and what ∂net/∂w of the weights out of it is; "
+        "f′ written in out takes out, not net.",
+        "A neuron's net was used where its out belongs (as the next layer's input, in ∂net/∂w, or in f′).",
     ),
     CodeInfo(
         "cross-entropy-delta",
@@ -113,6 +144,13 @@ _CODE_LIST = [
         "δ was written with Mitchell's sign, −∂E/∂net, consistently: a convention, not an error of arithmetic.",
     ),
     CodeInfo(
+        "early-rounding",
+        "Carry full precision through the intermediate results; an answer written to k digits needs "
+        "intermediates to more than k digits.",
+        "Intermediate results were rounded to fewer significant digits than the answer shows, so its last "
+        "digits are not right.",
+    ),
+    CodeInfo(
         "rounding",
         "Carry full precision through the intermediate results and round only the answer.",
         "The value differs only because intermediate results were rounded early to the digits given (counted correct).",
@@ -126,33 +164,23 @@ CODE_ORDER = [c.code for c in _CODE_LIST]
 LIKELY_LEARNING_RATES = (1.0, 0.5, 0.1, 0.05, 0.01, 0.001)
 MAX_PATH_VARIANTS = 12  # per layer boundary: "without the path through k" for at most this many k
 SQUARED_LOSSES = ("half_sse", "sse", "mse")
+DEFAULT_MIN_DIGITS = 3  # an answer needs this many significant digits to be diagnosed (a key may set another)
+TOO_FEW_DIGITS = "too few digits to diagnose"
+MAX_ROUNDING_DIGITS = 15  # rounding to 16+ digits is float64 itself: nothing premature to find
+MIN_ROUNDING_DIGITS = 2  # early-rounding searches intermediates rounded to this many digits and more
+HOOKED_MAX_STEPS = 50  # θ@N, E_total@N up to this N: the hooked step repeated; beyond: the fast path
 
 
 @dataclass(frozen=True)
-class Knobs:
-    """How a variant step departs from the correct one. The defaults are the correct step."""
+class Knobs(Mistakes):
+    """A misconception as the step's hooks (Mistakes), plus how the student reports the result. Defaults: correct."""
 
-    through_updated: bool = False  # updated-weights
-    path_filter: tuple[int, str, int] | None = None  # missing-path: (layer above, 0-based; drop|only|same; k)
-    sigma_of_out: frozenset[int] = frozenset()  # sigmoid-prime-of-output: layers (0-based) using σ(out)
-    output_delta: str = "exact"  # exact | out_minus_t (cross-entropy-delta) | times_fprime
-    loss_scale: float = 1.0  # missing-half: scales E and ∂E/∂out
-    grad_scale: float = 1.0  # scales ∂E/∂out only (missing-half, sign-error)
-    update_sign: float = 1.0  # sign-error: θ⁺ = θ − sign·η·g
-    learning_rate: float | None = None  # missing-learning-rate
-    reduction: str | None = None  # batch-averaging: mean | sum | mean2 (1/m twice)
-    update_biases: bool | None = None  # bias-update
-    bias_per_neuron: bool = False  # bias-update: a shared bias treated as one per neuron
-    bias_as_shared: bool = False  # bias-update: per-neuron biases moved by the layer's Σδ
-    transpose_forward: frozenset[int] = frozenset()  # transposed-weights: W read as Wᵀ everywhere
-    transpose_backward: frozenset[int] = frozenset()  # transposed-weights: Wᵀ only when back-propagating
-    delta_sign: int = 0  # delta-sign-convention: 1 δ negated; 2 also ∂E/∂out, paths
+    delta_sign: int = 0  # delta-sign-convention: 1 δ negated; 2 also ∂E/∂out and the path terms
     steps_shift: int = 0  # off-by-one-step: θ@N read after N + shift updates
-    round_digits: int | None = None  # rounding: every intermediate to this many digits
 
-    def dynamics(self) -> Knobs:
-        """The knobs that change the computation (not only how values are reported or which step is read)."""
-        return dataclasses.replace(self, delta_sign=0, steps_shift=0)
+    def dynamics(self) -> Mistakes:
+        """The hooks of the step (without how the values are reported or which step is read)."""
+        return Mistakes(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Mistakes)})
 
 
 @dataclass(frozen=True)
@@ -170,6 +198,11 @@ class Variant:
 
 def variants(s: Scenario) -> list[Variant]:
     """Every variant that applies to the scenario (e.g. sigmoid-prime-of-output only with sigmoid layers)."""
+    import numpy as np
+
+    from bptrace import functions as network
+    from bptrace.engine.step import forward
+
     out: list[Variant] = []
 
     def add(code: str, detail: str, **knobs: Any) -> None:
@@ -177,30 +210,100 @@ def variants(s: Scenario) -> list[Variant]:
 
     L = len(s.layers)
     last = s.output_layer
+    nets, outs = forward(s)
+    fprimes = [
+        network.activation_derivative(layer.activation, z, a, layer.slope) for layer, z, a in zip(s.layers, nets, outs)
+    ]
+
+    def where(i: int) -> str:
+        layer = s.layers[i]
+        names = ", ".join(layer.neurons[:4]) + (", ..." if layer.size > 4 else "")
+        return f"at {names}" if i == L - 1 else f"in layer {i + 1} ({names})"
+
     if L > 1:
         add("updated-weights", "back-propagated through weights already updated in this step", through_updated=True)
     for i in range(1, L):
         above, below = s.layers[i], s.layers[i - 1]
-        if above.size < 2:
-            continue
-        for k, name in enumerate(above.neurons[:MAX_PATH_VARIANTS]):
-            add("missing-path", f"∂E/∂out of layer {i} without the path through {name}", path_filter=(i, "drop", k))
-        if above.size > 2:
+        if above.size >= 2:
             for k, name in enumerate(above.neurons[:MAX_PATH_VARIANTS]):
-                add("missing-path", f"∂E/∂out of layer {i} only through {name}", path_filter=(i, "only", k))
-        if below.size > 1:
-            add(
-                "missing-path",
-                f"each neuron of layer {i} only through the neuron above in its position "
-                f"({below.neurons[0]} through {above.neurons[0]}, ...)",
-                path_filter=(i, "same", 0),
-            )
+                add("missing-path", f"∂E/∂out of layer {i} without the path through {name}", path_filter=(i, "drop", k))
+            if above.size > 2:
+                for k, name in enumerate(above.neurons[:MAX_PATH_VARIANTS]):
+                    add("missing-path", f"∂E/∂out of layer {i} only through {name}", path_filter=(i, "only", k))
+            if below.size > 1:
+                add(
+                    "missing-path",
+                    f"each neuron of layer {i} only through the neuron above in its position "
+                    f"({below.neurons[0]} through {above.neurons[0]}, ...)",
+                    path_filter=(i, "same", 0),
+                )
+        add(
+            "zero-path",
+            f"every path term through {', '.join(above.neurons[:3])}{', ...' if above.size > 3 else ''} written as 0: "
+            f"∂E/∂out of layer {i} is 0, so layer {i} gets no error and is not updated",
+            path_filter=(i, "none", 0),
+        )
+    # f′ left out of δ: wherever f′ is not 1 everywhere (not linear; relu only where some net ≤ 0)
+    omit = [i for i, layer in enumerate(s.layers) if layer.activation == "softmax" or np.any(fprimes[i] != 1.0)]
+    for i in omit:
+        same_as_ce = i == L - 1 and s.loss == "half_sse" and not s.max_margin
+        also = " (for ½(t − out)² that is out − t, the number the cross-entropy δ also gives)" if same_as_ce else ""
+        add(
+            "missing-activation-derivative",
+            f"δ = ∂E/∂out without the factor f′(net) {where(i)}{also}",
+            fprime=((i, "omitted"),),
+        )
+    if len(omit) > 1:
+        add(
+            "missing-activation-derivative",
+            "δ = ∂E/∂out without the factor f′(net) in every layer",
+            fprime=tuple((i, "omitted") for i in omit),
+        )
+    other_rule: dict[str, tuple[FPrimeRule, str]] = {
+        "sigmoid": ("one_minus_out_squared", "σ′ taken as 1 − out², the rule of tanh"),
+        "tanh": ("out_one_minus_out", "tanh′ taken as out(1 − out), the rule of the sigmoid"),
+        "relu": ("out", "relu′ taken as out"),
+        "leaky_relu": ("out", "leaky_relu′ taken as out"),
+    }
+    by_activation: dict[str, list[int]] = {}
+    for i, layer in enumerate(s.layers):
+        if layer.activation in other_rule and np.any(fprimes[i] != _wrong(other_rule[layer.activation][0], outs[i])):
+            by_activation.setdefault(layer.activation, []).append(i)
+    for act, layers in by_activation.items():
+        rule, what = other_rule[act]
+        for i in layers:
+            add("wrong-activation-derivative", f"{what} {where(i)}", fprime=((i, rule),))
+        if len(layers) > 1:
+            add("wrong-activation-derivative", f"{what} in every {act} layer", fprime=tuple((i, rule) for i in layers))
     sigmoid = [i for i, layer in enumerate(s.layers) if layer.activation == "sigmoid"]
     if sigmoid:
-        add("sigmoid-prime-of-output", "σ(out)·(1 − σ(out)) in every sigmoid layer", sigma_of_out=frozenset(sigmoid))
+        add(
+            "sigmoid-prime-of-output",
+            "σ(out)·(1 − σ(out)) in every sigmoid layer",
+            fprime=tuple((i, "sigma_of_out") for i in sigmoid),
+        )
         if len(sigmoid) > 1:
             for i in sigmoid:
-                add("sigmoid-prime-of-output", f"σ(out)·(1 − σ(out)) in layer {i + 1}", sigma_of_out=frozenset([i]))
+                add("sigmoid-prime-of-output", f"σ(out)·(1 − σ(out)) in layer {i + 1}", fprime=((i, "sigma_of_out"),))
+    for i in range(L - 1):
+        if np.any(nets[i] != outs[i]):
+            names = s.layers[i].neurons
+            add(
+                "net-for-out",
+                f"net of layer {i + 1} passed on as the next layer's input instead of out "
+                f"(net_{names[0]} for out_{names[0]})",
+                net_for_out=((i, "forward"),),
+            )
+            add(
+                "net-for-out",
+                f"∂net/∂w of the weights out of layer {i + 1} taken as net instead of out "
+                f"(net_{names[0]} for out_{names[0]})",
+                net_for_out=((i, "gradient"),),
+            )
+    for i, layer in enumerate(s.layers):
+        if layer.activation in ("sigmoid", "tanh"):
+            rule_text = "net(1 − net)" if layer.activation == "sigmoid" else "1 − net²"
+            add("net-for-out", f"f′ written with net for out, {rule_text}, {where(i)}", fprime=((i, "of_net"),))
     if s.loss in SQUARED_LOSSES and last.activation != "linear":
         add(
             "cross-entropy-delta",
@@ -278,6 +381,15 @@ def variants(s: Scenario) -> list[Variant]:
     return out
 
 
+def _wrong(rule: FPrimeRule, a: np.ndarray) -> np.ndarray:
+    """The value of a student's f′ rule written in out (for telling whether it differs from the right f′)."""
+    if rule == "one_minus_out_squared":
+        return 1.0 - a * a
+    if rule == "out_one_minus_out":
+        return a * (1.0 - a)
+    return a
+
+
 def _swapped(s: Scenario, i: int) -> str:
     """'w2 ↔ w3' for the first off-diagonal pair of layer i (0-based), and '...' when there are more."""
     layer = s.layers[i]
@@ -289,259 +401,85 @@ def _swapped(s: Scenario, i: int) -> str:
 
 
 def rounding_variant(digits: int) -> Variant:
-    """Premature rounding: every intermediate result rounded to `digits` significant digits."""
+    """Premature rounding to the answer's own digits: every intermediate rounded to `digits` significant digits."""
     return Variant(
         "rounding", f"intermediate results rounded to {digits} significant digits", Knobs(round_digits=digits)
     )
 
 
+def early_rounding_variant(digits: int, written: int) -> Variant:
+    """Intermediates rounded to `digits` significant digits, fewer than the `written` digits of the answer."""
+    return Variant(
+        "early-rounding",
+        f"intermediate results rounded to {digits} significant digits, but the answer shows {written}",
+        Knobs(round_digits=digits),
+    )
+
+
 # ---------------------------------------------------------------------------------------------------
-# The variant engine
+# Finding the misconceptions behind an answer
 
 
-@dataclass
-class Step:
-    """Every quantity of one (possibly mistaken) step, one row per sample, as the engine's Trace has them."""
+def find(
+    q: Quantity,
+    lab: Lab,
+    matches: Callable[[float | None], bool],
+    digits: int,
+    *,
+    misconceptions: bool = True,
+    min_digits: int = DEFAULT_MIN_DIGITS,
+) -> list[Variant]:
+    """The variants whose value of q `matches` the answer (written with `digits` significant digits).
 
-    nets: list[Any]
-    outs: list[Any]
-    terms: Any  # (m, outputs) loss terms
-    sample_losses: Any  # (m,)
-    loss: float
-    dE_dout: list[Any]  # per layer (m, n)
-    fprime: list[Any]
-    delta: list[Any]
-    paths: list[Any]  # per hidden layer (m, n, n_above): δ_k·w_kj, the terms of ∂E/∂out_j; None for the last
-    grad_w: list[Any]
-    grad_b: list[Any]
-    new_w: list[Any]
-    new_b: list[Any]
-
-
-State = tuple[tuple[Any, ...], tuple[Any, ...]]  # (weights per layer, biases per layer)
-
-
-def _rounder(digits: int | None):
-    """x -> x rounded to `digits` significant digits (identity when digits is None)."""
-    import numpy as np
-
-    if digits is None:
-        return lambda x: x
-
-    def r(x: Any) -> Any:
-        a = np.asarray(x, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            exponent = np.floor(np.log10(np.where(a == 0, 1.0, np.abs(a))))
-            scale = 10.0 ** (digits - 1 - exponent)
-            rounded = np.where(a == 0, 0.0, np.round(a * scale) / scale)
-        return float(rounded) if np.ndim(x) == 0 else rounded
-
-    return r
-
-
-def _bias_modes(s: Scenario, k: Knobs) -> list[str]:
-    return ["neuron" if (layer.bias_mode == "shared" and k.bias_per_neuron) else layer.bias_mode for layer in s.layers]
-
-
-def initial_state(s: Scenario, k: Knobs) -> State:
-    """The parameters as the variant holds them (a transposed matrix, a shared bias spread over its neurons)."""
-    import numpy as np
-
-    weights = tuple(
-        layer.weights.T.copy() if i in k.transpose_forward else layer.weights.copy() for i, layer in enumerate(s.layers)
-    )
-    biases = []
-    for layer, mode in zip(s.layers, _bias_modes(s, k)):
-        if mode == "neuron" and layer.bias_mode == "shared":
-            biases.append(np.full(layer.size, layer.biases[0]))
-        else:
-            biases.append(layer.biases.copy())
-    return weights, tuple(biases)
-
-
-def simulate(s: Scenario, k: Knobs, state: State, backward: bool = True, lean: bool = False) -> Step:
-    """One training step from `state` under the knobs: forward, loss, backward, update.
-
-    With default knobs this is engine.trace written again (the same operations in the same order):
-        net = out_prev·Wᵀ + b,  out = f(net),  δ_L = ∂E/∂out ⊙ f′ (softmax: its Jacobian),
-        ∂E/∂out_prev = δ·W,  ∂E/∂W = scale·δᵀ·out_prev,  θ⁺ = θ − η·∂E/∂θ.
-    lean=True (training loops) skips what only a report needs: the loss and the path terms.
+    Premature rounding to the answer's digits alone if it reproduces it; else every misconception (and, for
+    one-step values none reproduces, each with rounding to the answer's digits); else early rounding to
+    fewer digits (the most digits that reproduce it). An answer of fewer than `min_digits` significant
+    digits (a written 0 excepted: it is exact) is not diagnosed: [] (TOO_FEW_DIGITS).
     """
-    import numpy as np
-
-    r = _rounder(k.round_digits)
-    modes = _bias_modes(s, k)
-    reduction = k.reduction or s.reduction
-    with np.errstate(all="ignore"):
-        return _simulate(s, k, state, backward, lean, modes, reduction, r)
-
-
-def _simulate(
-    s: Scenario, k: Knobs, state: State, backward: bool, lean: bool, modes: list[str], reduction: str, r: Any
-) -> Step:
-    import numpy as np
-
-    weights, biases = state
-    m = s.samples
-    inputs = s.all_inputs()  # one row per forward pass (max_margin: the windows, then the corrupt ones)
-    a = inputs
-    nets, outs = [], []
-    for i, layer in enumerate(s.layers):
-        b = _bias_vector(modes[i], biases[i], layer.size)
-        z = r(a @ weights[i].T + b)
-        a = r(network.activate(layer.activation, z, layer.slope))
-        nets.append(z)
-        outs.append(a)
-    t = s.targets
-    if lean:
-        terms = per_sample = None
-        loss = math.nan
-    else:
-        if s.max_margin:
-            # J_s = max(0, Δ + s(x_c) − s(x)): one term per sample
-            terms = np.maximum(0.0, s.margin + a[m:, 0] - a[:m, 0])[:, None] * k.loss_scale
-        else:
-            terms = network.loss_terms(s.loss, a, t, list(s.output_layer.neurons)) * k.loss_scale
-        terms = r(terms)
-        per_sample = r(terms.sum(axis=1))
-        if reduction == "mean":
-            loss = per_sample.mean()
-        elif reduction == "sum":
-            loss = per_sample.sum()
-        else:  # "mean2": the 1/m applied twice
-            loss = per_sample.mean() / m
-        loss = float(r(loss))
-        if s.l2:
-            # + λ/(2m)·Σ W² over every weight (biases never), as engine.penalty
-            loss = float(r(loss + float(s.l2 / (2 * m) * sum(float((w * w).sum()) for w in weights))))
-    L = len(s.layers)
-    empty: list[Any] = [None] * L
-    step = Step(
-        nets,
-        outs,
-        terms,
-        per_sample,
-        loss,
-        list(empty),
-        list(empty),
-        list(empty),
-        list(empty),
-        list(empty),
-        list(empty),
-        list(empty),
-        list(empty),
-    )
-    if not backward:
-        return step
-    scale = {"mean": 1.0 / m, "sum": 1.0, "mean2": 1.0 / (m * m)}[reduction]
-    eta = s.learning_rate if k.learning_rate is None else k.learning_rate
-    update_biases = s.update_biases if k.update_biases is None else k.update_biases
-    if s.max_margin:
-        # ∂J/∂s = −1, ∂J/∂s_c = +1 while the margin is violated, else 0
-        active = (s.margin + a[m:, 0] - a[:m, 0] > 0).astype(float)
-        g = np.concatenate([-active, active])[:, None]
-    else:
-        g = network.loss_gradient(s.loss, a, t)
-    if k.loss_scale != 1.0 or k.grad_scale != 1.0:
-        g = g * (k.loss_scale * k.grad_scale)
-    g = r(g)
-    for i in reversed(range(L)):
-        layer = s.layers[i]
-        z, a = nets[i], outs[i]
-        if i in k.sigma_of_out and layer.activation == "sigmoid":
-            # the slip: σ′ applied to out, σ(out)(1 − σ(out)), where σ′(net) = out(1 − out)
-            so = network.activate("sigmoid", a)
-            fp = so * (1.0 - so)
-        else:
-            fp = network.activation_derivative(layer.activation, z, a, layer.slope)
-        fp = r(fp)
-        if i == L - 1 and k.output_delta == "out_minus_t":
-            delta = a - t  # the cross-entropy δ, used with a squared error
-        elif i == L - 1 and k.output_delta == "times_fprime":
-            delta = (a - t) * fp  # f′ multiplied in although the loss cancels it
-        elif layer.activation == "softmax":
-            delta = a * (g - (g * a).sum(axis=1, keepdims=True))
-        else:
-            delta = g * fp
-        delta = r(delta)
-        a_prev = inputs if i == 0 else outs[i - 1]
-        gw = scale * (delta.T @ a_prev)
-        if s.l2:
-            gw = gw + s.l2 / m * weights[i]  # ∂/∂W of λ/(2m)·Σ W²
-        gw = r(gw)
-        if modes[i] == "neuron":
-            if k.bias_as_shared:
-                gb = np.full(layer.size, scale * delta.sum())
-            else:
-                gb = scale * delta.sum(axis=0)
-        elif modes[i] == "shared":
-            gb = np.array([scale * delta.sum()])
-        else:
-            gb = np.zeros(0)
-        gb = r(gb)
-        # θ⁺ = θ − η·g  (update_sign −1: the uphill slip)
-        if k.round_digits is None:
-            new_w = weights[i] - eta * gw if k.update_sign == 1.0 else weights[i] + eta * gw
-        else:
-            new_w = r(weights[i] - k.update_sign * r(eta * gw))
-        if update_biases:
-            new_b = r(biases[i] - k.update_sign * r(eta * gb))
-        else:
-            new_b = biases[i].copy()
-        step.dE_dout[i], step.fprime[i], step.delta[i] = g, fp, delta
-        step.grad_w[i], step.grad_b[i], step.new_w[i], step.new_b[i] = gw, gb, new_w, new_b
-        if i > 0:
-            w = new_w if k.through_updated else weights[i]
-            if i in k.transpose_backward:
-                w = w.T
-            filtered = k.path_filter is not None and k.path_filter[0] == i
-            if lean and not filtered and k.round_digits is None:
-                g = delta @ w
-                continue
-            # path terms P[s, j, κ] = δ_κ·w_κj; ∂E/∂out_j = Σ_κ P[s, j, κ] (every path through the layer above)
-            paths = r(delta[:, None, :] * w.T[None, :, :])
-            step.paths[i - 1] = paths
-            if filtered:
-                assert k.path_filter is not None
-                g = r((paths * _path_mask(k.path_filter, w.shape[1], w.shape[0])).sum(axis=2))
-            elif k.round_digits is not None:
-                g = r(paths.sum(axis=2))
-            else:
-                g = delta @ w  # as the engine computes it
-    return step
+    if 0 < digits < min_digits:
+        return []
+    steps = steps_of(q) if q.kind in STEP_KINDS else 1
+    one_step = steps <= 1
+    roundable = 0 < digits <= MAX_ROUNDING_DIGITS and steps <= HOOKED_MAX_STEPS
+    if roundable:
+        rounding = rounding_variant(digits)
+        if matches(lab.value(q, rounding.knobs)):
+            return [rounding]
+    if not misconceptions:
+        return []
+    lab.want_steps({steps})
+    found = [v for v in lab.variants() if matches(lab.value(q, v.knobs))]
+    if not found and one_step and roundable:
+        for v in lab.variants():
+            knobs = dataclasses.replace(v.knobs, round_digits=digits)
+            if matches(lab.value(q, knobs)):
+                found.append(Variant(v.code, f"{v.detail}, with intermediates rounded to {digits} digits", knobs))
+    if not found and roundable:
+        for k in range(min(digits, MAX_ROUNDING_DIGITS + 1) - 1, MIN_ROUNDING_DIGITS - 1, -1):
+            v = early_rounding_variant(k, digits)
+            if matches(lab.value(q, v.knobs)):
+                found.append(v)
+                break
+    return found
 
 
-def _path_mask(path_filter: tuple[int, str, int], below: int, above: int) -> Any:
-    """mask[j, κ] = 1 for the paths kept: all but κ (drop), only κ (only), or κ = j (same)."""
-    import numpy as np
-
-    _, how, k = path_filter
-    mask = np.ones((below, above))
-    if how == "drop":
-        mask[:, k] = 0.0
-    elif how == "only":
-        mask[:] = 0.0
-        mask[:, k] = 1.0
-    else:
-        mask = np.eye(below, above)
-    return mask
+def accepted(codes: list[str], accept: frozenset[str] | set[str]) -> bool:
+    """An answer is accepted when the codes that explain it are all accepted ones (rounding always is)."""
+    return bool(codes) and all(c in accept or c == "rounding" for c in codes)
 
 
-def _bias_vector(mode: str, b: Any, size: int) -> Any:
-    import numpy as np
-
-    if mode == "neuron":
-        return b
-    if mode == "shared":
-        return np.full(size, b[0])
-    return np.zeros(size)
+def codes_of(found: list[Variant]) -> list[str]:
+    """The distinct codes of the variants, in CODE_ORDER (the likelier reading first)."""
+    present = {v.code for v in found}
+    return [c for c in CODE_ORDER if c in present]
 
 
 # ---------------------------------------------------------------------------------------------------
 # Quantities under a variant
 
 STEP_KINDS = ("updated", "after")
-MAX_STEPS = 100_000  # θ@N, E_total@N: more updates than any exercise asks for (and ~3 s a run)
+MAX_STEPS = 100_000  # θ@N, E_total@N: more updates than any exercise asks for
+SIGNED_KINDS = ("delta", "dE_dout", "path")
 
 
 def steps_of(q: Quantity) -> int:
@@ -549,22 +487,20 @@ def steps_of(q: Quantity) -> int:
     return q.steps if q.steps is not None else 1
 
 
-SIGNED_KINDS = ("delta", "dE_dout", "path")
-
-
 @dataclass
 class Lab:
     """A scenario with its correct trace and cached variant steps and trajectories.
 
     lab.value(q, knobs) is quantity q computed under knobs (None when the variant cannot be computed, e.g.
-    it overflows); lab.expected(q) the exact value (names.value on engine.trace for one step, the same
-    loop as the variants for θ@N and E_total@N with N > 1, which tests compare with engine.step).
+    it overflows, or is not tried for that many updates); lab.expected(q) the exact value (names.value on
+    engine.trace for one step; θ@N and E_total@N by the hooked step repeated, beyond HOOKED_MAX_STEPS by
+    the fast training path, which tests compare with engine.step).
     """
 
     scenario: Scenario
-    _steps: dict[Knobs, Step] = field(default_factory=dict)
-    _trajectories: dict[Knobs, dict[int, State]] = field(default_factory=dict)
-    _trace: Any = None
+    _steps: dict[Mistakes, Trace | None] = field(default_factory=dict)
+    _trajectories: dict[Mistakes, dict[int, Params | None]] = field(default_factory=dict)
+    _trace: Trace | None = None
     _variants: list[Variant] | None = None
     _wanted: set[int] = field(default_factory=set)
 
@@ -574,7 +510,7 @@ class Lab:
             self._wanted.update((n - 1, n, n + 1))
 
     @property
-    def trace(self) -> Any:
+    def trace(self) -> Trace:
         """The correct trace (engine.trace)."""
         if self._trace is None:
             from bptrace.engine.step import trace
@@ -592,7 +528,7 @@ class Lab:
         from bptrace.model.names import value
 
         if q.kind in STEP_KINDS and steps_of(q) != 1:
-            # N > 1 by the fast loop (tested against engine.step); also N = 0, which names.value
+            # N > 1 by the trajectories (tested against engine.step); also N = 0, which names.value
             # currently reads as 1 (θ@0 and E_total@0 are the values before any update)
             v = self.value(q, Knobs())
             if v is None:
@@ -602,51 +538,63 @@ class Lab:
             return v
         return value(q, self.trace)
 
-    def step(self, k: Knobs) -> Step:
-        """The variant's first step (from the scenario's parameters), cached."""
-        k = k.dynamics()
-        if k not in self._steps:
-            self._steps[k] = simulate(self.scenario, k, initial_state(self.scenario, k))
-        return self._steps[k]
+    def step(self, k: Mistakes) -> Trace | None:
+        """The hooked step from the scenario's parameters (None where it overflows), cached."""
+        mk = k.dynamics() if isinstance(k, Knobs) else k
+        if mk not in self._steps:
+            from bptrace.engine.step import trace
 
-    def state(self, k: Knobs, n: int) -> State:
-        """The variant's parameters after n updates (checkpoints are kept, so N − 1, N, N + 1 cost one run)."""
-        k = k.dynamics()
-        states = self._trajectories.setdefault(k, {0: initial_state(self.scenario, k)})
+            try:
+                self._steps[mk] = self.trace if mk == NO_MISTAKES else trace(self.scenario, mistakes=mk)
+            except (BptraceError, FloatingPointError, ZeroDivisionError, OverflowError, ValueError):
+                self._steps[mk] = None
+        return self._steps[mk]
+
+    def state(self, k: Mistakes, n: int) -> Params | None:
+        """The variant's parameters after n updates, or None (diverged, or not tried beyond HOOKED_MAX_STEPS)."""
+        mk = k.dynamics() if isinstance(k, Knobs) else k
+        states = self._trajectories.setdefault(mk, {0: mk.initial_params(self.scenario)})
         if n in states:
             return states[n]
-        import numpy as np
-
         start = max(i for i in states if i <= n)
-        current = states[start]
-        s = self.scenario
-        r = _rounder(k.round_digits)
-        modes = _bias_modes(s, k)
-        reduction = k.reduction or s.reduction
-        with np.errstate(all="ignore"):
-            for i in range(start + 1, n + 1):
-                st = _simulate(s, k, current, True, True, modes, reduction, r)
-                current = (tuple(st.new_w), tuple(st.new_b))
-                if i >= n - 2 or i % 1000 == 0 or i in self._wanted:
-                    states[i] = current
-        return current
+        fast = None
+        if n > HOOKED_MAX_STEPS:
+            fast = self.scenario if mk == NO_MISTAKES else mk.equivalent_scenario(self.scenario)
+            if fast is None:
+                return None
+        stops = sorted({w for w in self._wanted if start < w < n} | {n})
+        for stop in stops:
+            current = states[start]
+            if current is not None:
+                current = self._advance(mk, fast, current, stop - start)
+            states[stop] = current
+            start = stop
+        return states[n]
+
+    def _advance(self, mk: Mistakes, fast: Scenario | None, params: Params, steps: int) -> Params | None:
+        """params after `steps` more updates: the hooked step repeated, or the fast path for many."""
+        import dataclasses as dc
+
+        from bptrace.engine.step import trace
+
+        try:
+            if fast is not None and steps > HOOKED_MAX_STEPS:
+                from bptrace.engine.train import train
+
+                layers = tuple(dc.replace(layer, weights=w, biases=b) for layer, w, b in zip(fast.layers, *params))
+                final = train(fast.with_changes(layers=layers), steps).final
+                return tuple(layer.weights for layer in final.layers), tuple(layer.biases for layer in final.layers)
+            for _ in range(steps):
+                t = trace(self.scenario, mistakes=mk, params=params)
+                params = tuple(lt.new_weights for lt in t.layers), tuple(lt.new_biases for lt in t.layers)
+            return params
+        except (BptraceError, FloatingPointError, ZeroDivisionError, OverflowError, ValueError):
+            return None
 
     def prefetch(self, knobs: list[Knobs], n: int) -> None:
-        """Run the trajectories of many variants to n updates at once (one batched loop, a variant per
-        row of stacked arrays), keeping the same checkpoints as state(). Variants with rounding run alone."""
-        todo: list[Knobs] = []
+        """Run the trajectories of many variants to n updates ahead of the values asked for."""
         for k in knobs:
-            k = k.dynamics()
-            if k.round_digits is None and k not in todo and n not in self._trajectories.get(k, {}):
-                todo.append(k)
-        if len(todo) < 2:
-            return
-        import numpy as np
-
-        with np.errstate(all="ignore"):
-            states = _batched_trajectories(self.scenario, todo, n, self._wanted)
-        for k, by_step in zip(todo, states):
-            self._trajectories.setdefault(k, {0: initial_state(self.scenario, k)}).update(by_step)
+            self.state(k, n)
 
     def value(self, q: Quantity, k: Knobs) -> float | None:
         """q under the knobs, or None where the variant has no value for it (or only a non-finite one)."""
@@ -661,6 +609,10 @@ class Lab:
         return float(v)
 
     def _value(self, q: Quantity, k: Knobs) -> float | None:
+        import numpy as np
+
+        from bptrace.engine.step import loss_of
+
         s = self.scenario
         kind = q.kind
         if k.steps_shift and kind not in STEP_KINDS:
@@ -669,32 +621,43 @@ class Lab:
             return None  # a sign convention for δ only
         if k.delta_sign == 1 and kind != "delta":
             return None
-        r = _rounder(k.round_digits)
+        r = rounder(k.round_digits)
+        mk = k.dynamics()
         if kind in STEP_KINDS:
             n = steps_of(q) + k.steps_shift
             if n < 0:
                 return None
-            state = self.state(k, n)
+            if n == 1 and kind == "after":
+                st1 = self.step(mk)
+                return None if st1 is None else st1.loss_after
+            state = self.state(mk, n)
+            if state is None:
+                return None
             if kind == "after":
-                return simulate(s, k.dynamics(), state, backward=False).loss
-            return _read_param(s, state, s.parameter(q.param or ""), k)
+                return loss_of(s, state, mk)
+            return _read_param(state, s.parameter(q.param or ""), k)
         if kind == "param":
-            return _read_param(s, initial_state(s, k), s.parameter(q.param or ""), k)
-        st = self.step(k)
+            return _read_param(mk.initial_params(s), s.parameter(q.param or ""), k)
+        st = self.step(mk)
+        if st is None:
+            return None
         m = s.samples
         sample = None if q.sample is None else q.sample - 1
         # the row of a per-pass array: the sample's pass (max_margin: + m for the corrupt window)
         row_of_pass = (sample or 0) + (m if q.corrupt else 0)
         reduction = k.reduction or s.reduction
 
-        def reduce(per_sample: Any) -> float:
-            if reduction == "mean":
-                return float(r(per_sample.mean()))
-            if reduction == "sum":
-                return float(r(per_sample.sum()))
-            return float(r(per_sample.mean() / m))
+        def scalar(x: Any) -> float:
+            return float(r(np.asarray(x, dtype=float)))
 
-        def per_pass(column: Any) -> float:
+        def reduce(per_sample: np.ndarray) -> float:
+            if reduction == "mean":
+                return scalar(per_sample.mean())
+            if reduction == "sum":
+                return scalar(per_sample.sum())
+            return scalar(per_sample.mean() / m)
+
+        def per_pass(column: np.ndarray) -> float:
             """One pass's value, or the batch value: reduce over samples, each the sum of its passes."""
             if sample is not None:
                 return float(column[row_of_pass])
@@ -702,166 +665,57 @@ class Lab:
 
         if kind == "grad":
             p = s.parameter(q.param or "")
-            li = p.layer - 1
+            lt = st.layers[p.layer - 1]
             if sample is None:
                 if p.kind == "weight":
                     row, col = _position(p, k)
-                    return float(st.grad_w[li][row, col])
-                return float(st.grad_b[li][0 if p.row is None else p.row])
-            return float(r(_per_sample(s, _sample_grad(s, st, p, k))[sample]))
+                    return float(lt.grad_weights[row, col])
+                return float(lt.grad_biases[0 if p.row is None else p.row])
+            return scalar(_per_sample(s, _sample_grad(s, st, p, k))[sample])
         if kind == "E_total":
             return st.loss if sample is None else float(st.sample_losses[sample])
         if kind == "E":
             j = s.output_layer.neurons.index(q.neuron or "")
-            column = st.terms[:, j]  # one row per sample
+            column = st.loss_terms[:, j]  # one row per sample
             return float(column[sample]) if sample is not None else reduce(column)
         if kind == "factor":
             p = s.parameter(q.param or "")
             if p.kind == "bias":
                 return 1.0  # ∂net/∂b = 1
             _, col = _position(p, k)
-            prev = s.all_inputs() if p.layer == 1 else st.outs[p.layer - 2]
-            return float(prev[row_of_pass, col])
+            return float(_source(s, st, p.layer - 1, k)[row_of_pass, col])
         layer, row = s.neuron(q.neuron or "")
         if kind == "out" and layer == 0:
             return float(s.all_inputs()[row_of_pass, row])
-        li = layer - 1
+        lt = st.layers[layer - 1]
         sign = -1.0 if k.delta_sign else 1.0
         if kind == "net":
-            return float(st.nets[li][row_of_pass, row])
+            return float(lt.net[row_of_pass, row])
         if kind == "out":
-            return float(st.outs[li][row_of_pass, row])
+            return float(lt.out[row_of_pass, row])
         if kind == "dout_dnet":
-            return float(st.fprime[li][row_of_pass, row])
+            return float(lt.dout_dnet[row_of_pass, row])
         if kind == "dE_dout":
-            return sign * per_pass(st.dE_dout[li][:, row])
+            return sign * per_pass(lt.dE_dout[:, row])
         if kind == "delta":
-            return sign * per_pass(st.delta[li][:, row])
+            return sign * per_pass(lt.delta[:, row])
         if kind == "path":
             _, kk = s.neuron(q.other or "")
-            return sign * per_pass(st.paths[li][:, row, kk])
+            if lt.paths is None:
+                return None
+            return sign * per_pass(lt.paths[:, row, kk])
         return None
 
 
-def _batched_trajectories(s: Scenario, ks: list[Knobs], n: int, wanted: set[int]) -> list[dict[int, State]]:
-    """simulate(lean) for every variant in ks at once, n steps: arrays carry a leading variant axis.
-
-    Every knob that changes the dynamics becomes a per-variant number or flag: η, the update's sign, the
-    loss-gradient scale, the reduction's scale, whether biases move, σ(out), the output δ's formula, the
-    weights used when back-propagating (old or updated, as read or transposed) and the paths kept.
-    Biases are held per neuron throughout (a shared one as equal entries, moved by the layer's Σδ).
-    The results agree with one-variant-at-a-time runs to rounding (tests/test_diagnose.py).
-    """
-    import numpy as np
-
-    V, L, m = len(ks), len(s.layers), s.samples
-    inputs = np.broadcast_to(s.all_inputs(), (V,) + s.all_inputs().shape)
-    t = s.targets
-    starts = [initial_state(s, k) for k in ks]
-    W = [np.stack([st[0][i] for st in starts]) for i in range(L)]
-    B = []
-    shared_grad = np.zeros((V, L), dtype=bool)  # the bias moves by the layer's Σδ (one value per layer)
-    for i, layer in enumerate(s.layers):
-        rows = []
-        for v, (k, st) in enumerate(zip(ks, starts)):
-            mode = _bias_modes(s, k)[i]
-            b = st[1][i]
-            rows.append(
-                np.full(layer.size, b[0]) if mode == "shared" else b if mode == "neuron" else np.zeros(layer.size)
-            )
-            shared_grad[v, i] = mode == "shared" or (mode == "neuron" and k.bias_as_shared)
-        B.append(np.stack(rows))
-
-    def col(values: list[float]) -> Any:
-        return np.array(values, dtype=float)
-
-    eta = col([s.learning_rate if k.learning_rate is None else k.learning_rate for k in ks])
-    step_size = col([k.update_sign for k in ks]) * eta  # θ⁺ = θ − sign·η·g
-    gscale = col([k.loss_scale * k.grad_scale for k in ks])
-    scale = col([{"mean": 1.0 / m, "sum": 1.0, "mean2": 1.0 / (m * m)}[k.reduction or s.reduction] for k in ks])
-    moves = np.array([s.update_biases if k.update_biases is None else k.update_biases for k in ks])
-    through = np.array([k.through_updated for k in ks])
-    sig = np.array([[i in k.sigma_of_out and s.layers[i].activation == "sigmoid" for i in range(L)] for k in ks])
-    back_t = np.array([[i in k.transpose_backward for i in range(L)] for k in ks])
-    out_mode = np.array([("exact", "out_minus_t", "times_fprime").index(k.output_delta) for k in ks])
-    masks: list[Any] = [None] * L
-    for i in range(1, L):
-        if any(k.path_filter is not None and k.path_filter[0] == i for k in ks):
-            below, above = s.layers[i - 1].size, s.layers[i].size
-            masks[i] = np.stack(
-                [
-                    _path_mask(k.path_filter, below, above)
-                    if k.path_filter is not None and k.path_filter[0] == i
-                    else np.ones((below, above))
-                    for k in ks
-                ]
-            )
-    kept: list[dict[int, State]] = [{} for _ in ks]
-    for step in range(1, n + 1):
-        a = inputs
-        nets, outs = [], []
-        for i, layer in enumerate(s.layers):
-            z = a @ W[i].transpose(0, 2, 1) + B[i][:, None, :]
-            a = network.activate(layer.activation, z, layer.slope)
-            nets.append(z)
-            outs.append(a)
-        if s.max_margin:
-            active = (s.margin + a[:, m:, 0] - a[:, :m, 0] > 0).astype(float)
-            g = np.concatenate([-active, active], axis=1)[:, :, None]
-        else:
-            g = network.loss_gradient(s.loss, a, t)
-        g = g * gscale[:, None, None]
-        new_W, new_B = list(W), list(B)
-        for i in reversed(range(L)):
-            layer = s.layers[i]
-            z, a = nets[i], outs[i]
-            fp = network.activation_derivative(layer.activation, z, a, layer.slope)
-            if sig[:, i].any():
-                so = network.activate("sigmoid", a)
-                fp = np.where(sig[:, i, None, None], so * (1.0 - so), fp)
-            if layer.activation == "softmax":
-                delta = a * (g - (g * a).sum(axis=2, keepdims=True))
-            else:
-                delta = g * fp
-            if i == L - 1 and out_mode.any():
-                formula = out_mode[:, None, None]
-                delta = np.where(formula == 1, a - t, np.where(formula == 2, (a - t) * fp, delta))
-            a_prev = inputs if i == 0 else outs[i - 1]
-            gw = scale[:, None, None] * (delta.transpose(0, 2, 1) @ a_prev)
-            if s.l2:
-                gw = gw + s.l2 / m * W[i]
-            new_W[i] = W[i] - step_size[:, None, None] * gw
-            if layer.bias_mode != "none":
-                per_neuron = scale[:, None] * delta.sum(axis=1)
-                whole = np.broadcast_to(scale[:, None] * delta.sum(axis=(1, 2))[:, None], per_neuron.shape)
-                gb = np.where(shared_grad[:, i, None], whole, per_neuron)
-                new_B[i] = np.where(moves[:, None], B[i] - step_size[:, None] * gb, B[i])
-            if i > 0:
-                w = np.where(through[:, None, None], new_W[i], W[i])
-                if back_t[:, i].any():
-                    w = np.where(back_t[:, i, None, None], w.transpose(0, 2, 1), w)
-                if masks[i] is not None:
-                    # ∂E/∂out_j = Σ_κ δ_κ·w_κj over the paths each variant keeps
-                    g = (delta[:, :, None, :] * w.transpose(0, 2, 1)[:, None, :, :] * masks[i][:, None, :, :]).sum(3)
-                else:
-                    g = delta @ w
-        W, B = new_W, new_B
-        if step >= n - 2 or step % 1000 == 0 or step in wanted:
-            for v, k in enumerate(ks):
-                modes = _bias_modes(s, k)
-                biases = tuple(
-                    B[i][v, :1].copy()
-                    if modes[i] == "shared"
-                    else B[i][v].copy()
-                    if modes[i] == "neuron"
-                    else np.zeros(0)
-                    for i in range(L)
-                )
-                kept[v][step] = (tuple(W[i][v].copy() for i in range(L)), biases)
-    return kept
+def _source(s: Scenario, st: Trace, li: int, k: Mistakes) -> np.ndarray:
+    """What layer li's weights multiply in ∂net/∂w: the inputs, or the layer below's out (its net under net-for-out)."""
+    if li == 0:
+        return s.all_inputs()
+    below = st.layers[li - 1]
+    return below.net if k.net_used_for_out(li - 1) else below.out
 
 
-def _position(p: Parameter, k: Knobs) -> tuple[int, int]:
+def _position(p: Parameter, k: Mistakes) -> tuple[int, int]:
     """Where the variant keeps weight p: a student who reads W the other way round has w_rc at (c, r)."""
     assert p.row is not None and p.col is not None
     if p.layer - 1 in k.transpose_forward:
@@ -869,7 +723,7 @@ def _position(p: Parameter, k: Knobs) -> tuple[int, int]:
     return p.row, p.col
 
 
-def _read_param(s: Scenario, state: State, p: Parameter, k: Knobs) -> float:
+def _read_param(state: Params, p: Parameter, k: Mistakes) -> float:
     weights, biases = state
     li = p.layer - 1
     if p.kind == "weight":
@@ -879,21 +733,20 @@ def _read_param(s: Scenario, state: State, p: Parameter, k: Knobs) -> float:
     return float(biases[li][0 if p.row is None else p.row])
 
 
-def _per_sample(s: Scenario, per_pass: Any) -> Any:
+def _per_sample(s: Scenario, per_pass: np.ndarray) -> np.ndarray:
     """Per-pass values -> per-sample values (max_margin: the true and the corrupt window add up)."""
     m = s.samples
     return per_pass[:m] + per_pass[m:] if s.max_margin else per_pass
 
 
-def _sample_grad(s: Scenario, st: Step, p: Parameter, k: Knobs) -> Any:
+def _sample_grad(s: Scenario, st: Trace, p: Parameter, k: Mistakes) -> np.ndarray:
     """∂E_s/∂θ per pass under the variant: δ_row·out_col for a weight, δ (or Σδ when shared) for a bias
     (the L2 term is not part of a sample's gradient, as in Trace.sample_grad)."""
     li = p.layer - 1
-    delta = st.delta[li]
+    delta = st.layers[li].delta
     if p.kind == "weight":
         row, col = _position(p, k)
-        prev = s.all_inputs() if li == 0 else st.outs[li - 1]
-        return delta[:, row] * prev[:, col]
+        return delta[:, row] * _source(s, st, li, k)[:, col]
     shared_grad = (p.row is None and not k.bias_per_neuron) or k.bias_as_shared
     if shared_grad:
         return delta.sum(axis=1)

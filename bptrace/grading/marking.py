@@ -19,7 +19,18 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
-from bptrace.grading.diagnose import CODE_ORDER, STEP_KINDS, Knobs, Lab, Variant, describe, steps_of
+from bptrace.grading.diagnose import (
+    CODE_ORDER,
+    DEFAULT_MIN_DIGITS,
+    STEP_KINDS,
+    TOO_FEW_DIGITS,
+    Lab,
+    Variant,
+    accepted,
+    describe,
+    find,
+    steps_of,
+)
 
 if TYPE_CHECKING:
     from bptrace.grading.answers import Answer, Sheet
@@ -27,8 +38,6 @@ if TYPE_CHECKING:
     from bptrace.model.scenario import Scenario
 
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-DEFAULT_MIN_DIGITS = 3
-MAX_ROUNDING_DIGITS = 15  # rounding to 16+ digits is float64 itself: nothing premature to find
 ZERO = 1e-12  # a written 0 is right when |exact| is at most this (sums that cancel leave noise)
 CONTRADICTION_MAX_STEPS = 100  # multi-step answers beyond this are not re-run only to rank explanations
 
@@ -233,48 +242,40 @@ def _mark_one(a: Answer, lab: Lab, options: Options) -> Result:
             explanation=f"{w.text} has {w.digits} significant digit{plural}{so_far}; "
             f"give at least {options.min_digits}",
         )
-    variants = diagnose_answer(q, w, lab, rtol, a.tolerance, misconceptions=options.diagnose)
+    if 0 < w.digits < options.min_digits:  # a wrong guess of one or two digits is not diagnosed
+        plural = "s" if w.digits != 1 else ""
+        return Result(
+            a,
+            x,
+            "few-digits",
+            explanation=f"{w.text} has {w.digits} significant digit{plural}: {TOO_FEW_DIGITS} "
+            f"(give at least {options.min_digits})",
+        )
+    variants = diagnose_answer(q, w, lab, rtol, a.tolerance, options.diagnose, options.min_digits)
     codes = _codes(variants)
     if not variants:
         why = "not a known misconception: no known mistake reproduces this value" if options.diagnose else "wrong"
         return Result(a, x, "wrong", explanation=why)
     explanation = "; ".join(f"{v.code}: {describe(v, q)}" for v in _first_per_code(variants))
-    # accepted when an accepted explanation reproduces it (a δ with Mitchell's sign is also what a sign
-    # error gives; the student's gradients, marked on their own, tell the two apart)
-    ok = any(c in options.accept or c == "rounding" for c in codes)
+    # accepted only when every explanation is an accepted one (a δ with Mitchell's sign that a sign error
+    # also explains is not accepted as the convention)
+    ok = accepted(codes, options.accept)
     return Result(a, x, "correct" if ok else "wrong", codes, explanation, a.points if ok else 0.0, variants)
 
 
 def diagnose_answer(
-    q: Quantity, w: Written, lab: Lab, rtol: float | None = None, atol: float | None = None, misconceptions: bool = True
+    q: Quantity,
+    w: Written,
+    lab: Lab,
+    rtol: float | None = None,
+    atol: float | None = None,
+    misconceptions: bool = True,
+    min_digits: int = DEFAULT_MIN_DIGITS,
 ) -> list[Variant]:
-    """The variants that reproduce the written value: premature rounding alone if it does, else every
-    misconception (and, for one-step values none reproduces exactly, each with early rounding)."""
-    from bptrace.grading.diagnose import rounding_variant
-
-    if 0 < w.digits <= MAX_ROUNDING_DIGITS:
-        rounding = rounding_variant(w.digits)
-        if reproduces(w, lab.value(q, rounding.knobs), rtol, atol):
-            return [rounding]
-    if not misconceptions:
-        return []
-    if q.kind in STEP_KINDS and steps_of(q) > 1:
-        # every variant's training run to N (+1 for off-by-one) in one batched loop
-        lab.prefetch([v.knobs for v in lab.variants()], steps_of(q) + 1)
-    found = [v for v in lab.variants() if reproduces(w, lab.value(q, v.knobs), rtol, atol)]
-    one_step = q.kind not in STEP_KINDS or steps_of(q) <= 1
-    if not found and one_step and 0 < w.digits <= MAX_ROUNDING_DIGITS:
-        for v in lab.variants():
-            knobs = _with_rounding(v.knobs, w.digits)
-            if reproduces(w, lab.value(q, knobs), rtol, atol):
-                found.append(Variant(v.code, f"{v.detail}, with intermediates rounded to {w.digits} digits", knobs))
-    return found
-
-
-def _with_rounding(k: Knobs, digits: int) -> Knobs:
-    import dataclasses
-
-    return dataclasses.replace(k, round_digits=digits)
+    """The variants that reproduce the written value (diagnose.find, with this module's rule of agreement)."""
+    return find(
+        q, lab, lambda x: reproduces(w, x, rtol, atol), w.digits, misconceptions=misconceptions, min_digits=min_digits
+    )
 
 
 def _codes(variants: list[Variant]) -> list[str]:
