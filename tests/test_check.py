@@ -203,8 +203,13 @@ def test_accept_makes_a_convention_count(tmp_path: Path) -> None:
     plain = mark_text(tmp_path, text)
     # alone, a negated δ is also what a sign error in ∂E/∂out gives
     assert not plain.summary.all_correct and plain.results[0].codes == ["sign-error", "delta-sign-convention"]
-    accepted = mark_text(tmp_path, text, accept=frozenset({"delta-sign-convention", "rounding"}))
-    assert accepted.summary.all_correct and "delta-sign-convention" in accepted.results[0].codes
+    # accepted only when the convention alone explains it: alone, the sign error is as good a reading
+    accept = frozenset({"delta-sign-convention", "rounding"})
+    assert not mark_text(tmp_path, text, accept=accept).summary.all_correct
+    # with ∂E/∂out_o1 right on the sheet the sign error is ruled out, and the convention is accepted
+    both = text + f"  dE/dout_o1: {exact('dE/dout_o1'):.9g}\n"
+    accepted = mark_text(tmp_path, both, accept=accept)
+    assert accepted.summary.all_correct and accepted.results[-1].codes == ["delta-sign-convention"]
 
 
 @pytest.mark.parametrize(

@@ -57,9 +57,11 @@ def test_the_student_example_has_one_misconception() -> None:
     assert code == 1, err
     data = json.loads(out)
     wrong = [r for r in data["results"] if r["status"] == "wrong"]
-    assert len(wrong) == 7 and all(r["diagnosis"] == ["cross-entropy-delta"] for r in wrong)
+    # under ½(t − out)² out − t is also ∂E/∂out without f′: both readings, the likelier first
+    both = ["missing-activation-derivative", "cross-entropy-delta"]
+    assert len(wrong) == 7 and all(r["diagnosis"] == both for r in wrong)
     assert data["summary"]["first_wrong"] == "delta_o1"
-    assert "One misconception, cross-entropy-delta" in data["summary"]["narrative"]
+    assert "One misconception, missing-activation-derivative" in data["summary"]["narrative"]
     assert "Too few significant digits: out_h2." in data["summary"]["narrative"]
 
 
@@ -82,7 +84,7 @@ def test_a_wrong_answer_exits_1_and_is_diagnosed(tmp_path: Path) -> None:
     code, out, err = run("check", str(exact_sheet(tmp_path / "bob.yaml", "Bob", WRONG)))
     assert code == 1 and err == ""
     assert "cross-entropy-delta" in out
-    assert "Your out_o1 is right; your delta_o1 is the first wrong answer: cross-entropy-delta" in out
+    assert "Your out_o1 is right; your delta_o1 is the first wrong answer: missing-activation-derivative" in out
     assert "0.3 has 1 significant digit" in out
     assert "Score: 1/4 correct" in out
 
@@ -94,7 +96,8 @@ def test_json_shape(tmp_path: Path) -> None:
     assert set(data) >= {"results", "summary", "student", "sheet", "scenario"}
     r = {x["quantity"]: x for x in data["results"]}
     assert set(r["delta_o1"]) >= {"quantity", "given", "expected", "correct", "diagnosis", "explanation"}
-    assert r["delta_o1"]["diagnosis"] == ["cross-entropy-delta"] and r["delta_o1"]["correct"] is False
+    assert r["delta_o1"]["diagnosis"] == ["missing-activation-derivative", "cross-entropy-delta"]
+    assert r["delta_o1"]["correct"] is False
     assert r["delta_o1"]["expected"] == pytest.approx(0.138498561629, abs=1e-12)
     assert r["w5+"]["status"] == "few-digits" and r["w5+"]["diagnosis"] == []
     assert data["summary"]["score"] == "1/4"
@@ -123,7 +126,9 @@ def test_many_sheets_and_a_csv_report(tmp_path: Path) -> None:
     assert len(rows) == len(RIGHT) + len(WRONG) + 1
     assert {r["student"] for r in rows} == {"Ada", "Bob", "cyd"}
     bob = {r["quantity"]: r for r in rows if r["student"] == "Bob"}
-    assert bob["delta_o1"]["correct"] == "no" and bob["delta_o1"]["diagnosis"] == "cross-entropy-delta"
+    assert bob["delta_o1"]["correct"] == "no" and bob["delta_o1"]["diagnosis"] == (
+        "missing-activation-derivative cross-entropy-delta"
+    )
     assert float(bob["delta_o1"]["expected"]) == pytest.approx(0.138498561629, abs=1e-12)
     assert bob["out_o1"]["correct"] == "yes" and bob["out_o1"]["points"] == "1"
     # JSON of many sheets

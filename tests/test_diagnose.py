@@ -3,8 +3,8 @@
 `Student` below works one training step the way a student does by hand: loops over samples, neurons
 and weights with plain Python floats, each layer from the output down (its δ, its gradients, its
 updates, then ∂E/∂out for the layer below). It is written from the textbook rules and shares no code
-with bptrace's engine or with diagnose.py's variant engine. Each `mistake` makes one misconception the
-way a student makes it. The test writes the sheet of every value the student gets, marks it with
+with bptrace's step (nor with the hooks of it that diagnose.py sets). Each `mistake` makes one
+misconception the way a student makes it. The test writes the sheet of every value the student gets, marks it with
 `bptrace check`'s code, and requires every wrong answer to carry the mistake's code (and every value
 the mistake does not touch to be marked right). A mistaken student that bptrace failed to recognise,
 or a correct one it marked wrong, fails the test.
@@ -67,6 +67,8 @@ class Student:
         digits: int | None = None,
         transposed_layer: int = 0,
         dropped: int = -1,
+        at: int | None = None,
+        how: str = "forward",
     ) -> None:
         self.s = s
         self.mistake = mistake
@@ -105,6 +107,12 @@ class Student:
         # with reduction mean a batch value is (1/m)·Σ; the batch-averaging student forgets the 1/m
         self.mean = s.reduction == "mean" and mistake != "batch-averaging"
         self.dropped = dropped
+        self.at = at  # the layer (0-based) a mistake happens in; None: every layer it applies to
+        self.how = how  # net-for-out: "forward" (the next layer's input) or "gradient" (∂net/∂w only)
+
+    def hit(self, mistake: str, l: int) -> bool:
+        """Does this student make `mistake` in layer l?"""
+        return self.mistake == mistake and (self.at is None or self.at == l)
 
     # -- pieces --
     def reduce(self, values: list[float]) -> float:
@@ -122,6 +130,8 @@ class Student:
                 a = [R(_f(self.acts[l], v, self.slopes[l])) for v in z]
             nets.append(z)
             outs.append(a)
+            if self.hit("net-for-out", l) and self.how == "forward":
+                a = list(z)  # the next layer reads net where out belongs
         return nets, outs
 
     def loss_terms(self, out: list[float], t: list[float]) -> list[float]:
@@ -198,6 +208,8 @@ class Student:
                         d = [R(out[i] - T[k][i]) for i in range(n)]  # the loss cancels f′
                 elif l == L - 1 and self.mistake == "cross-entropy-delta":
                     d = [R(out[i] - T[k][i]) for i in range(n)]
+                elif self.hit("missing-activation-derivative", l):
+                    d = [R(dout[k][i]) for i in range(n)]  # δ = ∂E/∂out, f′ forgotten
                 else:
                     d = [R(dout[k][i] * fp[k][i]) for i in range(n)]
                 delta.append(d)
@@ -208,6 +220,8 @@ class Student:
                 for k in range(m):
                     v[f"dout_{name}/dnet_{name}{sfx(k)}"] = fp[k][i]
             below = X if l == 0 else [fw[k][1][l - 1] for k in range(m)]
+            if l > 0 and self.hit("net-for-out", l - 1):
+                below = [fw[k][0][l - 1] for k in range(m)]  # ∂net/∂w = net of the layer below
             # gradients and updates of this layer (Mazur's order: the output layer's updates come first)
             W, B = self.W[l], self.B[l]
             new_W[l] = [row[:] for row in W]
@@ -242,11 +256,15 @@ class Student:
                     row = []
                     for j in range(len(below_names)):
                         paths = [R(delta[k][i] * Wb[i][j]) for i in range(n)]
+                        if self.hit("zero-path", l):
+                            paths = [0.0] * n  # "the hidden layer has no target, so no error"
                         row.append(R(sum(paths[i] for i in kept)))
                     new_dout.append(row)
                 for j, jname in enumerate(below_names):
                     for i, iname in enumerate(layer.neurons):
-                        v[f"dE_{iname}/dout_{jname}"] = self.reduce([R(delta[k][i] * Wb[i][j]) for k in range(m)])
+                        zero = self.hit("zero-path", l)
+                        terms = [0.0 if zero else R(delta[k][i] * Wb[i][j]) for k in range(m)]
+                        v[f"dE_{iname}/dout_{jname}"] = self.reduce(terms)
                 dout = new_dout
         self.W, self.B = new_W, new_B
         v["E_total@1"] = self.total(X)
@@ -256,6 +274,9 @@ class Student:
         if self.mistake == "sigmoid-prime-of-output" and self.acts[l] == "sigmoid":
             so = 1.0 / (1.0 + math.exp(-out))  # σ applied to out once more
             return so * (1.0 - so)
+        if self.hit("wrong-activation-derivative", l):
+            # another activation's rule: σ′ as 1 − out², tanh′ as out(1 − out), relu′ as out
+            return {"sigmoid": 1.0 - out * out, "tanh": out * (1.0 - out)}.get(self.acts[l], out)
         return _f_prime(self.acts[l], z, out, self.slopes[l])
 
     def _update(self, theta: float, g: float) -> float:
@@ -347,6 +368,23 @@ MISTAKES = [  # (code, scenario, options for the student); each code on two scen
     ("delta-sign-convention", "mazur", {}),
     ("delta-sign-convention", "deep_general_delta", {}),
 ]
+NEW_MISTAKES = [  # the codes of the redesign: named (Mazur) and matrix form, one sample and batches
+    ("missing-activation-derivative", "mazur", {"at": 1}),  # at the output, under squared error
+    ("missing-activation-derivative", "mazur", {"at": 0}),  # at a hidden neuron
+    ("missing-activation-derivative", "deep_general_delta", {"at": 0}),
+    ("missing-activation-derivative", "ng_shallow", {"at": 0}),
+    ("wrong-activation-derivative", "mazur", {}),  # σ′ as 1 − out² in both layers
+    ("wrong-activation-derivative", "ng_shallow", {"at": 0}),  # tanh′ as out(1 − out)
+    ("wrong-activation-derivative", "deep_general_delta", {"at": 1}),  # relu′ as out
+    ("net-for-out", "mazur", {"at": 0, "how": "forward"}),
+    ("net-for-out", "mazur", {"at": 0, "how": "gradient"}),
+    ("net-for-out", "softmax_classifier", {"at": 0, "how": "forward"}),
+    ("net-for-out", "deep_general_delta", {"at": 1, "how": "gradient"}),
+    ("zero-path", "mazur", {"at": 1}),
+    ("zero-path", "learner_004", {"at": 1}),  # one output neuron: no missing-path to confuse it with
+    ("zero-path", "deep_general_delta", {"at": 2}),
+]
+MISTAKES += NEW_MISTAKES
 
 
 @pytest.mark.parametrize(
@@ -437,12 +475,15 @@ def test_the_sheet_says_where_it_first_goes_wrong(tmp_path: Path) -> None:
     result = mark(sheet, answers.bind(sheet, lab.scenario), lab)
     assert result.summary.first_wrong == "delta_o1"
     narrative = result.summary.narrative
+    # under ½(t − out)² the cross-entropy δ out − t is also ∂E/∂out without f′: the likelier reading first
     assert narrative.startswith(
-        "Your dout_o1/dnet_o1 is right; your delta_o1 is the first wrong answer: cross-entropy-delta"
+        "Your dout_o1/dnet_o1 is right; your delta_o1 is the first wrong answer: missing-activation-derivative"
     )
-    assert "One misconception, cross-entropy-delta" in narrative
-    assert result.summary.explanations[0].code == "cross-entropy-delta"
-    assert result.summary.explanations[0].explains == ["delta_o1", "dE/dw5", "w5+"]
+    assert "cross-entropy-delta: δ = out − target" in narrative
+    assert "One misconception, missing-activation-derivative" in narrative
+    codes = [e.code for e in result.summary.explanations]
+    assert codes[:2] == ["missing-activation-derivative", "cross-entropy-delta"]
+    assert all(e.explains == ["delta_o1", "dE/dw5", "w5+"] for e in result.summary.explanations[:2])
 
 
 def test_missing_half_and_missing_eta_are_told_apart_by_the_rest_of_the_sheet(tmp_path: Path) -> None:
@@ -465,7 +506,7 @@ def test_missing_half_and_missing_eta_are_told_apart_by_the_rest_of_the_sheet(tm
 
 
 # ---------------------------------------------------------------------------------------------------
-# The variant engine with every knob at rest is the engine
+# The step with every hook at rest is the step; the fast path agrees with the hooked step repeated
 
 
 def _every_quantity(s: Scenario) -> list[names.Quantity]:
@@ -521,15 +562,46 @@ def test_the_fast_loop_agrees_with_engine_step_and_mazur_after_10000_rounds() ->
 
 
 @pytest.mark.parametrize("name", bundled_names())
-def test_batched_trajectories_agree_with_one_variant_at_a_time(name: str) -> None:
+def test_the_fast_path_of_a_variant_is_its_hooked_step_repeated(name: str) -> None:
+    # beyond HOOKED_MAX_STEPS a variant's θ@N runs as the correct training of its equivalent exercise on
+    # the fast path; here the same N steps are made one by one through the step's hooks
     s = bptrace.load(name)
-    batched, single = diagnose.Lab(s), diagnose.Lab(s)
-    ks = [v.knobs for v in diagnose.variants(s)]
-    batched.prefetch(ks, 4)
-    for k in ks:
-        b, w = batched.state(k, 4), single.state(k, 4)
-        for x, y in zip(b[0] + b[1], w[0] + w[1]):
-            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-15, err_msg=str(k))
+    n = diagnose.HOOKED_MAX_STEPS + 5
+    lab = diagnose.Lab(s)
+    tried = 0
+    for v in [diagnose.Variant("none", "", diagnose.Knobs())] + diagnose.variants(s):
+        if v.knobs.delta_sign or v.knobs.steps_shift:
+            continue  # how a value is read, not a different training
+        mk = v.knobs.dynamics()
+        if mk.equivalent_scenario(s) is None:
+            assert lab.state(mk, n) is None  # not tried beyond HOOKED_MAX_STEPS
+            continue
+        fast = lab.state(mk, n)
+        params = mk.initial_params(s)
+        try:
+            for _ in range(n):
+                t = engine.trace(s, mistakes=mk, params=params)
+                params = tuple(lt.new_weights for lt in t.layers), tuple(lt.new_biases for lt in t.layers)
+        except bptrace.BptraceError:
+            assert fast is None, v  # diverges both ways
+            continue
+        assert fast is not None, v
+        tried += 1
+        for x, y in zip(fast[0] + fast[1], params[0] + params[1]):
+            np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12, err_msg=v.detail)
+        q = names.parse(f"E_total@{n}", s)
+        assert lab.value(q, v.knobs) == pytest.approx(engine.loss_of(s, params, mk), rel=1e-9, abs=1e-14)
+    assert tried >= 3
+
+
+def test_no_hooks_is_the_step_itself() -> None:
+    for name in bundled_names():
+        s = bptrace.load(name)
+        a, b = engine.trace(s), engine.trace(s, mistakes=engine.Mistakes(), params=engine.NO_MISTAKES.initial_params(s))
+        assert (a.loss, a.loss_after) == (b.loss, b.loss_after)
+        for x, y in zip(a.layers, b.layers):
+            for field in ("net", "out", "dE_dout", "dout_dnet", "delta", "grad_weights", "grad_biases", "new_weights"):
+                assert np.array_equal(getattr(x, field), getattr(y, field)), (name, field)
 
 
 def test_updated_weights_reproduces_mazurs_first_round_error() -> None:
@@ -569,3 +641,180 @@ def test_every_code_is_documented_with_its_rule() -> None:
     for code, info in diagnose.CODES.items():
         assert f"| `{code}` | {info.rule} |" in doc, code
         assert info.explanation.endswith(".") and info.rule
+
+
+# ---------------------------------------------------------------------------------------------------
+# The codes of the redesign: where each is found, and where not
+
+
+@pytest.mark.parametrize(("code", "name", "options"), NEW_MISTAKES, ids=[f"{c}-{n}" for c, n, _ in NEW_MISTAKES])
+def test_a_new_mistake_is_the_best_explanation_of_the_sheet(
+    tmp_path: Path, code: str, name: str, options: dict[str, Any]
+) -> None:
+    # the whole sheet of the mistaken student: the code that explains most wrong answers and spoils the
+    # fewest right ones is the mistake made (other codes appear only on values they also reproduce)
+    lab = lab_for(name)
+    values = Student(lab.scenario, mistake=code, **options).step()
+    result = _mark_sheet(tmp_path, name, values)
+    best = result.summary.explanations[0]
+    assert best.code == code, [(e.code, len(e.explains), len(e.contradicts)) for e in result.summary.explanations]
+    assert best.contradicts == []
+
+
+def _mark_sheet(tmp_path: Path, name: str, values: dict[str, float], digits: int = 9, **options: Any) -> Any:
+    lab = lab_for(name)
+    path = tmp_path / "sheet.yaml"
+    path.write_text(
+        yaml.safe_dump({"scenario": "unused", "answers": {k: text_of(x, digits) for k, x in values.items()}})
+    )
+    sheet = answers.read(path)
+    return mark(sheet, answers.bind(sheet, lab.scenario), lab, Options(**options))
+
+
+@pytest.mark.parametrize(("code", "name"), [("missing-activation-derivative", "mazur"), ("zero-path", "mazur")])
+def test_codes_that_are_not_the_mistake_stay_away(tmp_path: Path, code: str, name: str) -> None:
+    # zero-path and missing-path are told apart; no new code is found on a correct or an unrelated sheet
+    s = scenario(name)
+    for other, options in [("missing-path", {"dropped": 1}), ("updated-weights", {}), ("sigmoid-prime-of-output", {})]:
+        found = {
+            c
+            for r in check_values(tmp_path, name, Student(s, mistake=other, **options).step()).values()
+            for c in r.codes
+        }
+        assert other in found and code not in found, (other, found)
+    values = Student(s, mistake="zero-path", at=1).step()
+    found = {c for r in check_values(tmp_path, name, values).values() for c in r.codes}
+    assert "zero-path" in found and "missing-path" not in found
+
+
+def test_mazur_delta_without_f_prime_at_the_output_and_at_a_hidden_neuron(tmp_path: Path) -> None:
+    # δ_o1 = ∂E/∂out_o1 = 0.74136507 and δ_h1 = ∂E/∂out_h1 = 0.0363503064 (the values of Mazur's post)
+    results = check_values(tmp_path, "mazur", {"delta_o1": 0.74136507, "delta_h1": 0.0363503064})
+    o1, h1 = results["delta_o1"], results["delta_h1"]
+    assert not o1.correct and o1.codes == ["missing-activation-derivative", "cross-entropy-delta"]
+    first, second = o1.explanation.split("; ")
+    assert first.startswith("missing-activation-derivative: δ = ∂E/∂out without the factor f′(net) at o1, o2")
+    assert "cross-entropy δ" in first and second.startswith("cross-entropy-delta:")
+    assert not h1.correct and h1.codes == ["missing-activation-derivative"]
+    assert "in layer 1 (h1, h2)" in h1.explanation
+
+
+def test_each_wrong_derivative_is_named() -> None:
+    # tanh′ as out(1 − out), σ′ as 1 − out², relu′ as out: each by re-derivation, in the layer it is made
+    cases = {"ng_shallow": "tanh′ taken as out(1 − out)", "mazur": "σ′ taken as 1 − out²"}
+    cases["deep_general_delta"] = "relu′ taken as out"
+    for name, text in cases.items():
+        details = [v.detail for v in diagnose.variants(scenario(name)) if v.code == "wrong-activation-derivative"]
+        assert any(d.startswith(text) for d in details), (name, details)
+    # a linear or softmax layer has no such slip; relu's where it would change nothing is not offered
+    assert not [v for v in diagnose.variants(scenario("single_neuron_mse")) if v.code == "wrong-activation-derivative"]
+
+
+def test_net_for_out_as_input_in_the_gradient_and_in_f_prime(tmp_path: Path) -> None:
+    s = scenario("mazur")
+    t = engine.trace(s)
+    net_h1 = float(t.layers[0].net[0, 0])
+    delta_o1 = float(t.layers[1].delta[0, 0])
+    out_o1 = float(t.layers[1].out[0, 0])
+    # ∂E/∂w5 = δ_o1·net_h1 instead of δ_o1·out_h1; σ′(net_o1) written as net(1 − net)
+    net_o1 = float(t.layers[1].net[0, 0])
+    results = check_values(tmp_path, "mazur", {"dE/dw5": delta_o1 * net_h1, "dout_o1/dnet_o1": net_o1 * (1 - net_o1)})
+    assert results["dE/dw5"].codes == ["net-for-out"] and "∂net/∂w" in results["dE/dw5"].explanation
+    assert results["dout_o1/dnet_o1"].codes == ["net-for-out"]
+    assert "net(1 − net)" in results["dout_o1/dnet_o1"].explanation
+    assert out_o1 != net_o1
+
+
+@pytest.mark.parametrize(
+    ("name", "digits"), [("mazur", 4), ("mazur", 3), ("ng_shallow", 4), ("learner_004", 5), ("new:7", 4)]
+)
+def test_early_rounding_to_fewer_digits_than_written_says_how_many(tmp_path: Path, name: str, digits: int) -> None:
+    s = scenario(name)
+    exact = Student(s).step()
+    values = Student(s, digits=digits).step()  # intermediates rounded to `digits`, the answers written to 9
+    results = check_values(tmp_path, name, values, 9)
+    drifted = [k for k in values if not reproduces(read_number(text_of(values[k], 9)), exact[k])]
+    assert len(drifted) > 5
+    for key in drifted:
+        r = results[key]
+        assert not r.correct and "early-rounding" in r.codes, (key, r.codes, r.explanation)
+        assert digits in [v.knobs.round_digits for v in r.variants if v.code == "early-rounding"]
+        assert "significant digits" in r.explanation
+    # one answer may fit several counts of digits (0.1385 is δ_o1 rounded to 4 or to 5); the sheet tells
+    summary = _mark_sheet(tmp_path, name, values).summary
+    best = summary.explanations[0]
+    assert best.code == "early-rounding" and set(best.explains) == set(drifted)
+    assert best.detail == f"intermediate results rounded to {digits} significant digits, but the answer shows 9"
+    # written to the digits it was rounded to, the same value is only rounding: accepted
+    # (a 0 is exact whatever its digits: it stays early rounding)
+    again = check_values(tmp_path, name, {k: values[k] for k in drifted if values[k] != 0}, digits)
+    assert all(r.correct and r.codes in (["rounding"], []) for r in again.values()), [
+        (k, r.codes) for k, r in again.items() if not r.correct
+    ]
+
+
+def test_a_one_digit_guess_is_too_few_digits_to_diagnose(tmp_path: Path) -> None:
+    results = check_values(tmp_path, "mazur", {"w5+": 0.1}, digits=1)
+    r = results["w5+"]
+    assert not r.correct and r.codes == [] and r.status == "few-digits"
+    assert r.explanation == "1e-01 has 1 significant digit: too few digits to diagnose (give at least 3)"
+    # the minimum is a parameter: find() and the marking options
+    lab = lab_for("mazur")
+    q = names.parse("w5+", lab.scenario)
+    w = read_number("0.1")
+    assert w is not None
+    agree = lambda x: reproduces(w, x)  # noqa: E731
+    assert diagnose.find(q, lab, agree, w.digits) == []
+    assert diagnose.find(q, lab, agree, w.digits, min_digits=1) != []  # some mistake lands within 0.1 ± 0.1
+    # a written 0 is exact, whatever its digits: it is diagnosed (here: every path term written as 0)
+    zero = check_values(tmp_path, "mazur", {"dE_o2/dout_h1": 0.0}, digits=1)["dE_o2/dout_h1"]
+    assert zero.codes == ["zero-path"]
+
+
+def _sheet(tmp_path: Path, name: str, given: dict[str, str], accept: set[str]) -> dict[str, Any]:
+    lab = lab_for(name)
+    path = tmp_path / "sheet.yaml"
+    path.write_text(yaml.safe_dump({"scenario": "unused", "answers": given}))
+    sheet = answers.read(path)
+    options = Options(accept=frozenset(accept) | {"rounding"})
+    return {r.answer.key: r for r in mark(sheet, answers.bind(sheet, lab.scenario), lab, options).results}
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep_general_delta"])
+def test_an_accepted_sign_convention_accepts_only_what_it_alone_explains(tmp_path: Path, name: str) -> None:
+    s = scenario(name)
+    right = Student(s).step()
+    mitchell = Student(s, mistake="delta-sign-convention").step()
+    keys = [k for k in right if k.startswith(("delta_", "dE/dout_", "dE/dw", "dE/dW"))][:12]
+    given = {k: text_of(mitchell[k], 9) for k in keys}
+    # δ with Mitchell's sign, gradients right: a sign error would have spoilt the gradients, so the convention
+    results = _sheet(tmp_path, name, given, {"delta-sign-convention"})
+    deltas = [k for k in keys if k.startswith("delta_")]
+    assert deltas and all(results[k].correct and results[k].codes == ["delta-sign-convention"] for k in deltas)
+    # a sheet whose gradients carry the same sign slip: δ is as much a sign error, so it is not accepted
+    flipped = {k: text_of(-right[k], 9) for k in keys}
+    results = _sheet(tmp_path, name, flipped, {"delta-sign-convention"})
+    for k in deltas:
+        assert not results[k].correct and {"sign-error", "delta-sign-convention"} <= set(results[k].codes), k
+    # without the key's acceptance the Mitchell δ is wrong, with both readings named
+    results = _sheet(tmp_path, name, given, set())
+    assert all(not results[k].correct and "delta-sign-convention" in results[k].codes for k in deltas)
+
+
+def test_an_at_10000_answer_is_diagnosed_on_the_fast_path() -> None:
+    # the off-by-one of Mazur's published E_total@10000 (3.5108548e-05 is the loss after 9,999 updates), found
+    # by running the correct training and each variant that is another exercise's training on the fast path
+    import time
+
+    s = bptrace.load("mazur")
+    lab = diagnose.Lab(s)
+    q = names.parse("E_total@10000", s)
+    w = read_number("0.0000351085")
+    assert w is not None
+    started = time.perf_counter()
+    found = diagnose.find(q, lab, lambda x: reproduces(w, x), w.digits)
+    assert [v.code for v in found] == ["off-by-one-step"]
+    assert lab.value(q, diagnose.Knobs()) == pytest.approx(3.5101877830e-05, rel=1e-10)
+    # a variant with no equivalent exercise is not run 10,000 times through the hooked step
+    assert lab.value(q, diagnose.Knobs(through_updated=True)) is None
+    assert time.perf_counter() - started < 10  # seconds, on a loaded machine; about 0.5 s alone

@@ -188,8 +188,10 @@ class Variant:
     """One misconception applied to one scenario: its code, what exactly differs, and the knobs."""
 
     code: str
-    detail: str
-    knobs: Knobs
+    detail: str = field(compare=False)  # how it is said; a variant is its code and its knobs
+    knobs: Knobs = field(default_factory=lambda: Knobs())
+    # early-rounding: every count of digits that gives the same value for this answer (said by describe)
+    also: tuple[int, ...] = field(default=(), compare=False)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -407,12 +409,15 @@ def rounding_variant(digits: int) -> Variant:
     )
 
 
-def early_rounding_variant(digits: int, written: int) -> Variant:
-    """Intermediates rounded to `digits` significant digits, fewer than the `written` digits of the answer."""
+def early_rounding_variant(digits: int, written: int, also: tuple[int, ...] = ()) -> Variant:
+    """Intermediates rounded to `digits` significant digits, fewer than the `written` digits of the answer
+    (`also`: the other counts of digits that give the same value, named in the detail)."""
+    shows = f", but the answer shows {written}" if written else ""  # a written 0 shows no digits
     return Variant(
         "early-rounding",
-        f"intermediate results rounded to {digits} significant digits, but the answer shows {written}",
+        f"intermediate results rounded to {digits} significant digits{shows}",
         Knobs(round_digits=digits),
+        tuple(sorted({digits, *also})),
     )
 
 
@@ -432,8 +437,9 @@ def find(
     """The variants whose value of q `matches` the answer (written with `digits` significant digits).
 
     Premature rounding to the answer's digits alone if it reproduces it; else every misconception (and, for
-    one-step values none reproduces, each with rounding to the answer's digits); else early rounding to
-    fewer digits (the most digits that reproduce it). An answer of fewer than `min_digits` significant
+    one-step values none reproduces, each with rounding to the answer's digits); and early rounding to
+    fewer digits (each count of digits that reproduces it: w1⁺ rounded to 3 digits is w1, which zero-path
+    also gives). An answer of fewer than `min_digits` significant
     digits (a written 0 excepted: it is exact) is not diagnosed: [] (TOO_FEW_DIGITS).
     """
     if 0 < digits < min_digits:
@@ -454,12 +460,15 @@ def find(
             knobs = dataclasses.replace(v.knobs, round_digits=digits)
             if matches(lab.value(q, knobs)):
                 found.append(Variant(v.code, f"{v.detail}, with intermediates rounded to {digits} digits", knobs))
-    if not found and roundable:
-        for k in range(min(digits, MAX_ROUNDING_DIGITS + 1) - 1, MIN_ROUNDING_DIGITS - 1, -1):
-            v = early_rounding_variant(k, digits)
-            if matches(lab.value(q, v.knobs)):
-                found.append(v)
-                break
+    if roundable or (digits == 0 and steps <= HOOKED_MAX_STEPS):
+        # every count of digits that reproduces it (0.1385 is δ_o1 rounded to 4 or to 5 digits): one variant
+        # each, for the sheet to tell which count explains the most answers
+        counts = [
+            k
+            for k in range(MIN_ROUNDING_DIGITS, min(digits or MAX_ROUNDING_DIGITS + 1, MAX_ROUNDING_DIGITS + 1))
+            if matches(lab.value(q, Knobs(round_digits=k)))
+        ]
+        found += [early_rounding_variant(k, digits, tuple(counts)) for k in counts]
     return found
 
 
@@ -754,7 +763,12 @@ def _sample_grad(s: Scenario, st: Trace, p: Parameter, k: Mistakes) -> np.ndarra
 
 
 def describe(variant: Variant, q: Quantity) -> str:
-    """The variant's detail, made specific to the quantity where that helps (off-by-one: which step)."""
+    """The variant's detail, made specific to the quantity where that helps (off-by-one: which step;
+    early-rounding: every count of digits that gives this answer)."""
+    if variant.code == "early-rounding" and len(variant.also) > 1:
+        counts = [str(k) for k in variant.also]
+        said = f"{', '.join(counts[:-1])} or {counts[-1]}" if len(counts) < 5 else f"{counts[0]} to {counts[-1]}"
+        return variant.detail.replace(f"to {variant.knobs.round_digits} significant", f"to {said} significant")
     if variant.code == "off-by-one-step" and q.steps is not None:
         n = q.steps + variant.knobs.steps_shift
         what = "the loss" if q.kind == "after" else f"{q.param}"

@@ -215,7 +215,7 @@ def mark(sheet: Sheet, answers: list[Answer], lab: Lab, options: Options = Optio
 
     s = lab.scenario
     lab.want_steps({a.quantity.steps for a in answers if a.quantity.kind in STEP_KINDS and a.quantity.steps})
-    results = [_mark_one(a, lab, options) for a in answers]
+    results = _accept_conventions([_mark_one(a, lab, options) for a in answers], lab, options)
     index = order_index(s)
     ordered = sorted(results, key=lambda r: order_key(r.answer.quantity, index))
     summary = _summarise(ordered, lab, options)
@@ -344,17 +344,7 @@ def _explanations(wrong: list[Result], right: list[Result], lab: Lab) -> list[Ex
                 by_variant.setdefault(v, []).append(r.quantity)
     out = []
     for v, explains in by_variant.items():
-        contradicts = []
-        for r in right:
-            q = r.answer.quantity
-            w = r.answer.written
-            if w is None or (q.kind in STEP_KINDS and steps_of(q) > CONTRADICTION_MAX_STEPS):
-                continue
-            value = lab.value(q, v.knobs)
-            if value is None:
-                value = lab.expected(q)  # the variant does not touch this quantity
-            if not reproduces(w, value, r.answer.rtol, r.answer.tolerance):
-                contradicts.append(r.quantity)
+        contradicts = [r.quantity for r in right if _spoils(v, r, lab)]
         out.append(Explanation(v.code, v.detail, explains, contradicts))
     out.sort(key=lambda e: (-len(e.explains), len(e.contradicts), CODE_ORDER.index(e.code)))
     # one line per code: its best variant
@@ -362,6 +352,35 @@ def _explanations(wrong: list[Result], right: list[Result], lab: Lab) -> list[Ex
     for e in out:
         best.setdefault(e.code, e)
     return [e for e in out if best[e.code] is e]
+
+
+def _spoils(v: Variant, r: Result, lab: Lab) -> bool:
+    """Would the variant have got the right answer r wrong?"""
+    q = r.answer.quantity
+    w = r.answer.written
+    if w is None or (q.kind in STEP_KINDS and steps_of(q) > CONTRADICTION_MAX_STEPS):
+        return False
+    value = lab.value(q, v.knobs)
+    if value is None:
+        value = lab.expected(q)  # the variant does not touch this quantity
+    return not reproduces(w, value, r.answer.rtol, r.answer.tolerance)
+
+
+def _accept_conventions(results: list[Result], lab: Lab, options: Options) -> list[Result]:
+    """An answer an accepted code explains, but also others, is accepted once the sheet's right answers rule
+    every other explanation out (Mitchell's δ with right gradients: not a sign error)."""
+    right = [r for r in results if r.correct]
+    out = []
+    for r in results:
+        if r.status == "wrong" and any(c in options.accept for c in r.codes):
+            kept = [v for v in r.variants if v.code in options.accept or not any(_spoils(v, ok, lab) for ok in right)]
+            codes = _codes(kept)
+            if accepted(codes, options.accept):
+                q = r.answer.quantity
+                why = "; ".join(f"{v.code}: {describe(v, q)}" for v in _first_per_code(kept))
+                r = Result(r.answer, r.expected, "correct", codes, why, r.answer.points, kept)
+        out.append(r)
+    return out
 
 
 def _narrative(
