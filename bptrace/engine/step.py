@@ -449,6 +449,9 @@ def _backward(
             w_used = new_w if mk.through_updated else weights  # hook: the weights back-propagated through
             if i in mk.transpose_backward:
                 w_used = w_used.T
+            if mk == NO_MISTAKES:
+                dE_dout = delta @ w_used  # the path terms are Trace.path_terms, not kept here
+                continue
             terms = r(delta[:, None, :] * w_used.T[None, :, :])  # P[s, j, k] = δ_k·w_kj
             f = mk.path_filter
             if f is not None and f[0] == i:

@@ -34,8 +34,8 @@ class LayerTrace:
     new_weights: np.ndarray
     new_biases: np.ndarray
     kink: np.ndarray  # (m, n) bool: net exactly at a point where f is not differentiable
-    # hidden layers: the path terms P[s, j, k] = δ_k·w_kj through the layer above, as the step summed them
-    # into dE_dout (a step with Mistakes may drop or zero some); None for the output layer
+    # hidden layers of a step with Mistakes: the path terms P[s, j, k] = δ_k·w_kj through the layer above as
+    # the step summed them into dE_dout (it may drop or zero some); else None (see Trace.path_terms)
     paths: np.ndarray | None = None
 
 

@@ -710,9 +710,9 @@ class Lab:
             return sign * per_pass(lt.delta[:, row])
         if kind == "path":
             _, kk = s.neuron(q.other or "")
-            if lt.paths is None:
-                return None
-            return sign * per_pass(lt.paths[:, row, kk])
+            # the hooked step keeps its path terms; the correct one leaves them to Trace.path_terms
+            terms = st.path_terms(layer, row) if lt.paths is None else lt.paths[:, row, :]
+            return sign * per_pass(terms[:, kk])
         return None
 
 
