@@ -477,12 +477,6 @@ def accepted(codes: list[str], accept: frozenset[str] | set[str]) -> bool:
     return bool(codes) and all(c in accept or c == "rounding" for c in codes)
 
 
-def codes_of(found: list[Variant]) -> list[str]:
-    """The distinct codes of the variants, in CODE_ORDER (the likelier reading first)."""
-    present = {v.code for v in found}
-    return [c for c in CODE_ORDER if c in present]
-
-
 # ---------------------------------------------------------------------------------------------------
 # Quantities under a variant
 
