@@ -85,6 +85,11 @@ def explain(
         fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower(), "terminal") if output and output != "-" else "terminal"
     if standalone and fmt != "latex":
         raise BptraceError("--standalone goes with --format latex", hint="add --format latex")
+    from bptrace.cli import graph as cli_graph
+
+    graph = cli_graph.graph_scenario(scenario)
+    if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
+        return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output)
     s = load_scenario(scenario)
     if list_:
         write_output(_name_list(s), output)

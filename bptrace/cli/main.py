@@ -184,6 +184,11 @@ def run(
         bptrace run ng_shallow --format json > trace.json
         bptrace run mazur --format html -o mazur.html
     """
+    from bptrace.cli import graph as cli_graph
+
+    graph = cli_graph.graph_scenario(scenario)
+    if graph is not None:  # kind: graph (docs/graphs.md)
+        return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output)
     from bptrace.engine.step import trace as make_trace
 
     s = load_scenario(scenario)

@@ -216,7 +216,19 @@ def is_path_like(name: str) -> bool:
 
 
 def bundled_names() -> list[str]:
-    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml"))
+    """The bundled networks (the bundled computational graphs are bundled_graph_names())."""
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if not _is_graph_file(p))
+
+
+def bundled_graph_names() -> list[str]:
+    """The bundled computational graphs (`kind: graph`, read by bptrace.graph)."""
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if _is_graph_file(p))
+
+
+def _is_graph_file(path: Path) -> bool:
+    import re
+
+    return re.search(r"(?m)^kind:\s*graph\b", path.read_text(encoding="utf-8")) is not None
 
 
 def bundled_titles() -> list[tuple[str, str]]:
@@ -224,7 +236,7 @@ def bundled_titles() -> list[tuple[str, str]]:
     import re
 
     out = []
-    for name in bundled_names():
+    for name in bundled_names() + bundled_graph_names():
         title = name
         with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
             for line in fh:
@@ -285,6 +297,12 @@ def from_document(doc: Document) -> Scenario:
         kind = "a list" if isinstance(data, list) else f"the value {brief(data)}"
         raise doc.error(
             (), f"a scenario must be a mapping of keys (inputs, layers, ...), not {kind}", hint="see docs/scenarios.md"
+        )
+    if data.get("kind") == "graph":
+        raise doc.error(
+            ("kind",),
+            "this is a computational graph (kind: graph), and this command reads networks",
+            hint="'bptrace run' and 'bptrace explain' read graphs",
         )
     _check_keys(doc, (), data, TOP_KEYS)
     _require(doc, (), data, "layers")

@@ -55,6 +55,9 @@ class Document:
     data: Any
     file: str
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # where each scalar value itself starts (marks point a key's errors at the key), and its YAML style:
+    # "" plain, '"' or "'" quoted, "|" or ">" a block; for errors at a column inside a text value
+    scalar_marks: dict[PathKey, tuple[int, int, str]] = field(default_factory=dict)
     error_class: type[BptraceError] = BptraceError
 
     def where(self, path: PathKey) -> tuple[int | None, int | None]:
@@ -230,6 +233,7 @@ class _Converter:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        doc.scalar_marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1, node.style or "")
         return self.scalar(node, path)
 
     def scalar(self, node: Any, path: PathKey) -> Any:

@@ -1,0 +1,1 @@
+"""Computational graphs: backpropagation through any expression, gate by gate (kind: graph)."""

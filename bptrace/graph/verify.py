@@ -1,0 +1,212 @@
+"""Independent checks of a graph's gradients: SymPy differentiates the whole output, and finite differences.
+
+SymPy's expression is built from the parsed gates, one SymPy object per node (never from text), and SymPy
+differentiates the output itself; the engine's local-gradient formulas play no part. For an intermediate
+node n, SymPy differentiates the output with n replaced by a fresh symbol (its other inputs' paths kept).
+
+Finite differences are five-point central differences of the output, moving one variable (or pinning one
+node's value) at a time. Where a step crosses a kink (a max/min tie, relu or abs at 0, or close to one) the
+function has no derivative there: the difference is shown but not judged, and the convention is named.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bptrace.errors import NumericalError
+from bptrace.graph import engine
+from bptrace.graph.engine import GraphTrace
+from bptrace.graph.model import GraphScenario
+from bptrace.verify.verification import FD_ATOL, FD_RTOL, FD_STEP, SYMPY_ATOL, SYMPY_RTOL
+
+NODE_LIMIT = 80  # gates up to which SymPy also derives every intermediate node (one derivation each)
+ROUNDOFF = 64 * sys.float_info.epsilon  # the five-point stencil's rounding: about this·|f|/h
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gradient three ways: the chain rule (bptrace), SymPy, and a finite difference."""
+
+    name: str
+    kind: Literal["variable", "node"]
+    chain_rule: float
+    sympy: float | None
+    finite_difference: float | None
+    fd_judged: bool  # False where the finite difference crosses a kink (or could not be computed)
+    note: str
+    ok: bool
+
+    @property
+    def difference(self) -> float:
+        """The largest |chain rule − check| over the judged checks."""
+        diffs = [abs(self.chain_rule - self.sympy)] if self.sympy is not None else []
+        if self.fd_judged and self.finite_difference is not None:
+            diffs.append(abs(self.chain_rule - self.finite_difference))
+        return max(diffs, default=0.0)
+
+
+@dataclass(frozen=True)
+class GraphVerification:
+    """Every variable's (and, up to NODE_LIMIT gates, every node's) gradient checked independently."""
+
+    checks: tuple[Check, ...]
+    output_sympy: float | None  # SymPy's value of the output, against the engine's
+    output_ok: bool
+    nodes_checked: bool
+    conventions: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.output_ok and all(c.ok for c in self.checks)
+
+    def tolerances(self) -> dict[str, float]:
+        return {"sympy_rtol": SYMPY_RTOL, "sympy_atol": SYMPY_ATOL, "fd_rtol": FD_RTOL, "fd_atol": FD_ATOL}
+
+
+# ---- SymPy, node by node ----
+
+
+def _number(x: float) -> Any:
+    import sympy as sp
+
+    if x == int(x) and abs(x) < 2**53:
+        return sp.Integer(int(x))
+    return sp.Float(x)
+
+
+def sympy_graph(scenario: GraphScenario, cut: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """(the output as a SymPy expression, name -> symbol); node `cut` becomes a free symbol of its own."""
+    import sympy as sp
+
+    symbols = {name: sp.Symbol(name, real=True) for name in scenario.values}
+    env: dict[str, Any] = dict(symbols)
+    for gate in scenario.gates:
+        if gate.name == cut:
+            symbols[cut] = sp.Symbol(f"node_{cut}", real=True)
+            env[cut] = symbols[cut]
+            continue
+        a = [env[o] if isinstance(o, str) else _number(o) for o in gate.operands]
+        env[gate.name] = _sympy_op(gate.op, a)
+    return env[scenario.output], symbols
+
+
+def _sympy_op(op: str, a: list[Any]) -> Any:
+    import sympy as sp
+
+    if op == "add":
+        return a[0] + a[1]
+    if op == "sub":
+        return a[0] - a[1]
+    if op == "mul":
+        return a[0] * a[1]
+    if op == "div":
+        return a[0] / a[1]
+    if op == "pow":
+        return a[0] ** a[1]
+    if op == "neg":
+        return -a[0]
+    if op == "id":
+        return a[0]
+    if op == "exp":
+        return sp.exp(a[0])
+    if op == "log":
+        return sp.log(a[0])
+    if op == "sqrt":
+        return sp.sqrt(a[0])
+    if op == "abs":
+        return sp.Abs(a[0])  # d/dx = sign(x), sign(0) = 0
+    if op == "max":
+        return sp.Max(a[0], a[1])  # d/dx = Heaviside(x − y), Heaviside(0) = ½
+    if op == "min":
+        return sp.Min(a[0], a[1])
+    if op in ("sigmoid", "tanh", "relu"):
+        return engine.sympy_activation(op, a[0])
+    raise ValueError(f"unknown op {op!r}")
+
+
+def _sympy_value(e: Any, at: dict[Any, float]) -> float | None:
+    try:
+        value = complex(e.subs({s: _number(v) for s, v in at.items()}).evalf())
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if value.imag != 0:
+        return None
+    return value.real
+
+
+def sympy_gradients(trace: GraphTrace, nodes: bool = True) -> tuple[float | None, dict[str, float | None]]:
+    """SymPy's value of the output and its ∂f/∂(each variable) (and each gate but the output, if `nodes`)."""
+    s = trace.scenario
+    values = trace.values()
+    f, symbols = sympy_graph(s)
+    at = {symbols[v]: values[v] for v in s.values}
+    out: dict[str, float | None] = {v: _sympy_value(f.diff(symbols[v]), at) for v in s.values}
+    if nodes:
+        for gate in s.gates[:-1]:
+            g, syms = sympy_graph(s, cut=gate.name)
+            here = {syms[v]: values[v] for v in s.values}
+            here[syms[gate.name]] = values[gate.name]
+            out[gate.name] = _sympy_value(g.diff(syms[gate.name]), here)
+    out[s.output] = 1.0
+    return _sympy_value(f, at), out
+
+
+# ---- finite differences ----
+
+
+def finite_difference(trace: GraphTrace, name: str) -> tuple[float | None, bool, str]:
+    """(five-point ∂f/∂name, judged, why not judged): a variable is moved, a gate's value pinned."""
+    s = trace.scenario
+    x = trace.nodes[name].value
+    h = FD_STEP * max(1.0, abs(x))
+    points = (2, 1, -1, -2)
+    f: dict[int, float] = {}
+    branches = set()
+    try:
+        for k in (0, *points):
+            if name in s.values:
+                env = engine.forward(s, values={**s.values, name: x + k * h})
+            else:
+                env = engine.forward(s, override={name: x + k * h})
+            f[k] = env[s.output]
+            branches.add(tuple(engine.branch(g, env) for g in s.gates))
+    except NumericalError as exc:
+        return None, False, f"not computed: {exc.message}"
+    # f′(x) ≈ (−f(x+2h) + 8f(x+h) − 8f(x−h) + f(x−2h)) / 12h
+    fd = (-f[2] + 8 * f[1] - 8 * f[-1] + f[-2]) / (12 * h)
+    if len(branches) > 1:
+        return fd, False, "crosses a kink: not judged"
+    return fd, True, ""
+
+
+def _fd_tolerance(trace: GraphTrace, g: float, h: float) -> float:
+    return FD_RTOL * abs(g) + FD_ATOL + ROUNDOFF * max(1.0, abs(trace.output.value)) / h
+
+
+def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None) -> GraphVerification:
+    """Check every variable's gradient (and every node's, for graphs up to NODE_LIMIT gates), or just `only`'s."""
+    s = trace.scenario
+    if nodes is None:
+        nodes = len(s.gates) <= NODE_LIMIT or (only is not None and only not in s.values)
+    f_sympy, sympy = sympy_gradients(trace, nodes=nodes)
+    output_ok = f_sympy is not None and abs(f_sympy - trace.output.value) <= SYMPY_RTOL * abs(f_sympy) + SYMPY_ATOL
+    names = list(s.values) + ([g.name for g in s.gates[:-1]] if nodes else [])
+    if only is not None:
+        names = [n for n in names if n == only]
+    checks = []
+    for name in names:
+        node = trace.nodes[name]
+        g = node.grad
+        sy = sympy.get(name)
+        fd, judged, note = finite_difference(trace, name)
+        sympy_ok = sy is not None and abs(g - sy) <= SYMPY_RTOL * abs(sy) + SYMPY_ATOL
+        h = FD_STEP * max(1.0, abs(node.value))
+        fd_ok = not judged or (fd is not None and abs(g - fd) <= _fd_tolerance(trace, g, h))
+        if sy is None:
+            note = "; ".join(x for x in (note, "SymPy could not evaluate its derivative here") if x)
+        checks.append(
+            Check(name, "variable" if name in s.values else "node", g, sy, fd, judged, note, sympy_ok and fd_ok)
+        )
+    return GraphVerification(tuple(checks), f_sympy, output_ok, nodes, engine.CONVENTIONS)
