@@ -179,7 +179,12 @@ def tokenize(text: str) -> list[Token]:
         if kind == "number":
             out.append(Token("number", m.group(), pos))
         elif kind == "name":
-            out.append(Token("name", m.group(), pos))
+            word = m.group()
+            if word.startswith("_"):
+                raise ExpressionError(f"the name {word!r} is not allowed (names start with a letter)", pos)
+            if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+                raise ExpressionError(f"{word!r} is a Python keyword: expressions are arithmetic only", pos)
+            out.append(Token("name", word, pos))
         elif kind == "op":
             out.append(Token("op", _SPELLING.get(m.group(), m.group()), pos))
         pos = m.end()
@@ -306,10 +311,6 @@ class _Parser:
         if t.kind == "name":
             self.take()
             self.count(t.pos)
-            if keyword.iskeyword(t.text) or keyword.issoftkeyword(t.text):
-                raise ExpressionError(f"{t.text!r} is a Python keyword: expressions are arithmetic only", t.pos)
-            if t.text.startswith("_"):
-                raise ExpressionError(f"the name {t.text!r} is not allowed (names start with a letter)", t.pos)
             if self.tok.kind == "op" and self.tok.text == "(":
                 return self.call(t)
             if t.text in FUNCTIONS:
@@ -333,7 +334,11 @@ class _Parser:
             raise ExpressionError(
                 f"unknown function {name.text!r}",
                 name.pos,
-                (did_you_mean(name.text, FUNCTIONS) or "") + " allowed: " + ", ".join(f"{f}()" for f in FUNCTIONS),
+                " ".join(
+                    x
+                    for x in (did_you_mean(name.text, FUNCTIONS), "allowed: " + ", ".join(f"{f}()" for f in FUNCTIONS))
+                    if x
+                ),
             )
         arity = FUNCTIONS[name.text][0]
         paren = self.take()
@@ -359,9 +364,7 @@ class _Parser:
             self.take()
             return
         if self.tok.kind == "end":
-            raise ExpressionError(
-                f"the '(' at column {opened + 1} of the expression is never closed", opened, "add ')'"
-            )
+            raise ExpressionError("this '(' is never closed", opened, "add ')'")
         raise self.unexpected("')'" if self.open else "an operator")
 
     def unexpected(self, wanted: str) -> ExpressionError:
@@ -373,8 +376,6 @@ class _Parser:
         if t.kind in ("name", "number"):
             before = self.tokens[self.i - 1] if self.i else None
             if before is not None and before.kind in ("name", "number") or (before and before.text == ")"):
-                if keyword.iskeyword(t.text) or keyword.issoftkeyword(t.text):
-                    return ExpressionError(f"{t.text!r} is a Python keyword: expressions are arithmetic only", t.pos)
                 return ExpressionError(
                     f"expected an operator before {t.text!r}", t.pos, "write * for a product, e.g. 2*x"
                 )
@@ -415,8 +416,7 @@ def show(e: Expr, ascii: bool = False, values: dict[str, float] | None = None, d
     times, minus = ("*", "-") if ascii else ("·", "−")
 
     def number(x: float) -> str:
-        text = num(x, digits).replace("-", minus)
-        return text
+        return num(x, digits)  # an ASCII '-', as every number bptrace prints (it can be copied)
 
     def p(x: Expr) -> int:
         if isinstance(x, Binary):

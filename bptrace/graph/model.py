@@ -227,7 +227,8 @@ def from_document(doc: Document) -> GraphScenario:
         raise doc.error(path, f"output must be text such as 'f = q * z', got {brief(raw_output)}")
     m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)(.*)", raw_output, re.DOTALL)
     if m:
-        out_name, offset, body = m.group(1), m.start(2), m.group(2)
+        body = m.group(2).lstrip()
+        out_name, offset = m.group(1), m.start(2) + len(m.group(2)) - len(body)
         _check_name(doc, path, out_name, {**values, **dict.fromkeys(defined)}, offset=m.start(1))
     else:
         out_name, offset, body = "f", 0, raw_output

@@ -78,6 +78,12 @@ def _number(x: float) -> Any:
 
 def sympy_graph(scenario: GraphScenario, cut: str | None = None) -> tuple[Any, dict[str, Any]]:
     """(the output as a SymPy expression, name -> symbol); node `cut` becomes a free symbol of its own."""
+    env, symbols = sympy_nodes(scenario, cut)
+    return env[scenario.output], symbols
+
+
+def sympy_nodes(scenario: GraphScenario, cut: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(node name -> its SymPy expression in the variables, name -> symbol), built gate by gate."""
     import sympy as sp
 
     symbols = {name: sp.Symbol(name, real=True) for name in scenario.values}
@@ -89,7 +95,7 @@ def sympy_graph(scenario: GraphScenario, cut: str | None = None) -> tuple[Any, d
             continue
         a = [env[o] if isinstance(o, str) else _number(o) for o in gate.operands]
         env[gate.name] = _sympy_op(gate.op, a)
-    return env[scenario.output], symbols
+    return env, symbols
 
 
 def _sympy_op(op: str, a: list[Any]) -> Any:

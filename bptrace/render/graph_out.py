@@ -37,7 +37,7 @@ class _Writer:
         self.plus = "+" if ascii else "⁺"
 
     def n(self, x: float) -> str:
-        return num(x, self.digits).replace("-", self.minus)
+        return num(x, self.digits)
 
     def p(self, x: float) -> str:
         text = self.n(x)
