@@ -191,7 +191,7 @@ def _sum_text(w: _Writer, n: Node) -> str:
     out = w.t.scenario.output
     symbolic = " + ".join(f"{w.grad(out, u.gate)}{w.times}{w.local(u.gate, u.operand)}" for u in n.uses)
     numbers = " + ".join(f"{w.p(u.upstream)}{w.times}{w.p(u.local_value)}" for u in n.uses)
-    products = " + ".join(w.p(u.product) for u in n.uses)
+    products = " + ".join(w.p(u.product) if i else w.n(u.product) for i, u in enumerate(n.uses))
     return f"{w.grad(out, n.name)} = {symbolic} = {numbers} = {products} = {w.n(n.grad)}"
 
 
@@ -403,7 +403,9 @@ def explain_blocks(
         grid.caption = f"… {e.path_count - len(e.paths)} more paths not shown; the sum below covers all of them"
     blocks.append(grid)
     if e.path_count > 1:
-        terms = " + ".join(w.p(p.product) for p in e.paths) + (" + …" if e.path_count > len(e.paths) else "")
+        terms = " + ".join(w.p(p.product) if i else w.n(p.product) for i, p in enumerate(e.paths)) + (
+            " + …" if e.path_count > len(e.paths) else ""
+        )
         blocks.append(Para(f"{target} = {w.sigma} over the paths = {terms} = {w.n(e.path_sum)}", "bold"))
     else:
         blocks.append(Para(f"{target} = {w.n(e.path_sum)}", "bold"))
