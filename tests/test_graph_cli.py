@@ -302,3 +302,17 @@ def test_refused_documents(tmp_path: Path, text: str, message: str) -> None:
     code, out, err = run("run", str(path))
     assert (code, out) == (2, "")
     assert err == f"bptrace: error: {path}:{message}\n"
+
+
+def test_the_examples_in_the_docs_are_real_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import shlex
+
+    monkeypatch.setenv("COLUMNS", "100")
+    text = (Path(__file__).parent.parent / "docs" / "graphs.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n\$ bptrace (.+?)\n(.*?)\n```", text, re.DOTALL)
+    assert len(blocks) == 2
+    for command, shown in blocks:
+        code, out, err = run(*shlex.split(command))
+        assert code == 0, err
+        assert [line.rstrip() for line in out.rstrip().splitlines()] == shown.splitlines(), command

@@ -389,7 +389,7 @@ def explain_blocks(
     for path in e.paths:
         names = [w.local(st.gate, st.operand) for st in path.steps]
         formulas = [f"({w.f(st.local)})" if _compound(st.local) else w.f(st.local) for st in path.steps]
-        numbers = [w.p(st.local_value) for st in path.steps]
+        numbers = [w.p(st.local_value) if len(path.steps) > 1 else w.n(st.local_value) for st in path.steps]
         grid.rows.append(
             [
                 arrow.join(path.nodes),
