@@ -316,3 +316,61 @@ def test_the_examples_in_the_docs_are_real_output(monkeypatch: pytest.MonkeyPatc
         code, out, err = run(*shlex.split(command))
         assert code == 0, err
         assert [line.rstrip() for line in out.rstrip().splitlines()] == shown.splitlines(), command
+
+
+def test_template_lists_every_quantity_in_derivation_order() -> None:
+    code, out, _ = run("template", "graph_circuit")
+    assert code == 0
+    keys = [line.strip().rstrip(":") for line in out.splitlines() if line.startswith("  ") and "#" not in line]
+    assert keys == ["q", "f", "df/dq", "df/dx", "df/dy", "df/dz", "x+", "y+", "z+"]
+
+
+# (bundled graph, answers, the diagnosis codes of each wrong answer): each misconception reproduced
+MISCONCEPTIONS = [
+    ("graph_reuse", {"df/dx": -6}, {"df/dx": ["reuse-overwritten"]}),
+    ("graph_reuse", {"df/dx": -4}, {"df/dx": ["reuse-first-only"]}),
+    (
+        "graph_circuit",
+        {"df/dq": 3, "df/dz": -4, "df/dx": 3},
+        {k: ["multiply-not-swapped"] for k in ("df/dq", "df/dz", "df/dx")},
+    ),
+    ("graph_max", {"df/dz": 0, "df/dw": 2}, {"df/dz": ["max-to-smaller"], "df/dw": ["max-to-smaller"]}),
+    ("graph_circuit", {"df/dx": 4, "x+": -2.4}, {"df/dx": ["sign-slip"], "x+": ["sign-slip"]}),
+    ("graph_circuit", {"df/dx": 7}, {"df/dx": []}),
+]
+
+
+@pytest.mark.parametrize(("name", "answers", "codes"), MISCONCEPTIONS)
+def test_check_names_the_misconception(
+    tmp_path: Path, name: str, answers: dict[str, float], codes: dict[str, list[str]]
+) -> None:
+    import yaml
+
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text(yaml.safe_dump({"scenario": name, "student": "Ada", "answers": {"f": "x", **answers}}))
+    sheet.write_text(sheet.read_text().replace("f: x", f"f: {engine.trace(model.load(name)).output.value!r}"))
+    code, out, err = run("check", str(sheet), "--format", "json")
+    assert code == 1, err
+    [data] = json.loads(out)
+    got = {a["key"]: a["diagnoses"] for a in data["answers"] if not a["correct"]}
+    assert got == codes
+    assert [a["key"] for a in data["answers"] if a["correct"]] == ["f"]
+
+
+def test_check_terminal_and_all_correct(tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text("scenario: graph_circuit\nanswers:\n  q: 3\n  df/dx: -4\n  ∂f/∂z: 3\n  x+: -1.6\n")
+    code, out, err = run("check", str(sheet))
+    assert (code, err) == (0, "")
+    assert "4 of 4 correct; 4 of 4 points." in out
+    sheet.write_text("scenario: graph_circuit\nanswers:\n  df/dx: 4\n")
+    code, out, _ = run("check", str(sheet))
+    assert code == 1
+    assert "the right number with the wrong sign (for an update: x + η·∂f/∂x)" in out
+    sheet.write_text("scenario: graph_circuit\nanswers:\n  df/dw: 4\n")
+    code, _, err = run("check", str(sheet))
+    assert code == 2
+    assert err == (
+        f"bptrace: error: {sheet}:3:3: answers.df/dw: unknown quantity 'df/dw' for this graph "
+        "(did you mean df/dz or df/dy or df/dx?)\n"
+    )

@@ -80,6 +80,13 @@ def check(
         bptrace check sheets/*.yaml --report grades.csv --hide-expected
         bptrace check submission.yaml --format gradescope -o /autograder/results/results.json
     """
+    from bptrace.cli import graph as cli_graph
+
+    if cli_graph.sheet_scenario(sheets[0], scenario) is not None:  # a graph's sheets (docs/graphs.md)
+        if fmt == "gradescope" or report:
+            raise BptraceError("--format gradescope and --report are for network sheets", hint="use --format json")
+        diagnose = not no_diagnose
+        return cli_graph.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
     from bptrace.grading import answers as sheets_mod
     from bptrace.grading.diagnose import Lab
     from bptrace.grading.marking import Options, mark
@@ -159,15 +166,18 @@ def template(scenario: str | None, only: set[str] | None, output: str | None) ->
         bptrace template mazur -o sheet.yaml
         bptrace template exercise.yaml --only forward,updates
     """
+    from bptrace.cli import graph as cli_graph
     from bptrace.grading.answers import template_text
     from bptrace.model.scenario import is_path_like
 
-    s = load_scenario(scenario)
+    graph = cli_graph.graph_scenario(scenario)
     ref = scenario or "mazur"
     if is_path_like(ref) and output and output != "-":
         # the sheet names its scenario relative to the sheet's own folder
         ref = os.path.relpath(Path(ref).resolve(), Path(output).resolve().parent)
-    write_output(template_text(s, ref, only), output)
+    if graph is not None:  # kind: graph
+        return cli_graph.template(graph, ref, output)
+    write_output(template_text(load_scenario(scenario), ref, only), output)
 
 
 def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:

@@ -90,6 +90,70 @@ def explain(
         raise Mismatch()
 
 
+def sheet_scenario(path: str, override: str | None) -> GraphScenario | None:
+    """The graph scenario an answer sheet is about (-s wins over its scenario:), or None for a network."""
+    from pathlib import Path
+
+    from bptrace.grading.answers import read
+    from bptrace.model.scenario import is_path_like
+
+    if override:
+        return graph_scenario(override)
+    sheet = read(path)
+    name = sheet.scenario_name
+    if not name:
+        return None  # the network checker says the sheet names no scenario
+    if is_path_like(name) and not Path(name).is_absolute():
+        name = str(sheet.path.parent / name)
+    return graph_scenario(name)
+
+
+def check(
+    sheets: tuple[str, ...],
+    override: str | None,
+    fmt: str,
+    min_digits: int,
+    diagnose: bool,
+    hide_expected: bool,
+    digits: int,
+    ascii_: bool,
+    output: str | None,
+) -> None:
+    """`bptrace check` of graph answer sheets: each answer marked, each wrong one's misconception named."""
+    from bptrace.grading.answers import read
+    from bptrace.graph.grading import mark
+
+    results = []
+    for path in sheets:
+        s = sheet_scenario(path, override)
+        if s is None:
+            raise BptraceError(
+                f"{path}: this sheet is about a network, the first one about a graph", hint="check them apart"
+            )
+        results.append(mark(read(path), s, min_digits=min_digits, diagnose=diagnose))
+    if fmt == "json":
+        import json
+
+        from bptrace.render.graph_out import check_data
+
+        data = [check_data(r, hide_expected) for r in results]
+        write_output(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n", output)
+    else:
+        from bptrace.render.graph_out import check_blocks
+
+        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=ascii_, hide_expected=hide_expected)]
+        _show(blocks, "terminal", "check", True, ascii_, output)
+    if not all(r.all_correct for r in results):
+        raise Mismatch()
+
+
+def template(scenario: GraphScenario, ref: str, output: str | None) -> None:
+    """`bptrace template graph.yaml`: a blank sheet with every value, gradient and update of the graph."""
+    from bptrace.graph.grading import template_text
+
+    write_output(template_text(scenario, ref), output)
+
+
 def _show(blocks: list, fmt: str, title: str, standalone: bool, ascii_: bool, output: str | None) -> None:  # type: ignore[type-arg]
     if fmt == "terminal":
         from bptrace.render.terminal import BlocksView

@@ -140,8 +140,29 @@ def _term(o: str | float) -> ex.Expr:
     return ex.Name(o) if isinstance(o, str) else ex.Num(o, repr(o))
 
 
-def local_formulas(gate: Gate, values: Mapping[str, float]) -> list[ex.Expr]:
-    """∂gate/∂operand for each operand, as formulas (max and min look at the values to say who is larger)."""
+# The mistakes a learner makes walking a graph by hand (grading/diagnosis re-runs the walk with one of them):
+MISTAKES = {
+    "reuse-overwritten": "a reused node's gradient overwritten by each use instead of summed (only the use "
+    "reached last in the backward walk kept)",
+    "reuse-first-only": "a reused node's gradient taken from the first use reached in the backward walk only",
+    "multiply-not-swapped": "a multiply gate's local gradient taken as the input itself, not the other input",
+    "max-to-smaller": "a max gate's gradient routed to the smaller input (a min gate's to the larger)",
+    "subtract-sign": "a subtract gate's −1 for its second input taken as +1",
+}
+
+
+def local_formulas(gate: Gate, values: Mapping[str, float], mistake: str | None = None) -> list[ex.Expr]:
+    """∂gate/∂operand for each operand, as formulas (max and min look at the values to say who is larger);
+    `mistake` (one of MISTAKES) gives the formula a learner with that misconception writes."""
+    if mistake is not None:
+        right = local_formulas(gate, values)
+        if mistake == "multiply-not-swapped" and gate.op == "mul":
+            return [right[1], right[0]]
+        if mistake == "max-to-smaller" and gate.op in ("max", "min"):
+            return [right[1], right[0]]
+        if mistake == "subtract-sign" and gate.op == "sub":
+            return [right[0], ex.Num(1.0, "1")]
+        return right
     n = ex.Num
     ops = [_term(o) for o in gate.operands]
     out = ex.Name(gate.name)
@@ -303,8 +324,10 @@ def _at(scenario: GraphScenario, gate: Gate, exc: NumericalError, what: str) -> 
     )
 
 
-def trace(scenario: GraphScenario) -> GraphTrace:
-    """The forward values and the backward walk, gate by gate, with each node's uses summed term by term."""
+def trace(scenario: GraphScenario, mistake: str | None = None) -> GraphTrace:
+    """The forward values and the backward walk, gate by gate, with each node's uses summed term by term.
+
+    `mistake` (one of MISTAKES) walks the graph the way a learner with that misconception does."""
     env = forward(scenario)
     uses: dict[str, list[Use]] = {name: [] for name in env}
     grads: dict[str, float] = {}
@@ -313,21 +336,21 @@ def trace(scenario: GraphScenario) -> GraphTrace:
         if gate.name == scenario.output:
             g = 1.0  # ∂f/∂f
         else:
-            g = _sum(uses[gate.name], order)
+            g = _sum(uses[gate.name], order, mistake)
         grads[gate.name] = g
-        formulas = local_formulas(gate, env)
+        formulas = local_formulas(gate, env, mistake)
         for i, operand in enumerate(gate.operands):
             if not isinstance(operand, str):
                 continue  # a constant has no gradient
             formula = formulas[i]
             try:
-                local = _local_value(gate, i, formula, env)
+                local = _local_value(gate, i, formula, env) if mistake is None else evaluate(formula, env)
                 product = _finite(g * local, lambda: "the gradient")
             except NumericalError as exc:
                 raise _at(scenario, gate, exc, f"∂{gate.name}/∂{operand}") from None
             uses[operand].append(Use(gate.name, i, g, formula, local, product))
     for name in scenario.values:
-        grads[name] = _sum(uses[name], order)
+        grads[name] = _sum(uses[name], order, mistake)
     nodes: dict[str, Node] = {}
     for name in scenario.values:
         nodes[name] = Node(name, "input", (), env[name], grads[name], _sorted(uses[name], order))
@@ -371,9 +394,14 @@ def _sorted(uses: list[Use], order: Mapping[str, int]) -> tuple[Use, ...]:
     return tuple(sorted(uses, key=lambda u: (order[u.gate], u.operand)))
 
 
-def _sum(uses: list[Use], order: Mapping[str, int]) -> float:
+def _sum(uses: list[Use], order: Mapping[str, int], mistake: str | None = None) -> float:
     # ∂f/∂node = Σ_uses ∂f/∂gate · ∂gate/∂node, added in evaluation order
+    ordered = _sorted(uses, order)
+    if mistake == "reuse-overwritten" and ordered:
+        ordered = ordered[:1]  # the backward walk reaches the earliest gate last: its assignment wins
+    elif mistake == "reuse-first-only" and ordered:
+        ordered = ordered[-1:]
     total = 0.0
-    for u in _sorted(uses, order):
+    for u in ordered:
         total += u.product
     return _finite(total, lambda: "a gradient")

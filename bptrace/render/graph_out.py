@@ -19,6 +19,7 @@ from bptrace.render.layout import Block, Column, Grid, Para
 if TYPE_CHECKING:
     from bptrace.graph.engine import GraphTrace, Node, Use
     from bptrace.graph.explain import GraphExplanation
+    from bptrace.graph.grading import GraphSheetResult
     from bptrace.graph.verify import Check, GraphVerification
 
 
@@ -476,3 +477,68 @@ def explain_data(e: GraphExplanation, checks: GraphVerification | None) -> dict[
     if checks is not None:
         data["verification"] = verification_data(checks)
     return data
+
+
+# ---- check ----
+
+
+def check_blocks(
+    r: GraphSheetResult, digits: int = DEFAULT_DIGITS, ascii: bool = False, hide_expected: bool = False
+) -> list[Block]:
+    """A marked graph sheet: quantity | given | expected | ✓/✗ | the misconception that reproduces it."""
+    from bptrace.graph.grading import DIAGNOSES
+
+    ok, bad = ("ok", "X") if ascii else ("✓", "✗")
+    columns = [("quantity", "name"), ("given", "num")]
+    columns += [] if hide_expected else [("expected", "num")]
+    columns += [("", "text"), ("diagnosis", "text")]
+    grid = _grid(f"{r.student}: {r.scenario.title}", columns)
+    for m in r.marks:
+        row = [m.key, m.given if m.given is not None else "—"]
+        if not hide_expected:
+            row.append("—" if m.expected is None else num(m.expected, digits))
+        if m.correct:
+            row += [ok, ""]
+        elif m.reason == "unanswered":
+            row += [bad, "unanswered"]
+        elif m.reason == "few-digits":
+            row += [bad, "right as far as it goes, but too few significant digits"]
+        else:
+            row += [bad, "; ".join(DIAGNOSES[c] for c in m.diagnoses) or "no known misconception gives this number"]
+        grid.rows.append(row)
+        grid.styles.append("" if m.correct else "bad")
+    right = sum(1 for m in r.marks if m.correct)
+    return [
+        grid,
+        Para(
+            f"{right} of {len(r.marks)} correct; {r.score:g} of {r.total:g} points.",
+            "good" if r.all_correct else "bad",
+        ),
+    ]
+
+
+def check_data(r: GraphSheetResult, hide_expected: bool = False) -> dict[str, Any]:
+    """A marked graph sheet as JSON-ready data."""
+    return {
+        "kind": "graph",
+        "file": r.file,
+        "student": r.student,
+        "scenario": r.scenario.title,
+        "score": r.score,
+        "total": r.total,
+        "all_correct": r.all_correct,
+        "answers": [
+            {
+                "key": m.key,
+                "quantity": m.quantity.name(r.scenario.output),
+                "given": m.given,
+                **({} if hide_expected else {"expected": m.expected}),
+                "correct": m.correct,
+                "reason": m.reason,
+                "points": m.points,
+                "diagnoses": list(m.diagnoses),
+                "line": m.line,
+            }
+            for m in r.marks
+        ],
+    }
