@@ -154,6 +154,17 @@ def template(scenario: GraphScenario, ref: str, output: str | None) -> None:
     write_output(template_text(scenario, ref), output)
 
 
+def diagram(scenario: GraphScenario, output: str, digits: int, ascii_: bool) -> None:
+    """`bptrace diagram graph.yaml -o f.svg`: the circuit, forward values above each edge, gradients below."""
+    import click
+
+    from bptrace.graph.engine import trace
+    from bptrace.render.graph_diagram import draw_graph
+
+    draw_graph(trace(scenario), output, digits=digits, ascii=ascii_)
+    click.echo(f"bptrace: wrote {output}", err=True)
+
+
 def _show(blocks: list, fmt: str, title: str, standalone: bool, ascii_: bool, output: str | None) -> None:  # type: ignore[type-arg]
     if fmt == "terminal":
         from bptrace.render.terminal import BlocksView

@@ -492,11 +492,16 @@ def diagram(
         bptrace diagram scenarios/mazur.yaml -o mazur.svg
         bptrace diagram mazur --show update -o mazur_update.png
     """
+    from bptrace.cli import graph as cli_graph
     from bptrace.engine.step import trace as make_trace
     from bptrace.render.diagram import check_suffix, draw_network, require_matplotlib
 
     check_suffix(output)
     require_matplotlib()
+    graph = cli_graph.graph_scenario(scenario)
+    if graph is not None:  # kind: graph: the circuit, values above the edges and gradients below
+        cli_graph.diagram(graph, output, digits, ascii_)
+        return
     s = load_scenario(scenario)
     draw_network(make_trace(s), output, show=show, sample=sample - 1, digits=digits, style=style, ascii=ascii_)
     click.echo(f"bptrace: wrote {output}", err=True)
