@@ -22,6 +22,10 @@ from bptrace.graph.model import GraphScenario
 from bptrace.verify.verification import FD_ATOL, FD_RTOL, FD_STEP, SYMPY_ATOL, SYMPY_RTOL
 
 NODE_LIMIT = 80  # gates up to which SymPy also derives every intermediate node (one derivation each)
+# parts of the output written out as one expression (reused nodes copied at every use) up to which SymPy
+# differentiates it: the written-out size grows exponentially with nested reuse, and SymPy's time with it
+SYMPY_SIZE_LIMIT = 1000
+NODE_SIZE_LIMIT = 150  # ... and up to which it derives every intermediate node too (one derivation each)
 ROUNDOFF = 64 * sys.float_info.epsilon  # the five-point stencil's rounding: about this·|f|/h
 
 
@@ -56,6 +60,8 @@ class GraphVerification:
     output_ok: bool
     nodes_checked: bool
     conventions: tuple[str, ...]
+    written_size: int = 0  # parts of the output written out as one expression
+    sympy_used: bool = True  # False above SYMPY_SIZE_LIMIT: only the finite differences check
 
     @property
     def ok(self) -> bool:
@@ -142,6 +148,14 @@ def _sympy_value(e: Any, at: dict[Any, float]) -> float | None:
     return value.real
 
 
+def written_size(scenario: GraphScenario) -> int:
+    """How many parts the output has when written out as one expression (each use of a node a copy)."""
+    size: dict[str, int] = dict.fromkeys(scenario.values, 1)
+    for g in scenario.gates:
+        size[g.name] = 1 + sum(size[o] if isinstance(o, str) else 1 for o in g.operands)
+    return size[scenario.output]
+
+
 def sympy_gradients(trace: GraphTrace, nodes: bool = True) -> tuple[float | None, dict[str, float | None]]:
     """SymPy's value of the output and its ∂f/∂(each variable) (and each gate but the output, if `nodes`)."""
     s = trace.scenario
@@ -194,10 +208,15 @@ def _fd_tolerance(trace: GraphTrace, g: float, h: float) -> float:
 def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None) -> GraphVerification:
     """Check every variable's gradient (and every node's, for graphs up to NODE_LIMIT gates), or just `only`'s."""
     s = trace.scenario
+    size = written_size(s)
     if nodes is None:
-        nodes = len(s.gates) <= NODE_LIMIT or (only is not None and only not in s.values)
-    f_sympy, sympy = sympy_gradients(trace, nodes=nodes)
-    output_ok = f_sympy is not None and abs(f_sympy - trace.output.value) <= SYMPY_RTOL * abs(f_sympy) + SYMPY_ATOL
+        nodes = (len(s.gates) <= NODE_LIMIT and size <= NODE_SIZE_LIMIT) or (only is not None and only not in s.values)
+    use_sympy = size <= SYMPY_SIZE_LIMIT
+    if use_sympy:
+        f_sympy, sympy = sympy_gradients(trace, nodes=nodes)
+        output_ok = f_sympy is not None and abs(f_sympy - trace.output.value) <= SYMPY_RTOL * abs(f_sympy) + SYMPY_ATOL
+    else:
+        f_sympy, sympy, output_ok = None, {}, True
     names = list(s.values) + ([g.name for g in s.gates[:-1]] if nodes else [])
     if only is not None:
         names = [n for n in names if n == only]
@@ -207,12 +226,12 @@ def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None
         g = node.grad
         sy = sympy.get(name)
         fd, judged, note = finite_difference(trace, name)
-        sympy_ok = sy is not None and abs(g - sy) <= SYMPY_RTOL * abs(sy) + SYMPY_ATOL
+        sympy_ok = not use_sympy or (sy is not None and abs(g - sy) <= SYMPY_RTOL * abs(sy) + SYMPY_ATOL)
         h = FD_STEP * max(1.0, abs(node.value))
         fd_ok = not judged or (fd is not None and abs(g - fd) <= _fd_tolerance(trace, g, h))
-        if sy is None:
+        if sy is None and use_sympy:
             note = "; ".join(x for x in (note, "SymPy could not evaluate its derivative here") if x)
         checks.append(
             Check(name, "variable" if name in s.values else "node", g, sy, fd, judged, note, sympy_ok and fd_ok)
         )
-    return GraphVerification(tuple(checks), f_sympy, output_ok, nodes, engine.CONVENTIONS)
+    return GraphVerification(tuple(checks), f_sympy, output_ok, nodes, engine.CONVENTIONS, size, use_sympy)

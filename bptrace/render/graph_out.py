@@ -231,10 +231,19 @@ def verification_blocks(v: GraphVerification, w: _Writer) -> list[Block]:
         )
         grid.styles.append("" if c.ok else "bad")
     t = v.tolerances()
-    notes = [
+    from bptrace.graph.verify import SYMPY_SIZE_LIMIT
+
+    sympy_note = (
         "SymPy built the output from the parsed gates (one SymPy object per node) and differentiated it itself"
         + ("; for an intermediate node, with that node replaced by a symbol" if v.nodes_checked else "")
-        + f"; tolerance |g {w.minus} SymPy| ≤ {t['sympy_rtol']:g}·|SymPy| + {t['sympy_atol']:g}.",
+        + f"; tolerance |g {w.minus} SymPy| ≤ {t['sympy_rtol']:g}·|SymPy| + {t['sympy_atol']:g}."
+        if v.sympy_used
+        else f"SymPy was not used: written out as one expression the output has {v.written_size:,} parts "
+        f"(more than {SYMPY_SIZE_LIMIT:,}, reused nodes copied at each use), too many to differentiate "
+        "quickly; the finite differences check every gradient."
+    )
+    notes = [
+        sympy_note,
         "Finite differences: five-point central differences of the output, moving one value (or pinning one "
         f"node) at a time; tolerance |g {w.minus} fd| ≤ {t['fd_rtol']:g}·|g| + {t['fd_atol']:g} plus rounding.",
         "At kinks: " + "; ".join(v.conventions) + " (SymPy uses the same: Heaviside(0) = ½ for max and min, "
@@ -283,6 +292,8 @@ def verification_data(v: GraphVerification) -> dict[str, Any]:
         "ok": v.ok,
         "output_sympy": v.output_sympy,
         "nodes_checked": v.nodes_checked,
+        "sympy_used": v.sympy_used,
+        "written_size": v.written_size,
         "conventions": list(v.conventions),
         "tolerances": v.tolerances(),
         "checks": [_check_data(c) for c in v.checks],
