@@ -374,3 +374,19 @@ def test_check_terminal_and_all_correct(tmp_path: Path) -> None:
         f"bptrace: error: {sheet}:3:3: answers.df/dw: unknown quantity 'df/dw' for this graph "
         "(did you mean df/dz or df/dy or df/dx?)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "message"), [(["--notation", "matrix"], "--notation matrix"), (["--layer", "1"], "--layer 1")]
+)
+def test_network_options_are_refused(option: list[str], message: str) -> None:
+    code, out, err = run("run", "graph_circuit", *option)
+    assert (code, out) == (2, "")
+    assert err == f"bptrace: error: {message} is for networks; a graph has gates, not layers (leave out {message})\n"
+
+
+@pytest.mark.parametrize(("fmt", "needle"), [("markdown", "| x → a → b → f |"), ("latex", "\\begin{longtable}")])
+def test_explain_documents(fmt: str, needle: str) -> None:
+    code, out, err = run("explain", "df/dx", "-s", "graph_reuse", "--format", fmt, "--no-checks")
+    assert code == 0, err
+    assert needle in out

@@ -9,6 +9,7 @@ from bptrace.errors import BptraceError
 
 if TYPE_CHECKING:
     from bptrace.graph.model import GraphScenario
+    from bptrace.render.layout import Block
 
 
 def graph_scenario(name: str | None) -> GraphScenario | None:
@@ -26,10 +27,17 @@ def run(
     verify_mode: str,
     fragment: bool,
     output: str | None,
+    notation: str = "scalar",
+    layer: int | None = None,
+    step: bool = False,
 ) -> None:
     """`bptrace run` of a graph: the forward and backward pass, the gradients, the update, the checks."""
     from bptrace.graph.engine import trace
     from bptrace.graph.verify import verify
+
+    if notation != "scalar" or layer is not None:
+        option = f"--notation {notation}" if notation != "scalar" else f"--layer {layer}"
+        raise BptraceError(f"{option} is for networks; a graph has gates, not layers", hint=f"leave out {option}")
 
     t = trace(scenario)
     verification = None if verify_mode == "off" else verify(t)
@@ -41,7 +49,7 @@ def run(
         from bptrace.render.graph_out import run_blocks
 
         blocks = run_blocks(t, verification, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, scenario.title, not fragment, ascii_, output)
+        _show(blocks, fmt, scenario.title, not fragment, ascii_, output, step)
     if verification is not None and not verification.ok:
         raise Mismatch()
 
@@ -56,6 +64,7 @@ def explain(
     digits: int,
     ascii_: bool,
     output: str | None,
+    step: bool = False,
 ) -> None:
     """`bptrace explain df/dx -s graph.yaml`: the paths from x to f, the chain rule along each, the sum."""
     from bptrace.graph.engine import trace
@@ -85,7 +94,7 @@ def explain(
         from bptrace.render.graph_out import explain_blocks
 
         blocks = explain_blocks(e, t, checks, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, f"d{scenario.output}/d{name}", standalone, ascii_, output)
+        _show(blocks, fmt, f"d{scenario.output}/d{name}", standalone, ascii_, output, step)
     if checks is not None and not checks.ok:
         raise Mismatch()
 
@@ -165,11 +174,24 @@ def diagram(scenario: GraphScenario, output: str, digits: int, ascii_: bool) -> 
     click.echo(f"bptrace: wrote {output}", err=True)
 
 
-def _show(blocks: list, fmt: str, title: str, standalone: bool, ascii_: bool, output: str | None) -> None:  # type: ignore[type-arg]
+def _show(
+    blocks: list[Block],
+    fmt: str,
+    title: str,
+    standalone: bool,
+    ascii_: bool,
+    output: str | None,
+    step: bool = False,
+) -> None:
     if fmt == "terminal":
         from bptrace.render.terminal import BlocksView
 
-        print_renderable(BlocksView(blocks, ascii=ascii_), ascii_, output)
+        if step and not output:
+            from bptrace.cli.lesson import print_steps
+
+            print_steps(BlocksView(blocks, ascii=ascii_), ascii_)
+        else:
+            print_renderable(BlocksView(blocks, ascii=ascii_), ascii_, output)
     else:
         from bptrace.render.export import export
 
