@@ -82,7 +82,7 @@ def check(
     """
     from bptrace.cli import graph as cli_graph
 
-    if cli_graph.sheet_scenario(sheets[0], scenario) is not None:  # a graph's sheets (docs/graphs.md)
+    if cli_graph.is_graph_sheet(sheets[0], scenario):  # a graph's sheets (docs/graphs.md)
         if fmt == "gradescope" or report:
             raise BptraceError("--format gradescope and --report are for network sheets", hint="use --format json")
         diagnose = not no_diagnose

@@ -112,9 +112,23 @@ def sheet_scenario(path: str, override: str | None) -> GraphScenario | None:
     name = sheet.scenario_name
     if not name:
         return None  # the network checker says the sheet names no scenario
-    if is_path_like(name) and not Path(name).is_absolute():
-        name = str(sheet.path.parent / name)
+    if is_path_like(name):
+        file = Path(name) if Path(name).is_absolute() else sheet.path.parent / name
+        if not file.is_file():
+            return None  # the network checker names the missing file, pointing into the sheet
+        name = str(file)
     return graph_scenario(name)
+
+
+def is_graph_sheet(path: str, override: str | None) -> bool:
+    """Is this answer sheet about a graph? A sheet that cannot be read is left to the network checker, which
+    reports it (and, given several sheets, marks the others)."""
+    from bptrace.errors import AnswerSheetError, UnknownNameError
+
+    try:
+        return sheet_scenario(path, override) is not None
+    except (AnswerSheetError, UnknownNameError):
+        return False
 
 
 def check(
