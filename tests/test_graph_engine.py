@@ -156,6 +156,7 @@ CORNERS = [
     ("tanh(x) * sigmoid(y) + exp(-x * y)", {"x": 0.5, "y": -1.5}),
     ("-x^2 + 2^-x", {"x": 1.5}),
     ("sigmoid(relu(x) * relu(-x))", {"x": 0}),
+    ("x * 2", {"x": 1, "y": 5}),  # y is not used: its gradient is 0
 ]
 
 

@@ -302,7 +302,7 @@ def from_document(doc: Document) -> Scenario:
         raise doc.error(
             ("kind",),
             "this is a computational graph (kind: graph), and this command reads networks",
-            hint="'bptrace run' and 'bptrace explain' read graphs",
+            hint="run, explain, check, template and diagram read graphs",
         )
     _check_keys(doc, (), data, TOP_KEYS)
     _require(doc, (), data, "layers")
