@@ -385,7 +385,9 @@ def test_network_options_are_refused(option: list[str], message: str) -> None:
     assert err == f"bptrace: error: {message} is for networks; a graph has gates, not layers (leave out {message})\n"
 
 
-@pytest.mark.parametrize(("fmt", "needle"), [("markdown", "| x → a → b → f |"), ("latex", "\\begin{longtable}")])
+@pytest.mark.parametrize(
+    ("fmt", "needle"), [("markdown", "| $x \\to a \\to b \\to f$ |"), ("latex", "\\begin{longtable}")]
+)
 def test_explain_documents(fmt: str, needle: str) -> None:
     code, out, err = run("explain", "df/dx", "-s", "graph_reuse", "--format", fmt, "--no-checks")
     assert code == 0, err

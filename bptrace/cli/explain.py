@@ -89,7 +89,7 @@ def explain(
 
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
-        return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step)
+        return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
     s = load_scenario(scenario)
     if list_:
         write_output(_name_list(s), output)

@@ -30,6 +30,7 @@ def run(
     notation: str = "scalar",
     layer: int | None = None,
     step: bool = False,
+    math: str = "latex",
 ) -> None:
     """`bptrace run` of a graph: the forward and backward pass, the gradients, the update, the checks."""
     from bptrace.graph.engine import trace
@@ -49,7 +50,7 @@ def run(
         from bptrace.render.graph_out import run_blocks
 
         blocks = run_blocks(t, verification, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, scenario.title, not fragment, ascii_, output, step)
+        _show(blocks, fmt, scenario.title, not fragment, ascii_, output, step, math)
     if verification is not None and not verification.ok:
         raise Mismatch()
 
@@ -65,6 +66,7 @@ def explain(
     ascii_: bool,
     output: str | None,
     step: bool = False,
+    math: str = "latex",
 ) -> None:
     """`bptrace explain df/dx -s graph.yaml`: the paths from x to f, the chain rule along each, the sum."""
     from bptrace.graph.engine import trace
@@ -94,7 +96,7 @@ def explain(
         from bptrace.render.graph_out import explain_blocks
 
         blocks = explain_blocks(e, t, checks, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, f"d{scenario.output}/d{name}", standalone, ascii_, output, step)
+        _show(blocks, fmt, f"d{scenario.output}/d{name}", standalone, ascii_, output, step, math)
     if checks is not None and not checks.ok:
         raise Mismatch()
 
@@ -196,6 +198,7 @@ def _show(
     ascii_: bool,
     output: str | None,
     step: bool = False,
+    math: str = "latex",
 ) -> None:
     if fmt == "terminal":
         from bptrace.render.terminal import BlocksView
@@ -209,4 +212,4 @@ def _show(
     else:
         from bptrace.render.export import export
 
-        write_output(export(blocks, fmt, title=title, standalone=standalone), output)
+        write_output(export(blocks, fmt, title=title, standalone=standalone, math=math), output)

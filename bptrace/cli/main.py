@@ -188,7 +188,7 @@ def run(
 
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph (docs/graphs.md)
-        return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step)
+        return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     from bptrace.engine.step import trace as make_trace
 
     s = load_scenario(scenario)
