@@ -11,7 +11,6 @@ function has no derivative there: the difference is shown but not judged, and th
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,14 +18,24 @@ from bptrace.errors import NumericalError
 from bptrace.graph import engine
 from bptrace.graph.engine import GraphTrace
 from bptrace.graph.model import GraphScenario
-from bptrace.verify.verification import FD_ATOL, FD_RTOL, FD_STEP, SYMPY_ATOL, SYMPY_RTOL
+from bptrace.verify.tolerances import (
+    EPSILON,
+    FD_RTOL,
+    FD_STEP,
+    FLOOR,
+    SYMPY_RTOL,
+    combine,
+    fd_agrees,
+    fd_noise,
+    step,
+    sympy_agrees,
+)
 
 NODE_LIMIT = 80  # gates up to which SymPy also derives every intermediate node (one derivation each)
 # parts of the output written out as one expression (reused nodes copied at every use) up to which SymPy
 # differentiates it: the written-out size grows exponentially with nested reuse, and SymPy's time with it
 SYMPY_SIZE_LIMIT = 1000
 NODE_SIZE_LIMIT = 150  # ... and up to which it derives every intermediate node too (one derivation each)
-ROUNDOFF = 64 * sys.float_info.epsilon  # the five-point stencil's rounding: about this·|f|/h
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class GraphVerification:
         return self.output_ok and all(c.ok for c in self.checks)
 
     def tolerances(self) -> dict[str, float]:
-        return {"sympy_rtol": SYMPY_RTOL, "sympy_atol": SYMPY_ATOL, "fd_rtol": FD_RTOL, "fd_atol": FD_ATOL}
+        return {"sympy_rtol": SYMPY_RTOL, "fd_rtol": FD_RTOL, "fd_step": FD_STEP}
 
 
 # ---- SymPy, node by node ----
@@ -138,9 +147,10 @@ def _sympy_op(op: str, a: list[Any]) -> Any:
     raise ValueError(f"unknown op {op!r}")
 
 
-def _sympy_value(e: Any, at: dict[Any, float]) -> float | None:
+def _sympy_value(e: Any, at: dict[Any, Any]) -> float | None:
     try:
-        value = complex(e.subs({s: _number(v) for s, v in at.items()}).evalf())
+        exact = {s: _number(v) if isinstance(v, float) else v for s, v in at.items()}
+        value = complex(e.subs(exact).evalf(30))
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     if value.imag != 0:
@@ -164,10 +174,13 @@ def sympy_gradients(trace: GraphTrace, nodes: bool = True) -> tuple[float | None
     at = {symbols[v]: values[v] for v in s.values}
     out: dict[str, float | None] = {v: _sympy_value(f.diff(symbols[v]), at) for v in s.values}
     if nodes:
+        env, _ = sympy_nodes(s)
+        exact_values = {symbols[v]: _number(values[v]) for v in s.values}
         for gate in s.gates[:-1]:
             g, syms = sympy_graph(s, cut=gate.name)
-            here = {syms[v]: values[v] for v in s.values}
-            here[syms[gate.name]] = values[gate.name]
+            here: dict[Any, Any] = {syms[v]: values[v] for v in s.values}
+            # the cut node at SymPy's own value of it (not the float64 one), so a tie stays a tie
+            here[syms[gate.name]] = env[gate.name].subs(exact_values)
             out[gate.name] = _sympy_value(g.diff(syms[gate.name]), here)
     out[s.output] = 1.0
     return _sympy_value(f, at), out
@@ -176,16 +189,18 @@ def sympy_gradients(trace: GraphTrace, nodes: bool = True) -> tuple[float | None
 # ---- finite differences ----
 
 
-def finite_difference(trace: GraphTrace, name: str) -> tuple[float | None, bool, str]:
-    """(five-point ∂f/∂name, judged, why not judged): a variable is moved, a gate's value pinned."""
+def finite_difference(
+    trace: GraphTrace, name: str, output_error: float | None = None
+) -> tuple[float | None, bool, str, float]:
+    """(five-point ∂f/∂name, judged, why not judged, its rounding bound): a variable is moved, a gate's
+    value pinned; the bound is tolerances.fd_noise of the largest |f| on the stencil."""
     s = trace.scenario
     x = trace.nodes[name].value
-    h = FD_STEP * max(1.0, abs(x))
-    points = (2, 1, -1, -2)
+    h = step(x)
     f: dict[int, float] = {}
     branches = set()
     try:
-        for k in (0, *points):
+        for k in (0, 1, -1, 2, -2):
             if name in s.values:
                 env = engine.forward(s, values={**s.values, name: x + k * h})
             else:
@@ -193,16 +208,26 @@ def finite_difference(trace: GraphTrace, name: str) -> tuple[float | None, bool,
             f[k] = env[s.output]
             branches.add(tuple(engine.branch(g, env) for g in s.gates))
     except NumericalError as exc:
-        return None, False, f"not computed: {exc.message}"
-    # f′(x) ≈ (−f(x+2h) + 8f(x+h) − 8f(x−h) + f(x−2h)) / 12h
-    fd = (-f[2] + 8 * f[1] - 8 * f[-1] + f[-2]) / (12 * h)
+        return None, False, f"not computed: {exc.message}", 0.0
+    fd = combine((f[1], f[-1], f[2], f[-2]), h)
+    noise = fd_noise(max(abs(v) for v in f.values()), h, output_error)
     if len(branches) > 1:
-        return fd, False, "crosses a kink: not judged"
-    return fd, True, ""
+        return fd, False, "crosses a kink: not judged", noise
+    return fd, True, "", noise
 
 
-def _fd_tolerance(trace: GraphTrace, g: float, h: float) -> float:
-    return FD_RTOL * abs(g) + FD_ATOL + ROUNDOFF * max(1.0, abs(trace.output.value)) / h
+def resolution(trace: GraphTrace) -> dict[str, float]:
+    """Each gradient's float64 resolution (2D + 4)·ε·Ĝ, the floor of its SymPy check (as for networks):
+    Ĝ is the gradient recomputed with the absolute value of every term, D the graph's depth in gates."""
+    s = trace.scenario
+    ghat: dict[str, float] = {s.output: 1.0}
+    for name in [g.name for g in reversed(s.gates[:-1])] + list(s.values):
+        ghat[name] = sum(ghat[u.gate] * abs(u.local_value) for u in trace.nodes[name].uses)
+    depth: dict[str, int] = dict.fromkeys(s.values, 0)
+    for g in s.gates:
+        depth[g.name] = 1 + max((depth[o] for o in g.inputs), default=0)
+    d = depth[s.output]
+    return {name: max(FLOOR, (2 * d + 4) * EPSILON * value) for name, value in ghat.items()}
 
 
 def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None) -> GraphVerification:
@@ -212,11 +237,16 @@ def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None
     if nodes is None:
         nodes = (len(s.gates) <= NODE_LIMIT and size <= NODE_SIZE_LIMIT) or (only is not None and only not in s.values)
     use_sympy = size <= SYMPY_SIZE_LIMIT
+    floors = resolution(trace)
     if use_sympy:
         f_sympy, sympy = sympy_gradients(trace, nodes=nodes)
-        output_ok = f_sympy is not None and abs(f_sympy - trace.output.value) <= SYMPY_RTOL * abs(f_sympy) + SYMPY_ATOL
+        # the output's own floor: the same resolution, on the largest value the forward pass went through
+        biggest = max(abs(n.value) for n in trace.nodes.values())
+        f_floor = max(FLOOR, (2 * len(s.gates) + 4) * EPSILON * biggest)
+        output_ok = f_sympy is not None and sympy_agrees(trace.output.value, f_sympy, floor=f_floor)
     else:
         f_sympy, sympy, output_ok = None, {}, True
+    output_error = None if f_sympy is None else abs(trace.output.value - f_sympy)
     names = list(s.values) + ([g.name for g in s.gates[:-1]] if nodes else [])
     if only is not None:
         names = [n for n in names if n == only]
@@ -225,10 +255,9 @@ def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None
         node = trace.nodes[name]
         g = node.grad
         sy = sympy.get(name)
-        fd, judged, note = finite_difference(trace, name)
-        sympy_ok = not use_sympy or (sy is not None and abs(g - sy) <= SYMPY_RTOL * abs(sy) + SYMPY_ATOL)
-        h = FD_STEP * max(1.0, abs(node.value))
-        fd_ok = not judged or (fd is not None and abs(g - fd) <= _fd_tolerance(trace, g, h))
+        fd, judged, note, noise = finite_difference(trace, name, output_error)
+        sympy_ok = not use_sympy or (sy is not None and sympy_agrees(g, sy, floor=floors[name]))
+        fd_ok = not judged or (fd is not None and fd_agrees(fd, g, noise))
         if sy is None and use_sympy:
             note = "; ".join(x for x in (note, "SymPy could not evaluate its derivative here") if x)
         checks.append(

@@ -236,7 +236,7 @@ def verification_blocks(v: GraphVerification, w: _Writer) -> list[Block]:
     sympy_note = (
         "SymPy built the output from the parsed gates (one SymPy object per node) and differentiated it itself"
         + ("; for an intermediate node, with that node replaced by a symbol" if v.nodes_checked else "")
-        + f"; tolerance |g {w.minus} SymPy| ≤ {t['sympy_rtol']:g}·|SymPy| + {t['sympy_atol']:g}."
+        + f"; judged |g {w.minus} SymPy| ≤ {t['sympy_rtol']:g}·|SymPy| + g's float64 resolution."
         if v.sympy_used
         else f"SymPy was not used: written out as one expression the output has {v.written_size:,} parts "
         f"(more than {SYMPY_SIZE_LIMIT:,}, reused nodes copied at each use), too many to differentiate "
@@ -245,7 +245,8 @@ def verification_blocks(v: GraphVerification, w: _Writer) -> list[Block]:
     notes = [
         sympy_note,
         "Finite differences: five-point central differences of the output, moving one value (or pinning one "
-        f"node) at a time; tolerance |g {w.minus} fd| ≤ {t['fd_rtol']:g}·|g| + {t['fd_atol']:g} plus rounding.",
+        f"node) at a time, h = {t['fd_step']:g}·max(1, |value|); judged |g {w.minus} fd| ≤ {t['fd_rtol']:g}·|g| + "
+        "the stencil's rounding bound (docs/verification.md).",
         "At kinks: " + "; ".join(v.conventions) + " (SymPy uses the same: Heaviside(0) = ½ for max and min, "
         "sign(0) = 0); a finite difference whose steps cross a kink is shown but not judged.",
     ]
