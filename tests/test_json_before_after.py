@@ -22,6 +22,7 @@ DATA = Path(__file__).parent / "data" / "json_before"
 CASES = sorted(p.name.removesuffix(".json.gz") for p in DATA.glob("*.json.gz"))
 
 # (case regex, JSON path regex, why it differs). A path is written like `parameters[3].factors[0].product`.
+SOURCES_BY_TITLE = "sources named by title, not 'seed 00x'"
 INTENDED: list[tuple[str, str, str]] = [
     # issue 21, "Never overstate": a check that ran but was not judged must say so (docs/json.md, docs/verification.md)
     (
@@ -63,6 +64,8 @@ INTENDED: list[tuple[str, str, str]] = [
         "learner_004_l2 writes the learner's bias column as the hidden layer's biases, so the L2 penalty covers the "
         "weights only (as Ng's course does), and updates every bias: a different network layout, every value moves",
     ),
+    (r"(cs224n_window|learner_004|learner_004_l2)(\.matrix)?", r"scenario\.title", SOURCES_BY_TITLE),
+    (r".*\.matrix", r"notation\.convention", SOURCES_BY_TITLE),
 ]
 
 
