@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import subprocess
 import sys
 from decimal import Decimal
 
 import pytest
+import tools
 from click.testing import CliRunner
 from mazur_reference import ERRATA, exact, published
 
@@ -197,12 +197,10 @@ def test_checks_agree_for_a_weight_and_a_hidden_delta(scenario: str) -> None:
 
 
 @pytest.mark.parametrize("name,target", [("mazur", "w1"), ("learner_004_l2", "W1_1_2"), ("cs224n_window", "W1_1_9")])
-def test_checks_are_the_verifications_own(name: str, target: str) -> None:
+def test_checks_are_the_verifications_own(name: str, target: str, verified) -> None:
     """explain shows the same SymPy and finite-difference values as `run`'s verification table."""
-    from bptrace.verify.verification import verify
-
-    t = bptrace.run(name)
-    row = verify(t).check(target)
+    t, v = verified(name)  # computed once per session (conftest.py)
+    row = v.check(target)
     ex = explain(t, target)
     assert ex.ok
     assert [c.value for c in ex.checks] == [row.chain_rule, row.sympy, row.finite_difference]
@@ -352,8 +350,7 @@ LATEX_TARGETS = [
 def _latex_fragments() -> list[str]:
     out = []
     for scenario, target in LATEX_TARGETS:
-        if scenario in bundled_names():
-            out.append(explanation_latex(explain(bptrace.run(scenario), target)))
+        out.append(explanation_latex(explain(bptrace.run(scenario), target)))
     return out
 
 
@@ -366,9 +363,7 @@ def test_latex_fragment_is_ascii_and_says_it_needs_amsmath() -> None:
 
 
 def _pdflatex(tmp_path, name: str, text: str) -> None:
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is None:
-        pytest.skip("pdflatex is not installed")
+    pdflatex = tools.need("pdflatex")  # skips where it is absent, fails in CI
     (tmp_path / f"{name}.tex").write_text(text, encoding="utf-8")
     result = subprocess.run(
         [pdflatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],

@@ -415,8 +415,6 @@ FORMATS = ["terminal", "markdown", "latex", "html", "json"]
 @pytest.mark.parametrize("notation", ["matrix", "index"])
 @pytest.mark.parametrize("name", ["mazur", "ng_shallow", "cs224n_window"])
 def test_every_format_supports_the_notation(name: str, notation: str, fmt: str) -> None:
-    if name not in bundled_names():
-        pytest.skip(f"{name} is not bundled in this build")
     result = CliRunner().invoke(main, ["run", name, "--format", fmt, "--notation", notation, "--verify", "off"])
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -442,8 +440,6 @@ def test_ascii_terminal_output_of_the_matrix_notation_is_plain_ascii() -> None:
     from bptrace.render.terminal import BlocksView
 
     for name in ("mazur", "ng_shallow", "cs224n_window", "softmax_classifier"):
-        if name not in bundled_names():
-            continue
         buffer = io.StringIO()
         Console(file=buffer, width=160).print(BlocksView(notation_blocks(bptrace.run(name), "matrix"), ascii=True))
         bad = sorted({ch for ch in buffer.getvalue() if not ch.isascii()})
@@ -459,8 +455,6 @@ def test_unknown_notation_is_refused() -> None:
 
 
 def test_max_margin_has_two_columns_per_sample() -> None:
-    if "cs224n_window" not in bundled_names():
-        pytest.skip("no max-margin scenario in this build")
     t = bptrace.run("cs224n_window")
     blocks = notation_blocks(t, "matrix", digits=EXACT, rows=None)
     dz = find(blocks, f"dZ[{len(t.scenario.layers)}] =")

@@ -334,8 +334,7 @@ def test_mini_batches_are_deterministic_per_seed() -> None:
 
 
 def test_plot_png_and_svg(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    import matplotlib.image
+    import matplotlib.image  # a dependency of bptrace (diagram, train --plot)
 
     png, svg = tmp_path / "loss.png", tmp_path / "loss.svg"
     for path in (png, svg):
@@ -370,8 +369,7 @@ def _matrix_yaml(sizes: list[int], samples: int = 4, seed: int = 0) -> str:
 
 def test_a_flat_loss_curve_still_charts() -> None:
     """A constant loss has no decades for a log scale: a linear chart, not the 'install plotext' note."""
-    pytest.importorskip("plotext")
-    from bptrace.cli.train import loss_chart
+    from bptrace.cli.train import loss_chart  # plotext is a dependency of bptrace
 
     text = loss_chart([0.25] * 50)
     assert "install plotext" not in text and text.strip()
