@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax")
 LOSSES = ("half_sse", "sse", "mse", "bce", "cross_entropy")  # losses of outputs against targets
-SCORE_LOSSES = ("max_margin",)  # J = max(0, Δ + s(x_c) − s(x)): a score per window, no targets (seed 003)
+SCORE_LOSSES = ("max_margin",)  # J = max(0, Δ + s(x_c) − s(x)): a score per window, no targets (the CS224n-style notes)
 DEFAULT_LEAKY_SLOPE = 0.01
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from mazur_reference import ERRATA, QUANTITIES, exact, published
 
 import bptrace
 from bptrace.cli.main import main
@@ -31,9 +32,11 @@ def exact_sheet(path: Path, student: str, values: dict[str, str], scenario: str 
     return path
 
 
-RIGHT = {"out_o1": "0.75136507", "dE/dw5": "0.082167041", "w5+": "0.35891648", "E_total@1": "0.291027774"}
+RIGHT = {name: published(name) for name in ("out_o1", "dE/dw5", "w5+")} | {
+    "E_total@1": ERRATA["E_total@1"]["original_weights"]
+}
 # δ = out − target (cross-entropy-delta): δ_o1 = 0.74136507, dE/dw5 = 0.74136507·0.593269992
-WRONG = {"out_o1": "0.75136507", "delta_o1": "0.74136507", "dE/dw5": "0.439829", "w5+": "0.3"}
+WRONG = {"out_o1": published("out_o1"), "delta_o1": published("dE/dout_o1"), "dE/dw5": "0.439829", "w5+": "0.3"}
 
 
 def test_mazurs_published_numbers_two_errata_found_by_themselves() -> None:
@@ -45,11 +48,14 @@ def test_mazurs_published_numbers_two_errata_found_by_themselves() -> None:
     assert wrong["E_total@1"]["diagnosis"] == ["updated-weights"]
     assert wrong["E_total@10000"]["diagnosis"] == ["off-by-one-step"]
     assert "after 9,999 updates" in wrong["E_total@10000"]["explanation"]
-    assert wrong["E_total@1"]["given"] == "0.291027924"
-    assert data["summary"]["correct"] == data["summary"]["total"] - 2 == 26
+    assert data["summary"]["correct"] == data["summary"]["total"] - 2 == len(QUANTITIES)
     assert data["summary"]["first_wrong"] == "E_total@1"
-    # every published value of reference/mazur.md is on the sheet
-    assert len(data["results"]) == 28
+    # the sheet is every published value of tests/data/mazur_reference.yaml, written as the post prints it
+    given = {r["quantity"]: r["given"] for r in data["results"]}
+    assert given == {name: published(name) for name in QUANTITIES} | {
+        "E_total@1": ERRATA["E_total@1"]["published"],
+        "E_total@10000": ERRATA["E_total@10000"]["published"],
+    }
 
 
 def test_the_student_example_has_one_misconception() -> None:
@@ -98,7 +104,7 @@ def test_json_shape(tmp_path: Path) -> None:
     assert set(r["delta_o1"]) >= {"quantity", "given", "expected", "correct", "diagnosis", "explanation"}
     assert r["delta_o1"]["diagnosis"] == ["missing-activation-derivative", "cross-entropy-delta"]
     assert r["delta_o1"]["correct"] is False
-    assert r["delta_o1"]["expected"] == pytest.approx(0.138498561629, abs=1e-12)
+    assert r["delta_o1"]["expected"] == pytest.approx(float(exact("delta_o1")), abs=1e-12)
     assert r["w5+"]["status"] == "few-digits" and r["w5+"]["diagnosis"] == []
     assert data["summary"]["score"] == "1/4"
 
@@ -108,7 +114,8 @@ def test_hide_expected_reveals_no_exact_value(tmp_path: Path) -> None:
     code, out, _ = run("check", sheet, "--hide-expected")
     assert code == 1
     header = next(line for line in out.splitlines() if "quantity" in line)
-    assert "expected" not in header and "0.138498562" not in out and "0.0821670406" not in out
+    assert "expected" not in header and published("delta_o1") not in out
+    assert f"{float(exact('dE/dw5')):.9g}" not in out
     data = json.loads(run("check", sheet, "--hide-expected", "--format", "json")[1])
     assert all(r["expected"] is None for r in data["results"])
 
@@ -129,7 +136,7 @@ def test_many_sheets_and_a_csv_report(tmp_path: Path) -> None:
     assert bob["delta_o1"]["correct"] == "no" and bob["delta_o1"]["diagnosis"] == (
         "missing-activation-derivative cross-entropy-delta"
     )
-    assert float(bob["delta_o1"]["expected"]) == pytest.approx(0.138498561629, abs=1e-12)
+    assert float(bob["delta_o1"]["expected"]) == pytest.approx(float(exact("delta_o1")), abs=1e-12)
     assert bob["out_o1"]["correct"] == "yes" and bob["out_o1"]["points"] == "1"
     # JSON of many sheets
     data = json.loads(run("check", str(a), str(b), "--format", "json")[1])
@@ -138,7 +145,7 @@ def test_many_sheets_and_a_csv_report(tmp_path: Path) -> None:
 
 
 def test_gradescope_results_json(tmp_path: Path) -> None:
-    sheet = exact_sheet(tmp_path / "bob.yaml", "Bob", {**WRONG, "w6+": "{value: 0.408666186, points: 2}"})
+    sheet = exact_sheet(tmp_path / "bob.yaml", "Bob", {**WRONG, "w6+": f"{{value: {published('w6+')}, points: 2}}"})
     out_file = tmp_path / "results.json"
     code, out, err = run("check", str(sheet), "--format", "gradescope", "-o", str(out_file))
     assert code == 1 and out == "", err

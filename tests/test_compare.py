@@ -1,4 +1,4 @@
-"""`bptrace compare`: the conventions of seed 004 and Mazur's errata, side by side, checked by their algebra."""
+"""`bptrace compare`: a Coursera learner's questions and Mazur's errata, side by side, checked by their algebra."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from mazur_reference import ERRATA
 
 import bptrace
 from bptrace.cli.main import main
@@ -17,10 +18,11 @@ def rows(c) -> dict[str, list[float | None]]:
 
 
 def test_hidden_updated_is_mazurs_published_error() -> None:
-    """reference/mazur.md: 0.291027924 is what back-propagating through the updated w5..w8 gives."""
+    """Mazur's printed 0.291027924 is what back-propagating through the updated w5..w8 gives."""
     c = compare(bptrace.load("mazur"), "hidden", ["original", "updated"])
     right, wrong = rows(c)["E_total@1"]
-    assert f"{right:.9f}" == "0.291027774" and f"{wrong:.9f}" == "0.291027924"
+    erratum = ERRATA["E_total@1"]
+    assert f"{right:.9f}" == erratum["original_weights"] and f"{wrong:.9f}" == erratum["published"]
     assert c.variants[1].mistake and "MISTAKE" in c.variants[1].meaning
     assert "w5+" not in rows(c)  # the output layer's updates do not change
 
@@ -42,10 +44,12 @@ def test_sum_reduction_is_m_times_mean() -> None:
 
 
 def test_bias_conventions_on_mazur() -> None:
-    """reference/mazur.md: updating the biases gives 0.285750887 (shared) or 0.280471447 (per neuron)."""
+    """Updating the biases gives 0.285750887 (shared) or 0.280471447 (per neuron) after one step."""
     c = compare(bptrace.load("mazur"), "biases", ["frozen", "shared", "neuron"])
     after = rows(c)["E_total@1"]
-    assert [f"{x:.9f}" for x in after] == ["0.291027774", "0.285750887", "0.280471447"]
+    biases = ERRATA["biases_updated"]
+    expected = [ERRATA["E_total@1"]["original_weights"], biases["shared_after_1"], biases["per_neuron_after_1"]]
+    assert [f"{x:.9f}" for x in after] == expected
     assert rows(c)["b1_h1+"][:2] == [None, None]  # only the per-neuron variant has b1_h1
 
 
@@ -68,13 +72,13 @@ def test_l2_adds_lambda_over_m_times_w() -> None:
 @pytest.mark.parametrize(
     "question,vary,differs",
     [
-        # seed 004's three questions, answered on its own network
+        # the Coursera learner's three questions (Stack Overflow), answered on the learner's own network
         ("is the output δ (a − y) or (a − y)·σ′?", "loss=half_sse,bce", "delta_o1"),
         ("are biases updated?", "biases=frozen,neuron", "b2_1+"),
         ("is 1/m optional?", "reduction=mean,sum", "dE/dW1_1_1"),
     ],
 )
-def test_seed_004_questions(question: str, vary: str, differs: str) -> None:
+def test_coursera_learners_questions(question: str, vary: str, differs: str) -> None:
     result = CliRunner().invoke(main, ["compare", "learner_004", "--vary", vary, "--format", "json"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -84,7 +88,7 @@ def test_seed_004_questions(question: str, vary: str, differs: str) -> None:
 def test_terminal_output_explains_each_convention() -> None:
     result = CliRunner().invoke(main, ["compare", "mazur", "--vary", "hidden=original,updated"])
     assert result.exit_code == 0
-    assert "0.291027924" in result.stdout and "MISTAKE" in result.stdout
+    assert ERRATA["E_total@1"]["published"] in result.stdout and "MISTAKE" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -41,12 +41,7 @@ def big_yaml(sizes: list[int]) -> str:
     return yaml.safe_dump(data)
 
 
-@pytest.fixture
-def matplotlib_or_skip() -> None:
-    pytest.importorskip("matplotlib")
-
-
-def test_mazur_svg_has_weights_and_outputs_as_text(tmp_path: Path, matplotlib_or_skip: None) -> None:
+def test_mazur_svg_has_weights_and_outputs_as_text(tmp_path: Path) -> None:
     path = tmp_path / "mazur.svg"
     result = invoke("diagram", "mazur", "-o", str(path))
     assert result.exit_code == 0, result.stderr
@@ -62,14 +57,14 @@ def test_mazur_svg_has_weights_and_outputs_as_text(tmp_path: Path, matplotlib_or
 
 
 @pytest.mark.parametrize("show, expected", [("grad", "∂E/∂w5 = 0.08217"), ("update", "w5 = 0.4 → 0.3589")])
-def test_show_adds_gradients_or_updates(tmp_path: Path, matplotlib_or_skip: None, show: str, expected: str) -> None:
+def test_show_adds_gradients_or_updates(tmp_path: Path, show: str, expected: str) -> None:
     path = tmp_path / f"{show}.svg"
     result = invoke("diagram", "mazur", "--show", show, "-o", str(path))
     assert result.exit_code == 0, result.stderr
     assert expected in "\n".join(svg_texts(path))
 
 
-def test_png_is_readable(tmp_path: Path, matplotlib_or_skip: None) -> None:
+def test_png_is_readable(tmp_path: Path) -> None:
     import matplotlib.image
 
     path = tmp_path / "mazur.png"
@@ -80,7 +75,7 @@ def test_png_is_readable(tmp_path: Path, matplotlib_or_skip: None) -> None:
     assert image[..., :3].std() > 0.05  # not a blank page
 
 
-def test_big_network_is_summarised(tmp_path: Path, matplotlib_or_skip: None) -> None:
+def test_big_network_is_summarised(tmp_path: Path) -> None:
     scenario = tmp_path / "big.yaml"
     scenario.write_text(big_yaml([30, 40, 10]), encoding="utf-8")
     assert summarised(bptrace.load(str(scenario)))
@@ -94,7 +89,7 @@ def test_big_network_is_summarised(tmp_path: Path, matplotlib_or_skip: None) -> 
     assert path.stat().st_size < 200_000
 
 
-def test_every_bundled_scenario_draws(tmp_path: Path, matplotlib_or_skip: None) -> None:
+def test_every_bundled_scenario_draws(tmp_path: Path) -> None:
     from bptrace.model.scenario import bundled_names
     from bptrace.render.diagram import draw_network
 

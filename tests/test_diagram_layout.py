@@ -3,13 +3,12 @@ laid out by a real browser (Debian's Chromium, driven by Playwright), so the che
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import tools
 import yaml
 from click.testing import CliRunner
 
@@ -17,7 +16,6 @@ from bptrace.cli.main import main
 from bptrace.model.scenario import bundled_names, load
 from bptrace.render.diagram import boxes_meet, segment_meets_box, summarised
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 # every labelled thing's screen box, and every edge's two ends on the screen
@@ -37,13 +35,11 @@ READ = """() => {
 
 @pytest.fixture(scope="module")
 def page():  # type: ignore[no-untyped-def]
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Chromium (.ci/run installs Debian's chromium)")
-        pytest.skip("Chromium is not installed")
-    api = pytest.importorskip("playwright.sync_api")
-    with api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    chromium = tools.need("chromium")  # skips where absent, fails in CI (tests/tools.py)
+    from playwright import sync_api  # a [test] dependency: never skipped
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         yield browser.new_page(viewport={"width": 2400, "height": 1800})
         browser.close()
 

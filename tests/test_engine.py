@@ -10,10 +10,10 @@ Gradients must agree to 1e-8 relative, with an absolute floor for gradients that
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
 import autograd.numpy as anp
+import mazur_reference
 import numpy as np
 import pytest
 from autograd import grad
@@ -74,7 +74,7 @@ def reference_forward(params: list[Any], scenario: Scenario, inputs: Any) -> tup
 def reference_sample_losses(params: list[Any], scenario: Scenario) -> Any:
     """E_s for each sample: the sum over outputs of the loss's per-output term.
 
-    max_margin (seed 003): J_s = max(0, Δ + s(x_c) − s(x)), the score s being the single output.
+    max_margin (the CS224n-style notes): J_s = max(0, Δ + s(x_c) − s(x)), the score s being the single output.
     """
     _, out = reference_forward(params, scenario, scenario.inputs)
     if scenario.loss == "max_margin":
@@ -280,7 +280,7 @@ CHECKS = (check_against_autograd, check_against_finite_differences, check_update
 
 
 # ---------------------------------------------------------------------------------------------------
-# Mazur's published example (every expected number below is from /work/shared/reference/mazur.md)
+# Mazur's published example (every expected number is in tests/data/mazur_reference.yaml)
 
 
 def _published(t: Any) -> list[tuple[str, float, str, str]]:
@@ -292,42 +292,36 @@ def _published(t: Any) -> list[tuple[str, float, str, str]]:
         return s.parameter(name)
 
     paths = t.path_terms(1, 0)  # δ_o1·w5 and δ_o2·w7: h1's two paths to the loss
-    rows = [
-        ("net_h1", h.net[0, 0], "0.3775", "0.3775"),
-        ("out_h1", h.out[0, 0], "0.593269992", "0.593269992107"),
-        ("out_h2", h.out[0, 1], "0.596884378", "0.596884378260"),
-        ("net_o1", o.net[0, 0], "1.105905967", "1.105905967"),
-        ("out_o1", o.out[0, 0], "0.75136507", "0.751365069552"),
-        ("out_o2", o.out[0, 1], "0.772928465", "0.772928465321"),
-        ("E_o1", t.loss_terms[0, 0], "0.274811083", "0.274811083176"),
-        ("E_o2", t.loss_terms[0, 1], "0.023560026", "0.0235600255838"),
-        ("E_total", t.loss, "0.298371109", "0.298371108760"),
-        ("∂E/∂out_o1", o.dE_dout[0, 0], "0.74136507", "0.741365069552"),
-        ("∂out_o1/∂net_o1", o.dout_dnet[0, 0], "0.186815602", "0.186815601809"),
-        ("∂E/∂w5", t.grad(p("w5")), "0.082167041", "0.0821670405642"),
-        ("δ_o1", o.delta[0, 0], "0.138498562", "0.138498561629"),
-        ("∂E_o1/∂out_h1 = δ_o1·w5", paths[0, 0], "0.055399425", "0.0553994247"),
-        ("∂E_o2/∂out_h1 = δ_o2·w7", paths[0, 1], "-0.019049119", "-0.0190491183"),
-        ("∂E/∂out_h1", h.dE_dout[0, 0], "0.036350306", "0.0363503063931"),
-        ("∂out_h1/∂net_h1", h.dout_dnet[0, 0], "0.241300709", "0.241300708572"),
-        ("∂E/∂w1", t.grad(p("w1")), "0.000438568", "0.000438567734474"),
-        ("w5+", t.new_value(p("w5")), "0.35891648", "0.358916479718"),
-        ("w6+", t.new_value(p("w6")), "0.408666186", "0.408666186076"),
-        ("w7+", t.new_value(p("w7")), "0.511301270", "0.511301270239"),
-        ("w8+", t.new_value(p("w8")), "0.561370121", "0.561370121108"),
-        ("w1+", t.new_value(p("w1")), "0.149780716", "0.149780716133"),
-        ("w2+", t.new_value(p("w2")), "0.19956143", "0.199561432266"),
-        ("w3+", t.new_value(p("w3")), "0.24975114", "0.249751143632"),
-        ("w4+", t.new_value(p("w4")), "0.29950229", "0.299502287265"),
-        # the post's own rule (original weights into the hidden layer); its printed 0.291027924 is the erratum
-        ("E_total after the update", t.loss_after, "0.291027774", "0.291027773694"),
-    ]
+    traced = {
+        "net_h1": h.net[0, 0],
+        "out_h1": h.out[0, 0],
+        "out_h2": h.out[0, 1],
+        "net_o1": o.net[0, 0],
+        "out_o1": o.out[0, 0],
+        "out_o2": o.out[0, 1],
+        "E_o1": t.loss_terms[0, 0],
+        "E_o2": t.loss_terms[0, 1],
+        "E_total": t.loss,
+        "dE/dout_o1": o.dE_dout[0, 0],
+        "dout_o1/dnet_o1": o.dout_dnet[0, 0],
+        "dE/dw5": t.grad(p("w5")),
+        "delta_o1": o.delta[0, 0],
+        "dE_o1/dout_h1": paths[0, 0],  # δ_o1·w5
+        "dE_o2/dout_h1": paths[0, 1],  # δ_o2·w7
+        "dE/dout_h1": h.dE_dout[0, 0],
+        "dout_h1/dnet_h1": h.dout_dnet[0, 0],
+        "dE/dw1": t.grad(p("w1")),
+        **{f"w{k}+": t.new_value(p(f"w{k}")) for k in range(1, 9)},
+    }
+    assert set(traced) == set(mazur_reference.QUANTITIES)  # every published number is checked
+    rows = [(name, traced[name], mazur_reference.published(name), mazur_reference.exact(name)) for name in traced]
+    # the post's own rule (original weights into the hidden layer); its printed 0.291027924 is the erratum
+    after = mazur_reference.ERRATA["E_total@1"]
+    rows.append(("E_total@1", t.loss_after, after["original_weights"], after["exact"]))
     return [(label, float(value), pub, exact) for label, value, pub, exact in rows]
 
 
-def _unit(text: str) -> float:
-    """One unit in the last decimal place written: '0.75136507' -> 1e-8."""
-    return 10.0 ** Decimal(text).as_tuple().exponent
+_unit = mazur_reference.unit
 
 
 @pytest.fixture(scope="module")
@@ -362,8 +356,9 @@ def test_mazur_erratum_through_updated_weights() -> None:
     scenario = bptrace.load("mazur")
     right = engine.trace(scenario)
     wrong = engine.trace(scenario, through_updated_weights=True)
-    assert abs(wrong.loss_after - 0.291027924) <= _unit("0.291027924")
-    assert abs(wrong.loss_after - 0.2910279239) <= _unit("0.2910279239") / 2
+    erratum = mazur_reference.ERRATA["E_total@1"]
+    assert mazur_reference.agrees(wrong.loss_after, erratum["published"])
+    assert abs(wrong.loss_after - float(erratum["updated_weights"])) <= _unit(erratum["updated_weights"]) / 2
     assert wrong.loss == right.loss
     np.testing.assert_array_equal(wrong.layers[1].new_weights, right.layers[1].new_weights)
     assert not np.allclose(wrong.layers[0].new_weights, right.layers[0].new_weights, rtol=1e-12, atol=0)

@@ -1,6 +1,6 @@
 """`bptrace explain TARGET` and bptrace.explain: the worked derivation of one quantity.
 
-Oracles: Mazur's published numbers (reference/mazur.md), names.value (the vocabulary's own lookup of
+Oracles: Mazur's published numbers (tests/data/mazur_reference.yaml), names.value (the vocabulary's own lookup of
 every quantity in the trace), SymPy's derivative of each local factor, finite differences, pdflatex.
 """
 
@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import subprocess
 import sys
 from decimal import Decimal
 
 import pytest
+import tools
 from click.testing import CliRunner
+from mazur_reference import ERRATA, exact, published
 
 import bptrace
 import bptrace.model.scenario
@@ -34,14 +35,14 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def shows(out: str, published: str) -> bool:
-    """`published` appears in `out` to its printed decimals, ± one unit in the last place.
+def shows(out: str, number: str) -> bool:
+    """`number` (as published) appears in `out` to its printed decimals, ± one unit in the last place.
 
     Mazur prints 9 decimals, sometimes from rounded intermediates (−0.019049119 is one unit from the exact
-    −0.0190491183); bptrace prints 9 significant digits. reference/mazur.md: compare to the digits
-    published, ± one unit in the last place.
+    −0.0190491183); bptrace prints 9 significant digits. Compare to the digits published, ± one unit in the
+    last place (tests/data/mazur_reference.yaml).
     """
-    target = Decimal(published.replace("−", "-"))
+    target = Decimal(number.replace("−", "-"))
     ulp = Decimal(1).scaleb(target.as_tuple().exponent)  # type: ignore[arg-type]
     for text in NUMBER.findall(out):
         if "e" in text or len(text.split(".")[1]) < -int(target.as_tuple().exponent):
@@ -63,11 +64,11 @@ def test_explain_w5_shows_mazurs_numbers() -> None:
     code, out, err = run("explain", "w5")
     assert code == 0, err
     # the post's numbers that bptrace's nine significant digits print exactly as published
-    for exact in ("0.74136507", "0.186815602", "0.593269992", "0.35891648", "0.138498562"):
-        assert exact in out, exact
+    for name in ("dE/dout_o1", "dout_o1/dnet_o1", "out_h1", "w5+", "delta_o1"):
+        assert published(name) in out, name
     # ∂E_total/∂w5: the post prints 0.082167041 (9 decimals), bptrace 0.0821670406 (9 significant digits)
-    assert "0.0821670406" in out
-    assert shows(out, "0.082167041")
+    assert f"{float(exact('dE/dw5')):.9g}" in out
+    assert shows(out, published("dE/dw5"))
     assert "w5 ──► net_o1 ──► out_o1 ──► E_o1 ──► E_total" in out
     assert "∂E_total/∂w5 = ∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5" in out
     assert "∂E_total/∂w5 = 0.74136507 × 0.186815602 × 0.593269992 = 0.0821670406" in out
@@ -78,10 +79,11 @@ def test_explain_w5_shows_mazurs_numbers() -> None:
 def test_explain_w1_writes_out_the_sum_over_paths() -> None:
     code, out, err = run("explain", "w1")
     assert code == 0, err
-    for exact in ("0.241300709", "0.05", "0.149780716"):
-        assert exact in out, exact
-    for published in ("0.055399425", "−0.019049119", "0.036350306", "0.000438568"):
-        assert shows(out, published), published
+    for name in ("dout_h1/dnet_h1", "w1+"):
+        assert published(name) in out, name
+    assert "0.05" in out  # i1
+    for name in ("dE_o1/dout_h1", "dE_o2/dout_h1", "dE/dout_h1", "dE/dw1"):
+        assert shows(out, published(name)), name
     # both paths, and each term of the sum with its δ·w
     assert "w1 ──► net_h1 ──► out_h1 ──► net_o1 ──► out_o1 ──► E_o1 ──► E_total" in out
     assert "w1 ──► net_h1 ──► out_h1 ──► net_o2 ──► out_o2 ──► E_o2 ──► E_total" in out
@@ -100,17 +102,14 @@ def test_explain_frozen_bias_says_it_is_not_updated() -> None:
 
 
 def test_intermediates_of_mazur(mazur: bptrace.Trace) -> None:
+    # each value as bptrace prints it: the reference's exact value to nine significant digits
     for target, value in (
-        ("net_h1", "0.3775"),
-        ("out_o1", "0.75136507"),
-        ("E_o1", "0.274811083"),
-        ("E_total", "0.298371109"),
-        ("dE/dout_h1", "0.0363503064"),
-        ("dE_o1/dout_h1", "0.0553994247"),
-        ("dnet_o1/dw5", "0.593269992"),
-        ("dout_o1/dnet_o1", "0.186815602"),
-        ("E_total@1", "0.291027774"),
+        *[(name, exact(name)) for name in ("net_h1", "out_o1", "E_o1", "E_total", "dE/dout_h1", "dE_o1/dout_h1")],
+        ("dnet_o1/dw5", exact("out_h1")),
+        ("dout_o1/dnet_o1", exact("dout_o1/dnet_o1")),
+        ("E_total@1", ERRATA["E_total@1"]["exact"]),  # the post's own rule (it prints the erratum)
     ):
+        value = f"{float(value):.9g}"
         code, out, err = run("explain", target)
         assert code == 0, (target, err)
         assert f"= {value}" in out.splitlines()[1], (target, out.splitlines()[:2])
@@ -198,12 +197,10 @@ def test_checks_agree_for_a_weight_and_a_hidden_delta(scenario: str) -> None:
 
 
 @pytest.mark.parametrize("name,target", [("mazur", "w1"), ("learner_004_l2", "W1_1_2"), ("cs224n_window", "W1_1_9")])
-def test_checks_are_the_verifications_own(name: str, target: str) -> None:
+def test_checks_are_the_verifications_own(name: str, target: str, verified) -> None:
     """explain shows the same SymPy and finite-difference values as `run`'s verification table."""
-    from bptrace.verify.verification import verify
-
-    t = bptrace.run(name)
-    row = verify(t).check(target)
+    t, v = verified(name)  # computed once per session (conftest.py)
+    row = v.check(target)
     ex = explain(t, target)
     assert ex.ok
     assert [c.value for c in ex.checks] == [row.chain_rule, row.sympy, row.finite_difference]
@@ -353,8 +350,7 @@ LATEX_TARGETS = [
 def _latex_fragments() -> list[str]:
     out = []
     for scenario, target in LATEX_TARGETS:
-        if scenario in bundled_names():
-            out.append(explanation_latex(explain(bptrace.run(scenario), target)))
+        out.append(explanation_latex(explain(bptrace.run(scenario), target)))
     return out
 
 
@@ -367,9 +363,7 @@ def test_latex_fragment_is_ascii_and_says_it_needs_amsmath() -> None:
 
 
 def _pdflatex(tmp_path, name: str, text: str) -> None:
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is None:
-        pytest.skip("pdflatex is not installed")
+    pdflatex = tools.need("pdflatex")  # skips where it is absent, fails in CI
     (tmp_path / f"{name}.tex").write_text(text, encoding="utf-8")
     result = subprocess.run(
         [pdflatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
@@ -399,7 +393,8 @@ def test_explanation_is_plain_data(mazur: bptrace.Trace) -> None:
     assert isinstance(ex, Explanation)
     assert ex.title == "w5 · weight from h1 to o1 · Mazur: A Step by Step Backpropagation Example"
     assert [p for p in ex.paths] == [["w5", "net_o1", "out_o1", "E_o1", "E_total"]]
-    assert [st.rows[0].value for st in ex.steps] == pytest.approx([0.741365069552, 0.186815601809, 0.593269992107])
+    factors = [float(exact(n)) for n in ("dE/dout_o1", "dout_o1/dnet_o1", "out_h1")]
+    assert [st.rows[0].value for st in ex.steps] == pytest.approx(factors)
     json.dumps(ex.to_data(), allow_nan=False)
 
 

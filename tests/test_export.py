@@ -3,21 +3,23 @@
 * Markdown is parsed with markdown-it-py's CommonMark + GFM tables: every Grid is one table with the right
   number of columns and rows, cells keep their text (| escaped, line breaks as <br>).
 * HTML is parsed with html.parser (and, where Chromium is installed, rendered headless and read back).
-* LaTeX is compiled with pdflatex for every bundled scenario and notation (skipped where pdflatex is absent
-  or a TeX install is still running), and the PDF's text read with pdftotext where present.
+* LaTeX is compiled with pdflatex for every bundled scenario and notation, and the PDF's text read back with
+  pdftotext. A test whose tool is absent skips saying so, and fails in CI (tests/tools.py).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import markdown_it  # markdown-it-py: the [test] extra (and rich's own dependency)
 import pytest
+import tools
 from click.testing import CliRunner
+from mazur_reference import published
 
 import bptrace
 from bptrace.cli.main import main
@@ -26,7 +28,7 @@ from bptrace.render.export import export
 from bptrace.render.latex import tex
 from bptrace.render.layout import Column, Grid, Para, TraceLayout
 
-MAZUR_NUMBERS = ["0.75136507", "0.35891648"]  # out_o1 and w5⁺, as Mazur prints them
+MAZUR_NUMBERS = [published("out_o1"), published("w5+")]  # as Mazur prints them
 NOTATIONS = ["scalar", "matrix", "index"]
 
 
@@ -66,7 +68,6 @@ NASTY = [
 
 def md_tables(text: str) -> list[dict[str, Any]]:
     """Tables of a Markdown document: header cells (with alignment) and body rows, as markdown-it parses them."""
-    markdown_it = pytest.importorskip("markdown_it")
     tokens = markdown_it.MarkdownIt("commonmark").enable("table").parse(text)
     tables: list[dict[str, Any]] = []
     section = ""
@@ -89,7 +90,6 @@ def md_tables(text: str) -> list[dict[str, Any]]:
 
 def md_inline_text(cell: str) -> str:
     """What a reader sees in a cell: backslash escapes and entities resolved, <br> as a line break."""
-    markdown_it = pytest.importorskip("markdown_it")
     html = markdown_it.MarkdownIt("commonmark").renderInline(cell)
     return _unhtml(html.replace("<br>", "\n"))
 
@@ -131,7 +131,6 @@ def test_markdown_cells_round_trip_escapes_and_line_breaks() -> None:
         for cell, want in zip(row, expected):
             assert md_inline_text(cell).strip() == want.replace("\n  ", "\n\u00a0\u00a0").strip()
     # a paragraph that looks like a list, a table row, emphasis, html or maths stays literal text
-    markdown_it = pytest.importorskip("markdown_it")
     html = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
     assert "<ul>" not in html and "<em>not emphasis</em>" not in html and "<b>" not in html
     assert "- not a list | not a cell *not emphasis* &lt;b&gt;not bold&lt;/b&gt; &amp; $x$" in html
@@ -238,20 +237,10 @@ def test_html_fragment_carries_its_styles_and_escapes_everything() -> None:
     assert "<title>T &lt;x&gt;</title>" in page_out
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
-def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
+def test_html_renders_in_headless_chromium(tmp_path: Path, chromium: str) -> None:
     page = tmp_path / "mazur.html"
     run("mazur", "--format", "html", "-o", str(page))
-    browser = _chromium()
-    assert browser is not None
+    browser = chromium
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     dom = subprocess.run(
         [browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
@@ -275,20 +264,8 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
 # LaTeX
 
 
-def _tex_ready() -> bool:
-    """pdflatex is installed, and no TeX install is still running (this machine logs it to /tmp/apt.log)."""
-    if shutil.which("pdflatex") is None:
-        return False
-    log = Path("/tmp/apt.log")
-    if log.exists():
-        try:
-            return log.read_text(errors="replace").rstrip().endswith("done")
-        except OSError:
-            return False
-    return True
-
-
-needs_tex = pytest.mark.skipif(not _tex_ready(), reason="pdflatex is not installed (or a TeX install is running)")
+# pdflatex, or a skip that says it is missing (a failure in CI): conftest.py's fixture, tests/tools.py
+needs_tex = pytest.mark.usefixtures("pdflatex")
 
 
 def compile_tex(source: Path) -> Path:
@@ -310,11 +287,10 @@ def compile_tex(source: Path) -> Path:
     return pdf
 
 
-def pdf_text(pdf: Path) -> str | None:
-    if shutil.which("pdftotext") is None:
-        return None
+def pdf_text(pdf: Path) -> str:
+    """The PDF's text, read back with pdftotext (skipped where it is absent, failed in CI)."""
     return subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
+        [tools.need("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
     ).stdout
 
 
@@ -335,8 +311,7 @@ def test_tex_maps_every_symbol_to_ascii() -> None:
 def test_latex_tricky_text_compiles(tmp_path: Path) -> None:
     (tmp_path / "nasty.tex").write_text(export(NASTY, "latex", title="Title: ∂E/∂θ & 100% δ⁽ˡ⁾ᵢ"), encoding="utf-8")
     text = pdf_text(compile_tex(tmp_path / "nasty.tex"))
-    if text is not None:
-        assert "0.0190491183" in text and "3.5e-05" in text
+    assert "0.0190491183" in text and "3.5e-05" in text
 
 
 @needs_tex
@@ -349,9 +324,9 @@ def test_latex_compiles_for_every_bundled_scenario(tmp_path: Path, name: str, no
     assert text.startswith(r"\documentclass") and text.rstrip().endswith(r"\end{document}")
     assert all(ch.isascii() for line in text.splitlines() if "bptraceforeign{" not in line for ch in line)
     pdf = compile_tex(source)
-    words = pdf_text(pdf)
-    if words is not None and name == "mazur":
-        for number in MAZUR_NUMBERS if notation != "index" else ["0.75136507"]:
+    if name == "mazur":
+        words = pdf_text(pdf)
+        for number in MAZUR_NUMBERS if notation != "index" else [published("out_o1")]:
             assert number in words
 
 
@@ -367,8 +342,6 @@ def test_latex_compiles_for_every_bundled_scenario(tmp_path: Path, name: str, no
 )
 def test_latex_of_other_documents_compiles(tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
-    if args[0] not in main.commands:
-        pytest.skip(f"no {args[0]} command in this build")
     assert result.exit_code == 0, result.output
     (tmp_path / "doc.tex").write_text(result.stdout, encoding="utf-8")
     compile_tex(tmp_path / "doc.tex")
@@ -388,9 +361,8 @@ def test_latex_fragment_compiles_inside_a_document_twice(tmp_path: Path) -> None
         encoding="utf-8",
     )
     words = pdf_text(compile_tex(tmp_path / "host.tex"))
-    if words is not None:
-        for number in MAZUR_NUMBERS:
-            assert number in words
+    for number in MAZUR_NUMBERS:
+        assert number in words
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "latex", "html"])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import tools
 from click.testing import CliRunner
 
 from bptrace.cli.main import main
@@ -36,15 +35,8 @@ def test_quantities_are_mathematics(text: str, latex: str) -> None:
     assert tex(text) == latex
 
 
-def _tex_ready() -> bool:
-    return shutil.which("pdflatex") is not None
-
-
 def _compile(tmp_path: Path, source: str) -> str:
-    if not _tex_ready():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install TeX (.ci/run installs texlive-latex-base)")
-        pytest.skip("pdflatex is not installed")
+    tools.need("pdflatex")  # skips where it is absent, fails in CI (tests/tools.py)
     (tmp_path / "doc.tex").write_text(source, encoding="utf-8")
     for _ in range(2):  # twice: longtables settle their widths
         done = subprocess.run(

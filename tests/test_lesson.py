@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+import tools
 from click.testing import CliRunner
 
 from bptrace.cli.main import main
@@ -83,7 +83,6 @@ def test_the_page_is_self_contained(tmp_path: Path) -> None:
 
 # ---- in a real browser --------------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -98,13 +97,11 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Chromium (.ci/run installs Debian's chromium)")
-        pytest.skip("Chromium is not installed")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    chromium = tools.need("chromium")  # skips where absent, fails in CI (tests/tools.py)
+    from playwright import sync_api  # a [test] dependency: never skipped
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=ARGS)
         yield b
         b.close()
 

@@ -1,4 +1,4 @@
-"""The max-margin loss of seed 003 (CS224n): J = max(0, Δ + s(x_c) − s(x)), checked against autograd."""
+"""The max-margin loss of the CS224n-style notes: J = max(0, Δ + s(x_c) − s(x)), checked against autograd."""
 
 from __future__ import annotations
 

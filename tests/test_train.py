@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from mazur_reference import ERRATA, published
 from strategies import random_scenario_yaml
 
 import bptrace
@@ -181,12 +182,13 @@ def test_softmax_cross_entropy_with_soft_targets() -> None:
 def test_mazur_losses_after_one_and_ten_thousand_updates() -> None:
     r = train(bptrace.load("mazur"), 10000)
     assert r.path == "scalar" and len(r.history) == 10001 and r.updates == 10000
-    assert num(r.history[0]) == "0.298371109"
-    assert num(r.history[1]) == "0.291027774"  # the post's own rule (it prints 0.291027924)
-    assert num(r.history[10000], 8) == "3.5101878e-05"
-    # the post's 0.0000351085 is the loss after 9,999 updates (reference/mazur.md)
-    assert num(r.history[9999], 8) == "3.5108548e-05"
-    assert f"{r.history[9999]:.10f}" == "0.0000351085"
+    first, last = ERRATA["E_total@1"], ERRATA["E_total@10000"]
+    assert num(r.history[0]) == published("E_total")
+    assert num(r.history[1]) == first["original_weights"]  # the post's own rule (it prints 0.291027924)
+    assert num(r.history[10000], 8) == f"{float(last['after_10000']):.8g}"
+    # the post's 0.0000351085 is the loss after 9,999 updates (tests/data/mazur_reference.yaml)
+    assert num(r.history[9999], 8) == last["after_9999"]
+    assert f"{r.history[9999]:.10f}" == last["published"]
     # the biases are frozen in the post
     values = {p.name: (a, b) for p, a, b in r.parameters()}
     assert values["b1"] == (0.35, 0.35) and values["b2"] == (0.6, 0.6)
@@ -276,9 +278,9 @@ def test_terminal_report() -> None:
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     for text in (
-        "E_0 = 0.298371109",
-        "E_1 = 0.291027774",
-        "E_10000 = 3.51018778e-05",
+        f"E_0 = {published('E_total')}",
+        f"E_1 = {ERRATA['E_total@1']['original_weights']}",
+        f"E_10000 = {float(ERRATA['E_total@10000']['after_10000']):.9g}",
         "Snapshots",
         "Parameters",
         "Outputs vs targets",
@@ -298,7 +300,7 @@ def test_json_shape() -> None:
     data = json.loads(result.stdout)
     assert list(data) == ["epochs", "history", "parameters"]
     assert data["epochs"] == 50 and len(data["history"]) == 51
-    assert num(data["history"][1]) == "0.291027774"
+    assert num(data["history"][1]) == ERRATA["E_total@1"]["original_weights"]
     s = bptrace.load("mazur")
     assert [p["name"] for p in data["parameters"]] == [p.name for p in s.parameters()]
     w5 = next(p for p in data["parameters"] if p["name"] == "w5")
@@ -332,8 +334,7 @@ def test_mini_batches_are_deterministic_per_seed() -> None:
 
 
 def test_plot_png_and_svg(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    import matplotlib.image
+    import matplotlib.image  # a dependency of bptrace (diagram, train --plot)
 
     png, svg = tmp_path / "loss.png", tmp_path / "loss.svg"
     for path in (png, svg):
@@ -368,8 +369,7 @@ def _matrix_yaml(sizes: list[int], samples: int = 4, seed: int = 0) -> str:
 
 def test_a_flat_loss_curve_still_charts() -> None:
     """A constant loss has no decades for a log scale: a linear chart, not the 'install plotext' note."""
-    pytest.importorskip("plotext")
-    from bptrace.cli.train import loss_chart
+    from bptrace.cli.train import loss_chart  # plotext is a dependency of bptrace
 
     text = loss_chart([0.25] * 50)
     assert "install plotext" not in text and text.strip()

@@ -18,8 +18,8 @@ from bptrace.verify.verification import verify
 
 
 @pytest.mark.parametrize("name", bundled_names())
-def test_every_bundled_scenario_verifies(name: str) -> None:
-    v = verify(engine.trace(bptrace.load(name)))
+def test_every_bundled_scenario_verifies(name: str, verified) -> None:
+    _, v = verified(name)  # shared with the other tests that look at a bundled scenario's verification
     assert v.ok, [r for r in v.parameters if not r.ok]
     assert all(r.sympy is not None for r in v.parameters) or v.mode == "sample"
 

@@ -216,8 +216,14 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     type=click.Choice(ACTIVATIONS),
     help="Activation of the output layer (default: softmax with cross_entropy, sigmoid with bce, else --activation).",
 )
-@click.option("--loss", type=click.Choice(LOSSES), default="half_sse", show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True)
+@click.option("--loss", type=click.Choice(LOSSES), default="half_sse", show_default=True, help="The loss function.")
+@click.option(
+    "--learning-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="The learning rate η.",
+)
 @click.option("--samples", type=click.IntRange(1, 100), default=1, show_default=True, help="Samples in the batch.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def new(

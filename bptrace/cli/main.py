@@ -129,7 +129,8 @@ FORMATS = ["terminal", "json", "markdown", "latex", "html"]
     type=click.Choice(["scalar", "matrix", "index"]),
     default="scalar",
     show_default=True,
-    help="scalar: per neuron (Mazur); matrix: vectorized over the batch (Ng); index: δ⁽ˡ⁾ᵢ (seed 001).",
+    help="scalar: per neuron (Mazur); matrix: vectorized over the batch (Ng); "
+    'index: δ⁽ˡ⁾ᵢ, as in the Towards Data Science derivation "Backpropagation in Neural Networks".',
 )
 @digits_option
 @ascii_option
@@ -284,7 +285,14 @@ def scenarios() -> None:
     metavar="KEY=A,B[,...]",
     help="The convention to vary: loss, biases, reduction, hidden, learning_rate or l2 (one per comparison).",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="terminal",
+    show_default=True,
+    help="terminal: rich tables; json: the comparison as data; markdown, latex, html: a document.",
+)
 @digits_option
 @ascii_option
 @click.option("--rows", type=click.IntRange(1), default=80, show_default=True, help="At most this many rows.")

@@ -2,7 +2,8 @@
 
 Conventions (docs/quantities.md):
   * E_s is sample s's loss, the sum of its per-output terms; the batch loss E is (1/m)·Σ_s E_s
-    (reduction "mean", seed 000's 1/m) or Σ_s E_s (reduction "sum"). With one sample both are E_s.
+    (reduction "mean", the 1/m of Andrew Ng's deep learning course) or Σ_s E_s (reduction "sum"). With one
+    sample both are E_s.
   * Per-sample derivatives (dE/dout, dout/dnet, delta, path terms) are derivatives of E_s.
   * Gradients dE/dθ are of the batch loss E: the mean (or sum) over samples of dE_s/dθ, plus λ/m·θ
     for a weight when the scenario has an L2 penalty (E += λ/(2m)·Σ W²).

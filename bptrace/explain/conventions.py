@@ -30,11 +30,12 @@ MEANING = {
     },
     "biases": {
         "frozen": "biases keep their values (Mazur); their gradients are still computed",
-        "neuron": "one bias per neuron, each updated with its own δ (the usual rule; seed 004's answer)",
+        "neuron": "one bias per neuron, each updated with its own δ "
+        "(the usual rule; the answer to a Coursera learner's Stack Overflow question)",
         "shared": "one bias per layer, shared by its neurons: its gradient is the sum of their δ",
     },
     "reduction": {
-        "mean": "E = (1/m)·Σ_s E_s: gradients are the mean over the m samples (seed 000's 1/m)",
+        "mean": "E = (1/m)·Σ_s E_s: gradients are the mean over the m samples (Andrew Ng's 1/m)",
         "sum": "E = Σ_s E_s: gradients are m times larger, as if η were m times larger",
     },
     "hidden": {

@@ -1,12 +1,13 @@
 """Trace -> the same training step in two textbook notations, as blocks (and as JSON-ready data).
 
-matrix  Andrew Ng's vectorized notation (seed 000): one column per sample, A[0] = X,
+matrix  Andrew Ng's vectorized notation (Deep Learning course, week 3): one column per sample, A[0] = X,
             Z[l] = W[l]·A[l−1] + b[l],  A[l] = g[l](Z[l]),
             dZ[L] = A[L] − Y (when the loss cancels g′) or dA[L] ⊙ g[L]′(Z[L]),
             dZ[l] = W[l+1]ᵀ·dZ[l+1] ⊙ g[l]′(Z[l]),
             dW[l] = dZ[l]·A[l−1]ᵀ/m,  db[l] = np.sum(dZ[l], axis=1, keepdims=True)/m,
             W[l] := W[l] − α·dW[l].
-index   seed 001's general formula, one number at a time with 1-based indices:
+index   the general formula of "Backpropagation in Neural Networks" (Towards Data Science), one number at
+        a time with 1-based indices:
             δ⁽ᴸ⁾ᵢ = ∂E/∂a⁽ᴸ⁾ᵢ·f′(z⁽ᴸ⁾ᵢ),  δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ),
             ∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ,  ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ.
 
@@ -15,8 +16,8 @@ per-sample arrays transposed (bptrace stores one row per sample; Ng writes one c
 product such as W[l+1]ᵀ·dZ[l+1] is shown with the value the trace holds for it (∂E_s/∂out of layer l).
 bptrace's δ is ∂E_s/∂net for each sample s; Ng's dZ for the batch cost J = (1/m)·Σ L is the same matrix,
 because his 1/m is written in dW and db. With reduction "sum" there is no 1/m. With an L2 penalty dW gains
-(λ/m)·W[l] (Ng's regularized dW). With the max-margin loss (seed 003) every sample has two forward passes,
-its true window x and its corrupt window x_c: they are two columns (matrix) or two rows (index).
+(λ/m)·W[l] (Ng's regularized dW). With the max-margin loss (the CS224n-style notes) every sample has two
+forward passes, its true window x and its corrupt window x_c: they are two columns (matrix) or two rows (index).
 See docs/notation.md.
 """
 
@@ -155,8 +156,8 @@ def _matrix_data(trace: Trace) -> dict[str, Any]:
     m = s.samples
     data: dict[str, Any] = {
         "notation": "matrix",
-        "convention": "Ng (seed 000): one column per sample (max_margin: per window, x then x_c); A[0] = X; "
-        "'.' matrix product, '*' element-wise",
+        "convention": "Ng (Deep Learning course): one column per sample (max_margin: per window, x then x_c); "
+        "A[0] = X; '.' matrix product, '*' element-wise",
         "m": m,
         "columns": pass_labels(trace),
         "reduction": s.reduction,
@@ -359,8 +360,8 @@ class MatrixLayout(_Layout):
             )
         out: list[Block] = [
             Para(
-                "Matrix notation (Andrew Ng, seed 000): each sample is one column, X = A[0] is (n[0], m), and "
-                "layer l (1 = the first after the inputs) has n[l] neurons",
+                "Matrix notation (Andrew Ng, Deep Learning course): each sample is one column, X = A[0] is (n[0], m), "
+                "and layer l (1 = the first after the inputs) has n[l] neurons",
                 "bold",
             ),
             Para(
@@ -372,8 +373,8 @@ class MatrixLayout(_Layout):
         if self.mm:
             out.append(
                 Para(
-                    "max_margin (seed 003): each sample has two columns, its true window x and its corrupt "
-                    "window x_c, so the matrices below have 2m columns: the m true windows, then the m "
+                    "max_margin (the CS224n-style notes): each sample has two columns, its true window x and its "
+                    "corrupt window x_c, so the matrices below have 2m columns: the m true windows, then the m "
                     "corrupt ones; L is the hinge J_s = max(0, Δ + s_c − s) and there is no Y"
                 )
             )
@@ -642,7 +643,7 @@ def _broadcast(b: np.ndarray, size: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Index notation (seed 001)
+# Index notation ("Backpropagation in Neural Networks", Towards Data Science)
 
 
 class IndexLayout(_Layout):
@@ -718,8 +719,9 @@ class IndexLayout(_Layout):
         lines.append("the inputs: " + ", ".join(inputs))
         return [
             Para(
-                "Index notation (seed 001's general formula): layer l = 1 … L (1 = the first after the inputs), "
-                "i a neuron of layer l, j one of layer l − 1, k one of layer l + 1, all counted from 1",
+                'Index notation (the general formula of "Backpropagation in Neural Networks"): layer l = 1 … L '
+                "(1 = the first after the inputs), i a neuron of layer l, j one of layer l − 1, k one of layer l + 1, "
+                "all counted from 1",
                 "bold",
             ),
             Para("\n".join(lines)),
@@ -938,7 +940,8 @@ def _index_data(trace: Trace) -> dict[str, Any]:
     lay = IndexLayout(trace, DEFAULT_DIGITS, None, None)
     data: dict[str, Any] = {
         "notation": "index",
-        "convention": "seed 001: layer l from 1 (the first after the inputs), indices i, j, k from 1; "
+        "convention": "Backpropagation in Neural Networks (Towards Data Science): layer l from 1 (the first after "
+        "the inputs), indices i, j, k from 1; "
         "delta = dE_s/dz per pass (one per sample; max_margin: x then x_c, see passes); "
         "W[i-1][j-1] holds W(l)ij",
         "m": m,

@@ -1,0 +1,56 @@
+"""System tools some tests need (pdflatex, pdftotext, Chromium): found, or the test says which is missing.
+
+Outside CI a test whose tool is absent skips, naming the tool and its package. With the environment variable CI
+set (.ci/run sets CI=1), it fails instead: a CI run cannot pass without having compiled the LaTeX, read the PDF
+back and rendered the HTML.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+IN_CI = bool(os.environ.get("CI"))
+
+# tool -> (the commands that provide it, the Debian package .ci/run installs, what the tests do with it)
+TOOLS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "pdflatex": (("pdflatex",), "texlive-latex-base texlive-latex-recommended", "to compile the LaTeX output"),
+    "pdftotext": (("pdftotext",), "poppler-utils", "to read the compiled PDF's text back"),
+    "chromium": (
+        ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
+        "chromium",
+        "to render the HTML export headless",
+    ),
+}
+
+
+def _tex_install_running() -> bool:
+    """This machine installs TeX in the background and logs to /tmp/apt.log, ending in "done" when finished."""
+    log = Path("/tmp/apt.log")
+    try:
+        return log.exists() and not log.read_text(errors="replace").rstrip().endswith("done")
+    except OSError:
+        return False
+
+
+def find(tool: str) -> str | None:
+    """The path of `tool`, or None where it is not installed (or, for pdflatex, still being installed)."""
+    commands, _, _ = TOOLS[tool]
+    if tool == "pdflatex" and _tex_install_running():
+        return None
+    return next((path for path in map(shutil.which, commands) if path), None)
+
+
+def need(tool: str) -> str:
+    """The path of `tool`; else skip the test saying what is missing, or, in CI, fail it."""
+    path = find(tool)
+    if path is not None:
+        return path
+    _, package, purpose = TOOLS[tool]
+    message = f"{tool} is not installed (needed {purpose}; apt-get install {package})"
+    if IN_CI:
+        pytest.fail(f"CI: {message}", pytrace=False)
+    pytest.skip(message)
