@@ -117,6 +117,11 @@ def num(x: float, digits: int = DEFAULT_DIGITS) -> str:
     return text
 
 
+def one_minus(text: str) -> str:
+    """The terminal's one minus sign: ASCII '-' in formulas as in numbers (which a student copies into a sheet)."""
+    return text.replace("−", "-")
+
+
 def to_ascii(text: str) -> str:
     """--ascii: the mathematical symbols spelled in ASCII (∂ -> d, δ -> delta, ≠ -> !=); text is kept.
 

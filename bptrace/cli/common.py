@@ -123,17 +123,21 @@ def print_renderable(renderable: Any, ascii_: bool, output: str | None) -> None:
 
 
 def emit(c: Any, renderable: Any) -> None:
+    """Print a renderable through the terminal's rules: one minus sign, and the encoding's fallback."""
+    import contextlib
+
+    from bptrace.fmt import encodable, fallback, one_minus
+
     if getattr(c, "bptrace_ascii", False) and hasattr(renderable, "ascii"):
         renderable.ascii = True
     encoding = getattr(c, "bptrace_encoding", None)
-    if encoding is None:
+    spelling: Any = contextlib.nullcontext()
+    if encoding is not None:
+        if hasattr(renderable, "ascii"):
+            # the renderable spells, before laying out its tables, only what the encoding cannot carry
+            renderable.ascii = True
+        spelling = fallback(encoding, explicit=getattr(c, "bptrace_ascii", False))
+    with spelling, c.capture() as captured:
         c.print(renderable)
-        return
-    from bptrace.fmt import encodable, fallback
-
-    if hasattr(renderable, "ascii"):
-        # the renderable spells, before laying out its tables, only what the encoding cannot carry
-        renderable.ascii = True
-    with fallback(encoding, explicit=getattr(c, "bptrace_ascii", False)), c.capture() as captured:
-        c.print(renderable)
-    c.file.write(encodable(captured.get(), encoding))  # and whatever it wrote without asking
+    text = one_minus(captured.get())
+    c.file.write(text if encoding is None else encodable(text, encoding))  # and whatever was written without asking

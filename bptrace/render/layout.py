@@ -32,6 +32,7 @@ class Column:
 
     header: str
     kind: str = "text"
+    styles: dict[str, str] = field(default_factory=dict)  # a cell's text -> its style (✓ green, ✗ red)
 
 
 @dataclass
