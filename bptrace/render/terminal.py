@@ -66,14 +66,15 @@ class _Measured:
         lines = [line for cell in cells for line in cell.split("\n")]
         self.widest_cell = _widest(lines)
         head_least = _widest(_words(column.header))
-        if column.kind == "text":
-            self.least = max(_widest(w for cell in cells for w in _words(cell)), head_least)
-        else:  # numbers and names are never wrapped (their header wraps between its words)
+        if column.kind == "num":  # a number never wraps (its header wraps between its words)
             self.least = max(self.widest_cell, head_least)
+        else:  # formulas and names wrap between their words ("z⁽¹⁾₁ = net_h1_1:1"), never inside one
+            self.least = max(_widest(w for cell in cells for w in _words(cell)), head_least)
         self.most = max(self.widest_cell, cell_len(column.header), self.least)
 
     @property
     def wraps(self) -> bool:
+        """A formula (or prose) column: it moves under its row when the table does not fit."""
         return self.column.kind == "text"
 
     @property
@@ -140,7 +141,7 @@ class GridView:
             table.add_column(
                 Text(m.header, no_wrap=False, overflow="fold"),  # between its words: the column is at least that wide
                 justify="right" if kind == "num" else "left",
-                no_wrap=not m.wraps,
+                no_wrap=kind == "num",
                 overflow="fold",  # never needed: every column is at least as wide as its longest unbreakable piece
                 style="cyan" if kind == "name" else None,
                 width=w,
@@ -253,6 +254,11 @@ def _table_widths(measured: list[_Measured], width: int) -> list[int] | None:
     wants = [m.most - f for m, f in zip(measured, floors)]
     total = sum(wants)
     widths = [f + (w * spare // total if total else 0) for f, w in zip(floors, wants)]
+    left = width - extra - sum(widths)  # what the rounding down left: a column each, those that want more first
+    for k in sorted(range(len(widths)), key=lambda k: widths[k] - measured[k].most):
+        if left and widths[k] < measured[k].most:
+            widths[k] += 1
+            left -= 1
     return widths
 
 
