@@ -32,7 +32,6 @@ ASCII = str.maketrans(
         "−": "-",
         "±": "+/-",
         "∓": "-/+",
-        "÷": "/",
         "→": "->",
         "←": "<-",
         "⇒": "=>",
@@ -49,12 +48,6 @@ ASCII = str.maketrans(
         "ᵀ": "^T",
         "≈": "~",
         "≠": "!=",
-        "≢": "!==",
-        "≉": "!~",
-        "≮": "!<",
-        "≯": "!>",
-        "≰": "!<=",
-        "≱": "!>=",
         "≤": "<=",
         "≥": ">=",
         "≡": "==",
@@ -94,6 +87,18 @@ ASCII = str.maketrans(
         "’": "'",
         "“": '"',
         "”": '"',
+    }
+)
+# symbols bptrace never prints but a title, a note or a name may hold (the LaTeX export has no need of them)
+_OTHER = str.maketrans(
+    {
+        "÷": "/",
+        "≢": "!==",
+        "≉": "!~",
+        "≮": "!<",
+        "≯": "!>",
+        "≰": "!<=",
+        "≱": "!>=",
     }
 )
 # combining marks that negate what they overlay (≠ is = + U+0338): a character carrying one is never spelled
@@ -185,7 +190,7 @@ def _is_text(ch: str) -> bool:
 
 def _spelled(ch: str) -> str:
     """One character in ASCII: the table above, else its compatibility decomposition without accents, else '?'."""
-    mapped = ch.translate(ASCII)
+    mapped = ch.translate(ASCII).translate(_OTHER)
     if mapped != ch:
         return mapped
     decomposed = unicodedata.normalize("NFKD", ch)

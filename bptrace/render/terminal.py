@@ -62,7 +62,6 @@ class _Measured:
     def __init__(self, column: Column, cells: list[str]) -> None:
         self.column = column
         self.header = column.header
-        self.cells = cells
         lines = [line for cell in cells for line in cell.split("\n")]
         self.widest_cell = _widest(lines)
         head_least = _widest(_words(column.header))
