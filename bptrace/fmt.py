@@ -2,41 +2,70 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 DEFAULT_DIGITS = 9
 
-# Unicode → ASCII for terminals that cannot encode the mathematics (and for --ascii).
+# Unicode → ASCII, for --ascii and for what an output encoding cannot carry. Each spelling says the same
+# thing as its symbol: ≠ is "!=" (never "=", which is what dropping its slash would leave), — is "--" (a
+# missing value, never a minus sign).
 ASCII = str.maketrans(
     {
         "∂": "d",
         "δ": "delta",
         "↔": "<->",
-        "—": "-",
+        "—": "--",
         "–": "-",
         "σ": "sigma",
         "η": "eta",
         "Σ": "sum",
+        "∑": "sum",
+        "∏": "prod",
         "⁺": "+",
         "×": "*",
         "·": "*",
+        "⋅": "*",
         "−": "-",
+        "±": "+/-",
+        "∓": "-/+",
         "→": "->",
+        "←": "<-",
+        "⇒": "=>",
+        "⇔": "<=>",
         "►": ">",
         "─": "-",
+        "━": "-",
         "✓": "ok",
         "✗": "X",
-        "½": "1/2",
+        "½": "(1/2)",  # ½(t − out)² is (1/2)(t - out)^2, never 1/(2(t - out)^2)
         "²": "^2",
+        "³": "^3",
         "⊙": "(.)",
         "ᵀ": "^T",
         "≈": "~",
+        "≠": "!=",
         "≤": "<=",
         "≥": ">=",
+        "≡": "==",
+        "≪": "<<",
+        "≫": ">>",
+        "∝": " prop. to ",
+        "∞": "inf",
+        "√": "sqrt",
+        "∀": "for all ",
+        "∃": "exists ",
         "′": "'",
+        "″": "''",
         "⁽": "(",
         "⁾": ")",
         "ₛ": "_s",
         "α": "alpha",
         "…": "...",
+        "⋮": "...",
         "Δ": "Delta",
         "⁻": "-",
         "ˡ": "l",
@@ -45,8 +74,36 @@ ASCII = str.maketrans(
         "θ": "theta",
         "ₙ": "_n",
         "∈": "in",
+        "∉": "not in",
+        "λ": "lambda",
+        "μ": "mu",
+        "µ": "mu",
+        "ε": "eps",
+        "ℝ": "R",
+        "π": "pi",
+        "∇": "grad",
+        "ᴸ": "L",
+        "‘": "'",
+        "’": "'",
+        "“": '"',
+        "”": '"',
     }
 )
+# symbols bptrace never prints but a title, a note or a name may hold (the LaTeX export has no need of them)
+_OTHER = str.maketrans(
+    {
+        "÷": "/",
+        "≢": "!==",
+        "≉": "!~",
+        "≮": "!<",
+        "≯": "!>",
+        "≰": "!<=",
+        "≱": "!>=",
+    }
+)
+# combining marks that negate what they overlay (≠ is = + U+0338): a character carrying one is never spelled
+# by dropping the mark
+_NEGATING = {"\u0338", "\u20d2", "\u20e5", "\u20eb"}
 
 
 def num(x: float, digits: int = DEFAULT_DIGITS) -> str:
@@ -65,30 +122,79 @@ def num(x: float, digits: int = DEFAULT_DIGITS) -> str:
     return text
 
 
+def one_minus(text: str) -> str:
+    """The terminal's one minus sign: ASCII '-' in formulas as in numbers (which a student copies into a sheet)."""
+    return text.replace("−", "-")
+
+
 def to_ascii(text: str) -> str:
-    """Replace the mathematical symbols bptrace uses by ASCII spellings; anything left is transliterated.
+    """--ascii: the mathematical symbols spelled in ASCII (∂ -> d, δ -> delta, ≠ -> !=); text is kept.
 
-    After the table above, compatibility decomposition turns super- and subscripts into plain characters
-    (W⁽²⁾₁₁ -> W(2)11); what still is not ASCII (a Greek λ, Chinese text in a source note) becomes '?'.
+    Letters of a script (王小明, José) and Chinese punctuation stay as they are: only symbols, Greek letters,
+    super- and subscripts (W⁽²⁾₁₁ -> W(2)11) are spelled out. Inside `fallback(encoding)` (the CLI's output
+    to a stream that cannot carry every character) only what that encoding cannot encode is spelled.
     """
-    import unicodedata
-
-    text = text.translate(ASCII)
-    if text.isascii():
-        return text
-    text = unicodedata.normalize("NFKD", text.translate(_GREEK))
-    return "".join(ch if ch.isascii() else ("" if unicodedata.combining(ch) else "?") for ch in text)
-
-
-_GREEK = str.maketrans({"λ": "lambda", "μ": "mu", "ε": "eps", "ℝ": "R", "π": "pi", "∇": "grad", "ᴸ": "L"})
+    mode = _FALLBACK.get()
+    if mode is not None and not mode[0]:
+        return encodable(text, mode[1])
+    text = _LABEL.sub(lambda m: "(" + unicodedata.normalize("NFKC", m.group(1)) + ")", text)  # W⁽²⁾: layer 2, no square
+    out = "".join(ch if ch.isascii() or _is_text(ch) else _spelled(ch) for ch in text)
+    return out if mode is None else encodable(out, mode[1])
 
 
-def can_encode(encoding: str | None) -> bool:
-    """True when a stream with this encoding can show ∂, δ, σ and ⁺."""
-    if not encoding:
-        return False
+@contextmanager
+def fallback(encoding: str, explicit: bool) -> Iterator[None]:
+    """While rendering to a stream in `encoding`: to_ascii spells only what it cannot encode (and, when
+    --ascii was asked for explicitly, every mathematical symbol as well)."""
+    token = _FALLBACK.set((explicit, encoding))
     try:
-        "∂δσ⁺×−✓".encode(encoding)
-    except (LookupError, UnicodeEncodeError):
+        yield
+    finally:
+        _FALLBACK.reset(token)
+
+
+_LABEL = re.compile("⁽([⁰¹²³⁴⁵⁶⁷⁸⁹ˡᴸ⁺⁻]+)⁾")
+_FALLBACK: ContextVar[tuple[bool, str] | None] = ContextVar("bptrace_fallback", default=None)
+
+
+def encodable(text: str, encoding: str) -> str:
+    """The automatic fallback: only the characters `encoding` cannot encode are spelled in ASCII ('?' if none).
+
+    GBK carries Chinese and δ, σ, Σ, so those stay; it has no ∂, ⁺ or ✓, which become d, + and ok.
+    """
+    try:
+        text.encode(encoding)
+        return text
+    except UnicodeEncodeError:
+        pass
+    except LookupError:
+        encoding = "ascii"
+    out = []
+    for ch in text:
+        try:
+            ch.encode(encoding)
+            out.append(ch)
+        except UnicodeEncodeError:
+            out.append(_spelled(ch))
+    return "".join(out)
+
+
+def _is_text(ch: str) -> bool:
+    """A letter of a script or a wide (CJK) character: words, not mathematics."""
+    if unicodedata.east_asian_width(ch) in "WF":
+        return True
+    if not unicodedata.category(ch).startswith("L") or "GREEK" in unicodedata.name(ch, ""):
         return False
-    return True
+    return unicodedata.normalize("NFKC", ch) == unicodedata.normalize("NFC", ch)  # not a sub- or superscript
+
+
+def _spelled(ch: str) -> str:
+    """One character in ASCII: the table above, else its compatibility decomposition without accents, else '?'."""
+    mapped = ch.translate(ASCII).translate(_OTHER)
+    if mapped != ch:
+        return mapped
+    decomposed = unicodedata.normalize("NFKD", ch)
+    if any(c in _NEGATING for c in decomposed):
+        return "?"  # dropping the mark would say the opposite
+    text = "".join(c.translate(ASCII) for c in decomposed if not unicodedata.combining(c))
+    return text if text and text.isascii() else "?"

@@ -73,8 +73,8 @@ def test_json_is_exact_and_byte_identical(name: str) -> None:
         assert entry["name"] == p.name and entry["kind"] == p.kind
         assert (entry["layer"], entry["row"], entry["col"]) == (p.layer, p.row, p.col)
         assert entry["grad"] == t.grad(p) and entry["new_value"] == t.new_value(p)
-        # the factors multiply to each sample's gradient, which reduce to the batch gradient
-        products = t.per_sample(np.array([f["product"] for f in entry["factors"]]))
+        # the factors multiply (a shared bias: add) to each pass's gradient, which reduce to the batch gradient
+        products = t.per_sample(np.array([f[f["combine"]] for f in entry["factors"]]))
         assert list(products) == pytest.approx(list(t.sample_grad(p)), rel=1e-12, abs=1e-15)
     assert {n["name"] for n in data["neurons"]} >= set(t.scenario.output_layer.neurons)
 

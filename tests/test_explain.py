@@ -72,7 +72,7 @@ def test_explain_w5_shows_mazurs_numbers() -> None:
     assert "w5 ──► net_o1 ──► out_o1 ──► E_o1 ──► E_total" in out
     assert "∂E_total/∂w5 = ∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5" in out
     assert "∂E_total/∂w5 = 0.74136507 × 0.186815602 × 0.593269992 = 0.0821670406" in out
-    assert "w5⁺ = w5 − η·∂E_total/∂w5 = 0.4 − 0.5 × 0.0821670406 = 0.35891648" in out
+    assert "w5⁺ = w5 - η·∂E_total/∂w5 = 0.4 - 0.5 × 0.0821670406 = 0.35891648" in out  # one minus sign: ASCII
     assert "derived by SymPy" in out
 
 

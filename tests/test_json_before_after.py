@@ -67,6 +67,21 @@ INTENDED: list[tuple[str, str, str]] = [
     ),
     (r"(cs224n_window|learner_004|learner_004_l2)(\.matrix)?", r"scenario\.title", SOURCES_BY_TITLE),
     (r".*\.matrix", r"notation\.convention", SOURCES_BY_TITLE),
+    (
+        r".*",
+        r"parameters\[\d+\]\.factors\[\d+\]\.combine",
+        "new field: whether the factors combine as a product or, for a bias shared by a layer, a sum (issue 13)",
+    ),
+    (
+        r"mazur(\..*)?",
+        r"parameters\[\d+\]\.factors\[0\]\.(product|sum)",
+        "a shared bias's value δ_h1 + δ_h2 is a sum: it is now under `sum`, no longer called `product` (issue 13)",
+    ),
+    (
+        r"(?!single_neuron_mse).*",
+        r"paths\[\d+\]\.factors\.(names|values)\[\d\]",
+        "new field: each path term's factors δ_k and w_kj by name and value, as the terminal shows them (issue 13)",
+    ),
 ]
 
 

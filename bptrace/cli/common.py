@@ -25,14 +25,25 @@ def console(ascii_: bool = False, file: Any = None) -> Any:
     """A rich Console for stdout; wide enough that tables are not squeezed when piped."""
     from rich.console import Console
 
-    from bptrace.fmt import can_encode
-
     stream = file or sys.stdout
     terminal = hasattr(stream, "isatty") and stream.isatty()
     width = None if terminal or os.environ.get("COLUMNS") else 160
     c = Console(file=stream, width=width, highlight=False, soft_wrap=False)
-    c.bptrace_ascii = ascii_ or not can_encode(getattr(stream, "encoding", None))  # type: ignore[attr-defined]
+    c.bptrace_ascii = ascii_  # type: ignore[attr-defined]
+    # the automatic fallback: spell in ASCII only what this stream's encoding cannot carry (GBK keeps 王小明)
+    c.bptrace_encoding = fallback_encoding(getattr(stream, "encoding", None))  # type: ignore[attr-defined]
     return c
+
+
+def fallback_encoding(encoding: str | None) -> str | None:
+    """None for a stream that carries every character (UTF-8, GB18030), else the encoding to fall back within."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding or "ascii").name
+    except LookupError:
+        return "ascii"
+    return None if name.startswith("utf") or name == "gb18030" else name
 
 
 def load_scenario(name: str | None) -> Any:
@@ -104,7 +115,7 @@ def print_renderable(renderable: Any, ascii_: bool, output: str | None) -> None:
 
         buffer = io.StringIO()
         c = console(ascii_, file=buffer)
-        c.bptrace_ascii = ascii_
+        c.bptrace_encoding = None  # a file is written in UTF-8
         emit(c, renderable)
         write_output(buffer.getvalue(), output)
         return
@@ -112,6 +123,21 @@ def print_renderable(renderable: Any, ascii_: bool, output: str | None) -> None:
 
 
 def emit(c: Any, renderable: Any) -> None:
+    """Print a renderable through the terminal's rules: one minus sign, and the encoding's fallback."""
+    import contextlib
+
+    from bptrace.fmt import encodable, fallback, one_minus
+
     if getattr(c, "bptrace_ascii", False) and hasattr(renderable, "ascii"):
         renderable.ascii = True
-    c.print(renderable)
+    encoding = getattr(c, "bptrace_encoding", None)
+    spelling: Any = contextlib.nullcontext()
+    if encoding is not None:
+        if hasattr(renderable, "ascii"):
+            # the renderable spells, before laying out its tables, only what the encoding cannot carry
+            renderable.ascii = True
+        spelling = fallback(encoding, explicit=getattr(c, "bptrace_ascii", False))
+    with spelling, c.capture() as captured:
+        c.print(renderable)
+    text = one_minus(captured.get())
+    c.file.write(text if encoding is None else encodable(text, encoding))  # and whatever was written without asking

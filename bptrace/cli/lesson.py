@@ -66,6 +66,7 @@ def print_steps(renderable: Any, ascii_: bool) -> None:
     from rich.text import Text
 
     from bptrace.cli.common import console, emit
+    from bptrace.render.terminal import GridView
 
     c = console(ascii_)
     if getattr(c, "bptrace_ascii", False) and hasattr(renderable, "ascii"):
@@ -73,7 +74,7 @@ def print_steps(renderable: Any, ascii_: bool) -> None:
     steps: list[list[Any]] = [[]]
     for part in renderable.__rich_console__(c, c.options):
         steps[-1].append(part)
-        if isinstance(part, Table) or (isinstance(part, Text) and not part.plain.strip()):
+        if isinstance(part, (Table, GridView)) or (isinstance(part, Text) and not part.plain.strip()):
             steps.append([])
     steps = [s for s in steps if any(not (isinstance(p, Text) and not p.plain.strip()) for p in s)]
     interactive = sys.stdin.isatty() and sys.stdout.isatty()

@@ -211,33 +211,23 @@ class TrainingView:
         return num(x, self.digits)
 
     def table(self, title: str, headers: list[tuple[str, bool]]) -> Any:
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
+        """A table laid out for the terminal's width by render/terminal.py (numbers never wrap)."""
+        from bptrace.render.layout import Column, Grid
 
-        table = Table(
-            title=Text(self.t(title), style="bold"),
-            title_justify="left",
-            pad_edge=False,
-            box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
-        )
-        for header, numeric in headers:
-            if numeric:
-                table.add_column(self.t(header), justify="right", no_wrap=True, overflow="ignore")
-            else:
-                table.add_column(self.t(header), no_wrap=True, style="cyan")
-        return table
+        kinds = {True: "num", False: "name"}
+        return Grid(title, [Column(h, kinds[numeric] if h else "text") for h, numeric in headers])
 
     def add(self, table: Any, *cells: str) -> None:
-        from rich.text import Text
-
-        table.add_row(*(Text(self.t(c)) for c in cells))
+        table.rows.append(list(cells))
 
     def cut(self, table: Any, total: int, what: str) -> None:
-        from rich.text import Text
-
         if total > self.rows:
-            table.caption = Text(self.t(f"… {total - self.rows} more {what} not shown (use --rows N or --format json)"))
+            table.caption = f"… {total - self.rows} more {what} not shown (use --rows N or --format json)"
+
+    def view(self, table: Any) -> Any:
+        from bptrace.render.terminal import GridView
+
+        return GridView(table, self.ascii)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.text import Text
@@ -276,9 +266,9 @@ class TrainingView:
             yield Text(loss_chart(h, width=width, ascii=self.ascii))
             yield Text("")
         if r.snapshots:
-            yield self.snapshot_table()
-        yield self.parameter_table()
-        yield self.output_table()
+            yield self.view(self.snapshot_table())
+        yield self.view(self.parameter_table())
+        yield self.view(self.output_table())
         for note in self.notes:
             yield Text(self.t(note), style="dim")
 

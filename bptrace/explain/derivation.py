@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from bptrace.engine import factors as chain_factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import ACTIVATION_INFO, cancels_derivative
 from bptrace.model import names
@@ -1267,7 +1268,8 @@ class _Builder:
             ex.symbol = (
                 var(q.name) if q.kind == "param" else Math(q.name.replace("+", "⁺"), latex_name(p.name) + "^{+}")
             )
-        if p.kind == "bias" and p.row is None:
+        parts = chain_factors.parameter(self.trace, p)  # the factors of ∂E/∂θ: decided in engine/factors.py
+        if parts.combine == "sum":
             neurons = list(layer.neurons)
             shown = _shown(neurons)
             sum_syms = [partial(E, f"net_{x}") + CHAIN + partial(f"net_{x}", p.name) for x in shown]
@@ -1306,7 +1308,7 @@ class _Builder:
         else:
             x = layer.neurons[p.row or 0]
             r = p.row or 0
-            if layer.activation == "softmax":
+            if parts.delta_form:
                 factors = [partial(E, f"net_{x}"), partial(f"net_{x}", p.name)]
                 ex.steps = [self.step_delta_softmax(x, samples), self.step_factor(x, p, samples)]
             else:

@@ -10,9 +10,7 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.table import Table
 from rich.text import Text
 
 from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
@@ -53,35 +51,30 @@ class CheckView:
         yield Group(*parts)
 
     def sheet(self, result: SheetResult) -> list[Any]:
+        from bptrace.render.layout import Column, Grid
+        from bptrace.render.terminal import GridView
+
         title = f"{result.student} — {result.sheet.file} — {result.scenario.title}"
-        table = Table(
-            title=Text(self.t(title), style="bold"),
-            title_justify="left",
-            box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
-            pad_edge=False,
-        )
-        table.add_column("quantity", no_wrap=True, style="cyan")
-        table.add_column("given", justify="right", no_wrap=True)
+        marks = {mark: style for mark, style in MARKS.values()}
+        columns = [Column("quantity", "name"), Column("given", "num")]
         if not self.hide_expected:
-            table.add_column("expected", justify="right", no_wrap=True)
-        table.add_column(self.t("✓/✗"), justify="center", no_wrap=True)
-        table.add_column("diagnosis", overflow="fold")
+            columns.append(Column("expected", "num"))
+        columns += [Column("✓/✗", "text", marks), Column("diagnosis", "text")]
+        grid = Grid(title, columns)
         for r in result.results:
-            table.add_row(*self.row(r))
+            grid.rows.append(self.row(r))
         s = result.summary
         score = f"Score: {s.correct}/{s.total} correct, {_points(s.points)}/{_points(s.max_points)} points"
-        return [table, Text(self.t(score), style="bold"), Text(self.t(s.narrative))]
+        return [GridView(grid, self.ascii), Text(self.t(score), style="bold"), Text(self.t(s.narrative))]
 
-    def row(self, r: Result) -> list[Text]:
-        mark, style = MARKS[r.status]
+    def row(self, r: Result) -> list[str]:
+        mark, _ = MARKS[r.status]
         given = r.answer.written.text if r.answer.written else "—"
-        cells = [Text(r.quantity), Text(self.t(given))]
+        cells = [r.quantity, given]
         if not self.hide_expected:
-            cells.append(Text(num(r.expected, self.digits)))
-        cells.append(Text(self.t(mark), style=style))
+            cells.append(num(r.expected, self.digits))
         diagnosis = r.explanation if (not r.correct or r.codes) else ""
-        cells.append(Text(self.t(diagnosis)))
-        return cells
+        return cells + [mark, diagnosis]
 
 
 def _ascii(text: str) -> str:

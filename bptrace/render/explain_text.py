@@ -185,12 +185,10 @@ class ExplanationView:
             for line in sec.lines:
                 style = STYLES.get(line.role, "")
                 for part in line.text.split("\n"):
-                    yield Text(
-                        INDENT + part,
-                        style=style,
-                        no_wrap=line.role == "pretty",
-                        overflow="ignore" if line.role == "pretty" else "fold",
-                    )
+                    if line.role == "pretty":
+                        yield Text(INDENT + part, style=style, no_wrap=True, overflow="ignore")
+                    else:
+                        yield from _hanging(part, options.max_width, style)
             if sec.checks:
                 yield from self.checks(sec.checks)
             yield Text("")
@@ -207,6 +205,33 @@ class ExplanationView:
             line.append(to_ascii(mark) if self.ascii else mark, style=style)
             line.append("  " + (to_ascii(c.detail) if self.ascii else c.detail), style="dim")
             yield line
+
+
+def _hanging(text: str, width: int, style: str) -> Iterator[Any]:
+    """A line that does not fit is broken before its ' = ' (a new line '= …', indented) rather than anywhere;
+    a piece still too wide wraps at its spaces, indented under itself (a number is never broken)."""
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    pieces = text.split(" = ")
+    lines = [pieces[0]]
+    for piece in pieces[1:]:
+        indent = INDENT if len(lines) == 1 else INDENT * 2
+        if cell_len(indent + lines[-1] + " = " + piece) <= width:
+            lines[-1] += " = " + piece
+        else:
+            lines.append("= " + piece)
+    for k, line in enumerate(lines):
+        indent = INDENT * (1 if k == 0 else 2)
+        if cell_len(indent + line) <= width:
+            yield Text(indent + line, style=style)
+            continue
+        grid = Table.grid()
+        grid.add_column(width=len(indent))
+        grid.add_column(overflow="fold")  # folds only a piece wider than the whole terminal
+        grid.add_row("", Text(line, style=style))
+        yield grid
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from bptrace import __version__
+from bptrace.engine import factors
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
+    from bptrace.model.scenario import Parameter
 
 QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is left out (it would be huge)
 
@@ -77,6 +79,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
         "parameters": [],
     }
     for index, (layer, lt) in enumerate(zip(s.layers, trace.layers), start=1):
+        paths = [factors.paths(trace, index, r) for r in range(layer.size)] if index < len(s.layers) else []
         for i in range(s.passes):
             for r, x in enumerate(layer.neurons):
                 data["neurons"].append(
@@ -95,15 +98,15 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
                     }
                 )
                 if index < len(s.layers):
-                    terms = trace.path_terms(index, r)[i]
                     data["paths"] += [
                         {
-                            "name": f"dE_{k}/dout_{x}",
+                            "name": chain.key,
                             "sample": i % m + 1,
-                            "value": float(v),
+                            "value": float(chain.values[i]),
                             **({"window": "x_c" if i >= m else "x"} if s.max_margin else {}),
+                            "factors": {"names": [f.key for f in chain.factors], "values": chain.at(i)},
                         }
-                        for k, v in zip(s.layers[index].neurons, terms)
+                        for chain in paths[r]
                     ]
     checks = {}
     if verification is not None:
@@ -181,31 +184,22 @@ def verification_entry(row: Any) -> dict[str, Any]:
     return entry
 
 
-def _factors(trace: Trace, p: Any) -> list[dict[str, Any]]:
-    """Per sample, the chain-rule factors of ∂E_s/∂θ by name and value, and their product."""
+def _factors(trace: Trace, p: Parameter) -> list[dict[str, Any]]:
+    """Per pass, the chain-rule factors of ∂E_s/∂θ by name and value, and their product (or, a shared bias, sum)."""
     s = trace.scenario
-    layer = s.layers[p.layer - 1]
-    lt = trace.layers[p.layer - 1]
-    out = []
     m = s.samples
-    products = trace.pass_grad(p)
+    chain = factors.parameter(trace, p)
+    out = []
     for i in range(s.passes):
         # max_margin: rows m.. are the corrupt windows (suffix :kc)
         suffix = f":{i % m + 1}{'c' if i >= m else ''}" if s.passes > 1 else ""
-        if p.kind == "bias" and p.row is None:
-            names_ = [f"delta_{x}{suffix}" for x in layer.neurons]
-            values = [float(v) for v in lt.delta[i]]
-        else:
-            x = layer.neurons[p.row]
-            last = 1.0 if p.kind == "bias" else float(trace.activations(p.layer - 1)[i, p.col])
-            last_name = f"dnet_{x}/d{p.name}{suffix}"
-            if layer.activation == "softmax":
-                names_ = [f"delta_{x}{suffix}", last_name]
-                values = [float(lt.delta[i, p.row]), last]
-            else:
-                names_ = [f"dE/dout_{x}{suffix}", f"dout_{x}/dnet_{x}{suffix}", last_name]
-                values = [float(lt.dE_dout[i, p.row]), float(lt.dout_dnet[i, p.row]), last]
-        entry = {"sample": i % m + 1, "names": names_, "values": values, "product": float(products[i])}
+        entry: dict[str, Any] = {
+            "sample": i % m + 1,
+            "names": [f.key + suffix for f in chain.factors],
+            "values": chain.at(i),
+            "combine": chain.combine,
+            chain.combine: float(chain.values[i]),
+        }
         if s.max_margin:
             entry["window"] = "x_c" if i >= m else "x"
         out.append(entry)

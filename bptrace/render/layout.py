@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import ACTIVATION_INFO, LOSS_FORMULA, LOSS_TERM, cancels_derivative
 
@@ -31,6 +32,7 @@ class Column:
 
     header: str
     kind: str = "text"
+    styles: dict[str, str] = field(default_factory=dict)  # a cell's text -> its style (✓ green, ✗ red)
 
 
 @dataclass
@@ -357,17 +359,10 @@ class TraceLayout:
                         + template.format(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=layer.size)
                     )
                 else:
-                    above = s.layers[index]
-                    terms = self.trace.path_terms(index, r)[i]
-                    w_used = (
-                        self.trace.layers[index].new_weights if self.trace.through_updated_weights else above.weights
-                    )
-                    names = [f"δ_{k}·{above.weight_name(q, r)}" for q, k in enumerate(above.neurons)]
-                    nums = [
-                        f"{self.p(self.trace.layers[index].delta[i, q])}×{self.p(w_used[q, r])}"
-                        for q in range(above.size)
-                    ]
-                    vals = [self.p(v) for v in terms]
+                    chains = factors.paths(self.trace, index, r)
+                    names = ["·".join(f.symbol for f in c.factors) for c in chains]
+                    nums = ["×".join(self.p(v) for v in c.at(i)) for c in chains]
+                    vals = [self.p(c.values[i]) for c in chains]
                     de = f"{_sum(names)}\n= {_sum(nums)}\n= {_sum(vals)}"
                 if layer.activation == "softmax":
                     dd = "softmax Jacobian\n(diagonal shown)"
@@ -407,23 +402,10 @@ class TraceLayout:
             self.cut_note(table, cut, "neurons")
             yield table
 
-    def factor_names(self, p: Parameter) -> tuple[list[str], str]:
-        """The chain-rule factors of ∂E/∂θ in names, and the last factor ∂net/∂θ."""
-        layer = self.s.layers[p.layer - 1]
-        if p.kind == "bias" and p.row is None:
-            return [f"δ_{x}" for x in layer.neurons], "1"
-        x = layer.neurons[p.row or 0]
-        last = f"∂net_{x}/∂{p.name}"
-        if layer.activation == "softmax" or (
-            p.layer == len(self.s.layers) and cancels_derivative(layer.activation, self.s.loss)
-        ):
-            return [f"δ_{x}", last], last
-        return [f"∂E/∂out_{x}", f"∂out_{x}/∂net_{x}", last], last
-
     def section_gradients(self) -> Iterator[Any]:
         params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
         shown, cut = self.limited(params)
-        columns = [("parameter", "name"), ("∂E/∂θ", "text"), ("∂E/∂θ", "num")]
+        columns = [("parameter", "name"), ("chain rule", "text"), ("∂E/∂θ", "num")]
         if self.s.l2:
             columns[2:2] = [("loss term", "num"), ("L2 term λ/m·θ", "num")]
             title = f"Gradients (chain rule, plus the L2 term λ/m·θ for weights, λ = {self.n(self.s.l2)})"
@@ -440,25 +422,14 @@ class TraceLayout:
         yield table
 
     def gradient_cells(self, p: Parameter) -> list[str]:
-        lt = self.trace.layers[p.layer - 1]
-        factors, _ = self.factor_names(p)
-        per_sample = []
-        for i in self.samples():
-            if p.kind == "bias" and p.row is None:
-                per_sample.append(_sum([self.p(v) for v in lt.delta[i]]))
-                continue
-            r = p.row or 0
-            last = 1.0 if p.kind == "bias" else self.trace.activations(p.layer - 1)[i, p.col]
-            if len(factors) == 2:
-                values = [lt.delta[i, r], last]
-            else:
-                values = [lt.dE_dout[i, r], lt.dout_dnet[i, r], last]
-            per_sample.append(" × ".join(self.p(v) for v in values))
-        head = f"∂E/∂{p.name} = " + (" + ".join(factors) if p.kind == "bias" and p.row is None else " × ".join(factors))
+        chain = factors.parameter(self.trace, p)
+        sep = chain.operator
+        per_sample = [sep.join(self.p(v) for v in chain.at(i)) for i in self.samples()]
+        head = f"{chain.target} = {chain.formula()}"
         if self.s.max_margin:
             how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
             per = self.trace.sample_grad(p)
-            lines = [f"  {self.sample_label(i)[0]}: {v}" for i, v in enumerate(per_sample)]
+            lines = [f"  {self.sample_label(i)[0]}: {v}" for i, v in zip(self.samples(), per_sample)]
             lines += [f"  sample {k + 1}: x + x_c = {self.p(per[k])}" for k in range(self.m)]
             body = f"{head}, through both windows, {how} over the samples\n" + "\n".join(lines)
         elif self.m == 1:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import LOSS_FORMULA, cancels_derivative
 from bptrace.render.layout import DEFAULT_ROWS, MAX_TERMS, Block, Column, Grid, Para
@@ -857,10 +858,10 @@ class IndexLayout(_Layout):
                 head = f"{self.delta(p.layer, r)}·{self.a(p.layer - 1, c)}"
                 prev = self.trace.activations(p.layer - 1)
                 products = {row: f"{self.p(lt.delta[row, r])} × {self.p(prev[row, c])}" for row in self.reading_order()}
-            elif p.row is None:
+            elif (chain := factors.parameter(self.trace, p)).combine == "sum":
                 symbol = self.b(p.layer, None)
                 head = f"Σᵢ δ{layer_sup(p.layer)}ᵢ (one bias shared by layer {p.layer})"
-                products = {row: _sum([self.p(v) for v in lt.delta[row]]) for row in self.reading_order()}
+                products = {row: _sum([self.p(v) for v in chain.at(row)]) for row in self.reading_order()}
             else:
                 symbol = self.b(p.layer, p.row)
                 head = self.delta(p.layer, p.row)

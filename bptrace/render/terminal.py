@@ -1,26 +1,37 @@
 """Blocks -> rich renderables for the terminal (and Jupyter). Displays only; computes nothing.
 
-Numeric columns never wrap and are never cut with an ellipsis; formula columns fold when the terminal
-is narrow. With ascii=True every symbol is spelled in ASCII and tables use ASCII borders.
+A table is laid out for the console's width (docs/terminal.md), and never breaks a number or a word:
+
+1. a table of every column, when each formula column can have at least its longest unbreakable piece
+   (formulas wrap only at their spaces; numbers, names and header words never wrap);
+2. else the numbers and names stay a table row and each formula is written on its own lines under its row,
+   labelled with its column's header;
+3. else, when even the numbers do not fit side by side, one block per row: every column a labelled line.
+
+With ascii=True every symbol is spelled in ASCII (fmt.to_ascii) and tables use ASCII borders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 from bptrace.fmt import DEFAULT_DIGITS, to_ascii
-from bptrace.render.layout import DEFAULT_ROWS, Block, Grid, TraceLayout
+from bptrace.render.layout import DEFAULT_ROWS, Block, Column, Grid, TraceLayout
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
 
 STYLES = {"": "", "bold": "bold", "dim": "dim", "good": "green", "bad": "bold red", "title": "bold underline"}
+FORMULA_FLOOR = 24  # a formula column narrower than this (and than its longest line) makes the layout change
+SHORT = 12  # a text column no wider than this stays in the row when the formulas move under it
+INDENT = 3  # of the lines under a row (the label starts after it)
 
 
 def to_rich(blocks: Iterable[Block], ascii: bool = False) -> list[Any]:
@@ -29,30 +40,225 @@ def to_rich(blocks: Iterable[Block], ascii: bool = False) -> list[Any]:
     out: list[Any] = []
     for block in blocks:
         if isinstance(block, Grid):
-            table = Table(
-                title=Text(t(block.title), style="bold"),
-                title_justify="left",
-                box=box.ASCII if ascii else box.SIMPLE_HEAVY,
-                pad_edge=False,
-                caption=Text(t(block.caption), style="dim") if block.caption else None,
-                caption_justify="left",
-            )
-            for column in block.columns:
-                if column.kind == "num":
-                    table.add_column(t(column.header), justify="right", no_wrap=True, overflow="ignore")
-                elif column.kind == "name":
-                    table.add_column(t(column.header), no_wrap=True, style="cyan")
-                else:
-                    table.add_column(t(column.header), overflow="fold")
-            styles = block.styles or [""] * len(block.rows)
-            for row, style in zip(block.rows, styles):
-                table.add_row(*(Text(t(cell)) for cell in row), style=STYLES.get(style, ""))
-            out.append(table)
+            out.append(GridView(block, ascii))
         else:
             out.append(Text(t(block.text), style=STYLES.get(block.style, "")))
             if block.style == "bold":
                 out.append(Text(""))
     return out
+
+
+def _words(text: str) -> list[str]:
+    return [word for line in text.split("\n") for word in line.split(" ") if word]
+
+
+def _widest(texts: Iterable[str]) -> int:
+    return max((cell_len(x) for x in texts), default=0)
+
+
+class _Measured:
+    """A column with its widths: `least` (its longest unbreakable piece) and `most` (its longest line)."""
+
+    def __init__(self, column: Column, cells: list[str]) -> None:
+        self.column = column
+        self.header = column.header
+        lines = [line for cell in cells for line in cell.split("\n")]
+        self.widest_cell = _widest(lines)
+        head_least = _widest(_words(column.header))
+        if column.kind == "num":  # a number never wraps (its header wraps between its words)
+            self.least = max(self.widest_cell, head_least)
+        else:  # formulas and names wrap between their words ("z⁽¹⁾₁ = net_h1_1:1"), never inside one
+            self.least = max(_widest(w for cell in cells for w in _words(cell)), head_least)
+        self.most = max(self.widest_cell, cell_len(column.header), self.least)
+
+    @property
+    def wraps(self) -> bool:
+        """A formula (or prose) column: it moves under its row when the table does not fit."""
+        return self.column.kind == "text"
+
+    @property
+    def floor(self) -> int:
+        """The narrowest this column may be in a table of every column."""
+        return max(self.least, min(self.most, FORMULA_FLOOR)) if self.wraps else self.least
+
+
+class GridView:
+    """A Grid laid out for the console's width: a table, formulas under their rows, or one block per row."""
+
+    def __init__(self, grid: Grid, ascii: bool = False) -> None:
+        self.grid = grid
+        self.ascii = ascii
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        t: Callable[[str], str] = to_ascii if self.ascii else (lambda x: x)
+        g = self.grid
+        columns = [Column(t(c.header), c.kind, {t(k): v for k, v in c.styles.items()}) for c in g.columns]
+        rows = [[t(cell) for cell in row] for row in g.rows]
+        styles = g.styles or [""] * len(rows)
+        measured = [_Measured(c, [row[k] for row in rows]) for k, c in enumerate(columns)]
+        width = options.max_width
+        widths = _table_widths(measured, width)
+        if widths is not None:
+            yield self.table(t, measured, widths, rows, styles)
+            return
+        yield Text(t(g.title), style="bold")
+        yield Text("")
+        inline = [m for m in measured if not m.wraps or m.most <= SHORT]
+        below = [m for m in measured if m not in inline]
+        label = min(_widest(m.header for m in below), width // 3) if below else 0
+        headers = [_inline_header(measured, m) for m in inline]
+        widths = [max(m.widest_cell, _widest(_words(h))) for m, h in zip(inline, headers)]
+        fits = sum(widths) + 3 * len(inline) - 1 <= width
+        if fits and _widest_word(below) <= width - INDENT - label - 2:
+            yield from self.under_rows(console, measured, inline, headers, widths, rows, styles, width)
+        else:
+            yield from self.blocks(measured, rows, styles, width)
+        if g.caption:
+            yield Text(t(g.caption), style="dim")
+        yield Text("")
+
+    # ---- 1. one table ----
+    def table(
+        self,
+        t: Callable[[str], str],
+        measured: list[_Measured],
+        widths: list[int],
+        rows: list[list[str]],
+        styles: list[str],
+    ) -> Table:
+        g = self.grid
+        table = Table(
+            title=Text(t(g.title), style="bold"),
+            title_justify="left",
+            box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
+            pad_edge=False,
+            caption=Text(t(g.caption), style="dim") if g.caption else None,
+            caption_justify="left",
+        )
+        for m, w in zip(measured, widths):
+            kind = m.column.kind
+            table.add_column(
+                Text(m.header, no_wrap=False, overflow="fold"),  # between its words: the column is at least that wide
+                justify="right" if kind == "num" else "left",
+                no_wrap=kind == "num",
+                overflow="fold",  # never needed: every column is at least as wide as its longest unbreakable piece
+                style="cyan" if kind == "name" else None,
+                width=w,
+                min_width=m.least,
+            )
+        for row, style in zip(rows, styles):
+            table.add_row(*(self.cell(m, cell) for m, cell in zip(measured, row)), style=STYLES.get(style, ""))
+        return table
+
+    def cell(self, m: _Measured, text: str) -> Text:
+        return Text(text, style=m.column.styles.get(text, ""))
+
+    # ---- 2. the numbers in a row, the formulas under it ----
+    def under_rows(
+        self,
+        console: Console,
+        measured: list[_Measured],
+        inline: list[_Measured],
+        headers: list[str],
+        widths: list[int],
+        rows: list[list[str]],
+        styles: list[str],
+        width: int,
+    ) -> Iterator[Any]:
+        yield from self.header_lines(console, inline, headers, widths)
+        rule = "-" if self.ascii else "━"
+        yield Text(" " + rule * (sum(widths) + 3 * (len(widths) - 1)))
+        for row, style in zip(rows, styles):
+            cells = [row[measured.index(m)] for m in inline]
+            yield self.row_line(inline, cells, widths, STYLES.get(style, ""))
+            below = [(m, row[k]) for k, m in enumerate(measured) if m not in inline and row[k]]
+            if below:
+                yield self.labelled(below, width, STYLES.get(style, ""))
+
+    def header_lines(
+        self, console: Console, inline: list[_Measured], headers: list[str], widths: list[int]
+    ) -> Iterator[Text]:
+        wrapped = [
+            [line.plain.rstrip() for line in Text(h).wrap(console, w)] if h else [""] for h, w in zip(headers, widths)
+        ]
+        height = max(len(lines) for lines in wrapped)
+        for k in range(height):
+            parts = []
+            for m, lines, w in zip(inline, wrapped, widths):
+                line = lines[k - (height - len(lines))] if k >= height - len(lines) else ""
+                parts.append(_pad(line, w, m.column.kind == "num"))
+            yield Text(" " + "   ".join(parts).rstrip(), style="bold")
+
+    def row_line(self, inline: list[_Measured], cells: list[str], widths: list[int], style: str) -> Text:
+        line = Text(" ", style=style)
+        for k, (m, cell, w) in enumerate(zip(inline, cells, widths)):
+            if k:
+                line.append("   ")
+            extra = m.column.styles.get(cell, "") or ("cyan" if m.column.kind == "name" else "")
+            line.append(_pad(cell, w, m.column.kind == "num"), style=extra)
+        line.rstrip()
+        return line
+
+    # ---- 3. one block per row ----
+    def blocks(self, measured: list[_Measured], rows: list[list[str]], styles: list[str], width: int) -> Iterator[Any]:
+        names = [k for k, m in enumerate(measured) if m.column.kind == "name"][:1] or [0]
+        for row, style in zip(rows, styles):
+            head = Text(" ")
+            for k in names:
+                head.append(f"{measured[k].header} " if measured[k].header else "", style="bold")
+                head.append(row[k], style=f"cyan {STYLES.get(style, '')}".strip())
+            yield head
+            rest = [(m, row[k]) for k, m in enumerate(measured) if k not in names and row[k]]
+            yield self.labelled(rest, width, STYLES.get(style, ""))
+
+    def labelled(self, items: list[tuple[_Measured, str]], width: int, style: str) -> Table:
+        """Lines `header  cell` under a row, the cell wrapped at its spaces beside its label."""
+        label = min(_widest(m.header for m, _ in items), width // 3)
+        grid = Table.grid(padding=(0, 2))  # two spaces between a label and its cell
+        grid.add_column(width=INDENT - 2)
+        grid.add_column(width=label, style="dim")
+        grid.add_column(overflow="fold")  # folds only where a single piece is wider than the terminal
+        for m, cell in items:
+            grid.add_row("", Text(m.header), self.cell(m, cell))
+        grid.style = style
+        return grid
+
+
+def _inline_header(measured: list[_Measured], m: _Measured) -> str:
+    """A 'value' column right after a formula column is headed by that formula's header when the formulas move."""
+    k = measured.index(m)
+    if m.header == "value" and k and measured[k - 1].wraps and measured[k - 1].most > SHORT:
+        return measured[k - 1].header
+    return m.header
+
+
+def _widest_word(measured: list[_Measured]) -> int:
+    return max((m.least for m in measured), default=0)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * max(0, width - cell_len(text))
+    return gap + text if right else text + gap
+
+
+def _table_widths(measured: list[_Measured], width: int) -> list[int] | None:
+    """Each column's width in a table of every column that fits `width`, or None when none does."""
+    extra = 3 * len(measured) - 1  # rich: one space of padding each side, a border between and at the edges
+    if sum(m.most for m in measured) + extra <= width:
+        return [m.most for m in measured]
+    floors = [m.floor for m in measured]
+    spare = width - extra - sum(floors)
+    if spare < 0:
+        return None
+    wants = [m.most - f for m, f in zip(measured, floors)]
+    total = sum(wants)
+    widths = [f + (w * spare // total if total else 0) for f, w in zip(floors, wants)]
+    left = width - extra - sum(widths)  # what the rounding down left: a column each, those that want more first
+    for k in sorted(range(len(widths)), key=lambda k: widths[k] - measured[k].most):
+        if left and widths[k] < measured[k].most:
+            widths[k] += 1
+            left -= 1
+    return widths
 
 
 class BlocksView:
@@ -68,7 +274,7 @@ class BlocksView:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         header_done = False
         for renderable in to_rich(self.blocks(), self.ascii):
-            if isinstance(renderable, Table) and not header_done:
+            if isinstance(renderable, GridView) and not header_done:
                 yield Text("")
                 header_done = True
             yield renderable
