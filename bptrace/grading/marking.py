@@ -131,12 +131,27 @@ def reproduces(w: Written, x: float | None, rtol: float | None = None, atol: flo
 
 @dataclass(frozen=True)
 class Options:
-    """How strictly to mark, and which diagnoses count as correct (rounding always does)."""
+    """How strictly to mark, and which diagnoses count as correct (rounding always does).
+
+    follow_through is None for a student's self-check; marking with a key sets it to the share of a
+    step's points given for a step right from the student's own wrong earlier answers, and `credit` to
+    the share given for an answer a named misconception explains.
+    """
 
     min_digits: int = DEFAULT_MIN_DIGITS
     rtol: float | None = None
     accept: frozenset[str] = frozenset({"rounding"})
     diagnose: bool = True
+    follow_through: float | None = None
+    credit: tuple[tuple[str, float], ...] = ()
+
+
+def diagnosis_codes() -> list[str]:
+    """Every diagnosis code, in the order reports list them."""
+    return list(CODE_ORDER)
+
+
+VERDICTS = ("correct", "wrong", "follow-through", "unanswered", "invalid", "too-few-digits")
 
 
 @dataclass
@@ -145,15 +160,28 @@ class Result:
 
     answer: Answer
     expected: float
-    status: str  # correct | wrong | few-digits | unanswered
+    status: str  # correct | wrong | few-digits | unanswered | follow-through | invalid
     codes: list[str] = field(default_factory=list)
     explanation: str = ""
     earned: float = 0.0
     variants: list[Variant] = field(default_factory=list, repr=False)
+    rests_on: list[str] = field(default_factory=list)  # follow-through: the student's wrong answers it rests on
 
     @property
     def correct(self) -> bool:
         return self.status == "correct"
+
+    @property
+    def verdict(self) -> str:
+        """One of VERDICTS (the JSON's word for the status)."""
+        return "too-few-digits" if self.status == "few-digits" else self.status
+
+    @property
+    def given(self) -> str | None:
+        """The answer's literal text (an invalid one's too), or None when unanswered."""
+        if self.answer.written is not None:
+            return self.answer.written.text
+        return self.answer.text
 
     @property
     def quantity(self) -> str:
@@ -188,16 +216,37 @@ class Summary:
 
 @dataclass
 class SheetResult:
-    """A marked sheet."""
+    """A marked sheet (sheet None: a sheet that could not be read, marked 0 with its error)."""
 
-    sheet: Sheet
+    sheet: Sheet | None
     scenario: Scenario
     results: list[Result]
     summary: Summary
+    file: str = ""
+    student: str = ""
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    graded: bool = False  # marked with a teacher's key
+
+    def __post_init__(self) -> None:
+        if self.sheet is not None:
+            self.file = self.file or self.sheet.file
+            self.student = self.student or self.sheet.student
+            self.warnings = self.warnings or list(self.sheet.warnings)
 
     @property
-    def student(self) -> str:
-        return self.sheet.student
+    def score(self) -> float:
+        return self.summary.points
+
+    @property
+    def max_score(self) -> float:
+        return self.summary.max_points
+
+
+def unreadable(file: str, student: str, error: str, s: Scenario, max_points: float) -> SheetResult:
+    """A sheet that cannot be read, as a row of the class: 0 points, its error as the feedback."""
+    summary = Summary(0, 0, 0, 0.0, max_points, None, f"The sheet cannot be read: {error}", [])
+    return SheetResult(None, s, [], summary, file=file, student=student, error=error, graded=True)
 
 
 def mark(sheet: Sheet, answers: list[Answer], lab: Lab, options: Options = Options()) -> SheetResult:
@@ -206,15 +255,74 @@ def mark(sheet: Sheet, answers: list[Answer], lab: Lab, options: Options = Optio
 
     s = lab.scenario
     lab.want_steps({a.quantity.steps for a in answers if a.quantity.kind in STEP_KINDS and a.quantity.steps})
-    results = [_mark_one(a, lab, options) for a in answers]
     index = order_index(s)
-    ordered = sorted(results, key=lambda r: order_key(r.answer.quantity, index))
+    # in the derivation's order, so that each follow-through knows the verdicts of the answers before it
+    ordered_answers = sorted(answers, key=lambda a: order_key(a.quantity, index))
+    follow = _FollowThrough(lab, options) if options.follow_through is not None else None
+    ordered = []
+    for a in ordered_answers:
+        r = _mark_one(a, lab, options, follow)
+        if follow is not None:
+            follow.record(r)
+        ordered.append(r)
     summary = _summarise(ordered, lab, options)
-    return SheetResult(sheet, s, ordered, summary)
+    return SheetResult(sheet, s, ordered, summary, graded=options.follow_through is not None)
 
 
-def _mark_one(a: Answer, lab: Lab, options: Options) -> Result:
+class _FollowThrough:
+    """The student's own world (followthrough.World) over the answers marked so far."""
+
+    def __init__(self, lab: Lab, options: Options) -> None:
+        from bptrace.grading.followthrough import World
+
+        self.options = options
+        self.results: dict[str, Result] = {}
+        self.given: dict[str, float] = {}
+        self.world = World(lab.trace, self.given, self._faulty)
+
+    def _faulty(self, name: str) -> frozenset[str]:
+        r = self.results.get(name)
+        if r is None or r.correct:
+            return frozenset()
+        if r.status == "follow-through":
+            return frozenset(r.rests_on)
+        return frozenset([name])
+
+    def record(self, r: Result) -> None:
+        if r.answer.written is not None and r.status != "invalid" and r.answer.quantity.kind != "invalid":
+            self.results[r.quantity] = r
+            self.given[r.quantity] = r.answer.written.number
+
+    def check(self, a: Answer, x: float, rtol: float | None) -> Result | None:
+        """follow-through when the answer is the value recomputed from the student's not-correct inputs."""
+        w = a.written
+        assert w is not None and self.options.follow_through is not None
+        again = self.world.recompute(a.quantity.name)
+        if again is None or not again.rests_on or (w.digits < self.options.min_digits and w.value != 0):
+            return None
+        if not reproduces(w, again.value, rtol, a.tolerance):
+            return None
+        from bptrace.grading.answers import order_index
+
+        index = order_index(self.world.s)
+        rests = sorted(again.rests_on, key=lambda n: index.get(n, index.get(n.split(":")[0], len(index))))
+        return Result(
+            a,
+            x,
+            "follow-through",
+            explanation=f"right, given your {', '.join(rests)}",
+            earned=a.points * self.options.follow_through,
+            rests_on=rests,
+        )
+
+
+def _mark_one(a: Answer, lab: Lab, options: Options, follow: _FollowThrough | None = None) -> Result:
+    import math as _math
+
     q = a.quantity
+    if a.invalid is not None:
+        x = _math.nan if q.kind == "invalid" else lab.expected(q)
+        return Result(a, x, "invalid", explanation=a.invalid)
     x = lab.expected(q)
     w = a.written
     if w is None:
@@ -223,6 +331,10 @@ def _mark_one(a: Answer, lab: Lab, options: Options) -> Result:
     verdict = judge(w, x, options.min_digits, rtol, a.tolerance)
     if verdict.ok:
         return Result(a, x, "correct", earned=a.points)
+    if follow is not None and verdict.reason == "wrong":
+        carried = follow.check(a, x, rtol)
+        if carried is not None:
+            return carried
     if verdict.reason == "few-digits":
         plural = "s" if w.digits != 1 else ""
         so_far = " (right as far as it goes)" if agrees(w, x) else ""
@@ -242,7 +354,8 @@ def _mark_one(a: Answer, lab: Lab, options: Options) -> Result:
     # accepted when an accepted explanation reproduces it (a δ with Mitchell's sign is also what a sign
     # error gives; the student's gradients, marked on their own, tell the two apart)
     ok = any(c in options.accept or c == "rounding" for c in codes)
-    return Result(a, x, "correct" if ok else "wrong", codes, explanation, a.points if ok else 0.0, variants)
+    earned = a.points if ok else a.points * max((share for c, share in options.credit if c in codes), default=0.0)
+    return Result(a, x, "correct" if ok else "wrong", codes, explanation, earned, variants)
 
 
 def diagnose_answer(
@@ -295,6 +408,8 @@ def order_key(q: Quantity, index: dict[str, int]) -> tuple[int, int, int]:
     if q.kind in STEP_KINDS and steps_of(q) != 1:
         base = "E_total@1" if q.kind == "after" else f"{q.param}+"
         return (1_000_000 + steps_of(q), index.get(base, 0), sample)
+    if q.kind == "out" and q.base not in index:
+        return (0, -1, sample)  # an input (out_i1): before everything computed from it
     pos = index.get(q.name, index.get(q.base, len(index)))
     return (0, pos, sample)
 
@@ -316,11 +431,15 @@ def _summarise(results: list[Result], lab: Lab, options: Options) -> Summary:
     first = wrong[0] if wrong else (few[0] if few else None)
     narrative = _narrative(results, first, wrong, explanations)
     if few:
+        narrative += f" Too few significant digits: {_listed([r.quantity for r in few])}."
+    carried = [r for r in results if r.status == "follow-through"]
+    if carried:
         narrative += (
-            f" Too few significant digits: {', '.join(r.quantity for r in few[:6])}"
-            + (" ..." if len(few) > 6 else "")
-            + "."
+            f" Right given your own earlier answers (follow-through): {_listed([r.quantity for r in carried])}."
         )
+    invalid = [r for r in results if r.status == "invalid"]
+    if invalid:
+        narrative += f" Could not be read: {_listed([r.answer.key for r in invalid])}."
     return Summary(
         len(results),
         len(answered),
@@ -331,6 +450,10 @@ def _summarise(results: list[Result], lab: Lab, options: Options) -> Summary:
         narrative,
         explanations,
     )
+
+
+def _listed(names: list[str], most: int = 6) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _explanations(wrong: list[Result], right: list[Result], lab: Lab) -> list[Explanation]:
@@ -418,7 +541,7 @@ def to_data(result: SheetResult, hide_expected: bool = False) -> dict[str, Any]:
     """A marked sheet as plain data (the JSON of `check --format json`)."""
     s = result.summary
     return {
-        "sheet": result.sheet.file,
+        "sheet": result.file,
         "student": result.student,
         "scenario": result.scenario.title,
         "results": [
