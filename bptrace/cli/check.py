@@ -159,19 +159,19 @@ def _self_check(
     """A student's own check: each sheet with its own points and tolerances (today's behaviour)."""
     from bptrace.grading import answers as sheets_mod
     from bptrace.grading.diagnose import Lab
-    from bptrace.grading.marking import Options, mark
+    from bptrace.grading.marking import Marker, Options, mark
 
     options = Options(
         min_digits=min_digits, rtol=rtol, accept=frozenset(accept) | {"rounding"}, diagnose=not no_diagnose
     )
-    labs: dict[str, Lab] = {}
+    labs: dict[str, Marker] = {}
     results = []
     failed = 0
     for path in sheets:
         try:
             sheet = sheets_mod.read(path)
             s, key = sheets_mod.resolve_scenario(sheet, scenario)
-            lab = labs.setdefault(key, Lab(s))
+            lab = labs.get(key) or labs.setdefault(key, Marker(Lab(s)))
             bound = sheets_mod.bind(sheet, lab.scenario)
             results.append(mark(sheet, bound, lab, options))
         except BptraceError as exc:
@@ -211,7 +211,7 @@ def _mark_class(
     from bptrace.grading import key as key_mod
     from bptrace.grading.classview import class_view
     from bptrace.grading.diagnose import Lab
-    from bptrace.grading.marking import Options, mark, unreadable
+    from bptrace.grading.marking import Marker, Options, mark, unreadable
     from bptrace.render import check_out
 
     key = key_mod.read(key_file, scenario)
@@ -224,7 +224,7 @@ def _mark_class(
         follow_through=rules.follow_through,
         credit=tuple(rules.misconceptions.items()),
     )
-    lab = Lab(key.scenario)
+    lab = Marker(Lab(key.scenario))  # shared by every sheet: each diagnosis is made once for the class
     results = []
     key_path = Path(key_file).resolve()
     for path in sheets:

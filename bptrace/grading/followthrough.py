@@ -29,6 +29,7 @@ from bptrace.errors import BptraceError
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
+    from bptrace.model.names import Quantity
     from bptrace.model.scenario import Parameter, Scenario
 
 Roots = frozenset[str]
@@ -50,11 +51,20 @@ class World:
     follow-through, empty for a correct one (the marker decides, and may ask this world in turn).
     """
 
-    def __init__(self, trace: Trace, given: dict[str, float], faulty: Callable[[str], Roots]) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        given: dict[str, float],
+        faulty: Callable[[str], Roots],
+        parse: Callable[[str], Quantity] | None = None,
+    ) -> None:
+        from bptrace.model.names import parse as parse_name
+
         self.trace = trace
         self.s: Scenario = trace.scenario
         self.given = given
         self.faulty = faulty
+        self.parse = parse or (lambda name: parse_name(name, self.s))
         self._memo: dict[str, tuple[float, Roots]] = {}
         self._busy: set[str] = set()
 
@@ -77,23 +87,23 @@ class World:
 
     def recompute(self, name: str) -> Recomputed | None:
         """`name` from its direct inputs (the student's where given), or None where it has no such rule here."""
+        import numpy as np
+
         if self.s.max_margin or name in self._busy:
             return None
         try:
-            return self._compute(name)
+            with np.errstate(all="ignore"):
+                return self._compute(name)
         except (_NoRule, BptraceError, KeyError, ValueError, IndexError, ZeroDivisionError, OverflowError):
             return None
 
     def _compute(self, name: str) -> Recomputed:
         import numpy as np
 
-        from bptrace.model.names import parse
-
         self._busy.add(name)
         try:
-            q = parse(name, self.s)
-            with np.errstate(all="ignore"):
-                value, roots = self._rule(q.kind, q)
+            q = self.parse(name)
+            value, roots = self._rule(q.kind, q)
             if not np.isfinite(value):
                 raise _NoRule(name)
             return Recomputed(float(value), roots)

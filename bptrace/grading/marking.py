@@ -68,6 +68,15 @@ def agrees(w: Written, x: float) -> bool:
     """x rounded to w's last place is w ± one unit in that place (the digits rule, without min-digits)."""
     if not math.isfinite(x):
         return False
+    # the clear cases in float: |x − w| < 0.4 unit agrees, > 1.6 units does not (rounding moves x by at
+    # most half a unit); in between, and where a unit is below float64's resolution, exactly in Decimal
+    u = 10.0**w.place if -300 < w.place < 300 else 0.0
+    if u > 1e-14 * abs(x):
+        diff = abs(w.number - x)
+        if diff < 0.4 * u:
+            return True
+        if diff > 1.6 * u:
+            return False
     unit = Decimal(1).scaleb(w.place)
     try:
         with localcontext() as ctx:
@@ -249,13 +258,102 @@ def unreadable(file: str, student: str, error: str, s: Scenario, max_points: flo
     return SheetResult(None, s, [], summary, file=file, student=student, error=error, graded=True)
 
 
-def mark(sheet: Sheet, answers: list[Answer], lab: Lab, options: Options = Options()) -> SheetResult:
-    """Mark every answer of a sheet against the lab's scenario, diagnose the wrong ones, and summarise."""
-    from bptrace.grading.answers import order_index
+class Marker:
+    """The one place marking calls into diagnose's Lab, with the memos a class needs.
 
+    Every value a variant gives, every exact value, the derivation's order, the parsed names and the
+    diagnosis of each (quantity, written text) are computed once per scenario and shared by every sheet
+    of a `check` run: thirty students with the same misconception cost one diagnosis.
+    """
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.scenario = lab.scenario
+        self._values: dict[tuple[Quantity, Knobs], float | None] = {}
+        self._expected: dict[Quantity, float] = {}
+        self._diagnoses: dict[tuple[str, str, float | None, float | None, bool], list[Variant]] = {}
+        self._names: dict[str, Quantity] = {}
+        self._index: dict[str, int] | None = None
+        self._rounded: dict[tuple[Knobs, int], Knobs] = {}
+        self._by_variant: dict[tuple[Quantity, int | None], list[tuple[Variant, float | None]]] = {}
+
+    @property
+    def trace(self) -> Any:
+        return self.lab.trace
+
+    def variants(self) -> list[Variant]:
+        return self.lab.variants()
+
+    def want_steps(self, steps: set[int]) -> None:
+        self.lab.want_steps(steps)
+
+    def prefetch(self, knobs: list[Knobs], n: int) -> None:
+        self.lab.prefetch(knobs, n)
+
+    def value(self, q: Quantity, k: Knobs) -> float | None:
+        key = (q, k)
+        if key not in self._values:
+            self._values[key] = self.lab.value(q, k)
+        return self._values[key]
+
+    def expected(self, q: Quantity) -> float:
+        if q not in self._expected:
+            self._expected[q] = self.lab.expected(q)
+        return self._expected[q]
+
+    def order_index(self) -> dict[str, int]:
+        from bptrace.grading.answers import order_index
+
+        if self._index is None:
+            self._index = order_index(self.scenario)
+        return self._index
+
+    def parse(self, name: str) -> Quantity:
+        from bptrace.model.names import parse
+
+        if name not in self._names:
+            self._names[name] = parse(name, self.scenario)
+        return self._names[name]
+
+    def variant_values(self, q: Quantity, digits: int | None = None) -> list[tuple[Variant, float | None]]:
+        """Every misconception's value of q (with intermediates rounded to `digits`, when given)."""
+        key = (q, digits)
+        if key not in self._by_variant:
+            if digits is None and q.kind in STEP_KINDS and steps_of(q) > 1:
+                # every variant's training run to N (+1 for off-by-one) in one batched loop
+                self.prefetch([v.knobs for v in self.variants()], steps_of(q) + 1)
+            self._by_variant[key] = [
+                (v, self.value(q, v.knobs if digits is None else self.with_rounding(v.knobs, digits)))
+                for v in self.variants()
+            ]
+        return self._by_variant[key]
+
+    def with_rounding(self, k: Knobs, digits: int) -> Knobs:
+        key = (k, digits)
+        if key not in self._rounded:
+            self._rounded[key] = _with_rounding(k, digits)
+        return self._rounded[key]
+
+    def diagnose(
+        self, q: Quantity, w: Written, rtol: float | None, atol: float | None, misconceptions: bool
+    ) -> list[Variant]:
+        key = (q.name, w.text, rtol, atol, misconceptions)
+        if key not in self._diagnoses:
+            self._diagnoses[key] = diagnose_answer(q, w, self, rtol, atol, misconceptions)
+        return self._diagnoses[key]
+
+
+def marker(lab: Lab | Marker) -> Marker:
+    """A Marker for a Lab (a class shares one; a single sheet gets its own)."""
+    return lab if isinstance(lab, Marker) else Marker(lab)
+
+
+def mark(sheet: Sheet, answers: list[Answer], lab: Lab | Marker, options: Options = Options()) -> SheetResult:
+    """Mark every answer of a sheet against the lab's scenario, diagnose the wrong ones, and summarise."""
+    lab = marker(lab)
     s = lab.scenario
     lab.want_steps({a.quantity.steps for a in answers if a.quantity.kind in STEP_KINDS and a.quantity.steps})
-    index = order_index(s)
+    index = lab.order_index()
     # in the derivation's order, so that each follow-through knows the verdicts of the answers before it
     ordered_answers = sorted(answers, key=lambda a: order_key(a.quantity, index))
     follow = _FollowThrough(lab, options) if options.follow_through is not None else None
@@ -272,13 +370,14 @@ def mark(sheet: Sheet, answers: list[Answer], lab: Lab, options: Options = Optio
 class _FollowThrough:
     """The student's own world (followthrough.World) over the answers marked so far."""
 
-    def __init__(self, lab: Lab, options: Options) -> None:
+    def __init__(self, lab: Marker, options: Options) -> None:
         from bptrace.grading.followthrough import World
 
+        self.lab = lab
         self.options = options
         self.results: dict[str, Result] = {}
         self.given: dict[str, float] = {}
-        self.world = World(lab.trace, self.given, self._faulty)
+        self.world = World(lab.trace, self.given, self._faulty, parse=lab.parse)
 
     def _faulty(self, name: str) -> frozenset[str]:
         r = self.results.get(name)
@@ -297,14 +396,14 @@ class _FollowThrough:
         """follow-through when the answer is the value recomputed from the student's not-correct inputs."""
         w = a.written
         assert w is not None and self.options.follow_through is not None
+        if all(r.correct for r in self.results.values()):
+            return None  # nothing wrong before it to carry forward
         again = self.world.recompute(a.quantity.name)
         if again is None or not again.rests_on or (w.digits < self.options.min_digits and w.value != 0):
             return None
         if not reproduces(w, again.value, rtol, a.tolerance):
             return None
-        from bptrace.grading.answers import order_index
-
-        index = order_index(self.world.s)
+        index = self.lab.order_index()
         rests = sorted(again.rests_on, key=lambda n: index.get(n, index.get(n.split(":")[0], len(index))))
         return Result(
             a,
@@ -316,7 +415,7 @@ class _FollowThrough:
         )
 
 
-def _mark_one(a: Answer, lab: Lab, options: Options, follow: _FollowThrough | None = None) -> Result:
+def _mark_one(a: Answer, lab: Marker, options: Options, follow: _FollowThrough | None = None) -> Result:
     import math as _math
 
     q = a.quantity
@@ -345,7 +444,7 @@ def _mark_one(a: Answer, lab: Lab, options: Options, follow: _FollowThrough | No
             explanation=f"{w.text} has {w.digits} significant digit{plural}{so_far}; "
             f"give at least {options.min_digits}",
         )
-    variants = diagnose_answer(q, w, lab, rtol, a.tolerance, misconceptions=options.diagnose)
+    variants = lab.diagnose(q, w, rtol, a.tolerance, options.diagnose)
     codes = _codes(variants)
     if not variants:
         why = "not a known misconception: no known mistake reproduces this value" if options.diagnose else "wrong"
@@ -359,29 +458,42 @@ def _mark_one(a: Answer, lab: Lab, options: Options, follow: _FollowThrough | No
 
 
 def diagnose_answer(
-    q: Quantity, w: Written, lab: Lab, rtol: float | None = None, atol: float | None = None, misconceptions: bool = True
+    q: Quantity,
+    w: Written,
+    lab: Lab | Marker,
+    rtol: float | None = None,
+    atol: float | None = None,
+    misconceptions: bool = True,
 ) -> list[Variant]:
     """The variants that reproduce the written value: premature rounding alone if it does, else every
     misconception (and, for one-step values none reproduces exactly, each with early rounding)."""
     from bptrace.grading.diagnose import rounding_variant
 
+    lab = marker(lab)
     if 0 < w.digits <= MAX_ROUNDING_DIGITS:
         rounding = rounding_variant(w.digits)
         if reproduces(w, lab.value(q, rounding.knobs), rtol, atol):
             return [rounding]
     if not misconceptions:
         return []
-    if q.kind in STEP_KINDS and steps_of(q) > 1:
-        # every variant's training run to N (+1 for off-by-one) in one batched loop
-        lab.prefetch([v.knobs for v in lab.variants()], steps_of(q) + 1)
-    found = [v for v in lab.variants() if reproduces(w, lab.value(q, v.knobs), rtol, atol)]
+    found = [v for v, x in lab.variant_values(q) if _near(w, x, rtol, atol) and reproduces(w, x, rtol, atol)]
     one_step = q.kind not in STEP_KINDS or steps_of(q) <= 1
     if not found and one_step and 0 < w.digits <= MAX_ROUNDING_DIGITS:
-        for v in lab.variants():
-            knobs = _with_rounding(v.knobs, w.digits)
-            if reproduces(w, lab.value(q, knobs), rtol, atol):
-                found.append(Variant(v.code, f"{v.detail}, with intermediates rounded to {w.digits} digits", knobs))
+        for v, x in lab.variant_values(q, w.digits):
+            if _near(w, x, rtol, atol) and reproduces(w, x, rtol, atol):
+                detail = f"{v.detail}, with intermediates rounded to {w.digits} digits"
+                found.append(Variant(v.code, detail, lab.with_rounding(v.knobs, w.digits)))
     return found
+
+
+def _near(w: Written, x: float | None, rtol: float | None, atol: float | None) -> bool:
+    """A quick float test that x may reproduce w (reproduces() decides): within 1.6 units of the last
+    place written, or the tolerances (and anything where a unit is below float64's resolution)."""
+    if x is None:
+        return False
+    u = 10.0**w.place if -300 < w.place < 300 else 0.0
+    bound = max(1.6 * u, (rtol or 0.0) * abs(x), atol or 0.0, ZERO, 1e-12 * abs(x))
+    return u <= 1e-14 * abs(x) or abs(w.number - x) <= bound
 
 
 def _with_rounding(k: Knobs, digits: int) -> Knobs:
@@ -418,7 +530,7 @@ def order_key(q: Quantity, index: dict[str, int]) -> tuple[int, int, int]:
 # The sheet as a whole
 
 
-def _summarise(results: list[Result], lab: Lab, options: Options) -> Summary:
+def _summarise(results: list[Result], lab: Marker, options: Options) -> Summary:
     answered = [r for r in results if r.status != "unanswered"]
     # answers with too few digits are reported apart: the sheet "goes wrong" where a value is wrong
     wrong = [r for r in answered if r.status == "wrong"]
@@ -456,7 +568,7 @@ def _listed(names: list[str], most: int = 6) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def _explanations(wrong: list[Result], right: list[Result], lab: Lab) -> list[Explanation]:
+def _explanations(wrong: list[Result], right: list[Result], lab: Marker) -> list[Explanation]:
     """For each misconception that reproduces a wrong answer: all the wrong answers it reproduces, and the
     right answers it would have got wrong (a consistent explanation spoils none)."""
     by_variant: dict[Variant, list[str]] = {}

@@ -420,4 +420,7 @@ def class_json_text(results: list[SheetResult], view: ClassView, hide_expected: 
             "flags": [{"kind": f.kind, "detail": f.detail, "files": f.files} for f in view.flags],
         },
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    # one student per line: readable, and json's C encoder (no indent) for a class of hundreds
+    students = ",\n".join("    " + json.dumps(st, ensure_ascii=False) for st in data["students"])
+    summary = json.dumps(data["summary"], ensure_ascii=False)
+    return f'{{\n  "students": [\n{students}\n  ],\n  "summary": {summary}\n}}\n'
