@@ -97,7 +97,7 @@ def test_json_shape(tmp_path: Path) -> None:
     assert r["delta_o1"]["diagnosis"] == ["cross-entropy-delta"] and r["delta_o1"]["correct"] is False
     assert r["delta_o1"]["expected"] == pytest.approx(0.138498561629, abs=1e-12)
     assert r["w5+"]["status"] == "few-digits" and r["w5+"]["diagnosis"] == []
-    assert data["summary"]["score"] == "1/4"
+    assert data["summary"]["score"] == "1/4" and data["summary"]["self_check"] is True
 
 
 def test_hide_expected_reveals_no_exact_value(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_many_sheets_and_a_csv_report(tmp_path: Path) -> None:
     # JSON of many sheets (self-check)
     data = json.loads(run("check", str(a), str(b), "--format", "json")[1])
     assert [s["student"] for s in data["sheets"]] == ["Ada", "Bob"]
-    assert data["summary"] == {"sheets": 2, "all_correct": False}
+    assert data["summary"] == {"sheets": 2, "all_correct": False, "self_check": True}
 
 
 def test_gradescope_results_json(tmp_path: Path) -> None:

@@ -158,8 +158,7 @@ def _self_check(
 ) -> None:
     """A student's own check: each sheet with its own points and tolerances (today's behaviour)."""
     from bptrace.grading import answers as sheets_mod
-    from bptrace.grading.diagnose import Lab
-    from bptrace.grading.marking import Marker, Options, mark
+    from bptrace.grading.marking import Marker, Options, mark, marker_for
 
     options = Options(
         min_digits=min_digits, rtol=rtol, accept=frozenset(accept) | {"rounding"}, diagnose=not no_diagnose
@@ -171,7 +170,7 @@ def _self_check(
         try:
             sheet = sheets_mod.read(path)
             s, key = sheets_mod.resolve_scenario(sheet, scenario)
-            lab = labs.get(key) or labs.setdefault(key, Marker(Lab(s)))
+            lab = labs.get(key) or labs.setdefault(key, marker_for(s))
             bound = sheets_mod.bind(sheet, lab.scenario)
             results.append(mark(sheet, bound, lab, options))
         except BptraceError as exc:
@@ -210,8 +209,7 @@ def _mark_class(
     from bptrace.grading import answers as sheets_mod
     from bptrace.grading import key as key_mod
     from bptrace.grading.classview import class_view
-    from bptrace.grading.diagnose import Lab
-    from bptrace.grading.marking import Marker, Options, mark, unreadable
+    from bptrace.grading.marking import Options, mark, marker_for, unreadable
     from bptrace.render import check_out
 
     key = key_mod.read(key_file, scenario)
@@ -224,7 +222,7 @@ def _mark_class(
         follow_through=rules.follow_through,
         credit=tuple(rules.misconceptions.items()),
     )
-    lab = Marker(Lab(key.scenario))  # shared by every sheet: each diagnosis is made once for the class
+    lab = marker_for(key.scenario)  # shared by every sheet: each diagnosis is made once for the class
     results = []
     key_path = Path(key_file).resolve()
     for path in sheets:

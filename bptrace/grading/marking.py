@@ -343,6 +343,11 @@ class Marker:
         return self._diagnoses[key]
 
 
+def marker_for(s: Scenario) -> Marker:
+    """A fresh Marker (and Lab) for a scenario."""
+    return Marker(Lab(s))
+
+
 def marker(lab: Lab | Marker) -> Marker:
     """A Marker for a Lab (a class shares one; a single sheet gets its own)."""
     return lab if isinstance(lab, Marker) else Marker(lab)
@@ -683,6 +688,7 @@ def to_data(result: SheetResult, hide_expected: bool = False) -> dict[str, Any]:
             "all_correct": s.all_correct,
             "first_wrong": s.first_wrong,
             "narrative": s.narrative,
+            "self_check": True,  # the sheet's own points and tolerances: not a grade (a key makes one)
             "explanations": [
                 {"code": e.code, "detail": e.detail, "explains": e.explains, "contradicts": e.contradicts}
                 for e in s.explanations

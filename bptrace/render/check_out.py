@@ -225,7 +225,11 @@ def json_text(results: list[SheetResult], hide_expected: bool = False) -> str:
     else:
         data = {
             "sheets": [to_data(r, hide_expected) for r in results],
-            "summary": {"sheets": len(results), "all_correct": all(r.summary.all_correct for r in results)},
+            "summary": {
+                "sheets": len(results),
+                "all_correct": all(r.summary.all_correct for r in results),
+                "self_check": True,
+            },
         }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
