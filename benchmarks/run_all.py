@@ -6,7 +6,8 @@
 Whole commands are timed as subprocesses (wall clock, medians of N runs, the runs of a goal and of its
 baseline interleaved so that a burst of load on this shared machine hits both). Ratios, not seconds,
 are the figures to quote: docs/performance.md holds the latest table and the machine it came from.
-The symbolic-verification and training benchmarks (bench_verify.py, bench_train.py) run at the end.
+The symbolic-verification, training and class-marking benchmarks (bench_verify.py, bench_train.py,
+bench_check.py) run at the end.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def main() -> int:
     print(f"(medians of {repeats} interleaved runs; {os.cpu_count()} cores; python {sys.version.split()[0]})")
 
     if not args.skip_sub:
-        for script in ("bench_verify.py", "bench_train.py"):
+        for script in ("bench_verify.py", "bench_train.py", "bench_check.py"):
             path = HERE / script
             if path.exists():
                 print(f"\n== {script} ==", flush=True)

@@ -49,6 +49,10 @@ class AnswerSheetError(BptraceError):
     """An answer sheet that cannot be read or names quantities that do not exist."""
 
 
+class KeyFileError(BptraceError):
+    """A teacher's marking key that cannot be read or does not fit its exercise."""
+
+
 class UnknownNameError(BptraceError):
     """A quantity, scenario or parameter name that does not exist (with suggestions)."""
 

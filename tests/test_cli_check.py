@@ -106,7 +106,7 @@ def test_json_shape(tmp_path: Path) -> None:
     assert r["delta_o1"]["correct"] is False
     assert r["delta_o1"]["expected"] == pytest.approx(float(exact("delta_o1")), abs=1e-12)
     assert r["w5+"]["status"] == "few-digits" and r["w5+"]["diagnosis"] == []
-    assert data["summary"]["score"] == "1/4"
+    assert data["summary"]["score"] == "1/4" and data["summary"]["self_check"] is True
 
 
 def test_hide_expected_reveals_no_exact_value(tmp_path: Path) -> None:
@@ -120,17 +120,29 @@ def test_hide_expected_reveals_no_exact_value(tmp_path: Path) -> None:
     assert all(r["expected"] is None for r in data["results"])
 
 
+def write_key(path: Path, points: dict[str, int]) -> Path:
+    path.write_text(
+        "exercise: {scenario: mazur}\nquestions:\n" + "".join(f"  {q}: {p}\n" for q, p in points.items()),
+        encoding="utf-8",
+    )
+    return path
+
+
 def test_many_sheets_and_a_csv_report(tmp_path: Path) -> None:
     a = exact_sheet(tmp_path / "ada.yaml", "Ada", RIGHT)
     b = exact_sheet(tmp_path / "bob.yaml", "Bob", WRONG)
     c = tmp_path / "cyd.yaml"  # no student: the file name names her
     c.write_text("scenario: mazur\nanswers:\n  out_o1: 0.7514\n", encoding="utf-8")
-    report = tmp_path / "grades.csv"
-    code, out, err = run("check", str(a), str(b), str(c), "--report", str(report))
+    questions = dict.fromkeys({**RIGHT, **WRONG}, 1)
+    key = write_key(tmp_path / "key.yaml", questions)
+    code, out, err = run("check", str(a), str(b), str(c))
     assert code == 1, err
-    assert "3 sheets: 2 with every answer right" in out
-    rows = list(csv.DictReader(io.StringIO(report.read_text(encoding="utf-8"))))
-    assert len(rows) == len(RIGHT) + len(WRONG) + 1
+    assert "3 sheets: 2 with every answer right" in out  # the self-check: each sheet's own answers
+    report = tmp_path / "answers.csv"
+    code, out, err = run("check", str(a), str(b), str(c), "--key", str(key), "--report-long", str(report))
+    assert code == 1, err
+    rows = list(csv.DictReader(io.StringIO(report.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == 3 * len(questions)  # with a key every question counts, answered or not
     assert {r["student"] for r in rows} == {"Ada", "Bob", "cyd"}
     bob = {r["quantity"]: r for r in rows if r["student"] == "Bob"}
     assert bob["delta_o1"]["correct"] == "no" and bob["delta_o1"]["diagnosis"] == (
@@ -138,24 +150,27 @@ def test_many_sheets_and_a_csv_report(tmp_path: Path) -> None:
     )
     assert float(bob["delta_o1"]["expected"]) == pytest.approx(float(exact("delta_o1")), abs=1e-12)
     assert bob["out_o1"]["correct"] == "yes" and bob["out_o1"]["points"] == "1"
-    # JSON of many sheets
+    assert bob["dE/dw5"]["verdict"] == "follow-through" and bob["dE/dw5"]["rests_on"] == "delta_o1"
+    # JSON of many sheets (self-check)
     data = json.loads(run("check", str(a), str(b), "--format", "json")[1])
     assert [s["student"] for s in data["sheets"]] == ["Ada", "Bob"]
-    assert data["summary"] == {"sheets": 2, "all_correct": False}
+    assert data["summary"] == {"sheets": 2, "all_correct": False, "self_check": True}
 
 
 def test_gradescope_results_json(tmp_path: Path) -> None:
-    sheet = exact_sheet(tmp_path / "bob.yaml", "Bob", {**WRONG, "w6+": f"{{value: {published('w6+')}, points: 2}}"})
+    sheet = exact_sheet(tmp_path / "bob.yaml", "Bob", {**WRONG, "w6+": published("w6+"), "w5+": "0.3"})
+    key = write_key(tmp_path / "key.yaml", {"out_o1": 1, "delta_o1": 1, "dE/dw5": 1, "w5+": 1, "w6+": 2})
     out_file = tmp_path / "results.json"
-    code, out, err = run("check", str(sheet), "--format", "gradescope", "-o", str(out_file))
+    code, out, err = run("check", str(sheet), "--key", str(key), "--format", "gradescope", "-o", str(out_file))
     assert code == 1 and out == "", err
     data = json.loads(out_file.read_text(encoding="utf-8"))
-    assert data["score"] == 3 and data["max_score"] == 6
+    assert data["score"] == 4 and data["max_score"] == 6  # out_o1, dE/dw5 (follow-through), w6+
     tests = {t["name"]: t for t in data["tests"]}
     assert tests["w6+"] == {**tests["w6+"], "score": 2.0, "max_score": 2.0, "status": "passed"}
     assert tests["delta_o1"]["score"] == 0 and "cross-entropy-delta" in tests["delta_o1"]["output"]
+    assert "right, given your delta_o1" in tests["dE/dw5"]["output"]
     assert all(set(t) >= {"name", "score", "max_score", "output"} for t in data["tests"])
-    code, _, err = run("check", str(sheet), str(sheet), "--format", "gradescope")
+    code, _, err = run("check", str(sheet), str(sheet), "--key", str(key), "--format", "gradescope")
     assert code == 2 and "one sheet" in err
 
 
@@ -199,10 +214,15 @@ def test_one_bad_sheet_among_many_still_marks_the_others(tmp_path: Path) -> None
     good = exact_sheet(tmp_path / "ada.yaml", "Ada", RIGHT)
     bad = tmp_path / "bad.yaml"
     bad.write_text("scenario: mazur\nanswers:\n  w99: 1\n", encoding="utf-8")
-    code, out, err = run("check", str(good), str(bad), "--report", str(tmp_path / "g.csv"))
+    code, out, err = run("check", str(good), str(bad))
     assert code == 2
     assert "Ada" in out and f"bptrace: error: {bad}:3:3:" in err
-    assert "Ada" in (tmp_path / "g.csv").read_text(encoding="utf-8")
+    # with a key, the one unknown name is an invalid answer and the sheet a row of the report
+    key = write_key(tmp_path / "key.yaml", dict.fromkeys(RIGHT, 1))
+    code, out, err = run("check", str(good), str(bad), "--key", str(key), "--report", str(tmp_path / "g.csv"))
+    assert code == 1 and err == ""
+    report = (tmp_path / "g.csv").read_text(encoding="utf-8-sig")
+    assert "Ada" in report and "\nbad," in report
 
 
 def test_missing_sheet_file_exits_2(tmp_path: Path) -> None:
@@ -240,7 +260,10 @@ def test_template_path_is_relative_to_the_sheet(tmp_path: Path) -> None:
     out_file = tmp_path / "sheets" / "s.yaml"
     assert run("template", str(ex), "-o", str(out_file))[0] == 0
     assert "scenario: ../ex.yaml\n" in out_file.read_text(encoding="utf-8")
+    # a sheet may only name a file beside it or below its folder: ../ex.yaml needs -s
     code, _, err = run("check", str(out_file))
+    assert code == 2 and "is not beside the sheet or below its folder" in err and "-s SCENARIO" in err
+    code, _, err = run("check", str(out_file), "-s", str(ex))
     assert code == 1 and err == ""  # the scenario resolves; the sheet is just empty
 
 

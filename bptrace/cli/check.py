@@ -19,7 +19,14 @@ from bptrace.grading.diagnose import CODE_ORDER
 
 @click.command()
 @click.argument("sheets", nargs=-1, required=True, metavar="SHEET...")
-@click.option("-s", "--scenario", help="The scenario (bundled name or path); overrides the sheets' scenario:.")
+@click.option("-s", "--scenario", help="The scenario (bundled name or path); overrides the sheets' (or the key's).")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False),
+    help="Mark with a teacher's key (bptrace key SCENARIO > key.yaml): the key decides the questions, "
+    "points and rules; the sheets give values only.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -27,14 +34,14 @@ from bptrace.grading.diagnose import CODE_ORDER
     default="terminal",
     show_default=True,
     help="terminal: a table per sheet; json: the marks as data; gradescope: "
-    "results.json for a Gradescope autograder (one sheet).",
+    "results.json for a Gradescope autograder (one submission; needs --key).",
 )
 @click.option(
     "--min-digits",
     type=click.IntRange(1, 17),
     default=3,
     show_default=True,
-    help="Significant digits an answer needs to count as correct (unless it is exact).",
+    help="Significant digits an answer needs to count as correct (unless it is exact). With --key: rules.min_digits.",
 )
 @click.option("--rtol", type=click.FloatRange(min=0), help="Also accept answers within this relative tolerance.")
 @click.option(
@@ -42,17 +49,111 @@ from bptrace.grading.diagnose import CODE_ORDER
     multiple=True,
     type=click.Choice([c for c in CODE_ORDER if c != "rounding"]),
     help="Count answers explained by this diagnosis as correct (repeatable), "
-    "e.g. delta-sign-convention. Early rounding is always accepted.",
+    "e.g. delta-sign-convention. Early rounding is always accepted. With --key: rules.accept.",
 )
 @click.option("--hide-expected", is_flag=True, help="Mark without showing the exact values.")
 @click.option("--no-diagnose", is_flag=True, help="Only mark; do not look for the misconception behind a wrong answer.")
+@click.option("--summary", is_flag=True, help="With --key: print only the class view, not each sheet's table.")
 @click.option(
-    "--report", type=click.Path(dir_okay=False), help="Also write a CSV grade report: one row per student and quantity."
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="With --key: write a CSV of grades, one row per student, a column per question (points earned), totals.",
 )
+@click.option(
+    "--report-long",
+    type=click.Path(dir_okay=False),
+    help="With --key: write a CSV with one row per student and quantity.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing --report or --report-long file.")
 @digits_option
 @ascii_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 def check(
+    sheets: tuple[str, ...],
+    scenario: str | None,
+    key_file: str | None,
+    fmt: str,
+    min_digits: int,
+    rtol: float | None,
+    accept: tuple[str, ...],
+    hide_expected: bool,
+    no_diagnose: bool,
+    summary: bool,
+    report: str | None,
+    report_long: str | None,
+    force: bool,
+    digits: int,
+    ascii_: bool,
+    output: str | None,
+) -> None:
+    """Mark answer sheets and name the mistake behind each wrong answer.
+
+    Without --key this is a student's self-check of their own sheet. With --key a teacher marks a
+    class: the key decides the questions, points and rules, every question counts (unanswered: 0),
+    a step right given the student's own wrong earlier answer gets follow-through credit, a sheet that
+    cannot be read is a row with 0 points, and a class view follows the sheets.
+
+    An answer is correct to the significant digits written (± one unit in the last place, at least
+    --min-digits of them). A wrong one is re-derived under known misconceptions (δ = out − target with
+    squared error, the learning rate left out, ...); those that reproduce it are named. Exit status:
+    0 all correct, 1 some answer wrong, 2 a bad sheet, key or scenario. Format: docs/answer-sheets.md.
+
+    \b
+    Example:
+        bptrace check answers.yaml
+        bptrace check examples/mazur_published.yaml --format json
+        bptrace key mazur > key.yaml
+        bptrace check sheets/*.yaml --key key.yaml --report grades.csv --hide-expected
+        bptrace check examples/class/*.yaml --key examples/class/key.yaml --summary
+        bptrace check submission.yaml --key key.yaml --format gradescope -o /autograder/results/results.json
+    """
+    from bptrace.cli import graph as cli_graph
+
+    if cli_graph.is_graph_sheet(sheets[0], scenario):  # a graph's sheets (docs/graphs.md)
+        if fmt == "gradescope" or report or report_long or key_file or summary:
+            raise BptraceError(
+                "--key, --summary, --report and --format gradescope are for network sheets",
+                hint="check a graph's sheets without them (--format json for data)",
+            )
+        diagnose = not no_diagnose
+        return cli_graph.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
+    if fmt == "gradescope" and len(sheets) > 1:
+        raise BptraceError(
+            "--format gradescope marks one sheet (one submission) at a time",
+            hint="or use --report grades.csv for many sheets",
+        )
+    if key_file is None:
+        needs = [o for o, on in (("--report", report), ("--report-long", report_long), ("--summary", summary)) if on]
+        if fmt == "gradescope":
+            needs.append("--format gradescope")
+        if needs:
+            raise BptraceError(
+                f"{' and '.join(needs)} need{'s' if len(needs) == 1 else ''} --key: without a key a sheet "
+                "sets its own points, which is a self-check, not a grade",
+                hint="write a key with 'bptrace key SCENARIO > key.yaml', edit it, and add --key key.yaml",
+            )
+        _self_check(sheets, scenario, fmt, min_digits, rtol, accept, hide_expected, no_diagnose, digits, ascii_, output)
+        return
+    ctx = click.get_current_context()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("min_digits", "rtol", "accept", "no_diagnose")
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise BptraceError(
+            f"with --key the key's rules decide; {', '.join(given)} cannot be given too",
+            hint=f"edit rules: in {key_file} (min_digits, rtol, tolerance, accept, diagnose)",
+        )
+    for path in (report, report_long):
+        if path:
+            refuse_existing(path, force)  # before the marking, not after it
+    _mark_class(
+        sheets, scenario, key_file, fmt, hide_expected, summary, report, report_long, force, digits, ascii_, output
+    )
+
+
+def _self_check(
     sheets: tuple[str, ...],
     scenario: str | None,
     fmt: str,
@@ -61,52 +162,25 @@ def check(
     accept: tuple[str, ...],
     hide_expected: bool,
     no_diagnose: bool,
-    report: str | None,
     digits: int,
     ascii_: bool,
     output: str | None,
 ) -> None:
-    """Mark answer sheets and name the mistake behind each wrong answer.
-
-    An answer is correct to the significant digits written (± one unit in the last place, at least
-    --min-digits of them). A wrong one is re-derived under known misconceptions (δ = out − target with
-    squared error, the learning rate left out, ...); those that reproduce it are named. Exit status:
-    0 all correct, 1 some answer wrong, 2 a bad sheet or scenario. Format: docs/answer-sheets.md.
-
-    \b
-    Example:
-        bptrace check answers.yaml
-        bptrace check examples/mazur_published.yaml --format json
-        bptrace check sheets/*.yaml --report grades.csv --hide-expected
-        bptrace check submission.yaml --format gradescope -o /autograder/results/results.json
-    """
-    from bptrace.cli import graph as cli_graph
-
-    if cli_graph.is_graph_sheet(sheets[0], scenario):  # a graph's sheets (docs/graphs.md)
-        if fmt == "gradescope" or report:
-            raise BptraceError("--format gradescope and --report are for network sheets", hint="use --format json")
-        diagnose = not no_diagnose
-        return cli_graph.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
+    """A student's own check: each sheet with its own points and tolerances (today's behaviour)."""
     from bptrace.grading import answers as sheets_mod
-    from bptrace.grading.diagnose import Lab
-    from bptrace.grading.marking import Options, mark
+    from bptrace.grading.marking import Marker, Options, mark, marker_for
 
-    if fmt == "gradescope" and len(sheets) > 1:
-        raise BptraceError(
-            "--format gradescope marks one sheet (one submission) at a time",
-            hint="or use --report grades.csv for many sheets",
-        )
     options = Options(
         min_digits=min_digits, rtol=rtol, accept=frozenset(accept) | {"rounding"}, diagnose=not no_diagnose
     )
-    labs: dict[str, Lab] = {}
+    labs: dict[str, Marker] = {}
     results = []
     failed = 0
     for path in sheets:
         try:
             sheet = sheets_mod.read(path)
             s, key = sheets_mod.resolve_scenario(sheet, scenario)
-            lab = labs.setdefault(key, Lab(s))
+            lab = labs.get(key) or labs.setdefault(key, marker_for(s))
             bound = sheets_mod.bind(sheet, lab.scenario)
             results.append(mark(sheet, bound, lab, options))
         except BptraceError as exc:
@@ -119,19 +193,121 @@ def check(
 
         if fmt == "json":
             write_output(check_out.json_text(results, hide_expected), output)
-        elif fmt == "gradescope":
-            write_output(check_out.gradescope_text(results[0], hide_expected, digits), output)
         else:
             print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, output)
-        if report:
-            try:
-                Path(report).write_text(check_out.csv_text(results, hide_expected), encoding="utf-8")
-            except OSError as exc:
-                raise BptraceError(f"cannot write {report}: {exc.strerror or exc}") from None
     if failed:
         raise click.exceptions.Exit(2)
     if not all(r.summary.all_correct for r in results):
         raise Mismatch()
+
+
+def _mark_class(
+    sheets: tuple[str, ...],
+    scenario: str | None,
+    key_file: str,
+    fmt: str,
+    hide_expected: bool,
+    summary: bool,
+    report: str | None,
+    report_long: str | None,
+    force: bool,
+    digits: int,
+    ascii_: bool,
+    output: str | None,
+) -> None:
+    """Mark every sheet with the teacher's key; a sheet that cannot be read is a row with 0 points."""
+    from bptrace.grading import answers as sheets_mod
+    from bptrace.grading import key as key_mod
+    from bptrace.grading.classview import class_view
+    from bptrace.grading.marking import Options, mark, marker_for, unreadable
+    from bptrace.render import check_out
+
+    key = key_mod.read(key_file, scenario)
+    rules = key.rules
+    options = Options(
+        min_digits=rules.min_digits,
+        rtol=rules.rtol,
+        accept=rules.accept | {"rounding"},
+        diagnose=rules.diagnose,
+        follow_through=rules.follow_through,
+        credit=tuple(rules.misconceptions.items()),
+    )
+    lab = marker_for(key.scenario)  # shared by every sheet: each diagnosis is made once for the class
+    results = []
+    key_path = Path(key_file).resolve()
+    for path in sheets:
+        if Path(path).resolve() == key_path:
+            continue  # sheets/*.yaml may catch the key itself
+        try:
+            sheet = sheets_mod.read(path, graded=True)
+            results.append(mark(sheet, sheets_mod.bind_to_key(sheet, key), lab, options))
+        except BptraceError as exc:
+            click.echo(f"bptrace: warning: {exc} (marked 0)", err=True)
+            results.append(unreadable(str(path), Path(path).stem, str(exc), key.scenario, key.max_points))
+    if not results:
+        raise BptraceError(
+            "no sheets to mark: the only file given is the key", hint="give the sheets, e.g. sheets/*.yaml"
+        )
+    view = class_view(results, key)
+    if fmt == "json":
+        write_output(check_out.class_json_text(results, view, hide_expected), output)
+    elif fmt == "gradescope":
+        write_output(check_out.gradescope_text(results[0], hide_expected, digits), output)
+    else:
+        renderable = check_out.ClassReport(results, view, digits=digits, hide_expected=hide_expected, summary=summary)
+        print_renderable(renderable, ascii_, output)
+    if report:
+        write_report(check_out.grades_csv_text(results, key), report, force)
+    if report_long:
+        write_report(check_out.csv_text(results, hide_expected), report_long, force)
+    if not all(r.error is None and r.summary.all_correct for r in results):
+        raise Mismatch()
+
+
+def refuse_existing(path: str, force: bool) -> None:
+    """A report never replaces an existing file unless --force is given."""
+    if not force and path != "-" and os.path.lexists(path):
+        raise BptraceError(f"{path} exists already", hint="pass --force to replace it, or choose another name")
+
+
+def write_report(text: str, path: str, force: bool) -> None:
+    """Write a CSV report: refused over an existing file without --force, then written atomically.
+
+    The one place reports are written (for the shared atomic writer to take over)."""
+    refuse_existing(path, force)
+    write_output(text, path)
+
+
+@click.command("key")
+@click.argument("scenario", required=False)
+@click.option(
+    "--only",
+    callback=lambda ctx, param, value: _sections(ctx, param, value),
+    metavar="SECTIONS",
+    help="Comma-separated sections to ask: forward, backward, updates (default: all).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+def key_command(scenario: str | None, only: set[str] | None, output: str | None) -> None:
+    """Write an editable marking key for SCENARIO (a path or bundled name; default: mazur).
+
+    The key names the exercise, lists every quantity a student computes at 1 point (delete the ones
+    you do not ask, change the points) and the marking rules: significant digits, tolerances, accepted
+    conventions, credit for follow-through and for named misconceptions. Mark with it:
+    bptrace check SHEETS... --key key.yaml
+
+    \b
+    Example:
+        bptrace key mazur > key.yaml
+        bptrace key exercise.yaml --only forward,updates -o key.yaml
+    """
+    from bptrace.grading.key import key_text
+    from bptrace.model.scenario import is_path_like
+
+    s = load_scenario(scenario)
+    ref = scenario or "mazur"
+    if is_path_like(ref) and output and output != "-":
+        ref = os.path.relpath(Path(ref).resolve(), Path(output).resolve().parent)  # relative to the key's folder
+    write_output(key_text(s, ref, only), output)
 
 
 def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> set[str] | None:
@@ -267,4 +443,4 @@ def new(
     write_output(text, output)
 
 
-COMMANDS = [check, template, new]
+COMMANDS = [check, key_command, template, new]

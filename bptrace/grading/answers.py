@@ -15,7 +15,7 @@ source.parse has already refused tags) to get each scalar exactly as written: 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from bptrace.model import source
 from bptrace.model.source import Document, did_you_mean
 
 if TYPE_CHECKING:
+    from bptrace.grading.key import Key
     from bptrace.model.names import Quantity
     from bptrace.model.scenario import Scenario
 
@@ -45,6 +46,8 @@ class RawAnswer:
     rtol: float | None  # relative
     line: int | None
     column: int | None
+    error: str | None = None  # marked with a key: why this one answer cannot be read (it is then invalid)
+    text: str | None = None  # the literal text, for an invalid answer's row
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Answer:
     rtol: float | None
     line: int | None
     column: int | None
+    invalid: str | None = None  # the one-line error that makes this answer invalid (marked with a key)
+    text: str | None = None  # an invalid answer's literal text, as shown in its row
 
 
 @dataclass
@@ -71,49 +76,84 @@ class Sheet:
     scenario_name: str | None
     raw: list[RawAnswer]
     doc: Document
+    warnings: list[str] = field(default_factory=list)  # what a key ignored (points:, tolerance:, scenario:, ...)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Reading
 
 
-def read(path: Path | str) -> Sheet:
-    """Read and validate an answer sheet's structure and numbers (names are checked by bind)."""
+def read(path: Path | str, graded: bool = False) -> Sheet:
+    """Read and validate an answer sheet's structure and numbers (names are checked by bind).
+
+    graded=True (marking with a teacher's key): the sheet gives values only. Its points:, tolerance:,
+    rtol: and scenario: are ignored with a warning, an unknown top-level key is a warning, and an answer
+    that cannot be read is kept as invalid (its error in RawAnswer.error) while the rest is marked.
+    """
     path = Path(path)
     shown = str(path)
     text = source.read_text(path, AnswerSheetError)
     doc = source.parse(text, shown, AnswerSheetError)
     data = doc.data
+    warnings: list[str] = []
     if not isinstance(data, dict):
         raise doc.error(
             (), "an answer sheet is a mapping with scenario: and answers:", hint="see docs/answer-sheets.md"
         )
     for key in data:
         if key not in TOP_KEYS:
-            raise doc.error(
+            error = doc.error(
                 (key,),
-                f"unknown key {key!r}",
+                f"unknown key {source.brief(key)}",
                 hint=did_you_mean(str(key), TOP_KEYS) or f"expected one of {', '.join(TOP_KEYS)}",
             )
+            if not graded:
+                raise error
+            warnings.append(f"{error} (ignored)")
     scenario_name = data.get("scenario")
     if scenario_name is not None and not isinstance(scenario_name, str):
-        raise doc.error(("scenario",), f"scenario must be a name or a path, got {scenario_name!r}")
+        raise doc.error(("scenario",), f"scenario must be a name or a path, got {source.brief(scenario_name)}")
     student = data.get("student")
     if isinstance(student, (dict, list, bool)):
         raise doc.error(("student",), "student must be a name")
     if "answers" not in data:
         raise doc.error((), "missing required key 'answers'", hint="add answers: with one QUANTITY: VALUE per line")
     answers = data["answers"]
-    if not isinstance(answers, dict) or not answers:
+    if graded and answers is None:
+        answers = {}
+    if not isinstance(answers, dict) or (not answers and not graded):
         raise doc.error(
             ("answers",),
             "answers must be a mapping QUANTITY: VALUE with at least one answer",
             hint="e.g. out_o1: 0.75136507",
         )
     texts = _scalar_texts(text)
-    raw = [_raw_answer(doc, str(key), value, texts.get(str(key))) for key, value in answers.items()]
+    raw = []
+    for key, value in answers.items():
+        if not graded:
+            raw.append(_raw_answer(doc, str(key), value, texts.get(str(key))))
+            continue
+        ignored = [k for k in ("points", "tolerance", "rtol") if isinstance(value, dict) and k in value]
+        if ignored:
+            warnings.append(
+                f"{_at(doc, ('answers', key))}answers.{key}: {', '.join(ignored)} ignored: the key decides the grading"
+            )
+            value = {k: v for k, v in value.items() if k not in ignored}
+        try:
+            raw.append(_raw_answer(doc, str(key), value, texts.get(str(key))))
+        except AnswerSheetError as exc:
+            line, column = doc.where(("answers", key))
+            shown_text = texts.get(str(key))
+            raw.append(RawAnswer(str(key), None, 1.0, None, None, line, column, str(exc), shown_text))
     name = str(student).strip() if student not in (None, "") else path.stem
-    return Sheet(path, shown, name, scenario_name.strip() if scenario_name else None, raw, doc)
+    return Sheet(path, shown, name, scenario_name.strip() if scenario_name else None, raw, doc, warnings)
+
+
+def _at(doc: Document, path: tuple[Any, ...]) -> str:
+    """'file:line:column: ' of a value, for a warning."""
+    line, column = doc.where(path)
+    where = doc.file + (f":{line}" if line else "") + (f":{column}" if line and column else "")
+    return f"{where}: "
 
 
 def _scalar_texts(text: str) -> dict[str, str | None]:
@@ -188,7 +228,12 @@ def _non_negative(doc: Document, path: tuple[Any, ...], value: Any, what: str) -
 
 
 def resolve_scenario(sheet: Sheet, override: str | None = None) -> tuple[Scenario, str]:
-    """The scenario a sheet is about (-s wins over scenario:), and the path it came from (a cache key)."""
+    """The scenario a sheet is about (-s wins over scenario:), and the path it came from (a cache key).
+
+    A sheet's own scenario: may name a bundled scenario, or a file beside the sheet or below its folder;
+    anything else needs -s (or a key). Errors about a file the sheet names never quote that file.
+    """
+    from bptrace.errors import ScenarioError
     from bptrace.model import scenario as scenarios
 
     if override:
@@ -207,11 +252,115 @@ def resolve_scenario(sheet: Sheet, override: str | None = None) -> tuple[Scenari
         path, _ = scenarios.resolve(name, relative_to=base)
     except UnknownNameError as exc:
         raise sheet.doc.error(("scenario",), exc.message, hint=exc.hint) from None
+    if not scenarios.is_path_like(name):
+        return scenarios.load(name), str(path.resolve())
+    shown = source.brief(name)
+    if not _inside(path, base):
+        raise sheet.doc.error(
+            ("scenario",),
+            f"scenario: {shown} is not beside the sheet or below its folder",
+            hint="a sheet may name a bundled scenario or a file in its own folder; "
+            "to mark it against another file pass -s SCENARIO or --key KEY",
+        )
     if not path.is_file():
         raise sheet.doc.error(
-            ("scenario",), f"no scenario file {path}", hint="a path in scenario: is relative to the sheet's folder"
+            ("scenario",), f"no scenario file {shown}", hint="a path in scenario: is relative to the sheet's folder"
         )
-    return scenarios.load(name, relative_to=base), str(path.resolve())
+    try:
+        s = scenarios.load(name, relative_to=base)
+    except ScenarioError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise sheet.doc.error(
+            ("scenario",),
+            f"scenario: {shown} is not a valid scenario{where}",
+            hint=f"see what is wrong with: bptrace run {shown}",
+        ) from None
+    return s, str(path.resolve())
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Is path (after following every symlink) the folder's own file or below it?"""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def bind_to_key(sheet: Sheet, key: Key) -> list[Answer]:
+    """The key's questions, each with the sheet's answer (or unanswered), in the key's order, then the
+    sheet's answers that cannot be marked (invalid: an unknown name, a bad number, a repeated quantity).
+    Answers to quantities the key does not ask are left out with a warning on the sheet."""
+    from bptrace.model.names import Quantity, parse
+
+    s = key.scenario
+    if sheet.scenario_name and not _same_scenario(sheet, key):
+        line, column = sheet.doc.where(("scenario",))
+        sheet.warnings.append(
+            f"{sheet.file}:{line}:{column}: scenario: {source.brief(sheet.scenario_name)} ignored: "
+            f"the key's exercise is {source.brief(key.scenario_ref)}"
+        )
+    by_name: dict[str, RawAnswer] = {}
+    extra: list[Answer] = []
+    asked = {q.quantity.name for q in key.questions}
+    for raw in sheet.raw:
+        try:
+            q = parse(raw.key, s)
+        except UnknownNameError as exc:
+            error = sheet.doc.error(("answers", raw.key), exc.message, hint=exc.hint)
+            extra.append(_invalid(raw, Quantity("invalid", raw.key), str(error)))
+            continue
+        if q.name in by_name:
+            other = by_name[q.name]
+            message = f"{raw.key!r} is the same quantity as {other.key!r} (line {other.line}); marked once"
+            sheet.warnings.append(f"{sheet.file}:{raw.line}: answers.{raw.key}: {message}")
+            continue
+        if q.name not in asked:
+            sheet.warnings.append(f"{sheet.file}:{raw.line}: answers.{raw.key}: not a question of the key (ignored)")
+            continue
+        by_name[q.name] = raw
+    out: list[Answer] = []
+    for question in key.questions:
+        q = question.quantity
+        tolerance = question.tolerance if question.tolerance is not None else key.rules.tolerance
+        found = by_name.get(q.name)
+        if found is None:
+            out.append(Answer(question.name, q, None, question.points, tolerance, question.rtol, None, None))
+        elif found.error is not None:
+            out.append(_invalid(found, q, found.error, question.points))
+        else:
+            out.append(
+                Answer(found.key, q, found.written, question.points, tolerance, question.rtol, found.line, found.column)
+            )
+    return out + extra
+
+
+def _same_scenario(sheet: Sheet, key: Key) -> bool:
+    """Does the sheet's scenario: name the key's exercise? (Only compared by path, never read.)"""
+    from bptrace.model import scenario as scenarios
+
+    name = sheet.scenario_name or ""
+    if name == key.scenario_ref:
+        return True
+    try:
+        path, _ = scenarios.resolve(name, relative_to=sheet.path.parent)
+        return str(path.resolve()) == key.scenario_path
+    except (UnknownNameError, OSError, RuntimeError):
+        return False
+
+
+def _invalid(raw: RawAnswer, q: Quantity, error: str, points: float = 0.0) -> Answer:
+    return Answer(
+        raw.key,
+        q,
+        None,
+        points,
+        None,
+        None,
+        raw.line,
+        raw.column,
+        invalid=error,
+        text=raw.text if raw.text is not None else (raw.written.text if raw.written else None),
+    )
 
 
 def bind(sheet: Sheet, s: Scenario) -> list[Answer]:
@@ -316,7 +465,7 @@ def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) 
         "# Write each value to at least 3 significant digits (better all you have: 0.75136507);",
         "# the digits you write are the precision you are marked at. Leave a value empty to skip it.",
         "# Names: docs/answer-sheets.md. Mark it with: bptrace check THIS_FILE",
-        f"scenario: {_yaml_scalar(scenario_ref)}",
+        f"scenario: {yaml_scalar(scenario_ref)}",
         "student:",
         "answers:",
     ]
@@ -327,11 +476,11 @@ def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) 
         if g != group:
             lines.append(f"  # {g}")
             group = g
-        lines.append(f"  {_yaml_scalar(name)}:")
+        lines.append(f"  {yaml_scalar(name)}:")
     return "\n".join(lines) + "\n"
 
 
-def _yaml_scalar(text: str) -> str:
+def yaml_scalar(text: str) -> str:
     """text as a YAML scalar, quoted only where plain YAML would misread it."""
     import yaml
 

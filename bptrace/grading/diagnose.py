@@ -23,7 +23,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bptrace.engine.step import NO_MISTAKES, FPrimeRule, Mistakes, Params, rounder
 from bptrace.errors import BptraceError
@@ -425,9 +425,19 @@ def early_rounding_variant(digits: int, written: int, also: tuple[int, ...] = ()
 # Finding the misconceptions behind an answer
 
 
+class Deriver(Protocol):
+    """What find() asks of a Lab: the variants and each one's value of a quantity (a Marker memoises them)."""
+
+    def variants(self) -> list[Variant]: ...
+
+    def value(self, q: Quantity, k: Knobs) -> float | None: ...
+
+    def want_steps(self, steps: set[int]) -> None: ...
+
+
 def find(
     q: Quantity,
-    lab: Lab,
+    lab: Deriver,
     matches: Callable[[float | None], bool],
     digits: int,
     *,

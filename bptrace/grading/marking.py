@@ -24,6 +24,7 @@ from bptrace.grading.diagnose import (
     DEFAULT_MIN_DIGITS,
     STEP_KINDS,
     TOO_FEW_DIGITS,
+    Knobs,
     Lab,
     Variant,
     accepted,
@@ -77,6 +78,15 @@ def agrees(w: Written, x: float) -> bool:
     """x rounded to w's last place is w ± one unit in that place (the digits rule, without min-digits)."""
     if not math.isfinite(x):
         return False
+    # the clear cases in float: |x − w| < 0.4 unit agrees, > 1.6 units does not (rounding moves x by at
+    # most half a unit); in between, and where a unit is below float64's resolution, exactly in Decimal
+    u = 10.0**w.place if -300 < w.place < 300 else 0.0
+    if u > 1e-14 * abs(x):
+        diff = abs(w.number - x)
+        if diff < 0.4 * u:
+            return True
+        if diff > 1.6 * u:
+            return False
     unit = Decimal(1).scaleb(w.place)
     try:
         with localcontext() as ctx:
@@ -140,12 +150,27 @@ def reproduces(w: Written, x: float | None, rtol: float | None = None, atol: flo
 
 @dataclass(frozen=True)
 class Options:
-    """How strictly to mark, and which diagnoses count as correct (rounding always does)."""
+    """How strictly to mark, and which diagnoses count as correct (rounding always does).
+
+    follow_through is None for a student's self-check; marking with a key sets it to the share of a
+    step's points given for a step right from the student's own wrong earlier answers, and `credit` to
+    the share given for an answer a named misconception explains.
+    """
 
     min_digits: int = DEFAULT_MIN_DIGITS
     rtol: float | None = None
     accept: frozenset[str] = frozenset({"rounding"})
     diagnose: bool = True
+    follow_through: float | None = None
+    credit: tuple[tuple[str, float], ...] = ()
+
+
+def diagnosis_codes() -> list[str]:
+    """Every diagnosis code, in the order reports list them."""
+    return list(CODE_ORDER)
+
+
+VERDICTS = ("correct", "wrong", "follow-through", "unanswered", "invalid", "too-few-digits")
 
 
 @dataclass
@@ -154,15 +179,28 @@ class Result:
 
     answer: Answer
     expected: float
-    status: str  # correct | wrong | few-digits | unanswered
+    status: str  # correct | wrong | few-digits | unanswered | follow-through | invalid
     codes: list[str] = field(default_factory=list)
     explanation: str = ""
     earned: float = 0.0
     variants: list[Variant] = field(default_factory=list, repr=False)
+    rests_on: list[str] = field(default_factory=list)  # follow-through: the student's wrong answers it rests on
 
     @property
     def correct(self) -> bool:
         return self.status == "correct"
+
+    @property
+    def verdict(self) -> str:
+        """One of VERDICTS (the JSON's word for the status)."""
+        return "too-few-digits" if self.status == "few-digits" else self.status
+
+    @property
+    def given(self) -> str | None:
+        """The answer's literal text (an invalid one's too), or None when unanswered."""
+        if self.answer.written is not None:
+            return self.answer.written.text
+        return self.answer.text
 
     @property
     def quantity(self) -> str:
@@ -197,33 +235,194 @@ class Summary:
 
 @dataclass
 class SheetResult:
-    """A marked sheet."""
+    """A marked sheet (sheet None: a sheet that could not be read, marked 0 with its error)."""
 
-    sheet: Sheet
+    sheet: Sheet | None
     scenario: Scenario
     results: list[Result]
     summary: Summary
+    file: str = ""
+    student: str = ""
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    graded: bool = False  # marked with a teacher's key
+
+    def __post_init__(self) -> None:
+        if self.sheet is not None:
+            self.file = self.file or self.sheet.file
+            self.student = self.student or self.sheet.student
+            self.warnings = self.warnings or list(self.sheet.warnings)
 
     @property
-    def student(self) -> str:
-        return self.sheet.student
+    def score(self) -> float:
+        return self.summary.points
+
+    @property
+    def max_score(self) -> float:
+        return self.summary.max_points
 
 
-def mark(sheet: Sheet, answers: list[Answer], lab: Lab, options: Options = Options()) -> SheetResult:
+def unreadable(file: str, student: str, error: str, s: Scenario, max_points: float) -> SheetResult:
+    """A sheet that cannot be read, as a row of the class: 0 points, its error as the feedback."""
+    summary = Summary(0, 0, 0, 0.0, max_points, None, f"The sheet cannot be read: {error}", [])
+    return SheetResult(None, s, [], summary, file=file, student=student, error=error, graded=True)
+
+
+class Marker:
+    """The one place marking calls into diagnose's Lab, with the memos a class needs.
+
+    Every value a variant gives, every exact value, the derivation's order, the parsed names and the
+    diagnosis of each (quantity, written text) are computed once per scenario and shared by every sheet
+    of a `check` run: thirty students with the same misconception cost one diagnosis.
+    """
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.scenario = lab.scenario
+        self._values: dict[tuple[Quantity, Knobs], float | None] = {}
+        self._expected: dict[Quantity, float] = {}
+        self._diagnoses: dict[tuple[str, str, float | None, float | None, bool, int], list[Variant]] = {}
+        self._names: dict[str, Quantity] = {}
+        self._index: dict[str, int] | None = None
+
+    @property
+    def trace(self) -> Any:
+        return self.lab.trace
+
+    def variants(self) -> list[Variant]:
+        return self.lab.variants()
+
+    def want_steps(self, steps: set[int]) -> None:
+        self.lab.want_steps(steps)
+
+    def prefetch(self, knobs: list[Knobs], n: int) -> None:
+        self.lab.prefetch(knobs, n)
+
+    def value(self, q: Quantity, k: Knobs) -> float | None:
+        key = (q, k)
+        if key not in self._values:
+            self._values[key] = self.lab.value(q, k)
+        return self._values[key]
+
+    def expected(self, q: Quantity) -> float:
+        if q not in self._expected:
+            self._expected[q] = self.lab.expected(q)
+        return self._expected[q]
+
+    def order_index(self) -> dict[str, int]:
+        from bptrace.grading.answers import order_index
+
+        if self._index is None:
+            self._index = order_index(self.scenario)
+        return self._index
+
+    def parse(self, name: str) -> Quantity:
+        from bptrace.model.names import parse
+
+        if name not in self._names:
+            self._names[name] = parse(name, self.scenario)
+        return self._names[name]
+
+    def diagnose(
+        self,
+        q: Quantity,
+        w: Written,
+        rtol: float | None,
+        atol: float | None,
+        misconceptions: bool,
+        min_digits: int = DEFAULT_MIN_DIGITS,
+    ) -> list[Variant]:
+        key = (q.name, w.text, rtol, atol, misconceptions, min_digits)
+        if key not in self._diagnoses:
+            self._diagnoses[key] = diagnose_answer(q, w, self, rtol, atol, misconceptions, min_digits)
+        return self._diagnoses[key]
+
+
+def marker_for(s: Scenario) -> Marker:
+    """A fresh Marker (and Lab) for a scenario."""
+    return Marker(Lab(s))
+
+
+def marker(lab: Lab | Marker) -> Marker:
+    """A Marker for a Lab (a class shares one; a single sheet gets its own)."""
+    return lab if isinstance(lab, Marker) else Marker(lab)
+
+
+def mark(sheet: Sheet, answers: list[Answer], lab: Lab | Marker, options: Options = Options()) -> SheetResult:
     """Mark every answer of a sheet against the lab's scenario, diagnose the wrong ones, and summarise."""
-    from bptrace.grading.answers import order_index
-
+    lab = marker(lab)
     s = lab.scenario
     lab.want_steps({a.quantity.steps for a in answers if a.quantity.kind in STEP_KINDS and a.quantity.steps})
-    results = _accept_conventions([_mark_one(a, lab, options) for a in answers], lab, options)
-    index = order_index(s)
-    ordered = sorted(results, key=lambda r: order_key(r.answer.quantity, index))
+    index = lab.order_index()
+    # in the derivation's order, so that each follow-through knows the verdicts of the answers before it
+    ordered_answers = sorted(answers, key=lambda a: order_key(a.quantity, index))
+    follow = _FollowThrough(lab, options) if options.follow_through is not None else None
+    ordered = []
+    for a in ordered_answers:
+        r = _mark_one(a, lab, options, follow)
+        if follow is not None:
+            follow.record(r)
+        ordered.append(r)
+    ordered = _accept_conventions(ordered, lab, options)
     summary = _summarise(ordered, lab, options)
-    return SheetResult(sheet, s, ordered, summary)
+    return SheetResult(sheet, s, ordered, summary, graded=options.follow_through is not None)
 
 
-def _mark_one(a: Answer, lab: Lab, options: Options) -> Result:
+class _FollowThrough:
+    """The student's own world (followthrough.World) over the answers marked so far."""
+
+    def __init__(self, lab: Marker, options: Options) -> None:
+        from bptrace.grading.followthrough import World
+
+        self.lab = lab
+        self.options = options
+        self.results: dict[str, Result] = {}
+        self.given: dict[str, float] = {}
+        self.world = World(lab.trace, self.given, self._faulty, parse=lab.parse)
+
+    def _faulty(self, name: str) -> frozenset[str]:
+        r = self.results.get(name)
+        if r is None or r.correct:
+            return frozenset()
+        if r.status == "follow-through":
+            return frozenset(r.rests_on)
+        return frozenset([name])
+
+    def record(self, r: Result) -> None:
+        if r.answer.written is not None and r.status != "invalid" and r.answer.quantity.kind != "invalid":
+            self.results[r.quantity] = r
+            self.given[r.quantity] = r.answer.written.number
+
+    def check(self, a: Answer, x: float, rtol: float | None) -> Result | None:
+        """follow-through when the answer is the value recomputed from the student's not-correct inputs."""
+        w = a.written
+        assert w is not None and self.options.follow_through is not None
+        if all(r.correct for r in self.results.values()):
+            return None  # nothing wrong before it to carry forward
+        again = self.world.recompute(a.quantity.name)
+        if again is None or not again.rests_on or (w.digits < self.options.min_digits and w.value != 0):
+            return None
+        if not reproduces(w, again.value, rtol, a.tolerance):
+            return None
+        index = self.lab.order_index()
+        rests = sorted(again.rests_on, key=lambda n: index.get(n, index.get(n.split(":")[0], len(index))))
+        return Result(
+            a,
+            x,
+            "follow-through",
+            explanation=f"right, given your {', '.join(rests)}",
+            earned=a.points * self.options.follow_through,
+            rests_on=rests,
+        )
+
+
+def _mark_one(a: Answer, lab: Marker, options: Options, follow: _FollowThrough | None = None) -> Result:
+    import math as _math
+
     q = a.quantity
+    if a.invalid is not None:
+        x = _math.nan if q.kind == "invalid" else lab.expected(q)
+        return Result(a, x, "invalid", explanation=a.invalid)
     x = lab.expected(q)
     w = a.written
     if w is None:
@@ -232,6 +431,10 @@ def _mark_one(a: Answer, lab: Lab, options: Options) -> Result:
     verdict = judge(w, x, options.min_digits, rtol, a.tolerance)
     if verdict.ok:
         return Result(a, x, "correct", earned=a.points)
+    if follow is not None and verdict.reason == "wrong":
+        carried = follow.check(a, x, rtol)
+        if carried is not None:
+            return carried
     if verdict.reason == "few-digits":
         plural = "s" if w.digits != 1 else ""
         so_far = " (right as far as it goes)" if agrees(w, x) else ""
@@ -251,31 +454,44 @@ def _mark_one(a: Answer, lab: Lab, options: Options) -> Result:
             explanation=f"{w.text} has {w.digits} significant digit{plural}: {TOO_FEW_DIGITS} "
             f"(give at least {options.min_digits})",
         )
-    variants = diagnose_answer(q, w, lab, rtol, a.tolerance, options.diagnose, options.min_digits)
+    variants = lab.diagnose(q, w, rtol, a.tolerance, options.diagnose, options.min_digits)
     codes = _codes(variants)
     if not variants:
         why = "not a known misconception: no known mistake reproduces this value" if options.diagnose else "wrong"
         return Result(a, x, "wrong", explanation=why)
     explanation = "; ".join(f"{v.code}: {describe(v, q)}" for v in _first_per_code(variants))
     # accepted only when every explanation is an accepted one (a δ with Mitchell's sign that a sign error
-    # also explains is not accepted as the convention)
+    # also explains is not accepted as the convention); a named misconception may earn the key's share
     ok = accepted(codes, options.accept)
-    return Result(a, x, "correct" if ok else "wrong", codes, explanation, a.points if ok else 0.0, variants)
+    earned = a.points if ok else a.points * max((share for c, share in options.credit if c in codes), default=0.0)
+    return Result(a, x, "correct" if ok else "wrong", codes, explanation, earned, variants)
 
 
 def diagnose_answer(
     q: Quantity,
     w: Written,
-    lab: Lab,
+    lab: Lab | Marker,
     rtol: float | None = None,
     atol: float | None = None,
     misconceptions: bool = True,
     min_digits: int = DEFAULT_MIN_DIGITS,
 ) -> list[Variant]:
     """The variants that reproduce the written value (diagnose.find, with this module's rule of agreement)."""
-    return find(
-        q, lab, lambda x: reproduces(w, x, rtol, atol), w.digits, misconceptions=misconceptions, min_digits=min_digits
-    )
+
+    def matches(x: float | None) -> bool:
+        return _near(w, x, rtol, atol) and reproduces(w, x, rtol, atol)
+
+    return find(q, marker(lab), matches, w.digits, misconceptions=misconceptions, min_digits=min_digits)
+
+
+def _near(w: Written, x: float | None, rtol: float | None, atol: float | None) -> bool:
+    """A quick float test that x may reproduce w (reproduces() decides): within 1.6 units of the last
+    place written, or the tolerances (and anything where a unit is below float64's resolution)."""
+    if x is None:
+        return False
+    u = 10.0**w.place if -300 < w.place < 300 else 0.0
+    bound = max(1.6 * u, (rtol or 0.0) * abs(x), atol or 0.0, ZERO, 1e-12 * abs(x))
+    return u <= 1e-14 * abs(x) or abs(w.number - x) <= bound
 
 
 def _codes(variants: list[Variant]) -> list[str]:
@@ -296,6 +512,8 @@ def order_key(q: Quantity, index: dict[str, int]) -> tuple[int, int, int]:
     if q.kind in STEP_KINDS and steps_of(q) != 1:
         base = "E_total@1" if q.kind == "after" else f"{q.param}+"
         return (1_000_000 + steps_of(q), index.get(base, 0), sample)
+    if q.kind == "out" and q.base not in index:
+        return (0, -1, sample)  # an input (out_i1): before everything computed from it
     pos = index.get(q.name, index.get(q.base, len(index)))
     return (0, pos, sample)
 
@@ -304,7 +522,7 @@ def order_key(q: Quantity, index: dict[str, int]) -> tuple[int, int, int]:
 # The sheet as a whole
 
 
-def _summarise(results: list[Result], lab: Lab, options: Options) -> Summary:
+def _summarise(results: list[Result], lab: Marker, options: Options) -> Summary:
     answered = [r for r in results if r.status != "unanswered"]
     # answers with too few digits are reported apart: the sheet "goes wrong" where a value is wrong
     wrong = [r for r in answered if r.status == "wrong"]
@@ -317,11 +535,15 @@ def _summarise(results: list[Result], lab: Lab, options: Options) -> Summary:
     first = wrong[0] if wrong else (few[0] if few else None)
     narrative = _narrative(results, first, wrong, explanations)
     if few:
+        narrative += f" Too few significant digits: {_listed([r.quantity for r in few])}."
+    carried = [r for r in results if r.status == "follow-through"]
+    if carried:
         narrative += (
-            f" Too few significant digits: {', '.join(r.quantity for r in few[:6])}"
-            + (" ..." if len(few) > 6 else "")
-            + "."
+            f" Right given your own earlier answers (follow-through): {_listed([r.quantity for r in carried])}."
         )
+    invalid = [r for r in results if r.status == "invalid"]
+    if invalid:
+        narrative += f" Could not be read: {_listed([r.answer.key for r in invalid])}."
     return Summary(
         len(results),
         len(answered),
@@ -334,7 +556,11 @@ def _summarise(results: list[Result], lab: Lab, options: Options) -> Summary:
     )
 
 
-def _explanations(wrong: list[Result], right: list[Result], lab: Lab) -> list[Explanation]:
+def _listed(names: list[str], most: int = 6) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _explanations(wrong: list[Result], right: list[Result], lab: Marker) -> list[Explanation]:
     """For each misconception that reproduces a wrong answer: all the wrong answers it reproduces, and the
     right answers it would have got wrong (a consistent explanation spoils none)."""
     by_variant: dict[Variant, list[str]] = {}
@@ -354,7 +580,7 @@ def _explanations(wrong: list[Result], right: list[Result], lab: Lab) -> list[Ex
     return [e for e in out if best[e.code] is e]
 
 
-def _spoils(v: Variant, r: Result, lab: Lab) -> bool:
+def _spoils(v: Variant, r: Result, lab: Lab | Marker) -> bool:
     """Would the variant have got the right answer r wrong?"""
     q = r.answer.quantity
     w = r.answer.written
@@ -366,7 +592,7 @@ def _spoils(v: Variant, r: Result, lab: Lab) -> bool:
     return not reproduces(w, value, r.answer.rtol, r.answer.tolerance)
 
 
-def _accept_conventions(results: list[Result], lab: Lab, options: Options) -> list[Result]:
+def _accept_conventions(results: list[Result], lab: Lab | Marker, options: Options) -> list[Result]:
     """An answer an accepted code explains, but also others, is accepted once the sheet's right answers rule
     every other explanation out (Mitchell's δ with right gradients: not a sign error)."""
     right = [r for r in results if r.correct]
@@ -438,7 +664,7 @@ def to_data(result: SheetResult, hide_expected: bool = False) -> dict[str, Any]:
     """A marked sheet as plain data (the JSON of `check --format json`)."""
     s = result.summary
     return {
-        "sheet": result.sheet.file,
+        "sheet": result.file,
         "student": result.student,
         "scenario": result.scenario.title,
         "results": [
@@ -468,6 +694,7 @@ def to_data(result: SheetResult, hide_expected: bool = False) -> dict[str, Any]:
             "all_correct": s.all_correct,
             "first_wrong": s.first_wrong,
             "narrative": s.narrative,
+            "self_check": True,  # the sheet's own points and tolerances: not a grade (a key makes one)
             "explanations": [
                 {"code": e.code, "detail": e.detail, "explains": e.explains, "contradicts": e.contradicts}
                 for e in s.explanations

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -17,9 +19,21 @@ from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
 from bptrace.grading.marking import to_data
 
 if TYPE_CHECKING:
+    from bptrace.grading.classview import ClassView
+    from bptrace.grading.key import Key
     from bptrace.grading.marking import Result, SheetResult
 
-MARKS = {"correct": ("✓", "green"), "wrong": ("✗", "red"), "few-digits": ("✗", "red"), "unanswered": ("–", "yellow")}
+MARKS = {
+    "correct": ("✓", "green"),
+    "wrong": ("✗", "red"),
+    "few-digits": ("✗", "red"),
+    "unanswered": ("–", "yellow"),
+    "follow-through": ("↪", "cyan"),
+    "invalid": ("!", "magenta"),
+}
+SELF_CHECK = (
+    "Self-check: marked with the sheet's own points and tolerances, not a grade (a teacher marks with --key KEY)."
+)
 
 
 class CheckView:
@@ -42,7 +56,7 @@ class CheckView:
             if i:
                 parts.append(Text(""))
             parts += self.sheet(result)
-        if len(self.results) > 1:
+        if len(self.results) > 1 and not any(r.graded for r in self.results):
             perfect = sum(r.summary.all_correct for r in self.results)
             parts += [
                 Text(""),
@@ -54,27 +68,144 @@ class CheckView:
         from bptrace.render.layout import Column, Grid
         from bptrace.render.terminal import GridView
 
-        title = f"{result.student} — {result.sheet.file} — {result.scenario.title}"
+        title = f"{result.student} — {result.file} — {result.scenario.title}"
+        if result.error is not None:
+            score = f"Score: 0/{_points(result.max_score)} points: the sheet cannot be read"
+            return [Text(self.t(title), style="bold"), Text(self.t(score), style="bold"), Text(self.t(result.error))]
         marks = {mark: style for mark, style in MARKS.values()}
         columns = [Column("quantity", "name"), Column("given", "num")]
         if not self.hide_expected:
             columns.append(Column("expected", "num"))
-        columns += [Column("✓/✗", "text", marks), Column("diagnosis", "text")]
+        columns.append(Column("✓/✗", "text", marks))
+        if result.graded:
+            columns.append(Column("points", "num"))
+        columns.append(Column("diagnosis", "text"))
         grid = Grid(title, columns)
         for r in result.results:
-            grid.rows.append(self.row(r))
+            grid.rows.append(self.row(r, result.graded))
         s = result.summary
         score = f"Score: {s.correct}/{s.total} correct, {_points(s.points)}/{_points(s.max_points)} points"
-        return [GridView(grid, self.ascii), Text(self.t(score), style="bold"), Text(self.t(s.narrative))]
+        lines: list[Any] = [GridView(grid, self.ascii), Text(self.t(score), style="bold"), Text(self.t(s.narrative))]
+        lines += [Text(self.t(f"warning: {w}"), style="yellow") for w in result.warnings]
+        if not result.graded:
+            lines.append(Text(self.t(SELF_CHECK), style="dim"))
+        return lines
 
-    def row(self, r: Result) -> list[str]:
+    def row(self, r: Result, graded: bool = False) -> list[str]:
         mark, _ = MARKS[r.status]
-        given = r.answer.written.text if r.answer.written else "—"
-        cells = [r.quantity, given]
+        given = r.given if r.given is not None else "—"
+        cells = [r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key, given]
         if not self.hide_expected:
-            cells.append(num(r.expected, self.digits))
+            cells.append(num(r.expected, self.digits) if math.isfinite(r.expected) else "—")
+        cells.append(mark)
+        if graded:
+            cells.append(f"{_points(r.earned)}/{_points(r.answer.points)}")
         diagnosis = r.explanation if (not r.correct or r.codes) else ""
-        return cells + [mark, diagnosis]
+        return cells + [diagnosis]
+
+
+class ClassReport:
+    """Sheets marked with a key: each sheet's table (unless summary), then the class view."""
+
+    def __init__(
+        self,
+        results: list[SheetResult],
+        view: ClassView,
+        digits: int = DEFAULT_DIGITS,
+        hide_expected: bool = False,
+        summary: bool = False,
+        ascii: bool = False,
+    ) -> None:
+        self.results = results
+        self.view = view
+        self.digits = digits
+        self.hide_expected = hide_expected
+        self.summary = summary
+        self.ascii = ascii
+
+    def t(self, text: str) -> str:
+        return _ascii(text) if self.ascii else text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        parts: list[Any] = []
+        if not self.summary:
+            sheets = CheckView(self.results, self.digits, self.hide_expected, self.ascii)
+            for result in self.results:
+                parts += sheets.sheet(result) + [Text("")]
+        parts += self.class_parts()
+        yield Group(*parts)
+
+    def class_parts(self) -> list[Any]:
+        from bptrace.render.layout import Column, Grid
+        from bptrace.render.terminal import GridView
+
+        v = self.view
+        n = len(v.students)
+        head = f"Class: {n} sheet{'s' if n != 1 else ''}, mean {v.mean_percent:.1f}% of {_points(v.max_score)} points"
+        students = Grid(
+            head,
+            [
+                Column("student", "name"),
+                Column("sheet", "text"),
+                Column("points", "num"),
+                Column("%", "num"),
+                Column("not right", "num"),
+                Column("unanswered", "num"),
+                Column("first not right", "text"),
+            ],
+        )
+        for st in v.students:
+            students.rows.append(
+                [
+                    st.student,
+                    st.file,
+                    f"{_points(st.score)}/{_points(st.max_score)}",
+                    f"{st.percent:.0f}",
+                    str(st.wrong),
+                    str(st.unanswered),
+                    st.first_wrong or ("cannot be read" if st.error else "—"),
+                ]
+            )
+        questions = Grid(
+            "Questions",
+            [Column("quantity", "name")]
+            + [
+                Column(h, "num")
+                for h in ("points", "% correct", "correct", "follow-through", "not right", "unanswered")
+            ],
+        )
+        for q in v.questions:
+            questions.rows.append(
+                [
+                    q.quantity,
+                    _points(q.points),
+                    f"{q.percent_correct:.0f}",
+                    str(q.correct),
+                    str(q.follow_through),
+                    str(q.wrong),
+                    str(q.unanswered),
+                ]
+            )
+        parts: list[Any] = [GridView(students, self.ascii), GridView(questions, self.ascii)]
+        if v.misconceptions:
+            table = Grid(
+                "Misconceptions across the class",
+                [Column("code", "name"), Column("students", "num"), Column("answers", "num"), Column("who", "text")],
+            )
+            for m in v.misconceptions:
+                table.rows.append([m.code, str(m.count), str(m.answers), ", ".join(m.students)])
+            parts.append(GridView(table, self.ascii))
+        else:
+            parts.append(Text("No known misconception found in the class."))
+        parts += [Text(""), Text("Score distribution", style="bold")]
+        most = max((c for _, c in v.histogram), default=0) or 1
+        bar = "#" if self.ascii else "█"
+        for label, count in reversed(v.histogram):
+            parts.append(Text(self.t(f"  {label:>8}  {bar * round(30 * count / most):<30} {count}")))
+        if v.flags:
+            parts += [Text(""), Text("For a human to look at", style="bold")]
+            parts += [Text(self.t(f"  {f.kind}: {f.detail}: {', '.join(f.files)}"), style="yellow") for f in v.flags]
+        return parts
 
 
 def _ascii(text: str) -> str:
@@ -93,37 +224,44 @@ def json_text(results: list[SheetResult], hide_expected: bool = False) -> str:
     else:
         data = {
             "sheets": [to_data(r, hide_expected) for r in results],
-            "summary": {"sheets": len(results), "all_correct": all(r.summary.all_correct for r in results)},
+            "summary": {
+                "sheets": len(results),
+                "all_correct": all(r.summary.all_correct for r in results),
+                "self_check": True,
+            },
         }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def gradescope_text(result: SheetResult, hide_expected: bool = False, digits: int = DEFAULT_DIGITS) -> str:
-    """Gradescope's autograder results.json: one test per quantity, scored with its points."""
+    """Gradescope's autograder results.json: one test per quantity, scored with its points (a sheet that
+    cannot be read: score 0 and its error, so Gradescope shows the student why)."""
     tests = []
     for r in result.results:
-        given = r.answer.written.text if r.answer.written else "no answer"
-        lines = [f"given: {given}"]
-        if not hide_expected:
+        lines = [f"given: {r.given if r.given is not None else 'no answer'}"]
+        if not hide_expected and math.isfinite(r.expected):
             lines.append(f"expected: {num(r.expected, digits)}")
-        lines.append("correct" if r.correct else "wrong")
+        lines.append(r.verdict if r.status != "few-digits" else "too few digits")
         if r.explanation and (not r.correct or r.codes):
-            lines.append(f"diagnosis: {r.explanation}")
+            lines.append(("" if r.status == "follow-through" else "diagnosis: ") + r.explanation)
         tests.append(
             {
-                "name": r.quantity,
+                "name": r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key,
                 "score": r.earned,
                 "max_score": r.answer.points,
-                "status": "passed" if r.correct else "failed",
+                "status": "passed" if r.earned >= r.answer.points and r.status != "invalid" else "failed",
                 "output": "\n".join(lines),
                 "visibility": "visible",
             }
         )
     s = result.summary
+    output = s.narrative if result.error is None else f"This submission cannot be read: {result.error}"
+    if result.warnings:
+        output += "\n" + "\n".join(f"warning: {w}" for w in result.warnings)
     data = {
         "score": s.points,
         "max_score": s.max_points,
-        "output": s.narrative,
+        "output": output,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -143,29 +281,149 @@ CSV_COLUMNS = [
     "max_points",
     "diagnosis",
     "explanation",
+    "verdict",
+    "rests_on",
 ]
+BOM = "\ufeff"  # Excel reads a CSV as UTF-8 (Chinese names and all) only after this mark
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not execute: text starting with =, +, -, @ (or a tab or CR) gets a
+    leading ' unless it is a plain number (-0.019 stays a number)."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and _NUMBER.fullmatch(text) is None:
+        return "'" + text
+    return text
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _csv(rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([safe_cell(c) for c in row])
+    return BOM + buffer.getvalue()
 
 
 def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:
-    """A grade report: one row per student and quantity."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """The long report: one row per student and quantity (a sheet that cannot be read: one row, its error)."""
+    rows: list[list[object]] = [list(CSV_COLUMNS)]
     for result in results:
-        for r in result.results:
-            writer.writerow(
+        if result.error is not None:
+            rows.append(
                 [
                     result.student,
-                    result.sheet.file,
-                    r.quantity,
-                    r.answer.written.text if r.answer.written else "",
-                    "" if hide_expected else repr(r.expected),
+                    result.file,
+                    "",
+                    "",
+                    "",
+                    "no",
+                    "unreadable",
+                    0,
+                    _points(result.max_score),
+                    "",
+                    result.error,
+                    "invalid",
+                    "",
+                ]
+            )
+        for r in result.results:
+            rows.append(
+                [
+                    result.student,
+                    result.file,
+                    r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key,
+                    r.given or "",
+                    "" if hide_expected or not math.isfinite(r.expected) else repr(r.expected),
                     "yes" if r.correct else "no",
                     r.status,
                     _points(r.earned),
                     _points(r.answer.points),
                     " ".join(r.codes),
                     r.explanation,
+                    r.verdict,
+                    " ".join(r.rests_on),
                 ]
             )
-    return buffer.getvalue()
+    return _csv(rows)
+
+
+def grades_csv_text(results: list[SheetResult], key: Key) -> str:
+    """The grade report: one row per student, a column per question of the key (points earned), totals."""
+    names = [q.quantity.name for q in key.questions]
+    rows: list[list[object]] = [["student", "sheet", *names, "total", "max", "percent", "error"]]
+    for result in results:
+        earned = {r.quantity: r.earned for r in result.results}
+        pct = 100.0 * result.score / result.max_score if result.max_score else 0.0
+        rows.append(
+            [
+                result.student,
+                result.file,
+                *(_points(earned.get(n, 0.0)) for n in names),
+                _points(result.score),
+                _points(result.max_score),
+                f"{pct:.1f}",
+                result.error or "",
+            ]
+        )
+    return _csv(rows)
+
+
+def class_json_text(results: list[SheetResult], view: ClassView, hide_expected: bool = False) -> str:
+    """The whole class as data (docs/answer-sheets.md, "JSON with a key")."""
+    data = {
+        "students": [
+            {
+                "student": r.student,
+                "file": r.file,
+                "score": r.score,
+                "max_score": r.max_score,
+                "error": r.error,
+                "warnings": list(r.warnings),
+                "narrative": r.summary.narrative,
+                "answers": [
+                    {
+                        "quantity": a.quantity if a.answer.quantity.kind != "invalid" else a.answer.key,
+                        "given": a.given,
+                        "expected": None if hide_expected or not math.isfinite(a.expected) else a.expected,
+                        "verdict": a.verdict,
+                        "points": a.earned,
+                        "max_points": a.answer.points,
+                        "codes": [c for c in a.codes],
+                        "rests_on": list(a.rests_on),
+                        "explanation": a.explanation,
+                    }
+                    for a in r.results
+                ],
+            }
+            for r in results
+        ],
+        "summary": {
+            "students": len(view.students),
+            "max_score": view.max_score,
+            "mean_percent": view.mean_percent,
+            "questions": [
+                {
+                    "quantity": q.quantity,
+                    "percent_correct": q.percent_correct,
+                    "correct": q.correct,
+                    "follow_through": q.follow_through,
+                    "not_right": q.wrong,
+                    "unanswered": q.unanswered,
+                }
+                for q in view.questions
+            ],
+            "misconceptions": [
+                {"code": m.code, "count": m.count, "students": m.students, "answers": m.answers}
+                for m in view.misconceptions
+            ],
+            "histogram": [{"range": label, "students": count} for label, count in view.histogram],
+            "flags": [{"kind": f.kind, "detail": f.detail, "files": f.files} for f in view.flags],
+        },
+    }
+    # one student per line: readable, and json's C encoder (no indent) for a class of hundreds
+    students = ",\n".join("    " + json.dumps(st, ensure_ascii=False) for st in data["students"])
+    summary = json.dumps(data["summary"], ensure_ascii=False)
+    return f'{{\n  "students": [\n{students}\n  ],\n  "summary": {summary}\n}}\n'

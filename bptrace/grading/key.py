@@ -1,0 +1,270 @@
+"""The teacher's key: which exercise, which questions for how many points, and the marking rules.
+
+    exercise:
+      scenario: mazur             # a bundled name, or a path relative to the key's folder
+    rules:
+      min_digits: 3
+      rtol:                       # empty: none
+      tolerance:
+      accept: [delta-sign-convention]
+      follow_through: 1           # share of a step's points for a step right given the student's wrong input
+      misconceptions: {missing-learning-rate: 0.5}
+      diagnose: true
+    questions:
+      out_h1: 1
+      w5+: {points: 2, tolerance: 1e-6}
+
+With a key the student's sheet supplies values only; the key decides every point (docs/answer-sheets.md,
+bptrace/key.schema.json). Read with source.py like every other file; errors name file:line:column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bptrace.errors import KeyFileError, UnknownNameError
+from bptrace.model import source
+from bptrace.model.source import Document, did_you_mean
+
+if TYPE_CHECKING:
+    from bptrace.model.names import Quantity
+    from bptrace.model.scenario import Scenario
+
+TOP_KEYS = ("exercise", "rules", "questions")
+EXERCISE_KEYS = ("scenario",)
+RULE_KEYS = ("min_digits", "rtol", "tolerance", "accept", "follow_through", "misconceptions", "diagnose")
+QUESTION_KEYS = ("points", "tolerance", "rtol")
+DEFAULT_MIN_DIGITS = 3
+
+
+@dataclass(frozen=True)
+class Question:
+    """One quantity asked, what it is worth, and its own tolerances (None: the rules' tolerances)."""
+
+    name: str  # as written in the key
+    quantity: Quantity
+    points: float = 1.0
+    tolerance: float | None = None
+    rtol: float | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How every answer is marked."""
+
+    min_digits: int = DEFAULT_MIN_DIGITS
+    rtol: float | None = None
+    tolerance: float | None = None
+    accept: frozenset[str] = frozenset()
+    follow_through: float = 1.0
+    misconceptions: dict[str, float] = field(default_factory=dict)
+    diagnose: bool = True
+
+
+@dataclass
+class Key:
+    """A read key: the exercise's scenario, the questions in the key's order, and the rules."""
+
+    file: str
+    scenario_ref: str
+    scenario: Scenario
+    scenario_path: str  # resolved, a cache key for the marking lab
+    questions: list[Question]
+    rules: Rules
+
+    @property
+    def max_points(self) -> float:
+        return sum(q.points for q in self.questions)
+
+    def question(self, name: str) -> Question | None:
+        """The key's question for a canonical quantity name, or None when the key does not ask it."""
+        for q in self.questions:
+            if q.quantity.name == name:
+                return q
+        return None
+
+
+def read(path: Path | str, scenario_override: str | None = None) -> Key:
+    """Read and validate a key (and load its scenario; -s may name another one)."""
+    from bptrace.model import scenario as scenarios
+
+    path = Path(path)
+    doc = source.load(path, KeyFileError)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error((), "a key is a mapping with exercise:, rules: and questions:", hint="see 'bptrace key --help'")
+    _keys(doc, (), data, TOP_KEYS)
+    exercise = data.get("exercise")
+    if not isinstance(exercise, dict) or "scenario" not in exercise:
+        raise doc.error(
+            ("exercise",), "the key needs exercise: {scenario: NAME}", hint="e.g. exercise: {scenario: mazur}"
+        )
+    _keys(doc, ("exercise",), exercise, EXERCISE_KEYS)
+    ref = exercise["scenario"]
+    if not isinstance(ref, str) or not ref.strip():
+        raise doc.error(("exercise", "scenario"), "scenario must be a bundled name or a path")
+    ref = ref.strip()
+    try:
+        if scenario_override:
+            spath, _ = scenarios.resolve(scenario_override)
+            s = scenarios.load(scenario_override)
+        else:
+            spath, _ = scenarios.resolve(ref, relative_to=path.parent)
+            s = scenarios.load(ref, relative_to=path.parent)
+    except UnknownNameError as exc:
+        raise doc.error(("exercise", "scenario"), exc.message, hint=exc.hint) from None
+    rules = _rules(doc, data.get("rules") or {})
+    questions = _questions(doc, data.get("questions"), s)
+    return Key(str(path), scenario_override or ref, s, str(spath.resolve()), questions, rules)
+
+
+def _keys(doc: Document, path: tuple[Any, ...], data: dict[Any, Any], allowed: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise doc.error(
+                path + (key,),
+                f"unknown key {source.brief(key)}",
+                hint=did_you_mean(str(key), allowed) or f"expected one of {', '.join(allowed)}",
+            )
+
+
+def _rules(doc: Document, raw: Any) -> Rules:
+    from bptrace.grading.marking import diagnosis_codes
+
+    path: tuple[Any, ...] = ("rules",)
+    if not isinstance(raw, dict):
+        raise doc.error(path, "rules must be a mapping", hint=f"keys: {', '.join(RULE_KEYS)}")
+    _keys(doc, path, raw, RULE_KEYS)
+    codes = [c for c in diagnosis_codes() if c != "rounding"]
+
+    def code(where: tuple[Any, ...], c: Any) -> str:
+        if c not in codes:
+            raise doc.error(
+                where,
+                f"unknown diagnosis code {source.brief(c)}",
+                hint=did_you_mean(str(c), codes) or f"codes: {', '.join(codes)}",
+            )
+        return str(c)
+
+    min_digits = raw.get("min_digits", DEFAULT_MIN_DIGITS)
+    if isinstance(min_digits, bool) or not isinstance(min_digits, int) or not 1 <= min_digits <= 17:
+        raise doc.error(
+            path + ("min_digits",), f"min_digits must be a whole number 1..17, got {source.brief(min_digits)}"
+        )
+    accept = raw.get("accept") or []
+    if not isinstance(accept, list):
+        raise doc.error(path + ("accept",), "accept must be a list of codes", hint="e.g. [delta-sign-convention]")
+    credit = raw.get("misconceptions") or {}
+    if not isinstance(credit, dict):
+        raise doc.error(path + ("misconceptions",), "misconceptions must map a code to a share of the points (0..1)")
+    diagnose = raw.get("diagnose", True)
+    if not isinstance(diagnose, bool):
+        raise doc.error(path + ("diagnose",), "diagnose must be true or false")
+    return Rules(
+        min_digits=min_digits,
+        rtol=_optional(doc, path + ("rtol",), raw.get("rtol"), "a relative tolerance"),
+        tolerance=_optional(doc, path + ("tolerance",), raw.get("tolerance"), "an absolute tolerance"),
+        accept=frozenset(code(path + ("accept", i), c) for i, c in enumerate(accept)),
+        follow_through=_share(doc, path + ("follow_through",), raw.get("follow_through", 1.0)),
+        misconceptions={
+            code(path + ("misconceptions", c), c): _share(doc, path + ("misconceptions", c), v)
+            for c, v in credit.items()
+        },
+        diagnose=diagnose,
+    )
+
+
+def _optional(doc: Document, path: tuple[Any, ...], value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    x = source.as_number(doc, path, value, what)
+    if x < 0:
+        raise doc.error(path, f"{what} must not be negative, got {source.brief(value)}")
+    return x
+
+
+def _share(doc: Document, path: tuple[Any, ...], value: Any) -> float:
+    x = source.as_number(doc, path, value, "a share of the points from 0 to 1")
+    if not 0 <= x <= 1:
+        raise doc.error(path, f"a share of the points is from 0 to 1, got {source.brief(value)}")
+    return x
+
+
+def _questions(doc: Document, raw: Any, s: Scenario) -> list[Question]:
+    from bptrace.model.names import parse
+
+    path: tuple[Any, ...] = ("questions",)
+    if not isinstance(raw, dict) or not raw:
+        raise doc.error(path, "questions must map each quantity asked to its points", hint="e.g. out_o1: 1")
+    out: list[Question] = []
+    seen: dict[str, str] = {}
+    for name, spec in raw.items():
+        where = path + (name,)
+        try:
+            q = parse(str(name), s)
+        except UnknownNameError as exc:
+            raise doc.error(where, exc.message, hint=exc.hint) from None
+        if q.name in seen:
+            raise doc.error(where, f"{name!r} is the same quantity as {seen[q.name]!r}", hint="keep one of them")
+        seen[q.name] = str(name)
+        points, tolerance, rtol = 1.0, None, None
+        if isinstance(spec, dict):
+            _keys(doc, where, spec, QUESTION_KEYS)
+            points = _points(doc, where + ("points",), spec.get("points", 1.0))
+            tolerance = _optional(doc, where + ("tolerance",), spec.get("tolerance"), "an absolute tolerance")
+            rtol = _optional(doc, where + ("rtol",), spec.get("rtol"), "a relative tolerance")
+        elif spec is not None:
+            points = _points(doc, where, spec)
+        out.append(Question(str(name), q, points, tolerance, rtol, doc.where(where)[0]))
+    return out
+
+
+def _points(doc: Document, path: tuple[Any, ...], value: Any) -> float:
+    x = source.as_number(doc, path, value, "points")
+    if x < 0:
+        raise doc.error(path, f"points must not be negative, got {source.brief(value)}")
+    return x
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing a key
+
+
+def key_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) -> str:
+    """An editable key for a scenario: every quantity of the chosen sections at 1 point, the default rules."""
+    from bptrace.grading.answers import SECTIONS, derivation, yaml_scalar
+    from bptrace.grading.marking import diagnosis_codes
+
+    codes = ", ".join(c for c in diagnosis_codes() if c != "rounding")
+    lines = [
+        f"# Marking key: {s.title}",
+        "# Edit it: delete the questions you do not ask, change their points and the rules.",
+        "# Mark a class with: bptrace check SHEETS... --key THIS_FILE  (format: docs/answer-sheets.md)",
+        "# With a key, a student's sheet gives values only: its points, tolerances and scenario are ignored.",
+        "exercise:",
+        f"  scenario: {yaml_scalar(scenario_ref)}   # a bundled name, or a path relative to this key's folder",
+        "rules:",
+        f"  min_digits: {DEFAULT_MIN_DIGITS}        # significant digits an answer needs (exact values may be shorter)",
+        "  rtol:                # also accept |given - exact| <= rtol*|exact| (empty: no)",
+        "  tolerance:           # also accept |given - exact| <= tolerance (empty: no)",
+        "  accept: []           # conventions counted as correct, e.g. [delta-sign-convention]",
+        "  follow_through: 1    # share of a step's points when right given the student's own wrong earlier answers",
+        "  misconceptions: {}   # share of the points for an answer a named misconception explains,",
+        "                       #   e.g. {missing-learning-rate: 0.5}",
+        "  diagnose: true       # name the misconception behind each wrong answer",
+        f"# codes: {codes}",
+        "questions:            # QUANTITY: POINTS, or QUANTITY: {points: P, tolerance: A, rtol: R}",
+    ]
+    chosen = set(only or SECTIONS)
+    group = None
+    for section, g, name in derivation(s):
+        if section not in chosen:
+            continue
+        if g != group:
+            lines.append(f"  # {g}")
+            group = g
+        lines.append(f"  {yaml_scalar(name)}: 1")
+    return "\n".join(lines) + "\n"
