@@ -11,7 +11,17 @@ from pathlib import Path
 
 import click
 
-from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.cli.common import (
+    FiniteFloat,
+    Mismatch,
+    ascii_option,
+    digits_option,
+    force_option,
+    load_scenario,
+    prepare_output,
+    print_renderable,
+    write_output,
+)
 from bptrace.errors import BptraceError
 from bptrace.functions import ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
@@ -36,7 +46,7 @@ from bptrace.grading.diagnose import CODE_ORDER
     show_default=True,
     help="Significant digits an answer needs to count as correct (unless it is exact).",
 )
-@click.option("--rtol", type=click.FloatRange(min=0), help="Also accept answers within this relative tolerance.")
+@click.option("--rtol", type=FiniteFloat(min=0), help="Also accept answers within this relative tolerance.")
 @click.option(
     "--accept",
     multiple=True,
@@ -52,6 +62,7 @@ from bptrace.grading.diagnose import CODE_ORDER
 @digits_option
 @ascii_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def check(
     sheets: tuple[str, ...],
     scenario: str | None,
@@ -65,6 +76,7 @@ def check(
     digits: int,
     ascii_: bool,
     output: str | None,
+    force: bool,
 ) -> None:
     """Mark answer sheets and name the mistake behind each wrong answer.
 
@@ -96,6 +108,8 @@ def check(
             "--format gradescope marks one sheet (one submission) at a time",
             hint="or use --report grades.csv for many sheets",
         )
+    target = prepare_output(output, force, inputs=[*sheets, scenario])
+    report_target = prepare_output(report, force, inputs=[*sheets, scenario], option="--report") if report else None
     options = Options(
         min_digits=min_digits, rtol=rtol, accept=frozenset(accept) | {"rounding"}, diagnose=not no_diagnose
     )
@@ -118,16 +132,13 @@ def check(
         from bptrace.render import check_out
 
         if fmt == "json":
-            write_output(check_out.json_text(results, hide_expected), output)
+            write_output(check_out.json_text(results, hide_expected), target)
         elif fmt == "gradescope":
-            write_output(check_out.gradescope_text(results[0], hide_expected, digits), output)
+            write_output(check_out.gradescope_text(results[0], hide_expected, digits), target)
         else:
-            print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, output)
-        if report:
-            try:
-                Path(report).write_text(check_out.csv_text(results, hide_expected), encoding="utf-8")
-            except OSError as exc:
-                raise BptraceError(f"cannot write {report}: {exc.strerror or exc}") from None
+            print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, target)
+        if report_target:
+            write_output(check_out.csv_text(results, hide_expected), report_target)
     if failed:
         raise click.exceptions.Exit(2)
     if not all(r.summary.all_correct for r in results):
@@ -155,7 +166,8 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Comma-separated sections to list: forward, backward, updates (default: all).",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
-def template(scenario: str | None, only: set[str] | None, output: str | None) -> None:
+@force_option
+def template(scenario: str | None, only: set[str] | None, output: str | None, force: bool) -> None:
     """Write a blank answer sheet for SCENARIO (a path or bundled name; default: mazur).
 
     Every quantity a student computes is a key with an empty value, grouped by comments in the order
@@ -170,14 +182,15 @@ def template(scenario: str | None, only: set[str] | None, output: str | None) ->
     from bptrace.grading.answers import template_text
     from bptrace.model.scenario import is_path_like
 
+    target = prepare_output(output, force, inputs=[scenario])
     graph = cli_graph.graph_scenario(scenario)
     ref = scenario or "mazur"
     if is_path_like(ref) and output and output != "-":
         # the sheet names its scenario relative to the sheet's own folder
         ref = os.path.relpath(Path(ref).resolve(), Path(output).resolve().parent)
-    if graph is not None:  # kind: graph
+    if graph is not None:  # kind: graph (its output path checked above)
         return cli_graph.template(graph, ref, output)
-    write_output(template_text(load_scenario(scenario), ref, only), output)
+    write_output(template_text(load_scenario(scenario), ref, only), target)
 
 
 def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
@@ -219,13 +232,14 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 @click.option("--loss", type=click.Choice(LOSSES), default="half_sse", show_default=True, help="The loss function.")
 @click.option(
     "--learning-rate",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=0.5,
     show_default=True,
     help="The learning rate η.",
 )
 @click.option("--samples", type=click.IntRange(1, 100), default=1, show_default=True, help="Samples in the batch.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def new(
     random_: bool,
     seed: int | None,
@@ -236,6 +250,7 @@ def new(
     learning_rate: float,
     samples: int,
     output: str | None,
+    force: bool,
 ) -> None:
     """Write a fresh random exercise scenario (matrix form), so each student can get their own network.
 
@@ -251,6 +266,7 @@ def new(
     from bptrace.grading.answers import random_exercise
 
     del random_
+    target = prepare_output(output, force)
     if seed is None:
         import secrets
 
@@ -264,7 +280,7 @@ def new(
     text = random_exercise(
         seed, shape, activation, output_activation, loss, learning_rate, samples, command=" ".join(parts)
     )
-    write_output(text, output)
+    write_output(text, target)
 
 
 COMMANDS = [check, template, new]

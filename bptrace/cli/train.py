@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bptrace.cli.common import ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.cli.common import (
+    ascii_option,
+    digits_option,
+    force_option,
+    load_scenario,
+    prepare_output,
+    print_renderable,
+    write_output,
+)
 from bptrace.fmt import num, to_ascii
 
 if TYPE_CHECKING:
@@ -88,6 +96,7 @@ SNAPSHOT_COLUMNS = 6  # parameters shown in the snapshot table
 @digits_option
 @ascii_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def train(
     scenario: str | None,
     epochs: int,
@@ -102,6 +111,7 @@ def train(
     digits: int,
     ascii_: bool,
     output: str | None,
+    force: bool,
 ) -> None:
     """Train SCENARIO for many epochs and show the loss curve and the parameters before and after.
 
@@ -117,29 +127,34 @@ def train(
     from bptrace.engine.train import estimate_seconds
     from bptrace.engine.train import train as run_training
 
+    # every output is checked before a long run, not after it
+    target = prepare_output(output, force, inputs=[scenario])
+    csv_target = prepare_output(csv_path, force, inputs=[scenario], option="--csv") if csv_path else None
+    plot_target = None
     if plot_path:
         from bptrace.render.diagram import check_suffix, require_matplotlib
 
         check_suffix(plot_path)
-        require_matplotlib()  # before a long run, not after it
+        require_matplotlib()
+        plot_target = prepare_output(plot_path, force, inputs=[scenario], option="--plot")
     s = load_scenario(scenario)
     with _progress(epochs, estimate_seconds(s, epochs, batch_size, engine_)) as tick:
         result = run_training(s, epochs, batch_size=batch_size, seed=seed, every=every, path=engine_, progress=tick)
     notes = []
-    if csv_path:
-        write_output(history_csv(result.history), csv_path)
+    if csv_target:
+        write_output(history_csv(result.history), csv_target)
         notes.append(f"wrote {csv_path} (epoch,loss for epochs 0..{epochs})")
-    if plot_path:
+    if plot_target:
         from bptrace.render.diagram import draw_loss_curve
 
-        draw_loss_curve(result.history, plot_path, title=f"{s.title}: loss over {epochs} epochs", ascii=ascii_)
+        draw_loss_curve(result.history, plot_target, title=f"{s.title}: loss over {epochs} epochs", ascii=ascii_)
         notes.append(f"wrote {plot_path}")
     if fmt == "json":
-        write_output(training_json(result), output)
+        write_output(training_json(result), target)
         for note in notes:
             click.echo(f"bptrace: {note}", err=True)
         return
-    print_renderable(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, output)
+    print_renderable(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, target)
 
 
 @contextmanager
@@ -166,6 +181,7 @@ def _progress(epochs: int, expected: float) -> Iterator[Any]:
 
 def history_csv(history: list[float]) -> str:
     """epoch,loss lines for E_0..E_N; floats as their shortest exact repr."""
+    # numbers only: no cell can start a spreadsheet formula (fmt.csv_cell is for text from files)
     return "epoch,loss\n" + "".join(f"{k},{e!r}\n" for k, e in enumerate(history))
 
 
@@ -469,8 +485,16 @@ def _epoch_ticks(last: int) -> tuple[list[float], list[str]]:
     "--digits", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits of the labels."
 )
 @ascii_option
+@force_option
 def diagram(
-    scenario: str | None, output: str, show: str | None, sample: int, style: str, digits: int, ascii_: bool
+    scenario: str | None,
+    output: str,
+    show: str | None,
+    sample: int,
+    style: str,
+    digits: int,
+    ascii_: bool,
+    force: bool,
 ) -> None:
     """Draw SCENARIO's network as in Mazur's figure: nodes with net/out, edges with weights.
 
@@ -488,12 +512,13 @@ def diagram(
 
     check_suffix(output)
     require_matplotlib()
+    target = prepare_output(output, force, inputs=[scenario])
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the circuit, values above the edges and gradients below
         cli_graph.diagram(graph, output, digits, ascii_)
         return
     s = load_scenario(scenario)
-    draw_network(make_trace(s), output, show=show, sample=sample - 1, digits=digits, style=style, ascii=ascii_)
+    draw_network(make_trace(s), target, show=show, sample=sample - 1, digits=digits, style=style, ascii=ascii_)
     click.echo(f"bptrace: wrote {output}", err=True)
 
 

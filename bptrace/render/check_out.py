@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
 
-from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
+from bptrace.fmt import DEFAULT_DIGITS, csv_cell, num, to_ascii
 from bptrace.grading.marking import to_data
 
 if TYPE_CHECKING:
@@ -153,8 +153,9 @@ def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:
     writer.writerow(CSV_COLUMNS)
     for result in results:
         for r in result.results:
-            writer.writerow(
-                [
+            writer.writerow(  # every cell through fmt.csv_cell: a name such as =HYPERLINK(...) stays text
+                csv_cell(cell)
+                for cell in [
                     result.student,
                     result.sheet.file,
                     r.quantity,

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bptrace import output
 from bptrace.errors import BptraceError
 from bptrace.fmt import num, to_ascii
+from bptrace.output import Target
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -72,18 +74,21 @@ def _new_figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height))
 
 
-def save(fig: Any, path: str) -> None:
-    """Write the figure as SVG or PNG according to the suffix of `path`."""
+def save(fig: Any, path: str | Target) -> None:
+    """Write the figure as SVG or PNG according to the suffix of `path`, through bptrace.output's
+    atomic writer (a Target from output.prepare; a plain path is replaced if it exists)."""
+    import io
+
     import matplotlib
 
-    fmt = check_suffix(path)
+    target = path if isinstance(path, Target) else output.prepare(path, force=True)
+    fmt = check_suffix(target.spelled)
+    buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "bptrace"}):
-        try:
-            fig.savefig(
-                path, format=fmt, dpi=150 if fmt == "png" else None, metadata={"Date": None} if fmt == "svg" else None
-            )
-        except OSError as exc:
-            raise BptraceError(f"cannot write {path}: {exc.strerror or exc}") from None
+        fig.savefig(
+            buffer, format=fmt, dpi=150 if fmt == "png" else None, metadata={"Date": None} if fmt == "svg" else None
+        )
+    output.write(target, buffer.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -123,9 +128,9 @@ def network_figure(
     return _detailed_figure(trace, show, sample, digits, ascii)
 
 
-def draw_network(trace: Trace, path: str, **options: Any) -> None:
+def draw_network(trace: Trace, path: str | Target, **options: Any) -> None:
     """Draw the network of `trace` into `path` (.svg or .png); options as for network_figure."""
-    check_suffix(path)
+    check_suffix(path.spelled if isinstance(path, Target) else path)
     require_matplotlib()
     save(network_figure(trace, **options), path)
 
@@ -525,8 +530,8 @@ def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False
     return fig
 
 
-def draw_loss_curve(history: list[float], path: str, title: str = "", ascii: bool = False) -> None:
+def draw_loss_curve(history: list[float], path: str | Target, title: str = "", ascii: bool = False) -> None:
     """Write the loss curve to `path` (.svg or .png)."""
-    check_suffix(path)
+    check_suffix(path.spelled if isinstance(path, Target) else path)
     require_matplotlib()
     save(loss_curve_figure(history, title, ascii), path)
