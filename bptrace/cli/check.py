@@ -200,6 +200,11 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
         raise click.BadParameter(f"{value!r} is not a shape such as 2-3-2") from None
     if len(sizes) < 2 or any(not 1 <= n <= 64 for n in sizes):
         raise click.BadParameter(f"{value!r}: give at least two layer sizes, each 1..64 (e.g. 2-3-2)")
+    from bptrace.model.source import MAX_NODES
+
+    parameters = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if parameters > MAX_NODES // 2:  # the exercise must be a file bptrace reads (source.MAX_NODES values)
+        raise click.BadParameter(f"{value!r} has {parameters:,} parameters; at most {MAX_NODES // 2:,}")
     return sizes
 
 

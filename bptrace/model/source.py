@@ -220,6 +220,15 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
     return doc
 
 
+_TAG = "tag:yaml.org,2002:"
+_CORE = re.compile(
+    "|".join(
+        f"(?P<{tag}>{regexp.pattern})"
+        for tag, regexp in (("int", _INT), ("float", _FLOAT), ("null", _NULL), ("bool", _BOOL))
+    )
+)
+
+
 def _loader() -> type:
     """A PyYAML loader (libyaml's C parser and composer when present) resolving YAML 1.2 core tags."""
     import yaml
@@ -228,16 +237,25 @@ def _loader() -> type:
     if _LOADER is not None:
         return _LOADER
 
-    class Core12Resolver(yaml.resolver.BaseResolver):
-        """The tags of plain scalars as YAML 1.2's core schema resolves them."""
+    scalar, sequence = yaml.ScalarNode, yaml.SequenceNode
 
-    for tag, regexp, first in (
-        ("null", _NULL, ["~", "n", "N", ""]),
-        ("bool", _BOOL, list("tTfF")),
-        ("int", _INT, list("-+0123456789")),
-        ("float", _FLOAT, list("-+0123456789.")),
-    ):
-        Core12Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", regexp, first)
+    class Core12Resolver(yaml.resolver.BaseResolver):
+        """The tags of plain scalars as YAML 1.2's core schema resolves them (one regular expression
+        per scalar: this runs for each of a large network's values)."""
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass  # no path resolvers
+
+        def ascend_resolver(self) -> None:
+            pass
+
+        def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+            if kind is scalar:
+                if implicit[0]:
+                    match = _CORE.match(value)
+                    return _TAG + match.lastgroup if match and match.lastgroup else _TAG + "str"
+                return _TAG + "str"
+            return _TAG + ("seq" if kind is sequence else "map")
 
     parser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)  # libyaml, if PyYAML has it
     if parser is not None:
