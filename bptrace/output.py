@@ -26,6 +26,9 @@ limit or a closed output is a one-line `BptraceError`. The file that was there i
 rename, so a reader sees the old file or the new one, never a part; two runs at once each write a
 whole file and the last rename wins.
 
+`streaming(target)` is the same for text produced while the work runs (train's CSV): a context
+manager yielding `write(text)`; the file appears when the block ends without an error.
+
 `reading()` is the context the CLI runs a command in: every file the model's reader opens in it is
 remembered (`remember_input`), and `write` refuses to replace any of them.
 """
@@ -39,10 +42,10 @@ import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from bptrace.errors import BptraceError
 
@@ -225,6 +228,44 @@ def _terminate_cleanly() -> Iterator[None]:
 
 
 def _write_file(target: Target, data: Data) -> None:
+    with _atomic(target) as fh:
+        for chunk in _chunks(data):
+            fh.write(chunk)
+
+
+@contextlib.contextmanager
+def streaming(target: Target) -> Iterator[Callable[[str], None]]:
+    """Write text piece by piece while the work runs (a CSV of a billion epochs): yields `write(text)`.
+
+    A file is still atomic: it appears, whole, when the block ends without an error; an error or
+    SIGTERM inside the block leaves the old file (or none) and no temporary file.
+    """
+    if target.kind == "stdout":
+        yield _write_stdout
+        return
+    if target.kind == "stream":
+        assert target.path is not None
+        try:
+            with open(target.path, "w", encoding="utf-8") as fh:
+
+                def write_stream(text: str) -> None:
+                    fh.write(text)
+
+                yield write_stream
+        except OSError as exc:
+            raise stream_error(target.spelled, exc) from None
+        return
+    with _atomic(target) as raw:
+
+        def write(text: str) -> None:
+            raw.write(text.encode("utf-8"))
+
+        yield write
+
+
+@contextlib.contextmanager
+def _atomic(target: Target) -> Iterator[BinaryIO]:
+    """A binary file to write; on leaving the block it replaces the target (see the module docstring)."""
     assert target.path is not None
     path = target.path
     try:
@@ -242,8 +283,7 @@ def _write_file(target: Target, data: Data) -> None:
         try:
             fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                for chunk in _chunks(data):
-                    fh.write(chunk)
+                yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
             if st is not None:

@@ -563,3 +563,42 @@ def test_the_fuzzer_mutator_does_not_overflow() -> None:
     assert nudge(10**400, 1e6) == math.inf and nudge(10**400, -1) == -(10**400)
     for seed in range(300):  # the crash after 19 minutes: 10**400 * 1e6
         mutate_data({"a": 10**400, "b": [10**400, 1.0]}, random.Random(seed))
+
+
+def test_a_long_training_run_keeps_a_bounded_curve_and_streams_every_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """train --epochs 1000000000 grew 30 MB/s: now the curve keeps about `keep` points, every E_k goes to the
+    sink as the run goes, and the kept points, snapshots and E_N are those of the full run."""
+    import bptrace.engine.train as engine
+    from bptrace.model.scenario import load
+
+    monkeypatch.setattr(engine, "DRAIN_EVERY", 1000)
+    s = load("mazur")
+    full = engine.train(s, 20_000, every=5000)
+    streamed: list[float] = []
+    thinned = engine.train(s, 20_000, every=5000, keep=100, sink=lambda first, losses: streamed.extend(losses))
+    assert streamed == full.history
+    assert len(thinned.history) <= 100 + 6 and thinned.history_epochs is not None
+    assert {0, 1, 5000, 10000, 15000, 20000} <= set(thinned.history_epochs)
+    assert all(full.history[k] == e for k, e in thinned.curve())
+    assert [snap.loss for snap in thinned.snapshots] == [snap.loss for snap in full.snapshots]
+
+
+def test_train_streams_the_csv_of_a_long_run(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bptrace.cli.train as cli_train
+    import bptrace.engine.train as engine
+    from bptrace.model.scenario import load
+
+    monkeypatch.setattr(cli_train, "KEEP_ALL_EPOCHS", 1000)
+    monkeypatch.setattr(engine, "DRAIN_EVERY", 500)
+    result = invoke("train", "mazur", "--epochs", "3000", "--csv", "h.csv")
+    assert result.exit_code == 0, result.stderr
+    full = engine.train(load("mazur"), 3000).history
+    assert Path("h.csv").read_text() == cli_train.history_csv(full)
+    assert "the loss curve shown keeps" in result.stdout and "of the 3,001 values E_0..E_3000" in result.stdout
+    line = one_error(invoke("train", "mazur", "--epochs", "3000", "--format", "json"))
+    assert "--format json holds every epoch's loss; 3,000 epochs are more than 1,000" in line
+
+
+def test_train_refuses_more_snapshots_than_it_can_show() -> None:
+    line = one_error(invoke("train", "mazur", "--epochs", "1000000000", "--every", "1"))
+    assert "would keep 1,000,000,000 snapshots (at most 100,000) (use --every 10,000 or more)" in line

@@ -6,6 +6,7 @@ chart, matplotlib only when a picture is written (--plot, diagram).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,9 @@ from bptrace.cli.common import (
     print_renderable,
     write_output,
 )
+from bptrace.errors import BptraceError
 from bptrace.fmt import num, to_ascii
+from bptrace.output import streaming
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -34,6 +37,10 @@ CHART_WIDTH = 100  # at most this many columns for the terminal chart
 CHART_HEIGHT = 16
 CHART_POINTS = 2000  # the terminal chart plots at most this many points of the curve
 SNAPSHOT_COLUMNS = 6  # parameters shown in the snapshot table
+KEEP_ALL_EPOCHS = 1_000_000  # up to this many epochs the whole loss curve is kept (about 32 MB); beyond, it is
+KEEP_POINTS = 2 * CHART_POINTS  # thinned to this many points (the chart's), and --csv streams every one
+MAX_SNAPSHOTS = 100_000  # --every K: at most this many snapshots
+LONG_RUN_SECONDS = 60.0  # a run expected to take longer is announced with its estimate
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -137,17 +144,60 @@ def train(
         check_suffix(plot_path)
         require_matplotlib()
         plot_target = prepare_output(plot_path, force, inputs=[scenario], option="--plot")
+    if fmt == "json" and epochs > KEEP_ALL_EPOCHS:
+        raise BptraceError(
+            f"--format json holds every epoch's loss; {epochs:,} epochs are more than {KEEP_ALL_EPOCHS:,}",
+            hint="use --csv FILE, which is written as the run goes, with the terminal view",
+        )
+    if every is not None and epochs // every > MAX_SNAPSHOTS:
+        raise BptraceError(
+            f"--every {every} over {epochs:,} epochs would keep {epochs // every:,} snapshots "
+            f"(at most {MAX_SNAPSHOTS:,})",
+            hint=f"use --every {-(-epochs // MAX_SNAPSHOTS):,} or more",
+        )
     s = load_scenario(scenario)
-    with _progress(epochs, estimate_seconds(s, epochs, batch_size, engine_)) as tick:
-        result = run_training(s, epochs, batch_size=batch_size, seed=seed, every=every, path=engine_, progress=tick)
+    expected = estimate_seconds(s, epochs, batch_size, engine_)
+    if expected > LONG_RUN_SECONDS:
+        click.echo(
+            f"bptrace: {epochs:,} epochs will take about {_duration(expected)} (an estimate; Ctrl-C stops)", err=True
+        )
+    keep = KEEP_POINTS if epochs > KEEP_ALL_EPOCHS else None
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if csv_target:  # streamed as the run goes: a billion epochs never sit in memory
+            write = stack.enter_context(streaming(csv_target))
+            write("epoch,loss\n")
+
+            def sink(first: int, losses: list[float]) -> None:
+                write("".join(f"{first + i},{e!r}\n" for i, e in enumerate(losses)))
+
+        with _progress(epochs, expected) as tick:
+            result = run_training(
+                s,
+                epochs,
+                batch_size=batch_size,
+                seed=seed,
+                every=every,
+                path=engine_,
+                progress=tick,
+                keep=keep,
+                sink=sink,
+            )
     notes = []
+    if keep is not None:
+        notes.append(f"the loss curve shown keeps {len(result.history):,} of the {epochs + 1:,} values E_0..E_{epochs}")
     if csv_target:
-        write_output(history_csv(result.history), csv_target)
         notes.append(f"wrote {csv_path} (epoch,loss for epochs 0..{epochs})")
     if plot_target:
         from bptrace.render.diagram import draw_loss_curve
 
-        draw_loss_curve(result.history, plot_target, title=f"{s.title}: loss over {epochs} epochs", ascii=ascii_)
+        draw_loss_curve(
+            result.history,
+            plot_target,
+            epochs=result.history_epochs,
+            title=f"{s.title}: loss over {epochs} epochs",
+            ascii=ascii_,
+        )
         notes.append(f"wrote {plot_path}")
     if fmt == "json":
         write_output(training_json(result), target)
@@ -177,6 +227,13 @@ def _progress(epochs: int, expected: float) -> Iterator[Any]:
     ) as bar:
         task = bar.add_task("training", total=epochs)
         yield lambda done: bar.update(task, completed=done)
+
+
+def _duration(seconds: float) -> str:
+    """3725 -> '1 h 2 min'; 95 -> '2 min'; 12 -> '12 s'."""
+    if seconds >= 3600:
+        return f"{int(seconds // 3600):,} h {int(seconds % 3600 // 60)} min"
+    return f"{round(seconds / 60)} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def history_csv(history: list[float]) -> str:
@@ -267,19 +324,20 @@ class TrainingView:
                 f"loss {s.loss} ({s.reduction} over samples); {r.path} engine, {r.seconds:.3g} s"
             )
         )
-        h = r.history
-        line = f"E_0 = {self.n(h[0])} (before training)"
-        if len(h) > 2:
-            line += f", E_1 = {self.n(h[1])}"
-        if len(h) > 1:
-            line += f", E_{len(h) - 1} = {self.n(h[-1])}"
+        points = r.curve()
+        loss = dict(points[:2])
+        line = f"E_0 = {self.n(loss[0])} (before training)"
+        if r.epochs > 1:
+            line += f", E_1 = {self.n(loss[1])}"
+        if r.epochs > 0:
+            line += f", E_{r.epochs} = {self.n(points[-1][1])}"
         yield Text(self.t(line))
         if s.parameter_count() and not s.update_biases and any(layer.bias_mode != "none" for layer in s.layers):
             yield Text(self.t("biases are not updated (update_biases: false)"), style="dim")
         yield Text("")
-        if len(h) > 1:
+        if r.epochs > 0:
             width = max(40, min(CHART_WIDTH, options.max_width))
-            yield Text(loss_chart(h, width=width, ascii=self.ascii))
+            yield Text(loss_chart(r.history, width=width, ascii=self.ascii, epochs=r.history_epochs))
             yield Text("")
         if r.snapshots:
             yield self.view(self.snapshot_table())
@@ -380,9 +438,19 @@ _BOX_TO_ASCII = str.maketrans(
 )
 
 
-def loss_chart(history: list[float], width: int = CHART_WIDTH, height: int = CHART_HEIGHT, ascii: bool = False) -> str:
-    """The loss curve as a terminal chart (plotext; log-scale y), or a short text note without plotext."""
+def loss_chart(
+    history: list[float],
+    width: int = CHART_WIDTH,
+    height: int = CHART_HEIGHT,
+    ascii: bool = False,
+    epochs: list[int] | None = None,
+) -> str:
+    """The loss curve as a terminal chart (plotext; log-scale y), or a short text note without plotext.
+
+    `epochs[i]` is the epoch of history[i] when the curve was thinned (TrainingResult.history_epochs)."""
     points = _decimate(history, CHART_POINTS)
+    if epochs is not None:
+        points = [(epochs[k], e) for k, e in points]
     # a log scale needs positive values that actually vary (a flat curve has no decades to show)
     log = all(e > 0 for e in history) and max(history) > min(history)
     try:

@@ -509,13 +509,16 @@ def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, as
 # The loss curve
 
 
-def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False) -> Any:
-    """E_k against the epoch k, y on a log scale (a linear one if some E_k <= 0)."""
+def loss_curve_figure(
+    history: list[float], title: str = "", ascii: bool = False, epochs: list[int] | None = None
+) -> Any:
+    """E_k against the epoch k, y on a log scale (a linear one if some E_k <= 0); `epochs[i]` is the epoch
+    of history[i] when the curve was thinned (default: history[k] is E_k)."""
     t = to_ascii if ascii else (lambda text: text)
     fig = _new_figure(7.0, 4.2)
     ax = fig.add_subplot(1, 1, 1)
-    epochs = list(range(len(history)))
-    label = t(f"E_{len(history) - 1} = {num(history[-1], 6)}") if history else None
+    epochs = list(range(len(history))) if epochs is None else epochs
+    label = t(f"E_{epochs[-1]} = {num(history[-1], 6)}") if history else None
     ax.plot(epochs, history, color="#1f4e9c", lw=1.4, label=label)
     if all(e > 0 for e in history):
         ax.set_yscale("log")
@@ -530,8 +533,10 @@ def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False
     return fig
 
 
-def draw_loss_curve(history: list[float], path: str | Target, title: str = "", ascii: bool = False) -> None:
-    """Write the loss curve to `path` (.svg or .png)."""
+def draw_loss_curve(
+    history: list[float], path: str | Target, title: str = "", ascii: bool = False, epochs: list[int] | None = None
+) -> None:
+    """Write the loss curve to `path` (.svg or .png); epochs as for loss_curve_figure."""
     check_suffix(path.spelled if isinstance(path, Target) else path)
     require_matplotlib()
-    save(loss_curve_figure(history, title, ascii), path)
+    save(loss_curve_figure(history, title, ascii, epochs), path)
