@@ -602,3 +602,23 @@ def test_train_streams_the_csv_of_a_long_run(here: Path, monkeypatch: pytest.Mon
 def test_train_refuses_more_snapshots_than_it_can_show() -> None:
     line = one_error(invoke("train", "mazur", "--epochs", "1000000000", "--every", "1"))
     assert "would keep 1,000,000,000 snapshots (at most 100,000) (use --every 10,000 or more)" in line
+
+
+def test_explain_bounds_sympy_by_the_paths_and_says_so(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """explain W1_1_1 on a 2-4×12-1 network (4¹¹ paths) ran past 600 s in SymPy's check."""
+    from bptrace.grading.answers import random_exercise
+    from bptrace.verify import symbolic
+
+    Path("deep.yaml").write_text(random_exercise(3, [2] + [4] * 12 + [1], "sigmoid", None, "half_sse", 0.5, 1, "new"))
+    derive = symbolic.gradients
+
+    def bounded(s: object, params: list[object], **kwargs: object) -> object:
+        assert all(p.layer >= 10 for p in params), "SymPy derived a parameter with more than 4,096 paths"  # type: ignore[attr-defined]
+        return derive(s, params, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(symbolic, "gradients", bounded)
+    deep = invoke("explain", "W1_1_1", "-s", "deep.yaml")
+    assert deep.exit_code == 0, deep.stderr
+    assert f"SymPy not run: {4**11:,} paths from W1_1_1 to the loss, more than 4,096" in " ".join(deep.stdout.split())
+    near = invoke("explain", "W13_1_1", "-s", "deep.yaml")  # 1 path: SymPy still checks it
+    assert near.exit_code == 0 and "∂E/∂W13_1_1 of the loss written out in W13_1_1" in near.stdout
