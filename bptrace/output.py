@@ -18,6 +18,7 @@ Use it in two steps, so that a bad output path fails before the work, not after 
     this command has read (`check b.yaml -o b.yaml` never replaces the student's sheet);
   * a symbolic link: written through to the file it points to (the link stays a link); the rules
     above apply to that file.
+`distinct(*targets)` refuses two outputs of one command that are the same file.
 `write(target, data)` writes a file atomically: a temporary file in the same folder, fsync, then a
 rename onto the name (for a new name, a hard link that fails if someone created the name meanwhile).
 A replaced file keeps its permission bits (600 stays 600) and, where allowed, its owner. The temporary
@@ -138,6 +139,19 @@ def _check_replace(target: Target, st: os.stat_result, option: str) -> None:
     folder = (target.path or Path(shown)).parent
     if not os.access(folder, os.W_OK | os.X_OK):
         raise _error(shown, f"the folder {folder} is not writable", hint="choose another folder")
+
+
+def distinct(*targets: Target | None) -> None:
+    """Refuse two outputs of one command that name the same file (`-o x.csv --report x.csv`)."""
+    seen: dict[Path, str] = {}
+    for target in targets:
+        if target is None or target.kind != "file" or target.path is None:
+            continue
+        if target.path in seen:
+            raise _error(
+                target.spelled, f"{seen[target.path]} names the same file", hint="give each output its own name"
+            )
+        seen[target.path] = target.spelled
 
 
 def write(target: Target, data: Data) -> None:

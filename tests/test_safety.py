@@ -622,3 +622,10 @@ def test_explain_bounds_sympy_by_the_paths_and_says_so(here: Path, monkeypatch: 
     assert f"SymPy not run: {4**11:,} paths from W1_1_1 to the loss, more than 4,096" in " ".join(deep.stdout.split())
     near = invoke("explain", "W13_1_1", "-s", "deep.yaml")  # 1 path: SymPy still checks it
     assert near.exit_code == 0 and "∂E/∂W13_1_1 of the loss written out in W13_1_1" in near.stdout
+
+
+def test_two_outputs_of_one_command_may_not_be_the_same_file(here: Path) -> None:
+    _sheet("b.yaml")
+    line = one_error(invoke("check", "b.yaml", "-o", "x.csv", "--report", "x.csv"))
+    assert line == "bptrace: error: cannot write x.csv: x.csv names the same file (give each output its own name)"
+    assert "names the same file" in one_error(invoke("train", "mazur", "--csv", "h.csv", "-o", "./h.csv"))

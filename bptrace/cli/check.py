@@ -25,6 +25,7 @@ from bptrace.cli.common import (
 from bptrace.errors import BptraceError
 from bptrace.functions import ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
+from bptrace.output import distinct
 
 
 @click.command()
@@ -110,6 +111,7 @@ def check(
         )
     target = prepare_output(output, force, inputs=[*sheets, scenario])
     report_target = prepare_output(report, force, inputs=[*sheets, scenario], option="--report") if report else None
+    distinct(target, report_target)
     options = Options(
         min_digits=min_digits, rtol=rtol, accept=frozenset(accept) | {"rounding"}, diagnose=not no_diagnose
     )

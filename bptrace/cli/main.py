@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from bptrace import output
 from bptrace.cli import check as cli_check
 from bptrace.cli import explain as cli_explain
 from bptrace.cli import lesson as cli_lesson
@@ -29,6 +28,7 @@ from bptrace.cli.common import (
     write_output,
 )
 from bptrace.errors import BptraceError, one_line
+from bptrace.output import Terminated, reading, stream_error
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -58,13 +58,13 @@ class BptraceGroup(click.Group):
             _silence_stdout()
         except OSError as exc:
             _silence_stdout()
-            click.echo(f"bptrace: error: {output.stream_error('the output', exc)}", err=True)
+            click.echo(f"bptrace: error: {stream_error('the output', exc)}", err=True)
             _exit(EXIT_BAD_INPUT)
         _exit(result if isinstance(result, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            with output.reading():  # the files a command reads are never its outputs
+            with reading():  # the files a command reads are never its outputs
                 return super().invoke(ctx)
         except BptraceError as exc:
             if _traceback_wanted(ctx):
@@ -78,7 +78,7 @@ class BptraceGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("bptrace: interrupted", err=True)
             ctx.exit(130)
-        except output.Terminated:  # SIGTERM while writing a file: its temporary file is gone
+        except Terminated:  # SIGTERM while writing a file: its temporary file is gone
             click.echo("bptrace: terminated (no file was changed)", err=True)
             ctx.exit(128 + 15)
         except BrokenPipeError:
@@ -89,7 +89,7 @@ class BptraceGroup(click.Group):
                 raise
             if exc.errno in _STREAM_ERRORS:
                 _silence_stdout()
-                message = str(output.stream_error("the output", exc))
+                message = str(stream_error("the output", exc))
             else:
                 message = one_line(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
             click.echo(f"bptrace: error: {message}", err=True)

@@ -25,7 +25,7 @@ from bptrace.cli.common import (
 )
 from bptrace.errors import BptraceError
 from bptrace.fmt import num, to_ascii
-from bptrace.output import streaming
+from bptrace.output import distinct, streaming
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -144,6 +144,7 @@ def train(
         check_suffix(plot_path)
         require_matplotlib()
         plot_target = prepare_output(plot_path, force, inputs=[scenario], option="--plot")
+    distinct(target, csv_target, plot_target)
     if fmt == "json" and epochs > KEEP_ALL_EPOCHS:
         raise BptraceError(
             f"--format json holds every epoch's loss; {epochs:,} epochs are more than {KEEP_ALL_EPOCHS:,}",
