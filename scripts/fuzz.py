@@ -60,6 +60,8 @@ def run(examples: int, seed: int, report_every: float = 60.0) -> int:
                     continue
                 args = ["check", str(path)] if name.startswith("sheet:") else ["run", str(path), "--verify", "off"]
                 result = runner.invoke(main, args)
+                if result.exit_code == 130:  # Ctrl-C reached bptrace, which reports it: stop the run
+                    raise KeyboardInterrupt
                 done += 1
                 statuses[result.exit_code] += 1
                 bad = (
