@@ -309,6 +309,7 @@ def test_diagram_replaces_a_picture_only_with_force_and_atomically(here: Path) -
         ["new", "--seed", "1"],
         ["train", "mazur", "--epochs", "1"],
         ["check", "sheet.yaml"],
+        ["lesson", "mazur"],
     ],
 )
 def test_every_command_that_writes_files_has_force(here: Path, args: list[str]) -> None:
