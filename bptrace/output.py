@@ -30,6 +30,11 @@ whole file and the last rename wins.
 `streaming(target)` is the same for text produced while the work runs (train's CSV): a context
 manager yielding `write(text)`; the file appears when the block ends without an error.
 
+In a command (bptrace/cli): add `@force_option` and call `common.prepare_output(output, force,
+inputs=[...], option="--report")` at the top, `common.write_output(text, target)` at the end (or
+`print_renderable`); a CSV goes through `fmt.csv_text(rows)` / `fmt.csv_cell(cell)` first, so that no
+cell is a spreadsheet formula.
+
 `reading()` is the context the CLI runs a command in: every file the model's reader opens in it is
 remembered (`remember_input`), and `write` refuses to replace any of them.
 """
