@@ -183,6 +183,22 @@ def test_sigterm_from_outside_leaves_the_file_whole(tmp_path: Path) -> None:
     no_temporaries(tmp_path)
 
 
+def test_two_runs_at_once_each_write_a_whole_file(tmp_path: Path) -> None:
+    """Two writers of one report at once spliced both; now the file is one of them, whole."""
+    path = tmp_path / "grades.csv"
+    path.write_text("old\n")
+    code = (
+        "import sys, time\nfrom bptrace import output\n"
+        "def slow(mark):\n    for _ in range(40):\n        time.sleep(0.01)\n        yield mark * 1000 + '\\n'\n"
+        f"output.write(output.prepare({str(path)!r}, force=True), slow(sys.argv[1]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = [subprocess.Popen([sys.executable, "-c", code, mark], env=env) for mark in "ab"]
+    assert [run.wait(timeout=60) for run in runs] == [0, 0]
+    assert path.read_text() in {(mark * 1000 + "\n") * 40 for mark in "ab"}
+    no_temporaries(tmp_path)
+
+
 def test_a_file_size_limit_leaves_the_existing_file_whole(tmp_path: Path) -> None:
     """ulimit -f: the write fails (EFBIG), the 92 KB file that was there is unchanged, one line, exit 2."""
     path = tmp_path / "trace.json"
