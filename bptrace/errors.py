@@ -38,7 +38,20 @@ class BptraceError(Exception):
         inside = f"{self.path}: " if self.path else ""
         hint = f" ({self.hint})" if self.hint else ""
         # one line, always: a message is read in a terminal and parsed by scripts
-        return " ".join(f"{where}{inside}{self.message}{hint}".split())
+        return one_line(f"{where}{inside}{self.message}{hint}")
+
+
+MAX_WORD = 120  # a longer run of characters without a space is cut (a megabyte answer is not echoed)
+MAX_LINE = 1000  # and so is a longer message
+
+
+def one_line(text: str) -> str:
+    """A message as one line a terminal shows safely: control characters written out, whitespace runs
+    collapsed, a very long word or message cut with '…' (the safety net under fmt.echo)."""
+    from bptrace.fmt import cut, visible
+
+    words = [cut(word, MAX_WORD) for word in visible(" ".join(text.split())).split(" ")]
+    return cut(" ".join(words), MAX_LINE)
 
 
 class ScenarioError(BptraceError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -198,3 +198,73 @@ def _spelled(ch: str) -> str:
         return "?"  # dropping the mark would say the opposite
     text = "".join(c.translate(ASCII) for c in decomposed if not unicodedata.combining(c))
     return text if text and text.isascii() else "?"
+
+
+# ---- text from files, shown to a person ----------------------------------------------------------
+
+ECHO_LIMIT = 60  # characters of a value echoed in a message before it is cut with "…"
+
+# C0 controls, DEL, C1 controls, and the bidirectional overrides that reorder what a terminal shows
+_CONTROL = {
+    **{c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]},
+    **{c: f"\\u{c:04x}" for c in [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]},
+}
+_CONTROL_IN_LINES = {c: text for c, text in _CONTROL.items() if c not in (0x09, 0x0A)}  # keeps tab, newline
+
+
+def visible(text: str, lines: bool = False) -> str:
+    """`text` with every control character written out: ESC as '\\x1b', U+202E as '\\u202e'.
+
+    Nothing read from a file can then move the cursor, clear the screen, retitle the window or reorder a
+    line. With `lines`, tab and newline stay (multi-line text such as a scenario's notes).
+    """
+    return text.translate(_CONTROL_IN_LINES if lines else _CONTROL)
+
+
+def cut(text: str, limit: int = ECHO_LIMIT) -> str:
+    """`text` at most `limit` characters long: longer text ends in '…' and says how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(1, limit - 1)]}… ({len(text):,} characters)"
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A value from a file as a message shows it: repr'd, control characters visible, cut to `limit`.
+
+    A megabyte of text is not repr'd whole only to be cut: the cut says how long the value was.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return visible(repr(value[:limit]))[: max(1, limit - 1)] + f"… ({len(value):,} characters)"
+    text = visible(repr(value))
+    return text if len(text) <= limit else text[: max(1, limit - 1)] + f"… ({len(text):,} characters)"
+
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs: '=HYPERLINK(…)' -> "'=HYPERLINK(…)".
+
+    Numbers stay numbers (-0.25 is not a formula); text starting with = + - @ tab or a line break gets a
+    leading apostrophe (the OWASP rule), and control characters are written out.
+    """
+    text = "" if value is None else str(value)
+    if _PLAIN_NUMBER.fullmatch(text):
+        return text
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return visible(text)
+
+
+def csv_text(rows: Iterable[Iterable[object]]) -> str:
+    """Rows as CSV text ("\\n" line ends), every cell through csv_cell: the one CSV writer of bptrace."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow([csv_cell(c) for c in row])
+    return buffer.getvalue()

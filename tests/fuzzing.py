@@ -5,6 +5,7 @@ Used by tests/test_fuzz.py (a bounded number of examples) and scripts/fuzz.py (a
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -58,6 +59,14 @@ def _get(node: Any, path: tuple[Any, ...]) -> Any:
     return node
 
 
+def nudge(value: float, factor: float) -> float:
+    """value * factor, where a product beyond float64 (10**400 * 1e6 raises OverflowError) is infinity."""
+    try:
+        return value * factor
+    except OverflowError:
+        return math.inf if (value > 0) == (factor > 0) else -math.inf
+
+
 def mutate_data(data: Any, rng: random.Random) -> Any:
     """One structural mutation of a parsed document (returns a new document)."""
     import copy
@@ -81,7 +90,7 @@ def mutate_data(data: Any, rng: random.Random) -> Any:
         parent.insert(key, copy.deepcopy(parent[key]))
     elif action == 4:  # nudge a number
         if isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool):
-            parent[key] = parent[key] * rng.choice([-1, 0, 1e6, 1e300, float("nan")])
+            parent[key] = nudge(parent[key], rng.choice([-1, 0, 1e6, 1e300, float("nan")]))
         else:
             parent[key] = rng.choice(ODD_VALUES)
     else:  # add an unknown key

@@ -218,7 +218,7 @@ def test_bad_scenario_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, t
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     if message is None:
-        assert "more than 200000 values (an alias bomb?)" in lines[0]
+        assert "repeats more than 100000 values through aliases (an alias bomb?)" in lines[0]
     else:
         assert lines[0] == f"bptrace: error: {message}"
 

@@ -11,10 +11,21 @@ from pathlib import Path
 
 import click
 
-from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.cli.common import (
+    FiniteFloat,
+    Mismatch,
+    ascii_option,
+    digits_option,
+    force_option,
+    load_scenario,
+    prepare_output,
+    print_renderable,
+    write_output,
+)
 from bptrace.errors import BptraceError
 from bptrace.functions import ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
+from bptrace.output import Target, distinct
 
 
 @click.command()
@@ -43,7 +54,7 @@ from bptrace.grading.diagnose import CODE_ORDER
     show_default=True,
     help="Significant digits an answer needs to count as correct (unless it is exact). With --key: rules.min_digits.",
 )
-@click.option("--rtol", type=click.FloatRange(min=0), help="Also accept answers within this relative tolerance.")
+@click.option("--rtol", type=FiniteFloat(min=0), help="Also accept answers within this relative tolerance.")
 @click.option(
     "--accept",
     multiple=True,
@@ -64,10 +75,10 @@ from bptrace.grading.diagnose import CODE_ORDER
     type=click.Path(dir_okay=False),
     help="With --key: write a CSV with one row per student and quantity.",
 )
-@click.option("--force", is_flag=True, help="Replace an existing --report or --report-long file.")
 @digits_option
 @ascii_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def check(
     sheets: tuple[str, ...],
     scenario: str | None,
@@ -132,7 +143,9 @@ def check(
                 "sets its own points, which is a self-check, not a grade",
                 hint="write a key with 'bptrace key SCENARIO > key.yaml', edit it, and add --key key.yaml",
             )
-        _self_check(sheets, scenario, fmt, min_digits, rtol, accept, hide_expected, no_diagnose, digits, ascii_, output)
+        _self_check(
+            sheets, scenario, fmt, min_digits, rtol, accept, hide_expected, no_diagnose, digits, ascii_, output, force
+        )
         return
     ctx = click.get_current_context()
     given = [
@@ -145,12 +158,15 @@ def check(
             f"with --key the key's rules decide; {', '.join(given)} cannot be given too",
             hint=f"edit rules: in {key_file} (min_digits, rtol, tolerance, accept, diagnose)",
         )
-    for path in (report, report_long):
-        if path:
-            refuse_existing(path, force)  # before the marking, not after it
-    _mark_class(
-        sheets, scenario, key_file, fmt, hide_expected, summary, report, report_long, force, digits, ascii_, output
+    inputs = [*sheets, scenario, key_file]
+    # every output checked before the marking, not after it (bptrace.output): -o, --report, --report-long
+    targets = (
+        prepare_output(output, force, inputs=inputs),
+        prepare_output(report, force, inputs=inputs, option="--report") if report else None,
+        prepare_output(report_long, force, inputs=inputs, option="--report-long") if report_long else None,
     )
+    distinct(*targets)
+    _mark_class(sheets, scenario, key_file, fmt, hide_expected, summary, targets, digits, ascii_)
 
 
 def _self_check(
@@ -165,11 +181,13 @@ def _self_check(
     digits: int,
     ascii_: bool,
     output: str | None,
+    force: bool,
 ) -> None:
     """A student's own check: each sheet with its own points and tolerances (today's behaviour)."""
     from bptrace.grading import answers as sheets_mod
     from bptrace.grading.marking import Marker, Options, mark, marker_for
 
+    target = prepare_output(output, force, inputs=[*sheets, scenario])
     options = Options(
         min_digits=min_digits, rtol=rtol, accept=frozenset(accept) | {"rounding"}, diagnose=not no_diagnose
     )
@@ -192,9 +210,9 @@ def _self_check(
         from bptrace.render import check_out
 
         if fmt == "json":
-            write_output(check_out.json_text(results, hide_expected), output)
+            write_output(check_out.json_text(results, hide_expected), target)
         else:
-            print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, output)
+            print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, target)
     if failed:
         raise click.exceptions.Exit(2)
     if not all(r.summary.all_correct for r in results):
@@ -208,14 +226,14 @@ def _mark_class(
     fmt: str,
     hide_expected: bool,
     summary: bool,
-    report: str | None,
-    report_long: str | None,
-    force: bool,
+    targets: tuple[Target, Target | None, Target | None],
     digits: int,
     ascii_: bool,
-    output: str | None,
 ) -> None:
-    """Mark every sheet with the teacher's key; a sheet that cannot be read is a row with 0 points."""
+    """Mark every sheet with the teacher's key; a sheet that cannot be read is a row with 0 points.
+
+    targets: the prepared outputs of -o, --report and --report-long."""
+    output, report, report_long = targets
     from bptrace.grading import answers as sheets_mod
     from bptrace.grading import key as key_mod
     from bptrace.grading.classview import class_view
@@ -257,25 +275,11 @@ def _mark_class(
         renderable = check_out.ClassReport(results, view, digits=digits, hide_expected=hide_expected, summary=summary)
         print_renderable(renderable, ascii_, output)
     if report:
-        write_report(check_out.grades_csv_text(results, key), report, force)
+        write_output(check_out.grades_csv_text(results, key), report)
     if report_long:
-        write_report(check_out.csv_text(results, hide_expected), report_long, force)
+        write_output(check_out.csv_text(results, hide_expected), report_long)
     if not all(r.error is None and r.summary.all_correct for r in results):
         raise Mismatch()
-
-
-def refuse_existing(path: str, force: bool) -> None:
-    """A report never replaces an existing file unless --force is given."""
-    if not force and path != "-" and os.path.lexists(path):
-        raise BptraceError(f"{path} exists already", hint="pass --force to replace it, or choose another name")
-
-
-def write_report(text: str, path: str, force: bool) -> None:
-    """Write a CSV report: refused over an existing file without --force, then written atomically.
-
-    The one place reports are written (for the shared atomic writer to take over)."""
-    refuse_existing(path, force)
-    write_output(text, path)
 
 
 @click.command("key")
@@ -331,7 +335,8 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Comma-separated sections to list: forward, backward, updates (default: all).",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
-def template(scenario: str | None, only: set[str] | None, output: str | None) -> None:
+@force_option
+def template(scenario: str | None, only: set[str] | None, output: str | None, force: bool) -> None:
     """Write a blank answer sheet for SCENARIO (a path or bundled name; default: mazur).
 
     Every quantity a student computes is a key with an empty value, grouped by comments in the order
@@ -346,14 +351,15 @@ def template(scenario: str | None, only: set[str] | None, output: str | None) ->
     from bptrace.grading.answers import template_text
     from bptrace.model.scenario import is_path_like
 
+    target = prepare_output(output, force, inputs=[scenario])
     graph = cli_graph.graph_scenario(scenario)
     ref = scenario or "mazur"
     if is_path_like(ref) and output and output != "-":
         # the sheet names its scenario relative to the sheet's own folder
         ref = os.path.relpath(Path(ref).resolve(), Path(output).resolve().parent)
-    if graph is not None:  # kind: graph
+    if graph is not None:  # kind: graph (its output path checked above)
         return cli_graph.template(graph, ref, output)
-    write_output(template_text(load_scenario(scenario), ref, only), output)
+    write_output(template_text(load_scenario(scenario), ref, only), target)
 
 
 def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
@@ -363,6 +369,11 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
         raise click.BadParameter(f"{value!r} is not a shape such as 2-3-2") from None
     if len(sizes) < 2 or any(not 1 <= n <= 64 for n in sizes):
         raise click.BadParameter(f"{value!r}: give at least two layer sizes, each 1..64 (e.g. 2-3-2)")
+    from bptrace.model.source import MAX_NODES
+
+    parameters = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if parameters > MAX_NODES // 2:  # the exercise must be a file bptrace reads (source.MAX_NODES values)
+        raise click.BadParameter(f"{value!r} has {parameters:,} parameters; at most {MAX_NODES // 2:,}")
     return sizes
 
 
@@ -395,13 +406,14 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 @click.option("--loss", type=click.Choice(LOSSES), default="half_sse", show_default=True, help="The loss function.")
 @click.option(
     "--learning-rate",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=0.5,
     show_default=True,
     help="The learning rate η.",
 )
 @click.option("--samples", type=click.IntRange(1, 100), default=1, show_default=True, help="Samples in the batch.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def new(
     random_: bool,
     seed: int | None,
@@ -412,6 +424,7 @@ def new(
     learning_rate: float,
     samples: int,
     output: str | None,
+    force: bool,
 ) -> None:
     """Write a fresh random exercise scenario (matrix form), so each student can get their own network.
 
@@ -427,6 +440,7 @@ def new(
     from bptrace.grading.answers import random_exercise
 
     del random_
+    target = prepare_output(output, force)
     if seed is None:
         import secrets
 
@@ -440,7 +454,7 @@ def new(
     text = random_exercise(
         seed, shape, activation, output_activation, loss, learning_rate, samples, command=" ".join(parts)
     )
-    write_output(text, output)
+    write_output(text, target)
 
 
 COMMANDS = [check, key_command, template, new]

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from bptrace.errors import BptraceError
+from bptrace import output
+from bptrace.output import Target
 
 DEFAULT_SCENARIO = "mazur"
 
@@ -52,38 +53,30 @@ def load_scenario(name: str | None) -> Any:
     return load(name or DEFAULT_SCENARIO)
 
 
-def write_output(text: str | Iterable[str], output: str | None) -> None:
-    """Write text (or text in pieces, for large JSON) to a file (-o) or stdout.
+def prepare_output(
+    spelled: str | None, force: bool = False, inputs: Iterable[str | None] = (), option: str = "-o"
+) -> Target:
+    """Check an output path before the work starts (bptrace.output.prepare): a missing folder, an
+    existing file without --force, or one of the command's inputs fails now, not after the work."""
+    from bptrace.model.scenario import is_path_like
 
-    A file is written beside its final name and renamed into place only when complete, so an error
-    while writing never leaves a partial file.
+    return output.prepare(spelled, force=force, inputs=[i for i in inputs if i and is_path_like(i)], option=option)
+
+
+def write_output(text: str | bytes | Iterable[str], target: Target | str | None) -> None:
+    """Write text (or text in pieces, for large JSON) to the prepared target (-o FILE, a device, stdout).
+
+    A file is written atomically (bptrace.output): an error while writing never leaves a partial file.
     """
-    chunks = [text] if isinstance(text, str) else text
-    if output and output != "-":
-        import tempfile
-        from pathlib import Path
+    if not isinstance(target, Target):
+        target = output.prepare(target, force=True)
+    output.write(target, text)
 
-        target = Path(output)
-        try:
-            fd, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise BptraceError(f"cannot write {output}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)  # the permissions an ordinary new file gets
-            os.replace(temporary, target)
-        except OSError as exc:
-            raise BptraceError(f"cannot write {output}: {exc.strerror or exc}") from None
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-    else:
-        for chunk in chunks:
-            click.echo(chunk, nl=False)
+
+def force_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--force", is_flag=True, help="Replace output files that exist (never the command's own inputs)."
+    )(f)
 
 
 def digits_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -108,16 +101,18 @@ def ascii_option(f: Callable[..., Any]) -> Callable[..., Any]:
 # ---- commands ----
 
 
-def print_renderable(renderable: Any, ascii_: bool, output: str | None) -> None:
-    """Print a rich renderable to stdout or to a file (as plain text)."""
-    if output and output != "-":
+def print_renderable(renderable: Any, ascii_: bool, target: Target | str | None) -> None:
+    """Print a rich renderable to stdout, or to a file or device (as plain text)."""
+    if not isinstance(target, Target):
+        target = output.prepare(target, force=True)
+    if target.kind != "stdout":
         import io
 
         buffer = io.StringIO()
         c = console(ascii_, file=buffer)
         c.bptrace_encoding = None  # a file is written in UTF-8
         emit(c, renderable)
-        write_output(buffer.getvalue(), output)
+        write_output(buffer.getvalue(), target)
         return
     emit(console(ascii_), renderable)
 
@@ -141,3 +136,17 @@ def emit(c: Any, renderable: Any) -> None:
         c.print(renderable)
     text = one_minus(captured.get())
     c.file.write(text if encoding is None else encodable(text, encoding))  # and whatever was written without asking
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses nan, inf and numbers beyond float64 (1e400), as files do."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        x = super().convert(value, param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} is not a finite number (NaN, infinity and 1e400 are not allowed)", param, ctx)
+        return x

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.cli.common import (
+    Mismatch,
+    ascii_option,
+    digits_option,
+    force_option,
+    load_scenario,
+    prepare_output,
+    print_renderable,
+    write_output,
+)
 from bptrace.errors import BptraceError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -49,6 +58,7 @@ SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", "
     help="markdown: formulas as $…$ mathematics (GitHub, Jupyter, Typora, Zhihu) or as Unicode text.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def explain(
     target: str | None,
     scenario: str | None,
@@ -61,6 +71,7 @@ def explain(
     step: bool,
     math: str,
     output: str | None,
+    force: bool,
 ) -> None:
     """Derive TARGET step by step: where it sits, the chain rule, each factor, the update, the checks.
 
@@ -87,12 +98,13 @@ def explain(
         raise BptraceError("--standalone goes with --format latex", hint="add --format latex")
     from bptrace.cli import graph as cli_graph
 
+    destination = prepare_output(output, force, inputs=[scenario])
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
         return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
     s = load_scenario(scenario)
     if list_:
-        write_output(_name_list(s), output)
+        write_output(_name_list(s), destination)
         return
     if not target:
         raise BptraceError(
@@ -117,19 +129,21 @@ def explain(
 
             print_steps(ExplanationView(explanation, ascii=ascii_), ascii_)
         else:
-            print_renderable(ExplanationView(explanation, ascii=ascii_), ascii_, output)
+            print_renderable(ExplanationView(explanation, ascii=ascii_), ascii_, destination)
     elif fmt == "markdown":
         from bptrace.render.explain_text import explanation_markdown
 
-        write_output(explanation_markdown(explanation, ascii=ascii_, math=math), output)
+        write_output(explanation_markdown(explanation, ascii=ascii_, math=math), destination)
     elif fmt == "latex":
         from bptrace.render.explain_latex import explanation_latex
 
-        write_output(explanation_latex(explanation, standalone=standalone), output)
+        write_output(explanation_latex(explanation, standalone=standalone), destination)
     else:
         import json
 
-        write_output(json.dumps(explanation.to_data(), indent=1, ensure_ascii=False, allow_nan=False) + "\n", output)
+        write_output(
+            json.dumps(explanation.to_data(), indent=1, ensure_ascii=False, allow_nan=False) + "\n", destination
+        )
     if not explanation.ok:  # a judged check disagrees (one not judged says why, and is no failure)
         raise Mismatch()
 

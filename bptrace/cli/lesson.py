@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bptrace.cli.common import digits_option, load_scenario, write_output
+from bptrace.cli.common import digits_option, force_option, load_scenario, prepare_output, write_output
 from bptrace.errors import BptraceError
 
 
@@ -15,7 +15,8 @@ from bptrace.errors import BptraceError
 @click.option("--explain", "target", metavar="QUANTITY", help="Step through one quantity's derivation (e.g. w5).")
 @digits_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the page to FILE instead of stdout.")
-def lesson(scenario: str | None, target: str | None, digits: int, output: str | None) -> None:
+@force_option
+def lesson(scenario: str | None, target: str | None, digits: int, output: str | None, force: bool) -> None:
     """Write a page that reveals SCENARIO's derivation one step at a time (default: mazur).
 
     Each row of each table of 'bptrace run' (or, with --explain, each step of 'bptrace explain') is one step,
@@ -31,6 +32,7 @@ def lesson(scenario: str | None, target: str | None, digits: int, output: str | 
     from bptrace.engine.step import trace as make_trace
     from bptrace.render.lesson import Lesson, lesson_html, slides_from_blocks, slides_from_explanation
 
+    destination = prepare_output(output, force, inputs=[scenario])
     s = load_scenario(scenario)
     t = make_trace(s)
     if target:
@@ -48,7 +50,7 @@ def lesson(scenario: str | None, target: str | None, digits: int, output: str | 
         title = s.title
     if not slides:
         raise BptraceError("nothing to step through", hint="check the scenario with 'bptrace run'")
-    write_output(lesson_html(Lesson(title, s, slides)), output)
+    write_output(lesson_html(Lesson(title, s, slides)), destination)
 
 
 COMMANDS = [lesson]

@@ -6,6 +6,7 @@ This is the only module that turns exceptions into exit statuses; nothing below 
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Any
@@ -16,8 +17,18 @@ from bptrace.cli import check as cli_check
 from bptrace.cli import explain as cli_explain
 from bptrace.cli import lesson as cli_lesson
 from bptrace.cli import train as cli_train
-from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
-from bptrace.errors import BptraceError
+from bptrace.cli.common import (
+    Mismatch,
+    ascii_option,
+    digits_option,
+    force_option,
+    load_scenario,
+    prepare_output,
+    print_renderable,
+    write_output,
+)
+from bptrace.errors import BptraceError, one_line
+from bptrace.output import Terminated, reading, stream_error
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -33,19 +44,28 @@ class BptraceGroup(click.Group):
             result = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "bptrace"
-            click.echo(f"bptrace: error: {' '.join(exc.format_message().split())} (see '{where} --help')", err=True)
+            click.echo(f"bptrace: error: {one_line(exc.format_message())} (see '{where} --help')", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.ClickException as exc:
-            click.echo(f"bptrace: error: {' '.join(exc.format_message().split())}", err=True)
+            click.echo(f"bptrace: error: {one_line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("bptrace: aborted", err=True)
             sys.exit(130)
+        try:
+            sys.stdout.flush()  # a full disk or closed output shows here, not as noise at exit
+        except BrokenPipeError:
+            _silence_stdout()
+        except OSError as exc:
+            _silence_stdout()
+            click.echo(f"bptrace: error: {stream_error('the output', exc)}", err=True)
+            _exit(EXIT_BAD_INPUT)
         _exit(result if isinstance(result, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with reading():  # the files a command reads are never its outputs
+                return super().invoke(ctx)
         except BptraceError as exc:
             if _traceback_wanted(ctx):
                 raise
@@ -58,14 +78,30 @@ class BptraceGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("bptrace: interrupted", err=True)
             ctx.exit(130)
+        except Terminated:  # SIGTERM while writing a file: its temporary file is gone
+            click.echo("bptrace: terminated (no file was changed)", err=True)
+            ctx.exit(128 + 15)
         except BrokenPipeError:
+            _silence_stdout()
             ctx.exit(EXIT_OK)
+        except OSError as exc:  # the output closed or the disk full while printing to stdout
+            if _traceback_wanted(ctx):
+                raise
+            if exc.errno in _STREAM_ERRORS:
+                _silence_stdout()
+                message = str(stream_error("the output", exc))
+            else:
+                message = one_line(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
+            click.echo(f"bptrace: error: {message}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
         except Exception as exc:  # a bug in bptrace: one line, and the way to see more
             if _traceback_wanted(ctx):
                 raise
             click.echo(
-                f"bptrace: internal error: {type(exc).__name__}: {exc} "
-                "(this is a bug in bptrace; rerun with --traceback and report it)",
+                one_line(
+                    f"bptrace: internal error: {type(exc).__name__}: {exc} "
+                    "(this is a bug in bptrace; rerun with --traceback and report it)"
+                ),
                 err=True,
             )
             ctx.exit(EXIT_BAD_INPUT)
@@ -90,6 +126,19 @@ def _exit(code: int) -> None:
         else:
             os._exit(code)
     sys.exit(code)
+
+
+_STREAM_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EPIPE, errno.EBADF, getattr(errno, "EDQUOT", -1)}
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit cannot fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (a test's capture)
+        pass
 
 
 def _traceback_wanted(ctx: click.Context) -> bool:
@@ -160,6 +209,7 @@ FORMATS = ["terminal", "json", "markdown", "latex", "html"]
     help="markdown: formulas as $…$ mathematics (GitHub, Jupyter, Typora, Zhihu) or as Unicode text.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def run(
     scenario: str | None,
     fmt: str,
@@ -173,6 +223,7 @@ def run(
     step: bool,
     math: str,
     output: str | None,
+    force: bool,
 ) -> None:
     """Trace one training step of SCENARIO (a path, or a bundled name; default: mazur).
 
@@ -192,6 +243,7 @@ def run(
         return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     from bptrace.engine.step import trace as make_trace
 
+    target = prepare_output(output, force, inputs=[scenario])
     s = load_scenario(scenario)
     if layer is not None and layer > len(s.layers):
         raise BptraceError(
@@ -202,7 +254,7 @@ def run(
     if fmt == "json":
         from bptrace.render.json_out import trace_json_chunks
 
-        write_output(trace_json_chunks(t, verification, notation=notation), output)
+        write_output(trace_json_chunks(t, verification, notation=notation), target)
     else:
         blocks = _run_blocks(t, notation, digits, layer, rows, verification, sketch=fmt == "terminal")
         if fmt == "terminal":
@@ -211,11 +263,11 @@ def run(
             if step and not output:
                 cli_lesson.print_steps(BlocksView(blocks), ascii_)
             else:
-                print_renderable(BlocksView(blocks), ascii_, output)
+                print_renderable(BlocksView(blocks), ascii_, target)
         else:
             from bptrace.render.export import export
 
-            write_output(export(blocks, fmt, title=s.title, standalone=not fragment, math=math), output)
+            write_output(export(blocks, fmt, title=s.title, standalone=not fragment, math=math), target)
     if verification is not None and not verification.ok:
         raise Mismatch()
 
@@ -297,8 +349,16 @@ def scenarios() -> None:
 @ascii_option
 @click.option("--rows", type=click.IntRange(1), default=80, show_default=True, help="At most this many rows.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def compare(
-    scenario: str | None, vary: tuple[str, ...], fmt: str, digits: int, ascii_: bool, rows: int, output: str | None
+    scenario: str | None,
+    vary: tuple[str, ...],
+    fmt: str,
+    digits: int,
+    ascii_: bool,
+    rows: int,
+    output: str | None,
+    force: bool,
 ) -> None:
     """Run the same step of SCENARIO under two or more conventions, and show what changes.
 
@@ -327,6 +387,7 @@ def compare(
             "convention at a time",
             hint="run 'bptrace compare' once for each --vary",
         )
+    target = prepare_output(output, force, inputs=[scenario])
     key, values = parse_vary(vary[0])
     comparison = run_compare(load_scenario(scenario), key, values)
     if fmt == "json":
@@ -334,7 +395,7 @@ def compare(
 
         from bptrace.render.compare_out import comparison_data
 
-        write_output(json.dumps(comparison_data(comparison), indent=1, ensure_ascii=False) + "\n", output)
+        write_output(json.dumps(comparison_data(comparison), indent=1, ensure_ascii=False) + "\n", target)
         return
     from bptrace.render.compare_out import comparison_blocks
 
@@ -342,11 +403,11 @@ def compare(
     if fmt == "terminal":
         from bptrace.render.terminal import BlocksView
 
-        print_renderable(BlocksView(blocks), ascii_, output)
+        print_renderable(BlocksView(blocks), ascii_, target)
     else:
         from bptrace.render.export import export
 
-        write_output(export(blocks, fmt, title=f"compare {key}", standalone=True), output)
+        write_output(export(blocks, fmt, title=f"compare {key}", standalone=True), target)
 
 
 # Commands that live in their own modules (each imports numpy, SymPy, matplotlib only when it runs).

@@ -6,6 +6,7 @@ chart, matplotlib only when a picture is written (--plot, diagram).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bptrace.cli.common import ascii_option, digits_option, load_scenario, print_renderable, write_output
+from bptrace.cli.common import (
+    ascii_option,
+    digits_option,
+    force_option,
+    load_scenario,
+    prepare_output,
+    print_renderable,
+    write_output,
+)
+from bptrace.errors import BptraceError
 from bptrace.fmt import num, to_ascii
+from bptrace.output import distinct, streaming
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -26,6 +37,10 @@ CHART_WIDTH = 100  # at most this many columns for the terminal chart
 CHART_HEIGHT = 16
 CHART_POINTS = 2000  # the terminal chart plots at most this many points of the curve
 SNAPSHOT_COLUMNS = 6  # parameters shown in the snapshot table
+KEEP_ALL_EPOCHS = 1_000_000  # up to this many epochs the whole loss curve is kept (about 32 MB); beyond, it is
+KEEP_POINTS = 2 * CHART_POINTS  # thinned to this many points (the chart's), and --csv streams every one
+MAX_SNAPSHOTS = 100_000  # --every K: at most this many snapshots
+LONG_RUN_SECONDS = 60.0  # a run expected to take longer is announced with its estimate
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -88,6 +103,7 @@ SNAPSHOT_COLUMNS = 6  # parameters shown in the snapshot table
 @digits_option
 @ascii_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
 def train(
     scenario: str | None,
     epochs: int,
@@ -102,6 +118,7 @@ def train(
     digits: int,
     ascii_: bool,
     output: str | None,
+    force: bool,
 ) -> None:
     """Train SCENARIO for many epochs and show the loss curve and the parameters before and after.
 
@@ -117,29 +134,78 @@ def train(
     from bptrace.engine.train import estimate_seconds
     from bptrace.engine.train import train as run_training
 
+    # every output is checked before a long run, not after it
+    target = prepare_output(output, force, inputs=[scenario])
+    csv_target = prepare_output(csv_path, force, inputs=[scenario], option="--csv") if csv_path else None
+    plot_target = None
     if plot_path:
         from bptrace.render.diagram import check_suffix, require_matplotlib
 
         check_suffix(plot_path)
-        require_matplotlib()  # before a long run, not after it
+        require_matplotlib()
+        plot_target = prepare_output(plot_path, force, inputs=[scenario], option="--plot")
+    distinct(target, csv_target, plot_target)
+    if fmt == "json" and epochs > KEEP_ALL_EPOCHS:
+        raise BptraceError(
+            f"--format json holds every epoch's loss; {epochs:,} epochs are more than {KEEP_ALL_EPOCHS:,}",
+            hint="use --csv FILE, which is written as the run goes, with the terminal view",
+        )
+    if every is not None and epochs // every > MAX_SNAPSHOTS:
+        raise BptraceError(
+            f"--every {every} over {epochs:,} epochs would keep {epochs // every:,} snapshots "
+            f"(at most {MAX_SNAPSHOTS:,})",
+            hint=f"use --every {-(-epochs // MAX_SNAPSHOTS):,} or more",
+        )
     s = load_scenario(scenario)
-    with _progress(epochs, estimate_seconds(s, epochs, batch_size, engine_)) as tick:
-        result = run_training(s, epochs, batch_size=batch_size, seed=seed, every=every, path=engine_, progress=tick)
+    expected = estimate_seconds(s, epochs, batch_size, engine_)
+    if expected > LONG_RUN_SECONDS:
+        click.echo(
+            f"bptrace: {epochs:,} epochs will take about {_duration(expected)} (an estimate; Ctrl-C stops)", err=True
+        )
+    keep = KEEP_POINTS if epochs > KEEP_ALL_EPOCHS else None
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if csv_target:  # streamed as the run goes: a billion epochs never sit in memory
+            write = stack.enter_context(streaming(csv_target))
+            write("epoch,loss\n")
+
+            def sink(first: int, losses: list[float]) -> None:
+                write("".join(f"{first + i},{e!r}\n" for i, e in enumerate(losses)))
+
+        with _progress(epochs, expected) as tick:
+            result = run_training(
+                s,
+                epochs,
+                batch_size=batch_size,
+                seed=seed,
+                every=every,
+                path=engine_,
+                progress=tick,
+                keep=keep,
+                sink=sink,
+            )
     notes = []
-    if csv_path:
-        write_output(history_csv(result.history), csv_path)
+    if keep is not None:
+        notes.append(f"the loss curve shown keeps {len(result.history):,} of the {epochs + 1:,} values E_0..E_{epochs}")
+    if csv_target:
         notes.append(f"wrote {csv_path} (epoch,loss for epochs 0..{epochs})")
-    if plot_path:
+    if plot_target:
         from bptrace.render.diagram import draw_loss_curve
 
-        draw_loss_curve(result.history, plot_path, title=f"{s.title}: loss over {epochs} epochs", ascii=ascii_)
+        draw_loss_curve(
+            result.history,
+            plot_target,
+            epochs=result.history_epochs,
+            title=f"{s.title}: loss over {epochs} epochs",
+            ascii=ascii_,
+        )
         notes.append(f"wrote {plot_path}")
     if fmt == "json":
-        write_output(training_json(result), output)
+        write_output(training_json(result), target)
         for note in notes:
             click.echo(f"bptrace: {note}", err=True)
         return
-    print_renderable(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, output)
+    print_renderable(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, target)
 
 
 @contextmanager
@@ -164,8 +230,16 @@ def _progress(epochs: int, expected: float) -> Iterator[Any]:
         yield lambda done: bar.update(task, completed=done)
 
 
+def _duration(seconds: float) -> str:
+    """3725 -> '1 h 2 min'; 95 -> '2 min'; 12 -> '12 s'."""
+    if seconds >= 3600:
+        return f"{int(seconds // 3600):,} h {int(seconds % 3600 // 60)} min"
+    return f"{round(seconds / 60)} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def history_csv(history: list[float]) -> str:
     """epoch,loss lines for E_0..E_N; floats as their shortest exact repr."""
+    # numbers only: no cell can start a spreadsheet formula (fmt.csv_cell is for text from files)
     return "epoch,loss\n" + "".join(f"{k},{e!r}\n" for k, e in enumerate(history))
 
 
@@ -251,19 +325,20 @@ class TrainingView:
                 f"loss {s.loss} ({s.reduction} over samples); {r.path} engine, {r.seconds:.3g} s"
             )
         )
-        h = r.history
-        line = f"E_0 = {self.n(h[0])} (before training)"
-        if len(h) > 2:
-            line += f", E_1 = {self.n(h[1])}"
-        if len(h) > 1:
-            line += f", E_{len(h) - 1} = {self.n(h[-1])}"
+        points = r.curve()
+        loss = dict(points[:2])
+        line = f"E_0 = {self.n(loss[0])} (before training)"
+        if r.epochs > 1:
+            line += f", E_1 = {self.n(loss[1])}"
+        if r.epochs > 0:
+            line += f", E_{r.epochs} = {self.n(points[-1][1])}"
         yield Text(self.t(line))
         if s.parameter_count() and not s.update_biases and any(layer.bias_mode != "none" for layer in s.layers):
             yield Text(self.t("biases are not updated (update_biases: false)"), style="dim")
         yield Text("")
-        if len(h) > 1:
+        if r.epochs > 0:
             width = max(40, min(CHART_WIDTH, options.max_width))
-            yield Text(loss_chart(h, width=width, ascii=self.ascii))
+            yield Text(loss_chart(r.history, width=width, ascii=self.ascii, epochs=r.history_epochs))
             yield Text("")
         if r.snapshots:
             yield self.view(self.snapshot_table())
@@ -364,9 +439,19 @@ _BOX_TO_ASCII = str.maketrans(
 )
 
 
-def loss_chart(history: list[float], width: int = CHART_WIDTH, height: int = CHART_HEIGHT, ascii: bool = False) -> str:
-    """The loss curve as a terminal chart (plotext; log-scale y), or a short text note without plotext."""
+def loss_chart(
+    history: list[float],
+    width: int = CHART_WIDTH,
+    height: int = CHART_HEIGHT,
+    ascii: bool = False,
+    epochs: list[int] | None = None,
+) -> str:
+    """The loss curve as a terminal chart (plotext; log-scale y), or a short text note without plotext.
+
+    `epochs[i]` is the epoch of history[i] when the curve was thinned (TrainingResult.history_epochs)."""
     points = _decimate(history, CHART_POINTS)
+    if epochs is not None:
+        points = [(epochs[k], e) for k, e in points]
     # a log scale needs positive values that actually vary (a flat curve has no decades to show)
     log = all(e > 0 for e in history) and max(history) > min(history)
     try:
@@ -469,8 +554,16 @@ def _epoch_ticks(last: int) -> tuple[list[float], list[str]]:
     "--digits", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits of the labels."
 )
 @ascii_option
+@force_option
 def diagram(
-    scenario: str | None, output: str, show: str | None, sample: int, style: str, digits: int, ascii_: bool
+    scenario: str | None,
+    output: str,
+    show: str | None,
+    sample: int,
+    style: str,
+    digits: int,
+    ascii_: bool,
+    force: bool,
 ) -> None:
     """Draw SCENARIO's network as in Mazur's figure: nodes with net/out, edges with weights.
 
@@ -488,12 +581,13 @@ def diagram(
 
     check_suffix(output)
     require_matplotlib()
+    target = prepare_output(output, force, inputs=[scenario])
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the circuit, values above the edges and gradients below
         cli_graph.diagram(graph, output, digits, ascii_)
         return
     s = load_scenario(scenario)
-    draw_network(make_trace(s), output, show=show, sample=sample - 1, digits=digits, style=style, ascii=ascii_)
+    draw_network(make_trace(s), target, show=show, sample=sample - 1, digits=digits, style=style, ascii=ascii_)
     click.echo(f"bptrace: wrote {output}", err=True)
 
 

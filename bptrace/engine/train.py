@@ -64,9 +64,16 @@ class TrainingResult:
     seed: int
     path: str  # "scalar" or "numpy": the implementation that ran
     updates: int  # parameter updates made: epochs × ceil(samples / batch_size)
-    history: list[float]  # E_0, E_1, ..., E_epochs
+    history: list[float]  # E_0, E_1, ..., E_epochs (or only the kept ones: see history_epochs)
     snapshots: list[Snapshot] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the training loop
+    history_epochs: list[int] | None = None  # train(keep=N): history[i] is E at this epoch; None: at epoch i
+
+    def curve(self) -> list[tuple[int, float]]:
+        """(epoch k, E_k) for every kept point of the loss curve, in order (always E_0, E_1 and E_N)."""
+        if self.history_epochs is None:
+            return list(enumerate(self.history))
+        return list(zip(self.history_epochs, self.history))
 
     @property
     def full_batch(self) -> bool:
@@ -161,12 +168,19 @@ def train(
     every: int | None = None,
     path: str = "auto",
     progress: Callable[[int], None] | None = None,
+    keep: int | None = None,
+    sink: Callable[[int, list[float]], None] | None = None,
 ) -> TrainingResult:
     """Train `scenario` for `epochs` epochs and return the loss curve and the parameters before and after.
 
     batch_size None (or >= the number of samples) means full batch; `seed` seeds the mini-batch shuffle;
     `every` K records a Snapshot at epochs 0, K, 2K, ... and the last; `path` forces "scalar" or "numpy";
     `progress(epochs_done)` is called between chunks of epochs (for a progress bar).
+
+    The memory of a long run is bounded by `keep` and `sink`: `sink(first_epoch, losses)` receives every
+    E_k in order as the run goes (a CSV streamed to disk), and with `keep` N the result keeps only about
+    N evenly spaced points of the curve (always E_0, E_1, E_N and the snapshots' epochs; see
+    TrainingResult.history_epochs), so a billion epochs hold kilobytes, not gigabytes.
     """
     if epochs < 0:
         raise BptraceError(f"--epochs must be 0 or more, got {epochs}")
@@ -193,7 +207,8 @@ def train(
     else:
         runner = _NumpyRunner(scenario, b, seed)
 
-    stops = _stops(epochs, every, progress is not None)
+    stops = _stops(epochs, every, progress is not None, DRAIN_EVERY if keep is not None or sink is not None else None)
+    curve = _Curve(keep, {0, 1, epochs} | (set(range(0, epochs, every)) if every else set()), sink)
     keep_values = every is not None and scenario.parameter_count() <= SNAPSHOT_PARAMETERS
     snapshot_values: dict[int, tuple[float, ...] | None] = {}
     if every is not None:
@@ -203,12 +218,14 @@ def train(
     try:
         for stop in stops:
             runner.run(stop - done)
+            curve.take(runner.history)
+            runner.history = []
             done = stop
             if every is not None and (done % every == 0 or done == epochs):
                 snapshot_values[done] = tuple(runner.parameters()) if keep_values else None
             if progress is not None:
                 progress(done)
-        history = runner.finish()
+        curve.take(runner.finish())
     except (OverflowError, ZeroDivisionError, ValueError) as exc:  # math.exp/log, x/0.0 in the kernel
         raise NumericalError(
             f"training stopped between epochs {done} and {stop}: {exc}",
@@ -216,14 +233,15 @@ def train(
         ) from None
     seconds = time.perf_counter() - started
     final_flat = runner.parameters()
-    bad = next((k for k, e in enumerate(history) if not math.isfinite(e)), None)
+    bad = curve.first_bad
     if bad is not None or not all(math.isfinite(v) for v in final_flat):
         where = f"after {bad} epochs" if bad is not None else "in the parameters"
         raise NumericalError(
             f"training diverged: the loss is not a finite number {where}",
             hint="use a smaller learning rate, or smaller weights or inputs",
         )
-    snapshots = [Snapshot(k, history[k], v) for k, v in sorted(snapshot_values.items())]
+    history, history_epochs = curve.result()
+    snapshots = [Snapshot(k, curve.loss_at(k), v) for k, v in sorted(snapshot_values.items())]
     return TrainingResult(
         initial=scenario,
         final=with_parameters(scenario, final_flat),
@@ -235,18 +253,73 @@ def train(
         history=history,
         snapshots=snapshots,
         seconds=seconds,
+        history_epochs=history_epochs,
     )
 
 
-def _stops(epochs: int, every: int | None, chunked: bool) -> list[int]:
-    """Epoch counts at which the runner pauses: snapshot epochs, and ~200 progress ticks when wanted."""
+DRAIN_EVERY = 100_000  # with keep or sink: epochs between handing the losses on (bounds the memory)
+
+
+def _stops(epochs: int, every: int | None, chunked: bool, drain: int | None = None) -> list[int]:
+    """Epoch counts at which the runner pauses: snapshot epochs, ~200 progress ticks when wanted, and
+    every `drain` epochs."""
     stops = {epochs}
     if every is not None:
         stops.update(range(every, epochs, every))
     if chunked and epochs:
         tick = max(1, epochs // 200)
         stops.update(range(tick, epochs, tick))
+    if drain:
+        stops.update(range(drain, epochs, drain))
     return sorted(s for s in stops if s > 0)
+
+
+class _Curve:
+    """The losses E_0, E_1, ... as they come: all of them, or (keep=N) about N evenly spaced ones plus
+    the pinned epochs; each handed to `sink` first. Notes the first epoch whose loss is not finite."""
+
+    def __init__(self, keep: int | None, pinned: set[int], sink: Callable[[int, list[float]], None] | None) -> None:
+        self.keep = keep
+        self.pinned = sorted(pinned)
+        self.sink = sink
+        self.count = 0  # losses seen so far: the next one is E_count
+        self.all: list[float] = []
+        self.kept: dict[int, float] = {}
+        self.at_pins: dict[int, float] = {}
+        self.stride = 1
+        self.first_bad: int | None = None
+
+    def take(self, losses: list[float]) -> None:
+        import bisect
+
+        first, n = self.count, len(losses)
+        if not n:
+            return
+        if self.first_bad is None and not all(map(math.isfinite, losses)):
+            self.first_bad = first + next(i for i, e in enumerate(losses) if not math.isfinite(e))
+        if self.sink is not None:
+            self.sink(first, losses)
+        self.count += n
+        if self.keep is None:
+            self.all.extend(losses)
+            return
+        for k in self.pinned[bisect.bisect_left(self.pinned, first) : bisect.bisect_left(self.pinned, first + n)]:
+            self.at_pins[k] = losses[k - first]
+        start = (-first) % self.stride
+        self.kept.update(zip(range(first + start, first + n, self.stride), losses[start :: self.stride]))
+        while len(self.kept) > self.keep:  # twice as far apart: every other point goes
+            self.stride *= 2
+            self.kept = {k: e for k, e in self.kept.items() if k % self.stride == 0}
+
+    def loss_at(self, epoch: int) -> float:
+        return self.all[epoch] if self.keep is None else self.at_pins[epoch]
+
+    def result(self) -> tuple[list[float], list[int] | None]:
+        """(history, history_epochs) for TrainingResult."""
+        if self.keep is None:
+            return self.all, None
+        points = sorted({**self.kept, **self.at_pins}.items())
+        return [e for _, e in points], [k for k, _ in points]
 
 
 class _Runner:

@@ -1799,23 +1799,36 @@ class _Builder:
     def checks_param(self, p: Parameter, sample: int | None, grad: float) -> list[Check]:
         """The chain rule's ∂E/∂θ beside the verification's own two checks, judged as `run` judges them
         (bptrace.verify.verification.verify on this one parameter: SymPy's derivative of the loss written
-        out in θ, and the five-point finite difference; a check not judged says why)."""
+        out in θ, and the five-point finite difference; a check not judged says why).
+
+        SymPy's cost grows with the paths from θ to the loss (4¹¹ of them ran past 600 s): above
+        SAMPLE_PATH_LIMIT paths it is not run, as `run --verify sample` bounds it, and the checks say so."""
         from bptrace.engine.step import trace as make_trace
+        from bptrace.verify import symbolic
         from bptrace.verify import verification as verify
 
         # sample k alone: its loss E_k (the L2 penalty belongs to the batch, not to a sample)
         t = self.trace if sample is None else make_trace(_one_sample(self.s, sample - 1))
-        row = verify.verify(t, "full", only=[p.name]).check(p.name)
-        checks = [
-            Check("chain rule", grad, None, "the product above"),
-            Check(
-                "SymPy",
-                row.sympy if row.sympy is not None else math.nan,
-                row.sympy_ok,
-                f"∂E/∂{p.name} of the loss written out in {p.name} (bptrace.verify.symbolic)"
-                + (f"; at a kink: {row.kink}" if row.kink else ""),
-            ),
-        ]
+        paths = symbolic.paths([layer.size for layer in self.s.layers[p.layer - 1 :]])
+        skipped = paths > verify.SAMPLE_PATH_LIMIT
+        row = verify.verify(t, "sample" if skipped else "full", only=[p.name]).check(p.name)
+        checks = [Check("chain rule", grad, None, "the product above")]
+        if not skipped:
+            checks.append(
+                Check(
+                    "SymPy",
+                    row.sympy if row.sympy is not None else math.nan,
+                    row.sympy_ok,
+                    f"∂E/∂{p.name} of the loss written out in {p.name} (bptrace.verify.symbolic)"
+                    + (f"; at a kink: {row.kink}" if row.kink else ""),
+                )
+            )
+        not_run = (
+            f"; SymPy not run: {paths:,} paths from {p.name} to the loss, more than "
+            f"{verify.SAMPLE_PATH_LIMIT:,} (its work grows with the paths)"
+            if skipped
+            else ""
+        )
         if row.finite_difference is not None:
             judged = row.fd_reason is None
             checks.append(
@@ -1824,9 +1837,12 @@ class _Builder:
                     row.finite_difference,
                     row.fd_ok,
                     f"five-point, h = {row.fd_step:g} (bptrace.verify.verification)"
-                    + ("" if judged else f"; not judged: {row.fd_reason}"),
+                    + ("" if judged else f"; not judged: {row.fd_reason}")
+                    + not_run,
                 )
             )
+        elif skipped:
+            checks[0] = Check("chain rule", grad, None, "the product above" + not_run)
         return checks
 
     def checks_local(self, value: float, x: str, which: str, samples: list[int], batch: bool) -> list[Check]:

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bptrace.errors import AnswerSheetError, UnknownNameError
+from bptrace.fmt import visible
 from bptrace.grading.marking import Written, read_number
 from bptrace.model import source
-from bptrace.model.source import Document, did_you_mean
+from bptrace.model.source import Document, brief, did_you_mean
 
 if TYPE_CHECKING:
     from bptrace.grading.key import Key
@@ -33,6 +34,7 @@ TOP_KEYS = ("scenario", "student", "answers")
 ANSWER_KEYS = ("value", "points", "tolerance", "rtol")
 SECTIONS = ("forward", "backward", "updates")
 NUMBER_HINT = "write a plain decimal number such as 0.75136507 or 3.51e-5"
+MAX_EXPONENT = 330  # 1e-330 is below the smallest float64 (5e-324): no quantity is written that small
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def read(path: Path | str, graded: bool = False) -> Sheet:
             line, column = doc.where(("answers", key))
             shown_text = texts.get(str(key))
             raw.append(RawAnswer(str(key), None, 1.0, None, None, line, column, str(exc), shown_text))
-    name = str(student).strip() if student not in (None, "") else path.stem
+    name = visible(str(student).strip() if student not in (None, "") else path.stem)  # never a raw ESC
     return Sheet(path, shown, name, scenario_name.strip() if scenario_name else None, raw, doc, warnings)
 
 
@@ -214,9 +216,11 @@ def _raw_answer(doc: Document, key: str, value: Any, text: str | None) -> RawAns
         raise doc.error(path, f"expected a number, got {shown}", hint=NUMBER_HINT)
     written = read_number(text)
     if written is None:
-        raise doc.error(path, f"expected a number, got {text!r}", hint=NUMBER_HINT)
+        raise doc.error(path, f"expected a number, got {brief(text)}", hint=NUMBER_HINT)
     if not written.value.is_finite():
-        raise doc.error(path, f"expected a finite number, got {text!r}")
+        raise doc.error(path, f"expected a finite number, got {brief(text)}")
+    if written.value and not -MAX_EXPONENT <= written.value.adjusted() <= 308:  # beyond float64
+        raise doc.error(path, f"{brief(text)} is outside the range of numbers bptrace computes with", hint=NUMBER_HINT)
     return RawAnswer(key, written, points, tolerance, rtol, line, column)
 
 

@@ -457,7 +457,11 @@ def _mark_one(a: Answer, lab: Marker, options: Options, follow: _FollowThrough |
     variants = lab.diagnose(q, w, rtol, a.tolerance, options.diagnose, options.min_digits)
     codes = _codes(variants)
     if not variants:
-        why = "not a known misconception: no known mistake reproduces this value" if options.diagnose else "wrong"
+        why = (
+            "not a known misconception: no known mistake reproduces this value"
+            if options.diagnose
+            else "wrong (diagnosis was off)"
+        )
         return Result(a, x, "wrong", explanation=why)
     explanation = "; ".join(f"{v.code}: {describe(v, q)}" for v in _first_per_code(variants))
     # accepted only when every explanation is an accepted one (a δ with Mitchell's sign that a sign error
@@ -533,7 +537,7 @@ def _summarise(results: list[Result], lab: Marker, options: Options) -> Summary:
     points = sum(r.earned for r in results)
     max_points = sum(r.answer.points for r in results)
     first = wrong[0] if wrong else (few[0] if few else None)
-    narrative = _narrative(results, first, wrong, explanations)
+    narrative = _narrative(results, first, wrong, explanations, diagnosed=options.diagnose)
     if few:
         narrative += f" Too few significant digits: {_listed([r.quantity for r in few])}."
     carried = [r for r in results if r.status == "follow-through"]
@@ -610,7 +614,11 @@ def _accept_conventions(results: list[Result], lab: Lab | Marker, options: Optio
 
 
 def _narrative(
-    results: list[Result], first: Result | None, wrong: list[Result], explanations: list[Explanation]
+    results: list[Result],
+    first: Result | None,
+    wrong: list[Result],
+    explanations: list[Explanation],
+    diagnosed: bool = True,
 ) -> str:
     rounded = [r.quantity for r in results if r.correct and "rounding" in r.codes]
     note = (
@@ -637,6 +645,8 @@ def _narrative(
         return lead + note + missing
     if first.codes:
         lead += f": {first.explanation}."
+    elif not diagnosed:  # it did not look (--no-diagnose): say so, not that nothing was found
+        lead += " (diagnosis was off, so no misconception was looked for)."
     else:
         lead += ": no known misconception reproduces it."
     parts = [lead]

@@ -5,17 +5,15 @@ Displays only: the marks, diagnoses and summaries are computed by check.py.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.text import Text
 
 from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
+from bptrace.fmt import csv_text as csv_text_rows
 from bptrace.grading.marking import to_data
 
 if TYPE_CHECKING:
@@ -287,24 +285,10 @@ CSV_COLUMNS = [
 BOM = "\ufeff"  # Excel reads a CSV as UTF-8 (Chinese names and all) only after this mark
 
 
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not execute: text starting with =, +, -, @ (or a tab or CR) gets a
-    leading ' unless it is a plain number (-0.019 stays a number)."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and _NUMBER.fullmatch(text) is None:
-        return "'" + text
-    return text
-
-
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
 def _csv(rows: list[list[object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([safe_cell(c) for c in row])
-    return BOM + buffer.getvalue()
+    """A report's CSV: fmt.csv_text (every cell neutralised: =HYPERLINK(...) stays text), with a BOM so
+    that Excel reads the UTF-8 (Chinese names) right."""
+    return BOM + csv_text_rows(rows)
 
 
 def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bptrace import output
 from bptrace.errors import BptraceError
 from bptrace.fmt import num, to_ascii
+from bptrace.output import Target
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -72,18 +74,21 @@ def _new_figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height))
 
 
-def save(fig: Any, path: str) -> None:
-    """Write the figure as SVG or PNG according to the suffix of `path`."""
+def save(fig: Any, path: str | Target) -> None:
+    """Write the figure as SVG or PNG according to the suffix of `path`, through bptrace.output's
+    atomic writer (a Target from output.prepare; a plain path is replaced if it exists)."""
+    import io
+
     import matplotlib
 
-    fmt = check_suffix(path)
+    target = path if isinstance(path, Target) else output.prepare(path, force=True)
+    fmt = check_suffix(target.spelled)
+    buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "bptrace"}):
-        try:
-            fig.savefig(
-                path, format=fmt, dpi=150 if fmt == "png" else None, metadata={"Date": None} if fmt == "svg" else None
-            )
-        except OSError as exc:
-            raise BptraceError(f"cannot write {path}: {exc.strerror or exc}") from None
+        fig.savefig(
+            buffer, format=fmt, dpi=150 if fmt == "png" else None, metadata={"Date": None} if fmt == "svg" else None
+        )
+    output.write(target, buffer.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -123,9 +128,9 @@ def network_figure(
     return _detailed_figure(trace, show, sample, digits, ascii)
 
 
-def draw_network(trace: Trace, path: str, **options: Any) -> None:
+def draw_network(trace: Trace, path: str | Target, **options: Any) -> None:
     """Draw the network of `trace` into `path` (.svg or .png); options as for network_figure."""
-    check_suffix(path)
+    check_suffix(path.spelled if isinstance(path, Target) else path)
     require_matplotlib()
     save(network_figure(trace, **options), path)
 
@@ -504,13 +509,16 @@ def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, as
 # The loss curve
 
 
-def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False) -> Any:
-    """E_k against the epoch k, y on a log scale (a linear one if some E_k <= 0)."""
+def loss_curve_figure(
+    history: list[float], title: str = "", ascii: bool = False, epochs: list[int] | None = None
+) -> Any:
+    """E_k against the epoch k, y on a log scale (a linear one if some E_k <= 0); `epochs[i]` is the epoch
+    of history[i] when the curve was thinned (default: history[k] is E_k)."""
     t = to_ascii if ascii else (lambda text: text)
     fig = _new_figure(7.0, 4.2)
     ax = fig.add_subplot(1, 1, 1)
-    epochs = list(range(len(history)))
-    label = t(f"E_{len(history) - 1} = {num(history[-1], 6)}") if history else None
+    epochs = list(range(len(history))) if epochs is None else epochs
+    label = t(f"E_{epochs[-1]} = {num(history[-1], 6)}") if history else None
     ax.plot(epochs, history, color="#1f4e9c", lw=1.4, label=label)
     if all(e > 0 for e in history):
         ax.set_yscale("log")
@@ -525,8 +533,10 @@ def loss_curve_figure(history: list[float], title: str = "", ascii: bool = False
     return fig
 
 
-def draw_loss_curve(history: list[float], path: str, title: str = "", ascii: bool = False) -> None:
-    """Write the loss curve to `path` (.svg or .png)."""
-    check_suffix(path)
+def draw_loss_curve(
+    history: list[float], path: str | Target, title: str = "", ascii: bool = False, epochs: list[int] | None = None
+) -> None:
+    """Write the loss curve to `path` (.svg or .png); epochs as for loss_curve_figure."""
+    check_suffix(path.spelled if isinstance(path, Target) else path)
     require_matplotlib()
-    save(loss_curve_figure(history, title, ascii), path)
+    save(loss_curve_figure(history, title, ascii, epochs), path)
