@@ -13,7 +13,7 @@ import click
 
 from bptrace.cli.common import Mismatch, ascii_option, digits_option, load_scenario, print_renderable, write_output
 from bptrace.errors import BptraceError
-from bptrace.functions import ACTIVATIONS, LOSSES
+from bptrace.functions import ACTIVATION_ENTRIES, ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
 
 
@@ -206,7 +206,7 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 )
 @click.option(
     "--activation",
-    type=click.Choice([a for a in ACTIVATIONS if a != "softmax"]),
+    type=click.Choice([a.name for a in ACTIVATION_ENTRIES if a.hidden_ok]),
     default="sigmoid",
     show_default=True,
     help="Activation of the hidden layers.",
