@@ -141,6 +141,12 @@ class Activation:
         """f′(net), computed from net in a stable form."""
         raise NotImplementedError
 
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        """f′ as a student computes it from the numbers on the page: in out where the textbook writes it so
+        (σ′ = out(1 − out), tanh′ = 1 − out²), else from net. The misconception engine's rounding student uses
+        it; the engine never does (it is not stable: it is exact only for an exact out)."""
+        return self.prime(z, p)
+
     def forward_inplace(
         self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
     ) -> None:
@@ -211,6 +217,9 @@ def _g(x: float) -> str:
 
 
 class _Sigmoid(Activation):
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        return a * (1.0 - a)
+
     def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
         import numpy as np
 
@@ -265,6 +274,9 @@ class _Sigmoid(Activation):
 
 
 class _Tanh(Activation):
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        return 1.0 - a * a
+
     def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
         import numpy as np
 
@@ -431,6 +443,9 @@ class _Linear(Activation):
 
 class SoftmaxActivation(Activation):
     """An activation of the whole layer: δ needs its Jacobian (jacobian_delta), not f′ alone."""
+
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        return a * (1.0 - a)
 
     def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
         import numpy as np
