@@ -114,6 +114,7 @@ class Activation:
     derivative: Formula  # f′ as the textbook prints it, in $out / $net (and $a, $times)
     kernel_forward: tuple[str, ...]  # scalar source lines setting $out from $net (and $a)
     kernel_prime: str  # a scalar expression for f′ ('' when f′ = 1)
+    kernel_saturated: str = "False"  # a scalar condition: where saturated() is true
     pieces: tuple[Formula, Formula] | None = None  # f′ for net > 0 and otherwise, when f′ is piecewise
     param: Param | None = None
     elementwise: bool = True  # False: softmax, whose out_j depends on the whole layer
@@ -158,6 +159,13 @@ class Activation:
     ) -> None:
         """f = f′(z) in place, the same values as prime (a = f(z), already computed)."""
         raise NotImplementedError
+
+    def saturated(self, z: np.ndarray) -> np.ndarray:
+        """Where prime() takes its saturated form (1 − out has lost its digits): there a loss that cancels
+        f′ must give δ = out − t itself, since ∂E/∂out of the rounded out no longer cancels f′ of net."""
+        import numpy as np
+
+        return np.zeros(np.shape(z), dtype=bool)
 
     # ---- kinks ----
     def has_kink(self, p: float | None = None) -> bool:
@@ -207,6 +215,10 @@ class Activation:
         a = repr(self.value(p))
         return [Template(line).substitute(net=net, out=out, a=a) for line in self.kernel_forward]
 
+    def kernel_saturated_expr(self, net: str) -> str:
+        """A scalar condition for saturated() ('False' where prime() has no saturated form)."""
+        return Template(self.kernel_saturated).substitute(net=net)
+
     def kernel_prime_expr(self, net: str, out: str, p: float | None) -> str:
         """A scalar expression for f′(net) ('' for f′ = 1)."""
         return Template(self.kernel_prime).substitute(net=net, out=out, a=repr(self.value(p)))
@@ -219,6 +231,11 @@ def _g(x: float) -> str:
 class _Sigmoid(Activation):
     def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
         return a * (1.0 - a)
+
+    def saturated(self, z: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(z > SIGMOID_TEXTBOOK_BELOW)
 
     def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
         import numpy as np
@@ -276,6 +293,11 @@ class _Sigmoid(Activation):
 class _Tanh(Activation):
     def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
         return 1.0 - a * a
+
+    def saturated(self, z: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(np.abs(z) > TANH_TEXTBOOK_BELOW)
 
     def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
         import numpy as np
@@ -609,6 +631,7 @@ SIGMOID = _Sigmoid(
     ),
     kernel_prime=f"($out * (1.0 - $out) if $net <= {SIGMOID_TEXTBOOK_BELOW!r} else "
     "_exp(-$net) / ((1.0 + _exp(-$net)) * (1.0 + _exp(-$net))))",
+    kernel_saturated=f"$net > {SIGMOID_TEXTBOOK_BELOW!r}",
     target_range=(0.01, 0.99),
 )
 TANH = _Tanh(
@@ -620,6 +643,7 @@ TANH = _Tanh(
     kernel_forward=("$out = _tanh($net)",),
     kernel_prime=f"(1.0 - $out * $out if abs($net) <= {TANH_TEXTBOOK_BELOW!r} else "
     "4.0 * _exp(-2.0 * abs($net)) / ((1.0 + _exp(-2.0 * abs($net))) * (1.0 + _exp(-2.0 * abs($net)))))",
+    kernel_saturated=f"abs($net) > {TANH_TEXTBOOK_BELOW!r}",
     target_range=(-0.99, 0.99),
 )
 RELU = _Relu(

@@ -224,7 +224,12 @@ class _Net:
             else:
                 for r in range(layer.size):
                     fp = layer.function.kernel_prime_expr(f"n{k}_{r}{x}", f"a{k}_{r}{x}", layer.param)
-                    lines.append(f"d{k}_{r}{x} = g{k}_{r}{x}" + (f" * {fp}" if fp else ""))
+                    d = f"g{k}_{r}{x}" + (f" * {fp}" if fp else "")
+                    if k == L and not self.mm and network.cancels_derivative(layer.activation, self.s.loss):
+                        # as engine.step: δ = out − t where f′ is saturated (∂E/∂out no longer cancels it)
+                        sat = layer.function.kernel_saturated_expr(f"n{k}_{r}{x}")
+                        d = f"(a{k}_{r} - t_{r}) if {sat} else {d}"
+                    lines.append(f"d{k}_{r}{x} = {d}")
         return lines
 
     def sample_gradients(self) -> list[tuple[str, str, bool]]:

@@ -400,6 +400,16 @@ def _backward(
             delta = (a - t) * dout_dnet  # f′ multiplied in although the loss cancels it
         elif i == L - 1 and mk.round_digits is not None and network.cancels_derivative(layer.activation, scenario.loss):
             delta = a - t  # by hand, with rounded numbers, δ = out − t where the loss cancels f′
+        elif (
+            i == L - 1
+            and rule is None
+            and layer.function.elementwise
+            and not scenario.max_margin
+            and network.cancels_derivative(layer.activation, scenario.loss)
+        ):
+            # sigmoid + bce: ∂E/∂out·σ′ = out − t. Where σ′ takes its saturated form, ∂E/∂out (from the
+            # rounded out) and σ′ (from net) no longer cancel in float64: there δ = out − t itself
+            delta = np.where(layer.function.saturated(z), a - t, dE_dout * dout_dnet)
         elif rule == "omitted":
             delta = dE_dout  # hook: f′ left out of δ
         elif layer.activation == "softmax":

@@ -275,6 +275,9 @@ class _ScalarRunner(_Runner):
         self.m = scenario.samples
         self.batch_size = batch_size
         self.history: list[float] = []
+        self.cancels_fprime = not self.mm and network.cancels_derivative(
+            scenario.output_layer.activation, scenario.loss
+        )
         self.order = list(range(self.m))
         self.shuffle = random.Random(seed).shuffle
         if not self.full:
@@ -469,6 +472,11 @@ class _NumpyRunner(_Runner):
             elif layer.activation != "linear":
                 layer.function.prime_inplace(z, a, f, buf.F2[i], buf.mask[i], layer.param)
                 np.multiply(d, f, out=d)
+                if i == L - 1 and self.cancels_fprime:
+                    # as engine.step: δ = out − t where f′ is saturated (∂E/∂out no longer cancels it)
+                    saturated = layer.function.saturated(z)
+                    if saturated.any():
+                        np.copyto(d, a - T, where=saturated)
             if i > 0:
                 # ∂E_s/∂out_prev = δ·W, with W as it was before this step
                 np.matmul(d, self.W[i], out=buf.D[i - 1])
