@@ -275,9 +275,6 @@ class _ScalarRunner(_Runner):
         self.m = scenario.samples
         self.batch_size = batch_size
         self.history: list[float] = []
-        self.cancels_fprime = not self.mm and network.cancels_derivative(
-            scenario.output_layer.activation, scenario.loss
-        )
         self.order = list(range(self.m))
         self.shuffle = random.Random(seed).shuffle
         if not self.full:
@@ -331,6 +328,9 @@ class _NumpyRunner(_Runner):
         self.l2 = float(scenario.l2)
         self.mean = scenario.reduction == "mean"
         self.loss_entry: network.Loss | None = None if self.mm else network.loss(scenario.loss)
+        self.cancels_fprime = not self.mm and network.cancels_derivative(
+            scenario.output_layer.activation, scenario.loss
+        )
         self.buffers: dict[int, _Buffers] = {}
         # softmax + cross_entropy: out_j(−t_j/out_j + Σ_i t_i) = out_j − t_j when every row of targets sums to
         # exactly 1 in float64 (one-hot targets do); the engine's general formula gives the same to rounding.
