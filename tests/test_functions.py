@@ -447,3 +447,19 @@ def test_elu_alpha_is_validated_like_leaky_slope() -> None:
             "samples: [{inputs: [1], targets: [0]}]\nelu_alpha: big\nlayers: [{activation: elu, weights: [[1]]}]\n"
         )
     assert "a scale α" in str(e.value)
+
+
+def test_an_elu_kink_is_reported_with_its_convention(tmp_path: Path) -> None:
+    # net_h1_1 = 1·1 − 1·1 = 0 exactly; with α = 0.5 elu has a kink there and takes elu′(0) = α
+    (tmp_path / "k.yaml").write_text(
+        "samples: [{inputs: [1.0, 1.0], targets: [0.3]}]\nelu_alpha: 0.5\nlayers:\n"
+        "  - {activation: elu, weights: [[1.0, -1.0], [0.5, 0.2]]}\n"
+        "  - {activation: softplus, weights: [[0.3, 0.4]]}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "k.yaml"), "--verify", "full"])
+    assert result.exit_code == 0, result.output
+    assert "not differentiable here (elu′(0) = α = 0.5 by convention)" in result.stdout
+    data = json.loads(CliRunner().invoke(main, ["run", str(tmp_path / "k.yaml"), "--format", "json"]).stdout)
+    kinked = [n["name"] for n in data["neurons"] if not n["differentiable"]]
+    assert kinked == ["h1_1"]
