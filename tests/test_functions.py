@@ -459,7 +459,7 @@ def test_an_elu_kink_is_reported_with_its_convention(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(main, ["run", str(tmp_path / "k.yaml"), "--verify", "full"])
     assert result.exit_code == 0, result.output
-    assert "not differentiable here (elu′(0) = α = 0.5 by convention)" in result.stdout
+    assert "W1_1_1: net_h1_1 = 0 in sample 1: elu′(0) = α = 0.5 by convention" in result.stdout
     data = json.loads(CliRunner().invoke(main, ["run", str(tmp_path / "k.yaml"), "--format", "json"]).stdout)
     kinked = [n["name"] for n in data["neurons"] if not n["differentiable"]]
     assert kinked == ["h1_1"]
