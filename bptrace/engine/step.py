@@ -402,7 +402,7 @@ def _backward(
             delta = a - t  # by hand, with rounded numbers, δ = out − t where the loss cancels f′
         elif (
             i == L - 1
-            and rule is None
+            and mk == NO_MISTAKES  # the correct step only: a student's ∂E/∂out is kept as it is
             and layer.function.elementwise
             and not scenario.max_margin
             and network.cancels_derivative(layer.activation, scenario.loss)
