@@ -1,154 +1,1018 @@
-"""Activations and losses: each one's forward rule, its derivative and its SymPy form side by side.
+"""The registry of activations and losses: everything bptrace knows about each one, in one entry.
 
-The numeric rules work on float64 arrays of shape (samples, neurons). The SymPy forms take SymPy
-expressions and are used by the independent verification (symbolic.py), which differentiates them
-itself; the closed-form derivatives here are what the engine uses and what the verification checks.
+Every other module asks this registry (`activation(name)`, `loss(name)`, `ACTIVATIONS`, `LOSSES`) instead of
+writing its own if-chain. An activation entry holds:
+
+  forward(z, p)               out = f(net), elementwise on float64 arrays (softmax: along each sample's row),
+                              numerically stable in both tails
+  prime(z, p)                 f′(net) computed from net, stable: right to 1e-12 relative also where the unit
+                              saturates (σ′(35.2) = 5.16219299e-16, tanh′(20) = 1.70e-17), never 1 − out² of a
+                              rounded out (softmax: the diagonal of its Jacobian)
+  kinks / at_kink(z, p)       where f is not differentiable, and the value f′ takes there by convention
+  kink_note(p) -> str         that convention in words with the function, point and value, e.g.
+                              "leaky_relu′(0) = α = 0.01 by convention"; "" where f is differentiable everywhere
+  sympy(net, p, others)       f as a SymPy expression (the independent verification differentiates it itself)
+  sympy_textbook_prime(...)   f′ as the textbook writes it (σ′ = out·(1 − out)), for `explain`'s forms
+  symbol, definition,         the printed formulas, each a `Formula` in Unicode, ASCII and LaTeX with
+  derivative, pieces          $net, $out, $a (the parameter) and $times placeholders
+  kernel_forward/_prime       scalar Python source templates for the generated kernel (engine/kernel.py)
+  forward_inplace/            in-place numpy routines for the training runner (engine/train.py)
+  prime_inplace
+  param                       its parameter, if any (leaky_relu's `leaky_slope`, elu's `elu_alpha`): the
+                              scenario key, symbol and default; a Layer keeps its value as `Layer.param`
+
+`p` is always the layer's parameter value (`Layer.param`); None means the entry's default. A loss entry
+holds its per-output term and ∂E_s/∂out (numpy, in place, scalar kernel source), its SymPy term, its printed
+formulas, and the activation whose f′ it cancels (δ = out − t). Adding an activation or a loss is adding one
+entry to ACTIVATION_ENTRIES or LOSS_ENTRIES (docs/architecture.md, "Adding an activation").
+
+numpy and SymPy are imported inside the functions that use them, never when bptrace starts.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from string import Template
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bptrace.errors import NumericalError
 
 if TYPE_CHECKING:
     import numpy as np
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax")
-LOSSES = ("half_sse", "sse", "mse", "bce", "cross_entropy")  # losses of outputs against targets
+Script = Literal["unicode", "ascii", "latex"]
 SCORE_LOSSES = ("max_margin",)  # J = max(0, Δ + s(x_c) − s(x)): a score per window, no targets (the CS224n-style notes)
 DEFAULT_LEAKY_SLOPE = 0.01
+DEFAULT_ELU_ALPHA = 1.0
+# Where the textbook form of f′ (σ·(1 − σ), 1 − tanh²) is as accurate as any (measured: better than 1e-13
+# relative) it is used, so every number of an unsaturated unit is the same to the last bit as before; beyond,
+# 1 − out cancels and the exponential form is used (σ′ = e^(−z)/(1 + e^(−z))², tanh′ = 4e^(−2|z|)/(1 + e^(−2|z|))²).
+SIGMOID_TEXTBOOK_BELOW = 6.0
+TANH_TEXTBOOK_BELOW = 3.0
+# The scalar kernel's math functions (engine/kernel.py puts them in the generated code's namespace).
+KERNEL_MATH = {"_exp": math.exp, "_tanh": math.tanh, "_log": math.log, "_log1p": math.log1p, "_expm1": math.expm1}
+_TIMES = {"unicode": "·", "ascii": "*", "latex": r" \cdot "}
 
 
 @dataclass(frozen=True)
-class ActivationInfo:
-    """How an activation is written: its definition and the closed form of its derivative."""
+class Formula:
+    """A formula written in three scripts; placeholders ($net, $out, $a, $t, $o, $n, $times) are filled later."""
+
+    unicode: str
+    ascii: str
+    latex: str
+
+    def fill(self, script: Script = "unicode", **values: str) -> str:
+        """The formula in `script` with the placeholders given replaced ($times defaults to the script's ·)."""
+        values.setdefault("times", _TIMES[script])
+        return Template(getattr(self, script)).safe_substitute(values)
+
+    def pick(self, script: Script) -> str:
+        return str(getattr(self, script))
+
+
+def _same(text: str) -> Formula:
+    return Formula(text, text, text)
+
+
+def _piecewise(positive: Formula, otherwise: Formula) -> Formula:
+    """'pos if net > 0, else neg' in each script."""
+    return Formula(
+        f"{positive.unicode} if $net > 0, else {otherwise.unicode}",
+        f"{positive.ascii} if $net > 0, else {otherwise.ascii}",
+        rf"\begin{{cases}} {positive.latex} & $net > 0 \\ {otherwise.latex} & \text{{otherwise}} \end{{cases}}",
+    )
+
+
+@dataclass(frozen=True)
+class Param:
+    """An activation's parameter: the scenario key (top level and per layer), its symbol and default."""
+
+    key: str  # leaky_slope, elu_alpha
+    symbol: Formula  # α
+    default: float
+    meaning: str
+    expects: str  # how an error names a wrong value: "a slope"
+
+
+_ALPHA = Formula("α", "alpha", r"\alpha")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Activations
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: forward rule, stable derivative from net, kinks, SymPy form, printed formulas, fast paths."""
 
     name: str
-    symbol: str  # f as shown in formulas
-    definition: str  # out = f(net)
-    derivative: str  # the closed form the engine uses, in terms of out or net
-    derivative_ascii: str
+    summary: str  # one line for docs and --help
+    symbol: Formula  # f as shown before (net): σ, tanh, lrelu
+    definition: Formula  # f(net) written out, in $net (and $a)
+    derivative: Formula  # f′ as the textbook prints it, in $out / $net (and $a, $times)
+    kernel_forward: tuple[str, ...]  # scalar source lines setting $out from $net (and $a)
+    kernel_prime: str  # a scalar expression for f′ ('' when f′ = 1)
+    kernel_saturated: str = "False"  # a scalar condition: where saturated() is true
+    pieces: tuple[Formula, Formula] | None = None  # f′ for net > 0 and otherwise, when f′ is piecewise
+    param: Param | None = None
+    elementwise: bool = True  # False: softmax, whose out_j depends on the whole layer
+    kinked: bool = False  # f′ jumps at net = 0 (for some parameter values, see has_kink)
+    hidden_ok: bool = True  # allowed in a hidden layer
+    target_range: tuple[float, float] = (-1.0, 1.0)  # where `bptrace new` draws targets for this output
+
+    # ---- the parameter ----
+    def value(self, p: float | None) -> float:
+        """The parameter's value: p, or the default when p is None (0.0 for an activation without one)."""
+        if self.param is None:
+            return 0.0
+        return self.param.default if p is None else float(p)
+
+    def param_symbol(self, script: Script = "unicode") -> str:
+        """The parameter's symbol (α), '' for an activation without one: fills $a in a formula in names."""
+        return "" if self.param is None else self.param.symbol.pick(script)
+
+    # ---- numbers (numpy arrays of shape (samples, neurons)) ----
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        """out = f(net)."""
+        raise NotImplementedError
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        """f′(net), computed from net in a stable form."""
+        raise NotImplementedError
+
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        """f′ as a student computes it from the numbers on the page: in out where the textbook writes it so
+        (σ′ = out(1 − out), tanh′ = 1 − out²), else from net. The misconception engine's rounding student uses
+        it; the engine never does (it is not stable: it is exact only for an exact out)."""
+        return self.prime(z, p)
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        """a = f(z) in place, the same values as forward (tmp, mask, col: scratch of z's shape, bool, one column)."""
+        raise NotImplementedError
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        """f = f′(z) in place, the same values as prime (a = f(z), already computed)."""
+        raise NotImplementedError
+
+    def saturated(self, z: np.ndarray) -> np.ndarray:
+        """Where prime() takes its saturated form (1 − out has lost its digits): there a loss that cancels
+        f′ must give δ = out − t itself, since ∂E/∂out of the rounded out no longer cancels f′ of net."""
+        import numpy as np
+
+        return np.zeros(np.shape(z), dtype=bool)
+
+    # ---- kinks ----
+    def has_kink(self, p: float | None = None) -> bool:
+        """Whether f′ jumps at net = 0 for this parameter value (leaky_relu and elu not when α = 1)."""
+        return self.kinked
+
+    def kink_value(self, p: float | None = None) -> float:
+        """f′(0), the value taken at the kink by convention (the left-hand piece: net > 0 is false at 0)."""
+        return 0.0
+
+    def at_kink(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        """Where f is not differentiable: net exactly 0 for a kinked activation."""
+        import numpy as np
+
+        if self.has_kink(p):
+            return np.asarray(z == 0)
+        return np.zeros(np.shape(z), dtype=bool)
+
+    def kink_note(self, p: float | None = None) -> str:
+        """The convention at the kink, with the function, point and value; '' where f is differentiable."""
+        if not self.has_kink(p):
+            return ""
+        if self.param is None:
+            return f"{self.name}′(0) = {_g(self.kink_value(p))} by convention"
+        return f"{self.name}′(0) = {self.param.symbol.unicode} = {_g(self.value(p))} by convention"
+
+    # ---- SymPy ----
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        """f(net) as a SymPy expression (softmax needs `others`, the layer's nets, net included)."""
+        raise NotImplementedError
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        """f′ as the textbook writes it, in out where it can be (σ′ = out·(1 − out))."""
+        import sympy as sp
+
+        z = sp.Symbol("_z")
+        return sp.diff(self.sympy(z, p), z).subs(z, net)
+
+    # ---- printing ----
+    def branch(self, net_value: float) -> Formula:
+        """The piece of a piecewise f′ that applies at net_value (pieces must be set)."""
+        assert self.pieces is not None
+        return self.pieces[0] if net_value > 0 else self.pieces[1]
+
+    def kernel_forward_lines(self, net: str, out: str, p: float | None) -> list[str]:
+        """Scalar source for out = f(net) (engine/kernel.py)."""
+        a = repr(self.value(p))
+        return [Template(line).substitute(net=net, out=out, a=a) for line in self.kernel_forward]
+
+    def kernel_saturated_expr(self, net: str) -> str:
+        """A scalar condition for saturated() ('False' where prime() has no saturated form)."""
+        return Template(self.kernel_saturated).substitute(net=net)
+
+    def kernel_prime_expr(self, net: str, out: str, p: float | None) -> str:
+        """A scalar expression for f′(net) ('' for f′ = 1)."""
+        return Template(self.kernel_prime).substitute(net=net, out=out, a=repr(self.value(p)))
 
 
-ACTIVATION_INFO = {
-    "sigmoid": ActivationInfo("sigmoid", "σ", "σ(net) = 1/(1 + e^(−net))", "out·(1 − out)", "out*(1 - out)"),
-    "tanh": ActivationInfo("tanh", "tanh", "tanh(net)", "1 − out²", "1 - out^2"),
-    "relu": ActivationInfo("relu", "relu", "max(0, net)", "1 if net > 0 else 0 (relu′(0) = 0)", "1 if net > 0 else 0"),
-    "leaky_relu": ActivationInfo(
-        "leaky_relu", "lrelu", "net if net > 0 else α·net", "1 if net > 0 else α (at 0: α)", "1 if net > 0 else alpha"
-    ),
-    "linear": ActivationInfo("linear", "id", "net", "1", "1"),
-    "softmax": ActivationInfo(
-        "softmax", "softmax", "e^(net_i) / Σ_k e^(net_k)", "out_i·([i = j] − out_j)", "out_i*([i=j] - out_j)"
-    ),
-}
-
-# One output's term of the per-sample loss and its derivative ∂E/∂out, as templates: {t} the target,
-# {o} the output, {n} the number of outputs. Renderers fill them with names or with numbers.
-LOSS_FORMULA = {
-    "half_sse": ("½({t} − {o})²", "−({t} − {o})"),
-    "sse": ("({t} − {o})²", "−2({t} − {o})"),
-    "mse": ("({t} − {o})²/{n}", "−2({t} − {o})/{n}"),
-    "bce": ("−[{t}·ln({o}) + (1 − {t})·ln(1 − {o})]", "−{t}/{o} + (1 − {t})/(1 − {o})"),
-    "cross_entropy": ("−{t}·ln({o})", "−{t}/{o}"),
-}
-LOSS_TERM = {
-    name: (term.format(t="t", o="out", n="n"), grad.format(t="t", o="out", n="n"))
-    for name, (term, grad) in LOSS_FORMULA.items()
-}
+def _g(x: float) -> str:
+    return f"{x:g}"
 
 
-def activate(name: str, z: np.ndarray, slope: float = DEFAULT_LEAKY_SLOPE) -> np.ndarray:
-    """out = f(net), elementwise (softmax: along each sample's row), numerically stable."""
-    import numpy as np
+class _Sigmoid(Activation):
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        return a * (1.0 - a)
 
-    if name == "sigmoid":
+    def saturated(self, z: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(z > SIGMOID_TEXTBOOK_BELOW)
+
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
         # Stable in both tails: 1/(1+e^-z) for z >= 0, e^z/(1+e^z) for z < 0; never overflows.
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    if name == "tanh":
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        # σ′ = σ(1 − σ) where 1 − σ keeps its digits; for z > SIGMOID_TEXTBOOK_BELOW e^(−z)/(1 + e^(−z))²
+        a = self.forward(z)
+        e = np.exp(-np.abs(z))
+        return np.where(z > SIGMOID_TEXTBOOK_BELOW, e / ((1.0 + e) * (1.0 + e)), a * (1.0 - a))
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        # e = e^(−|z|); out = 1/(1 + e) where z >= 0, e/(1 + e) where z < 0
+        np.less(z, 0.0, out=mask)
+        np.copysign(z, -1.0, out=tmp)  # −|z|
+        np.exp(tmp, out=tmp)
+        np.add(tmp, 1.0, out=a)
+        np.divide(tmp, a, out=tmp)
+        np.divide(1.0, a, out=a)
+        np.copyto(a, tmp, where=mask)
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.subtract(1.0, a, out=f)
+        np.multiply(a, f, out=f)  # σ(1 − σ)
+        np.greater(z, SIGMOID_TEXTBOOK_BELOW, out=mask)
+        if mask.any():  # the saturated tail: e^(−z)/(1 + e^(−z))²
+            np.negative(z, out=tmp, where=mask)
+            np.exp(tmp, out=tmp, where=mask)
+            np.add(tmp, 1.0, out=f, where=mask)
+            np.multiply(f, f, out=f, where=mask)
+            np.divide(tmp, f, out=f, where=mask)
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        import sympy as sp
+
+        return 1 / (1 + sp.exp(-net))
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        return out * (1 - out)
+
+
+class _Tanh(Activation):
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        return 1.0 - a * a
+
+    def saturated(self, z: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(np.abs(z) > TANH_TEXTBOOK_BELOW)
+
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
         return np.tanh(z)
-    if name == "relu":
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        # 1 − tanh² where it keeps its digits; beyond, tanh′ = 4e^(−2|z|)/(1 + e^(−2|z|))²
+        a = np.tanh(z)
+        e = np.exp(-2.0 * np.abs(z))
+        return np.where(np.abs(z) > TANH_TEXTBOOK_BELOW, 4.0 * e / ((1.0 + e) * (1.0 + e)), 1.0 - a * a)
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.tanh(z, out=a)
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.multiply(a, a, out=f)
+        np.subtract(1.0, f, out=f)  # 1 − tanh²
+        np.abs(z, out=tmp)
+        np.greater(tmp, TANH_TEXTBOOK_BELOW, out=mask)
+        if mask.any():  # the saturated tails: 4e/(1 + e)², e = e^(−2|z|)
+            np.multiply(tmp, -2.0, out=tmp, where=mask)
+            np.exp(tmp, out=tmp, where=mask)
+            np.add(tmp, 1.0, out=f, where=mask)
+            np.multiply(f, f, out=f, where=mask)
+            np.divide(tmp, f, out=f, where=mask)
+            np.multiply(f, 4.0, out=f, where=mask)
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        import sympy as sp
+
+        return sp.tanh(net)
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        return 1 - out**2
+
+
+class _Relu(Activation):
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
         return np.where(z > 0, z, 0.0)
-    if name == "leaky_relu":
-        return np.where(z > 0, z, slope * z)
-    if name == "linear":
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        return np.where(z > 0, 1.0, 0.0)  # relu′(0) = 0 by convention
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.greater(z, 0.0, out=mask)
+        np.multiply(z, mask, out=a)  # z where z > 0, else 0
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.greater(z, 0.0, out=mask)
+        np.copyto(f, mask)
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        import sympy as sp
+
+        # Heaviside(x, 0): the same convention as the engine, relu′(0) = 0
+        return net * sp.Heaviside(net, 0)
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        import sympy as sp
+
+        return sp.Heaviside(net, 0)
+
+
+class _LeakyRelu(Activation):
+    def has_kink(self, p: float | None = None) -> bool:
+        return self.value(p) != 1.0
+
+    def kink_value(self, p: float | None = None) -> float:
+        return self.value(p)
+
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        return np.where(z > 0, z, self.value(p) * z)
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        return np.where(z > 0, 1.0, self.value(p))  # leaky_relu′(0) = α by convention
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.greater(z, 0.0, out=mask)
+        np.multiply(z, self.value(p), out=a)
+        np.copyto(a, z, where=mask)
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.greater(z, 0.0, out=mask)
+        f.fill(self.value(p))
+        np.copyto(f, 1.0, where=mask)
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        import sympy as sp
+
+        h = sp.Heaviside(net, 0)
+        return net * h + sp.Float(self.value(p)) * net * (1 - h)
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        import sympy as sp
+
+        h = sp.Heaviside(net, 0)
+        return h + sp.Float(self.value(p)) * (1 - h)
+
+
+class _Linear(Activation):
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
         return z.copy()
-    if name == "softmax":
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        return np.ones_like(z)
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        if a is not z:
+            np.copyto(a, z)
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        f.fill(1.0)
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        return net
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        import sympy as sp
+
+        return sp.Integer(1)
+
+
+class SoftmaxActivation(Activation):
+    """An activation of the whole layer: δ needs its Jacobian (jacobian_delta), not f′ alone."""
+
+    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+        return a * (1.0 - a)
+
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
         shifted = z - z.max(axis=-1, keepdims=True)  # e^(z - max) cannot overflow
         e = np.exp(shifted)
         return e / e.sum(axis=-1, keepdims=True)
-    raise ValueError(f"unknown activation {name!r}")
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        # the diagonal of the Jacobian, ∂out_j/∂net_j = out_j(1 − out_j); δ uses the whole Jacobian (jacobian_delta)
+        a = self.forward(z)
+        return a * (1.0 - a)
+
+    def jacobian_delta(self, a: np.ndarray, dE_dout: np.ndarray) -> np.ndarray:
+        """δ_j = Σ_i ∂E/∂out_i · out_i([i = j] − out_j) = out_j(∂E/∂out_j − Σ_i ∂E/∂out_i·out_i)."""
+        return a * (dE_dout - (dE_dout * a).sum(axis=1, keepdims=True))
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.maximum.reduce(z, axis=1, keepdims=True, out=col)  # e^(z − max) cannot overflow
+        np.subtract(z, col, out=a)
+        np.exp(a, out=a)
+        np.add.reduce(a, axis=1, keepdims=True, out=col)
+        np.divide(a, col, out=a)
+
+    def jacobian_delta_inplace(self, a: np.ndarray, d: np.ndarray, f: np.ndarray, col: np.ndarray) -> None:
+        """d = δ in place from d = ∂E/∂out (jacobian_delta; f and col are scratch)."""
+        import numpy as np
+
+        np.multiply(d, a, out=f)
+        np.add.reduce(f, axis=1, keepdims=True, out=col)
+        np.subtract(d, col, out=d)
+        np.multiply(d, a, out=d)
+
+    def kernel_layer_forward(self, nets: list[str], outs: list[str]) -> list[str]:
+        """The scalar source for a whole softmax layer; e^(net − max) cannot overflow (as forward)."""
+        lines = [f"mx = max({', '.join(nets)})" if len(nets) > 1 else f"mx = {nets[0]}"]
+        lines += [f"e{r} = _exp({n} - mx)" for r, n in enumerate(nets)]
+        lines.append("se = " + " + ".join(f"e{r}" for r in range(len(nets))))
+        lines += [f"{o} = e{r} / se" for r, o in enumerate(outs)]
+        return lines
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        import sympy as sp
+
+        return sp.exp(net) / sum(sp.exp(o) for o in others)
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        return out * (1 - out)
 
 
-def activation_derivative(name: str, z: np.ndarray, a: np.ndarray, slope: float = DEFAULT_LEAKY_SLOPE) -> np.ndarray:
-    """∂out/∂net for each neuron (for softmax the diagonal of its Jacobian, out·(1 − out))."""
-    import numpy as np
+class _Softplus(Activation):
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
 
-    if name in ("sigmoid", "softmax"):
-        return a * (1.0 - a)  # σ′ = σ(1 − σ), written in out
-    if name == "tanh":
-        return 1.0 - a * a  # tanh′ = 1 − tanh²
-    if name == "relu":
-        return np.where(z > 0, 1.0, 0.0)  # relu′(0) = 0 by convention
-    if name == "leaky_relu":
-        return np.where(z > 0, 1.0, slope)  # leaky′(0) = slope by convention
-    if name == "linear":
-        return np.ones_like(z)
-    raise ValueError(f"unknown activation {name!r}")
+        # ln(1 + e^z) = max(z, 0) + ln(1 + e^(−|z|)): never overflows, exact digits in both tails
+        return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        return SIGMOID.forward(z)  # softplus′ = σ, in its stable form
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.abs(z, out=tmp)
+        np.negative(tmp, out=tmp)
+        np.exp(tmp, out=tmp)
+        np.log1p(tmp, out=tmp)
+        np.maximum(z, 0.0, out=a)
+        np.add(a, tmp, out=a)
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        SIGMOID.forward_inplace(z, f, tmp, mask, tmp, None)
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        import sympy as sp
+
+        return sp.log(1 + sp.exp(net))
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        import sympy as sp
+
+        return 1 / (1 + sp.exp(-net))
 
 
-def is_kink(name: str, z: np.ndarray) -> np.ndarray:
-    """Where f is not differentiable (relu and leaky_relu exactly at net = 0)."""
-    import numpy as np
+class _Elu(Activation):
+    def has_kink(self, p: float | None = None) -> bool:
+        return self.value(p) != 1.0  # α = 1: both one-sided slopes are 1 at 0
 
-    if name in ("relu", "leaky_relu"):
-        return z == 0
-    return np.zeros(z.shape, dtype=bool)
+    def kink_value(self, p: float | None = None) -> float:
+        return self.value(p)
+
+    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        # α(e^net − 1) as α·expm1(net): exact digits near 0; min(z, 0) so e^z never overflows
+        return np.where(z > 0, z, self.value(p) * np.expm1(np.minimum(z, 0.0)))
+
+    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+        import numpy as np
+
+        return np.where(z > 0, 1.0, self.value(p) * np.exp(np.minimum(z, 0.0)))  # elu′(0) = α
+
+    def forward_inplace(
+        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.greater(z, 0.0, out=mask)
+        np.minimum(z, 0.0, out=tmp)
+        np.expm1(tmp, out=a)
+        np.multiply(a, self.value(p), out=a)
+        np.copyto(a, z, where=mask)
+
+    def prime_inplace(
+        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+    ) -> None:
+        import numpy as np
+
+        np.greater(z, 0.0, out=mask)
+        np.minimum(z, 0.0, out=tmp)
+        np.exp(tmp, out=f)
+        np.multiply(f, self.value(p), out=f)
+        np.copyto(f, 1.0, where=mask)
+
+    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+        import sympy as sp
+
+        # Heaviside(x, 0): at 0 the left piece, elu′(0) = α e⁰ = α, as in the engine
+        h = sp.Heaviside(net, 0)
+        return net * h + sp.Float(self.value(p)) * (sp.exp(net) - 1) * (1 - h)
+
+    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+        import sympy as sp
+
+        h = sp.Heaviside(net, 0)
+        return h + sp.Float(self.value(p)) * sp.exp(net) * (1 - h)
+
+
+_NET = "$net"
+SIGMOID = _Sigmoid(
+    name="sigmoid",
+    summary="σ(net) = 1/(1 + e^(−net)), outputs in (0, 1)",
+    symbol=Formula("σ", "sigma", r"\sigma"),
+    definition=Formula("1/(1 + e^(−$net))", "1/(1 + e^(-$net))", r"\frac{1}{1 + e^{-$net}}"),
+    derivative=Formula("$out$times(1 − $out)", "$out$times(1 - $out)", r"$out$times\left(1 - $out\right)"),
+    kernel_forward=(
+        # stable in both tails, as forward: 1/(1 + e^(−net)) or e^net/(1 + e^net)
+        "if $net >= 0.0:",
+        "    $out = 1.0 / (1.0 + _exp(-$net))",
+        "else:",
+        "    e = _exp($net)",
+        "    $out = e / (1.0 + e)",
+    ),
+    kernel_prime=f"($out * (1.0 - $out) if $net <= {SIGMOID_TEXTBOOK_BELOW!r} else "
+    "_exp(-$net) / ((1.0 + _exp(-$net)) * (1.0 + _exp(-$net))))",
+    kernel_saturated=f"$net > {SIGMOID_TEXTBOOK_BELOW!r}",
+    target_range=(0.01, 0.99),
+)
+TANH = _Tanh(
+    name="tanh",
+    summary="tanh(net), outputs in (−1, 1)",
+    symbol=Formula("tanh", "tanh", r"\tanh"),
+    definition=Formula("tanh($net)", "tanh($net)", r"\tanh\left($net\right)"),
+    derivative=Formula("1 − $out²", "1 - $out^2", r"1 - {$out}^{2}"),
+    kernel_forward=("$out = _tanh($net)",),
+    kernel_prime=f"(1.0 - $out * $out if abs($net) <= {TANH_TEXTBOOK_BELOW!r} else "
+    "4.0 * _exp(-2.0 * abs($net)) / ((1.0 + _exp(-2.0 * abs($net))) * (1.0 + _exp(-2.0 * abs($net)))))",
+    kernel_saturated=f"abs($net) > {TANH_TEXTBOOK_BELOW!r}",
+    target_range=(-0.99, 0.99),
+)
+RELU = _Relu(
+    name="relu",
+    summary="max(0, net); relu′(0) = 0 by convention",
+    symbol=Formula("relu", "relu", r"\operatorname{relu}"),
+    definition=Formula("max(0, $net)", "max(0, $net)", r"\max\left(0, $net\right)"),
+    derivative=_piecewise(_same("1"), _same("0")),
+    pieces=(_same("1"), _same("0")),
+    kernel_forward=("$out = $net if $net > 0.0 else 0.0",),
+    kernel_prime="(1.0 if $net > 0.0 else 0.0)",
+    kinked=True,
+    target_range=(0.0, 1.0),
+)
+LEAKY_RELU = _LeakyRelu(
+    name="leaky_relu",
+    summary="net if net > 0, else α·net (α = leaky_slope, default 0.01); leaky_relu′(0) = α by convention",
+    symbol=Formula("lrelu", "lrelu", r"\operatorname{lrelu}"),
+    definition=_piecewise(_same(_NET), Formula("$a·$net", "$a*$net", r"$a \cdot $net")),
+    derivative=_piecewise(_same("1"), _same("$a")),
+    pieces=(_same("1"), _same("$a")),
+    param=Param("leaky_slope", _ALPHA, DEFAULT_LEAKY_SLOPE, "leaky_relu's slope for net ≤ 0", "a slope"),
+    kernel_forward=("$out = $net if $net > 0.0 else $a * $net",),
+    kernel_prime="(1.0 if $net > 0.0 else $a)",
+    kinked=True,
+)
+LINEAR = _Linear(
+    name="linear",
+    summary="net itself (the identity)",
+    symbol=Formula("id", "id", r"\operatorname{id}"),
+    definition=_same(_NET),
+    derivative=_same("1"),
+    kernel_forward=("$out = $net",),
+    kernel_prime="",
+)
+SOFTMAX = SoftmaxActivation(
+    name="softmax",
+    summary="e^(net_i)/Σ_k e^(net_k) over the layer (output layer only, with cross_entropy)",
+    symbol=Formula("softmax", "softmax", r"\operatorname{softmax}"),
+    definition=Formula(
+        "e^(net_i) / Σ_k e^(net_k)",
+        "e^(net_i) / sum_k e^(net_k)",
+        r"\frac{e^{\mathrm{net}_i}}{\sum_k e^{\mathrm{net}_k}}",
+    ),
+    derivative=SIGMOID.derivative,  # the Jacobian's diagonal; its entries are out_i([i = j] − out_j)
+    kernel_forward=(),
+    kernel_prime="",
+    elementwise=False,
+    hidden_ok=False,
+)
+SOFTPLUS = _Softplus(
+    name="softplus",
+    summary="ln(1 + e^net), a smooth relu; softplus′ = σ",
+    symbol=Formula("softplus", "softplus", r"\operatorname{softplus}"),
+    definition=Formula("ln(1 + e^$net)", "ln(1 + e^$net)", r"\ln\left(1 + e^{$net}\right)"),
+    derivative=SIGMOID.definition,
+    # max(net, 0) + ln(1 + e^(−|net|)), as forward
+    kernel_forward=("$out = ($net if $net > 0.0 else 0.0) + _log1p(_exp(-abs($net)))",),
+    kernel_prime="(1.0 / (1.0 + _exp(-$net)) if $net >= 0.0 else _exp($net) / (1.0 + _exp($net)))",
+    target_range=(0.1, 1.0),
+)
+ELU = _Elu(
+    name="elu",
+    summary="net if net > 0, else α·(e^net − 1) (α = elu_alpha, default 1); a kink at 0 only when α ≠ 1",
+    symbol=Formula("elu", "elu", r"\operatorname{elu}"),
+    definition=_piecewise(_same(_NET), Formula("$a·(e^$net − 1)", "$a*(e^$net - 1)", r"$a \left(e^{$net} - 1\right)")),
+    derivative=_piecewise(_same("1"), Formula("$a·e^$net", "$a*e^$net", r"$a e^{$net}")),
+    pieces=(_same("1"), Formula("$a$times e^$net", "$a$times e^$net", r"$a$times e^{$net}")),
+    param=Param("elu_alpha", _ALPHA, DEFAULT_ELU_ALPHA, "elu's scale α of e^net − 1 for net ≤ 0", "a scale α"),
+    kernel_forward=("$out = $net if $net > 0.0 else $a * _expm1($net)",),
+    kernel_prime="(1.0 if $net > 0.0 else $a * _exp($net))",
+    kinked=True,
+    target_range=(-0.5, 1.0),
+)
+
+ACTIVATION_ENTRIES: tuple[Activation, ...] = (SIGMOID, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX, SOFTPLUS, ELU)
+_ACTIVATIONS = {a.name: a for a in ACTIVATION_ENTRIES}
+ACTIVATIONS = tuple(_ACTIVATIONS)
+# every activation parameter's scenario key (leaky_slope, elu_alpha), top level and per layer
+ACTIVATION_PARAMS: tuple[Param, ...] = tuple(a.param for a in ACTIVATION_ENTRIES if a.param is not None)
+
+
+def activation(name: str) -> Activation:
+    """The registry entry of an activation (ValueError for an unknown name; the scenario reader names them)."""
+    try:
+        return _ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Losses
+
+
+class LossScratch(Protocol):
+    """Scratch arrays of the outputs' shape the training runner lends the in-place loss routines."""
+
+    R: np.ndarray
+    R2: np.ndarray
+    Q: np.ndarray
+    tmask: np.ndarray
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One loss of outputs against targets: its per-output term, ∂E_s/∂out, SymPy term, printed formulas."""
+
+    name: str
+    summary: str
+    term: Formula  # one output's term of E_s, in $t, $o and $n (the number of outputs)
+    gradient: Formula  # ∂term/∂out, the closed form the engine uses
+    kernel_term: str  # scalar source templates in $t, $a, $n
+    kernel_gradient: str
+    cancels: str | None = None  # the output activation whose f′ it cancels: δ = out − t
+    logs: bool = False  # takes ln(out) (and ln(1 − out)): refuses outputs exactly 0 (or 1)
+
+    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Each output's term of the per-sample loss."""
+        raise NotImplementedError
+
+    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """∂E_s/∂out for each output of each sample."""
+        raise NotImplementedError
+
+    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+        """Σ of every term (all samples), with the runner's scratch arrays; the same values as terms()."""
+        raise NotImplementedError
+
+    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+        """g = ∂E_s/∂out in place; the same values as grad()."""
+        raise NotImplementedError
+
+    def sympy(self, out: Any, t: Any, n: int) -> Any:
+        """One output's term as a SymPy expression."""
+        raise NotImplementedError
+
+    def kernel_term_expr(self, t: str, a: str, n: int) -> str:
+        return Template(self.kernel_term).substitute(t=t, a=a, n=n)
+
+    def kernel_gradient_expr(self, t: str, a: str, n: int) -> str:
+        return Template(self.kernel_gradient).substitute(t=t, a=a, n=n)
+
+
+@dataclass(frozen=True)
+class _Squared(Loss):
+    """half_sse, sse and mse: c·(t − out)² per output (divided by n, the number of outputs, for mse)."""
+
+    c: float = 1.0
+    per_output: bool = False  # divide by n
+
+    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        e = self.c * (t - a) ** 2
+        return e / a.shape[-1] if self.per_output else e
+
+    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        g = (-2.0 * self.c) * (t - a)
+        return g / a.shape[-1] if self.per_output else g
+
+    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+        import numpy as np
+
+        r = buf.R
+        np.subtract(t, a, out=r)
+        np.multiply(r, r, out=r)
+        total = float(r.sum()) * self.c
+        return total / a.shape[1] if self.per_output else total
+
+    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+        import numpy as np
+
+        if self.c == 0.5 and not self.per_output:
+            np.subtract(a, t, out=g)  # −(t − out), exactly
+            return
+        np.subtract(t, a, out=g)
+        np.multiply(g, -2.0 * self.c, out=g)
+        if self.per_output:
+            np.divide(g, a.shape[1], out=g)
+
+    def sympy(self, out: Any, t: Any, n: int) -> Any:
+        import sympy as sp
+
+        e = sp.nsimplify(self.c) * (t - out) ** 2
+        return e / n if self.per_output else e
+
+
+class _Bce(Loss):
+    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # t·ln(o) is taken as 0 where t = 0 (and likewise (1−t)·ln(1−o) where t = 1)
+            first = np.where(t > 0, t * np.log(np.where(t > 0, a, 1.0)), 0.0)
+            second = np.where(t < 1, (1 - t) * np.log(np.where(t < 1, 1 - a, 1.0)), 0.0)
+            return np.asarray(-(first + second))
+
+    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t > 0, -t / a, 0.0) + np.where(t < 1, (1 - t) / (1 - a), 0.0)
+
+    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+        import numpy as np
+
+        total = CROSS_ENTROPY.total_inplace(a, t, buf)  # −Σ t·ln(out) over t > 0
+        q = buf.Q
+        q.fill(0.0)
+        np.less(t, 1.0, out=buf.tmask)
+        np.subtract(1.0, a, out=buf.R2)
+        np.log(buf.R2, out=q, where=buf.tmask)
+        np.subtract(1.0, t, out=buf.R2)
+        np.multiply(q, buf.R2, out=q)
+        return total - float(q.sum())  # − Σ (1 − t)·ln(1 − out) over t < 1
+
+    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+        import numpy as np
+
+        CROSS_ENTROPY.grad_inplace(a, t, g, buf)  # −t/out where t > 0
+        q = buf.Q  # + (1 − t)/(1 − out) where t < 1
+        q.fill(0.0)
+        np.less(t, 1.0, out=buf.tmask)
+        np.subtract(1.0, t, out=buf.R)
+        np.subtract(1.0, a, out=buf.R2)
+        np.divide(buf.R, buf.R2, out=q, where=buf.tmask)
+        np.add(g, q, out=g)
+
+    def sympy(self, out: Any, t: Any, n: int) -> Any:
+        import sympy as sp
+
+        return -(t * sp.log(out) + (1 - t) * sp.log(1 - out))
+
+
+class _CrossEntropy(Loss):
+    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(-np.where(t > 0, t * np.log(np.where(t > 0, a, 1.0)), 0.0))
+
+    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t > 0, -t / a, 0.0)
+
+    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+        import numpy as np
+
+        r = buf.R
+        r.fill(0.0)
+        np.greater(t, 0.0, out=buf.tmask)
+        np.log(a, out=r, where=buf.tmask)
+        np.multiply(r, t, out=r)
+        return -float(r.sum())
+
+    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+        import numpy as np
+
+        g.fill(0.0)
+        np.greater(t, 0.0, out=buf.tmask)
+        np.divide(t, a, out=g, where=buf.tmask)  # −t/out where t > 0, else 0
+        np.negative(g, out=g)
+
+    def sympy(self, out: Any, t: Any, n: int) -> Any:
+        import sympy as sp
+
+        return -t * sp.log(out)
+
+
+_DIFF_LATEX = r"\left($t - $o\right)"
+HALF_SSE = _Squared(
+    name="half_sse",
+    summary="½(t − out)² per output (Mazur)",
+    term=Formula("½($t − $o)²", "1/2*($t - $o)^2", r"\tfrac{1}{2}{" + _DIFF_LATEX + "}^{2}"),
+    gradient=Formula("−($t − $o)", "-($t - $o)", "-" + _DIFF_LATEX),
+    kernel_term="0.5 * (($t - $a) * ($t - $a))",
+    kernel_gradient="$a - $t",  # = −(t − out), exactly
+    c=0.5,
+)
+SSE = _Squared(
+    name="sse",
+    summary="(t − out)² per output",
+    term=Formula("($t − $o)²", "($t - $o)^2", "{" + _DIFF_LATEX + "}^{2}"),
+    gradient=Formula("−2($t − $o)", "-2($t - $o)", "-2" + _DIFF_LATEX),
+    kernel_term="($t - $a) * ($t - $a)",
+    kernel_gradient="-2.0 * ($t - $a)",
+)
+MSE = _Squared(
+    name="mse",
+    summary="(t − out)²/n per output, n the number of outputs",
+    term=Formula("($t − $o)²/$n", "($t - $o)^2/$n", r"\frac{{" + _DIFF_LATEX + "}^{2}}{$n}"),
+    gradient=Formula("−2($t − $o)/$n", "-2($t - $o)/$n", r"-\frac{2" + _DIFF_LATEX + "}{$n}"),
+    kernel_term="($t - $a) * ($t - $a) / $n",
+    kernel_gradient="-2.0 * ($t - $a) / $n",
+    per_output=True,
+)
+BCE = _Bce(
+    name="bce",
+    summary="binary cross-entropy −[t·ln(out) + (1 − t)·ln(1 − out)] (a sigmoid output)",
+    term=Formula(
+        "−[$t·ln($o) + (1 − $t)·ln(1 − $o)]",
+        "-[$t*ln($o) + (1 - $t)*ln(1 - $o)]",
+        r"-\left[$t \cdot \ln \left($o\right) + \left(1 - $t\right) \cdot \ln \left(1 - $o\right)\right]",
+    ),
+    gradient=Formula(
+        "−$t/$o + (1 − $t)/(1 − $o)",
+        "-$t/$o + (1 - $t)/(1 - $o)",
+        r"-\frac{$t}{$o} + \frac{\left(1 - $t\right)}{\left(1 - $o\right)}",
+    ),
+    # t·ln(out) is 0 where t = 0, and (1 − t)·ln(1 − out) is 0 where t = 1
+    kernel_term="-(($t * _log($a) if $t > 0.0 else 0.0) + ((1.0 - $t) * _log(1.0 - $a) if $t < 1.0 else 0.0))",
+    kernel_gradient="(-$t / $a if $t > 0.0 else 0.0) + ((1.0 - $t) / (1.0 - $a) if $t < 1.0 else 0.0)",
+    cancels="sigmoid",
+    logs=True,
+)
+CROSS_ENTROPY = _CrossEntropy(
+    name="cross_entropy",
+    summary="−t·ln(out) per output (a softmax output; targets sum to 1)",
+    term=Formula("−$t·ln($o)", "-$t*ln($o)", r"-$t \cdot \ln \left($o\right)"),
+    gradient=Formula("−$t/$o", "-$t/$o", r"-\frac{$t}{$o}"),
+    kernel_term="-($t * _log($a) if $t > 0.0 else 0.0)",
+    kernel_gradient="(-$t / $a if $t > 0.0 else 0.0)",
+    cancels="softmax",
+    logs=True,
+)
+
+LOSS_ENTRIES: tuple[Loss, ...] = (HALF_SSE, SSE, MSE, BCE, CROSS_ENTROPY)
+_LOSSES = {entry.name: entry for entry in LOSS_ENTRIES}
+LOSSES = tuple(_LOSSES)  # losses of outputs against targets
+
+
+def loss(name: str) -> Loss:
+    """The registry entry of a loss (ValueError for an unknown name)."""
+    try:
+        return _LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The engine's entry points (module functions, so a test can replace one and see every check fail)
+
+
+def activate(name: str, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    """out = f(net), elementwise (softmax: along each sample's row), numerically stable."""
+    return activation(name).forward(z, p)
+
+
+def activation_derivative(name: str, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    """∂out/∂net for each neuron, from net (for softmax the diagonal of its Jacobian, out·(1 − out))."""
+    return activation(name).prime(z, p)
+
+
+def is_kink(name: str, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    """Where f is not differentiable (net exactly 0 for relu, and for leaky_relu and elu when α ≠ 1)."""
+    return activation(name).at_kink(z, p)
 
 
 def loss_terms(name: str, a: np.ndarray, t: np.ndarray, names: list[str] | None = None) -> np.ndarray:
     """Each output's term of the per-sample loss; a sample's loss E_s is the sum of its row."""
-    import numpy as np
-
-    n = a.shape[-1]
-    if name == "half_sse":
-        return 0.5 * (t - a) ** 2
-    if name == "sse":
-        return (t - a) ** 2
-    if name == "mse":
-        return (t - a) ** 2 / n
-    if name in ("bce", "cross_entropy"):
+    entry = loss(name)
+    if entry.logs:
         _refuse_log_of_zero(name, a, t, names)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if name == "bce":
-                # t·ln(o) is taken as 0 where t = 0 (and likewise (1−t)·ln(1−o) where t = 1)
-                first = np.where(t > 0, t * np.log(np.where(t > 0, a, 1.0)), 0.0)
-                second = np.where(t < 1, (1 - t) * np.log(np.where(t < 1, 1 - a, 1.0)), 0.0)
-                return -(first + second)
-            return -np.where(t > 0, t * np.log(np.where(t > 0, a, 1.0)), 0.0)
-    raise ValueError(f"unknown loss {name!r}")
+    return entry.terms(a, t)
 
 
 def loss_gradient(name: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
     """∂E_s/∂out for each output of each sample."""
-    import numpy as np
-
-    n = a.shape[-1]
-    if name == "half_sse":
-        return -(t - a)
-    if name == "sse":
-        return -2.0 * (t - a)
-    if name == "mse":
-        return -2.0 * (t - a) / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if name == "bce":
-            return np.where(t > 0, -t / a, 0.0) + np.where(t < 1, (1 - t) / (1 - a), 0.0)
-        if name == "cross_entropy":
-            return np.where(t > 0, -t / a, 0.0)
-    raise ValueError(f"unknown loss {name!r}")
+    return loss(name).grad(a, t)
 
 
 def _refuse_log_of_zero(name: str, a: np.ndarray, t: np.ndarray, names: list[str] | None) -> None:
@@ -164,47 +1028,19 @@ def _refuse_log_of_zero(name: str, a: np.ndarray, t: np.ndarray, names: list[str
         )
 
 
-def cancels_derivative(activation: str, loss: str) -> bool:
+def cancels_derivative(activation_name: str, loss_name: str) -> bool:
     """True where δ = out − target because the loss cancels f′ (sigmoid+bce, softmax+cross_entropy)."""
-    return (activation, loss) in (("sigmoid", "bce"), ("softmax", "cross_entropy"))
+    return loss_name in _LOSSES and _LOSSES[loss_name].cancels == activation_name
 
 
 # ---- SymPy forms: used by the independent verification, which differentiates them itself ----
 
 
-def sympy_activation(name: str, net: Any, slope: float = DEFAULT_LEAKY_SLOPE, others: Any = None) -> Any:
+def sympy_activation(name: str, net: Any, p: float | None = None, others: Any = None) -> Any:
     """f(net) as a SymPy expression (softmax needs `others`, the layer's nets, net included)."""
-    import sympy as sp
-
-    if name == "sigmoid":
-        return 1 / (1 + sp.exp(-net))
-    if name == "tanh":
-        return sp.tanh(net)
-    if name == "relu":
-        # Heaviside(x, 0): the same convention as the engine, relu′(0) = 0
-        return net * sp.Heaviside(net, 0)
-    if name == "leaky_relu":
-        h = sp.Heaviside(net, 0)
-        return net * h + sp.Float(slope) * net * (1 - h)
-    if name == "linear":
-        return net
-    if name == "softmax":
-        return sp.exp(net) / sum(sp.exp(o) for o in others)
-    raise ValueError(name)
+    return activation(name).sympy(net, p, others)
 
 
 def sympy_loss_term(name: str, out: Any, t: Any, n: int) -> Any:
     """One output's term of the per-sample loss as a SymPy expression."""
-    import sympy as sp
-
-    if name == "half_sse":
-        return sp.Rational(1, 2) * (t - out) ** 2
-    if name == "sse":
-        return (t - out) ** 2
-    if name == "mse":
-        return (t - out) ** 2 / n
-    if name == "bce":
-        return -(t * sp.log(out) + (1 - t) * sp.log(1 - out))
-    if name == "cross_entropy":
-        return -t * sp.log(out)
-    raise ValueError(name)
+    return loss(name).sympy(out, t, n)

@@ -8,7 +8,7 @@ rng run explore the same space:
     only as the output layer, and always with cross_entropy (the scenario format requires that pairing);
     bce gets a sigmoid output, so out stays in (0, 1) and its logs stay finite;
   * every loss, every bias mode (none / one per neuron / one shared by the layer), reductions mean and sum,
-    update_biases true or false, a leaky_slope for some leaky_relu layers;
+    update_biases true or false, a leaky_slope for some leaky_relu layers, an elu_alpha for some elu layers;
   * 1..max_samples samples; weights and biases in [-1, 1], inputs in [-2, 2] (moderate, so nothing saturates);
     squared-error targets in [-1, 1]; bce targets in [0, 1]; cross_entropy targets one-hot or a probability
     vector (non-negative, normalized to sum to 1).
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from bptrace.functions import ACTIVATIONS, LOSSES
 from bptrace.model.scenario import BIAS_MODES, REDUCTIONS
 
-KINKED = ("relu", "leaky_relu")  # activations not differentiable at net = 0
+KINKED = ("relu", "leaky_relu", "elu")  # activations not differentiable at net = 0 (elu when α ≠ 1)
 DEFAULT_MIN_KINK_MARGIN = 1e-3
 DEFAULT_MAX_NET = 12.0  # σ(12) = 1 − 6e-6: 1 − out still has ~10 good digits
 
@@ -131,6 +131,8 @@ def build_scenario_dict(
             layer["bias"] = c.uniform(-1.0, 1.0)
         if activation == "leaky_relu" and c.boolean():
             layer["leaky_slope"] = c.uniform(0.01, 0.3)
+        if activation == "elu" and c.boolean():
+            layer["elu_alpha"] = c.uniform(0.1, 2.0)
         layers.append(layer)
         previous = n
 
@@ -192,11 +194,11 @@ def is_well_conditioned(
             return False
         if layer.activation in KINKED and np.abs(z).min() < min_kink_margin:
             return False
-        a = _plain_activation(layer.activation, z, layer.slope)
+        a = _plain_activation(layer.activation, z, layer.function.value(layer.param))
     return True
 
 
-def _plain_activation(name: str, z: np.ndarray, slope: float) -> np.ndarray:
+def _plain_activation(name: str, z: np.ndarray, alpha: float) -> np.ndarray:
     if name == "sigmoid":
         return 1.0 / (1.0 + np.exp(-z))
     if name == "tanh":
@@ -204,7 +206,11 @@ def _plain_activation(name: str, z: np.ndarray, slope: float) -> np.ndarray:
     if name == "relu":
         return np.maximum(z, 0.0)
     if name == "leaky_relu":
-        return np.where(z > 0, z, slope * z)
+        return np.where(z > 0, z, alpha * z)
+    if name == "softplus":
+        return np.log(1.0 + np.exp(z))
+    if name == "elu":
+        return np.where(z > 0, z, alpha * (np.exp(np.minimum(z, 0.0)) - 1.0))
     if name == "linear":
         return z
     if name == "softmax":

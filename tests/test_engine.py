@@ -37,7 +37,7 @@ HYPOTHESIS = settings(max_examples=60, deadline=None, database=None)
 # The independent implementation (autograd)
 
 
-def _activation(name: str, z: Any, slope: float) -> Any:
+def _activation(name: str, z: Any, alpha: float) -> Any:
     """out = f(net), written from the textbook definitions."""
     if name == "sigmoid":
         return 1.0 / (1.0 + anp.exp(-z))
@@ -46,7 +46,11 @@ def _activation(name: str, z: Any, slope: float) -> Any:
     if name == "relu":
         return anp.where(z > 0, z, 0.0)
     if name == "leaky_relu":
-        return anp.where(z > 0, z, slope * z)
+        return anp.where(z > 0, z, alpha * z)
+    if name == "softplus":
+        return anp.log(1.0 + anp.exp(z))
+    if name == "elu":
+        return anp.where(z > 0, z, alpha * (anp.exp(anp.minimum(z, 0.0)) - 1.0))
     if name == "linear":
         return z
     if name == "softmax":
@@ -67,7 +71,7 @@ def reference_forward(params: list[Any], scenario: Scenario, inputs: Any) -> tup
         if layer.bias_mode != "none":
             z = z + params[2 * k + 1]
         nets.append(z)
-        a = _activation(layer.activation, z, layer.slope)
+        a = _activation(layer.activation, z, layer.function.value(layer.param))
     return nets, a
 
 

@@ -65,8 +65,8 @@ def test_a_wrong_derivative_fails_exactly_the_affected_parameters(monkeypatch):
     sc = matrix_scenario([2, 3, 2], ["tanh", "sigmoid"], seed=1)
     real = network.activation_derivative
 
-    def broken(name, z, a, slope=network.DEFAULT_LEAKY_SLOPE):
-        value = real(name, z, a, slope)
+    def broken(name, z, p=None):
+        value = real(name, z, p)
         return value * 1.01 if name == "tanh" else value
 
     monkeypatch.setattr(network, "activation_derivative", broken)

@@ -23,7 +23,7 @@ from bptrace.cli.common import (
     write_output,
 )
 from bptrace.errors import BptraceError
-from bptrace.functions import ACTIVATIONS, LOSSES
+from bptrace.functions import ACTIVATION_ENTRIES, ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
 from bptrace.output import Target, distinct
 
@@ -395,7 +395,7 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
 )
 @click.option(
     "--activation",
-    type=click.Choice([a for a in ACTIVATIONS if a != "softmax"]),
+    type=click.Choice([a.name for a in ACTIVATION_ENTRIES if a.hidden_ok]),
     default="sigmoid",
     show_default=True,
     help="Activation of the hidden layers.",

@@ -24,10 +24,11 @@ then the biases). `Kernel.source` is the generated text, for reading and debuggi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from bptrace import functions as network
 
 if TYPE_CHECKING:
     from bptrace.model.scenario import Layer, Scenario
@@ -61,7 +62,7 @@ def build(scenario: Scenario) -> Kernel:
         (tuple(float(v) for v in x), tuple(float(v) for v in t))
         for x, t in zip(scenario.inputs.tolist(), second.tolist())
     )
-    namespace: dict[str, Any] = {"_exp": math.exp, "_tanh": math.tanh, "_log": math.log, "DATA": data}
+    namespace: dict[str, Any] = {**network.KERNEL_MATH, "DATA": data}
     code = compile(source, f"<bptrace kernel for {scenario.file}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source, built from validated numbers only
     return Kernel(source=source, full=namespace["full"], minibatch=namespace["minibatch"], loss=namespace["loss"])
@@ -170,35 +171,19 @@ class _Net:
                 elif layer.bias_mode == "neuron":
                     net = f"{net} + b{L}_{r}"
                 lines.append(f"n{L}_{r}{x} = {net}")
-                if layer.activation != "softmax":
-                    lines += _activation(layer.activation, f"n{L}_{r}{x}", f"a{L}_{r}{x}", layer.slope)
-            if layer.activation == "softmax":
-                # e^(net − max) cannot overflow (network.activate does the same)
+                if not isinstance(layer.function, network.SoftmaxActivation):
+                    lines += layer.function.kernel_forward_lines(f"n{L}_{r}{x}", f"a{L}_{r}{x}", layer.param)
+            if isinstance(layer.function, network.SoftmaxActivation):
                 nets = [f"n{L}_{r}{x}" for r in range(layer.size)]
-                lines.append(f"mx = max({', '.join(nets)})" if len(nets) > 1 else f"mx = {nets[0]}")
-                lines += [f"e{r} = _exp(n{L}_{r}{x} - mx)" for r in range(layer.size)]
-                lines.append(f"se = {_sum([f'e{r}' for r in range(layer.size)])}")
-                lines += [f"a{L}_{r}{x} = e{r} / se" for r in range(layer.size)]
+                lines += layer.function.kernel_layer_forward(nets, [f"a{L}_{r}{x}" for r in range(layer.size)])
         return lines
 
     def sample_loss(self) -> str:
         """E_s: the sum of the sample's per-output terms (network.loss_terms), or max(0, h) for max_margin."""
         if self.mm:
             return "(h if h > 0.0 else 0.0)"
-        terms = []
-        for j in range(self.n_out):
-            t, a = f"t_{j}", f"a{self.L}_{j}"
-            terms.append(
-                {
-                    "half_sse": f"0.5 * (({t} - {a}) * ({t} - {a}))",
-                    "sse": f"({t} - {a}) * ({t} - {a})",
-                    "mse": f"({t} - {a}) * ({t} - {a}) / {self.n_out}",
-                    # t·ln(out) is 0 where t = 0, and (1 − t)·ln(1 − out) is 0 where t = 1
-                    "bce": f"-(({t} * _log({a}) if {t} > 0.0 else 0.0) + "
-                    f"((1.0 - {t}) * _log(1.0 - {a}) if {t} < 1.0 else 0.0))",
-                    "cross_entropy": f"-({t} * _log({a}) if {t} > 0.0 else 0.0)",
-                }[self.s.loss]
-            )
+        entry = network.loss(self.s.loss)
+        terms = [entry.kernel_term_expr(f"t_{j}", f"a{self.L}_{j}", self.n_out) for j in range(self.n_out)]
         return _sum([f"({x})" for x in terms])
 
     def hinge(self) -> list[str]:
@@ -220,19 +205,9 @@ class _Net:
         if self.mm:
             lines.append(f"g{L}_0{x} = {'1.0' if x else '-1.0'}")  # ∂J/∂s_c = +1, ∂J/∂s = −1 (h > 0)
         else:
+            entry = network.loss(self.s.loss)
             for j in range(self.n_out):
-                t, a = f"t_{j}", f"a{L}_{j}"
-                lines.append(
-                    f"g{L}_{j} = "
-                    + {
-                        "half_sse": f"{a} - {t}",  # = −(t − out), exactly
-                        "sse": f"-2.0 * ({t} - {a})",
-                        "mse": f"-2.0 * ({t} - {a}) / {self.n_out}",
-                        "bce": f"(-{t} / {a} if {t} > 0.0 else 0.0) + "
-                        f"((1.0 - {t}) / (1.0 - {a}) if {t} < 1.0 else 0.0)",
-                        "cross_entropy": f"(-{t} / {a} if {t} > 0.0 else 0.0)",
-                    }[self.s.loss]
-                )
+                lines.append(f"g{L}_{j} = " + entry.kernel_gradient_expr(f"t_{j}", f"a{L}_{j}", self.n_out))
         for layer in reversed(self.layers):
             k = layer.index
             if k < L:
@@ -242,14 +217,19 @@ class _Net:
                     lines.append(
                         f"g{k}_{c}{x} = " + _sum([f"d{k + 1}_{r}{x} * w{k + 1}_{r}_{c}" for r in range(above.size)])
                     )
-            if layer.activation == "softmax":
+            if isinstance(layer.function, network.SoftmaxActivation):
                 # δ_r = Σ_i ∂E/∂out_i · out_i([i = r] − out_r) = out_r(∂E/∂out_r − Σ_i ∂E/∂out_i·out_i)
                 lines.append("sg = " + _sum([f"g{k}_{i}{x} * a{k}_{i}{x}" for i in range(layer.size)]))
                 lines += [f"d{k}_{r}{x} = a{k}_{r}{x} * (g{k}_{r}{x} - sg)" for r in range(layer.size)]
             else:
                 for r in range(layer.size):
-                    fp = _derivative(layer.activation, f"n{k}_{r}{x}", f"a{k}_{r}{x}", layer.slope)
-                    lines.append(f"d{k}_{r}{x} = g{k}_{r}{x}" + (f" * {fp}" if fp else ""))
+                    fp = layer.function.kernel_prime_expr(f"n{k}_{r}{x}", f"a{k}_{r}{x}", layer.param)
+                    d = f"g{k}_{r}{x}" + (f" * {fp}" if fp else "")
+                    if k == L and not self.mm and network.cancels_derivative(layer.activation, self.s.loss):
+                        # as engine.step: δ = out − t where f′ is saturated (∂E/∂out no longer cancels it)
+                        sat = layer.function.kernel_saturated_expr(f"n{k}_{r}{x}")
+                        d = f"(a{k}_{r} - t_{r}) if {sat} else {d}"
+                    lines.append(f"d{k}_{r}{x} = {d}")
         return lines
 
     def sample_gradients(self) -> list[tuple[str, str, bool]]:
@@ -314,42 +294,6 @@ class _Net:
                 w(f"{p} = {p} - lr * G{p}")
 
 
-def _activation(name: str, net: str, out: str, slope: float) -> list[str]:
-    if name == "sigmoid":
-        # stable in both tails, as network.activate: e = e^(−|net|); 1/(1 + e) or e/(1 + e)
-        return [
-            f"if {net} >= 0.0:",
-            f"    {out} = 1.0 / (1.0 + _exp(-{net}))",
-            "else:",
-            f"    e = _exp({net})",
-            f"    {out} = e / (1.0 + e)",
-        ]
-    if name == "tanh":
-        return [f"{out} = _tanh({net})"]
-    if name == "relu":
-        return [f"{out} = {net} if {net} > 0.0 else 0.0"]
-    if name == "leaky_relu":
-        return [f"{out} = {net} if {net} > 0.0 else {_r(slope)} * {net}"]
-    if name == "linear":
-        return [f"{out} = {net}"]
-    raise ValueError(f"unknown activation {name!r}")
-
-
-def _derivative(name: str, net: str, out: str, slope: float) -> str:
-    """f′ as an expression (network.activation_derivative); '' for linear, whose f′ = 1."""
-    if name == "sigmoid":
-        return f"({out} * (1.0 - {out}))"  # σ′ = σ(1 − σ)
-    if name == "tanh":
-        return f"(1.0 - {out} * {out})"  # tanh′ = 1 − tanh²
-    if name == "relu":
-        return f"(1.0 if {net} > 0.0 else 0.0)"  # relu′(0) = 0
-    if name == "leaky_relu":
-        return f"(1.0 if {net} > 0.0 else {_r(slope)})"
-    if name == "linear":
-        return ""
-    raise ValueError(f"unknown activation {name!r}")
-
-
 def generate(scenario: Scenario) -> str:
     """The kernel's Python source for `scenario`: three functions, full, minibatch and loss."""
     net = _Net(scenario)
@@ -361,7 +305,7 @@ def generate(scenario: Scenario) -> str:
     # engine.batch_loss: per_sample.mean() or .sum(); engine.penalty: λ/(2m)·Σ W²
     reduce_all = (f"E / {m}" if net.mean else "E") + net.penalty()
     # math functions as default arguments: local variables, faster to reach than globals
-    fast = "_exp=_exp, _log=_log, _tanh=_tanh"
+    fast = ", ".join(f"{name}={name}" for name in network.KERNEL_MATH)
 
     w = _Writer()
     w(f'"""Generated by bptrace.engine.kernel for {scenario.file!r}: do not edit."""', "")

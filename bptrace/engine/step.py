@@ -191,7 +191,7 @@ def forward(
         b = layer.bias_vector() if biases is None else _bias_vector(modes[i], biases[i], layer.size)
         with np.errstate(all="ignore"):  # overflow is reported below as one clear error, not a warning
             z = r(a @ w.T + b)
-            out = r(network.activate(layer.activation, z, layer.slope))
+            out = r(network.activate(layer.activation, z, layer.param))
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(out))):
             raise NumericalError(
                 f"net of layer {layer.index} overflows float64",
@@ -334,10 +334,15 @@ def trace(
     )
 
 
-def _fprime(rule: FPrimeRule | None, activation: str, z: np.ndarray, a: np.ndarray, slope: float) -> np.ndarray:
-    """f′ as the step uses it: the activation's own derivative, or a student's rule (FPrimeRule)."""
+def _fprime(
+    rule: FPrimeRule | None, activation: str, z: np.ndarray, a: np.ndarray, p: float | None, by_hand: bool = False
+) -> np.ndarray:
+    """f′ as the step uses it: the activation's own derivative (stable, from net; by_hand: from the rounded
+    out, as a student rounding by hand computes it, Activation.prime_by_hand), or a student's rule."""
     if rule is None or rule == "omitted":
-        return network.activation_derivative(activation, z, a, slope)
+        if by_hand:
+            return network.activation(activation).prime_by_hand(z, a, p)
+        return network.activation_derivative(activation, z, p)
     if rule == "sigma_of_out":
         so = network.activate("sigmoid", a)  # σ applied to out once more
         return so * (1.0 - so)
@@ -388,13 +393,23 @@ def _backward(
         weights = layer.weights if params is None else params[0][i]
         biases = layer.biases if params is None else params[1][i]
         rule = mk.rule(i)
-        dout_dnet = r(_fprime(rule, layer.activation, z, a, layer.slope))
+        dout_dnet = r(_fprime(rule, layer.activation, z, a, layer.param, mk.round_digits is not None))
         if i == L - 1 and mk.output_delta == "out_minus_t":
             delta = a - t  # the cross-entropy δ, used with a squared error
         elif i == L - 1 and mk.output_delta == "times_fprime":
             delta = (a - t) * dout_dnet  # f′ multiplied in although the loss cancels it
         elif i == L - 1 and mk.round_digits is not None and network.cancels_derivative(layer.activation, scenario.loss):
             delta = a - t  # by hand, with rounded numbers, δ = out − t where the loss cancels f′
+        elif (
+            i == L - 1
+            and mk == NO_MISTAKES  # the correct step only: a student's ∂E/∂out is kept as it is
+            and layer.function.elementwise
+            and not scenario.max_margin
+            and network.cancels_derivative(layer.activation, scenario.loss)
+        ):
+            # sigmoid + bce: ∂E/∂out·σ′ = out − t. Where σ′ takes its saturated form, ∂E/∂out (from the
+            # rounded out) and σ′ (from net) no longer cancel in float64: there δ = out − t itself
+            delta = np.where(layer.function.saturated(z), a - t, dE_dout * dout_dnet)
         elif rule == "omitted":
             delta = dE_dout  # hook: f′ left out of δ
         elif layer.activation == "softmax":
@@ -440,7 +455,7 @@ def _backward(
             grad_biases=grad_b,
             new_weights=new_w,
             new_biases=new_b,
-            kink=network.is_kink(layer.activation, z)
+            kink=network.is_kink(layer.activation, z, layer.param)
             | (hinge_kink if hinge_kink is not None and i == L - 1 else False),
             paths=paths[i],
         )

@@ -26,8 +26,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bptrace import functions as network
 from bptrace.errors import BptraceError, NumericalError
 
 if TYPE_CHECKING:
@@ -399,6 +400,10 @@ class _NumpyRunner(_Runner):
         self.eta = scenario.learning_rate
         self.l2 = float(scenario.l2)
         self.mean = scenario.reduction == "mean"
+        self.loss_entry: network.Loss | None = None if self.mm else network.loss(scenario.loss)
+        self.cancels_fprime = not self.mm and network.cancels_derivative(
+            scenario.output_layer.activation, scenario.loss
+        )
         self.buffers: dict[int, _Buffers] = {}
         # softmax + cross_entropy: out_j(−t_j/out_j + Σ_i t_i) = out_j − t_j when every row of targets sums to
         # exactly 1 in float64 (one-hot targets do); the engine's general formula gives the same to rounding.
@@ -487,7 +492,7 @@ class _NumpyRunner(_Runner):
                 np.add(z, self.B[i], out=z)
             elif layer.bias_mode == "shared":
                 np.add(z, self.B[i][0], out=z)
-            _activate(layer.activation, z, buf.A[i], buf.F[i], buf.mask[i], buf.col[i], layer.slope)
+            layer.function.forward_inplace(z, buf.A[i], buf.F[i], buf.mask[i], buf.col[i], layer.param)
             a = buf.A[i]
 
     def hinge(self, a: np.ndarray, buf: _Buffers, samples: int) -> np.ndarray:
@@ -503,31 +508,11 @@ class _NumpyRunner(_Runner):
         """E = reduce_s Σ_j term(t_sj, out_sj), as engine.batch_loss (mean over the samples, or sum)."""
         import numpy as np
 
-        r, q = buf.R, buf.Q
-        loss = self.s.loss
         if self.mm:
             total = float(np.maximum(self.hinge(a, buf, samples), 0.0, out=buf.H2).sum())  # Σ_s max(0, h_s)
-        elif loss in ("half_sse", "sse", "mse"):
-            np.subtract(t, a, out=r)
-            np.multiply(r, r, out=r)
-            total = float(r.sum()) * {"half_sse": 0.5, "sse": 1.0}.get(loss, 1.0)
-            if loss == "mse":
-                total /= a.shape[1]
         else:
-            # −Σ t·ln(out) over t > 0 (and −Σ (1 − t)·ln(1 − out) over t < 1 for bce), as network.loss_terms
-            r.fill(0.0)
-            np.greater(t, 0.0, out=buf.tmask)
-            np.log(a, out=r, where=buf.tmask)
-            np.multiply(r, t, out=r)
-            total = -float(r.sum())
-            if loss == "bce":
-                q.fill(0.0)
-                np.less(t, 1.0, out=buf.tmask)
-                np.subtract(1.0, a, out=buf.R2)
-                np.log(buf.R2, out=q, where=buf.tmask)
-                np.subtract(1.0, t, out=buf.R2)
-                np.multiply(q, buf.R2, out=q)
-                total -= float(q.sum())
+            assert self.loss_entry is not None
+            total = self.loss_entry.total_inplace(a, t, buf)  # Σ of network.loss_terms, in place
         return total / samples if self.mean else total
 
     def step(self, X: np.ndarray, T: np.ndarray, buf: _Buffers, samples: int, want_loss: bool) -> float:
@@ -555,14 +540,16 @@ class _NumpyRunner(_Runner):
             # d holds ∂E_s/∂out; make it δ = ∂E_s/∂net
             if i == L - 1 and self.cancels:
                 pass
-            elif layer.activation == "softmax":
-                np.multiply(d, a, out=f)
-                np.add.reduce(f, axis=1, keepdims=True, out=buf.col[i])
-                np.subtract(d, buf.col[i], out=d)
-                np.multiply(d, a, out=d)
+            elif isinstance(layer.function, network.SoftmaxActivation):
+                layer.function.jacobian_delta_inplace(a, d, f, buf.col[i])
             elif layer.activation != "linear":
-                _derivative(layer.activation, z, a, f, buf.mask[i], layer.slope)
+                layer.function.prime_inplace(z, a, f, buf.F2[i], buf.mask[i], layer.param)
                 np.multiply(d, f, out=d)
+                if i == L - 1 and self.cancels_fprime:
+                    # as engine.step: δ = out − t where f′ is saturated (∂E/∂out no longer cancels it)
+                    saturated = layer.function.saturated(z)
+                    if saturated.any():
+                        np.copyto(d, a - T, where=saturated)
             if i > 0:
                 # ∂E_s/∂out_prev = δ·W, with W as it was before this step
                 np.matmul(d, self.W[i], out=buf.D[i - 1])
@@ -584,29 +571,8 @@ class _NumpyRunner(_Runner):
 
     def loss_gradient(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: _Buffers) -> None:
         """g = ∂E_s/∂out (network.loss_gradient), written into g."""
-        import numpy as np
-
-        loss = self.s.loss
-        if loss == "half_sse":
-            np.subtract(a, t, out=g)  # −(t − out), exactly
-        elif loss in ("sse", "mse"):
-            np.subtract(t, a, out=g)
-            np.multiply(g, -2.0, out=g)
-            if loss == "mse":
-                np.divide(g, a.shape[1], out=g)
-        else:
-            g.fill(0.0)
-            np.greater(t, 0.0, out=buf.tmask)
-            np.divide(t, a, out=g, where=buf.tmask)  # −t/out where t > 0, else 0
-            np.negative(g, out=g)
-            if loss == "bce":  # + (1 − t)/(1 − out) where t < 1
-                q = buf.Q
-                q.fill(0.0)
-                np.less(t, 1.0, out=buf.tmask)
-                np.subtract(1.0, t, out=buf.R)
-                np.subtract(1.0, a, out=buf.R2)
-                np.divide(buf.R, buf.R2, out=q, where=buf.tmask)
-                np.add(g, q, out=g)
+        assert self.loss_entry is not None
+        self.loss_entry.grad_inplace(a, t, g, buf)
 
 
 class _Buffers:
@@ -627,6 +593,7 @@ class _Buffers:
         self.A = [z if layer.activation == "linear" else np.empty_like(z) for z, layer in zip(self.Z, scenario.layers)]
         self.D = [np.empty((rows, n)) for n in sizes]
         self.F = [np.empty((rows, n)) for n in sizes]
+        self.F2 = [np.empty((rows, n)) for n in sizes]
         self.mask = [np.empty((rows, n), dtype=bool) for n in sizes]
         self.col = [np.empty((rows, 1)) for _ in sizes]
         self.GW = [np.empty_like(layer.weights, dtype=float, order="C") for layer in scenario.layers]
@@ -635,56 +602,3 @@ class _Buffers:
         self.R2 = np.empty((rows, n_out))
         self.Q = np.empty((rows, n_out))
         self.tmask = np.empty((rows, n_out), dtype=bool)
-
-
-def _activate(name: str, z: Any, a: Any, tmp: Any, mask: Any, col: Any, slope: float) -> None:
-    """a = f(z) in place, the same values as network.activate."""
-    import numpy as np
-
-    if name == "sigmoid":
-        # stable: e = e^(−|z|); out = 1/(1 + e) where z >= 0, e/(1 + e) where z < 0
-        np.less(z, 0.0, out=mask)
-        np.copysign(z, -1.0, out=tmp)  # −|z|
-        np.exp(tmp, out=tmp)
-        np.add(tmp, 1.0, out=a)
-        np.divide(tmp, a, out=tmp)
-        np.divide(1.0, a, out=a)
-        np.copyto(a, tmp, where=mask)
-    elif name == "tanh":
-        np.tanh(z, out=a)
-    elif name == "relu":
-        np.greater(z, 0.0, out=mask)
-        np.multiply(z, mask, out=a)  # z where z > 0, else 0
-    elif name == "leaky_relu":
-        np.greater(z, 0.0, out=mask)
-        np.multiply(z, slope, out=a)
-        np.copyto(a, z, where=mask)
-    elif name == "softmax":
-        np.maximum.reduce(z, axis=1, keepdims=True, out=col)  # e^(z − max) cannot overflow
-        np.subtract(z, col, out=a)
-        np.exp(a, out=a)
-        np.add.reduce(a, axis=1, keepdims=True, out=col)
-        np.divide(a, col, out=a)
-    elif name != "linear":  # linear: a is z (see _Buffers)
-        raise ValueError(f"unknown activation {name!r}")
-
-
-def _derivative(name: str, z: Any, a: Any, f: Any, mask: Any, slope: float) -> None:
-    """f = f′(z) in place (network.activation_derivative)."""
-    import numpy as np
-
-    if name == "sigmoid":
-        np.subtract(1.0, a, out=f)
-        np.multiply(a, f, out=f)  # σ(1 − σ)
-    elif name == "tanh":
-        np.multiply(a, a, out=f)
-        np.subtract(1.0, f, out=f)  # 1 − tanh²
-    elif name == "relu":
-        np.greater(z, 0.0, out=mask)
-        np.copyto(f, mask)  # 1 where z > 0, else 0 (relu′(0) = 0)
-    elif name == "leaky_relu":
-        np.greater(z, 0.0, out=mask)
-        f.fill(slope)
-        np.copyto(f, 1.0, where=mask)
-    else:
-        raise ValueError(f"unknown activation {name!r}")

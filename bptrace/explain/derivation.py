@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from bptrace import functions
 from bptrace.engine import factors as chain_factors
 from bptrace.fmt import DEFAULT_DIGITS, num
-from bptrace.functions import ACTIVATION_INFO, cancels_derivative
+from bptrace.functions import Formula, cancels_derivative
 from bptrace.model import names
 
 if TYPE_CHECKING:
@@ -324,52 +325,24 @@ def explain(
 # Formula forms of the losses and activations (each used with names and with numbers)
 
 
+def _fill(formula: Formula, times: Math | None = None, **values: Math) -> Math:
+    """A registry formula (bptrace.functions) with its placeholders filled by formulas, in text and LaTeX."""
+    extra = {} if times is None else {"times": times}
+    both = {**values, **extra}
+    return Math(
+        formula.fill("unicode", **{k: v.text for k, v in both.items()}),
+        formula.fill("latex", **{k: v.latex for k, v in both.items()}),
+    )
+
+
 def loss_term_form(loss: str, t: Math, o: Math, n: int) -> Math:
-    """One output's term of the per-sample loss, e.g. ½(t − out)²."""
-    diff = _paren(t + MINUS + o)
-    if loss == "half_sse":
-        return Math("½", r"\tfrac{1}{2}") + _sq(diff)
-    if loss == "sse":
-        return _sq(diff)
-    if loss == "mse":
-        return _frac(_sq(diff), _m(str(n)))
-    if loss == "bce":
-        inner = (
-            t
-            + DOT
-            + Math("ln", r"\ln ")
-            + _paren(o)
-            + PLUS
-            + _paren(Math("1", "1") + MINUS + t)
-            + DOT
-            + Math("ln", r"\ln ")
-            + _paren(Math("1", "1") + MINUS + o)
-        )
-        return Math("−[", r"-\left[") + inner + Math("]", r"\right]")
-    if loss == "cross_entropy":
-        return Math("−", "-") + t + DOT + Math("ln", r"\ln ") + _paren(o)
-    raise ValueError(loss)
+    """One output's term of the per-sample loss, e.g. ½(t − out)² (functions.Loss.term)."""
+    return _fill(functions.loss(loss).term, t=t, o=o, n=_m(str(n)))
 
 
 def loss_grad_form(loss: str, t: Math, o: Math, n: int) -> Math:
-    """∂(term)/∂out, the closed form the engine uses (network.LOSS_TERM)."""
-    diff = _paren(t + MINUS + o)
-    if loss == "half_sse":
-        return Math("−", "-") + diff
-    if loss == "sse":
-        return Math("−2", "-2") + diff
-    if loss == "mse":
-        return Math("−", "-") + _frac(Math("2", "2") + diff, _m(str(n)))
-    if loss == "bce":
-        return (
-            Math("−", "-")
-            + _frac(t, o)
-            + PLUS
-            + _frac(_paren(Math("1", "1") + MINUS + t), _paren(Math("1", "1") + MINUS + o))
-        )
-    if loss == "cross_entropy":
-        return Math("−", "-") + _frac(t, o)
-    raise ValueError(loss)
+    """∂(term)/∂out, the closed form the engine uses (functions.Loss.gradient)."""
+    return _fill(functions.loss(loss).gradient, t=t, o=o, n=_m(str(n)))
 
 
 def activation_definition(activation: str, out: Math, net: Math, slope: Math, others: list[Math] | None = None) -> Math:
@@ -382,71 +355,34 @@ def activation_definition(activation: str, out: Math, net: Math, slope: Math, ot
 
 
 def activation_form(activation: str, net: Math, slope: Math, others: list[Math] | None = None) -> Math:
-    """f(net) written out: 1/(1 + e^(−net)), tanh(net), …; softmax needs the layer's nets."""
-    if activation == "sigmoid":
-        return _frac(Math("1", "1"), Math(f"(1 + e^(−{net.text}))", f"1 + e^{{-{net.latex}}}"))
-    if activation == "tanh":
-        return Math("tanh", r"\tanh") + _paren(net)
-    if activation == "relu":
-        return Math("max", r"\max") + _paren(Math("0, ", "0, ") + net)
-    if activation == "leaky_relu":
-        return Math(
-            f"{net.text} if {net.text} > 0, else {slope.text}·{net.text}",
-            rf"\begin{{cases}} {net.latex} & {net.latex} > 0 \\ {slope.latex} \cdot {net.latex}"
-            rf" & \text{{otherwise}} \end{{cases}}",
-        )
-    if activation == "linear":
-        return net
-    if activation == "softmax":
-        assert others is not None
+    """f(net) written out: 1/(1 + e^(−net)), tanh(net), …; softmax written over the layer's nets `others`."""
+    entry = functions.activation(activation)
+    if not entry.elementwise and others is not None:
         exps = [Math(f"e^{o.text}", f"e^{{{o.latex}}}") for o in others]
         top = Math(f"e^{net.text}", f"e^{{{net.latex}}}")
         return _frac(top, _paren(summed(exps)))
-    raise ValueError(activation)
+    return _fill(entry.definition, net=net, a=slope)
 
 
 def activation_symbol(activation: str, net: Math) -> Math:
     """f(net) in one symbol: σ(net_o1)."""
-    info = ACTIVATION_INFO[activation]
-    latex = {
-        "sigmoid": r"\sigma",
-        "tanh": r"\tanh",
-        "relu": r"\operatorname{relu}",
-        "leaky_relu": r"\operatorname{lrelu}",
-        "linear": r"\operatorname{id}",
-        "softmax": r"\operatorname{softmax}",
-    }[activation]
-    return Math(info.symbol, latex) + _paren(net)
+    symbol = functions.activation(activation).symbol
+    return Math(symbol.unicode, symbol.latex) + _paren(net)
 
 
 def derivative_form(activation: str, out: Math, net: Math, slope: Math, times: Math = DOT) -> Math:
-    """The closed form of ∂out/∂net the engine uses (network.ACTIVATION_INFO)."""
-    if activation in ("sigmoid", "softmax"):
-        return out + times + _paren(Math("1", "1") + MINUS + out)
-    if activation == "tanh":
-        return Math("1", "1") + MINUS + _sq(out)
-    if activation == "relu":
-        return Math(
-            f"1 if {net.text} > 0, else 0",
-            rf"\begin{{cases}} 1 & {net.latex} > 0 \\ 0 & \text{{otherwise}} \end{{cases}}",
-        )
-    if activation == "leaky_relu":
-        return Math(
-            f"1 if {net.text} > 0, else {slope.text}",
-            rf"\begin{{cases}} 1 & {net.latex} > 0 \\ {slope.latex} & \text{{otherwise}} \end{{cases}}",
-        )
-    if activation == "linear":
-        return Math("1", "1")
-    raise ValueError(activation)
+    """The closed form of ∂out/∂net as the textbook prints it (functions.Activation.derivative)."""
+    return _fill(functions.activation(activation).derivative, times, out=out, net=net, a=slope)
 
 
 def derivative_numbers(activation: str, out: Math, net_value: float, net: Math, slope: Math) -> Math:
-    """The closed form with the numbers substituted (relu: which branch applies)."""
-    if activation in ("relu", "leaky_relu"):
-        other = Math("0", "0") if activation == "relu" else slope
+    """The closed form with the numbers substituted (a piecewise f′: which piece applies)."""
+    entry = functions.activation(activation)
+    if entry.pieces is not None:
+        piece = _fill(entry.branch(net_value), TIMES, out=out, net=net, a=slope)
         if net_value > 0:
-            return Math(f"1 (net = {net.text} > 0)", rf"1 \quad (\mathrm{{net}} = {net.latex} > 0)")
-        return other + Math(f" (net = {net.text} ≤ 0)", rf" \quad (\mathrm{{net}} = {net.latex} \le 0)")
+            return piece + Math(f" (net = {net.text} > 0)", rf" \quad (\mathrm{{net}} = {net.latex} > 0)")
+        return piece + Math(f" (net = {net.text} ≤ 0)", rf" \quad (\mathrm{{net}} = {net.latex} \le 0)")
     return derivative_form(activation, out, net, slope, TIMES)
 
 
@@ -460,14 +396,14 @@ def _sym(name: str) -> Any:
     return sp.Symbol(name, real=True)
 
 
-def _sympy_activation(activation: str, net: Any, slope: float, others: Any = None) -> Any:
-    """network.sympy_activation, with relu's Heaviside rewritten as a Piecewise (readable, same values)."""
+def _sympy_activation(activation: str, net: Any, param: float | None, others: Any = None) -> Any:
+    """functions.sympy_activation, with a kink's Heaviside rewritten as a Piecewise (readable, same values)."""
     import sympy as sp
 
     from bptrace.functions import sympy_activation
 
-    f = sympy_activation(activation, net, slope, others)
-    if activation in ("relu", "leaky_relu"):
+    f = sympy_activation(activation, net, param, others)
+    if functions.activation(activation).kinked:
         f = sp.piecewise_fold(f.rewrite(sp.Piecewise))
     return f
 
@@ -988,8 +924,8 @@ class _Builder:
         layer_index, r = s.neuron(x)
         layer = s.layers[layer_index - 1]
         lt = self.trace.layers[layer_index - 1]
-        slope = self.n(layer.slope)
-        others = [var(f"net_{k}") for k in _shown(list(layer.neurons))] if layer.activation == "softmax" else None
+        slope = self.n(layer.function.value(layer.param))
+        others = [var(f"net_{k}") for k in _shown(list(layer.neurons))] if not layer.function.elementwise else None
         definition = [activation_definition(layer.activation, var(f"out_{x}"), var(f"net_{x}"), slope, others)]
         closed = derivative_form(layer.activation, var(f"out_{x}"), var(f"net_{x}"), slope)
         rows = [
@@ -1008,7 +944,7 @@ class _Builder:
         i = samples[0]
         if self.symbolic:
             nets = [_sym(f"net_{k}") for k in layer.neurons]
-            f = _sympy_activation(layer.activation, nets[r], layer.slope, nets)
+            f = _sympy_activation(layer.activation, nets[r], layer.param, nets)
             point = {net: float(lt.net[i, k]) for k, net in enumerate(nets)}
             derivation = derive(f"out_{x}", f"net_{x}", f, nets[r], point=point, expected=float(lt.dout_dnet[i, r]))
         notes = []
@@ -1022,7 +958,7 @@ class _Builder:
 
             notes.append(
                 f"net_{x} is exactly 0, where {layer.activation} is not differentiable: "
-                + kink_note(layer.activation, float(layer.slope))
+                + kink_note(layer.activation, layer.param)
             )
         return Step(
             f"dout_{x}/dnet_{x}",
@@ -1063,7 +999,7 @@ class _Builder:
             i = samples[0]
             nets_s = [_sym(f"net_{k}") for k in layer.neurons]
             ts = [_sym(f"t_{k}") for k in layer.neurons]
-            outs = [_sympy_activation("softmax", z, layer.slope, nets_s) for z in nets_s]
+            outs = [_sympy_activation(layer.activation, z, layer.param, nets_s) for z in nets_s]
             point = {
                 **{z: float(lt.net[i, k]) for k, z in enumerate(nets_s)},
                 **{t: float(s.targets[i, k]) for k, t in enumerate(ts)},
@@ -1644,8 +1580,8 @@ class _Builder:
             return
         layer = self.s.layers[layer_index - 1]
         lt = self.trace.layers[layer_index - 1]
-        slope = self.n(layer.slope)
-        others = [var(f"net_{k}") for k in _shown(list(layer.neurons))] if layer.activation == "softmax" else None
+        slope = self.n(layer.function.value(layer.param))
+        others = [var(f"net_{k}") for k in _shown(list(layer.neurons))] if not layer.function.elementwise else None
         definition = activation_definition(layer.activation, var(f"out_{x}"), var(f"net_{x}"), slope, others)
         rows = []
         for i in samples:
@@ -1920,7 +1856,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
     def sides(nets: list[Any], out: Any) -> list[Any]:
         found = []
         for layer, z in zip(s.layers[layer_index - 1 :], nets):
-            found += [np.sign(z - k) for k in kinks.activation_kinks(layer.activation)]
+            found += [np.sign(z - k) for k in kinks.activation_kinks(layer.activation, layer.param)]
         if s.max_margin:
             found.append(np.sign(hinge_argument(s, out)))
         return found
@@ -1932,7 +1868,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
             z = lt.net[i : i + 1].copy()
             z[0, r] += shift
             nets.append(z)
-            a = activate(layer.activation, z, layer.slope)
+            a = activate(layer.activation, z, layer.param)
         else:
             nets.append(lt.net[i : i + 1])
             a = lt.out[i : i + 1].copy()
@@ -1940,7 +1876,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
         for above in s.layers[layer_index:]:
             z = a @ above.weights.T + above.bias_vector()
             nets.append(z)
-            a = activate(above.activation, z, above.slope)
+            a = activate(above.activation, z, above.param)
         out = trace.layers[-1].out.copy()
         out[i] = a[0]
         terms, _ = batch_loss(s, out)
@@ -1955,7 +1891,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
             changed = [
                 kinks.kink_place(layer.activation)
                 for layer, b, n in zip(s.layers[layer_index - 1 :], base_sides, now)
-                if kinks.activation_kinks(layer.activation) and not np.array_equal(b, n)
+                if kinks.activation_kinks(layer.activation, layer.param) and not np.array_equal(b, n)
             ]
             crossed.append(f"the stencil crosses {changed[0] if changed else where}")
         return value

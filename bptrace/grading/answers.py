@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bptrace import functions
 from bptrace.errors import AnswerSheetError, UnknownNameError
 from bptrace.fmt import visible
 from bptrace.grading.marking import Written, read_number
@@ -495,14 +496,6 @@ def yaml_scalar(text: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 # New random exercises
 
-TARGET_RANGES = {
-    "sigmoid": (0.01, 0.99),
-    "tanh": (-0.99, 0.99),
-    "relu": (0.0, 1.0),
-    "leaky_relu": (-1.0, 1.0),
-    "linear": (-1.0, 1.0),
-}
-
 
 def random_exercise(
     seed: int,
@@ -556,7 +549,7 @@ def random_exercise(
         elif loss == "bce":
             targets = rng.integers(0, 2, (samples, n_out)).astype(float)
         else:
-            lo, hi = TARGET_RANGES.get(out_act, (-1.0, 1.0))
+            lo, hi = functions.activation(out_act).target_range  # targets the output can reach
             targets = np.round(rng.uniform(lo, hi, (samples, n_out)), 2)
         text = _exercise_yaml(seed, shape, activation, out_act, loss, learning_rate, layers, inputs, targets, command)
         s = loads(text, "<new exercise>")

@@ -214,7 +214,7 @@ def variants(s: Scenario) -> list[Variant]:
     last = s.output_layer
     nets, outs = forward(s)
     fprimes = [
-        network.activation_derivative(layer.activation, z, a, layer.slope) for layer, z, a in zip(s.layers, nets, outs)
+        network.activation_derivative(layer.activation, z, layer.param) for layer, z, a in zip(s.layers, nets, outs)
     ]
 
     def where(i: int) -> str:

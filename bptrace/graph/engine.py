@@ -42,7 +42,7 @@ def activation(name: str, z: float) -> tuple[float, float]:
     zz = np.array([[z]], dtype=float)
     with np.errstate(over="ignore", invalid="ignore"):
         a = activate(name, zz)
-        d = activation_derivative(name, zz, a)
+        d = activation_derivative(name, zz)  # f′ from net, stable
     return float(a[0, 0]), float(d[0, 0])
 
 

@@ -12,15 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bptrace import functions
 from bptrace.errors import ScenarioError, UnknownNameError
-from bptrace.functions import ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
+from bptrace.functions import ACTIVATION_PARAMS, ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
 from bptrace.model import source
 from bptrace.model.source import Document, as_number, brief, did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from bptrace.functions import Activation
+
 BUNDLED_DIR = Path(__file__).parent.parent / "scenarios"
+PARAM_KEYS = tuple(p.key for p in ACTIVATION_PARAMS)  # leaky_slope, elu_alpha: top level and per layer
 TOP_KEYS = (
     "title",
     "source",
@@ -33,13 +37,13 @@ TOP_KEYS = (
     "learning_rate",
     "update_biases",
     "reduction",
-    "leaky_slope",
+    *PARAM_KEYS,
     "l2",
     "corrupt",
     "margin",
 )
-LAYER_KEYS_MATRIX = ("activation", "weights", "biases", "bias", "leaky_slope", "name")
-LAYER_KEYS_NAMED = ("activation", "neurons", "weights", "biases", "leaky_slope", "name")
+LAYER_KEYS_MATRIX = ("activation", "weights", "biases", "bias", *PARAM_KEYS, "name")
+LAYER_KEYS_NAMED = ("activation", "neurons", "weights", "biases", *PARAM_KEYS, "name")
 REDUCTIONS = ("mean", "sum")
 # Named-form names may not start like the vocabulary's quantities (docs/quantities.md), or E_total+ and a
 # weight called E_total would be one spelling for two things.
@@ -59,11 +63,21 @@ class Layer:
     biases: np.ndarray  # shape (neurons,), (1,) or (0,)
     bias_names: tuple[str, ...]
     weight_names: tuple[tuple[str, ...], ...] | None = None  # named form only; else automatic
-    slope: float = DEFAULT_LEAKY_SLOPE  # leaky_relu's slope for net < 0
+    param: float | None = None  # the activation's parameter (leaky_slope, elu_alpha); None: its default
 
     @property
     def size(self) -> int:
         return len(self.neurons)
+
+    @property
+    def function(self) -> Activation:
+        """The activation's registry entry (bptrace.functions)."""
+        return functions.activation(self.activation)
+
+    @property
+    def slope(self) -> float:
+        """leaky_relu's slope α (DEFAULT_LEAKY_SLOPE for other activations); `param` is the general form."""
+        return self.function.value(self.param) if self.activation == "leaky_relu" else DEFAULT_LEAKY_SLOPE
 
     def weight_name(self, row: int, col: int) -> str:
         """The name of the weight into neuron `row` from neuron `col` of the layer before (0-based)."""
@@ -345,7 +359,7 @@ def from_document(doc: Document) -> Scenario:
     if not isinstance(update_biases, bool):
         raise doc.error(("update_biases",), f"expected true or false, got {brief(update_biases)}")
     reduction = _choice(doc, ("reduction",), data.get("reduction", "mean"), REDUCTIONS, "reduction")
-    default_slope = as_number(doc, ("leaky_slope",), data.get("leaky_slope", DEFAULT_LEAKY_SLOPE), "a slope")
+    defaults = {p.key: as_number(doc, (p.key,), data.get(p.key, p.default), p.expects) for p in ACTIVATION_PARAMS}
     l2 = as_number(doc, ("l2",), data.get("l2", 0.0), "a regularization strength λ ≥ 0")
     if l2 < 0:
         raise doc.error(
@@ -355,9 +369,9 @@ def from_document(doc: Document) -> Scenario:
         )
 
     if named:
-        input_names, inputs, targets, layers = _named(doc, data, layers_raw, default_slope)
+        input_names, inputs, targets, layers = _named(doc, data, layers_raw, defaults)
     else:
-        input_names, inputs, targets, layers = _matrix(doc, data, layers_raw, default_slope, loss)
+        input_names, inputs, targets, layers = _matrix(doc, data, layers_raw, defaults, loss)
     corrupt = None
     if loss == "max_margin":
         inputs, corrupt = inputs[: len(inputs) // 2], inputs[len(inputs) // 2 :]
@@ -369,10 +383,10 @@ def from_document(doc: Document) -> Scenario:
             )
 
     for layer in layers[:-1]:
-        if layer.activation == "softmax":
+        if not layer.function.hidden_ok:
             raise doc.error(
                 ("layers", layer.index - 1, "activation"),
-                "softmax is allowed only in the output layer",
+                f"{layer.activation} is allowed only in the output layer",
                 hint="use sigmoid, tanh or relu in hidden layers",
             )
     out_layer = layers[-1]
@@ -402,6 +416,17 @@ def from_document(doc: Document) -> Scenario:
         corrupt=None if corrupt is None else np.asarray(corrupt, dtype=float),
         margin=margin,
     )
+
+
+def _layer_param(
+    doc: Document, path: tuple[Any, ...], raw: dict[str, Any], name: str, defaults: dict[str, float]
+) -> float | None:
+    """The value of the layer's activation parameter (its own key, else the top level's, else the default)."""
+    values = {
+        p.key: as_number(doc, path + (p.key,), raw.get(p.key, defaults[p.key]), p.expects) for p in ACTIVATION_PARAMS
+    }
+    entry = functions.activation(name).param
+    return None if entry is None else values[entry.key]
 
 
 def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[list[float]], named: bool) -> None:
@@ -442,7 +467,7 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
                 )
 
 
-def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_slope: float, loss: str):
+def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], loss: str):
     import numpy as np
 
     if loss == "max_margin":
@@ -488,8 +513,8 @@ def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_
             mode, names = "shared", (f"b{index}",)
         else:
             mode, biases, names = "none", np.zeros(0), ()
-        slope = as_number(doc, path + ("leaky_slope",), raw.get("leaky_slope", default_slope), "a slope")
-        layers.append(Layer(index, activation, neurons, w, mode, np.asarray(biases, dtype=float), names, None, slope))
+        param = _layer_param(doc, path, raw, activation, defaults)
+        layers.append(Layer(index, activation, neurons, w, mode, np.asarray(biases, dtype=float), names, None, param))
         previous = n
     if loss != "max_margin":
         _check_target_width(doc, data, targets, layers[-1].size)
@@ -576,7 +601,7 @@ def _check_target_width(doc: Document, data: dict[str, Any], targets: list[list[
         raise doc.error(path, f"expected {outputs} targets (one per output neuron), got {len(targets[0])}")
 
 
-def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_slope: float):
+def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float]):
     import numpy as np
 
     samples_in, samples_t = _samples_named(doc, data)
@@ -652,7 +677,7 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_s
                 hint="every neuron connects to every neuron of the layer before (use 0 for none)",
             )
         mode, biases, bias_names = _named_biases(doc, path, raw.get("biases"), neurons, seen)
-        slope = as_number(doc, path + ("leaky_slope",), raw.get("leaky_slope", default_slope), "a slope")
+        param = _layer_param(doc, path, raw, activation, defaults)
         layers.append(
             Layer(
                 i + 1,
@@ -663,7 +688,7 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], default_s
                 biases,
                 bias_names,
                 tuple(tuple(str(n) for n in row) for row in names),
-                slope,
+                param,
             )
         )
         previous = list(neurons)

@@ -11,12 +11,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
-from bptrace.functions import ACTIVATION_INFO, LOSS_FORMULA, LOSS_TERM, cancels_derivative
+from bptrace.functions import cancels_derivative
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
+    from bptrace.functions import Activation
     from bptrace.model.scenario import Parameter
 
 MAX_TERMS = 6  # terms of a sum written out before the rest is summarised
@@ -185,7 +187,7 @@ class TraceLayout:
         for index in self.layers_shown():
             layer = self.s.layers[index - 1]
             lt = self.trace.layers[index - 1]
-            info = ACTIVATION_INFO[layer.activation]
+            info = layer.function
             table = self.table(
                 f"Forward pass, layer {index} ({layer.activation})",
                 self.sample_col()
@@ -214,9 +216,7 @@ class TraceLayout:
                     values.append(self.p(layer.bias_vector()[r]))
                 formula = f"{_sum(names)}\n= {_sum(values)}"
                 out_formula = (
-                    f"{info.symbol}({self.n(lt.net[s, r])})"
-                    if layer.activation != "softmax"
-                    else f"e^net_{x} / Σ e^net"
+                    f"{info.symbol.unicode}({self.n(lt.net[s, r])})" if info.elementwise else f"e^net_{x} / Σ e^net"
                 )
                 self.add(
                     table, *self.sample_label(s), x, formula, self.n(lt.net[s, r]), out_formula, self.n(lt.out[s, r])
@@ -230,7 +230,7 @@ class TraceLayout:
             return
         s = self.s
         out_layer = s.output_layer
-        term, _ = LOSS_TERM[s.loss]
+        term = functions.loss(s.loss).term.fill(t="t", o="out", n="n")
         table = self.table(
             f"Loss ({s.loss}: E_s = Σ {term})",
             self.sample_col() + [("term", "name"), ("formula", "text"), ("value", "num")],
@@ -242,11 +242,11 @@ class TraceLayout:
         for i, j in shown:
             o = out_layer.neurons[j]
             tv, ov = s.targets[i, j], lt.out[i, j]
-            template = LOSS_FORMULA[s.loss][0]
+            template = functions.loss(s.loss).term
             formula = (
-                template.format(t=f"t_{o}", o=f"out_{o}", n=n_out)
+                template.fill(t=f"t_{o}", o=f"out_{o}", n=str(n_out))
                 + "\n= "
-                + template.format(t=self.p(tv), o=self.p(ov), n=n_out)
+                + template.fill(t=self.p(tv), o=self.p(ov), n=str(n_out))
             )
             self.add(table, *self.sample_label(i), f"E_{o}", formula, self.n(self.trace.loss_terms[i, j]))
         self.cut_note(table, cut, "terms")
@@ -325,7 +325,7 @@ class TraceLayout:
         for index in reversed(self.layers_shown()):
             layer = s.layers[index - 1]
             lt = self.trace.layers[index - 1]
-            info = ACTIVATION_INFO[layer.activation]
+            info = layer.function
             output = index == L
             title = "Backward pass, output layer" if output else f"Backward pass, hidden layer {index}"
             table = self.table(
@@ -352,11 +352,11 @@ class TraceLayout:
                     else:
                         de = "∂J/∂s_c = +1" if corrupt else "∂J/∂s = −1"
                 elif output:
-                    template = LOSS_FORMULA[s.loss][1]
+                    template = functions.loss(s.loss).gradient
                     de = (
-                        template.format(t=f"t_{x}", o=f"out_{x}", n=layer.size)
+                        template.fill(t=f"t_{x}", o=f"out_{x}", n=str(layer.size))
                         + "\n= "
-                        + template.format(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=layer.size)
+                        + template.fill(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=str(layer.size))
                     )
                 else:
                     chains = factors.paths(self.trace, index, r)
@@ -364,13 +364,13 @@ class TraceLayout:
                     nums = ["×".join(self.p(v) for v in c.at(i)) for c in chains]
                     vals = [self.p(c.values[i]) for c in chains]
                     de = f"{_sum(names)}\n= {_sum(nums)}\n= {_sum(vals)}"
-                if layer.activation == "softmax":
-                    dd = "softmax Jacobian\n(diagonal shown)"
+                if not info.elementwise:
+                    dd = f"{layer.activation} Jacobian\n(diagonal shown)"
                 else:
                     dd = (
-                        info.derivative
+                        info.derivative.fill(out="out", net="net", a=info.param_symbol())
                         + "\n= "
-                        + _derivative_numbers(layer.activation, lt.out[i, r], lt.net[i, r], self.p, layer.slope)
+                        + _derivative_numbers(info, lt.out[i, r], lt.net[i, r], self.p, layer.param)
                     )
                 if output and cancels_derivative(layer.activation, s.loss):
                     delta = (
@@ -384,10 +384,7 @@ class TraceLayout:
                 if lt.kink[i, r] and output and s.max_margin:
                     de += "\n(Δ + s_c − s = 0: the hinge is not differentiable here; bptrace takes 0)"
                 elif lt.kink[i, r]:
-                    dd += (
-                        f"\n(net = 0: not differentiable; {layer.activation}′(0) = "
-                        f"{self.n(lt.dout_dnet[i, r])} by convention)"
-                    )
+                    dd += f"\n(net = 0: not differentiable; {info.kink_note(layer.param)})"
                 self.add(
                     table,
                     *self.sample_label(i),
@@ -488,13 +485,9 @@ def _sum(terms: list[str]) -> str:
     return " + ".join(terms)
 
 
-def _derivative_numbers(activation: str, out: float, net: float, p: Any, slope: float) -> str:
-    if activation in ("sigmoid", "softmax"):
-        return f"{p(out)} × (1 − {p(out)})"
-    if activation == "tanh":
-        return f"1 − {p(out)}²"
-    if activation == "relu":
-        return f"net = {p(net)} {'>' if net > 0 else '≤'} 0"
-    if activation == "leaky_relu":
-        return f"net = {p(net)} {'>' if net > 0 else '≤'} 0 (α = {p(slope)})"
-    return "1"
+def _derivative_numbers(f: Activation, out: float, net: float, p: Any, param: float | None) -> str:
+    """f′ with the numbers in (functions.Activation.derivative); a piecewise f′: which piece applies."""
+    if f.pieces is not None:
+        alpha = f" ({f.param.symbol.unicode} = {p(f.value(param))})" if f.param is not None else ""
+        return f"net = {p(net)} {'>' if net > 0 else '≤'} 0{alpha}"
+    return f.derivative.fill(out=p(out), net=p(net), a=p(f.value(param)), times=" × ")

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
-from bptrace.functions import LOSS_FORMULA, cancels_derivative
+from bptrace.functions import cancels_derivative
 from bptrace.render.layout import DEFAULT_ROWS, MAX_TERMS, Block, Column, Grid, Para
 
 if TYPE_CHECKING:
@@ -534,14 +535,8 @@ class MatrixLayout(_Layout):
             )
             rule = f"W[{index + 1}]ᵀ·dZ[{index + 1}] ⊙ {g}"
         a = f"A[{index}]"
-        derivative = {
-            "sigmoid": f"{a} ⊙ (1 − {a})",
-            "tanh": f"1 − {a}²",
-            "relu": f"(Z[{index}] > 0)",
-            "leaky_relu": f"1 where Z[{index}] > 0, else {self.n(layer.slope)}",
-            "linear": "1",
-            "softmax": f"{a} ⊙ (1 − {a})",
-        }.get(layer.activation, layer.activation + "′")
+        f = layer.function  # its printed derivative, elementwise (⊙) over the matrices
+        derivative = f.derivative.fill(out=a, net=f"Z[{index}]", a=self.n(f.value(layer.param)), times=" ⊙ ")
         out.append(
             self.samples_grid(f"{g} = {derivative}, shape {self.shape_nm(index, mx.g_prime)}", mx.g_prime, index)
         )
@@ -762,11 +757,7 @@ class IndexLayout(_Layout):
         if self.mm:
             lines = [f"J_s = max(0, Δ + s_c − s), Δ = {self.n(s.margin)}, s = a{top}₁ of x and s_c = a{top}₁ of x_c"]
         else:
-            term = (
-                LOSS_FORMULA[s.loss][0].format(t="tᵢ", o=f"a{top}ᵢ", n="n")
-                if s.loss in LOSS_FORMULA
-                else f"{s.loss}(a{top}ᵢ, tᵢ)"
-            )
+            term = functions.loss(s.loss).term.fill(t="tᵢ", o=f"a{top}ᵢ", n="n")
             lines = [f"E_s = Σᵢ {term} ({s.loss}, per sample)"]
         if self.m > 1 or self.mm:
             lines += [

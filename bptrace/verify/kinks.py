@@ -5,37 +5,37 @@ has its corner where its argument is 0. At a kink the engine (and SymPy, through
 one-sided derivative by convention; a finite difference whose stencil reaches across a kink measures
 neither side and is not judged (verification.finite_differences).
 
-This is the local stand-in for the activation registry's `kinks` / `kink_note`: when the registry lands,
-`activation_kinks` and `kink_note` read its entry instead.
+Each activation's kinks and its convention come from its registry entry (bptrace.functions: `has_kink`,
+`kink_note`); the hinge is the one kink that is not an activation's.
 """
 
 from __future__ import annotations
-
-from bptrace.fmt import num
 
 HINGE = "max_margin"  # the name under which the hinge's corner is reported
 HINGE_NOTE = "the max-margin hinge at its corner (Δ + s_c − s = 0): taken as 0"
 
 
-def activation_kinks(activation: str) -> tuple[float, ...]:
-    """The nets where `activation` is not differentiable."""
-    return (0.0,) if activation in ("relu", "leaky_relu") else ()
+def activation_kinks(activation: str, param: float | None = None) -> tuple[float, ...]:
+    """The nets where `activation` (with its parameter) is not differentiable."""
+    from bptrace import functions
+
+    return (0.0,) if functions.activation(activation).has_kink(param) else ()
 
 
-def kink_note(activation: str, slope: float = 0.0) -> str:
+def kink_note(activation: str, param: float | None = None) -> str:
     """The function, the point and the convention, e.g. "leaky_relu′(0) = α = 0.01 by convention"."""
+    from bptrace import functions
+
     if activation == HINGE:
         return HINGE_NOTE
-    if activation == "leaky_relu":
-        return f"leaky_relu′(0) = α = {num(slope)} by convention"
-    if activation == "relu":
-        return "relu′(0) = 0 by convention"
-    return f"{activation} has no kink"
+    return functions.activation(activation).kink_note(param) or f"{activation} has no kink"
 
 
 def kink_place(activation: str) -> str:
     """What crossing the kink means, for a reason: "relu's kink at net = 0", "the max-margin hinge's corner"."""
     if activation == HINGE:
         return "the max-margin hinge's corner (Δ + s_c − s = 0)"
-    points = ", ".join(num(k) for k in activation_kinks(activation))
+    from bptrace import functions
+
+    points = "0" if functions.activation(activation).kinked else ""
     return f"{activation}'s kink at net = {points}"

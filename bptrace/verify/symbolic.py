@@ -34,9 +34,10 @@ every parameter and its automatic evaluation queries the assumption system on ev
 Evaluation walks the derivative's expression DAG once per distinct subexpression (`Program`), which is
 what `expr.evalf(subs=...)` computes, without re-walking shared subtrees.
 
-Conventions: Heaviside(x, 0) makes relu′(0) = 0 and leaky_relu′(0) = slope, as in the engine. The only
+Conventions: Heaviside(x, 0) makes relu′(0) = 0, leaky_relu′(0) = α and elu′(0) = α, as in the engine (each
+registry entry's kink_note, bptrace.functions). The only
 thing ever taken from the engine is, optionally, its float64 nets (`engine_nets`), and only to pick the
-same side of each relu/leaky_relu kink: where the engine's net is exactly 0 the 30-digit net is set to
+same side of each kink (relu, leaky_relu, elu): where the engine's net is exactly 0 the 30-digit net is set to
 exactly 0 (so SymPy applies the convention at the kink; 0·DiracDelta(0) = 0 as in SymPy), and where
 float64 rounding put the engine's net on the other side of 0 than the 30-digit one, the engine's value
 is used. Without `engine_nets` the 30-digit forward pass decides the branches alone.
@@ -54,14 +55,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bptrace.functions import DEFAULT_LEAKY_SLOPE
 from bptrace.verify.tolerances import FLOOR, SYMPY_RTOL, sympy_agrees
 
 if TYPE_CHECKING:
     import numpy as np
 
     from bptrace.engine.trace import Trace
-    from bptrace.model.scenario import Parameter, Scenario
+    from bptrace.model.scenario import Layer, Parameter, Scenario
 
 DIGITS = 30  # working precision of every SymPy evaluation (decimal digits)
 RTOL = SYMPY_RTOL  # SymPy vs float64: |engine − sympy| ≤ RTOL·|sympy| + FLOOR (tolerances.py)
@@ -217,15 +217,15 @@ def _dirac(x: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _activation_program(name: str, slope: float, size: int) -> Program:
+def _activation_program(name: str, param: float, size: int) -> Program:
     """out = f(net) for a whole layer (softmax needs the layer's nets; the others are elementwise)."""
     import sympy as sp
 
-    if name == "softmax":
+    if not _elementwise(name):
         nets = sp.symbols(f"z1:{size + 1}")
-        return Program([_sympy_activation(name, z, slope, nets) for z in nets], nets)
+        return Program([_sympy_activation(name, z, param, nets) for z in nets], nets)
     z = sp.Symbol("z")
-    return Program([_sympy_activation(name, z, slope)], [z])
+    return Program([_sympy_activation(name, z, param)], [z])
 
 
 @functools.lru_cache(maxsize=16)
@@ -237,10 +237,21 @@ def _loss_program(loss: str, n: int) -> Program:
     return Program([_sympy_loss_term(loss, out, t, n)], [out, t])
 
 
-def _sympy_activation(name: str, net: Any, slope: float, others: Any = None) -> Any:
+def _sympy_activation(name: str, net: Any, param: float | None, others: Any = None) -> Any:
     from bptrace import functions as network
 
-    return network.sympy_activation(name, net, slope, others)
+    return network.sympy_activation(name, net, param, others)
+
+
+def _elementwise(name: str) -> bool:
+    from bptrace import functions as network
+
+    return network.activation(name).elementwise
+
+
+def _param(layer: Layer) -> float:
+    """The layer's activation parameter as a number (its default when unset; 0.0 where there is none)."""
+    return layer.function.value(layer.param)
 
 
 def _sympy_loss_term(name: str, out: Any, t: Any, n: int) -> Any:
@@ -263,7 +274,7 @@ class HighPrecisionForward:
 def high_precision_forward(scenario: Scenario, engine_nets: Sequence[np.ndarray] | None = None) -> HighPrecisionForward:
     """The forward pass with the SymPy forms, in DIGITS digits (independent of the engine's forward).
 
-    engine_nets[i] (shape (m, n), e.g. Trace.layers[i].net): only used for relu and leaky_relu layers, to
+    engine_nets[i] (shape (m, n), e.g. Trace.layers[i].net): only used for kinked layers (relu, leaky_relu, elu), to
     stay on the engine's side of each kink (see the module docstring).
     """
     import mpmath
@@ -279,13 +290,13 @@ def high_precision_forward(scenario: Scenario, engine_nets: Sequence[np.ndarray]
             b = [mpmath.mpf(float(v)) for v in layer.bias_vector()]
             weights.append(w)
             biases.append(b)
-            program = _activation_program(layer.activation, float(layer.slope), layer.size)
+            program = _activation_program(layer.activation, _param(layer), layer.size)
             layer_nets, layer_outs = [], []
             for s, a in enumerate(outs[-1]):
                 z = [mpmath.fdot(w[k], a) + b[k] for k in range(layer.size)]
-                if engine_nets is not None and layer.activation in ("relu", "leaky_relu"):
+                if engine_nets is not None and layer.function.kinked:
                     z = [_same_side(zk, float(engine_nets[i][s, k])) for k, zk in enumerate(z)]
-                o = program(z) if layer.activation == "softmax" else [program([zk])[0] for zk in z]
+                o = program(z) if not layer.function.elementwise else [program([zk])[0] for zk in z]
                 layer_nets.append(z)
                 layer_outs.append(o)
             nets.append(layer_nets)
@@ -313,7 +324,7 @@ def _same_side(z: Any, engine: float) -> Any:
 class _LayerSpec:
     activation: str
     size: int
-    slope: float
+    param: float
 
 
 @dataclass
@@ -359,20 +370,20 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...], loss: str) -> _Template
         u = [ck + theta for ck in group("c", first.size)]  # net_k = c_k + θ for every neuron k
     if len(layers) == 1:
         # targets: all of them, except for one non-softmax output neuron, whose own target is enough
-        t = group("t", 1 if kind == "neuron" and first.activation != "softmax" else n_out)
-        if first.activation == "softmax":
+        t = group("t", 1 if kind == "neuron" and _elementwise(first.activation) else n_out)
+        if not _elementwise(first.activation):
             # θ's neuron is slot 0; the other nets are constants
             nets = u + (group("e", n_out - 1) if kind == "neuron" else [])
-            outs = [_sympy_activation("softmax", z, first.slope, nets) for z in nets]
+            outs = [_sympy_activation(first.activation, z, first.param, nets) for z in nets]
             loss_expr = sp.Add(*[_sympy_loss_term(loss, o, tk, n_out) for o, tk in zip(outs, t)])
         else:
-            outs = [_sympy_activation(first.activation, z, first.slope) for z in u]
+            outs = [_sympy_activation(first.activation, z, first.param) for z in u]
             terms = [_sympy_loss_term(loss, o, tk, n_out) for o, tk in zip(outs, t)]
             if kind == "neuron":
                 terms.append(group("K", 1)[0])  # the other outputs' terms: constant in θ
             loss_expr = sp.Add(*terms)
     else:
-        outs = _above([_sympy_activation(first.activation, z, first.slope) for z in u], layers, group)
+        outs = _above([_sympy_activation(first.activation, z, first.param) for z in u], layers, group)
         t = group("t", n_out)
         loss_expr = sp.Add(*[_sympy_loss_term(loss, o, tk, n_out) for o, tk in zip(outs, t)])
     derivative = sp.diff(loss_expr, theta)
@@ -391,12 +402,12 @@ def _above(outs: list[Any], layers: tuple[_LayerSpec, ...], group: Callable[[str
     v = group("v", above.size * len(outs))
     d = group("d", above.size)
     nets = [d[k] + sp.Add(*[v[k * len(outs) + j] * outs[j] for j in range(len(outs))]) for k in range(above.size)]
-    outs = [_sympy_activation(above.activation, z, above.slope, nets) for z in nets]
+    outs = [_sympy_activation(above.activation, z, above.param, nets) for z in nets]
     for i, spec in enumerate(layers[2:], start=2):
         w = group(f"w{i}", spec.size * len(outs))
         b = group(f"b{i}", spec.size)
         nets = [sp.Add(*[w[k * len(outs) + j] * outs[j] for j in range(len(outs))], b[k]) for k in range(spec.size)]
-        outs = [_sympy_activation(spec.activation, z, spec.slope, nets) for z in nets]
+        outs = [_sympy_activation(spec.activation, z, spec.param, nets) for z in nets]
     return outs
 
 
@@ -412,7 +423,7 @@ def clear_cache() -> None:
 
 def _specs(scenario: Scenario, index: int) -> tuple[_LayerSpec, ...]:
     """The layers from `index` (0-based) up to the output, as the template needs them."""
-    return tuple(_LayerSpec(layer.activation, layer.size, float(layer.slope)) for layer in scenario.layers[index:])
+    return tuple(_LayerSpec(layer.activation, layer.size, _param(layer)) for layer in scenario.layers[index:])
 
 
 def _values(
@@ -451,7 +462,7 @@ def pass_values(
     if last and not targets:
         pass
     elif last:
-        if layer.activation == "softmax" and kind == "neuron":
+        if not layer.function.elementwise and kind == "neuron":
             others = [k for k in range(layer.size) if k != r]
             values["e"] = [net[k] for k in others]
             values["t"] = [t[r]] + [t[k] for k in others]
@@ -561,7 +572,7 @@ class Derivation:
     variable: Any  # the symbol differentiated by (net, net_1 for softmax, out)
     derivative: Any  # sp.diff(expr, variable)
     layers: tuple[int, ...] = ()  # the layers that use this activation (1-based); () for the loss
-    slope: float | None = None  # leaky_relu only
+    slope: float | None = None  # the activation's parameter (leaky_relu's α, elu's α); None without one
 
     # The printed forms, made only when read (explain shows them; run's verification does not need them,
     # and SymPy's pretty printer is slow on a cold start).
@@ -597,7 +608,7 @@ class FactorCheck:
     engine: float
     sympy: float
     ok: bool  # |engine − sympy| ≤ rtol·|sympy| + floor (tolerances.sympy_agrees)
-    at_kink: bool = False  # net exactly 0 for relu / leaky_relu (the convention f′(0) is checked)
+    at_kink: bool = False  # net exactly 0 at a kink (relu, leaky_relu, elu) (the convention f′(0) is checked)
 
 
 @dataclass(frozen=True)
@@ -629,20 +640,23 @@ def _pretty(expr: Any) -> str:
 
 
 def activation_derivation(
-    name: str, slope: float = DEFAULT_LEAKY_SLOPE, size: int = 2, layers: tuple[int, ...] = ()
+    name: str, param: float | None = None, size: int = 2, layers: tuple[int, ...] = ()
 ) -> Derivation:
     """f(net) and SymPy's f′(net); softmax is out_1 of a layer of `size` nets and f′ = ∂out_1/∂net_1."""
     import sympy as sp
 
-    if name == "softmax":
+    from bptrace import functions as network
+
+    entry = network.activation(name)
+    if not entry.elementwise:
         nets = sp.symbols(f"net_1:{size + 1}")
-        expr = _sympy_activation(name, nets[0], slope, nets)
+        expr = _sympy_activation(name, nets[0], param, nets)
         variable = nets[0]
     else:
         variable = sp.Symbol("net")
-        expr = _sympy_activation(name, variable, slope)
+        expr = _sympy_activation(name, variable, param)
     return Derivation(
-        name, expr, variable, sp.diff(expr, variable), layers, float(slope) if name == "leaky_relu" else None
+        name, expr, variable, sp.diff(expr, variable), layers, entry.value(param) if entry.param else None
     )
 
 
@@ -668,21 +682,21 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
     derivations: dict[tuple[str, float, int], Derivation] = {}
     checks: list[FactorCheck] = []
     for i, layer in enumerate(scenario.layers):
-        size = layer.size if layer.activation == "softmax" else 0
-        key = (layer.activation, float(layer.slope) if layer.activation == "leaky_relu" else 0.0, size)
+        size = layer.size if not layer.function.elementwise else 0
+        key = (layer.activation, _param(layer), size)
         if key in derivations:
             derivations[key] = dataclasses.replace(derivations[key], layers=derivations[key].layers + (layer.index,))
         else:
-            derivations[key] = activation_derivation(layer.activation, layer.slope, size or 2, (layer.index,))
+            derivations[key] = activation_derivation(layer.activation, layer.param, size or 2, (layer.index,))
         lt = trace.layers[i]
-        if layer.activation == "softmax":
+        if not layer.function.elementwise:
             nets = sp.symbols(f"z1:{layer.size + 1}")
-            diagonal = [sp.diff(_sympy_activation("softmax", z, layer.slope, nets), z) for z in nets]
+            diagonal = [sp.diff(_sympy_activation(layer.activation, z, layer.param, nets), z) for z in nets]
             program = Program(diagonal, nets)
             values = [program([float(v) for v in row]) for row in lt.net]
         else:
             z = sp.Symbol("z")
-            program = Program([sp.diff(_sympy_activation(layer.activation, z, layer.slope), z)], [z])
+            program = Program([sp.diff(_sympy_activation(layer.activation, z, layer.param), z)], [z])
             values = [[program([float(v)])[0] for v in row] for row in lt.net]
         for s, row in enumerate(values):
             for k, sym_value in enumerate(row):
@@ -843,21 +857,12 @@ def _out_symbol(scenario: Scenario, layer_index: int, k: int) -> Any:
 
 def _fprime(scenario: Scenario, layer_index: int, k: int) -> Any:
     """f′ of neuron k (1-based layer), written as the textbook does (in out where it can be)."""
-    import sympy as sp
 
     layer = scenario.layers[layer_index - 1]
     out = _sym("out", layer.neurons[k])
     net = _sym("net", layer.neurons[k])
-    if layer.activation in ("sigmoid", "softmax"):  # softmax: the diagonal; off-diagonal in _output_delta
-        return out * (1 - out)
-    if layer.activation == "tanh":
-        return 1 - out**2
-    if layer.activation == "relu":
-        return sp.Heaviside(net, 0)
-    if layer.activation == "leaky_relu":
-        h = sp.Heaviside(net, 0)
-        return h + sp.Float(layer.slope) * (1 - h)
-    return sp.Integer(1)
+    # softmax: the diagonal; off-diagonal in _output_delta
+    return layer.function.sympy_textbook_prime(out, net, layer.param)
 
 
 def _output_delta(scenario: Scenario, k: int) -> Any:
@@ -869,7 +874,7 @@ def _output_delta(scenario: Scenario, k: int) -> Any:
     outs = [_sym("out", name) for name in layer.neurons]
     ts = [_sym("t", name) for name in layer.neurons]
     total = sp.Add(*[_sympy_loss_term(scenario.loss, o, t, n) for o, t in zip(outs, ts)])
-    if layer.activation == "softmax":
+    if not layer.function.elementwise:
         # ∂out_i/∂net_k = out_i·([i = k] − out_k)
         return sp.Add(*[sp.diff(total, outs[i]) * (outs[i] * ((1 if i == k else 0) - outs[k])) for i in range(n)])
     return sp.diff(total, outs[k]) * _fprime(scenario, layer.index, k)
@@ -953,7 +958,7 @@ def _expanded(scenario: Scenario, p: Parameter) -> Any:
             sp.Add(*[sp.Symbol(layer.weight_name(k, j)) * outs[j] for j in range(len(outs))], bias[k])
             for k in range(layer.size)
         ]
-        outs = [_sympy_activation(layer.activation, z, layer.slope, nets) for z in nets]
+        outs = [_sympy_activation(layer.activation, z, layer.param, nets) for z in nets]
     n = scenario.output_layer.size
     ts = [_sym("t", name) for name in scenario.output_layer.neurons]
     loss = sp.Add(*[_sympy_loss_term(scenario.loss, o, t, n) for o, t in zip(outs, ts)])

@@ -56,7 +56,7 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...]) -> _Template:
             nets = [c + a * theta]  # θ's neuron only: the others are constants (they stay in d above)
         else:
             nets = [ck + theta for ck in group("c", first.size)]  # a shared bias: every neuron of the layer
-        outs = [symbolic._sympy_activation(first.activation, z, first.slope) for z in nets]
+        outs = [symbolic._sympy_activation(first.activation, z, first.param) for z in nets]
         if len(layers) > 1:
             outs = symbolic._above(outs, layers, group)
         scores.append(outs[0])  # the one output: the score

@@ -230,7 +230,7 @@ def _kink_sides(scenario: Scenario, nets: list[Any], outs: list[Any]) -> list[tu
 
     sides = []
     for i, layer in enumerate(scenario.layers):
-        for k in kinks.activation_kinks(layer.activation):
+        for k in kinks.activation_kinks(layer.activation, layer.param):
             sides.append((layer.activation, i, np.sign(nets[i] - k)))
     if scenario.max_margin:
         sides.append((kinks.HINGE, len(scenario.layers) - 1, np.sign(engine.hinge_argument(scenario, outs[-1]))))
@@ -268,7 +268,7 @@ def finite_differences(
     """Five-point finite differences of the batch loss (engine.forward + engine.batch_loss, as loss_with).
 
     h = step·max(1, |θ|) first. If the stencil θ ± 2h crosses a kink — some net changes side of one of its
-    activation's kinks (kinks.activation_kinks: relu's and leaky_relu's 0) or a max-margin hinge argument
+    activation's kinks (kinks.activation_kinks: the registry's, e.g. relu's 0) or a max-margin hinge argument
     changes sign, at any stencil point against θ itself — h/100 once; if it still crosses, crosses_kink:
     a difference across a kink measures neither one-sided derivative and is not judged (`reason` names the
     kink). Given `reference` values (the chain rule's), a difference that does not agree (tolerances.
@@ -435,7 +435,7 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
             if rows is None or int(k) in rows:
                 window = (" (corrupt window)" if sample >= m else "") if s.max_margin else ""
                 return f"net_{layer.neurons[int(k)]} = 0 in sample {int(sample) % m + 1}{window}: " + kinks.kink_note(
-                    layer.activation, float(layer.slope)
+                    layer.activation, layer.param
                 )
         return None
 
@@ -459,7 +459,7 @@ def _activation_kink(trace: Trace, i: int) -> Any:
 
     net = trace.layers[i].net
     at = np.zeros(net.shape, dtype=bool)
-    for k in kinks.activation_kinks(trace.scenario.layers[i].activation):
+    for k in kinks.activation_kinks(trace.scenario.layers[i].activation, trace.scenario.layers[i].param):
         at |= net == k
     return at
 
