@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import random
+import re
 import resource
 import signal
 import stat

@@ -176,15 +176,15 @@ class World:
                 nets, roots = self._gather([self._n(f"net_{n}", k) for n in spec.neurons])
                 return float(functions.activate("softmax", np.array([nets]))[0, row]), roots
             z, roots = self.get(self._n(f"net_{x}", k))
-            return float(functions.activate(spec.activation, np.array([[z]]), spec.slope)[0, 0]), roots
+            return float(functions.activate(spec.activation, np.array([[z]]), spec.param)[0, 0]), roots
         if kind == "dout_dnet":
-            z, r1 = self.get(self._n(f"net_{x}", k)) if spec.activation in ("relu", "leaky_relu") else (0.0, Roots())
-            a, r2 = (
-                self.get(self._n(f"out_{x}", k))
-                if spec.activation in ("sigmoid", "softmax", "tanh")
-                else (0.0, Roots())
-            )
-            fp = functions.activation_derivative(spec.activation, np.array([[z]]), np.array([[a]]), spec.slope)
+            # f′ as the student computes it from their own numbers: from out where the textbook writes it in
+            # out (σ′ = out(1 − out)), else from net (the registry's prime_by_hand says which)
+            entry = functions.activation(spec.activation)
+            in_out = type(entry).prime_by_hand is not functions.Activation.prime_by_hand
+            z, r1 = (0.0, Roots()) if in_out else self.get(self._n(f"net_{x}", k))
+            a, r2 = self.get(self._n(f"out_{x}", k)) if in_out else (0.0, Roots())
+            fp = entry.prime_by_hand(np.array([[z]]), np.array([[a]]), spec.param)
             return float(fp[0, 0]), r1 | r2
         outputs = s.output_layer.neurons
         if kind == "E":
