@@ -8,13 +8,13 @@ latex.py only display them. Nothing here computes mathematics: every number come
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import cancels_derivative
+from bptrace.render.blocks import Block, Column, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -26,37 +26,6 @@ DEFAULT_ROWS = 60
 
 
 SECTIONS = ("header", "forward", "loss", "backward", "gradients", "updates", "after", "verification")
-
-
-@dataclass
-class Column:
-    """A table column: 'num' columns hold one number and never wrap; 'name' a quantity; 'text' formulas."""
-
-    header: str
-    kind: str = "text"
-    styles: dict[str, str] = field(default_factory=dict)  # a cell's text -> its style (✓ green, ✗ red)
-
-
-@dataclass
-class Grid:
-    """A table: a title, columns, rows of text cells, and a caption (e.g. what was cut)."""
-
-    title: str
-    columns: list[Column]
-    rows: list[list[str]] = field(default_factory=list)
-    caption: str = ""
-    styles: list[str] = field(default_factory=list)  # per row: "" or "bad"/"good"/"dim"
-
-
-@dataclass
-class Para:
-    """A line of text; style is '', 'bold', 'dim', 'good', 'bad' or 'title'."""
-
-    text: str
-    style: str = ""
-
-
-Block = Grid | Para
 
 
 class TraceLayout:

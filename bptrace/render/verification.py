@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from bptrace.render.layout import Block, Column, Grid, Para
+from bptrace.render.blocks import Block, Column, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.verify.verification import ParameterCheck, Verification

@@ -979,3 +979,21 @@ def form_values(trace: Trace, sample: int = 0) -> dict[str, float]:
     for p in scenario.parameters():
         values[p.name] = trace.value(p)
     return values
+
+
+def with_penalty(scenario: Scenario, g: Any) -> Any:
+    """Add SymPy's derivative of the L2 penalty λ/(2m)·θ² (weights only) to SymPy's derivative of the data loss."""
+    import dataclasses
+
+    import sympy as sp
+
+    p = scenario.parameter(g.name)
+    if p.kind != "weight":
+        return g
+    theta = sp.Symbol("theta")
+    penalty = sp.Float(scenario.l2, 30) / (2 * scenario.samples) * theta**2
+    value = float(
+        sp.diff(penalty, theta).subs(theta, sp.Float(float(scenario.layers[p.layer - 1].weights[p.row, p.col]), 30))
+    )
+    total = g.value + value
+    return dataclasses.replace(g, value=total, digits=f"{total:.17g}")

@@ -10,7 +10,7 @@ passes, the true window x and the corrupt window x_c, built like symbolic.py's t
 SymPy differentiates J_s with respect to θ once per layer and network shape ("template"); each parameter
 and sample is then an evaluation of that derivative at its own numbers in 30 digits (symbolic.Program),
 and E = (1/m)·Σ_s J_s (or Σ_s with reduction "sum"); the L2 penalty's derivative is added by
-verification.with_penalty. No chain rule of ours or of the engine's is used.
+symbolic.with_penalty. No chain rule of ours or of the engine's is used.
 
 Which piece: max(0, a) is the piece a where a > 0 and the constant 0 elsewhere, also at a = 0 (the
 corner: h′(0) = 0, the engine's convention, kinks.HINGE_NOTE). a is the 30-digit hinge argument,
@@ -139,10 +139,10 @@ def gradients(
 
 def gradient(scenario: Scenario, p: Parameter, trace: Trace | None = None) -> float:
     """∂E/∂θ of the max-margin batch loss, derived by SymPy (L2 included)."""
-    from bptrace.verify import symbolic, verification
+    from bptrace.verify import symbolic
 
     nets = None if trace is None else [lt.net for lt in trace.layers]
     hp = symbolic.high_precision_forward(scenario, nets)
     scores = None if trace is None else trace.layers[-1].out[:, 0]
     g = gradients(scenario, [p], hp, scores)[p.name]
-    return float(verification.with_penalty(scenario, g).value if scenario.l2 else g.value)
+    return float(symbolic.with_penalty(scenario, g).value if scenario.l2 else g.value)

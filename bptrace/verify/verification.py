@@ -384,24 +384,6 @@ def _hinge_terms(scenario: Scenario, hp: Any) -> list[list[Any]]:
         return [[max(mpmath.mpf(0), margin + hp.outs[-1][m + k][0] - hp.outs[-1][k][0])] for k in range(m)]
 
 
-def with_penalty(scenario: Scenario, g: Any) -> Any:
-    """Add SymPy's derivative of the L2 penalty λ/(2m)·θ² (weights only) to SymPy's derivative of the data loss."""
-    import dataclasses
-
-    import sympy as sp
-
-    p = scenario.parameter(g.name)
-    if p.kind != "weight":
-        return g
-    theta = sp.Symbol("theta")
-    penalty = sp.Float(scenario.l2, 30) / (2 * scenario.samples) * theta**2
-    value = float(
-        sp.diff(penalty, theta).subs(theta, sp.Float(float(scenario.layers[p.layer - 1].weights[p.row, p.col]), 30))
-    )
-    total = g.value + value
-    return dataclasses.replace(g, value=total, digits=f"{total:.17g}")
-
-
 def _loss_error(trace: Trace, exact_terms: list[list[Any]]) -> float:
     """δE: Σ over outputs of |float64 term − 30-digit term|, combined over samples like E (an error bound)."""
     per_sample = [
@@ -630,7 +612,7 @@ def verify(
     else:
         derived = symbolic.gradients(scenario, to_derive, forward=hp)
     if scenario.l2:
-        derived = {name: with_penalty(scenario, g) for name, g in derived.items()}
+        derived = {name: symbolic.with_penalty(scenario, g) for name, g in derived.items()}
     seconds["sympy"] = time.perf_counter() - start
     local = None
     if mode != "off" and only is None:
