@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from bptrace.cli.main import main
 from bptrace.engine.step import trace as make_trace
 from bptrace.fmt import num
-from bptrace.model.scenario import bundled_names, load
+from bptrace.model.scenario import bundled_graph_names, bundled_names, load
 from bptrace.render.layout import SECTIONS, Grid, TraceLayout
 from bptrace.render.lesson import slides_from_blocks
 
@@ -228,3 +228,24 @@ def test_run_step_prints_everything_when_piped() -> None:
     plain = CliRunner().invoke(main, ["explain", "w5", "--no-checks"])
     stepped = CliRunner().invoke(main, ["explain", "w5", "--no-checks", "--step"])
     assert stepped.exit_code == 0 and stepped.stdout == plain.stdout
+
+
+# ---- a computational graph's lesson ---------------------------------------------------------------
+
+GRAPHS = bundled_graph_names()
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_a_graph_lesson_steps_through_its_tables_beside_the_circuit(browser, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(CliRunner().invoke(main, ["run", name, "--format", "json", "--verify", "off"]).stdout)
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.goto(_lesson(tmp_path, name).as_uri())
+    total = page.locator(".slide").count()
+    assert total >= len(data["nodes"])
+    for _ in range(total):
+        assert page.evaluate(OVERLAPS) == [], page.inner_text("#counter")
+        page.keyboard.press("ArrowRight")
+    drawing = page.text_content("svg.net") or ""
+    for node in data["nodes"] + data["variables"]:  # every gradient the JSON has is on the circuit at the end
+        assert f"∂f/∂{node['name']} = {num(node['grad'])}" in drawing, node["name"]
+    page.close()

@@ -30,9 +30,25 @@ def lesson(scenario: str | None, target: str | None, digits: int, output: str | 
         bptrace lesson mazur --explain w5 -o w5.html
     """
     from bptrace.engine.step import trace as make_trace
+    from bptrace.render.blocks import Para
     from bptrace.render.lesson import Lesson, lesson_html, slides_from_blocks, slides_from_explanation
 
     destination = prepare_output(output, force, inputs=[scenario])
+    from bptrace.cli import graph as cli_graph
+
+    graph = cli_graph.graph_scenario(scenario)
+    if graph is not None:  # a computational graph: each row of its run's tables, beside the circuit
+        if target:
+            raise BptraceError("--explain is for networks in a lesson", hint="leave out --explain for a graph")
+        from bptrace.graph.engine import trace as graph_trace
+        from bptrace.render.graph_out import run_blocks
+        from bptrace.render.lesson import graph_slides, graph_svg
+
+        gt = graph_trace(graph)
+        blocks = [b for b in run_blocks(gt, None, digits=digits) if not (isinstance(b, Para) and b.style == "title")]
+        lesson_ = Lesson(graph.title, None, graph_slides(gt, blocks), drawing=graph_svg(gt))
+        write_output(lesson_html(lesson_), destination)
+        return
     s = load_scenario(scenario)
     t = make_trace(s)
     if target:

@@ -23,6 +23,7 @@ from bptrace.render.layout import Block, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.explain.derivation import Explanation
+    from bptrace.graph.engine import GraphTrace
     from bptrace.model.scenario import Scenario
 
 MAX_DRAWN = 10  # neurons drawn per layer; a larger layer is drawn as its first ones and "…"
@@ -46,8 +47,9 @@ class Lesson:
     """The slides of a lesson and the network they are drawn on."""
 
     title: str
-    scenario: Scenario
+    scenario: Scenario | None
     slides: list[Slide] = field(default_factory=list)
+    drawing: str | None = None  # inline SVG with the slides' element ids (default: network_svg(scenario))
 
 
 def _element(scenario: Scenario, name: str) -> str | None:
@@ -248,6 +250,87 @@ def network_svg(scenario: Scenario, digits: int = 4) -> str:
     return "".join(parts)
 
 
+def graph_slides(trace: GraphTrace, blocks: Iterable[Block]) -> list[Slide]:
+    """A computational graph's lesson: each row of its run's tables is a step, about the node it names."""
+    nodes = set(trace.nodes)
+    slides: list[Slide] = []
+    for block in blocks:
+        if isinstance(block, Para):
+            if block.style in ("bold", "good", "bad") and block.text.strip():
+                slides.append(Slide(section="", heading=block.text.strip(), cells=()))
+            continue
+        headers = [c.header for c in block.columns]
+        for row in block.rows:
+            if not any(cell.strip() for cell in row):
+                continue
+            heading = row[0].strip()
+            # a backward row names its gate first and the input it passes the gradient to third
+            about = [c.strip() for c in row if c.strip() in nodes]
+            focus = tuple(f"n:{n}" for n in dict.fromkeys(about))
+            # what the row tells about its first node: its value (forward), the upstream gradient a gate
+            # receives (backward: ∂f/∂gate), or a variable's gradient (the gradients table)
+            known: tuple[tuple[str, str, str], ...] = ()
+            for header, cell in zip(headers, row):
+                if not (cell.strip() and heading in nodes):
+                    continue
+                if header == "value":
+                    known = ((f"n:{heading}", "value", f"{heading} = {cell.strip()}"),)
+                elif header.startswith(("upstream", "∂f/∂")):
+                    known = ((f"n:{heading}", "grad", f"∂f/∂{heading} = {cell.strip()}"),)
+                    break
+            cells = tuple((h, c) for h, c in zip(headers, row) if c.strip())
+            slides.append(Slide(section=block.title, heading=heading, cells=cells, focus=focus, known=known))
+    return slides
+
+
+def graph_svg(trace: GraphTrace, digits: int = 4) -> str:
+    """The circuit as inline SVG: the values on the left, one circle per gate (its operation inside), an edge
+    from each input to the gate that reads it; ids n:NAME as in the network drawing, labels revealed by steps."""
+    from bptrace.fmt import num
+    from bptrace.render.graph_diagram import depths
+
+    s = trace.scenario
+    column = depths(trace)
+    by_column: dict[int, list[str]] = {}
+    for name in trace.nodes:
+        by_column.setdefault(column[name], []).append(name)
+    col_w, row_h, r = 330, 210, 40
+    height = max(len(v) for v in by_column.values()) * row_h + 80
+    width = (max(by_column) + 1) * col_w + 200
+    pos: dict[str, tuple[float, float]] = {}
+    for c, names in by_column.items():
+        top = (height - len(names) * row_h) / 2 + row_h / 2
+        for k, name in enumerate(names):
+            pos[name] = (90 + c * col_w, top + k * row_h - 20)
+    ops = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "−"}
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="net">']
+    for name, node in trace.nodes.items():
+        for source in dict.fromkeys(node.inputs):
+            (x1, y1), (x2, y2) = pos[source], pos[name]
+            parts.append(
+                f'<g class="edge" id="e:{html.escape(source)}-{html.escape(name)}"><line x1="{x1 + r}" y1="{y1}" '
+                f'x2="{x2 - r}" y2="{y2}"/></g>'
+            )
+    for name, node in trace.nodes.items():
+        x, y = pos[name]
+        inside = name if node.op == "input" else ops.get(node.op, node.op)
+        given = ""
+        if node.op == "input":
+            given = f'<text x="{x - r - 8}" y="{y + 8}" class="given end">{num(s.values[name], digits)}</text>'
+        parts.append(
+            f'<g class="node" id="n:{html.escape(name)}"><circle cx="{x}" cy="{y}" r="{r}"/>'
+            f'<text x="{x}" y="{y + 9}" class="name">{html.escape(inside)}</text>{given}'
+            + (
+                ""
+                if node.op == "input"
+                else f'<text x="{x}" y="{y - r - 12}" class="given mid">{html.escape(name)}</text>'
+            )
+            + f'<text x="{x}" y="{y + r + 30}" class="known mid" data-for="n:{html.escape(name)}"></text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 # ---- the page --------------------------------------------------------------------------------------
 
 CSS = """\
@@ -335,6 +418,8 @@ SCRIPT = """\
 def lesson_html(lesson: Lesson) -> str:
     """The lesson as one self-contained HTML page (no network access: everything is inline)."""
     esc = html.escape
+    assert lesson.drawing is not None or lesson.scenario is not None
+    drawing = lesson.drawing if lesson.drawing is not None else network_svg(lesson.scenario)  # type: ignore[arg-type]
     slides = []
     for i, slide in enumerate(lesson.slides):
         cells = "".join(f"<dt>{esc(h)}</dt><dd>{esc(c)}</dd>" for h, c in slide.cells[1:])
@@ -352,7 +437,7 @@ def lesson_html(lesson: Lesson) -> str:
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         f"<title>{esc(lesson.title)}</title><style>{CSS}</style></head><body>"
         f'<header><h1>{esc(lesson.title)}</h1><span id="counter"></span></header>'
-        f'<main><figure style="margin:0">{network_svg(lesson.scenario)}</figure>'
+        f'<main><figure style="margin:0">{drawing}</figure>'
         f'<div class="slides">{"".join(slides)}</div></main>'
         "<nav>→ or space: next step · ←: back · Home / End: first / last step · print: every step</nav>"
         f'<script type="application/json" id="lesson-data">{data}</script>'
