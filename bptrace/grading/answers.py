@@ -474,6 +474,14 @@ def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) 
         "student:",
         "answers:",
     ]
+    lines += question_lines(s, chosen, "")
+    return "\n".join(lines) + "\n"
+
+
+def question_lines(s: Scenario, chosen: set[str], value: str) -> list[str]:
+    """Every quantity of the chosen sections as `  NAME: value` lines under `  # group` comments (the blank
+    sheet's answers, the key's questions)."""
+    lines: list[str] = []
     group = None
     for section, g, name in derivation(s):
         if section not in chosen:
@@ -481,8 +489,8 @@ def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) 
         if g != group:
             lines.append(f"  # {g}")
             group = g
-        lines.append(f"  {yaml_scalar(name)}:")
-    return "\n".join(lines) + "\n"
+        lines.append(f"  {yaml_scalar(name)}:" + (f" {value}" if value else ""))
+    return lines
 
 
 def yaml_scalar(text: str) -> str:

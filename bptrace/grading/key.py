@@ -235,7 +235,7 @@ def _points(doc: Document, path: tuple[Any, ...], value: Any) -> float:
 
 def key_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) -> str:
     """An editable key for a scenario: every quantity of the chosen sections at 1 point, the default rules."""
-    from bptrace.grading.answers import SECTIONS, derivation, yaml_scalar
+    from bptrace.grading.answers import SECTIONS, question_lines, yaml_scalar
     from bptrace.grading.marking import diagnosis_codes
 
     codes = ", ".join(c for c in diagnosis_codes() if c != "rounding")
@@ -258,13 +258,5 @@ def key_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) -> st
         f"# codes: {codes}",
         "questions:            # QUANTITY: POINTS, or QUANTITY: {points: P, tolerance: A, rtol: R}",
     ]
-    chosen = set(only or SECTIONS)
-    group = None
-    for section, g, name in derivation(s):
-        if section not in chosen:
-            continue
-        if g != group:
-            lines.append(f"  # {g}")
-            group = g
-        lines.append(f"  {yaml_scalar(name)}: 1")
+    lines += question_lines(s, set(only or SECTIONS), "1")
     return "\n".join(lines) + "\n"
