@@ -79,6 +79,17 @@ def force_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def math_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--math latex|unicode: how Markdown writes formulas (render/markdown.py)."""
+    return click.option(
+        "--math",
+        type=click.Choice(["latex", "unicode"]),
+        default="latex",
+        show_default=True,
+        help="markdown: formulas as $…$ mathematics (GitHub, Jupyter, Typora, Zhihu) or as Unicode text.",
+    )(f)
+
+
 def digits_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--digits",

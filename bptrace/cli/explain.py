@@ -12,6 +12,7 @@ from bptrace.cli.common import (
     digits_option,
     force_option,
     load_scenario,
+    math_option,
     prepare_output,
     print_renderable,
     write_output,
@@ -50,13 +51,7 @@ SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", "
 @digits_option
 @ascii_option
 @click.option("--step", is_flag=True, help="In a terminal, wait for a key after each section (a lesson's pace).")
-@click.option(
-    "--math",
-    type=click.Choice(["latex", "unicode"]),
-    default="latex",
-    show_default=True,
-    help="markdown: formulas as $…$ mathematics (GitHub, Jupyter, Typora, Zhihu) or as Unicode text.",
-)
+@math_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @force_option
 def explain(

@@ -23,6 +23,7 @@ from bptrace.cli.common import (
     digits_option,
     force_option,
     load_scenario,
+    math_option,
     prepare_output,
     print_renderable,
     write_output,
@@ -201,13 +202,7 @@ FORMATS = ["terminal", "json", "markdown", "latex", "html"]
 )
 @click.option("--fragment", is_flag=True, help="latex/html: a fragment to include, not a whole document.")
 @click.option("--step", is_flag=True, help="In a terminal, wait for a key after each table (a lesson's pace).")
-@click.option(
-    "--math",
-    type=click.Choice(["latex", "unicode"]),
-    default="latex",
-    show_default=True,
-    help="markdown: formulas as $…$ mathematics (GitHub, Jupyter, Typora, Zhihu) or as Unicode text.",
-)
+@math_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @force_option
 def run(
