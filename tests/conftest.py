@@ -30,6 +30,11 @@ def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("NO_COLOR", "FORCE_COLOR", "TERM", "BPTRACE_TRACEBACK"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
+    # bptrace speaks the language of BPTRACE_LANG or the locale: the tests read English unless they ask
+    monkeypatch.setenv("BPTRACE_LANG", "en")
+    from bptrace import i18n
+
+    i18n.set_language("en")
 
 
 # System tools: the test skips where the tool is absent, and fails in CI (tests/tools.py).

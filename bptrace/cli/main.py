@@ -28,6 +28,7 @@ from bptrace.cli.common import (
     print_renderable,
     write_output,
 )
+from bptrace.cli.language import add_lang_option
 from bptrace.errors import BptraceError, one_line
 from bptrace.output import Terminated, reading, stream_error
 
@@ -39,6 +40,9 @@ class BptraceGroup(click.Group):
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
         """Like click's, but a usage error is one line (what is wrong, and where the help is), status 2."""
+        from bptrace.cli.language import choose_language
+
+        choose_language(self, args[0] if args else kwargs.get("args"))
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         try:
@@ -409,3 +413,4 @@ def compare(
 for _module in (cli_explain, cli_check, cli_train, cli_lesson):
     for _command in _module.COMMANDS:
         main.add_command(_command)
+add_lang_option(main)  # --lang on every command (cli/language.py)
