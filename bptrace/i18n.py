@@ -124,7 +124,8 @@ def _catalogs(lang: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
         if not message.id or message.fuzzy:
             continue
         if isinstance(message.id, tuple | list):
-            forms = tuple(message.string) if isinstance(message.string, tuple | list) else (message.string,)
+            strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+            forms = tuple(str(form or "") for form in strings)
             if all(forms):
                 plural[message.id[0]] = forms
                 singular.setdefault(message.id[0], forms[0])

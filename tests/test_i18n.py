@@ -49,9 +49,7 @@ def test_translations_keep_the_never_translated_parts():
     singular, _ = i18n._catalogs("zh")
     names = re.compile(r"--[a-z][a-z-]+|\b[a-z]+_[a-z0-9_]+\b|\bbptrace [a-z]+\b")
     wrong = [
-        (msgid, msgstr)
-        for msgid, msgstr in singular.items()
-        if set(names.findall(msgid)) - set(names.findall(msgstr))
+        (msgid, msgstr) for msgid, msgstr in singular.items() if set(names.findall(msgid)) - set(names.findall(msgstr))
     ]
     assert not wrong, wrong[:10]
 

@@ -169,7 +169,7 @@ def translate_click() -> None:
     ngettext_ = (lambda s, p, n: i18n.ngettext(s, p, n)) if lang != "en" else gettext.ngettext
     for name, module in list(sys.modules.items()):
         if name == "click" or name.startswith("click."):
-            if hasattr(module, "_") and callable(module._):
-                module._ = gettext_
-            if hasattr(module, "ngettext") and callable(module.ngettext):
-                module.ngettext = ngettext_
+            if callable(getattr(module, "_", None)):
+                setattr(module, "_", gettext_)  # noqa: B010  (click's module-level `from gettext import gettext as _`)
+            if callable(getattr(module, "ngettext", None)):
+                setattr(module, "ngettext", ngettext_)  # noqa: B010
