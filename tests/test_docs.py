@@ -96,3 +96,31 @@ def test_sources_are_named_by_title_not_by_seed_number() -> None:
                 if pattern.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_the_chinese_readme_names_real_commands_and_options() -> None:
+    """README.zh-CN.md's commands exist, with the options it gives them; its links exist."""
+    import re
+    import shlex
+
+    import click
+
+    text = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    for link in re.findall(r"\]\(((?:docs|examples|bptrace)/[^)#]+|README\.md)\)", text):
+        assert (ROOT / link).exists(), link
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("bptrace ")]
+    assert len(lines) >= 10
+    for line in lines:
+        words = shlex.split(line.split("#")[0])
+        command = main.commands.get(words[1])
+        assert isinstance(command, click.Command), line
+        flags = {flag for param in command.params for flag in getattr(param, "opts", [])}
+        for word in words[2:]:
+            if word.startswith("-"):
+                assert word.split("=")[0] in flags, f"{line}: {word}"
+
+
+def test_the_chinese_readme_quick_start_speaks_chinese() -> None:
+    result = CliRunner().invoke(main, ["run", "scenarios/mazur.yaml", "--lang", "zh"])
+    assert result.exit_code == 0
+    assert "前向传播" in result.output and "0.75136507" in result.output
