@@ -70,10 +70,10 @@ def run(scenario: Scenario | str) -> Trace:
 def derive(trace: Trace | Scenario | str, quantity: str, digits: int = 9) -> Explanation:
     """(`bptrace explain`; named derive because bptrace.explain is the package of derivations.)
     The worked derivation of `quantity` ("w5", "delta_h1", "w5+", ...) in a trace, scenario or name."""
+    from bptrace.engine.trace import Trace as _Trace
     from bptrace.explain.derivation import explain as _explain
 
-    traced = trace if not isinstance(trace, str) and hasattr(trace, "layers") else run(trace)  # type: ignore[arg-type]
-    return _explain(traced, quantity, digits=digits)
+    return _explain(trace if isinstance(trace, _Trace) else run(trace), quantity, digits=digits)
 
 
 def check(sheet: str, scenario: str | None = None, key: str | None = None) -> SheetResult:
