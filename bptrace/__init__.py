@@ -3,10 +3,15 @@
     >>> import bptrace
     >>> scenario = bptrace.load("mazur")          # a bundled name or a path to a .yaml file
     >>> trace = bptrace.run(scenario)             # every quantity of one step, as data (a Trace)
-    >>> bptrace.show(trace)                       # rich tables (display in Jupyter, or print with rich)
+    >>> bptrace.show(trace)                       # the tables, printed (or displayed in a notebook)
+    >>> trace                                     # in a notebook: the tables; in a REPL: one line
+    >>> bptrace.derive(trace, "w5")               # the worked derivation of `explain` (an Explanation)
+    >>> bptrace.check("answers.yaml")             # a marked sheet (a SheetResult); key= marks with a key
+    >>> bptrace.train(scenario, epochs=10000)     # the loss curve and the trained parameters
 
-The API mirrors the command line (`bptrace run`); the modules bptrace.trace and bptrace.render hold
-the Trace data class and the renderers.
+The API mirrors the command line (`bptrace run`, `explain` as derive, `check`, `train`). Every object it returns
+shows itself: `bptrace.show(obj)` or `rich.print(obj)` prints its tables, a notebook cell displays them,
+and its repr is one line (bptrace/display.py). `bptrace.set_language("zh")` speaks Chinese.
 
 Importing bptrace is cheap: numpy and SymPy are loaded only when something needs them.
 """
@@ -16,11 +21,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "loads", "run", "show", "to_json", "verify_trace", "Scenario", "Trace", "BptraceError"]
+__all__ = [
+    "load",
+    "loads",
+    "run",
+    "derive",
+    "check",
+    "train",
+    "show",
+    "to_json",
+    "verify_trace",
+    "set_language",
+    "Scenario",
+    "Trace",
+    "BptraceError",
+]
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
+    from bptrace.engine.train import TrainingResult
     from bptrace.errors import BptraceError
+    from bptrace.explain.derivation import Explanation
+    from bptrace.grading.marking import SheetResult
     from bptrace.model.scenario import Scenario
 
 
@@ -45,11 +67,52 @@ def run(scenario: Scenario | str) -> Trace:
     return _trace(load(scenario) if isinstance(scenario, str) else scenario)
 
 
-def show(trace: Trace, digits: int = 9, **options: Any) -> Any:
-    """The trace as a rich renderable: print it with rich, or leave it last in a Jupyter cell."""
-    from bptrace.render.terminal import TraceView
+def derive(trace: Trace | Scenario | str, quantity: str, digits: int = 9) -> Explanation:
+    """(`bptrace explain`; named derive because bptrace.explain is the package of derivations.)
+    The worked derivation of `quantity` ("w5", "delta_h1", "w5+", ...) in a trace, scenario or name."""
+    from bptrace.engine.trace import Trace as _Trace
+    from bptrace.explain.derivation import explain as _explain
 
-    return TraceView(trace, digits=digits, **options)
+    return _explain(trace if isinstance(trace, _Trace) else run(trace), quantity, digits=digits)
+
+
+def check(sheet: str, scenario: str | None = None, key: str | None = None) -> SheetResult:
+    """Mark an answer sheet (a path): as its student would (`bptrace check SHEET`), or with a teacher's key
+    file (`--key`), whose rules then decide the points and tolerances, never the sheet's own."""
+    from bptrace.grading import sheets
+
+    if key is None:
+        return sheets.self_check(sheet, scenario)
+    from bptrace.grading.key import read as read_key
+
+    return sheets.mark_with_key(sheet, read_key(key, scenario))
+
+
+def train(scenario: Scenario | str, epochs: int, **options: Any) -> TrainingResult:
+    """Train for `epochs` epochs (options as bptrace.engine.train.train: batch_size, seed, every, ...)."""
+    from bptrace.engine.train import train as _train
+
+    return _train(load(scenario) if isinstance(scenario, str) else scenario, epochs, **options)
+
+
+def show(obj: Any, digits: int = 9, **options: Any) -> None:
+    """Print what the API returned (a Trace, Verification, Explanation, SheetResult, or a view) as
+    `bptrace` would: in a terminal or a plain script it prints; in a Jupyter notebook it displays.
+    For a Trace, `digits` and the options of TraceView (layer, rows, verification, ...) apply."""
+    from bptrace.display import show as _show
+
+    if hasattr(obj, "layers") and hasattr(obj, "scenario"):  # a Trace, with its view's options
+        from bptrace.render.terminal import TraceView
+
+        obj = TraceView(obj, digits=digits, **options)
+    _show(obj)
+
+
+def set_language(lang: str | None) -> str:
+    """Speak "en" or "zh" (None: from BPTRACE_LANG or the locale). Returns the language chosen."""
+    from bptrace.i18n import set_language as _set
+
+    return _set(lang)
 
 
 def to_json(trace: Trace, **options: Any) -> str:

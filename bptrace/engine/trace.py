@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bptrace.display import Displayable
 from bptrace.model.scenario import Parameter, Scenario
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ class LayerTrace:
     paths: np.ndarray | None = None
 
 
-@dataclass
-class Trace:
+@dataclass(repr=False)
+class Trace(Displayable):
     """One training step of a scenario, as data. Renderers display it; nothing here prints."""
 
     scenario: Scenario
@@ -54,6 +55,20 @@ class Trace:
     penalty_after: float = 0.0  # the same after the update
     through_updated_weights: bool = False  # a deliberate mistake, for compare/check (never the default)
     notes: list[str] = field(default_factory=list)
+
+    # ---- how it shows (bptrace/display.py): the tables of `bptrace run`, without the verification ----
+
+    def _view(self) -> object:
+        from bptrace.render.terminal import TraceView
+
+        return TraceView(self)
+
+    def _summary(self) -> str:
+        m = self.sample_losses.shape[0]
+        return (
+            f"{self.scenario.title!r}: {len(self.layers)} layers, {m} sample{'s' if m != 1 else ''}, "
+            f"E {self.loss:.9g} -> {self.loss_after:.9g} after the update"
+        )
 
     # ---- lookups shared by every renderer and by the vocabulary ----
 

@@ -21,6 +21,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from bptrace import functions
+from bptrace.display import Displayable
 from bptrace.engine import factors as chain_factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import Formula, cancels_derivative
@@ -237,8 +238,8 @@ class Check:
     detail: str
 
 
-@dataclass
-class Explanation:
+@dataclass(repr=False)
+class Explanation(Displayable):
     """The worked derivation of one quantity. Renderers display it; nothing here prints."""
 
     target: str  # canonical vocabulary name
@@ -288,6 +289,14 @@ class Explanation:
         data["title"] = self.title
         data["ok"] = self.ok
         return data
+
+    def _view(self) -> Any:  # bptrace/display.py: the derivation as `bptrace explain` prints it
+        from bptrace.render.explain_text import ExplanationView
+
+        return ExplanationView(self)
+
+    def _summary(self) -> str:
+        return f"{self.target} = {self.value:.9g} ({len(self.steps)} steps, {len(self.checks)} checks)"
 
 
 def _data(obj: Any) -> Any:

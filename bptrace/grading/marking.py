@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
+from bptrace.display import Displayable
 from bptrace.grading.diagnose import (
     CODE_ORDER,
     DEFAULT_MIN_DIGITS,
@@ -233,8 +234,8 @@ class Summary:
         return self.correct == self.total
 
 
-@dataclass
-class SheetResult:
+@dataclass(repr=False)
+class SheetResult(Displayable):
     """A marked sheet (sheet None: a sheet that could not be read, marked 0 with its error)."""
 
     sheet: Sheet | None
@@ -260,6 +261,15 @@ class SheetResult:
     @property
     def max_score(self) -> float:
         return self.summary.max_points
+
+    def _view(self) -> Any:  # bptrace/display.py: the sheet's table and summary, as `bptrace check` prints it
+        from bptrace.render.check_out import CheckView
+
+        return CheckView([self])
+
+    def _summary(self) -> str:
+        who = self.student or self.file or "sheet"
+        return f"{who!r}: {self.score:g}/{self.max_score:g} points, {len(self.results)} answers"
 
 
 def unreadable(file: str, student: str, error: str, s: Scenario, max_points: float) -> SheetResult:

@@ -281,11 +281,9 @@ class BlocksView:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Jupyter: rich's own HTML of the tables, and plain text."""
-        import io
+        from bptrace.display import mimebundle
 
-        console = Console(record=True, width=140, file=io.StringIO())
-        console.print(self)
-        return {"text/plain": console.export_text(), "text/html": console.export_html(inline_styles=True)}
+        return mimebundle(self)
 
 
 class TraceView(BlocksView):

@@ -55,6 +55,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bptrace.display import Displayable
 from bptrace.verify import tolerances as tol
 from bptrace.verify.tolerances import FD_RTOL, FD_STEP, FLOOR, SYMPY_RTOL
 
@@ -139,8 +140,8 @@ class FiniteDifference:
     reason: str | None = None  # why it cannot be judged (crosses_kink or inconclusive), for the reader
 
 
-@dataclass(frozen=True)
-class Verification:
+@dataclass(frozen=True, repr=False)
+class Verification(Displayable):
     """The result of verify(): plain data, never printed here."""
 
     mode: str  # the mode that ran: "full", "sample" or "off"
@@ -151,6 +152,18 @@ class Verification:
     tolerances: Tolerances
     notes: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)  # time spent in each part
+    trace: Any = field(default=None, compare=False)  # the Trace verified (for its display)
+
+    def _view(self) -> Any:
+        from bptrace.render.terminal import TraceView
+
+        return TraceView(self.trace, verification=self, sections=("verification",))
+
+    def _summary(self) -> str:
+        failed = len(self.failures())
+        verdict = "all agree" if self.ok else f"{failed} disagree"
+        judged = f"{self.judged} of {self.checks} checks judged"
+        return f"{self.mode}: {len(self.parameters)} parameters, {judged}, {verdict}"
 
     @property
     def ok(self) -> bool:
@@ -644,4 +657,5 @@ def verify(
         tolerances=Tolerances(fd_rtol, sympy_rtol, sympy_floor, fd_step),
         notes=tuple(notes),
         seconds=seconds,
+        trace=trace,
     )
