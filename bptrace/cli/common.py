@@ -159,5 +159,8 @@ class FiniteFloat(click.FloatRange):
 
         x = super().convert(value, param, ctx)
         if not math.isfinite(x):
-            self.fail(f"{value!r} is not a finite number (NaN, infinity and 1e400 are not allowed)", param, ctx)
+            from bptrace.i18n import _
+
+            message = _("{value} is not a finite number (NaN, infinity and 1e400 are not allowed)")
+            self.fail(message.format(value=repr(value)), param, ctx)
         return x
