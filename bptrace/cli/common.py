@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from bptrace import output
+from bptrace.i18n import N_
 from bptrace.output import Target
 
 DEFAULT_SCENARIO = "mazur"
@@ -152,7 +153,7 @@ def emit(c: Any, renderable: Any) -> None:
 class FiniteFloat(click.FloatRange):
     """A float option that refuses nan, inf and numbers beyond float64 (1e400), as files do."""
 
-    name = "finite float"
+    name = N_("finite float")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         import math
