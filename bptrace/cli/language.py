@@ -10,6 +10,7 @@ are translated by bptrace's catalog, from the list below.
 from __future__ import annotations
 
 import gettext
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -163,6 +164,8 @@ def _translate_words(command: click.Command) -> None:
     And, in a language other than English, the one-line help in the list of commands (click's own shortening
     counts English words, which a Chinese sentence has none of)."""
     english = _english(command)
+    if hasattr(command, "_help_option"):
+        command._help_option = None  # click keeps the --help option it made, with its help in that language
     english.setdefault("options_metavar", command.options_metavar)
     if english["options_metavar"] == OPTIONS_METAVAR:
         command.options_metavar = i18n._(OPTIONS_METAVAR)
@@ -271,13 +274,20 @@ def _layout_in_cells(on: bool) -> None:
         number, never before a closing mark such as ，。）or after an opening one such as （《)."""
 
         def _split(self, text: str) -> list[str]:
-            return [piece for chunk in super()._split(text) for piece in cjk_chunks(chunk)]
+            chunks: list[str] = []
+            for part in _CITED.split(text):  # a cited title (《Towards Data Science》) is kept on one line
+                if _CITED.fullmatch(part) and cell_len(part) <= self.width - 2:
+                    chunks.append(part)
+                elif part:
+                    chunks.extend(piece for chunk in super()._split(part) for piece in cjk_chunks(chunk))
+            return chunks
 
     click.formatting.term_len = term_len
     click._textwrap.term_len = term_len
     click._textwrap.TextWrapper = CellWrapper  # type: ignore[misc]
 
 
+_CITED = re.compile(r"(《[^》]*》)")
 _CLOSING = set("，。：；！？、）》」』】…’”")
 _OPENING = set("（《「『【‘“([{")
 
@@ -299,3 +309,28 @@ def cjk_chunks(chunk: str) -> list[str]:
         else:
             pieces[-1] += ch
     return pieces
+
+
+def wrap_cells(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal cells, broken at spaces and between Chinese characters
+    (never inside a name or a number): for the lines bptrace writes itself, such as `bptrace scenarios`."""
+    pieces: list[str] = []
+    for part in _CITED.split(text):  # a cited title stays on one line when it fits
+        if part.startswith("《") and cell_len(part) <= width:
+            pieces.append(part)
+            continue
+        for token in re.split(r"(\s+)", part):
+            if token:
+                pieces.extend([" "] if token.isspace() else cjk_chunks(token))
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        if piece == " ":
+            line += " " if line else ""
+        elif not line.strip() or cell_len(line + piece) <= width:
+            line += piece
+        else:
+            lines.append(line.rstrip())
+            line = piece
+    lines.append(line.rstrip())
+    return lines

@@ -338,12 +338,26 @@ def scenarios() -> None:
         bptrace scenarios
         bptrace run ng_shallow
     """
+    from bptrace.i18n import language
     from bptrace.model.scenario import bundled_titles
 
-    rows = bundled_titles()
+    rows = bundled_titles()  # the titles in the language bptrace speaks (title_zh under --lang zh)
     width = max(len(name) for name, _ in rows)
+    if language() == "en":
+        for name, title in rows:
+            click.echo(f"{name.ljust(width)}  {title}")
+        return
+    import shutil
+
+    from bptrace.cli.language import wrap_cells
+
+    # a Chinese title is twice as wide as its characters: wrapped to the terminal's width (COLUMNS), under itself
+    room = max(24, shutil.get_terminal_size((80, 24)).columns - width - 2)
     for name, title in rows:
-        click.echo(f"{name.ljust(width)}  {title}")
+        first, *rest = wrap_cells(title, room)
+        click.echo(f"{name.ljust(width)}  {first}")
+        for line in rest:
+            click.echo(" " * (width + 2) + line)
 
 
 @main.command()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bptrace import functions
 from bptrace.errors import ScenarioError, UnknownNameError
 from bptrace.functions import ACTIVATION_PARAMS, ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
-from bptrace.i18n import N_, _
+from bptrace.i18n import N_, _, language
 from bptrace.model import source
 from bptrace.model.source import Document, as_number, brief, did_you_mean
 
@@ -33,6 +33,8 @@ TOP_KEYS = (
     "title",
     "source",
     "description",
+    "title_zh",
+    "source_zh",
     "inputs",
     "targets",
     "samples",
@@ -136,7 +138,18 @@ class Scenario:
     l2: float = 0.0  # λ of the L2 penalty λ/(2m)·Σ W² over every weight (never the biases)
     corrupt: np.ndarray | None = None  # max_margin: each sample's corrupt window x_c, (samples, inputs)
     margin: float = 1.0  # max_margin: Δ in J = max(0, Δ + s_c − s)
+    title_zh: str = ""  # the title in Chinese (title_zh:), shown under --lang zh; "" when the file has none
+    source_zh: str = ""  # the source line in Chinese (source_zh:)
     _index: dict[str, Parameter] = field(default_factory=dict, compare=False, repr=False)
+
+    def display_title(self) -> str:
+        """The title in the language bptrace speaks: title_zh under --lang zh when the file gives one, else
+        title. What every renderer shows; the JSON keeps `title`."""
+        return in_language(self.title, self.title_zh)
+
+    def display_source(self) -> str:
+        """The source (or description) line in the language bptrace speaks (source_zh under --lang zh)."""
+        return in_language(self.source_note, self.source_zh)
 
     @property
     def samples(self) -> int:
@@ -251,20 +264,28 @@ def _is_graph_file(path: Path) -> bool:
     return re.search(r"(?m)^kind:\s*graph\b", path.read_text(encoding="utf-8")) is not None
 
 
+def in_language(english: str, chinese: str) -> str:
+    """A scenario's text in the language bptrace speaks: the Chinese (title_zh, source_zh) under --lang zh
+    when the file gives it, else the English."""
+    return chinese if chinese and language() == "zh" else english
+
+
 def bundled_titles() -> list[tuple[str, str]]:
-    """(name, title) of each bundled scenario, from its top-level `title:` line (fast: no numpy, no full parse)."""
+    """(name, title) of each bundled scenario in the language bptrace speaks, from its top-level `title:`
+    (and `title_zh:`) line (fast: no numpy, no full parse)."""
     import re
 
     out = []
     for name in bundled_names() + bundled_graph_names():
-        title = name
+        titles = {"title": name, "title_zh": ""}
         with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
             for line in fh:
-                m = re.match(r"title:\s*(.+?)\s*$", line)
+                m = re.match(r"(title|title_zh):\s*(.+?)\s*$", line)
                 if m:
-                    title = _unquote(m.group(1))
-                    break
-        out.append((name, title))
+                    titles[m.group(1)] = _unquote(m.group(2))
+                    if titles["title_zh"] and titles["title"] != name:
+                        break
+        out.append((name, in_language(titles["title"], titles["title_zh"])))
     return out
 
 
@@ -411,7 +432,8 @@ def from_document(doc: Document) -> Scenario:
             raise doc.error(("layers", layer.index - 1), _("a layer needs at least one neuron"))
     title = data.get("title", Path(doc.file).stem)
     note = data.get("source", data.get("description", ""))
-    for key, value in (("title", title), ("source", note)):
+    title_zh, source_zh = data.get("title_zh", ""), data.get("source_zh", "")
+    for key, value in (("title", title), ("source", note), ("title_zh", title_zh), ("source_zh", source_zh)):
         if not isinstance(value, str):
             raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
     return Scenario(
@@ -430,6 +452,8 @@ def from_document(doc: Document) -> Scenario:
         l2=l2,
         corrupt=None if corrupt is None else np.asarray(corrupt, dtype=float),
         margin=margin,
+        title_zh=title_zh,
+        source_zh=source_zh,
     )
 
 

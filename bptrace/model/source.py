@@ -447,6 +447,10 @@ class _Converter:
         doc.scalar_marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1, node.style or "")
         found = self.full_width(node)
         if found is not None:
+            if not node.style and _CORE.fullmatch(found.fixed or "-") is not None:
+                # a number typed with full-width digits or punctuation (０．５, 0。5, －1): never read as a number,
+                # wherever it stands (an answer sheet's answers are read as exact decimals elsewhere)
+                raise found.error(doc.error_class, doc.file, format_path(path) or None)
             doc.full_width[path] = found
         return self.scalar(node, path)
 
