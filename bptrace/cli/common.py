@@ -19,6 +19,14 @@ from bptrace.output import Target
 DEFAULT_SCENARIO = "mazur"
 
 
+def error_line(message: object) -> str:
+    """The one line of an error on stderr, in the language bptrace speaks: `bptrace: error: MESSAGE`
+    (`bptrace: 错误: …`)."""
+    from bptrace.i18n import _
+
+    return _("bptrace: error: {message}").format(message=message)
+
+
 class Mismatch(Exception):
     """Raised by a command whose checks found something wrong: exit status 1 after its output."""
 

@@ -21,6 +21,7 @@ from bptrace.cli.common import (
     Mismatch,
     ascii_option,
     digits_option,
+    error_line,
     force_option,
     load_scenario,
     math_option,
@@ -116,11 +117,6 @@ class BptraceGroup(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_BAD_INPUT)
-
-
-def error_line(message: object) -> str:
-    """The one line of an error on stderr: `bptrace: error: MESSAGE`."""
-    return _("bptrace: error: {message}").format(message=message)
 
 
 def _exit(code: int) -> None:

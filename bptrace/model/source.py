@@ -423,7 +423,7 @@ class _Converter:
                     raise doc.error(path, _("merge keys (<<) are not supported"), hint=_("write the keys out"))
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise doc.error(path, _("a key must be a plain name, not a list or mapping"))
-                found = self.full_width(key_node)
+                found = self.full_width(key_node) if _FULL_WIDTH_CHAR.search(key_node.value) else None
                 if found is not None:  # a key is a name: `learning_rate：0.5` in a flow mapping, `　inputs`
                     raise found.error(doc.error_class, doc.file, format_path(path) or None)
                 key = self.scalar(key_node, path)
@@ -445,7 +445,7 @@ class _Converter:
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
         doc.scalar_marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1, node.style or "")
-        found = self.full_width(node)
+        found = self.full_width(node) if _FULL_WIDTH_CHAR.search(node.value) else None
         if found is not None:
             if not node.style and _CORE.fullmatch(found.fixed or "-") is not None:
                 # a number typed with full-width digits or punctuation (０．５, 0。5, －1): never read as a number,
