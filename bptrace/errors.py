@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bptrace.i18n import _
+
 
 class BptraceError(Exception):
     """Bad input or usage: the CLI prints the message on one line and exits 2."""
@@ -36,9 +38,12 @@ class BptraceError(Exception):
                     where += f":{self.column}"
             where += ": "
         inside = f"{self.path}: " if self.path else ""
-        hint = f" ({self.hint})" if self.hint else ""
+        text = self.message
+        if self.hint:
+            # TRANSLATORS: an error message and, in parentheses, how to fix it
+            text = _("{message} ({hint})").format(message=text, hint=self.hint)
         # one line, always: a message is read in a terminal and parsed by scripts
-        return one_line(f"{where}{inside}{self.message}{hint}")
+        return one_line(f"{where}{inside}{text}")
 
 
 MAX_WORD = 120  # a longer run of characters without a space is cut (a megabyte answer is not echoed)

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from bptrace.i18n import _
+
 DEFAULT_DIGITS = 9
 
 # Unicode → ASCII, for --ascii and for what an output encoding cannot carry. Each spelling says the same
@@ -225,7 +227,13 @@ def cut(text: str, limit: int = ECHO_LIMIT) -> str:
     """`text` at most `limit` characters long: longer text ends in '…' and says how long it was."""
     if len(text) <= limit:
         return text
-    return f"{text[: max(1, limit - 1)]}… ({len(text):,} characters)"
+    return _cut(text[: max(1, limit - 1)], len(text))
+
+
+def _cut(head: str, length: int) -> str:
+    """The start of a long text, '…', and how long the whole text was."""
+    # TRANSLATORS: the start of a text too long to show, and the length of the whole text
+    return _("{text}… ({count} characters)").format(text=head, count=f"{length:,}")
 
 
 def echo(value: object, limit: int = ECHO_LIMIT) -> str:
@@ -234,9 +242,9 @@ def echo(value: object, limit: int = ECHO_LIMIT) -> str:
     A megabyte of text is not repr'd whole only to be cut: the cut says how long the value was.
     """
     if isinstance(value, str) and len(value) > limit:
-        return visible(repr(value[:limit]))[: max(1, limit - 1)] + f"… ({len(value):,} characters)"
+        return _cut(visible(repr(value[:limit]))[: max(1, limit - 1)], len(value))
     text = visible(repr(value))
-    return text if len(text) <= limit else text[: max(1, limit - 1)] + f"… ({len(text):,} characters)"
+    return text if len(text) <= limit else _cut(text[: max(1, limit - 1)], len(text))
 
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from bptrace.errors import BptraceError
+from bptrace.i18n import _, ngettext
 
 Kind = Literal["stdout", "stream", "file"]
 Data = str | bytes | Iterable[str] | Iterable[bytes]
@@ -73,7 +74,7 @@ class Target:
 
 
 def _error(spelled: str, why: str, hint: str | None = None) -> BptraceError:
-    return BptraceError(f"cannot write {spelled}: {why}", hint=hint)
+    return BptraceError(_("cannot write {file}: {why}").format(file=spelled, why=why), hint=hint)
 
 
 def _identity(path: str | Path) -> tuple[int, int] | None:
@@ -108,17 +109,23 @@ def prepare(
         if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
             return Target(shown, "stream", resolved)
         if stat.S_ISDIR(st.st_mode):
-            raise _error(shown, "it is a folder", hint=f"give {option} the name of a file")
+            raise _error(shown, _("it is a folder"), hint=_("give {option} the name of a file").format(option=option))
         if not stat.S_ISREG(st.st_mode):
-            raise _error(shown, "it is not a regular file", hint="choose another name")
+            raise _error(shown, _("it is not a regular file"), hint=_("choose another name"))
         target = Target(shown, "file", resolved, force, ids)
         _check_replace(target, st, option)
         return target
     folder = resolved.parent
     if not folder.is_dir():
-        raise _error(shown, f"the folder {folder} does not exist", hint="create it first, or choose another folder")
+        raise _error(
+            shown,
+            _("the folder {folder} does not exist").format(folder=folder),
+            hint=_("create it first, or choose another folder"),
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise _error(shown, f"the folder {folder} is not writable", hint="choose another folder")
+        raise _error(
+            shown, _("the folder {folder} is not writable").format(folder=folder), hint=_("choose another folder")
+        )
     return Target(shown, "file", resolved, force, ids)
 
 
@@ -127,23 +134,33 @@ def _check_replace(target: Target, st: os.stat_result, option: str) -> None:
     shown = target.spelled
     identity = (st.st_dev, st.st_ino)
     if identity in target.inputs or (_read_files is not None and identity in _read_files):
-        raise _error(shown, "it is one of this command's inputs", hint=f"give {option} another name")
+        raise _error(
+            shown, _("it is one of this command's inputs"), hint=_("give {option} another name").format(option=option)
+        )
     if not target.force:
-        raise _error(shown, "the file exists", hint="add --force to replace it, or choose another name")
+        raise _error(shown, _("the file exists"), hint=_("add --force to replace it, or choose another name"))
     if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target.path or "", os.W_OK):
         raise _error(
-            shown, "the file is read-only", hint=f"make it writable (chmod u+w {shown}) or choose another name"
+            shown,
+            _("the file is read-only"),
+            hint=_("make it writable (chmod u+w {file}) or choose another name").format(file=shown),
         )
     if st.st_nlink > 1:
+        links = st.st_nlink - 1
         raise _error(
             shown,
-            f"the file has {st.st_nlink - 1} other hard link{'s' if st.st_nlink > 2 else ''}, "
-            "which replacing it would cut",
-            hint="remove it first, or choose another name",
+            ngettext(
+                "the file has {n} other hard link, which replacing it would cut",
+                "the file has {n} other hard links, which replacing it would cut",
+                links,
+            ).format(n=links),
+            hint=_("remove it first, or choose another name"),
         )
     folder = (target.path or Path(shown)).parent
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise _error(shown, f"the folder {folder} is not writable", hint="choose another folder")
+        raise _error(
+            shown, _("the folder {folder} is not writable").format(folder=folder), hint=_("choose another folder")
+        )
 
 
 def distinct(*targets: Target | None) -> None:
@@ -154,7 +171,9 @@ def distinct(*targets: Target | None) -> None:
             continue
         if target.path in seen:
             raise _error(
-                target.spelled, f"{seen[target.path]} names the same file", hint="give each output its own name"
+                target.spelled,
+                _("{other} names the same file").format(other=seen[target.path]),
+                hint=_("give each output its own name"),
             )
         seen[target.path] = target.spelled
 
@@ -199,15 +218,15 @@ def _write_stdout(data: Data) -> None:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        raise stream_error("the output", exc) from None
+        raise stream_error(_("the output"), exc) from None
 
 
 def stream_error(what: str, exc: OSError) -> BptraceError:
     """A failed write as one line: a full disk, a size limit, a closed output."""
-    why = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file is too large (a file-size limit?)"}.get(
+    why = {errno.ENOSPC: _("the disk is full"), errno.EFBIG: _("the file is too large (a file-size limit?)")}.get(
         exc.errno or 0, exc.strerror or str(exc)
     )
-    return BptraceError(f"cannot write {what}: {why}")
+    return BptraceError(_("cannot write {file}: {why}").format(file=what, why=why))
 
 
 def _write_stream(target: Target, data: Data) -> None:
@@ -295,7 +314,7 @@ def _atomic(target: Target) -> Iterator[BinaryIO]:
         raise _error(target.spelled, exc.strerror or str(exc)) from None
     if st is not None:
         if not stat.S_ISREG(st.st_mode):  # it became a device or folder after prepare
-            raise _error(target.spelled, "it is no longer a regular file")
+            raise _error(target.spelled, _("it is no longer a regular file"))
         _check_replace(target, st, "-o")
     with _terminate_cleanly():
         temporary: str | None = None
@@ -330,7 +349,9 @@ def _place_new(temporary: str, path: Path, spelled: str) -> None:
     try:
         os.link(temporary, path)
     except FileExistsError:
-        raise _error(spelled, "the file appeared while bptrace was working", hint="run again with --force") from None
+        raise _error(
+            spelled, _("the file appeared while bptrace was working"), hint=_("run again with --force")
+        ) from None
     except OSError:  # a file system without hard links
         os.replace(temporary, path)
         return

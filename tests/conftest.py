@@ -32,9 +32,15 @@ def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     # bptrace speaks the language of BPTRACE_LANG or the locale: the tests read English unless they ask
     monkeypatch.setenv("BPTRACE_LANG", "en")
+    import sys
+
     from bptrace import i18n
 
     i18n.set_language("en")
+    if "bptrace.cli.main" in sys.modules:  # and the command line's help and click's words, after a Chinese test
+        from bptrace.cli.language import choose_language
+
+        choose_language(sys.modules["bptrace.cli.main"].main, ["--lang", "en"])
 
 
 # System tools: the test skips where the tool is absent, and fails in CI (tests/tools.py).

@@ -262,7 +262,8 @@ REFUSED_DOCUMENTS = [
     (
         "kind: graph\nvalues: {x: 1}\noutput: f = x\nlayers: []\n",
         "4:1: layers: unknown key 'layers' in a graph "
-        "scenario (expected one of kind, title, source, description, values, define, output, learning_rate, update)",
+        "scenario (expected one of kind, title, source, description, title_zh, source_zh, values, define, output, "
+        "learning_rate, update)",
     ),
     (
         "kind: graph\nvalues: {x: one}\noutput: f = x\n",

@@ -13,9 +13,18 @@ from typing import Any
 import click
 
 from bptrace import output
+from bptrace.i18n import N_
 from bptrace.output import Target
 
 DEFAULT_SCENARIO = "mazur"
+
+
+def error_line(message: object) -> str:
+    """The one line of an error on stderr, in the language bptrace speaks: `bptrace: error: MESSAGE`
+    (`bptrace: 错误: …`)."""
+    from bptrace.i18n import _
+
+    return _("bptrace: error: {message}").format(message=message)
 
 
 class Mismatch(Exception):
@@ -152,12 +161,15 @@ def emit(c: Any, renderable: Any) -> None:
 class FiniteFloat(click.FloatRange):
     """A float option that refuses nan, inf and numbers beyond float64 (1e400), as files do."""
 
-    name = "finite float"
+    name = N_("finite float")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         import math
 
         x = super().convert(value, param, ctx)
         if not math.isfinite(x):
-            self.fail(f"{value!r} is not a finite number (NaN, infinity and 1e400 are not allowed)", param, ctx)
+            from bptrace.i18n import _
+
+            message = _("{value} is not a finite number (NaN, infinity and 1e400 are not allowed)")
+            self.fail(message.format(value=repr(value)), param, ctx)
         return x

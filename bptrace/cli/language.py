@@ -10,6 +10,7 @@ are translated by bptrace's catalog, from the list below.
 from __future__ import annotations
 
 import gettext
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -67,7 +68,21 @@ CLICK_MESSAGES = (
     N_("path"),
     N_("integer"),
     N_("float"),
+    N_("integer range"),
+    N_("float range"),
+    N_("text"),
+    N_("boolean"),
+    N_("filename"),
+    N_("%(prog)s, version %(version)s"),
+    N_("Choose from:\n\t{choices}"),
+    N_("Argument {name!r} takes {nargs} values."),
+    N_("Takes {nargs} values but 1 was given."),
+    N_("Takes {nargs} values but {len} were given."),
 )
+# What click writes in a usage line: `Usage: bptrace run [OPTIONS] [SCENARIO]`, `bptrace COMMAND [ARGS]...`
+OPTIONS_METAVAR = N_("[OPTIONS]")
+SUBCOMMAND_METAVAR = N_("COMMAND [ARGS]...")
+METAVARS = (N_("FILE"),)  # the metavars an option names itself that are words, not names (SCENARIO stays)
 
 
 def lang_option() -> click.Option:
@@ -132,15 +147,65 @@ def help_texts(command: click.Command) -> Iterator[tuple[Any, str]]:
 
 def translate_commands(group: click.Group) -> None:
     for command in walk(group):
+        _english(command).setdefault("short_help_own", command.short_help)  # None: made from the help
         for owner, attribute in help_texts(command):
+            if owner is command and attribute == "short_help" and not _english(command)["short_help_own"]:
+                continue
             english = _english(owner).get(attribute, getattr(owner, attribute, None))
             if not english:
                 continue
             _english(owner)[attribute] = english
             setattr(owner, attribute, _translated_help(english))
+        _translate_words(command)
 
 
-def _english(owner: Any) -> dict[str, str]:
+def _translate_words(command: click.Command) -> None:
+    """The words of a usage line and of option metavars: [OPTIONS], COMMAND [ARGS]..., INTEGER, FILE.
+    And, in a language other than English, the one-line help in the list of commands (click's own shortening
+    counts English words, which a Chinese sentence has none of)."""
+    english = _english(command)
+    if hasattr(command, "_help_option"):
+        command._help_option = None  # click keeps the --help option it made, with its help in that language
+    english.setdefault("options_metavar", command.options_metavar)
+    if english["options_metavar"] == OPTIONS_METAVAR:
+        command.options_metavar = i18n._(OPTIONS_METAVAR)
+    if isinstance(command, click.Group):
+        english.setdefault("subcommand_metavar", command.subcommand_metavar)
+        if english["subcommand_metavar"] == SUBCOMMAND_METAVAR:
+            command.subcommand_metavar = i18n._(SUBCOMMAND_METAVAR)
+    if not english["short_help_own"]:
+        command.short_help = None if i18n.language() == "en" else short_help(command.help or "")
+    for param in command.params:
+        metavar = _english(param).setdefault("metavar", param.metavar)
+        if metavar in METAVARS:
+            param.metavar = i18n._(metavar)
+        kind = param.type
+        name = _english(kind).setdefault("name", getattr(kind, "name", None))
+        if isinstance(name, str):
+            kind.name = i18n._(name)
+
+
+def short_help(text: str, limit: int = 44) -> str:
+    """The first sentence of a (translated) help text, for the list of commands: 追踪……的一个训练步."""
+    first = help_paragraphs(text)[0] if text.strip() else ""
+    first = " ".join(first.replace("\b", "").split())
+    sentence = first.split("。")[0]
+    if cell_len(sentence) > limit:
+        for mark in ("（", "；", "，"):
+            if mark in sentence[4:]:
+                sentence = sentence[: sentence.index(mark, 4)]
+                break
+    return sentence.rstrip("：:，,。") + ("。" if "。" in first else "")
+
+
+def cell_len(text: str) -> int:
+    """How many terminal cells `text` takes (a Chinese character takes two)."""
+    from rich.cells import cell_len as cells
+
+    return int(cells(text))
+
+
+def _english(owner: Any) -> dict[str, Any]:
     if not hasattr(owner, _ENGLISH):
         setattr(owner, _ENGLISH, {})
     return getattr(owner, _ENGLISH)  # type: ignore[no-any-return]
@@ -163,13 +228,109 @@ def help_paragraphs(text: str) -> list[str]:
 
 
 def translate_click() -> None:
-    """click's messages through bptrace's catalog while bptrace speaks a language other than English."""
+    """click's messages through bptrace's catalog while bptrace speaks a language other than English; and
+    its help laid out in terminal cells (a Chinese character takes two), broken between Chinese characters."""
     lang = i18n.language()
     gettext_ = (lambda m: i18n._(m)) if lang != "en" else gettext.gettext
-    ngettext_ = (lambda s, p, n: i18n.ngettext(s, p, n)) if lang != "en" else gettext.ngettext
+    ngettext_ = _click_ngettext if lang != "en" else gettext.ngettext
     for name, module in list(sys.modules.items()):
         if name == "click" or name.startswith("click."):
             if callable(getattr(module, "_", None)):
-                setattr(module, "_", gettext_)  # noqa: B010  (click's module-level `from gettext import gettext as _`)
+                setattr(module, "_", gettext_)  # noqa: B010 (a module's own name, set from outside)
             if callable(getattr(module, "ngettext", None)):
                 setattr(module, "ngettext", ngettext_)  # noqa: B010
+    _layout_in_cells(lang != "en")
+
+
+def _click_ngettext(singular: str, plural: str, n: int) -> str:
+    """click's plural messages: CLICK_MESSAGES lists both forms, each translated on its own."""
+    found = i18n.ngettext(singular, plural, n)
+    return found if found not in (singular, plural) else i18n._(singular if n == 1 else plural)
+
+
+_CLICK_ORIGINALS: dict[tuple[str, str], Any] = {}
+
+
+def _layout_in_cells(on: bool) -> None:
+    """Swap click's width measure and text wrapper for ones that count terminal cells (and back)."""
+    import click._textwrap
+    import click.formatting
+
+    places = ((click.formatting, "term_len"), (click._textwrap, "term_len"), (click._textwrap, "TextWrapper"))
+    for module, attribute in places:
+        _CLICK_ORIGINALS.setdefault((module.__name__, attribute), getattr(module, attribute))
+    if not on:
+        for module, attribute in places:
+            setattr(module, attribute, _CLICK_ORIGINALS[(module.__name__, attribute)])
+        return
+    original_len = _CLICK_ORIGINALS[("click.formatting", "term_len")]
+    wrapper = _CLICK_ORIGINALS[("click._textwrap", "TextWrapper")]
+
+    def term_len(x: str) -> int:
+        return cell_len(x) - len(x) + int(original_len(x))  # ANSI codes still count nothing
+
+    class CellWrapper(wrapper):  # type: ignore[misc, valid-type]
+        """click's wrapper, with a break allowed between two Chinese characters (never inside a name or a
+        number, never before a closing mark such as ，。）or after an opening one such as （《)."""
+
+        def _split(self, text: str) -> list[str]:
+            chunks: list[str] = []
+            for part in _CITED.split(text):  # a cited title (《Towards Data Science》) is kept on one line
+                if _CITED.fullmatch(part) and cell_len(part) <= self.width - 2:
+                    chunks.append(part)
+                elif part:
+                    chunks.extend(piece for chunk in super()._split(part) for piece in cjk_chunks(chunk))
+            return chunks
+
+    click.formatting.term_len = term_len
+    click._textwrap.term_len = term_len
+    click._textwrap.TextWrapper = CellWrapper  # type: ignore[misc]
+
+
+_CITED = re.compile(r"(《[^》]*》)")
+_CLOSING = set("，。：；！？、）》」』】…’”")
+_OPENING = set("（《「『【‘“([{")
+
+
+def cjk_chunks(chunk: str) -> list[str]:
+    """A word of a help text cut where a line may break: between Chinese characters, not inside a run of
+    other characters (`net_h1`, `0.5`, `--force`), not before ，。）and not after （《."""
+    import unicodedata
+
+    pieces: list[str] = []
+    for ch in chunk:
+        wide = unicodedata.east_asian_width(ch) in "WF"
+        if not pieces:
+            pieces.append(ch)
+        elif ch in _CLOSING or pieces[-1][-1] in _OPENING:
+            pieces[-1] += ch
+        elif wide or unicodedata.east_asian_width(pieces[-1][-1]) in "WF" and not ch.isspace():
+            pieces.append(ch)
+        else:
+            pieces[-1] += ch
+    return pieces
+
+
+def wrap_cells(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal cells, broken at spaces and between Chinese characters
+    (never inside a name or a number): for the lines bptrace writes itself, such as `bptrace scenarios`."""
+    pieces: list[str] = []
+    for part in _CITED.split(text):  # a cited title stays on one line when it fits
+        if part.startswith("《") and cell_len(part) <= width:
+            pieces.append(part)
+            continue
+        for token in re.split(r"(\s+)", part):
+            if token:
+                pieces.extend([" "] if token.isspace() else cjk_chunks(token))
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        if piece == " ":
+            line += " " if line else ""
+        elif not line.strip() or cell_len(line + piece) <= width:
+            line += piece
+        else:
+            lines.append(line.rstrip())
+            line = piece
+    lines.append(line.rstrip())
+    return lines

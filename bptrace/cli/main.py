@@ -21,6 +21,7 @@ from bptrace.cli.common import (
     Mismatch,
     ascii_option,
     digits_option,
+    error_line,
     force_option,
     load_scenario,
     math_option,
@@ -30,6 +31,7 @@ from bptrace.cli.common import (
 )
 from bptrace.cli.language import add_lang_option
 from bptrace.errors import BptraceError, one_line
+from bptrace.i18n import _
 from bptrace.output import Terminated, reading, stream_error
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
@@ -49,13 +51,16 @@ class BptraceGroup(click.Group):
             result = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "bptrace"
-            click.echo(f"bptrace: error: {one_line(exc.format_message())} (see '{where} --help')", err=True)
+            message = one_line(exc.format_message())
+            click.echo(
+                _("bptrace: error: {message} (see '{command} --help')").format(message=message, command=where), err=True
+            )
             sys.exit(EXIT_BAD_INPUT)
         except click.ClickException as exc:
-            click.echo(f"bptrace: error: {one_line(exc.format_message())}", err=True)
+            click.echo(error_line(one_line(exc.format_message())), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
-            click.echo("bptrace: aborted", err=True)
+            click.echo(_("bptrace: aborted"), err=True)
             sys.exit(130)
         try:
             sys.stdout.flush()  # a full disk or closed output shows here, not as noise at exit
@@ -63,7 +68,7 @@ class BptraceGroup(click.Group):
             _silence_stdout()
         except OSError as exc:
             _silence_stdout()
-            click.echo(f"bptrace: error: {stream_error('the output', exc)}", err=True)
+            click.echo(error_line(stream_error(_("the output"), exc)), err=True)
             _exit(EXIT_BAD_INPUT)
         _exit(result if isinstance(result, int) else EXIT_OK)
 
@@ -74,17 +79,17 @@ class BptraceGroup(click.Group):
         except BptraceError as exc:
             if _traceback_wanted(ctx):
                 raise
-            click.echo(f"bptrace: error: {exc}", err=True)
+            click.echo(error_line(exc), err=True)
             ctx.exit(exc.exit_code)
         except Mismatch:
             ctx.exit(EXIT_MISMATCH)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("bptrace: interrupted", err=True)
+            click.echo(_("bptrace: interrupted"), err=True)
             ctx.exit(130)
         except Terminated:  # SIGTERM while writing a file: its temporary file is gone
-            click.echo("bptrace: terminated (no file was changed)", err=True)
+            click.echo(_("bptrace: terminated (no file was changed)"), err=True)
             ctx.exit(128 + 15)
         except BrokenPipeError:
             _silence_stdout()
@@ -94,18 +99,20 @@ class BptraceGroup(click.Group):
                 raise
             if exc.errno in _STREAM_ERRORS:
                 _silence_stdout()
-                message = str(stream_error("the output", exc))
+                message = str(stream_error(_("the output"), exc))
             else:
                 message = one_line(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
-            click.echo(f"bptrace: error: {message}", err=True)
+            click.echo(error_line(message), err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except Exception as exc:  # a bug in bptrace: one line, and the way to see more
             if _traceback_wanted(ctx):
                 raise
             click.echo(
                 one_line(
-                    f"bptrace: internal error: {type(exc).__name__}: {exc} "
-                    "(this is a bug in bptrace; rerun with --traceback and report it)"
+                    _(
+                        "bptrace: internal error: {error}: {message} "
+                        "(this is a bug in bptrace; rerun with --traceback and report it)"
+                    ).format(error=type(exc).__name__, message=exc)
                 ),
                 err=True,
             )
@@ -245,8 +252,10 @@ def run(
     target = prepare_output(output, force, inputs=[scenario])
     s = load_scenario(scenario)
     if layer is not None and layer > len(s.layers):
+        count = len(s.layers)
         raise BptraceError(
-            f"--layer {layer}: the network has {len(s.layers)} layers", hint=f"choose 1..{len(s.layers)}"
+            _("--layer {layer}: the network has {count} layers").format(layer=layer, count=count),
+            hint=_("choose 1..{count}").format(count=count),
         )
     t = make_trace(s)
     verification = _verify(t, verify_mode)
@@ -266,7 +275,8 @@ def run(
         else:
             from bptrace.render.export import export
 
-            write_output(export(blocks, fmt, title=s.title, standalone=not fragment, math=math), target)
+            title = s.display_title()
+            write_output(export(blocks, fmt, title=title, standalone=not fragment, math=math), target)
     if verification is not None and not verification.ok:
         raise Mismatch()
 
@@ -284,7 +294,9 @@ def _run_blocks(
         from bptrace.render.ascii_net import network_sketch
 
         head.append(
-            Para("\n" + network_sketch(t.scenario, t) + "\n(the network; values rounded to 4 digits here)", "dim")
+            Para(
+                "\n" + network_sketch(t.scenario, t) + "\n" + _("(the network; values rounded to 4 digits here)"), "dim"
+            )
         )
     if notation == "scalar":
         return head + [b for name in SECTIONS[1:] for b in getattr(layout, f"section_{name}")()]
@@ -303,8 +315,12 @@ def _verify(t: Any, mode: str) -> Any:
     if mode == "full" and count > FULL_LIMIT_HARD:
         # SymPy's cost grows with the paths from each parameter to the loss: this would not finish
         raise BptraceError(
-            f"--verify full on {count:,} parameters would take far too long (SymPy derives each one)",
-            hint=f"use --verify sample (the default above {FULL_LIMIT} parameters) or --verify off",
+            _("--verify full on {count} parameters would take far too long (SymPy derives each one)").format(
+                count=f"{count:,}"
+            ),
+            hint=_("use --verify sample (the default above {limit} parameters) or --verify off").format(
+                limit=FULL_LIMIT
+            ),
         )
     return verify(t, mode=None if mode == "auto" else mode)
 
@@ -318,12 +334,26 @@ def scenarios() -> None:
         bptrace scenarios
         bptrace run ng_shallow
     """
+    from bptrace.i18n import language
     from bptrace.model.scenario import bundled_titles
 
-    rows = bundled_titles()
+    rows = bundled_titles()  # the titles in the language bptrace speaks (title_zh under --lang zh)
     width = max(len(name) for name, _ in rows)
+    if language() == "en":
+        for name, title in rows:
+            click.echo(f"{name.ljust(width)}  {title}")
+        return
+    import shutil
+
+    from bptrace.cli.language import wrap_cells
+
+    # a Chinese title is twice as wide as its characters: wrapped to the terminal's width (COLUMNS), under itself
+    room = max(24, shutil.get_terminal_size((80, 24)).columns - width - 2)
     for name, title in rows:
-        click.echo(f"{name.ljust(width)}  {title}")
+        first, *rest = wrap_cells(title, room)
+        click.echo(f"{name.ljust(width)}  {first}")
+        for line in rest:
+            click.echo(" " * (width + 2) + line)
 
 
 @main.command()
@@ -382,9 +412,10 @@ def compare(
     if len(vary) > 1:
         # a grid of two conventions would hide which one made a difference: compare one at a time
         raise BptraceError(
-            f"--vary given {len(vary)} times ({', '.join(v.split('=')[0] for v in vary)}): compare varies one "
-            "convention at a time",
-            hint="run 'bptrace compare' once for each --vary",
+            _("--vary given {count} times ({keys}): compare varies one convention at a time").format(
+                count=len(vary), keys=", ".join(v.split("=")[0] for v in vary)
+            ),
+            hint=_("run 'bptrace compare' once for each --vary"),
         )
     target = prepare_output(output, force, inputs=[scenario])
     key, values = parse_vary(vary[0])
@@ -406,7 +437,7 @@ def compare(
     else:
         from bptrace.render.export import export
 
-        write_output(export(blocks, fmt, title=f"compare {key}", standalone=True), target)
+        write_output(export(blocks, fmt, title=_("compare {key}").format(key=key), standalone=True), target)
 
 
 # Commands that live in their own modules (each imports numpy, SymPy, matplotlib only when it runs).

@@ -27,7 +27,19 @@ from bptrace.model import source
 from bptrace.model.source import Document, PathKey, as_number, brief, did_you_mean
 
 KIND = "graph"
-TOP_KEYS = ("kind", "title", "source", "description", "values", "define", "output", "learning_rate", "update")
+TOP_KEYS = (
+    "kind",
+    "title",
+    "source",
+    "description",
+    "title_zh",
+    "source_zh",
+    "values",
+    "define",
+    "output",
+    "learning_rate",
+    "update",
+)
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_GATES = 400
 
@@ -98,8 +110,21 @@ class GraphScenario:
     expressions: dict[str, str]  # name (a define or the output) -> the expression as written
     learning_rate: float | None = None
     update: tuple[str, ...] = ()
+    title_zh: str = ""  # title_zh: and source_zh:, shown under --lang zh (bptrace.model.scenario.in_language)
+    source_zh: str = ""
 
     kind = KIND
+
+    def display_title(self) -> str:
+        """The title in the language bptrace speaks (title_zh under --lang zh), as Scenario.display_title."""
+        from bptrace.model.scenario import in_language
+
+        return in_language(self.title, self.title_zh)
+
+    def display_source(self) -> str:
+        from bptrace.model.scenario import in_language
+
+        return in_language(self.source_note, self.source_zh)
 
     @property
     def output(self) -> str:
@@ -195,6 +220,7 @@ def from_document(doc: Document) -> GraphScenario:
     title = _text(doc, data, "title", "a computational graph")
     note = _text(doc, data, "source", "")
     _text(doc, data, "description", "")
+    title_zh, source_zh = _text(doc, data, "title_zh", ""), _text(doc, data, "source_zh", "")
 
     values_raw = data["values"]
     if not isinstance(values_raw, dict) or not values_raw:
@@ -283,6 +309,8 @@ def from_document(doc: Document) -> GraphScenario:
         expressions=expressions,
         learning_rate=learning_rate,
         update=update,
+        title_zh=title_zh,
+        source_zh=source_zh,
     )
 
 

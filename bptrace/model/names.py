@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bptrace.errors import UnknownNameError
+from bptrace.i18n import _
 from bptrace.model.source import did_you_mean
 
 if TYPE_CHECKING:
@@ -89,30 +90,54 @@ def parse(text: str, scenario: Scenario) -> Quantity:
     if m:
         name, sample, corrupt = m.group(1), int(m.group(2)), bool(m.group(3))
         if not 1 <= sample <= scenario.samples:
-            raise UnknownNameError(f"{raw!r}: sample {sample} does not exist (samples 1..{scenario.samples})")
+            raise UnknownNameError(
+                _("{quantity}: sample {sample} does not exist (samples 1..{samples})").format(
+                    quantity=repr(raw), sample=sample, samples=scenario.samples
+                )
+            )
         if corrupt and not scenario.max_margin:
-            raise UnknownNameError(f"{raw!r}: ':{sample}c' (the corrupt window) exists only with the max_margin loss")
+            raise UnknownNameError(
+                _("{quantity}: '{suffix}' (the corrupt window) exists only with the max_margin loss").format(
+                    quantity=repr(raw), suffix=f":{sample}c"
+                )
+            )
     q = _parse_base(name, scenario)
     if q is None:
-        raise UnknownNameError(f"unknown quantity {raw!r}", hint=_suggest(name, scenario))
+        raise UnknownNameError(
+            _("unknown quantity {quantity}").format(quantity=repr(raw)), hint=_suggest(name, scenario)
+        )
     if sample is not None:
         if q.kind in ("param", "updated", "after"):
-            raise UnknownNameError(f"{raw!r}: {q.name} belongs to the whole batch; drop ':{sample}'")
+            raise UnknownNameError(
+                _("{quantity}: {name} belongs to the whole batch; drop '{suffix}'").format(
+                    quantity=repr(raw), name=q.name, suffix=f":{sample}"
+                )
+            )
         if corrupt and q.kind in ("E", "E_total", "grad"):
-            raise UnknownNameError(f"{raw!r}: {q.name} belongs to the sample (both windows); write {q.name}:{sample}")
+            raise UnknownNameError(
+                _("{quantity}: {name} belongs to the sample (both windows); write {spelling}").format(
+                    quantity=repr(raw), name=q.name, spelling=f"{q.name}:{sample}"
+                )
+            )
     elif scenario.max_margin and q.kind in PER_SAMPLE_ONLY + PER_WINDOW:
         raise UnknownNameError(
-            f"{raw!r} has one value per window",
-            hint=f"write {q.name}:1 (the window x) or {q.name}:1c (the corrupt window x_c)",
+            _("{quantity} has one value per window").format(quantity=repr(raw)),
+            hint=_("write {window} (the window x) or {corrupt} (the corrupt window x_c)").format(
+                window=f"{q.name}:1", corrupt=f"{q.name}:1c"
+            ),
         )
     elif scenario.samples > 1 and q.kind in PER_SAMPLE_ONLY:
         raise UnknownNameError(
-            f"{raw!r} has one value per sample", hint=f"write {q.name}:1 ... {q.name}:{scenario.samples}"
+            _("{quantity} has one value per sample").format(quantity=repr(raw)),
+            hint=_("write {first} ... {last}").format(first=f"{q.name}:1", last=f"{q.name}:{scenario.samples}"),
         )
     if sample is not None and scenario.samples == 1 and not scenario.max_margin:
         sample = None  # out_o1:1 is out_o1 when there is one sample
     if q.steps is not None and q.steps > MAX_STEPS:
-        raise UnknownNameError(f"{raw!r}: at most {MAX_STEPS:,} updates", hint="use bptrace train for long runs")
+        raise UnknownNameError(
+            _("{quantity}: at most {limit} updates").format(quantity=repr(raw), limit=f"{MAX_STEPS:,}"),
+            hint=_("use bptrace train for long runs"),
+        )
     if q.steps == 0:  # before any update: the quantity itself
         q = Quantity("param", q.param or "", param=q.param) if q.kind == "updated" else Quantity("E_total", "E_total")
     canonical = q.name + (f":{sample}{'c' if corrupt else ''}" if sample is not None else "")
@@ -159,20 +184,26 @@ def _parse_base(name: str, scenario: Scenario) -> Quantity | None:
             layer, row = scenario.neuron(x)
             if layer != p.layer or (p.row is not None and p.row != row):
                 raise UnknownNameError(
-                    f"{name!r}: {theta} does not feed net_{x}",
-                    hint=f"{theta} feeds " + ", ".join(f"net_{n}" for n in _fed_by(p, scenario)),
+                    _("{quantity}: {parameter} does not feed {net}").format(
+                        quantity=repr(name), parameter=theta, net=f"net_{x}"
+                    ),
+                    hint=_("{parameter} feeds {nets}").format(
+                        parameter=theta, nets=", ".join(f"net_{n}" for n in _fed_by(p, scenario))
+                    ),
                 )
             return Quantity("factor", f"dnet_{x}/d{theta}", neuron=x, param=theta)
         if kind == "path":
             k, j = g
             if not (_is_neuron(k, scenario) and _is_neuron(j, scenario)):
                 continue
-            lk, _ = scenario.neuron(k)
-            lj, _ = scenario.neuron(j)
+            lk, _row = scenario.neuron(k)
+            lj, _row = scenario.neuron(j)
             if lj == 0 or lk != lj + 1:
                 raise UnknownNameError(
-                    f"{name!r}: {k} is not in the layer right after {j}'s",
-                    hint="a path term dE_K/dout_J needs K one layer above the hidden neuron J",
+                    _("{quantity}: {upper} is not in the layer right after {lower}'s").format(
+                        quantity=repr(name), upper=k, lower=j
+                    ),
+                    hint=_("a path term dE_K/dout_J needs K one layer above the hidden neuron J"),
                 )
             return Quantity("path", f"dE_{k}/dout_{j}", neuron=j, other=k)
         if kind == "dout_dnet":
@@ -198,7 +229,7 @@ def _is_param(name: str, scenario: Scenario, params: set[str] | None) -> bool:
 
 def _is_neuron(name: str, scenario: Scenario, hidden_or_output: bool = False) -> bool:
     try:
-        layer, _ = scenario.neuron(name)
+        layer, _row = scenario.neuron(name)
     except UnknownNameError:
         return False
     return layer > 0 or not hidden_or_output
@@ -211,7 +242,7 @@ def _fed_by(p: Parameter, scenario: Scenario) -> list[str]:
 
 def _suggest(name: str, scenario: Scenario) -> str:
     names = all_names(scenario, limit=20000)
-    return did_you_mean(name, names) or "see docs/quantities.md, or 'bptrace template SCENARIO' for every name"
+    return did_you_mean(name, names) or _("see docs/quantities.md, or 'bptrace template SCENARIO' for every name")
 
 
 def all_names(scenario: Scenario, limit: int | None = None) -> list[str]:
@@ -295,7 +326,7 @@ def value(q: Quantity, trace: Trace) -> float:
     if q.kind == "delta":
         return _per_pass(trace, lt.delta[:, row], q)
     if q.kind == "path":
-        _, k = s.neuron(q.other or "")
+        _layer, k = s.neuron(q.other or "")
         return _per_pass(trace, trace.path_terms(layer, row)[:, k], q)
     raise ValueError(q.kind)
 
@@ -319,6 +350,6 @@ def _after_steps(trace: Trace, steps: int) -> Trace:
     from bptrace.engine.step import trace as run_trace
 
     scenario = trace.scenario
-    for _ in range(steps):
+    for _step in range(steps):
         scenario = step(scenario, through_updated_weights=trace.through_updated_weights)
     return run_trace(scenario, through_updated_weights=trace.through_updated_weights)

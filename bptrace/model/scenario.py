@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bptrace import functions
 from bptrace.errors import ScenarioError, UnknownNameError
 from bptrace.functions import ACTIVATION_PARAMS, ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
+from bptrace.i18n import N_, _, language
 from bptrace.model import source
 from bptrace.model.source import Document, as_number, brief, did_you_mean
 
@@ -25,10 +26,15 @@ if TYPE_CHECKING:
 
 BUNDLED_DIR = Path(__file__).parent.parent / "scenarios"
 PARAM_KEYS = tuple(p.key for p in ACTIVATION_PARAMS)  # leaky_slope, elu_alpha: top level and per layer
+# how an error names a wrong value of each activation parameter (functions.Param.expects, translated where
+# as_number shows it); tests/test_zh_cli.py checks that every parameter's is here
+PARAM_EXPECTS = (N_("a slope"), N_("a scale α"))
 TOP_KEYS = (
     "title",
     "source",
     "description",
+    "title_zh",
+    "source_zh",
     "inputs",
     "targets",
     "samples",
@@ -132,7 +138,18 @@ class Scenario:
     l2: float = 0.0  # λ of the L2 penalty λ/(2m)·Σ W² over every weight (never the biases)
     corrupt: np.ndarray | None = None  # max_margin: each sample's corrupt window x_c, (samples, inputs)
     margin: float = 1.0  # max_margin: Δ in J = max(0, Δ + s_c − s)
+    title_zh: str = ""  # the title in Chinese (title_zh:), shown under --lang zh; "" when the file has none
+    source_zh: str = ""  # the source line in Chinese (source_zh:)
     _index: dict[str, Parameter] = field(default_factory=dict, compare=False, repr=False)
+
+    def display_title(self) -> str:
+        """The title in the language bptrace speaks: title_zh under --lang zh when the file gives one, else
+        title. What every renderer shows; the JSON keeps `title`."""
+        return in_language(self.title, self.title_zh)
+
+    def display_source(self) -> str:
+        """The source (or description) line in the language bptrace speaks (source_zh under --lang zh)."""
+        return in_language(self.source_note, self.source_zh)
 
     @property
     def samples(self) -> int:
@@ -200,8 +217,8 @@ class Scenario:
             return self._index[name]
         except KeyError:
             raise UnknownNameError(
-                f"no parameter named {brief(name)} in {self.file}",
-                hint=did_you_mean(name, self._index) or "see 'bptrace run' for all names",
+                _("no parameter named {name} in {file}").format(name=brief(name), file=self.file),
+                hint=did_you_mean(name, self._index) or _("see 'bptrace run' for all names"),
             ) from None
 
     def neuron(self, name: str) -> tuple[int, int]:
@@ -211,7 +228,9 @@ class Scenario:
             if name in names:
                 return index, names.index(name)
         everything = [n for i in range(len(self.layers) + 1) for n in self.layer_names(i)]
-        raise UnknownNameError(f"no neuron named {brief(name)}", hint=did_you_mean(name, everything))
+        raise UnknownNameError(
+            _("no neuron named {name}").format(name=brief(name)), hint=did_you_mean(name, everything)
+        )
 
     def with_changes(self, **changes: Any) -> Scenario:
         """A copy with some fields replaced (for comparing conventions and for training)."""
@@ -245,20 +264,28 @@ def _is_graph_file(path: Path) -> bool:
     return re.search(r"(?m)^kind:\s*graph\b", path.read_text(encoding="utf-8")) is not None
 
 
+def in_language(english: str, chinese: str) -> str:
+    """A scenario's text in the language bptrace speaks: the Chinese (title_zh, source_zh) under --lang zh
+    when the file gives it, else the English."""
+    return chinese if chinese and language() == "zh" else english
+
+
 def bundled_titles() -> list[tuple[str, str]]:
-    """(name, title) of each bundled scenario, from its top-level `title:` line (fast: no numpy, no full parse)."""
+    """(name, title) of each bundled scenario in the language bptrace speaks, from its top-level `title:`
+    (and `title_zh:`) line (fast: no numpy, no full parse)."""
     import re
 
     out = []
     for name in bundled_names() + bundled_graph_names():
-        title = name
+        titles = {"title": name, "title_zh": ""}
         with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
             for line in fh:
-                m = re.match(r"title:\s*(.+?)\s*$", line)
+                m = re.match(r"(title|title_zh):\s*(.+?)\s*$", line)
                 if m:
-                    title = _unquote(m.group(1))
-                    break
-        out.append((name, title))
+                    titles[m.group(1)] = _unquote(m.group(2))
+                    if titles["title_zh"] and titles["title"] != name:
+                        break
+        out.append((name, in_language(titles["title"], titles["title_zh"])))
     return out
 
 
@@ -281,10 +308,10 @@ def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
         names = bundled_names()
         hint = did_you_mean(name, names)
         raise UnknownNameError(
-            f"no bundled scenario named {brief(name)}; bundled: {', '.join(names)}",
-            hint=hint or "give a path to a .yaml file, or see 'bptrace scenarios'",
+            _("no bundled scenario named {name}; bundled: {names}").format(name=brief(name), names=", ".join(names)),
+            hint=hint or _("give a path to a .yaml file, or see 'bptrace scenarios'"),
         )
-    return path, f"{name}.yaml (bundled)"
+    return path, _("{name}.yaml (bundled)").format(name=name)
 
 
 def load(name: str, relative_to: Path | None = None) -> Scenario:
@@ -308,64 +335,71 @@ def from_document(doc: Document) -> Scenario:
 
     data = doc.data
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"the value {brief(data)}"
-        raise doc.error(
-            (), f"a scenario must be a mapping of keys (inputs, layers, ...), not {kind}", hint="see docs/scenarios.md"
-        )
+        if isinstance(data, list):
+            message = _("a scenario must be a mapping of keys (inputs, layers, ...), not a list")
+        else:
+            message = _("a scenario must be a mapping of keys (inputs, layers, ...), not the value {value}").format(
+                value=brief(data)
+            )
+        raise doc.error((), message, hint=_("see docs/scenarios.md"))
     if data.get("kind") == "graph":
         raise doc.error(
             ("kind",),
-            "this is a computational graph (kind: graph), and this command reads networks",
-            hint="run, explain, check, template and diagram read graphs",
+            _("this is a computational graph (kind: graph), and this command reads networks"),
+            hint=_("run, explain, check, template and diagram read graphs"),
         )
     _check_keys(doc, (), data, TOP_KEYS)
     _require(doc, (), data, "layers")
     layers_raw = data["layers"]
     if not isinstance(layers_raw, list) or not layers_raw:
-        raise doc.error(("layers",), "layers must be a non-empty list of layers")
+        raise doc.error(("layers",), _("layers must be a non-empty list of layers"))
     for i, layer in enumerate(layers_raw):
         if not isinstance(layer, dict):
-            raise doc.error(("layers", i), "each layer must be a mapping with activation and weights")
+            raise doc.error(("layers", i), _("each layer must be a mapping with activation and weights"))
     named = any("neurons" in layer for layer in layers_raw)
     if named:
         for i, layer in enumerate(layers_raw):
             if "neurons" not in layer:
                 raise doc.error(
                     ("layers", i),
-                    "this layer has no neurons: list, but others do",
-                    hint="use the named form (neurons: and named weights) for every layer, or for none",
+                    _("this layer has no neurons: list, but others do"),
+                    hint=_("use the named form (neurons: and named weights) for every layer, or for none"),
                 )
     loss = _choice(doc, ("loss",), data.get("loss", "half_sse"), LOSSES + SCORE_LOSSES, "loss")
-    margin = as_number(doc, ("margin",), data.get("margin", 1.0), "a margin Δ")
+    margin = as_number(doc, ("margin",), data.get("margin", 1.0), N_("a margin Δ"))
     if loss != "max_margin":
         for key in ("corrupt", "margin"):
             if key in data:
                 raise doc.error(
-                    (key,), f"{key} belongs to the max_margin loss", hint="remove it, or use loss: max_margin"
+                    (key,),
+                    _("{key} belongs to the max_margin loss").format(key=key),
+                    hint=_("remove it, or use loss: max_margin"),
                 )
     elif named:
         raise doc.error(
             ("loss",),
-            "max_margin is supported in the matrix form only",
-            hint="write the layers as weight matrices (see docs/scenarios.md)",
+            _("max_margin is supported in the matrix form only"),
+            hint=_("write the layers as weight matrices (see docs/scenarios.md)"),
         )
     rate = data.get("learning_rate", 0.5)
-    learning_rate = as_number(doc, ("learning_rate",), rate, "a positive learning rate")
+    learning_rate = as_number(doc, ("learning_rate",), rate, N_("a positive learning rate"))
     if learning_rate <= 0:
         raise doc.error(
-            ("learning_rate",), f"the learning rate must be positive, got {brief(rate)}", hint="Mazur uses 0.5"
+            ("learning_rate",),
+            _("the learning rate must be positive, got {value}").format(value=brief(rate)),
+            hint=_("Mazur uses 0.5"),
         )
     update_biases = data.get("update_biases", True)
     if not isinstance(update_biases, bool):
-        raise doc.error(("update_biases",), f"expected true or false, got {brief(update_biases)}")
+        raise doc.error(("update_biases",), _("expected true or false, got {value}").format(value=brief(update_biases)))
     reduction = _choice(doc, ("reduction",), data.get("reduction", "mean"), REDUCTIONS, "reduction")
     defaults = {p.key: as_number(doc, (p.key,), data.get(p.key, p.default), p.expects) for p in ACTIVATION_PARAMS}
-    l2 = as_number(doc, ("l2",), data.get("l2", 0.0), "a regularization strength λ ≥ 0")
+    l2 = as_number(doc, ("l2",), data.get("l2", 0.0), N_("a regularization strength λ ≥ 0"))
     if l2 < 0:
         raise doc.error(
             ("l2",),
-            f"the L2 strength λ must not be negative, got {brief(data['l2'])}",
-            hint="use 0 for no regularization",
+            _("the L2 strength λ must not be negative, got {value}").format(value=brief(data["l2"])),
+            hint=_("use 0 for no regularization"),
         )
 
     if named:
@@ -378,27 +412,30 @@ def from_document(doc: Document) -> Scenario:
         if layers[-1].size != 1:
             raise doc.error(
                 ("layers", len(layers) - 1, "weights"),
-                f"max_margin scores each window with one output neuron, this layer has {layers[-1].size}",
-                hint="give the last layer one row of weights (s = Uᵀa)",
+                _("max_margin scores each window with one output neuron, this layer has {count}").format(
+                    count=layers[-1].size
+                ),
+                hint=_("give the last layer one row of weights (s = Uᵀa)"),
             )
 
     for layer in layers[:-1]:
         if not layer.function.hidden_ok:
             raise doc.error(
                 ("layers", layer.index - 1, "activation"),
-                f"{layer.activation} is allowed only in the output layer",
-                hint="use sigmoid, tanh or relu in hidden layers",
+                _("{activation} is allowed only in the output layer").format(activation=layer.activation),
+                hint=_("use sigmoid, tanh or relu in hidden layers"),
             )
     out_layer = layers[-1]
     _check_targets(doc, loss, out_layer, targets, named)
     for layer in layers:
         if layer.size == 0:
-            raise doc.error(("layers", layer.index - 1), "a layer needs at least one neuron")
+            raise doc.error(("layers", layer.index - 1), _("a layer needs at least one neuron"))
     title = data.get("title", Path(doc.file).stem)
     note = data.get("source", data.get("description", ""))
-    for key, value in (("title", title), ("source", note)):
+    title_zh, source_zh = data.get("title_zh", ""), data.get("source_zh", "")
+    for key, value in (("title", title), ("source", note), ("title_zh", title_zh), ("source_zh", source_zh)):
         if not isinstance(value, str):
-            raise doc.error((key,), f"{key} must be text, got {brief(value)}")
+            raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
     return Scenario(
         title=title,
         source_note=str(note),
@@ -415,6 +452,8 @@ def from_document(doc: Document) -> Scenario:
         l2=l2,
         corrupt=None if corrupt is None else np.asarray(corrupt, dtype=float),
         margin=margin,
+        title_zh=title_zh,
+        source_zh=source_zh,
     )
 
 
@@ -435,35 +474,45 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
         one_sigmoid = out_layer.activation == "sigmoid" and out_layer.size == 1
         raise doc.error(
             ("loss",),
-            "cross_entropy needs a softmax output layer",
-            hint="with one sigmoid output, write loss: bce (binary cross-entropy, "
-            "Ng's L = −[y ln a + (1 − y) ln(1 − a)])"
+            _("cross_entropy needs a softmax output layer"),
+            hint=_(
+                "with one sigmoid output, write loss: bce (binary cross-entropy, "
+                "Ng's L = −[y ln a + (1 − y) ln(1 − a)])"
+            )
             if one_sigmoid
-            else f"set the last layer's activation to softmax (it is {out_layer.activation}), "
-            "or with sigmoid outputs write loss: bce",
+            else _(
+                "set the last layer's activation to softmax (it is {activation}), "
+                "or with sigmoid outputs write loss: bce"
+            ).format(activation=out_layer.activation),
         )
     if loss == "bce" and out_layer.activation != "sigmoid":
         raise doc.error(
             ("loss",),
-            f"bce needs outputs in (0, 1): a sigmoid output layer, not {out_layer.activation}",
-            hint="set the last layer's activation to sigmoid",
+            _("bce needs outputs in (0, 1): a sigmoid output layer, not {activation}").format(
+                activation=out_layer.activation
+            ),
+            hint=_("set the last layer's activation to sigmoid"),
         )
     if out_layer.activation == "softmax" and loss != "cross_entropy":
         raise doc.error(
-            ("loss",), f"a softmax output layer goes with cross_entropy, not {loss}", hint="use loss: cross_entropy"
+            ("loss",),
+            _("a softmax output layer goes with cross_entropy, not {loss}").format(loss=loss),
+            hint=_("use loss: cross_entropy"),
         )
     for s, row in enumerate(targets):
         path = where + ((s, "targets") if where == ("samples",) else ())
         if loss == "bce" and any(not 0 <= t <= 1 for t in row):
-            raise doc.error(path, f"bce targets must lie in [0, 1], got {row}")
+            raise doc.error(path, _("bce targets must lie in [0, 1], got {targets}").format(targets=row))
         if loss == "cross_entropy":
             if any(t < 0 for t in row):
-                raise doc.error(path, f"cross_entropy targets must not be negative, got {row}")
+                raise doc.error(
+                    path, _("cross_entropy targets must not be negative, got {targets}").format(targets=row)
+                )
             if abs(sum(row) - 1) > 1e-9:
                 raise doc.error(
                     path,
-                    f"cross_entropy targets must sum to 1, they sum to {sum(row):g}",
-                    hint="use a one-hot vector such as [0, 1, 0]",
+                    _("cross_entropy targets must sum to 1, they sum to {total}").format(total=f"{sum(row):g}"),
+                    hint=_("use a one-hot vector such as [0, 1, 0]"),
                 )
 
 
@@ -473,7 +522,7 @@ def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults
     if loss == "max_margin":
         windows, corrupt = _windows(doc, data)
         inputs = windows + corrupt
-        targets: list[list[float]] = [[] for _ in windows]
+        targets: list[list[float]] = [[] for _window in windows]
     else:
         inputs, targets = _samples_matrix(doc, data)
     n_in = len(inputs[0])
@@ -487,25 +536,28 @@ def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults
         activation = _choice(doc, path + ("activation",), raw.get("activation", "sigmoid"), ACTIVATIONS, "activation")
         w = _matrix_of_numbers(doc, path + ("weights",), raw["weights"])
         if w.shape[1] != previous:
-            before = "the inputs" if i == 0 else f"layer {i}"
+            if i == 0:
+                message = _("each row must have {count} weights (one per neuron of the inputs), got {got}")
+            else:
+                message = _("each row must have {count} weights (one per neuron of layer {layer}), got {got}")
             raise doc.error(
                 path + ("weights",),
-                f"each row must have {previous} weights (one per neuron of {before}), got {w.shape[1]}",
-                hint="row i = neuron i of this layer, column j = neuron j of the layer before",
+                message.format(count=previous, layer=i, got=w.shape[1]),
+                hint=_("row i = neuron i of this layer, column j = neuron j of the layer before"),
             )
         n = w.shape[0]
         index = i + 1
         last = i == len(layers_raw) - 1
         neurons = tuple(f"o{r + 1}" if last else f"h{index}_{r + 1}" for r in range(n))
         if "biases" in raw and "bias" in raw:
-            raise doc.error(path + ("bias",), "give either biases (one per neuron) or bias (shared), not both")
+            raise doc.error(path + ("bias",), _("give either biases (one per neuron) or bias (shared), not both"))
         if "biases" in raw:
             b = _vector(doc, path + ("biases",), raw["biases"])
             if len(b) != n:
                 raise doc.error(
                     path + ("biases",),
-                    f"expected {n} biases (one per neuron), got {len(b)}",
-                    hint="or write bias: VALUE for one bias shared by the layer",
+                    _("expected {count} biases (one per neuron), got {got}").format(count=n, got=len(b)),
+                    hint=_("or write bias: VALUE for one bias shared by the layer"),
                 )
             mode, biases, names = "neuron", b, tuple(f"b{index}_{r + 1}" for r in range(n))
         elif "bias" in raw:
@@ -526,26 +578,26 @@ def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], li
     if "targets" in data:
         raise doc.error(
             ("targets",),
-            "max_margin has no targets: it compares the scores of x and x_c",
-            hint="remove targets; give corrupt: [...] beside inputs",
+            _("max_margin has no targets: it compares the scores of x and x_c"),
+            hint=_("remove targets; give corrupt: [...] beside inputs"),
         )
     if "samples" in data:
         raw = data["samples"]
         if "inputs" in data or "corrupt" in data:
-            raise doc.error(("samples",), "give either samples: or inputs:/corrupt:, not both")
+            raise doc.error(("samples",), _("give either samples: or inputs:/corrupt:, not both"))
         if not isinstance(raw, list) or not raw:
-            raise doc.error(("samples",), "samples must be a non-empty list of {inputs: [...], corrupt: [...]}")
+            raise doc.error(("samples",), _("samples must be a non-empty list of {inputs: [...], corrupt: [...]}"))
         pairs: list[tuple[tuple[Any, ...], Any, tuple[Any, ...], Any]] = []
         for s, item in enumerate(raw):
             if not isinstance(item, dict):
-                raise doc.error(("samples", s), "each sample must be a mapping with inputs and corrupt")
+                raise doc.error(("samples", s), _("each sample must be a mapping with inputs and corrupt"))
             _check_keys(doc, ("samples", s), item, ("inputs", "corrupt"))
             _require(doc, ("samples", s), item, "inputs")
-            _require(doc, ("samples", s), item, "corrupt", hint="max_margin needs a corrupt window per sample")
+            _require(doc, ("samples", s), item, "corrupt", hint=_("max_margin needs a corrupt window per sample"))
             pairs.append((("samples", s, "inputs"), item["inputs"], ("samples", s, "corrupt"), item["corrupt"]))
     else:
-        _require(doc, (), data, "inputs", hint="add inputs: [...] and corrupt: [...], or samples: [...]")
-        _require(doc, (), data, "corrupt", hint="max_margin needs the corrupt window x_c")
+        _require(doc, (), data, "inputs", hint=_("add inputs: [...] and corrupt: [...], or samples: [...]"))
+        _require(doc, (), data, "corrupt", hint=_("max_margin needs the corrupt window x_c"))
         pairs = [(("inputs",), data["inputs"], ("corrupt",), data["corrupt"])]
     windows: list[list[float]] = []
     corrupt: list[list[float]] = []
@@ -554,7 +606,10 @@ def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], li
         first = len(windows[0]) if windows else len(xv)
         for path, v in ((xpath, xv), (cpath, cv)):
             if len(v) != first:
-                raise doc.error(path, f"this window has {len(v)} inputs but the first has {first}")
+                raise doc.error(
+                    path,
+                    _("this window has {count} inputs but the first has {first}").format(count=len(v), first=first),
+                )
         windows.append(xv)
         corrupt.append(cv)
     return windows, corrupt
@@ -563,15 +618,15 @@ def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], li
 def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
     if "samples" in data:
         if "inputs" in data or "targets" in data:
-            raise doc.error(("samples",), "give either samples: or inputs:/targets:, not both")
+            raise doc.error(("samples",), _("give either samples: or inputs:/targets:, not both"))
         raw = data["samples"]
         if not isinstance(raw, list) or not raw:
-            raise doc.error(("samples",), "samples must be a non-empty list of {inputs: [...], targets: [...]}")
+            raise doc.error(("samples",), _("samples must be a non-empty list of {inputs: [...], targets: [...]}"))
         inputs: list[list[float]] = []
         targets: list[list[float]] = []
         for s, item in enumerate(raw):
             if not isinstance(item, dict):
-                raise doc.error(("samples", s), "each sample must be a mapping with inputs and targets")
+                raise doc.error(("samples", s), _("each sample must be a mapping with inputs and targets"))
             _check_keys(doc, ("samples", s), item, ("inputs", "targets"))
             _require(doc, ("samples", s), item, "inputs")
             _require(doc, ("samples", s), item, "targets")
@@ -579,16 +634,22 @@ def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[floa
             t = _vector(doc, ("samples", s, "targets"), item["targets"]).tolist()
             if inputs and len(x) != len(inputs[0]):
                 raise doc.error(
-                    ("samples", s, "inputs"), f"this sample has {len(x)} inputs but sample 1 has {len(inputs[0])}"
+                    ("samples", s, "inputs"),
+                    _("this sample has {count} inputs but sample 1 has {first}").format(
+                        count=len(x), first=len(inputs[0])
+                    ),
                 )
             if targets and len(t) != len(targets[0]):
                 raise doc.error(
-                    ("samples", s, "targets"), f"this sample has {len(t)} targets but sample 1 has {len(targets[0])}"
+                    ("samples", s, "targets"),
+                    _("this sample has {count} targets but sample 1 has {first}").format(
+                        count=len(t), first=len(targets[0])
+                    ),
                 )
             inputs.append(x)
             targets.append(t)
         return inputs, targets
-    _require(doc, (), data, "inputs", hint="add inputs: [...] and targets: [...], or samples: [...]")
+    _require(doc, (), data, "inputs", hint=_("add inputs: [...] and targets: [...], or samples: [...]"))
     _require(doc, (), data, "targets")
     x = _vector(doc, ("inputs",), data["inputs"]).tolist()
     t = _vector(doc, ("targets",), data["targets"]).tolist()
@@ -598,7 +659,10 @@ def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[floa
 def _check_target_width(doc: Document, data: dict[str, Any], targets: list[list[float]], outputs: int) -> None:
     if len(targets[0]) != outputs:
         path: tuple[Any, ...] = ("samples", 0, "targets") if "samples" in data else ("targets",)
-        raise doc.error(path, f"expected {outputs} targets (one per output neuron), got {len(targets[0])}")
+        raise doc.error(
+            path,
+            _("expected {count} targets (one per output neuron), got {got}").format(count=outputs, got=len(targets[0])),
+        )
 
 
 def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float]):
@@ -615,20 +679,20 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
         activation = _choice(doc, path + ("activation",), raw.get("activation", "sigmoid"), ACTIVATIONS, "activation")
         neurons = raw["neurons"]
         if not isinstance(neurons, list) or not neurons or not all(isinstance(n, str) for n in neurons):
-            raise doc.error(path + ("neurons",), "neurons must be a non-empty list of names, e.g. [h1, h2]")
+            raise doc.error(path + ("neurons",), _("neurons must be a non-empty list of names, e.g. [h1, h2]"))
         for k, name in enumerate(neurons):
             _check_name(doc, path + ("neurons", k), name, seen)
         _require(doc, path, raw, "weights")
         wraw = raw["weights"]
         if not isinstance(wraw, dict):
-            raise doc.error(path + ("weights",), "in the named form, weights is a mapping NAME: {from, to, value}")
+            raise doc.error(path + ("weights",), _("in the named form, weights is a mapping NAME: {from, to, value}"))
         w = np.zeros((len(neurons), len(previous)))
         names: list[list[str | None]] = [[None] * len(previous) for _ in neurons]
         for wname, spec in wraw.items():
             wpath = path + ("weights", wname)
             _check_name(doc, wpath, wname, seen)
             if not isinstance(spec, dict):
-                raise doc.error(wpath, "a weight is a mapping {from: SOURCE, to: NEURON, value: NUMBER}")
+                raise doc.error(wpath, _("a weight is a mapping {from: SOURCE, to: NEURON, value: NUMBER}"))
             _check_keys(doc, wpath, spec, ("from", "to", "value"))
             for key in ("from", "to", "value"):
                 _require(doc, wpath, spec, key)
@@ -637,31 +701,39 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
                 if not isinstance(value, str):
                     raise doc.error(
                         wpath + (key,),
-                        f"{key} must be one neuron's name, got {brief(value)}",
-                        hint="e.g. {from: i1, to: h1, value: 0.15}",
+                        _("{key} must be one neuron's name, got {value}").format(key=key, value=brief(value)),
+                        hint=_("e.g. {from: i1, to: h1, value: 0.15}"),
                     )
             if src not in previous:
-                where = "an input" if i == 0 else f"a neuron of layer {i}"
                 if src in seen:
                     raise doc.error(
                         wpath + ("from",),
-                        f"{brief(src)} is not in the layer before; layers connect only "
-                        "to the layer before (no skip connections in v1)",
+                        _(
+                            "{name} is not in the layer before; layers connect only "
+                            "to the layer before (no skip connections in v1)"
+                        ).format(name=brief(src)),
                     )
+                if i == 0:
+                    message = _("{name} is not an input").format(name=brief(src))
+                else:
+                    message = _("{name} is not a neuron of layer {layer}").format(name=brief(src), layer=i)
                 raise doc.error(
                     wpath + ("from",),
-                    f"{brief(src)} is not {where}",
-                    hint=did_you_mean(str(src), previous) or f"choose one of {', '.join(previous)}",
+                    message,
+                    hint=did_you_mean(str(src), previous) or _choose(previous),
                 )
             if dst not in neurons:
                 raise doc.error(
                     wpath + ("to",),
-                    f"{brief(dst)} is not a neuron of this layer",
-                    hint=did_you_mean(str(dst), neurons) or f"choose one of {', '.join(neurons)}",
+                    _("{name} is not a neuron of this layer").format(name=brief(dst)),
+                    hint=did_you_mean(str(dst), neurons) or _choose(neurons),
                 )
             r, c = neurons.index(dst), previous.index(src)
             if names[r][c] is not None:
-                raise doc.error(wpath, f"{names[r][c]} already connects {src} to {dst}")
+                raise doc.error(
+                    wpath,
+                    _("{name} already connects {source} to {neuron}").format(name=names[r][c], source=src, neuron=dst),
+                )
             names[r][c] = wname
             w[r, c] = as_number(doc, wpath + ("value",), spec["value"])
         missing = [
@@ -673,8 +745,10 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
         if missing:
             raise doc.error(
                 path + ("weights",),
-                f"no weight for {', '.join(missing[:4])}" + (" ..." if len(missing) > 4 else ""),
-                hint="every neuron connects to every neuron of the layer before (use 0 for none)",
+                _("no weight for {connections}").format(
+                    connections=", ".join(missing[:4]) + (" ..." if len(missing) > 4 else "")
+                ),
+                hint=_("every neuron connects to every neuron of the layer before (use 0 for none)"),
             )
         mode, biases, bias_names = _named_biases(doc, path, raw.get("biases"), neurons, seen)
         param = _layer_param(doc, path, raw, activation, defaults)
@@ -699,10 +773,13 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
         if set(t) != set(outputs):
             missing = [o for o in outputs if o not in t]
             extra = [k for k in t if k not in outputs]
-            detail = f"missing {', '.join(missing)}" if missing else f"{', '.join(extra)} is not an output neuron"
+            if missing:
+                message = _("targets must name each output neuron ({outputs}): missing {names}")
+            else:
+                message = _("targets must name each output neuron ({outputs}): {names} is not an output neuron")
             raise doc.error(
                 tpath,
-                f"targets must name each output neuron ({', '.join(outputs)}): {detail}",
+                message.format(outputs=", ".join(outputs), names=", ".join(missing or extra)),
                 hint=f"{extra[0]}: {did_you_mean(extra[0], outputs)}"
                 if extra and did_you_mean(extra[0], outputs)
                 else None,
@@ -717,14 +794,14 @@ def _named_biases(doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[
     if raw is None:
         return "none", np.zeros(0), ()
     if not isinstance(raw, dict):
-        raise doc.error(path + ("biases",), "in the named form, biases is a mapping NAME: {to, value}")
+        raise doc.error(path + ("biases",), _("in the named form, biases is a mapping NAME: {to, value}"))
     owner: dict[str, str] = {}
     specs = []
     for bname, spec in raw.items():
         bpath = path + ("biases", bname)
         _check_name(doc, bpath, bname, seen)
         if not isinstance(spec, dict):
-            raise doc.error(bpath, "a bias is a mapping {to: NEURON or [NEURONS], value: NUMBER}")
+            raise doc.error(bpath, _("a bias is a mapping {to: NEURON or [NEURONS], value: NUMBER}"))
         _check_keys(doc, bpath, spec, ("to", "value"))
         _require(doc, bpath, spec, "to")
         _require(doc, bpath, spec, "value")
@@ -733,17 +810,19 @@ def _named_biases(doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[
             if not isinstance(dst, str):
                 raise doc.error(
                     bpath + ("to",),
-                    f"to must name neurons, got {brief(spec['to'])}",
-                    hint="e.g. {to: [h1, h2], value: 0.35}",
+                    _("to must name neurons, got {value}").format(value=brief(spec["to"])),
+                    hint=_("e.g. {to: [h1, h2], value: 0.35}"),
                 )
             if dst not in neurons:
                 raise doc.error(
                     bpath + ("to",),
-                    f"{brief(dst)} is not a neuron of this layer",
-                    hint=did_you_mean(str(dst), neurons) or f"choose from {', '.join(neurons)}",
+                    _("{name} is not a neuron of this layer").format(name=brief(dst)),
+                    hint=did_you_mean(str(dst), neurons) or _("choose from {names}").format(names=", ".join(neurons)),
                 )
             if dst in owner:
-                raise doc.error(bpath + ("to",), f"{dst} already has the bias {owner[dst]}")
+                raise doc.error(
+                    bpath + ("to",), _("{neuron} already has the bias {name}").format(neuron=dst, name=owner[dst])
+                )
             owner[dst] = bname
         specs.append((bname, targets, as_number(doc, bpath + ("value",), spec["value"])))
     if (
@@ -757,28 +836,30 @@ def _named_biases(doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[
         return ("neuron", np.array([by_neuron[n][1] for n in neurons]), tuple(by_neuron[n][0] for n in neurons))
     raise doc.error(
         path + ("biases",),
-        "give one bias shared by every neuron of the layer, or one bias per neuron",
-        hint="bias modes are none, one per neuron, or one shared by the layer",
+        _("give one bias shared by every neuron of the layer, or one bias per neuron"),
+        hint=_("bias modes are none, one per neuron, or one shared by the layer"),
     )
 
 
 def _samples_named(doc: Document, data: dict[str, Any]):
     def vector(path: tuple[Any, ...], raw: Any, what: str) -> dict[str, float]:
         if not isinstance(raw, dict) or not raw:
-            raise doc.error(path, f"in the named form, {what} is a mapping NAME: VALUE, e.g. {{i1: 0.05}}")
+            raise doc.error(
+                path, _("in the named form, {key} is a mapping NAME: VALUE, e.g. {{i1: 0.05}}").format(key=what)
+            )
         return {str(k): as_number(doc, path + (k,), v) for k, v in raw.items()}
 
     if "samples" in data:
         if "inputs" in data or "targets" in data:
-            raise doc.error(("samples",), "give either samples: or inputs:/targets:, not both")
+            raise doc.error(("samples",), _("give either samples: or inputs:/targets:, not both"))
         raw = data["samples"]
         if not isinstance(raw, list) or not raw:
-            raise doc.error(("samples",), "samples must be a non-empty list of {inputs: {...}, targets: {...}}")
+            raise doc.error(("samples",), _("samples must be a non-empty list of {inputs: {...}, targets: {...}}"))
         ins: list[tuple[dict[str, float], tuple[Any, ...]]] = []
         ts: list[tuple[dict[str, float], tuple[Any, ...]]] = []
         for s, item in enumerate(raw):
             if not isinstance(item, dict):
-                raise doc.error(("samples", s), "each sample must be a mapping with inputs and targets")
+                raise doc.error(("samples", s), _("each sample must be a mapping with inputs and targets"))
             _check_keys(doc, ("samples", s), item, ("inputs", "targets"))
             _require(doc, ("samples", s), item, "inputs")
             _require(doc, ("samples", s), item, "targets")
@@ -786,7 +867,9 @@ def _samples_named(doc: Document, data: dict[str, Any]):
             if ins and list(x) != list(ins[0][0]):
                 raise doc.error(
                     ("samples", s, "inputs"),
-                    f"this sample's inputs are {', '.join(x)}; sample 1 has {', '.join(ins[0][0])}",
+                    _("this sample's inputs are {names}; sample 1 has {first}").format(
+                        names=", ".join(x), first=", ".join(ins[0][0])
+                    ),
                 )
             ins.append((x, ("samples", s, "inputs")))
             ts.append((vector(("samples", s, "targets"), item["targets"], "targets"), ("samples", s, "targets")))
@@ -832,26 +915,39 @@ def _check_keys(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], a
             synonym = KEY_SYNONYMS.get(str(key).lower())
             raise doc.error(
                 path + (key,),
-                f"unknown key {brief(key)}",
-                hint=(f"did you mean {synonym}?" if synonym in allowed else None)
+                _("unknown key {key}").format(key=brief(key)),
+                hint=(_("did you mean {names}?").format(names=synonym) if synonym in allowed else None)
                 or did_you_mean(str(key), allowed)
-                or f"expected one of {', '.join(allowed)}",
+                or _("expected one of {names}").format(names=", ".join(allowed)),
             )
 
 
 def _require(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], key: str, hint: str | None = None) -> None:
     if key not in mapping:
-        raise doc.error(path, f"missing required key {brief(key)}", hint=hint or "see docs/scenarios.md")
+        raise doc.error(
+            path, _("missing required key {key}").format(key=brief(key)), hint=hint or _("see docs/scenarios.md")
+        )
+
+
+_UNKNOWN = {
+    "loss": N_("unknown loss {value}"),
+    "activation": N_("unknown activation {value}"),
+    "reduction": N_("unknown reduction {value}"),
+}
 
 
 def _choice(doc: Document, path: tuple[Any, ...], value: Any, choices: Sequence[str], what: str) -> str:
     if not isinstance(value, str) or value not in choices:
         raise doc.error(
             path,
-            f"unknown {what} {brief(value)}",
-            hint=did_you_mean(str(value), choices) or f"choose one of {', '.join(choices)}",
+            _(_UNKNOWN[what]).format(value=brief(value)),
+            hint=did_you_mean(str(value), choices) or _choose(choices),
         )
     return value
+
+
+def _choose(names: Sequence[str]) -> str:
+    return _("choose one of {names}").format(names=", ".join(names))
 
 
 def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str, tuple[Any, ...]]) -> None:
@@ -860,17 +956,17 @@ def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str,
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
         raise doc.error(
             path,
-            f"{brief(name)} is not a valid name",
-            hint="use letters, digits and _, starting with a letter (e.g. h1, w5)",
+            _("{name} is not a valid name").format(name=brief(name)),
+            hint=_("use letters, digits and _, starting with a letter (e.g. h1, w5)"),
         )
     if name.startswith(RESERVED_PREFIXES) or name in ("E", "total"):
         raise doc.error(
             path,
-            f"the name {brief(name)} would read as a quantity name (net_X, E_X, dE/..., ...)",
-            hint="choose a name that does not start with net_, out_, delta_, E_, dE, dnet_ or dout_",
+            _("the name {name} would read as a quantity name (net_X, E_X, dE/..., ...)").format(name=brief(name)),
+            hint=_("choose a name that does not start with net_, out_, delta_, E_, dE, dnet_ or dout_"),
         )
     if name in seen:
-        raise doc.error(path, f"the name {brief(name)} is used twice")
+        raise doc.error(path, _("the name {name} is used twice").format(name=brief(name)))
     seen[name] = path
 
 
@@ -880,7 +976,7 @@ def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> np.ndarray:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise doc.error(path, f"expected a non-empty list of numbers, got {brief(raw)}")
+        raise doc.error(path, _("expected a non-empty list of numbers, got {value}").format(value=brief(raw)))
     return np.array([as_number(doc, path + (k,), v) for k, v in enumerate(raw)], dtype=float)
 
 
@@ -888,16 +984,21 @@ def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> np.nda
     import numpy as np
 
     if not isinstance(raw, list) or not raw:
-        raise doc.error(path, "weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]")
+        raise doc.error(path, _("weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]"))
     rows: list[list[float]] = []
     for r, row in enumerate(raw):
         if not isinstance(row, list) or not row:
             raise doc.error(
                 path + (r,),
-                "each row of weights must be a non-empty list of numbers",
-                hint="row i = neuron i of this layer, e.g. [0.15, 0.20]",
+                _("each row of weights must be a non-empty list of numbers"),
+                hint=_("row i = neuron i of this layer, e.g. [0.15, 0.20]"),
             )
         if rows and len(row) != len(rows[0]):
-            raise doc.error(path + (r,), f"row {r + 1} has {len(row)} weights but row 1 has {len(rows[0])}")
+            raise doc.error(
+                path + (r,),
+                _("row {row} has {count} weights but row 1 has {first}").format(
+                    row=r + 1, count=len(row), first=len(rows[0])
+                ),
+            )
         rows.append([as_number(doc, path + (r, c), v) for c, v in enumerate(row)])
     return np.array(rows, dtype=float)
