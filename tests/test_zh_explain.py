@@ -11,9 +11,9 @@ The JSON is the same in both languages. The command itself: `bptrace explain w5 
 A scenario's title is the author's text, not bptrace's: its words are left out of the prose check on the
 heading lines only.
 
-Time: SymPy's derivatives and the verification are the same in both languages, so the English derivation
-reuses the Chinese one's (`_reuse_sympy`). Every name of every network, 3940 names in two languages,
-took 3.6 min of CPU (5.7 min on a shared machine); cs224n_window's 1803 names and softmax_classifier's SymPy
+Time: SymPy's derivatives of the factors have no words, so the English derivation reuses the Chinese one's
+(`_reuse_sympy`). Every name of every network (3940 names), each explained in both languages, took 3.6 min
+of CPU (5.7 min on a shared machine); cs224n_window's 1803 names and softmax_classifier's SymPy
 simplifications are most of it. The full sweep was kept: it is what finds a message left untranslated."""
 
 from __future__ import annotations
