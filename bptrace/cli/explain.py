@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -18,6 +20,7 @@ from bptrace.cli.common import (
     write_output,
 )
 from bptrace.errors import BptraceError, UnknownNameError
+from bptrace.i18n import _
 
 if TYPE_CHECKING:
     from bptrace.model.scenario import Scenario
@@ -90,7 +93,7 @@ def explain(
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower(), "terminal") if output and output != "-" else "terminal"
     if standalone and fmt != "latex":
-        raise BptraceError("--standalone goes with --format latex", hint="add --format latex")
+        raise BptraceError(_("--standalone goes with --format latex"), hint=_("add --format latex"))
     from bptrace.cli import graph as cli_graph
 
     destination = prepare_output(output, force, inputs=[scenario])
@@ -103,19 +106,24 @@ def explain(
         return
     if not target:
         raise BptraceError(
-            "give a TARGET to explain, e.g. 'bptrace explain w5'", hint="'bptrace explain --list' lists every name"
+            _("give a TARGET to explain, e.g. 'bptrace explain w5'"),
+            hint=_("'bptrace explain --list' lists every name"),
         )
     try:
         quantity = names.parse(target, s)
     except UnknownNameError as exc:
         where = f"'bptrace explain --list{'' if scenario is None else ' -s ' + scenario}'"
         exc.hint = (
-            f"{exc.hint} All names: {where}"
-            if exc.hint and exc.hint.startswith("did you mean")
-            else exc.hint or f"all names: {where}"
+            _("{hint} All names: {where}").format(hint=exc.hint, where=where)
+            if exc.hint and _suggests(exc.hint)
+            else exc.hint or _("all names: {where}").format(where=where)
         )
         raise
-    explanation = build(make_trace(s), quantity, digits=digits, checks=not no_checks)
+    if fmt == "json":  # the JSON is the same in every language (docs/glossary.zh.md): built in English
+        with _english():
+            explanation = build(make_trace(s), quantity, digits=digits, checks=not no_checks)
+    else:
+        explanation = build(make_trace(s), quantity, digits=digits, checks=not no_checks)
     if fmt == "terminal":
         from bptrace.render.explain_text import ExplanationView
 
@@ -143,20 +151,44 @@ def explain(
         raise Mismatch()
 
 
+def _suggests(hint: str) -> bool:
+    """Whether an unknown name's hint is a suggestion ('did you mean w5 or w5+?'), in either language."""
+    english = "did you mean"
+    translated = _("did you mean {names}?").split("{names}")[0].strip()  # bptrace.model.source.did_you_mean
+    return hint.startswith(english) or bool(translated) and hint.startswith(translated)
+
+
+@contextmanager
+def _english() -> Iterator[None]:
+    """English while the block runs (the JSON's texts), then the language asked for again."""
+    from bptrace import i18n
+
+    previous = i18n.language()
+    i18n.set_language("en")
+    try:
+        yield
+    finally:
+        i18n.set_language(previous)
+
+
 def _name_list(scenario: Scenario) -> str:
     """Every quantity name of the scenario, one per line; per-sample names once, with ':k'."""
     from bptrace.model import names
 
-    lines = [f"# every name of {scenario.title}"]
+    lines = ["# " + _("every name of {title}").format(title=scenario.title)]
     if scenario.samples > 1:
         lines.append(
-            f"# :k is a sample, 1..{scenario.samples}; an unsuffixed derivative of the loss is the batch value"
+            "# "
+            + _(":k is a sample, 1..{m}; an unsuffixed derivative of the loss is the batch value").format(
+                m=scenario.samples
+            )
         )
     if scenario.max_margin:
-        lines.append("# max_margin: :k is sample k's true window x, :kc its corrupt window x_c")
+        lines.append("# " + _("max_margin: :k is sample k's true window x, :kc its corrupt window x_c"))
+    also = "  " + _("(and :kc)")
     for name in names.all_names(scenario):
         alone = names.parse_or_none(name, scenario) is not None
-        lines.append(name if alone else f"{name}:k" + ("  (and :kc)" if scenario.max_margin else ""))
+        lines.append(name if alone else f"{name}:k" + (also if scenario.max_margin else ""))
     return "\n".join(lines) + "\n"
 
 

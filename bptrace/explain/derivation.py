@@ -25,6 +25,7 @@ from bptrace.display import Displayable
 from bptrace.engine import factors as chain_factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import Formula, cancels_derivative
+from bptrace.i18n import N_, _, ngettext
 from bptrace.model import names
 
 if TYPE_CHECKING:
@@ -37,6 +38,27 @@ if TYPE_CHECKING:
 MAX_TERMS = 6  # terms of a sum written out before the rest is summarised
 MAX_PATHS = 8  # paths to E_total drawn before the rest is counted
 MAX_HISTORY = 6  # steps of θ@N and E_total@N listed before the middle is summarised
+
+# What a quantity is (the heading's middle part), by kind; {x} is the neuron, {other} a path's neuron above
+DESCRIPTIONS = {
+    "net": N_("net input of {x}"),
+    "out": N_("output of {x}"),
+    "E": N_("loss term of output {x}"),
+    "E_total": N_("the total loss"),
+    "dE_dout": N_("how the loss changes with out_{x}"),
+    "dout_dnet": N_("slope of {x}'s activation"),
+    "delta": N_("error signal of {x} (∂E/∂net_{x})"),
+    "path": N_("the part of ∂E/∂out_{x} that flows through {other}"),
+}
+# The checks' methods (Check.method; the JSON keeps them in English)
+CHAIN_RULE = N_("chain rule")
+FINITE_DIFFERENCE = N_("finite difference")
+NOT_JUDGED = N_("finite difference (not judged)")
+
+
+def frozen_words() -> str:
+    """What a frozen bias's update says."""
+    return _("(not updated: update_biases is false)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -85,7 +107,8 @@ def summed(items: list[Math], count: int | None = None) -> Math:
     count = len(items) if count is None else count
     if count > MAX_TERMS and len(items) >= MAX_TERMS - 1:
         more = count - (MAX_TERMS - 1)
-        skipped = Math(f"… ({more} more)", rf"\dots\ (\text{{{more} more}})")
+        words = _("{more} more").format(more=more)  # TRANSLATORS: the terms of a long sum not written out
+        skipped = Math(f"… ({words})", rf"\dots\ (\text{{{tex_words(words)}}})")
         return join(items[: MAX_TERMS - 2] + [skipped, items[-1]], PLUS)
     return join(items, PLUS)
 
@@ -118,6 +141,31 @@ def latex_name(name: str) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("_", r"\_")
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%"}
+_TEX_SPECIAL.update({"_": r"\_", "^": r"\^{}", "~": r"\~{}"})
+
+
+def tex_words(text: str) -> str:
+    """Prose (English or its translation) for inside LaTeX's \\text{…}: the specials escaped, the rest kept."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def words_around(template: str, name: str, latex: str) -> str:
+    """LaTeX of a translated `template` holding one placeholder {name}: its words as \\text{…}, the placeholder
+    as the formula `latex` (so "the last factor of {name}" and "{name} 的最后一个因子" both read in order)."""
+    before, _sep, after = template.partition("{" + name + "}")
+    return (
+        (r"\text{" + tex_words(before) + "} " if before else "")
+        + latex
+        + (r" \text{" + tex_words(after) + "}" if after else "")
+    )
+
+
+def listed(items: list[str]) -> str:
+    """h1, h2, h3 (Chinese: h1、h2、h3)."""
+    return _(", ").join(items)  # TRANSLATORS: between the items of a list of names (h1, h2, h3)
 
 
 def var(name: str) -> Math:
@@ -552,39 +600,35 @@ class _Builder:
             p = s.parameter(q.param)
             what = self.describe_param(p)
             if q.kind == "grad":
-                return f"gradient of the loss with respect to {p.name} ({what})"
+                return _("gradient of the loss with respect to {name} ({what})").format(name=p.name, what=what)
             if q.kind == "updated":
-                return f"{p.name} after {'one update' if q.steps == 1 else f'{q.steps} updates'} ({what})"
+                if q.steps == 1:
+                    return _("{name} after one update ({what})").format(name=p.name, what=what)
+                return _("{name} after {steps} updates ({what})").format(name=p.name, steps=q.steps, what=what)
             if q.kind == "factor":
-                return f"the last chain-rule factor of {p.name} ({what})"
+                return _("the last chain-rule factor of {name} ({what})").format(name=p.name, what=what)
             return what
         x = q.neuron or ""
         if q.kind == "out" and s.neuron(x)[0] == 0:
-            return f"input {x}"
+            return _("input {x}").format(x=x)
         steps = q.steps or 1
-        return {
-            "net": f"net input of {x}",
-            "out": f"output of {x}",
-            "E": f"loss term of output {x}",
-            "E_total": "the total loss",
-            "after": f"the loss after {steps} update{'s' if steps > 1 else ''}",
-            "dE_dout": f"how the loss changes with out_{x}",
-            "dout_dnet": f"slope of {x}'s activation",
-            "delta": f"error signal of {x} (∂E/∂net_{x})",
-            "path": f"the part of ∂E/∂out_{x} that flows through {q.other}",
-        }[q.kind]
+        if q.kind == "after":
+            return ngettext("the loss after {steps} update", "the loss after {steps} updates", steps).format(
+                steps=steps
+            )
+        return _(DESCRIPTIONS[q.kind]).format(x=x, other=q.other)
 
     def describe_param(self, p: Parameter) -> str:
         layer = self.s.layers[p.layer - 1]
         if p.kind == "weight":
             src = self.s.layer_names(p.layer - 1)[p.col or 0]
-            text = f"weight from {src} to {layer.neurons[p.row or 0]}"
+            text = _("weight from {source} to {neuron}").format(source=src, neuron=layer.neurons[p.row or 0])
         elif p.row is None:
-            text = f"bias shared by {', '.join(layer.neurons)}"
+            text = _("bias shared by {neurons}").format(neurons=listed(list(layer.neurons)))
         else:
-            text = f"bias of {layer.neurons[p.row]}"
+            text = _("bias of {neuron}").format(neuron=layer.neurons[p.row])
         if self.trace.frozen(p):
-            text += ", not updated"
+            text = _("{what}, not updated").format(what=text)
         return text
 
     # ---- the L2 penalty P = λ/(2m)·Σ W² (every weight, never a bias) ----
@@ -607,7 +651,9 @@ class _Builder:
             None,
             None,
             [row],
-            notes=[f"λ = {num(self.l2, self.digits)}: the L2 penalty, over every weight (no bias)"],
+            notes=[
+                _("λ = {value}: the L2 penalty, over every weight (no bias)").format(value=num(self.l2, self.digits))
+            ],
         )
 
     def add_penalty(self, ex: Explanation, data: float, penalty: float) -> None:
@@ -636,8 +682,9 @@ class _Builder:
 
     def hinge_where(self, x: str) -> Math:
         return Math(
-            f",  s = out_{x} of the window x, s_c = out_{x} of the corrupt window x_c, "
-            f"Δ = {num(self.s.margin, self.digits)}",
+            _(",  s = out_{x} of the window x, s_c = out_{x} of the corrupt window x_c, Δ = {margin}").format(
+                x=x, margin=num(self.s.margin, self.digits)
+            ),
             rf",\quad s = {latex_name('out_' + x)}(x),\ s_c = {latex_name('out_' + x)}(x_c),\ "
             rf"\Delta = {self.n(self.s.margin).latex}",
         )
@@ -647,9 +694,10 @@ class _Builder:
         E, m = self.E, self.m
         lt = self.trace.layers[-1]
         definition = [var(E) + EQ + self.term_symbols(x) + self.hinge_where(x)]
+        when, otherwise = _(" if "), _("else ")  # TRANSLATORS: −1 if Δ + s_c − s > 0, else 0
         closed = Math(
-            "−1 (window x) or +1 (window x_c) if Δ + s_c − s > 0, else 0",
-            r"\mp 1 \text{ if } \Delta + s_c - s > 0,\ \text{else } 0",
+            _("−1 (window x) or +1 (window x_c) if Δ + s_c − s > 0, else 0"),
+            r"\mp 1 \text{" + tex_words(when) + r"} \Delta + s_c - s > 0,\ \text{" + tex_words(otherwise) + "} 0",
         )
         rows = []
         for i in samples:
@@ -660,9 +708,9 @@ class _Builder:
                     i,
                     [
                         sign
-                        + Math(" if ", r"\text{ if }")
+                        + Math(when, r"\text{" + tex_words(when) + "}")
                         + self.hinge_numbers(k, lt.out)
-                        + Math(" > 0, else 0", r" > 0,\ \text{else } 0")
+                        + Math(" > 0, " + otherwise + "0", r" > 0,\ \text{" + tex_words(otherwise) + "} 0")
                     ],
                     float(lt.dE_dout[i, 0]),
                 )
@@ -680,14 +728,16 @@ class _Builder:
                 E, "s" if i < m else "s_c", J, sv if i < m else sc, point=point, expected=float(lt.dE_dout[i, 0])
             )
         notes = [
-            "max_margin: two forward passes per sample, the window x (score s) and the corrupt window x_c "
-            "(score s_c); ':kc' names the corrupt pass of sample k",
-            "a sample that already meets the margin (Δ + s_c − s ≤ 0) has E_s = 0 and sends no gradient",
+            _(
+                "max_margin: two forward passes per sample, the window x (score s) and the corrupt window x_c "
+                "(score s_c); ':kc' names the corrupt pass of sample k"
+            ),
+            _("a sample that already meets the margin (Δ + s_c − s ≤ 0) has E_s = 0 and sends no gradient"),
         ]
         return Step(
             f"dE/dout_{x}",
             partial(E, f"out_{x}"),
-            f"how {E} changes with the score out_{x}",
+            _("how {E} changes with the score out_{x}").format(E=E, x=x),
             definition,
             derivation,
             closed,
@@ -705,7 +755,7 @@ class _Builder:
         if node == "E_total":
             yield ["E_total"]
             return
-        kind, _, x = node.partition("_")
+        kind, _sep, x = node.partition("_")
         if kind == "E":
             yield [node, "E_total"]
             return
@@ -731,12 +781,12 @@ class _Builder:
 
     def _count(self, node: str) -> int:
         s = self.s
-        kind, _, x = node.partition("_")
+        kind, _sep, x = node.partition("_")
         if node == "E_total" or kind == "E":
             return 1
         if kind not in ("net", "out"):
             return sum(self._count(f"net_{x}") for x in _fed_by(s.parameter(node), s))
-        layer, _ = s.neuron(x)
+        layer, _row = s.neuron(x)
         if kind == "net":
             fan = s.layers[layer - 1].size if s.layers[layer - 1].activation == "softmax" else 1
             return fan * self._count_out(layer)
@@ -821,13 +871,15 @@ class _Builder:
         notes = []
         if s.loss == "cross_entropy":
             notes.append(
-                f"softmax ties every output to every net, so δ is not ∂E/∂out × ∂out/∂net here; "
-                f"see 'bptrace explain delta_{x}'"
+                _(
+                    "softmax ties every output to every net, so δ is not ∂E/∂out × ∂out/∂net here; "
+                    "see 'bptrace explain delta_{x}'"
+                ).format(x=x)
             )
         return Step(
             f"dE/dout_{x}",
             partial(E, f"out_{x}"),
-            f"how {E} changes with out_{x}",
+            _("how {E} changes with out_{x}").format(E=E, x=x),
             definition,
             derivation,
             closed,
@@ -865,7 +917,7 @@ class _Builder:
             wname = above.weight_name(q, r)
             rows = []
             for i in samples:
-                _, delta_numbers = self.delta_stages(k, i)
+                _symbols, delta_numbers = self.delta_stages(k, i)
                 rows.append(
                     self.prow(
                         i,
@@ -910,15 +962,22 @@ class _Builder:
             stages = [summed([self.n(v) for v in values], len(ks))] if len(ks) > 1 else []
             rows.append(self.prow(i, stages, float(self.trace.layers[layer_index - 1].dE_dout[i, r])))
         count = len(ks)
-        how = "one path" if count == 1 else f"a sum over the {count} paths"
-        notes = [
-            f"{how} through the layer above ({', '.join(ks[:MAX_TERMS])}{' …' if count > MAX_TERMS else ''}); "
-            f"each δ_k has its own derivation: 'bptrace explain delta_{ks[0]}'"
-        ]
+        above_names = listed(ks[:MAX_TERMS]) + (" …" if count > MAX_TERMS else "")
+        if count == 1:
+            how = _(
+                "one path through the layer above ({neurons}); each δ_k has its own derivation: "
+                "'bptrace explain delta_{first}'"
+            )
+        else:
+            how = _(
+                "a sum over the {count} paths through the layer above ({neurons}); each δ_k has its own "
+                "derivation: 'bptrace explain delta_{first}'"
+            )
+        notes = [how.format(count=count, neurons=above_names, first=ks[0])]
         return Step(
             f"dE/dout_{x}",
             partial(E, f"out_{x}"),
-            f"how {E} changes with out_{x}",
+            _("how {E} changes with out_{x}").format(E=E, x=x),
             definition,
             None,
             None,
@@ -959,20 +1018,23 @@ class _Builder:
         notes = []
         if layer.activation == "softmax":
             notes.append(
-                f"softmax: out_{x} depends on every net of the layer; this is the diagonal entry of its "
-                f"Jacobian (∂out_k/∂net_{x} = −out_k·out_{x} for k ≠ {x})"
+                _(
+                    "softmax: out_{x} depends on every net of the layer; this is the diagonal entry of its "
+                    "Jacobian (∂out_k/∂net_{x} = −out_k·out_{x} for k ≠ {x})"
+                ).format(x=x)
             )
         if any(bool(lt.kink[j, r]) for j in samples):
             from bptrace.verify.kinks import kink_note
 
             notes.append(
-                f"net_{x} is exactly 0, where {layer.activation} is not differentiable: "
-                + kink_note(layer.activation, layer.param)
+                _("net_{x} is exactly 0, where {activation} is not differentiable: {convention}").format(
+                    x=x, activation=layer.activation, convention=kink_note(layer.activation, layer.param)
+                )
             )
         return Step(
             f"dout_{x}/dnet_{x}",
             partial(f"out_{x}", f"net_{x}"),
-            f"slope of {layer.activation} at net_{x}",
+            _("slope of {activation} at net_{x}").format(activation=layer.activation, x=x),
             definition,
             derivation,
             closed,
@@ -1022,11 +1084,11 @@ class _Builder:
                 expected=float(lt.delta[i, r]),
                 simplify=True,
             )
-        notes = ["the targets sum to 1, so SymPy's result is out − t: softmax and cross-entropy cancel"]
+        notes = [_("the targets sum to 1, so SymPy's result is out − t: softmax and cross-entropy cancel")]
         return Step(
             f"delta_{x}",
             partial(E, f"net_{x}"),
-            f"error signal of {x}",
+            _("error signal of {x}").format(x=x),
             definition,
             derivation,
             closed,
@@ -1038,17 +1100,17 @@ class _Builder:
         """δ_x as a value with its two factors (its full derivation is 'bptrace explain delta_x')."""
         layer_index, r = self.s.neuron(x)
         lt = self.trace.layers[layer_index - 1]
-        symbols, _ = self.delta_stages(x, samples[0])
+        symbols, _numbers = self.delta_stages(x, samples[0])
         rows = [self.prow(i, [self.delta_stages(x, i)[1]], float(lt.delta[i, r])) for i in samples]
         return Step(
             f"delta_{x}",
             delta(x),
-            f"error signal of {x}",
+            _("error signal of {x}").format(x=x),
             [delta(x) + EQ + partial(self.E, f"net_{x}") + EQ + symbols],
             None,
             None,
             rows,
-            notes=[f"derived step by step in 'bptrace explain delta_{x}'"],
+            notes=[_("derived step by step in 'bptrace explain delta_{x}'").format(x=x)],
         )
 
     def step_factor(self, x: str, p: Parameter, samples: list[int]) -> Step:
@@ -1069,11 +1131,11 @@ class _Builder:
             )
         notes = []
         if p.kind == "bias" and p.row is None:
-            notes.append(f"the same for every neuron {p.name} feeds")
+            notes.append(_("the same for every neuron {name} feeds").format(name=p.name))
         return Step(
             f"dnet_{x}/d{p.name}",
             partial(f"net_{x}", p.name),
-            f"how net_{x} changes with {p.name}",
+            _("how net_{x} changes with {name}").format(x=x, name=p.name),
             [self.net_definition(x)],
             derivation,
             closed,
@@ -1101,7 +1163,7 @@ class _Builder:
         return Step(
             f"dnet_{k}/dout_{x}",
             partial(f"net_{k}", f"out_{x}"),
-            f"how net_{k} changes with out_{x}",
+            _("how net_{k} changes with out_{x}").format(k=k, x=x),
             [self.net_definition(k)],
             derivation,
             var(wname),
@@ -1155,7 +1217,7 @@ class _Builder:
             paths=[],
             path_count=0,
             chain=[],
-            chain_title="Chain rule",
+            chain_title=_("Chain rule"),
             steps=[],
             product=[],
             product_symbol=var(q.name),
@@ -1173,7 +1235,7 @@ class _Builder:
         handler(q, ex, samples, batch)
         output_dE_dout = q.kind == "dE_dout" and self.s.neuron(q.neuron or "")[0] == self.L
         if q.kind in ("net", "out", "E", "E_total", "after", "dout_dnet", "factor") or output_dE_dout:
-            ex.chain_title = "Formula"
+            ex.chain_title = _("Formula")
         if ex.kind in ("E_total", "after"):  # rows per sample: E_s; the batch row: the target
             ex.product_symbol, ex.batch_symbol = var(self.E), ex.symbol
         elif ex.kind not in ("param", "grad", "updated"):
@@ -1190,16 +1252,23 @@ class _Builder:
         ex.value = ex.batch.value
         if self.mm and any(r.corrupt for r in rows) and ex.product_symbol.text.startswith("∂"):
             # a row is one window's share of ∂E_s/∂θ (the two windows' shares add up to ∂E_s/∂θ)
-            ex.product_symbol = ex.product_symbol + Math(" (one window's share)", r"\ \text{(one window's share)}")
-        how = "mean" if self.s.reduction == "mean" else "sum"
+            share = _(" (one window's share)")
+            ex.product_symbol = ex.product_symbol + Math(share, r"\ \text{" + tex_words(share.strip()) + "}")
+        mean = self.s.reduction == "mean"
         if not batch:
-            ex.batch_title = "Both windows of the sample (x and x_c)"
+            ex.batch_title = _("Both windows of the sample (x and x_c)")
+        elif self.mm and mean:
+            ex.batch_title = _(
+                "Over the batch (each sample's two windows added, then the mean over the {m} samples)"
+            ).format(m=self.m)
         elif self.mm:
-            ex.batch_title = (
-                f"Over the batch (each sample's two windows added, then the {how} over the {self.m} samples)"
-            )
+            ex.batch_title = _(
+                "Over the batch (each sample's two windows added, then the sum over the {m} samples)"
+            ).format(m=self.m)
+        elif mean:
+            ex.batch_title = _("Over the batch (the mean over the {m} samples)").format(m=self.m)
         else:
-            ex.batch_title = f"Over the batch (the {how} over the {self.m} samples)"
+            ex.batch_title = _("Over the batch (the sum over the {m} samples)").format(m=self.m)
 
     def ex_param(self, q: Quantity, ex: Explanation, samples: list[int], batch: bool) -> None:
         s, E = self.s, self.E
@@ -1228,7 +1297,7 @@ class _Builder:
             deltas = Step(
                 "delta_X",
                 Math("δ_X", r"\delta_X"),
-                f"error signal of each neuron {p.name} feeds",
+                _("error signal of each neuron {name} feeds").format(name=p.name),
                 [Math("δ_X", r"\delta_X") + EQ + partial(E, "net_X")],
                 None,
                 None,
@@ -1237,9 +1306,11 @@ class _Builder:
             )
             for x in shown:
                 sub = self.step_delta_compact(x, samples)
-                symbols, _ = self.delta_stages(x, samples[0])
+                symbols, _numbers = self.delta_stages(x, samples[0])
                 deltas.terms.append(Term(f"delta_{x}", delta(x), partial(E, f"net_{x}") + EQ + symbols, sub.rows))
-            deltas.notes.append(f"each δ is derived step by step in 'bptrace explain delta_{layer.neurons[0]}'")
+            deltas.notes.append(
+                _("each δ is derived step by step in 'bptrace explain delta_{x}'").format(x=layer.neurons[0])
+            )
             ex.steps = [deltas, self.step_factor(layer.neurons[0], p, samples)]
             ex.product_formula = summed([delta(x) for x in shown], len(neurons))
             rows = []
@@ -1286,7 +1357,7 @@ class _Builder:
                     + self.n(lt.dout_dnet[i, r])
                     + EQ
                     + self.n(d)
-                    + Math(", so ", r",\ \text{so}\ ")
+                    + Math(_(", so "), r",\ \text{" + tex_words(_("so")) + r"}\ ")
                     + per_sample
                     + EQ
                     + delta(x)
@@ -1294,11 +1365,12 @@ class _Builder:
                     + ")"
                 )
             if p.layer == self.L and cancels_derivative(layer.activation, s.loss) and layer.activation != "softmax":
+                pair = _("{activation} with {loss}: ")
+                cancels = _("the loss cancels {f}")  # TRANSLATORS: {f} is f′, the derivative of the activation
                 ex.notes.append(
                     Math(
-                        f"({layer.activation} with {s.loss}: ",
-                        rf"(\text{{{layer.activation} with "
-                        rf"{_escape(s.loss)}: }}",
+                        "(" + pair.format(activation=layer.activation, loss=s.loss),
+                        r"(\text{" + tex_words(pair.format(activation=layer.activation, loss=s.loss)) + "}",
                     )
                     + partial(E, f"out_{x}")
                     + CHAIN
@@ -1307,7 +1379,7 @@ class _Builder:
                     + var(f"out_{x}")
                     + MINUS
                     + var(f"t_{x}")
-                    + Math(", the loss cancels f′)", r",\ \text{the loss cancels } f')")
+                    + Math(", " + cancels.format(f="f′") + ")", r",\ " + words_around(cancels, "f", "f'") + ")")
                 )
         if batch and self.many:
             ex.chain.insert(0, grad_sym + EQ + self.batch_symbol(per_sample))
@@ -1334,7 +1406,7 @@ class _Builder:
                 Step(
                     f"dP/d{p.name}",
                     partial("P", p.name),
-                    "the L2 penalty's part",
+                    _("the L2 penalty's part"),
                     [Math("P", "P") + EQ + self.penalty_symbol()],
                     derivation,
                     Math(f"(λ/m)·{p.name}", rf"\frac{{\lambda}}{{m}} {latex_name(p.name)}"),
@@ -1359,9 +1431,7 @@ class _Builder:
                 + var(p.name)
                 + EQ
                 + self.n(theta, False)
-                + Math(
-                    "   (not updated: update_biases is false)", r"\quad\text{(not updated: update\_biases is false)}"
-                )
+                + Math("   " + frozen_words(), r"\quad\text{" + tex_words(frozen_words()) + "}")
             )
         else:
             formula = (
@@ -1406,7 +1476,8 @@ class _Builder:
             new = current.new_value(p)
             if n <= MAX_HISTORY - 2 or n > steps - 2:
                 if current.frozen(p):  # update_biases: false — the value is carried over, not updated
-                    kept = Math(f"@{n - 1}  (not updated)", f"@{n - 1}" + r"\quad\text{(not updated)}")
+                    not_updated = _("(not updated)")
+                    kept = Math(f"@{n - 1}  {not_updated}", f"@{n - 1}" + r"\quad\text{" + tex_words(not_updated) + "}")
                     stages = [var(p.name) + kept]
                 else:
                     stages = [
@@ -1440,7 +1511,7 @@ class _Builder:
         upd = Step(
             "θ+",
             Math("θ⁺", r"\theta^{+}"),
-            "every parameter after the first update",
+            _("every parameter after the first update"),
             [
                 Math(
                     "θ⁺ = θ − η·∂E_total/∂θ",
@@ -1455,7 +1526,8 @@ class _Builder:
         for p in shown:
             new = self.trace.new_value(p)
             if self.trace.frozen(p):
-                formula = var(p.name) + Math("  (not updated)", r"\quad\text{(not updated)}")
+                not_updated = _("(not updated)")
+                formula = var(p.name) + Math("  " + not_updated, r"\quad\text{" + tex_words(not_updated) + "}")
                 stages: list[Math] = []
             else:
                 formula = var(p.name) + MINUS + Math("η", r"\eta") + DOT + partial("E_total", p.name)
@@ -1469,14 +1541,14 @@ class _Builder:
             upd.terms.append(
                 Term(f"{p.name}+", Math(f"{p.name}⁺", latex_name(p.name) + "^{+}"), formula, [Row(None, stages, new)])
             )
-        _, outs = forward(s, [lt.new_weights for lt in lts], [lt.new_biases for lt in lts])
-        terms_after, _ = batch_loss(s, outs[-1])
+        _nets, outs = forward(s, [lt.new_weights for lt in lts], [lt.new_biases for lt in lts])
+        terms_after, _total = batch_loss(s, outs[-1])
         out_layer = s.output_layer
         n = out_layer.size
         fwd = Step(
             "E_total+",
             var("E_s") if self.m > 1 else var("E_total"),
-            "the forward pass again, with the updated parameters",
+            _("the forward pass again, with the updated parameters"),
             [var(self.E) + EQ + summed(_shown([self.term_symbols(o) for o in out_layer.neurons]), n)],
             None,
             None,
@@ -1492,11 +1564,14 @@ class _Builder:
             rows.append(self.prow(i, stages, math.fsum(values)))
         fwd.rows = rows
         fwd.notes.append(
-            "out after the update: "
-            + ", ".join(
-                f"out_{o}{'' if self.m == 1 else ':' + str(i + 1)} = {num(outs[-1][i, j], self.digits)}"
-                for i in samples[:MAX_TERMS]
-                for j, o in enumerate(out_layer.neurons[:MAX_TERMS])
+            _("out after the update: {values}").format(
+                values=listed(
+                    [
+                        f"out_{o}{'' if self.m == 1 else ':' + str(i + 1)} = {num(outs[-1][i, j], self.digits)}"
+                        for i in samples[:MAX_TERMS]
+                        for j, o in enumerate(out_layer.neurons[:MAX_TERMS])
+                    ]
+                )
             )
         )
         ex.steps = [upd, fwd]
@@ -1507,15 +1582,23 @@ class _Builder:
 
             new_weights = [lt.new_weights for lt in lts]
             after_penalty = l2_penalty(s, new_weights)
-            ex.steps.append(self.penalty_step(new_weights, after_penalty, "the L2 penalty, with the updated weights"))
-            ex.chain[0] = ex.chain[0] + Math(" (the data loss + P)", r"\ (\text{the data loss} + P)")
+            ex.steps.append(
+                self.penalty_step(new_weights, after_penalty, _("the L2 penalty, with the updated weights"))
+            )
+            data_loss = _("the data loss")
+            ex.chain[0] = ex.chain[0] + Math(f" ({data_loss} + P)", r"\ (\text{" + tex_words(data_loss) + "} + P)")
             self.add_penalty(ex, ex.value, after_penalty)
         # the trace's own loss after the update (with the L2 penalty, if any) against the loss before it
         ex.notes.append(
             Math(
-                f"before the update E_total = {num(self.trace.loss, self.digits)}; change "
-                f"{num(self.trace.loss_after - self.trace.loss, self.digits)}",
-                r"\text{before the update }E_{\mathrm{total}} = " + self.n(self.trace.loss).latex,
+                _("before the update E_total = {before}; change {change}").format(
+                    before=num(self.trace.loss, self.digits),
+                    change=num(self.trace.loss_after - self.trace.loss, self.digits),
+                ),
+                r"\text{"
+                + tex_words(_("before the update "))
+                + r"}E_{\mathrm{total}} = "
+                + self.n(self.trace.loss).latex,
             )
         )
         if steps > 1:
@@ -1540,9 +1623,13 @@ class _Builder:
         d = self.trace.layers[layer_index - 1].delta[samples[0], r]
         ex.notes.append(
             Math(
-                f"its effect on the loss: ∂{self.E}/∂net_{x} = δ_{x} = {num(d, self.digits)} "
-                f"(bptrace explain delta_{x})",
-                rf"\text{{its effect on the loss: }} \delta_{{{_escape(x)}}} = {self.n(d).latex}",
+                _("its effect on the loss: ∂{E}/∂net_{x} = δ_{x} = {value} (bptrace explain delta_{x})").format(
+                    E=self.E, x=x, value=num(d, self.digits)
+                ),
+                r"\text{"
+                + tex_words(_("its effect on the loss: "))
+                + "} "
+                + rf"\delta_{{{_escape(x)}}} = {self.n(d).latex}",
             )
         )
 
@@ -1562,7 +1649,8 @@ class _Builder:
             rows.append(
                 self.prow(i, [summed(_shown(parts), len(parts))], math.fsum([w * a for w, a in zip(ws, srcs)] + [bias]))
             )
-        ex.steps = [Step(f"net_{x}", var(f"net_{x}"), f"net input of {x}", [self.net_definition(x)], None, None, rows)]
+        title = _(DESCRIPTIONS["net"]).format(x=x)
+        ex.steps = [Step(f"net_{x}", var(f"net_{x}"), title, [self.net_definition(x)], None, None, rows)]
         ex.chain = [self.net_definition(x)]
         self.finish_product(ex, rows, batch)
         self.forward_note(ex, x, samples)
@@ -1577,12 +1665,12 @@ class _Builder:
                 Step(
                     f"out_{x}",
                     var(f"out_{x}"),
-                    f"input {x}",
+                    _("input {x}").format(x=x),
                     [var(f"out_{x}") + EQ + var(x)],
                     None,
                     None,
                     rows,
-                    notes=["an input: given by the scenario"],
+                    notes=[_("an input: given by the scenario")],
                 )
             ]
             self.finish_product(ex, rows, batch)
@@ -1600,7 +1688,8 @@ class _Builder:
                     i, [activation_form(layer.activation, self.n(lt.net[i, r]), slope, nums)], float(lt.out[i, r])
                 )
             )
-        ex.steps = [Step(f"out_{x}", var(f"out_{x}"), f"output of {x}", [definition], None, None, rows)]
+        title = _(DESCRIPTIONS["out"]).format(x=x)
+        ex.steps = [Step(f"out_{x}", var(f"out_{x}"), title, [definition], None, None, rows)]
         ex.chain = [definition]
         self.finish_product(ex, rows, batch)
         self.forward_note(ex, x, samples)
@@ -1613,7 +1702,8 @@ class _Builder:
         ex.paths, ex.path_count = self.paths_from(f"E_{x}")
         definition = var(f"E_{x}") + EQ + self.term_symbols(x) + (self.hinge_where(x) if self.mm else "")
         rows = [self.prow(i, [self.term_numbers(x, i, lt.out)], float(self.trace.loss_terms[i, j])) for i in samples]
-        ex.steps = [Step(f"E_{x}", var(f"E_{x}"), f"loss term of {x} ({s.loss})", [definition], None, None, rows)]
+        title = _("loss term of {x} ({loss})").format(x=x, loss=s.loss)
+        ex.steps = [Step(f"E_{x}", var(f"E_{x}"), title, [definition], None, None, rows)]
         ex.chain = [definition]
         if batch and self.many:
             ex.chain.append(var(f"E_{x}") + EQ + self.batch_symbol(var(f"E_{x}") + ":s"))
@@ -1632,7 +1722,7 @@ class _Builder:
             Step(
                 "E_total",
                 var(self.E),
-                f"the loss of {'a sample' if self.m > 1 else 'the sample'}",
+                _("the loss of a sample") if self.m > 1 else _("the loss of the sample"),
                 [definition],
                 None,
                 None,
@@ -1649,7 +1739,7 @@ class _Builder:
             else:
                 ex.chain.insert(0, var("E_total") + EQ + var("E_s") + PLUS + self.penalty_symbol())
             penalty = float(getattr(self.trace, "penalty", 0.0))
-            ex.steps.append(self.penalty_step([layer.weights for layer in s.layers], penalty, "the L2 penalty"))
+            ex.steps.append(self.penalty_step([layer.weights for layer in s.layers], penalty, _("the L2 penalty")))
             self.add_penalty(ex, ex.value, penalty)
 
     def ex_dE_dout(self, q: Quantity, ex: Explanation, samples: list[int], batch: bool) -> None:
@@ -1718,9 +1808,11 @@ class _Builder:
         self.finish_product(ex, rows, batch)
         ex.notes.append(
             Math(
-                f"one of the terms of ∂E/∂out_{j}, the sum over the paths through the layer above "
-                f"(bptrace explain dE/dout_{j})",
-                r"\text{one term of the sum over paths}",
+                _(
+                    "one of the terms of ∂E/∂out_{j}, the sum over the paths through the layer above "
+                    "(bptrace explain dE/dout_{j})"
+                ).format(j=j),
+                r"\text{" + tex_words(_("one term of the sum over paths")) + "}",
             )
         )
 
@@ -1735,8 +1827,8 @@ class _Builder:
         self.finish_product(ex, step.rows, batch)
         ex.notes.append(
             Math(
-                f"the last factor of ∂E/∂{p.name} (bptrace explain {p.name})",
-                rf"\text{{the last factor of the gradient of }} {latex_name(p.name)}",
+                _("the last factor of ∂E/∂{name} (bptrace explain {name})").format(name=p.name),
+                words_around(_("the last factor of the gradient of {name}"), "name", latex_name(p.name)),
             )
         )
 
@@ -1757,20 +1849,22 @@ class _Builder:
         paths = symbolic.paths([layer.size for layer in self.s.layers[p.layer - 1 :]])
         skipped = paths > verify.SAMPLE_PATH_LIMIT
         row = verify.verify(t, "sample" if skipped else "full", only=[p.name]).check(p.name)
-        checks = [Check("chain rule", grad, None, "the product above")]
+        checks = [Check(_(CHAIN_RULE), grad, None, _("the product above"))]
         if not skipped:
             checks.append(
                 Check(
                     "SymPy",
                     row.sympy if row.sympy is not None else math.nan,
                     row.sympy_ok,
-                    f"∂E/∂{p.name} of the loss written out in {p.name} (bptrace.verify.symbolic)"
-                    + (f"; at a kink: {row.kink}" if row.kink else ""),
+                    _("∂E/∂{name} of the loss written out in {name} (bptrace.verify.symbolic)").format(name=p.name)
+                    + (_("; at a kink: {convention}").format(convention=row.kink) if row.kink else ""),
                 )
             )
         not_run = (
-            f"; SymPy not run: {paths:,} paths from {p.name} to the loss, more than "
-            f"{verify.SAMPLE_PATH_LIMIT:,} (its work grows with the paths)"
+            _(
+                "; SymPy not run: {paths:,} paths from {name} to the loss, more than {limit:,} "
+                "(its work grows with the paths)"
+            ).format(paths=paths, name=p.name, limit=verify.SAMPLE_PATH_LIMIT)
             if skipped
             else ""
         )
@@ -1778,16 +1872,16 @@ class _Builder:
             judged = row.fd_reason is None
             checks.append(
                 Check(
-                    "finite difference" if judged else "finite difference (not judged)",
+                    _(FINITE_DIFFERENCE) if judged else _(NOT_JUDGED),
                     row.finite_difference,
                     row.fd_ok,
-                    f"five-point, h = {row.fd_step:g} (bptrace.verify.verification)"
-                    + ("" if judged else f"; not judged: {row.fd_reason}")
+                    _("five-point, h = {h:g} (bptrace.verify.verification)").format(h=row.fd_step)
+                    + ("" if judged else _("; not judged: {reason}").format(reason=row.fd_reason))
                     + not_run,
                 )
             )
         elif skipped:
-            checks[0] = Check("chain rule", grad, None, "the product above" + not_run)
+            checks[0] = Check(_(CHAIN_RULE), grad, None, _("the product above") + not_run)
         return checks
 
     def checks_local(self, value: float, x: str, which: str, samples: list[int], batch: bool) -> list[Check]:
@@ -1807,15 +1901,17 @@ class _Builder:
         else:
             fd = per_pass[0]
         h = tolerances.FD_STEP
-        detail = f"five-point, h = {h:g}·max(1, |{which}_{x}|), nudging {which}_{x} and running the layers above again"
+        detail = _(
+            "five-point, h = {h:g}·max(1, |{which}_{x}|), nudging {which}_{x} and running the layers above again"
+        ).format(h=h, which=which, x=x)
         if crossed is not None:
             return [
-                Check("chain rule", value, None, "the value above"),
-                Check("finite difference (not judged)", fd, None, detail + f"; not judged: {crossed}"),
+                Check(_(CHAIN_RULE), value, None, _("the value above")),
+                Check(_(NOT_JUDGED), fd, None, detail + _("; not judged: {reason}").format(reason=crossed)),
             ]
         return [
-            Check("chain rule", value, None, "the value above"),
-            Check("finite difference", fd, tolerances.fd_agrees(fd, value, noise), detail),
+            Check(_(CHAIN_RULE), value, None, _("the value above")),
+            Check(_(FINITE_DIFFERENCE), fd, tolerances.fd_agrees(fd, value, noise), detail),
         ]
 
 
@@ -1888,7 +1984,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
             a = activate(above.activation, z, above.param)
         out = trace.layers[-1].out.copy()
         out[i] = a[0]
-        terms, _ = batch_loss(s, out)
+        terms, _total = batch_loss(s, out)
         return float(terms[sample].sum()), sides(nets, out)
 
     base, base_sides = run(0.0)
@@ -1896,13 +1992,13 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
     def loss(shift: float) -> float:
         value, now = run(shift)
         if not crossed and any(not np.array_equal(b, n) for b, n in zip(base_sides, now)):
-            where = "the max-margin hinge's corner (Δ + s_c − s = 0)" if s.max_margin else "a kink"
+            where = _("the max-margin hinge's corner (Δ + s_c − s = 0)") if s.max_margin else _("a kink")
             changed = [
                 kinks.kink_place(layer.activation)
                 for layer, b, n in zip(s.layers[layer_index - 1 :], base_sides, now)
                 if kinks.activation_kinks(layer.activation, layer.param) and not np.array_equal(b, n)
             ]
-            crossed.append(f"the stencil crosses {changed[0] if changed else where}")
+            crossed.append(_("the stencil crosses {place}").format(place=changed[0] if changed else where))
         return value
 
     centre = float(lt.net[i, r] if which == "net" else lt.out[i, r])

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from bptrace import i18n
 from bptrace.fmt import num, to_ascii
+from bptrace.i18n import _
 
 if TYPE_CHECKING:
     from bptrace.explain.derivation import Explanation, Math, Row, Step
@@ -26,16 +28,22 @@ def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
     """The derivation as LaTeX. The fragment needs \\usepackage{amsmath} (said in its first lines)."""
     out = [
         f"% bptrace explain {_comment(ex.target)} -- {_comment(ex.scenario)}",
-        "% A LaTeX fragment for a standard article: it needs \\usepackage{amsmath} in the preamble.",
-        "% Long derivations break across pages with \\allowdisplaybreaks in the preamble.",
-        "% (bptrace explain ... --format latex --standalone writes a whole document.)",
+        "% "
+        + _comment(_("A LaTeX fragment for a standard article: it needs {package} in the preamble.")).format(
+            package="\\usepackage{amsmath}"
+        ),
+        "% "
+        + _comment(_("Long derivations break across pages with {command} in the preamble.")).format(
+            command="\\allowdisplaybreaks"
+        ),
+        "% " + _comment(_("(bptrace explain ... --format latex --standalone writes a whole document.)")),
     ]
     if standalone:
         out = [PREAMBLE.rstrip()] + out
     out.append(r"\subsection*{" + _text(ex.title.replace(" · ", " -- ")) + "}")
     out += _align([ex.symbol.latex + " &= " + _num(ex.value, ex.digits)])
     if ex.paths:
-        out.append(r"\paragraph{Where $" + _name(ex.paths[0][0]) + "$ sits}")
+        out.append(r"\paragraph{" + _words(_("Where {name} sits"), name="$" + _name(ex.paths[0][0]) + "$") + "}")
         rows = []
         for path in ex.paths:
             # a path of many quantities continues on the next line (an A4 line holds about five)
@@ -44,16 +52,18 @@ def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
             rows += [(" &" if k == 0 else r" &\quad \to ") + r" \to ".join(c) for k, c in enumerate(chunks)]
         out += _align(rows)
         if ex.path_count > len(ex.paths):
-            out.append(f"{len(ex.paths)} of the {ex.path_count} paths are shown.")
+            out.append(
+                _text(_("{shown} of the {count} paths are shown.").format(shown=len(ex.paths), count=ex.path_count))
+            )
         if ex.samples > 1 and ex.sample is None:
-            out.append(f"The same paths are taken for each of the {ex.samples} samples.")
+            out.append(_text(_("The same paths are taken for each of the {m} samples.").format(m=ex.samples)))
     if ex.chain:
-        out.append(r"\paragraph{" + ex.chain_title + "}")
+        out.append(r"\paragraph{" + _text(ex.chain_title) + "}")
         out += _align([_lhs(c) for c in ex.chain])
     for k, step in enumerate(ex.steps, start=1):
         out += _step(k, step, ex.digits)
     if ex.product_formula is not None or (ex.batch is not None and len(ex.steps) > 1):
-        out.append(r"\paragraph{" + ("Sum" if ex.kind in ("E_total", "after") else "Product") + "}")
+        out.append(r"\paragraph{" + _text(_("Sum") if ex.kind in ("E_total", "after") else _("Product")) + "}")
         lines = []
         if ex.product_formula is not None:
             lines.append(ex.product_symbol.latex + " &= " + ex.product_formula.latex)
@@ -62,16 +72,17 @@ def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
             lines.append(_row(ex.batch_symbol, ex.batch, ex.digits))
         out += _align(lines)
     elif ex.batch is not None:
-        out.append(r"\paragraph{Over the batch}")
+        out.append(r"\paragraph{" + _text(_("Over the batch")) + "}")
         out += _align([_row(ex.batch_symbol, ex.batch, ex.digits)])
     if ex.penalty is not None:
-        out.append(r"\paragraph{With the L2 penalty}")
+        out.append(r"\paragraph{" + _text(_("With the L2 penalty")) + "}")
         out += _align([_row(ex.batch_symbol, ex.penalty, ex.digits)])
     if ex.update is not None:
-        out.append(r"\paragraph{Update ($\eta = " + _num(ex.update.learning_rate, ex.digits) + "$)}")
+        eta = r"$\eta = " + _num(ex.update.learning_rate, ex.digits) + "$"
+        out.append(r"\paragraph{" + _words(_("Update ({equation})"), equation=eta) + "}")
         out += _align([_lhs(ex.update.formula)])
     if ex.history:
-        out.append(r"\paragraph{Step by step}")
+        out.append(r"\paragraph{" + _text(_("Step by step")) + "}")
         name = ex.target.split("@")[0].rstrip("+")
         lines = []
         for row in ex.history:
@@ -79,12 +90,12 @@ def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
             lines.append(head + " &= " + " = ".join([s.latex for s in row.stages] + [_num(row.value, ex.digits)]))
         out += _align(lines)
         if ex.history_omitted:
-            out.append(f"{ex.history_omitted} steps are not shown.")
+            out.append(_text(_("{n} steps are not shown.").format(n=ex.history_omitted)))
     if ex.checks:
-        out.append(r"\paragraph{Checks}")
+        out.append(r"\paragraph{" + _text(_("Checks")) + "}")
         out.append(r"\begin{tabular}{lrl}")
         for c in ex.checks:
-            mark = {True: "agrees", False: "DIFFERS", None: ""}[c.ok]
+            mark = {True: _text(_("agrees")), False: _text(_("DIFFERS")), None: ""}[c.ok]
             out.append(f"{_text(c.method)} & ${_num(c.value, max(ex.digits + 3, 12))}$ & {mark} \\\\")
         out.append(r"\end{tabular}")
     for note in ex.notes:
@@ -95,18 +106,22 @@ def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
 
 
 def _step(k: int, step: Step, digits: int) -> list[str]:
-    out = [r"\paragraph{" + f"{k}. $" + step.symbol.latex + "$ (" + _text(step.title) + ")}"]
+    title = _("{k}. {symbol} ({title})")  # TRANSLATORS: the heading of a factor in LaTeX (one space)
+    out = [
+        r"\paragraph{" + _words(title, k=str(k), symbol="$" + step.symbol.latex + "$", title=_text(step.title)) + "}"
+    ]
     lines = [_lhs(d) for d in step.definition]
     d = step.derivative
     if d is not None:
         lines.append(d.of.latex + " &= " + d.latex + r" && \text{(SymPy)}")
         if step.closed_form is not None:
-            lines.append(" &= " + step.closed_form.latex + r" && \text{(closed form)}")
+            lines.append(" &= " + step.closed_form.latex + r" && \text{" + _text(_("(closed form)")) + "}")
     elif step.closed_form is not None:
         lines.append(step.symbol.latex + " &= " + step.closed_form.latex)
     for k, term in enumerate(step.terms):
         if step.omitted_terms and k == len(step.terms) - 1:
-            lines.append(r" &\dots\ \text{(" + f"{step.omitted_terms} more" + ")}")
+            more = _("{more} more").format(more=step.omitted_terms)
+            lines.append(r" &\dots\ \text{(" + _text(more) + ")}")
         lines += [_row(term.symbol + " = " + term.formula, row, digits) for row in term.rows]
     lines += [_row(step.symbol, row, digits) for row in step.rows]
     out += _align(lines)
@@ -182,11 +197,11 @@ def _lhs(math: Math) -> str:
 
 def _row(symbol: Math, row: Row, digits: int) -> str:
     """symbol = stage = … = value, with a sample label in a batch."""
-    label = (
-        r" \tag*{(sample " + str(row.sample) + (", $x_c$" if row.corrupt else "") + ")}"
-        if row.sample is not None
-        else ""
-    )
+    label = ""
+    if row.sample is not None and row.corrupt:
+        label = r" \tag*{" + _words(_("(sample {k}, {window})"), k=str(row.sample), window="$x_c$") + "}"
+    elif row.sample is not None:
+        label = r" \tag*{" + _words(_("(sample {k})"), k=str(row.sample)) + "}"
     head, sep, rest = symbol.latex.partition(" = ")
     stages = [s.latex for s in row.stages] + [_num(row.value, digits)]
     stages = [t for k, t in enumerate(stages) if k == 0 or t != stages[k - 1]]
@@ -234,9 +249,36 @@ _SPECIAL = {
 
 
 def _text(text: str) -> str:
-    """Plain text for LaTeX: symbols spelled in ASCII, specials escaped, anything else non-ASCII dropped."""
-    ascii_text = to_ascii(text).encode("ascii", "replace").decode("ascii")
-    return "".join(_SPECIAL.get(ch, ch) for ch in ascii_text)
+    """Plain text for LaTeX: symbols spelled in ASCII, specials escaped, anything else non-ASCII dropped.
+
+    In Chinese (--lang zh) Chinese characters and punctuation are kept (a document typeset with xelatex and
+    ctex); other non-ASCII characters are dropped as in English."""
+    spelled = to_ascii(text)
+    if i18n.language() == "en":
+        kept = spelled.encode("ascii", "replace").decode("ascii")
+    else:
+        kept = "".join(ch if ch.isascii() or _chinese(ch) else "?" for ch in spelled)
+    return "".join(_SPECIAL.get(ch, ch) for ch in kept)
+
+
+def _chinese(ch: str) -> bool:
+    """A wide character (Chinese, Japanese, Korean, full-width punctuation): kept in Chinese LaTeX."""
+    import unicodedata
+
+    return unicodedata.east_asian_width(ch) in "WF"
+
+
+def _words(template: str, **latex: str) -> str:
+    """A translated message with placeholders in LaTeX: its own words escaped by _text, each placeholder
+    filled with the LaTeX given (a formula in $…$, or text already escaped)."""
+    import string
+
+    out = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(template):
+        out.append(_text(literal))
+        if field is not None:
+            out.append(latex[field])
+    return "".join(out)
 
 
 def _comment(text: str) -> str:
@@ -262,7 +304,7 @@ def explanation_markdown_math(ex: Explanation) -> str:
         elif line.startswith(r"\begin{tabular}"):
             table = []
         elif line == r"\end{tabular}":
-            out += ["| check | value | agrees |", "|---|---:|---|"]
+            out += [_("| check | value | agrees |"), "|---|---:|---|"]
             out += ["| " + " | ".join(cells) + " |" for cells in table] + [""]
         elif line.endswith(r" \\") and " & " in line and not line.startswith((" &", "&")) and "=" not in line:
             table.append([cell.strip() for cell in line[: -len(r" \\")].split(" & ")])

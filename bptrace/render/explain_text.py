@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bptrace.fmt import num, to_ascii
+from bptrace.i18n import N_, _
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 
 ARROW = " ──► "
 INDENT = "  "
+
+# TRANSLATORS: a formula with the numbers substituted, e.g. "∂E_total/∂w5 = 0.74 × 0.19 = 0.14". The English
+# shows it bare; a translation may lead it in as a textbook does (Chinese: 代入数值得 {substituted}).
+SUBSTITUTED = N_("{substituted}")
+# TRANSLATORS: a further line of the chain rule, e.g. the sum over the paths a hidden factor is (Chinese: 其中 …).
+FURTHER = N_("{further_formula}")
 
 
 @dataclass
@@ -57,12 +64,16 @@ class _Writer:
     def m(self, math: Math) -> str:
         return self.t(math.text)
 
-    def row(self, symbol: Math | None, row: Row) -> str:
-        """symbol = stage = stage = value, with the sample first when there are several."""
+    def row(self, symbol: Math | None, row: Row, substituted: bool = False) -> str:
+        """symbol = stage = stage = value, with the sample first when there are several; `substituted`: a
+        formula's numbers (a translation may lead it in: 代入数值得 …)."""
         parts = ([self.m(symbol)] if symbol is not None else []) + [self.m(s) for s in row.stages] + [self.n(row.value)]
         text = " = ".join(p for k, p in enumerate(parts) if k == 0 or p != parts[k - 1])  # no "1 = 1"
-        label = f"sample {row.sample}{', x_c' if row.corrupt else ''}: " if row.sample is not None else ""
-        return label + text
+        if row.sample is None:
+            return _(SUBSTITUTED).format(substituted=text) if substituted else text
+        if row.corrupt:  # a sample's row: its numbers (Chinese: 对样本 2，代入数值得 …)
+            return _("sample {k}, x_c: {substituted}").format(k=row.sample, substituted=text)
+        return _("sample {k}: {substituted}").format(k=row.sample, substituted=text)
 
     def all(self) -> Iterator[Section]:
         ex = self.ex
@@ -70,70 +81,84 @@ class _Writer:
         if ex.paths:
             yield self.where()
         if ex.chain:
-            yield Section(ex.chain_title, [Line(self.m(c)) for c in ex.chain])
+            chain = [self.m(c) for c in ex.chain]
+            yield Section(
+                ex.chain_title,
+                [Line(c if k == 0 else _(FURTHER).format(further_formula=c)) for k, c in enumerate(chain)],
+            )
         for k, step in enumerate(ex.steps, start=1):
             yield self.step(k, step)
         if ex.product_formula is not None or (ex.batch is not None and len(ex.steps) > 1):
             yield self.product()
         elif ex.batch is not None:
-            yield Section(self.batch_title(), [Line(self.row(ex.batch_symbol, ex.batch))])
+            yield Section(self.batch_title(), [Line(self.row(ex.batch_symbol, ex.batch, substituted=True))])
         if ex.penalty is not None:
-            yield Section("With the L2 penalty", [Line(self.row(ex.batch_symbol, ex.penalty))])
+            yield Section(_("With the L2 penalty"), [Line(self.row(ex.batch_symbol, ex.penalty))])
         if ex.update is not None:
             u = ex.update
+            eta = "eta" if self.ascii else "η"
             yield Section(
-                f"Update (η = {self.n(u.learning_rate)})"
-                if not self.ascii
-                else f"Update (eta = {self.n(u.learning_rate)})",
+                _("Update ({equation})").format(equation=f"{eta} = {self.n(u.learning_rate)}"),
                 [Line(self.m(u.formula))],
             )
         if ex.history:
             yield self.history()
         if ex.checks:
-            yield Section("Checks", checks=ex.checks)
+            yield Section(_("Checks"), checks=ex.checks)
         if ex.notes:
-            yield Section("Notes", [Line(self.m(n), "note") for n in ex.notes])
+            yield Section(_("Notes"), [Line(self.m(n), "note") for n in ex.notes])
 
     def where(self) -> Section:
         ex = self.ex
         arrow = self.t(ARROW)
         lines = [Line(arrow.join(self.t(node) for node in path)) for path in ex.paths]
         count = ex.path_count
-        note = "one path" if count == 1 else f"{count} paths"
         if count > len(ex.paths):
-            note = f"{len(ex.paths)} of {count} paths shown"
-        if ex.windows > 1:
-            note += "; taken by both windows, x and x_c, of " + ("each sample" if ex.sample is None else "the sample")
+            note = _("{shown} of {count} paths shown").format(shown=len(ex.paths), count=count)
+        elif count == 1:
+            note = _("one path")
+        else:
+            note = _("{count} paths").format(count=count)
+        if ex.windows > 1 and ex.sample is None:
+            note += _("; taken by both windows, x and x_c, of each sample")
+        elif ex.windows > 1:
+            note += _("; taken by both windows, x and x_c, of the sample")
         elif ex.samples > 1 and ex.sample is None:
-            note += f"; the same for each of the {ex.samples} samples"
-        lines.append(Line(f"({note})", "note"))
-        return Section(f"Where {self.t(ex.paths[0][0])} sits", lines)
+            note += _("; the same for each of the {m} samples").format(m=ex.samples)
+        lines.append(Line(_("({note})").format(note=note), "note"))
+        return Section(_("Where {name} sits").format(name=self.t(ex.paths[0][0])), lines)
 
     def step(self, k: int, step: Step) -> Section:
-        sec = Section(f"{k}. {self.m(step.symbol)}  ({self.t(step.title)})")
+        sec = Section(_("{k}. {symbol}  ({title})").format(k=k, symbol=self.m(step.symbol), title=self.t(step.title)))
         sec.lines += [Line(self.m(d)) for d in step.definition]
         d = step.derivative
         if d is not None:
-            sec.lines.append(Line("derived by SymPy:", "text"))
+            sec.lines.append(Line(_("derived by SymPy:"), "text"))
             sec.lines.append(Line(d.pretty_ascii if self.ascii else d.pretty, "pretty"))
             if step.closed_form is not None:
-                verdict = {True: " ✓ equals SymPy's at these numbers", False: " ✗ differs from SymPy's", None: ""}[
-                    d.agrees
-                ]
-                sec.lines.append(Line(self.t(f"closed form: {step.symbol.text} = {step.closed_form.text}{verdict}")))
+                verdict = {
+                    True: _(" ✓ equals SymPy's at these numbers"),
+                    False: _(" ✗ differs from SymPy's"),
+                    None: "",
+                }[d.agrees]
+                equation = f"{step.symbol.text} = {step.closed_form.text}"
+                sec.lines.append(
+                    Line(self.t(_("closed form: {equation}{verdict}").format(equation=equation, verdict=verdict)))
+                )
         elif step.closed_form is not None:
             sec.lines.append(Line(self.t(f"{step.symbol.text} = {step.closed_form.text}")))
         for k, term in enumerate(step.terms):
             if step.omitted_terms and k == len(step.terms) - 1:
-                sec.lines.append(Line(f"… {step.omitted_terms} more, each the same way", "note"))
+                sec.lines.append(Line(_("… {n} more, each the same way").format(n=step.omitted_terms), "note"))
             for row in term.rows:
-                sec.lines.append(Line(self.row(term.symbol + " = " + term.formula, row)))
+                sec.lines.append(Line(self.row(term.symbol + " = " + term.formula, row, substituted=True)))
             if term.derivative is not None:
+                derivative = f"{term.derivative.of.text} = {term.derivative.sympy}"
                 sec.lines.append(
-                    Line(self.t(f"    ({term.derivative.of.text} = {term.derivative.sympy}, derived by SymPy)"), "note")
+                    Line(self.t("    " + _("({derivative}, derived by SymPy)").format(derivative=derivative)), "note")
                 )
         for row in step.rows:
-            sec.lines.append(Line(self.row(step.symbol, row)))
+            sec.lines.append(Line(self.row(step.symbol, row, substituted=True)))
         sec.lines += [Line(self.t(note), "note") for note in step.notes]
         return sec
 
@@ -142,23 +167,23 @@ class _Writer:
 
     def product(self) -> Section:
         ex = self.ex
-        sec = Section("Product" if ex.kind not in ("E_total", "after") else "Sum")
+        sec = Section(_("Product") if ex.kind not in ("E_total", "after") else _("Sum"))
         if ex.product_formula is not None:
             sec.lines.append(Line(self.m(ex.product_symbol) + " = " + self.m(ex.product_formula)))
         for row in ex.product:
-            sec.lines.append(Line(self.row(ex.product_symbol, row)))
+            sec.lines.append(Line(self.row(ex.product_symbol, row, substituted=True)))
         if ex.batch is not None:
-            sec.lines.append(Line(self.batch_title() + ":", "text"))
-            sec.lines.append(Line(self.row(ex.batch_symbol, ex.batch)))
+            sec.lines.append(Line(_("{title}:").format(title=self.batch_title()), "text"))
+            sec.lines.append(Line(self.row(ex.batch_symbol, ex.batch, substituted=True)))
         return sec
 
     def history(self) -> Section:
         ex = self.ex
-        sec = Section("Step by step")
+        sec = Section(_("Step by step"))
         name = ex.target.split("@")[0]
         for k, row in enumerate(ex.history):
             if ex.history_omitted and k == len(ex.history) - 2:
-                sec.lines.append(Line(f"… {ex.history_omitted} steps not shown", "note"))
+                sec.lines.append(Line(_("… {n} steps not shown").format(n=ex.history_omitted), "note"))
             label = f"{name}@{row.step}"
             sec.lines.append(Line(self.t(" = ".join([label] + [s.text for s in row.stages] + [self.n(row.value)]))))
         return sec
@@ -178,10 +203,15 @@ class ExplanationView:
         self.ascii = ascii
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.cells import cell_len
         from rich.text import Text
 
         for k, sec in enumerate(sections(self.explanation, self.ascii)):
-            yield Text(sec.title, style="bold underline" if k == 0 else "bold")
+            title_style = "bold underline" if k == 0 else "bold"
+            if _wide(sec.title) and cell_len(sec.title) > options.max_width:
+                yield from _wrapped(sec.title, options.max_width, title_style, "", "")
+            else:
+                yield Text(sec.title, style=title_style)
             for line in sec.lines:
                 style = STYLES.get(line.role, "")
                 for part in line.text.split("\n"):
@@ -190,20 +220,31 @@ class ExplanationView:
                     else:
                         yield from _hanging(part, options.max_width, style)
             if sec.checks:
-                yield from self.checks(sec.checks)
+                yield from self.checks(sec.checks, options.max_width)
             yield Text("")
 
-    def checks(self, checks: list[Check]) -> Iterator[Any]:
+    def checks(self, checks: list[Check], max_width: int | None = None) -> Iterator[Any]:
+        from rich.cells import cell_len
         from rich.text import Text
 
-        width = max(len(c.method) for c in checks)
+        width = max(cell_len(c.method) for c in checks)
         digits = max(self.explanation.digits + 3, 12)
         for c in checks:
             mark = {True: "✓", False: "✗", None: " "}[c.ok]
             style = {True: "green", False: "bold red", None: ""}[c.ok]
-            line = Text(INDENT + c.method.ljust(width) + "  " + num(c.value, digits).rjust(digits + 6) + "  ")
+            method = c.method + " " * (width - cell_len(c.method))  # a Chinese character is two cells wide
+            line = Text(INDENT + method + "  " + num(c.value, digits).rjust(digits + 6) + "  ")
             line.append(to_ascii(mark) if self.ascii else mark, style=style)
-            line.append("  " + (to_ascii(c.detail) if self.ascii else c.detail), style="dim")
+            detail = to_ascii(c.detail) if self.ascii else c.detail
+            if max_width is not None and _wide(detail) and cell_len(line.plain) + 2 + cell_len(detail) > max_width:
+                # Chinese: the detail wraps between characters (never inside a number or a name), indented
+                first, *rest = _breaks(detail, max_width - cell_len(line.plain) - 2, max_width - len(INDENT * 3))
+                line.append("  " + first, style="dim")
+                yield line
+                for more in rest:
+                    yield Text(INDENT * 3 + more, style="dim")
+                continue
+            line.append("  " + detail, style="dim")
             yield line
 
 
@@ -227,11 +268,102 @@ def _hanging(text: str, width: int, style: str) -> Iterator[Any]:
         if cell_len(indent + line) <= width:
             yield Text(indent + line, style=style)
             continue
+        if _wide(line):  # Chinese wraps between its characters, not only at spaces
+            yield from _wrapped(line, width, style, indent, INDENT * 2)
+            continue
         grid = Table.grid()
         grid.add_column(width=len(indent))
         grid.add_column(overflow="fold")  # folds only a piece wider than the whole terminal
         grid.add_row("", Text(line, style=style))
         yield grid
+
+
+def _wide(text: str) -> bool:
+    """Whether `text` has wide (Chinese) characters: then it wraps by _breaks."""
+    import unicodedata
+
+    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+
+
+def _wrapped(text: str, width: int, style: str, first: str, then: str) -> Iterator[Any]:
+    """`text` in lines of at most `width` cells: the first indented by `first`, the others by `then`."""
+    from rich.text import Text
+
+    parts = _breaks(text, width - len(first), width - len(then))
+    for k, part in enumerate(parts):
+        yield Text((first if k == 0 else then) + part, style=style)
+
+
+_NO_BREAK_BEFORE = set("，。、；：？！）》」』”’…,.;:?!)]}")
+_NO_BREAK_AFTER = set("（《「『“‘([{")
+
+
+def _breaks(text: str, first: int, then: int) -> list[str]:
+    """`text` cut into lines of at most `first` cells (the first line) and `then` (the others).
+
+    A line breaks at a space or next to a wide (Chinese) character, but never inside a run of other
+    characters (a number, a name, a formula without spaces), never before a closing punctuation mark or
+    after an opening one. A run wider than a whole line (none in bptrace's output) is cut where it must be.
+    """
+    import unicodedata
+
+    from rich.cells import cell_len
+
+    atoms: list[str] = []  # a wide character, a run of spaces, or a run of other characters
+    for ch in text:
+        kind = "space" if ch == " " else "wide" if unicodedata.east_asian_width(ch) in "WF" else "other"
+        if atoms and kind != "wide" and _kind(atoms[-1]) == kind:
+            atoms[-1] += ch
+        else:
+            atoms.append(ch)
+
+    def may_break(before: str, after: str) -> bool:
+        if _kind(before) == "space" or _kind(after) == "space":
+            return True
+        return after[0] not in _NO_BREAK_BEFORE and before[-1] not in _NO_BREAK_AFTER
+
+    lines: list[str] = []
+    line: list[str] = []
+    for atom in atoms:
+        limit = first if not lines else then
+        if line and cell_len("".join(line) + atom.rstrip()) > limit:
+            cut = len(line)
+            while cut > 0 and not may_break(line[cut - 1], line[cut] if cut < len(line) else atom):
+                cut -= 1
+            if cut == 0:
+                cut = len(line)  # nowhere to break: the line as it is (it is full)
+            lines.append("".join(line[:cut]).rstrip())
+            line = line[cut:]
+            while line and _kind(line[0]) == "space":
+                line.pop(0)
+            if _kind(atom) == "space" and not line:
+                continue
+        line.append(atom)
+        while len(line) == 1 and cell_len(line[0]) > (first if not lines else then):  # a run wider than a line
+            limit = first if not lines else then
+            head, tail = _cut_cells(line[0], limit)
+            lines.append(head)
+            line = [tail] if tail else []
+    if line:
+        lines.append("".join(line).rstrip())
+    return [x for x in lines if x] or [""]
+
+
+def _kind(atom: str) -> str:
+    import unicodedata
+
+    if atom[0] == " ":
+        return "space"
+    return "wide" if unicodedata.east_asian_width(atom[0]) in "WF" else "other"
+
+
+def _cut_cells(text: str, cells: int) -> tuple[str, str]:
+    from rich.cells import cell_len
+
+    k = 0
+    while k < len(text) and cell_len(text[: k + 1]) <= cells:
+        k += 1
+    return text[: max(k, 1)], text[max(k, 1) :]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -260,7 +392,7 @@ def explanation_markdown(ex: Explanation, ascii: bool = False, math: str = "late
             out.append("")
         if sec.checks:
             digits = max(ex.digits + 3, 12)
-            out += ["| check | value | agrees | how |", "|---|---:|:---:|---|"]
+            out += [_("| check | value | agrees | how |"), "|---|---:|:---:|---|"]
             for c in sec.checks:
                 mark = {True: "✓", False: "✗", None: ""}[c.ok]
                 out.append(
@@ -270,7 +402,7 @@ def explanation_markdown(ex: Explanation, ascii: bool = False, math: str = "late
             out.append("")
     factors = [(s.symbol.text, s.rows[0].value) for s in ex.steps if len(s.rows) == 1]
     if len(factors) > 1:
-        out += ["## Factors", "", "| factor | value |", "|---|---:|"]
+        out += ["## " + _("Factors"), "", _("| factor | value |"), "|---|---:|"]
         out += [
             f"| {_md_escape(to_ascii(name) if ascii else name)} | {num(value, ex.digits)} |" for name, value in factors
         ]
