@@ -7,7 +7,10 @@ render/check_out.py displays the result.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -25,7 +28,10 @@ from bptrace.cli.common import (
 from bptrace.errors import BptraceError
 from bptrace.functions import ACTIVATION_ENTRIES, ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
+from bptrace.i18n import _, ngettext
 from bptrace.output import Target, distinct
+
+T = TypeVar("T")
 
 
 @click.command()
@@ -123,25 +129,30 @@ def check(
     if cli_graph.is_graph_sheet(sheets[0], scenario):  # a graph's sheets (docs/graphs.md)
         if fmt == "gradescope" or report or report_long or key_file or summary:
             raise BptraceError(
-                "--key, --summary, --report and --format gradescope are for network sheets",
-                hint="check a graph's sheets without them (--format json for data)",
+                _("--key, --summary, --report and --format gradescope are for network sheets"),
+                hint=_("check a graph's sheets without them (--format json for data)"),
             )
         diagnose = not no_diagnose
         return cli_graph.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
     if fmt == "gradescope" and len(sheets) > 1:
         raise BptraceError(
-            "--format gradescope marks one sheet (one submission) at a time",
-            hint="or use --report grades.csv for many sheets",
+            _("--format gradescope marks one sheet (one submission) at a time"),
+            hint=_("or use --report grades.csv for many sheets"),
         )
     if key_file is None:
         needs = [o for o, on in (("--report", report), ("--report-long", report_long), ("--summary", summary)) if on]
         if fmt == "gradescope":
             needs.append("--format gradescope")
         if needs:
+            said = ngettext(
+                "{options} needs --key: without a key a sheet sets its own points, which is a self-check, not a grade",
+                "{options} need --key: without a key a sheet sets its own points, which is a self-check, not a grade",
+                len(needs),
+            )
+            # TRANSLATORS: between the options of a list ("--report and --summary need --key")
             raise BptraceError(
-                f"{' and '.join(needs)} need{'s' if len(needs) == 1 else ''} --key: without a key a sheet "
-                "sets its own points, which is a self-check, not a grade",
-                hint="write a key with 'bptrace key SCENARIO > key.yaml', edit it, and add --key key.yaml",
+                said.format(options=_(" and ").join(needs)),
+                hint=_("write a key with 'bptrace key SCENARIO > key.yaml', edit it, and add --key key.yaml"),
             )
         _self_check(
             sheets, scenario, fmt, min_digits, rtol, accept, hide_expected, no_diagnose, digits, ascii_, output, force
@@ -155,8 +166,8 @@ def check(
     ]
     if given:
         raise BptraceError(
-            f"with --key the key's rules decide; {', '.join(given)} cannot be given too",
-            hint=f"edit rules: in {key_file} (min_digits, rtol, tolerance, accept, diagnose)",
+            _("with --key the key's rules decide; {options} cannot be given too").format(options=", ".join(given)),
+            hint=_("edit rules: in {key} (min_digits, rtol, tolerance, accept, diagnose)").format(key=key_file),
         )
     inputs = [*sheets, scenario, key_file]
     # every output checked before the marking, not after it (bptrace.output): -o, --report, --report-long
@@ -194,23 +205,34 @@ def _self_check(
     labs: dict[str, Marker] = {}
     results = []
     failed = 0
+    as_data = fmt == "json"  # the JSON is English in every language; what is said on stderr is not
+
+    def bound(path: str) -> object:
+        sheet = sheets_mod.read(path)
+        return sheets_mod.bind(sheet, sheets_mod.resolve_scenario(sheet, scenario)[0])
+
     for path in sheets:
         try:
-            sheet = sheets_mod.read(path)
-            s, key = sheets_mod.resolve_scenario(sheet, scenario)
-            lab = labs.get(key) or labs.setdefault(key, marker_for(s))
-            bound = sheets_mod.bind(sheet, lab.scenario)
-            results.append(mark(sheet, bound, lab, options))
+            with _english(as_data):
+                sheet = sheets_mod.read(path)
+                s, key = sheets_mod.resolve_scenario(sheet, scenario)
+                lab = labs.get(key) or labs.setdefault(key, marker_for(s))
+                answers = sheets_mod.bind(sheet, lab.scenario)
+                results.append(mark(sheet, answers, lab, options))
         except BptraceError as exc:
+            said = _said_again(exc, bound, path) if as_data else exc
             if len(sheets) == 1:
-                raise
-            click.echo(f"bptrace: error: {exc}", err=True)  # mark the other sheets, exit 2 at the end
+                raise said from None
+            # mark the other sheets, exit 2 at the end
+            click.echo(_("bptrace: error: {message}").format(message=said), err=True)
             failed += 1
     if results:
         from bptrace.render import check_out
 
         if fmt == "json":
-            write_output(check_out.json_text(results, hide_expected), target)
+            with _english():
+                text = check_out.json_text(results, hide_expected)
+            write_output(text, target)
         else:
             print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, target)
     if failed:
@@ -253,22 +275,33 @@ def _mark_class(
     lab = marker_for(key.scenario)  # shared by every sheet: each diagnosis is made once for the class
     results = []
     key_path = Path(key_file).resolve()
+    as_data = fmt == "json"  # the JSON is English in every language; what is said on stderr is not
+
+    def bound(path: str) -> object:
+        return sheets_mod.bind_to_key(sheets_mod.read(path, graded=True), key)
+
     for path in sheets:
         if Path(path).resolve() == key_path:
             continue  # sheets/*.yaml may catch the key itself
         try:
-            sheet = sheets_mod.read(path, graded=True)
-            results.append(mark(sheet, sheets_mod.bind_to_key(sheet, key), lab, options))
+            with _english(as_data):
+                sheet = sheets_mod.read(path, graded=True)
+                results.append(mark(sheet, sheets_mod.bind_to_key(sheet, key), lab, options))
         except BptraceError as exc:
-            click.echo(f"bptrace: warning: {exc} (marked 0)", err=True)
-            results.append(unreadable(str(path), Path(path).stem, str(exc), key.scenario, key.max_points))
+            said = _said_again(exc, bound, path) if as_data else exc
+            click.echo(_("bptrace: warning: {message} (marked 0)").format(message=said), err=True)
+            with _english(as_data):
+                results.append(unreadable(str(path), Path(path).stem, str(exc), key.scenario, key.max_points))
     if not results:
         raise BptraceError(
-            "no sheets to mark: the only file given is the key", hint="give the sheets, e.g. sheets/*.yaml"
+            _("no sheets to mark: the only file given is the key"), hint=_("give the sheets, e.g. sheets/*.yaml")
         )
-    view = class_view(results, key)
+    with _english(as_data):
+        view = class_view(results, key)
     if fmt == "json":
-        write_output(check_out.class_json_text(results, view, hide_expected), output)
+        with _english():
+            text = check_out.class_json_text(results, view, hide_expected)
+        write_output(text, output)
     elif fmt == "gradescope":
         write_output(check_out.gradescope_text(results[0], hide_expected, digits), output)
     else:
@@ -280,6 +313,32 @@ def _mark_class(
         write_output(check_out.csv_text(results, hide_expected), report_long)
     if not all(r.error is None and r.summary.all_correct for r in results):
         raise Mismatch()
+
+
+@contextmanager
+def _english(on: bool = True) -> Iterator[None]:
+    """Speak English inside (when `on`): what goes into the JSON is the same in every language."""
+    from bptrace import i18n
+
+    if not on or i18n.language() == "en":
+        yield
+        return
+    lang = i18n.language()
+    i18n.set_language("en")
+    try:
+        yield
+    finally:
+        i18n.set_language(lang)
+
+
+def _said_again(exc: BptraceError, again: Callable[..., T], *args: object) -> BptraceError:
+    """The error of a step made in English (for the JSON), said in the user's language: the step made once
+    more in it (reading a sheet is deterministic, so it fails the same way); `exc` if it does not fail."""
+    try:
+        again(*args)
+    except BptraceError as said:
+        return said
+    return exc
 
 
 @click.command("key")
@@ -324,7 +383,11 @@ def _sections(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     parts = {p.strip() for p in value.split(",") if p.strip()}
     bad = sorted(parts - set(SECTIONS))
     if bad or not parts:
-        raise click.BadParameter(f"unknown section {', '.join(bad) or repr(value)}; choose from {', '.join(SECTIONS)}")
+        raise click.BadParameter(
+            _("unknown section {section}; choose from {sections}").format(
+                section=", ".join(bad) or repr(value), sections=", ".join(SECTIONS)
+            )
+        )
     return parts
 
 
@@ -368,14 +431,20 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     try:
         sizes = [int(p) for p in value.replace("x", "-").split("-")]
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a shape such as 2-3-2") from None
+        raise click.BadParameter(_("{value} is not a shape such as 2-3-2").format(value=repr(value))) from None
     if len(sizes) < 2 or any(not 1 <= n <= 64 for n in sizes):
-        raise click.BadParameter(f"{value!r}: give at least two layer sizes, each 1..64 (e.g. 2-3-2)")
+        raise click.BadParameter(
+            _("{value}: give at least two layer sizes, each 1..64 (e.g. 2-3-2)").format(value=repr(value))
+        )
     from bptrace.model.source import MAX_NODES
 
     parameters = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
     if parameters > MAX_NODES // 2:  # the exercise must be a file bptrace reads (source.MAX_NODES values)
-        raise click.BadParameter(f"{value!r} has {parameters:,} parameters; at most {MAX_NODES // 2:,}")
+        raise click.BadParameter(
+            _("{value} has {n} parameters; at most {most}").format(
+                value=repr(value), n=f"{parameters:,}", most=f"{MAX_NODES // 2:,}"
+            )
+        )
     return sizes
 
 

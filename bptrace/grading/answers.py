@@ -23,6 +23,7 @@ from bptrace import functions
 from bptrace.errors import AnswerSheetError, UnknownNameError
 from bptrace.fmt import visible
 from bptrace.grading.marking import Written, read_number
+from bptrace.i18n import N_, _
 from bptrace.model import source
 from bptrace.model.source import Document, brief, did_you_mean
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 TOP_KEYS = ("scenario", "student", "answers")
 ANSWER_KEYS = ("value", "points", "tolerance", "rtol")
 SECTIONS = ("forward", "backward", "updates")
-NUMBER_HINT = "write a plain decimal number such as 0.75136507 or 3.51e-5"
+NUMBER_HINT = N_("write a plain decimal number such as 0.75136507 or 3.51e-5")  # said as _(NUMBER_HINT)
 MAX_EXPONENT = 330  # 1e-330 is below the smallest float64 (5e-324): no quantity is written that small
 
 
@@ -101,34 +102,36 @@ def read(path: Path | str, graded: bool = False) -> Sheet:
     warnings: list[str] = []
     if not isinstance(data, dict):
         raise doc.error(
-            (), "an answer sheet is a mapping with scenario: and answers:", hint="see docs/answer-sheets.md"
+            (), _("an answer sheet is a mapping with scenario: and answers:"), hint=_("see docs/answer-sheets.md")
         )
     for key in data:
         if key not in TOP_KEYS:
             error = doc.error(
-                (key,),
-                f"unknown key {source.brief(key)}",
-                hint=did_you_mean(str(key), TOP_KEYS) or f"expected one of {', '.join(TOP_KEYS)}",
+                (key,), _("unknown key {key}").format(key=source.brief(key)), hint=expected_one_of(key, TOP_KEYS)
             )
             if not graded:
                 raise error
-            warnings.append(f"{error} (ignored)")
+            warnings.append(_("{warning} (ignored)").format(warning=error))
     scenario_name = data.get("scenario")
     if scenario_name is not None and not isinstance(scenario_name, str):
-        raise doc.error(("scenario",), f"scenario must be a name or a path, got {source.brief(scenario_name)}")
+        raise doc.error(
+            ("scenario",), _("scenario must be a name or a path, got {value}").format(value=source.brief(scenario_name))
+        )
     student = data.get("student")
     if isinstance(student, (dict, list, bool)):
-        raise doc.error(("student",), "student must be a name")
+        raise doc.error(("student",), _("student must be a name"))
     if "answers" not in data:
-        raise doc.error((), "missing required key 'answers'", hint="add answers: with one QUANTITY: VALUE per line")
+        raise doc.error(
+            (), _("missing required key 'answers'"), hint=_("add answers: with one QUANTITY: VALUE per line")
+        )
     answers = data["answers"]
     if graded and answers is None:
         answers = {}
     if not isinstance(answers, dict) or (not answers and not graded):
         raise doc.error(
             ("answers",),
-            "answers must be a mapping QUANTITY: VALUE with at least one answer",
-            hint="e.g. out_o1: 0.75136507",
+            _("answers must be a mapping QUANTITY: VALUE with at least one answer"),
+            hint=_("e.g. out_o1: 0.75136507"),
         )
     texts = _scalar_texts(text)
     raw = []
@@ -138,9 +141,8 @@ def read(path: Path | str, graded: bool = False) -> Sheet:
             continue
         ignored = [k for k in ("points", "tolerance", "rtol") if isinstance(value, dict) and k in value]
         if ignored:
-            warnings.append(
-                f"{_at(doc, ('answers', key))}answers.{key}: {', '.join(ignored)} ignored: the key decides the grading"
-            )
+            said = _("{keys} ignored: the key decides the grading").format(keys=", ".join(ignored))
+            warnings.append(f"{_at(doc, ('answers', key))}answers.{key}: {said}")
             value = {k: v for k, v in value.items() if k not in ignored}
         try:
             raw.append(_raw_answer(doc, str(key), value, texts.get(str(key))))
@@ -157,6 +159,11 @@ def _at(doc: Document, path: tuple[Any, ...]) -> str:
     line, column = doc.where(path)
     where = doc.file + (f":{line}" if line else "") + (f":{column}" if line and column else "")
     return f"{where}: "
+
+
+def expected_one_of(word: object, allowed: tuple[str, ...]) -> str:
+    """The hint for an unknown key: the closest allowed key ("did you mean ..."), else the allowed ones."""
+    return did_you_mean(str(word), allowed) or _("expected one of {keys}").format(keys=", ".join(allowed))
 
 
 def _scalar_texts(text: str) -> dict[str, str | None]:
@@ -196,17 +203,15 @@ def _raw_answer(doc: Document, key: str, value: Any, text: str | None) -> RawAns
         for sub in value:
             if sub not in ANSWER_KEYS:
                 raise doc.error(
-                    path + (sub,),
-                    f"unknown key {sub!r}",
-                    hint=did_you_mean(str(sub), ANSWER_KEYS) or f"expected one of {', '.join(ANSWER_KEYS)}",
+                    path + (sub,), _("unknown key {key}").format(key=repr(sub)), hint=expected_one_of(sub, ANSWER_KEYS)
                 )
         if "value" not in value:
-            raise doc.error(path, "missing required key 'value'", hint="e.g. {value: 0.35891648, points: 2}")
-        points = _non_negative(doc, path + ("points",), value.get("points", 1.0), "points")
+            raise doc.error(path, _("missing required key 'value'"), hint=_("e.g. {value: 0.35891648, points: 2}"))
+        points = _non_negative(doc, path + ("points",), value.get("points", 1.0), N_("points"))
         if "tolerance" in value:
-            tolerance = _non_negative(doc, path + ("tolerance",), value["tolerance"], "an absolute tolerance")
+            tolerance = _non_negative(doc, path + ("tolerance",), value["tolerance"], N_("an absolute tolerance"))
         if "rtol" in value:
-            rtol = _non_negative(doc, path + ("rtol",), value["rtol"], "a relative tolerance")
+            rtol = _non_negative(doc, path + ("rtol",), value["rtol"], N_("a relative tolerance"))
         value = value["value"]
         path = path + ("value",)
     line, column = doc.where(("answers", key))
@@ -214,21 +219,29 @@ def _raw_answer(doc: Document, key: str, value: Any, text: str | None) -> RawAns
         return RawAnswer(key, None, points, tolerance, rtol, line, column)
     if isinstance(value, (bool, list, dict)) or text is None:
         shown = type(value).__name__ if isinstance(value, (list, dict)) else repr(value)
-        raise doc.error(path, f"expected a number, got {shown}", hint=NUMBER_HINT)
+        raise doc.error(path, _("expected a number, got {value}").format(value=shown), hint=_(NUMBER_HINT))
     written = read_number(text)
     if written is None:
-        raise doc.error(path, f"expected a number, got {brief(text)}", hint=NUMBER_HINT)
+        raise doc.error(path, _("expected a number, got {value}").format(value=brief(text)), hint=_(NUMBER_HINT))
     if not written.value.is_finite():
-        raise doc.error(path, f"expected a finite number, got {brief(text)}")
+        raise doc.error(path, _("expected a finite number, got {value}").format(value=brief(text)))
     if written.value and not -MAX_EXPONENT <= written.value.adjusted() <= 308:  # beyond float64
-        raise doc.error(path, f"{brief(text)} is outside the range of numbers bptrace computes with", hint=NUMBER_HINT)
+        raise doc.error(
+            path,
+            # TRANSLATORS: {program} is bptrace
+            _("{value} is outside the range of numbers {program} computes with").format(
+                value=brief(text), program="bptrace"
+            ),
+            hint=_(NUMBER_HINT),
+        )
     return RawAnswer(key, written, points, tolerance, rtol, line, column)
 
 
 def _non_negative(doc: Document, path: tuple[Any, ...], value: Any, what: str) -> float:
-    x = source.as_number(doc, path, value, what)
+    """A number that is not negative (`what`: what it is, marked with N_ and said here)."""
+    x = source.as_number(doc, path, value, _(what))
     if x < 0:
-        raise doc.error(path, f"{what} must not be negative, got {value!r}")
+        raise doc.error(path, _("{what} must not be negative, got {value}").format(what=_(what), value=repr(value)))
     return x
 
 
@@ -242,19 +255,19 @@ def resolve_scenario(sheet: Sheet, override: str | None = None) -> tuple[Scenari
     from bptrace.model import scenario as scenarios
 
     if override:
-        path, _ = scenarios.resolve(override)
+        path, _kind = scenarios.resolve(override)
         return scenarios.load(override), str(path.resolve())
     name = sheet.scenario_name
     if not name:
         raise AnswerSheetError(
-            "the sheet names no scenario",
+            _("the sheet names no scenario"),
             file=sheet.file,
             line=1,
-            hint="add 'scenario: NAME' (a bundled name or a path relative to the sheet), or pass -s SCENARIO",
+            hint=_("add 'scenario: NAME' (a bundled name or a path relative to the sheet), or pass -s SCENARIO"),
         )
     base = sheet.path.parent
     try:
-        path, _ = scenarios.resolve(name, relative_to=base)
+        path, _kind = scenarios.resolve(name, relative_to=base)
     except UnknownNameError as exc:
         raise sheet.doc.error(("scenario",), exc.message, hint=exc.hint) from None
     if not scenarios.is_path_like(name):
@@ -263,22 +276,27 @@ def resolve_scenario(sheet: Sheet, override: str | None = None) -> tuple[Scenari
     if not _inside(path, base):
         raise sheet.doc.error(
             ("scenario",),
-            f"scenario: {shown} is not beside the sheet or below its folder",
-            hint="a sheet may name a bundled scenario or a file in its own folder; "
-            "to mark it against another file pass -s SCENARIO or --key KEY",
+            _("scenario: {name} is not beside the sheet or below its folder").format(name=shown),
+            hint=_(
+                "a sheet may name a bundled scenario or a file in its own folder; "
+                "to mark it against another file pass -s SCENARIO or --key KEY"
+            ),
         )
     if not path.is_file():
         raise sheet.doc.error(
-            ("scenario",), f"no scenario file {shown}", hint="a path in scenario: is relative to the sheet's folder"
+            ("scenario",),
+            _("no scenario file {name}").format(name=shown),
+            hint=_("a path in scenario: is relative to the sheet's folder"),
         )
     try:
         s = scenarios.load(name, relative_to=base)
     except ScenarioError as exc:
-        where = f" (line {exc.line})" if exc.line else ""
+        if exc.line:
+            said = _("scenario: {name} is not a valid scenario (line {line})").format(name=shown, line=exc.line)
+        else:
+            said = _("scenario: {name} is not a valid scenario").format(name=shown)
         raise sheet.doc.error(
-            ("scenario",),
-            f"scenario: {shown} is not a valid scenario{where}",
-            hint=f"see what is wrong with: bptrace run {shown}",
+            ("scenario",), said, hint=_("see what is wrong with: bptrace run {name}").format(name=shown)
         ) from None
     return s, str(path.resolve())
 
@@ -300,10 +318,10 @@ def bind_to_key(sheet: Sheet, key: Key) -> list[Answer]:
     s = key.scenario
     if sheet.scenario_name and not _same_scenario(sheet, key):
         line, column = sheet.doc.where(("scenario",))
-        sheet.warnings.append(
-            f"{sheet.file}:{line}:{column}: scenario: {source.brief(sheet.scenario_name)} ignored: "
-            f"the key's exercise is {source.brief(key.scenario_ref)}"
+        said = _("scenario: {given} ignored: the key's exercise is {exercise}").format(
+            given=source.brief(sheet.scenario_name), exercise=source.brief(key.scenario_ref)
         )
+        sheet.warnings.append(f"{sheet.file}:{line}:{column}: {said}")
     by_name: dict[str, RawAnswer] = {}
     extra: list[Answer] = []
     asked = {q.quantity.name for q in key.questions}
@@ -316,11 +334,14 @@ def bind_to_key(sheet: Sheet, key: Key) -> list[Answer]:
             continue
         if q.name in by_name:
             other = by_name[q.name]
-            message = f"{raw.key!r} is the same quantity as {other.key!r} (line {other.line}); marked once"
+            message = _("{key} is the same quantity as {other} (line {line}); marked once").format(
+                key=repr(raw.key), other=repr(other.key), line=other.line
+            )
             sheet.warnings.append(f"{sheet.file}:{raw.line}: answers.{raw.key}: {message}")
             continue
         if q.name not in asked:
-            sheet.warnings.append(f"{sheet.file}:{raw.line}: answers.{raw.key}: not a question of the key (ignored)")
+            said = _("not a question of the key (ignored)")
+            sheet.warnings.append(f"{sheet.file}:{raw.line}: answers.{raw.key}: {said}")
             continue
         by_name[q.name] = raw
     out: list[Answer] = []
@@ -347,7 +368,7 @@ def _same_scenario(sheet: Sheet, key: Key) -> bool:
     if name == key.scenario_ref:
         return True
     try:
-        path, _ = scenarios.resolve(name, relative_to=sheet.path.parent)
+        path, _kind = scenarios.resolve(name, relative_to=sheet.path.parent)
         return str(path.resolve()) == key.scenario_path
     except (UnknownNameError, OSError, RuntimeError):
         return False
@@ -383,15 +404,17 @@ def bind(sheet: Sheet, s: Scenario) -> list[Answer]:
         if q.steps is not None and q.steps > MAX_STEPS:
             raise sheet.doc.error(
                 ("answers", raw.key),
-                f"{raw.key!r}: at most {MAX_STEPS:,} updates can be checked",
-                hint="ask for fewer updates",
+                _("{key}: at most {n} updates can be checked").format(key=repr(raw.key), n=f"{MAX_STEPS:,}"),
+                hint=_("ask for fewer updates"),
             )
         if q.name in seen:
             other = seen[q.name]
             raise sheet.doc.error(
                 ("answers", raw.key),
-                f"{raw.key!r} is the same quantity as {other.key!r} (line {other.line})",
-                hint="keep one of them",
+                _("{key} is the same quantity as {other} (line {line})").format(
+                    key=repr(raw.key), other=repr(other.key), line=other.line
+                ),
+                hint=_("keep one of them"),
             )
         seen[q.name] = raw
         out.append(Answer(raw.key, q, raw.written, raw.points, raw.tolerance, raw.rtol, raw.line, raw.column))
@@ -419,17 +442,17 @@ def derivation(s: Scenario) -> list[tuple[str, str, str]]:
 
     out: list[tuple[str, str, str]] = []
     for layer in s.layers:
-        group = f"forward pass, layer {layer.index} ({_neurons(layer.neurons)})"
+        group = _("forward pass, layer {layer} ({neurons})").format(layer=layer.index, neurons=_neurons(layer.neurons))
         for x in layer.neurons:
             for name in (f"net_{x}", f"out_{x}"):
                 out += [("forward", group, n) for n in expand(name)]
-    out += [("forward", "loss", n) for n in [f"E_{o}" for o in s.output_layer.neurons] + ["E_total"]]
+    out += [("forward", _("loss"), n) for n in [f"E_{o}" for o in s.output_layer.neurons] + ["E_total"]]
     params_by_layer: dict[int, list[str]] = {}
     for p in s.parameters():
         params_by_layer.setdefault(p.layer, []).append(p.name)
     for i in reversed(range(len(s.layers))):
         layer = s.layers[i]
-        group = f"backward pass, layer {layer.index} ({_neurons(layer.neurons)})"
+        group = _("backward pass, layer {layer} ({neurons})").format(layer=layer.index, neurons=_neurons(layer.neurons))
         for x in layer.neurons:
             # (max_margin: dE/dout, delta and dE_k/dout have one value per window, so they are expanded too)
             if i < len(s.layers) - 1:
@@ -437,7 +460,7 @@ def derivation(s: Scenario) -> list[tuple[str, str, str]]:
             out += [("backward", group, n) for n in expand(f"dE/dout_{x}")]
             out += [("backward", group, n) for n in expand(f"dout_{x}/dnet_{x}")]
             out += [("backward", group, n) for n in expand(f"delta_{x}")]
-        group = f"gradients, layer {layer.index}"
+        group = _("gradients, layer {layer}").format(layer=layer.index)
         for name in params_by_layer.get(layer.index, []):
             p = s.parameter(name)
             fed = layer.neurons if p.row is None else [layer.neurons[p.row]]
@@ -447,9 +470,9 @@ def derivation(s: Scenario) -> list[tuple[str, str, str]]:
     eta = f"{s.learning_rate:g}"
     for i in reversed(range(len(s.layers))):
         layer = s.layers[i]
-        group = f"updates, layer {layer.index} (η = {eta})"
+        group = _("updates, layer {layer} (η = {eta})").format(layer=layer.index, eta=eta)
         out += [("updates", group, f"{name}+") for name in params_by_layer.get(layer.index, [])]
-    out.append(("updates", "loss after the update", "E_total@1"))
+    out.append(("updates", _("loss after the update"), "E_total@1"))
     return out
 
 
@@ -459,17 +482,17 @@ def _neurons(names: tuple[str, ...]) -> str:
 
 def order_index(s: Scenario) -> dict[str, int]:
     """name -> its position in the derivation."""
-    return {name: i for i, (_, _, name) in enumerate(derivation(s))}
+    return {name: i for i, (_section, _group, name) in enumerate(derivation(s))}
 
 
 def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) -> str:
     """A blank answer sheet: every quantity of the chosen sections as a key with an empty value."""
     chosen = set(only or SECTIONS)
     lines = [
-        f"# Answer sheet: {s.title}",
-        "# Write each value to at least 3 significant digits (better all you have: 0.75136507);",
-        "# the digits you write are the precision you are marked at. Leave a value empty to skip it.",
-        "# Names: docs/answer-sheets.md. Mark it with: bptrace check THIS_FILE",
+        "# " + _("Answer sheet: {title}").format(title=s.title),
+        "# " + _("Write each value to at least 3 significant digits (better all you have: 0.75136507);"),
+        "# " + _("the digits you write are the precision you are marked at. Leave a value empty to skip it."),
+        "# " + _("Names: docs/answer-sheets.md. Mark it with: bptrace check THIS_FILE"),
         f"scenario: {yaml_scalar(scenario_ref)}",
         "student:",
         "answers:",
@@ -524,21 +547,21 @@ def random_exercise(
 
     if len(shape) < 2 or any(n < 1 for n in shape):
         raise BptraceError(
-            f"a shape needs at least two layer sizes of 1 or more, got {shape}",
-            hint="e.g. --shape 2-2-2 (inputs, hidden, outputs)",
+            _("a shape needs at least two layer sizes of 1 or more, got {shape}").format(shape=shape),
+            hint=_("e.g. --shape 2-2-2 (inputs, hidden, outputs)"),
         )
     out_act = output_activation or (
         "softmax" if loss == "cross_entropy" else "sigmoid" if loss == "bce" else activation
     )
     if loss == "cross_entropy" and out_act != "softmax" or out_act == "softmax" and loss != "cross_entropy":
         raise BptraceError(
-            "a softmax output goes with the cross_entropy loss, and only with it",
-            hint="use --loss cross_entropy with --output-activation softmax",
+            _("a softmax output goes with the cross_entropy loss, and only with it"),
+            hint=_("use --loss cross_entropy with --output-activation softmax"),
         )
     if loss == "bce" and out_act != "sigmoid":
         raise BptraceError(
-            "the bce loss needs a sigmoid output (outputs in (0, 1))",
-            hint="drop --output-activation, or use a squared loss",
+            _("the bce loss needs a sigmoid output (outputs in (0, 1))"),
+            hint=_("drop --output-activation, or use a squared loss"),
         )
     rng = np.random.default_rng(seed)
 
@@ -570,7 +593,7 @@ def random_exercise(
         if any(lt.kink.any() for lt in t.layers):  # a relu exactly at 0: draw again
             continue
         return text
-    raise BptraceError("could not draw an exercise without a relu exactly at 0 or an overflow; try another seed")
+    raise BptraceError(_("could not draw an exercise without a relu exactly at 0 or an overflow; try another seed"))
 
 
 def _exercise_yaml(
@@ -591,8 +614,8 @@ def _exercise_yaml(
     shape_text = "-".join(str(n) for n in shape)
     lines = [
         f"# {command or f'bptrace new --random --seed {seed} --shape {shape_text}'}",
-        "# A random exercise: weights, biases and inputs have 2 decimals so it can be done by hand.",
-        f'title: "Random exercise {shape_text} (seed {seed})"',
+        "# " + _("A random exercise: weights, biases and inputs have 2 decimals so it can be done by hand."),
+        "title: " + _yaml_quoted(_("Random exercise {shape} (seed {seed})").format(shape=shape_text, seed=seed)),
         f'source: "bptrace new --random --seed {seed}"',
     ]
     if len(inputs) == 1:
@@ -609,6 +632,11 @@ def _exercise_yaml(
         lines.append(f"    biases: {vec(b)}")
     lines += [f"loss: {loss}", "reduction: mean", f"learning_rate: {_num(eta)}", "update_biases: true"]
     return "\n".join(lines) + "\n"
+
+
+def _yaml_quoted(text: str) -> str:
+    """text as a double-quoted YAML scalar ("Random exercise 2-2-2 (seed 7)")."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _num(x: float) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bptrace.i18n import _, ngettext
+
 if TYPE_CHECKING:
     from bptrace.grading.key import Key
     from bptrace.grading.marking import SheetResult
@@ -168,7 +170,8 @@ def _flags(results: list[SheetResult]) -> list[Flag]:
     for r in results:
         files = by_name.pop(" ".join(r.student.casefold().split()), None)
         if files and len(files) > 1:
-            flags.append(Flag("duplicate-name", f"the student name {r.student!r} is on {len(files)} sheets", files))
+            said = _("the student name {name} is on {n} sheets").format(name=repr(r.student), n=len(files))
+            flags.append(Flag("duplicate-name", said, files))
     by_wrong: dict[frozenset[tuple[str, str]], list[SheetResult]] = {}
     unexplained: dict[frozenset[tuple[str, str]], bool] = {}
     for r in results:
@@ -180,14 +183,13 @@ def _flags(results: list[SheetResult]) -> list[Flag]:
         unexplained[sig] = any(not a.codes for a in wrong)
     for sig, same in by_wrong.items():
         if len(same) > 1 and unexplained[sig]:
-            names = ", ".join(sorted(a for a, _ in sig))
-            flags.append(
-                Flag(
-                    "identical-wrong-answers",
-                    f"{len(same)} sheets ({', '.join(r.student for r in same)}) give the same wrong "
-                    f"{'answer' if len(sig) == 1 else 'answers'} to {names}, "
-                    "not all explained by a known misconception",
-                    [r.file for r in same],
-                )
-            )
+            names = ", ".join(sorted(a for a, _given in sig))
+            said = ngettext(
+                "{n} sheets ({students}) give the same wrong answer to {names}, "
+                "not all explained by a known misconception",
+                "{n} sheets ({students}) give the same wrong answers to {names}, "
+                "not all explained by a known misconception",
+                len(sig),
+            ).format(n=len(same), students=", ".join(r.student for r in same), names=names)
+            flags.append(Flag("identical-wrong-answers", said, [r.file for r in same]))
     return flags

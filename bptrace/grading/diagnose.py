@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bptrace.engine.step import NO_MISTAKES, FPrimeRule, Mistakes, Params, rounder
 from bptrace.errors import BptraceError
+from bptrace.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,112 +49,146 @@ class CodeInfo:
 _CODE_LIST = [
     CodeInfo(
         "updated-weights",
-        "Back-propagate with the weights as they were before the step: ∂E/∂out_h = Σ_k δ_k·w_kh with the old "
-        "w_kh; all updates are applied together at the end.",
-        "The error was sent back into a hidden layer through weights already updated in this step.",
+        N_(
+            "Back-propagate with the weights as they were before the step: ∂E/∂out_h = Σ_k δ_k·w_kh with the old "
+            "w_kh; all updates are applied together at the end."
+        ),
+        N_("The error was sent back into a hidden layer through weights already updated in this step."),
     ),
     CodeInfo(
         "missing-path",
-        "A hidden neuron's ∂E/∂out_h sums one term δ_k·w_kh for every neuron k of the layer above.",
-        "One of the paths from a hidden neuron through the layer above was left out of ∂E/∂out_h.",
+        N_("A hidden neuron's ∂E/∂out_h sums one term δ_k·w_kh for every neuron k of the layer above."),
+        N_("One of the paths from a hidden neuron through the layer above was left out of ∂E/∂out_h."),
     ),
     CodeInfo(
         "zero-path",
-        "The path terms δ_k·w_kh through the layer above are not 0: ∂E/∂out_h = Σ_k δ_k·w_kh carries the error "
-        "back into the hidden layer, which is updated too.",
-        "The path terms through the layer above were written as 0 or left out altogether, so the hidden layer "
-        "got no error (δ = 0, no gradient, no update).",
+        N_(
+            "The path terms δ_k·w_kh through the layer above are not 0: ∂E/∂out_h = Σ_k δ_k·w_kh carries the error "
+            "back into the hidden layer, which is updated too."
+        ),
+        N_(
+            "The path terms through the layer above were written as 0 or left out altogether, so the hidden layer "
+            "got no error (δ = 0, no gradient, no update)."
+        ),
     ),
     CodeInfo(
         "missing-activation-derivative",
-        "δ = ∂E/∂net = ∂E/∂out · f′(net): at the output (e.g. (out − t)·out(1 − out) for ½(t − out)² after a "
-        "sigmoid) and at a hidden neuron (∂E/∂out_h · out_h(1 − out_h)).",
-        "The factor f′(net) was left out of δ, which was taken as ∂E/∂out alone.",
+        N_(
+            "δ = ∂E/∂net = ∂E/∂out · f′(net): at the output (e.g. (out − t)·out(1 − out) for ½(t − out)² after a "
+            "sigmoid) and at a hidden neuron (∂E/∂out_h · out_h(1 − out_h))."
+        ),
+        N_("The factor f′(net) was left out of δ, which was taken as ∂E/∂out alone."),
     ),
     CodeInfo(
         "wrong-activation-derivative",
-        "Each activation has its own derivative: σ′ = out(1 − out), tanh′ = 1 − out², relu′ = 1 for net > 0 "
-        "and 0 otherwise.",
-        "The derivative of another activation was used (tanh′ as out(1 − out), σ′ as 1 − out², relu′ as out).",
+        N_(
+            "Each activation has its own derivative: σ′ = out(1 − out), tanh′ = 1 − out², relu′ = 1 for net > 0 "
+            "and 0 otherwise."
+        ),
+        N_("The derivative of another activation was used (tanh′ as out(1 − out), σ′ as 1 − out², relu′ as out)."),
     ),
     CodeInfo(
         "sigmoid-prime-of-output",
-        "σ′(net) = σ(net)·(1 − σ(net)) = out·(1 − out): written in out, without applying σ again.",
-        "σ′ was applied to out, σ(out)·(1 − σ(out)), instead of out·(1 − out).",
+        N_("σ′(net) = σ(net)·(1 − σ(net)) = out·(1 − out): written in out, without applying σ again."),
+        N_("σ′ was applied to out, σ(out)·(1 − σ(out)), instead of out·(1 − out)."),
     ),
     CodeInfo(
         "net-for-out",
-        "A neuron's out = f(net) is what the next layer receives and what ∂net/∂w of the weights out of it is; "
-        "f′ written in out takes out, not net.",
-        "A neuron's net was used where its out belongs (as the next layer's input, in ∂net/∂w, or in f′).",
+        N_(
+            "A neuron's out = f(net) is what the next layer receives and what ∂net/∂w of the weights out of it is; "
+            "f′ written in out takes out, not net."
+        ),
+        N_("A neuron's net was used where its out belongs (as the next layer's input, in ∂net/∂w, or in f′)."),
     ),
     CodeInfo(
         "cross-entropy-delta",
-        "With squared error δ_o = ∂E/∂out_o · f′(net_o), e.g. (out − t)·out(1 − out) for ½(t − out)² after a sigmoid.",
-        "δ = out − target was used, which holds for cross-entropy losses, not for squared error.",
+        N_(
+            "With squared error δ_o = ∂E/∂out_o · f′(net_o), e.g. (out − t)·out(1 − out) for ½(t − out)² after a "
+            "sigmoid."
+        ),
+        N_("δ = out − target was used, which holds for cross-entropy losses, not for squared error."),
     ),
     CodeInfo(
         "extra-activation-derivative",
-        "With bce after a sigmoid, or cross_entropy after a softmax, δ_o = out − t: the loss cancels f′.",
-        "δ was multiplied by f′ although the loss already cancels it.",
+        N_("With bce after a sigmoid, or cross_entropy after a softmax, δ_o = out − t: the loss cancels f′."),
+        N_("δ was multiplied by f′ although the loss already cancels it."),
     ),
     CodeInfo(
         "missing-half",
-        "½(t − out)² has the derivative −(t − out), (t − out)² has −2(t − out): keep the loss's constant "
-        "factor, in E and in its derivative.",
-        "A factor of 2 came in or went out with the ½ of the loss.",
+        N_(
+            "½(t − out)² has the derivative −(t − out), (t − out)² has −2(t − out): keep the loss's constant "
+            "factor, in E and in its derivative."
+        ),
+        N_("A factor of 2 came in or went out with the ½ of the loss."),
     ),
     CodeInfo(
         "sign-error",
-        "Descend against the gradient, θ⁺ = θ − η·∂E/∂θ, with ∂E/∂out = −(t − out) for ½(t − out)².",
-        "A gradient or the update has the wrong sign.",
+        N_("Descend against the gradient, θ⁺ = θ − η·∂E/∂θ, with ∂E/∂out = −(t − out) for ½(t − out)²."),
+        N_("A gradient or the update has the wrong sign."),
     ),
     CodeInfo(
         "missing-learning-rate",
-        "θ⁺ = θ − η·∂E/∂θ with the exercise's learning rate η.",
-        "The update was made without η (η = 1) or with another η than the exercise's.",
+        N_("θ⁺ = θ − η·∂E/∂θ with the exercise's learning rate η."),
+        N_("The update was made without η (η = 1) or with another η than the exercise's."),
     ),
     CodeInfo(
         "batch-averaging",
-        "With reduction mean, E = (1/m)·Σ_s E_s and each batch gradient is the mean over the m samples; with "
-        "reduction sum there is no 1/m.",
-        "The 1/m of the batch mean is missing, or was applied where it does not belong.",
+        N_(
+            "With reduction mean, E = (1/m)·Σ_s E_s and each batch gradient is the mean over the m samples; with "
+            "reduction sum there is no 1/m."
+        ),
+        N_("The 1/m of the batch mean is missing, or was applied where it does not belong."),
     ),
     CodeInfo(
         "bias-update",
-        "Biases are updated exactly when the exercise says so; a shared bias moves by η·Σ δ of the neurons it "
-        "feeds, a per-neuron bias by η·δ of its own neuron.",
-        "A bias was updated that should not be (or the reverse), or a shared bias was treated as one per "
-        "neuron (or the reverse).",
+        N_(
+            "Biases are updated exactly when the exercise says so; a shared bias moves by η·Σ δ of the neurons it "
+            "feeds, a per-neuron bias by η·δ of its own neuron."
+        ),
+        N_(
+            "A bias was updated that should not be (or the reverse), or a shared bias was treated as one per "
+            "neuron (or the reverse)."
+        ),
     ),
     CodeInfo(
         "transposed-weights",
-        "w_kj connects neuron j of the layer before to neuron k: net_k = Σ_j w_kj·out_j, and back-propagation "
-        "uses the same w_kj.",
-        "A weight matrix was read the other way round (e.g. w2 and w3 swapped).",
+        N_(
+            "w_kj connects neuron j of the layer before to neuron k: net_k = Σ_j w_kj·out_j, and back-propagation "
+            "uses the same w_kj."
+        ),
+        N_("A weight matrix was read the other way round (e.g. w2 and w3 swapped)."),
     ),
     CodeInfo(
         "off-by-one-step",
-        "θ@N and E_total@N are the values after exactly N updates (E_total@N: the loss of the parameters "
-        "after the N-th update).",
-        "The value is the one after N − 1 or N + 1 updates.",
+        N_(
+            "θ@N and E_total@N are the values after exactly N updates (E_total@N: the loss of the parameters "
+            "after the N-th update)."
+        ),
+        N_("The value is the one after N − 1 or N + 1 updates."),
     ),
     CodeInfo(
         "delta-sign-convention",
-        "bptrace's δ_X is +∂E/∂net_X (Mazur's sign); Mitchell writes δ = −∂E/∂net and updates with +η·δ·x.",
-        "δ was written with Mitchell's sign, −∂E/∂net, consistently: a convention, not an error of arithmetic.",
+        N_("bptrace's δ_X is +∂E/∂net_X (Mazur's sign); Mitchell writes δ = −∂E/∂net and updates with +η·δ·x."),
+        N_("δ was written with Mitchell's sign, −∂E/∂net, consistently: a convention, not an error of arithmetic."),
     ),
     CodeInfo(
         "early-rounding",
-        "Carry full precision through the intermediate results; an answer written to k digits needs "
-        "intermediates to more than k digits.",
-        "Intermediate results were rounded to fewer significant digits than the answer shows, so its last "
-        "digits are not right.",
+        N_(
+            "Carry full precision through the intermediate results; an answer written to k digits needs "
+            "intermediates to more than k digits."
+        ),
+        N_(
+            "Intermediate results were rounded to fewer significant digits than the answer shows, so its last "
+            "digits are not right."
+        ),
     ),
     CodeInfo(
         "rounding",
-        "Carry full precision through the intermediate results and round only the answer.",
-        "The value differs only because intermediate results were rounded early to the digits given (counted correct).",
+        N_("Carry full precision through the intermediate results and round only the answer."),
+        N_(
+            "The value differs only because intermediate results were rounded early to the digits given "
+            "(counted correct)."
+        ),
     ),
 ]
 CODES: dict[str, CodeInfo] = {c.code: c for c in _CODE_LIST}
@@ -165,7 +200,7 @@ LIKELY_LEARNING_RATES = (1.0, 0.5, 0.1, 0.05, 0.01, 0.001)
 MAX_PATH_VARIANTS = 12  # per layer boundary: "without the path through k" for at most this many k
 SQUARED_LOSSES = ("half_sse", "sse", "mse")
 DEFAULT_MIN_DIGITS = 3  # an answer needs this many significant digits to be diagnosed (a key may set another)
-TOO_FEW_DIGITS = "too few digits to diagnose"
+TOO_FEW_DIGITS = N_("too few digits to diagnose")  # translated where it is said: _(TOO_FEW_DIGITS)
 MAX_ROUNDING_DIGITS = 15  # rounding to 16+ digits is float64 itself: nothing premature to find
 MIN_ROUNDING_DIGITS = 2  # early-rounding searches intermediates rounded to this many digits and more
 HOOKED_MAX_STEPS = 50  # θ@N, E_total@N up to this N: the hooked step repeated; beyond: the fast path
@@ -192,6 +227,7 @@ class Variant:
     knobs: Knobs = field(default_factory=lambda: Knobs())
     # early-rounding: every count of digits that gives the same value for this answer (said by describe)
     also: tuple[int, ...] = field(default=(), compare=False)
+    shows: int = field(default=0, compare=False)  # early-rounding: the significant digits the answer shows
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -220,52 +256,62 @@ def variants(s: Scenario) -> list[Variant]:
     def where(i: int) -> str:
         layer = s.layers[i]
         names = ", ".join(layer.neurons[:4]) + (", ..." if layer.size > 4 else "")
-        return f"at {names}" if i == L - 1 else f"in layer {i + 1} ({names})"
+        if i == L - 1:
+            return _("at {names}").format(names=names)
+        return _("in layer {layer} ({names})").format(layer=i + 1, names=names)
 
     if L > 1:
-        add("updated-weights", "back-propagated through weights already updated in this step", through_updated=True)
+        add("updated-weights", _("back-propagated through weights already updated in this step"), through_updated=True)
     for i in range(1, L):
         above, below = s.layers[i], s.layers[i - 1]
         if above.size >= 2:
             for k, name in enumerate(above.neurons[:MAX_PATH_VARIANTS]):
-                add("missing-path", f"∂E/∂out of layer {i} without the path through {name}", path_filter=(i, "drop", k))
+                said = _("∂E/∂out of layer {layer} without the path through {name}").format(layer=i, name=name)
+                add("missing-path", said, path_filter=(i, "drop", k))
             if above.size > 2:
                 for k, name in enumerate(above.neurons[:MAX_PATH_VARIANTS]):
-                    add("missing-path", f"∂E/∂out of layer {i} only through {name}", path_filter=(i, "only", k))
+                    said = _("∂E/∂out of layer {layer} only through {name}").format(layer=i, name=name)
+                    add("missing-path", said, path_filter=(i, "only", k))
             if below.size > 1:
                 add(
                     "missing-path",
-                    f"each neuron of layer {i} only through the neuron above in its position "
-                    f"({below.neurons[0]} through {above.neurons[0]}, ...)",
+                    _(
+                        "each neuron of layer {layer} only through the neuron above in its position "
+                        "({below} through {above}, ...)"
+                    ).format(layer=i, below=below.neurons[0], above=above.neurons[0]),
                     path_filter=(i, "same", 0),
                 )
         add(
             "zero-path",
-            f"every path term through {', '.join(above.neurons[:3])}{', ...' if above.size > 3 else ''} written as 0: "
-            f"∂E/∂out of layer {i} is 0, so layer {i} gets no error and is not updated",
+            _(
+                "every path term through {names} written as 0: "
+                "∂E/∂out of layer {layer} is 0, so layer {layer} gets no error and is not updated"
+            ).format(names=", ".join(above.neurons[:3]) + (", ..." if above.size > 3 else ""), layer=i),
             path_filter=(i, "none", 0),
         )
     # f′ left out of δ: wherever f′ is not 1 everywhere (not linear; relu only where some net ≤ 0)
     omit = [i for i, layer in enumerate(s.layers) if layer.activation == "softmax" or np.any(fprimes[i] != 1.0)]
     for i in omit:
         same_as_ce = i == L - 1 and s.loss == "half_sse" and not s.max_margin
-        also = " (for ½(t − out)² that is out − t, the number the cross-entropy δ also gives)" if same_as_ce else ""
-        add(
-            "missing-activation-derivative",
-            f"δ = ∂E/∂out without the factor f′(net) {where(i)}{also}",
-            fprime=((i, "omitted"),),
-        )
+        if same_as_ce:
+            said = _(
+                "δ = ∂E/∂out without the factor f′(net) {where} "
+                "(for ½(t − out)² that is out − t, the number the cross-entropy δ also gives)"
+            ).format(where=where(i))
+        else:
+            said = _("δ = ∂E/∂out without the factor f′(net) {where}").format(where=where(i))
+        add("missing-activation-derivative", said, fprime=((i, "omitted"),))
     if len(omit) > 1:
         add(
             "missing-activation-derivative",
-            "δ = ∂E/∂out without the factor f′(net) in every layer",
+            _("δ = ∂E/∂out without the factor f′(net) in every layer"),
             fprime=tuple((i, "omitted") for i in omit),
         )
     other_rule: dict[str, tuple[FPrimeRule, str]] = {
-        "sigmoid": ("one_minus_out_squared", "σ′ taken as 1 − out², the rule of tanh"),
-        "tanh": ("out_one_minus_out", "tanh′ taken as out(1 − out), the rule of the sigmoid"),
-        "relu": ("out", "relu′ taken as out"),
-        "leaky_relu": ("out", "leaky_relu′ taken as out"),
+        "sigmoid": ("one_minus_out_squared", N_("σ′ taken as 1 − out², the rule of tanh {where}")),
+        "tanh": ("out_one_minus_out", N_("tanh′ taken as out(1 − out), the rule of the sigmoid {where}")),
+        "relu": ("out", N_("relu′ taken as out {where}")),
+        "leaky_relu": ("out", N_("leaky_relu′ taken as out {where}")),
     }
     by_activation: dict[str, list[int]] = {}
     for i, layer in enumerate(s.layers):
@@ -274,112 +320,128 @@ def variants(s: Scenario) -> list[Variant]:
     for act, layers in by_activation.items():
         rule, what = other_rule[act]
         for i in layers:
-            add("wrong-activation-derivative", f"{what} {where(i)}", fprime=((i, rule),))
+            add("wrong-activation-derivative", _(what).format(where=where(i)), fprime=((i, rule),))
         if len(layers) > 1:
-            add("wrong-activation-derivative", f"{what} in every {act} layer", fprime=tuple((i, rule) for i in layers))
+            every = _("in every {activation} layer").format(activation=act)
+            add("wrong-activation-derivative", _(what).format(where=every), fprime=tuple((i, rule) for i in layers))
     sigmoid = [i for i, layer in enumerate(s.layers) if layer.activation == "sigmoid"]
     if sigmoid:
         add(
             "sigmoid-prime-of-output",
-            "σ(out)·(1 − σ(out)) in every sigmoid layer",
+            _("σ(out)·(1 − σ(out)) in every sigmoid layer"),
             fprime=tuple((i, "sigma_of_out") for i in sigmoid),
         )
         if len(sigmoid) > 1:
             for i in sigmoid:
-                add("sigmoid-prime-of-output", f"σ(out)·(1 − σ(out)) in layer {i + 1}", fprime=((i, "sigma_of_out"),))
+                said = _("σ(out)·(1 − σ(out)) in layer {layer}").format(layer=i + 1)
+                add("sigmoid-prime-of-output", said, fprime=((i, "sigma_of_out"),))
     for i in range(L - 1):
         if np.any(nets[i] != outs[i]):
             names = s.layers[i].neurons
             add(
                 "net-for-out",
-                f"net of layer {i + 1} passed on as the next layer's input instead of out "
-                f"(net_{names[0]} for out_{names[0]})",
+                _("net of layer {layer} passed on as the next layer's input instead of out ({net} for {out})").format(
+                    layer=i + 1, net=f"net_{names[0]}", out=f"out_{names[0]}"
+                ),
                 net_for_out=((i, "forward"),),
             )
             add(
                 "net-for-out",
-                f"∂net/∂w of the weights out of layer {i + 1} taken as net instead of out "
-                f"(net_{names[0]} for out_{names[0]})",
+                _("∂net/∂w of the weights out of layer {layer} taken as net instead of out ({net} for {out})").format(
+                    layer=i + 1, net=f"net_{names[0]}", out=f"out_{names[0]}"
+                ),
                 net_for_out=((i, "gradient"),),
             )
     for i, layer in enumerate(s.layers):
         if layer.activation in ("sigmoid", "tanh"):
             rule_text = "net(1 − net)" if layer.activation == "sigmoid" else "1 − net²"
-            add("net-for-out", f"f′ written with net for out, {rule_text}, {where(i)}", fprime=((i, "of_net"),))
+            said = _("f′ written with net for out, {rule}, {where}").format(rule=rule_text, where=where(i))
+            add("net-for-out", said, fprime=((i, "of_net"),))
     if s.loss in SQUARED_LOSSES and last.activation != "linear":
         add(
             "cross-entropy-delta",
-            f"δ = out − target, the cross-entropy δ, but the loss is {s.loss}",
+            _("δ = out − target, the cross-entropy δ, but the loss is {loss}").format(loss=s.loss),
             output_delta="out_minus_t",
         )
     if network.cancels_derivative(last.activation, s.loss):
         add(
             "extra-activation-derivative",
-            f"δ = (out − target)·out(1 − out), but {s.loss} after {last.activation} cancels f′",
+            _("δ = (out − target)·out(1 − out), but {loss} after {activation} cancels f′").format(
+                loss=s.loss, activation=last.activation
+            ),
             output_delta="times_fprime",
         )
     if s.loss == "half_sse":
-        add("missing-half", "the ½ of ½(t − out)² dropped: E and ∂E/∂out twice as large", loss_scale=2.0)
-        add("missing-half", "∂E/∂out = −2(t − out) although E keeps its ½", grad_scale=2.0)
+        add("missing-half", _("the ½ of ½(t − out)² dropped: E and ∂E/∂out twice as large"), loss_scale=2.0)
+        add("missing-half", _("∂E/∂out = −2(t − out) although E keeps its ½"), grad_scale=2.0)
     elif s.loss in ("sse", "mse"):
-        add("missing-half", f"a ½ added to the {s.loss} loss: E and ∂E/∂out half as large", loss_scale=0.5)
-        add("missing-half", "the 2 of the square's derivative dropped: ∂E/∂out half as large", grad_scale=0.5)
-    add("sign-error", "θ⁺ = θ + η·∂E/∂θ (the update goes uphill)", update_sign=-1.0)
-    add("sign-error", "∂E/∂out with the wrong sign, carried through every gradient", grad_scale=-1.0)
+        said = _("a ½ added to the {loss} loss: E and ∂E/∂out half as large").format(loss=s.loss)
+        add("missing-half", said, loss_scale=0.5)
+        add("missing-half", _("the 2 of the square's derivative dropped: ∂E/∂out half as large"), grad_scale=0.5)
+    add("sign-error", _("θ⁺ = θ + η·∂E/∂θ (the update goes uphill)"), update_sign=-1.0)
+    add("sign-error", _("∂E/∂out with the wrong sign, carried through every gradient"), grad_scale=-1.0)
     eta = s.learning_rate
     for rate in LIKELY_LEARNING_RATES:
         if not math.isclose(rate, eta, rel_tol=1e-12):
-            what = "without η (η = 1)" if rate == 1.0 else f"η = {rate:g}"
-            add("missing-learning-rate", f"updated {what} instead of η = {eta:g}", learning_rate=rate)
+            if rate == 1.0:
+                said = _("updated without η (η = 1) instead of η = {eta}").format(eta=f"{eta:g}")
+            else:
+                said = _("updated with η = {rate} instead of η = {eta}").format(rate=f"{rate:g}", eta=f"{eta:g}")
+            add("missing-learning-rate", said, learning_rate=rate)
     if s.samples > 1:
         if s.reduction == "mean":
-            add("batch-averaging", "summed over the batch without the 1/m", reduction="sum")
-            add("batch-averaging", "divided by m twice", reduction="mean2")
+            add("batch-averaging", _("summed over the batch without the 1/m"), reduction="sum")
+            add("batch-averaging", _("divided by m twice"), reduction="mean2")
         else:
-            add("batch-averaging", "averaged with 1/m although the loss is summed over the batch", reduction="mean")
+            said = _("averaged with 1/m although the loss is summed over the batch")
+            add("batch-averaging", said, reduction="mean")
     modes = {layer.bias_mode for layer in s.layers}
     if modes != {"none"}:
         if not s.update_biases:
-            add("bias-update", "biases updated, but this exercise keeps them fixed", update_biases=True)
+            add("bias-update", _("biases updated, but this exercise keeps them fixed"), update_biases=True)
             if "shared" in modes:
                 add(
                     "bias-update",
-                    "biases updated, a shared bias as one bias per neuron",
+                    _("biases updated, a shared bias as one bias per neuron"),
                     update_biases=True,
                     bias_per_neuron=True,
                 )
         else:
-            add("bias-update", "biases left unchanged, but this exercise updates them", update_biases=False)
+            add("bias-update", _("biases left unchanged, but this exercise updates them"), update_biases=False)
             if "shared" in modes:
-                add("bias-update", "a shared bias treated as one bias per neuron", bias_per_neuron=True)
+                add("bias-update", _("a shared bias treated as one bias per neuron"), bias_per_neuron=True)
             if any(layer.bias_mode == "neuron" and layer.size > 1 for layer in s.layers):
-                add("bias-update", "each neuron's bias moved by the layer's Σδ, as if shared", bias_as_shared=True)
+                said = _("each neuron's bias moved by the layer's Σδ, as if shared")
+                add("bias-update", said, bias_as_shared=True)
     square = [i for i, layer in enumerate(s.layers) if layer.weights.shape[0] == layer.weights.shape[1] > 1]
     for i in square:
         add(
             "transposed-weights",
-            f"layer {i + 1}'s weights read the other way round ({_swapped(s, i)})",
+            _("layer {layer}'s weights read the other way round ({swapped})").format(
+                layer=i + 1, swapped=_swapped(s, i)
+            ),
             transpose_forward=frozenset([i]),
         )
     if len(square) > 1:
         add(
             "transposed-weights",
-            "every square weight matrix read the other way round",
+            _("every square weight matrix read the other way round"),
             transpose_forward=frozenset(square),
         )
     for i in square:
         if i > 0:
             add(
                 "transposed-weights",
-                f"back-propagated through layer {i + 1}'s weights the other way round ({_swapped(s, i)})",
+                _("back-propagated through layer {layer}'s weights the other way round ({swapped})").format(
+                    layer=i + 1, swapped=_swapped(s, i)
+                ),
                 transpose_backward=frozenset([i]),
             )
-    add("off-by-one-step", "one update fewer", steps_shift=-1)
-    add("off-by-one-step", "one update more", steps_shift=1)
-    add("delta-sign-convention", "δ = −∂E/∂net (Mitchell's sign)", delta_sign=1)
-    add(
-        "delta-sign-convention", "δ = −∂E/∂net, and ∂E/∂out with the same sign (Mitchell's δ summed back)", delta_sign=2
-    )
+    add("off-by-one-step", _("one update fewer"), steps_shift=-1)
+    add("off-by-one-step", _("one update more"), steps_shift=1)
+    add("delta-sign-convention", _("δ = −∂E/∂net (Mitchell's sign)"), delta_sign=1)
+    said = _("δ = −∂E/∂net, and ∂E/∂out with the same sign (Mitchell's δ summed back)")
+    add("delta-sign-convention", said, delta_sign=2)
     return out
 
 
@@ -404,20 +466,28 @@ def _swapped(s: Scenario, i: int) -> str:
 
 def rounding_variant(digits: int) -> Variant:
     """Premature rounding to the answer's own digits: every intermediate rounded to `digits` significant digits."""
-    return Variant(
-        "rounding", f"intermediate results rounded to {digits} significant digits", Knobs(round_digits=digits)
-    )
+    said = _("intermediate results rounded to {digits} significant digits").format(digits=digits)
+    return Variant("rounding", said, Knobs(round_digits=digits))
 
 
 def early_rounding_variant(digits: int, written: int, also: tuple[int, ...] = ()) -> Variant:
     """Intermediates rounded to `digits` significant digits, fewer than the `written` digits of the answer
     (`also`: the other counts of digits that give the same value, named in the detail)."""
-    shows = f", but the answer shows {written}" if written else ""  # a written 0 shows no digits
     return Variant(
         "early-rounding",
-        f"intermediate results rounded to {digits} significant digits{shows}",
+        _early_rounding(str(digits), written),
         Knobs(round_digits=digits),
         tuple(sorted({digits, *also})),
+        written,
+    )
+
+
+def _early_rounding(digits: str, written: int) -> str:
+    """'intermediate results rounded to 4 (or: 4 or 5) significant digits, but the answer shows 9'."""
+    if not written:  # a written 0 shows no digits
+        return _("intermediate results rounded to {digits} significant digits").format(digits=digits)
+    return _("intermediate results rounded to {digits} significant digits, but the answer shows {written}").format(
+        digits=digits, written=written
     )
 
 
@@ -469,7 +539,10 @@ def find(
         for v in lab.variants():
             knobs = dataclasses.replace(v.knobs, round_digits=digits)
             if matches(lab.value(q, knobs)):
-                found.append(Variant(v.code, f"{v.detail}, with intermediates rounded to {digits} digits", knobs))
+                said = _("{detail}, with intermediates rounded to {digits} digits").format(
+                    detail=v.detail, digits=digits
+                )
+                found.append(Variant(v.code, said, knobs))
     if roundable or (digits == 0 and steps <= HOOKED_MAX_STEPS):
         # every count of digits that reproduces it (0.1385 is δ_o1 rounded to 4 or to 5 digits): one variant
         # each, for the sheet to tell which count explains the most answers
@@ -547,7 +620,9 @@ class Lab:
             if v is None:
                 from bptrace.errors import NumericalError
 
-                raise NumericalError(f"{q.name} cannot be computed in float64 (the training diverges)")
+                raise NumericalError(
+                    _("{name} cannot be computed in float64 (the training diverges)").format(name=q.name)
+                )
             return v
         return value(q, self.trace)
 
@@ -597,7 +672,7 @@ class Lab:
                 layers = tuple(dc.replace(layer, weights=w, biases=b) for layer, w, b in zip(fast.layers, *params))
                 final = train(fast.with_changes(layers=layers), steps).final
                 return tuple(layer.weights for layer in final.layers), tuple(layer.biases for layer in final.layers)
-            for _ in range(steps):
+            for _step in range(steps):
                 t = trace(self.scenario, mistakes=mk, params=params)
                 params = tuple(lt.new_weights for lt in t.layers), tuple(lt.new_biases for lt in t.layers)
             return params
@@ -695,7 +770,7 @@ class Lab:
             p = s.parameter(q.param or "")
             if p.kind == "bias":
                 return 1.0  # ∂net/∂b = 1
-            _, col = _position(p, k)
+            _row, col = _position(p, k)
             return float(_source(s, st, p.layer - 1, k)[row_of_pass, col])
         layer, row = s.neuron(q.neuron or "")
         if kind == "out" and layer == 0:
@@ -713,7 +788,7 @@ class Lab:
         if kind == "delta":
             return sign * per_pass(lt.delta[:, row])
         if kind == "path":
-            _, kk = s.neuron(q.other or "")
+            _layer, kk = s.neuron(q.other or "")
             # the hooked step keeps its path terms; the correct one leaves them to Trace.path_terms
             terms = st.path_terms(layer, row) if lt.paths is None else lt.paths[:, row, :]
             return sign * per_pass(terms[:, kk])
@@ -771,12 +846,25 @@ def describe(variant: Variant, q: Quantity) -> str:
     early-rounding: every count of digits that gives this answer)."""
     if variant.code == "early-rounding" and len(variant.also) > 1:
         counts = [str(k) for k in variant.also]
-        said = f"{', '.join(counts[:-1])} or {counts[-1]}" if len(counts) < 5 else f"{counts[0]} to {counts[-1]}"
-        return variant.detail.replace(f"to {variant.knobs.round_digits} significant", f"to {said} significant")
+        if len(counts) < 5:
+            said = _("{some} or {last}").format(some=", ".join(counts[:-1]), last=counts[-1])
+        else:
+            said = _("{first} to {last}").format(first=counts[0], last=counts[-1])
+        return _early_rounding(said, variant.shows)
     if variant.code == "off-by-one-step" and q.steps is not None:
         n = q.steps + variant.knobs.steps_shift
-        what = "the loss" if q.kind == "after" else f"{q.param}"
+        given = f"{q.steps:,}"
+        if q.kind == "after":
+            if n == 0:
+                return _("the loss before any update, given for after {given}").format(given=q.steps)
+            return ngettext(
+                "the loss after {n} update, given for after {given}",
+                "the loss after {n} updates, given for after {given}",
+                n,
+            ).format(n=f"{n:,}", given=given)
         if n == 0:
-            return f"{what} before any update, given for after {q.steps}"
-        return f"{what} after {n:,} update{'s' if n != 1 else ''}, given for after {q.steps:,}"
+            return _("{param} before any update, given for after {given}").format(param=q.param, given=q.steps)
+        return ngettext(
+            "{param} after {n} update, given for after {given}", "{param} after {n} updates, given for after {given}", n
+        ).format(param=q.param, n=f"{n:,}", given=given)
     return variant.detail

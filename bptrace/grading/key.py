@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bptrace.errors import KeyFileError, UnknownNameError
+from bptrace.i18n import N_, _
 from bptrace.model import source
 from bptrace.model.source import Document, did_you_mean
 
@@ -95,24 +96,26 @@ def read(path: Path | str, scenario_override: str | None = None) -> Key:
     doc = source.load(path, KeyFileError)
     data = doc.data
     if not isinstance(data, dict):
-        raise doc.error((), "a key is a mapping with exercise:, rules: and questions:", hint="see 'bptrace key --help'")
+        raise doc.error(
+            (), _("a key is a mapping with exercise:, rules: and questions:"), hint=_("see 'bptrace key --help'")
+        )
     _keys(doc, (), data, TOP_KEYS)
     exercise = data.get("exercise")
     if not isinstance(exercise, dict) or "scenario" not in exercise:
         raise doc.error(
-            ("exercise",), "the key needs exercise: {scenario: NAME}", hint="e.g. exercise: {scenario: mazur}"
+            ("exercise",), _("the key needs exercise: {scenario: NAME}"), hint=_("e.g. exercise: {scenario: mazur}")
         )
     _keys(doc, ("exercise",), exercise, EXERCISE_KEYS)
     ref = exercise["scenario"]
     if not isinstance(ref, str) or not ref.strip():
-        raise doc.error(("exercise", "scenario"), "scenario must be a bundled name or a path")
+        raise doc.error(("exercise", "scenario"), _("scenario must be a bundled name or a path"))
     ref = ref.strip()
     try:
         if scenario_override:
-            spath, _ = scenarios.resolve(scenario_override)
+            spath, _kind = scenarios.resolve(scenario_override)
             s = scenarios.load(scenario_override)
         else:
-            spath, _ = scenarios.resolve(ref, relative_to=path.parent)
+            spath, _kind = scenarios.resolve(ref, relative_to=path.parent)
             s = scenarios.load(ref, relative_to=path.parent)
     except UnknownNameError as exc:
         raise doc.error(("exercise", "scenario"), exc.message, hint=exc.hint) from None
@@ -122,12 +125,12 @@ def read(path: Path | str, scenario_override: str | None = None) -> Key:
 
 
 def _keys(doc: Document, path: tuple[Any, ...], data: dict[Any, Any], allowed: tuple[str, ...]) -> None:
+    from bptrace.grading.answers import expected_one_of
+
     for key in data:
         if key not in allowed:
             raise doc.error(
-                path + (key,),
-                f"unknown key {source.brief(key)}",
-                hint=did_you_mean(str(key), allowed) or f"expected one of {', '.join(allowed)}",
+                path + (key,), _("unknown key {key}").format(key=source.brief(key)), hint=expected_one_of(key, allowed)
             )
 
 
@@ -136,7 +139,7 @@ def _rules(doc: Document, raw: Any) -> Rules:
 
     path: tuple[Any, ...] = ("rules",)
     if not isinstance(raw, dict):
-        raise doc.error(path, "rules must be a mapping", hint=f"keys: {', '.join(RULE_KEYS)}")
+        raise doc.error(path, _("rules must be a mapping"), hint=_("keys: {keys}").format(keys=", ".join(RULE_KEYS)))
     _keys(doc, path, raw, RULE_KEYS)
     codes = [c for c in diagnosis_codes() if c != "rounding"]
 
@@ -144,29 +147,30 @@ def _rules(doc: Document, raw: Any) -> Rules:
         if c not in codes:
             raise doc.error(
                 where,
-                f"unknown diagnosis code {source.brief(c)}",
-                hint=did_you_mean(str(c), codes) or f"codes: {', '.join(codes)}",
+                _("unknown diagnosis code {code}").format(code=source.brief(c)),
+                hint=did_you_mean(str(c), codes) or _("codes: {codes}").format(codes=", ".join(codes)),
             )
         return str(c)
 
     min_digits = raw.get("min_digits", DEFAULT_MIN_DIGITS)
     if isinstance(min_digits, bool) or not isinstance(min_digits, int) or not 1 <= min_digits <= 17:
         raise doc.error(
-            path + ("min_digits",), f"min_digits must be a whole number 1..17, got {source.brief(min_digits)}"
+            path + ("min_digits",),
+            _("min_digits must be a whole number 1..17, got {value}").format(value=source.brief(min_digits)),
         )
     accept = raw.get("accept") or []
     if not isinstance(accept, list):
-        raise doc.error(path + ("accept",), "accept must be a list of codes", hint="e.g. [delta-sign-convention]")
+        raise doc.error(path + ("accept",), _("accept must be a list of codes"), hint=_("e.g. [delta-sign-convention]"))
     credit = raw.get("misconceptions") or {}
     if not isinstance(credit, dict):
-        raise doc.error(path + ("misconceptions",), "misconceptions must map a code to a share of the points (0..1)")
+        raise doc.error(path + ("misconceptions",), _("misconceptions must map a code to a share of the points (0..1)"))
     diagnose = raw.get("diagnose", True)
     if not isinstance(diagnose, bool):
-        raise doc.error(path + ("diagnose",), "diagnose must be true or false")
+        raise doc.error(path + ("diagnose",), _("diagnose must be true or false"))
     return Rules(
         min_digits=min_digits,
-        rtol=_optional(doc, path + ("rtol",), raw.get("rtol"), "a relative tolerance"),
-        tolerance=_optional(doc, path + ("tolerance",), raw.get("tolerance"), "an absolute tolerance"),
+        rtol=_optional(doc, path + ("rtol",), raw.get("rtol"), N_("a relative tolerance")),
+        tolerance=_optional(doc, path + ("tolerance",), raw.get("tolerance"), N_("an absolute tolerance")),
         accept=frozenset(code(path + ("accept", i), c) for i, c in enumerate(accept)),
         follow_through=_share(doc, path + ("follow_through",), raw.get("follow_through", 1.0)),
         misconceptions={
@@ -178,18 +182,21 @@ def _rules(doc: Document, raw: Any) -> Rules:
 
 
 def _optional(doc: Document, path: tuple[Any, ...], value: Any, what: str) -> float | None:
+    """A number that is not negative, or None (`what`: what it is, marked with N_ and said here)."""
     if value is None:
         return None
-    x = source.as_number(doc, path, value, what)
+    x = source.as_number(doc, path, value, _(what))
     if x < 0:
-        raise doc.error(path, f"{what} must not be negative, got {source.brief(value)}")
+        raise doc.error(
+            path, _("{what} must not be negative, got {value}").format(what=_(what), value=source.brief(value))
+        )
     return x
 
 
 def _share(doc: Document, path: tuple[Any, ...], value: Any) -> float:
-    x = source.as_number(doc, path, value, "a share of the points from 0 to 1")
+    x = source.as_number(doc, path, value, _("a share of the points from 0 to 1"))
     if not 0 <= x <= 1:
-        raise doc.error(path, f"a share of the points is from 0 to 1, got {source.brief(value)}")
+        raise doc.error(path, _("a share of the points is from 0 to 1, got {value}").format(value=source.brief(value)))
     return x
 
 
@@ -198,7 +205,7 @@ def _questions(doc: Document, raw: Any, s: Scenario) -> list[Question]:
 
     path: tuple[Any, ...] = ("questions",)
     if not isinstance(raw, dict) or not raw:
-        raise doc.error(path, "questions must map each quantity asked to its points", hint="e.g. out_o1: 1")
+        raise doc.error(path, _("questions must map each quantity asked to its points"), hint=_("e.g. out_o1: 1"))
     out: list[Question] = []
     seen: dict[str, str] = {}
     for name, spec in raw.items():
@@ -208,14 +215,18 @@ def _questions(doc: Document, raw: Any, s: Scenario) -> list[Question]:
         except UnknownNameError as exc:
             raise doc.error(where, exc.message, hint=exc.hint) from None
         if q.name in seen:
-            raise doc.error(where, f"{name!r} is the same quantity as {seen[q.name]!r}", hint="keep one of them")
+            raise doc.error(
+                where,
+                _("{key} is the same quantity as {other}").format(key=repr(name), other=repr(seen[q.name])),
+                hint=_("keep one of them"),
+            )
         seen[q.name] = str(name)
         points, tolerance, rtol = 1.0, None, None
         if isinstance(spec, dict):
             _keys(doc, where, spec, QUESTION_KEYS)
             points = _points(doc, where + ("points",), spec.get("points", 1.0))
-            tolerance = _optional(doc, where + ("tolerance",), spec.get("tolerance"), "an absolute tolerance")
-            rtol = _optional(doc, where + ("rtol",), spec.get("rtol"), "a relative tolerance")
+            tolerance = _optional(doc, where + ("tolerance",), spec.get("tolerance"), N_("an absolute tolerance"))
+            rtol = _optional(doc, where + ("rtol",), spec.get("rtol"), N_("a relative tolerance"))
         elif spec is not None:
             points = _points(doc, where, spec)
         out.append(Question(str(name), q, points, tolerance, rtol, doc.where(where)[0]))
@@ -223,9 +234,9 @@ def _questions(doc: Document, raw: Any, s: Scenario) -> list[Question]:
 
 
 def _points(doc: Document, path: tuple[Any, ...], value: Any) -> float:
-    x = source.as_number(doc, path, value, "points")
+    x = source.as_number(doc, path, value, _("points"))
     if x < 0:
-        raise doc.error(path, f"points must not be negative, got {source.brief(value)}")
+        raise doc.error(path, _("points must not be negative, got {value}").format(value=source.brief(value)))
     return x
 
 
@@ -240,23 +251,25 @@ def key_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) -> st
 
     codes = ", ".join(c for c in diagnosis_codes() if c != "rounding")
     lines = [
-        f"# Marking key: {s.title}",
-        "# Edit it: delete the questions you do not ask, change their points and the rules.",
-        "# Mark a class with: bptrace check SHEETS... --key THIS_FILE  (format: docs/answer-sheets.md)",
-        "# With a key, a student's sheet gives values only: its points, tolerances and scenario are ignored.",
+        "# " + _("Marking key: {title}").format(title=s.title),
+        "# " + _("Edit it: delete the questions you do not ask, change their points and the rules."),
+        "# " + _("Mark a class with: bptrace check SHEETS... --key THIS_FILE  (format: docs/answer-sheets.md)"),
+        "# " + _("With a key, a student's sheet gives values only: its points, tolerances and scenario are ignored."),
         "exercise:",
-        f"  scenario: {yaml_scalar(scenario_ref)}   # a bundled name, or a path relative to this key's folder",
+        f"  scenario: {yaml_scalar(scenario_ref)}   # " + _("a bundled name, or a path relative to this key's folder"),
         "rules:",
-        f"  min_digits: {DEFAULT_MIN_DIGITS}        # significant digits an answer needs (exact values may be shorter)",
-        "  rtol:                # also accept |given - exact| <= rtol*|exact| (empty: no)",
-        "  tolerance:           # also accept |given - exact| <= tolerance (empty: no)",
-        "  accept: []           # conventions counted as correct, e.g. [delta-sign-convention]",
-        "  follow_through: 1    # share of a step's points when right given the student's own wrong earlier answers",
-        "  misconceptions: {}   # share of the points for an answer a named misconception explains,",
-        "                       #   e.g. {missing-learning-rate: 0.5}",
-        "  diagnose: true       # name the misconception behind each wrong answer",
-        f"# codes: {codes}",
-        "questions:            # QUANTITY: POINTS, or QUANTITY: {points: P, tolerance: A, rtol: R}",
+        f"  min_digits: {DEFAULT_MIN_DIGITS}        # "
+        + _("significant digits an answer needs (exact values may be shorter)"),
+        "  rtol:                # " + _("also accept |given - exact| <= rtol*|exact| (empty: no)"),
+        "  tolerance:           # " + _("also accept |given - exact| <= tolerance (empty: no)"),
+        "  accept: []           # " + _("conventions counted as correct, e.g. [delta-sign-convention]"),
+        "  follow_through: 1    # "
+        + _("share of a step's points when right given the student's own wrong earlier answers"),
+        "  misconceptions: {}   # " + _("share of the points for an answer a named misconception explains,"),
+        "                       #   " + _("e.g. {missing-learning-rate: 0.5}"),
+        "  diagnose: true       # " + _("name the misconception behind each wrong answer"),
+        "# " + _("codes: {codes}").format(codes=codes),
+        "questions:            # " + _("QUANTITY: POINTS, or QUANTITY: {points: P, tolerance: A, rtol: R}"),
     ]
     lines += question_lines(s, set(only or SECTIONS), "1")
     return "\n".join(lines) + "\n"

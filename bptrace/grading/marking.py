@@ -24,7 +24,6 @@ from bptrace.grading.diagnose import (
     CODE_ORDER,
     DEFAULT_MIN_DIGITS,
     STEP_KINDS,
-    TOO_FEW_DIGITS,
     Knobs,
     Lab,
     Variant,
@@ -33,6 +32,7 @@ from bptrace.grading.diagnose import (
     find,
     steps_of,
 )
+from bptrace.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from bptrace.grading.answers import Answer, Sheet
@@ -68,7 +68,7 @@ def read_number(text: str) -> Written | None:
     if not NUMBER.fullmatch(t):
         return None
     d = Decimal(t)
-    _, digits, exponent = d.as_tuple()
+    _sign, digits, exponent = d.as_tuple()
     assert isinstance(exponent, int)
     # Decimal keeps trailing zeros (0.750 -> digits 750) and drops leading ones (0.0351 -> 351)
     significant = 0 if d == 0 else len(digits)
@@ -172,6 +172,15 @@ def diagnosis_codes() -> list[str]:
 
 
 VERDICTS = ("correct", "wrong", "follow-through", "unanswered", "invalid", "too-few-digits")
+# each verdict as a reader is told it (the JSON and the CSV keep the verdicts themselves)
+VERDICT_WORDS = {
+    "correct": N_("correct"),
+    "wrong": N_("wrong"),
+    "follow-through": N_("follow-through"),
+    "unanswered": N_("unanswered"),
+    "invalid": N_("invalid"),
+    "too-few-digits": N_("too few digits"),
+}
 
 
 @dataclass
@@ -274,7 +283,7 @@ class SheetResult(Displayable):
 
 def unreadable(file: str, student: str, error: str, s: Scenario, max_points: float) -> SheetResult:
     """A sheet that cannot be read, as a row of the class: 0 points, its error as the feedback."""
-    summary = Summary(0, 0, 0, 0.0, max_points, None, f"The sheet cannot be read: {error}", [])
+    summary = Summary(0, 0, 0, 0.0, max_points, None, _("The sheet cannot be read: {error}").format(error=error), [])
     return SheetResult(None, s, [], summary, file=file, student=student, error=error, graded=True)
 
 
@@ -420,7 +429,7 @@ class _FollowThrough:
             a,
             x,
             "follow-through",
-            explanation=f"right, given your {', '.join(rests)}",
+            explanation=_("right, given your {names}").format(names=listing(rests)),
             earned=a.points * self.options.follow_through,
             rests_on=rests,
         )
@@ -436,7 +445,7 @@ def _mark_one(a: Answer, lab: Marker, options: Options, follow: _FollowThrough |
     x = lab.expected(q)
     w = a.written
     if w is None:
-        return Result(a, x, "unanswered", explanation="no answer")
+        return Result(a, x, "unanswered", explanation=_("no answer"))
     rtol = a.rtol if a.rtol is not None else options.rtol
     verdict = judge(w, x, options.min_digits, rtol, a.tolerance)
     if verdict.ok:
@@ -446,34 +455,40 @@ def _mark_one(a: Answer, lab: Marker, options: Options, follow: _FollowThrough |
         if carried is not None:
             return carried
     if verdict.reason == "few-digits":
-        plural = "s" if w.digits != 1 else ""
-        so_far = " (right as far as it goes)" if agrees(w, x) else ""
+        if agrees(w, x):
+            said = ngettext(
+                "{text} has {digits} significant digit (right as far as it goes); give at least {least}",
+                "{text} has {digits} significant digits (right as far as it goes); give at least {least}",
+                w.digits,
+            )
+        else:
+            said = ngettext(
+                "{text} has {digits} significant digit; give at least {least}",
+                "{text} has {digits} significant digits; give at least {least}",
+                w.digits,
+            )
         return Result(
-            a,
-            x,
-            "few-digits",
-            explanation=f"{w.text} has {w.digits} significant digit{plural}{so_far}; "
-            f"give at least {options.min_digits}",
+            a, x, "few-digits", explanation=said.format(text=w.text, digits=w.digits, least=options.min_digits)
         )
     if 0 < w.digits < options.min_digits:  # a wrong guess of one or two digits is not diagnosed
-        plural = "s" if w.digits != 1 else ""
+        said = ngettext(
+            "{text} has {digits} significant digit: too few digits to diagnose (give at least {least})",
+            "{text} has {digits} significant digits: too few digits to diagnose (give at least {least})",
+            w.digits,
+        )
         return Result(
-            a,
-            x,
-            "few-digits",
-            explanation=f"{w.text} has {w.digits} significant digit{plural}: {TOO_FEW_DIGITS} "
-            f"(give at least {options.min_digits})",
+            a, x, "few-digits", explanation=said.format(text=w.text, digits=w.digits, least=options.min_digits)
         )
     variants = lab.diagnose(q, w, rtol, a.tolerance, options.diagnose, options.min_digits)
     codes = _codes(variants)
     if not variants:
         why = (
-            "not a known misconception: no known mistake reproduces this value"
+            _("not a known misconception: no known mistake reproduces this value")
             if options.diagnose
-            else "wrong (diagnosis was off)"
+            else _("wrong (diagnosis was off)")
         )
         return Result(a, x, "wrong", explanation=why)
-    explanation = "; ".join(f"{v.code}: {describe(v, q)}" for v in _first_per_code(variants))
+    explanation = _said(_first_per_code(variants), q)
     # accepted only when every explanation is an accepted one (a δ with Mitchell's sign that a sign error
     # also explains is not accepted as the convention); a named misconception may earn the key's share
     ok = accepted(codes, options.accept)
@@ -506,6 +521,28 @@ def _near(w: Written, x: float | None, rtol: float | None, atol: float | None) -
     u = 10.0**w.place if -300 < w.place < 300 else 0.0
     bound = max(1.6 * u, (rtol or 0.0) * abs(x), atol or 0.0, ZERO, 1e-12 * abs(x))
     return u <= 1e-14 * abs(x) or abs(w.number - x) <= bound
+
+
+def _said(variants: list[Variant], q: Quantity) -> str:
+    """'code: what differs; code: what differs' for the variants that explain an answer (codes and names keep
+    ASCII punctuation around them in every language, docs/glossary.zh.md)."""
+    return "; ".join(f"{v.code}: {describe(v, q)}" for v in variants)
+
+
+def _one_text(sentences: list[str]) -> str:
+    """Sentences one after the other, as the language writes them (English: a space between them)."""
+    if not sentences:
+        return ""
+    text = sentences[0]
+    for sentence in sentences[1:]:
+        # TRANSLATORS: two sentences of a sheet's summary, one after the other (Chinese needs no space)
+        text = _("{sentence} {next_sentence}").format(sentence=text, next_sentence=sentence)
+    return text
+
+
+def listing(names: list[str]) -> str:
+    """Quantity names as a list in a sentence: 'net_h1, out_h1' (ASCII around names in every language)."""
+    return ", ".join(names)
 
 
 def _codes(variants: list[Variant]) -> list[str]:
@@ -547,17 +584,20 @@ def _summarise(results: list[Result], lab: Marker, options: Options) -> Summary:
     points = sum(r.earned for r in results)
     max_points = sum(r.answer.points for r in results)
     first = wrong[0] if wrong else (few[0] if few else None)
-    narrative = _narrative(results, first, wrong, explanations, diagnosed=options.diagnose)
+    sentences = _narrative(results, first, wrong, explanations, diagnosed=options.diagnose)
     if few:
-        narrative += f" Too few significant digits: {_listed([r.quantity for r in few])}."
+        sentences.append(_("Too few significant digits: {names}.").format(names=_listed([r.quantity for r in few])))
     carried = [r for r in results if r.status == "follow-through"]
     if carried:
-        narrative += (
-            f" Right given your own earlier answers (follow-through): {_listed([r.quantity for r in carried])}."
+        sentences.append(
+            _("Right given your own earlier answers (follow-through): {names}.").format(
+                names=_listed([r.quantity for r in carried])
+            )
         )
     invalid = [r for r in results if r.status == "invalid"]
     if invalid:
-        narrative += f" Could not be read: {_listed([r.answer.key for r in invalid])}."
+        sentences.append(_("Could not be read: {names}.").format(names=_listed([r.answer.key for r in invalid])))
+    narrative = _one_text(sentences)
     return Summary(
         len(results),
         len(answered),
@@ -571,7 +611,9 @@ def _summarise(results: list[Result], lab: Marker, options: Options) -> Summary:
 
 
 def _listed(names: list[str], most: int = 6) -> str:
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+    if len(names) > most:
+        return _("{names} and {n} more").format(names=listing(names[:most]), n=len(names) - most)
+    return listing(names)
 
 
 def _explanations(wrong: list[Result], right: list[Result], lab: Marker) -> list[Explanation]:
@@ -616,8 +658,7 @@ def _accept_conventions(results: list[Result], lab: Lab | Marker, options: Optio
             kept = [v for v in r.variants if v.code in options.accept or not any(_spoils(v, ok, lab) for ok in right)]
             codes = _codes(kept)
             if accepted(codes, options.accept):
-                q = r.answer.quantity
-                why = "; ".join(f"{v.code}: {describe(v, q)}" for v in _first_per_code(kept))
+                why = _said(_first_per_code(kept), r.answer.quantity)
                 r = Result(r.answer, r.expected, "correct", codes, why, r.answer.points, kept)
         out.append(r)
     return out
@@ -629,55 +670,85 @@ def _narrative(
     wrong: list[Result],
     explanations: list[Explanation],
     diagnosed: bool = True,
-) -> str:
+) -> list[str]:
+    """The summary's sentences: where the sheet first goes wrong and why, whether one misconception explains
+    every wrong answer, early rounding, what is left unanswered."""
     rounded = [r.quantity for r in results if r.correct and "rounding" in r.codes]
-    note = (
-        (
-            f" {len(rounded)} answer{'s' if len(rounded) != 1 else ''} differ{'s' if len(rounded) == 1 else ''} "
-            "only by early rounding (accepted)."
+    tail: list[str] = []
+    if rounded:
+        tail.append(
+            ngettext(
+                "{n} answer differs only by early rounding (accepted).",
+                "{n} answers differ only by early rounding (accepted).",
+                len(rounded),
+            ).format(n=len(rounded))
         )
-        if rounded
-        else ""
-    )
     unanswered = [r for r in results if r.status == "unanswered"]
-    missing = f" {len(unanswered)} left unanswered." if unanswered else ""
+    if unanswered:
+        tail.append(_("{n} left unanswered.").format(n=len(unanswered)))
     if first is None:
         if not any(r.status != "unanswered" for r in results):
-            return "No answers given." + missing
-        return "Every answer given is right." + note + missing
+            return [_("No answers given."), *tail]
+        return [_("Every answer given is right."), *tail]
     before = [r for r in results if r.correct and results.index(r) < results.index(first)]
-    if before:
-        lead = f"Your {before[-1].quantity} is right; your {first.quantity} is the first wrong answer"
-    else:
-        lead = f"Your {first.quantity}, the first answer in the derivation, is wrong"
+    parts = [_lead(before[-1].quantity if before else None, first, diagnosed)]
     if first.status == "few-digits":
-        lead += " (too few significant digits)."
-        return lead + note + missing
-    if first.codes:
-        lead += f": {first.explanation}."
-    elif not diagnosed:  # it did not look (--no-diagnose): say so, not that nothing was found
-        lead += " (diagnosis was off, so no misconception was looked for)."
-    else:
-        lead += ": no known misconception reproduces it."
-    parts = [lead]
+        return parts + tail
     best = explanations[0] if explanations else None
     if best and len(wrong) > 1 and len(best.explains) == len(wrong):
-        tail = f" (though it would also change {', '.join(best.contradicts[:3])})" if best.contradicts else ""
-        parts.append(
-            f"One misconception, {best.code} ({best.detail}), reproduces all {len(wrong)} wrong answers{tail}."
-        )
+        if best.contradicts:
+            said = _(
+                "One misconception, {code} ({detail}), reproduces all {n} wrong answers "
+                "(though it would also change {names})."
+            )
+        else:
+            said = _("One misconception, {code} ({detail}), reproduces all {n} wrong answers.")
+        names = listing(best.contradicts[:3])
+        parts.append(said.format(code=best.code, detail=best.detail, n=len(wrong), names=names))
     elif len(wrong) > 1:
         # different mistakes (or none known): say which explains what, in the order of the derivation
-        others = [f"{r.quantity} ({_short(r)})" for r in wrong[1:7]]
-        more = f" and {len(wrong) - 7} more" if len(wrong) > 7 else ""
-        parts.append(f"Further wrong: {'; '.join(others)}{more}.")
-    return " ".join(parts) + note + missing
+        others = "; ".join(f"{r.quantity} ({_short(r)})" for r in wrong[1:7])  # w5+ (missing-half); ...
+        if len(wrong) > 7:
+            parts.append(_("Further wrong: {answers} and {n} more.").format(answers=others, n=len(wrong) - 7))
+        else:
+            parts.append(_("Further wrong: {answers}.").format(answers=others))
+    return parts + tail
+
+
+def _lead(right: str | None, first: Result, diagnosed: bool) -> str:
+    """The sentence that says where the sheet first goes wrong (right: the right answer just before it)."""
+    if first.status == "few-digits":
+        if right:
+            said = _("Your {right} is right; your {first} is the first wrong answer (too few significant digits).")
+        else:
+            said = _("Your {first}, the first answer in the derivation, is wrong (too few significant digits).")
+    elif first.codes:
+        if right:
+            said = _("Your {right} is right; your {first} is the first wrong answer: {explanation}.")
+        else:
+            said = _("Your {first}, the first answer in the derivation, is wrong: {explanation}.")
+    elif not diagnosed:  # it did not look (--no-diagnose): say so, not that nothing was found
+        if right:
+            said = _(
+                "Your {right} is right; your {first} is the first wrong answer "
+                "(diagnosis was off, so no misconception was looked for)."
+            )
+        else:
+            said = _(
+                "Your {first}, the first answer in the derivation, is wrong "
+                "(diagnosis was off, so no misconception was looked for)."
+            )
+    elif right:
+        said = _("Your {right} is right; your {first} is the first wrong answer: no known misconception reproduces it.")
+    else:
+        said = _("Your {first}, the first answer in the derivation, is wrong: no known misconception reproduces it.")
+    return said.format(right=right, first=first.quantity, explanation=first.explanation)
 
 
 def _short(r: Result) -> str:
     if r.status == "few-digits":
-        return "too few digits"
-    return ", ".join(r.codes) or "not a known misconception"
+        return _("too few digits")
+    return listing(r.codes) or _("not a known misconception")
 
 
 def to_data(result: SheetResult, hide_expected: bool = False) -> dict[str, Any]:

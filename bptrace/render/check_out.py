@@ -14,7 +14,8 @@ from rich.text import Text
 
 from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
 from bptrace.fmt import csv_text as csv_text_rows
-from bptrace.grading.marking import to_data
+from bptrace.grading.marking import VERDICT_WORDS, to_data
+from bptrace.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from bptrace.grading.classview import ClassView
@@ -29,9 +30,9 @@ MARKS = {
     "follow-through": ("↪", "cyan"),
     "invalid": ("!", "magenta"),
 }
-SELF_CHECK = (
+SELF_CHECK = N_(
     "Self-check: marked with the sheet's own points and tolerances, not a grade (a teacher marks with --key KEY)."
-)
+)  # said as _(SELF_CHECK)
 
 
 class CheckView:
@@ -58,7 +59,12 @@ class CheckView:
             perfect = sum(r.summary.all_correct for r in self.results)
             parts += [
                 Text(""),
-                Text(self.t(f"{len(self.results)} sheets: {perfect} with every answer right"), style="bold"),
+                Text(
+                    self.t(
+                        _("{n} sheets: {perfect} with every answer right").format(n=len(self.results), perfect=perfect)
+                    ),
+                    style="bold",
+                ),
             ]
         yield Group(*parts)
 
@@ -68,29 +74,31 @@ class CheckView:
 
         title = f"{result.student} — {result.file} — {result.scenario.title}"
         if result.error is not None:
-            score = f"Score: 0/{_points(result.max_score)} points: the sheet cannot be read"
+            score = _("Score: 0/{max} points: the sheet cannot be read").format(max=_points(result.max_score))
             return [Text(self.t(title), style="bold"), Text(self.t(score), style="bold"), Text(self.t(result.error))]
         marks = {mark: style for mark, style in MARKS.values()}
-        columns = [Column("quantity", "name"), Column("given", "num")]
+        columns = [Column(_("quantity"), "name"), Column(_("given"), "num")]
         if not self.hide_expected:
-            columns.append(Column("expected", "num"))
+            columns.append(Column(_("expected"), "num"))
         columns.append(Column("✓/✗", "text", marks))
         if result.graded:
-            columns.append(Column("points", "num"))
-        columns.append(Column("diagnosis", "text"))
+            columns.append(Column(_("points"), "num"))
+        columns.append(Column(_("diagnosis"), "text"))
         grid = Grid(title, columns)
         for r in result.results:
             grid.rows.append(self.row(r, result.graded))
         s = result.summary
-        score = f"Score: {s.correct}/{s.total} correct, {_points(s.points)}/{_points(s.max_points)} points"
+        score = _("Score: {correct}/{total} correct, {points}/{max} points").format(
+            correct=s.correct, total=s.total, points=_points(s.points), max=_points(s.max_points)
+        )
         lines: list[Any] = [GridView(grid, self.ascii), Text(self.t(score), style="bold"), Text(self.t(s.narrative))]
-        lines += [Text(self.t(f"warning: {w}"), style="yellow") for w in result.warnings]
+        lines += [Text(self.t(_("warning: {warning}").format(warning=w)), style="yellow") for w in result.warnings]
         if not result.graded:
-            lines.append(Text(self.t(SELF_CHECK), style="dim"))
+            lines.append(Text(self.t(_(SELF_CHECK)), style="dim"))
         return lines
 
     def row(self, r: Result, graded: bool = False) -> list[str]:
-        mark, _ = MARKS[r.status]
+        mark, _style = MARKS[r.status]
         given = r.given if r.given is not None else "—"
         cells = [r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key, given]
         if not self.hide_expected:
@@ -139,17 +147,19 @@ class ClassReport:
 
         v = self.view
         n = len(v.students)
-        head = f"Class: {n} sheet{'s' if n != 1 else ''}, mean {v.mean_percent:.1f}% of {_points(v.max_score)} points"
+        head = ngettext(
+            "Class: {n} sheet, mean {mean}% of {max} points", "Class: {n} sheets, mean {mean}% of {max} points", n
+        ).format(n=n, mean=f"{v.mean_percent:.1f}", max=_points(v.max_score))
         students = Grid(
             head,
             [
-                Column("student", "name"),
-                Column("sheet", "text"),
-                Column("points", "num"),
+                Column(_("student"), "name"),
+                Column(_("sheet"), "text"),
+                Column(_("points"), "num"),
                 Column("%", "num"),
-                Column("not right", "num"),
-                Column("unanswered", "num"),
-                Column("first not right", "text"),
+                Column(_("not right"), "num"),
+                Column(_("unanswered"), "num"),
+                Column(_("first not right"), "text"),
             ],
         )
         for st in v.students:
@@ -161,15 +171,22 @@ class ClassReport:
                     f"{st.percent:.0f}",
                     str(st.wrong),
                     str(st.unanswered),
-                    st.first_wrong or ("cannot be read" if st.error else "—"),
+                    st.first_wrong or (_("cannot be read") if st.error else "—"),
                 ]
             )
         questions = Grid(
-            "Questions",
-            [Column("quantity", "name")]
+            _("Questions"),
+            [Column(_("quantity"), "name")]
             + [
-                Column(h, "num")
-                for h in ("points", "% correct", "correct", "follow-through", "not right", "unanswered")
+                Column(_(h), "num")
+                for h in (
+                    N_("points"),
+                    N_("% correct"),
+                    N_("correct"),
+                    N_("follow-through"),
+                    N_("not right"),
+                    N_("unanswered"),
+                )
             ],
         )
         for q in v.questions:
@@ -187,21 +204,26 @@ class ClassReport:
         parts: list[Any] = [GridView(students, self.ascii), GridView(questions, self.ascii)]
         if v.misconceptions:
             table = Grid(
-                "Misconceptions across the class",
-                [Column("code", "name"), Column("students", "num"), Column("answers", "num"), Column("who", "text")],
+                _("Misconceptions across the class"),
+                [
+                    Column(_("code"), "name"),
+                    Column(_("students"), "num"),
+                    Column(_("answers"), "num"),
+                    Column(_("who"), "text"),
+                ],
             )
             for m in v.misconceptions:
                 table.rows.append([m.code, str(m.count), str(m.answers), ", ".join(m.students)])
             parts.append(GridView(table, self.ascii))
         else:
-            parts.append(Text("No known misconception found in the class."))
-        parts += [Text(""), Text("Score distribution", style="bold")]
-        most = max((c for _, c in v.histogram), default=0) or 1
+            parts.append(Text(_("No known misconception found in the class.")))
+        parts += [Text(""), Text(_("Score distribution"), style="bold")]
+        most = max((c for _label, c in v.histogram), default=0) or 1
         bar = "#" if self.ascii else "█"
         for label, count in reversed(v.histogram):
             parts.append(Text(self.t(f"  {label:>8}  {bar * round(30 * count / most):<30} {count}")))
         if v.flags:
-            parts += [Text(""), Text("For a human to look at", style="bold")]
+            parts += [Text(""), Text(_("For a human to look at"), style="bold")]
             parts += [Text(self.t(f"  {f.kind}: {f.detail}: {', '.join(f.files)}"), style="yellow") for f in v.flags]
         return parts
 
@@ -236,12 +258,15 @@ def gradescope_text(result: SheetResult, hide_expected: bool = False, digits: in
     cannot be read: score 0 and its error, so Gradescope shows the student why)."""
     tests = []
     for r in result.results:
-        lines = [f"given: {r.given if r.given is not None else 'no answer'}"]
+        lines = [_("given: {given}").format(given=r.given if r.given is not None else _("no answer"))]
         if not hide_expected and math.isfinite(r.expected):
-            lines.append(f"expected: {num(r.expected, digits)}")
-        lines.append(r.verdict if r.status != "few-digits" else "too few digits")
+            lines.append(_("expected: {value}").format(value=num(r.expected, digits)))
+        lines.append(_(VERDICT_WORDS[r.verdict]))
         if r.explanation and (not r.correct or r.codes):
-            lines.append(("" if r.status == "follow-through" else "diagnosis: ") + r.explanation)
+            if r.status == "follow-through":
+                lines.append(r.explanation)
+            else:
+                lines.append(_("diagnosis: {explanation}").format(explanation=r.explanation))
         tests.append(
             {
                 "name": r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key,
@@ -253,9 +278,12 @@ def gradescope_text(result: SheetResult, hide_expected: bool = False, digits: in
             }
         )
     s = result.summary
-    output = s.narrative if result.error is None else f"This submission cannot be read: {result.error}"
+    if result.error is None:
+        output = s.narrative
+    else:
+        output = _("This submission cannot be read: {error}").format(error=result.error)
     if result.warnings:
-        output += "\n" + "\n".join(f"warning: {w}" for w in result.warnings)
+        output += "\n" + "\n".join(_("warning: {warning}").format(warning=w) for w in result.warnings)
     data = {
         "score": s.points,
         "max_score": s.max_points,
