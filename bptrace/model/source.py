@@ -118,7 +118,9 @@ def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str | None:
         close = same[:n]
     if not close:
         return None
-    return "did you mean " + " or ".join(close) + "?"
+    from bptrace.i18n import _
+
+    return _("did you mean {names}?").format(names=_(" or ").join(close))
 
 
 def read_text(path: Path, error_class: type[BptraceError]) -> str:
