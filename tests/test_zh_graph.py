@@ -8,6 +8,7 @@ and no number broken across lines. The JSON stays English, byte for byte.
 
 from __future__ import annotations
 
+import html
 import html.parser
 import re
 from collections import Counter
@@ -434,3 +435,21 @@ def test_the_chinese_example_in_the_docs_is_real_output() -> None:
         code, out, err = invoke("zh", *args[: args.index("--lang")], columns=100)
         assert code == 0, err
         assert [line.rstrip() for line in out.rstrip().splitlines()] == shown.splitlines(), command
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_the_lesson_page_of_a_graph(name: str, tmp_path: Path) -> None:
+    page = tmp_path / "lesson.html"
+    code, _, err = invoke("zh", "lesson", name, "-o", str(page))
+    assert code == 0, err
+    text = page.read_text(encoding="utf-8")
+    i18n.set_language("zh")
+    try:
+        title = model.shown(model.load(name).title)
+    finally:
+        i18n.set_language("en")
+    assert f"<h1>{html.escape(title, quote=True)}</h1>" in text or html.escape(title) in text
+    for words in ("前向传播：每行一个门，按计算顺序", "上游梯度 ∂f/∂门", "局部梯度 ∂门/∂输入"):
+        assert html.escape(words) in text
+    code, _, err = invoke("zh", "lesson", name, "--explain", "x", "-o", str(tmp_path / "x.html"))
+    assert code == 2 and "计算图请去掉 --explain" in err
