@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bptrace.cli.common import Mismatch, print_renderable, write_output
 from bptrace.errors import BptraceError
+from bptrace.i18n import _
 
 if TYPE_CHECKING:
     from bptrace.graph.model import GraphScenario
@@ -38,7 +39,10 @@ def run(
 
     if notation != "scalar" or layer is not None:
         option = f"--notation {notation}" if notation != "scalar" else f"--layer {layer}"
-        raise BptraceError(f"{option} is for networks; a graph has gates, not layers", hint=f"leave out {option}")
+        raise BptraceError(
+            _("{option} is for networks; a graph has gates, not layers").format(option=option),
+            hint=_("leave out {option}").format(option=option),
+        )
 
     t = trace(scenario)
     verification = None if verify_mode == "off" else verify(t)
@@ -50,7 +54,9 @@ def run(
         from bptrace.render.graph_out import run_blocks
 
         blocks = run_blocks(t, verification, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, scenario.title, not fragment, ascii_, output, step, math)
+        from bptrace.graph.model import shown
+
+        _show(blocks, fmt, shown(scenario.title), not fragment, ascii_, output, step, math)
     if verification is not None and not verification.ok:
         raise Mismatch()
 
@@ -76,13 +82,22 @@ def explain(
 
     t = trace(scenario)
     if list_:
-        lines = [f"# every node of {scenario.title}; explain d{scenario.output}/dNAME or NAME"]
+        from bptrace.graph.model import shown
+
+        lines = [
+            "# "
+            + _("every node of {title}; explain {gradient} or NAME").format(
+                title=shown(scenario.title), gradient=f"d{scenario.output}/dNAME"
+            )
+        ]
         lines += [f"d{scenario.output}/d{name}" for name in t.nodes]
         write_output("\n".join(lines) + "\n", output)
         return
     if not target:
         example = f"d{scenario.output}/d{next(iter(scenario.values))}"
-        raise BptraceError(f"give a TARGET to explain, e.g. '{example}'", hint="'--list' lists every node")
+        raise BptraceError(
+            _("give a TARGET to explain, e.g. '{example}'").format(example=example), hint=_("'--list' lists every node")
+        )
     name = parse_target(target, t)
     e = derive(t, name)
     checks = None if no_checks or name == scenario.output else verify(t, only=name)
@@ -96,7 +111,7 @@ def explain(
         from bptrace.render.graph_out import explain_blocks
 
         blocks = explain_blocks(e, t, checks, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, f"d{scenario.output}/d{name}", standalone, ascii_, output, step, math)
+        _show(blocks, fmt, f"d{scenario.output}/d{name}", standalone, ascii_, output, step, math)  # a name: no _()
     if checks is not None and not checks.ok:
         raise Mismatch()
 
@@ -153,7 +168,8 @@ def check(
         s = sheet_scenario(path, override)
         if s is None:
             raise BptraceError(
-                f"{path}: this sheet is about a network, the first one about a graph", hint="check them apart"
+                _("{path}: this sheet is about a network, the first one about a graph").format(path=path),
+                hint=_("check them apart"),
             )
         results.append(mark(read(path), s, min_digits=min_digits, diagnose=diagnose))
     if fmt == "json":
@@ -167,7 +183,7 @@ def check(
         from bptrace.render.graph_out import check_blocks
 
         blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=ascii_, hide_expected=hide_expected)]
-        _show(blocks, "terminal", "check", True, ascii_, output)
+        _show(blocks, "terminal", "check", True, ascii_, output)  # the terminal shows no title
     if not all(r.all_correct for r in results):
         raise Mismatch()
 
@@ -187,7 +203,7 @@ def diagram(scenario: GraphScenario, output: str, digits: int, ascii_: bool) -> 
     from bptrace.render.graph_diagram import draw_graph
 
     draw_graph(trace(scenario), output, digits=digits, ascii=ascii_)
-    click.echo(f"bptrace: wrote {output}", err=True)
+    click.echo(_("bptrace: wrote {path}").format(path=output), err=True)
 
 
 def _show(

@@ -38,15 +38,18 @@ def lesson(scenario: str | None, target: str | None, digits: int, output: str | 
 
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # a computational graph: each row of its run's tables, beside the circuit
+        from bptrace.graph.model import shown
+        from bptrace.i18n import _
+
         if target:
-            raise BptraceError("--explain is for networks in a lesson", hint="leave out --explain for a graph")
+            raise BptraceError(_("--explain is for networks in a lesson"), hint=_("leave out --explain for a graph"))
         from bptrace.graph.engine import trace as graph_trace
         from bptrace.render.graph_out import run_blocks
         from bptrace.render.lesson import graph_slides, graph_svg
 
         gt = graph_trace(graph)
         blocks = [b for b in run_blocks(gt, None, digits=digits) if not (isinstance(b, Para) and b.style == "title")]
-        lesson_ = Lesson(graph.title, None, graph_slides(gt, blocks), drawing=graph_svg(gt))
+        lesson_ = Lesson(shown(graph.title), None, graph_slides(gt, blocks), drawing=graph_svg(gt))
         write_output(lesson_html(lesson_), destination)
         return
     s = load_scenario(scenario)

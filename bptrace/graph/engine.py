@@ -23,11 +23,43 @@ from dataclasses import dataclass, field
 from bptrace.errors import NumericalError
 from bptrace.graph import expression as ex
 from bptrace.graph.model import Gate, GraphScenario
+from bptrace.i18n import N_, _
 
+# in English in the trace and the JSON; shown with _(convention)
 CONVENTIONS = (
-    "relu′(0) = 0 and abs′(0) = 0 (the subgradient 0)",
-    "at a tie of max or min the gradient is split evenly: ½ to each input",
+    N_("relu′(0) = 0 and abs′(0) = 0 (the subgradient 0)"),
+    N_("at a tie of max or min the gradient is split evenly: ½ to each input"),
 )
+
+
+class GraphNumericalError(NumericalError):
+    """A NumericalError of a graph: its message in the language bptrace speaks, and in English (`english`),
+    which is what the JSON writes (a finite difference that could not be computed says why)."""
+
+    def __init__(
+        self,
+        message: str,
+        english: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, file=file, line=line, column=column, hint=hint)
+        self.english = english
+
+
+def _numerical(message: str, hint: str | None = None, **fields: object) -> GraphNumericalError:
+    """The error `message` (an English msgid, with named fields) in the language bptrace speaks."""
+    return GraphNumericalError(
+        _(message).format(**fields), message.format(**fields), hint=_(hint).format(**fields) if hint else None
+    )
+
+
+def english(exc: NumericalError) -> str:
+    """The English text of a numerical error (for the JSON)."""
+    return exc.english if isinstance(exc, GraphNumericalError) else exc.message
 
 
 # ---- the activation registry, behind one adapter ----
@@ -57,9 +89,24 @@ def sympy_activation(name: str, z: object) -> object:
 
 
 def _finite(x: float, what: Callable[[], str]) -> float:
+    """x, or an error saying that `what()` (an N_-marked noun: "the value") is not a finite float64."""
     if isinstance(x, complex) or not math.isfinite(x):
-        raise NumericalError(f"{what()} is {'not a real number' if isinstance(x, complex) else x} in float64")
+        name = what()
+        if isinstance(x, complex):
+            message = N_("{what} is not a real number in float64")
+        else:
+            message = N_("{what} is {value} in float64")
+        raise GraphNumericalError(_(message).format(what=_(name), value=x), message.format(what=name, value=x))
     return x
+
+
+# what _finite says is not finite (nouns of its message)
+_A_VALUE = N_("a value")
+_THE_VALUE = N_("the value")
+_THE_GRADIENT = N_("the gradient")
+_A_GRADIENT = N_("a gradient")
+_THE_LOCAL_GRADIENT = N_("the local gradient")
+_AN_UPDATED_VALUE = N_("an updated value")
 
 
 def apply(op: str, args: list[float]) -> float:
@@ -73,16 +120,18 @@ def apply(op: str, args: list[float]) -> float:
             return args[0] * args[1]
         if op == "div":
             if args[1] == 0:
-                raise NumericalError("division by 0", hint="choose values that keep every divisor away from 0")
+                raise _numerical(N_("division by 0"), N_("choose values that keep every divisor away from 0"))
             return args[0] / args[1]
         if op == "pow":
             a, b = args
             if a == 0 and b < 0:
-                raise NumericalError("0 to a negative power", hint="choose values that keep the base away from 0")
+                raise _numerical(N_("0 to a negative power"), N_("choose values that keep the base away from 0"))
             if a < 0 and b != int(b):
-                raise NumericalError(
-                    f"a negative base ({a:g}) to a non-integer power ({b:g}) is not a real number",
-                    hint="keep the base positive",
+                raise _numerical(
+                    N_("a negative base ({base}) to a non-integer power ({exponent}) is not a real number"),
+                    N_("keep the base positive"),
+                    base=f"{a:g}",
+                    exponent=f"{b:g}",
                 )
             return float(a**b)
         if op == "neg":
@@ -93,11 +142,11 @@ def apply(op: str, args: list[float]) -> float:
             return math.exp(args[0])
         if op == "log":
             if args[0] <= 0:
-                raise NumericalError(f"log of {args[0]:g} is undefined", hint="log needs a positive argument")
+                raise _numerical(N_("log of {x} is undefined"), N_("log needs a positive argument"), x=f"{args[0]:g}")
             return math.log(args[0])
         if op == "sqrt":
             if args[0] < 0:
-                raise NumericalError(f"sqrt of {args[0]:g} is not a real number", hint="sqrt needs x ≥ 0")
+                raise _numerical(N_("sqrt of {x} is not a real number"), N_("sqrt needs x ≥ 0"), x=f"{args[0]:g}")
             return math.sqrt(args[0])
         if op == "abs":
             return abs(args[0])
@@ -110,7 +159,7 @@ def apply(op: str, args: list[float]) -> float:
         if op in ("sigmoid", "tanh", "relu"):
             return activation(op, args[0])[0]
     except OverflowError:
-        raise NumericalError("the value overflows float64", hint="choose smaller values") from None
+        raise _numerical(N_("the value overflows float64"), N_("choose smaller values")) from None
     raise ValueError(f"unknown op {op!r}")
 
 
@@ -130,7 +179,7 @@ def evaluate(e: ex.Expr, env: Mapping[str, float]) -> float:
     else:
         left, right = evaluate(e.left, env), evaluate(e.right, env)
         value = float(left > right if e.rel == ">" else left < right)
-    return _finite(value, lambda: "a value")
+    return _finite(value, lambda: _A_VALUE)
 
 
 # ---- local gradients: the formula of ∂gate/∂operand_i, in the names of the gate and its operands ----
@@ -140,14 +189,17 @@ def _term(o: str | float) -> ex.Expr:
     return ex.Name(o) if isinstance(o, str) else ex.Num(o, repr(o))
 
 
-# The mistakes a learner makes walking a graph by hand (grading/diagnosis re-runs the walk with one of them):
+# The mistakes a learner makes walking a graph by hand (grading/diagnosis re-runs the walk with one of them);
+# the codes are the JSON's, the descriptions are shown with _(MISTAKES[code])
 MISTAKES = {
-    "reuse-overwritten": "a reused node's gradient overwritten by each use instead of summed (only the use "
-    "reached last in the backward walk kept)",
-    "reuse-first-only": "a reused node's gradient taken from the first use reached in the backward walk only",
-    "multiply-not-swapped": "a multiply gate's local gradient taken as the input itself, not the other input",
-    "max-to-smaller": "a max gate's gradient routed to the smaller input (a min gate's to the larger)",
-    "subtract-sign": "a subtract gate's −1 for its second input taken as +1",
+    "reuse-overwritten": N_(
+        "a reused node's gradient overwritten by each use instead of summed (only the use "
+        "reached last in the backward walk kept)"
+    ),
+    "reuse-first-only": N_("a reused node's gradient taken from the first use reached in the backward walk only"),
+    "multiply-not-swapped": N_("a multiply gate's local gradient taken as the input itself, not the other input"),
+    "max-to-smaller": N_("a max gate's gradient routed to the smaller input (a min gate's to the larger)"),
+    "subtract-sign": N_("a subtract gate's −1 for its second input taken as +1"),
 }
 
 
@@ -210,15 +262,21 @@ def local_formulas(gate: Gate, values: Mapping[str, float], mistake: str | None 
     raise ValueError(f"unknown op {op!r}")
 
 
+KINKS = {  # in English in the trace and the JSON; shown with _(node.kink)
+    "max": N_("max at a tie: the gradient is split evenly, ½ to each input"),
+    "min": N_("min at a tie: the gradient is split evenly, ½ to each input"),
+    "relu": N_("relu at 0: relu′(0) = 0 by convention"),
+    "abs": N_("abs at 0: abs′(0) = 0 by convention"),
+}
+
+
 def kink(gate: Gate, values: Mapping[str, float]) -> str | None:
-    """Why the gate has no derivative at these values (and the convention used), or None."""
+    """Why the gate has no derivative at these values (and the convention used), or None (English: KINKS)."""
     args = [values[o] if isinstance(o, str) else o for o in gate.operands]
     if gate.op in ("max", "min") and args[0] == args[1]:
-        return f"{gate.op} at a tie: the gradient is split evenly, ½ to each input"
-    if gate.op == "relu" and args[0] == 0:
-        return "relu at 0: relu′(0) = 0 by convention"
-    if gate.op == "abs" and args[0] == 0:
-        return "abs at 0: abs′(0) = 0 by convention"
+        return KINKS[gate.op]
+    if gate.op in ("relu", "abs") and args[0] == 0:
+        return KINKS[gate.op]
     return None
 
 
@@ -312,15 +370,20 @@ def forward(
         args = [env[o] if isinstance(o, str) else o for o in gate.operands]
         try:
             value = apply(gate.op, args)
-            env[gate.name] = _finite(value, lambda: "the value")
+            env[gate.name] = _finite(value, lambda: _THE_VALUE)
         except NumericalError as exc:
             raise _at(scenario, gate, exc, f"{gate.name} = {ex.show(gate.formula())}") from None
     return env
 
 
 def _at(scenario: GraphScenario, gate: Gate, exc: NumericalError, what: str) -> NumericalError:
-    return NumericalError(
-        f"{what}: {exc.message}", file=scenario.file, line=gate.line, column=gate.column, hint=exc.hint
+    return GraphNumericalError(
+        f"{what}: {exc.message}",
+        f"{what}: {english(exc)}",
+        file=scenario.file,
+        line=gate.line,
+        column=gate.column,
+        hint=exc.hint,
     )
 
 
@@ -345,7 +408,7 @@ def trace(scenario: GraphScenario, mistake: str | None = None) -> GraphTrace:
             formula = formulas[i]
             try:
                 local = _local_value(gate, i, formula, env) if mistake is None else evaluate(formula, env)
-                product = _finite(g * local, lambda: "the gradient")
+                product = _finite(g * local, lambda: _THE_GRADIENT)
             except NumericalError as exc:
                 raise _at(scenario, gate, exc, f"∂{gate.name}/∂{operand}") from None
             uses[operand].append(Use(gate.name, i, g, formula, local, product))
@@ -368,7 +431,7 @@ def trace(scenario: GraphScenario, mistake: str | None = None) -> GraphTrace:
     if scenario.learning_rate is not None:
         for name in scenario.update:
             # x⁺ = x − η·∂f/∂x
-            new_values[name] = _finite(env[name] - scenario.learning_rate * grads[name], lambda: "an updated value")
+            new_values[name] = _finite(env[name] - scenario.learning_rate * grads[name], lambda: _AN_UPDATED_VALUE)
     return GraphTrace(scenario, nodes, new_values)
 
 
@@ -376,16 +439,17 @@ def _local_value(gate: Gate, i: int, formula: ex.Expr, env: Mapping[str, float])
     """The number of ∂gate/∂operand_i: the registry's derivative for an activation, else the formula's value."""
     if gate.op in ("sigmoid", "tanh", "relu"):
         z = env[gate.operands[0]] if isinstance(gate.operands[0], str) else float(gate.operands[0])
-        return _finite(activation(gate.op, z)[1], lambda: "the local gradient")
+        return _finite(activation(gate.op, z)[1], lambda: _THE_LOCAL_GRADIENT)
     if gate.op == "pow" and i == 1:
         base = env[gate.operands[0]] if isinstance(gate.operands[0], str) else float(gate.operands[0])
         if base <= 0:
-            raise NumericalError(
-                f"the derivative of a power by its exponent needs log of the base, and the base is {base:g}",
-                hint="keep the base of a power with a variable exponent positive",
+            raise _numerical(
+                N_("the derivative of a power by its exponent needs log of the base, and the base is {base}"),
+                N_("keep the base of a power with a variable exponent positive"),
+                base=f"{base:g}",
             )
     if gate.op == "sqrt" and env[gate.name] == 0:
-        raise NumericalError("sqrt′(0) is infinite", hint="keep the argument of sqrt positive")
+        raise _numerical(N_("sqrt′(0) is infinite"), N_("keep the argument of sqrt positive"))
     return evaluate(formula, env)
 
 
@@ -404,4 +468,4 @@ def _sum(uses: list[Use], order: Mapping[str, int], mistake: str | None = None) 
     total = 0.0
     for u in ordered:
         total += u.product
-    return _finite(total, lambda: "a gradient")
+    return _finite(total, lambda: _A_GRADIENT)

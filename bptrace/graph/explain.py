@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bptrace.errors import UnknownNameError
 from bptrace.graph import expression as ex
 from bptrace.graph.engine import GraphTrace, Node
+from bptrace.i18n import _
 from bptrace.model.source import did_you_mean
 
 MAX_PATHS = 24  # paths written out; the count and the sum always cover all of them
@@ -64,15 +65,17 @@ def parse_target(target: str, trace: GraphTrace) -> str:
     if m:
         if m.group(1) != s.output:
             raise UnknownNameError(
-                f"{target}: the graph's output is {s.output}, so its gradients are d{s.output}/d...",
-                hint=f"e.g. d{s.output}/d{next(iter(s.values))}",
+                _("{target}: the graph's output is {output}, so its gradients are {gradients}").format(
+                    target=target, output=s.output, gradients=f"d{s.output}/d..."
+                ),
+                hint=_("e.g. {example}").format(example=f"d{s.output}/d{next(iter(s.values))}"),
             )
         name = m.group(2)
     if name not in trace.nodes:
         names = list(trace.nodes)
         raise UnknownNameError(
-            f"no node named {target!r} in this graph",
-            hint=did_you_mean(name, names) or f"the nodes are {', '.join(names)}",
+            _("no node named {target!r} in this graph").format(target=target),
+            hint=did_you_mean(name, names) or _("the nodes are {names}").format(names=", ".join(names)),
         )
     return name
 

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from bptrace.i18n import N_, _, ngettext
+
 MAX_LENGTH = 2000  # characters of one expression
 MAX_DEPTH = 40  # nested parentheses, calls and unary signs
 MAX_NODES = 400  # numbers, names and operators of one expression
@@ -41,17 +43,29 @@ FUNCTIONS: dict[str, tuple[int, str]] = {
     "tanh": (1, "hyperbolic tangent"),
     "relu": (1, "max(0, x)"),
 }
-ALLOWED = "numbers, names, + - * / ^ (or **), parentheses and the functions " + ", ".join(f"{f}()" for f in FUNCTIONS)
+
+
+def function_list() -> str:
+    """The functions an expression may call, as they are written: exp(), log(), ..."""
+    return ", ".join(f"{f}()" for f in FUNCTIONS)
+
+
+def allowed() -> str:
+    """What an expression may contain (the hint of most parser errors), in the language bptrace speaks."""
+    return _("numbers, names, + - * / ^ (or **), parentheses and the functions {functions}").format(
+        functions=function_list()
+    )
 
 
 class ExpressionError(Exception):
-    """A problem at `offset` (0-based) of an expression's text; the model adds file, line and column."""
+    """A problem at `offset` (0-based) of an expression's text; the model adds file, line and column.
+    The message and hint are in the language bptrace speaks; the default hint says what is allowed."""
 
-    def __init__(self, message: str, offset: int, hint: str = ALLOWED) -> None:
+    def __init__(self, message: str, offset: int, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.offset = offset
-        self.hint = hint
+        self.hint = allowed() if hint is None else hint
 
 
 # ---- the tree ----
@@ -162,7 +176,12 @@ class Token:
 def tokenize(text: str) -> list[Token]:
     """The tokens of an expression, ending with an 'end' token; anything else is refused by what it is."""
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"the expression is too long ({len(text)} characters; at most {MAX_LENGTH})", 0)
+        raise ExpressionError(
+            _("the expression is too long ({length} characters; at most {limit})").format(
+                length=len(text), limit=MAX_LENGTH
+            ),
+            0,
+        )
     out: list[Token] = []
     pos = 0
     while pos < len(text):
@@ -172,18 +191,22 @@ def tokenize(text: str) -> list[Token]:
         kind = m.lastgroup
         if kind == "number" and m.end() < len(text) and (text[m.end()].isalpha() or text[m.end()] == "_"):
             raise ExpressionError(
-                f"{text[pos : m.end() + 1]!r}: a number directly followed by a name",
+                _("{text!r}: a number directly followed by a name").format(text=text[pos : m.end() + 1]),
                 m.end(),
-                "write * between them, e.g. 2*x",
+                _("write * between them, e.g. 2*x"),
             )
         if kind == "number":
             out.append(Token("number", m.group(), pos))
         elif kind == "name":
             word = m.group()
             if word.startswith("_"):
-                raise ExpressionError(f"the name {word!r} is not allowed (names start with a letter)", pos)
+                raise ExpressionError(
+                    _("the name {word!r} is not allowed (names start with a letter)").format(word=word), pos
+                )
             if keyword.iskeyword(word) or keyword.issoftkeyword(word):
-                raise ExpressionError(f"{word!r} is a Python keyword: expressions are arithmetic only", pos)
+                raise ExpressionError(
+                    _("{word!r} is a Python keyword: expressions are arithmetic only").format(word=word), pos
+                )
             out.append(Token("name", word, pos))
         elif kind == "op":
             out.append(Token("op", _SPELLING.get(m.group(), m.group()), pos))
@@ -195,16 +218,18 @@ def tokenize(text: str) -> list[Token]:
 def _bad_character(text: str, pos: int) -> ExpressionError:
     ch = text[pos]
     if ch in "'\"":
-        return ExpressionError("strings are not allowed", pos)
+        return ExpressionError(_("strings are not allowed"), pos)
     if ch == ".":
-        return ExpressionError("'.' is not allowed here (no attribute access; numbers are written 0.5)", pos)
+        return ExpressionError(_("'.' is not allowed here (no attribute access; numbers are written 0.5)"), pos)
     if ch in "[]{}":
-        return ExpressionError(f"{ch!r}: brackets other than ( ) are not allowed", pos)
+        return ExpressionError(_("{ch!r}: brackets other than ( ) are not allowed").format(ch=ch), pos)
     if ch == "=":
-        return ExpressionError("'=' is not allowed inside an expression", pos)
+        return ExpressionError(_("'=' is not allowed inside an expression"), pos)
     if ch in ":;@!&|%<>~`$#?\\":
-        return ExpressionError(f"the character {ch!r} is not allowed", pos)
-    return ExpressionError(f"the character {ch!r} (U+{ord(ch):04X}) is not allowed", pos)
+        return ExpressionError(_("the character {ch!r} is not allowed").format(ch=ch), pos)
+    return ExpressionError(
+        _("the character {ch!r} (U+{code}) is not allowed").format(ch=ch, code=f"{ord(ch):04X}"), pos
+    )
 
 
 # ---- the parser ----
@@ -232,22 +257,26 @@ class _Parser:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise ExpressionError(
-                f"the expression is too large (more than {MAX_NODES} parts)", pos, "split it up with define:"
+                _("the expression is too large (more than {limit} parts)").format(limit=MAX_NODES),
+                pos,
+                _("split it up with define:"),
             )
 
     def enter(self, pos: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ExpressionError(
-                f"the expression is nested too deeply (more than {MAX_DEPTH} levels)", pos, "split it up with define:"
+                _("the expression is nested too deeply (more than {limit} levels)").format(limit=MAX_DEPTH),
+                pos,
+                _("split it up with define:"),
             )
 
     def parse(self) -> Expr:
         if self.tok.kind == "end":
-            raise ExpressionError("the expression is empty", 0, "write an expression such as x * y + z")
+            raise ExpressionError(_("the expression is empty"), 0, _("write an expression such as x * y + z"))
         e = self.expr()
         if self.tok.kind != "end":
-            raise self.unexpected("an operator or the end")
+            raise self.unexpected(_WANTED_END)
         return e
 
     def expr(self) -> Expr:
@@ -289,9 +318,11 @@ class _Parser:
             number = _literal(exponent)
             if number is not None and abs(number) > MAX_EXPONENT:
                 raise ExpressionError(
-                    f"the exponent {_source(self.text, exponent)} is too large (at most {MAX_EXPONENT} in size)",
+                    _("the exponent {exponent} is too large (at most {limit} in size)").format(
+                        exponent=_source(self.text, exponent), limit=MAX_EXPONENT
+                    ),
                     exponent.pos,
-                    "a homework graph needs small powers",
+                    _("a homework graph needs small powers"),
                 )
             return Binary("^", base, exponent, op.pos)
         return base
@@ -306,7 +337,11 @@ class _Parser:
             except OverflowError:  # pragma: no cover - float() returns inf instead
                 value = math.inf
             if not math.isfinite(value):
-                raise ExpressionError(f"the number {t.text} is too large for float64", t.pos, "write a smaller number")
+                raise ExpressionError(
+                    _("the number {number} is too large for float64").format(number=t.text),
+                    t.pos,
+                    _("write a smaller number"),
+                )
             return Num(value, t.text, t.pos)
         if t.kind == "name":
             self.take()
@@ -314,7 +349,11 @@ class _Parser:
             if self.tok.kind == "op" and self.tok.text == "(":
                 return self.call(t)
             if t.text in FUNCTIONS:
-                raise ExpressionError(f"{t.text} is a function: write {t.text}(...)", t.pos, f"e.g. {t.text}(x)")
+                raise ExpressionError(
+                    _("{name} is a function: write {name}(...)").format(name=t.text),
+                    t.pos,
+                    _("e.g. {example}").format(example=f"{t.text}(x)"),
+                )
             return Name(t.text, t.pos)
         if t.kind == "op" and t.text == "(":
             self.take()
@@ -325,20 +364,18 @@ class _Parser:
             self.open.pop()
             self.depth -= 1
             return e
-        raise self.unexpected("a number, a name or '('")
+        raise self.unexpected(_WANTED_OPERAND)
 
     def call(self, name: Token) -> Expr:
         if name.text not in FUNCTIONS:
             from bptrace.model.source import did_you_mean
 
+            listed = _("allowed: {functions}").format(functions=function_list())
+            suggestion = did_you_mean(name.text, FUNCTIONS)
             raise ExpressionError(
-                f"unknown function {name.text!r}",
+                _("unknown function {name!r}").format(name=name.text),
                 name.pos,
-                " ".join(
-                    x
-                    for x in (did_you_mean(name.text, FUNCTIONS), "allowed: " + ", ".join(f"{f}()" for f in FUNCTIONS))
-                    if x
-                ),
+                f"{suggestion} {listed}" if suggestion else listed,
             )
         arity = FUNCTIONS[name.text][0]
         paren = self.take()
@@ -353,9 +390,13 @@ class _Parser:
         self.depth -= 1
         if len(args) != arity:
             raise ExpressionError(
-                f"{name.text}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}",
+                ngettext(
+                    "{name}() takes {arity} argument, got {count}",
+                    "{name}() takes {arity} arguments, got {count}",
+                    arity,
+                ).format(name=name.text, arity=arity, count=len(args)),
                 name.pos,
-                f"e.g. {name.text}({', '.join('xyz'[:arity])})",
+                _("e.g. {example}").format(example=f"{name.text}({', '.join('xyz'[:arity])})"),
             )
         return Call(name.text, tuple(args), name.pos)
 
@@ -364,23 +405,34 @@ class _Parser:
             self.take()
             return
         if self.tok.kind == "end":
-            raise ExpressionError("this '(' is never closed", opened, "add ')'")
-        raise self.unexpected("')'" if self.open else "an operator")
+            raise ExpressionError(_("this '(' is never closed"), opened, _("add ')'"))
+        raise self.unexpected(_WANTED_CLOSE if self.open else _WANTED_OPERATOR)
 
-    def unexpected(self, wanted: str) -> ExpressionError:
+    def unexpected(self, what: str) -> ExpressionError:
+        """The error at the current token, where `what` (one of the _WANTED_ constants) was expected."""
         t = self.tok
+        wanted = _(what)
         if t.kind == "end":
-            return ExpressionError(f"the expression ends early: expected {wanted}", t.pos)
+            return ExpressionError(_("the expression ends early: expected {wanted}").format(wanted=wanted), t.pos)
         if t.kind == "op" and t.text == ")" and not self.open:
-            return ExpressionError("')' without a matching '('", t.pos, "remove it or add '('")
+            return ExpressionError(_("')' without a matching '('"), t.pos, _("remove it or add '('"))
         if t.kind in ("name", "number"):
             before = self.tokens[self.i - 1] if self.i else None
             if before is not None and before.kind in ("name", "number") or (before and before.text == ")"):
                 return ExpressionError(
-                    f"expected an operator before {t.text!r}", t.pos, "write * for a product, e.g. 2*x"
+                    _("expected an operator before {text!r}").format(text=t.text),
+                    t.pos,
+                    _("write * for a product, e.g. 2*x"),
                 )
         shown = {",": "','", ")": "')'", "(": "'('"}.get(t.text, repr(t.text))
-        return ExpressionError(f"unexpected {shown}: expected {wanted}", t.pos)
+        return ExpressionError(_("unexpected {shown}: expected {wanted}").format(shown=shown, wanted=wanted), t.pos)
+
+
+# what the parser expected where it stopped (the end of "... expected {wanted}")
+_WANTED_END = N_("an operator or the end")
+_WANTED_OPERAND = N_("a number, a name or '('")
+_WANTED_CLOSE = N_("')'")
+_WANTED_OPERATOR = N_("an operator")
 
 
 def _literal(e: Expr) -> float | None:
@@ -400,7 +452,7 @@ def _source(text: str, e: Expr) -> str:
 def parse(text: str) -> Expr:
     """The expression tree of `text`, or ExpressionError naming the offset of the problem."""
     if not isinstance(text, str):  # pragma: no cover - the model checks the type first
-        raise ExpressionError("an expression must be text", 0)
+        raise ExpressionError(_("an expression must be text"), 0)
     return _Parser(text).parse()
 
 

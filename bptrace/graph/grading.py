@@ -17,11 +17,13 @@ from bptrace.grading.answers import RawAnswer, Sheet
 from bptrace.grading.marking import DEFAULT_MIN_DIGITS, Written, equals_exactly, judge, reproduces
 from bptrace.graph import engine
 from bptrace.graph.engine import GraphTrace
-from bptrace.graph.model import GraphScenario
+from bptrace.graph.model import GraphScenario, shown
+from bptrace.i18n import N_, _
 from bptrace.model.source import did_you_mean
 
 SIGN_SLIP = "sign-slip"
-DIAGNOSES = {**engine.MISTAKES, SIGN_SLIP: "the right number with the wrong sign (for an update: x + η·∂f/∂x)"}
+# code (the JSON's) -> what the misconception is, shown with _(DIAGNOSES[code])
+DIAGNOSES = {**engine.MISTAKES, SIGN_SLIP: N_("the right number with the wrong sign (for an update: x + η·∂f/∂x)")}
 
 
 @dataclass(frozen=True)
@@ -65,29 +67,33 @@ def parse_quantity(key: str, s: GraphScenario) -> GraphQuantity:
     if text in nodes:
         return GraphQuantity("value", text)
     raise UnknownNameError(
-        f"unknown quantity {key!r} for this graph",
-        hint=did_you_mean(text, names) or f"e.g. {', '.join(names[:4])} ('bptrace template' lists them)",
+        _("unknown quantity {key!r} for this graph").format(key=key),
+        hint=did_you_mean(text, names)
+        or _("e.g. {names} ('bptrace template' lists them)").format(names=", ".join(names[:4])),
     )
 
 
 def template_text(s: GraphScenario, scenario_ref: str) -> str:
     """A blank answer sheet: every quantity with an empty value, grouped by forward, backward and updates."""
     out = [
-        f"# Answer sheet for {s.title}",
-        "# Fill in each value and mark it with: bptrace check THIS_FILE",
+        "# " + _("Answer sheet for {title}").format(title=shown(s.title)),
+        "# " + _("Fill in each value and mark it with: {command}").format(command="bptrace check THIS_FILE"),
         f"scenario: {scenario_ref}",
         "student:",
         "answers:",
-        "  # forward: each gate's value, in evaluation order",
+        "  # " + _("forward: each gate's value, in evaluation order"),
     ]
     section = "value"
     for q in quantities(s):
         if q.kind != section:
             section = q.kind
             out.append(
-                f"  # backward: d{s.output}/dNODE, from the output back to the values"
-                if section == "grad"
-                else "  # the updates: NAME+ = NAME − η·gradient"
+                "  # "
+                + (
+                    _("backward: {gradient}, from the output back to the values").format(gradient=f"d{s.output}/dNODE")
+                    if section == "grad"
+                    else _("the updates: NAME+ = NAME − η·gradient")
+                )
             )
         out.append(f"  {q.name(s.output)}:")
     return "\n".join(out) + "\n"
@@ -146,8 +152,10 @@ def mark(
         if q in seen:
             raise sheet.doc.error(
                 ("answers", raw.key),
-                f"{raw.key!r} is the same quantity as {seen[q].key!r} (line {seen[q].line})",
-                hint="keep one of them",
+                _("{key!r} is the same quantity as {other!r} (line {line})").format(
+                    key=raw.key, other=seen[q].key, line=seen[q].line
+                ),
+                hint=_("keep one of them"),
             )
         seen[q] = raw
         expected = q.of(t)

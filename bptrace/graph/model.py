@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from bptrace.errors import ScenarioError
 from bptrace.graph import expression as ex
+from bptrace.i18n import N_, _
 from bptrace.model import source
 from bptrace.model.source import Document, PathKey, as_number, brief, did_you_mean
 
@@ -47,25 +48,58 @@ Op = Literal[
     "add", "sub", "mul", "div", "pow", "neg", "id", "exp", "log", "sqrt", "abs", "max", "min", "sigmoid", "tanh", "relu"
 ]
 BINARY_OPS: dict[str, Op] = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"}
-# the gate's own formula in its operands' names, e.g. "a + b", for every op
+# what each op's gate is called (marked for translation: shown with _(OP_NAMES[op]))
 OP_NAMES: dict[str, str] = {
-    "add": "add gate",
-    "sub": "subtract gate",
-    "mul": "multiply gate",
-    "div": "divide gate",
-    "pow": "power gate",
-    "neg": "negate gate",
-    "id": "copy",
-    "exp": "exp gate",
-    "log": "log gate",
-    "sqrt": "sqrt gate",
-    "abs": "abs gate",
-    "max": "max gate",
-    "min": "min gate",
-    "sigmoid": "sigmoid gate",
-    "tanh": "tanh gate",
-    "relu": "relu gate",
+    "add": N_("add gate"),
+    "sub": N_("subtract gate"),
+    "mul": N_("multiply gate"),
+    "div": N_("divide gate"),
+    "pow": N_("power gate"),
+    "neg": N_("negate gate"),
+    "id": N_("copy"),
+    "exp": N_("exp gate"),
+    "log": N_("log gate"),
+    "sqrt": N_("sqrt gate"),
+    "abs": N_("abs gate"),
+    "max": N_("max gate"),
+    "min": N_("min gate"),
+    "sigmoid": N_("sigmoid gate"),
+    "tanh": N_("tanh gate"),
+    "relu": N_("relu gate"),
 }
+
+DEFAULT_TITLE = N_("a computational graph")  # the title of a file that gives none
+# The titles and sources of the bundled graph scenarios, marked for translation: the scenario keeps the
+# English text as the file writes it (the JSON shows it), and `shown` puts it in the language bptrace speaks.
+# A user's own file keeps its text as written (unless it copies a bundled title word for word).
+# tests/test_zh_graph.py fails when a bundled file's title or source is not listed here.
+BUNDLED_TEXTS = (
+    N_("CS231n's circuit: f = (x + y)·z"),
+    N_(
+        "Stanford CS231n, Convolutional Neural Networks for Visual Recognition, course notes: Backpropagation, "
+        "Intuitions (the simple example f(x, y, z) = (x + y)z)"
+    ),
+    N_("CS231n's max circuit: f = 2·(x·y + max(z, w))"),
+    N_(
+        "Stanford CS231n, Convolutional Neural Networks for Visual Recognition, course notes: Backpropagation, "
+        "Intuitions (patterns in backward flow: add, max and multiply gates)"
+    ),
+    N_("A reused variable: f = (x·y + x)·x, where the gradients of x's three uses add up"),
+    N_(
+        "Written for bptrace: the rule CS231n's notes state as 'gradients add up at forks' (Backpropagation, "
+        "Intuitions), and micrograd's accumulation of gradients (karpathy/micrograd, engine.py)"
+    ),
+    N_("CS231n's sigmoid neuron, written out gate by gate"),
+    N_(
+        "Stanford CS231n, Convolutional Neural Networks for Visual Recognition, course notes: Backpropagation, "
+        "Intuitions (the two-dimensional neuron with a sigmoid activation, w = [2, -3, -3], x = [-1, -2])"
+    ),
+)
+
+
+def shown(text: str) -> str:
+    """A scenario's title or source in the language bptrace speaks (a bundled one translated, else as written)."""
+    return _(text) if text else text
 
 
 @dataclass(frozen=True)
@@ -168,8 +202,8 @@ def load_document(name: str) -> Document | None:
         return doc
     raise doc.error(
         ("kind",),
-        f"unknown kind {brief(kind)}",
-        hint=did_you_mean(str(kind), (KIND,)) or "write 'kind: graph' for a computational graph, or leave it out",
+        _("unknown kind {kind}").format(kind=brief(kind)),
+        hint=did_you_mean(str(kind), (KIND,)) or _("write 'kind: graph' for a computational graph, or leave it out"),
     )
 
 
@@ -185,7 +219,9 @@ def load(name: str) -> GraphScenario:
     """Load a graph scenario by bundled name or path (an error if the file is not `kind: graph`)."""
     doc = load_document(name)
     if doc is None:
-        raise ScenarioError(f"{name} is not a graph scenario", hint="a graph scenario starts with 'kind: graph'")
+        raise ScenarioError(
+            _("{name} is not a graph scenario").format(name=name), hint=_("a graph scenario starts with 'kind: graph'")
+        )
     return from_document(doc)
 
 
@@ -206,25 +242,27 @@ def from_document(doc: Document) -> GraphScenario:
     """Validate a parsed `kind: graph` document; every problem names file:line:column."""
     data = doc.data
     if not isinstance(data, dict):
-        raise doc.error((), "a graph scenario must be a mapping of keys (kind, values, output, ...)")
+        raise doc.error((), _("a graph scenario must be a mapping of keys (kind, values, output, ...)"))
     for key in data:
         if key not in TOP_KEYS:
             raise doc.error(
                 (key,),
-                f"unknown key {brief(key)} in a graph scenario",
-                hint=did_you_mean(str(key), TOP_KEYS) or f"expected one of {', '.join(TOP_KEYS)}",
+                _("unknown key {key} in a graph scenario").format(key=brief(key)),
+                hint=did_you_mean(str(key), TOP_KEYS) or _("expected one of {keys}").format(keys=", ".join(TOP_KEYS)),
             )
     for key in ("values", "output"):
         if key not in data:
-            raise doc.error((), f"missing required key {key!r}", hint="see docs/graphs.md")
-    title = _text(doc, data, "title", "a computational graph")
+            raise doc.error((), _("missing required key {key!r}").format(key=key), hint=_("see docs/graphs.md"))
+    title = _text(doc, data, "title", DEFAULT_TITLE)
     note = _text(doc, data, "source", "")
     _text(doc, data, "description", "")
     title_zh, source_zh = _text(doc, data, "title_zh", ""), _text(doc, data, "source_zh", "")
 
     values_raw = data["values"]
     if not isinstance(values_raw, dict) or not values_raw:
-        raise doc.error(("values",), "values must be a mapping of names to numbers", hint="e.g. values: {x: -2, y: 5}")
+        raise doc.error(
+            ("values",), _("values must be a mapping of names to numbers"), hint=_("e.g. values: {x: -2, y: 5}")
+        )
     values: dict[str, float] = {}
     for key, raw in values_raw.items():
         _check_name(doc, ("values", key), key, values)
@@ -235,7 +273,9 @@ def from_document(doc: Document) -> GraphScenario:
     if define_raw is None:
         define_raw = {}
     if not isinstance(define_raw, dict):
-        raise doc.error(("define",), "define must be a mapping of names to expressions", hint="e.g. define: {q: x + y}")
+        raise doc.error(
+            ("define",), _("define must be a mapping of names to expressions"), hint=_("e.g. define: {q: x + y}")
+        )
     defined: list[str] = []
     expressions: dict[str, str] = {}
     for key, raw in define_raw.items():
@@ -250,7 +290,7 @@ def from_document(doc: Document) -> GraphScenario:
     raw_output = data["output"]
     path = ("output",)
     if not isinstance(raw_output, str):
-        raise doc.error(path, f"output must be text such as 'f = q * z', got {brief(raw_output)}")
+        raise doc.error(path, _("output must be text such as 'f = q * z', got {value}").format(value=brief(raw_output)))
     m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)(.*)", raw_output, re.DOTALL)
     if m:
         body = m.group(2).lstrip()
@@ -259,7 +299,7 @@ def from_document(doc: Document) -> GraphScenario:
     else:
         out_name, offset, body = "f", 0, raw_output
         if "f" in values or "f" in defined:
-            raise doc.error(path, "name the output, e.g. 'L = q * z' (f is already a name here)")
+            raise doc.error(path, _("name the output, e.g. 'L = q * z' (f is already a name here)"))
     tree = _parse(doc, path, body, offset, later_defines=[], known=builder.known, whole=raw_output)
     builder.add(out_name, tree, path, offset)
     expressions[out_name] = body.strip()
@@ -270,33 +310,36 @@ def from_document(doc: Document) -> GraphScenario:
         if name not in used:
             raise doc.error(
                 ("define", name),
-                f"{name} is defined but nothing uses it",
-                hint="use it in the output or in a later define, or remove it",
+                _("{name} is defined but nothing uses it").format(name=name),
+                hint=_("use it in the output or in a later define, or remove it"),
             )
 
     learning_rate: float | None = None
     update: tuple[str, ...] = ()
     if "learning_rate" in data:
-        learning_rate = as_number(doc, ("learning_rate",), data["learning_rate"], "a positive number")
+        learning_rate = as_number(doc, ("learning_rate",), data["learning_rate"], _("a positive number"))
         if learning_rate <= 0:
-            raise doc.error(("learning_rate",), f"learning_rate must be positive, got {learning_rate:g}")
+            raise doc.error(
+                ("learning_rate",),
+                _("learning_rate must be positive, got {value}").format(value=f"{learning_rate:g}"),
+            )
         update = tuple(values)
     if "update" in data:
         if learning_rate is None:
-            raise doc.error(("update",), "update needs a learning_rate", hint="add e.g. learning_rate: 0.1")
+            raise doc.error(("update",), _("update needs a learning_rate"), hint=_("add e.g. learning_rate: 0.1"))
         raw_update = data["update"]
         if not isinstance(raw_update, list) or not raw_update:
-            raise doc.error(("update",), "update must be a list of value names", hint="e.g. update: [x, y]")
+            raise doc.error(("update",), _("update must be a list of value names"), hint=_("e.g. update: [x, y]"))
         chosen: list[str] = []
         for i, item in enumerate(raw_update):
             if not isinstance(item, str) or item not in values:
                 raise doc.error(
                     ("update", i),
-                    f"{brief(item)} is not one of the values",
-                    hint=did_you_mean(str(item), values) or f"choose from {', '.join(values)}",
+                    _("{item} is not one of the values").format(item=brief(item)),
+                    hint=did_you_mean(str(item), values) or _("choose from {names}").format(names=", ".join(values)),
                 )
             if item in chosen:
-                raise doc.error(("update", i), f"{item} is listed twice")
+                raise doc.error(("update", i), _("{item} is listed twice").format(item=item))
             chosen.append(item)
         update = tuple(chosen)
     return GraphScenario(
@@ -317,19 +360,27 @@ def from_document(doc: Document) -> GraphScenario:
 def _text(doc: Document, data: dict[str, Any], key: str, default: str) -> str:
     value = data.get(key, default)
     if not isinstance(value, str):
-        raise doc.error((key,), f"{key} must be text, got {brief(value)}")
+        raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
     return value
 
 
 def _check_name(doc: Document, path: PathKey, name: Any, seen: dict[str, Any], offset: int | None = None) -> None:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise doc.error(
-            path, f"{brief(name)} is not a valid name", hint="use letters, digits and _, starting with a letter"
+            path,
+            _("{name} is not a valid name").format(name=brief(name)),
+            hint=_("use letters, digits and _, starting with a letter"),
         )
     if name in ex.FUNCTIONS or keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise doc.error(path, f"{name!r} is the name of a function or keyword", hint="choose another name")
+        raise doc.error(
+            path, _("{name!r} is the name of a function or keyword").format(name=name), hint=_("choose another name")
+        )
     if name in seen:
-        raise doc.error(path, f"the name {name!r} is used twice", hint="each value and define needs its own name")
+        raise doc.error(
+            path,
+            _("the name {name!r} is used twice").format(name=name),
+            hint=_("each value and define needs its own name"),
+        )
 
 
 def _column(doc: Document, path: PathKey, offset: int) -> tuple[int | None, int | None]:
@@ -354,7 +405,7 @@ def _parse(
 ) -> ex.Expr:
     """The tree of the expression `raw` (or of its text from `offset`), names checked against `known`."""
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise doc.error(path, f"expected an expression, got {brief(raw)}", hint="e.g. x + y")
+        raise doc.error(path, _("expected an expression, got {value}").format(value=brief(raw)), hint=_("e.g. x + y"))
     text = raw if isinstance(raw, str) else repr(raw)
 
     def fail(message: str, at: int, hint: str | None) -> ScenarioError:
@@ -371,12 +422,15 @@ def _parse(
             if e.name not in known:
                 if e.name in later_defines:
                     raise fail(
-                        f"{e.name} is defined further down", e.pos, f"move the define of {e.name} above this one"
+                        _("{name} is defined further down").format(name=e.name),
+                        e.pos,
+                        _("move the define of {name} above this one").format(name=e.name),
                     )
                 raise fail(
-                    f"unknown name {e.name!r}",
+                    _("unknown name {name!r}").format(name=e.name),
                     e.pos,
-                    did_you_mean(e.name, sorted(known)) or f"the names here are {', '.join(sorted(known))}",
+                    did_you_mean(e.name, sorted(known))
+                    or _("the names here are {names}").format(names=", ".join(sorted(known))),
                 )
         elif isinstance(e, ex.Neg):
             check(e.operand)
@@ -390,9 +444,9 @@ def _parse(
     check(tree)
     if not ex.names_in(tree):
         raise fail(
-            "the expression uses no value, so it has no gradient",
+            _("the expression uses no value, so it has no gradient"),
             0,
-            "put constants in values:, or write the number where it is used",
+            _("put constants in values:, or write the number where it is used"),
         )
     return tree
 
@@ -418,7 +472,11 @@ class _Builder:
             self.items[int(top)] = (name, op, operands, where)
         self.known.add(name)
         if len(self.items) > MAX_GATES:
-            raise self.doc.error(path, f"the graph has more than {MAX_GATES} gates", hint="a homework graph is smaller")
+            raise self.doc.error(
+                path,
+                _("the graph has more than {limit} gates").format(limit=MAX_GATES),
+                hint=_("a homework graph is smaller"),
+            )
 
     def where(self, pos: int) -> tuple[int | None, int | None]:
         return _column(self.doc, self.path, self.offset + pos)

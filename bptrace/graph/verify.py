@@ -18,6 +18,7 @@ from bptrace.errors import NumericalError
 from bptrace.graph import engine
 from bptrace.graph.engine import GraphTrace
 from bptrace.graph.model import GraphScenario
+from bptrace.i18n import N_, _
 from bptrace.verify.tolerances import (
     EPSILON,
     FD_RTOL,
@@ -48,8 +49,9 @@ class Check:
     sympy: float | None
     finite_difference: float | None
     fd_judged: bool  # False where the finite difference crosses a kink (or could not be computed)
-    note: str
+    note: str  # in English (the JSON's): "crosses a kink: not judged", "not computed: ...", SymPy's failure
     ok: bool
+    shown_note: str = ""  # the note as a table shows it, in the language bptrace speaks
 
     @property
     def difference(self) -> float:
@@ -191,9 +193,10 @@ def sympy_gradients(trace: GraphTrace, nodes: bool = True) -> tuple[float | None
 
 def finite_difference(
     trace: GraphTrace, name: str, output_error: float | None = None
-) -> tuple[float | None, bool, str, float]:
+) -> tuple[float | None, bool, str, float, str]:
     """(five-point ∂f/∂name, judged, why not judged, its rounding bound): a variable is moved, a gate's
-    value pinned; the bound is tolerances.fd_noise of the largest |f| on the stencil."""
+    value pinned; the bound is tolerances.fd_noise of the largest |f| on the stencil. The note is English (the
+    JSON's); the last item is the error that stopped the difference, in the language bptrace speaks."""
     s = trace.scenario
     x = trace.nodes[name].value
     h = step(x)
@@ -208,12 +211,31 @@ def finite_difference(
             f[k] = env[s.output]
             branches.add(tuple(engine.branch(g, env) for g in s.gates))
     except NumericalError as exc:
-        return None, False, f"not computed: {exc.message}", 0.0
+        return None, False, f"not computed: {engine.english(exc)}", 0.0, exc.message
     fd = combine((f[1], f[-1], f[2], f[-2]), h)
     noise = fd_noise(max(abs(v) for v in f.values()), h, output_error)
     if len(branches) > 1:
-        return fd, False, "crosses a kink: not judged", noise
-    return fd, True, "", noise
+        return fd, False, "crosses a kink: not judged", noise, ""
+    return fd, True, "", noise, ""
+
+
+# the notes of a check, as a table shows them (Check.note keeps them in English for the JSON)
+FD_CROSSES = N_("finite difference crosses a kink: not judged")
+FD_NOT_COMPUTED = N_("finite difference not computed: {message}")
+SYMPY_FAILED = N_("SymPy could not evaluate its derivative here")
+
+
+def shown_note(judged: bool, fd: float | None, error: str, sympy_failed: bool) -> str:
+    """What a check's note says in a table, in the language bptrace speaks: why the finite difference is not
+    judged (it crosses a kink, or could not be computed: `error`, already translated) and SymPy's failure."""
+    parts = []
+    if fd is None:
+        parts.append(_(FD_NOT_COMPUTED).format(message=error))
+    elif not judged:
+        parts.append(_(FD_CROSSES))
+    if sympy_failed:
+        parts.append(_(SYMPY_FAILED))
+    return _("{first}; {second}").format(first=parts[0], second=parts[1]) if len(parts) == 2 else "".join(parts)
 
 
 def resolution(trace: GraphTrace) -> dict[str, float]:
@@ -255,12 +277,23 @@ def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None
         node = trace.nodes[name]
         g = node.grad
         sy = sympy.get(name)
-        fd, judged, note, noise = finite_difference(trace, name, output_error)
+        fd, judged, note, noise, error = finite_difference(trace, name, output_error)
         sympy_ok = not use_sympy or (sy is not None and sympy_agrees(g, sy, floor=floors[name]))
         fd_ok = not judged or (fd is not None and fd_agrees(fd, g, noise))
-        if sy is None and use_sympy:
-            note = "; ".join(x for x in (note, "SymPy could not evaluate its derivative here") if x)
+        sympy_failed = sy is None and use_sympy
+        if sympy_failed:
+            note = "; ".join(x for x in (note, SYMPY_FAILED) if x)  # English: the JSON's
         checks.append(
-            Check(name, "variable" if name in s.values else "node", g, sy, fd, judged, note, sympy_ok and fd_ok)
+            Check(
+                name,
+                "variable" if name in s.values else "node",
+                g,
+                sy,
+                fd,
+                judged,
+                note,
+                sympy_ok and fd_ok,
+                shown_note(judged, fd, error, sympy_failed),
+            )
         )
     return GraphVerification(tuple(checks), f_sympy, output_ok, nodes, engine.CONVENTIONS, size, use_sympy)

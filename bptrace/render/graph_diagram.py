@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bptrace.fmt import num, to_ascii
+from bptrace.i18n import _
 from bptrace.render.diagram import _new_figure, save
 
 if TYPE_CHECKING:
@@ -111,9 +112,44 @@ def graph_figure(trace: GraphTrace, digits: int = 4, ascii: bool = False) -> Any
     x, y = pos[out.name]
     _edge(ax, (x + radius, y), (x + 1.6, y), t(num(out.value, digits)), t(num(out.grad, digits)))
     ax.text(x + 1.65, y, t(out.name), ha="left", va="center", fontsize=11, fontweight="bold")
-    title = f"{s.title}\nforward values above the edges, gradients of {out.name} below"
-    fig.suptitle(t(title), fontsize=10)
+    from bptrace.graph.model import shown
+
+    title = (
+        shown(s.title) + "\n" + _("forward values above the edges, gradients of {output} below").format(output=out.name)
+    )
+    families = font_families(title)
+    fig.suptitle(t(title), fontsize=10, **({"fontfamily": families} if families else {}))
     return fig
+
+
+# fonts with Chinese characters, the first matplotlib knows is the title's fallback (a Chinese title, or any
+# title under --lang zh); an SVG names them in its style, so the viewer's own Chinese font is used too
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "AR PL UMing CN",
+    "AR PL SungtiL GB",
+    "AR PL KaitiM GB",
+)
+
+
+def font_families(text: str) -> list[str] | None:
+    """The font families for `text` when it has CJK characters: the default font first (Latin, digits and
+    mathematical symbols), then every installed Chinese font; None for other text (nothing changes)."""
+    if not any(ord(c) >= 0x2E80 for c in text):
+        return None
+    from matplotlib import font_manager, rcParams
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    found = [f for f in CJK_FONTS if f in have]
+    return [*list(rcParams["font.sans-serif"])[:1], *found] if found else None
 
 
 def _circle(ax: Any, x: float, y: float, r: float) -> None:

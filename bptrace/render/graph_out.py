@@ -8,12 +8,14 @@ local = product), the sums of the nodes read more than once, the gradients and t
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from bptrace import __version__
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.graph import expression as ex
-from bptrace.graph.model import OP_NAMES
+from bptrace.graph.model import OP_NAMES, shown
+from bptrace.i18n import N_, _, ngettext
 from bptrace.render.layout import Block, Column, Grid, Para
 
 if TYPE_CHECKING:
@@ -59,11 +61,31 @@ class _Writer:
         g = self.t.scenario.gate(gate)
         name = g.operands[operand]
         twice = g.operands.count(name) > 1
-        return f"{self.d}({self.f(g.formula())})/{self.d}{name}" + (f" [input {operand + 1}]" if twice else "")
+        symbol = f"{self.d}({self.f(g.formula())})/{self.d}{name}"
+        return _("{symbol} [input {n}]").format(symbol=symbol, n=operand + 1) if twice else symbol
 
 
 def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
     return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
+
+
+def semicolons(parts: list[str]) -> str:
+    """Clauses joined as a sentence joins them: "a; b; c" (in Chinese with its own semicolon)."""
+    out = parts[0] if parts else ""
+    for part in parts[1:]:
+        out = _("{first}; {second}").format(first=out, second=part)
+    return out
+
+
+# the headers the lesson looks for (render/lesson.py: what a row tells about its node)
+VALUE_HEADER = N_("value")
+UPSTREAM_HEADER = N_("upstream {d}{output}/{d}gate")
+
+
+def is_upstream_header(header: str) -> bool:
+    """Is `header` the backward table's upstream gradient (∂f/∂gate, whatever the output is called)?"""
+    parts = re.split(r"\{[a-z]+\}", _(UPSTREAM_HEADER))
+    return re.fullmatch(".+".join(re.escape(p) for p in parts), header) is not None
 
 
 # ---- run ----
@@ -76,36 +98,47 @@ def run_blocks(
     w = _Writer(trace, digits, ascii)
     s = trace.scenario
     out = s.output
-    blocks: list[Block] = [Para(s.title, "title")]
+    blocks: list[Block] = [Para(shown(s.title), "title")]
     if s.source_note:
-        blocks.append(Para(f"Source: {s.source_note}", "dim"))
+        blocks.append(Para(_("Source: {source}").format(source=shown(s.source_note)), "dim"))
     values = ", ".join(f"{k} = {w.n(v)}" for k, v in s.values.items())
-    blocks.append(Para(f"Values: {values}"))
+    blocks.append(Para(_("Values: {values}").format(values=values)))
     for name in (*s.defined, out):
         tree = ex.parse(s.expressions[name])
-        blocks.append(Para(f"{name} = {w.f(tree)}" + ("   (the output)" if name == out else "")))
+        line = f"{name} = {w.f(tree)}"
+        blocks.append(Para(_("{equation}   (the output)").format(equation=line) if name == out else line))
 
     forward = _grid(
-        "Forward pass: one gate per row, in evaluation order",
-        [("node", "name"), ("gate", "text"), ("formula", "text"), ("with numbers", "text"), ("value", "num")],
+        _("Forward pass: one gate per row, in evaluation order"),
+        [
+            (_("node"), "name"),
+            (_("gate"), "text"),
+            (_("formula"), "text"),
+            (_("with numbers"), "text"),
+            (_(VALUE_HEADER), "num"),
+        ],
     )
     for node in trace.gates:
         gate = s.gate(node.name)
-        label = OP_NAMES[gate.op] + ("" if gate.named or node.name == out else " (automatic name)")
+        label = _(OP_NAMES[gate.op])
+        if not (gate.named or node.name == out):
+            label = _("{gate} (automatic name)").format(gate=label)
         forward.rows.append([node.name, label, w.f(gate.formula()), w.fn(gate.formula()), w.n(node.value)])
         forward.styles.append("bold" if node.name == out else "")
     blocks.append(forward)
 
     backward = _grid(
-        f"Backward pass, gate by gate from the output ({w.grad(out, out)} = 1): upstream × local = the input's share",
+        _("Backward pass, gate by gate from the output ({start} = 1): upstream × local = the input's share").format(
+            start=w.grad(out, out)
+        ),
         [
-            ("gate", "name"),
-            (f"upstream {w.d}{out}/{w.d}gate", "num"),
-            ("input", "name"),
-            (f"local {w.d}gate/{w.d}input", "text"),
-            ("with numbers", "text"),
-            ("local", "num"),
-            ("product", "num"),
+            (_("gate"), "name"),
+            (_(UPSTREAM_HEADER).format(d=w.d, output=out), "num"),
+            (_("input"), "name"),
+            (_("local {d}gate/{d}input").format(d=w.d), "text"),
+            (_("with numbers"), "text"),
+            (_("local"), "num"),
+            (_("product"), "num"),
         ],
     )
     uses = _uses_by_gate(trace)
@@ -124,15 +157,15 @@ def run_blocks(
             )
             backward.styles.append("")
         if not uses.get(node.name):
-            backward.rows.append([node.name, w.n(node.grad), "—", "(only constants)", "", "", ""])
+            backward.rows.append([node.name, w.n(node.grad), "—", _("(only constants)"), "", "", ""])
             backward.styles.append("dim")
     blocks.append(backward)
 
     several = [n for n in trace.nodes.values() if len(n.uses) > 1]
     if several:
         sums = _grid(
-            "Nodes read more than once: the gradient is the sum of the uses' gradients",
-            [("node", "name"), ("uses", "text"), ("sum, term by term", "text"), ("gradient", "num")],
+            _("Nodes read more than once: the gradient is the sum of the uses' gradients"),
+            [(_("node"), "name"), (_("uses"), "text"), (_("sum, term by term"), "text"), (_("gradient"), "num")],
         )
         for n in several:
             sums.rows.append([n.name, _uses_text(w, n), _sum_text(w, n), w.n(n.grad)])
@@ -140,10 +173,22 @@ def run_blocks(
         blocks.append(sums)
 
     grads = _grid(
-        f"Gradients of {out} with respect to the values",
-        [("variable", "name"), ("value", "num"), (f"{w.d}{out}/{w.d}variable", "num")]
+        _("Gradients of {output} with respect to the values").format(output=out),
+        [
+            (_("variable"), "name"),
+            (_(VALUE_HEADER), "num"),
+            (_("{d}{output}/{d}variable").format(d=w.d, output=out), "num"),
+        ]
         + (
-            [(f"update value{w.plus} = value {w.minus} {w.eta}{w.times}gradient", "text"), ("new value", "num")]
+            [
+                (
+                    _("update value{plus} = value {minus} {eta}{times}gradient").format(
+                        plus=w.plus, minus=w.minus, eta=w.eta, times=w.times
+                    ),
+                    "text",
+                ),
+                (_("new value"), "num"),
+            ]
             if trace.new_values
             else []
         ),
@@ -158,16 +203,22 @@ def run_blocks(
                     w.n(trace.new_values[v.name]),
                 ]
             else:
-                row += ["not updated", ""]
+                row += [_("not updated"), ""]
         grads.rows.append(row)
         grads.styles.append("")
     blocks.append(grads)
     unused = [v.name for v in trace.variables if not v.uses]
     if unused:
-        blocks.append(Para(f"{', '.join(unused)}: not used by {out}, so the gradient is 0.", "dim"))
-    kinks = [n for n in trace.gates if n.kink]
-    for n in kinks:
-        blocks.append(Para(f"At a kink: {n.name} = {w.fn(s.gate(n.name).formula())}: {n.kink}.", "dim"))
+        blocks.append(
+            Para(
+                _("{names}: not used by {output}, so the gradient is 0.").format(names=", ".join(unused), output=out),
+                "dim",
+            )
+        )
+    for n in trace.gates:
+        if n.kink:  # the engine's English text (engine.KINKS), shown translated
+            equation = f"{n.name} = {w.fn(s.gate(n.name).formula())}"
+            blocks.append(Para(_("At a kink: {equation}: {kink}.").format(equation=equation, kink=_(n.kink)), "dim"))
     if verification is not None:
         blocks.extend(verification_blocks(verification, w))
     return blocks
@@ -185,7 +236,7 @@ def _uses_by_gate(trace: GraphTrace) -> dict[str, list[tuple[int, Use, str]]]:
 
 
 def _uses_text(w: _Writer, n: Node) -> str:
-    return ", ".join(f"{u.gate} (input {u.operand + 1})" for u in n.uses)
+    return ", ".join(_("{gate} (input {n})").format(gate=u.gate, n=u.operand + 1) for u in n.uses)
 
 
 def _sum_text(w: _Writer, n: Node) -> str:
@@ -201,24 +252,22 @@ def _sum_text(w: _Writer, n: Node) -> str:
 
 def verification_blocks(v: GraphVerification, w: _Writer) -> list[Block]:
     """The verification table (chain rule | SymPy | finite difference | difference | ✓/✗) and its notes."""
-    ok, bad = ("ok", "X MISMATCH") if w.ascii else ("✓", "✗ MISMATCH")
+    ok, bad = ("ok", "X " + _("MISMATCH")) if w.ascii else ("✓", "✗ " + _("MISMATCH"))
     grid = _grid(
-        f"Verification: every gradient of {w.t.scenario.output} three ways",
+        _("Verification: every gradient of {output} three ways").format(output=w.t.scenario.output),
         [
-            ("node", "name"),
-            ("chain rule", "num"),
+            (_("node"), "name"),
+            (_("chain rule"), "num"),
             ("SymPy", "num"),
-            ("finite difference", "num"),
-            ("largest difference", "num"),
+            (_("finite difference"), "num"),
+            (_("largest difference"), "num"),
             ("", "text"),
         ],
     )
     for c in v.checks:
         mark = ok if c.ok else bad
-        if c.note:
-            mark += (
-                f" (finite difference {c.note})" if c.note.startswith(("crosses", "not computed")) else f" ({c.note})"
-            )
+        if c.shown_note:
+            mark = _("{mark} ({note})").format(mark=mark, note=c.shown_note)
         grid.rows.append(
             [
                 c.name,
@@ -233,30 +282,42 @@ def verification_blocks(v: GraphVerification, w: _Writer) -> list[Block]:
     t = v.tolerances()
     from bptrace.graph.verify import SYMPY_SIZE_LIMIT
 
-    sympy_note = (
-        "SymPy built the output from the parsed gates (one SymPy object per node) and differentiated it itself"
-        + ("; for an intermediate node, with that node replaced by a symbol" if v.nodes_checked else "")
-        + f"; judged |g {w.minus} SymPy| ≤ {t['sympy_rtol']:g}·|SymPy| + g's float64 resolution."
-        if v.sympy_used
-        else f"SymPy was not used: written out as one expression the output has {v.written_size:,} parts "
-        f"(more than {SYMPY_SIZE_LIMIT:,}, reused nodes copied at each use), too many to differentiate "
-        "quickly; the finite differences check every gradient."
-    )
+    if not v.sympy_used:
+        sympy_note = _(
+            "SymPy was not used: written out as one expression the output has {size} parts (more than {limit}, "
+            "reused nodes copied at each use), too many to differentiate quickly; the finite differences check "
+            "every gradient."
+        ).format(size=f"{v.written_size:,}", limit=f"{SYMPY_SIZE_LIMIT:,}")
+    elif v.nodes_checked:
+        sympy_note = _(
+            "SymPy built the output from the parsed gates (one SymPy object per node) and differentiated it itself; "
+            "for an intermediate node, with that node replaced by a symbol; judged |g {minus} SymPy| ≤ "
+            "{rtol}·|SymPy| + g's float64 resolution."
+        ).format(minus=w.minus, rtol=f"{t['sympy_rtol']:g}")
+    else:
+        sympy_note = _(
+            "SymPy built the output from the parsed gates (one SymPy object per node) and differentiated it itself; "
+            "judged |g {minus} SymPy| ≤ {rtol}·|SymPy| + g's float64 resolution."
+        ).format(minus=w.minus, rtol=f"{t['sympy_rtol']:g}")
     notes = [
         sympy_note,
-        "Finite differences: five-point central differences of the output, moving one value (or pinning one "
-        f"node) at a time, h = {t['fd_step']:g}·max(1, |value|); judged |g {w.minus} fd| ≤ {t['fd_rtol']:g}·|g| + "
-        "the stencil's rounding bound (docs/verification.md).",
-        "At kinks: " + "; ".join(v.conventions) + " (SymPy uses the same: Heaviside(0) = ½ for max and min, "
-        "sign(0) = 0); a finite difference whose steps cross a kink is shown but not judged.",
+        _(
+            "Finite differences: five-point central differences of the output, moving one value (or pinning one "
+            "node) at a time, h = {step}·max(1, |value|); judged |g {minus} fd| ≤ {rtol}·|g| + the stencil's "
+            "rounding bound (docs/verification.md)."
+        ).format(step=f"{t['fd_step']:g}", minus=w.minus, rtol=f"{t['fd_rtol']:g}"),
+        _(
+            "At kinks: {conventions} (SymPy uses the same: Heaviside(0) = ½ for max and min, sign(0) = 0); a finite "
+            "difference whose steps cross a kink is shown but not judged."
+        ).format(conventions=semicolons([_(c) for c in v.conventions])),
     ]
     if v.output_sympy is not None and not v.output_ok:
-        notes.append(f"MISMATCH: SymPy's value of the output is {w.n(v.output_sympy)}.")
+        notes.append(_("MISMATCH: SymPy's value of the output is {value}.").format(value=w.n(v.output_sympy)))
     blocks: list[Block] = [grid, *(Para(text, "dim") for text in notes)]
     blocks.append(
-        Para("All checks agree.", "good")
+        Para(_("All checks agree."), "good")
         if v.ok
-        else Para("MISMATCH: a chain-rule value disagrees with an independent check (exit status 1).", "bad")
+        else Para(_("MISMATCH: a chain-rule value disagrees with an independent check (exit status 1)."), "bad")
     )
     return blocks
 
@@ -372,31 +433,51 @@ def explain_blocks(
     node, out = e.node, e.output
     name = node.name
     target = w.grad(out, name)
-    blocks: list[Block] = [Para(f"{target}: the gradient of the output {out} with respect to {name}", "title")]
+    blocks: list[Block] = [
+        Para(
+            _("{target}: the gradient of the output {output} with respect to {name}").format(
+                target=target, output=out, name=name
+            ),
+            "title",
+        )
+    ]
     s = trace.scenario
     if node.op == "input":
-        blocks.append(Para(f"{name} = {w.n(node.value)} is a value of the graph."))
+        blocks.append(Para(_("{name} = {value} is a value of the graph.").format(name=name, value=w.n(node.value))))
     else:
         formula = s.gate(name).formula()
-        blocks.append(Para(f"{name} = {w.f(formula)} = {w.fn(formula)} = {w.n(node.value)} ({OP_NAMES[node.op]})."))
+        equation = f"{name} = {w.f(formula)} = {w.fn(formula)} = {w.n(node.value)}"
+        blocks.append(Para(_("{equation} ({gate}).").format(equation=equation, gate=_(OP_NAMES[node.op]))))
     if name == out:
-        blocks.append(Para(f"{target} = 1: the output's gradient with respect to itself starts the backward pass."))
+        blocks.append(
+            Para(
+                _("{target} = 1: the output's gradient with respect to itself starts the backward pass.").format(
+                    target=target
+                )
+            )
+        )
         return blocks
     readers = sorted({u.gate for u in node.uses}, key=lambda g: [x.name for x in s.gates].index(g))
     if not node.uses:
-        blocks.append(Para(f"{out} does not use {name}, so {target} = 0."))
+        blocks.append(
+            Para(_("{output} does not use {name}, so {target} = 0.").format(output=out, name=name, target=target))
+        )
         return blocks
+    uses = ngettext("{n} use", "{n} uses", len(node.uses)).format(n=len(node.uses))
     blocks.append(
         Para(
-            f"{name} is read by {len(node.uses)} use{'s' if len(node.uses) > 1 else ''} "
-            f"({', '.join(readers)}); there {'is 1 path' if e.path_count == 1 else f'are {e.path_count} paths'} "
-            f"from {name} to {out}. Along each path the chain rule multiplies the local gradients; "
-            "the paths add up."
+            ngettext(
+                "{name} is read by {uses} ({readers}); there is {count} path from {name} to {output}. Along each path "
+                "the chain rule multiplies the local gradients; the paths add up.",
+                "{name} is read by {uses} ({readers}); there are {count} paths from {name} to {output}. Along each "
+                "path the chain rule multiplies the local gradients; the paths add up.",
+                e.path_count,
+            ).format(name=name, uses=uses, readers=", ".join(readers), count=e.path_count, output=out)
         )
     )
     grid = _grid(
-        f"Paths from {name} to {out}",
-        [("path", "text"), ("chain rule", "text"), ("with numbers", "text"), ("product", "num")],
+        _("Paths from {name} to {output}").format(name=name, output=out),
+        [(_("path"), "text"), (_("chain rule"), "text"), (_("with numbers"), "text"), (_("product"), "num")],
     )
     arrow = " -> " if ascii else " → "
     for path in e.paths:
@@ -413,39 +494,45 @@ def explain_blocks(
         )
         grid.styles.append("")
     if e.path_count > len(e.paths):
-        grid.caption = f"… {e.path_count - len(e.paths)} more paths not shown; the sum below covers all of them"
+        grid.caption = _("… {count} more paths not shown; the sum below covers all of them").format(
+            count=e.path_count - len(e.paths)
+        )
     blocks.append(grid)
     if e.path_count > 1:
         terms = " + ".join(w.p(p.product) if i else w.n(p.product) for i, p in enumerate(e.paths)) + (
             " + …" if e.path_count > len(e.paths) else ""
         )
-        blocks.append(Para(f"{target} = {w.sigma} over the paths = {terms} = {w.n(e.path_sum)}", "bold"))
+        blocks.append(
+            Para(
+                _("{target} = {sigma} over the paths = {terms} = {total}").format(
+                    target=target, sigma=w.sigma, terms=terms, total=w.n(e.path_sum)
+                ),
+                "bold",
+            )
+        )
     else:
         blocks.append(Para(f"{target} = {w.n(e.path_sum)}", "bold"))
     first = node.uses[0]
+    derivation = (
+        _sum_text(w, node)
+        if len(node.uses) > 1
+        else f"{target} = {w.grad(out, first.gate)}{w.times}{w.local(first.gate, first.operand)} = "
+        f"{w.p(first.upstream)}{w.times}{w.p(first.local_value)} = {w.n(node.grad)}"
+    )
     blocks.append(
-        Para(
-            "The backward pass gets the same number gate by gate: "
-            + (
-                _sum_text(w, node)
-                if len(node.uses) > 1
-                else f"{target} = {w.grad(out, first.gate)}{w.times}{w.local(first.gate, first.operand)} = "
-                f"{w.p(first.upstream)}{w.times}{w.p(first.local_value)} = {w.n(node.grad)}"
-            )
-            + "."
-        )
+        Para(_("The backward pass gets the same number gate by gate: {derivation}.").format(derivation=derivation))
     )
     if e.new_value is not None and e.learning_rate is not None:
-        blocks.append(
-            Para(
-                f"Update: {name}{w.plus} = {name} {w.minus} {w.eta}{w.times}{target} = {w.n(node.value)} {w.minus} "
-                f"{w.n(e.learning_rate)}{w.times}{w.p(node.grad)} = {w.n(e.new_value)}"
-            )
+        update = (
+            f"{name}{w.plus} = {name} {w.minus} {w.eta}{w.times}{target} = {w.n(node.value)} {w.minus} "
+            f"{w.n(e.learning_rate)}{w.times}{w.p(node.grad)} = {w.n(e.new_value)}"
         )
+        blocks.append(Para(_("Update: {update}").format(update=update)))
     if node.kink or any(trace.nodes[p].kink for path in e.paths for p in path.nodes):
         from bptrace.graph.engine import CONVENTIONS
 
-        blocks.append(Para("At a kink on the way: " + "; ".join(CONVENTIONS) + ".", "dim"))
+        conventions = semicolons([_(c) for c in CONVENTIONS])
+        blocks.append(Para(_("At a kink on the way: {conventions}.").format(conventions=conventions), "dim"))
     if checks is not None:
         blocks.extend(verification_blocks(checks, w))
     return blocks
@@ -501,10 +588,10 @@ def check_blocks(
     from bptrace.graph.grading import DIAGNOSES
 
     ok, bad = ("ok", "X") if ascii else ("✓", "✗")
-    columns = [("quantity", "name"), ("given", "num")]
-    columns += [] if hide_expected else [("expected", "num")]
-    columns += [("", "text"), ("diagnosis", "text")]
-    grid = _grid(f"{r.student}: {r.scenario.title}", columns)
+    columns = [(_("quantity"), "name"), (_("given"), "num")]
+    columns += [] if hide_expected else [(_("expected"), "num")]
+    columns += [("", "text"), (_("diagnosis"), "text")]
+    grid = _grid(f"{r.student}: {shown(r.scenario.title)}", columns)
     for m in r.marks:
         row = [m.key, m.given if m.given is not None else "—"]
         if not hide_expected:
@@ -512,18 +599,23 @@ def check_blocks(
         if m.correct:
             row += [ok, ""]
         elif m.reason == "unanswered":
-            row += [bad, "unanswered"]
+            row += [bad, _("unanswered")]
         elif m.reason == "few-digits":
-            row += [bad, "right as far as it goes, but too few significant digits"]
+            row += [bad, _("right as far as it goes, but too few significant digits")]
         else:
-            row += [bad, "; ".join(DIAGNOSES[c] for c in m.diagnoses) or "no known misconception gives this number"]
+            row += [
+                bad,
+                semicolons([_(DIAGNOSES[c]) for c in m.diagnoses]) or _("no known misconception gives this number"),
+            ]
         grid.rows.append(row)
         grid.styles.append("" if m.correct else "bad")
     right = sum(1 for m in r.marks if m.correct)
     return [
         grid,
         Para(
-            f"{right} of {len(r.marks)} correct; {r.score:g} of {r.total:g} points.",
+            _("{right} of {count} correct; {score} of {total} points.").format(
+                right=right, count=len(r.marks), score=f"{r.score:g}", total=f"{r.total:g}"
+            ),
             "good" if r.all_correct else "bad",
         ),
     ]

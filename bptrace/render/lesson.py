@@ -252,6 +252,9 @@ def network_svg(scenario: Scenario, digits: int = 4) -> str:
 
 def graph_slides(trace: GraphTrace, blocks: Iterable[Block]) -> list[Slide]:
     """A computational graph's lesson: each row of its run's tables is a step, about the node it names."""
+    from bptrace.i18n import _
+    from bptrace.render.graph_out import VALUE_HEADER, is_upstream_header
+
     nodes = set(trace.nodes)
     slides: list[Slide] = []
     for block in blocks:
@@ -273,9 +276,9 @@ def graph_slides(trace: GraphTrace, blocks: Iterable[Block]) -> list[Slide]:
             for header, cell in zip(headers, row):
                 if not (cell.strip() and heading in nodes):
                     continue
-                if header == "value":
+                if header == _(VALUE_HEADER):
                     known = ((f"n:{heading}", "value", f"{heading} = {cell.strip()}"),)
-                elif header.startswith(("upstream", "∂f/∂")):
+                elif is_upstream_header(header) or header.startswith("∂f/∂"):
                     known = ((f"n:{heading}", "grad", f"∂f/∂{heading} = {cell.strip()}"),)
                     break
             cells = tuple((h, c) for h, c in zip(headers, row) if c.strip())
