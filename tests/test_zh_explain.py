@@ -255,11 +255,6 @@ def test_step_mode_in_chinese_prints_every_section() -> None:
     assert prose_lines(without_title(out, "terminal", "Mazur: A Step by Step Backpropagation Example")) == []
 
 
-def _names_errors_translated() -> bool:
-    """Whether bptrace.model.names marks its errors (the CLI's part of the translation)."""
-    return "unknown quantity {quantity}" in i18n._catalogs("zh")[0]
-
-
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -267,24 +262,8 @@ def _names_errors_translated() -> bool:
         (["explain", "w5", "--standalone"], "请加上 --format latex"),  # the hint (its brackets: bptrace.errors)
         (["explain"], "请给出要推导的量 TARGET，例如 'bptrace explain w5'"),
         (["explain"], "'bptrace explain --list' 列出全部名称"),
-        pytest.param(
-            ["explain", "w55"],
-            "全部名称见 'bptrace explain --list'",
-            marks=pytest.mark.xfail(
-                not _names_errors_translated(),
-                reason="the unknown name itself is said by bptrace.model.names (the CLI's translation)",
-                strict=False,
-            ),
-        ),
-        pytest.param(
-            ["explain", "wx", "-s", "ng_shallow"],
-            "全部名称见 'bptrace explain --list -s ng_shallow'",
-            marks=pytest.mark.xfail(
-                not _names_errors_translated(),
-                reason="the unknown name itself is said by bptrace.model.names (the CLI's translation)",
-                strict=False,
-            ),
-        ),
+        (["explain", "w55"], "全部名称见 'bptrace explain --list'"),
+        (["explain", "wx", "-s", "ng_shallow"], "全部名称见 'bptrace explain --list -s ng_shallow'"),
     ],
 )
 def test_errors_are_one_chinese_line(args: list[str], words: str) -> None:

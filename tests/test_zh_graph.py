@@ -271,7 +271,7 @@ def filled_sheet(tmp_path: Path, name: str) -> tuple[Path, str]:
 @pytest.mark.parametrize("name", GRAPHS)
 def test_check_a_sheet_with_a_wrong_sign(name: str, tmp_path: Path) -> None:
     path, wrong = filled_sheet(tmp_path, name)
-    out = assert_terminal(("check", str(path)), "量", "所给答案", "正确值", "诊断", "数值正确但符号相反", code=1)
+    out = assert_terminal(("check", str(path)), "量", "作答", "正确值", "诊断", "数值正确但符号相反", code=1)
     assert "李明: " in out
     assert re.search(r"(?<!\d)(\d+) 题中答对 \1 题", out) is None  # one answer is wrong
     assert f" {wrong} " in out

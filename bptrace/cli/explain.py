@@ -116,7 +116,7 @@ def explain(
         exc.hint = (
             _("{hint} All names: {where}").format(hint=exc.hint, where=where)
             if exc.hint and _suggests(exc.hint)
-            else exc.hint or _("all names: {where}").format(where=where)
+            else _("all names: {where}").format(where=where)  # explain's own list, not the template's
         )
         raise
     if fmt == "json":  # the JSON is the same in every language (docs/glossary.zh.md): built in English

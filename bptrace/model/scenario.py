@@ -311,7 +311,7 @@ def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
             _("no bundled scenario named {name}; bundled: {names}").format(name=brief(name), names=", ".join(names)),
             hint=hint or _("give a path to a .yaml file, or see 'bptrace scenarios'"),
         )
-    return path, _("{name}.yaml (bundled)").format(name=name)
+    return path, f"{name}.yaml (bundled)"  # a location, like a path: the same in every language (and the JSON)
 
 
 def load(name: str, relative_to: Path | None = None) -> Scenario:
