@@ -100,6 +100,14 @@ def right_feedback(ask: Ask) -> str:
     return _("Right: {symbol} = {value}.").format(symbol=ask.symbol, value=num(ask.value))
 
 
+def rounded_feedback(digits: int) -> str:
+    """What a student reads whose answer is right only with the intermediate results rounded (check accepts it)."""
+    return _(
+        "Your value is what intermediate results rounded to {digits} significant digits give: counted right, "
+        "but carry more digits through the steps."
+    ).format(digits=digits)
+
+
 def other_feedback() -> str:
     """What a student reads whose answer is neither right nor a value a known misconception gives."""
     return _("Not right, and not a value any known misconception gives: compare your steps with the worked solution.")

@@ -70,8 +70,8 @@ class Interval:
 
 
 def decimal_text(d: Decimal) -> str:
-    """A Decimal as a plain number every platform reads: 0.751, -0.0190, 1.5e-07 (no '+', no 'E')."""
-    d = d.normalize() if d != 0 else Decimal(0)
+    """A Decimal as a plain number every platform reads, its digits kept: 0.751, -0.0190, 0.440, 1.50e-8 (no '+',
+    no 'E')."""
     if d == 0:
         return "0"
     exponent = d.adjusted()
@@ -153,6 +153,16 @@ class Mistake:
 
 
 @dataclass(frozen=True)
+class Rounded:
+    """An answer `check` also accepts: the value with every intermediate rounded to `digits` significant digits
+    (marking's rounding, always accepted), when it falls outside the right interval."""
+
+    digits: int
+    value: float
+    interval: Interval
+
+
+@dataclass(frozen=True)
 class Ask:
     """One quantity asked in one exercise: its right value and interval, its points, and the misconceptions."""
 
@@ -166,6 +176,12 @@ class Ask:
     mistakes: tuple[Mistake, ...]
     unseen: tuple[str, ...]  # codes whose value lies inside the right interval (no platform can tell them)
     explanation: Explanation = field(repr=False)
+    rounded: tuple[Rounded, ...] = ()  # also right: intermediates rounded to the digits written
+
+    @property
+    def right(self) -> tuple[Interval, ...]:
+        """Every interval counted right: the value's, then each early-rounding one."""
+        return (self.interval, *(r.interval for r in self.rounded))
 
 
 @dataclass
@@ -454,10 +470,23 @@ def _asks(exercise: Exercise, source: Scenario, specs: list[Spec], rules: Rules,
         atol = spec.tolerance if spec.tolerance is not None else rules.tolerance
         x = lab.expected(q)
         right = accepted(x, rules.min_digits, rtol, atol)
-        mistakes, unseen = _mistakes(q, lab, right, rules, rtol, atol)
+        rounded = _rounded(q, lab, right, rules, rtol, atol)
+        mistakes, unseen = _mistakes(q, lab, (right, *(r.interval for r in rounded)), rules, rtol, atol)
         ex = explain(exercise.trace, q, digits=digits, checks=False)
         out.append(
-            Ask(q.name, ex.symbol.text, ex.symbol.latex, x, right, rules.min_digits, spec.points, mistakes, unseen, ex)
+            Ask(
+                q.name,
+                ex.symbol.text,
+                ex.symbol.latex,
+                x,
+                right,
+                rules.min_digits,
+                spec.points,
+                mistakes,
+                unseen,
+                ex,
+                rounded,
+            )
         )
     return out
 
@@ -468,11 +497,29 @@ def _lab(exercise: Exercise) -> Any:
     return Lab(exercise.scenario, _trace=exercise.trace)
 
 
-def _mistakes(
+def _rounded(
     q: Quantity, lab: Marker, right: Interval, rules: Rules, rtol: float | None, atol: float | None
+) -> tuple[Rounded, ...]:
+    """The early-rounding values `check` accepts (every intermediate rounded to the answer's own digits, for
+    min_digits to min_digits + 2 digits) that the right interval does not already hold."""
+    from bptrace.grading.diagnose import rounding_variant
+
+    out: list[Rounded] = []
+    for digits in range(rules.min_digits, rules.min_digits + 3):
+        y = lab.value(q, rounding_variant(digits).knobs)
+        if y is None or not math.isfinite(y) or right.contains(y):
+            continue
+        interval = accepted(y, digits, rtol, atol)
+        if all(r.interval != interval for r in out):
+            out.append(Rounded(digits, y, interval))
+    return tuple(out)
+
+
+def _mistakes(
+    q: Quantity, lab: Marker, right: tuple[Interval, ...], rules: Rules, rtol: float | None, atol: float | None
 ) -> tuple[tuple[Mistake, ...], tuple[str, ...]]:
     """Every value a misconception gives for q (one Mistake per interval: misconceptions that agree to the
-    rules' digits share it), and the codes whose value the right interval already accepts."""
+    rules' digits share it), and the codes whose value an interval counted right already holds."""
     from bptrace.grading.diagnose import CODES, describe
 
     by_centre: dict[tuple[Decimal, Decimal], tuple[float, list[tuple[str, str]]]] = {}
@@ -482,7 +529,7 @@ def _mistakes(
         y = lab.value(q, v.knobs)
         if y is None or not math.isfinite(y) or math.isclose(y, x, rel_tol=1e-12, abs_tol=1e-300):
             continue  # no value, or the right one: the misconception does not touch this quantity
-        if right.contains(y):
+        if any(r.contains(y) for r in right):
             unseen.append(v.code)  # it differs, but not by enough for the rules' digits to tell
             continue
         interval = accepted(y, rules.min_digits, rtol, atol)

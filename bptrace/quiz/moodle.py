@@ -123,9 +123,11 @@ def _question(exercise: Exercise) -> ET.Element:
 
 def _answers(ask: Ask) -> list[tuple[str, str, str, str]]:
     """(fraction, value, tolerance, feedback) of every answer, in the order Moodle tries them."""
-    out = [
-        ("100", decimal_text(ask.interval.centre), decimal_text(ask.interval.tolerance), content.right_feedback(ask))
-    ]
+    right = content.right_feedback(ask)
+    out = [("100", decimal_text(ask.interval.centre), decimal_text(ask.interval.tolerance), right)]
+    for r in ask.rounded:
+        feedback = f"{right} {content.rounded_feedback(r.digits)}"
+        out.append(("100", decimal_text(r.interval.centre), decimal_text(r.interval.tolerance), feedback))
     for m in ask.mistakes:
         out.append((grade(m.credit), decimal_text(m.interval.centre), decimal_text(m.interval.tolerance), m.feedback))
     out.append(("0", "*", "0", content.other_feedback()))

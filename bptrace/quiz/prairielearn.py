@@ -121,8 +121,9 @@ def variant_data(exercise: Exercise) -> dict[str, object]:
             "quantity": ask.name,
             "value": ask.value,
             "points": ask.points,
-            "right": [float(ask.interval.low), float(ask.interval.high)],
+            "right": [[float(i.low), float(i.high)] for i in ask.right],
             "right_feedback": content.right_feedback(ask),
+            "rounded_feedback": [content.rounded_feedback(r.digits) for r in ask.rounded],
             "mistakes": [
                 {
                     "codes": list(m.codes),
@@ -193,8 +194,10 @@ def mark(answer, submitted):
         x = float(submitted)
     except (TypeError, ValueError):
         return 0.0, answer["other_feedback"]
-    if inside(x, answer["right"]):
-        return 1.0, answer["right_feedback"]
+    for k, interval in enumerate(answer["right"]):
+        if inside(x, interval):
+            rounded = answer["rounded_feedback"][k - 1] if k else ""
+            return 1.0, (answer["right_feedback"] + " " + rounded).strip()
     for mistake in answer["mistakes"]:
         if inside(x, mistake["interval"]):
             return float(mistake["credit"]), mistake["feedback"]

@@ -157,7 +157,6 @@ def _metadata(parent: ET.Element, q: str, fields: list[tuple[str, str]], tag: st
 def item(exercise: Exercise, ask: Ask, ident: str, q: str) -> ET.Element:
     """One Canvas numerical question: the statement, one typed answer, the right interval, the feedback."""
     k = scale_of(ask)
-    right = ask.interval.scaled(k)
     element = ET.Element(f"{q}item", ident=ident, title=f"{exercise.title} · {ask.symbol}")
     metadata = ET.SubElement(element, f"{q}itemmetadata")
     _metadata(metadata, q, [("question_type", "numerical_question"), ("points_possible", f"{ask.points:g}")])
@@ -186,10 +185,11 @@ def item(exercise: Exercise, ask: Ask, ident: str, q: str) -> ET.Element:
     outcomes = ET.SubElement(processing, f"{q}outcomes")
     ET.SubElement(outcomes, f"{q}decvar", maxvalue="100", minvalue="0", varname="SCORE", vartype="Decimal")
     _other(processing, q, "general_fb")
-    condition = ET.SubElement(processing, f"{q}respcondition", {"continue": "No"})
-    _interval_condition(ET.SubElement(condition, f"{q}conditionvar"), q, right)
-    ET.SubElement(condition, f"{q}setvar", action="Set", varname="SCORE").text = "100"
-    ET.SubElement(condition, f"{q}displayfeedback", feedbacktype="Response", linkrefid="correct_fb")
+    for interval in ask.right:  # the value's interval, then each early-rounding one (check accepts them)
+        condition = ET.SubElement(processing, f"{q}respcondition", {"continue": "No"})
+        _interval_condition(ET.SubElement(condition, f"{q}conditionvar"), q, interval.scaled(k))
+        ET.SubElement(condition, f"{q}setvar", action="Set", varname="SCORE").text = "100"
+        ET.SubElement(condition, f"{q}displayfeedback", feedbacktype="Response", linkrefid="correct_fb")
     _other(processing, q, "general_incorrect_fb")
     _feedback(element, q, "general_fb", content.solution_html(exercise))
     _feedback(element, q, "correct_fb", "<p>" + html.escape(content.right_feedback(ask)) + "</p>")

@@ -91,8 +91,7 @@ def sheet_blocks(exercise: Exercise, key: bool) -> list[Block]:
 
 
 def _accepted_text(ask: Ask) -> str:
-    i = ask.interval
-    return f"{decimal_text(i.low)} … {decimal_text(i.high)}"
+    return "\n".join(f"{decimal_text(i.low)} … {decimal_text(i.high)}" for i in ask.right)
 
 
 def _mistakes_text(ask: Ask) -> str:
