@@ -61,7 +61,9 @@ class Interval:
         return self.centre + self.tolerance
 
     def contains(self, x: float | Decimal) -> bool:
-        d = x if isinstance(x, Decimal) else Decimal(float(x))
+        """Whether x is accepted; a float as its shortest decimal (0.94, not 0.93999999999999994671), as a
+        platform reads the number typed."""
+        d = x if isinstance(x, Decimal) else Decimal(repr(float(x)))
         return self.low <= d <= self.high
 
     def scaled(self, power: int) -> Interval:

@@ -8,7 +8,8 @@
     GROUP/server.py                        generate(data) picks the variant from data["variant_seed"];
                                            grade(data) marks each answer against the embedded intervals: the
                                            right one (score 1), each misconception's (its share of the points and
-                                           its feedback), anything else (0)
+                                           its feedback; where intervals overlap, the misconception whose value
+                                           is nearest), anything else (0)
     GROUP/clientFilesQuestion/network-K.svg  the picture of variant K
 
 server.py imports nothing but the standard library: every number (each variant's statement, right values,
@@ -198,9 +199,11 @@ def mark(answer, submitted):
         if inside(x, interval):
             rounded = answer["rounded_feedback"][k - 1] if k else ""
             return 1.0, (answer["right_feedback"] + " " + rounded).strip()
-    for mistake in answer["mistakes"]:
-        if inside(x, mistake["interval"]):
-            return float(mistake["credit"]), mistake["feedback"]
+    # intervals of neighbouring values overlap: the misconception whose own value is nearest explains it
+    near = [m for m in answer["mistakes"] if inside(x, m["interval"])]
+    if near:
+        mistake = min(near, key=lambda m: abs(x - m["value"]))
+        return float(mistake["credit"]), mistake["feedback"]
     return 0.0, answer["other_feedback"]
 
 
