@@ -76,20 +76,21 @@ def quiz(
     no_pdf: bool,
     force: bool,
 ) -> None:
-    """Write exercises for a learning platform: each quantity asked with its right value and tolerance, and
-    the value each known misconception produces with its feedback.
+    """Write exercises for Moodle, Canvas, PrairieLearn or paper, with feedback for each misconception.
 
-    Each exercise is SCENARIO itself (a path or bundled name), or with --variants a fresh random exercise
-    shaped like it. The marking rules are those of `bptrace check --key` (at least 3 significant digits,
-    unless a --key says otherwise); the worked derivation (bptrace explain) is the general feedback.
+    Each quantity asked has its right value and tolerance, and the value each known misconception
+    produces, with that misconception's feedback. Each exercise is SCENARIO itself (a path or bundled
+    name), or with --variants a fresh random exercise shaped like it. The marking rules are those of
+    `bptrace check --key` (at least 3 significant digits, unless a --key says otherwise); the worked
+    derivation (bptrace explain) is the general feedback.
     Import steps for each platform: docs/platforms.md.
 
     \b
     Example:
         bptrace quiz mazur --format moodle -o mazur.xml
         bptrace quiz mazur --variants 20 --seed 7 --ask w5+ --ask dE/dw1 --format qti -o quiz.zip
-        bptrace quiz ng_shallow --variants 50 --seed 1 --format prairielearn -o questions/
-        bptrace quiz mazur --variants 30 --seed 3 --format worksheet -o sheets/
+        bptrace quiz ng_shallow --variants 50 --seed 17 --format prairielearn -o questions/
+        bptrace quiz mazur --variants 30 --seed 33 --format worksheet -o sheets/
         bptrace quiz --key key.yaml --format moodle -o class.xml
     """
     from bptrace.cli import graph as cli_graph
