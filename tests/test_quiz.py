@@ -345,3 +345,51 @@ def test_a_folder_format_refuses_a_file_and_existing_files(tmp_path):
     code, _, err = run("quiz", "mazur", "--ask", "E_total", "--format", "worksheet", "--no-pdf", "-o", str(folder))
     assert code == 2 and "the file exists" in err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing written
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every bundled network scenario, as itself and as a random variant, in every format
+
+
+def network_scenarios() -> list[str]:
+    from bptrace.model.scenario import bundled_graph_names, bundled_names
+
+    return [n for n in bundled_names() if n not in bundled_graph_names()]
+
+
+@pytest.mark.parametrize("name", network_scenarios())
+def test_every_bundled_scenario_in_every_format(name, tmp_path):
+    import importlib.util
+    import io
+    import zipfile
+
+    from bptrace.quiz import moodle, prairielearn, qti, worksheet
+
+    quizzes = [build([name])]
+    s = load(name)
+    if not (s.max_margin or s.l2 or len({layer.activation for layer in s.layers[:-1]}) > 1):
+        quizzes.append(build([name], variants=1, seed=21))
+    for quiz in quizzes:
+        (exercise,) = quiz.exercises
+        t = make_trace(exercise.scenario)
+        for ask in exercise.asks:
+            assert ask.value == names.value(names.parse(ask.name, exercise.scenario), t)
+        root = ET.fromstring(moodle.render(quiz))
+        answers = root.findall(".//question/answer") or root.findall(".//question/questiontext")
+        assert answers
+        package = zipfile.ZipFile(io.BytesIO(qti.render(quiz)))
+        assert package.testzip() is None and "imsmanifest.xml" in package.namelist()
+        files = prairielearn.render(quiz)
+        server_file = tmp_path / f"server_{len(quizzes)}_{exercise.seed}.py"
+        server_file.write_bytes(next(v for k, v in files.items() if k.endswith("server.py")))
+        spec = importlib.util.spec_from_file_location(server_file.stem, server_file)
+        server = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(server)
+        data = {"params": {}, "correct_answers": {}, "variant_seed": 0}
+        server.generate(data)
+        data.update(submitted_answers=dict(data["correct_answers"]), partial_scores={}, feedback={})
+        server.grade(data)
+        assert data["score"] == 1.0
+        sheets = worksheet.render(quiz, pdf=False)
+        key = sheets[f"{exercise.ident}-key.html"].decode("utf-8")
+        assert all(num(a.value) in key for a in exercise.asks)
