@@ -28,7 +28,7 @@ import html
 import xml.etree.ElementTree as ET
 
 from bptrace.errors import BptraceError
-from bptrace.i18n import _
+from bptrace.i18n import _, ngettext
 from bptrace.quiz import content
 from bptrace.quiz.model import Ask, Exercise, Group, Quiz, decimal_text
 
@@ -75,7 +75,11 @@ def _text(parent: ET.Element, tag: str, value: str, fmt: str | None = None) -> E
 def _category(group: Group, command: str) -> ET.Element:
     q = ET.Element("question", type="category")
     _text(q, "category", category_path(group))
-    info = _("Made by bptrace: {n} exercises; add a random question from this category to give each student one.")
+    info = ngettext(
+        "Made by bptrace: {n} exercise; add a random question from this category to give each student one.",
+        "Made by bptrace: {n} exercises; add a random question from this category to give each student one.",
+        len(group.exercises),
+    )
     made = _("Made with: {command}").format(command=command)
     text = f"<p>{html.escape(info.format(n=len(group.exercises)))}</p>\n<p><code>{html.escape(made)}</code></p>"
     _text(q, "info", text, "html")

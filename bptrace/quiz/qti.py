@@ -42,6 +42,8 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every member's timestamp: the same quiz give
 def scale_of(ask: Ask) -> int:
     """The power k (a multiple of 3) such that ask's value × 10^k keeps its interval in four decimals."""
     interval = ask.interval
+    if interval.centre == 0:
+        return 0  # an exact 0 (its tolerance is float noise): asked as 0, whatever the margin
     k = 0
     while k < 300 and (
         (interval.tolerance != 0 and interval.tolerance.scaleb(k) < SMALLEST)
