@@ -16,6 +16,7 @@ import click
 from bptrace.cli import check as cli_check
 from bptrace.cli import explain as cli_explain
 from bptrace.cli import lesson as cli_lesson
+from bptrace.cli import quiz as cli_quiz
 from bptrace.cli import train as cli_train
 from bptrace.cli.common import (
     Mismatch,
@@ -441,7 +442,7 @@ def compare(
 
 
 # Commands that live in their own modules (each imports numpy, SymPy, matplotlib only when it runs).
-for _module in (cli_explain, cli_check, cli_train, cli_lesson):
+for _module in (cli_explain, cli_check, cli_train, cli_lesson, cli_quiz):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 add_lang_option(main)  # --lang on every command (cli/language.py)
