@@ -281,10 +281,13 @@ def _run_blocks(
     layout = TraceLayout(t, digits=digits, layer=layer, rows=rows, verification=verification)
     head = list(layout.section_header())
     if sketch:
+        from bptrace.i18n import _
         from bptrace.render.ascii_net import network_sketch
 
         head.append(
-            Para("\n" + network_sketch(t.scenario, t) + "\n(the network; values rounded to 4 digits here)", "dim")
+            Para(
+                "\n" + network_sketch(t.scenario, t) + "\n" + _("(the network; values rounded to 4 digits here)"), "dim"
+            )
         )
     if notation == "scalar":
         return head + [b for name in SECTIONS[1:] for b in getattr(layout, f"section_{name}")()]
@@ -404,9 +407,10 @@ def compare(
 
         print_renderable(BlocksView(blocks), ascii_, target)
     else:
+        from bptrace.i18n import _
         from bptrace.render.export import export
 
-        write_output(export(blocks, fmt, title=f"compare {key}", standalone=True), target)
+        write_output(export(blocks, fmt, title=_("compare {key}").format(key=key), standalone=True), target)
 
 
 # Commands that live in their own modules (each imports numpy, SymPy, matplotlib only when it runs).
