@@ -434,7 +434,7 @@ class MatrixLayout(_Layout):
                     )
                 )
             else:
-                title += "; " + self.shape(f"b[{index}]", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
+                title += _("; ") + self.shape(f"b[{index}]", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
                 extra = (f"b[{index}]", layer.bias_vector().reshape(-1, 1))
                 if layer.bias_mode == "shared":
                     out.append(
@@ -699,7 +699,7 @@ class MatrixLayout(_Layout):
             extra = None
             if mx.b_new is not None:
                 if s.update_biases:
-                    title += f"; b[{index}] := b[{index}] − α·db[{index}]"
+                    title += _("; ") + f"b[{index}] := b[{index}] − α·db[{index}]"
                 else:
                     out.append(Para(_("{b} is not updated (update_biases: false)").format(b=f"b[{index}]"), "dim"))
                 extra = (f"b[{index}]", _broadcast(mx.b_new, layer.size))
