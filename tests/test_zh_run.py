@@ -518,3 +518,10 @@ def test_a_chinese_fragment_compiles_in_a_ctex_document(tmp_path: Path) -> None:
     )
     words = pdf_text(xelatex(document))
     assert "前向传播" in words and "0.75136507" in words
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_the_json_is_the_same_in_chinese(name: str) -> None:
+    """The JSON is English in every language: the verification's summary, reasons and kinks included."""
+    for args in (["run", name, "--format", "json"], ["train", name, "--epochs", "3", "--format", "json"]):
+        assert cli(200, *args) == cli(200, *args, lang="en"), args
