@@ -37,6 +37,8 @@ from string import Template
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bptrace.errors import NumericalError
+from bptrace.i18n import N_, _
+from bptrace.message import Message
 
 if TYPE_CHECKING:
     import numpy as np
@@ -189,8 +191,13 @@ class Activation:
         if not self.has_kink(p):
             return ""
         if self.param is None:
-            return f"{self.name}′(0) = {_g(self.kink_value(p))} by convention"
-        return f"{self.name}′(0) = {self.param.symbol.unicode} = {_g(self.value(p))} by convention"
+            return Message(N_("{name}′(0) = {value} by convention"), name=self.name, value=_g(self.kink_value(p)))
+        return Message(
+            N_("{name}′(0) = {symbol} = {value} by convention"),
+            name=self.name,
+            symbol=self.param.symbol.unicode,
+            value=_g(self.value(p)),
+        )
 
     # ---- SymPy ----
     def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
@@ -1021,10 +1028,12 @@ def _refuse_log_of_zero(name: str, a: np.ndarray, t: np.ndarray, names: list[str
     bad = ((t > 0) & (a <= 0)) | ((name == "bce") & (t < 1) & (a >= 1))
     if bad.any():
         s, j = (int(v) for v in np.argwhere(bad)[0])
-        who = names[j] if names else f"output {j + 1}"
+        who = names[j] if names else _("output {n}").format(n=j + 1)
         raise NumericalError(
-            f"out_{who} of sample {s + 1} is exactly {a[s, j]:g} in float64, so {name} needs the log of 0",
-            hint="the output has saturated: use smaller weights or inputs",
+            _("out_{who} of sample {sample} is exactly {value} in float64, so {loss} needs the log of 0").format(
+                who=who, sample=s + 1, value=f"{a[s, j]:g}", loss=name
+            ),
+            hint=_("the output has saturated: use smaller weights or inputs"),
         )
 
 

@@ -1,4 +1,4 @@
-"""System tools some tests need (pdflatex, pdftotext, Chromium): found, or the test says which is missing.
+"""System tools some tests need (pdflatex, xelatex, pdftotext, Chromium): found, or the test says which is missing.
 
 Outside CI a test whose tool is absent skips, naming the tool and its package. With the environment variable CI
 set (.ci/run sets CI=1), it fails instead: a CI run cannot pass without having compiled the LaTeX, read the PDF
@@ -18,6 +18,11 @@ IN_CI = bool(os.environ.get("CI"))
 # tool -> (the commands that provide it, the Debian package .ci/run installs, what the tests do with it)
 TOOLS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "pdflatex": (("pdflatex",), "texlive-latex-base texlive-latex-recommended", "to compile the LaTeX output"),
+    "xelatex": (
+        ("xelatex",),
+        "texlive-xetex texlive-lang-chinese",
+        "to compile the Chinese LaTeX output (ctex)",
+    ),
     "pdftotext": (("pdftotext",), "poppler-utils", "to read the compiled PDF's text back"),
     "chromium": (
         ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
@@ -39,7 +44,7 @@ def _tex_install_running() -> bool:
 def find(tool: str) -> str | None:
     """The path of `tool`, or None where it is not installed (or, for pdflatex, still being installed)."""
     commands, _, _ = TOOLS[tool]
-    if tool == "pdflatex" and _tex_install_running():
+    if tool in ("pdflatex", "xelatex") and _tex_install_running():
         return None
     return next((path for path in map(shutil.which, commands) if path), None)
 

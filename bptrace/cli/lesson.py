@@ -8,6 +8,7 @@ import click
 
 from bptrace.cli.common import digits_option, force_option, load_scenario, prepare_output, write_output
 from bptrace.errors import BptraceError
+from bptrace.i18n import _
 
 
 @click.command()
@@ -68,7 +69,7 @@ def lesson(scenario: str | None, target: str | None, digits: int, output: str | 
         slides = slides_from_blocks(s, blocks)
         title = s.title
     if not slides:
-        raise BptraceError("nothing to step through", hint="check the scenario with 'bptrace run'")
+        raise BptraceError(_("nothing to step through"), hint=_("check the scenario with 'bptrace run'"))
     write_output(lesson_html(Lesson(title, s, slides)), destination)
 
 
@@ -83,6 +84,7 @@ def print_steps(renderable: Any, ascii_: bool) -> None:
     """
     import sys
 
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
@@ -103,8 +105,9 @@ def print_steps(renderable: Any, ascii_: bool) -> None:
         for part in parts:
             emit(c, part)
         if interactive and k < len(steps) - 1:
-            c.print(f"[dim]step {k + 1} of {len(steps)}: any key for the next, q to stop[/dim]", end="\r")
+            prompt = _("step {k} of {n}: any key for the next, q to stop").format(k=k + 1, n=len(steps))
+            c.print(Text(prompt, style="dim"), end="\r")
             key = click.getchar()
-            c.print(" " * 60, end="\r")
+            c.print(" " * max(60, cell_len(prompt)), end="\r")
             if key in ("q", "Q", "\x1b", "\x03"):
                 break

@@ -292,6 +292,7 @@ def _run_blocks(
     layout = TraceLayout(t, digits=digits, layer=layer, rows=rows, verification=verification)
     head = list(layout.section_header())
     if sketch:
+        from bptrace.i18n import _
         from bptrace.render.ascii_net import network_sketch
 
         head.append(

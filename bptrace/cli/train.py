@@ -25,6 +25,7 @@ from bptrace.cli.common import (
 )
 from bptrace.errors import BptraceError
 from bptrace.fmt import num, to_ascii
+from bptrace.i18n import N_, _, ngettext
 from bptrace.output import distinct, streaming
 
 if TYPE_CHECKING:
@@ -147,20 +148,27 @@ def train(
     distinct(target, csv_target, plot_target)
     if fmt == "json" and epochs > KEEP_ALL_EPOCHS:
         raise BptraceError(
-            f"--format json holds every epoch's loss; {epochs:,} epochs are more than {KEEP_ALL_EPOCHS:,}",
-            hint="use --csv FILE, which is written as the run goes, with the terminal view",
+            _("--format json holds every epoch's loss; {epochs} epochs are more than {limit}").format(
+                epochs=f"{epochs:,}", limit=f"{KEEP_ALL_EPOCHS:,}"
+            ),
+            hint=_("use --csv FILE, which is written as the run goes, with the terminal view"),
         )
     if every is not None and epochs // every > MAX_SNAPSHOTS:
         raise BptraceError(
-            f"--every {every} over {epochs:,} epochs would keep {epochs // every:,} snapshots "
-            f"(at most {MAX_SNAPSHOTS:,})",
-            hint=f"use --every {-(-epochs // MAX_SNAPSHOTS):,} or more",
+            _("--every {every} over {epochs} epochs would keep {n} snapshots (at most {limit})").format(
+                every=every, epochs=f"{epochs:,}", n=f"{epochs // every:,}", limit=f"{MAX_SNAPSHOTS:,}"
+            ),
+            hint=_("use --every {k} or more").format(k=f"{-(-epochs // MAX_SNAPSHOTS):,}"),
         )
     s = load_scenario(scenario)
     expected = estimate_seconds(s, epochs, batch_size, engine_)
     if expected > LONG_RUN_SECONDS:
         click.echo(
-            f"bptrace: {epochs:,} epochs will take about {_duration(expected)} (an estimate; Ctrl-C stops)", err=True
+            "bptrace: "
+            + _("{epochs} epochs will take about {duration} (an estimate; Ctrl-C stops)").format(
+                epochs=f"{epochs:,}", duration=_duration(expected)
+            ),
+            err=True,
         )
     keep = KEEP_POINTS if epochs > KEEP_ALL_EPOCHS else None
     with contextlib.ExitStack() as stack:
@@ -186,9 +194,13 @@ def train(
             )
     notes = []
     if keep is not None:
-        notes.append(f"the loss curve shown keeps {len(result.history):,} of the {epochs + 1:,} values E_0..E_{epochs}")
+        notes.append(
+            _("the loss curve shown keeps {kept} of the {total} values E_0..E_{epochs}").format(
+                kept=f"{len(result.history):,}", total=f"{epochs + 1:,}", epochs=epochs
+            )
+        )
     if csv_target:
-        notes.append(f"wrote {csv_path} (epoch,loss for epochs 0..{epochs})")
+        notes.append(_("wrote {file} (epoch,loss for epochs 0..{epochs})").format(file=csv_path, epochs=epochs))
     if plot_target:
         from bptrace.render.diagram import draw_loss_curve
 
@@ -196,10 +208,10 @@ def train(
             result.history,
             plot_target,
             epochs=result.history_epochs,
-            title=f"{s.title}: loss over {epochs} epochs",
+            title=_("{title}: loss over {epochs} epochs").format(title=s.title, epochs=epochs),
             ascii=ascii_,
         )
-        notes.append(f"wrote {plot_path}")
+        notes.append(_("wrote {file}").format(file=plot_path))
     if fmt == "json":
         write_output(training_json(result), target)
         for note in notes:
@@ -218,23 +230,25 @@ def _progress(epochs: int, expected: float) -> Iterator[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn("training"),
+        TextColumn(_("training")),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("epochs"),
+        TextColumn(_("epochs")),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task("training", total=epochs)
+        task = bar.add_task(_("training"), total=epochs)
         yield lambda done: bar.update(task, completed=done)
 
 
 def _duration(seconds: float) -> str:
     """3725 -> '1 h 2 min'; 95 -> '2 min'; 12 -> '12 s'."""
     if seconds >= 3600:
-        return f"{int(seconds // 3600):,} h {int(seconds % 3600 // 60)} min"
-    return f"{round(seconds / 60)} min" if seconds >= 60 else f"{seconds:.0f} s"
+        return _("{hours} h {minutes} min").format(hours=f"{int(seconds // 3600):,}", minutes=int(seconds % 3600 // 60))
+    if seconds >= 60:
+        return _("{minutes} min").format(minutes=round(seconds / 60))
+    return _("{seconds} s").format(seconds=f"{seconds:.0f}")
 
 
 def history_csv(history: list[float]) -> str:
@@ -295,8 +309,11 @@ class TrainingView:
         table.rows.append(list(cells))
 
     def cut(self, table: Any, total: int, what: str) -> None:
+        """A caption saying what was cut; `what` is a marked plural noun (N_("parameters"))."""
         if total > self.rows:
-            table.caption = f"… {total - self.rows} more {what} not shown (use --rows N or --format json)"
+            table.caption = _("… {n} more {what} not shown (use --rows N or --format json)").format(
+                n=total - self.rows, what=_(what)
+            )
 
     def view(self, table: Any) -> Any:
         from bptrace.render.terminal import GridView
@@ -307,34 +324,49 @@ class TrainingView:
         from rich.text import Text
 
         from bptrace.render.ascii_net import network_sketch
+        from bptrace.render.terminal import prose
 
         r, s = self.r, self.r.initial
-        yield Text(self.t(s.title), style="bold")
+        yield prose(self.t(s.title), "bold")
         yield Text(network_sketch(s, ascii=self.ascii))
         yield Text("")
         if r.full_batch:
-            how = "full batch (one update per epoch)"
+            how = _("full batch (one update per epoch)")
         elif r.batch_size == 1:
-            how = f"stochastic gradient descent (batch size 1, shuffled with seed {r.seed})"
+            how = _("stochastic gradient descent (batch size 1, shuffled with seed {seed})").format(seed=r.seed)
         else:
-            how = f"mini-batches of {r.batch_size} (shuffled with seed {r.seed})"
-        yield Text(
+            how = _("mini-batches of {size} (shuffled with seed {seed})").format(size=r.batch_size, seed=r.seed)
+        trained = ngettext("trained {n} epoch", "trained {n} epochs", r.epochs).format(n=r.epochs)
+        on = ngettext("on {m} sample", "on {m} samples", s.samples).format(m=s.samples)
+        over = _("mean over samples") if s.reduction == "mean" else _("sum over samples")
+        yield prose(
             self.t(
-                f"trained {r.epochs} epoch{'s' if r.epochs != 1 else ''} on {s.samples} sample"
-                f"{'s' if s.samples != 1 else ''}: {how}; {r.updates} updates; η = {self.n(s.learning_rate)}; "
-                f"loss {s.loss} ({s.reduction} over samples); {r.path} engine, {r.seconds:.3g} s"
+                _(
+                    "{trained} {on}: {how}; {updates} updates; η = {eta}; loss {loss} ({reduction}); {engine} "
+                    "engine, {seconds} s"
+                ).format(
+                    trained=trained,
+                    on=on,
+                    how=how,
+                    updates=r.updates,
+                    eta=self.n(s.learning_rate),
+                    loss=s.loss,
+                    reduction=over,
+                    engine=r.path,
+                    seconds=f"{r.seconds:.3g}",
+                )
             )
         )
         points = r.curve()
         loss = dict(points[:2])
-        line = f"E_0 = {self.n(loss[0])} (before training)"
+        line = _("E_0 = {value} (before training)").format(value=self.n(loss[0]))
         if r.epochs > 1:
             line += f", E_1 = {self.n(loss[1])}"
         if r.epochs > 0:
             line += f", E_{r.epochs} = {self.n(points[-1][1])}"
-        yield Text(self.t(line))
+        yield prose(self.t(line))
         if s.parameter_count() and not s.update_biases and any(layer.bias_mode != "none" for layer in s.layers):
-            yield Text(self.t("biases are not updated (update_biases: false)"), style="dim")
+            yield prose(self.t(_("biases are not updated (update_biases: false)")), "dim")
         yield Text("")
         if r.epochs > 0:
             width = max(40, min(CHART_WIDTH, options.max_width))
@@ -345,7 +377,7 @@ class TrainingView:
         yield self.view(self.parameter_table())
         yield self.view(self.output_table())
         for note in self.notes:
-            yield Text(self.t(note), style="dim")
+            yield prose(self.t(note), "dim")
 
     def snapshot_table(self) -> Any:
         r = self.r
@@ -353,18 +385,18 @@ class TrainingView:
         # the parameters that change (frozen biases stay put), the first SNAPSHOT_COLUMNS of them
         trained = [k for k, p in enumerate(params) if p.kind == "weight" or r.initial.update_biases]
         shown = trained[:SNAPSHOT_COLUMNS] if r.snapshots[0].values is not None else []
-        title = "Snapshots"
+        title = _("Snapshots")
         if len(shown) < len(params):
-            title += (
-                f" (first {len(shown)} of {len(trained)} trained parameters)"
+            title = (
+                _("Snapshots (first {n} of {total} trained parameters)").format(n=len(shown), total=len(trained))
                 if shown
-                else " (loss only: large network)"
+                else _("Snapshots (loss only: large network)")
             )
-        table = self.table(title, [("epoch", True), ("E", True)] + [(params[k].name, True) for k in shown])
+        table = self.table(title, [(_("epoch"), True), ("E", True)] + [(params[k].name, True) for k in shown])
         for snap in r.snapshots[: self.rows]:
             values = [self.n(snap.values[k]) for k in shown] if snap.values is not None else []
             self.add(table, str(snap.epoch), self.n(snap.loss), *values)
-        self.cut(table, len(r.snapshots), "snapshots")
+        self.cut(table, len(r.snapshots), N_("snapshots"))
         return table
 
     def parameter_table(self) -> Any:
@@ -372,14 +404,14 @@ class TrainingView:
         rows = r.parameters()
         frozen = not r.initial.update_biases and any(p.kind == "bias" for p, _, _ in rows)
         table = self.table(
-            "Parameters",
-            [("parameter", False), ("initial", True), ("final", True), ("change", True)]
+            _("Parameters"),
+            [(_("parameter"), False), (_("initial"), True), (_("final"), True), (_("change"), True)]
             + ([("", False)] if frozen else []),
         )
         for p, a, b in rows[: self.rows]:
-            note = ["not updated" if p.kind == "bias" else ""] if frozen else []
+            note = [_("not updated") if p.kind == "bias" else ""] if frozen else []
             self.add(table, p.name, self.n(a), self.n(b), self.n(b - a), *note)
-        self.cut(table, len(rows), "parameters")
+        self.cut(table, len(rows), N_("parameters"))
         return table
 
     def output_table(self) -> Any:
@@ -388,13 +420,13 @@ class TrainingView:
         many = s.samples > 1
         if s.max_margin:
             return self.score_table(before, after)
-        headers = ([("sample", True)] if many else []) + [
-            ("output", False),
-            ("target", True),
-            ("out before", True),
-            ("out after", True),
+        headers = ([(_("sample"), True)] if many else []) + [
+            (_("output"), False),
+            (_("target"), True),
+            (_("out before"), True),
+            (_("out after"), True),
         ]
-        table = self.table("Outputs vs targets", headers)
+        table = self.table(_("Outputs vs targets"), headers)
         cells = [(i, j) for i in range(s.samples) for j in range(s.output_layer.size)]
         for i, j in cells[: self.rows]:
             self.add(
@@ -405,7 +437,7 @@ class TrainingView:
                 self.n(before[i, j]),
                 self.n(after[i, j]),
             )
-        self.cut(table, len(cells), "outputs")
+        self.cut(table, len(cells), N_("outputs"))
         return table
 
     def score_table(self, before: Any, after: Any) -> Any:
@@ -413,15 +445,15 @@ class TrainingView:
         s = self.r.initial
         m, margin = s.samples, s.margin
         table = self.table(
-            f"Scores (J = max(0, Δ + s_c − s), Δ = {self.n(margin)})",
+            _("Scores (J = max(0, Δ + s_c − s), Δ = {margin})").format(margin=self.n(margin)),
             [
-                ("sample", True),
-                ("s before", True),
-                ("s_c before", True),
-                ("J before", True),
-                ("s after", True),
-                ("s_c after", True),
-                ("J after", True),
+                (_("sample"), True),
+                (_("s before"), True),
+                (_("s_c before"), True),
+                (_("J before"), True),
+                (_("s after"), True),
+                (_("s_c after"), True),
+                (_("J after"), True),
             ],
         )
         for i in range(min(m, self.rows)):
@@ -430,7 +462,7 @@ class TrainingView:
                 score, corrupt = float(out[i, 0]), float(out[m + i, 0])
                 cells += [self.n(score), self.n(corrupt), self.n(max(0.0, margin + corrupt - score))]
             self.add(table, str(i + 1), *cells)
-        self.cut(table, m, "samples")
+        self.cut(table, m, N_("samples"))
         return table
 
 
@@ -457,7 +489,7 @@ def loss_chart(
     try:
         text = _plotext_chart(points, width, height, log, ascii)
     except ImportError:  # plotext missing: the numbers are printed anyway
-        return "(install plotext for a chart of the loss curve)"
+        return _("(install plotext for a chart of the loss curve)")
     return text.translate(_BOX_TO_ASCII) if ascii else text
 
 
@@ -476,7 +508,7 @@ def _plotext_chart(points: list[tuple[int, float]], width: int, height: int, log
 
     xs = [float(k) for k, _ in points]
     ys = [e for _, e in points]
-    title = "loss E_k after k epochs" + (" (log scale)" if log else "")
+    title = _("loss E_k after k epochs (log scale)") if log else _("loss E_k after k epochs")
     marker = "*" if ascii else "braille"
     if hasattr(plotext, "figure") and hasattr(plotext.figure, "signal"):  # plotext >= 6
         f = plotext.figure
@@ -487,7 +519,7 @@ def _plotext_chart(points: list[tuple[int, float]], width: int, height: int, log
         f.ruler("x").ticks(*_epoch_ticks(int(xs[-1])))
         f.plot_size(width, height)
         f.title(title)
-        f.label("epoch", axis="x")
+        f.label(_("epoch"), axis="x")
         text = f.build().string(colorless=True)
         f.clear()
         return str(text)
@@ -499,7 +531,7 @@ def _plotext_chart(points: list[tuple[int, float]], width: int, height: int, log
     plotext.plotsize(width, height)
     plotext.theme("clear")
     plotext.title(title)
-    plotext.xlabel("epoch")
+    plotext.xlabel(_("epoch"))
     text = plotext.build()
     plotext.clear_figure()
     return str(plotext.uncolorize(text))
@@ -588,7 +620,7 @@ def diagram(
         return
     s = load_scenario(scenario)
     draw_network(make_trace(s), target, show=show, sample=sample - 1, digits=digits, style=style, ascii=ascii_)
-    click.echo(f"bptrace: wrote {output}", err=True)
+    click.echo("bptrace: " + _("wrote {file}").format(file=output), err=True)
 
 
 COMMANDS = [train, diagram]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from bptrace import functions as network
 from bptrace.engine.trace import LayerTrace, Trace
 from bptrace.errors import NumericalError
+from bptrace.i18n import _
 
 if TYPE_CHECKING:
     import numpy as np
@@ -194,9 +195,9 @@ def forward(
             out = r(network.activate(layer.activation, z, layer.param))
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(out))):
             raise NumericalError(
-                f"net of layer {layer.index} overflows float64",
+                _("net of layer {layer} overflows float64").format(layer=layer.index),
                 file=scenario.file,
-                hint="use smaller weights, inputs or learning rate",
+                hint=_("use smaller weights, inputs or learning rate"),
             )
         nets.append(z)
         outs.append(out)
@@ -223,7 +224,9 @@ def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None =
         total = per_sample.mean() if scenario.reduction == "mean" else per_sample.sum()
     if not np.isfinite(total):
         raise NumericalError(
-            "the loss overflows float64", file=scenario.file, hint="use smaller weights, inputs or learning rate"
+            _("the loss overflows float64"),
+            file=scenario.file,
+            hint=_("use smaller weights, inputs or learning rate"),
         )
     return terms, float(total)
 
@@ -269,7 +272,9 @@ def _loss(
         data = float(r(np.asarray(total)))
     pen = penalty(scenario, weights)
     if not np.isfinite(pen):
-        raise NumericalError("the L2 penalty overflows float64", file=scenario.file, hint="use smaller weights or λ")
+        raise NumericalError(
+            _("the L2 penalty overflows float64"), file=scenario.file, hint=_("use smaller weights or λ")
+        )
     loss = data + pen
     if mk.round_digits is not None and scenario.l2:
         loss = float(rounder(mk.round_digits)(np.asarray(loss)))
@@ -278,7 +283,7 @@ def _loss(
 
 def loss_of(scenario: Scenario, params: Params, mistakes: Mistakes = NO_MISTAKES) -> float:
     """E (with the L2 penalty) for the parameters `params`, through the forward and loss hooks."""
-    _, outs = forward(scenario, params[0], params[1], mistakes=mistakes)
+    outs = forward(scenario, params[0], params[1], mistakes=mistakes)[1]
     return _loss(scenario, outs[-1], params[0], mistakes)[2]
 
 
@@ -314,13 +319,13 @@ def trace(
         for arr in (t.dE_dout, t.delta, t.grad_weights, t.grad_biases, t.new_weights, t.new_biases):
             if not np.all(np.isfinite(arr)):
                 raise NumericalError(
-                    "a gradient or update of the step overflows float64",
+                    _("a gradient or update of the step overflows float64"),
                     file=scenario.file,
-                    hint="use smaller weights, inputs or learning rate",
+                    hint=_("use smaller weights, inputs or learning rate"),
                 )
     new_weights = tuple(t.new_weights for t in done)
     after_outs = forward(scenario, new_weights, [t.new_biases for t in done], mistakes=mk)[1][-1]
-    _, _, loss_after, after = _loss(scenario, after_outs, new_weights, mk)
+    loss_after, after = _loss(scenario, after_outs, new_weights, mk)[2:]
     return Trace(
         scenario=scenario,
         layers=done,

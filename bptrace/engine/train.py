@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from bptrace import functions as network
 from bptrace.errors import BptraceError, NumericalError
+from bptrace.i18n import _
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,13 +185,16 @@ def train(
     TrainingResult.history_epochs), so a billion epochs hold kilobytes, not gigabytes.
     """
     if epochs < 0:
-        raise BptraceError(f"--epochs must be 0 or more, got {epochs}")
+        raise BptraceError(_("--epochs must be 0 or more, got {n}").format(n=epochs))
     if batch_size is not None and batch_size < 1:
-        raise BptraceError(f"--batch-size must be at least 1, got {batch_size}")
+        raise BptraceError(_("--batch-size must be at least 1, got {n}").format(n=batch_size))
     if every is not None and every < 1:
-        raise BptraceError(f"--every must be at least 1, got {every}")
+        raise BptraceError(_("--every must be at least 1, got {n}").format(n=every))
     if path not in PATHS:
-        raise BptraceError(f"unknown training path {path!r}", hint=f"choose one of {', '.join(PATHS)}")
+        raise BptraceError(
+            _("unknown training path {path!r}").format(path=path),
+            hint=_("choose one of {choices}").format(choices=", ".join(PATHS)),
+        )
     m = scenario.samples
     b = m if batch_size is None else min(batch_size, m)
     chosen = choose_path(scenario, b) if path == "auto" else path
@@ -200,9 +204,10 @@ def train(
 
         if scenario.parameter_count() > MAX_PARAMETERS:
             raise BptraceError(
-                f"the scalar kernel is limited to {MAX_PARAMETERS} parameters, "
-                f"this network has {scenario.parameter_count()}",
-                hint="use the numpy path",
+                _("the scalar kernel is limited to {limit} parameters, this network has {count}").format(
+                    limit=MAX_PARAMETERS, count=scenario.parameter_count()
+                ),
+                hint=_("use the numpy path"),
             )
         runner = _ScalarRunner(scenario, b, seed)
     else:
@@ -229,17 +234,18 @@ def train(
         curve.take(runner.finish())
     except (OverflowError, ZeroDivisionError, ValueError) as exc:  # math.exp/log, x/0.0 in the kernel
         raise NumericalError(
-            f"training stopped between epochs {done} and {stop}: {exc}",
-            hint="the loss diverged or an output saturated; use a smaller learning rate",
+            _("training stopped between epochs {done} and {stop}: {error}").format(done=done, stop=stop, error=exc),
+            hint=_("the loss diverged or an output saturated; use a smaller learning rate"),
         ) from None
     seconds = time.perf_counter() - started
     final_flat = runner.parameters()
     bad = curve.first_bad
     if bad is not None or not all(math.isfinite(v) for v in final_flat):
-        where = f"after {bad} epochs" if bad is not None else "in the parameters"
         raise NumericalError(
-            f"training diverged: the loss is not a finite number {where}",
-            hint="use a smaller learning rate, or smaller weights or inputs",
+            _("training diverged: the loss is not a finite number after {n} epochs").format(n=bad)
+            if bad is not None
+            else _("training diverged: the loss is not a finite number in the parameters"),
+            hint=_("use a smaller learning rate, or smaller weights or inputs"),
         )
     history, history_epochs = curve.result()
     snapshots = [Snapshot(k, curve.loss_at(k), v) for k, v in sorted(snapshot_values.items())]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bptrace.errors import BptraceError
 from bptrace.functions import LOSSES
+from bptrace.i18n import N_
 from bptrace.model.source import did_you_mean
 
 if TYPE_CHECKING:
@@ -21,34 +22,40 @@ if TYPE_CHECKING:
 # What each convention means: shown above the comparison (a demanding learner wants the rule, not only numbers).
 MEANING = {
     "loss": {
-        "half_sse": "E_s = Σ ½(t − out)²: the ½ cancels the 2 of the square, so ∂E/∂out = −(t − out) (Mazur)",
-        "sse": "E_s = Σ (t − out)²: no ½, so every gradient is twice half_sse's",
-        "mse": "E_s = (1/n)·Σ (t − out)²: the mean over the n outputs, ∂E/∂out = −2(t − out)/n",
-        "bce": "E_s = −Σ[t ln out + (1 − t) ln(1 − out)]: with a sigmoid output σ′ cancels and δ = out − t "
-        "(Ng's dZ = A − Y)",
-        "cross_entropy": "E_s = −Σ t ln out with softmax: δ = out − t because the targets sum to 1",
+        "half_sse": N_("E_s = Σ ½(t − out)²: the ½ cancels the 2 of the square, so ∂E/∂out = −(t − out) (Mazur)"),
+        "sse": N_("E_s = Σ (t − out)²: no ½, so every gradient is twice half_sse's"),
+        "mse": N_("E_s = (1/n)·Σ (t − out)²: the mean over the n outputs, ∂E/∂out = −2(t − out)/n"),
+        "bce": N_(
+            "E_s = −Σ[t ln out + (1 − t) ln(1 − out)]: with a sigmoid output σ′ cancels and δ = out − t "
+            "(Ng's dZ = A − Y)"
+        ),
+        "cross_entropy": N_("E_s = −Σ t ln out with softmax: δ = out − t because the targets sum to 1"),
     },
     "biases": {
-        "frozen": "biases keep their values (Mazur); their gradients are still computed",
-        "neuron": "one bias per neuron, each updated with its own δ "
-        "(the usual rule; the answer to a Coursera learner's Stack Overflow question)",
-        "shared": "one bias per layer, shared by its neurons: its gradient is the sum of their δ",
+        "frozen": N_("biases keep their values (Mazur); their gradients are still computed"),
+        "neuron": N_(
+            "one bias per neuron, each updated with its own δ "
+            "(the usual rule; the answer to a Coursera learner's Stack Overflow question)"
+        ),
+        "shared": N_("one bias per layer, shared by its neurons: its gradient is the sum of their δ"),
     },
     "reduction": {
-        "mean": "E = (1/m)·Σ_s E_s: gradients are the mean over the m samples (Andrew Ng's 1/m)",
-        "sum": "E = Σ_s E_s: gradients are m times larger, as if η were m times larger",
+        "mean": N_("E = (1/m)·Σ_s E_s: gradients are the mean over the m samples (Andrew Ng's 1/m)"),
+        "sum": N_("E = Σ_s E_s: gradients are m times larger, as if η were m times larger"),
     },
     "hidden": {
-        "original": "hidden δ use the weights from before the step (the correct rule, Mazur's text)",
-        "updated": "hidden δ use the already-updated weights of the layer above: a MISTAKE (the one behind the "
-        "error after the first round that Mazur's post prints)",
+        "original": N_("hidden δ use the weights from before the step (the correct rule, Mazur's text)"),
+        "updated": N_(
+            "hidden δ use the already-updated weights of the layer above: a MISTAKE (the one behind the "
+            "error after the first round that Mazur's post prints)"
+        ),
     },
     "learning_rate": {},
     "l2": {},
 }
 GENERIC = {
-    "learning_rate": "η = {v}: every update θ⁺ = θ − η·∂E/∂θ scales with η; the gradients do not change",
-    "l2": "L2 with λ = {v}: E += λ/(2m)·Σ W², so ∂E/∂W gains λ/m·W (biases are not penalised)",
+    "learning_rate": N_("η = {v}: every update θ⁺ = θ − η·∂E/∂θ scales with η; the gradients do not change"),
+    "l2": N_("L2 with λ = {v}: E += λ/(2m)·Σ W², so ∂E/∂W gains λ/m·W (biases are not penalised)"),
 }
 KEYS = tuple(MEANING)
 

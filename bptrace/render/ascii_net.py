@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+
 from bptrace.fmt import num
+from bptrace.i18n import _
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -32,14 +35,14 @@ def network_sketch(scenario: Scenario, trace: Trace | None = None, ascii: bool =
     columns: list[list[str]] = []
     names = scenario.input_names
     inputs = [f"{n} {num(scenario.inputs[0, j], digits)}" if trace is not None else n for j, n in enumerate(names)]
-    columns.append(["inputs"] + _rows(inputs, more))
+    columns.append([_("inputs")] + _rows(inputs, more))
     for layer in scenario.layers:
         cells = list(layer.neurons)
         if trace is not None:
             out = trace.layers[layer.index - 1].out[0]
             cells = [f"{n} out {num(out[r], digits)}" for r, n in enumerate(layer.neurons)]
         columns.append(
-            [f"layer {layer.index}: {layer.activation}"]
+            [_("layer {layer}: {activation}").format(layer=layer.index, activation=layer.activation)]
             + _rows(cells, more)
             + _bias_lines(layer, scenario.update_biases, digits, ascii)
         )
@@ -49,19 +52,19 @@ def network_sketch(scenario: Scenario, trace: Trace | None = None, ascii: bool =
     # the arrow sits on the middle row of the tallest column of neurons (row 0 is the header)
     arrow_row = 1 + (max(body_rows) - 1) // 2
     height = max(len(c) for c in columns)
-    widths = [max(len(line) for line in c) for c in columns]
+    widths = [max(cell_len(line) for line in c) for c in columns]
     lines = []
     for row in range(height):
         parts = []
         for k, column in enumerate(columns):
             cell = column[row] if row < len(column) else ""
-            parts.append(cell.ljust(widths[k]))
+            parts.append(cell + " " * (widths[k] - cell_len(cell)))
             if k < len(columns) - 1:
                 joint = arrow if row == arrow_row else " " * len(arrow)
                 parts.append(" " * GAP + joint + " " * GAP)
         lines.append("".join(parts).rstrip())
     if trace is not None and scenario.samples > 1:
-        lines.append(f"(values of sample 1 of {scenario.samples})")
+        lines.append(_("(values of sample 1 of {m})").format(m=scenario.samples))
     return "\n".join(lines)
 
 
@@ -69,17 +72,19 @@ def _rows(cells: list[str], more: str) -> list[str]:
     """All cells, or for a big layer the first HEAD, a '⋮ N more' line and the last."""
     if len(cells) <= MAX_ROWS:
         return cells
-    return cells[:HEAD] + [f"{more} {len(cells) - HEAD - 1} more"] + cells[-1:]
+    return cells[:HEAD] + [_("{dots} {n} more").format(dots=more, n=len(cells) - HEAD - 1)] + cells[-1:]
 
 
 def _bias_lines(layer: Layer, updated: bool, digits: int, ascii: bool) -> list[str]:
     if layer.bias_mode == "none":
         return []
     if layer.bias_mode == "shared":
-        line = f"+ {layer.bias_names[0]} {num(layer.biases[0], digits)} shared"
+        line = _("+ {bias} {value} shared").format(bias=layer.bias_names[0], value=num(layer.biases[0], digits))
     elif layer.size <= 2:
         line = "+ " + ", ".join(layer.bias_names)
     else:
         dots = "..." if ascii else "…"
-        line = f"+ {layer.bias_names[0]}{dots}{layer.bias_names[-1]} (one each)"
-    return [line] + ([] if updated else ["  (not updated)"])
+        line = _("+ {first}{dots}{last} (one each)").format(
+            first=layer.bias_names[0], dots=dots, last=layer.bias_names[-1]
+        )
+    return [line] + ([] if updated else ["  " + _("(not updated)")])

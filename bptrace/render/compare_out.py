@@ -5,32 +5,46 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bptrace.fmt import num
+from bptrace.i18n import _
 from bptrace.render.layout import Block, Column, Grid, Para
 
 if TYPE_CHECKING:
-    from bptrace.explain.conventions import Comparison
+    from bptrace.explain.conventions import Comparison, Variant
+
+
+def meaning(key: str, v: Variant) -> str:
+    """What a variant means, in the current language (the JSON keeps Variant.meaning, in English)."""
+    from bptrace.explain.conventions import GENERIC, MEANING
+
+    value = v.label.partition("=")[2]
+    fixed = MEANING.get(key, {}).get(value)
+    if fixed:
+        return _(fixed)
+    if key in GENERIC and v.meaning == GENERIC[key].format(v=value):
+        return _(GENERIC[key]).format(v=value)
+    return v.meaning
 
 
 def comparison_blocks(c: Comparison, digits: int = 9, rows: int | None = None) -> list[Block]:
     """A line per variant saying what it means, then the quantities that differ side by side."""
     s = c.variants[0].trace.scenario
-    out: list[Block] = [Para(f"{s.title}: comparing {c.key}", "title")]
+    out: list[Block] = [Para(_("{title}: comparing {key}").format(title=s.title, key=c.key), "title")]
     for v in c.variants:
-        out.append(Para(f"{v.label}: {v.meaning}", "bad" if v.mistake else ""))
+        out.append(Para(f"{v.label}: {meaning(c.key, v)}", "bad" if v.mistake else ""))
     grid = Grid(
-        f"Quantities that differ ({len(c.rows)}; {c.same} others are equal in every variant)",
-        [Column("quantity", "name")] + [Column(v.label, "num") for v in c.variants],
+        _("Quantities that differ ({n}; {same} others are equal in every variant)").format(n=len(c.rows), same=c.same),
+        [Column(_("quantity"), "name")] + [Column(v.label, "num") for v in c.variants],
     )
     shown = c.rows if rows is None else c.rows[:rows]
     for name, values in shown:
         grid.rows.append([name] + ["—" if x is None else num(x, digits) for x in values])
         grid.styles.append("")
     if rows is not None and len(c.rows) > rows:
-        grid.caption = f"… {len(c.rows) - rows} more rows not shown (use --rows N or --format json)"
+        grid.caption = _("… {n} more rows not shown (use --rows N or --format json)").format(n=len(c.rows) - rows)
     out.append(grid)
     if any(x is None for _, values in c.rows for x in values):
         out.append(
-            Para("— : the quantity does not exist in that variant (per-neuron biases have their own names)", "dim")
+            Para(_("— : the quantity does not exist in that variant (per-neuron biases have their own names)"), "dim")
         )
     return out
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bptrace import output
 from bptrace.errors import BptraceError
 from bptrace.fmt import num, to_ascii
+from bptrace.i18n import _, ngettext
 from bptrace.output import Target
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ def check_suffix(path: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise BptraceError(
-            f"cannot tell the picture format of {path!r} from its suffix", hint="name the file .svg or .png"
+            _("cannot tell the picture format of {path!r} from its suffix").format(path=path),
+            hint=_("name the file .svg or .png"),
         )
     return suffix[1:]
 
@@ -52,7 +54,9 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise BptraceError("drawing needs matplotlib, which is not installed", hint="pip install matplotlib") from None
+        raise BptraceError(
+            _("drawing needs matplotlib, which is not installed"), hint=_("pip install matplotlib")
+        ) from None
 
 
 def summarised(scenario: Scenario) -> bool:
@@ -71,7 +75,73 @@ def _new_figure(width: float, height: float) -> Any:
     matplotlib.rcParams["svg.fonttype"] = "none"  # SVG labels stay <text>, not glyph outlines
     from matplotlib.figure import Figure
 
+    fonts = chinese_fonts()
+    if fonts:  # Chinese labels: a font that has their glyphs after matplotlib's own (which has the symbols)
+        _SAVED_FONTS.setdefault("font.family", matplotlib.rcParams["font.family"])
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans", *fonts]  # a list of names: glyph by glyph fallback
+    elif "font.family" in _SAVED_FONTS:  # English again in the same process: the fonts as they were
+        matplotlib.rcParams["font.family"] = _SAVED_FONTS.pop("font.family")
     return Figure(figsize=(width, height))
+
+
+_SAVED_FONTS: dict[str, Any] = {}  # the font settings a Chinese figure replaced
+
+
+# Fonts with Simplified Chinese glyphs, in order of preference, that matplotlib may find on a system
+CHINESE_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "AR PL UMing CN",
+    "AR PL SungtiL GB",
+    "AR PL KaitiM GB",
+    "Droid Sans Fallback",
+)
+
+
+def chinese_fonts() -> list[str]:
+    """Where bptrace speaks Chinese: the installed fonts of CHINESE_FONTS (the first is the one used), else []
+    (in English, or where none is installed: matplotlib's default; its SVG keeps the labels as text anyway)."""
+    from bptrace import i18n
+
+    if i18n.language() == "en":
+        return []
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    found = [name for name in CHINESE_FONTS if name in installed]
+    if not found:  # matplotlib's font cache may predate the Chinese fonts: ask fontconfig for them
+        for path in _fontconfig_chinese_files():
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+        installed = {font.name for font in font_manager.fontManager.ttflist}
+        found = [name for name in CHINESE_FONTS if name in installed]
+    return found
+
+
+def _fontconfig_chinese_files() -> list[str]:
+    """The font files fontconfig (fc-list) knows with Chinese glyphs, if it is installed; else []."""
+    import shutil
+    import subprocess
+
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        done = subprocess.run([fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    files = [line.strip().rstrip(":") for line in done.stdout.splitlines() if line.strip()]
+    return sorted(f for f in files if f.lower().endswith((".ttf", ".otf", ".ttc")))
 
 
 def save(fig: Any, path: str | Target) -> None:
@@ -114,14 +184,22 @@ def network_figure(
 ) -> Any:
     """A matplotlib Figure of the trace's network (detailed or summarised, see `summarised`)."""
     if show is not None and show not in SHOW:
-        raise BptraceError(f"unknown --show {show!r}", hint=f"choose one of {', '.join(SHOW)}")
+        raise BptraceError(
+            _("unknown --show {show!r}").format(show=show),
+            hint=_("choose one of {choices}").format(choices=", ".join(SHOW)),
+        )
     if style not in STYLES:
-        raise BptraceError(f"unknown drawing style {style!r}", hint=f"choose one of {', '.join(STYLES)}")
+        raise BptraceError(
+            _("unknown drawing style {style!r}").format(style=style),
+            hint=_("choose one of {choices}").format(choices=", ".join(STYLES)),
+        )
     s = trace.scenario
     if not 0 <= sample < s.samples:
         raise BptraceError(
-            f"--sample {sample + 1}: the scenario has {s.samples} sample{'s' if s.samples > 1 else ''}",
-            hint=f"choose 1..{s.samples}",
+            ngettext(
+                "--sample {k}: the scenario has {m} sample", "--sample {k}: the scenario has {m} samples", s.samples
+            ).format(k=sample + 1, m=s.samples),
+            hint=_("choose 1..{m}").format(m=s.samples),
         )
     if style == "summary" or (style == "auto" and summarised(s)):
         return _summary_figure(trace, show, sample, digits, ascii)
@@ -139,17 +217,17 @@ def _title(trace: Trace, sample: int, show: str | None, summary: bool = False) -
     s = trace.scenario
     parts = [s.title]
     if s.samples > 1:
-        parts.append(f"sample {sample + 1} of {s.samples}")
+        parts.append(_("sample {k} of {m}").format(k=sample + 1, m=s.samples))
     if summary:
-        parts.append(f"{s.parameter_count()} parameters, one box per layer")
+        parts.append(_("{n} parameters, one box per layer").format(n=s.parameter_count()))
     else:
         parts.append(
             {
-                None: "edges: weights",
-                "all": "edges: weights",
-                "weights": "the weights and inputs (for a handout)",
-                "grad": "edges: weight, ∂E/∂w",
-                "update": "edges: weight → updated weight",
+                None: _("edges: weights"),
+                "all": _("edges: weights"),
+                "weights": _("the weights and inputs (for a handout)"),
+                "grad": _("edges: weight, ∂E/∂w"),
+                "update": _("edges: weight → updated weight"),
             }[show]
         )
     return " · ".join(parts)
@@ -175,7 +253,7 @@ def _bias_text(trace: Trace, layer: Layer, k: int, show: str | None, digits: int
     if show == "grad":
         text += f"\n∂E/∂{name} = {num(lt.grad_biases[k], digits)}"
     elif show == "update":
-        text += f" → {num(lt.new_biases[k], digits)}" if trace.scenario.update_biases else " (not updated)"
+        text += f" → {num(lt.new_biases[k], digits)}" if trace.scenario.update_biases else " " + _("(not updated)")
     return text
 
 
@@ -185,7 +263,7 @@ def _detailed_figure(trace: Trace, show: str | None, sample: int, digits: int, a
 
     Where some label finds no free spot, the drawing is laid out again with the nodes further apart."""
     spread = 1.0
-    for _ in range(5):
+    for _attempt in range(5):
         fig, crowded = _detailed_layout(trace, show, sample, digits, ascii, spread)
         if not crowded:
             break
@@ -287,7 +365,7 @@ def _detailed_layout(
             label = ax.text(
                 node.x + radius + 0.15,
                 node.y,
-                t(f"target {num(s.targets[sample, r], digits)}"),
+                t(_("target {value}").format(value=num(s.targets[sample, r], digits))),
                 ha="left",
                 va="center",
                 fontsize=8,
@@ -344,23 +422,31 @@ def _detailed_layout(
             crowded += meets > 0
 
     handles = [
-        Line2D([], [], color="#1f4e9c", lw=2, label=t("weight ≥ 0")),
-        Line2D([], [], color="#b3261e", lw=2, label=t("weight < 0")),
-        Line2D([], [], color="#777777", lw=0.8, ls="--", label=t("bias")),
+        Line2D([], [], color="#1f4e9c", lw=2, label=t(_("weight ≥ 0"))),
+        Line2D([], [], color="#b3261e", lw=2, label=t(_("weight < 0"))),
+        Line2D([], [], color="#777777", lw=0.8, ls="--", label=t(_("bias"))),
     ]
-    nodes_say = "nodes: net and out" if values else "nodes: the names (inputs: their values)"
+    legend = (
+        _("line width ∝ |weight| · nodes: net and out of sample {k}")
+        if values
+        else _("line width ∝ |weight| · nodes: the names (inputs: their values) of sample {k}")
+    )
     fig.legend(
         handles=handles,
         loc="lower center",
         ncol=3,
         fontsize=7.5,
         frameon=False,
-        title=t(f"line width ∝ |weight| · {nodes_say} of sample {sample + 1}"),
+        title=t(legend.format(k=sample + 1)),
         title_fontsize=7.5,
     )
     low = min(n.y for n in every) - 1.1  # layer captions under each column
     for index, nodes in enumerate(columns):
-        caption = "inputs" if index == 0 else f"layer {index}: {s.layers[index - 1].activation}"
+        caption = (
+            _("inputs")
+            if index == 0
+            else _("layer {layer}: {activation}").format(layer=index, activation=s.layers[index - 1].activation)
+        )
         ax.text(nodes[0].x, low, t(caption), ha="center", va="center", fontsize=8, color="#5f6368")
     return fig, crowded
 
@@ -451,21 +537,26 @@ def _summary_figure(trace: Trace, show: str | None, sample: int, digits: int, as
     s = trace.scenario
     t = to_ascii if ascii else (lambda text: text)
     boxes = [
-        f"inputs\n{len(s.input_names)} values\n"
-        f"range [{num(float(s.inputs[sample].min()), digits)}, {num(float(s.inputs[sample].max()), digits)}]"
+        _("inputs\n{n} values\nrange [{low}, {high}]").format(
+            n=len(s.input_names),
+            low=num(float(s.inputs[sample].min()), digits),
+            high=num(float(s.inputs[sample].max()), digits),
+        )
     ]
     for layer, lt in zip(s.layers, trace.layers):
         out = lt.out[sample]
         if layer.bias_mode == "shared":
-            bias = f"shared bias {layer.bias_names[0]}"
+            bias = _("shared bias {name}").format(name=layer.bias_names[0])
         else:
-            bias = f"{layer.size} biases" if layer.bias_mode == "neuron" else "no biases"
+            bias = _("{n} biases").format(n=layer.size) if layer.bias_mode == "neuron" else _("no biases")
         values = (
             f"out = {num(float(out[0]), digits)}"
             if layer.size == 1
             else f"out ∈ [{num(float(out.min()), digits)}, {num(float(out.max()), digits)}]"
         )
-        boxes.append(f"layer {layer.index}\n{layer.size} × {layer.activation}\n{bias}\n{values}")
+        boxes.append(
+            _("layer {layer}").format(layer=layer.index) + f"\n{layer.size} × {layer.activation}\n{bias}\n{values}"
+        )
     arrows = []
     for layer, lt in zip(s.layers, trace.layers):
         rows, cols = layer.weights.shape
@@ -522,9 +613,9 @@ def loss_curve_figure(
     ax.plot(epochs, history, color="#1f4e9c", lw=1.4, label=label)
     if all(e > 0 for e in history):
         ax.set_yscale("log")
-    ax.set_xlabel("epoch k")
-    ax.set_ylabel(t("E_k (loss over all samples)"))
-    ax.set_title(t(title or "loss curve"), fontsize=10)
+    ax.set_xlabel(_("epoch k"))
+    ax.set_ylabel(t(_("E_k (loss over all samples)")))
+    ax.set_title(t(title or _("loss curve")), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     if history:
         # the final loss in a legend that matplotlib places where it covers least of the curve ("best")

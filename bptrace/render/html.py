@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from bptrace import i18n
 from bptrace.render.layout import Block, Grid, Para
 
 CSS = """\
@@ -43,6 +44,11 @@ _NUM = _CELL + ";text-align:right;white-space:nowrap"
 _NAME = _LEFT + ";white-space:nowrap"
 _CAPTION = "caption-side:top;text-align:left;font-weight:bold;padding:0.3em 0"
 _ROW_STYLE = {"bad": "color:#a4161a;font-weight:bold", "good": "color:#1d6b2c", "dim": "color:#6a6a6a"}
+
+
+def html_lang() -> str:
+    """A page's language attribute for the language bptrace speaks: "en" or "zh-CN"."""
+    return {"zh": "zh-CN"}.get(i18n.language(), "en")
 
 
 def text(value: str) -> str:
@@ -130,8 +136,11 @@ def body(blocks: Iterable[Block], heading: str | None = None, inline: bool = Fal
     return "\n".join(out)
 
 
-def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True, lang: str = "en") -> str:
-    """A whole page (standalone) or only the body content wrapped in <div class="bptrace">."""
+def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True, lang: str | None = None) -> str:
+    """A whole page (standalone) or only the body content wrapped in <div class="bptrace">; `lang` is the page's
+    language attribute (default: the language bptrace speaks, "en" or "zh-CN")."""
+    if lang is None:
+        lang = html_lang()
     if not standalone:
         return f'<div class="bptrace">\n{body(blocks, inline=True)}\n</div>\n'
     page_title = title or "bptrace"

@@ -7,6 +7,11 @@ encoding and font encoding, and a formula that mixes words and mathematics (δ_o
 Text pdflatex cannot typeset at all (Chinese in a scenario's source note) goes into \bptraceforeign{...},
 which the document typesets with CJKutf8 where that is installed and otherwise replaces by "[…]".
 
+A document in Chinese (bptrace speaks Chinese, or its title has Chinese characters) is written for xelatex
+with ctex instead (`latex_engine`, `document_preamble`): its Chinese text is written as it is (UTF-8), typeset
+by ctex with the fonts of the system (TeX Live's Fandol fonts on Linux), and its first lines say to compile
+it with xelatex. Everything else is the same LaTeX.
+
 Tables are longtables (they break across pages and repeat their header) with booktabs rules; number
 columns are right-aligned, formula columns wrap in p-columns whose widths are estimated from the text.
 """
@@ -15,8 +20,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
+from bptrace import i18n
+from bptrace.i18n import _
 from bptrace.render.layout import Block, Column, Grid, Para
 
 PACKAGES = ("amsmath", "amssymb", "array", "booktabs", "longtable")
@@ -388,7 +397,7 @@ def tex(text: str) -> str:
                 out.append(r"\allowbreak{}")  # 0.5×(-0.01) may wrap after the ×, as it would in display maths
             continue
         if kind == "foreign":
-            out.append(r"\bptraceforeign{" + value + "}")
+            out.append(value if _UNICODE.get() else r"\bptraceforeign{" + value + "}")
         else:
             out.append(value)
         k += 1
@@ -651,6 +660,8 @@ def _width_em(line: str) -> float:
             total += 0.72
         elif ch in MATH and len(MATH[ch]) > 1 and ch not in "·":
             total += 0.8  # an operator with its spacing, or a Greek letter
+        elif unicodedata.east_asian_width(ch) in "WF":
+            total += 1.0  # a Chinese character (ctex): one em
         else:
             total += 0.55
     return total
@@ -675,7 +686,8 @@ def _floor_em(grid: Grid, k: int) -> float:
     for row in grid.rows:
         if k < len(row):
             for piece in re.split(r"[ \n]|(?<=[×·/⊙])", row[k]):
-                widest = max(widest, _width_em(piece) + 0.4)  # + 0.4 em: the estimate is rough
+                # + 0.4 em: the estimate is rough (xelatex's fonts set a little wider: 0.8 em)
+                widest = max(widest, _width_em(piece) + (0.8 if _UNICODE.get() else 0.4))
     return min(widest, _TEXT_CAP_EM)
 
 
@@ -746,6 +758,7 @@ def table(grid: Grid) -> str:
     # numbers never wrap: when they alone overflow the line, a smaller font (em shrinks from 8.5 to 8 and 6.8 pt)
     size = r"\footnotesize" if width <= _PAGE_EM else (r"\scriptsize" if width <= _PAGE_EM * 1.06 else r"\tiny")
     n = len(grid.columns)
+    continued = " ".join(lines(_("(continued)")))
     header = " & ".join(r"\textbf{" + " ".join(lines(c.header)) + "}" if c.header else "" for c in grid.columns)
     out = title + [
         r"\begingroup" + size + r"\setlength{\tabcolsep}{0.5em}\setlength{\LTpre}{0.3\baselineskip}"
@@ -756,7 +769,7 @@ def table(grid: Grid) -> str:
         header + r" \\",
         r"\midrule",
         r"\endfirsthead",
-        rf"\multicolumn{{{n}}}{{@{{}}l}}{{\itshape (continued)}} \\",
+        rf"\multicolumn{{{n}}}{{@{{}}l}}{{\itshape {continued}}} \\",
         r"\toprule",
         header + r" \\",
         r"\midrule",
@@ -812,11 +825,17 @@ FRAGMENT_HEADER = r"""% bptrace LaTeX fragment (pdflatex or any engine). \input 
 % [...] unless you define it, e.g. with CJKutf8: \newcommand{\bptraceforeign}[1]{\begin{CJK}{UTF8}{gbsn}#1\end{CJK}}.
 """
 
-STANDALONE_PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
-% Written by bptrace; compile with pdflatex (run it twice so that long tables settle their column widths).
-\usepackage[utf8]{inputenc}
-\IfFileExists{lmodern.sty}{\usepackage[T1]{fontenc}\usepackage{lmodern}}{}
-\usepackage[margin=1.5cm]{geometry}
+# The font set-up of each engine (document_preamble): pdflatex reads UTF-8 and uses Latin Modern where it is
+# installed; xelatex typesets Chinese with ctex (which loads fontspec and xeCJK; Fandol fonts on Linux).
+ENGINES = ("pdflatex", "xelatex")
+ENGINE_PACKAGES = {"xelatex": "texlive-xetex texlive-lang-chinese"}  # Debian's packages for the engine and ctex
+_FONTS = {
+    "pdflatex": "\\usepackage[utf8]{inputenc}\n"
+    "\\IfFileExists{lmodern.sty}{\\usepackage[T1]{fontenc}\\usepackage{lmodern}}{}\n",
+    "xelatex": "\\usepackage[UTF8]{ctex}\n",
+}
+
+STANDALONE_PREAMBLE = r"""\usepackage[margin=1.5cm]{geometry}
 \usepackage{amsmath,amssymb,array,booktabs,longtable}
 \IfFileExists{xcolor.sty}{\usepackage{xcolor}}{}
 \ifdefined\textcolor
@@ -824,22 +843,120 @@ STANDALONE_PREAMBLE = r"""\documentclass[a4paper,10pt]{article}
   \newcommand{\bptracegood}[1]{\textcolor[rgb]{0.11,0.42,0.17}{#1}}
   \newcommand{\bptracedim}[1]{\textcolor[gray]{0.4}{#1}}
 \fi
-% Chinese (or other CJK) text in a scenario's notes: typeset where CJKutf8 and its gbsn font are installed
-\IfFileExists{CJKutf8.sty}{\IfFileExists{c70gbsn.fd}{\usepackage{CJKutf8}}{}}{}
+"""
+_CJKUTF8 = (
+    "% Chinese (or other CJK) text in a scenario's notes: typeset where CJKutf8 and its gbsn font are installed\n"
+    r"""\IfFileExists{CJKutf8.sty}{\IfFileExists{c70gbsn.fd}{\usepackage{CJKutf8}}{}}{}
 \ifdefined\CJK
   \newcommand{\bptraceforeign}[1]{\begin{CJK}{UTF8}{gbsn}#1\end{CJK}}
 \fi
-\setlength{\parindent}{0pt}
+"""
+)
+_PARAGRAPHS = r"""\setlength{\parindent}{0pt}
 \setlength{\parskip}{0.45\baselineskip}
 """
 
+# Wide (CJK) characters: Han, kana, hangul, CJK punctuation and full-width forms
+_CJK = re.compile(r"[\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+_UNICODE: ContextVar[bool] = ContextVar("bptrace_latex_unicode", default=False)  # xelatex: CJK written as is
+
+
+def has_cjk(text: str | None) -> bool:
+    """Whether text has Chinese (or other CJK) characters, which pdflatex cannot typeset without help."""
+    return bool(text) and _CJK.search(text or "") is not None
+
+
+def latex_engine(*texts: str | None) -> str:
+    """The engine a document needs: "xelatex" when it is in Chinese (bptrace speaks Chinese, or one of `texts`,
+    e.g. its title or a student's name, has Chinese characters), else "pdflatex"."""
+    return "xelatex" if i18n.language() == "zh" or any(has_cjk(t) for t in texts) else "pdflatex"
+
+
+def document_preamble(
+    *texts: str | None, options: str = "a4paper,10pt", note: str = "", engine: str | None = None
+) -> str:
+    r"""The first lines of a standalone document: the \documentclass (an article with `options`), a comment
+    that names the engine to compile it with, and that engine's font set-up.
+
+    The engine is latex_engine(*texts) unless given: pdflatex (UTF-8 input, T1 and Latin Modern), or for a
+    document in Chinese xelatex with ctex (`% !TEX program = xelatex` first, for editors that read it; Debian:
+    texlive-xetex texlive-lang-chinese). `note` is added to the comment ("run it twice so that ..."). The rest
+    of the preamble (packages, macros) and \begin{document} are the caller's. Shared by `run` (render below)
+    and `explain` (render/explain_latex.py), and meant to be used inside `unicode_text(engine)` so that the
+    document's Chinese is written as it is for xelatex.
+    """
+    engine = engine or latex_engine(*texts)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown LaTeX engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    documentclass = f"\\documentclass[{options}]{{article}}\n"
+    if engine == "xelatex":
+        comment = (
+            _(
+                "Written by bptrace; compile with xelatex, not pdflatex: it has Chinese text, typeset with ctex "
+                "(Debian, Ubuntu: apt-get install {packages}); {note}."
+            )
+            if note
+            else _(
+                "Written by bptrace; compile with xelatex, not pdflatex: it has Chinese text, typeset with ctex "
+                "(Debian, Ubuntu: apt-get install {packages})."
+            )
+        ).format(packages=ENGINE_PACKAGES["xelatex"], note=note)
+        return "% !TEX program = xelatex\n" + documentclass + f"% {comment}\n" + _FONTS[engine]
+    comment = (
+        _("Written by bptrace; compile with pdflatex ({note}).").format(note=note)
+        if note
+        else _("Written by bptrace; compile with pdflatex.")
+    )
+    return documentclass + f"% {comment}\n" + _FONTS[engine]
+
+
+@contextmanager
+def unicode_text(engine: str) -> Iterator[None]:
+    """While writing a document for `engine`: with xelatex, text pdflatex could not typeset (Chinese) is written
+    as it is instead of as \\bptraceforeign{...}."""
+    token = _UNICODE.set(engine == "xelatex")
+    try:
+        yield
+    finally:
+        _UNICODE.reset(token)
+
+
+def fragment_header(engine: str) -> str:
+    """The comment at the top of a fragment: what the document that \\input's it needs."""
+    if engine != "xelatex":
+        return FRAGMENT_HEADER
+    lines = [
+        _(
+            "bptrace LaTeX fragment with Chinese text: compile the document that \\input's it with xelatex, its "
+            "preamble having"
+        ),
+        "  \\usepackage{ctex}",
+        "  \\usepackage{amsmath,amssymb,array,booktabs,longtable}",
+        # TRANSLATORS: keep the doubled braces {{ }} (the text goes through str.format)
+        _(
+            "The definitions below (\\providecommand, or \\def guarded by \\ifdefined) are the fragment's only "
+            "ones and leave yours alone: define \\bptracebad, \\bptracegood, \\bptracedim, \\bptracetitle or "
+            "\\bptracetabletitle before the \\input to change the look (e.g. "
+            "\\newcommand{{\\bptracebad}}[1]{{\\textcolor{{red}}{{#1}}}} with xcolor)."
+        ).format(),
+    ]
+    return "".join(f"% {line}\n" for line in lines)
+
 
 def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True) -> str:
-    """A whole article (standalone) or a fragment without preamble (its needs in a comment at the top)."""
-    if not standalone:
-        return FRAGMENT_HEADER + PREAMBLE_MACROS + "\n\n" + body(blocks) + "\n"
-    head = STANDALONE_PREAMBLE + PREAMBLE_MACROS + "\n"
-    start = r"\begin{document}" + "\n"
-    if title:
-        start += r"{\centering\Large\bfseries " + " ".join(lines(title)) + r"\par}\medskip" + "\n"
-    return head + start + "\n" + body(blocks, title) + "\n\n" + r"\end{document}" + "\n"
+    """A whole article (standalone) or a fragment without preamble (its needs in a comment at the top).
+
+    In Chinese (latex_engine) the document is for xelatex with ctex; else for pdflatex."""
+    engine = latex_engine(title)
+    with unicode_text(engine):
+        if not standalone:
+            return fragment_header(engine) + PREAMBLE_MACROS + "\n\n" + body(blocks) + "\n"
+        note = _("run it twice so that long tables settle their column widths")
+        head = document_preamble(engine=engine, note=note) + STANDALONE_PREAMBLE
+        if engine == "pdflatex":
+            head += _CJKUTF8
+        head += _PARAGRAPHS + PREAMBLE_MACROS + "\n"
+        start = r"\begin{document}" + "\n"
+        if title:
+            start += r"{\centering\Large\bfseries " + " ".join(lines(title)) + r"\par}\medskip" + "\n"
+        return head + start + "\n" + body(blocks, title) + "\n\n" + r"\end{document}" + "\n"

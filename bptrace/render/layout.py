@@ -14,6 +14,8 @@ from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import cancels_derivative
+from bptrace.i18n import N_, _, ngettext
+from bptrace.message import tr
 from bptrace.render.blocks import Block, Column, Grid, Para
 
 if TYPE_CHECKING:
@@ -71,8 +73,11 @@ class TraceLayout:
         return items[: self.rows], len(items) - self.rows
 
     def cut_note(self, table: Grid, cut: int, what: str) -> None:
+        """A caption saying what was cut; `what` is a marked plural noun (N_("neurons"))."""
         if cut:
-            table.caption = f"… {cut} more {what} not shown (use --rows N, --layer N or --format json)"
+            table.caption = _("… {n} more {what} not shown (use --rows N, --layer N or --format json)").format(
+                n=cut, what=_(what)
+            )
 
     def samples(self) -> list[int]:
         """The rows of the trace's arrays in reading order: one per sample, or (max_margin) x then x_c of each."""
@@ -88,8 +93,8 @@ class TraceLayout:
 
     def sample_col(self) -> list[tuple[str, str]]:
         if self.s.max_margin:
-            return [("window", "name")]
-        return [("sample", "num")] if self.m > 1 else []
+            return [(_("window"), "name")]
+        return [(_("sample"), "num")] if self.m > 1 else []
 
     def layers_shown(self) -> list[int]:
         if self.layer is not None:
@@ -106,47 +111,64 @@ class TraceLayout:
 
     def section_header(self) -> Iterator[Any]:
         s = self.s
-        parts = [f"{len(s.input_names)} inputs"]
+        parts = [_("{n} inputs").format(n=len(s.input_names))]
         parts += [f"{layer.size} {layer.activation}" for layer in s.layers]
         lines = [Para(s.title, "title")]
         if s.source_note:
             lines.append(Para(s.source_note, "dim"))
         lines.append(
             Para(
-                f"network {' → '.join(parts)}; loss {s.loss}; η = {self.n(s.learning_rate)}; "
-                f"{self.m} sample{'s' if self.m > 1 else ''}"
+                ngettext(
+                    "network {layers}; loss {loss}; η = {eta}; {m} sample",
+                    "network {layers}; loss {loss}; η = {eta}; {m} samples",
+                    self.m,
+                ).format(layers=" → ".join(parts), loss=s.loss, eta=self.n(s.learning_rate), m=self.m)
             )
         )
         biases = []
         for layer in s.layers:
             if layer.bias_mode == "shared":
-                biases.append(f"{layer.bias_names[0]} shared by layer {layer.index}")
+                biases.append(_("{name} shared by layer {layer}").format(name=layer.bias_names[0], layer=layer.index))
             elif layer.bias_mode == "neuron":
-                biases.append(f"one per neuron in layer {layer.index}")
-        bias_text = "; ".join(biases) if biases else "none"
-        state = "updated" if s.update_biases else "not updated (update_biases: false)"
-        lines.append(Para(f"biases: {bias_text}" + (f"; {state}" if biases else "")))
+                biases.append(_("one per neuron in layer {layer}").format(layer=layer.index))
+        # TRANSLATORS: the separator between the clauses of a list ("b1 shared by layer 1; b2 shared by layer 2")
+        bias_text = _("; ").join(biases)
+        if not biases:
+            lines.append(Para(_("biases: none")))
+        elif s.update_biases:
+            lines.append(Para(_("biases: {biases}; updated").format(biases=bias_text)))
+        else:
+            lines.append(Para(_("biases: {biases}; not updated (update_biases: false)").format(biases=bias_text)))
         if s.max_margin:
             lines.append(
                 Para(
-                    "max_margin: two forward passes per sample, the true window x and the corrupt window "
-                    "x_c (suffixes :k and :kc); J = max(0, Δ + s_c − s) back-propagates −1 through x and "
-                    "+1 through x_c while the margin is violated, 0 once it is met"
+                    _(
+                        "max_margin: two forward passes per sample, the true window x and the corrupt window "
+                        "x_c (suffixes :k and :kc); J = max(0, Δ + s_c − s) back-propagates −1 through x and "
+                        "+1 through x_c while the margin is violated, 0 once it is met"
+                    )
                 )
             )
         if self.m > 1:
-            how = "(1/m)·Σ_s E_s, the mean" if s.reduction == "mean" else "Σ_s E_s, the sum"
-            lines.append(
-                Para(
-                    f"E_total = {how} over the m = {self.m} samples; per-sample quantities carry the suffix :s; "
-                    f"gradients are of E_total, so they are the {s.reduction} of the per-sample gradients"
+            how = (
+                _(
+                    "E_total = (1/m)·Σ_s E_s, the mean over the m = {m} samples; per-sample quantities carry the "
+                    "suffix :s; gradients are of E_total, so they are the mean of the per-sample gradients"
+                )
+                if s.reduction == "mean"
+                else _(
+                    "E_total = Σ_s E_s, the sum over the m = {m} samples; per-sample quantities carry the suffix "
+                    ":s; gradients are of E_total, so they are the sum of the per-sample gradients"
                 )
             )
+            lines.append(Para(how.format(m=self.m)))
         if self.trace.through_updated_weights:
             lines.append(
                 Para(
-                    "NOTE: hidden gradients use the already-updated weights of the layer "
-                    "above; this is a mistake, shown for comparison",
+                    _(
+                        "NOTE: hidden gradients use the already-updated weights of the layer "
+                        "above; this is a mistake, shown for comparison"
+                    ),
                     "bad",
                 )
             )
@@ -158,10 +180,10 @@ class TraceLayout:
             lt = self.trace.layers[index - 1]
             info = layer.function
             table = self.table(
-                f"Forward pass, layer {index} ({layer.activation})",
+                _("Forward pass, layer {layer} ({activation})").format(layer=index, activation=layer.activation),
                 self.sample_col()
                 + [
-                    ("neuron", "name"),
+                    (_("neuron"), "name"),
                     ("net = Σ w·out + b", "text"),
                     ("net", "num"),
                     ("out = f(net)", "text"),
@@ -178,7 +200,7 @@ class TraceLayout:
                 values = [f"{self.p(layer.weights[r, c])}×{self.p(prev[s, c])}" for c in cols]
                 if len(cols) < layer.weights.shape[1]:
                     names.insert(-1, "…")
-                    values.insert(-1, f"… ({layer.weights.shape[1] - len(cols)} more terms)")
+                    values.insert(-1, _("… ({n} more terms)").format(n=layer.weights.shape[1] - len(cols)))
                 b = layer.bias_name(r)
                 if b is not None:
                     names.append(b)
@@ -190,7 +212,7 @@ class TraceLayout:
                 self.add(
                     table, *self.sample_label(s), x, formula, self.n(lt.net[s, r]), out_formula, self.n(lt.out[s, r])
                 )
-            self.cut_note(table, cut, "neurons")
+            self.cut_note(table, cut, N_("neurons"))
             yield table
 
     def section_loss(self) -> Iterator[Any]:
@@ -201,8 +223,8 @@ class TraceLayout:
         out_layer = s.output_layer
         term = functions.loss(s.loss).term.fill(t="t", o="out", n="n")
         table = self.table(
-            f"Loss ({s.loss}: E_s = Σ {term})",
-            self.sample_col() + [("term", "name"), ("formula", "text"), ("value", "num")],
+            _("Loss ({loss}: E_s = Σ {term})").format(loss=s.loss, term=term),
+            self.sample_col() + [(_("term"), "name"), (_("formula"), "text"), (_("value"), "num")],
         )
         cells = [(i, j) for i in self.samples() for j in range(out_layer.size)]
         shown, cut = self.limited(cells)
@@ -218,7 +240,7 @@ class TraceLayout:
                 + template.fill(t=self.p(tv), o=self.p(ov), n=str(n_out))
             )
             self.add(table, *self.sample_label(i), f"E_{o}", formula, self.n(self.trace.loss_terms[i, j]))
-        self.cut_note(table, cut, "terms")
+        self.cut_note(table, cut, N_("terms"))
         for i in self.samples():
             names = [f"E_{o}" for o in out_layer.neurons]
             label = "E_total" if self.m == 1 else f"E_total:{i + 1}"
@@ -229,16 +251,19 @@ class TraceLayout:
             self.add(
                 table,
                 *([""] if self.m > 1 else []),
-                "L2 penalty",
-                f"λ/(2m)·Σ W² = {self.p(s.l2)}/(2×{self.m})·Σ W² (every weight, no bias)",
+                _("L2 penalty"),
+                _("λ/(2m)·Σ W² = {l2}/(2×{m})·Σ W² (every weight, no bias)").format(l2=self.p(s.l2), m=self.m),
                 self.n(self.trace.penalty),
             )
             self.add(
                 table,
                 *([""] if self.m > 1 else []),
                 "E_total",
-                f"{how if self.m > 1 else 'E_total:1'} + L2 penalty = {self.p(data_term)} + "
-                f"{self.p(self.trace.penalty)}",
+                _("{data} + L2 penalty = {loss} + {penalty}").format(
+                    data=how if self.m > 1 else "E_total:1",
+                    loss=self.p(data_term),
+                    penalty=self.p(self.trace.penalty),
+                ),
                 self.n(self.trace.loss),
             )
         elif self.m > 1:
@@ -250,13 +275,13 @@ class TraceLayout:
         s = self.s
         out = self.trace.layers[-1].out
         table = self.table(
-            f"Loss (max_margin: J_s = max(0, Δ + s_c − s), Δ = {self.n(s.margin)})",
+            _("Loss (max_margin: J_s = max(0, Δ + s_c − s), Δ = {margin})").format(margin=self.n(s.margin)),
             [
-                ("sample", "num"),
+                (_("sample"), "num"),
                 ("s = score(x)", "num"),
                 ("s_c = score(x_c)", "num"),
                 ("J", "text"),
-                ("value", "num"),
+                (_("value"), "num"),
                 ("", "text"),
             ],
         )
@@ -266,9 +291,9 @@ class TraceLayout:
             j = self.trace.loss_terms[i, 0]
             met = j == 0
             note = (
-                "margin met (s − s_c ≥ Δ): J = 0, so every gradient of this sample is 0"
+                _("margin met (s − s_c ≥ Δ): J = 0, so every gradient of this sample is 0")
                 if met
-                else "margin violated: ∂J/∂s = −1, ∂J/∂s_c = +1"
+                else _("margin violated: ∂J/∂s = −1, ∂J/∂s_c = +1")
             )
             self.add(
                 table,
@@ -280,11 +305,11 @@ class TraceLayout:
                 note,
                 style="dim" if met else "",
             )
-        self.cut_note(table, cut, "samples")
+        self.cut_note(table, cut, N_("samples"))
         if self.m > 1 or s.l2:
             how = "(1/m)·Σ_s J_s" if s.reduction == "mean" else "Σ_s J_s"
             if s.l2:
-                how += f" + L2 penalty {self.p(self.trace.penalty)}"
+                how = _("{sum} + L2 penalty {penalty}").format(sum=how, penalty=self.p(self.trace.penalty))
             self.add(table, "", "", "", how, self.n(self.trace.loss), "E_total")
         yield table
 
@@ -296,16 +321,20 @@ class TraceLayout:
             lt = self.trace.layers[index - 1]
             info = layer.function
             output = index == L
-            title = "Backward pass, output layer" if output else f"Backward pass, hidden layer {index}"
+            title = (
+                _("Backward pass, output layer ({activation})")
+                if output
+                else _("Backward pass, hidden layer {layer} ({activation})")
+            )
             table = self.table(
-                f"{title} ({layer.activation})",
+                title.format(layer=index, activation=layer.activation),
                 self.sample_col()
                 + [
-                    ("neuron", "name"),
+                    (_("neuron"), "name"),
                     ("∂E/∂out", "text"),
-                    ("value", "num"),
+                    (_("value"), "num"),
                     ("∂out/∂net", "text"),
-                    ("value", "num"),
+                    (_("value"), "num"),
                     ("δ = ∂E/∂net", "text"),
                     ("δ", "num"),
                 ],
@@ -317,7 +346,7 @@ class TraceLayout:
                 if output and s.max_margin:
                     corrupt = i >= self.m
                     if lt.dE_dout[i, r] == 0:
-                        de = "0: the margin is met (J = 0)" if not lt.kink[i, r] else "0 at the hinge's corner"
+                        de = _("0: the margin is met (J = 0)") if not lt.kink[i, r] else _("0 at the hinge's corner")
                     else:
                         de = "∂J/∂s_c = +1" if corrupt else "∂J/∂s = −1"
                 elif output:
@@ -334,7 +363,7 @@ class TraceLayout:
                     vals = [self.p(c.values[i]) for c in chains]
                     de = f"{_sum(names)}\n= {_sum(nums)}\n= {_sum(vals)}"
                 if not info.elementwise:
-                    dd = f"{layer.activation} Jacobian\n(diagonal shown)"
+                    dd = _("{activation} Jacobian\n(diagonal shown)").format(activation=layer.activation)
                 else:
                     dd = (
                         info.derivative.fill(out="out", net="net", a=info.param_symbol())
@@ -343,17 +372,18 @@ class TraceLayout:
                     )
                 if output and cancels_derivative(layer.activation, s.loss):
                     delta = (
-                        "out − t (the loss cancels f′"
-                        + ("; targets sum to 1" if layer.activation == "softmax" else "")
-                        + ")"
-                        + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}"
-                    )
+                        _("out − t (the loss cancels f′; targets sum to 1)")
+                        if layer.activation == "softmax"
+                        else _("out − t (the loss cancels f′)")
+                    ) + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}"
                 else:
                     delta = f"∂E/∂out × ∂out/∂net\n= {self.p(lt.dE_dout[i, r])} × {self.p(lt.dout_dnet[i, r])}"
                 if lt.kink[i, r] and output and s.max_margin:
-                    de += "\n(Δ + s_c − s = 0: the hinge is not differentiable here; bptrace takes 0)"
+                    de += "\n" + _("(Δ + s_c − s = 0: the hinge is not differentiable here; {tool} takes 0)").format(
+                        tool="bptrace"
+                    )
                 elif lt.kink[i, r]:
-                    dd += f"\n(net = 0: not differentiable; {info.kink_note(layer.param)})"
+                    dd += "\n" + _("(net = 0: not differentiable; {note})").format(note=tr(info.kink_note(layer.param)))
                 self.add(
                     table,
                     *self.sample_label(i),
@@ -365,18 +395,20 @@ class TraceLayout:
                     delta,
                     self.n(lt.delta[i, r]),
                 )
-            self.cut_note(table, cut, "neurons")
+            self.cut_note(table, cut, N_("neurons"))
             yield table
 
     def section_gradients(self) -> Iterator[Any]:
         params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
         shown, cut = self.limited(params)
-        columns = [("parameter", "name"), ("chain rule", "text"), ("∂E/∂θ", "num")]
+        columns = [(_("parameter"), "name"), (_("chain rule"), "text"), ("∂E/∂θ", "num")]
         if self.s.l2:
-            columns[2:2] = [("loss term", "num"), ("L2 term λ/m·θ", "num")]
-            title = f"Gradients (chain rule, plus the L2 term λ/m·θ for weights, λ = {self.n(self.s.l2)})"
+            columns[2:2] = [(_("loss term"), "num"), (_("L2 term λ/m·θ"), "num")]
+            title = _("Gradients (chain rule, plus the L2 term λ/m·θ for weights, λ = {l2})").format(
+                l2=self.n(self.s.l2)
+            )
         else:
-            title = "Gradients (chain rule)"
+            title = _("Gradients (chain rule)")
         table = self.table(title, columns)
         for p in shown:
             cells = self.gradient_cells(p)
@@ -384,7 +416,7 @@ class TraceLayout:
                 l2 = self.trace.l2_grad(p)
                 cells[2:2] = [self.n(self.trace.data_grad(p)), self.n(l2)]
             self.add(table, *cells)
-        self.cut_note(table, cut, "parameters")
+        self.cut_note(table, cut, N_("parameters"))
         yield table
 
     def gradient_cells(self, p: Parameter) -> list[str]:
@@ -396,14 +428,15 @@ class TraceLayout:
             how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
             per = self.trace.sample_grad(p)
             lines = [f"  {self.sample_label(i)[0]}: {v}" for i, v in zip(self.samples(), per_sample)]
-            lines += [f"  sample {k + 1}: x + x_c = {self.p(per[k])}" for k in range(self.m)]
-            body = f"{head}, through both windows, {how} over the samples\n" + "\n".join(lines)
+            lines += [_("  sample {k}: x + x_c = {value}").format(k=k + 1, value=self.p(per[k])) for k in range(self.m)]
+            body = _("{head}, through both windows, {sum} over the samples").format(head=head, sum=how) + "\n"
+            body += "\n".join(lines)
         elif self.m == 1:
             body = f"{head}\n= {per_sample[0]}"
         else:
             how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
             lines = [f"  s{i + 1}: {v} = {self.p(self.trace.sample_grad(p)[i])}" for i, v in enumerate(per_sample)]
-            body = f"{head}, {how} over the samples\n" + "\n".join(lines)
+            body = _("{head}, {sum} over the samples").format(head=head, sum=how) + "\n" + "\n".join(lines)
         return [p.name, body, self.n(self.trace.grad(p))]
 
     def section_updates(self) -> Iterator[Any]:
@@ -411,24 +444,25 @@ class TraceLayout:
         shown, cut = self.limited(params)
         eta = self.s.learning_rate
         table = self.table(
-            f"Updates (θ⁺ = θ − η·∂E/∂θ, η = {self.n(eta)}; all from the weights before the step)",
-            [("parameter", "name"), ("θ", "num"), ("θ⁺ − θ = −η·∂E/∂θ", "num"), ("θ⁺", "num"), ("", "text")],
+            _("Updates (θ⁺ = θ − η·∂E/∂θ, η = {eta}; all from the weights before the step)").format(eta=self.n(eta)),
+            [(_("parameter"), "name"), ("θ", "num"), ("θ⁺ − θ = −η·∂E/∂θ", "num"), ("θ⁺", "num"), ("", "text")],
         )
         for p in shown:
             frozen = self.trace.frozen(p)
             step = self.trace.change(p)
-            note = "frozen (update_biases: false)" if frozen else ""
+            note = _("frozen (update_biases: false)") if frozen else ""
             self.add(
                 table, f"{p.name}⁺", self.n(self.trace.value(p)), self.n(step), self.n(self.trace.new_value(p)), note
             )
-        self.cut_note(table, cut, "parameters")
+        self.cut_note(table, cut, N_("parameters"))
         yield table
 
     def section_after(self) -> Iterator[Any]:
         change = self.trace.loss_after - self.trace.loss
         yield Para(
-            f"Loss after the update: E_total@1 = {self.n(self.trace.loss_after)} "
-            f"(before: {self.n(self.trace.loss)}; change {self.n(change)})",
+            _("Loss after the update: E_total@1 = {after} (before: {before}; change {change})").format(
+                after=self.n(self.trace.loss_after), before=self.n(self.trace.loss), change=self.n(change)
+            ),
             "bold",
         )
 
@@ -450,7 +484,8 @@ def _shown_terms(count: int) -> list[int]:
 def _sum(terms: list[str]) -> str:
     """a + b + c, with long sums summarised (the first terms, then how many more)."""
     if len(terms) > MAX_TERMS:
-        return " + ".join(terms[: MAX_TERMS - 2]) + f" + … ({len(terms) - MAX_TERMS + 1} more) + " + terms[-1]
+        more = _("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1)
+        return " + ".join(terms[: MAX_TERMS - 2]) + f" + {more} + " + terms[-1]
     return " + ".join(terms)
 
 

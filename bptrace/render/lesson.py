@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bptrace.i18n import _
+from bptrace.render.html import html_lang
 from bptrace.render.layout import Block, Grid, Para
 
 if TYPE_CHECKING:
@@ -73,7 +75,7 @@ def _label(grid: Grid, row: list[str]) -> tuple[str, str] | None:
     for column, cell in zip(reversed(grid.columns), reversed(row)):
         if column.kind == "num" and cell.strip():
             header = column.header.split("=")[-1].strip() or column.header
-            if header == "value":
+            if header in ("value", _("value")):
                 header = row[0].strip()
             header = header.replace("θ", row[0].strip().rstrip("⁺+"))  # ∂E/∂θ -> ∂E/∂w5, θ⁺ -> w5⁺
             return header, f"{header} {cell.strip()}"
@@ -89,7 +91,8 @@ def slides_from_blocks(scenario: Scenario, blocks: Iterable[Block], sample_one_o
                 slides.append(Slide(section="", heading=block.text.strip(), cells=()))
             continue
         headers = [c.header for c in block.columns]
-        sample_col = headers.index("sample") if "sample" in headers else None
+        sample = _("sample")
+        sample_col = headers.index(sample) if sample in headers else None
         for row in block.rows:
             if not any(cell.strip() for cell in row):
                 continue
@@ -124,34 +127,36 @@ def slides_from_explanation(scenario: Scenario, explanation: Explanation) -> lis
     slides = [Slide(e.title, e.target, (("", e.target), ("what", e.what)), focus)]
     if e.paths:
         paths = "\n".join(" → ".join(path) for path in e.paths)
-        slides.append(Slide("Paths to the loss", "paths", (("", "paths"), ("paths", paths)), focus))
+        slides.append(Slide(_("Paths to the loss"), _("paths"), (("", _("paths")), (_("paths"), paths)), focus))
     slides.append(Slide(e.chain_title, e.chain_title, (("", ""), ("", "\n".join(m.text for m in e.chain))), focus))
     for step in e.steps:
-        cells = [("", step.name), ("what", step.title)]
-        cells += [("formula", m.text) for m in step.definition]
+        cells = [("", step.name), (_("what"), step.title)]
+        cells += [(_("formula"), m.text) for m in step.definition]
         if step.closed_form is not None:
-            cells.append(("closed form", step.closed_form.text))
+            cells.append((_("closed form"), step.closed_form.text))
         for row in step.rows:
-            label = "" if row.sample is None else f"sample {row.sample}: "
-            cells.append((f"{label}numbers", " ".join(m.text for m in row.stages) or n(row.value)))
+            label = _("numbers") if row.sample is None else _("sample {n}: numbers").format(n=row.sample)
+            cells.append((label, " ".join(m.text for m in row.stages) or n(row.value)))
         step_here = _element(scenario, step.name)
         slides.append(Slide(step.symbol.text, step.name, tuple(cells), (step_here,) if step_here else focus))
     for row in e.product:
-        label = e.product_symbol.text + ("" if row.sample is None else f" (sample {row.sample})")
+        label = e.product_symbol.text + ("" if row.sample is None else _(" (sample {n})").format(n=row.sample))
         known = ((here, "product", f"{e.product_symbol.text} {n(row.value)}"),) if here else ()
         stages = " ".join(m.text for m in row.stages) or n(row.value)
-        slides.append(Slide("Product", label, (("", label), ("numbers", stages)), focus, known))
+        slides.append(Slide(_("Product"), label, (("", label), (_("numbers"), stages)), focus, known))
     if e.batch is not None:
         stages = " ".join(m.text for m in e.batch.stages) or n(e.batch.value)
         known = ((here, "product", f"{e.batch_symbol.text} {n(e.batch.value)}"),) if here else ()
-        slides.append(Slide(e.batch_title, e.batch_symbol.text, (("", ""), ("numbers", stages)), focus, known))
+        slides.append(Slide(e.batch_title, e.batch_symbol.text, (("", ""), (_("numbers"), stages)), focus, known))
     if e.update is not None:
         u = e.update
         known = ((here, "update", f"{u.param}⁺ {n(u.new_value)}"),) if here else ()
-        slides.append(Slide("Update", f"{u.param}⁺", (("", ""), ("formula", u.formula.text)), focus, known))
+        slides.append(Slide(_("Update"), f"{u.param}⁺", (("", ""), (_("formula"), u.formula.text)), focus, known))
     for check in e.checks:
         mark = "" if check.ok is None else (" ✓" if check.ok else " ✗")
-        slides.append(Slide("Checks", check.method, (("", ""), ("value", n(check.value) + mark), ("", check.detail))))
+        slides.append(
+            Slide(_("Checks"), check.method, (("", ""), (_("value"), n(check.value) + mark), ("", check.detail)))
+        )
     return slides
 
 
@@ -179,9 +184,10 @@ def network_svg(scenario: Scenario, digits: int = 4) -> str:
         top = (height - len(names) * row_h) / 2 + row_h / 2
         for k, name in enumerate(names):
             pos[name if name else f"…{i}"] = (110 + i * col_w, top + k * row_h - 30)
+    aria = html.escape(_("the network"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="the network" class="net">'
+        f'aria-label="{aria}" class="net">'
     ]
     for layer in scenario.layers:
         src = drawn[layer.index - 1]
@@ -221,7 +227,8 @@ def network_svg(scenario: Scenario, digits: int = 4) -> str:
                 col = scenario.output_layer.neurons.index(name)
                 if not scenario.max_margin:
                     target = num(float(scenario.targets[0, col]), digits)
-                    given = f'<text x="{x + r + 12}" y="{y - 26}" class="given">target {target}</text>'
+                    label = html.escape(_("target {value}").format(value=target))
+                    given = f'<text x="{x + r + 12}" y="{y - 26}" class="given">{label}</text>'
             # what becomes known sits right of an output (where no edge leaves), and on the outer side of a
             # neuron: above the upper half of a layer, below the lower half, away from the edges crossing inwards
             if i == len(layers) - 1:
@@ -242,9 +249,9 @@ def network_svg(scenario: Scenario, digits: int = 4) -> str:
         text = ", ".join(f"{n} = {num(float(v), digits)}" for n, v in zip(layer.bias_names[:3], layer.biases[:3])) + (
             " …" if len(layer.bias_names) > 3 else ""
         )
+        label = html.escape(_("bias {values}").format(values=text))
         parts.append(
-            f'<g class="bias" id="b:{layer.index}"><text x="{x}" y="{height - 20}" class="given mid">'
-            f"bias {html.escape(text)}</text></g>"
+            f'<g class="bias" id="b:{layer.index}"><text x="{x}" y="{height - 20}" class="given mid">{label}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -418,6 +425,23 @@ SCRIPT = """\
 """
 
 
+_COUNTER = "'step ' + (at + 1) + ' / ' + slides.length"  # the step counter in SCRIPT
+
+
+def _script() -> str:
+    """SCRIPT with its one visible word, the step counter ("step 3 / 20"), in the current language."""
+    template = _("step {k} / {n}")
+    if template == "step {k} / {n}":
+        return SCRIPT
+    parts = re.split(r"(\{k\}|\{n\})", template)
+    js = " + ".join(
+        {"{k}": "(at + 1)", "{n}": "slides.length"}.get(part, json.dumps(part, ensure_ascii=False))
+        for part in parts
+        if part
+    )
+    return SCRIPT.replace(_COUNTER, js)
+
+
 def lesson_html(lesson: Lesson) -> str:
     """The lesson as one self-contained HTML page (no network access: everything is inline)."""
     esc = html.escape
@@ -433,8 +457,9 @@ def lesson_html(lesson: Lesson) -> str:
     data = json.dumps(
         [{"focus": list(s.focus), "known": [list(k) for k in s.known]} for s in lesson.slides], ensure_ascii=False
     ).replace("</", "<\\/")
+    keys = esc(_("→ or space: next step · ←: back · Home / End: first / last step · print: every step"))
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{html_lang()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
@@ -442,7 +467,7 @@ def lesson_html(lesson: Lesson) -> str:
         f'<header><h1>{esc(lesson.title)}</h1><span id="counter"></span></header>'
         f'<main><figure style="margin:0">{drawing}</figure>'
         f'<div class="slides">{"".join(slides)}</div></main>'
-        "<nav>→ or space: next step · ←: back · Home / End: first / last step · print: every step</nav>"
+        f"<nav>{keys}</nav>"
         f'<script type="application/json" id="lesson-data">{data}</script>'
-        f"<script>{SCRIPT}</script></body></html>\n"
+        f"<script>{_script()}</script></body></html>\n"
     )

@@ -29,6 +29,7 @@ from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import cancels_derivative
+from bptrace.i18n import N_, _
 from bptrace.render.layout import DEFAULT_ROWS, MAX_TERMS, Block, Column, Grid, Para
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 NOTATIONS = ("matrix", "index")
 MAX_COLS = 8  # matrix columns shown before the rest are summarised (the first ones, "…", the last)
-CUT_HINT = "use --rows N, --layer N or --format json"
+CUT_HINT = N_("use --rows N, --layer N or --format json")
 
 _SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
 _SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
@@ -237,7 +238,7 @@ class _Layout:
         return [self.layer] if self.layer is not None else list(range(1, self.L + 1))
 
     def mean_word(self) -> str:
-        return "mean" if self.s.reduction == "mean" else "sum"
+        return _("mean") if self.s.reduction == "mean" else _("sum")
 
     def reading_order(self) -> list[int]:
         """Rows of the trace's arrays as a reader takes them: each sample, or (max_margin) x then x_c of each."""
@@ -297,7 +298,7 @@ class MatrixLayout(_Layout):
         values: np.ndarray,
         row_labels: list[str],
         col_labels: list[str],
-        corner: str = "neuron",
+        corner: str | None = None,
         extra: tuple[str, np.ndarray | None] | None = None,
     ) -> Grid:
         """A matrix as a table: one labelled row per matrix row, one number column per matrix column.
@@ -305,6 +306,7 @@ class MatrixLayout(_Layout):
         `extra` appends one more column (the bias b[l] beside W[l]). Rows beyond `rows` and columns beyond
         MAX_COLS are summarised: the first ones, a "…" row or column, and the last.
         """
+        corner = _("neuron") if corner is None else corner
         n_rows, n_cols = values.shape
         r_idx, r_cut = _pick(n_rows, self.rows)
         c_idx, c_cut = _pick(n_cols, MAX_COLS if self.rows is not None else None)  # rows=None: everything
@@ -322,19 +324,22 @@ class MatrixLayout(_Layout):
                     cells.append("" if e is None else self.n(e[min(i, e.shape[0] - 1), 0]))
             table.rows.append(cells)
             table.styles.append("dim" if i is None else "")
-        cut = []
-        if r_cut:
-            cut.append(f"{r_cut} of {n_rows} rows")
-        if c_cut:
-            cut.append(f"{c_cut} of {n_cols} columns")
-        if cut:
-            table.caption = f"… {' and '.join(cut)} not shown ({CUT_HINT})"
+        rows_cut = _("{n} of {total} rows").format(n=r_cut, total=n_rows)
+        cols_cut = _("{n} of {total} columns").format(n=c_cut, total=n_cols)
+        if r_cut and c_cut:
+            table.caption = _("… {rows} and {columns} not shown ({hint})").format(
+                rows=rows_cut, columns=cols_cut, hint=_(CUT_HINT)
+            )
+        elif r_cut or c_cut:
+            table.caption = _("… {cut} not shown ({hint})").format(
+                cut=rows_cut if r_cut else cols_cut, hint=_(CUT_HINT)
+            )
         return table
 
     def samples_grid(self, title: str, values: np.ndarray, index: int) -> Grid:
         """An (n[l], m) matrix: rows are the neurons of layer `index` (0: the inputs), columns the samples."""
         names = list(self.s.layer_names(index))
-        return self.grid(title, values, names, pass_labels(self.trace), "neuron \\ sample")
+        return self.grid(title, values, names, pass_labels(self.trace), _("neuron \\ sample"))
 
     def shape_nm(self, index: int, values: np.ndarray) -> str:
         return shape_text((self.ng_n(index), self.cols()), values.shape)
@@ -349,65 +354,94 @@ class MatrixLayout(_Layout):
     def intro(self) -> list[Block]:
         s = self.s
         m = self.m
-        own = "dZ holds each sample's own ∂L/∂Z (bptrace's δ = ∂E_s/∂net, one column per sample)"
         if s.reduction == "mean":
-            cost = f"J = (1/m)·Σₛ L(a, y) with m = {m}; {own}, and the 1/m of the mean is written in dW and db"
+            cost = _(
+                "J = (1/m)·Σₛ L(a, y) with m = {m}; dZ holds each sample's own ∂L/∂Z (bptrace's δ = ∂E_s/∂net, one "
+                "column per sample), and the 1/m of the mean is written in dW and db"
+            ).format(m=m)
         else:
-            cost = f"J = Σₛ L(a, y) over the m = {m} samples (reduction: sum), so dW and db have no 1/m; {own}"
+            cost = _(
+                "J = Σₛ L(a, y) over the m = {m} samples (reduction: sum), so dW and db have no 1/m; dZ holds each "
+                "sample's own ∂L/∂Z (bptrace's δ = ∂E_s/∂net, one column per sample)"
+            ).format(m=m)
         if s.l2:
-            cost += (
-                f"; the L2 penalty (λ/(2m))·Σ W[l]² (every entry of every W), λ = {self.n(s.l2)}, "
-                "adds (λ/m)·W[l] to each dW[l] "
-                "(never to db)"
-            )
+            cost += _(
+                "; the L2 penalty (λ/(2m))·Σ W[l]² (every entry of every W), λ = {l2}, adds (λ/m)·W[l] to each "
+                "dW[l] (never to db)"
+            ).format(l2=self.n(s.l2))
         out: list[Block] = [
             Para(
-                "Matrix notation (Andrew Ng, Deep Learning course): each sample is one column, X = A[0] is (n[0], m), "
-                "and layer l (1 = the first after the inputs) has n[l] neurons",
+                _(
+                    "Matrix notation (Andrew Ng, Deep Learning course): each sample is one column, X = A[0] is "
+                    "(n[0], m), and layer l (1 = the first after the inputs) has n[l] neurons"
+                ),
                 "bold",
             ),
             Para(
-                "Z[l] = W[l]·A[l−1] + b[l], A[l] = g[l](Z[l]); · is the matrix product, ⊙ the element-wise "
-                "product; shapes are written (rows, columns), first in symbols, then in numbers"
+                _(
+                    "Z[l] = W[l]·A[l−1] + b[l], A[l] = g[l](Z[l]); · is the matrix product, ⊙ the element-wise "
+                    "product; shapes are written (rows, columns), first in symbols, then in numbers"
+                )
             ),
             Para(cost),
         ]
         if self.mm:
             out.append(
                 Para(
-                    "max_margin (the CS224n-style notes): each sample has two columns, its true window x and its "
-                    "corrupt window x_c, so the matrices below have 2m columns: the m true windows, then the m "
-                    "corrupt ones; L is the hinge J_s = max(0, Δ + s_c − s) and there is no Y"
+                    _(
+                        "max_margin (the CS224n-style notes): each sample has two columns, its true window x and its "
+                        "corrupt window x_c, so the matrices below have 2m columns: the m true windows, then the m "
+                        "corrupt ones; L is the hinge J_s = max(0, Δ + s_c − s) and there is no Y"
+                    )
                 )
             )
         return out
 
+    def shape(self, title: str, shape: str) -> str:
+        """'W[1], shape (n[1], n[0]) = (3, 2)': a matrix's title with its shape."""
+        return _("{matrix}, shape {shape}").format(matrix=title, shape=shape)
+
     def forward(self) -> list[Block]:
-        out: list[Block] = [Para("Forward propagation", "bold")]
+        out: list[Block] = [Para(_("Forward propagation"), "bold")]
         first = self.shown()[0]
         a_prev = self.trace.activations(first - 1).T
         if first == 1:
-            title = f"X = A[0]{' = [X | X_c]' if self.mm else ''}, shape {self.shape_nm(0, a_prev)}"
+            title = self.shape(f"X = A[0]{' = [X | X_c]' if self.mm else ''}", self.shape_nm(0, a_prev))
         else:
-            out.append(Para(f"A[{first - 1}], the output of layer {first - 1}, is the input of layer {first}", "dim"))
-            title = f"A[{first - 1}], shape {self.shape_nm(first - 1, a_prev)}"
+            out.append(
+                Para(
+                    _("A[{prev}], the output of layer {prev}, is the input of layer {layer}").format(
+                        prev=first - 1, layer=first
+                    ),
+                    "dim",
+                )
+            )
+            title = self.shape(f"A[{first - 1}]", self.shape_nm(first - 1, a_prev))
         out.append(self.samples_grid(title, a_prev, first - 1))
         for index in self.shown():
             mx = _Matrices(self.trace, index)
             layer = mx.layer
             sources = list(self.s.layer_names(index - 1))
-            title = f"W[{index}], shape {shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W.shape)}"
+            title = self.shape(f"W[{index}]", shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W.shape))
             extra = None
             if mx.b is None:
-                out.append(Para(f"layer {index} has no bias: Z[{index}] = W[{index}]·{self.name_of(index - 1)}", "dim"))
+                out.append(
+                    Para(
+                        _("layer {layer} has no bias: {rule}").format(
+                            layer=index, rule=f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}"
+                        ),
+                        "dim",
+                    )
+                )
             else:
-                title += f"; b[{index}], shape ({self.ng_n(index)}, 1) = ({layer.size}, 1)"
+                title += _("; ") + self.shape(f"b[{index}]", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
                 extra = (f"b[{index}]", layer.bias_vector().reshape(-1, 1))
                 if layer.bias_mode == "shared":
                     out.append(
                         Para(
-                            f"{layer.bias_names[0]} is one bias shared by layer {index}: b[{index}] "
-                            "repeats it in every row",
+                            _("{bias} is one bias shared by layer {layer}: {matrix} repeats it in every row").format(
+                                bias=layer.bias_names[0], layer=index, matrix=f"b[{index}]"
+                            ),
                             "dim",
                         )
                     )
@@ -415,15 +449,19 @@ class MatrixLayout(_Layout):
             plus_b = f" + b[{index}]" if mx.b is not None else ""
             out.append(
                 self.samples_grid(
-                    f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}{plus_b}, shape {self.shape_nm(index, mx.Z)}",
+                    self.shape(
+                        f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}{plus_b}", self.shape_nm(index, mx.Z)
+                    ),
                     mx.Z,
                     index,
                 )
             )
             out.append(
                 self.samples_grid(
-                    f"A[{index}] = g[{index}](Z[{index}]) = {layer.activation}(Z[{index}]), "
-                    f"shape {self.shape_nm(index, mx.A)}",
+                    self.shape(
+                        f"A[{index}] = g[{index}](Z[{index}]) = {layer.activation}(Z[{index}])",
+                        self.shape_nm(index, mx.A),
+                    ),
                     mx.A,
                     index,
                 )
@@ -433,28 +471,29 @@ class MatrixLayout(_Layout):
     def cost(self) -> list[Block]:
         s = self.s
         L = self.L
-        out: list[Block] = [Para("Cost", "bold")]
+        out: list[Block] = [Para(_("Cost"), "bold")]
         if self.mm:
             out.append(
                 Para(
-                    f"J_s = max(0, Δ + s_c − s) with Δ = {self.n(s.margin)}, s and s_c the two columns of "
-                    f"A[{L}] for sample s",
+                    _(
+                        "J_s = max(0, Δ + s_c − s) with Δ = {margin}, s and s_c the two columns of {A} for sample s"
+                    ).format(margin=self.n(s.margin), A=f"A[{L}]"),
                     "dim",
                 )
             )
-            what = "J_s, the hinge of each sample"
+            what = _("J_s, the hinge of each sample")
         else:
             Y = s.targets.T
-            out.append(self.samples_grid(f"Y, shape {self.shape_nm(L, Y)}", Y, L))
-            what = f"L(a, y), the {s.loss} loss of each sample"
+            out.append(self.samples_grid(self.shape("Y", self.shape_nm(L, Y)), Y, L))
+            what = _("L(a, y), the {loss} loss of each sample").format(loss=s.loss)
         losses = self.trace.sample_losses.reshape(1, -1)
         out.append(
             self.grid(
-                f"{what}, shape (1, m) = (1, {self.m})",
+                self.shape(what, f"(1, m) = (1, {self.m})"),
                 losses,
                 ["L"],
                 [f"s{k + 1}" for k in range(self.m)],
-                "\\ sample",
+                _("\\ sample"),
             )
         )
         how = "(1/m)·Σₛ L" if s.reduction == "mean" else "Σₛ L"
@@ -462,8 +501,9 @@ class MatrixLayout(_Layout):
             data_term = self.trace.data_loss
             out.append(
                 Para(
-                    f"J = {how} + (λ/(2m))·Σ W[l]² (every entry of every W) = {self.n(data_term)} + "
-                    f"{self.n(self.trace.penalty)} = {self.n(self.trace.loss)}"
+                    _("J = {sum} + (λ/(2m))·Σ W[l]² (every entry of every W) = {data} + {penalty} = {J}").format(
+                        sum=how, data=self.n(data_term), penalty=self.n(self.trace.penalty), J=self.n(self.trace.loss)
+                    )
                 )
             )
         else:
@@ -471,7 +511,7 @@ class MatrixLayout(_Layout):
         return out
 
     def backward(self) -> list[Block]:
-        out: list[Block] = [Para("Backward propagation", "bold")]
+        out: list[Block] = [Para(_("Backward propagation"), "bold")]
         for index in reversed(self.shown()):
             out += self.dz_blocks(index)
             out += self.dw_blocks(index)
@@ -485,52 +525,73 @@ class MatrixLayout(_Layout):
         out: list[Block] = []
         if index == self.L and cancels_derivative(layer.activation, s.loss):
             why = (
-                f"a {layer.activation} output with the {s.loss} loss: the loss cancels g′, so dZ[{index}] = "
-                f"A[{index}] − Y"
-                + (" (this holds because the targets sum to 1)" if layer.activation == "softmax" else "")
-            )
+                _(
+                    "a {activation} output with the {loss} loss: the loss cancels g′, so {rule} (this holds because "
+                    "the targets sum to 1)"
+                )
+                if layer.activation == "softmax"
+                else _("a {activation} output with the {loss} loss: the loss cancels g′, so {rule}")
+            ).format(activation=layer.activation, loss=s.loss, rule=f"dZ[{index}] = A[{index}] − Y")
             out.append(Para(why, "dim"))
-            out.append(self.samples_grid(f"dZ[{index}] = A[{index}] − Y, shape {shape}", mx.dZ, index))
+            out.append(self.samples_grid(self.shape(f"dZ[{index}] = A[{index}] − Y", shape), mx.dZ, index))
             return out
         g = f"g[{index}]′(Z[{index}])"
         if index == self.L:
             if self.mm:
                 out.append(
                     Para(
-                        f"dA[{index}] = ∂J/∂A[{index}]: −1 in a true window's column and +1 in its corrupt "
-                        "window's while the margin is violated (J_s > 0), 0 in both once it is met",
+                        _(
+                            "{dA} = ∂J/∂{A}: −1 in a true window's column and +1 in its corrupt window's while the "
+                            "margin is violated (J_s > 0), 0 in both once it is met"
+                        ).format(dA=f"dA[{index}]", A=f"A[{index}]"),
                         "dim",
                     )
                 )
             else:
                 out.append(
                     Para(
-                        f"dZ[{index}] = dA[{index}] ⊙ {g}: the {s.loss} loss does not cancel "
-                        f"{layer.activation}′, so A[{index}] − Y would be wrong here",
+                        _(
+                            "{rule}: the {loss} loss does not cancel {derivative}, so {wrong} would be wrong here"
+                        ).format(
+                            rule=f"dZ[{index}] = dA[{index}] ⊙ {g}",
+                            loss=s.loss,
+                            derivative=f"{layer.activation}′",
+                            wrong=f"A[{index}] − Y",
+                        ),
                         "dim",
                     )
                 )
             out.append(
-                self.samples_grid(f"dA[{index}] = ∂L/∂A[{index}], shape {self.shape_nm(index, mx.dA)}", mx.dA, index)
+                self.samples_grid(
+                    self.shape(f"dA[{index}] = ∂L/∂A[{index}]", self.shape_nm(index, mx.dA)), mx.dA, index
+                )
             )
             rule = f"dA[{index}] ⊙ {g}"
         else:
             w = f"W[{index + 1}]"
             if self.trace.through_updated_weights:
                 out.append(
-                    Para(f"W[{index + 1}] here is the already updated matrix: the mistake shown for comparison", "bad")
+                    Para(
+                        _("{W} here is the already updated matrix: the mistake shown for comparison").format(
+                            W=f"W[{index + 1}]"
+                        ),
+                        "bad",
+                    )
                 )
             out.append(
                 Para(
-                    f"dA[{index}] = {w}ᵀ·dZ[{index + 1}] is ({self.ng_n(index)}, {self.ng_n(index + 1)})·"
-                    f"({self.ng_n(index + 1)}, {self.cols()}) = ({self.ng_n(index)}, {self.cols()}), "
-                    f"∂L/∂A[{index}] for each sample; then ⊙ multiplies element by element",
+                    _("{rule} is {shapes}, ∂L/∂{A} for each sample; then ⊙ multiplies element by element").format(
+                        rule=f"dA[{index}] = {w}ᵀ·dZ[{index + 1}]",
+                        shapes=f"({self.ng_n(index)}, {self.ng_n(index + 1)})·({self.ng_n(index + 1)}, {self.cols()}) "
+                        f"= ({self.ng_n(index)}, {self.cols()})",
+                        A=f"A[{index}]",
+                    ),
                     "dim",
                 )
             )
             out.append(
                 self.samples_grid(
-                    f"dA[{index}] = {w}ᵀ·dZ[{index + 1}], shape {self.shape_nm(index, mx.dA)}", mx.dA, index
+                    self.shape(f"dA[{index}] = {w}ᵀ·dZ[{index + 1}]", self.shape_nm(index, mx.dA)), mx.dA, index
                 )
             )
             rule = f"W[{index + 1}]ᵀ·dZ[{index + 1}] ⊙ {g}"
@@ -538,9 +599,9 @@ class MatrixLayout(_Layout):
         f = layer.function  # its printed derivative, elementwise (⊙) over the matrices
         derivative = f.derivative.fill(out=a, net=f"Z[{index}]", a=self.n(f.value(layer.param)), times=" ⊙ ")
         out.append(
-            self.samples_grid(f"{g} = {derivative}, shape {self.shape_nm(index, mx.g_prime)}", mx.g_prime, index)
+            self.samples_grid(self.shape(f"{g} = {derivative}", self.shape_nm(index, mx.g_prime)), mx.g_prime, index)
         )
-        out.append(self.samples_grid(f"dZ[{index}] = {rule}, shape {shape}", mx.dZ, index))
+        out.append(self.samples_grid(self.shape(f"dZ[{index}] = {rule}", shape), mx.dZ, index))
         return out
 
     def dw_blocks(self, index: int) -> list[Block]:
@@ -554,55 +615,65 @@ class MatrixLayout(_Layout):
         w_shape = shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.dW.shape)
         out: list[Block] = [
             self.grid(
-                f"dW[{index}] = dZ[{index}]·{prev}ᵀ{over}{self.l2_term(index)}, shape {w_shape}",
+                self.shape(f"dW[{index}] = dZ[{index}]·{prev}ᵀ{over}{self.l2_term(index)}", w_shape),
                 mx.dW,
                 list(layer.neurons),
                 sources,
             )
         ]
-        note = (
-            f"({self.ng_n(index)}, {self.cols()})·({self.cols()}, {self.ng_n(index - 1)})"
-            + (f", m = {m}" if over else "")
-            + ("; no 1/m: the reduction is sum" if not over and m > 1 else "")
+        note = f"({self.ng_n(index)}, {self.cols()})·({self.cols()}, {self.ng_n(index - 1)})" + (
+            f", m = {m}" if over else ""
         )
+        if not over and m > 1:
+            note += _("; no 1/m: the reduction is sum")
         if s.l2:
-            note += f"; λ = {self.n(s.l2)}: (λ/m)·W[{index}] is the L2 penalty's gradient"
+            note += _("; λ = {l2}: {term} is the L2 penalty's gradient").format(
+                l2=self.n(s.l2), term=f"(λ/m)·W[{index}]"
+            )
         if m > 1 or self.mm:
             factor = "(1/m)·Σₛ" if s.reduction == "mean" else "Σₛ"
             each = (
-                "the outer products of its two windows, x and x_c"
+                _("the outer products of its two windows, x and x_c")
                 if self.mm
-                else f"column s of dZ[{index}] times column s of {prev}, transposed"
+                else _("column s of {dZ} times column s of {A}, transposed").format(dZ=f"dZ[{index}]", A=prev)
             )
-            note += (
-                f"; the batch dW[{index}] equals the {self.mean_word()} of the per-sample dW"
-                + (" plus the L2 term" if s.l2 else "")
-                + f": {factor} dZ[{index}][:, s]·{prev}[:, s]ᵀ "
-                f"({each})"
+            template = (
+                _("; the batch {dW} equals the {mean} of the per-sample dW plus the L2 term: {rule} ({each})")
+                if s.l2
+                else _("; the batch {dW} equals the {mean} of the per-sample dW: {rule} ({each})")
+            )
+            note += template.format(
+                dW=f"dW[{index}]",
+                mean=self.mean_word(),
+                rule=f"{factor} dZ[{index}][:, s]·{prev}[:, s]ᵀ",
+                each=each,
             )
         out.append(Para(note, "dim"))
         if mx.db is None:
-            out.append(Para(f"layer {index} has no bias: no db[{index}]", "dim"))
+            out.append(Para(_("layer {layer} has no bias: no {db}").format(layer=index, db=f"db[{index}]"), "dim"))
             return out
         if layer.bias_mode == "shared":
             out.append(
                 Para(
-                    f"{layer.bias_names[0]} is one bias shared by layer {index}: db[{index}] = "
-                    f"np.sum(dZ[{index}]){over} sums over the layer's neurons as well as over the samples",
+                    _(
+                        "{bias} is one bias shared by layer {layer}: {rule} sums over the layer's neurons as well "
+                        "as over the samples"
+                    ).format(bias=layer.bias_names[0], layer=index, rule=f"db[{index}] = np.sum(dZ[{index}]){over}"),
                     "dim",
                 )
             )
-            title = f"db[{index}] = Σ dZ[{index}]{over}, shape (1, 1) = (1, 1)"
+            title = self.shape(f"db[{index}] = Σ dZ[{index}]{over}", "(1, 1) = (1, 1)")
             labels = [layer.bias_names[0]]
         else:
             out.append(
                 Para(
-                    f"db[{index}] = np.sum(dZ[{index}], axis=1, keepdims=True){over}: each row of "
-                    f"dZ[{index}] summed over the samples, kept as a column",
+                    _("{rule}: each row of {dZ} summed over the samples, kept as a column").format(
+                        rule=f"db[{index}] = np.sum(dZ[{index}], axis=1, keepdims=True){over}", dZ=f"dZ[{index}]"
+                    ),
                     "dim",
                 )
             )
-            title = f"db[{index}] = Σₛ dZ[{index}]{over}, shape ({self.ng_n(index)}, 1) = ({layer.size}, 1)"
+            title = self.shape(f"db[{index}] = Σₛ dZ[{index}]{over}", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
             labels = list(layer.neurons)
         out.append(self.grid(title, mx.db, labels, [f"db[{index}]"]))
         return out
@@ -610,22 +681,27 @@ class MatrixLayout(_Layout):
     def update(self) -> list[Block]:
         s = self.s
         out: list[Block] = [
-            Para(f"Update (α = η = {self.n(s.learning_rate)}; every update uses the matrices before the step)", "bold")
+            Para(
+                _("Update (α = η = {eta}; every update uses the matrices before the step)").format(
+                    eta=self.n(s.learning_rate)
+                ),
+                "bold",
+            )
         ]
         for index in self.shown():
             mx = _Matrices(self.trace, index)
             layer = mx.layer
             sources = list(self.s.layer_names(index - 1))
-            title = (
-                f"W[{index}] := W[{index}] − α·dW[{index}], shape "
-                f"{shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape)}"
+            title = self.shape(
+                f"W[{index}] := W[{index}] − α·dW[{index}]",
+                shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape),
             )
             extra = None
             if mx.b_new is not None:
                 if s.update_biases:
-                    title += f"; b[{index}] := b[{index}] − α·db[{index}]"
+                    title += _("; ") + f"b[{index}] := b[{index}] − α·db[{index}]"
                 else:
-                    out.append(Para(f"b[{index}] is not updated (update_biases: false)", "dim"))
+                    out.append(Para(_("{b} is not updated (update_biases: false)").format(b=f"b[{index}]"), "dim"))
                 extra = (f"b[{index}]", _broadcast(mx.b_new, layer.size))
             out.append(self.grid(title, mx.W_new, list(layer.neurons), sources, extra=extra))
         return out
@@ -676,8 +752,8 @@ class IndexLayout(_Layout):
 
     def sample_cols(self) -> list[Column]:
         if self.mm:
-            return [Column("window", "name")]
-        return [Column("sample", "num")] if self.m > 1 else []
+            return [Column(_("window"), "name")]
+        return [Column(_("sample"), "num")] if self.m > 1 else []
 
     def sample_cell(self, row: int) -> list[str]:
         if self.mm:
@@ -685,16 +761,19 @@ class IndexLayout(_Layout):
         return [str(row + 1)] if self.m > 1 else []
 
     def limited(self, items: list[Any], table: Grid, what: str) -> list[Any]:
+        """The items shown; `what` is a marked plural noun (N_("neurons")) for the caption of what was cut."""
         if self.rows is None or len(items) <= self.rows:
             return items
-        table.caption = f"… {len(items) - self.rows} more {what} not shown ({CUT_HINT})"
+        table.caption = _("… {n} more {what} not shown ({hint})").format(
+            n=len(items) - self.rows, what=_(what), hint=_(CUT_HINT)
+        )
         return items[: self.rows]
 
     # ---- sections ----
     def intro(self) -> list[Block]:
         inputs = [f"a⁽⁰⁾{sub(j + 1)} = {x}" for j, x in enumerate(self.s.input_names)]
         if len(inputs) > MAX_TERMS:
-            inputs = inputs[: MAX_TERMS - 1] + [f"… {len(inputs) - MAX_TERMS + 1} more"]
+            inputs = inputs[: MAX_TERMS - 1] + [_("… {n} more").format(n=len(inputs) - MAX_TERMS + 1)]
         lines = [
             "z⁽ˡ⁾ᵢ = Σⱼ W⁽ˡ⁾ᵢⱼ·a⁽ˡ⁻¹⁾ⱼ + b⁽ˡ⁾ᵢ,  a⁽ˡ⁾ᵢ = f(z⁽ˡ⁾ᵢ),  a⁽⁰⁾ⱼ = xⱼ;  δ⁽ˡ⁾ᵢ = ∂E/∂z⁽ˡ⁾ᵢ;",
             "δ⁽ᴸ⁾ᵢ = ∂E/∂a⁽ᴸ⁾ᵢ·f′(z⁽ᴸ⁾ᵢ),  δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ),  "
@@ -702,22 +781,30 @@ class IndexLayout(_Layout):
         ]
         if self.mm:
             lines.append(
-                "max_margin: two passes per sample, the true window x and the corrupt window x_c (bptrace's "
-                ":k and :kc); a sample's gradient adds its two windows' products"
+                _(
+                    "max_margin: two passes per sample, the true window x and the corrupt window x_c (bptrace's "
+                    ":k and :kc); a sample's gradient adds its two windows' products"
+                )
             )
         if self.m > 1 or self.mm:
             lines.append(
-                f"per sample s (the :s of bptrace's names); the batch gradient is the {self.mean_word()} "
-                f"over the m = {self.m} samples"
+                _(
+                    "per sample s (the :s of bptrace's names); the batch gradient is the {mean} over the m = {m} "
+                    "samples"
+                ).format(mean=self.mean_word(), m=self.m)
             )
         if self.s.l2:
-            lines.append(f"L2 penalty (λ/(2m))·Σ W², λ = {self.n(self.s.l2)}: each ∂E/∂W⁽ˡ⁾ᵢⱼ gains (λ/m)·W⁽ˡ⁾ᵢⱼ")
-        lines.append("the inputs: " + ", ".join(inputs))
+            lines.append(
+                _("L2 penalty (λ/(2m))·Σ W², λ = {l2}: each ∂E/∂W⁽ˡ⁾ᵢⱼ gains (λ/m)·W⁽ˡ⁾ᵢⱼ").format(l2=self.n(self.s.l2))
+            )
+        lines.append(_("the inputs: {inputs}").format(inputs=", ".join(inputs)))
         return [
             Para(
-                'Index notation (the general formula of "Backpropagation in Neural Networks"): layer l = 1 … L '
-                "(1 = the first after the inputs), i a neuron of layer l, j one of layer l − 1, k one of layer l + 1, "
-                "all counted from 1",
+                _(
+                    'Index notation (the general formula of "Backpropagation in Neural Networks"): layer l = 1 … L '
+                    "(1 = the first after the inputs), i a neuron of layer l, j one of layer l − 1, k one of layer "
+                    "l + 1, all counted from 1"
+                ),
                 "bold",
             ),
             Para("\n".join(lines)),
@@ -727,7 +814,9 @@ class IndexLayout(_Layout):
         layer = self.s.layers[index - 1]
         lt = self.trace.layers[index - 1]
         table = Grid(
-            f"Forward pass, layer {index} ({layer.activation}): z{layer_sup(index)}ᵢ and a{layer_sup(index)}ᵢ",
+            _("Forward pass, layer {layer} ({activation}): {z} and {a}").format(
+                layer=index, activation=layer.activation, z=f"z{layer_sup(index)}ᵢ", a=f"a{layer_sup(index)}ᵢ"
+            ),
             self.sample_cols()
             + [
                 Column("z⁽ˡ⁾ᵢ = bptrace", "name"),
@@ -737,7 +826,7 @@ class IndexLayout(_Layout):
             ],
         )
         cells = [(row, r) for row in self.reading_order() for r in range(layer.size)]
-        for row, r in self.limited(cells, table, "neurons"):
+        for row, r in self.limited(cells, table, N_("neurons")):
             x = layer.neurons[r]
             table.rows.append(
                 self.sample_cell(row)
@@ -755,10 +844,14 @@ class IndexLayout(_Layout):
         s = self.s
         top = layer_sup(self.L)
         if self.mm:
-            lines = [f"J_s = max(0, Δ + s_c − s), Δ = {self.n(s.margin)}, s = a{top}₁ of x and s_c = a{top}₁ of x_c"]
+            lines = [
+                _("J_s = max(0, Δ + s_c − s), Δ = {margin}, s = {a} of x and s_c = {a} of x_c").format(
+                    margin=self.n(s.margin), a=f"a{top}₁"
+                )
+            ]
         else:
             term = functions.loss(s.loss).term.fill(t="tᵢ", o=f"a{top}ᵢ", n="n")
-            lines = [f"E_s = Σᵢ {term} ({s.loss}, per sample)"]
+            lines = [_("E_s = Σᵢ {term} ({loss}, per sample)").format(term=term, loss=s.loss)]
         if self.m > 1 or self.mm:
             lines += [
                 f"  E{sub(k + 1)} = E_total:{k + 1} = {self.n(v)}" for k, v in enumerate(self.trace.sample_losses)
@@ -783,25 +876,31 @@ class IndexLayout(_Layout):
         layer = s.layers[index - 1]
         lt = self.trace.layers[index - 1]
         output = index == self.L
-        head = "output layer" if output else f"hidden layer {index}"
         here, above = layer_sup(index), layer_sup(index + 1)
         cancels = output and cancels_derivative(layer.activation, s.loss)
         if cancels:
-            rule = f"δ{here}ᵢ = a{here}ᵢ − tᵢ ({layer.activation} with {s.loss}: the loss cancels f′" + (
-                "; this holds because the targets sum to 1)" if layer.activation == "softmax" else ")"
-            )
+            rule = (
+                _("{rule} ({activation} with {loss}: the loss cancels f′; this holds because the targets sum to 1)")
+                if layer.activation == "softmax"
+                else _("{rule} ({activation} with {loss}: the loss cancels f′)")
+            ).format(rule=f"δ{here}ᵢ = a{here}ᵢ − tᵢ", activation=layer.activation, loss=s.loss)
         elif output:
             rule = f"δ{here}ᵢ = ∂E/∂a{here}ᵢ·f′(z{here}ᵢ)"
             if self.mm:
-                rule += " with ∂J/∂s = −1 (x), +1 (x_c) while the margin is violated, else 0"
+                rule = _("{rule} with ∂J/∂s = −1 (x), +1 (x_c) while the margin is violated, else 0").format(rule=rule)
         else:
             rule = f"δ{here}ᵢ = (Σₖ W{above}ₖᵢ·δ{above}ₖ)·f′(z{here}ᵢ)"
+        title = (
+            _("δ of the output layer ({activation}): {rule}")
+            if output
+            else _("δ of the hidden layer {layer} ({activation}): {rule}")
+        )
         table = Grid(
-            f"δ of the {head} ({layer.activation}): {rule}",
-            self.sample_cols() + [Column("δ⁽ˡ⁾ᵢ = bptrace", "name"), Column("formula", "text"), Column("δ", "num")],
+            title.format(layer=index, activation=layer.activation, rule=rule),
+            self.sample_cols() + [Column("δ⁽ˡ⁾ᵢ = bptrace", "name"), Column(_("formula"), "text"), Column("δ", "num")],
         )
         cells = [(row, r) for row in self.reading_order() for r in range(layer.size)]
-        for row, r in self.limited(cells, table, "neurons"):
+        for row, r in self.limited(cells, table, N_("neurons")):
             x = layer.neurons[r]
             name = f"{self.delta(index, r)} = delta_{x}{self.suffix(row)}"
             fp = f"f′({self.z(index, r)})"
@@ -834,13 +933,13 @@ class IndexLayout(_Layout):
     def gradients(self) -> Grid:
         s = self.s
         params = [p for p in s.parameters() if self.layer is None or p.layer == self.layer]
-        how = "" if self.m == 1 and not self.mm else f", the {self.mean_word()} over the samples"
-        l2 = " (+ (λ/m)·W⁽ˡ⁾ᵢⱼ, the L2 term)" if s.l2 else ""
+        how = "" if self.m == 1 and not self.mm else _(", the {mean} over the samples").format(mean=self.mean_word())
+        l2 = _(" (+ (λ/m)·W⁽ˡ⁾ᵢⱼ, the L2 term)") if s.l2 else ""
         table = Grid(
-            f"Gradients: ∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ{l2}, ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ{how}",
-            [Column("∂E/∂θ = bptrace", "name"), Column("formula", "text"), Column("∂E/∂θ", "num")],
+            _("Gradients: {rules}").format(rules=f"∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ{l2}, ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ{how}"),
+            [Column("∂E/∂θ = bptrace", "name"), Column(_("formula"), "text"), Column("∂E/∂θ", "num")],
         )
-        for p in self.limited(params, table, "parameters"):
+        for p in self.limited(params, table, N_("parameters")):
             lt = self.trace.layers[p.layer - 1]
             per_sample = self.trace.sample_grad(p)
             if p.kind == "weight":
@@ -851,7 +950,9 @@ class IndexLayout(_Layout):
                 products = {row: f"{self.p(lt.delta[row, r])} × {self.p(prev[row, c])}" for row in self.reading_order()}
             elif (chain := factors.parameter(self.trace, p)).combine == "sum":
                 symbol = self.b(p.layer, None)
-                head = f"Σᵢ δ{layer_sup(p.layer)}ᵢ (one bias shared by layer {p.layer})"
+                head = _("{sum} (one bias shared by layer {layer})").format(
+                    sum=f"Σᵢ δ{layer_sup(p.layer)}ᵢ", layer=p.layer
+                )
                 products = {row: _sum([self.p(v) for v in chain.at(row)]) for row in self.reading_order()}
             else:
                 symbol = self.b(p.layer, p.row)
@@ -861,8 +962,12 @@ class IndexLayout(_Layout):
             if self.mm:
                 factor = f"(1/{self.m})·Σₛ" if s.reduction == "mean" else "Σₛ"
                 lines = [f"  {self.sample_cell(row)[0]}: {v}" for row, v in products.items()]
-                lines += [f"  sample {k + 1}: x + x_c = {self.p(per_sample[k])}" for k in range(self.m)]
-                formula = f"{factor} {head}, through both windows\n" + "\n".join(lines)
+                lines += [
+                    _("  sample {k}: x + x_c = {value}").format(k=k + 1, value=self.p(per_sample[k]))
+                    for k in range(self.m)
+                ]
+                formula = _("{sum} {head}, through both windows").format(sum=factor, head=head) + "\n"
+                formula += "\n".join(lines)
             elif self.m == 1:
                 formula = f"{head}\n= {products[0]}"
             else:
@@ -885,7 +990,7 @@ class IndexLayout(_Layout):
         s = self.s
         params = [p for p in s.parameters() if self.layer is None or p.layer == self.layer]
         table = Grid(
-            f"Updates: θ⁺ = θ − η·∂E/∂θ (η = {self.n(s.learning_rate)})",
+            _("Updates: {rule}").format(rule=f"θ⁺ = θ − η·∂E/∂θ (η = {self.n(s.learning_rate)})"),
             [
                 Column("θ = bptrace", "name"),
                 Column("θ", "num"),
@@ -894,7 +999,7 @@ class IndexLayout(_Layout):
                 Column("", "text"),
             ],
         )
-        for p in self.limited(params, table, "parameters"):
+        for p in self.limited(params, table, N_("parameters")):
             if p.kind == "weight":
                 symbol = self.w(p.layer, p.row or 0, p.col or 0)
             else:
@@ -907,7 +1012,7 @@ class IndexLayout(_Layout):
                     self.n(self.trace.value(p)),
                     self.n(step),
                     self.n(self.trace.new_value(p)),
-                    "frozen (update_biases: false)" if frozen else "",
+                    _("frozen (update_biases: false)") if frozen else "",
                 ]
             )
             table.styles.append("")
@@ -917,7 +1022,8 @@ class IndexLayout(_Layout):
 def _sum(terms: list[str]) -> str:
     """a + b + c, long sums summarised (the first terms, how many more, the last) as in the scalar tables."""
     if len(terms) > MAX_TERMS:
-        return " + ".join(terms[: MAX_TERMS - 2]) + f" + … ({len(terms) - MAX_TERMS + 1} more) + " + terms[-1]
+        more = _("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1)
+        return " + ".join(terms[: MAX_TERMS - 2]) + f" + {more} + " + terms[-1]
     return " + ".join(terms)
 
 

@@ -13,16 +13,21 @@ With ascii=True every symbol is spelled in ASCII (fmt.to_ascii) and tables use A
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich import box
-from rich.cells import cell_len
+from rich.cells import cell_len, chop_cells
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from bptrace import i18n
 from bptrace.fmt import DEFAULT_DIGITS, to_ascii
+from bptrace.i18n import _
 from bptrace.render.layout import DEFAULT_ROWS, Block, Column, Grid, TraceLayout
 
 if TYPE_CHECKING:
@@ -42,13 +47,106 @@ def to_rich(blocks: Iterable[Block], ascii: bool = False) -> list[Any]:
         if isinstance(block, Grid):
             out.append(GridView(block, ascii))
         else:
-            out.append(Text(t(block.text), style=STYLES.get(block.style, "")))
+            out.append(prose(t(block.text), STYLES.get(block.style, "")))
             if block.style == "bold":
                 out.append(Text(""))
     return out
 
 
+# ---- Chinese text: where a line may break ----
+# Chinese has no spaces between words: a line may break between any two Chinese characters, and between a
+# Chinese character and a word of Latin letters or digits, but never inside a number, a name or a formula
+# piece (they are runs of narrow characters), never before closing punctuation and never after opening.
+_NO_BREAK_BEFORE = set("，。；：、！？）】」』》〉”’,.;:!?)]}%…·")
+_NO_BREAK_AFTER = set("（【「『《〈“‘([{")
+_SPACES = re.compile(r"(\s+)")
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
+
+
+def _cjk(text: str) -> bool:
+    """Whether text has wide (Chinese, Japanese, Korean, full-width) characters."""
+    return any(_wide(ch) for ch in text)
+
+
+def pieces(line: str) -> list[str]:
+    """A line cut at every place it may break (spaces stay at the end of the piece before them)."""
+    out: list[str] = []
+    for part in _SPACES.split(line):
+        if not part:
+            continue
+        if part.isspace():
+            if out:
+                out[-1] += part
+            else:
+                out.append(part)
+            continue
+        start = 0
+        for k in range(1, len(part)):
+            a, b = part[k - 1], part[k]
+            if (_wide(a) or _wide(b)) and b not in _NO_BREAK_BEFORE and a not in _NO_BREAK_AFTER:
+                out.append(part[start:k])
+                start = k
+        out.append(part[start:])
+    return out
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Text wrapped to `width` cells, breaking only where `pieces` allows (a piece wider than the line is cut)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for piece in pieces(paragraph):
+            if line and cell_len((line + piece).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = ""
+            if not line and cell_len(piece.rstrip()) > width:
+                chopped = chop_cells(piece.rstrip(), width)
+                lines += chopped[:-1]
+                line = chopped[-1] + piece[len(piece.rstrip()) :]
+                continue
+            line += piece
+        lines.append(line.rstrip())
+    return lines
+
+
+class Prose:
+    """Text that wraps as Chinese does (see `pieces`): a paragraph, a title or a cell holding Chinese."""
+
+    def __init__(self, text: str, style: str = "") -> None:
+        self.text = text
+        self.style = style
+
+    @property
+    def plain(self) -> str:
+        return self.text
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        least = max((cell_len(p.rstrip()) for line in self.text.split("\n") for p in pieces(line)), default=0)
+        most = max((cell_len(line) for line in self.text.split("\n")), default=0)
+        return Measurement(min(least, options.max_width), min(most, options.max_width))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n".join(wrap(self.text, options.max_width)), style=self.style)
+
+
+def prose(text: str, style: str = "") -> Any:
+    """A paragraph for the terminal: rich's Text, or where bptrace speaks Chinese and the text holds Chinese, Prose."""
+    if i18n.language() != "en" and _cjk(text):
+        return Prose(text, style)
+    return Text(text, style=style)
+
+
 def _words(text: str) -> list[str]:
+    if i18n.language() != "en" and _cjk(text):
+        return [p.strip() for line in text.split("\n") for p in pieces(line) if p.strip()]
+    return [word for line in text.split("\n") for word in line.split(" ") if word]
+
+
+def _header_words(text: str) -> list[str]:
+    """A header's words: it wraps at its spaces only (a Chinese header word stays whole)."""
     return [word for line in text.split("\n") for word in line.split(" ") if word]
 
 
@@ -64,7 +162,7 @@ class _Measured:
         self.header = column.header
         lines = [line for cell in cells for line in cell.split("\n")]
         self.widest_cell = _widest(lines)
-        head_least = _widest(_words(column.header))
+        head_least = _widest(_header_words(column.header))
         if column.kind == "num":  # a number never wraps (its header wraps between its words)
             self.least = max(self.widest_cell, head_least)
         else:  # formulas and names wrap between their words ("z⁽¹⁾₁ = net_h1_1:1"), never inside one
@@ -101,20 +199,20 @@ class GridView:
         if widths is not None:
             yield self.table(t, measured, widths, rows, styles)
             return
-        yield Text(t(g.title), style="bold")
+        yield prose(t(g.title), "bold")
         yield Text("")
         inline = [m for m in measured if not m.wraps or m.most <= SHORT]
         below = [m for m in measured if m not in inline]
         label = min(_widest(m.header for m in below), width // 3) if below else 0
         headers = [_inline_header(measured, m) for m in inline]
-        widths = [max(m.widest_cell, _widest(_words(h))) for m, h in zip(inline, headers)]
+        widths = [max(m.widest_cell, _widest(_header_words(h))) for m, h in zip(inline, headers)]
         fits = sum(widths) + 3 * len(inline) - 1 <= width
         if fits and _widest_word(below) <= width - INDENT - label - 2:
             yield from self.under_rows(console, measured, inline, headers, widths, rows, styles, width)
         else:
             yield from self.blocks(measured, rows, styles, width)
         if g.caption:
-            yield Text(t(g.caption), style="dim")
+            yield prose(t(g.caption), "dim")
         yield Text("")
 
     # ---- 1. one table ----
@@ -128,11 +226,11 @@ class GridView:
     ) -> Table:
         g = self.grid
         table = Table(
-            title=Text(t(g.title), style="bold"),
+            title=prose(t(g.title), "bold"),
             title_justify="left",
             box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
             pad_edge=False,
-            caption=Text(t(g.caption), style="dim") if g.caption else None,
+            caption=prose(t(g.caption), "dim") if g.caption else None,
             caption_justify="left",
         )
         for m, w in zip(measured, widths):
@@ -150,8 +248,8 @@ class GridView:
             table.add_row(*(self.cell(m, cell) for m, cell in zip(measured, row)), style=STYLES.get(style, ""))
         return table
 
-    def cell(self, m: _Measured, text: str) -> Text:
-        return Text(text, style=m.column.styles.get(text, ""))
+    def cell(self, m: _Measured, text: str) -> Any:
+        return prose(text, m.column.styles.get(text, ""))
 
     # ---- 2. the numbers in a row, the formulas under it ----
     def under_rows(
@@ -227,7 +325,7 @@ class GridView:
 def _inline_header(measured: list[_Measured], m: _Measured) -> str:
     """A 'value' column right after a formula column is headed by that formula's header when the formulas move."""
     k = measured.index(m)
-    if m.header == "value" and k and measured[k - 1].wraps and measured[k - 1].most > SHORT:
+    if m.header == _("value") and k and measured[k - 1].wraps and measured[k - 1].most > SHORT:
         return measured[k - 1].header
     return m.header
 

@@ -11,8 +11,11 @@ Each activation's kinks and its convention come from its registry entry (bptrace
 
 from __future__ import annotations
 
+from bptrace.i18n import N_
+from bptrace.message import Message
+
 HINGE = "max_margin"  # the name under which the hinge's corner is reported
-HINGE_NOTE = "the max-margin hinge at its corner (Δ + s_c − s = 0): taken as 0"
+HINGE_NOTE = Message(N_("the max-margin hinge at its corner (Δ + s_c − s = 0): taken as 0"))
 
 
 def activation_kinks(activation: str, param: float | None = None) -> tuple[float, ...]:
@@ -28,14 +31,15 @@ def kink_note(activation: str, param: float | None = None) -> str:
 
     if activation == HINGE:
         return HINGE_NOTE
-    return functions.activation(activation).kink_note(param) or f"{activation} has no kink"
+    return functions.activation(activation).kink_note(param) or Message(N_("{name} has no kink"), name=activation)
 
 
-def kink_place(activation: str) -> str:
-    """What crossing the kink means, for a reason: "relu's kink at net = 0", "the max-margin hinge's corner"."""
+def kink_place(activation: str, net: str = "net") -> str:
+    """What crossing the kink means, for a reason: "relu's kink at net = 0", "the max-margin hinge's corner";
+    `net` names the net ("net_h1")."""
     if activation == HINGE:
-        return "the max-margin hinge's corner (Δ + s_c − s = 0)"
+        return Message(N_("the max-margin hinge's corner (Δ + s_c − s = 0)"))
     from bptrace import functions
 
     points = "0" if functions.activation(activation).kinked else ""
-    return f"{activation}'s kink at net = {points}"
+    return Message(N_("{name}'s kink at {net} = {point}"), name=activation, net=net, point=points)

@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bptrace.display import Displayable
+from bptrace.i18n import N_
+from bptrace.message import Message
 from bptrace.verify import tolerances as tol
 from bptrace.verify.tolerances import FD_RTOL, FD_STEP, FLOOR, SYMPY_RTOL
 
@@ -257,16 +259,18 @@ def _crossing(scenario: Scenario, base: list[tuple[str, int, Any]], now: list[tu
     from bptrace.verify import kinks
 
     m = scenario.samples
-    for (name, i, before), (_, _, after) in zip(base, now):
+    for (name, i, before), (_name, _i, after) in zip(base, now):
         changed = np.argwhere(before != after)
         if len(changed):
             row = int(changed[0][0])
             if name == kinks.HINGE:
-                return f"{kinks.kink_place(name)} of sample {row + 1}"
+                return Message(N_("{place} of sample {sample}"), place=kinks.kink_place(name), sample=row + 1)
             col = int(changed[0][1])
             neuron = scenario.layers[i].neurons[col]
-            window = (" (corrupt window)" if row >= m else "") if scenario.max_margin else ""
-            return f"{kinks.kink_place(name).replace('net', f'net_{neuron}')} in sample {row % m + 1}{window}"
+            place = kinks.kink_place(name, f"net_{neuron}")
+            if scenario.max_margin and row >= m:
+                return Message(N_("{place} in sample {sample} (corrupt window)"), place=place, sample=row % m + 1)
+            return Message(N_("{place} in sample {sample}"), place=place, sample=row % m + 1)
     return None
 
 
@@ -328,7 +332,7 @@ def finite_differences(
         value = tol.combine((values[0], values[1], values[2], values[3]), h)
         noise = tol.fd_noise(base_loss, h, loss_error)
         if crossed:
-            reason = f"the stencil θ ± 2h (h = {h:.0e}) crosses {crossed}"
+            reason = Message(N_("the stencil θ ± 2h (h = {h}) crosses {crossed}"), h=f"{h:.0e}", crossed=crossed)
             return FiniteDifference(value, h, True, noise=noise, reason=reason)
         return FiniteDifference(value, h, False, noise=noise)
 
@@ -367,21 +371,28 @@ def finite_differences(
             coarse = not (result.noise or 0.0) < max(abs(g), abs(result.value)) / 2
             why = None
             if miss(result) > rtol * abs(g) and coarse:
-                why = (
-                    f"the float64 loss is too coarse here to judge (the rounding error bound "
-                    f"{result.noise:.1e} is not below half of |g|)"
+                why = Message(
+                    N_(
+                        "the float64 loss is too coarse here to judge (the rounding error bound {bound} is not "
+                        "below half of |g|)"
+                    ),
+                    bound=f"{result.noise:.1e}",
                 )
             elif not agrees(result) and len(tried) > 1 and (noisy or flat):
-                why = (
-                    "the float64 loss did not change at any step (it is flat to rounding here)"
+                why = Message(
+                    N_("the float64 loss did not change at any step (it is flat to rounding here)")
                     if flat
-                    else "the float64 loss is too noisy here to judge (the steps h, 10h, 100h disagree with each other)"
+                    else N_(
+                        "the float64 loss is too noisy here to judge (the steps h, 10h, 100h disagree with each other)"
+                    )
                 )
             if why is not None:
                 result = dataclasses.replace(result, inconclusive=True, reason=why)
         if result.value != result.value:
             # the engine refuses the loss at a stencil point (e.g. ln 0 of a saturated output): no verdict
-            why = "the engine cannot evaluate the loss at a stencil point (e.g. ln 0 of a saturated output)"
+            why = Message(
+                N_("the engine cannot evaluate the loss at a stencil point (e.g. ln 0 of a saturated output)")
+            )
             result = dataclasses.replace(result, inconclusive=True, reason=why)
         out[p.name] = result
     return out
@@ -428,16 +439,23 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
         at = _activation_kink(trace, i)
         for sample, k in np.argwhere(at):
             if rows is None or int(k) in rows:
-                window = (" (corrupt window)" if sample >= m else "") if s.max_margin else ""
-                return f"net_{layer.neurons[int(k)]} = 0 in sample {int(sample) % m + 1}{window}: " + kinks.kink_note(
-                    layer.activation, layer.param
+                template = (
+                    N_("{net} = 0 in sample {sample} (corrupt window): {note}")
+                    if s.max_margin and sample >= m
+                    else N_("{net} = 0 in sample {sample}: {note}")
+                )
+                return Message(
+                    template,
+                    net=f"net_{layer.neurons[int(k)]}",
+                    sample=int(sample) % m + 1,
+                    note=kinks.kink_note(layer.activation, layer.param),
                 )
         return None
 
     above: list[str | None] = [None] * (L + 1)  # the first kink in the layers from index on
     if hinge is not None and hinge.any():
         sample = int(hinge.nonzero()[0][0]) % m
-        above[L] = f"sample {sample + 1}: {kinks.HINGE_NOTE}"
+        above[L] = Message(N_("sample {sample}: {note}"), sample=sample + 1, note=kinks.HINGE_NOTE)
     for i in reversed(range(L)):
         above[i] = where(i, None) or above[i + 1]
     out: dict[str, str | None] = {}
@@ -577,9 +595,11 @@ def verify(
         for p in sample(scenario, sample_per_layer, params):
             sizes = [layer.size for layer in scenario.layers[p.layer - 1 :]]
             if symbolic.paths(sizes) > SAMPLE_PATH_LIMIT:
-                note = (
-                    f"layer {p.layer}: not derived by SymPy in mode sample "
-                    f"({symbolic.paths(sizes)} paths to the loss > {SAMPLE_PATH_LIMIT})"
+                note = Message(
+                    N_("layer {layer}: not derived by SymPy in mode sample ({paths} paths to the loss > {limit})"),
+                    layer=p.layer,
+                    paths=symbolic.paths(sizes),
+                    limit=SAMPLE_PATH_LIMIT,
                 )
                 if note not in notes:
                     notes.append(note)
@@ -593,8 +613,15 @@ def verify(
         names = {p.name for p in sample(scenario, FD_SAMPLE_PER_LAYER, params)} | {p.name for p in to_derive}
         fd_params = [p for p in params if p.name in names]
         notes.append(
-            f"finite differences for {len(fd_params)} of {len(params)} parameters "
-            f"({FD_SAMPLE_PER_LAYER} evenly spaced per layer, and SymPy's sample)"
+            Message(
+                N_(
+                    "finite differences for {n} of {total} parameters ({per_layer} evenly spaced per layer, "
+                    "and SymPy's sample)"
+                ),
+                n=len(fd_params),
+                total=len(params),
+                per_layer=FD_SAMPLE_PER_LAYER,
+            )
         )
     else:
         fd_params = params
