@@ -60,14 +60,14 @@ def lesson(scenario: str | None, target: str | None, digits: int, output: str | 
 
         explanation = build(t, target, digits=digits)
         slides = slides_from_explanation(s, explanation)
-        title = f"{explanation.target} · {s.title}"
+        title = f"{explanation.target} · {s.display_title()}"
     else:
         from bptrace.render.layout import SECTIONS, TraceLayout
 
         layout = TraceLayout(t, digits=digits, rows=None)
         blocks = [b for name in SECTIONS[1:-1] for b in getattr(layout, f"section_{name}")()]
         slides = slides_from_blocks(s, blocks)
-        title = s.title
+        title = s.display_title()
     if not slides:
         raise BptraceError(_("nothing to step through"), hint=_("check the scenario with 'bptrace run'"))
     write_output(lesson_html(Lesson(title, s, slides)), destination)

@@ -208,7 +208,7 @@ def train(
             result.history,
             plot_target,
             epochs=result.history_epochs,
-            title=_("{title}: loss over {epochs} epochs").format(title=s.title, epochs=epochs),
+            title=_("{title}: loss over {epochs} epochs").format(title=s.display_title(), epochs=epochs),
             ascii=ascii_,
         )
         notes.append(_("wrote {file}").format(file=plot_path))
@@ -327,7 +327,7 @@ class TrainingView:
         from bptrace.render.terminal import prose
 
         r, s = self.r, self.r.initial
-        yield prose(self.t(s.title), "bold")
+        yield prose(self.t(s.display_title()), "bold")
         yield Text(network_sketch(s, ascii=self.ascii))
         yield Text("")
         if r.full_batch:

@@ -1206,7 +1206,7 @@ class _Builder:
             target=q.name,
             kind=q.kind,
             what=self.describe(q),
-            scenario=self.s.title,
+            scenario=self.s.display_title(),
             digits=self.digits,
             symbol=var(q.name),
             value=math.nan,

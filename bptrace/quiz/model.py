@@ -272,12 +272,12 @@ def build(
         ident = base if seen[base] == 1 else f"{base}-{seen[base]}"
         if variants is None:
             made: list[tuple[Scenario, int | None, str | None, str | None]] = [(s, None, None, None)]
-            title = s.title
+            title = s.display_title()
         else:
             assert seed is not None
             made = list(random_variants(s, ref, variants, seed))
             title = _("{title}: {n} random variants (seeds {first} to {last})").format(
-                title=s.title, n=variants, first=seed, last=seed + variants - 1
+                title=s.display_title(), n=variants, first=seed, last=seed + variants - 1
             )
         # asked names are the scenario's (carried to each variant by position); the default questions are
         # the variants' own (a shared bias of the scenario has no place in a variant)
@@ -286,7 +286,7 @@ def build(
         exercises = []
         for k, (scenario, vseed, vcommand, vsource) in enumerate(made, start=1):
             number_ident = ident if variants is None else f"{ident}-{k}"
-            exercise_title = scenario.title
+            exercise_title = scenario.display_title()
             exercises.append(_exercise(number_ident, k, exercise_title, scenario, vseed, vcommand, vsource))
             exercises[-1].asks = _asks(exercises[-1], source, specs, rules, digits)
         groups.append(Group(ref, ident, title, exercises))

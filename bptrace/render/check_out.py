@@ -72,7 +72,7 @@ class CheckView:
         from bptrace.render.layout import Column, Grid
         from bptrace.render.terminal import GridView
 
-        title = f"{result.student} — {result.file} — {result.scenario.title}"
+        title = f"{result.student} — {result.file} — {result.scenario.display_title()}"
         if result.error is not None:
             score = _("Score: 0/{max} points: the sheet cannot be read").format(max=_points(result.max_score))
             return [Text(self.t(title), style="bold"), Text(self.t(score), style="bold"), Text(self.t(result.error))]

@@ -28,7 +28,7 @@ def meaning(key: str, v: Variant) -> str:
 def comparison_blocks(c: Comparison, digits: int = 9, rows: int | None = None) -> list[Block]:
     """A line per variant saying what it means, then the quantities that differ side by side."""
     s = c.variants[0].trace.scenario
-    out: list[Block] = [Para(_("{title}: comparing {key}").format(title=s.title, key=c.key), "title")]
+    out: list[Block] = [Para(_("{title}: comparing {key}").format(title=s.display_title(), key=c.key), "title")]
     for v in c.variants:
         out.append(Para(f"{v.label}: {meaning(c.key, v)}", "bad" if v.mistake else ""))
     grid = Grid(

@@ -215,7 +215,7 @@ def draw_network(trace: Trace, path: str | Target, **options: Any) -> None:
 
 def _title(trace: Trace, sample: int, show: str | None, summary: bool = False) -> str:
     s = trace.scenario
-    parts = [s.title]
+    parts = [s.display_title()]
     if s.samples > 1:
         parts.append(_("sample {k} of {m}").format(k=sample + 1, m=s.samples))
     if summary:

@@ -16,12 +16,7 @@ if TYPE_CHECKING:
     from bptrace.explain.derivation import Explanation, Math, Row, Step
 
 BREAK_AT = 100  # characters of LaTeX source: longer equations are broken at their '=' signs
-PREAMBLE = r"""\documentclass[11pt]{article}
-\usepackage{amsmath}
-\usepackage[T1]{fontenc}
-\allowdisplaybreaks
-\begin{document}
-"""
+PACKAGES = "\\usepackage{amsmath}\n\\allowdisplaybreaks\n\\begin{document}"  # after latex.document_preamble
 
 
 def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
@@ -39,7 +34,10 @@ def explanation_latex(ex: Explanation, standalone: bool = False) -> str:
         "% " + _comment(_("(bptrace explain ... --format latex --standalone writes a whole document.)")),
     ]
     if standalone:
-        out = [PREAMBLE.rstrip()] + out
+        from bptrace.render.latex import document_preamble
+
+        # the engine's line and fonts (pdflatex, or xelatex with ctex for Chinese) are run's: one definition
+        out = [document_preamble(ex.title, options="11pt").rstrip() + "\n" + PACKAGES] + out
     out.append(r"\subsection*{" + _text(ex.title.replace(" · ", " -- ")) + "}")
     out += _align([ex.symbol.latex + " &= " + _num(ex.value, ex.digits)])
     if ex.paths:

@@ -113,9 +113,9 @@ class TraceLayout:
         s = self.s
         parts = [_("{n} inputs").format(n=len(s.input_names))]
         parts += [f"{layer.size} {layer.activation}" for layer in s.layers]
-        lines = [Para(s.title, "title")]
-        if s.source_note:
-            lines.append(Para(s.source_note, "dim"))
+        lines = [Para(s.display_title(), "title")]
+        if s.display_source():
+            lines.append(Para(s.display_source(), "dim"))
         lines.append(
             Para(
                 ngettext(
