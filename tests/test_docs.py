@@ -108,7 +108,7 @@ def test_the_chinese_readme_names_real_commands_and_options() -> None:
     text = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
     for link in re.findall(r"\]\(((?:docs|examples|bptrace)/[^)#]+|README\.md)\)", text):
         assert (ROOT / link).exists(), link
-    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("bptrace ")]
+    lines = [line.strip() for line in text.splitlines() if line.startswith("    bptrace ")]  # the command blocks
     assert len(lines) >= 10
     for line in lines:
         words = shlex.split(line.split("#")[0])
