@@ -100,6 +100,7 @@ def english_words(text: str, allowed: set[str] | frozenset[str] = frozenset()) -
     and not in NEVER_TRANSLATED or `allowed`."""
     found = []
     text = re.sub(r"《[^》]*》", "《》", text)  # a cited title (《A Step by Step Backpropagation Example》) is a name
+    text = re.sub(r"'bptrace [^']*'", "''", text)  # so is a quoted command ('bptrace template SCENARIO')
     for m in _TOKEN.finditer(text):
         word = m.group(0).rstrip("'’")
         before = text[m.start() - 1] if m.start() else " "

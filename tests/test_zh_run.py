@@ -78,7 +78,7 @@ def document(name: str, notation: str, fmt: str, lang: str) -> str:
     """`run` of the scenario in one format and language, as the command line makes it (wide terminal)."""
     if fmt == "terminal":
         return in_language(lang, lambda: render(BlocksView(blocks(name, notation, lang)), 200))
-    title = load(name).title
+    title = in_language(lang, lambda: load(name).display_title())  # as `bptrace run --format ...` titles it
     return in_language(lang, lambda: export(blocks(name, notation, lang, sketch=False), fmt, title=title))
 
 

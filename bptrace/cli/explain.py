@@ -116,7 +116,9 @@ def explain(
         exc.hint = (
             _("{hint} All names: {where}").format(hint=exc.hint, where=where)
             if exc.hint and _suggests(exc.hint)
-            else _("all names: {where}").format(where=where)  # explain's own list, not the template's
+            else _("{hint}; all names: {where}").format(hint=exc.hint, where=where)
+            if exc.hint
+            else _("all names: {where}").format(where=where)
         )
         raise
     if fmt == "json":  # the JSON is the same in every language (docs/glossary.zh.md): built in English

@@ -138,19 +138,26 @@ def page(exercise: Exercise, tables: list[Block], svg: str, key: bool) -> str:
 
 
 def latex_document(exercise: Exercise, tables: list[Block], key: bool) -> str:
+    """The sheet as LaTeX, its Chinese written as it is for xelatex (render/latex.py's unicode_text)."""
+    from bptrace.render import latex
+
+    with latex.unicode_text("xelatex" if language() == "zh" else "pdflatex"):
+        return _latex_document(exercise, tables, key)
+
+
+def _latex_document(exercise: Exercise, tables: list[Block], key: bool) -> str:
     """The sheet as a LaTeX document (pdflatex; with Chinese, xelatex and ctex) that includes network.pdf."""
     from bptrace.render import latex
 
     title = _title(exercise, key)
     statement = content.statement_blocks(exercise, heading=False)
-    if language() == "zh":
-        preamble = (
-            "\\documentclass[a4paper,10pt]{ctexart}\n% Written by bptrace; compile with xelatex.\n"
-            "\\usepackage[margin=1.5cm]{geometry}\n\\usepackage{amsmath,amssymb,array,booktabs,longtable,graphicx}\n"
-            "\\newcommand{\\bptraceforeign}[1]{#1}\n\\setlength{\\parindent}{0pt}\n"
-        )
-    else:
-        preamble = latex.STANDALONE_PREAMBLE + "\\usepackage{graphicx}\n"
+    engine = "xelatex" if language() == "zh" else "pdflatex"  # as latex_engine() below compiles it
+    # the document's first lines and fonts are run's (render/latex.py), then the same packages as run's
+    preamble = (
+        latex.document_preamble(engine=engine)
+        + latex.STANDALONE_PREAMBLE
+        + "\\usepackage{graphicx}\n\\setlength{\\parindent}{0pt}\n"
+    )
     name = "" if key else "\\noindent " + latex.tex(_("Name:")) + " \\rule{8cm}{0.4pt}\\par\\medskip\n"
     return (
         preamble
