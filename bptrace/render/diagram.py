@@ -113,6 +113,11 @@ def chinese_fonts() -> list[str]:
 
     if i18n.language() == "en":
         return []
+    return installed_chinese_fonts()
+
+
+def installed_chinese_fonts() -> list[str]:
+    """The installed fonts of CHINESE_FONTS, in that order (also for a Chinese title under --lang en)."""
     from matplotlib import font_manager
 
     installed = {font.name for font in font_manager.fontManager.ttflist}

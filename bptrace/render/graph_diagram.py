@@ -122,33 +122,16 @@ def graph_figure(trace: GraphTrace, digits: int = 4, ascii: bool = False) -> Any
     return fig
 
 
-# fonts with Chinese characters, the first matplotlib knows is the title's fallback (a Chinese title, or any
-# title under --lang zh); an SVG names them in its style, so the viewer's own Chinese font is used too
-CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Hiragino Sans GB",
-    "AR PL UMing CN",
-    "AR PL SungtiL GB",
-    "AR PL KaitiM GB",
-)
-
-
 def font_families(text: str) -> list[str] | None:
     """The font families for `text` when it has CJK characters: the default font first (Latin, digits and
     mathematical symbols), then every installed Chinese font; None for other text (nothing changes)."""
     if not any(ord(c) >= 0x2E80 for c in text):
         return None
-    from matplotlib import font_manager, rcParams
+    from matplotlib import rcParams
 
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    found = [f for f in CJK_FONTS if f in have]
+    from bptrace.render.diagram import installed_chinese_fonts
+
+    found = installed_chinese_fonts()
     return [*list(rcParams["font.sans-serif"])[:1], *found] if found else None
 
 
