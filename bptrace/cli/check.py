@@ -196,12 +196,11 @@ def _self_check(
 ) -> None:
     """A student's own check: each sheet with its own points and tolerances (today's behaviour)."""
     from bptrace.grading import answers as sheets_mod
-    from bptrace.grading.marking import Marker, Options, mark, marker_for
+    from bptrace.grading.marking import Marker, mark, marker_for
+    from bptrace.grading.sheets import self_check_options
 
     target = prepare_output(output, force, inputs=[*sheets, scenario])
-    options = Options(
-        min_digits=min_digits, rtol=rtol, accept=frozenset(accept) | {"rounding"}, diagnose=not no_diagnose
-    )
+    options = self_check_options(min_digits, rtol, accept, diagnose=not no_diagnose)
     labs: dict[str, Marker] = {}
     results = []
     failed = 0
@@ -259,19 +258,12 @@ def _mark_class(
     from bptrace.grading import answers as sheets_mod
     from bptrace.grading import key as key_mod
     from bptrace.grading.classview import class_view
-    from bptrace.grading.marking import Options, mark, marker_for, unreadable
+    from bptrace.grading.marking import mark, marker_for, unreadable
+    from bptrace.grading.sheets import key_options
     from bptrace.render import check_out
 
     key = key_mod.read(key_file, scenario)
-    rules = key.rules
-    options = Options(
-        min_digits=rules.min_digits,
-        rtol=rules.rtol,
-        accept=rules.accept | {"rounding"},
-        diagnose=rules.diagnose,
-        follow_through=rules.follow_through,
-        credit=tuple(rules.misconceptions.items()),
-    )
+    options = key_options(key)  # the key's rules decide (grading/sheets.py, shared with bptrace.check)
     lab = marker_for(key.scenario)  # shared by every sheet: each diagnosis is made once for the class
     results = []
     key_path = Path(key_file).resolve()
