@@ -80,6 +80,7 @@ NEVER_TRANSLATED = {
     "ascii",
     "python",
     "pip",
+    "stackoverflow",
     "debian",
     "ubuntu",
     "apt",
