@@ -59,3 +59,21 @@ def need(tool: str) -> str:
     if IN_CI:
         pytest.fail(f"CI: {message}", pytrace=False)
     pytest.skip(message)
+
+
+def pdf_text(tex: str, folder: Path, engine: str = "xelatex") -> str:
+    """Compile `tex` with `engine` in `folder` (the test fails with the log's tail if it does not compile) and
+    return the PDF's text as pdftotext reads it."""
+    import subprocess
+
+    (folder / "doc.tex").write_text(tex, encoding="utf-8")
+    proc = subprocess.run(
+        [need(engine), "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    read = subprocess.run([need("pdftotext"), "doc.pdf", "-"], cwd=folder, capture_output=True, text=True)
+    return read.stdout
