@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,25 @@ QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is l
 
 
 class Lazy:
-    """A JSON list produced item by item, so a 100,000-parameter trace is never held as Python objects."""
+    """A JSON list produced item by item, so a 100,000-parameter trace is never held as Python objects.
 
-    def __init__(self, items: Callable[[], Iterator[Any]]) -> None:
+    `items` gives plain data (trace_data); `text_items`, if given, the same items with parts already
+    written as JSON text (Raw), for trace_json_chunks."""
+
+    def __init__(
+        self, items: Callable[[], Iterator[Any]], text_items: Callable[[], Iterator[Any]] | None = None
+    ) -> None:
         self.items = items
+        self.text_items = text_items or items
+
+
+class Raw:
+    """A value already written as JSON text at its depth (dumps_indented copies it)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar") -> dict[str, Any]:
@@ -111,7 +127,9 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
     checks = {}
     if verification is not None:
         checks = {row.name: row for row in verification.parameters}
-    data["parameters"] = Lazy(lambda: _parameter_entries(trace, checks))
+    data["parameters"] = Lazy(
+        lambda: _parameter_entries(trace, checks), lambda: _parameter_entries(trace, checks, text=True)
+    )
     if verification is not None:
         data["verification"] = verification_summary(verification)
     if s.parameter_count() <= QUANTITIES_LIMIT:
@@ -128,7 +146,9 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
     return data
 
 
-def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _parameter_entries(trace: Trace, checks: dict[str, Any], text: bool = False) -> Iterator[dict[str, Any]]:
+    """Each parameter's entry; text=True: its factors already written as JSON text (the same bytes)."""
+    factor_texts = _FactorTexts(trace) if text else None
     for p in trace.scenario.parameters():
         entry: dict[str, Any] = {
             "name": p.name,
@@ -138,7 +158,7 @@ def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[st
             "col": p.col,
             "value": trace.value(p),
             "grad": trace.grad(p),
-            "factors": _factors(trace, p),
+            "factors": factor_texts(p) if factor_texts else _factors(trace, p),
             "new_value": trace.new_value(p),
             "updated": not trace.frozen(p),
             "l2_term": trace.l2_grad(p),
@@ -206,6 +226,65 @@ def _factors(trace: Trace, p: Parameter) -> list[dict[str, Any]]:
     return out
 
 
+class _FactorTexts:
+    """_factors(trace, p) written as the JSON text dumps_indented gives it inside a parameter's entry (depth
+    3), the same bytes, built column by column: a factor's names and values are written once per pass and
+    reused by every parameter that shares the factor (a neuron's ∂E/∂out, a source activation)."""
+
+    def __init__(self, trace: Trace) -> None:
+        s = trace.scenario
+        self.trace = trace
+        self.m = s.samples
+        self.max_margin = s.max_margin
+        self.suffixes = [
+            f":{i % self.m + 1}{'c' if i >= self.m else ''}" if s.passes > 1 else "" for i in range(s.passes)
+        ]
+        self.names: dict[str, list[str]] = {}
+        self.values: dict[bytes, list[str]] = {}
+
+    def _names(self, key: str, keep: bool) -> list[str]:
+        found = self.names.get(key)
+        if found is None:
+            stem = _encode_string(key)[:-1]  # '"dE/dout_h1' (a suffix such as :3c needs no escaping)
+            found = [stem + suffix + '"' for suffix in self.suffixes]
+            if keep:
+                self.names[key] = found
+        return found
+
+    def _values(self, values: Any) -> list[str] | None:
+        raw = values.tobytes()
+        found = self.values.get(raw)
+        if found is None:
+            floats = values.tolist()
+            if not all(map(math.isfinite, floats)):
+                return None
+            found = self.values[raw] = list(map(float.__repr__, floats))
+        return found
+
+    def __call__(self, p: Parameter) -> Any:
+        chain = factors.parameter(self.trace, p)
+        names = [self._names(f.key, not f.key.startswith("dnet_")) for f in chain.factors]
+        values = [self._values(f.values) for f in chain.factors]
+        combined = chain.values.tolist()
+        if any(v is None for v in values) or not all(map(math.isfinite, combined)):
+            return _factors(self.trace, p)  # json's own error for a value that is not finite
+        i1, i2, i3 = "\n    ", "\n     ", "\n      "
+        head = "{" + i2 + '"sample": '
+        word = _encode_string(chain.combine)
+        combine = "," + i2 + '"combine": ' + word + "," + i2 + word + ": "
+        between = "," + i3
+        m = self.m
+        entries = []
+        for i in range(len(self.suffixes)):
+            window = ("," + i2 + '"window": ' + ('"x_c"' if i >= m else '"x"')) if self.max_margin else ""
+            entries.append(
+                f'{head}{i % m + 1},{i2}"names": [{i3}{between.join([n[i] for n in names])}{i2}],'
+                f'{i2}"values": [{i3}{between.join([v[i] for v in values])}{i2}]'  # type: ignore[index]
+                f"{combine}{float.__repr__(combined[i])}{window}{i1}}}"
+            )
+        return Raw("[" + i1 + ("," + i1).join(entries) + "\n   ]")
+
+
 def trace_json_chunks(trace: Trace, verification: Any = None, notation: str = "scalar") -> Iterator[str]:
     """The JSON text in pieces, exactly as json.dumps(trace_data(...), indent=1) would write it."""
     data = _trace_data(trace, verification, notation)
@@ -214,7 +293,7 @@ def trace_json_chunks(trace: Trace, verification: Any = None, notation: str = "s
         yield ("," if n else "") + "\n " + _dumps(key) + ": "
         if isinstance(value, Lazy):
             first = True
-            for item in value.items():
+            for item in value.text_items():
                 # an item of a list at depth 2: json.dumps indents its inner lines by 2 more spaces
                 yield ("[\n  " if first else ",\n  ") + dumps_indented(item, "\n  ")
                 first = False
@@ -239,26 +318,25 @@ def dumps_indented(value: Any, newline: str = "\n") -> str:
 
 def _encode(o: Any, newline: str, parts: list[str]) -> None:
     """Append o's JSON to parts; `newline` is the newline and indentation at o's depth."""
+    text = _scalar(o)
+    if text is not None:
+        parts.append(text)
+        return
     t = type(o)
-    if t is str:
-        parts.append(_encode_string(o))
-    elif t is float:
-        if o != o or o in (_INF, -_INF):
-            raise ValueError("Out of range float values are not JSON compliant: " + repr(o))
-        parts.append(float.__repr__(o))
-    elif o is None:
-        parts.append("null")
-    elif o is True:
-        parts.append("true")
-    elif o is False:
-        parts.append("false")
-    elif t is int:
-        parts.append(int.__repr__(o))
+    if t is Raw:
+        parts.append(o.text)
     elif t is list or t is tuple:
         if not o:
             parts.append("[]")
             return
         inner = newline + " "
+        kinds = set(map(type, o))
+        if kinds == {float} and all(map(math.isfinite, o)):  # a row of numbers (factors' values)
+            parts.append("[" + inner + ("," + inner).join(map(float.__repr__, o)) + newline + "]")
+            return
+        if kinds == {str}:  # a row of names
+            parts.append("[" + inner + ("," + inner).join(map(_encode_string, o)) + newline + "]")
+            return
         parts.append("[" + inner)
         for n, item in enumerate(o):
             if n:
@@ -270,13 +348,38 @@ def _encode(o: Any, newline: str, parts: list[str]) -> None:
             parts.append("{}")
             return
         inner = newline + " "
-        parts.append("{" + inner)
-        for n, (key, item) in enumerate(o.items()):
-            parts.append(("," + inner if n else "") + _encode_string(key) + ": ")
-            _encode(item, inner, parts)
+        separator = "{" + inner
+        for key, item in o.items():
+            text = _scalar(item)
+            if text is not None:
+                parts.append(separator + _encode_string(key) + ": " + text)
+            else:
+                parts.append(separator + _encode_string(key) + ": ")
+                _encode(item, inner, parts)
+            separator = "," + inner
         parts.append(newline + "}")
     else:  # anything else (a subclass, a key that is not text): json's own rules
         parts.append(_dumps(o).replace("\n", newline))
+
+
+def _scalar(o: Any) -> str | None:
+    """The JSON of a str, float, int, bool or None exactly as json.dumps writes it; None for anything else."""
+    t = type(o)
+    if t is str:
+        return _encode_string(o)
+    if t is float:
+        if not math.isfinite(o):
+            raise ValueError("Out of range float values are not JSON compliant: " + repr(o))
+        return float.__repr__(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if t is int:
+        return int.__repr__(o)
+    return None
 
 
 _INF = float("inf")
