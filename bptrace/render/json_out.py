@@ -226,6 +226,10 @@ def _factors(trace: Trace, p: Parameter) -> list[dict[str, Any]]:
     return out
 
 
+_I1, _I2, _I3 = "\n    ", "\n     ", "\n      "  # the indentation of a factor entry, its keys, its lists
+_MIDDLE = f'{_I2}],{_I2}"values": [{_I3}'  # between a factor entry's names and its values
+
+
 class _FactorTexts:
     """_factors(trace, p) written as the JSON text dumps_indented gives it inside a parameter's entry (depth
     3), the same bytes, built column by column: a factor's names and values are written once per pass and
@@ -236,9 +240,13 @@ class _FactorTexts:
         self.trace = trace
         self.m = s.samples
         self.max_margin = s.max_margin
-        self.suffixes = [
-            f":{i % self.m + 1}{'c' if i >= self.m else ''}" if s.passes > 1 else "" for i in range(s.passes)
-        ]
+        m = self.m
+        self.suffixes = [f":{i % m + 1}{'c' if i >= m else ''}" if s.passes > 1 else "" for i in range(s.passes)]
+        # each pass's text before the factors' names and after the combined value
+        self.heads = [f'{{{_I2}"sample": {i % m + 1},{_I2}"names": [{_I3}' for i in range(s.passes)]
+        windows = ['"x_c"' if i >= m else '"x"' for i in range(s.passes)]
+        window = [f',{_I2}"window": {w}' if s.max_margin else "" for w in windows]
+        self.tails = [w + _I1 + "}" for w in window]
         self.names: dict[str, list[str]] = {}
         self.values: dict[bytes, list[str]] = {}
 
@@ -268,21 +276,16 @@ class _FactorTexts:
         combined = chain.values.tolist()
         if any(v is None for v in values) or not all(map(math.isfinite, combined)):
             return _factors(self.trace, p)  # json's own error for a value that is not finite
-        i1, i2, i3 = "\n    ", "\n     ", "\n      "
-        head = "{" + i2 + '"sample": '
         word = _encode_string(chain.combine)
-        combine = "," + i2 + '"combine": ' + word + "," + i2 + word + ": "
-        between = "," + i3
-        m = self.m
-        entries = []
-        for i in range(len(self.suffixes)):
-            window = ("," + i2 + '"window": ' + ('"x_c"' if i >= m else '"x"')) if self.max_margin else ""
-            entries.append(
-                f'{head}{i % m + 1},{i2}"names": [{i3}{between.join([n[i] for n in names])}{i2}],'
-                f'{i2}"values": [{i3}{between.join([v[i] for v in values])}{i2}]'  # type: ignore[index]
-                f"{combine}{float.__repr__(combined[i])}{window}{i1}}}"
+        combine = _I2 + "]," + _I2 + '"combine": ' + word + "," + _I2 + word + ": "
+        between = "," + _I3
+        entries = [
+            f"{head}{between.join(n)}{_MIDDLE}{between.join(v)}{combine}{c}{tail}"
+            for head, n, v, c, tail in zip(
+                self.heads, zip(*names), zip(*values), map(float.__repr__, combined), self.tails
             )
-        return Raw("[" + i1 + ("," + i1).join(entries) + "\n   ]")
+        ]
+        return Raw("[" + _I1 + ("," + _I1).join(entries) + "\n   ]")
 
 
 def trace_json_chunks(trace: Trace, verification: Any = None, notation: str = "scalar") -> Iterator[str]:

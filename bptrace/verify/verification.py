@@ -588,19 +588,29 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
     m = s.samples
     hinge = trace.layers[-1].kink & ~_activation_kink(trace, L - 1) if s.max_margin else None
 
-    def where(i: int, rows: list[int] | None) -> str | None:
-        # the first kink of layer i (0-based) among `rows` (neurons; None = all)
+    found: dict[tuple[int, int | None], str | None] = {}
+    kinked: dict[int, Any] = {}
+
+    def where(i: int, row: int | None) -> str | None:
+        # the first kink of layer i (0-based) at neuron `row` (None: any neuron), in (pass, neuron) order
+        if (i, row) in found:
+            return found[i, row]
         import numpy as np
 
         layer = s.layers[i]
-        at = _activation_kink(trace, i)
-        for sample, k in np.argwhere(at):
-            if rows is None or int(k) in rows:
-                window = (" (corrupt window)" if sample >= m else "") if s.max_margin else ""
-                return f"net_{layer.neurons[int(k)]} = 0 in sample {int(sample) % m + 1}{window}: " + kinks.kink_note(
-                    layer.activation, layer.param
-                )
-        return None
+        at = kinked.get(i)
+        if at is None:
+            at = kinked[i] = _activation_kink(trace, i)
+        hits = np.argwhere(at if row is None else at[:, row : row + 1])
+        note = None
+        if len(hits):
+            sample, k = int(hits[0][0]), int(hits[0][1]) + (0 if row is None else row)
+            window = (" (corrupt window)" if sample >= m else "") if s.max_margin else ""
+            note = f"net_{layer.neurons[k]} = 0 in sample {sample % m + 1}{window}: " + kinks.kink_note(
+                layer.activation, layer.param
+            )
+        found[i, row] = note
+        return note
 
     above: list[str | None] = [None] * (L + 1)  # the first kink in the layers from index on
     if hinge is not None and hinge.any():
@@ -610,7 +620,7 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
         above[i] = where(i, None) or above[i + 1]
     out: dict[str, str | None] = {}
     for p in params:
-        out[p.name] = where(p.layer - 1, None if p.row is None else [p.row]) or above[p.layer]
+        out[p.name] = where(p.layer - 1, p.row) or above[p.layer]
     return out
 
 
