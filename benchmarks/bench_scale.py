@@ -4,6 +4,7 @@ baseline in the same invocation (interleaved runs, medians; a ratio, not seconds
     python benchmarks/bench_scale.py                  # 3 interleaved repeats of every case
     python benchmarks/bench_scale.py --repeats 1 --only json
     python benchmarks/bench_scale.py --only verify
+    python benchmarks/bench_scale.py --before /tmp/old   # also a checkout of an earlier commit, interleaved
 
   json    `bptrace run NET --format json -o FILE` of 784-128-10 with a batch of 32 against the terminal run of
           the same scenario (`--rows 60`, the default): goal ≤ 3× its time and < 300 MiB peak resident memory.
@@ -33,7 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_all import ROOT, bptrace_cmd  # noqa: E402
+from run_all import PY, ROOT  # noqa: E402
+
+TREES: dict[str, str] = {}  # the checkout each command runs: "now" (this one) and, with --before, another
+
+
+def bptrace_cmd(tree: str = "now") -> list[str]:
+    """bptrace of a checkout: `python -m bptrace` run in its folder (not an installed `bptrace`)."""
+    return ["env", "-C", TREES[tree], PY, "-m", "bptrace"]
 
 
 def measure(cmd: list[str]) -> tuple[float, float, float]:
@@ -82,7 +90,7 @@ def mnist_sized(path: Path, hidden: int = 128, samples: int = 32) -> None:
 
 
 def new_exercise(path: Path, shape: str, samples: int, *extra: str) -> None:
-    bp = bptrace_cmd()
+    bp = bptrace_cmd("now")
     subprocess.run(
         bp + ["new", "--seed", "21", "--shape", shape, "--samples", str(samples), *extra, "-o", str(path), "--force"],
         check=True,
@@ -95,27 +103,39 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["json", "verify"])
+    parser.add_argument("--before", help="a checkout (git worktree or archive) to run interleaved, as 'before'")
     args = parser.parse_args()
-    bp = bptrace_cmd()
+    TREES["now"] = str(ROOT)
+    trees = ["now"]
+    if args.before:
+        TREES["before"] = str(Path(args.before).resolve())
+        trees.append("before")
     missed = False
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.only in (None, "json"):
             net = folder / "784-128-10x32.json"
             mnist_sized(net)
-            terminal = bp + ["run", str(net)]
-            as_json = bp + ["run", str(net), "--format", "json", "-o", str(folder / "out.json"), "--force"]
-            (tw, tc, tm), (jw, jc, jm) = interleaved([terminal, as_json], args.repeats)
-            size = (folder / "out.json").stat().st_size / 1e6
-            ok = jc <= 3 * tc and jm < 300
-            missed |= not ok
             print(f"784-128-10, batch 32 ({args.repeats} interleaved repeats, medians)")
-            print(f"  terminal           wall {tw:7.1f} s  CPU {tc:7.1f} s  peak {tm:6.0f} MiB")
-            print(f"  json ({size:,.0f} MB)  wall {jw:7.1f} s  CPU {jc:7.1f} s  peak {jm:6.0f} MiB")
-            print(
-                f"  ratio json/terminal: CPU {jc / tc:.2f}, wall {jw / tw:.2f}   goal ≤ 3× and < 300 MiB: "
-                f"{'met' if ok else 'MISSED'}"
-            )
+            commands = []
+            for tree in trees:
+                b = bptrace_cmd(tree)
+                commands += [
+                    b + ["run", str(net)],
+                    b + ["run", str(net), "--format", "json", "-o", str(folder / "out.json"), "--force"],
+                ]
+            results = interleaved(commands, args.repeats)
+            size = (folder / "out.json").stat().st_size / 1e6
+            for n, tree in enumerate(trees):
+                (tw, tc, tm), (jw, jc, jm) = results[2 * n], results[2 * n + 1]
+                ok = jc <= 3 * tc and jm < 300
+                missed |= not ok and tree == "now"
+                print(f"  {tree:6} terminal           wall {tw:7.1f} s  CPU {tc:7.1f} s  peak {tm:6.0f} MiB")
+                print(f"  {tree:6} json ({size:,.0f} MB)  wall {jw:7.1f} s  CPU {jc:7.1f} s  peak {jm:6.0f} MiB")
+                print(
+                    f"  {tree:6} ratio json/terminal: CPU {jc / tc:.2f}, wall {jw / tw:.2f}   goal ≤ 3× and < 300 MiB: "
+                    f"{'met' if ok else 'MISSED'}"
+                )
         if args.only in (None, "verify"):
             cases = [
                 ("64-64-64-10", "64-64-64-10", 1, ()),
@@ -129,30 +149,30 @@ def main() -> int:
                 ),
             ]
             rows = []
-            reference = None
             for label, shape, samples, extra in cases:
                 path = folder / f"{shape}x{samples}{'-'.join(extra)}.yaml"
                 new_exercise(path, shape, samples, *extra)
-                with_v, without = interleaved(
-                    [bp + ["run", str(path)], bp + ["run", str(path), "--verify", "off"]], args.repeats
-                )
-                rows.append((label, with_v, without))
-                if reference is None:
-                    reference = without[1]  # 64-64-64-10 --verify off: 0.74 s where the goal was set
-            assert reference is not None
+                commands = []
+                for tree in trees:
+                    b = bptrace_cmd(tree)
+                    commands += [b + ["run", str(path)], b + ["run", str(path), "--verify", "off"]]
+                rows.append((label, interleaved(commands, args.repeats)))
+            reference = rows[0][1][1][1]  # 64-64-64-10 --verify off, this checkout: 0.74 s where the goal was set
             print(f"verification cost: `run` − `run --verify off` ({args.repeats} interleaved repeats, medians, CPU)")
             print(
                 f"  the unit: 64-64-64-10 --verify off = {reference:.2f} s CPU here (0.74 s where the 3 s goal was set)"
             )
-            for label, (vw, vc, _), (ow, oc, _) in rows:
-                cost = vc - oc
-                ok = cost <= reference * 3 / 0.74
-                missed |= not ok
-                print(
-                    f"  {label:36} with {vc:6.2f} s  off {oc:6.2f} s  verification {cost:6.2f} s CPU = "
-                    f"{cost / reference * 0.74:5.2f} s there (wall {vw - ow:6.2f} s here)  goal ≤ 3 s: "
-                    f"{'met' if ok else 'MISSED'}"
-                )
+            for label, results in rows:
+                for n, tree in enumerate(trees):
+                    (vw, vc, _), (ow, oc, _) = results[2 * n], results[2 * n + 1]
+                    cost = vc - oc
+                    ok = cost <= reference * 3 / 0.74
+                    missed |= not ok and tree == "now"
+                    print(
+                        f"  {tree:6} {label:36} with {vc:6.2f} s  off {oc:6.2f} s  verification {cost:6.2f} s CPU = "
+                        f"{cost / reference * 0.74:5.2f} s there (wall {vw - ow:6.2f} s here)  goal ≤ 3 s: "
+                        f"{'met' if ok else 'MISSED'}"
+                    )
     return 1 if missed else 0
 
 
