@@ -417,6 +417,71 @@ def test_alias_bombs_are_still_refused_by_their_repetitions() -> None:
         source.parse(text, "bomb.yaml", ScenarioError)
 
 
+def _layer_yaml(rng: object, rows: int, cols: int) -> str:
+    import numpy as np
+
+    assert isinstance(rng, np.random.Generator)
+    weights = (rng.standard_normal((rows, cols)) * 0.05).round(4)
+    lines = "\n".join("      - [" + ", ".join(map(repr, row.tolist())) + "]" for row in weights)
+    biases = ", ".join(map(repr, (rng.standard_normal(rows) * 0.1).round(3).tolist()))
+    return f"    weights:\n{lines}\n    biases: [{biases}]\n"
+
+
+def _mnist_sized_scenario(path: Path) -> int:
+    """A 784-256-10 network (sigmoid, softmax + cross-entropy) written as YAML; returns its parameter count."""
+    import numpy as np
+
+    rng = np.random.default_rng(21)
+    inputs = ", ".join(map(repr, rng.random(784).round(3).tolist()))
+    text = (
+        f"title: 784-256-10\ninputs: [{inputs}]\ntargets: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]\nloss: cross_entropy\n"
+        "layers:\n  - activation: sigmoid\n" + _layer_yaml(rng, 256, 784) + "  - activation: softmax\n"
+        "" + _layer_yaml(rng, 10, 256)
+    )
+    path.write_text(text)
+    return 256 * 785 + 10 * 257
+
+
+def test_a_784_256_10_network_loads_and_runs(here: Path) -> None:
+    """Issue 21: 203,530 parameters (over 200,000 values, a 1.7 MB file) were refused; they load, and `run`
+    works in the terminal (--rows keeps it short; --verify auto samples) and as JSON."""
+    count = _mnist_sized_scenario(here / "big.yaml")
+    assert count > 200_000 and (here / "big.yaml").stat().st_size < source.MAX_BYTES / 10
+    result = invoke("run", "big.yaml", "--rows", "3")
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    out = result.stdout  # type: ignore[attr-defined]
+    assert f"{count - 3} more parameters not shown" in out
+    assert "Verification (sample)" in out and "finite differences for" in out
+    assert len(out.splitlines()) < 400
+    result = invoke("run", "big.yaml", "--format", "json", "--verify", "off", "-o", "big.json")
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    weights = 0
+    with open("big.json", "rb") as fh:
+        head = fh.read(200)
+        fh.seek(0)
+        for line in fh:
+            weights += line == b'   "kind": "weight",\n'
+        fh.seek(-2, os.SEEK_END)
+        tail = fh.read()
+    assert head.startswith(b'{\n "bptrace": ') and tail == b"}\n"
+    assert weights == 256 * 784 + 10 * 256
+
+
+def test_a_classic_billion_laughs_is_refused_quickly_in_one_line(here: Path) -> None:
+    """Nine levels of ten aliases (10⁹ values once expanded) are refused by their expansion, at once."""
+    import time
+
+    lines = ['lol0: &lol0 "lol"']
+    for level in range(1, 10):
+        lines.append(f"lol{level}: &lol{level} [" + ", ".join([f"*lol{level - 1}"] * 10) + "]")
+    Path("bomb.yaml").write_text("\n".join(lines) + "\nlayers: *lol9\n")
+    start = time.perf_counter()
+    line = one_error(invoke("run", "bomb.yaml"))
+    assert time.perf_counter() - start < 10
+    assert line.startswith("bptrace: error: bomb.yaml:")
+    assert "through aliases (an alias bomb?)" in line
+
+
 # One number grammar: YAML 1.2's core schema, as answer sheets read numbers.
 @pytest.mark.parametrize(
     "written,value",

@@ -257,3 +257,49 @@ def test_random_networks_verify(text):
         if not row.nondifferentiable:
             assert row.sympy_ok, row
             assert row.fd_ok or row.fd_crosses_kink or row.fd_inconclusive, row
+
+
+def _stacked_against_exact(sc, monkeypatch):
+    """The finite differences of the stacked evaluation (large networks) against the engine's whole forward
+    pass per point (small networks): the same verdict, steps and reasons, and values equal within the bound
+    on their rounding."""
+    params = sc.parameters()
+    t = engine.trace(sc)
+    reference = {p.name: t.grad(p) for p in params}
+    exact = verify_module.finite_differences(sc, params, reference=reference)
+    monkeypatch.setattr(verify_module, "EXACT_LIMIT", 0)
+    stacked = verify_module.finite_differences(sc, params, reference=reference)
+    monkeypatch.undo()
+    for p in params:
+        a, b = exact[p.name], stacked[p.name]
+        assert (a.step, a.crosses_kink, a.inconclusive, a.reason) == (b.step, b.crosses_kink, b.inconclusive, b.reason)
+        if a.value == a.value:
+            assert abs(a.value - b.value) <= 2 * (a.noise or 0.0) + 1e-9 * abs(a.value), (p.name, a, b)
+
+
+@pytest.mark.parametrize(
+    "name", ["mazur", "ng_shallow", "cs224n_window", "learner_004_l2", "softmax_classifier", "deep_general_delta"]
+)
+def test_stacked_finite_differences_match_the_forward_pass_per_point_bundled(name, monkeypatch):
+    _stacked_against_exact(bptrace.load(name), monkeypatch)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(scenario_texts())
+def test_stacked_finite_differences_match_the_forward_pass_per_point(monkeypatch, text):
+    _stacked_against_exact(loads(text), monkeypatch)
+
+
+def test_stacked_finite_differences_see_a_kink_crossed_like_the_forward_pass(monkeypatch):
+    """relu nets a hair from 0: the stencil crosses them, and both evaluations name the same kink."""
+    sc = matrix_scenario([3, 4, 2], ["relu", "sigmoid"], samples=2, seed=5)
+    w = sc.layers[0].weights.copy()
+    x = sc.all_inputs()
+    w[1, 0] -= (x[0] @ w[1] + sc.layers[0].biases[1] - 1e-6) / x[0, 0]  # net_h1_2 of sample 1 = 1e-6
+    sc = sc.with_changes(layers=(dataclasses.replace(sc.layers[0], weights=w), sc.layers[1]))
+    _stacked_against_exact(sc, monkeypatch)
+    monkeypatch.setattr(verify_module, "EXACT_LIMIT", 0)
+    fd = verify_module.finite_differences(sc, sc.parameters())
+    assert any(r.reason and "net_h1_2" in r.reason for r in fd.values())

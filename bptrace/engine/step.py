@@ -232,9 +232,10 @@ def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None =
 
 
 def hinge_argument(scenario: Scenario, out: np.ndarray) -> np.ndarray:
-    """max_margin: Δ + s(x_c) − s(x) per sample, from the output rows (true windows first, then corrupt)."""
+    """max_margin: Δ + s(x_c) − s(x) per sample, from the output rows (true windows first, then corrupt);
+    `out` may carry leading axes (the verification's stacked forward passes)."""
     m = scenario.samples
-    return scenario.margin + out[m:, 0] - out[:m, 0]
+    return scenario.margin + out[..., m:, 0] - out[..., :m, 0]
 
 
 def penalty(scenario: Scenario, weights: list[np.ndarray] | tuple[np.ndarray, ...] | None = None) -> float:

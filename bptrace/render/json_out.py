@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,25 @@ QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is l
 
 
 class Lazy:
-    """A JSON list produced item by item, so a 100,000-parameter trace is never held as Python objects."""
+    """A JSON list produced item by item, so a 100,000-parameter trace is never held as Python objects.
 
-    def __init__(self, items: Callable[[], Iterator[Any]]) -> None:
+    `items` gives plain data (trace_data); `text_items`, if given, the same items with parts already
+    written as JSON text (Raw), for trace_json_chunks."""
+
+    def __init__(
+        self, items: Callable[[], Iterator[Any]], text_items: Callable[[], Iterator[Any]] | None = None
+    ) -> None:
         self.items = items
+        self.text_items = text_items or items
+
+
+class Raw:
+    """A value already written as JSON text at its depth (dumps_indented copies it)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar") -> dict[str, Any]:
@@ -111,7 +127,9 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
     checks = {}
     if verification is not None:
         checks = {row.name: row for row in verification.parameters}
-    data["parameters"] = Lazy(lambda: _parameter_entries(trace, checks))
+    data["parameters"] = Lazy(
+        lambda: _parameter_entries(trace, checks), lambda: _parameter_entries(trace, checks, text=True)
+    )
     if verification is not None:
         data["verification"] = verification_summary(verification)
     if s.parameter_count() <= QUANTITIES_LIMIT:
@@ -128,7 +146,9 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
     return data
 
 
-def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _parameter_entries(trace: Trace, checks: dict[str, Any], text: bool = False) -> Iterator[dict[str, Any]]:
+    """Each parameter's entry; text=True: its factors already written as JSON text (the same bytes)."""
+    factor_texts = _FactorTexts(trace) if text else None
     for p in trace.scenario.parameters():
         entry: dict[str, Any] = {
             "name": p.name,
@@ -138,7 +158,7 @@ def _parameter_entries(trace: Trace, checks: dict[str, Any]) -> Iterator[dict[st
             "col": p.col,
             "value": trace.value(p),
             "grad": trace.grad(p),
-            "factors": _factors(trace, p),
+            "factors": factor_texts(p) if factor_texts else _factors(trace, p),
             "new_value": trace.new_value(p),
             "updated": not trace.frozen(p),
             "l2_term": trace.l2_grad(p),
@@ -206,6 +226,68 @@ def _factors(trace: Trace, p: Parameter) -> list[dict[str, Any]]:
     return out
 
 
+_I1, _I2, _I3 = "\n    ", "\n     ", "\n      "  # the indentation of a factor entry, its keys, its lists
+_MIDDLE = f'{_I2}],{_I2}"values": [{_I3}'  # between a factor entry's names and its values
+
+
+class _FactorTexts:
+    """_factors(trace, p) written as the JSON text dumps_indented gives it inside a parameter's entry (depth
+    3), the same bytes, built column by column: a factor's names and values are written once per pass and
+    reused by every parameter that shares the factor (a neuron's ∂E/∂out, a source activation)."""
+
+    def __init__(self, trace: Trace) -> None:
+        s = trace.scenario
+        self.trace = trace
+        self.m = s.samples
+        self.max_margin = s.max_margin
+        m = self.m
+        self.suffixes = [f":{i % m + 1}{'c' if i >= m else ''}" if s.passes > 1 else "" for i in range(s.passes)]
+        # each pass's text before the factors' names and after the combined value
+        self.heads = [f'{{{_I2}"sample": {i % m + 1},{_I2}"names": [{_I3}' for i in range(s.passes)]
+        windows = ['"x_c"' if i >= m else '"x"' for i in range(s.passes)]
+        window = [f',{_I2}"window": {w}' if s.max_margin else "" for w in windows]
+        self.tails = [w + _I1 + "}" for w in window]
+        self.names: dict[str, list[str]] = {}
+        self.values: dict[bytes, list[str]] = {}
+
+    def _names(self, key: str, keep: bool) -> list[str]:
+        found = self.names.get(key)
+        if found is None:
+            stem = _encode_string(key)[:-1]  # '"dE/dout_h1' (a suffix such as :3c needs no escaping)
+            found = [stem + suffix + '"' for suffix in self.suffixes]
+            if keep:
+                self.names[key] = found
+        return found
+
+    def _values(self, values: Any) -> list[str] | None:
+        raw = values.tobytes()
+        found = self.values.get(raw)
+        if found is None:
+            floats = values.tolist()
+            if not all(map(math.isfinite, floats)):
+                return None
+            found = self.values[raw] = list(map(float.__repr__, floats))
+        return found
+
+    def __call__(self, p: Parameter) -> Any:
+        chain = factors.parameter(self.trace, p)
+        names = [self._names(f.key, not f.key.startswith("dnet_")) for f in chain.factors]
+        values = [self._values(f.values) for f in chain.factors]
+        combined = chain.values.tolist()
+        if any(v is None for v in values) or not all(map(math.isfinite, combined)):
+            return _factors(self.trace, p)  # json's own error for a value that is not finite
+        word = _encode_string(chain.combine)
+        combine = _I2 + "]," + _I2 + '"combine": ' + word + "," + _I2 + word + ": "
+        between = "," + _I3
+        entries = [
+            f"{head}{between.join(n)}{_MIDDLE}{between.join(v)}{combine}{c}{tail}"
+            for head, n, v, c, tail in zip(
+                self.heads, zip(*names), zip(*values), map(float.__repr__, combined), self.tails
+            )
+        ]
+        return Raw("[" + _I1 + ("," + _I1).join(entries) + "\n   ]")
+
+
 def trace_json_chunks(trace: Trace, verification: Any = None, notation: str = "scalar") -> Iterator[str]:
     """The JSON text in pieces, exactly as json.dumps(trace_data(...), indent=1) would write it."""
     data = _trace_data(trace, verification, notation)
@@ -214,18 +296,100 @@ def trace_json_chunks(trace: Trace, verification: Any = None, notation: str = "s
         yield ("," if n else "") + "\n " + _dumps(key) + ": "
         if isinstance(value, Lazy):
             first = True
-            for item in value.items():
+            for item in value.text_items():
                 # an item of a list at depth 2: json.dumps indents its inner lines by 2 more spaces
-                yield ("[\n  " if first else ",\n  ") + _dumps(item).replace("\n", "\n  ")
+                yield ("[\n  " if first else ",\n  ") + dumps_indented(item, "\n  ")
                 first = False
             yield "[]" if first else "\n ]"
         else:
-            yield _dumps(value).replace("\n", "\n ")
+            yield dumps_indented(value, "\n ")
     yield "\n}\n"
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False)
+
+
+def dumps_indented(value: Any, newline: str = "\n") -> str:
+    """json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False) with every newline written as `newline`
+    (a value nested in a document), byte for byte, about five times as fast: json's encoder runs in Python
+    whenever it indents, and a large trace's JSON is hundreds of megabytes of it."""
+    parts: list[str] = []
+    _encode(value, newline, parts)
+    return "".join(parts)
+
+
+def _encode(o: Any, newline: str, parts: list[str]) -> None:
+    """Append o's JSON to parts; `newline` is the newline and indentation at o's depth."""
+    text = _scalar(o)
+    if text is not None:
+        parts.append(text)
+        return
+    t = type(o)
+    if t is Raw:
+        parts.append(o.text)
+    elif t is list or t is tuple:
+        if not o:
+            parts.append("[]")
+            return
+        inner = newline + " "
+        kinds = set(map(type, o))
+        if kinds == {float} and all(map(math.isfinite, o)):  # a row of numbers (factors' values)
+            parts.append("[" + inner + ("," + inner).join(map(float.__repr__, o)) + newline + "]")
+            return
+        if kinds == {str}:  # a row of names
+            parts.append("[" + inner + ("," + inner).join(map(_encode_string, o)) + newline + "]")
+            return
+        parts.append("[" + inner)
+        for n, item in enumerate(o):
+            if n:
+                parts.append("," + inner)
+            _encode(item, inner, parts)
+        parts.append(newline + "]")
+    elif t is dict and all(type(key) is str for key in o):
+        if not o:
+            parts.append("{}")
+            return
+        inner = newline + " "
+        separator = "{" + inner
+        for key, item in o.items():
+            text = _scalar(item)
+            if text is not None:
+                parts.append(separator + _encode_string(key) + ": " + text)
+            else:
+                parts.append(separator + _encode_string(key) + ": ")
+                _encode(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    else:  # anything else (a subclass, a key that is not text): json's own rules
+        parts.append(_dumps(o).replace("\n", newline))
+
+
+def _scalar(o: Any) -> str | None:
+    """The JSON of a str, float, int, bool or None exactly as json.dumps writes it; None for anything else."""
+    t = type(o)
+    if t is str:
+        return _encode_string(o)
+    if t is float:
+        if not math.isfinite(o):
+            raise ValueError("Out of range float values are not JSON compliant: " + repr(o))
+        return float.__repr__(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if t is int:
+        return int.__repr__(o)
+    return None
+
+
+_INF = float("inf")
+
+
+# the string encoder json.dumps uses with ensure_ascii=False (C-accelerated where CPython has it)
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def trace_json(trace: Trace, verification: Any = None, notation: str = "scalar") -> str:

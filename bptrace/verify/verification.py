@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -299,54 +299,46 @@ def finite_differences(
     a saturated output): steps that meet such a point are not used. And so is a difference that does not
     match g within rtol·|g| while its rounding bound (tolerances.fd_noise, from `loss_error` δE, how far
     the engine's float64 loss is from the exact one at θ) is not below half of |g| and |fd|: too coarse
-    to confirm or refute g. One copy of the weight and bias arrays is made;
-    each parameter is perturbed in place and restored.
+    to confirm or refute g.
+
+    How the loss is evaluated (_Perturbed): θ changes one net of its layer (every net of the layer for a
+    shared bias) by exactly (θ' − θ)·a, where a is the activation θ multiplies (1 for a bias); the layers
+    below are the engine's forward pass unchanged, the changed column goes through the activation, the
+    layer above adds its change (out' − out)·w, and every layer after it is computed again in full. Many
+    stencil points are evaluated at once, stacked along a leading axis. Each value is the loss at θ' in
+    float64 (no derivative is used), accurate like the engine's own forward pass: the noise bound holds.
+    Up to EXACT_LIMIT parameters each point is instead the engine's whole forward pass with θ' in place
+    (as bptrace always computed it, so a small network's figures stay bit for bit what they were).
     """
-
-    from bptrace.engine import step as engine
-    from bptrace.errors import BptraceError
-
-    weights = [layer.weights.copy() for layer in scenario.layers]
-    biases = [layer.biases.copy() for layer in scenario.layers]
-    base_nets, base_outs = engine.forward(scenario, weights, biases)
-    base_sides = _kink_sides(scenario, base_nets, base_outs)
-    base_loss = engine.batch_loss(scenario, base_outs[-1])[1] + engine.penalty(scenario, weights)
-
-    def loss_at() -> tuple[float, str | None]:
-        # E at the current arrays, and the kink crossed on the way from θ (None: none)
-        try:
-            nets, outs = engine.forward(scenario, weights, biases)
-            loss = engine.batch_loss(scenario, outs[-1])[1] + engine.penalty(scenario, weights)  # E, L2 included
-        except BptraceError:
-            return float("nan"), None
-        return loss, _crossing(scenario, base_sides, _kink_sides(scenario, nets, outs)) if base_sides else None
-
-    def stencil(array: Any, index: Any, theta: float, h: float) -> FiniteDifference:
-        values, crossed = [], None
-        for k in (1, -1, 2, -2):
-            array[index] = theta + k * h
-            loss, crossing = loss_at()
-            values.append(loss)
-            crossed = crossed or crossing
-        array[index] = theta
-        value = tol.combine((values[0], values[1], values[2], values[3]), h)
-        noise = tol.fd_noise(base_loss, h, loss_error)
-        if crossed:
-            reason = Message(N_("the stencil θ ± 2h (h = {h}) crosses {crossed}"), h=f"{h:.0e}", crossed=crossed)
-            return FiniteDifference(value, h, True, noise=noise, reason=reason)
-        return FiniteDifference(value, h, False, noise=noise)
-
     out: dict[str, FiniteDifference] = {}
-    for p in parameters:
-        array = weights[p.layer - 1] if p.kind == "weight" else biases[p.layer - 1]
-        index = (p.row, p.col) if p.kind == "weight" else (0 if p.row is None else p.row)
-        theta = float(array[index])
-        h = tol.step(theta, step)
-        result = stencil(array, index, theta, h)
+    if not parameters:
+        return out
+    perturbed = _Perturbed(scenario)
+    base_loss = perturbed.base_loss
+
+    def stencils(jobs: list[tuple[Parameter, float, float]]) -> list[FiniteDifference]:
+        # (θ, its value, h) -> the five-point difference at step h, all jobs' 4 points evaluated at once
+        points = [(p, theta + k * h) for p, theta, h in jobs for k in (1, -1, 2, -2)]
+        losses = perturbed.losses(points)
+        results = []
+        for n, (_, _, h) in enumerate(jobs):
+            four = losses[4 * n : 4 * n + 4]
+            value = tol.combine((four[0][0], four[1][0], four[2][0], four[3][0]), h)
+            noise = tol.fd_noise(base_loss, h, loss_error)
+            crossed = next((c for _, c in four if c), None)
+            if crossed:
+                reason = Message(N_("the stencil θ ± 2h (h = {h}) crosses {crossed}"), h=f"{h:.0e}", crossed=crossed)
+                results.append(FiniteDifference(value, h, True, noise=noise, reason=reason))
+            else:
+                results.append(FiniteDifference(value, h, False, noise=noise))
+        return results
+
+    def decide(h: float, g: float | None) -> Generator[float, FiniteDifference, FiniteDifference]:
+        # one parameter's steps: yields each step it needs, receives that step's difference
+        result = yield h
         if result.crosses_kink:
-            result = stencil(array, index, theta, h / 100)
-        elif reference is not None:
-            g = reference[p.name]
+            result = yield h / 100
+        elif g is not None:
 
             def miss(r: FiniteDifference, g: float = g) -> float:
                 return abs(r.value - g) if r.value == r.value else float("inf")  # nan: the worst
@@ -358,7 +350,7 @@ def finite_differences(
             for larger in (10 * h, 100 * h):
                 if agrees(result):
                     break
-                attempt = stencil(array, index, theta, larger)
+                attempt = yield larger
                 if not attempt.crosses_kink and attempt.value == attempt.value:  # nan: E undefined there
                     tried.append(attempt)
                     result = min(tried, key=miss)
@@ -394,8 +386,197 @@ def finite_differences(
                 N_("the engine cannot evaluate the loss at a stencil point (e.g. ln 0 of a saturated output)")
             )
             result = dataclasses.replace(result, inconclusive=True, reason=why)
-        out[p.name] = result
-    return out
+        return result
+
+    # every parameter's steps advance together: each round evaluates all the stencils asked for
+    thetas = {p.name: perturbed.value(p) for p in parameters}
+    deciders = {
+        p.name: decide(tol.step(thetas[p.name], step), None if reference is None else reference[p.name])
+        for p in parameters
+    }
+    pending = {p.name: (p, next(deciders[p.name])) for p in parameters}
+    while pending:
+        names = list(pending)
+        results = stencils([(p, thetas[name], h) for name, (p, h) in pending.items()])
+        following: dict[str, tuple[Parameter, float]] = {}
+        for name, result in zip(names, results):
+            try:
+                following[name] = (pending[name][0], deciders[name].send(result))
+            except StopIteration as done:
+                out[name] = done.value
+        pending = following
+    return {p.name: out[p.name] for p in parameters}
+
+
+_STACK = 1 << 18  # values per stacked array (2 MB): how many stencil points are evaluated at once
+EXACT_LIMIT = FULL_LIMIT  # up to this many parameters each point is the engine's whole forward pass
+
+
+class _Perturbed:
+    """The batch loss (L2 included) at many points that each differ from the scenario in one parameter.
+
+    losses([(θ, θ'), …]) gives, per point, E with θ set to θ' (nan where the engine cannot evaluate it: an
+    overflow, or the log of an exactly-0 output) and the kink crossed between the scenario's forward pass
+    and this one, in words (None: none). See finite_differences for how each point is computed.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        from bptrace.engine import step as engine
+
+        self.s = scenario
+        self.weights = [layer.weights for layer in scenario.layers]
+        self.biases = [layer.biases for layer in scenario.layers]
+        self.nets, self.outs = engine.forward(scenario, self.weights, self.biases)
+        self.inputs = scenario.all_inputs()
+        self.sides = _kink_sides(scenario, self.nets, self.outs)
+        self.base_loss = engine.batch_loss(scenario, self.outs[-1])[1] + engine.penalty(scenario, self.weights)
+        self.squares = sum(float((w * w).sum()) for w in self.weights) if scenario.l2 else 0.0
+
+    def value(self, p: Parameter) -> float:
+        if p.kind == "weight":
+            return float(self.weights[p.layer - 1][p.row, p.col])
+        return float(self.biases[p.layer - 1][0 if p.row is None else p.row])
+
+    def losses(self, points: list[tuple[Parameter, float]]) -> list[tuple[float, str | None]]:
+        if self.s.parameter_count() <= EXACT_LIMIT:
+            return [self._exact(p, value) for p, value in points]
+        results: list[tuple[float, str | None]] = [(float("nan"), None)] * len(points)
+        by_layer: dict[int, list[int]] = {}
+        for n, (p, _) in enumerate(points):
+            by_layer.setdefault(p.layer - 1, []).append(n)
+        passes = self.inputs.shape[0]
+        for i, where in by_layer.items():
+            width = max(max(layer.size for layer in self.s.layers[i:]), 1)
+            size = max(1, _STACK // (passes * width))
+            for start in range(0, len(where), size):
+                chunk = where[start : start + size]
+                for n, result in zip(chunk, self._chunk(i, [points[n] for n in chunk])):
+                    results[n] = result
+        return results
+
+    def _chunk(self, i: int, points: list[tuple[Parameter, float]]) -> list[tuple[float, str | None]]:
+        """The points of parameters of layer i (0-based), stacked: arrays of shape (points, passes, neurons)."""
+        import numpy as np
+
+        from bptrace import functions as network
+        from bptrace.engine import step as engine
+        from bptrace.errors import BptraceError
+
+        s = self.s
+        layers = s.layers
+        K = len(points)
+        rows = np.array([-1 if p.row is None else p.row for p, _ in points])
+        thetas = np.array([self.value(p) for p, _ in points])
+        delta = np.array([v for _, v in points]) - thetas  # θ' − θ, exactly as stored
+        is_weight = np.array([p.kind == "weight" for p, _ in points])
+        cols = np.array([p.col if p.kind == "weight" else 0 for p, _ in points])
+        a_in = self.inputs if i == 0 else self.outs[i - 1]
+        layer = layers[i]
+        column = layer.function.elementwise and not (rows < 0).any()  # one net per point changes
+        bad = np.zeros(K, dtype=bool)
+        crossed = np.zeros(K, dtype=bool)
+        kinks_of = self._kinks
+        with np.errstate(all="ignore"):
+            # the nets of θ's layer: z' = z + (θ' − θ)·a (a = 1 for a bias)
+            change = delta[:, None] * np.where(is_weight[:, None], a_in[:, cols].T, 1.0)  # (K, passes)
+            stack: list[Any] = [None] * len(layers)  # full (K, passes, n) nets of the layers recomputed
+            if column:
+                z_col = self.nets[i][:, rows].T + change
+                o_col = network.activate(layer.activation, z_col, layer.param)
+                bad |= ~(np.isfinite(z_col).all(axis=1) & np.isfinite(o_col).all(axis=1))
+                for k in kinks_of(i):
+                    crossed |= (np.sign(z_col - k) != np.sign(self.nets[i][:, rows].T - k)).any(axis=1)
+                if i + 1 < len(layers):
+                    step_out = o_col - self.outs[i][:, rows].T  # (K, passes): out' − out of θ's neuron
+                    z = self.nets[i + 1][None] + step_out[:, :, None] * layers[i + 1].weights[:, rows].T[:, None, :]
+                    first = i + 1
+                else:
+                    out = np.repeat(self.outs[i][None], K, axis=0)
+                    out[np.arange(K), :, rows] = o_col
+                    first = len(layers)
+            else:
+                z = np.repeat(self.nets[i][None], K, axis=0)
+                shared = rows < 0
+                z[shared] += change[shared][:, :, None]
+                single = np.flatnonzero(~shared)
+                z[single, :, rows[single]] += change[single]
+                first = i
+            for j in range(first, len(layers)):
+                stack[j] = z
+                out = network.activate(layers[j].activation, z, layers[j].param)
+                bad |= ~(np.isfinite(z).all(axis=(1, 2)) & np.isfinite(out).all(axis=(1, 2)))
+                for k in kinks_of(j):
+                    crossed |= (np.sign(z - k) != np.sign(self.nets[j] - k)[None]).any(axis=(1, 2))
+                if j + 1 < len(layers):
+                    z = out @ layers[j + 1].weights.T + layers[j + 1].bias_vector()
+            # the loss of each point, as engine.batch_loss computes it, and the L2 penalty
+            m = s.samples
+            if s.max_margin:
+                hinge = engine.hinge_argument(s, out)  # (K, m)
+                crossed |= (np.sign(hinge) != np.sign(engine.hinge_argument(s, self.outs[-1]))[None]).any(axis=1)
+                per_sample = np.maximum(0.0, hinge)
+            else:
+                n_out = out.shape[-1]
+                flat = out.reshape(K * out.shape[1], n_out)
+                names = list(s.output_layer.neurons)
+                try:
+                    terms = network.loss_terms(s.loss, flat, np.tile(s.targets, (K, 1)), names)
+                except BptraceError:  # some point needs the log of 0: each point on its own
+                    terms = np.empty_like(flat)
+                    for n in range(K):
+                        part = slice(n * out.shape[1], (n + 1) * out.shape[1])
+                        try:
+                            terms[part] = network.loss_terms(s.loss, flat[part], s.targets, names)
+                        except BptraceError:
+                            terms[part] = 0.0
+                            bad[n] = True
+                per_sample = terms.reshape(out.shape).sum(axis=-1)
+            total = per_sample.mean(axis=-1) if s.reduction == "mean" else per_sample.sum(axis=-1)
+            if s.l2:
+                squares = self.squares + np.where(is_weight, (thetas + delta) ** 2 - thetas**2, 0.0)
+                total = total + s.l2 / (2 * m) * squares
+        bad |= ~np.isfinite(total)
+        results: list[tuple[float, str | None]] = []
+        for n in range(K):
+            if bad[n]:
+                results.append((float("nan"), None))
+                continue
+            crossing = None
+            if crossed[n]:
+                nets = list(self.nets)
+                if column:
+                    nets[i] = self.nets[i].copy()
+                    nets[i][:, rows[n]] = z_col[n]
+                for j in range(first, len(layers)):
+                    nets[j] = stack[j][n]
+                outs = list(self.outs[:-1]) + [out[n]]
+                crossing = _crossing(s, self.sides, _kink_sides(s, nets, outs))
+            results.append((float(total[n]), crossing))
+        return results
+
+    def _exact(self, p: Parameter, value: float) -> tuple[float, str | None]:
+        """One point by the engine's whole forward pass (small networks: the values bptrace always printed)."""
+        from bptrace.engine import step as engine
+        from bptrace.errors import BptraceError
+
+        weights = [w.copy() for w in self.weights] if p.kind == "weight" else self.weights
+        biases = [b.copy() for b in self.biases] if p.kind == "bias" else self.biases
+        if p.kind == "weight":
+            weights[p.layer - 1][p.row, p.col] = value
+        else:
+            biases[p.layer - 1][0 if p.row is None else p.row] = value
+        try:
+            nets, outs = engine.forward(self.s, weights, biases)
+            loss = engine.batch_loss(self.s, outs[-1])[1] + engine.penalty(self.s, weights)
+        except BptraceError:
+            return float("nan"), None
+        return loss, _crossing(self.s, self.sides, _kink_sides(self.s, nets, outs)) if self.sides else None
+
+    def _kinks(self, i: int) -> tuple[float, ...]:
+        from bptrace.verify import kinks
+
+        layer = self.s.layers[i]
+        return tuple(kinks.activation_kinks(layer.activation, layer.param))
 
 
 def _hinge_terms(scenario: Scenario, hp: Any) -> list[list[Any]]:
@@ -431,26 +612,36 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
     m = s.samples
     hinge = trace.layers[-1].kink & ~_activation_kink(trace, L - 1) if s.max_margin else None
 
-    def where(i: int, rows: list[int] | None) -> str | None:
-        # the first kink of layer i (0-based) among `rows` (neurons; None = all)
+    found: dict[tuple[int, int | None], str | None] = {}
+    kinked: dict[int, Any] = {}
+
+    def where(i: int, row: int | None) -> str | None:
+        # the first kink of layer i (0-based) at neuron `row` (None: any neuron), in (pass, neuron) order
+        if (i, row) in found:
+            return found[i, row]
         import numpy as np
 
         layer = s.layers[i]
-        at = _activation_kink(trace, i)
-        for sample, k in np.argwhere(at):
-            if rows is None or int(k) in rows:
-                template = (
-                    N_("{net} = 0 in sample {sample} (corrupt window): {note}")
-                    if s.max_margin and sample >= m
-                    else N_("{net} = 0 in sample {sample}: {note}")
-                )
-                return Message(
-                    template,
-                    net=f"net_{layer.neurons[int(k)]}",
-                    sample=int(sample) % m + 1,
-                    note=kinks.kink_note(layer.activation, layer.param),
-                )
-        return None
+        at = kinked.get(i)
+        if at is None:
+            at = kinked[i] = _activation_kink(trace, i)
+        hits = np.argwhere(at if row is None else at[:, row : row + 1])
+        note: str | None = None
+        if len(hits):
+            sample, k = int(hits[0][0]), int(hits[0][1]) + (0 if row is None else row)
+            template = (
+                N_("{net} = 0 in sample {sample} (corrupt window): {note}")
+                if s.max_margin and sample >= m
+                else N_("{net} = 0 in sample {sample}: {note}")
+            )
+            note = Message(
+                template,
+                net=f"net_{layer.neurons[k]}",
+                sample=sample % m + 1,
+                note=kinks.kink_note(layer.activation, layer.param),
+            )
+        found[i, row] = note
+        return note
 
     above: list[str | None] = [None] * (L + 1)  # the first kink in the layers from index on
     if hinge is not None and hinge.any():
@@ -460,7 +651,7 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
         above[i] = where(i, None) or above[i + 1]
     out: dict[str, str | None] = {}
     for p in params:
-        out[p.name] = where(p.layer - 1, None if p.row is None else [p.row]) or above[p.layer]
+        out[p.name] = where(p.layer - 1, p.row) or above[p.layer]
     return out
 
 
