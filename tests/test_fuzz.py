@@ -70,3 +70,15 @@ def test_bad_command_lines_exit_2(args: list[str]) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bptrace: error: ") and "--help" in lines[0], result.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_a_bad_scenario_option_with_many_sheets_is_said_once() -> None:
+    """Found by scripts/fuzz.py (cli:19001261): `check a.yaml b.yaml -s 2` said the same error once per sheet."""
+    sheets = [str(EXAMPLES / "class" / "sheets" / "ada.yaml"), str(EXAMPLES / "student_cross_entropy.yaml")]
+    result = CliRunner().invoke(main, ["check", *sheets, "-s", "2"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no bundled scenario named '2'" in lines[0], result.stderr
