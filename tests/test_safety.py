@@ -750,6 +750,25 @@ def test_a_billion_epochs_are_announced_with_a_measured_estimate_before_they_sta
     assert proc.returncode == 130 and out == "", (proc.returncode, err)
 
 
+def test_a_sheet_asking_e_total_after_100000_steps_is_marked_on_the_fast_path(here: Path) -> None:
+    """A sheet with `E_total@100000: 0.512` took 52 s on Mazur (100 s diagnosing) while `train --epochs 100000`
+    took 1.3 s (40 times as long): marking and diagnosing it now costs a few trainings of 100,000 epochs."""
+    import time
+
+    import bptrace.engine.train as engine
+    from bptrace.model.scenario import load
+
+    Path("big.yaml").write_text("scenario: mazur\nanswers:\n  E_total@100000: 0.512\n", encoding="utf-8")
+    started = time.perf_counter()
+    engine.train(load("mazur"), 100_000)
+    one_training = time.perf_counter() - started
+    started = time.perf_counter()
+    result = invoke("check", "big.yaml")
+    marking = time.perf_counter() - started
+    assert result.exit_code == 1 and "no known misconception reproduces it" in result.stdout, result.stdout
+    assert marking <= 15 * one_training, (marking, one_training)
+
+
 def test_train_refuses_more_snapshots_than_it_can_show() -> None:
     line = one_error(invoke("train", "mazur", "--epochs", "1000000000", "--every", "1"))
     assert "would keep 1,000,000,000 snapshots (at most 100,000) (use --every 10,000 or more)" in line
