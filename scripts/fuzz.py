@@ -9,7 +9,7 @@ The kinds of input (`--kinds`, default all), taken in turn:
 - graph: a mutated bundled computational-graph scenario through `bptrace run --verify off`;
 - sheet: a mutated answer sheet (examples/, examples/class/sheets/) through `bptrace check`
   (self-check) and, for the class sheets, `bptrace check --key examples/class/key.yaml`;
-- key: a mutated teacher's key (examples/class/key.yaml, examples/zh/key.yaml) marking a right sheet;
+- key: a mutated teacher's key (examples/class/key.yaml) marking a right sheet;
 - cli: a random command line: a command, its arguments and options drawn from what the command
   accepts and from odd values (empty, negative, nan, inf, huge, wrong words), outputs in a scratch folder.
 

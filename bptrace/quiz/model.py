@@ -7,6 +7,8 @@ Every number comes from bptrace itself, nothing is typed in:
 
 - an exercise is a scenario as given, or a fresh random one from `bptrace new`'s generator
   (grading/answers.random_exercise) with the scenario's shape, activations, loss, learning rate and batch;
+  a kind `bptrace new` cannot draw (max_margin, an L2 penalty, mixed or parametrised activations) is drawn by
+  like_exercise with the same generator's numbers and everything else of the scenario kept;
 - the right value of each asked quantity is the engine's (the key's Marker, as `check --key` marks);
 - what counts as right is the key's marking rule (grading/marking.py) turned into the one interval a
   platform can test without seeing the digits written: the value rounded to `min_digits` significant digits
