@@ -70,3 +70,31 @@ def test_bad_command_lines_exit_2(args: list[str]) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bptrace: error: ") and "--help" in lines[0], result.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_a_bad_scenario_option_with_many_sheets_is_said_once() -> None:
+    """Found by scripts/fuzz.py (cli:19001261): `check a.yaml b.yaml -s 2` said the same error once per sheet."""
+    sheets = [str(EXAMPLES / "class" / "sheets" / "ada.yaml"), str(EXAMPLES / "student_cross_entropy.yaml")]
+    result = CliRunner().invoke(main, ["check", *sheets, "-s", "2"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no bundled scenario named '2'" in lines[0], result.stderr
+
+
+def test_the_long_fuzzer_runs_every_kind_of_input_and_reports_as_it_goes() -> None:
+    """scripts/fuzz.py over a few inputs of each kind: scenarios, graphs, sheets, keys and command lines."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_script", EXAMPLES.parent / "scripts" / "fuzz.py")
+    assert spec and spec.loader
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    lines: list[str] = []
+    status = fuzz.run(15, None, 5, list(fuzz.KINDS), report_every=0.0, write=lines.append)
+    assert status == 0, lines
+    assert lines[-1].startswith("15 inputs in ") and "'cli': 3" in lines[-1] and "'key': 3" in lines[-1]
+    assert "; 0 failures;" in lines[-1]
+    assert sum(line.startswith("... ") for line in lines) >= 10  # a progress line after each input here

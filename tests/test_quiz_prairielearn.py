@@ -141,7 +141,8 @@ def test_question_html_uses_number_inputs_with_significant_figures(questions):
 def test_server_py_needs_nothing_but_python(questions):
     tree = ast.parse((questions / "mazur" / "server.py").read_text(encoding="utf-8"))
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
-    assert imports == []  # no bptrace, no numpy, no prairielearn: every number is data
+    # no bptrace, no numpy, no prairielearn: every number is data; only the standard library's math
+    assert [alias.name for n in imports for alias in n.names] == ["math"]
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert {"generate", "grade"} <= functions
 
@@ -232,3 +233,140 @@ def test_a_keys_share_for_a_misconception_is_partial_credit(tmp_path):
         result = graded(server, data, dict(data["correct_answers"], q1=mistake["value"]))
         assert result["partial_scores"]["q1"]["score"] == 0.5
         assert result["score"] == pytest.approx((0.5 * 2 + 1) / 3)  # w5+ is worth 2 points, out_o1 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# Follow-through: server.py's grade() against `bptrace check --key`
+
+
+def carried_sheet(exercise, wrong_index: int) -> dict[str, float]:
+    """A student who gets one asked quantity wrong (× 1.37) and carries it forward: each later asked quantity
+    is the value bptrace's World recomputes from the student's own earlier answers (the right one where it
+    rests on no wrong answer), as a demanding student would compute it."""
+    from bptrace.grading.followthrough import World
+
+    asks = exercise.asks
+    wrong = asks[wrong_index].name
+    given: dict[str, float] = {}
+    world = World(exercise.trace, given, lambda name: frozenset([wrong]) if name in given else frozenset())
+    answers: dict[str, float] = {}
+    for k, ask in enumerate(asks):
+        if k == wrong_index:
+            value = ask.value * 1.37
+        else:
+            again = world.recompute(ask.name) if k > wrong_index else None
+            value = again.value if again is not None and again.rests_on else ask.value
+        value = float(f"{value:#.9g}")
+        answers[ask.name] = value
+        if k >= wrong_index and value != ask.value:
+            given[ask.name] = value
+        world._memo.clear()
+    return answers
+
+
+def check_key_verdicts(tmp_path: Path, exercise, answers: dict[str, float]) -> dict[str, dict]:
+    import yaml
+
+    folder = tmp_path / f"ft{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    scenario = exercise.source or ""
+    ref = "exercise.yaml"
+    if exercise.source is None:
+        ref = "mazur"
+    else:
+        (folder / ref).write_text(scenario)
+    key = {"exercise": {"scenario": ref}, "rules": {"min_digits": 3, "follow_through": 1},
+           "questions": {a.name: 1 for a in exercise.asks}}  # fmt: skip
+    (folder / "key.yaml").write_text(yaml.safe_dump(key, sort_keys=False))
+    sheet = {"scenario": ref, "student": "T", "answers": {n: f"{v:#.9g}" for n, v in answers.items()}}
+    (folder / "sheet.yaml").write_text(yaml.safe_dump(sheet, sort_keys=False))
+    result = CliRunner().invoke(
+        main, ["check", str(folder / "sheet.yaml"), "--key", str(folder / "key.yaml"), "--format", "json"]
+    )
+    assert result.exit_code in (0, 1), result.stderr
+    (student,) = json.loads(result.stdout)["students"]
+    return {a["quantity"]: a for a in student["answers"]}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["mazur"],
+        ["ng_shallow", "--variants", "2", "--seed", "5"],
+        ["softmax_classifier", "--variants", "1", "--seed", "9"],
+        ["learner_004_l2", "--variants", "1", "--seed", "2"],
+    ],
+)
+def test_grade_gives_follow_through_as_check_key_does(tmp_path, args):
+    """An earlier answer wrong and the later ones right given it: server.py's grade() gives the same verdicts as
+    `check --key` (follow-through: full credit by default, feedback "right, given your …" naming the same
+    earlier answers), run with the data PrairieLearn passes."""
+    from bptrace.quiz.model import build
+
+    folder = write(tmp_path / "q", *args)
+    (question,) = [p for p in folder.iterdir() if p.is_dir()]
+    server = load_server(question / "server.py")
+    quiz = build(
+        [args[0]], variants=int(args[2]) if len(args) > 1 else None, seed=int(args[4]) if len(args) > 1 else None
+    )
+    carried = 0
+    for index, exercise in enumerate(quiz.exercises):
+        data = generated(server, index)
+        by_quantity = {a["quantity"]: n for n, a in server.VARIANTS[index]["answers"].items()}
+        for wrong_index in range(len(exercise.asks) - 1):
+            answers = carried_sheet(exercise, wrong_index)
+            verdicts = check_key_verdicts(tmp_path, exercise, answers)
+            result = graded(server, data, {by_quantity[n]: v for n, v in answers.items()})
+            for name, verdict in verdicts.items():
+                part = result["partial_scores"][by_quantity[name]]
+                if verdict["verdict"] == "correct":
+                    assert part["score"] == 1.0 and part["feedback"].startswith("Right"), (name, part)
+                elif verdict["verdict"] == "follow-through":
+                    assert part["score"] == 1.0, (name, verdict, part)
+                    if part["feedback"].startswith("Right"):  # within the right interval at 3 digits: right there
+                        ask = next(a for a in exercise.asks if a.name == name)
+                        assert any(i.contains(answers[name]) for i in ask.right)
+                        continue
+                    assert part["feedback"] == "right, given your " + ", ".join(verdict["rests_on"]), part
+                    carried += 1
+                else:
+                    assert part["score"] < 1.0, (name, verdict, part)
+            assert result["score"] == pytest.approx(sum(v["points"] for v in verdicts.values()) / len(verdicts))
+    assert carried >= 3
+
+
+# The structure of info.json as PrairieLearn documents it, as a JSON Schema written here (no PyPI package ships
+# PrairieLearn's own schema, and PrairieLearn's files are AGPL: none is copied; docs/platforms.md).
+INFO_SCHEMA = {
+    "type": "object",
+    "required": sorted(INFO_REQUIRED),
+    "additionalProperties": False,
+    "properties": {
+        **{name: {} for name in sorted(INFO_ALLOWED)},
+        "uuid": {"type": "string", "pattern": UUID.pattern},
+        "type": {"enum": sorted(INFO_TYPES)},
+        "title": {"type": "string", "minLength": 1},
+        "topic": {"type": "string", "minLength": 1},
+        "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "comment": {"type": ["string", "array", "object"]},
+        "singleVariant": {"type": "boolean"},
+        "partialCredit": {"type": "boolean"},
+    },
+}
+
+
+@pytest.mark.parametrize("args", [["mazur"], ["cs224n_window", "--variants", "2", "--seed", "1"],
+                                  ["learner_004_l2", "ng_shallow", "--variants", "2", "--seed", "3"]])  # fmt: skip
+def test_every_info_json_validates_against_the_documented_schema(tmp_path, args):
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(INFO_SCHEMA)
+    folder = write(tmp_path / "q", *args)
+    infos = sorted(folder.glob("*/info.json"))
+    assert len(infos) == len([a for a in args if not a.startswith("-") and not a.isdigit()])
+    for path in infos:
+        jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), INFO_SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):  # the schema can fail: a wrong type, an unknown property
+        jsonschema.validate({**json.loads(infos[0].read_text()), "type": "v4"}, INFO_SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**json.loads(infos[0].read_text()), "colour": "red"}, INFO_SCHEMA)

@@ -693,6 +693,82 @@ def test_train_streams_the_csv_of_a_long_run(here: Path, monkeypatch: pytest.Mon
     assert "--format json holds every epoch's loss; 3,000 epochs are more than 1,000" in line
 
 
+def _measured_ratio(scenario: object, epochs: int, **options: object) -> float:
+    """The estimate measure_seconds makes for `epochs` over the loop time of a run of them (best of 2 runs,
+    so that one stall of a shared machine does not decide)."""
+    import bptrace.engine.train as engine
+
+    batch = options.pop("batch_size", None)
+    estimate = engine.measure_seconds(scenario, epochs, batch, **options)  # type: ignore[arg-type]
+    taken = min(engine.train(scenario, epochs, batch_size=batch, **options).seconds for _ in range(2))  # type: ignore[arg-type]
+    return estimate / taken
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("mazur", {}), ("mazur", {"path": "numpy"}), ("ng_shallow", {"batch_size": 1}), ("cs224n_window", {})],
+)
+def test_the_estimate_of_a_run_is_measured_within_a_factor_of_two(name: str, options: dict[str, object]) -> None:
+    """The fixed per-update costs guessed 0.009 s for 20,000 Mazur epochs that took 0.09 s (and so 7 min for a
+    billion epochs that take hours): the estimate is now timed on a short run (at most an eighth of the
+    epochs), on the path the run takes, and is within a factor of 2 of the run."""
+    from bptrace.model.scenario import load
+
+    ratio = _measured_ratio(load(name), 20_000, **options)
+    assert 0.5 <= ratio <= 2, ratio
+
+
+def test_a_billion_epochs_are_announced_with_a_measured_estimate_before_they_start() -> None:
+    """`train mazur --epochs 1000000000`: before training, one line with the time a measured run predicts (within
+    a factor of 2 of 50,000 times a 20,000-epoch run) and how to stop it; the run is then stopped with SIGINT."""
+    import bptrace.engine.train as engine
+    from bptrace.model.scenario import load
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BPTRACE_LANG": "en"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bptrace", "train", "mazur", "--epochs", "1000000000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # written before the run starts
+        per_epoch = min(engine.train(load("mazur"), 20_000).seconds for _ in range(2)) / 20_000
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    match = re.fullmatch(
+        r"bptrace: 1,000,000,000 epochs will take about (?:([\d,]+) h )?(\d+) min \(measured on a short run of this "
+        r"network\); Ctrl-C stops the run\n",
+        line,
+    )
+    assert match, line
+    announced = int((match.group(1) or "0").replace(",", "")) * 3600 + int(match.group(2)) * 60
+    assert 0.5 <= announced / (per_epoch * 1e9) <= 2, (announced, per_epoch * 1e9)
+    assert proc.returncode == 130 and out == "", (proc.returncode, err)
+
+
+def test_a_sheet_asking_e_total_after_100000_steps_is_marked_on_the_fast_path(here: Path) -> None:
+    """A sheet with `E_total@100000: 0.512` took 52 s on Mazur (100 s diagnosing) while `train --epochs 100000`
+    took 1.3 s (40 times as long): marking and diagnosing it now costs a few trainings of 100,000 epochs."""
+    import time
+
+    import bptrace.engine.train as engine
+    from bptrace.model.scenario import load
+
+    Path("big.yaml").write_text("scenario: mazur\nanswers:\n  E_total@100000: 0.512\n", encoding="utf-8")
+    started = time.perf_counter()
+    engine.train(load("mazur"), 100_000)
+    one_training = time.perf_counter() - started
+    started = time.perf_counter()
+    result = invoke("check", "big.yaml")
+    marking = time.perf_counter() - started
+    assert result.exit_code == 1 and "no known misconception reproduces it" in result.stdout, result.stdout
+    assert marking <= 15 * one_training, (marking, one_training)
+
+
 def test_train_refuses_more_snapshots_than_it_can_show() -> None:
     line = one_error(invoke("train", "mazur", "--epochs", "1000000000", "--every", "1"))
     assert "would keep 1,000,000,000 snapshots (at most 100,000) (use --every 10,000 or more)" in line

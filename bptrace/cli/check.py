@@ -201,6 +201,10 @@ def _self_check(
 
     target = prepare_output(output, force, inputs=[*sheets, scenario])
     options = self_check_options(min_digits, rtol, accept, diagnose=not no_diagnose)
+    if scenario and len(sheets) > 1:  # a bad -s is one error, said once, not once per sheet
+        from bptrace.model import scenario as scenarios
+
+        scenarios.load(scenario)
     labs: dict[str, Marker] = {}
     results = []
     failed = 0

@@ -41,7 +41,8 @@ SNAPSHOT_COLUMNS = 6  # parameters shown in the snapshot table
 KEEP_ALL_EPOCHS = 1_000_000  # up to this many epochs the whole loss curve is kept (about 32 MB); beyond, it is
 KEEP_POINTS = 2 * CHART_POINTS  # thinned to this many points (the chart's), and --csv streams every one
 MAX_SNAPSHOTS = 100_000  # --every K: at most this many snapshots
-LONG_RUN_SECONDS = 60.0  # a run expected to take longer is announced with its estimate
+LONG_RUN_SECONDS = 10.0  # a run expected to take longer is announced with its estimate, before it starts
+MEASURE_AFTER_SECONDS = 0.05  # a run whose first guess is longer is timed on a short run (engine measure_seconds)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def train(
         bptrace train mazur --epochs 10000 --plot loss.png --csv history.csv
         bptrace train mazur --epochs 10000 --format json > history.json
     """
-    from bptrace.engine.train import estimate_seconds
+    from bptrace.engine.train import estimate_seconds, measure_seconds
     from bptrace.engine.train import train as run_training
 
     # every output is checked before a long run, not after it
@@ -161,16 +162,21 @@ def train(
             hint=_("use --every {k} or more").format(k=f"{-(-epochs // MAX_SNAPSHOTS):,}"),
         )
     s = load_scenario(scenario)
+    keep = KEEP_POINTS if epochs > KEEP_ALL_EPOCHS else None
     expected = estimate_seconds(s, epochs, batch_size, engine_)
+    if expected > MEASURE_AFTER_SECONDS:  # the first guess is rough: time a short run of the same work
+        expected = measure_seconds(
+            s, epochs, batch_size, seed=seed, path=engine_, keep=keep, sink=_formatting_only if csv_target else None
+        )
     if expected > LONG_RUN_SECONDS:
         click.echo(
             "bptrace: "
-            + _("{epochs} epochs will take about {duration} (an estimate; Ctrl-C stops)").format(
-                epochs=f"{epochs:,}", duration=_duration(expected)
-            ),
+            + _(
+                "{epochs} epochs will take about {duration} (measured on a short run of this network); "
+                "Ctrl-C stops the run"
+            ).format(epochs=f"{epochs:,}", duration=_duration(expected)),
             err=True,
         )
-    keep = KEEP_POINTS if epochs > KEEP_ALL_EPOCHS else None
     with contextlib.ExitStack() as stack:
         sink = None
         if csv_target:  # streamed as the run goes: a billion epochs never sit in memory
@@ -218,6 +224,11 @@ def train(
             click.echo(f"bptrace: {note}", err=True)
         return
     print_renderable(TrainingView(result, digits=digits, rows=rows, ascii=ascii_, notes=notes), ascii_, target)
+
+
+def _formatting_only(first: int, losses: list[float]) -> None:
+    """The --csv sink's work without the file: measure_seconds times a run that formats every line."""
+    "".join(f"{first + i},{e!r}\n" for i, e in enumerate(losses))
 
 
 @contextmanager

@@ -149,12 +149,79 @@ def choose_path(scenario: Scenario, batch_size: int | None = None) -> str:
 
 
 def estimate_seconds(scenario: Scenario, epochs: int, batch_size: int | None = None, path: str = "auto") -> float:
-    """A rough forecast of train()'s run time (to decide whether a progress bar is worth showing)."""
+    """A rough forecast of train()'s run time from fixed per-update costs, without running anything (a first
+    guess: `bptrace train` measures a long run with measure_seconds before announcing it)."""
     b = scenario.samples if batch_size is None else min(batch_size, scenario.samples)
     updates = epochs * batch_count(scenario.samples, b)
     chosen = choose_path(scenario, b) if path == "auto" else path
     per_update = 45e-9 * work(scenario, b) if chosen == "scalar" else 25e-6 + 0.1e-9 * work(scenario, b)
     return updates * per_update
+
+
+MEASURE_SECONDS = 0.25  # measure_seconds times a short run of about this long
+MEASURE_SHARE = 8  # ... and of at most 1/MEASURE_SHARE of the epochs asked (an extrapolation, not the run itself)
+
+
+def measure_seconds(
+    scenario: Scenario,
+    epochs: int,
+    batch_size: int | None = None,
+    *,
+    seed: int = 0,
+    path: str = "auto",
+    keep: int | None = None,
+    sink: Callable[[int, list[float]], None] | None = None,
+    budget: float = MEASURE_SECONDS,
+) -> float:
+    """A forecast of train()'s loop time from a short measured run: the same path (the generated kernel or
+    numpy), batch size, `keep` and `sink` as the run will use, timed on 16, 64, 256, ... epochs until a run
+    takes a quarter of `budget` (or reaches 1/MEASURE_SHARE of `epochs`), then scaled to `epochs`.
+
+    estimate_seconds' fixed per-update costs are only a first guess (they were 3-10x low on the bundled
+    scenarios); this measures the machine it runs on, in about `budget` seconds. A run that diverges while
+    being measured is measured up to its failure (train() reports the divergence)."""
+    if epochs <= 0:
+        return 0.0
+    b = scenario.samples if batch_size is None else min(batch_size, scenario.samples)
+    _, runner = _runner(scenario, b, seed, path)
+    curve = _Curve(keep, {0, 1}, sink)
+    trial = 16
+    done = 0
+    spent = 0.0
+    cap = max(1, epochs // MEASURE_SHARE)
+    try:
+        runner.run(1)  # warm up (first calls, buffers), not timed
+        curve.take(runner.history)
+        runner.history = []
+        while True:
+            n = min(trial, cap)
+            started = time.perf_counter()
+            runner.run(n)
+            curve.take(runner.history)
+            runner.history = []
+            took = time.perf_counter() - started
+            done, spent = done + n, spent + took
+            if took >= budget / 4 or n >= cap:
+                return took / n * epochs
+            trial *= 4
+    except (OverflowError, ZeroDivisionError, ValueError):  # diverged: train() says so, with its epoch
+        return spent / max(done, 1) * epochs
+
+
+def _runner(scenario: Scenario, b: int, seed: int, path: str) -> tuple[str, _Runner]:
+    chosen = choose_path(scenario, b) if path == "auto" else path
+    if chosen == "scalar":
+        from bptrace.engine.kernel import MAX_PARAMETERS
+
+        if scenario.parameter_count() > MAX_PARAMETERS:
+            raise BptraceError(
+                _("the scalar kernel is limited to {limit} parameters, this network has {count}").format(
+                    limit=MAX_PARAMETERS, count=scenario.parameter_count()
+                ),
+                hint=_("use the numpy path"),
+            )
+        return chosen, _ScalarRunner(scenario, b, seed)
+    return chosen, _NumpyRunner(scenario, b, seed)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -197,21 +264,7 @@ def train(
         )
     m = scenario.samples
     b = m if batch_size is None else min(batch_size, m)
-    chosen = choose_path(scenario, b) if path == "auto" else path
-    runner: _Runner
-    if chosen == "scalar":
-        from bptrace.engine.kernel import MAX_PARAMETERS
-
-        if scenario.parameter_count() > MAX_PARAMETERS:
-            raise BptraceError(
-                _("the scalar kernel is limited to {limit} parameters, this network has {count}").format(
-                    limit=MAX_PARAMETERS, count=scenario.parameter_count()
-                ),
-                hint=_("use the numpy path"),
-            )
-        runner = _ScalarRunner(scenario, b, seed)
-    else:
-        runner = _NumpyRunner(scenario, b, seed)
+    chosen, runner = _runner(scenario, b, seed, path)
 
     stops = _stops(epochs, every, progress is not None, DRAIN_EVERY if keep is not None or sink is not None else None)
     curve = _Curve(keep, {0, 1, epochs} | (set(range(0, epochs, every)) if every else set()), sink)
@@ -331,6 +384,8 @@ class _Curve:
 
 class _Runner:
     """The interface both paths implement."""
+
+    history: list[float]  # the losses since the last hand-over (train() empties it after each chunk)
 
     def run(self, epochs: int) -> None:
         raise NotImplementedError

@@ -7,6 +7,8 @@ Every number comes from bptrace itself, nothing is typed in:
 
 - an exercise is a scenario as given, or a fresh random one from `bptrace new`'s generator
   (grading/answers.random_exercise) with the scenario's shape, activations, loss, learning rate and batch;
+  a kind `bptrace new` cannot draw (max_margin, an L2 penalty, mixed or parametrised activations) is drawn by
+  like_exercise with the same generator's numbers and everything else of the scenario kept;
 - the right value of each asked quantity is the engine's (the key's Marker, as `check --key` marks);
 - what counts as right is the key's marking rule (grading/marking.py) turned into the one interval a
   platform can test without seeing the digits written: the value rounded to `min_digits` significant digits
@@ -315,17 +317,28 @@ def _exercise(
 # Random variants: `bptrace new`'s exercises with the scenario's shape and conventions
 
 
-def random_variants(s: Scenario, ref: str, n: int, seed: int) -> list[tuple[Scenario, int, str, str]]:
-    """n fresh exercises from `bptrace new`'s generator with the shape, activations, loss, learning rate and
-    batch size of s; variant k has the seed seed + k − 1 (its command line makes its file again)."""
+def random_variants(s: Scenario, ref: str, n: int, seed: int) -> list[tuple[Scenario, int, str | None, str]]:
+    """n fresh exercises of the kind of s; variant k has the seed seed + k − 1.
+
+    A network `bptrace new` can draw (one hidden activation with its default parameter, no L2 penalty, no
+    max-margin loss) comes from its generator with the shape, activations, loss, learning rate and batch size
+    of s, and its command line makes its file again. Any other (max_margin, an L2 penalty, mixed or
+    parametrised activations) is drawn by `like_exercise`: the same generator's numbers in every place s has
+    one, everything else kept (see there); its YAML is the record (no command makes it)."""
     from bptrace.grading.answers import random_exercise
     from bptrace.model.scenario import loads
 
-    shape, activation, out_activation = _new_options(s, ref)
-    shape_text = "-".join(str(x) for x in shape)
-    out = []
+    options = _new_options(s)
+    out: list[tuple[Scenario, int, str | None, str]] = []
     for k in range(n):
         vseed = seed + k
+        name = f"<variant {k + 1} of {ref}>"
+        if options is None:
+            text = like_exercise(s, vseed, ref)
+            out.append((loads(text, name), vseed, None, text))
+            continue
+        shape, activation, out_activation = options
+        shape_text = "-".join(str(x) for x in shape)
         parts = [
             f"bptrace new --random --seed {vseed} --shape {shape_text} --activation {activation}",
             f"--output-activation {out_activation} --loss {s.loss} --learning-rate {float(s.learning_rate)!r}",
@@ -336,38 +349,127 @@ def random_variants(s: Scenario, ref: str, n: int, seed: int) -> list[tuple[Scen
         text = random_exercise(
             vseed, shape, activation, out_activation, s.loss, s.learning_rate, s.samples, command=command
         )
-        out.append((loads(text, f"<variant {k + 1} of {ref}>"), vseed, command, text))
+        out.append((loads(text, name), vseed, command, text))
     return out
 
 
-def _new_options(s: Scenario, ref: str) -> tuple[list[int], str, str]:
-    """`bptrace new`'s --shape, --activation and --output-activation for variants of s, or a one-line error
-    naming what `bptrace new` cannot draw."""
+def _new_options(s: Scenario) -> tuple[list[int], str, str] | None:
+    """`bptrace new`'s --shape, --activation and --output-activation for variants of s, or None when `bptrace
+    new` cannot draw its kind (like_exercise draws it)."""
     from bptrace import functions
 
-    def refuse(what: str) -> BptraceError:
-        return BptraceError(
-            _("cannot draw random variants of {ref}: {what}").format(ref=ref, what=what),
-            hint=_("leave out --variants to use the scenario itself"),
-        )
-
-    if s.max_margin:
-        raise refuse(_("bptrace new does not draw max_margin exercises"))
-    if s.l2:
-        raise refuse(_("bptrace new does not draw exercises with an L2 penalty"))
-    if any(layer.param is not None for layer in s.layers):
-        raise refuse(_("bptrace new draws activations with their default parameters only"))
+    if s.max_margin or s.l2 or any(layer.param is not None for layer in s.layers):
+        return None
     hidden = {layer.activation for layer in s.layers[:-1]}
     if len(hidden) > 1:
-        raise refuse(
-            _("its hidden layers have different activations ({names})").format(names=", ".join(sorted(hidden)))
-        )
+        return None
     out_activation = s.output_layer.activation
     if hidden:
         activation = hidden.pop()
     else:  # no hidden layer: --activation is not used, and must be one a hidden layer may have
         activation = out_activation if functions.activation(out_activation).hidden_ok else "sigmoid"
     return [len(s.input_names)] + [layer.size for layer in s.layers], activation, out_activation
+
+
+def like_exercise(s: Scenario, seed: int, ref: str) -> str:
+    """A fresh random exercise of the kind of s (YAML, matrix form), the same for the same seed.
+
+    The numbers are `bptrace new`'s (numpy default_rng(seed); |x| in [0.05, 0.95] with a random sign, 2
+    decimals; targets the output can reach, one-hot for cross_entropy, 0/1 for bce): every weight, every bias
+    of a layer that has biases (one per neuron), every input, every target. Kept from s: the shape, each
+    layer's activation and its parameter (leaky_slope, elu_alpha), the loss, reduction, learning rate, L2
+    penalty λ, whether biases are updated, and for max_margin the margin Δ and which inputs of the corrupt
+    window differ from the true one (those are drawn afresh, the others are the true window's). Drawn
+    again, up to 100 times, when the step overflows, a relu or hinge sits exactly at its kink, or (max_margin)
+    every sample already meets the margin (no gradient to compute)."""
+    import numpy as np
+
+    from bptrace import functions
+    from bptrace.engine.step import forward, hinge_argument, trace
+    from bptrace.errors import NumericalError
+    from bptrace.model.scenario import loads
+
+    rng = np.random.default_rng(seed)
+
+    def draw(*size: int) -> Any:
+        magnitude = rng.uniform(0.05, 0.95, size)
+        sign = rng.choice([-1.0, 1.0], size)
+        return np.round(magnitude * sign, 2)
+
+    def vec(v: Any) -> str:
+        return "[" + ", ".join(_number(x) for x in v) + "]"
+
+    n_in, m, n_out = len(s.input_names), s.samples, s.output_layer.size
+    out_act = s.output_layer.activation
+    for _attempt in range(100):
+        layers = [(draw(layer.size, layer.weights.shape[1]), draw(layer.size)) for layer in s.layers]
+        inputs = draw(m, n_in)
+        lines = [
+            f"# a random exercise like {ref} (bptrace quiz --variants, seed {seed})",
+            "title: " + _quoted(_("Random exercise like {title} (seed {seed})").format(title=s.title, seed=seed)),
+            f'source: "bptrace quiz --variants, seed {seed}"',
+            "samples:",
+        ]
+        if s.max_margin:
+            assert s.corrupt is not None
+            differs = s.corrupt != s.inputs
+            fresh = draw(m, n_in)
+            fresh = np.where(fresh == inputs, -fresh, fresh)  # a drawn word differs from the true one (never 0)
+            corrupt = np.where(differs, fresh, inputs)
+            lines += [f"  - {{inputs: {vec(x)}, corrupt: {vec(c)}}}" for x, c in zip(inputs, corrupt)]
+        else:
+            if s.loss == "cross_entropy":
+                targets = np.eye(n_out)[rng.integers(0, n_out, m)]
+            elif s.loss == "bce":
+                targets = rng.integers(0, 2, (m, n_out)).astype(float)
+            else:
+                lo, hi = functions.activation(out_act).target_range
+                targets = np.round(rng.uniform(lo, hi, (m, n_out)), 2)
+            lines += [f"  - {{inputs: {vec(x)}, targets: {vec(t)}}}" for x, t in zip(inputs, targets)]
+        lines.append("layers:")
+        for layer, (w, b) in zip(s.layers, layers):
+            lines.append(f"  - activation: {layer.activation}")
+            if layer.param is not None and layer.function.param is not None:
+                lines.append(f"    {layer.function.param.key}: {_number(layer.param)}")
+            lines.append("    weights:")
+            lines += [f"      - {vec(row)}" for row in w]
+            if layer.bias_mode != "none":
+                lines.append(f"    biases: {vec(b)}")
+        lines += [
+            f"loss: {s.loss}",
+            f"reduction: {s.reduction}",
+            f"learning_rate: {_number(s.learning_rate)}",
+            f"update_biases: {'true' if s.update_biases else 'false'}",
+        ]
+        if s.l2:
+            lines.append(f"l2: {_number(s.l2)}")
+        if s.max_margin:
+            lines.append(f"margin: {_number(s.margin)}")
+        text = "\n".join(lines) + "\n"
+        variant = loads(text, f"<variant of {ref}>")
+        try:
+            t = trace(variant)
+        except NumericalError:
+            continue
+        if any(lt.kink.any() for lt in t.layers):
+            continue
+        if s.max_margin and not (hinge_argument(variant, forward(variant)[1][-1]) > 0).any():
+            continue
+        return text
+    raise BptraceError(
+        _("could not draw a random variant of {ref} without an overflow or a kink in 100 tries").format(ref=ref),
+        hint=_("try another --seed"),
+    )
+
+
+def _number(x: float) -> str:
+    """A number as YAML text that reads back to exactly the same float (integers without '.0')."""
+    x = float(x)
+    return str(int(x)) if x == int(x) and abs(x) < 1e15 else repr(x)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # ---------------------------------------------------------------------------------------------------
