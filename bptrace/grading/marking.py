@@ -36,6 +36,7 @@ from bptrace.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from bptrace.grading.answers import Answer, Sheet
+    from bptrace.grading.roster import NeighbourMatch
     from bptrace.model.names import Quantity
     from bptrace.model.scenario import Scenario
 
@@ -256,6 +257,8 @@ class SheetResult(Displayable):
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     graded: bool = False  # marked with a teacher's key
+    student_id: str | None = None  # a per-student key: the roster's id of the student
+    neighbours: list[NeighbourMatch] = field(default_factory=list)  # wrong answers that are another's right ones
 
     def __post_init__(self) -> None:
         if self.sheet is not None:
