@@ -249,7 +249,9 @@ def _read_per_student(
             _("samples must be a whole number 1..100, got {value}").format(value=source.brief(samples)),
         )
     recipe = Recipe(seed, tuple(shape), activation or "sigmoid", output_activation, loss or "half_sse", eta, samples)
-    roster_path = path.parent / ref.strip()
+    import os
+
+    roster_path = Path(os.path.normpath(path.parent / ref.strip()))
     try:
         roster = roster_mod.read(roster_path)
     except RosterError as exc:

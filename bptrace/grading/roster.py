@@ -214,9 +214,10 @@ class NeighbourMatch:
 
 def neighbours(results: list[SheetResult], key: Key) -> None:
     """Set each sheet's `neighbours`: the other students of the roster whose exact values at least
-    NEIGHBOUR_MIN of its wrong answers are (on a sheet that answers fewer questions, every one it
-    answers), by the key's rules of correctness. Answers after more than one update are not compared
-    (each would need N updates of every exercise)."""
+    NEIGHBOUR_MIN of its answers that are not right for its own exercise (wrong, or right only given
+    the student's own earlier answers: a copied out is σ of the copied net) are (on a sheet that
+    answers fewer questions, every one it answers), by the key's rules of correctness. Answers after
+    more than one update are not compared (each would need N updates of every exercise)."""
     import numpy as np
 
     from bptrace.grading.diagnose import STEP_KINDS, steps_of
@@ -242,7 +243,10 @@ def neighbours(results: list[SheetResult], key: Key) -> None:
         wrong = [
             a
             for a in r.results
-            if a.verdict == "wrong" and a.answer.written is not None and a.quantity in asked and a.answer.written.digits
+            if a.verdict in ("wrong", "follow-through")
+            and a.answer.written is not None
+            and a.quantity in asked
+            and a.answer.written.digits
         ]
         if not wrong:
             continue
