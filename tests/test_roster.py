@@ -426,3 +426,66 @@ def test_a_key_of_one_exercise_gives_null_ids_and_no_matches(tmp_path: Path) -> 
     assert code == 0
     [st] = data["students"]
     assert st["id"] is None and st["matches_exercise_of"] == [] and st["score"] == 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# The bundled example (examples/roster/), run as the README's teacher section runs it
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "roster"
+
+
+def readme_roster_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.startswith("    bptrace ") and "examples/roster" in line]
+
+
+def test_the_readme_commands_of_the_per_student_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import glob
+    import shlex
+    import shutil
+
+    commands = readme_roster_commands()
+    assert [c.split()[1] for c in commands] == ["new", "check"]
+    shutil.copytree(EXAMPLE, tmp_path / "examples" / "roster")
+    monkeypatch.chdir(tmp_path)
+    results = []
+    for command in commands:
+        args = []
+        for word in shlex.split(command)[1:]:
+            args += sorted(glob.glob(word)) if "*" in word else [word]
+        results.append(run(*args))
+    (code_new, _out, err_new), (code_check, out, err_check) = results
+    assert code_new == 0, err_new
+    # the same roster and seed as the example's: the same exercises, byte for byte
+    for i in ("s01", "s02", "s03", "s04"):
+        made = (tmp_path / "my-class" / f"exercise-{i}.yaml").read_bytes()
+        assert made == (EXAMPLE / f"exercise-{i}.yaml").read_bytes()
+        assert (tmp_path / "my-class" / f"sheet-{i}.yaml").read_bytes() == (EXAMPLE / f"sheet-{i}.yaml").read_bytes()
+    assert code_check == 1
+    assert "match the exercise of s01 (Ada Lovelace), not their own" in out and "李华 (s03)" in out
+    assert "the id 's4' is not on the roster" in err_check and "did you mean s04?" in err_check
+
+
+def test_the_per_student_example_gets_a_human_markers_marks() -> None:
+    sheets = sorted(str(p) for p in (EXAMPLE / "returned").glob("*.yaml"))
+    code, data, _err = mark_json(*sheets, "--key", str(EXAMPLE / "key.yaml"))
+    assert code == 1
+    s = by_file(data)
+    assert {k: v["score"] for k, v in s.items()} == {"ada": 14, "wangxiaoming": 11, "lihua": 3, "ben": 0}
+    assert {k: v["id"] for k, v in s.items()} == {"ada": "s01", "wangxiaoming": "s02", "lihua": "s03", "ben": None}
+    # Ada's numbers are her exercise's, by the oracle
+    truth = oracle(EXAMPLE / "exercise-s01.yaml")
+    ada = answers_of(s["ada"])
+    assert all(a["verdict"] == "correct" for a in ada.values())
+    for q in set(truth) & set(ada):
+        assert ada[q]["expected"] == pytest.approx(truth[q], rel=1e-12)
+    # 王小明 forgot f′ in δ_o1: wrong, named; the gradient and update built on it follow through
+    wang = answers_of(s["wangxiaoming"])
+    assert wang["delta_o1"]["verdict"] == "wrong" and wang["delta_o1"]["codes"][0] == "missing-activation-derivative"
+    assert wang["dE/dW2_1_1"]["verdict"] == "follow-through" and wang["dE/dW2_1_1"]["rests_on"] == ["delta_o1"]
+    assert all(wang[q]["verdict"] == "correct" for q in ("net_h1_1", "out_h1_1", "net_o1", "out_o1", "E_total"))
+    # 李华 handed in Ada's numbers
+    [match] = s["lihua"]["matches_exercise_of"]
+    assert match["id"] == "s01" and len(match["answers"]) == 12
+    assert s["ben"]["error"] and "did you mean s04?" in s["ben"]["error"]

@@ -287,7 +287,7 @@ def _mark_class(
             said = _said_again(exc, bound, path) if as_data else exc
             click.echo(_("bptrace: warning: {message} (marked 0)").format(message=said), err=True)
             with _english(as_data):
-                results.append(unreadable(str(path), student, str(exc), key.scenario, key.max_points))
+                results.append(unreadable(str(path), student, str(exc), key.shown_scenario, key.max_points))
     neighbours(results, key)  # a per-student key: wrong answers that are another student's right values
     if not results:
         raise BptraceError(

@@ -139,6 +139,17 @@ class Key:
         return self.marker(student_id).expected(q)
 
     @property
+    def shown_scenario(self) -> Scenario:
+        """The exercise as a row that cannot be marked names it (per-student: the class's exercises, not the
+        first student's)."""
+        if self.roster is None or self.recipe is None:
+            return self.scenario
+        title = _("one exercise {shape} per student of {roster}").format(
+            shape=self.recipe.shape_text, roster=self.roster.file
+        )
+        return self.scenario.with_changes(title=title)
+
+    @property
     def max_points(self) -> float:
         return sum(q.points for q in self.questions)
 
