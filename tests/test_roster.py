@@ -489,3 +489,32 @@ def test_the_per_student_example_gets_a_human_markers_marks() -> None:
     [match] = s["lihua"]["matches_exercise_of"]
     assert match["id"] == "s01" and len(match["answers"]) == 12
     assert s["ben"]["error"] and "did you mean s04?" in s["ben"]["error"]
+
+
+def test_per_student_keys_follow_the_schema(made: Path) -> None:
+    import jsonschema
+
+    import bptrace
+    from bptrace.grading.diagnose import CODE_ORDER
+
+    schema = json.loads((Path(bptrace.__file__).parent / "key.schema.json").read_text(encoding="utf-8"))
+    for key in (made / "key.yaml", made / "mykey.yaml", EXAMPLE / "key.yaml"):
+        jsonschema.validate(yaml.safe_load(key.read_text(encoding="utf-8")), schema)
+    with pytest.raises(jsonschema.ValidationError):  # one exercise or the other, not both
+        jsonschema.validate({"exercise": {"scenario": "mazur", "roster": "r.csv"}, "questions": {"out_o1": 1}}, schema)
+    # every code a key's rules take is in the schema's lists
+    accept = schema["properties"]["rules"]["properties"]["accept"]["anyOf"][0]["items"]["enum"]
+    assert accept == [c for c in CODE_ORDER if c != "rounding"]
+
+
+def test_in_chinese_the_roster_errors_and_the_flag_are_chinese_and_the_json_english(tmp_path: Path) -> None:
+    path = tmp_path / "名单.csv"
+    path.write_text("学号,姓名\ns1,王小明\nS1,李华\n", encoding="utf-8")
+    code, _out, err = run("new", "--roster", str(path), "--seed", "1", "-o", str(tmp_path / "c"), "--lang", "zh")
+    assert code == 2 and f"{path}:3: id S1 已出现在第 2 行（王小明）" in err and "不区分大小写" in err
+    sheets = sorted(str(p) for p in (EXAMPLE / "returned").glob("*.yaml"))
+    code, out, _err = run("check", *sheets, "--key", str(EXAMPLE / "key.yaml"), "--summary", "--lang", "zh")
+    assert "李华（s03）：有 12 个答案符合 s01（Ada Lovelace）的练习，而不是自己的" in out
+    code, out, _err = run("check", *sheets, "--key", str(EXAMPLE / "key.yaml"), "--format", "json", "--lang", "zh")
+    flags = json.loads(out)["summary"]["flags"]
+    assert any("12 answers match the exercise of s01 (Ada Lovelace)" in f["detail"] for f in flags)
