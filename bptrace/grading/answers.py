@@ -134,7 +134,7 @@ def read(path: Path | str, graded: bool = False) -> Sheet:
             _("answers must be a mapping QUANTITY: VALUE with at least one answer"),
             hint=_("e.g. out_o1: 0.75136507"),
         )
-    texts, top = _scalar_texts(text)
+    texts, top = _scalar_texts(doc.root)
     student_id = None
     if data.get("id") is not None:
         if isinstance(data["id"], (dict, list, bool)) or not top.get("id"):
@@ -173,12 +173,12 @@ def expected_one_of(word: object, allowed: tuple[str, ...]) -> str:
     return did_you_mean(str(word), allowed) or _("expected one of {keys}").format(keys=", ".join(allowed))
 
 
-def _scalar_texts(text: str) -> tuple[dict[str, str | None], dict[str, str]]:
-    """answers' keys -> the literal text of their value (or of its value: key), None when empty or null; and
-    the top level's scalar keys -> their literal text (id: 007 is '007', not 7)."""
+def _scalar_texts(root: Any) -> tuple[dict[str, str | None], dict[str, str]]:
+    """From the sheet's composed YAML nodes (source.parse's): answers' keys -> the literal text of their
+    value (or of its value: key), None when empty or null; and the top level's scalar keys -> their literal
+    text (id: 007 is '007', not 7)."""
     import yaml
 
-    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     out: dict[str, str | None] = {}
     top: dict[str, str] = {}
     if isinstance(root, yaml.MappingNode):
