@@ -326,9 +326,8 @@ def bind_to_key(sheet: Sheet, key: Key) -> list[Answer]:
     """The key's questions, each with the sheet's answer (or unanswered), in the key's order, then the
     sheet's answers that cannot be marked (invalid: an unknown name, a bad number, a repeated quantity).
     Answers to quantities the key does not ask are left out with a warning on the sheet."""
-    from bptrace.model.names import Quantity, parse
+    from bptrace.model.names import Quantity
 
-    s = key.scenario
     # (a per-student key finds the exercise by the sheet's id: its scenario: is not compared)
     if sheet.scenario_name and key.roster is None and not _same_scenario(sheet, key):
         line, column = sheet.doc.where(("scenario",))
@@ -341,7 +340,7 @@ def bind_to_key(sheet: Sheet, key: Key) -> list[Answer]:
     asked = {q.quantity.name for q in key.questions}
     for raw in sheet.raw:
         try:
-            q = parse(raw.key, s)
+            q = key.parse(raw.key)
         except UnknownNameError as exc:
             error = sheet.doc.error(("answers", raw.key), exc.message, hint=exc.hint)
             extra.append(_invalid(raw, Quantity("invalid", raw.key), str(error)))

@@ -101,6 +101,16 @@ class Key:
     recipe: Recipe | None = None
     _exercises: dict[str, Scenario] = field(default_factory=dict, repr=False)
     _markers: dict[str, Marker] = field(default_factory=dict, repr=False)
+    _names: dict[str, Quantity] = field(default_factory=dict, repr=False)
+
+    def parse(self, name: str) -> Quantity:
+        """A sheet's quantity name in the key's exercise (names.parse, kept for the class; an unknown name
+        raises UnknownNameError every time)."""
+        if name not in self._names:
+            from bptrace.model.names import parse
+
+            self._names[name] = parse(name, self.scenario)
+        return self._names[name]
 
     def student(self, student_id: str) -> Student | None:
         """The roster's student with this id (None: not on the roster, or not a per-student key)."""
