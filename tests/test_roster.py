@@ -518,3 +518,16 @@ def test_in_chinese_the_roster_errors_and_the_flag_are_chinese_and_the_json_engl
     code, out, _err = run("check", *sheets, "--key", str(EXAMPLE / "key.yaml"), "--format", "json", "--lang", "zh")
     flags = json.loads(out)["summary"]["flags"]
     assert any("12 answers match the exercise of s01 (Ada Lovelace)" in f["detail"] for f in flags)
+
+
+def test_the_python_api_marks_a_per_student_sheet_against_its_own_exercise(made: Path) -> None:
+    import bptrace
+
+    truth = oracle(made / "exercise-s04.yaml")
+    (made / "ben.yaml").write_text(sheet_text("s04", truth), encoding="utf-8")
+    result = bptrace.check(str(made / "ben.yaml"), key=str(made / "mykey.yaml"))
+    assert result.student_id == "s04" and result.student == "Ben Okafor"
+    assert result.score == result.max_score == len(QUESTIONS)
+    (made / "nobody.yaml").write_text(sheet_text("zz", truth), encoding="utf-8")
+    with pytest.raises(bptrace.errors.AnswerSheetError, match="is not on the roster"):
+        bptrace.check(str(made / "nobody.yaml"), key=str(made / "mykey.yaml"))

@@ -4,6 +4,7 @@ A sheet (YAML or JSON, docs/answer-sheets.md):
 
     scenario: mazur            # a bundled name, or a path relative to the sheet (-s overrides it)
     student: Ada               # optional; else the file name
+    id: s001                   # optional; a per-student key finds the student's exercise by it
     answers:
       out_o1: 0.75136507
       w5+: {value: 0.35891648, points: 2, tolerance: 1e-6}
