@@ -531,3 +531,13 @@ def test_the_python_api_marks_a_per_student_sheet_against_its_own_exercise(made:
     (made / "nobody.yaml").write_text(sheet_text("zz", truth), encoding="utf-8")
     with pytest.raises(bptrace.errors.AnswerSheetError, match="is not on the roster"):
         bptrace.check(str(made / "nobody.yaml"), key=str(made / "mykey.yaml"))
+
+
+def test_two_sheets_with_one_id_are_flagged(made: Path) -> None:
+    truth = oracle(made / "exercise-s01.yaml")
+    (made / "a.yaml").write_text(sheet_text("s01", truth, "Ada Lovelace"), encoding="utf-8")
+    (made / "b.yaml").write_text(sheet_text("S01", truth, "Ada L."), encoding="utf-8")
+    code, data, _err = mark_json(str(made / "a.yaml"), str(made / "b.yaml"), "--key", str(made / "mykey.yaml"))
+    assert code == 0
+    [flag] = data["summary"]["flags"]
+    assert flag["kind"] == "duplicate-id" and "the id s01 (Ada Lovelace) is on 2 sheets" in flag["detail"]
