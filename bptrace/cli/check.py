@@ -111,7 +111,8 @@ def check(
     Without --key this is a student's self-check of their own sheet. With --key a teacher marks a
     class: the key decides the questions, points and rules, every question counts (unanswered: 0),
     a step right given the student's own wrong earlier answer gets follow-through credit, a sheet that
-    cannot be read is a row with 0 points, and a class view follows the sheets.
+    cannot be read is a row with 0 points, and a class view follows the sheets. A per-student key
+    (bptrace new --roster) marks each sheet against the exercise of the id: on it.
 
     An answer is correct to the significant digits written (± one unit in the last place, at least
     --min-digits of them). A wrong one is re-derived under known misconceptions (δ = out − target with
