@@ -77,3 +77,7 @@ class UnknownNameError(BptraceError):
 
 class NumericalError(BptraceError):
     """The numbers of a valid scenario cannot be computed in float64 (overflow, log of 0)."""
+
+
+class RosterError(BptraceError):
+    """A class roster (CSV of student ids and names) that cannot be read."""

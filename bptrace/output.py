@@ -18,6 +18,7 @@ Use it in two steps, so that a bad output path fails before the work, not after 
     this command has read (`check b.yaml -o b.yaml` never replaces the student's sheet);
   * a symbolic link: written through to the file it points to (the link stays a link); the rules
     above apply to that file.
+`make_folder(spelled)` makes the one folder a command writes several files into (`new --roster -o DIR`).
 `distinct(*targets)` refuses two outputs of one command that are the same file.
 `write(target, data)` writes a file atomically: a temporary file in the same folder, fsync, then a
 rename onto the name (for a new name, a hard link that fails if someone created the name meanwhile).
@@ -127,6 +128,29 @@ def prepare(
             shown, _("the folder {folder} is not writable").format(folder=folder), hint=_("choose another folder")
         )
     return Target(shown, "file", resolved, force, ids)
+
+
+def make_folder(spelled: str, option: str = "-o") -> None:
+    """The folder a command writes several files into (`new --roster -o FOLDER`): made when it does not
+    exist (its parent must), refused when it is a file; the files in it are then `prepare`d one by one."""
+    path = Path(spelled)
+    if path.is_dir():
+        return
+    if path.exists() or path.is_symlink():
+        raise _error(
+            spelled, _("it is not a folder"), hint=_("give {option} the name of a folder").format(option=option)
+        )
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise _error(
+            spelled,
+            _("the folder {folder} does not exist").format(folder=parent),
+            hint=_("create it first, or choose another folder"),
+        )
+    try:
+        path.mkdir()
+    except OSError as exc:
+        raise _error(spelled, exc.strerror or str(exc), hint=_("choose another folder")) from None
 
 
 def _check_replace(target: Target, st: os.stat_result, option: str) -> None:

@@ -509,7 +509,7 @@ BAD_SHEETS = {
     "empty answers": ("scenario: mazur\nanswers: {}\n", "answers 应为 QUANTITY: VALUE 的映射"),
     "unknown key": (
         "scenario: mazur\nxyzzy: 1\nanswers:\n  out_o1: 0.75136507\n",
-        "未知的键 'xyzzy'（应为 scenario, student, answers 之一）",
+        "未知的键 'xyzzy'（应为 scenario, student, id, answers 之一）",
     ),
     "a bad number": ("scenario: mazur\nanswers:\n  out_o1: 0.7513x\n", "应为数字，实际为 '0.7513x'"),
     "too large": ("scenario: mazur\nanswers:\n  out_o1: '1e999'\n", "超出了 bptrace 计算所用的数值范围"),
@@ -611,7 +611,7 @@ def test_a_key_ignores_what_a_sheet_decides_in_chinese(tmp_path: Path) -> None:
         "answers.out_o1: points, tolerance 已忽略：评分由教师答案决定",
         "answers.w6+: 不是教师答案中的题目（已忽略）",
         "与 'dE/dnet_o1'（第 7 行）是同一个量；只评一次",
-        "未知的键 'foo'（应为 scenario, student, answers 之一）（已忽略）",
+        "未知的键 'foo'（应为 scenario, student, id, answers 之一）（已忽略）",
     ):
         assert said in out, said
     assert prose(out, names_in([]) | {"foo"}) == []

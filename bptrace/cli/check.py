@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -30,6 +30,9 @@ from bptrace.functions import ACTIVATION_ENTRIES, ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
 from bptrace.i18n import _, ngettext
 from bptrace.output import Target, distinct
+
+if TYPE_CHECKING:
+    from bptrace.grading.answers import Recipe
 
 T = TypeVar("T")
 
@@ -108,7 +111,8 @@ def check(
     Without --key this is a student's self-check of their own sheet. With --key a teacher marks a
     class: the key decides the questions, points and rules, every question counts (unanswered: 0),
     a step right given the student's own wrong earlier answer gets follow-through credit, a sheet that
-    cannot be read is a row with 0 points, and a class view follows the sheets.
+    cannot be read is a row with 0 points, and a class view follows the sheets. A per-student key
+    (bptrace new --roster) marks each sheet against the exercise of the id: on it.
 
     An answer is correct to the significant digits written (± one unit in the last place, at least
     --min-digits of them). A wrong one is re-derived under known misconceptions (δ = out − target with
@@ -262,32 +266,34 @@ def _mark_class(
     from bptrace.grading import answers as sheets_mod
     from bptrace.grading import key as key_mod
     from bptrace.grading.classview import class_view
-    from bptrace.grading.marking import mark, marker_for, unreadable
-    from bptrace.grading.sheets import key_options
+    from bptrace.grading.marking import unreadable
+    from bptrace.grading.roster import neighbours
+    from bptrace.grading.sheets import mark_sheet
     from bptrace.render import check_out
 
-    key = key_mod.read(key_file, scenario)
-    options = key_options(key)  # the key's rules decide (grading/sheets.py, shared with bptrace.check)
-    lab = marker_for(key.scenario)  # shared by every sheet: each diagnosis is made once for the class
+    key = key_mod.read(key_file, scenario)  # its rules decide (grading/sheets.py, shared with bptrace.check)
     results = []
     key_path = Path(key_file).resolve()
     as_data = fmt == "json"  # the JSON is English in every language; what is said on stderr is not
 
     def bound(path: str) -> object:
-        return sheets_mod.bind_to_key(sheets_mod.read(path, graded=True), key)
+        return mark_sheet(sheets_mod.read(path, graded=True), key)
 
     for path in sheets:
         if Path(path).resolve() == key_path:
             continue  # sheets/*.yaml may catch the key itself
+        student = Path(path).stem
         try:
             with _english(as_data):
                 sheet = sheets_mod.read(path, graded=True)
-                results.append(mark(sheet, sheets_mod.bind_to_key(sheet, key), lab, options))
+                student = sheet.student
+                results.append(mark_sheet(sheet, key))  # (per student: the exercise of the sheet's id)
         except BptraceError as exc:
             said = _said_again(exc, bound, path) if as_data else exc
             click.echo(_("bptrace: warning: {message} (marked 0)").format(message=said), err=True)
             with _english(as_data):
-                results.append(unreadable(str(path), Path(path).stem, str(exc), key.scenario, key.max_points))
+                results.append(unreadable(str(path), student, str(exc), key.shown_scenario, key.max_points))
+    neighbours(results, key)  # a per-student key: wrong answers that are another student's right values
     if not results:
         raise BptraceError(
             _("no sheets to mark: the only file given is the key"), hint=_("give the sheets, e.g. sheets/*.yaml")
@@ -306,7 +312,7 @@ def _mark_class(
     if report:
         write_output(check_out.grades_csv_text(results, key), report)
     if report_long:
-        write_output(check_out.csv_text(results, hide_expected), report_long)
+        write_output(check_out.csv_text(results, hide_expected, ids=key.roster is not None), report_long)
     if not all(r.error is None and r.summary.all_correct for r in results):
         raise Mismatch()
 
@@ -424,24 +430,12 @@ def template(scenario: str | None, only: set[str] | None, output: str | None, fo
 
 
 def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
-    try:
-        sizes = [int(p) for p in value.replace("x", "-").split("-")]
-    except ValueError:
-        raise click.BadParameter(_("{value} is not a shape such as 2-3-2").format(value=repr(value))) from None
-    if len(sizes) < 2 or any(not 1 <= n <= 64 for n in sizes):
-        raise click.BadParameter(
-            _("{value}: give at least two layer sizes, each 1..64 (e.g. 2-3-2)").format(value=repr(value))
-        )
-    from bptrace.model.source import MAX_NODES
+    from bptrace.grading.answers import parse_shape
 
-    parameters = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
-    if parameters > MAX_NODES // 2:  # the exercise must be a file bptrace reads (source.MAX_NODES values)
-        raise click.BadParameter(
-            _("{value} has {n} parameters; at most {most}").format(
-                value=repr(value), n=f"{parameters:,}", most=f"{MAX_NODES // 2:,}"
-            )
-        )
-    return sizes
+    try:
+        return parse_shape(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
@@ -479,7 +473,18 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     help="The learning rate η.",
 )
 @click.option("--samples", type=click.IntRange(1, 100), default=1, show_default=True, help="Samples in the batch.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option(
+    "--roster",
+    type=click.Path(dir_okay=False),
+    help="A CSV of the class (columns id,name; docs/answer-sheets.md): one exercise and one blank sheet per "
+    "student, drawn from --seed and the student's id, and one key for all, into the folder -o names.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="Write to FILE instead of stdout (with --roster: the FOLDER to write into, made if missing).",
+)
 @force_option
 def new(
     random_: bool,
@@ -490,38 +495,104 @@ def new(
     loss: str,
     learning_rate: float,
     samples: int,
+    roster: str | None,
     output: str | None,
     force: bool,
 ) -> None:
     """Write a fresh random exercise scenario (matrix form), so each student can get their own network.
 
     Weights, biases and inputs have two decimals, to be computed by hand; the same seed and options
-    give the same file.
+    give the same file. With --roster, a whole class: for each student of the roster an exercise
+    (exercise-ID.yaml, drawn from --seed and the student's id, so a student's exercise stays the same
+    when others join the roster) and a blank sheet that carries their name and id (sheet-ID.yaml), and
+    one key for all (key.yaml), in the folder -o names. `bptrace check SHEETS... --key key.yaml` then
+    marks each sheet against its student's own exercise.
 
     \b
     Example:
         bptrace new --random --seed 7 --shape 2-3-2 -o exercise.yaml
         bptrace new --seed 12 --shape 3-4-3 --loss cross_entropy --samples 3
         bptrace template exercise.yaml -o sheet.yaml
+        bptrace new --roster roster.csv --seed 7 --shape 2-3-2 -o class
     """
-    from bptrace.grading.answers import random_exercise
+    from bptrace.grading.answers import Recipe
 
     del random_
-    target = prepare_output(output, force)
     if seed is None:
         import secrets
 
         seed = secrets.randbelow(1_000_000)
-    parts = [f"bptrace new --random --seed {seed} --shape {'-'.join(map(str, shape))}", f"--activation {activation}"]
-    if output_activation:
-        parts.append(f"--output-activation {output_activation}")
-    parts += [f"--loss {loss}", f"--learning-rate {float(learning_rate)!r}"]
-    if samples != 1:
-        parts.append(f"--samples {samples}")
-    text = random_exercise(
-        seed, shape, activation, output_activation, loss, learning_rate, samples, command=" ".join(parts)
-    )
+    recipe = Recipe(seed, tuple(shape), activation, output_activation, loss, float(learning_rate), samples)
+    if roster is not None:
+        return _new_class(recipe, roster, output, force)
+    target = prepare_output(output, force)
+    text, _s = recipe.draw()
     write_output(text, target)
+
+
+def _new_class(recipe: Recipe, roster_file: str, folder: str | None, force: bool) -> None:
+    """bptrace new --roster: an exercise and a blank sheet per student, and the key, into one folder."""
+    from bptrace import output as out
+    from bptrace.grading import roster as roster_mod
+    from bptrace.grading.answers import template_text, yaml_scalar
+    from bptrace.grading.key import key_text
+
+    if folder is None or folder == "-":
+        raise BptraceError(
+            _("--roster writes a file per student: give the folder to write them into"),
+            hint=_("add -o FOLDER"),
+        )
+    roster = roster_mod.read(roster_file)
+    seeds: dict[int, str] = {}
+    files: list[tuple[str, str]] = []
+    first = None
+    for student in roster.students:
+        n = roster_mod.student_seed(recipe.seed, student.id)
+        if n in seeds:  # two students would get the same network
+            raise BptraceError(
+                _("{id} and {other} would get the same exercise with seed {seed}").format(
+                    id=student.id, other=seeds[n], seed=recipe.seed
+                ),
+                hint=_("choose another --seed"),
+            )
+        seeds[n] = student.id
+        text, s = roster_mod.student_exercise(recipe, student)
+        first = first or s
+        exercise_name, sheet_name = roster_mod.file_names(student)
+        files.append((exercise_name, text))
+        files.append((sheet_name, template_text(s, exercise_name, student=student.name, student_id=student.id)))
+    assert first is not None
+    base = Path(folder)
+    ref = os.path.relpath(Path(roster_file).resolve(), base.resolve())
+    exercise = [
+        f"  roster: {yaml_scalar(ref)}   # " + _("the class (id,name), relative to this key's folder"),
+        "  # " + _("each student's exercise is drawn from the seed and their id (the sheets carry id:)"),
+        f"  seed: {recipe.seed}",
+        f"  shape: {recipe.shape_text}",
+        f"  activation: {recipe.activation}",
+        "  output_activation:" + (f" {recipe.output_activation}" if recipe.output_activation else ""),
+        f"  loss: {recipe.loss}",
+        f"  learning_rate: {recipe.learning_rate!r}",
+        f"  samples: {recipe.samples}",
+    ]
+    title = _("one exercise {shape} per student of {roster} (seed {seed})").format(
+        shape=recipe.shape_text, roster=ref, seed=recipe.seed
+    )
+    files.append(("key.yaml", key_text(first, ref, exercise=exercise, title=title)))
+    out.make_folder(folder)
+    targets = [prepare_output(str(base / name), force, inputs=[roster_file]) for name, _text in files]
+    distinct(*targets)
+    for target, (_name, text) in zip(targets, files):
+        write_output(text, target)
+    n = len(roster.students)
+    click.echo(
+        ngettext(
+            "wrote {n} exercise and blank sheet (exercise-ID.yaml, sheet-ID.yaml) and key.yaml in {folder}",
+            "wrote {n} exercises and blank sheets (exercise-ID.yaml, sheet-ID.yaml) and key.yaml in {folder}",
+            n,
+        ).format(n=n, folder=folder),
+        err=True,
+    )
 
 
 COMMANDS = [check, key_command, template, new]

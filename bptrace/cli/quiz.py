@@ -107,6 +107,11 @@ def quiz(
         from bptrace.grading import key as key_mod
 
         key = key_mod.read(key_file)
+        if key.roster is not None and not scenarios:
+            raise BptraceError(
+                _("a per-student key has an exercise per student; a quiz is made from one exercise"),
+                hint=_("give the exercise too: bptrace quiz EXERCISE.yaml --key {key}").format(key=key_file),
+            )
     refs = list(scenarios) or ([key.scenario_ref] if key is not None else [])
     if not refs:
         raise BptraceError(

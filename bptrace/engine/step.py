@@ -160,15 +160,16 @@ def rounder(digits: int | None) -> Callable[[np.ndarray], np.ndarray]:
 
     if digits is None:
         return lambda x: x
+    import math
+
     spec = f".{digits - 1}e"
 
-    def one(v: float) -> float:
-        return float(format(v, spec)) if np.isfinite(v) else v
-
-    round_all = np.vectorize(one, otypes=[float])
-
     def r(x: np.ndarray) -> np.ndarray:
-        return np.asarray(round_all(np.asarray(x, dtype=float)), dtype=float)
+        # each element through its decimal text (a loop: the arrays of one step are small, and
+        # np.vectorize costs more than the formatting)
+        a = np.asarray(x, dtype=float)
+        out = [float(format(v, spec)) if math.isfinite(v) else v for v in a.ravel().tolist()]
+        return np.array(out, dtype=float).reshape(a.shape)
 
     return r
 

@@ -4,6 +4,7 @@ A sheet (YAML or JSON, docs/answer-sheets.md):
 
     scenario: mazur            # a bundled name, or a path relative to the sheet (-s overrides it)
     student: Ada               # optional; else the file name
+    id: s001                   # optional; a per-student key finds the student's exercise by it
     answers:
       out_o1: 0.75136507
       w5+: {value: 0.35891648, points: 2, tolerance: 1e-6}
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from bptrace.model.names import Quantity
     from bptrace.model.scenario import Scenario
 
-TOP_KEYS = ("scenario", "student", "answers")
+TOP_KEYS = ("scenario", "student", "id", "answers")
 ANSWER_KEYS = ("value", "points", "tolerance", "rtol")
 SECTIONS = ("forward", "backward", "updates")
 NUMBER_HINT = N_("write a plain decimal number such as 0.75136507 or 3.51e-5")  # said as _(NUMBER_HINT)
@@ -81,6 +82,7 @@ class Sheet:
     raw: list[RawAnswer]
     doc: Document
     warnings: list[str] = field(default_factory=list)  # what a key ignored (points:, tolerance:, scenario:, ...)
+    student_id: str | None = None  # id: as written (a per-student key finds the student's exercise by it)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -133,7 +135,12 @@ def read(path: Path | str, graded: bool = False) -> Sheet:
             _("answers must be a mapping QUANTITY: VALUE with at least one answer"),
             hint=_("e.g. out_o1: 0.75136507"),
         )
-    texts = _scalar_texts(text)
+    texts, top = _scalar_texts(doc.root)
+    student_id = None
+    if data.get("id") is not None:
+        if isinstance(data["id"], (dict, list, bool)) or not top.get("id"):
+            raise doc.error(("id",), _("id must be the student's id, as on the roster"), hint=_("e.g. id: s001"))
+        student_id = visible(str(top["id"]).strip())
     raw = []
     for key, value in answers.items():
         if not graded:
@@ -151,7 +158,8 @@ def read(path: Path | str, graded: bool = False) -> Sheet:
             shown_text = texts.get(str(key))
             raw.append(RawAnswer(str(key), None, 1.0, None, None, line, column, str(exc), shown_text))
     name = visible(str(student).strip() if student not in (None, "") else path.stem)  # never a raw ESC
-    return Sheet(path, shown, name, scenario_name.strip() if scenario_name else None, raw, doc, warnings)
+    scenario = scenario_name.strip() if scenario_name else None
+    return Sheet(path, shown, name, scenario, raw, doc, warnings, student_id)
 
 
 def _at(doc: Document, path: tuple[Any, ...]) -> str:
@@ -166,15 +174,21 @@ def expected_one_of(word: object, allowed: tuple[str, ...]) -> str:
     return did_you_mean(str(word), allowed) or _("expected one of {keys}").format(keys=", ".join(allowed))
 
 
-def _scalar_texts(text: str) -> dict[str, str | None]:
-    """answers' keys -> the literal text of their value (or of its value: key), None when empty or null."""
+def _scalar_texts(root: Any) -> tuple[dict[str, str | None], dict[str, str]]:
+    """From the sheet's composed YAML nodes (source.parse's): answers' keys -> the literal text of their
+    value (or of its value: key), None when empty or null; and the top level's scalar keys -> their literal
+    text (id: 007 is '007', not 7)."""
     import yaml
 
-    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     out: dict[str, str | None] = {}
+    top: dict[str, str] = {}
+    if isinstance(root, yaml.MappingNode):
+        for k, v in root.value:
+            if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+                top[str(k.value)] = v.value
     answers = _child(root, "answers")
     if not isinstance(answers, yaml.MappingNode):
-        return out
+        return out, top
     for key_node, value_node in answers.value:
         node = value_node
         if isinstance(node, yaml.MappingNode):
@@ -183,7 +197,7 @@ def _scalar_texts(text: str) -> dict[str, str | None]:
             out[str(key_node.value)] = node.value
         else:
             out[str(key_node.value)] = None
-    return out
+    return out, top
 
 
 def _child(node: Any, key: str) -> Any:
@@ -313,10 +327,10 @@ def bind_to_key(sheet: Sheet, key: Key) -> list[Answer]:
     """The key's questions, each with the sheet's answer (or unanswered), in the key's order, then the
     sheet's answers that cannot be marked (invalid: an unknown name, a bad number, a repeated quantity).
     Answers to quantities the key does not ask are left out with a warning on the sheet."""
-    from bptrace.model.names import Quantity, parse
+    from bptrace.model.names import Quantity
 
-    s = key.scenario
-    if sheet.scenario_name and not _same_scenario(sheet, key):
+    # (a per-student key finds the exercise by the sheet's id: its scenario: is not compared)
+    if sheet.scenario_name and key.roster is None and not _same_scenario(sheet, key):
         line, column = sheet.doc.where(("scenario",))
         said = _("scenario: {given} ignored: the key's exercise is {exercise}").format(
             given=source.brief(sheet.scenario_name), exercise=source.brief(key.scenario_ref)
@@ -327,7 +341,7 @@ def bind_to_key(sheet: Sheet, key: Key) -> list[Answer]:
     asked = {q.quantity.name for q in key.questions}
     for raw in sheet.raw:
         try:
-            q = parse(raw.key, s)
+            q = key.parse(raw.key)
         except UnknownNameError as exc:
             error = sheet.doc.error(("answers", raw.key), exc.message, hint=exc.hint)
             extra.append(_invalid(raw, Quantity("invalid", raw.key), str(error)))
@@ -485,8 +499,15 @@ def order_index(s: Scenario) -> dict[str, int]:
     return {name: i for i, (_section, _group, name) in enumerate(derivation(s))}
 
 
-def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) -> str:
-    """A blank answer sheet: every quantity of the chosen sections as a key with an empty value."""
+def template_text(
+    s: Scenario,
+    scenario_ref: str,
+    only: set[str] | None = None,
+    student: str | None = None,
+    student_id: str | None = None,
+) -> str:
+    """A blank answer sheet: every quantity of the chosen sections as a key with an empty value (a per-student
+    sheet carries the student's name and id)."""
     chosen = set(only or SECTIONS)
     lines = [
         "# " + _("Answer sheet: {title}").format(title=s.title),
@@ -494,7 +515,12 @@ def template_text(s: Scenario, scenario_ref: str, only: set[str] | None = None) 
         "# " + _("the digits you write are the precision you are marked at. Leave a value empty to skip it."),
         "# " + _("Names: docs/answer-sheets.md. Mark it with: bptrace check THIS_FILE"),
         f"scenario: {yaml_scalar(scenario_ref)}",
-        "student:",
+        "student:" + (f" {yaml_scalar(student)}" if student else ""),
+        *(
+            [f"id: {yaml_scalar(student_id)}   # " + _("your id on the roster: your own exercise is marked by it")]
+            if student_id
+            else []
+        ),
         "answers:",
     ]
     lines += question_lines(s, chosen, "")
@@ -520,12 +546,79 @@ def yaml_scalar(text: str) -> str:
     """text as a YAML scalar, quoted only where plain YAML would misread it."""
     import yaml
 
-    plain = yaml.safe_dump(text, default_flow_style=True, width=10_000).strip()
+    plain = yaml.safe_dump(text, default_flow_style=True, width=10_000, allow_unicode=True).strip()
     return plain[:-4].rstrip() if plain.endswith("\n...") else plain.removesuffix("...").strip()
 
 
 # ---------------------------------------------------------------------------------------------------
 # New random exercises
+
+
+def parse_shape(value: str) -> list[int]:
+    """Layer sizes from text such as 2-3-2 (or 2x3x2); ValueError with the message when it is not one."""
+    from bptrace.model.source import MAX_NODES
+
+    try:
+        sizes = [int(p) for p in str(value).replace("x", "-").split("-")]
+    except ValueError:
+        raise ValueError(_("{value} is not a shape such as 2-3-2").format(value=repr(value))) from None
+    if len(sizes) < 2 or any(not 1 <= n <= 64 for n in sizes):
+        raise ValueError(_("{value}: give at least two layer sizes, each 1..64 (e.g. 2-3-2)").format(value=repr(value)))
+    parameters = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if parameters > MAX_NODES // 2:  # the exercise must be a file bptrace reads (source.MAX_NODES values)
+        raise ValueError(
+            _("{value} has {n} parameters; at most {most}").format(
+                value=repr(value), n=f"{parameters:,}", most=f"{MAX_NODES // 2:,}"
+            )
+        )
+    return sizes
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How `bptrace new` draws an exercise: the seed and the options (a per-student key keeps one)."""
+
+    seed: int
+    shape: tuple[int, ...]
+    activation: str = "sigmoid"
+    output_activation: str | None = None
+    loss: str = "half_sse"
+    learning_rate: float = 0.5
+    samples: int = 1
+
+    @property
+    def shape_text(self) -> str:
+        return "-".join(map(str, self.shape))
+
+    def options(self) -> str:
+        """The options after --seed N, as `bptrace new` takes them."""
+        parts = [f"--shape {self.shape_text}", f"--activation {self.activation}"]
+        if self.output_activation:
+            parts.append(f"--output-activation {self.output_activation}")
+        parts += [f"--loss {self.loss}", f"--learning-rate {float(self.learning_rate)!r}"]
+        if self.samples != 1:
+            parts.append(f"--samples {self.samples}")
+        return " ".join(parts)
+
+    def command(self, seed: int | None = None) -> str:
+        """The command that draws this exercise again (with another seed: that one)."""
+        return f"bptrace new --random --seed {self.seed if seed is None else seed} {self.options()}"
+
+    def draw(self, seed: int | None = None, title: str | None = None, note: str | None = None) -> tuple[str, Any]:
+        """The exercise (its YAML text and the Scenario read from it), with this seed or another."""
+        n = self.seed if seed is None else seed
+        return draw_exercise(
+            n,
+            list(self.shape),
+            self.activation,
+            self.output_activation,
+            self.loss,
+            self.learning_rate,
+            self.samples,
+            command=self.command(n),
+            title=title,
+            note=note,
+        )
 
 
 def random_exercise(
@@ -540,6 +633,23 @@ def random_exercise(
 ) -> str:
     """A fresh scenario in matrix form (YAML), the same for the same arguments: numpy default_rng(seed),
     weights, biases, inputs and targets rounded to 2 decimals so that students can compute by hand."""
+    text, _s = draw_exercise(seed, shape, activation, output_activation, loss, learning_rate, samples, command)
+    return text
+
+
+def draw_exercise(
+    seed: int,
+    shape: list[int],
+    activation: str = "sigmoid",
+    output_activation: str | None = None,
+    loss: str = "half_sse",
+    learning_rate: float = 0.5,
+    samples: int = 1,
+    command: str | None = None,
+    title: str | None = None,
+    note: str | None = None,
+) -> tuple[str, Scenario]:
+    """random_exercise, with the Scenario read from the text (title: another title; note: a comment line)."""
     import numpy as np
 
     from bptrace.errors import BptraceError, NumericalError
@@ -582,7 +692,9 @@ def random_exercise(
         else:
             lo, hi = functions.activation(out_act).target_range  # targets the output can reach
             targets = np.round(rng.uniform(lo, hi, (samples, n_out)), 2)
-        text = _exercise_yaml(seed, shape, activation, out_act, loss, learning_rate, layers, inputs, targets, command)
+        text = _exercise_yaml(
+            seed, shape, activation, out_act, loss, learning_rate, layers, inputs, targets, command, title, note
+        )
         s = loads(text, "<new exercise>")
         try:
             from bptrace.engine.step import trace
@@ -592,7 +704,7 @@ def random_exercise(
             continue
         if any(lt.kink.any() for lt in t.layers):  # a relu exactly at 0: draw again
             continue
-        return text
+        return text, s
     raise BptraceError(_("could not draw an exercise without a relu exactly at 0 or an overflow; try another seed"))
 
 
@@ -607,6 +719,8 @@ def _exercise_yaml(
     inputs: Any,
     targets: Any,
     command: str | None,
+    title: str | None = None,
+    note: str | None = None,
 ) -> str:
     def vec(v: Any) -> str:
         return "[" + ", ".join(_num(x) for x in v) + "]"
@@ -614,8 +728,10 @@ def _exercise_yaml(
     shape_text = "-".join(str(n) for n in shape)
     lines = [
         f"# {command or f'bptrace new --random --seed {seed} --shape {shape_text}'}",
+        *([f"# {note}"] if note else []),
         "# " + _("A random exercise: weights, biases and inputs have 2 decimals so it can be done by hand."),
-        "title: " + _yaml_quoted(_("Random exercise {shape} (seed {seed})").format(shape=shape_text, seed=seed)),
+        "title: "
+        + _yaml_quoted(title or _("Random exercise {shape} (seed {seed})").format(shape=shape_text, seed=seed)),
         f'source: "bptrace new --random --seed {seed}"',
     ]
     if len(inputs) == 1:

@@ -5,9 +5,11 @@ Computed from the marked sheets only (render/check_out.py displays it, as a tabl
   * questions: the percent of the class with the answer right (a follow-through is counted apart);
   * misconceptions: each diagnosis code with the students it was found in;
   * histogram: the students' percents in ten bins (the last one includes 100);
-  * for a human to look at: a student name on more than one sheet, and sheets with the same set of wrong
-    answers (the same quantities with the same digits), where at least one of those answers is explained by
-    no known misconception (two students with the same known misconception give the same numbers).
+  * for a human to look at: a student name (with a per-student key: an id) on more than one sheet, sheets
+    with the same set of wrong answers (the same quantities with the same digits), where at least one of
+    those answers is explained by no known misconception (two students with the same known misconception
+    give the same numbers), and, with a per-student key, sheets whose wrong answers are another student's
+    right values (roster.neighbours).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class StudentRow:
     unanswered: int
     first_wrong: str | None
     error: str | None
+    id: str | None = None  # a per-student key: the roster's id
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class MisconceptionRow:
 class Flag:
     """Something for a human to look at: what, and the sheets it concerns."""
 
-    kind: str  # duplicate-name | identical-wrong-answers
+    kind: str  # duplicate-name | duplicate-id | identical-wrong-answers | neighbour-exercise
     detail: str
     files: list[str]
 
@@ -108,6 +111,7 @@ def class_view(results: list[SheetResult], key: Key) -> ClassView:
                 sum(v == "unanswered" for v in verdicts) if r.error is None else len(key.questions),
                 first,
                 r.error,
+                r.student_id,
             )
         )
     n = len(results)
@@ -165,13 +169,36 @@ def _histogram(students: list[StudentRow]) -> list[tuple[str, int]]:
 def _flags(results: list[SheetResult]) -> list[Flag]:
     flags: list[Flag] = []
     by_name: dict[str, list[str]] = {}
+
+    def who(r: SheetResult) -> str:  # the same student: the same id on the roster, else the same name
+        return "id:" + r.student_id.casefold() if r.student_id else " ".join(r.student.casefold().split())
+
     for r in results:
-        by_name.setdefault(" ".join(r.student.casefold().split()), []).append(r.file)
+        by_name.setdefault(who(r), []).append(r.file)
     for r in results:
-        files = by_name.pop(" ".join(r.student.casefold().split()), None)
+        files = by_name.pop(who(r), None)
         if files and len(files) > 1:
-            said = _("the student name {name} is on {n} sheets").format(name=repr(r.student), n=len(files))
-            flags.append(Flag("duplicate-name", said, files))
+            if r.student_id:
+                said = _("the id {id} ({name}) is on {n} sheets").format(id=r.student_id, name=r.student, n=len(files))
+                flags.append(Flag("duplicate-id", said, files))
+            else:
+                said = _("the student name {name} is on {n} sheets").format(name=repr(r.student), n=len(files))
+                flags.append(Flag("duplicate-name", said, files))
+    for r in results:
+        for m in r.neighbours:
+            said = ngettext(
+                "{student} ({id}): {n} answer matches the exercise of {other} ({name}), not their own: {names}",
+                "{student} ({id}): {n} answers match the exercise of {other} ({name}), not their own: {names}",
+                len(m.answers),
+            ).format(
+                student=r.student,
+                id=r.student_id,
+                n=len(m.answers),
+                other=m.id,
+                name=m.student,
+                names=", ".join(m.answers),
+            )
+            flags.append(Flag("neighbour-exercise", said, [r.file]))
     by_wrong: dict[frozenset[tuple[str, str]], list[SheetResult]] = {}
     unexplained: dict[frozenset[tuple[str, str]], bool] = {}
     for r in results:

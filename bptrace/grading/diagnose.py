@@ -504,6 +504,18 @@ class Deriver(Protocol):
 
     def want_steps(self, steps: set[int]) -> None: ...
 
+    def variant_values(self, q: Quantity) -> list[float | None]:
+        """q under each of variants(), in their order."""
+        ...
+
+    def rounded_variants(self, digits: int) -> list[Knobs]:
+        """Each variant's knobs with every intermediate rounded to `digits` significant digits."""
+        ...
+
+    def rounded_values(self, q: Quantity, digits: int) -> list[float | None]:
+        """q under each of rounded_variants(digits), in their order."""
+        ...
+
 
 def find(
     q: Quantity,
@@ -534,11 +546,11 @@ def find(
     if not misconceptions:
         return []
     lab.want_steps({steps})
-    found = [v for v in lab.variants() if matches(lab.value(q, v.knobs))]
+    found = [v for v, x in zip(lab.variants(), lab.variant_values(q)) if matches(x)]
     if not found and one_step and roundable:
-        for v in lab.variants():
-            knobs = dataclasses.replace(v.knobs, round_digits=digits)
-            if matches(lab.value(q, knobs)):
+        rounded = zip(lab.variants(), lab.rounded_variants(digits), lab.rounded_values(q, digits))
+        for v, knobs, x in rounded:
+            if matches(x):
                 said = _("{detail}, with intermediates rounded to {digits} digits").format(
                     detail=v.detail, digits=digits
                 )
@@ -608,6 +620,15 @@ class Lab:
         if self._variants is None:
             self._variants = variants(self.scenario)
         return self._variants
+
+    def variant_values(self, q: Quantity) -> list[float | None]:
+        return [self.value(q, v.knobs) for v in self.variants()]
+
+    def rounded_variants(self, digits: int) -> list[Knobs]:
+        return [dataclasses.replace(v.knobs, round_digits=digits) for v in self.variants()]
+
+    def rounded_values(self, q: Quantity, digits: int) -> list[float | None]:
+        return [self.value(q, k) for k in self.rounded_variants(digits)]
 
     def expected(self, q: Quantity) -> float:
         """The exact float64 value of q."""

@@ -36,6 +36,7 @@ from bptrace.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from bptrace.grading.answers import Answer, Sheet
+    from bptrace.grading.roster import NeighbourMatch
     from bptrace.model.names import Quantity
     from bptrace.model.scenario import Scenario
 
@@ -256,6 +257,8 @@ class SheetResult(Displayable):
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     graded: bool = False  # marked with a teacher's key
+    student_id: str | None = None  # a per-student key: the roster's id of the student
+    neighbours: list[NeighbourMatch] = field(default_factory=list)  # wrong answers that are another's right ones
 
     def __post_init__(self) -> None:
         if self.sheet is not None:
@@ -299,6 +302,9 @@ class Marker:
         self.lab = lab
         self.scenario = lab.scenario
         self._values: dict[tuple[Quantity, Knobs], float | None] = {}
+        self._variant_values: dict[Quantity, list[float | None]] = {}
+        self._rounded: dict[int, list[Knobs]] = {}
+        self._rounded_values: dict[tuple[Quantity, int], list[float | None]] = {}
         self._expected: dict[Quantity, float] = {}
         self._diagnoses: dict[tuple[str, str, float | None, float | None, bool, int], list[Variant]] = {}
         self._names: dict[str, Quantity] = {}
@@ -322,6 +328,23 @@ class Marker:
         if key not in self._values:
             self._values[key] = self.lab.value(q, k)
         return self._values[key]
+
+    def variant_values(self, q: Quantity) -> list[float | None]:
+        """q under every variant (one list per quantity for the class: each wrong answer is compared with it)."""
+        if q not in self._variant_values:
+            self._variant_values[q] = [self.value(q, v.knobs) for v in self.variants()]
+        return self._variant_values[q]
+
+    def rounded_variants(self, digits: int) -> list[Knobs]:
+        if digits not in self._rounded:
+            self._rounded[digits] = self.lab.rounded_variants(digits)
+        return self._rounded[digits]
+
+    def rounded_values(self, q: Quantity, digits: int) -> list[float | None]:
+        key = (q, digits)
+        if key not in self._rounded_values:
+            self._rounded_values[key] = [self.value(q, k) for k in self.rounded_variants(digits)]
+        return self._rounded_values[key]
 
     def expected(self, q: Quantity) -> float:
         if q not in self._expected:
@@ -507,8 +530,16 @@ def diagnose_answer(
 ) -> list[Variant]:
     """The variants that reproduce the written value (diagnose.find, with this module's rule of agreement)."""
 
+    u = 10.0**w.place if -300 < w.place < 300 else 0.0
+    number, least = w.number, max(1.6 * u, atol or 0.0, ZERO)
+
     def matches(x: float | None) -> bool:
-        return _near(w, x, rtol, atol) and reproduces(w, x, rtol, atol)
+        # _near inlined (the float test of every variant's value for every wrong answer of a class)
+        if x is None:
+            return False
+        scale = abs(x)
+        near = u <= 1e-14 * scale or abs(number - x) <= max(least, (rtol or 0.0) * scale, 1e-12 * scale)
+        return near and reproduces(w, x, rtol, atol)
 
     return find(q, marker(lab), matches, w.digits, misconceptions=misconceptions, min_digits=min_digits)
 

@@ -16,6 +16,7 @@ from bptrace.grading.marking import DEFAULT_MIN_DIGITS, Marker, Options, SheetRe
 
 if TYPE_CHECKING:
     from bptrace.grading.key import Key
+    from bptrace.grading.roster import Student
 
 
 def key_options(key: Key) -> Options:
@@ -39,9 +40,65 @@ def self_check_options(
 
 
 def mark_with_key(path: str | Path, key: Key, marker: Marker | None = None) -> SheetResult:
-    """One sheet marked with the teacher's key (a class shares one `marker`: each diagnosis is made once)."""
+    """One sheet marked with the teacher's key (a class shares the key's markers: each diagnosis is made
+    once per exercise). With a per-student key, against the exercise of the id on the sheet."""
     sheet = answers.read(path, graded=True)
-    return mark(sheet, answers.bind_to_key(sheet, key), marker or marker_for(key.scenario), key_options(key))
+    return mark_sheet(sheet, key, marker)
+
+
+def mark_sheet(sheet: answers.Sheet, key: Key, marker: Marker | None = None) -> SheetResult:
+    """A read sheet marked with the key (per-student: the exercise of its id; AnswerSheetError when the
+    sheet has no id or one that is not on the roster)."""
+    student = student_of(sheet, key)
+    if student is not None:
+        marker = key.marker(student.id)
+    result = mark(sheet, answers.bind_to_key(sheet, key), marker or key.marker(), key_options(key))
+    if student is not None:
+        result.student_id = student.id
+        if sheet.student != sheet.path.stem and _name(sheet.student) != _name(student.name):
+            from bptrace.i18n import _
+
+            said = _("student: {given} is not the roster's name for {id}, {name} (the roster's is used)").format(
+                given=repr(sheet.student), id=student.id, name=student.name
+            )
+            result.warnings.append(f"{sheet.file}: {said}")
+        result.student = student.name
+    return result
+
+
+def _name(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def student_of(sheet: answers.Sheet, key: Key) -> Student | None:
+    """The roster's student a sheet's id: names (None for a key of one exercise)."""
+    from bptrace.errors import AnswerSheetError
+    from bptrace.i18n import _
+    from bptrace.model import source
+
+    roster = key.roster
+    if roster is None:
+        return None
+    if sheet.student_id is None:
+        raise AnswerSheetError(
+            _("the sheet has no id: each student has their own exercise, found by the id on the sheet"),
+            file=sheet.file,
+            line=1,
+            hint=_("add id: YOUR_ID (as on the roster {roster})").format(roster=roster.file),
+        )
+    student = roster.find(sheet.student_id)
+    if student is None:
+        line, column = sheet.doc.where(("id",))
+        raise AnswerSheetError(
+            _("the id {id} is not on the roster {roster}").format(
+                id=source.brief(sheet.student_id), roster=roster.file
+            ),
+            file=sheet.file,
+            line=line,
+            column=column,
+            hint=roster.suggest(sheet.student_id) or _("check the id, or add the student to the roster"),
+        )
+    return student
 
 
 def self_check(

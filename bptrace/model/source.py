@@ -80,6 +80,7 @@ class Document:
     # the values written with a Chinese input method's punctuation (`０．５`, `h1，h2`): path -> where the
     # first such character is; an error about one of these values names the character instead
     full_width: dict[PathKey, FullWidth] = field(default_factory=dict)
+    root: Any = field(default=None, repr=False)  # the composed YAML node tree (answers.py reads literal texts off it)
 
     def where(self, path: PathKey) -> tuple[int | None, int | None]:
         """The (line, column) of the value at `path`, or of its nearest parent that has one."""
@@ -237,7 +238,7 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
         ) from None
     except yaml.YAMLError as exc:
         raise error_class(_("invalid YAML: {problem}").format(problem=" ".join(str(exc).split())), file=file) from None
-    doc = Document(data=None, file=file, error_class=error_class)
+    doc = Document(data=None, file=file, error_class=error_class, root=root)
     if root is None:
         raise error_class(_("the file is empty"), file=file, line=1, hint=_("see docs/scenarios.md for the format"))
     doc.data = _Converter(doc, text).convert(root, ())

@@ -150,10 +150,12 @@ class ClassReport:
         head = ngettext(
             "Class: {n} sheet, mean {mean}% of {max} points", "Class: {n} sheets, mean {mean}% of {max} points", n
         ).format(n=n, mean=f"{v.mean_percent:.1f}", max=_points(v.max_score))
+        ids = any(st.id for st in v.students)
         students = Grid(
             head,
             [
                 Column(_("student"), "name"),
+                *([Column(_("id"), "name")] if ids else []),
                 Column(_("sheet"), "text"),
                 Column(_("points"), "num"),
                 Column("%", "num"),
@@ -166,6 +168,7 @@ class ClassReport:
             students.rows.append(
                 [
                     st.student,
+                    *([st.id or "—"] if ids else []),
                     st.file,
                     f"{_points(st.score)}/{_points(st.max_score)}",
                     f"{st.percent:.0f}",
@@ -319,14 +322,19 @@ def _csv(rows: list[list[object]]) -> str:
     return BOM + csv_text_rows(rows)
 
 
-def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:
-    """The long report: one row per student and quantity (a sheet that cannot be read: one row, its error)."""
-    rows: list[list[object]] = [list(CSV_COLUMNS)]
+def csv_text(results: list[SheetResult], hide_expected: bool = False, ids: bool = False) -> str:
+    """The long report: one row per student and quantity (a sheet that cannot be read: one row, its error;
+    ids: a per-student key's id column after the student's)."""
+    rows: list[list[object]] = [[*CSV_COLUMNS[:1], *(["id"] if ids else []), *CSV_COLUMNS[1:]]]
+
+    def who(result: SheetResult) -> list[object]:
+        return [result.student, result.student_id or ""] if ids else [result.student]
+
     for result in results:
         if result.error is not None:
             rows.append(
                 [
-                    result.student,
+                    *who(result),
                     result.file,
                     "",
                     "",
@@ -344,7 +352,7 @@ def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:
         for r in result.results:
             rows.append(
                 [
-                    result.student,
+                    *who(result),
                     result.file,
                     r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key,
                     r.given or "",
@@ -365,13 +373,17 @@ def csv_text(results: list[SheetResult], hide_expected: bool = False) -> str:
 def grades_csv_text(results: list[SheetResult], key: Key) -> str:
     """The grade report: one row per student, a column per question of the key (points earned), totals."""
     names = [q.quantity.name for q in key.questions]
-    rows: list[list[object]] = [["student", "sheet", *names, "total", "max", "percent", "error"]]
+    ids = key.roster is not None  # a per-student key: the roster's id after the student's name
+    rows: list[list[object]] = [
+        ["student", *(["id"] if ids else []), "sheet", *names, "total", "max", "percent", "error"]
+    ]
     for result in results:
         earned = {r.quantity: r.earned for r in result.results}
         pct = 100.0 * result.score / result.max_score if result.max_score else 0.0
         rows.append(
             [
                 result.student,
+                *([result.student_id or ""] if ids else []),
                 result.file,
                 *(_points(earned.get(n, 0.0)) for n in names),
                 _points(result.score),
@@ -389,6 +401,7 @@ def class_json_text(results: list[SheetResult], view: ClassView, hide_expected: 
         "students": [
             {
                 "student": r.student,
+                "id": r.student_id,
                 "file": r.file,
                 "score": r.score,
                 "max_score": r.max_score,
@@ -409,6 +422,7 @@ def class_json_text(results: list[SheetResult], view: ClassView, hide_expected: 
                     }
                     for a in r.results
                 ],
+                "matches_exercise_of": [{"id": m.id, "student": m.student, "answers": m.answers} for m in r.neighbours],
             }
             for r in results
         ],
