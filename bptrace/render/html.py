@@ -23,6 +23,7 @@ p.dim, .bptrace-caption { color: #5a5a5a; }
 p.good, tr.good td { color: #1d6b2c; }
 p.bad, tr.bad td { color: #a4161a; font-weight: bold; }
 p.bold { font-weight: bold; }
+p.warn { color: #8a5a00; }
 .bptrace-scroll { overflow-x: auto; margin: .6rem 0 1.4rem; }
 table.bptrace { border-collapse: collapse; font-size: .92rem; }
 table.bptrace caption { caption-side: top; text-align: left; font-weight: bold; padding: .3rem 0; }
@@ -109,7 +110,10 @@ def paragraph(para: Para, inline: bool = False) -> str:
     """A Para as <p class=style> (a 'title' paragraph as <h2>)."""
     if para.style == "title":
         return f"<h2>{text(para.text)}</h2>"
+    if not para.text.strip():
+        return ""  # a blank line between a terminal's parts: the page's margins already separate them
     style = {
+        "warn": "color:#8a5a00",
         "bold": "font-weight:bold",
         "bad": _ROW_STYLE["bad"],
         "good": _ROW_STYLE["good"],
@@ -132,7 +136,9 @@ def body(blocks: Iterable[Block], heading: str | None = None, inline: bool = Fal
         elif block.style == "title" and heading is not None and block.text.strip() == heading.strip():
             continue
         else:
-            out.append(paragraph(block, inline))
+            p = paragraph(block, inline)
+            if p:
+                out.append(p)
     return "\n".join(out)
 
 
