@@ -314,6 +314,12 @@ def test_html_renders_in_chromium_with_the_json_numbers(browser, folder: Path, k
     if kind != "scenarios":  # a number column (scenarios has none) is right-aligned and never wraps
         style = page.evaluate("getComputedStyle(document.querySelector('td.num'))")
         assert (style["whiteSpace"], style["textAlign"]) == ("nowrap", "right")
+    if kind.startswith("check"):  # the wrong sheet's ✗ marks are red, its ✓ green
+        colors = page.eval_on_selector_all(
+            "td.text", "cells => cells.map(c => [c.innerText.trim(), getComputedStyle(c).color])"
+        )
+        assert {c for mark, c in colors if mark == "✗"} == {"rgb(164, 22, 26)"}
+        assert {c for mark, c in colors if mark == "✓"} == {"rgb(29, 107, 44)"}
     assert all(url.startswith("file:") for url in requests), requests
     page.close()
 

@@ -44,6 +44,7 @@ _LEFT = _CELL + ";text-align:left"
 _NUM = _CELL + ";text-align:right;white-space:nowrap"
 _NAME = _LEFT + ";white-space:nowrap"
 _CAPTION = "caption-side:top;text-align:left;font-weight:bold;padding:0.3em 0"
+_CELL_COLORS = {"green": "#1d6b2c", "red": "#a4161a", "yellow": "#8a5a00", "cyan": "#0b5394", "magenta": "#8e1e74"}
 _ROW_STYLE = {"bad": "color:#a4161a;font-weight:bold", "good": "color:#1d6b2c", "dim": "color:#6a6a6a"}
 
 
@@ -95,7 +96,12 @@ def table(grid: Grid, inline: bool = False) -> str:
         cells = []
         for column, value in zip(grid.columns, (list(row) + [""] * width)[:width]):
             style = {"num": _NUM, "name": _NAME}.get(column.kind, _LEFT)
-            cells.append(f'<td class="{html.escape(column.kind)}"{_style(style, inline)}>{text(value)}</td>')
+            color = _CELL_COLORS.get(column.styles.get(value, ""))  # a mark's colour: ✓ green, ✗ red
+            attributes = _style(style + (f";color:{color}" if color else ""), inline)
+            if color and not inline:
+                attributes = f' style="color:{color}"'
+
+            cells.append(f'<td class="{html.escape(column.kind)}"{attributes}>{text(value)}</td>')
         out.append(f"<tr{attributes}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     if grid.caption:
