@@ -10,7 +10,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
+from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.fmt import csv_text as csv_text_rows
 from bptrace.grading.marking import VERDICT_WORDS, to_data
 from bptrace.i18n import N_, _, ngettext
@@ -229,11 +229,6 @@ class ClassReport(BlocksView):
         super().__init__(class_report_blocks(results, view, digits, hide_expected, summary), ascii, spaced=False)
         self.results = results
         self.view = view
-
-
-def _ascii(text: str) -> str:
-    """fmt.to_ascii (δ_o1 -> delta_o1, ↔ -> <->, ...), pure ASCII."""
-    return to_ascii(text)
 
 
 def _points(x: float) -> str:
