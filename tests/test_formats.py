@@ -440,3 +440,18 @@ def test_a_graph_sheet_in_every_document_format(tmp_path: Path, fmt: str) -> Non
         compile_latex(text, tmp_path, "graph")
     else:
         assert "the right number with the wrong sign" in text  # the diagnosis of df/dx = 4
+
+
+def test_the_class_view_alone_in_a_document(folder: Path) -> None:
+    """--summary: only the class view (students, questions, misconceptions, distribution), no sheet's table."""
+    args = [*command("check-key", folder, "unseen"), "--summary"]
+    data = json.loads(output(args, "json", folder))
+    for fmt in ("markdown", "html", "latex"):
+        text = _plain(output(args, fmt, folder))
+        assert "Score distribution" in text and "Questions" in text
+        assert "mazur_wrong.yaml" not in text and "unseen_wrong.yaml" in text  # the students table names the file
+        for st in data["students"]:
+            assert f"{st['score']:g}/{st['max_score']:g}" in text
+        assert "diagnosis" not in text  # no sheet's table
+    wrong = [q for q in data["summary"]["questions"] if q["not_right"]]
+    assert wrong and all(q["quantity"].startswith("delta_") for q in wrong)  # the doubled δ, nothing else
