@@ -94,6 +94,7 @@ ASCII = str.maketrans(
 # symbols bptrace never prints but a title, a note or a name may hold (the LaTeX export has no need of them)
 _OTHER = str.maketrans(
     {
+        "█": "#",  # the class view's histogram bars
         "÷": "/",
         "≢": "!==",
         "≉": "!~",

@@ -95,3 +95,45 @@ def test_check_api_with_a_key_ignores_the_sheets_own_points(tmp_path):
 def test_train_api_returns_the_loss_curve():
     result = bptrace.train("mazur", epochs=10)
     assert len(result.curve()) == 11 and result.curve()[-1][1] < result.curve()[0][1]
+
+
+# ---- the TrainingResult that bptrace.train returns ----
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return bptrace.train("mazur", epochs=20, every=10)
+
+
+def test_training_repr_is_one_line_with_the_losses(trained):
+    text = repr(trained)
+    assert "\n" not in text and len(text) < 200 and text.startswith("<TrainingResult ")
+    # the headline numbers are E_0 and E_N of its own curve, to 9 digits
+    assert f"{trained.history[0]:.9g}" in text and f"{trained.history[-1]:.9g}" in text and "20 epochs" in text
+
+
+def test_training_prints_its_tables_and_chart_with_rich(trained):
+    from bptrace.fmt import num
+
+    text = rich_text(trained)
+    final = {p.name: b for p, _a, b in trained.parameters()}
+    assert "Parameters" in text and "Snapshots" in text and "loss E_k" in text
+    assert num(final["w5"]) in text and num(trained.history[-1]) in text
+    assert text == rich_text(trained._view())  # the view the CLI prints (render/training.py)
+
+
+def test_training_displays_in_a_notebook(trained):
+    from bptrace.fmt import num
+
+    bundle = trained._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    html_text = re.sub(r"<[^>]+>", "", bundle["text/html"])
+    w5 = next(b for p, _a, b in trained.parameters() if p.name == "w5")
+    assert num(w5) in html_text and num(w5) in bundle["text/plain"]
+
+
+def test_show_prints_a_training_run_in_a_plain_script():
+    code = "import bptrace\nbptrace.show(bptrace.train('ng_shallow', epochs=5))\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Parameters" in proc.stdout and "Outputs vs targets" in proc.stdout

@@ -30,6 +30,7 @@ from bptrace.functions import ACTIVATION_ENTRIES, ACTIVATIONS, LOSSES
 from bptrace.grading.diagnose import CODE_ORDER
 from bptrace.i18n import _, ngettext
 from bptrace.output import Target, distinct
+from bptrace.render.blocks import Block
 
 if TYPE_CHECKING:
     from bptrace.grading.answers import Recipe
@@ -50,10 +51,10 @@ T = TypeVar("T")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["terminal", "json", "gradescope"]),
+    type=click.Choice(["terminal", "json", "markdown", "latex", "html", "gradescope"]),
     default="terminal",
     show_default=True,
-    help="terminal: a table per sheet; json: the marks as data; gradescope: "
+    help="terminal: a table per sheet; json: the marks as data; markdown, latex, html: a document; gradescope: "
     "results.json for a Gradescope autograder (one submission; needs --key).",
 )
 @click.option(
@@ -240,6 +241,9 @@ def _self_check(
             with _english():
                 text = check_out.json_text(results, hide_expected)
             write_output(text, target)
+        elif fmt in DOCUMENTS:
+            blocks = check_out.check_blocks(results, digits=digits, hide_expected=hide_expected)
+            write_output(_document(blocks, fmt, check_out.check_title(results)), target)
         else:
             print_renderable(check_out.CheckView(results, digits=digits, hide_expected=hide_expected), ascii_, target)
     if failed:
@@ -306,6 +310,10 @@ def _mark_class(
         write_output(text, output)
     elif fmt == "gradescope":
         write_output(check_out.gradescope_text(results[0], hide_expected, digits), output)
+    elif fmt in DOCUMENTS:
+        blocks = check_out.class_report_blocks(results, view, digits, hide_expected, summary)
+        title = _("Class report: {title}").format(title=key.scenario.display_title())
+        write_output(_document(blocks, fmt, title), output)
     else:
         renderable = check_out.ClassReport(results, view, digits=digits, hide_expected=hide_expected, summary=summary)
         print_renderable(renderable, ascii_, output)
@@ -315,6 +323,16 @@ def _mark_class(
         write_output(check_out.csv_text(results, hide_expected, ids=key.roster is not None), report_long)
     if not all(r.error is None and r.summary.all_correct for r in results):
         raise Mismatch()
+
+
+DOCUMENTS = ("markdown", "latex", "html")
+
+
+def _document(blocks: list[Block], fmt: str, title: str) -> str:
+    """The report as a whole document (render/export.py); LaTeX for xelatex when a name in it is Chinese."""
+    from bptrace.render.export import export
+
+    return export(blocks, fmt, title=title, standalone=True, scan=True)
 
 
 @contextmanager

@@ -182,8 +182,9 @@ def check(
     else:
         from bptrace.render.graph_out import check_blocks
 
-        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=ascii_, hide_expected=hide_expected)]
-        _show(blocks, "terminal", "check", True, ascii_, output)  # the terminal shows no title
+        spell = ascii_ and fmt == "terminal"
+        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=spell, hide_expected=hide_expected)]
+        _show(blocks, fmt, "bptrace check", True, ascii_, output)  # the terminal shows no title; a document does
     if not all(r.all_correct for r in results):
         raise Mismatch()
 

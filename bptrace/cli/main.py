@@ -328,34 +328,62 @@ def _verify(t: Any, mode: str) -> Any:
 
 
 @main.command()
-def scenarios() -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="terminal",
+    show_default=True,
+    help="terminal: a name and a title a line; json: the list as data; markdown, latex, html: a document.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@force_option
+def scenarios(fmt: str, output: str | None, force: bool) -> None:
     """List the bundled scenarios with their titles.
 
     \b
     Example:
         bptrace scenarios
+        bptrace scenarios --format json
         bptrace run ng_shallow
     """
     from bptrace.i18n import language
-    from bptrace.model.scenario import bundled_titles
+    from bptrace.model.scenario import bundled_entries, bundled_titles
 
+    target = prepare_output(output, force)
+    if fmt == "json":
+        from bptrace.render.scenarios_out import scenarios_json
+
+        write_output(scenarios_json(bundled_entries()), target)
+        return
+    if fmt != "terminal":
+        from bptrace.render.export import export
+        from bptrace.render.scenarios_out import scenarios_blocks
+
+        blocks = scenarios_blocks(bundled_entries())
+        write_output(export(blocks, fmt, title=_("bptrace: the bundled scenarios"), scan=True), target)
+        return
     rows = bundled_titles()  # the titles in the language bptrace speaks (title_zh under --lang zh)
     width = max(len(name) for name, _ in rows)
+    lines: list[str] = []
     if language() == "en":
+        lines = [f"{name.ljust(width)}  {title}" for name, title in rows]
+    else:
+        import shutil
+
+        from bptrace.cli.language import wrap_cells
+
+        # a Chinese title is twice as wide as its characters: wrapped to the terminal's width (COLUMNS), under itself
+        room = max(24, shutil.get_terminal_size((80, 24)).columns - width - 2)
         for name, title in rows:
-            click.echo(f"{name.ljust(width)}  {title}")
+            first, *rest = wrap_cells(title, room)
+            lines.append(f"{name.ljust(width)}  {first}")
+            lines += [" " * (width + 2) + line for line in rest]
+    if target.kind != "stdout":
+        write_output("".join(line + "\n" for line in lines), target)
         return
-    import shutil
-
-    from bptrace.cli.language import wrap_cells
-
-    # a Chinese title is twice as wide as its characters: wrapped to the terminal's width (COLUMNS), under itself
-    room = max(24, shutil.get_terminal_size((80, 24)).columns - width - 2)
-    for name, title in rows:
-        first, *rest = wrap_cells(title, room)
-        click.echo(f"{name.ljust(width)}  {first}")
-        for line in rest:
-            click.echo(" " * (width + 2) + line)
+    for line in lines:
+        click.echo(line)
 
 
 @main.command()

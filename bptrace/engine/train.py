@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bptrace import functions as network
+from bptrace.display import Displayable
 from bptrace.errors import BptraceError, NumericalError
 from bptrace.i18n import _
 
@@ -55,9 +56,12 @@ class Snapshot:
     values: tuple[float, ...] | None  # in Scenario.parameters() order; None for large networks
 
 
-@dataclass
-class TrainingResult:
-    """The outcome of `train`: the scenario before and after, the loss curve and the snapshots."""
+@dataclass(repr=False)
+class TrainingResult(Displayable):
+    """The outcome of `train`: the scenario before and after, the loss curve and the snapshots.
+
+    It shows itself (bptrace/display.py) as `bptrace train` prints it: a one-line repr, the tables and the
+    loss chart with rich (`rich.print(result)`, `bptrace.show(result)`), and their HTML in a notebook."""
 
     initial: Scenario
     final: Scenario
@@ -98,6 +102,18 @@ class TrainingResult:
         from bptrace.engine.step import forward
 
         return forward(self.initial)[1][-1]
+
+    def _view(self) -> object:  # bptrace/display.py: the report `bptrace train` prints
+        from bptrace.render.training import TrainingView
+
+        return TrainingView(self)
+
+    def _summary(self) -> str:
+        n = self.epochs
+        return (
+            f"{self.initial.title!r}: {n} epoch{'s' if n != 1 else ''} ({self.updates} updates), "
+            f"E {self.history[0]:.9g} -> {self.history[-1]:.9g}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------

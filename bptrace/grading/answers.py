@@ -442,7 +442,9 @@ def bind(sheet: Sheet, s: Scenario) -> list[Answer]:
 def derivation(s: Scenario) -> list[tuple[str, str, str]]:
     """(section, group comment, name) for every quantity a student computes, in the order of a derivation:
     forward layer by layer, the loss, backward from the output down (each layer's gradients after its δ),
-    then the updates and the loss after them. Per-sample forward values get their :k suffixes."""
+    then the updates and the loss after them. Per-sample forward values get their :k suffixes; in a batch each
+    neuron's δ is asked per sample too (delta_o1:1 ... delta_o1:m, what a student computes by hand) before the
+    batch δ (their mean, or sum)."""
     from bptrace.model.names import parse_or_none
 
     m = s.samples
@@ -473,6 +475,8 @@ def derivation(s: Scenario) -> list[tuple[str, str, str]]:
                 out += [("backward", group, n) for k in s.layers[i + 1].neurons for n in expand(f"dE_{k}/dout_{x}")]
             out += [("backward", group, n) for n in expand(f"dE/dout_{x}")]
             out += [("backward", group, n) for n in expand(f"dout_{x}/dnet_{x}")]
+            if m > 1 and not s.max_margin:  # a batch: each sample's δ (by hand, before their mean or sum)
+                out += [("backward", group, f"delta_{x}:{k}") for k in range(1, m + 1)]
             out += [("backward", group, n) for n in expand(f"delta_{x}")]
         group = _("gradients, layer {layer}").format(layer=layer.index)
         for name in params_by_layer.get(layer.index, []):

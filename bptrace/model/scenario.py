@@ -273,8 +273,15 @@ def in_language(english: str, chinese: str) -> str:
 def bundled_titles() -> list[tuple[str, str]]:
     """(name, title) of each bundled scenario in the language bptrace speaks, from its top-level `title:`
     (and `title_zh:`) line (fast: no numpy, no full parse)."""
+    return [(name, in_language(title, title_zh)) for name, title, title_zh, _kind in bundled_entries()]
+
+
+def bundled_entries() -> list[tuple[str, str, str, str]]:
+    """(name, title, title_zh or "", kind: "network" or "graph") of each bundled scenario, read from its
+    top-level `title:` and `title_zh:` lines (fast: no numpy, no full parse)."""
     import re
 
+    graphs = set(bundled_graph_names())
     out = []
     for name in bundled_names() + bundled_graph_names():
         titles = {"title": name, "title_zh": ""}
@@ -285,7 +292,7 @@ def bundled_titles() -> list[tuple[str, str]]:
                     titles[m.group(1)] = _unquote(m.group(2))
                     if titles["title_zh"] and titles["title"] != name:
                         break
-        out.append((name, in_language(titles["title"], titles["title_zh"])))
+        out.append((name, titles["title"], titles["title_zh"], "graph" if name in graphs else "network"))
     return out
 
 

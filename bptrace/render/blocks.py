@@ -16,6 +16,7 @@ class Column:
     header: str
     kind: str = "text"
     styles: dict[str, str] = field(default_factory=dict)  # a cell's text -> its style (✓ green, ✗ red)
+    prose: bool = False  # a 'text' column of words (a diagnosis), not formulas: Markdown writes no $…$ in it
 
 
 @dataclass
@@ -31,10 +32,23 @@ class Grid:
 
 @dataclass
 class Para:
-    """A line of text; style is '', 'bold', 'dim', 'good', 'bad' or 'title'."""
+    """A line of text; style is '', 'bold', 'dim', 'good', 'bad', 'warn' (a warning) or 'title'."""
 
     text: str
     style: str = ""
 
 
 Block = Grid | Para
+
+
+def texts(blocks: list[Block]) -> list[str]:
+    """Every text of the blocks (titles, headers, cells, captions, paragraphs): what a printer must be able
+    to typeset (render/latex.py chooses xelatex when one of them is Chinese)."""
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Grid):
+            out += [block.title, block.caption, *(c.header for c in block.columns)]
+            out += [cell for row in block.rows for cell in row]
+        else:
+            out.append(block.text)
+    return out

@@ -1,6 +1,7 @@
-"""Marked answer sheets -> a rich table, JSON, Gradescope's results.json, or a CSV grade report.
+"""Marked answer sheets -> blocks (render/blocks.py: the terminal, Markdown, LaTeX, HTML), JSON, Gradescope's
+results.json, or a CSV grade report.
 
-Displays only: the marks, diagnoses and summaries are computed by check.py.
+Displays only: the marks, diagnoses and summaries are computed by grading/.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.text import Text
-
-from bptrace.fmt import DEFAULT_DIGITS, num, to_ascii
+from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.fmt import csv_text as csv_text_rows
 from bptrace.grading.marking import VERDICT_WORDS, to_data
 from bptrace.i18n import N_, _, ngettext
+from bptrace.render.blocks import Block, Column, Grid, Para
+from bptrace.render.terminal import BlocksView
 
 if TYPE_CHECKING:
     from bptrace.grading.classview import ClassView
@@ -35,83 +35,190 @@ SELF_CHECK = N_(
 )  # said as _(SELF_CHECK)
 
 
-class CheckView:
-    """A rich renderable of one or more marked sheets: a table each, then the summary."""
+def sheet_blocks(result: SheetResult, digits: int = DEFAULT_DIGITS, hide_expected: bool = False) -> list[Block]:
+    """One marked sheet as blocks: its table (titled student — file — scenario), the score, the narrative,
+    the warnings and, for a self-check, the note that it is not a grade."""
+    title = f"{result.student} — {result.file} — {result.scenario.display_title()}"
+    if result.error is not None:
+        score = _("Score: 0/{max} points: the sheet cannot be read").format(max=_points(result.max_score))
+        return [Para(title, "bold"), Para(score, "bold"), Para(result.error)]
+    marks = {mark: style for mark, style in MARKS.values()}
+    columns = [Column(_("quantity"), "name"), Column(_("given"), "num")]
+    if not hide_expected:
+        columns.append(Column(_("expected"), "num"))
+    columns.append(Column("✓/✗", "text", marks, prose=True))
+    if result.graded:
+        columns.append(Column(_("points"), "num"))
+    columns.append(Column(_("diagnosis"), "text", prose=True))
+    grid = Grid(title, columns)
+    for r in result.results:
+        grid.rows.append(_row(r, digits, hide_expected, result.graded))
+    s = result.summary
+    score = _("Score: {correct}/{total} correct, {points}/{max} points").format(
+        correct=s.correct, total=s.total, points=_points(s.points), max=_points(s.max_points)
+    )
+    out: list[Block] = [grid, Para(score, "bold"), Para(s.narrative)]
+    out += [Para(_("warning: {warning}").format(warning=w), "warn") for w in result.warnings]
+    if not result.graded:
+        out.append(Para(_(SELF_CHECK), "dim"))
+    return out
+
+
+def _row(r: Result, digits: int, hide_expected: bool, graded: bool) -> list[str]:
+    mark, _style = MARKS[r.status]
+    given = r.given if r.given is not None else "—"
+    cells = [r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key, given]
+    if not hide_expected:
+        cells.append(num(r.expected, digits) if math.isfinite(r.expected) else "—")
+    cells.append(mark)
+    if graded:
+        cells.append(f"{_points(r.earned)}/{_points(r.answer.points)}")
+    diagnosis = r.explanation if (not r.correct or r.codes) else ""
+    return cells + [diagnosis]
+
+
+def check_blocks(results: list[SheetResult], digits: int = DEFAULT_DIGITS, hide_expected: bool = False) -> list[Block]:
+    """Sheets marked without a key (a self-check): each sheet's blocks, then, for several, how many are right."""
+    out: list[Block] = []
+    for i, result in enumerate(results):
+        if i:
+            out.append(Para(""))
+        out += sheet_blocks(result, digits, hide_expected)
+    if len(results) > 1 and not any(r.graded for r in results):
+        perfect = sum(r.summary.all_correct for r in results)
+        out += [
+            Para(""),
+            Para(_("{n} sheets: {perfect} with every answer right").format(n=len(results), perfect=perfect), "bold"),
+        ]
+    return out
+
+
+def class_report_blocks(
+    results: list[SheetResult],
+    view: ClassView,
+    digits: int = DEFAULT_DIGITS,
+    hide_expected: bool = False,
+    summary: bool = False,
+) -> list[Block]:
+    """Sheets marked with a key: each sheet's blocks (unless summary), then the class view."""
+    out: list[Block] = []
+    if not summary:
+        for result in results:
+            out += sheet_blocks(result, digits, hide_expected) + [Para("")]
+    return out + class_blocks(view)
+
+
+def class_blocks(v: ClassView) -> list[Block]:
+    """The class view: the students, the questions, the misconceptions, the score distribution, the flags."""
+    n = len(v.students)
+    head = ngettext(
+        "Class: {n} sheet, mean {mean}% of {max} points", "Class: {n} sheets, mean {mean}% of {max} points", n
+    ).format(n=n, mean=f"{v.mean_percent:.1f}", max=_points(v.max_score))
+    ids = any(st.id for st in v.students)  # a per-student key: each sheet's roster id
+    students = Grid(
+        head,
+        [
+            Column(_("student"), "name"),
+            *([Column(_("id"), "name")] if ids else []),
+            Column(_("sheet"), "text", prose=True),
+            Column(_("points"), "num"),
+            Column("%", "num"),
+            Column(_("not right"), "num"),
+            Column(_("unanswered"), "num"),
+            Column(_("first not right"), "text", prose=True),
+        ],
+    )
+    for st in v.students:
+        students.rows.append(
+            [
+                st.student,
+                *([st.id or "—"] if ids else []),
+                st.file,
+                f"{_points(st.score)}/{_points(st.max_score)}",
+                f"{st.percent:.0f}",
+                str(st.wrong),
+                str(st.unanswered),
+                st.first_wrong or (_("cannot be read") if st.error else "—"),
+            ]
+        )
+    questions = Grid(
+        _("Questions"),
+        [Column(_("quantity"), "name")]
+        + [
+            Column(_(h), "num")
+            for h in (
+                N_("points"),
+                N_("% correct"),
+                N_("correct"),
+                N_("follow-through"),
+                N_("not right"),
+                N_("unanswered"),
+            )
+        ],
+    )
+    for q in v.questions:
+        questions.rows.append(
+            [
+                q.quantity,
+                _points(q.points),
+                f"{q.percent_correct:.0f}",
+                str(q.correct),
+                str(q.follow_through),
+                str(q.wrong),
+                str(q.unanswered),
+            ]
+        )
+    out: list[Block] = [students, questions]
+    if v.misconceptions:
+        table = Grid(
+            _("Misconceptions across the class"),
+            [
+                Column(_("code"), "name"),
+                Column(_("students"), "num"),
+                Column(_("answers"), "num"),
+                Column(_("who"), "text", prose=True),
+            ],
+        )
+        for m in v.misconceptions:
+            table.rows.append([m.code, str(m.count), str(m.answers), ", ".join(m.students)])
+        out.append(table)
+    else:
+        out.append(Para(_("No known misconception found in the class.")))
+    # the score distribution: a bar per range (█, spelled # in ASCII), longest 30 characters
+    most = max((c for _label, c in v.histogram), default=0) or 1
+    histogram = Grid(
+        _("Score distribution"),
+        [Column("%", "num"), Column("", "text", prose=True), Column(_("students"), "num")],
+    )
+    for label, count in reversed(v.histogram):
+        histogram.rows.append([label, "█" * round(30 * count / most) or " ", str(count)])
+    out.append(histogram)
+    if v.flags:
+        out += [Para(""), Para(_("For a human to look at"), "bold")]
+        out += [Para(f"  {f.kind}: {f.detail}: {', '.join(f.files)}", "warn") for f in v.flags]
+    return out
+
+
+def check_title(results: list[SheetResult]) -> str:
+    """A document's title: the sheet's student and scenario, or how many sheets."""
+    if len(results) == 1:
+        r = results[0]
+        return _("Marked sheet: {student} — {title}").format(student=r.student, title=r.scenario.display_title())
+    return _("{n} marked sheets").format(n=len(results))
+
+
+class CheckView(BlocksView):
+    """A rich renderable of one or more marked sheets: a table each, then the summary (check_blocks)."""
 
     def __init__(
         self, results: list[SheetResult], digits: int = DEFAULT_DIGITS, hide_expected: bool = False, ascii: bool = False
     ) -> None:
+        super().__init__(check_blocks(results, digits, hide_expected), ascii, spaced=False)
         self.results = results
-        self.digits = digits
-        self.hide_expected = hide_expected
-        self.ascii = ascii
-
-    def t(self, text: str) -> str:
-        return _ascii(text) if self.ascii else text
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        parts: list[Any] = []
-        for i, result in enumerate(self.results):
-            if i:
-                parts.append(Text(""))
-            parts += self.sheet(result)
-        if len(self.results) > 1 and not any(r.graded for r in self.results):
-            perfect = sum(r.summary.all_correct for r in self.results)
-            parts += [
-                Text(""),
-                Text(
-                    self.t(
-                        _("{n} sheets: {perfect} with every answer right").format(n=len(self.results), perfect=perfect)
-                    ),
-                    style="bold",
-                ),
-            ]
-        yield Group(*parts)
-
-    def sheet(self, result: SheetResult) -> list[Any]:
-        from bptrace.render.layout import Column, Grid
-        from bptrace.render.terminal import GridView
-
-        title = f"{result.student} — {result.file} — {result.scenario.display_title()}"
-        if result.error is not None:
-            score = _("Score: 0/{max} points: the sheet cannot be read").format(max=_points(result.max_score))
-            return [Text(self.t(title), style="bold"), Text(self.t(score), style="bold"), Text(self.t(result.error))]
-        marks = {mark: style for mark, style in MARKS.values()}
-        columns = [Column(_("quantity"), "name"), Column(_("given"), "num")]
-        if not self.hide_expected:
-            columns.append(Column(_("expected"), "num"))
-        columns.append(Column("✓/✗", "text", marks))
-        if result.graded:
-            columns.append(Column(_("points"), "num"))
-        columns.append(Column(_("diagnosis"), "text"))
-        grid = Grid(title, columns)
-        for r in result.results:
-            grid.rows.append(self.row(r, result.graded))
-        s = result.summary
-        score = _("Score: {correct}/{total} correct, {points}/{max} points").format(
-            correct=s.correct, total=s.total, points=_points(s.points), max=_points(s.max_points)
-        )
-        lines: list[Any] = [GridView(grid, self.ascii), Text(self.t(score), style="bold"), Text(self.t(s.narrative))]
-        lines += [Text(self.t(_("warning: {warning}").format(warning=w)), style="yellow") for w in result.warnings]
-        if not result.graded:
-            lines.append(Text(self.t(_(SELF_CHECK)), style="dim"))
-        return lines
-
-    def row(self, r: Result, graded: bool = False) -> list[str]:
-        mark, _style = MARKS[r.status]
-        given = r.given if r.given is not None else "—"
-        cells = [r.quantity if r.answer.quantity.kind != "invalid" else r.answer.key, given]
-        if not self.hide_expected:
-            cells.append(num(r.expected, self.digits) if math.isfinite(r.expected) else "—")
-        cells.append(mark)
-        if graded:
-            cells.append(f"{_points(r.earned)}/{_points(r.answer.points)}")
-        diagnosis = r.explanation if (not r.correct or r.codes) else ""
-        return cells + [diagnosis]
 
 
-class ClassReport:
-    """Sheets marked with a key: each sheet's table (unless summary), then the class view."""
+class ClassReport(BlocksView):
+    """Sheets marked with a key: each sheet's table (unless summary), then the class view (class_report_blocks)."""
 
     def __init__(
         self,
@@ -122,118 +229,9 @@ class ClassReport:
         summary: bool = False,
         ascii: bool = False,
     ) -> None:
+        super().__init__(class_report_blocks(results, view, digits, hide_expected, summary), ascii, spaced=False)
         self.results = results
         self.view = view
-        self.digits = digits
-        self.hide_expected = hide_expected
-        self.summary = summary
-        self.ascii = ascii
-
-    def t(self, text: str) -> str:
-        return _ascii(text) if self.ascii else text
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        parts: list[Any] = []
-        if not self.summary:
-            sheets = CheckView(self.results, self.digits, self.hide_expected, self.ascii)
-            for result in self.results:
-                parts += sheets.sheet(result) + [Text("")]
-        parts += self.class_parts()
-        yield Group(*parts)
-
-    def class_parts(self) -> list[Any]:
-        from bptrace.render.layout import Column, Grid
-        from bptrace.render.terminal import GridView
-
-        v = self.view
-        n = len(v.students)
-        head = ngettext(
-            "Class: {n} sheet, mean {mean}% of {max} points", "Class: {n} sheets, mean {mean}% of {max} points", n
-        ).format(n=n, mean=f"{v.mean_percent:.1f}", max=_points(v.max_score))
-        ids = any(st.id for st in v.students)
-        students = Grid(
-            head,
-            [
-                Column(_("student"), "name"),
-                *([Column(_("id"), "name")] if ids else []),
-                Column(_("sheet"), "text"),
-                Column(_("points"), "num"),
-                Column("%", "num"),
-                Column(_("not right"), "num"),
-                Column(_("unanswered"), "num"),
-                Column(_("first not right"), "text"),
-            ],
-        )
-        for st in v.students:
-            students.rows.append(
-                [
-                    st.student,
-                    *([st.id or "—"] if ids else []),
-                    st.file,
-                    f"{_points(st.score)}/{_points(st.max_score)}",
-                    f"{st.percent:.0f}",
-                    str(st.wrong),
-                    str(st.unanswered),
-                    st.first_wrong or (_("cannot be read") if st.error else "—"),
-                ]
-            )
-        questions = Grid(
-            _("Questions"),
-            [Column(_("quantity"), "name")]
-            + [
-                Column(_(h), "num")
-                for h in (
-                    N_("points"),
-                    N_("% correct"),
-                    N_("correct"),
-                    N_("follow-through"),
-                    N_("not right"),
-                    N_("unanswered"),
-                )
-            ],
-        )
-        for q in v.questions:
-            questions.rows.append(
-                [
-                    q.quantity,
-                    _points(q.points),
-                    f"{q.percent_correct:.0f}",
-                    str(q.correct),
-                    str(q.follow_through),
-                    str(q.wrong),
-                    str(q.unanswered),
-                ]
-            )
-        parts: list[Any] = [GridView(students, self.ascii), GridView(questions, self.ascii)]
-        if v.misconceptions:
-            table = Grid(
-                _("Misconceptions across the class"),
-                [
-                    Column(_("code"), "name"),
-                    Column(_("students"), "num"),
-                    Column(_("answers"), "num"),
-                    Column(_("who"), "text"),
-                ],
-            )
-            for m in v.misconceptions:
-                table.rows.append([m.code, str(m.count), str(m.answers), ", ".join(m.students)])
-            parts.append(GridView(table, self.ascii))
-        else:
-            parts.append(Text(_("No known misconception found in the class.")))
-        parts += [Text(""), Text(_("Score distribution"), style="bold")]
-        most = max((c for _label, c in v.histogram), default=0) or 1
-        bar = "#" if self.ascii else "█"
-        for label, count in reversed(v.histogram):
-            parts.append(Text(self.t(f"  {label:>8}  {bar * round(30 * count / most):<30} {count}")))
-        if v.flags:
-            parts += [Text(""), Text(_("For a human to look at"), style="bold")]
-            parts += [Text(self.t(f"  {f.kind}: {f.detail}: {', '.join(f.files)}"), style="yellow") for f in v.flags]
-        return parts
-
-
-def _ascii(text: str) -> str:
-    """fmt.to_ascii (δ_o1 -> delta_o1, ↔ -> <->, ...), pure ASCII."""
-    return to_ascii(text)
 
 
 def _points(x: float) -> str:

@@ -23,6 +23,7 @@ p.dim, .bptrace-caption { color: #5a5a5a; }
 p.good, tr.good td { color: #1d6b2c; }
 p.bad, tr.bad td { color: #a4161a; font-weight: bold; }
 p.bold { font-weight: bold; }
+p.warn { color: #8a5a00; }
 .bptrace-scroll { overflow-x: auto; margin: .6rem 0 1.4rem; }
 table.bptrace { border-collapse: collapse; font-size: .92rem; }
 table.bptrace caption { caption-side: top; text-align: left; font-weight: bold; padding: .3rem 0; }
@@ -43,6 +44,7 @@ _LEFT = _CELL + ";text-align:left"
 _NUM = _CELL + ";text-align:right;white-space:nowrap"
 _NAME = _LEFT + ";white-space:nowrap"
 _CAPTION = "caption-side:top;text-align:left;font-weight:bold;padding:0.3em 0"
+_CELL_COLORS = {"green": "#1d6b2c", "red": "#a4161a", "yellow": "#8a5a00", "cyan": "#0b5394", "magenta": "#8e1e74"}
 _ROW_STYLE = {"bad": "color:#a4161a;font-weight:bold", "good": "color:#1d6b2c", "dim": "color:#6a6a6a"}
 
 
@@ -94,7 +96,12 @@ def table(grid: Grid, inline: bool = False) -> str:
         cells = []
         for column, value in zip(grid.columns, (list(row) + [""] * width)[:width]):
             style = {"num": _NUM, "name": _NAME}.get(column.kind, _LEFT)
-            cells.append(f'<td class="{html.escape(column.kind)}"{_style(style, inline)}>{text(value)}</td>')
+            color = _CELL_COLORS.get(column.styles.get(value, ""))  # a mark's colour: ✓ green, ✗ red
+            attributes = _style(style + (f";color:{color}" if color else ""), inline)
+            if color and not inline:
+                attributes = f' style="color:{color}"'
+
+            cells.append(f'<td class="{html.escape(column.kind)}"{attributes}>{text(value)}</td>')
         out.append(f"<tr{attributes}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     if grid.caption:
@@ -109,7 +116,10 @@ def paragraph(para: Para, inline: bool = False) -> str:
     """A Para as <p class=style> (a 'title' paragraph as <h2>)."""
     if para.style == "title":
         return f"<h2>{text(para.text)}</h2>"
+    if not para.text.strip():
+        return ""  # a blank line between a terminal's parts: the page's margins already separate them
     style = {
+        "warn": "color:#8a5a00",
         "bold": "font-weight:bold",
         "bad": _ROW_STYLE["bad"],
         "good": _ROW_STYLE["good"],
@@ -132,7 +142,9 @@ def body(blocks: Iterable[Block], heading: str | None = None, inline: bool = Fal
         elif block.style == "title" and heading is not None and block.text.strip() == heading.strip():
             continue
         else:
-            out.append(paragraph(block, inline))
+            p = paragraph(block, inline)
+            if p:
+                out.append(p)
     return "\n".join(out)
 
 

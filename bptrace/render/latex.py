@@ -106,6 +106,7 @@ MATH = {
     "★": r"\star",
     "□": r"\square",
     "■": r"\blacksquare",
+    "█": r"\rule{0.45em}{1.4ex}",  # a histogram's bar (the class view)
     "⁄": "/",
     "α": r"\alpha",
     "β": r"\beta",
@@ -372,8 +373,8 @@ PREAMBLE_MACROS = r"""% \bptracesetwidth{register}{other columns}{formula column
 \providecommand{\bptracebad}[1]{\textbf{#1}}%
 \providecommand{\bptracegood}[1]{#1}%
 \providecommand{\bptracedim}[1]{\textit{#1}}%
-\providecommand{\bptracetitle}[1]{\section*{#1}}%
-\providecommand{\bptracetabletitle}[1]{\subsection*{#1}}%"""
+\providecommand{\bptracetitle}[1]{\section*{\raggedright #1}}% ragged: a long path or name in it never overflows
+\providecommand{\bptracetabletitle}[1]{\subsection*{\raggedright #1}}%"""
 
 
 def tex(text: str) -> str:
@@ -427,6 +428,53 @@ def _name_latex(m: re.Match[str]) -> str:
     if m.group("letter"):
         return f"{m.group('letter')}_{{{sub(m.group('sub'))}}}"
     return f"{m.group('base')}_{{{m.group('index').replace('_', ',')}}}"
+
+
+_SAMPLE = re.compile(r"(?P<base>.+?)(?::(?P<k>[0-9]+)(?P<c>c?))?")
+_AFTER = re.compile(r"(?P<base>.+?)(?:@(?P<n>[0-9]+)|(?P<plus>\+))?")
+
+
+def _piece_math(text: str) -> str | None:
+    if text == "E":
+        return "E"
+    m = _NAME.fullmatch(text)
+    return _name_latex(m) if m else None
+
+
+def quantity_math(text: str) -> str | None:
+    """A quantity of the vocabulary as it is spelled in a sheet (bptrace/model/names.py), in math mode, or None
+    when `text` is not one: dE/dw5 is ∂E/∂w₅, dout_o1/dnet_o1 a fraction of ∂s, w5+ is w₅⁺, w5@3 is w₅@3,
+    delta_o1:2 (sample 2 of a batch) δ_o1⁽²⁾ and out_o1:1c (max_margin's corrupt window) out_o1⁽¹ᶜ⁾."""
+    m = _SAMPLE.fullmatch(text.strip())
+    if m is None or not text.strip():
+        return None
+    sups = []
+    base = m.group("base")
+    after = _AFTER.fullmatch(base)
+    if after is not None and (after.group("n") or after.group("plus")):
+        base = after.group("base")
+        sups.append("+" if after.group("plus") else "")
+    if "/" in base:
+        top, _slash, bottom = base.partition("/")
+        if not (top.startswith("d") and bottom.startswith("d")):
+            return None
+        a, b = _piece_math(top[1:]), _piece_math(bottom[1:])
+        if a is None or b is None:
+            return None
+        body = rf"\partial {a}/\partial {b}"
+    else:
+        piece = _piece_math(base)
+        if piece is None:
+            return None
+        body = piece
+    if after is not None and after.group("n"):
+        body += "@" + after.group("n")
+        sups = [x for x in sups if x]
+    if m.group("k"):
+        sups.append("(" + m.group("k") + (r"\mathrm{c}" if m.group("c") else "") + ")")
+    if sups:
+        body = "{" + body + "}^{" + ",".join(sups) + "}" if "/" in base else body + "^{" + ",".join(sups) + "}"
+    return body
 
 
 # Words that are mathematics inside a formula (upright, as \\mathrm); any other word is prose (\\text).
@@ -685,7 +733,8 @@ def _floor_em(grid: Grid, k: int) -> float:
     widest = _TEXT_MIN_EM
     for row in grid.rows:
         if k < len(row):
-            for piece in re.split(r"[ \n]|(?<=[×·/⊙])", row[k]):
+            # a line breaks at its spaces, after × · / ⊙, and (ctex) between any two Chinese characters
+            for piece in re.split(r"[ \n]|(?<=[×·/⊙])|(?<=[\u3000-\u9fff\uff00-\uffef])", row[k]):
                 # + 0.4 em: the estimate is rough (xelatex's fonts set a little wider: 0.8 em)
                 widest = max(widest, _width_em(piece) + (0.8 if _UNICODE.get() else 0.4))
     return min(widest, _TEXT_CAP_EM)
@@ -734,7 +783,8 @@ def _letters(k: int) -> str:
 
 
 def _cell(value: str, column: Column, style: str = "") -> str:
-    parts = lines(value)
+    quantity = quantity_math(value) if column.kind == "name" else None
+    parts = [r"\ensuremath{" + quantity + "}"] if quantity else lines(value)
     if len(parts) == 1:
         body = parts[0]
     elif column.kind == "text":
@@ -796,6 +846,8 @@ def paragraph(para: Para) -> str:
         return ""
     if para.style == "bold":
         body = r"\textbf{" + body + "}"
+    elif para.style == "warn":
+        body = r"\bptracebad{" + body + "}"
     elif para.style in ("bad", "good", "dim"):
         body = {"bad": r"\bptracebad", "good": r"\bptracegood", "dim": r"\bptracedim"}[para.style] + "{" + body + "}"
     return r"\noindent " + body + r"\par"
@@ -943,11 +995,12 @@ def fragment_header(engine: str) -> str:
     return "".join(f"% {line}\n" for line in lines)
 
 
-def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True) -> str:
+def render(blocks: Iterable[Block], title: str | None = None, standalone: bool = True, also: Iterable[str] = ()) -> str:
     """A whole article (standalone) or a fragment without preamble (its needs in a comment at the top).
 
-    In Chinese (latex_engine) the document is for xelatex with ctex; else for pdflatex."""
-    engine = latex_engine(title)
+    In Chinese (latex_engine of the title and the texts `also`) the document is for xelatex with ctex; else
+    for pdflatex."""
+    engine = latex_engine(title, *also)
     with unicode_text(engine):
         if not standalone:
             return fragment_header(engine) + PREAMBLE_MACROS + "\n\n" + body(blocks) + "\n"

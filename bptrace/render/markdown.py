@@ -84,6 +84,18 @@ def math_cell(text: str, style: str = "") -> str:
     return f"**{out}**" if style == "bad" and out.strip() else out
 
 
+def quantity_math(text: str) -> str | None:
+    from bptrace.render.latex import quantity_math as math
+
+    return math(text)
+
+
+def quantity_cell(text: str, style: str = "") -> str:
+    """A quantity as a sheet spells it (dE/dw5, delta_o1:2, w5+) as $…$ mathematics."""
+    body = "$" + (quantity_math(text) or "").replace("|", r"\vert ") + "$"
+    return f"**{body}**" if style == "bad" else body
+
+
 def _is_name(text: str) -> bool:
     from bptrace.render.latex import _NAME
 
@@ -104,8 +116,12 @@ def table(grid: Grid, math: str = "latex") -> list[str]:
     for row, style in zip(grid.rows, styles):
         cells = (list(row) + [""] * width)[:width]
         shown = [
-            math_cell(c, style)
-            if math == "latex" and (col.kind == "text" or (col.kind == "name" and _is_name(c))) and c.strip()
+            quantity_cell(c, style)
+            if math == "latex" and col.kind == "name" and quantity_math(c)
+            else math_cell(c, style)
+            if math == "latex"
+            and ((col.kind == "text" and not col.prose) or (col.kind == "name" and _is_name(c)))
+            and c.strip()
             else cell(c, style)
             for c, col in zip(cells, grid.columns)
         ]

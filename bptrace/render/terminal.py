@@ -33,14 +33,24 @@ from bptrace.render.layout import DEFAULT_ROWS, Block, Column, Grid, TraceLayout
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
 
-STYLES = {"": "", "bold": "bold", "dim": "dim", "good": "green", "bad": "bold red", "title": "bold underline"}
+STYLES = {
+    "": "",
+    "bold": "bold",
+    "dim": "dim",
+    "good": "green",
+    "bad": "bold red",
+    "warn": "yellow",
+    "title": "bold underline",
+}
 FORMULA_FLOOR = 24  # a formula column narrower than this (and than its longest line) makes the layout change
 SHORT = 12  # a text column no wider than this stays in the row when the formulas move under it
 INDENT = 3  # of the lines under a row (the label starts after it)
 
 
-def to_rich(blocks: Iterable[Block], ascii: bool = False) -> list[Any]:
-    """Rich renderables for blocks (text is never read as markup: formulas contain brackets)."""
+def to_rich(blocks: Iterable[Block], ascii: bool = False, spaced: bool = True) -> list[Any]:
+    """Rich renderables for blocks (text is never read as markup: formulas contain brackets).
+
+    spaced: a blank line after each bold paragraph (run's headings); check's reports put their own."""
     t = to_ascii if ascii else (lambda x: x)
     out: list[Any] = []
     for block in blocks:
@@ -48,7 +58,7 @@ def to_rich(blocks: Iterable[Block], ascii: bool = False) -> list[Any]:
             out.append(GridView(block, ascii))
         else:
             out.append(prose(t(block.text), STYLES.get(block.style, "")))
-            if block.style == "bold":
+            if block.style == "bold" and spaced:
                 out.append(Text(""))
     return out
 
@@ -362,16 +372,17 @@ def _table_widths(measured: list[_Measured], width: int) -> list[int] | None:
 class BlocksView:
     """A rich renderable for any list of blocks; shows in Jupyter too."""
 
-    def __init__(self, blocks: Iterable[Block], ascii: bool = False) -> None:
+    def __init__(self, blocks: Iterable[Block], ascii: bool = False, spaced: bool = True) -> None:
         self._blocks = list(blocks)
         self.ascii = ascii
+        self.spaced = spaced  # run's spacing (a blank line after its header and its bold headings); else none added
 
     def blocks(self) -> list[Block]:
         return self._blocks
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        header_done = False
-        for renderable in to_rich(self.blocks(), self.ascii):
+        header_done = not self.spaced
+        for renderable in to_rich(self.blocks(), self.ascii, self.spaced):
             if isinstance(renderable, GridView) and not header_done:
                 yield Text("")
                 header_done = True
