@@ -72,6 +72,16 @@ class RnnTrace:
     window: int = 1
     mistake: str | None = None
 
+    def dropped_delta(self, step: int) -> Any:
+        """The part of δ_h(step) that does not go further back: e_t(step) of the loss whose window starts at
+        `step` (t = step + k − 1), zero when there is none."""
+        import numpy as np
+
+        t = step + self.window - 1
+        if self.scenario.truncate is None or (t, step) not in self.e:
+            return np.zeros(self.scenario.n_h)
+        return self.e[(t, step)]
+
     @property
     def total(self) -> float:
         return float(sum(self.losses.values()))
@@ -112,9 +122,15 @@ def _check(a: Any, what: str) -> None:
         )
 
 
-def forward_losses(s: RnnScenario, p: dict[str, Any], per_step: list[dict[str, Any]] | None = None) -> dict[int, float]:
+def forward_losses(
+    s: RnnScenario,
+    p: dict[str, Any],
+    per_step: list[dict[str, Any]] | None = None,
+    branches: list[tuple[bool, ...]] | None = None,
+) -> dict[int, float]:
     """E_t for each loss step; `per_step[t-1]` (optional) replaces the parameters used at step t (the
-    verification's unrolled copies). Shares nothing with the backward pass."""
+    verification's unrolled copies). Shares nothing with the backward pass. `branches` collects which side of
+    0 every net is on (a finite difference whose steps change it crosses a kink)."""
     import numpy as np
 
     f = functions.activation(s.hidden_activation)
@@ -125,10 +141,15 @@ def forward_losses(s: RnnScenario, p: dict[str, Any], per_step: list[dict[str, A
     for t in range(1, s.steps + 1):
         q = per_step[t - 1] if per_step is not None else p
         x = np.array(s.inputs[t - 1], dtype=float)
-        h = f.forward(q["W_xh"] @ x + q["W_hh"] @ h + q["b_h"], s.hidden_param)
+        net = q["W_xh"] @ x + q["W_hh"] @ h + q["b_h"]
+        h = f.forward(net, s.hidden_param)
         target = s.targets[t - 1]
+        if branches is not None:
+            branches.append(tuple(bool(v > 0) for v in net))
         if target is not None:
             z = q["W_hy"] @ h + q["b_y"]
+            if branches is not None:
+                branches.append(tuple(bool(v > 0) for v in z))
             y = g.forward(z[None, :], s.output_param)[0] if not g.elementwise else g.forward(z, s.output_param)
             with np.errstate(all="ignore"):
                 out[t] = float(loss.terms(y[None, :], np.array(target, dtype=float)[None, :]).sum())

@@ -1,0 +1,537 @@
+"""A recurrent trace -> blocks (terminal, Markdown, LaTeX, HTML through export.py) and JSON. Computes nothing.
+
+`run`: the network and its parameters, the forward pass step by step, backpropagation through time from the
+last step back (the gradient arriving at each state through the output and from the next state, and what a
+truncation drops), each parameter's gradient as the sum over the steps term by term, the updates, the checks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from bptrace import __version__, functions
+from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.functions import Script
+from bptrace.i18n import _
+from bptrace.render.layout import Block, Column, Grid, Para
+from bptrace.rnn import engine
+from bptrace.rnn.model import shown
+
+if TYPE_CHECKING:
+    from bptrace.rnn.engine import RnnTrace
+    from bptrace.rnn.verify import RnnVerification
+
+
+class _Writer:
+    def __init__(self, trace: RnnTrace, digits: int, ascii: bool) -> None:
+        self.t = trace
+        self.digits = digits
+        self.ascii = ascii
+        self.d = "d" if ascii else "∂"
+        self.times = "*" if ascii else "·"
+        self.minus = "-" if ascii else "−"
+        self.eta = "eta" if ascii else "η"
+        self.sigma = "sum" if ascii else "Σ"
+        self.plus = "+" if ascii else "⁺"
+        self.prime = "'" if ascii else "′"
+        self.odot = "*" if ascii else "⊙"
+
+    def n(self, x: float) -> str:
+        return num(x, self.digits)
+
+    def p(self, x: float) -> str:
+        text = self.n(x)
+        return f"({text})" if x < 0 else text
+
+    def grad(self, of: str, by: str) -> str:
+        return f"{self.d}{of}/{self.d}{by}"
+
+    def terms(self, products: list[float]) -> str:
+        return " + ".join(self.p(v) if i else self.n(v) for i, v in enumerate(products))
+
+
+def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
+    return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
+
+
+def describe(trace: RnnTrace, w: _Writer) -> list[Block]:
+    """The title, source and the network's equations."""
+    s = trace.scenario
+    blocks: list[Block] = [Para(shown(s.title), "title")]
+    if s.source_note:
+        blocks.append(Para(_("Source: {source}").format(source=shown(s.source_note)), "dim"))
+    f, g = s.hidden_activation, s.output_activation
+    b_h = " + b_h" if s.b_h is not None else ""
+    b_y = " + b_y" if s.b_y is not None else ""
+    blocks.append(Para(f"h(t) = {f}(W_xh{w.times}x(t) + W_hh{w.times}h(t{w.minus}1){b_h})"))
+    blocks.append(Para(f"y(t) = {g}(W_hy{w.times}h(t){b_y})"))
+    if s.loss_at == "every":
+        what = _("E = {sigma} of E(t) over the steps t = 1..{T}, E(t) the {loss} loss of y(t)").format(
+            sigma=w.sigma, T=s.steps, loss=s.loss
+        )
+    else:
+        what = _("E = E({T}), the {loss} loss of y({T}) at the last step only").format(T=s.steps, loss=s.loss)
+    blocks.append(Para(what))
+    h0 = ", ".join(w.n(v) for v in s.h0)
+    blocks.append(
+        Para(
+            _("{T} time steps; h(0) = [{h0}]; learning rate {eta} = {lr}").format(
+                T=s.steps, h0=h0, eta=w.eta, lr=w.n(s.learning_rate)
+            )
+        )
+    )
+    if s.truncate is not None:
+        blocks.append(
+            Para(
+                _(
+                    "Truncated BPTT, k = {k}: each loss's gradient goes back at most {k} steps (its own step and "
+                    "{back} before it); the gradients below are the truncated ones."
+                ).format(k=s.truncate, back=s.window - 1),
+                "bold",
+            )
+        )
+    return blocks
+
+
+def _net_formula(w: _Writer, t: int, i: int) -> str:
+    s = w.t.scenario
+    tr = w.t
+    parts = [f"{w.p(s.W_xh[i][j])}{w.times}{w.p(tr.x[t][j])}" for j in range(s.n_in)]
+    parts += [f"{w.p(s.W_hh[i][j])}{w.times}{w.p(tr.h[t - 1][j])}" for j in range(s.n_h)]
+    if s.b_h is not None:
+        parts.append(w.p(s.b_h[i]))
+    return " + ".join(parts)
+
+
+def _net_y_formula(w: _Writer, t: int, i: int) -> str:
+    s = w.t.scenario
+    parts = [f"{w.p(s.W_hy[i][j])}{w.times}{w.p(w.t.h[t][j])}" for j in range(s.n_h)]
+    if s.b_y is not None:
+        parts.append(w.p(s.b_y[i]))
+    return " + ".join(parts)
+
+
+def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
+    s = trace.scenario
+    grid = _grid(
+        _("Forward pass, step by step"),
+        [(_("quantity"), "name"), (_("formula"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
+    )
+    loss = functions.loss(s.loss)
+    script: Script = "ascii" if w.ascii else "unicode"
+    for t in range(1, s.steps + 1):
+        for i in range(s.n_h):
+            formula = " + ".join(
+                [f"W_xh_{i + 1}_{j + 1}{w.times}x{j + 1}@t{t}" for j in range(s.n_in)]
+                + [f"W_hh_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t - 1}" for j in range(s.n_h)]
+                + ([f"b_h_{i + 1}"] if s.b_h is not None else [])
+            )
+            grid.rows.append([f"net_h{i + 1}@t{t}", formula, _net_formula(w, t, i), w.n(trace.net_h[t][i])])
+            grid.rows.append(
+                [
+                    f"h{i + 1}@t{t}",
+                    f"{s.hidden_activation}(net_h{i + 1}@t{t})",
+                    f"{s.hidden_activation}({w.n(trace.net_h[t][i])})",
+                    w.n(trace.h[t][i]),
+                ]
+            )
+        for i in range(s.n_y):
+            formula = " + ".join(
+                [f"W_hy_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t}" for j in range(s.n_h)]
+                + ([f"b_y_{i + 1}"] if s.b_y is not None else [])
+            )
+            grid.rows.append([f"net_y{i + 1}@t{t}", formula, _net_y_formula(w, t, i), w.n(trace.net_y[t][i])])
+            grid.rows.append(
+                [
+                    f"y{i + 1}@t{t}",
+                    f"{s.output_activation}(net_y{i + 1}@t{t})",
+                    f"{s.output_activation}({w.n(trace.net_y[t][i])})",
+                    w.n(trace.y[t][i]),
+                ]
+            )
+        target = s.targets[t - 1]
+        if target is not None:
+            sym = " + ".join(
+                loss.term.fill(script, t=f"target{i + 1}@t{t}", o=f"y{i + 1}@t{t}", n=str(s.n_y)) for i in range(s.n_y)
+            )
+            nums = " + ".join(
+                loss.term.fill(script, t=w.p(target[i]), o=w.p(trace.y[t][i]), n=str(s.n_y)) for i in range(s.n_y)
+            )
+            grid.rows.append([f"E@t{t}", sym, nums, w.n(trace.losses[t])])
+        grid.styles.extend([""] * (len(grid.rows) - len(grid.styles)))
+    terms = w.terms([trace.losses[t] for t in sorted(trace.losses)])
+    grid.rows.append(["E_total", " + ".join(f"E@t{t}" for t in sorted(trace.losses)), terms, w.n(trace.total)])
+    grid.styles.append("bold")
+    return [grid]
+
+
+def _recurrent_text(w: _Writer, step: int, i: int) -> tuple[str, str]:
+    """r_i(step) = Σ_j W_hh_j_i·(the kept δ of unit j at step+1), symbolic and with numbers."""
+    s, tr = w.t.scenario, w.t
+    if step >= s.steps:
+        return "0", "0"
+    kept = tr.delta_h[step + 1] - (tr.dropped_delta(step + 1) if s.truncate is not None else 0.0)
+    sym = " + ".join(f"W_hh_{j + 1}_{i + 1}{w.times}delta_h{j + 1}@t{step + 1}" for j in range(s.n_h))
+    nums = " + ".join(f"{w.p(s.W_hh[j][i])}{w.times}{w.p(kept[j])}" for j in range(s.n_h))
+    return sym, nums
+
+
+def backward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
+    s = trace.scenario
+    loss = functions.loss(s.loss)
+    grid = _grid(
+        _("Backward pass through time, from step {T} back to step 1").format(T=s.steps),
+        [(_("quantity"), "name"), (_("formula"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
+    )
+    script: Script = "ascii" if w.ascii else "unicode"
+    for t in range(s.steps, 0, -1):
+        target = s.targets[t - 1]
+        if target is not None:
+            for i in range(s.n_y):
+                grid.rows.append(
+                    [
+                        f"dE/dy{i + 1}@t{t}",
+                        loss.gradient.fill(script, t=f"target{i + 1}@t{t}", o=f"y{i + 1}@t{t}", n=str(s.n_y)),
+                        loss.gradient.fill(script, t=w.p(target[i]), o=w.p(trace.y[t][i]), n=str(s.n_y)),
+                        w.n(trace.dE_dy[t][i]),
+                    ]
+                )
+            for i in range(s.n_y):
+                if loss.cancels == s.output_activation:
+                    sym = _("y{i}@t{t} {minus} target (the loss cancels {g}{prime})").format(
+                        i=i + 1, t=t, minus=w.minus, g=s.output_activation, prime=w.prime
+                    )
+                    nums = f"{w.n(trace.y[t][i])} {w.minus} {w.p(target[i])}"
+                elif s.output_activation == "softmax":
+                    sym, nums = _("the softmax Jacobian times dE/dy"), ""
+                else:
+                    sym = f"dE/dy{i + 1}@t{t}{w.times}{s.output_activation}{w.prime}(net_y{i + 1}@t{t})"
+                    nums = f"{w.p(trace.dE_dy[t][i])}{w.times}{w.p(trace.g_prime[t][i])}"
+                grid.rows.append([f"delta_y{i + 1}@t{t}", sym, nums, w.n(trace.delta_y[t][i])])
+        for i in range(s.n_h):
+            via_sym = " + ".join(f"W_hy_{j + 1}_{i + 1}{w.times}delta_y{j + 1}@t{t}" for j in range(s.n_y))
+            via_num = " + ".join(f"{w.p(s.W_hy[j][i])}{w.times}{w.p(trace.delta_y[t][j])}" for j in range(s.n_y))
+            rec_sym, rec_num = _recurrent_text(w, t, i)
+            if target is None:
+                via_sym, via_num = "", ""
+            sym = " + ".join(x for x in (via_sym, rec_sym if t < s.steps else "") if x) or "0"
+            nums = " + ".join(x for x in (via_num, rec_num if t < s.steps else "") if x) or "0"
+            grid.rows.append([f"dE/dh{i + 1}@t{t}", sym, nums, w.n(trace.dE_dh[t][i])])
+        for i in range(s.n_h):
+            grid.rows.append(
+                [
+                    f"delta_h{i + 1}@t{t}",
+                    f"{s.hidden_activation}{w.prime}(net_h{i + 1}@t{t}){w.times}dE/dh{i + 1}@t{t}",
+                    f"{w.p(trace.f_prime[t][i])}{w.times}{w.p(trace.dE_dh[t][i])}",
+                    w.n(trace.delta_h[t][i]),
+                ]
+            )
+        grid.styles.extend([""] * (len(grid.rows) - len(grid.styles)))
+    for i in range(s.n_h):
+        sym, nums = _recurrent_text(w, 0, i)
+        grid.rows.append([f"dE/dh{i + 1}@t0", sym, nums, w.n(trace.recurrent[0][i])])
+        grid.styles.append("dim")
+    blocks: list[Block] = [grid]
+    blocks.append(
+        Para(
+            _(
+                "dE/dh@t = the gradient through the output at t plus the gradient flowing back from h@t+1 "
+                "(W_hh{T}{times}delta_h@t+1): the recurrent path."
+            ).format(T="^T" if w.ascii else "ᵀ", times=w.times),
+            "dim",
+        )
+    )
+    if s.truncate is not None:
+        cut = _grid(
+            _("What the truncation (k = {k}) drops: the gradient of E@t+k, which has gone back k steps").format(
+                k=s.truncate
+            ),
+            [(_("at"), "name"), (_("dropped loss"), "name"), (_("dropped from dE/dh"), "text")],
+        )
+        for step in range(s.steps - 1, -1, -1):
+            later = step + s.window
+            if later <= s.steps and (later, step + 1) in trace.e and any(trace.dropped[step] != 0):
+                values = ", ".join(f"h{i + 1}: {w.n(trace.dropped[step][i])}" for i in range(s.n_h))
+                cut.rows.append([f"h@t{step}", f"E@t{later}", values])
+                cut.styles.append("")
+        if cut.rows:
+            blocks.append(cut)
+    return blocks
+
+
+def gradient_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
+    s = trace.scenario
+    grid = _grid(
+        _("Each parameter's gradient: the sum of its terms over the time steps"),
+        [(_("gradient"), "name"), (_("sum over the steps, term by term"), "text"), (_("sum"), "num")],
+    )
+    for name in s.parameters():
+        base, idx = engine.split_name(name)
+        c = trace.contributions[name]
+        factors = []
+        for t in range(1, s.steps + 1):
+            if base == "W_xh":
+                sym, a, b = (
+                    f"delta_h{idx[0] + 1}@t{t}{w.times}x{idx[1] + 1}@t{t}",
+                    trace.delta_h[t][idx[0]],
+                    trace.x[t][idx[1]],
+                )
+            elif base == "W_hh":
+                sym = f"delta_h{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t - 1}"
+                a, b = trace.delta_h[t][idx[0]], trace.h[t - 1][idx[1]]
+            elif base == "b_h":
+                sym, a, b = f"delta_h{idx[0] + 1}@t{t}", trace.delta_h[t][idx[0]], None
+            elif base == "W_hy":
+                sym, a, b = (
+                    f"delta_y{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t}",
+                    trace.delta_y[t][idx[0]],
+                    trace.h[t][idx[1]],
+                )
+            else:
+                sym, a, b = f"delta_y{idx[0] + 1}@t{t}", trace.delta_y[t][idx[0]], None
+            factors.append((sym, a, b))
+        symbolic = " + ".join(f[0] for f in factors)
+        numbers = " + ".join(w.p(a) if b is None else f"{w.p(a)}{w.times}{w.p(b)}" for _s, a, b in factors)
+        products = w.terms([float(v) for v in c[1:]])
+        text = f"dE/d{name} = {symbolic} = {numbers}" + ("" if base.startswith("b_") else f" = {products}")
+        if trace.mistake == "last-step-only":
+            text = f"dE/d{name} = {factors[-1][0]}"
+        grid.rows.append([f"dE/d{name}", text, w.n(trace.grads[name])])
+        grid.styles.append("")
+    updates = _grid(
+        _("The update {theta}{plus} = {theta} {minus} {eta}{times}{d}E/{d}{theta}").format(
+            theta="theta" if w.ascii else "θ", plus=w.plus, minus=w.minus, eta=w.eta, times=w.times, d=w.d
+        ),
+        [
+            (_("parameter"), "name"),
+            (_("value"), "num"),
+            (_("gradient"), "num"),
+            (_("with numbers"), "text"),
+            (_("new value"), "num"),
+        ],
+    )
+    for name in s.parameters():
+        v, g = trace.values[name], trace.grads[name]
+        updates.rows.append(
+            [
+                f"{name}+",
+                w.n(v),
+                w.n(g),
+                f"{w.n(v)} {w.minus} {w.n(s.learning_rate)}{w.times}{w.p(g)}",
+                w.n(trace.new_values[name]),
+            ]
+        )
+        updates.styles.append("")
+    return [grid, updates]
+
+
+def verification_blocks(v: RnnVerification, w: _Writer) -> list[Block]:
+    ok, bad = ("ok", "X " + _("MISMATCH")) if w.ascii else ("✓", "✗ " + _("MISMATCH"))
+    grid = _grid(
+        _("Verification: every gradient three ways"),
+        [
+            (_("gradient"), "name"),
+            ("BPTT", "num"),
+            ("SymPy", "num"),
+            (_("finite difference"), "num"),
+            (_("largest difference"), "num"),
+            ("", "text"),
+        ],
+    )
+    for c in v.checks:
+        mark = ok if c.ok else bad
+        if c.shown_note:
+            mark = _("{mark} ({note})").format(mark=mark, note=c.shown_note)
+        grid.rows.append(
+            [
+                f"dE/d{c.name}",
+                w.n(c.chain_rule),
+                "—" if c.sympy is None else w.n(c.sympy),
+                "—" if c.finite_difference is None else w.n(c.finite_difference),
+                f"{c.difference:.1e}",
+                mark,
+            ]
+        )
+        grid.styles.append("" if c.ok else "bad")
+    t = v.tolerances()
+    truncated = (
+        _(
+            "Truncated to k = {k}: both checks differentiate the truncated objective by its definition, the "
+            "unrolled network with one copy of each parameter per step, "
+            "{sigma}_t {sigma}_(s = t{minus}k+1..t) {d}E_t/{d}theta_s."
+        ).format(k=v.window, sigma=w.sigma, minus=w.minus, d=w.d)
+        if v.truncated
+        else _("Both checks differentiate the unrolled network itself, never the backward pass.")
+    )
+    if v.sympy_mode == "all":
+        sympy_note = _(
+            "SymPy built each step's loss as one expression of the unrolled network and differentiated it itself; "
+            "judged |g {minus} SymPy| {le} {rtol}{times}|SymPy| + g's float64 resolution."
+        ).format(minus=w.minus, le="<=" if w.ascii else "≤", rtol=f"{t['sympy_rtol']:g}", times=w.times)
+    elif v.sympy_mode == "sample":
+        sympy_note = _(
+            "SymPy checked a sample (the first entry of each matrix and bias; '—' elsewhere): the unrolled "
+            "derivative grows steeply with the steps and hidden units. The finite differences check every gradient."
+        )
+    else:
+        sympy_note = _(
+            "SymPy was not used: the unrolled derivative is too large to take quickly here. The finite differences "
+            "check every gradient."
+        )
+    notes = [
+        truncated,
+        sympy_note,
+        _(
+            "Finite differences: five-point central differences of the loss, h = {step}{times}max(1, |theta|); "
+            "judged |g {minus} fd| {le} {rtol}{times}|g| + the stencil's rounding bound."
+        ).format(
+            step=f"{t['fd_step']:g}",
+            times=w.times,
+            minus=w.minus,
+            le="<=" if w.ascii else "≤",
+            rtol=f"{t['fd_rtol']:g}",
+        ),
+    ]
+    if w.t.kinks:
+        notes.append(
+            _("At a kink (net = 0): {names}; the registry's convention is used there.").format(
+                names=", ".join(w.t.kinks)
+            )
+        )
+    if not v.loss_ok:
+        notes.append(
+            _("MISMATCH: SymPy's value of the loss is {value}.").format(
+                value="—" if v.loss_sympy is None else w.n(v.loss_sympy)
+            )
+        )
+    blocks: list[Block] = [grid, *(Para(text, "dim") for text in notes)]
+    blocks.append(
+        Para(_("All checks agree."), "good")
+        if v.ok
+        else Para(_("MISMATCH: a BPTT value disagrees with an independent check (exit status 1)."), "bad")
+    )
+    return blocks
+
+
+def run_blocks(
+    trace: RnnTrace, verification: RnnVerification | None, digits: int = DEFAULT_DIGITS, ascii: bool = False
+) -> list[Block]:
+    """The blocks of `bptrace run` for a recurrent scenario."""
+    w = _Writer(trace, digits, ascii)
+    blocks = describe(trace, w)
+    params = _grid(_("Parameters"), [(_("parameter"), "name"), (_("value"), "num")])
+    for name in trace.scenario.parameters():
+        params.rows.append([name, w.n(trace.values[name])])
+        params.styles.append("")
+    blocks.append(params)
+    blocks += forward_blocks(trace, w)
+    blocks += backward_blocks(trace, w)
+    blocks += gradient_blocks(trace, w)
+    if verification is not None:
+        blocks += verification_blocks(verification, w)
+    return blocks
+
+
+# ---- JSON ----
+
+
+def _list(a: Any) -> list[float]:
+    return [float(v) for v in a]
+
+
+def verification_data(v: RnnVerification) -> dict[str, Any]:
+    return {
+        "ok": v.ok,
+        "sympy": v.sympy_mode,
+        "loss_sympy": v.loss_sympy,
+        "loss_ok": v.loss_ok,
+        "truncated": v.truncated,
+        "window": v.window,
+        "tolerances": v.tolerances(),
+        "checks": [
+            {
+                "name": f"dE/d{c.name}",
+                "bptt": c.chain_rule,
+                "sympy": c.sympy,
+                "finite_difference": c.finite_difference,
+                "fd_judged": c.fd_judged,
+                "note": c.note,
+                "ok": c.ok,
+            }
+            for c in v.checks
+        ],
+    }
+
+
+def rnn_data(trace: RnnTrace, verification: RnnVerification | None) -> dict[str, Any]:
+    """The trace as JSON-ready data (docs/json.md, 'Recurrent scenarios')."""
+    s = trace.scenario
+    T = s.steps
+    data: dict[str, Any] = {
+        "bptrace": __version__,
+        "kind": "rnn",
+        "scenario": {
+            "title": s.title,
+            "file": s.file,
+            "source": s.source_note,
+            "steps": T,
+            "inputs": [list(x) for x in s.inputs],
+            "targets": [None if t is None else list(t) for t in s.targets],
+            "h0": list(s.h0),
+            "hidden": {"activation": s.hidden_activation, "units": s.n_h},
+            "output": {"activation": s.output_activation, "units": s.n_y},
+            "loss": s.loss,
+            "loss_at": s.loss_at,
+            "truncate": s.truncate,
+            "window": s.window,
+            "learning_rate": s.learning_rate,
+        },
+        "forward": [
+            {
+                "t": t,
+                "x": _list(trace.x[t]),
+                "net_h": _list(trace.net_h[t]),
+                "h": _list(trace.h[t]),
+                "net_y": _list(trace.net_y[t]),
+                "y": _list(trace.y[t]),
+                "loss": trace.losses.get(t),
+            }
+            for t in range(1, T + 1)
+        ],
+        "loss": {"total": trace.total, "per_step": {str(t): v for t, v in sorted(trace.losses.items())}},
+        "backward": [
+            {
+                "t": t,
+                "dE_dy": _list(trace.dE_dy[t]) if t in trace.losses else None,
+                "delta_y": _list(trace.delta_y[t]) if t in trace.losses else None,
+                "via_output": _list(trace.via_output[t]),
+                "from_next_state": _list(trace.recurrent[t]),
+                "dropped_by_truncation": _list(trace.dropped[t]),
+                "dE_dh": _list(trace.dE_dh[t]),
+                "delta_h": _list(trace.delta_h[t]),
+            }
+            for t in range(T, 0, -1)
+        ],
+        "dE_dh0": _list(trace.recurrent[0]),
+        "per_loss": [{"loss_step": t, "step": step, "dE_dnet_h": _list(v)} for (t, step), v in sorted(trace.e.items())],
+        "parameters": [
+            {
+                "name": name,
+                "value": trace.values[name],
+                "terms": _list(trace.contributions[name][1:]),
+                "grad": trace.grads[name],
+                "new_value": trace.new_values[name],
+            }
+            for name in s.parameters()
+        ],
+        "quantities": trace.quantities(),
+        "kinks": list(trace.kinks),
+    }
+    if verification is not None:
+        data["verification"] = verification_data(verification)
+    return data
+
+
+def rnn_json(trace: RnnTrace, verification: RnnVerification | None) -> str:
+    return json.dumps(rnn_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
