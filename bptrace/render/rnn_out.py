@@ -20,6 +20,7 @@ from bptrace.rnn.model import shown
 
 if TYPE_CHECKING:
     from bptrace.rnn.engine import RnnTrace
+    from bptrace.rnn.grading import RnnSheetResult
     from bptrace.rnn.verify import RnnVerification
 
 
@@ -535,3 +536,227 @@ def rnn_data(trace: RnnTrace, verification: RnnVerification | None) -> dict[str,
 
 def rnn_json(trace: RnnTrace, verification: RnnVerification | None) -> str:
     return json.dumps(rnn_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# ---- explain ----
+
+
+def _row(blocks: list[Block], name: str) -> list[str] | None:
+    for b in blocks:
+        if isinstance(b, Grid):
+            for row in b.rows:
+                if row and row[0] == name:
+                    return row
+    return None
+
+
+def explain_data(trace: RnnTrace, name: str, checks: RnnVerification | None) -> dict[str, Any]:
+    """One quantity's derivation as data: its value and, for a gradient, its terms over the steps."""
+    s = trace.scenario
+    values = trace.quantities()
+    data: dict[str, Any] = {"kind": "rnn", "target": name, "value": values[name]}
+    param = name[4:].split("@")[0] if name.startswith("dE/d") else name.rstrip("+")
+    if param in trace.contributions:
+        data["parameter"] = param
+        data["terms"] = [{"t": t, "term": float(trace.contributions[param][t])} for t in range(1, s.steps + 1)]
+        data["grad"] = trace.grads[param]
+        data["new_value"] = trace.new_values[param]
+        data["learning_rate"] = s.learning_rate
+    if name.startswith("delta_h"):
+        unit, step = name[len("delta_h") :].split("@t")
+        i, st = int(unit) - 1, int(step)
+        data["per_loss"] = [{"loss_step": t, "term": float(v[i])} for (t, at), v in sorted(trace.e.items()) if at == st]
+    if checks is not None:
+        data["verification"] = verification_data(checks)
+    return data
+
+
+def explain_blocks(
+    trace: RnnTrace,
+    name: str,
+    checks: RnnVerification | None,
+    digits: int = DEFAULT_DIGITS,
+    ascii: bool = False,
+) -> list[Block]:
+    """`explain NAME` for a recurrent scenario: what it is, its formula with the numbers, and for a gradient
+    the sum over the time steps term by term."""
+    w = _Writer(trace, digits, ascii)
+    s = trace.scenario
+    values = trace.quantities()
+    blocks: list[Block] = [Para(f"{name} = {w.n(values[name])}", "title")]
+    param = name[4:].split("@")[0] if name.startswith("dE/d") else name.rstrip("+")
+    if param in trace.contributions and name.startswith("dE/d") and "@" not in name:
+        base, idx = engine.split_name(param)
+        blocks.append(
+            Para(
+                _(
+                    "{param} is used at every time step (the same weight in each copy of the unrolled network), so "
+                    "{target} is the sum of one term per step: each step's contribution."
+                ).format(param=param, target=name)
+            )
+        )
+        rows = gradient_blocks(trace, w)[0]
+        grid = _grid(
+            _("{target}: one term per time step").format(target=name),
+            [(_("step"), "name"), (_("term"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
+        )
+        for t in range(1, s.steps + 1):
+            term_row = _term(w, base, idx, t)
+            grid.rows.append([f"t{t}", term_row[0], term_row[1], w.n(float(trace.contributions[param][t]))])
+            grid.styles.append("")
+        blocks.append(grid)
+        terms = w.terms([float(v) for v in trace.contributions[param][1:]])
+        blocks.append(
+            Para(
+                _("{target} = {sigma} over the steps = {terms} = {total}").format(
+                    target=name, sigma=w.sigma, terms=terms, total=w.n(trace.grads[param])
+                ),
+                "bold",
+            )
+        )
+        if base in ("W_xh", "W_hh", "b_h"):
+            blocks.append(
+                Para(
+                    _(
+                        "Each delta_h@t already holds the gradient flowing back from the later steps (the recurrent "
+                        "path h(t) → h(t−1)); 'bptrace explain delta_h1@t1' shows one."
+                    ),
+                    "dim",
+                )
+            )
+        if s.truncate is not None:
+            blocks.append(
+                Para(
+                    _("Truncated to k = {k}: each delta_h@t keeps only the losses at most {k} steps later.").format(
+                        k=s.truncate
+                    ),
+                    "dim",
+                )
+            )
+        row = _row([rows, *gradient_blocks(trace, w)[1:]], f"{param}+")
+        if row is not None:
+            blocks.append(Para(_("Update: {update}").format(update=f"{param}{w.plus} = {row[3]} = {row[4]}")))
+    else:
+        row = _row(run_blocks(trace, None, digits, ascii), name)
+        if row is not None and len(row) >= 4:
+            blocks.append(Para(f"{name} = {row[1]} = {row[2]} = {row[3]}"))
+        elif row is not None:
+            blocks.append(Para(f"{name} = {row[-1]}"))
+        if name.startswith("delta_h"):
+            unit, step = name[len("delta_h") :].split("@t")
+            i, st = int(unit) - 1, int(step)
+            parts = [(t, float(v[i])) for (t, at), v in sorted(trace.e.items()) if at == st]
+            if parts:
+                grid = _grid(
+                    _("{name}: the share of each loss (the chain rule from E@t back to step {step})").format(
+                        name=name, step=st
+                    ),
+                    [(_("loss"), "name"), (_("share"), "num")],
+                )
+                for t, v in parts:
+                    grid.rows.append([f"E@t{t}", w.n(v)])
+                    grid.styles.append("")
+                blocks.append(grid)
+                blocks.append(
+                    Para(
+                        _("{name} = {terms}: the recursion above adds these up step by step.").format(
+                            name=name, terms=w.terms([v for _t, v in parts])
+                        ),
+                        "dim",
+                    )
+                )
+    if checks is not None:
+        blocks += verification_blocks(checks, w)
+    return blocks
+
+
+def _term(w: _Writer, base: str, idx: tuple[int, ...], t: int) -> tuple[str, str]:
+    tr = w.t
+    if base == "W_xh":
+        return (
+            f"delta_h{idx[0] + 1}@t{t}{w.times}x{idx[1] + 1}@t{t}",
+            f"{w.p(tr.delta_h[t][idx[0]])}{w.times}{w.p(tr.x[t][idx[1]])}",
+        )
+    if base == "W_hh":
+        return (
+            f"delta_h{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t - 1}",
+            f"{w.p(tr.delta_h[t][idx[0]])}{w.times}{w.p(tr.h[t - 1][idx[1]])}",
+        )
+    if base == "b_h":
+        return f"delta_h{idx[0] + 1}@t{t}", w.n(tr.delta_h[t][idx[0]])
+    if base == "W_hy":
+        return (
+            f"delta_y{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t}",
+            f"{w.p(tr.delta_y[t][idx[0]])}{w.times}{w.p(tr.h[t][idx[1]])}",
+        )
+    return f"delta_y{idx[0] + 1}@t{t}", w.n(tr.delta_y[t][idx[0]])
+
+
+# ---- check ----
+
+
+def check_blocks(
+    r: RnnSheetResult, digits: int = DEFAULT_DIGITS, ascii: bool = False, hide_expected: bool = False
+) -> list[Block]:
+    """A marked sheet: quantity | given | expected | ✓/✗ | the misconception that reproduces it."""
+    from bptrace.render.graph_out import semicolons
+    from bptrace.rnn.grading import DIAGNOSES
+
+    ok, bad = ("ok", "X") if ascii else ("✓", "✗")
+    columns = [(_("quantity"), "name"), (_("given"), "num")]
+    columns += [] if hide_expected else [(_("expected"), "num")]
+    columns += [("", "text"), (_("diagnosis"), "text")]
+    grid = _grid(f"{r.student}: {shown(r.scenario.title)}", columns)
+    for m in r.marks:
+        row = [m.key, m.given if m.given is not None else "—"]
+        if not hide_expected:
+            row.append("—" if m.expected is None else num(m.expected, digits))
+        if m.correct:
+            row += [ok, ""]
+        elif m.reason == "unanswered":
+            row += [bad, _("unanswered")]
+        elif m.reason == "few-digits":
+            row += [bad, _("right as far as it goes, but too few significant digits")]
+        else:
+            row += [
+                bad,
+                semicolons([_(DIAGNOSES[c]) for c in m.diagnoses]) or _("no known misconception gives this number"),
+            ]
+        grid.rows.append(row)
+        grid.styles.append("" if m.correct else "bad")
+    right = sum(1 for m in r.marks if m.correct)
+    return [
+        grid,
+        Para(
+            _("{right} of {count} correct; {score} of {total} points.").format(
+                right=right, count=len(r.marks), score=f"{r.score:g}", total=f"{r.total:g}"
+            ),
+            "good" if r.all_correct else "bad",
+        ),
+    ]
+
+
+def check_data(r: RnnSheetResult, hide_expected: bool = False) -> dict[str, Any]:
+    return {
+        "kind": "rnn",
+        "file": r.file,
+        "student": r.student,
+        "scenario": r.scenario.title,
+        "score": r.score,
+        "total": r.total,
+        "all_correct": r.all_correct,
+        "answers": [
+            {
+                "key": m.key,
+                "quantity": m.quantity,
+                "given": m.given,
+                **({} if hide_expected else {"expected": m.expected}),
+                "correct": m.correct,
+                "reason": m.reason,
+                "points": m.points,
+                "diagnoses": list(m.diagnoses),
+                "line": m.line,
+            }
+            for m in r.marks
+        ],
+    }
