@@ -194,3 +194,34 @@ def test_a_network_command_refuses_an_rnn_with_the_way_out() -> None:
 def test_notation_is_refused() -> None:
     code, _out, err = run("run", "rnn_tiny", "--notation", "matrix")
     assert code == 2 and "--notation matrix" in err
+
+
+# ---- Chinese ----
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "rnn_last_truncated"],
+        ["run", "rnn_tiny", "--verify", "off"],
+        ["explain", "dE/dW_hh_1_2", "-s", "rnn_tiny"],
+        ["explain", "delta_h1@t1", "-s", "rnn_tiny", "--no-checks"],
+        ["template", "rnn_tiny"],
+    ],
+)
+def test_chinese_has_no_english_prose(args: list[str]) -> None:
+    from tests.i18n_tools import prose_lines
+
+    code, out, err = run(*args, "--lang", "zh", env={"COLUMNS": "120"})
+    assert code == 0, err
+    # the source's English article title stands inside 《》 (a wrapped line may hold part of it)
+    lines = [line for line in out.splitlines() if "《" not in line and "》" not in line]
+    assert prose_lines("\n".join(lines)) == [], out
+    assert re.search(r"[\u4e00-\u9fff]", out)
+
+
+def test_chinese_errors(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(TINY.replace("loss_at: every", "loss_at: sometimes"), encoding="utf-8")
+    code, _out, err = run("run", str(path), "--lang", "zh")
+    assert code == 2 and "loss_at 必须是 every 或 last" in err and len(err.strip().splitlines()) == 1

@@ -61,7 +61,7 @@ def run(
         from bptrace.rnn.model import shown
 
         blocks = run_blocks(t, verification, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, shown(scenario.title), not fragment, ascii_, output, step, math)
+        _show(blocks, fmt, shown(scenario.display_title()), not fragment, ascii_, output, step, math)
     if verification is not None and not verification.ok:
         raise Mismatch()
 

@@ -59,9 +59,9 @@ def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid
 def describe(trace: RnnTrace, w: _Writer) -> list[Block]:
     """The title, source and the network's equations."""
     s = trace.scenario
-    blocks: list[Block] = [Para(shown(s.title), "title")]
+    blocks: list[Block] = [Para(shown(s.display_title()), "title")]
     if s.source_note:
-        blocks.append(Para(_("Source: {source}").format(source=shown(s.source_note)), "dim"))
+        blocks.append(Para(_("Source: {source}").format(source=shown(s.display_source())), "dim"))
     f, g = s.hidden_activation, s.output_activation
     b_h = " + b_h" if s.b_h is not None else ""
     b_y = " + b_y" if s.b_y is not None else ""
@@ -706,7 +706,7 @@ def check_blocks(
     columns = [(_("quantity"), "name"), (_("given"), "num")]
     columns += [] if hide_expected else [(_("expected"), "num")]
     columns += [("", "text"), (_("diagnosis"), "text")]
-    grid = _grid(f"{r.student}: {shown(r.scenario.title)}", columns)
+    grid = _grid(f"{r.student}: {shown(r.scenario.display_title())}", columns)
     for m in r.marks:
         row = [m.key, m.given if m.given is not None else "—"]
         if not hide_expected:
