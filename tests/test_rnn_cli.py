@@ -225,3 +225,36 @@ def test_chinese_errors(tmp_path: Path) -> None:
     path.write_text(TINY.replace("loss_at: every", "loss_at: sometimes"), encoding="utf-8")
     code, _out, err = run("run", str(path), "--lang", "zh")
     assert code == 2 and "loss_at 必须是 every 或 last" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("kind: rnn\ninputs: [1, 2\n", "invalid YAML"),
+        ("kind: rnn\ninputs: [1]\ninputs: [2]\n", "duplicate key"),
+        ("kind: rnn\ninputs: !!python/object:os.system [1]\n", "is not allowed"),
+        ("kind: rnn\ninputs: [1]\ntargets: [1]\nloss: half_sse\noutput: {activation: linear, W_hy: [[1]]}\n", "hidden"),
+    ],
+)
+def test_broken_files_are_one_located_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, _out, err = run("run", str(path))
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and message in err and f"{path}:" in err
+
+
+def test_the_schema_knows_rnn_files() -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads((BUNDLED_DIR.parent / "scenario.schema.json").read_text(encoding="utf-8"))
+    texts = [(BUNDLED_DIR / f"{n}.yaml").read_text(encoding="utf-8") for n in RNNS]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parent / "data" / "rnn").glob("*.yaml"))]
+    for text in texts:
+        jsonschema.validate(yaml.safe_load(text), schema)
+        model.loads(text)
+    for old, new in (("loss_at: every", "loss_at: sometimes"), ("learning_rate: 0.1", "window: 2"), ("tanh", "tan")):
+        data = yaml.safe_load(TINY.replace(old, new))
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(data, schema)
