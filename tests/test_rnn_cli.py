@@ -258,3 +258,19 @@ def test_the_schema_knows_rnn_files() -> None:
         data = yaml.safe_load(TINY.replace(old, new))
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(data, schema)
+
+
+def test_explain_a_steps_term_an_update_and_a_forward_value() -> None:
+    t = engine.trace(model.load("rnn_tiny"))
+    code, out, _ = run("explain", "dE/dW_hh_1_2@t3", "-s", "rnn_tiny")
+    assert code == 0
+    assert (
+        f"= delta_h1@t3·h2@t2 = ({num(t.delta_h[3][0])})·{num(t.h[2][1])} = {num(t.contributions['W_hh_1_2'][3])}"
+        in out
+    )
+    code, out, _ = run("explain", "W_hh_1_2⁺", "-s", "rnn_tiny")
+    assert code == 0 and f"= -0.5 - 0.1·({num(t.grads['W_hh_1_2'])}) = {num(t.new_values['W_hh_1_2'])}" in out
+    code, out, _ = run("explain", "h1@t2", "-s", "rnn_tiny")
+    assert code == 0 and f"tanh({num(t.net_h[2][0])}) = {num(t.h[2][0])}" in out
+    code, out, _ = run("explain", "--list", "-s", "rnn_tiny")
+    assert code == 0 and "dE/dW_hh_1_2@t3" in out.splitlines() and "delta_h2@t1" in out.splitlines()

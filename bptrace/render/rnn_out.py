@@ -636,6 +636,28 @@ def explain_blocks(
         row = _row([rows, *gradient_blocks(trace, w)[1:]], f"{param}+")
         if row is not None:
             blocks.append(Para(_("Update: {update}").format(update=f"{param}{w.plus} = {row[3]} = {row[4]}")))
+    elif name.startswith("dE/d") and "@t" in name and name[4:].split("@t")[0] in trace.contributions:
+        param, step = name[4:].split("@t")
+        base, idx = engine.split_name(param)
+        sym, numbers = _term(w, base, idx, int(step))
+        blocks.append(Para(f"{name} = {sym} = {numbers} = {w.n(values[name])}"))
+        blocks.append(
+            Para(
+                _(
+                    "Step {t}'s term of {gradient}: 'bptrace explain {gradient}' adds the terms of all the steps."
+                ).format(t=step, gradient=f"dE/d{param}"),
+                "dim",
+            )
+        )
+    elif name.endswith("+") and name[:-1] in trace.values:
+        param = name[:-1]
+        v, g = trace.values[param], trace.grads[param]
+        blocks.append(
+            Para(
+                f"{param}{w.plus} = {param} {w.minus} {w.eta}{w.times}dE/d{param} = {w.n(v)} {w.minus} "
+                f"{w.n(s.learning_rate)}{w.times}{w.p(g)} = {w.n(trace.new_values[param])}"
+            )
+        )
     else:
         row = _row(run_blocks(trace, None, digits, ascii), name)
         if row is not None and len(row) >= 4:
