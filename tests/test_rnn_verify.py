@@ -88,3 +88,10 @@ def test_a_kink_is_shown_not_judged() -> None:
     assert v.ok
     crossed = {c.name for c in v.checks if not c.fd_judged}
     assert "W_xh_1_1" in crossed and all("kink" in c.note for c in v.checks if c.name in crossed)
+
+
+def test_verify_full_on_a_large_rnn_is_refused_with_the_way_out() -> None:
+    path = str(HERE / "t5_tanh_sigmoid_bce.yaml")
+    result = CliRunner().invoke(main, ["run", path, "--verify", "full"])
+    assert result.exit_code == 2 and "--verify auto" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

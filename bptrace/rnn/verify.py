@@ -94,6 +94,16 @@ def sympy_mode(trace: RnnTrace, requested: str = "auto") -> str:
     """'all' (SymPy derives every parameter), 'sample' (one of each matrix and bias) or 'none'."""
     cost = sympy_cost(trace)
     if requested == "full":
+        if cost > 2 * SYMPY_SAMPLE_LIMIT:
+            from bptrace.errors import BptraceError
+
+            raise BptraceError(
+                _(
+                    "--verify full: SymPy's unrolled derivative is too large here (window × hidden units² = {cost}, "
+                    "more than {limit}; minutes per parameter)"
+                ).format(cost=cost, limit=2 * SYMPY_SAMPLE_LIMIT),
+                hint=_("use --verify auto: the finite differences check every gradient"),
+            )
         return "all"
     if requested == "sample":
         return "sample" if cost <= SYMPY_SAMPLE_LIMIT else "none"
