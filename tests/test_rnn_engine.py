@@ -156,3 +156,20 @@ def far_from_kinks(text: str) -> bool:
 def test_random_rnns_against_autograd_and_finite_differences(text: str) -> None:
     assume(far_from_kinks(text))
     check_text(text)
+
+
+@pytest.mark.parametrize("mistake", ["last-step-only", "no-recurrent-path"])
+def test_the_oracle_catches_a_wrong_bptt(mistake: str) -> None:
+    """The oracle is not vacuous: BPTT without the sum over the steps, or without the recurrent path,
+    disagrees with it."""
+    text = (BUNDLED_DIR / "rnn_tiny.yaml").read_text(encoding="utf-8")
+    wrong = {f"dE/d{p}": g for p, g in engine.trace(model.loads(text), mistake).grads.items()}
+    with pytest.raises(AssertionError):
+        agree(wrong, oracle_for(text).named())
+
+
+def test_truncation_mistakes_change_the_numbers() -> None:
+    s = model.load("rnn_last_truncated")
+    right = engine.trace(s).grads
+    for mistake in ("truncate-short", "truncate-long", "no-truncation"):
+        assert engine.trace(s, mistake).grads["W_xh_1_1"] != right["W_xh_1_1"], mistake
