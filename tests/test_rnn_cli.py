@@ -274,3 +274,11 @@ def test_explain_a_steps_term_an_update_and_a_forward_value() -> None:
     assert code == 0 and f"tanh({num(t.net_h[2][0])}) = {num(t.h[2][0])}" in out
     code, out, _ = run("explain", "--list", "-s", "rnn_tiny")
     assert code == 0 and "dE/dW_hh_1_2@t3" in out.splitlines() and "delta_h2@t1" in out.splitlines()
+
+
+@pytest.mark.parametrize(
+    "args", [["run", "rnn_last_truncated", "--verify", "off"], ["explain", "dE/dW_hh_1_1", "-s", "rnn_tiny"]]
+)
+def test_ascii_output_is_ascii(args: list[str]) -> None:
+    code, out, _ = run(*args, "--ascii")
+    assert code == 0 and out.isascii(), sorted({c for c in out if not c.isascii()})
