@@ -158,10 +158,14 @@ def test_fast_titles_equal_the_parsed_titles() -> None:
     """`bptrace scenarios` reads titles without parsing whole files; they must equal the loader's."""
     import bptrace
     from bptrace.graph import model as graph_model
-    from bptrace.model.scenario import bundled_graph_names, bundled_titles
+    from bptrace.model.scenario import bundled_graph_names, bundled_rnn_names, bundled_titles
+    from bptrace.rnn import model as rnn_model
 
-    graphs = bundled_graph_names()
+    graphs, rnns = bundled_graph_names(), bundled_rnn_names()
     for name, title in bundled_titles():
+        if name in rnns:
+            assert title == rnn_model.load(name).title
+            continue
         assert title == (graph_model.load(name) if name in graphs else bptrace.load(name)).title
 
 

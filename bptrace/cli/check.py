@@ -130,7 +130,16 @@ def check(
         bptrace check submission.yaml --key key.yaml --format gradescope -o /autograder/results/results.json
     """
     from bptrace.cli import graph as cli_graph
+    from bptrace.cli import rnn as cli_rnn
 
+    if cli_rnn.is_rnn_sheet(sheets[0], scenario):  # a recurrent network's sheets (docs/rnn.md)
+        if fmt == "gradescope" or report or report_long or key_file or summary:
+            raise BptraceError(
+                _("--key, --summary, --report and --format gradescope are for network sheets"),
+                hint=_("check a recurrent network's sheets without them (--format json for data)"),
+            )
+        diagnose = not no_diagnose
+        return cli_rnn.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
     if cli_graph.is_graph_sheet(sheets[0], scenario):  # a graph's sheets (docs/graphs.md)
         if fmt == "gradescope" or report or report_long or key_file or summary:
             raise BptraceError(
@@ -433,15 +442,19 @@ def template(scenario: str | None, only: set[str] | None, output: str | None, fo
         bptrace template exercise.yaml --only forward,updates
     """
     from bptrace.cli import graph as cli_graph
+    from bptrace.cli import rnn as cli_rnn
     from bptrace.grading.answers import template_text
     from bptrace.model.scenario import is_path_like
 
     target = prepare_output(output, force, inputs=[scenario])
+    rnn = cli_rnn.rnn_scenario(scenario)
     graph = cli_graph.graph_scenario(scenario)
     ref = scenario or "mazur"
     if is_path_like(ref) and output and output != "-":
         # the sheet names its scenario relative to the sheet's own folder
         ref = os.path.relpath(Path(ref).resolve(), Path(output).resolve().parent)
+    if rnn is not None:  # kind: rnn (docs/rnn.md)
+        return cli_rnn.template(rnn, ref, output)
     if graph is not None:  # kind: graph (its output path checked above)
         return cli_graph.template(graph, ref, output)
     write_output(template_text(load_scenario(scenario), ref, only), target)

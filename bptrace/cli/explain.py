@@ -97,6 +97,11 @@ def explain(
     from bptrace.cli import graph as cli_graph
 
     destination = prepare_output(output, force, inputs=[scenario])
+    from bptrace.cli import rnn as cli_rnn
+
+    rnn = cli_rnn.rnn_scenario(scenario)
+    if rnn is not None:  # kind: rnn: the sum over the time steps (docs/rnn.md)
+        return cli_rnn.explain(rnn, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
         return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)

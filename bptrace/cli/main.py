@@ -244,7 +244,11 @@ def run(
         bptrace run mazur --format html -o mazur.html
     """
     from bptrace.cli import graph as cli_graph
+    from bptrace.cli import rnn as cli_rnn
 
+    rnn = cli_rnn.rnn_scenario(scenario)
+    if rnn is not None:  # kind: rnn (docs/rnn.md)
+        return cli_rnn.run(rnn, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph (docs/graphs.md)
         return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)

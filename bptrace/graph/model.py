@@ -200,10 +200,13 @@ def load_document(name: str) -> Document | None:
     kind = doc.data["kind"]
     if kind == KIND:
         return doc
+    if kind == "rnn":
+        return None  # a recurrent network: bptrace.rnn reads it
     raise doc.error(
         ("kind",),
         _("unknown kind {kind}").format(kind=brief(kind)),
-        hint=did_you_mean(str(kind), (KIND,)) or _("write 'kind: graph' for a computational graph, or leave it out"),
+        hint=did_you_mean(str(kind), (KIND, "rnn"))
+        or _("write 'kind: graph' for a computational graph, or leave it out"),
     )
 
 

@@ -250,12 +250,23 @@ def is_path_like(name: str) -> bool:
 
 def bundled_names() -> list[str]:
     """The bundled networks (the bundled computational graphs are bundled_graph_names())."""
-    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if not _is_graph_file(p))
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if not _is_graph_file(p) and not _is_rnn_file(p))
 
 
 def bundled_graph_names() -> list[str]:
     """The bundled computational graphs (`kind: graph`, read by bptrace.graph)."""
     return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if _is_graph_file(p))
+
+
+def bundled_rnn_names() -> list[str]:
+    """The bundled recurrent networks (`kind: rnn`, read by bptrace.rnn)."""
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if _is_rnn_file(p))
+
+
+def _is_rnn_file(path: Path) -> bool:
+    import re
+
+    return re.search(r"(?m)^kind:\s*rnn\b", path.read_text(encoding="utf-8")) is not None
 
 
 def _is_graph_file(path: Path) -> bool:
@@ -283,7 +294,7 @@ def bundled_entries() -> list[tuple[str, str, str, str]]:
 
     graphs = set(bundled_graph_names())
     out = []
-    for name in bundled_names() + bundled_graph_names():
+    for name in bundled_names() + bundled_graph_names() + bundled_rnn_names():
         titles = {"title": name, "title_zh": ""}
         with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
             for line in fh:
@@ -349,6 +360,12 @@ def from_document(doc: Document) -> Scenario:
                 value=brief(data)
             )
         raise doc.error((), message, hint=_("see docs/scenarios.md"))
+    if data.get("kind") == "rnn":
+        raise doc.error(
+            ("kind",),
+            _("this is a recurrent network (kind: rnn), and this command reads feed-forward networks"),
+            hint=_("run, explain, check and template read recurrent networks"),
+        )
     if data.get("kind") == "graph":
         raise doc.error(
             ("kind",),

@@ -1,0 +1,784 @@
+"""A recurrent trace -> blocks (terminal, Markdown, LaTeX, HTML through export.py) and JSON. Computes nothing.
+
+`run`: the network and its parameters, the forward pass step by step, backpropagation through time from the
+last step back (the gradient arriving at each state through the output and from the next state, and what a
+truncation drops), each parameter's gradient as the sum over the steps term by term, the updates, the checks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from bptrace import __version__, functions
+from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.functions import Script
+from bptrace.i18n import _
+from bptrace.render.layout import Block, Column, Grid, Para
+from bptrace.rnn import engine
+from bptrace.rnn.model import shown
+
+if TYPE_CHECKING:
+    from bptrace.rnn.engine import RnnTrace
+    from bptrace.rnn.grading import RnnSheetResult
+    from bptrace.rnn.verify import RnnVerification
+
+
+class _Writer:
+    def __init__(self, trace: RnnTrace, digits: int, ascii: bool) -> None:
+        self.t = trace
+        self.digits = digits
+        self.ascii = ascii
+        self.d = "d" if ascii else "∂"
+        self.times = "*" if ascii else "·"
+        self.minus = "-" if ascii else "−"
+        self.eta = "eta" if ascii else "η"
+        self.sigma = "sum" if ascii else "Σ"
+        self.plus = "+" if ascii else "⁺"
+        self.prime = "'" if ascii else "′"
+        self.odot = "*" if ascii else "⊙"
+
+    def n(self, x: float) -> str:
+        return num(x, self.digits)
+
+    def p(self, x: float) -> str:
+        text = self.n(x)
+        return f"({text})" if x < 0 else text
+
+    def grad(self, of: str, by: str) -> str:
+        return f"{self.d}{of}/{self.d}{by}"
+
+    def terms(self, products: list[float]) -> str:
+        return " + ".join(self.p(v) if i else self.n(v) for i, v in enumerate(products))
+
+
+def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
+    return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
+
+
+def describe(trace: RnnTrace, w: _Writer) -> list[Block]:
+    """The title, source and the network's equations."""
+    s = trace.scenario
+    blocks: list[Block] = [Para(shown(s.display_title()), "title")]
+    if s.source_note:
+        blocks.append(Para(_("Source: {source}").format(source=shown(s.display_source())), "dim"))
+    f, g = s.hidden_activation, s.output_activation
+    b_h = " + b_h" if s.b_h is not None else ""
+    b_y = " + b_y" if s.b_y is not None else ""
+    blocks.append(Para(f"h(t) = {f}(W_xh{w.times}x(t) + W_hh{w.times}h(t{w.minus}1){b_h})"))
+    blocks.append(Para(f"y(t) = {g}(W_hy{w.times}h(t){b_y})"))
+    if s.loss_at == "every":
+        what = _("E = {sigma} of E(t) over the steps t = 1..{T}, E(t) the {loss} loss of y(t)").format(
+            sigma=w.sigma, T=s.steps, loss=s.loss
+        )
+    else:
+        what = _("E = E({T}), the {loss} loss of y({T}) at the last step only").format(T=s.steps, loss=s.loss)
+    blocks.append(Para(what))
+    h0 = ", ".join(w.n(v) for v in s.h0)
+    blocks.append(
+        Para(
+            _("{T} time steps; h(0) = [{h0}]; learning rate {eta} = {lr}").format(
+                T=s.steps, h0=h0, eta=w.eta, lr=w.n(s.learning_rate)
+            )
+        )
+    )
+    if s.truncate is not None:
+        blocks.append(
+            Para(
+                _(
+                    "Truncated BPTT, k = {k}: each loss's gradient goes back at most {k} steps (its own step and "
+                    "{back} before it); the gradients below are the truncated ones."
+                ).format(k=s.truncate, back=s.window - 1),
+                "bold",
+            )
+        )
+    return blocks
+
+
+def _net_formula(w: _Writer, t: int, i: int) -> str:
+    s = w.t.scenario
+    tr = w.t
+    parts = [f"{w.p(s.W_xh[i][j])}{w.times}{w.p(tr.x[t][j])}" for j in range(s.n_in)]
+    parts += [f"{w.p(s.W_hh[i][j])}{w.times}{w.p(tr.h[t - 1][j])}" for j in range(s.n_h)]
+    if s.b_h is not None:
+        parts.append(w.p(s.b_h[i]))
+    return " + ".join(parts)
+
+
+def _net_y_formula(w: _Writer, t: int, i: int) -> str:
+    s = w.t.scenario
+    parts = [f"{w.p(s.W_hy[i][j])}{w.times}{w.p(w.t.h[t][j])}" for j in range(s.n_h)]
+    if s.b_y is not None:
+        parts.append(w.p(s.b_y[i]))
+    return " + ".join(parts)
+
+
+def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
+    s = trace.scenario
+    grid = _grid(
+        _("Forward pass, step by step"),
+        [(_("quantity"), "name"), (_("formula"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
+    )
+    loss = functions.loss(s.loss)
+    script: Script = "ascii" if w.ascii else "unicode"
+    for t in range(1, s.steps + 1):
+        for i in range(s.n_h):
+            formula = " + ".join(
+                [f"W_xh_{i + 1}_{j + 1}{w.times}x{j + 1}@t{t}" for j in range(s.n_in)]
+                + [f"W_hh_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t - 1}" for j in range(s.n_h)]
+                + ([f"b_h_{i + 1}"] if s.b_h is not None else [])
+            )
+            grid.rows.append([f"net_h{i + 1}@t{t}", formula, _net_formula(w, t, i), w.n(trace.net_h[t][i])])
+            grid.rows.append(
+                [
+                    f"h{i + 1}@t{t}",
+                    f"{s.hidden_activation}(net_h{i + 1}@t{t})",
+                    f"{s.hidden_activation}({w.n(trace.net_h[t][i])})",
+                    w.n(trace.h[t][i]),
+                ]
+            )
+        for i in range(s.n_y):
+            formula = " + ".join(
+                [f"W_hy_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t}" for j in range(s.n_h)]
+                + ([f"b_y_{i + 1}"] if s.b_y is not None else [])
+            )
+            grid.rows.append([f"net_y{i + 1}@t{t}", formula, _net_y_formula(w, t, i), w.n(trace.net_y[t][i])])
+            grid.rows.append(
+                [
+                    f"y{i + 1}@t{t}",
+                    f"{s.output_activation}(net_y{i + 1}@t{t})",
+                    f"{s.output_activation}({w.n(trace.net_y[t][i])})",
+                    w.n(trace.y[t][i]),
+                ]
+            )
+        target = s.targets[t - 1]
+        if target is not None:
+            sym = " + ".join(
+                loss.term.fill(script, t=f"target{i + 1}@t{t}", o=f"y{i + 1}@t{t}", n=str(s.n_y)) for i in range(s.n_y)
+            )
+            nums = " + ".join(
+                loss.term.fill(script, t=w.p(target[i]), o=w.p(trace.y[t][i]), n=str(s.n_y)) for i in range(s.n_y)
+            )
+            grid.rows.append([f"E@t{t}", sym, nums, w.n(trace.losses[t])])
+        grid.styles.extend([""] * (len(grid.rows) - len(grid.styles)))
+    terms = w.terms([trace.losses[t] for t in sorted(trace.losses)])
+    grid.rows.append(["E_total", " + ".join(f"E@t{t}" for t in sorted(trace.losses)), terms, w.n(trace.total)])
+    grid.styles.append("bold")
+    return [grid]
+
+
+def _recurrent_text(w: _Writer, step: int, i: int) -> tuple[str, str]:
+    """r_i(step) = Σ_j W_hh_j_i·(the kept δ of unit j at step+1), symbolic and with numbers."""
+    s, tr = w.t.scenario, w.t
+    if step >= s.steps:
+        return "0", "0"
+    kept = tr.delta_h[step + 1] - (tr.dropped_delta(step + 1) if s.truncate is not None else 0.0)
+    sym = " + ".join(f"W_hh_{j + 1}_{i + 1}{w.times}delta_h{j + 1}@t{step + 1}" for j in range(s.n_h))
+    nums = " + ".join(f"{w.p(s.W_hh[j][i])}{w.times}{w.p(kept[j])}" for j in range(s.n_h))
+    return sym, nums
+
+
+def backward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
+    s = trace.scenario
+    loss = functions.loss(s.loss)
+    grid = _grid(
+        _("Backward pass through time, from step {T} back to step 1").format(T=s.steps),
+        [(_("quantity"), "name"), (_("formula"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
+    )
+    script: Script = "ascii" if w.ascii else "unicode"
+    for t in range(s.steps, 0, -1):
+        target = s.targets[t - 1]
+        if target is not None:
+            for i in range(s.n_y):
+                grid.rows.append(
+                    [
+                        f"dE/dy{i + 1}@t{t}",
+                        loss.gradient.fill(script, t=f"target{i + 1}@t{t}", o=f"y{i + 1}@t{t}", n=str(s.n_y)),
+                        loss.gradient.fill(script, t=w.p(target[i]), o=w.p(trace.y[t][i]), n=str(s.n_y)),
+                        w.n(trace.dE_dy[t][i]),
+                    ]
+                )
+            for i in range(s.n_y):
+                if loss.cancels == s.output_activation:
+                    sym = _("y{i}@t{t} {minus} target (the loss cancels {g}{prime})").format(
+                        i=i + 1, t=t, minus=w.minus, g=s.output_activation, prime=w.prime
+                    )
+                    nums = f"{w.n(trace.y[t][i])} {w.minus} {w.p(target[i])}"
+                elif s.output_activation == "softmax":
+                    sym, nums = _("the softmax Jacobian times dE/dy"), ""
+                else:
+                    sym = f"dE/dy{i + 1}@t{t}{w.times}{s.output_activation}{w.prime}(net_y{i + 1}@t{t})"
+                    nums = f"{w.p(trace.dE_dy[t][i])}{w.times}{w.p(trace.g_prime[t][i])}"
+                grid.rows.append([f"delta_y{i + 1}@t{t}", sym, nums, w.n(trace.delta_y[t][i])])
+        for i in range(s.n_h):
+            via_sym = " + ".join(f"W_hy_{j + 1}_{i + 1}{w.times}delta_y{j + 1}@t{t}" for j in range(s.n_y))
+            via_num = " + ".join(f"{w.p(s.W_hy[j][i])}{w.times}{w.p(trace.delta_y[t][j])}" for j in range(s.n_y))
+            rec_sym, rec_num = _recurrent_text(w, t, i)
+            if target is None:
+                via_sym, via_num = "", ""
+            sym = " + ".join(x for x in (via_sym, rec_sym if t < s.steps else "") if x) or "0"
+            nums = " + ".join(x for x in (via_num, rec_num if t < s.steps else "") if x) or "0"
+            grid.rows.append([f"dE/dh{i + 1}@t{t}", sym, nums, w.n(trace.dE_dh[t][i])])
+        for i in range(s.n_h):
+            grid.rows.append(
+                [
+                    f"delta_h{i + 1}@t{t}",
+                    f"{s.hidden_activation}{w.prime}(net_h{i + 1}@t{t}){w.times}dE/dh{i + 1}@t{t}",
+                    f"{w.p(trace.f_prime[t][i])}{w.times}{w.p(trace.dE_dh[t][i])}",
+                    w.n(trace.delta_h[t][i]),
+                ]
+            )
+        grid.styles.extend([""] * (len(grid.rows) - len(grid.styles)))
+    for i in range(s.n_h):
+        sym, nums = _recurrent_text(w, 0, i)
+        grid.rows.append([f"dE/dh{i + 1}@t0", sym, nums, w.n(trace.recurrent[0][i])])
+        grid.styles.append("dim")
+    blocks: list[Block] = [grid]
+    blocks.append(
+        Para(
+            _(
+                "dE/dh@t = the gradient through the output at t plus the gradient flowing back from h@t+1 "
+                "(W_hh{T}{times}delta_h@t+1): the recurrent path."
+            ).format(T="^T" if w.ascii else "ᵀ", times=w.times),
+            "dim",
+        )
+    )
+    if s.truncate is not None:
+        cut = _grid(
+            _("What the truncation (k = {k}) drops: the gradient of E@t+k, which has gone back k steps").format(
+                k=s.truncate
+            ),
+            [(_("at"), "name"), (_("dropped loss"), "name"), (_("dropped from dE/dh"), "text")],
+        )
+        for step in range(s.steps - 1, -1, -1):
+            later = step + s.window
+            if later <= s.steps and (later, step + 1) in trace.e and any(trace.dropped[step] != 0):
+                values = ", ".join(f"h{i + 1}: {w.n(trace.dropped[step][i])}" for i in range(s.n_h))
+                cut.rows.append([f"h@t{step}", f"E@t{later}", values])
+                cut.styles.append("")
+        if cut.rows:
+            blocks.append(cut)
+    return blocks
+
+
+def gradient_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
+    s = trace.scenario
+    grid = _grid(
+        _("Each parameter's gradient: the sum of its terms over the time steps"),
+        [(_("gradient"), "name"), (_("sum over the steps, term by term"), "text"), (_("sum"), "num")],
+    )
+    for name in s.parameters():
+        base, idx = engine.split_name(name)
+        c = trace.contributions[name]
+        factors = []
+        for t in range(1, s.steps + 1):
+            if base == "W_xh":
+                sym, a, b = (
+                    f"delta_h{idx[0] + 1}@t{t}{w.times}x{idx[1] + 1}@t{t}",
+                    trace.delta_h[t][idx[0]],
+                    trace.x[t][idx[1]],
+                )
+            elif base == "W_hh":
+                sym = f"delta_h{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t - 1}"
+                a, b = trace.delta_h[t][idx[0]], trace.h[t - 1][idx[1]]
+            elif base == "b_h":
+                sym, a, b = f"delta_h{idx[0] + 1}@t{t}", trace.delta_h[t][idx[0]], None
+            elif base == "W_hy":
+                sym, a, b = (
+                    f"delta_y{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t}",
+                    trace.delta_y[t][idx[0]],
+                    trace.h[t][idx[1]],
+                )
+            else:
+                sym, a, b = f"delta_y{idx[0] + 1}@t{t}", trace.delta_y[t][idx[0]], None
+            factors.append((sym, a, b))
+        symbolic = " + ".join(f[0] for f in factors)
+        numbers = " + ".join(w.p(a) if b is None else f"{w.p(a)}{w.times}{w.p(b)}" for _s, a, b in factors)
+        products = w.terms([float(v) for v in c[1:]])
+        text = f"dE/d{name} = {symbolic} = {numbers}" + ("" if base.startswith("b_") else f" = {products}")
+        if trace.mistake == "last-step-only":
+            text = f"dE/d{name} = {factors[-1][0]}"
+        grid.rows.append([f"dE/d{name}", text, w.n(trace.grads[name])])
+        grid.styles.append("")
+    updates = _grid(
+        _("The update {theta}{plus} = {theta} {minus} {eta}{times}{d}E/{d}{theta}").format(
+            theta="theta" if w.ascii else "θ", plus=w.plus, minus=w.minus, eta=w.eta, times=w.times, d=w.d
+        ),
+        [
+            (_("parameter"), "name"),
+            (_("value"), "num"),
+            (_("gradient"), "num"),
+            (_("with numbers"), "text"),
+            (_("new value"), "num"),
+        ],
+    )
+    for name in s.parameters():
+        v, g = trace.values[name], trace.grads[name]
+        updates.rows.append(
+            [
+                f"{name}+",
+                w.n(v),
+                w.n(g),
+                f"{w.n(v)} {w.minus} {w.n(s.learning_rate)}{w.times}{w.p(g)}",
+                w.n(trace.new_values[name]),
+            ]
+        )
+        updates.styles.append("")
+    return [grid, updates]
+
+
+def verification_blocks(v: RnnVerification, w: _Writer) -> list[Block]:
+    ok, bad = ("ok", "X " + _("MISMATCH")) if w.ascii else ("✓", "✗ " + _("MISMATCH"))
+    grid = _grid(
+        _("Verification: every gradient three ways"),
+        [
+            (_("gradient"), "name"),
+            ("BPTT", "num"),
+            ("SymPy", "num"),
+            (_("finite difference"), "num"),
+            (_("largest difference"), "num"),
+            ("", "text"),
+        ],
+    )
+    for c in v.checks:
+        mark = ok if c.ok else bad
+        if c.shown_note:
+            mark = _("{mark} ({note})").format(mark=mark, note=c.shown_note)
+        grid.rows.append(
+            [
+                f"dE/d{c.name}",
+                w.n(c.chain_rule),
+                "—" if c.sympy is None else w.n(c.sympy),
+                "—" if c.finite_difference is None else w.n(c.finite_difference),
+                f"{c.difference:.1e}",
+                mark,
+            ]
+        )
+        grid.styles.append("" if c.ok else "bad")
+    t = v.tolerances()
+    truncated = (
+        _(
+            "Truncated to k = {k}: both checks differentiate the truncated objective by its definition, the "
+            "unrolled network with one copy of each parameter per step, "
+            "{sigma}_t {sigma}_(s = t{minus}k+1..t) {d}E_t/{d}theta_s."
+        ).format(k=v.window, sigma=w.sigma, minus=w.minus, d=w.d)
+        if v.truncated
+        else _("Both checks differentiate the unrolled network itself, never the backward pass.")
+    )
+    if v.sympy_mode == "all":
+        sympy_note = _(
+            "SymPy built each step's loss as one expression of the unrolled network and differentiated it itself; "
+            "judged |g {minus} SymPy| {le} {rtol}{times}|SymPy| + g's float64 resolution."
+        ).format(minus=w.minus, le="<=" if w.ascii else "≤", rtol=f"{t['sympy_rtol']:g}", times=w.times)
+    elif v.sympy_mode == "sample":
+        sympy_note = _(
+            "SymPy checked a sample (the first entry of each matrix and bias; '—' elsewhere): the unrolled "
+            "derivative grows steeply with the steps and hidden units. The finite differences check every gradient."
+        )
+    else:
+        sympy_note = _(
+            "SymPy was not used: the unrolled derivative is too large to take quickly here. The finite differences "
+            "check every gradient."
+        )
+    notes = [
+        truncated,
+        sympy_note,
+        _(
+            "Finite differences: five-point central differences of the loss, h = {step}{times}max(1, |theta|); "
+            "judged |g {minus} fd| {le} {rtol}{times}|g| + the stencil's rounding bound."
+        ).format(
+            step=f"{t['fd_step']:g}",
+            times=w.times,
+            minus=w.minus,
+            le="<=" if w.ascii else "≤",
+            rtol=f"{t['fd_rtol']:g}",
+        ),
+    ]
+    if w.t.kinks:
+        notes.append(
+            _("At a kink (net = 0): {names}; the registry's convention is used there.").format(
+                names=", ".join(w.t.kinks)
+            )
+        )
+    if not v.loss_ok:
+        notes.append(
+            _("MISMATCH: SymPy's value of the loss is {value}.").format(
+                value="—" if v.loss_sympy is None else w.n(v.loss_sympy)
+            )
+        )
+    blocks: list[Block] = [grid, *(Para(text, "dim") for text in notes)]
+    blocks.append(
+        Para(_("All checks agree."), "good")
+        if v.ok
+        else Para(_("MISMATCH: a BPTT value disagrees with an independent check (exit status 1)."), "bad")
+    )
+    return blocks
+
+
+def run_blocks(
+    trace: RnnTrace, verification: RnnVerification | None, digits: int = DEFAULT_DIGITS, ascii: bool = False
+) -> list[Block]:
+    """The blocks of `bptrace run` for a recurrent scenario."""
+    w = _Writer(trace, digits, ascii)
+    blocks = describe(trace, w)
+    params = _grid(_("Parameters"), [(_("parameter"), "name"), (_("value"), "num")])
+    for name in trace.scenario.parameters():
+        params.rows.append([name, w.n(trace.values[name])])
+        params.styles.append("")
+    blocks.append(params)
+    blocks += forward_blocks(trace, w)
+    blocks += backward_blocks(trace, w)
+    blocks += gradient_blocks(trace, w)
+    if verification is not None:
+        blocks += verification_blocks(verification, w)
+    return blocks
+
+
+# ---- JSON ----
+
+
+def _list(a: Any) -> list[float]:
+    return [float(v) for v in a]
+
+
+def verification_data(v: RnnVerification) -> dict[str, Any]:
+    return {
+        "ok": v.ok,
+        "sympy": v.sympy_mode,
+        "loss_sympy": v.loss_sympy,
+        "loss_ok": v.loss_ok,
+        "truncated": v.truncated,
+        "window": v.window,
+        "tolerances": v.tolerances(),
+        "checks": [
+            {
+                "name": f"dE/d{c.name}",
+                "bptt": c.chain_rule,
+                "sympy": c.sympy,
+                "finite_difference": c.finite_difference,
+                "fd_judged": c.fd_judged,
+                "note": c.note,
+                "ok": c.ok,
+            }
+            for c in v.checks
+        ],
+    }
+
+
+def rnn_data(trace: RnnTrace, verification: RnnVerification | None) -> dict[str, Any]:
+    """The trace as JSON-ready data (docs/json.md, 'Recurrent scenarios')."""
+    s = trace.scenario
+    T = s.steps
+    data: dict[str, Any] = {
+        "bptrace": __version__,
+        "kind": "rnn",
+        "scenario": {
+            "title": s.title,
+            "file": s.file,
+            "source": s.source_note,
+            "steps": T,
+            "inputs": [list(x) for x in s.inputs],
+            "targets": [None if t is None else list(t) for t in s.targets],
+            "h0": list(s.h0),
+            "hidden": {"activation": s.hidden_activation, "units": s.n_h},
+            "output": {"activation": s.output_activation, "units": s.n_y},
+            "loss": s.loss,
+            "loss_at": s.loss_at,
+            "truncate": s.truncate,
+            "window": s.window,
+            "learning_rate": s.learning_rate,
+        },
+        "forward": [
+            {
+                "t": t,
+                "x": _list(trace.x[t]),
+                "net_h": _list(trace.net_h[t]),
+                "h": _list(trace.h[t]),
+                "net_y": _list(trace.net_y[t]),
+                "y": _list(trace.y[t]),
+                "loss": trace.losses.get(t),
+            }
+            for t in range(1, T + 1)
+        ],
+        "loss": {"total": trace.total, "per_step": {str(t): v for t, v in sorted(trace.losses.items())}},
+        "backward": [
+            {
+                "t": t,
+                "dE_dy": _list(trace.dE_dy[t]) if t in trace.losses else None,
+                "delta_y": _list(trace.delta_y[t]) if t in trace.losses else None,
+                "via_output": _list(trace.via_output[t]),
+                "from_next_state": _list(trace.recurrent[t]),
+                "dropped_by_truncation": _list(trace.dropped[t]),
+                "dE_dh": _list(trace.dE_dh[t]),
+                "delta_h": _list(trace.delta_h[t]),
+            }
+            for t in range(T, 0, -1)
+        ],
+        "dE_dh0": _list(trace.recurrent[0]),
+        "per_loss": [{"loss_step": t, "step": step, "dE_dnet_h": _list(v)} for (t, step), v in sorted(trace.e.items())],
+        "parameters": [
+            {
+                "name": name,
+                "value": trace.values[name],
+                "terms": _list(trace.contributions[name][1:]),
+                "grad": trace.grads[name],
+                "new_value": trace.new_values[name],
+            }
+            for name in s.parameters()
+        ],
+        "quantities": trace.quantities(),
+        "kinks": list(trace.kinks),
+    }
+    if verification is not None:
+        data["verification"] = verification_data(verification)
+    return data
+
+
+def rnn_json(trace: RnnTrace, verification: RnnVerification | None) -> str:
+    return json.dumps(rnn_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# ---- explain ----
+
+
+def _row(blocks: list[Block], name: str) -> list[str] | None:
+    for b in blocks:
+        if isinstance(b, Grid):
+            for row in b.rows:
+                if row and row[0] == name:
+                    return row
+    return None
+
+
+def explain_data(trace: RnnTrace, name: str, checks: RnnVerification | None) -> dict[str, Any]:
+    """One quantity's derivation as data: its value and, for a gradient, its terms over the steps."""
+    s = trace.scenario
+    values = trace.quantities()
+    data: dict[str, Any] = {"kind": "rnn", "target": name, "value": values[name]}
+    param = name[4:].split("@")[0] if name.startswith("dE/d") else name.rstrip("+")
+    if param in trace.contributions:
+        data["parameter"] = param
+        data["terms"] = [{"t": t, "term": float(trace.contributions[param][t])} for t in range(1, s.steps + 1)]
+        data["grad"] = trace.grads[param]
+        data["new_value"] = trace.new_values[param]
+        data["learning_rate"] = s.learning_rate
+    if name.startswith("delta_h"):
+        unit, step = name[len("delta_h") :].split("@t")
+        i, st = int(unit) - 1, int(step)
+        data["per_loss"] = [{"loss_step": t, "term": float(v[i])} for (t, at), v in sorted(trace.e.items()) if at == st]
+    if checks is not None:
+        data["verification"] = verification_data(checks)
+    return data
+
+
+def explain_blocks(
+    trace: RnnTrace,
+    name: str,
+    checks: RnnVerification | None,
+    digits: int = DEFAULT_DIGITS,
+    ascii: bool = False,
+) -> list[Block]:
+    """`explain NAME` for a recurrent scenario: what it is, its formula with the numbers, and for a gradient
+    the sum over the time steps term by term."""
+    w = _Writer(trace, digits, ascii)
+    s = trace.scenario
+    values = trace.quantities()
+    blocks: list[Block] = [Para(f"{name} = {w.n(values[name])}", "title")]
+    param = name[4:].split("@")[0] if name.startswith("dE/d") else name.rstrip("+")
+    if param in trace.contributions and name.startswith("dE/d") and "@" not in name:
+        base, idx = engine.split_name(param)
+        blocks.append(
+            Para(
+                _(
+                    "{param} is used at every time step (the same weight in each copy of the unrolled network), so "
+                    "{target} is the sum of one term per step: each step's contribution."
+                ).format(param=param, target=name)
+            )
+        )
+        rows = gradient_blocks(trace, w)[0]
+        grid = _grid(
+            _("{target}: one term per time step").format(target=name),
+            [(_("step"), "name"), (_("term"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
+        )
+        for t in range(1, s.steps + 1):
+            term_row = _term(w, base, idx, t)
+            grid.rows.append([f"t{t}", term_row[0], term_row[1], w.n(float(trace.contributions[param][t]))])
+            grid.styles.append("")
+        blocks.append(grid)
+        terms = w.terms([float(v) for v in trace.contributions[param][1:]])
+        blocks.append(
+            Para(
+                _("{target} = {sigma} over the steps = {terms} = {total}").format(
+                    target=name, sigma=w.sigma, terms=terms, total=w.n(trace.grads[param])
+                ),
+                "bold",
+            )
+        )
+        if base in ("W_xh", "W_hh", "b_h"):
+            blocks.append(
+                Para(
+                    _(
+                        "Each delta_h@t already holds the gradient flowing back from the later steps (the recurrent "
+                        "path h(t) → h(t−1)); 'bptrace explain delta_h1@t1' shows one."
+                    ),
+                    "dim",
+                )
+            )
+        if s.truncate is not None:
+            blocks.append(
+                Para(
+                    _("Truncated to k = {k}: each delta_h@t keeps only the losses at most {k} steps later.").format(
+                        k=s.truncate
+                    ),
+                    "dim",
+                )
+            )
+        row = _row([rows, *gradient_blocks(trace, w)[1:]], f"{param}+")
+        if row is not None:
+            blocks.append(Para(_("Update: {update}").format(update=f"{param}{w.plus} = {row[3]} = {row[4]}")))
+    elif name.startswith("dE/d") and "@t" in name and name[4:].split("@t")[0] in trace.contributions:
+        param, step = name[4:].split("@t")
+        base, idx = engine.split_name(param)
+        sym, numbers = _term(w, base, idx, int(step))
+        blocks.append(Para(f"{name} = {sym} = {numbers} = {w.n(values[name])}"))
+        blocks.append(
+            Para(
+                _(
+                    "Step {t}'s term of {gradient}: 'bptrace explain {gradient}' adds the terms of all the steps."
+                ).format(t=step, gradient=f"dE/d{param}"),
+                "dim",
+            )
+        )
+    elif name.endswith("+") and name[:-1] in trace.values:
+        param = name[:-1]
+        v, g = trace.values[param], trace.grads[param]
+        blocks.append(
+            Para(
+                f"{param}{w.plus} = {param} {w.minus} {w.eta}{w.times}dE/d{param} = {w.n(v)} {w.minus} "
+                f"{w.n(s.learning_rate)}{w.times}{w.p(g)} = {w.n(trace.new_values[param])}"
+            )
+        )
+    else:
+        row = _row(run_blocks(trace, None, digits, ascii), name)
+        if row is not None and len(row) >= 4:
+            blocks.append(Para(f"{name} = {row[1]} = {row[2]} = {row[3]}"))
+        elif row is not None:
+            blocks.append(Para(f"{name} = {row[-1]}"))
+        if name.startswith("delta_h"):
+            unit, step = name[len("delta_h") :].split("@t")
+            i, st = int(unit) - 1, int(step)
+            parts = [(t, float(v[i])) for (t, at), v in sorted(trace.e.items()) if at == st]
+            if parts:
+                grid = _grid(
+                    _("{name}: the share of each loss (the chain rule from E@t back to step {step})").format(
+                        name=name, step=st
+                    ),
+                    [(_("loss"), "name"), (_("share"), "num")],
+                )
+                for t, v in parts:
+                    grid.rows.append([f"E@t{t}", w.n(v)])
+                    grid.styles.append("")
+                blocks.append(grid)
+                blocks.append(
+                    Para(
+                        _("{name} = {terms}: the recursion above adds these up step by step.").format(
+                            name=name, terms=w.terms([v for _t, v in parts])
+                        ),
+                        "dim",
+                    )
+                )
+    if checks is not None:
+        blocks += verification_blocks(checks, w)
+    return blocks
+
+
+def _term(w: _Writer, base: str, idx: tuple[int, ...], t: int) -> tuple[str, str]:
+    tr = w.t
+    if base == "W_xh":
+        return (
+            f"delta_h{idx[0] + 1}@t{t}{w.times}x{idx[1] + 1}@t{t}",
+            f"{w.p(tr.delta_h[t][idx[0]])}{w.times}{w.p(tr.x[t][idx[1]])}",
+        )
+    if base == "W_hh":
+        return (
+            f"delta_h{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t - 1}",
+            f"{w.p(tr.delta_h[t][idx[0]])}{w.times}{w.p(tr.h[t - 1][idx[1]])}",
+        )
+    if base == "b_h":
+        return f"delta_h{idx[0] + 1}@t{t}", w.n(tr.delta_h[t][idx[0]])
+    if base == "W_hy":
+        return (
+            f"delta_y{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t}",
+            f"{w.p(tr.delta_y[t][idx[0]])}{w.times}{w.p(tr.h[t][idx[1]])}",
+        )
+    return f"delta_y{idx[0] + 1}@t{t}", w.n(tr.delta_y[t][idx[0]])
+
+
+# ---- check ----
+
+
+def check_blocks(
+    r: RnnSheetResult, digits: int = DEFAULT_DIGITS, ascii: bool = False, hide_expected: bool = False
+) -> list[Block]:
+    """A marked sheet: quantity | given | expected | ✓/✗ | the misconception that reproduces it."""
+    from bptrace.render.graph_out import semicolons
+    from bptrace.rnn.grading import DIAGNOSES
+
+    ok, bad = ("ok", "X") if ascii else ("✓", "✗")
+    columns = [(_("quantity"), "name"), (_("given"), "num")]
+    columns += [] if hide_expected else [(_("expected"), "num")]
+    columns += [("", "text"), (_("diagnosis"), "text")]
+    grid = _grid(f"{r.student}: {shown(r.scenario.display_title())}", columns)
+    for m in r.marks:
+        row = [m.key, m.given if m.given is not None else "—"]
+        if not hide_expected:
+            row.append("—" if m.expected is None else num(m.expected, digits))
+        if m.correct:
+            row += [ok, ""]
+        elif m.reason == "unanswered":
+            row += [bad, _("unanswered")]
+        elif m.reason == "few-digits":
+            row += [bad, _("right as far as it goes, but too few significant digits")]
+        else:
+            row += [
+                bad,
+                semicolons([_(DIAGNOSES[c]) for c in m.diagnoses]) or _("no known misconception gives this number"),
+            ]
+        grid.rows.append(row)
+        grid.styles.append("" if m.correct else "bad")
+    right = sum(1 for m in r.marks if m.correct)
+    return [
+        grid,
+        Para(
+            _("{right} of {count} correct; {score} of {total} points.").format(
+                right=right, count=len(r.marks), score=f"{r.score:g}", total=f"{r.total:g}"
+            ),
+            "good" if r.all_correct else "bad",
+        ),
+    ]
+
+
+def check_data(r: RnnSheetResult, hide_expected: bool = False) -> dict[str, Any]:
+    return {
+        "kind": "rnn",
+        "file": r.file,
+        "student": r.student,
+        "scenario": r.scenario.title,
+        "score": r.score,
+        "total": r.total,
+        "all_correct": r.all_correct,
+        "answers": [
+            {
+                "key": m.key,
+                "quantity": m.quantity,
+                "given": m.given,
+                **({} if hide_expected else {"expected": m.expected}),
+                "correct": m.correct,
+                "reason": m.reason,
+                "points": m.points,
+                "diagnoses": list(m.diagnoses),
+                "line": m.line,
+            }
+            for m in r.marks
+        ],
+    }
