@@ -293,3 +293,23 @@ def test_sympy_work_of_a_deep_network_is_a_few_templates_not_its_paths():
     t = engine.trace(sc)
     for p in first:
         assert g[p.name].value == pytest.approx(t.grad(p), rel=1e-9, abs=1e-300)
+
+
+def test_pretty_printing_without_the_units_import_prints_the_same():
+    # a fresh process: SymPy's pretty printer under the stand-in, then with sympy.physics.units really imported
+    code = (
+        "import sys, sympy as sp\n"
+        "from bptrace.verify import symbolic\n"
+        "x, y, w5 = sp.symbols('out_h1 t_o1 w5')\n"
+        "exprs = [sp.diff(1 / (1 + sp.exp(-w5 * x)) - y, w5), -2 * x * y**-2 * sp.Heaviside(x, 0)]\n"
+        "exprs.append((x - y) * x * (1 - x))\n"
+        "with symbolic.units_not_imported():\n"
+        "    inside = [sp.pretty(e, use_unicode=True) for e in exprs]\n"
+        "    assert 'sympy.physics' not in sys.modules  # SymPy's physics package was never loaded\n"
+        "assert 'sympy.physics.units' not in sys.modules  # the stand-in is gone\n"
+        "import sympy.physics.units\n"
+        "assert [sp.pretty(e, use_unicode=True) for e in exprs] == inside\n"
+        "print('same')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "same"
