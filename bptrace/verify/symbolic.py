@@ -320,7 +320,8 @@ def high_precision_forward(scenario: Scenario, engine_nets: Sequence[np.ndarray]
                 z = [mpmath.fdot(w[k], a) + b[k] for k in range(layer.size)]
                 if engine_nets is not None and layer.function.kinked:
                     z = [_same_side(zk, float(engine_nets[i][s, k])) for k, zk in enumerate(z)]
-                o = program(z) if not layer.function.elementwise else [program([zk])[0] for zk in z]
+                # z holds mpmath numbers already, and this runs inside workdps(DIGITS): Program.run
+                o = program.run(z) if not layer.function.elementwise else [program.run([zk])[0] for zk in z]
                 layer_nets.append(z)
                 layer_outs.append(o)
             nets.append(layer_nets)
