@@ -11,9 +11,10 @@
   train     `bptrace train mazur --epochs 10000` against benchmarks/baselines/mazur_script.py (a stand-in for
             Mazur's own script: 10,000 iterations, one printed line each): goal ≤ 1.0×
 
-Every run is a fresh subprocess (stdout to /dev/null) reaped with os.wait4, so its wall clock and its CPU
-time (user + system) are its own; a case's goal and baseline runs alternate, after one untimed warm-up of
-each (the file cache). XDG_CACHE_HOME points at a fresh directory. Ratios of medians are the figures to
+bptrace's bytecode is compiled first (compileall), as an installed package's is. Every run is a fresh
+subprocess (stdout to /dev/null) reaped with os.wait4, so its wall clock and its CPU time (user + system)
+are its own; a case's goal and baseline runs alternate, after one untimed warm-up of each (the file cache).
+XDG_CACHE_HOME points at a fresh directory. Ratios of medians are the figures to
 quote: on this shared 2-core machine the CPU ratio is the steadier one; both are printed.
 """
 
@@ -82,6 +83,9 @@ def main() -> int:
         ),
     }
     missed = False
+    # bptrace's bytecode compiled ahead, as an installed package has it (PYTHONDONTWRITEBYTECODE would
+    # otherwise make every run compile bptrace's sources again, and the baselines are libraries whose is)
+    subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "bptrace")], check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, XDG_CACHE_HOME=cache, PYTHONPATH=str(ROOT))
         print(f"{args.repeats} interleaved runs per command, medians")

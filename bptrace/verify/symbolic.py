@@ -549,6 +549,7 @@ def gradients(
     hp = forward or high_precision_forward(scenario, engine_nets)
     m = scenario.samples
     out: dict[str, SymbolicGradient] = {}
+    coefficients = symbolic_layers.Coefficients(scenario, hp)  # evaluated once per layer and sample
     for p in params:
         specs = _specs(scenario, p.layer - 1)
         shared = p.kind == "bias" and p.row is None
@@ -560,7 +561,7 @@ def gradients(
         per_sample = []
         with mpmath.workdps(DIGITS):
             if layered:  # the loss written layer by layer (symbolic_layers): work linear in the network's size
-                per_sample = [symbolic_layers.derivative(scenario, hp, p, s) for s in range(m)]
+                per_sample = [symbolic_layers.derivative(scenario, hp, p, s, coefficients) for s in range(m)]
             else:
                 template = _template(kind, specs, scenario.loss)
                 rows: list[int | None] = list(range(specs[0].size)) if method == PER_NEURON else [None]

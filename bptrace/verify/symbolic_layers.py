@@ -15,7 +15,10 @@ SymPy differentiates each of these with respect to θ (sp.diff: for an undefined
 gives f′(N(θ))·Derivative(N(θ), θ)), once per layer shape (a template: the activation, its parameter and the
 width below); the derivative of the loss is then these derivatives evaluated from θ's layer up, in
 DIGITS-digit arithmetic, each Derivative(Z_j(θ), θ) being the number the layer below's template gave (forward
-mode). No derivative of the engine's (its backward pass, its closed-form f′ in functions.py) is used, and no
+mode). SymPy's derivative of a layer is linear in the Derivatives of the layer below (the chain rule;
+checked on every template), so its coefficients, which depend on the sample and not on θ, are
+evaluated once per layer and sample and shared by every parameter below (`Coefficients`). No
+derivative of the engine's (its backward pass, its closed-form f′ in functions.py) is used, and no
 number of the engine's: the values of Z_j(θ) and N_k(θ) are the 30-digit forward pass's
 (symbolic.high_precision_forward), as in symbolic.py.
 
@@ -99,9 +102,29 @@ def _net(n: int) -> Program:
     return symbolic.Program([derivative], w + [sp.Derivative(zj, theta) for zj in z], dot=True)
 
 
+def _linear(derivatives: list[Any], slopes: list[Any], values: list[Any]) -> Program:
+    """The coefficients c_ij of SymPy's derivatives in the Derivatives D_j (Program over `values`).
+
+    By SymPy's chain rule each derivative is Σ_j c_ij·D_j with c_ij free of every D (checked here: with
+    every D set to 0 it is 0, and no c_ij holds a D), so c_ij = ∂(derivative_i)/∂D_j (SymPy's diff) gives
+    it exactly; the coefficients depend on the sample only, not on θ, and are evaluated once per sample
+    and layer for all the parameters below (`Coefficients`)."""
+    import sympy as sp
+
+    from bptrace.verify import symbolic
+
+    zero = dict.fromkeys(slopes, sp.Integer(0))
+    coefficients = [[sp.diff(d, slope) for slope in slopes] for d in derivatives]
+    for d, row in zip(derivatives, coefficients):
+        if d.xreplace(zero) != 0 or any(c.has(*slopes) for c in row):
+            raise ValueError(f"not linear in the Derivatives: {d}")  # never for a chain rule
+    return symbolic.Program([c for row in coefficients for c in row], values)
+
+
 @functools.lru_cache(maxsize=64)
 def _activation(activation: str, param: float, size: int) -> Program:
-    """d out_k/dθ of out_k = f(N_1(θ), …, N_size(θ)) (elementwise: size 1): inputs N_k(θ), then their Derivatives."""
+    """d out_k/dθ of out_k = f(N_1(θ), …, N_size(θ)) (elementwise: size 1) as Σ_j c_kj·Derivative(N_j(θ), θ):
+    the program of the c_kj (row by row), inputs N_k(θ)."""
     import sympy as sp
 
     from bptrace.verify import symbolic
@@ -111,12 +134,13 @@ def _activation(activation: str, param: float, size: int) -> Program:
     outs = [symbolic._sympy_activation(activation, z, param, nets) for z in nets]
     DERIVATIONS[0] += 1
     derivatives = [sp.diff(o, theta) for o in outs]
-    return symbolic.Program(derivatives, nets + [sp.Derivative(z, theta) for z in nets], dot=True)
+    return _linear(derivatives, [sp.Derivative(z, theta) for z in nets], nets)
 
 
 @functools.lru_cache(maxsize=32)
 def _loss(loss: str, n: int) -> Program:
-    """dE_s/dθ of E_s = Σ_o ℓ(Z_o(θ), t_o): inputs Z_o(θ), Derivative(Z_o(θ), θ), t_o."""
+    """dE_s/dθ of E_s = Σ_o ℓ(Z_o(θ), t_o) as Σ_o c_o·Derivative(Z_o(θ), θ): the program of the c_o,
+    inputs Z_o(θ), then t_o."""
     import sympy as sp
 
     from bptrace.verify import symbolic
@@ -126,8 +150,44 @@ def _loss(loss: str, n: int) -> Program:
     targets = [_real(f"t_{o}") for o in range(n)]
     DERIVATIONS[0] += 1
     total = sp.Add(*[symbolic._sympy_loss_term(loss, z, t, n) for z, t in zip(outs, targets)])
-    derivative = sp.diff(total, theta)
-    return symbolic.Program([derivative], outs + [sp.Derivative(z, theta) for z in outs] + targets, dot=True)
+    return _linear([sp.diff(total, theta)], [sp.Derivative(z, theta) for z in outs], outs + targets)
+
+
+class Coefficients:
+    """The templates' coefficients per (layer, sample), evaluated once for every parameter derived."""
+
+    def __init__(self, scenario: Scenario, hp: HighPrecisionForward) -> None:
+        self.scenario = scenario
+        self.hp = hp
+        self._layers: dict[tuple[int, int], list[Any]] = {}
+        self._loss: dict[int, list[Any]] = {}
+
+    def layer(self, j: int, s: int) -> list[Any]:
+        """Layer j's (1-based) c_k (elementwise) or rows c_kj (softmax), in forward pass s."""
+        key = (j, s)
+        found = self._layers.get(key)
+        if found is None:
+            from bptrace.verify import symbolic
+
+            spec = self.scenario.layers[j - 1]
+            nets = self.hp.nets[j][s]
+            if spec.function.elementwise:
+                run = _activation(spec.activation, symbolic._param(spec), 1).run
+                found = [run([z])[0] for z in nets]
+            else:
+                flat = _activation(spec.activation, symbolic._param(spec), spec.size).run(list(nets))
+                found = [flat[k * spec.size : (k + 1) * spec.size] for k in range(spec.size)]
+            self._layers[key] = found
+        return found
+
+    def loss(self, s: int) -> list[Any]:
+        """The loss's c_o in forward pass s."""
+        found = self._loss.get(s)
+        if found is None:
+            outs = self.hp.outs[-1][s]
+            found = _loss(self.scenario.loss, len(outs)).run([*outs, *self.hp.targets[s]])
+            self._loss[s] = found
+        return found
 
 
 def clear_cache() -> None:
@@ -136,12 +196,17 @@ def clear_cache() -> None:
         template.cache_clear()
 
 
-def derivative(scenario: Scenario, hp: HighPrecisionForward, p: Parameter, s: int) -> Any:
-    """∂E_s/∂θ of sample s (an mpmath number, DIGITS digits), the layers' templates evaluated from θ's layer up."""
+def derivative(
+    scenario: Scenario, hp: HighPrecisionForward, p: Parameter, s: int, coefficients: Coefficients | None = None
+) -> Any:
+    """∂E_s/∂θ of sample s (an mpmath number, DIGITS digits), the layers' templates evaluated from θ's layer up.
+
+    Inside mpmath.workdps(DIGITS); `coefficients`: shared by the parameters of one run (else made here)."""
     import mpmath
 
     from bptrace.verify import symbolic
 
+    c = coefficients or Coefficients(scenario, hp)
     l = p.layer  # 1-based; hp is indexed by layer, 0 = the inputs
     layer = scenario.layers[l - 1]
     theta = mpmath.mpf(
@@ -155,17 +220,15 @@ def derivative(scenario: Scenario, hp: HighPrecisionForward, p: Parameter, s: in
     for j in range(l + 1, len(scenario.layers) + 1):
         spec = scenario.layers[j - 1]
         w = hp.weights[j]
-        dnet = _net(len(rows))
+        dnet = _net(len(rows)).run
         if len(rows) == len(w[0]):
-            d_nets = [dnet.run(list(w[k]) + below)[0] for k in range(spec.size)]
+            d_nets = [dnet([*w[k], *below])[0] for k in range(spec.size)]
         else:
-            d_nets = [dnet.run([w[k][r] for r in rows] + below)[0] for k in range(spec.size)]
-        nets = hp.nets[j][s]
-        if spec.function.elementwise:  # one template f(N(θ)) for every width, evaluated neuron by neuron
-            act = _activation(spec.activation, symbolic._param(spec), 1).run
-            below = [act([nets[k], d_nets[k]])[0] for k in range(spec.size)]
+            d_nets = [dnet([*(w[k][r] for r in rows), *below])[0] for k in range(spec.size)]
+        slopes = c.layer(j, s)
+        if spec.function.elementwise:  # d out_k/dθ = c_k·d net_k/dθ (SymPy's f′(N(θ))·Derivative(N(θ), θ))
+            below = [ck * dk for ck, dk in zip(slopes, d_nets)]
         else:
-            below = _activation(spec.activation, symbolic._param(spec), spec.size).run([*nets, *d_nets])
+            below = [mpmath.fdot(row, d_nets) for row in slopes]
         rows = list(range(spec.size))
-    outs = hp.outs[-1][s]
-    return _loss(scenario.loss, len(outs)).run(list(outs) + below + list(hp.targets[s]))[0]
+    return mpmath.fdot(c.loss(s), below)
