@@ -2,6 +2,8 @@
 
     python benchmarks/bench_startup.py                 # medians of 7 interleaved runs of every case
     python benchmarks/bench_startup.py --repeats 3 --only train
+    git archive main bptrace | tar -x -C /tmp/before    # a copy of another commit (its bytecode gets compiled)
+    python benchmarks/bench_startup.py --before /tmp/before   # also each bptrace command of that copy, interleaved
 
   run       `bptrace run scenarios/mazur.yaml` (SymPy deriving every gradient) against the bare import of its
             libraries, `python -c "import numpy, sympy, rich.console, rich.table, click, yaml"`: goal ≤ 1.10×
@@ -35,10 +37,10 @@ PY = sys.executable
 IMPORTS = "import numpy, sympy, rich.console, rich.table, click, yaml"
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+def measure(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one run of `cmd`, its own rusage via os.wait4."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -54,6 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", choices=["run", "explain", "check", "window", "train"], action="append")
+    parser.add_argument("--before", type=Path, help="a copy of another commit's tree: its bptrace commands too")
     args = parser.parse_args()
     bp = [PY, "-m", "bptrace"]
     bare = [PY, "-c", IMPORTS]
@@ -85,7 +88,8 @@ def main() -> int:
     missed = False
     # bptrace's bytecode compiled ahead, as an installed package has it (PYTHONDONTWRITEBYTECODE would
     # otherwise make every run compile bptrace's sources again, and the baselines are libraries whose is)
-    subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "bptrace")], check=True, stdout=subprocess.DEVNULL)
+    for tree in [ROOT] + ([args.before] if args.before else []):
+        subprocess.run([PY, "-m", "compileall", "-q", str(tree / "bptrace")], check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, XDG_CACHE_HOME=cache, PYTHONPATH=str(ROOT))
         print(f"{args.repeats} interleaved runs per command, medians")
@@ -97,9 +101,13 @@ def main() -> int:
             measure(base, env)
             a: list[tuple[float, float]] = []
             b: list[tuple[float, float]] = []
+            old: list[tuple[float, float]] = []
+            before_env = dict(env, PYTHONPATH=str(args.before)) if args.before else env
             for _ in range(args.repeats):
                 a.append(measure(goal, env))
                 b.append(measure(base, env))
+                if args.before:
+                    old.append(measure(goal, before_env, args.before))
             med = statistics.median
             aw, ac = med(x for x, _ in a), med(c for _, c in a)
             bw, bc = med(x for x, _ in b), med(c for _, c in b)
@@ -110,6 +118,9 @@ def main() -> int:
                 f"{ac / bc:.2f} | ≤ {target:g}× {'met' if ok else '**missed**'} (CPU) |",
                 flush=True,
             )
+            if old:
+                oc = med(c for _, c in old)
+                print(f"|   the same in {args.before}: CPU {oc:.3f} s; now / before {ac / oc:.2f} | | | | | | | | |")
     return 1 if missed else 0
 
 
