@@ -206,3 +206,28 @@ def test_an_error_while_writing_leaves_no_file(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
     write_output("done\n", str(target))
     assert target.read_text() == "done\n" and oct(target.stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_run_imports_no_other_commands_code() -> None:
+    # the commands of other modules are added when first looked up (cli.main.LAZY_COMMANDS): `run` stays lean
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bptrace", "run", "mazur", "--verify", "off"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "bptrace.engine.step" in imported  # the measurement sees bptrace's own imports
+    for module in ("bptrace.cli.check", "bptrace.grading.diagnose", "bptrace.quiz.model", "bptrace.cli.train"):
+        assert module not in imported, module
+    assert "Mazur" in result.stdout
+
+
+def test_lazy_commands_are_all_there_for_help_and_the_commands_table() -> None:
+    from bptrace.cli.main import LAZY_COMMANDS
+
+    names = set(main.commands)  # the whole table: every lazy module imported
+    assert set(LAZY_COMMANDS) <= names and {"run", "scenarios"} <= names
+    assert all(any(p.name == "lang" for p in main.commands[name].params) for name in LAZY_COMMANDS)
+    listed = CliRunner().invoke(main, ["--help"]).output
+    assert all(f"  {name} " in listed for name in LAZY_COMMANDS)

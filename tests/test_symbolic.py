@@ -214,3 +214,102 @@ def test_importing_the_modules_loads_neither_sympy_nor_numpy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# ---- the loss written layer by layer (symbolic_layers): deep and wide networks ----
+
+
+def _routes(sc, monkeypatch, engine_nets=None):
+    """Every parameter's SymPy gradient by the layered route and by the whole expression, forced."""
+    from bptrace.verify import symbolic_layers
+
+    hp = symbolic.high_precision_forward(sc, engine_nets)
+    monkeypatch.setattr(symbolic_layers, "LAYERED_ABOVE", 0)
+    monkeypatch.setattr(symbolic_layers, "WHOLE_DEPTH", 0)
+    layered = symbolic.gradients(sc, forward=hp)
+    monkeypatch.setattr(symbolic_layers, "LAYERED_ABOVE", 10**9)
+    monkeypatch.setattr(symbolic_layers, "WHOLE_DEPTH", 10**9)
+    whole = symbolic.gradients(sc, forward=hp)
+    return layered, whole
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (["tanh", "relu", "softmax"], "cross_entropy", 3, "biases", "mean"),
+        (["leaky_relu", "elu", "sigmoid"], "bce", 2, "bias", "sum"),
+        (["sigmoid", "tanh", "linear"], "mse", 2, "none", "mean"),
+        (["relu", "sigmoid", "tanh", "sigmoid"], "half_sse", 2, "biases", "mean"),
+        (["elu", "softmax"], "cross_entropy", 2, "bias", "mean"),
+    ],
+)
+def test_the_layered_route_is_the_whole_expressions_derivative(case, monkeypatch):
+    # the same SymPy derivative two ways, on networks nobody has seen: equal to 20 digits, and to the engine
+    activations, loss, samples, bias, reduction = case
+    sizes = [3] + [3 + i % 2 for i in range(len(activations) - 1)] + [3]
+    sc = matrix_scenario(sizes, activations, loss, samples, seed=7 * len(activations), bias=bias, reduction=reduction)
+    t = engine.trace(sc)
+    nets = [lt.net for lt in t.layers]
+    layered, whole = _routes(sc, monkeypatch, nets)
+    below_output = [p for p in sc.parameters() if p.layer < len(sc.layers)]
+    assert below_output
+    for p in sc.parameters():
+        a, b = layered[p.name], whole[p.name]
+        assert a.digits[:-1] == b.digits[:-1] or float(a.digits) == pytest.approx(float(b.digits), rel=1e-18), p.name
+        assert a.value == pytest.approx(t.grad(p), rel=1e-10, abs=1e-13), p.name
+        assert a.per_sample == pytest.approx(b.per_sample, rel=1e-15, abs=1e-300)
+
+
+def test_the_layered_route_never_touches_the_engines_derivatives(monkeypatch):
+    from bptrace.verify import symbolic_layers
+
+    sc = matrix_scenario([2, 3, 3, 3, 2], ["tanh", "sigmoid", "relu", "sigmoid"], samples=2, seed=4)
+    expected = engine.trace(sc).grad(sc.parameters()[0])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the SymPy route used the engine")
+
+    for name in ("activation_derivative", "loss_gradient", "activate", "loss_terms"):
+        monkeypatch.setattr(network, name, refuse)
+    monkeypatch.setattr(engine, "trace", refuse)
+    monkeypatch.setattr(engine, "forward", refuse)
+    p = sc.parameters()[0]
+    assert symbolic.layered_route(sc, p) and symbolic_layers.supported(sc, p)  # 4 layers: deeper than WHOLE_DEPTH
+    assert symbolic.gradient(sc, p.name) == pytest.approx(expected, rel=1e-10)
+
+
+def test_sympy_work_of_a_deep_network_is_a_few_templates_not_its_paths():
+    # 2¹⁰⁰ paths from the first layer to the loss: a handful of SymPy derivatives, evaluated layer by layer
+    from bptrace.verify import symbolic_layers
+
+    sc = matrix_scenario([2] + [2] * 100 + [1], ["sigmoid"] * 100 + ["linear"], seed=3)
+    assert sc.parameter_count() == 603
+    symbolic.clear_cache()
+    before = symbolic_layers.DERIVATIONS[0]
+    first = [p for p in sc.parameters() if p.layer in (1, 50)][:3]
+    g = symbolic.gradients(sc, first)
+    # f(c + aθ), Σ w·Z(θ) for widths 1 and 2, f(N(θ)) for sigmoid and linear, the loss
+    assert symbolic_layers.DERIVATIONS[0] - before <= 6
+    t = engine.trace(sc)
+    for p in first:
+        assert g[p.name].value == pytest.approx(t.grad(p), rel=1e-9, abs=1e-300)
+
+
+def test_pretty_printing_without_the_units_import_prints_the_same():
+    # a fresh process: SymPy's pretty printer under the stand-in, then with sympy.physics.units really imported
+    code = (
+        "import sys, sympy as sp\n"
+        "from bptrace.verify import symbolic\n"
+        "x, y, w5 = sp.symbols('out_h1 t_o1 w5')\n"
+        "exprs = [sp.diff(1 / (1 + sp.exp(-w5 * x)) - y, w5), -2 * x * y**-2 * sp.Heaviside(x, 0)]\n"
+        "exprs.append((x - y) * x * (1 - x))\n"
+        "with symbolic.units_not_imported():\n"
+        "    inside = [sp.pretty(e, use_unicode=True) for e in exprs]\n"
+        "    assert 'sympy.physics' not in sys.modules  # SymPy's physics package was never loaded\n"
+        "assert 'sympy.physics.units' not in sys.modules  # the stand-in is gone\n"
+        "import sympy.physics.units\n"
+        "assert [sp.pretty(e, use_unicode=True) for e in exprs] == inside\n"
+        "print('same')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "same"

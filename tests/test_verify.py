@@ -303,3 +303,64 @@ def test_stacked_finite_differences_see_a_kink_crossed_like_the_forward_pass(mon
     monkeypatch.setattr(verify_module, "EXACT_LIMIT", 0)
     fd = verify_module.finite_differences(sc, sc.parameters())
     assert any(r.reason and "net_h1_2" in r.reason for r in fd.values())
+
+
+# ---- SymPy's work bounded over the whole run (issue 15, "Unbounded work") ----
+
+
+def test_a_100_layer_network_is_verified_in_bounded_sympy_work_and_says_what_it_sampled():
+    # 100 sigmoid layers of width 2 (603 parameters, 2¹⁰⁰ paths from the first layer): once minutes of SymPy
+    from bptrace.verify import symbolic, symbolic_layers
+
+    sc = matrix_scenario([2] + [2] * 100 + [1], ["sigmoid"] * 100 + ["linear"], seed=8)
+    assert sc.parameter_count() == 603
+    symbolic.clear_cache()
+    before = symbolic_layers.DERIVATIONS[0]
+    v = verify(engine.trace(sc))
+    assert v.mode == "sample" and v.ok
+    assert symbolic_layers.DERIVATIONS[0] - before <= 6  # a few templates, however deep
+    sampled = verify_module.sample(sc)
+    work = sum(verify_module.sympy_work(sc, p) for p in sampled)
+    assert work <= verify_module.SAMPLE_WORK_LIMIT
+    assert set(v.sympy_derived) == {p.name for p in sampled}  # every layer's sample, the first layer's too
+    assert {sc.parameter(name).layer for name in v.sympy_derived} == set(range(1, 102))
+    assert not any("not derived" in note for note in v.notes)
+
+
+def test_sympy_work_past_the_bound_is_sampled_round_by_round_and_named(monkeypatch):
+    sc = matrix_scenario([3, 4, 4, 4, 2], ["sigmoid", "tanh", "sigmoid", "linear"], samples=2, seed=9)
+    sampled = verify_module.sample(sc, 3)
+    cost = {p.name: verify_module.sympy_work(sc, p) for p in sampled}
+    first_of_each = [next(p for p in sampled if p.layer == layer) for layer in range(1, 5)]
+    limit = sum(cost[p.name] for p in first_of_each)  # room for one parameter of every layer, no more
+    monkeypatch.setattr(verify_module, "SAMPLE_WORK_LIMIT", limit)
+    v = verify(engine.trace(sc), "sample", sample_per_layer=3)
+    derived = set(v.sympy_derived)
+    assert sum(cost[name] for name in derived) <= limit
+    assert {p.name for p in first_of_each} <= derived < {p.name for p in sampled}
+    (note,) = [n for n in v.notes if "sampled parameters" in n]
+    left = [p.name for p in sampled if p.name not in derived]
+    assert f"SymPy derived {len(derived)} of the {len(sampled)} sampled parameters" in note
+    assert f"past {limit:,}" in note and left[0] in note
+    for row in v.parameters:
+        assert (row.sympy is None) == (row.name not in derived)
+    assert v.ok
+
+
+def test_a_broken_engine_fails_on_the_layered_route(monkeypatch):
+    # the layered SymPy route (4 layers deep) still catches a wrong closed-form derivative of the engine's
+    from bptrace.verify import symbolic
+
+    sc = matrix_scenario([2, 3, 3, 3, 2], ["tanh", "sigmoid", "tanh", "sigmoid"], seed=1)
+    assert symbolic.layered_route(sc, sc.parameters()[0])
+    real = network.activation_derivative
+
+    def broken(name, z, p=None):
+        value = real(name, z, p)
+        return value * 1.001 if name == "sigmoid" else value
+
+    monkeypatch.setattr(network, "activation_derivative", broken)
+    v = verify(engine.trace(sc), "full")
+    assert not v.ok
+    layer_one = [row for row in v.parameters if row.layer == 1]
+    assert all(row.sympy_ok is False for row in layer_one)

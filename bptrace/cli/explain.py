@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +28,19 @@ if TYPE_CHECKING:
 
 FORMATS = ("terminal", "markdown", "latex", "json")
 SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json"}
+
+
+def _pretty_printing(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The command, its SymPy pretty printing spared the import of unit Quantities (symbolic.units_not_imported)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bptrace.verify.symbolic import units_not_imported
+
+        with units_not_imported():
+            return command(*args, **kwargs)
+
+    return wrapper
 
 
 @click.command()
@@ -57,6 +71,7 @@ SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", "
 @math_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @force_option
+@_pretty_printing
 def explain(
     target: str | None,
     scenario: str | None,

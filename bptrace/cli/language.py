@@ -96,7 +96,7 @@ def lang_option() -> click.Option:
     )
 
 
-def add_lang_option(group: click.Group) -> None:
+def add_lang_option(group: click.Command) -> None:
     """Give the group and every command under it a `--lang` option (one definition, here)."""
     for command in walk(group):
         if not any(param.name == "lang" for param in command.params):
@@ -106,8 +106,10 @@ def add_lang_option(group: click.Group) -> None:
 def walk(command: click.Command) -> Iterator[click.Command]:
     yield command
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from walk(command.commands[name])
+        # the commands already there (cli.main.BptraceGroup adds the others when they are first used)
+        commands = command.loaded_commands if hasattr(command, "loaded_commands") else command.commands
+        for name in sorted(commands):
+            yield from walk(commands[name])
 
 
 def requested(args: Sequence[str]) -> str | None:
@@ -145,7 +147,7 @@ def help_texts(command: click.Command) -> Iterator[tuple[Any, str]]:
         yield param, "help"
 
 
-def translate_commands(group: click.Group) -> None:
+def translate_commands(group: click.Command) -> None:
     for command in walk(group):
         _english(command).setdefault("short_help_own", command.short_help)  # None: made from the help
         for owner, attribute in help_texts(command):

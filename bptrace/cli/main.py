@@ -13,11 +13,6 @@ from typing import Any
 
 import click
 
-from bptrace.cli import check as cli_check
-from bptrace.cli import explain as cli_explain
-from bptrace.cli import lesson as cli_lesson
-from bptrace.cli import quiz as cli_quiz
-from bptrace.cli import train as cli_train
 from bptrace.cli.common import (
     Mismatch,
     ascii_option,
@@ -38,8 +33,68 @@ from bptrace.output import Terminated, reading, stream_error
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
 
+# Commands that live in their own modules: the module is imported when its command is first looked up
+# (`bptrace run` never imports the marking or quiz code: docs/performance.md); each imports numpy, SymPy,
+# plotext only when it runs. `main.commands` (docs, tests) imports them all.
+LAZY_COMMANDS = {
+    "explain": "explain",
+    "check": "check",
+    "key": "check",
+    "template": "check",
+    "new": "check",
+    "train": "train",
+    "diagram": "train",
+    "lesson": "lesson",
+    "quiz": "quiz",
+}
+
+
 class BptraceGroup(click.Group):
-    """A click group that turns bptrace's errors into one line on stderr and exit status 2."""
+    """A click group that turns bptrace's errors into one line on stderr and exit status 2.
+
+    The commands of LAZY_COMMANDS are added when first looked up (get_command, list_commands for --help,
+    or the `commands` mapping itself); `loaded_commands` is what is there without importing more."""
+
+    lazy: dict[str, str]
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        """Every command, the lazy ones imported (for docs and tests that read the whole table)."""
+        for name in list(getattr(self, "lazy", {})):
+            self._load(name)
+        return self.loaded_commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self.loaded_commands = value
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        assert name is not None
+        self.loaded_commands[name] = cmd
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load(cmd_name)
+        return self.loaded_commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.loaded_commands) | set(getattr(self, "lazy", {})))
+
+    def _load(self, name: str) -> None:
+        """Import the module of a lazy command and add its commands (with --lang, in the current language)."""
+        module_name = getattr(self, "lazy", {}).get(name)
+        if module_name is None:
+            return
+        import importlib
+
+        from bptrace.cli import language
+
+        module = importlib.import_module(f"bptrace.cli.{module_name}")
+        for command in module.COMMANDS:
+            self.lazy.pop(command.name, None)
+            self.add_command(command)
+            language.add_lang_option(command)
+            language.translate_commands(command)
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
         """Like click's, but a usage error is one line (what is wrong, and where the help is), status 2."""
@@ -274,6 +329,8 @@ def run(
             from bptrace.render.terminal import BlocksView
 
             if step and not output:
+                from bptrace.cli import lesson as cli_lesson
+
                 cli_lesson.print_steps(BlocksView(blocks), ascii_)
             else:
                 print_renderable(BlocksView(blocks), ascii_, target)
@@ -474,8 +531,5 @@ def compare(
         write_output(export(blocks, fmt, title=_("compare {key}").format(key=key), standalone=True), target)
 
 
-# Commands that live in their own modules (each imports numpy, SymPy, matplotlib only when it runs).
-for _module in (cli_explain, cli_check, cli_train, cli_lesson, cli_quiz):
-    for _command in _module.COMMANDS:
-        main.add_command(_command)
-add_lang_option(main)  # --lang on every command (cli/language.py)
+add_lang_option(main)  # --lang on every command (cli/language.py); the lazy ones get it when loaded
+main.lazy = dict(LAZY_COMMANDS)

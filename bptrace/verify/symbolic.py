@@ -48,10 +48,11 @@ neuron to the loss, Π of the widths of the layers above (320 for the first laye
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,8 @@ class Program:
     DiracDelta(x ≠ 0) = 0; DiracDelta(0) alone is infinite, and so is 1/0.
     """
 
-    def __init__(self, exprs: Sequence[Any], inputs: Sequence[Any]) -> None:
+    def __init__(self, exprs: Sequence[Any], inputs: Sequence[Any], *, dot: bool = False) -> None:
+        """dot: a sum of two-factor products is one mpmath.fdot (the exact sum, rounded once; symbolic_layers)."""
         import mpmath
 
         self.inputs = tuple(inputs)
@@ -105,6 +107,9 @@ class Program:
                     pending.append((size, mpmath.mpf(e.evalf(DIGITS + 10)) if e.is_NumberSymbol else mpmath.mpf(e)))
             elif e.is_Symbol:
                 raise ValueError(f"the symbol {e} has no value (inputs: {', '.join(map(str, self.inputs))})")
+            elif dot and e.is_Add and len(e.args) > 2 and all(x.is_Mul and len(x.args) == 2 for x in e.args):
+                args = [slot(f) for x in e.args for f in x.args]
+                code.append((_dot, operator.itemgetter(*args), size))
             else:
                 args = [slot(a) for a in e.args]
                 # itemgetter(i, j, ...)(regs) is the tuple of the arguments' values (a 1-tuple for one)
@@ -132,6 +137,15 @@ class Program:
             for fn, get, out in self._code:
                 regs[out] = fn(*get(regs))
             return [regs[i] for i in self.outputs]
+
+    def run(self, values: Sequence[Any]) -> list[Any]:
+        """The same for values that are mpmath numbers already, inside mpmath.workdps(DIGITS) (no conversion)."""
+        regs: list[Any] = [*values, *([None] * (self._size - len(values)))]
+        for i, c in self._consts:
+            regs[i] = c
+        for fn, get, out in self._code:
+            regs[out] = fn(*get(regs))
+        return [regs[i] for i in self.outputs]
 
 
 def _single(i: int) -> Callable[[list[Any]], tuple[Any]]:
@@ -167,6 +181,16 @@ def _add(*xs: Any) -> Any:
     for x in xs[1:]:
         total = total + x
     return total
+
+
+def _dot(*xs: Any) -> Any:
+    """Σ x_2i·x_2i+1 by mpmath.fdot; products of SymPy's 0·∞ = 0 (as _mul) when a factor is not finite."""
+    import mpmath
+
+    total = mpmath.fdot(xs[0::2], xs[1::2])
+    if mpmath.isfinite(total):
+        return total
+    return _add(*[_mul(x, y) for x, y in zip(xs[0::2], xs[1::2])])
 
 
 def _mul(*xs: Any) -> Any:
@@ -296,7 +320,8 @@ def high_precision_forward(scenario: Scenario, engine_nets: Sequence[np.ndarray]
                 z = [mpmath.fdot(w[k], a) + b[k] for k in range(layer.size)]
                 if engine_nets is not None and layer.function.kinked:
                     z = [_same_side(zk, float(engine_nets[i][s, k])) for k, zk in enumerate(z)]
-                o = program(z) if not layer.function.elementwise else [program([zk])[0] for zk in z]
+                # z holds mpmath numbers already, and this runs inside workdps(DIGITS): Program.run
+                o = program.run(z) if not layer.function.elementwise else [program.run([zk])[0] for zk in z]
                 layer_nets.append(z)
                 layer_outs.append(o)
             nets.append(layer_nets)
@@ -413,10 +438,11 @@ def _above(outs: list[Any], layers: tuple[_LayerSpec, ...], group: Callable[[str
 
 def clear_cache() -> None:
     """Forget the differentiated templates (for benchmarks that time a cold start)."""
-    from bptrace.verify import symbolic_hinge
+    from bptrace.verify import symbolic_hinge, symbolic_layers
 
     _template.cache_clear()
     symbolic_hinge._template.cache_clear()
+    symbolic_layers.clear_cache()
     _activation_program.cache_clear()
     _loss_program.cache_clear()
 
@@ -517,10 +543,13 @@ def gradients(
     """
     import mpmath
 
+    from bptrace.verify import symbolic_layers
+
     params = list(scenario.parameters() if parameters is None else parameters)
     hp = forward or high_precision_forward(scenario, engine_nets)
     m = scenario.samples
     out: dict[str, SymbolicGradient] = {}
+    coefficients = symbolic_layers.Coefficients(scenario, hp)  # evaluated once per layer and sample
     for p in params:
         specs = _specs(scenario, p.layer - 1)
         shared = p.kind == "bias" and p.row is None
@@ -528,15 +557,19 @@ def gradients(
         if shared and paths([s.size for s in specs], "shared") > SHARED_PATH_LIMIT:
             method = PER_NEURON
         kind = "shared" if shared and method == SINGLE_SYMBOL else "neuron"
-        template = _template(kind, specs, scenario.loss)
-        rows: list[int | None] = list(range(specs[0].size)) if method == PER_NEURON else [None]
+        layered = kind == "neuron" and layered_route(scenario, p)
         per_sample = []
         with mpmath.workdps(DIGITS):
-            for s in range(m):
-                # PER_NEURON: ∂E_s/∂θ = Σ_k ∂E_s/∂θ_k, each from the one-neuron template with a = 1
-                per_sample.append(
-                    mpmath.fsum(template.program(_values(template, scenario, hp, p, s, row))[0] for row in rows)
-                )
+            if layered:  # the loss written layer by layer (symbolic_layers): work linear in the network's size
+                per_sample = [symbolic_layers.derivative(scenario, hp, p, s, coefficients) for s in range(m)]
+            else:
+                template = _template(kind, specs, scenario.loss)
+                rows: list[int | None] = list(range(specs[0].size)) if method == PER_NEURON else [None]
+                for s in range(m):
+                    # PER_NEURON: ∂E_s/∂θ = Σ_k ∂E_s/∂θ_k, each from the one-neuron template with a = 1
+                    per_sample.append(
+                        mpmath.fsum(template.program(_values(template, scenario, hp, p, s, row))[0] for row in rows)
+                    )
             total = mpmath.fsum(per_sample)
             if scenario.reduction == "mean":
                 total = total / m
@@ -544,6 +577,16 @@ def gradients(
                 p.name, float(total), mpmath.nstr(total, 20), tuple(float(g) for g in per_sample), method
             )
     return out
+
+
+def layered_route(scenario: Scenario, p: Parameter) -> bool:
+    """θ is derived layer by layer (symbolic_layers) rather than as one expression: over LAYERED_ABOVE paths
+    from θ to the loss, or more than WHOLE_DEPTH layers from θ's up (the expression nests one level per layer)."""
+    from bptrace.verify import symbolic_layers
+
+    sizes = [layer.size for layer in scenario.layers[p.layer - 1 :]]
+    big = paths(sizes) > symbolic_layers.LAYERED_ABOVE or len(sizes) > symbolic_layers.WHOLE_DEPTH
+    return big and symbolic_layers.supported(scenario, p)
 
 
 def loss_terms(scenario: Scenario, forward: HighPrecisionForward) -> list[list[Any]]:
@@ -636,7 +679,39 @@ class LocalFactors:
 def _pretty(expr: Any) -> str:
     import sympy as sp
 
-    return str(sp.pretty(expr, use_unicode=True))
+    with units_not_imported():
+        return str(sp.pretty(expr, use_unicode=True))
+
+
+_UNITS = "sympy.physics.units"
+
+
+@contextlib.contextmanager
+def units_not_imported() -> Iterator[None]:
+    """SymPy's pretty printer without its import of sympy.physics.units (≈ 0.1–0.2 s on a cold start).
+
+    PrettyPrinter._print_Mul imports sympy.physics.units only to sort unit Quantities to the end of a
+    product; bptrace's expressions never hold a Quantity, so the sort keeps the order and the output is
+    the same. While this is active (and sympy.physics.units is not imported already) that import finds a
+    stand-in module whose Quantity no expression is an instance of; afterwards the stand-in is removed."""
+    import sys
+    import types
+
+    if _UNITS in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType(_UNITS, "bptrace's stand-in while pretty printing (verify.symbolic.units_not_imported)")
+
+    class Quantity:  # never instantiated: isinstance(x, Quantity) is False for every expression
+        pass
+
+    stand_in.Quantity = Quantity  # type: ignore[attr-defined]
+    sys.modules[_UNITS] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(_UNITS) is stand_in:
+            del sys.modules[_UNITS]
 
 
 def activation_derivation(

@@ -43,8 +43,12 @@ factors). The default (mode=None) is "full" up to FULL_LIMIT parameters and "sam
 Finite differences cover every parameter up to FD_FULL_LIMIT parameters (4 forward passes each);
 above, FD_SAMPLE_PER_LAYER evenly spaced per layer plus SymPy's sample (`fd_sampled` is then True),
 except in mode "full", which differentiates everything.
-In mode "sample", a layer whose SymPy expression would have more than SAMPLE_PATH_LIMIT paths from θ
-to the loss is not derived (its cost grows with the paths); `notes` says so.
+In mode "sample", SymPy's work over the whole run is bounded by SAMPLE_WORK_LIMIT evaluations
+(sympy_work: per sample, the weights above θ's layer when the loss is written layer by layer,
+symbolic_layers; the paths of the whole expression otherwise); the sampled parameters that would take
+it past the bound are not derived, and `notes` names them. A whole-expression template (max-margin, or
+θ in a non-elementwise layer) with more than SAMPLE_PATH_LIMIT paths from θ to the loss is not derived
+either (its cost grows with the paths); `notes` says so.
 """
 
 from __future__ import annotations
@@ -71,7 +75,8 @@ FULL_LIMIT_HARD = 5000  # mode "full" is refused above this many (SymPy would no
 SAMPLE_PER_LAYER = 5  # SymPy's sample in mode "sample": first, last and 3 evenly spaced per layer
 FD_FULL_LIMIT = 20_000  # finite differences for every parameter up to this many parameters
 FD_SAMPLE_PER_LAYER = 256
-SAMPLE_PATH_LIMIT = 4096  # mode "sample": skip SymPy for layers with more paths to the loss (≈ 10 s each)
+SAMPLE_PATH_LIMIT = 4096  # mode "sample": skip SymPy's whole-expression templates with more paths (≈ 10 s each)
+SAMPLE_WORK_LIMIT = 400_000  # mode "sample": SymPy's evaluations over the whole run (sympy_work; ≈ 1–2 s here)
 MODES = ("full", "sample", "off")
 
 
@@ -230,6 +235,60 @@ def sample(
         positions = sorted({round(i * (n - 1) / (per_layer - 1)) for i in range(per_layer)})
         chosen.extend(params[i] for i in positions)
     return chosen
+
+
+def sympy_work(scenario: Scenario, p: Parameter) -> int:
+    """SymPy's work for θ over the batch, in evaluations: per sample, the weights above θ's layer on the
+    layered route (symbolic_layers.work), else the paths of its whole-expression template."""
+    from bptrace.verify import symbolic, symbolic_layers
+
+    if symbolic.layered_route(scenario, p):
+        return scenario.samples * symbolic_layers.work(scenario, p)
+    sizes = [layer.size for layer in scenario.layers[p.layer - 1 :]]
+    return scenario.samples * (symbolic.paths(sizes, "shared" if p.row is None and p.kind == "bias" else "neuron") + 1)
+
+
+def _within_budget(scenario: Scenario, chosen: list[Parameter], notes: list[str]) -> list[Parameter]:
+    """The sampled parameters SymPy derives: all of them while their work (sympy_work) fits SAMPLE_WORK_LIMIT.
+
+    Above it the parameters are taken round by round (every layer's first sampled parameter, then every
+    layer's second, …; within a round, the cheapest first), each while it still fits; the ones left out
+    are named in a note. The bound is on the whole run, not per layer: a deep network's work grows with
+    its depth, however narrow its layers."""
+    cost = {p.name: sympy_work(scenario, p) for p in chosen}
+    if sum(cost.values()) <= SAMPLE_WORK_LIMIT:
+        return chosen
+    by_layer: dict[int, list[Parameter]] = {}
+    for p in chosen:
+        by_layer.setdefault(p.layer, []).append(p)
+    rounds: dict[int, list[Parameter]] = {}
+    for params in by_layer.values():
+        for i, p in enumerate(params):
+            rounds.setdefault(i, []).append(p)
+    taken: set[str] = set()
+    total = 0
+    for i in sorted(rounds):
+        for p in sorted(rounds[i], key=lambda q: (cost[q.name], q.layer)):
+            if total + cost[p.name] <= SAMPLE_WORK_LIMIT:
+                taken.add(p.name)
+                total += cost[p.name]
+    left = [p for p in chosen if p.name not in taken]
+    names = ", ".join(p.name for p in left[:5])
+    shown = Message(N_("{names} and {n} more"), names=names, n=len(left) - 5) if len(left) > 5 else names
+    notes.append(
+        Message(
+            N_(
+                "SymPy derived {derived} of the {sampled} sampled parameters, {work:,} evaluations: the others "
+                "would take its work past {limit:,} (not derived: {names})"
+            ),
+            derived=len(chosen) - len(left),
+            sampled=len(chosen),
+            work=total,
+            limit=SAMPLE_WORK_LIMIT,
+            names=shown,
+        )
+    )
+    return [p for p in chosen if p.name in taken]
 
 
 def _kink_sides(scenario: Scenario, nets: list[Any], outs: list[Any]) -> list[tuple[str, int, Any]]:
@@ -783,9 +842,9 @@ def verify(
         to_derive = params
     elif mode == "sample":
         to_derive = []
-        for p in sample(scenario, sample_per_layer, params):
+        for p in _within_budget(scenario, sample(scenario, sample_per_layer, params), notes):
             sizes = [layer.size for layer in scenario.layers[p.layer - 1 :]]
-            if symbolic.paths(sizes) > SAMPLE_PATH_LIMIT:
+            if not symbolic.layered_route(scenario, p) and symbolic.paths(sizes) > SAMPLE_PATH_LIMIT:
                 note = Message(
                     N_("layer {layer}: not derived by SymPy in mode sample ({paths} paths to the loss > {limit})"),
                     layer=p.layer,
