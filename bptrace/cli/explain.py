@@ -25,8 +25,9 @@ from bptrace.i18n import _
 if TYPE_CHECKING:
     from bptrace.model.scenario import Scenario
 
-FORMATS = ("terminal", "markdown", "latex", "json")
+FORMATS = ("terminal", "markdown", "latex", "html", "json")
 SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json"}
+SUFFIX_FORMATS.update({".html": "html", ".htm": "html"})
 
 
 @click.command()
@@ -41,8 +42,9 @@ SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", "
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="terminal (default; or from -o's suffix: .md, .tex, .json), markdown, latex (align* "
-    "fragment, needs amsmath) or json (the derivation as data).",
+    help="terminal (default; or from -o's suffix: .md, .tex, .html, .json), markdown, latex (align* "
+    "fragment, needs amsmath), html (a self-contained page, mathematics as MathML) or json (the "
+    "derivation as data).",
 )
 @click.option("--standalone", is_flag=True, help="With --format latex: a whole document, not a fragment.")
 @click.option("--list", "list_", is_flag=True, help="List every quantity name of the scenario, then exit.")
@@ -82,6 +84,7 @@ def explain(
         bptrace explain w5                          # the bundled Mazur scenario
         bptrace explain W1_1_1 -s scenarios/ng_shallow.yaml   # automatic names: W{layer}_{row}_{col}
         bptrace explain delta_h1 --format latex > delta_h1.tex
+        bptrace explain w5 -o w5.html                # a page with MathML, for a browser
         bptrace explain --list -s softmax_classifier     # every name you can explain
     """
     from pathlib import Path
@@ -143,6 +146,10 @@ def explain(
         from bptrace.render.explain_latex import explanation_latex
 
         write_output(explanation_latex(explanation, standalone=standalone), destination)
+    elif fmt == "html":
+        from bptrace.render.explain_text import explanation_html
+
+        write_output(explanation_html(explanation), destination)
     else:
         import json
 

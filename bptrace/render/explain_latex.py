@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bptrace import i18n
 from bptrace.fmt import num, to_ascii
+from bptrace.formula import EQ
 from bptrace.i18n import _
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def _step(k: int, step: Step, digits: int) -> list[str]:
         if step.omitted_terms and k == len(step.terms) - 1:
             more = _("{more} more").format(more=step.omitted_terms)
             lines.append(r" &\dots\ \text{(" + _text(more) + ")}")
-        lines += [_row(term.symbol + " = " + term.formula, row, digits) for row in term.rows]
+        lines += [_row(term.symbol + EQ + term.formula, row, digits) for row in term.rows]
     lines += [_row(step.symbol, row, digits) for row in step.rows]
     out += _align(lines)
     return out

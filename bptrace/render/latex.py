@@ -807,6 +807,8 @@ def body(blocks: Iterable[Block], heading: str | None = None) -> str:
     for block in blocks:
         if isinstance(block, Grid):
             out.append(table(block))
+        elif not isinstance(block, Para):
+            out.append(derivation_block(block))
         elif block.style == "title" and heading is not None and block.text.strip() == heading.strip():
             continue
         else:
@@ -960,3 +962,29 @@ def render(blocks: Iterable[Block], title: str | None = None, standalone: bool =
         if title:
             start += r"{\centering\Large\bfseries " + " ".join(lines(title)) + r"\par}\medskip" + "\n"
         return head + start + "\n" + body(blocks, title) + "\n\n" + r"\end{document}" + "\n"
+
+
+def derivation_block(block: Block) -> str:
+    """A derivation's block (render/blocks.py) in a LaTeX body: a section heading as \\paragraph, a line of
+    words and formulas with each formula in $…$, SymPy's derivative displayed, the checks as a tabular."""
+    from bptrace import formula
+    from bptrace.fmt import num
+    from bptrace.render.blocks import Checks, MathPara, Preformatted
+
+    if isinstance(block, MathPara):
+        words = "".join(
+            formula.tex_words(p) if isinstance(p, str) else "$" + formula.latex(p) + "$" for p in block.parts
+        )
+        if block.role in ("title", "heading"):
+            return r"\paragraph{" + words + "}"
+        return r"\par\noindent " + words
+    if isinstance(block, Preformatted):
+        return r"\[" + block.latex + r"\]" if block.latex else r"\begin{verbatim}" + block.ascii + r"\end{verbatim}"
+    if isinstance(block, Checks):
+        rows = [
+            f"{formula.tex_words(c.method)} & ${num(c.value, block.digits)}$ & "
+            f"{ {True: _('agrees'), False: _('DIFFERS'), None: ''}[c.ok] } \\\\"
+            for c in block.rows
+        ]
+        return "\n".join([r"\begin{tabular}{lrl}", *rows, r"\end{tabular}"])
+    return ""
