@@ -340,12 +340,18 @@ _TEX_SYMBOLS.update({"…": r"\dots", "½": r"\tfrac{1}{2}"})
 def tex_words(text: str) -> str:
     """Prose (English or its translation) for inside LaTeX's \\text{…}: the specials escaped, mathematical
     symbols as inline math ($\\partial$), the rest (Chinese included) kept."""
+    import unicodedata
+
     out = []
     for ch in text:
         if ch in _TEX_SYMBOLS:
             out.append("$" + _TEX_SYMBOLS[ch] + "$" if ch != "−" else "-")
-        else:
+        elif ch.isascii() or unicodedata.east_asian_width(ch) in "WF":  # Chinese is kept (xelatex with ctex)
             out.append(_TEX_SPECIAL.get(ch, ch))
+        elif ch == "✓":  # "✓ equals SymPy's": the words say it
+            continue
+        else:  # another symbol (✗, ─): spelled in ASCII
+            out.append("".join(_TEX_SPECIAL.get(c, c) for c in to_ascii(ch) if c.isascii()))
     return "".join(out)
 
 

@@ -172,7 +172,7 @@ class _Writer:
         d = step.derivative
         if d is not None:
             yield MathPara([_("derived by SymPy:")], "text")
-            yield Preformatted(d.pretty, d.pretty_ascii, d.latex, _sympy_mathml(d))
+            yield Preformatted(d.pretty, d.pretty_ascii, d.of.latex + " = " + d.latex, _sympy_mathml(d))
             if step.closed_form is not None:
                 verdict = {
                     True: _(" ✓ equals SymPy's at these numbers"),
