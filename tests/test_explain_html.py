@@ -28,7 +28,7 @@ from bptrace.cli.main import main
 from bptrace.explain.derivation import explain
 from bptrace.fmt import num
 from bptrace.model import names
-from bptrace.render.explain_text import ExplanationView, explanation_html
+from bptrace.render.explain_text import ExplanationView, explanation_html, explanation_markdown
 
 MATH = re.compile(r"<math\b.*?</math>", re.S)
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -122,9 +122,13 @@ def test_every_name_explains_in_html(scenario: str) -> None:
     for name in names.all_names(s)[::3]:
         if names.parse_or_none(name, s) is None:
             name += ":1"
-        page = explanation_html(explain(trace, name, symbolic=False, checks=False))
+        ex = explain(trace, name, symbolic=False, checks=False)
+        page = explanation_html(ex)
         _self_contained(page)
         assert _math_elements(page)
+        console = Console(width=100, file=io.StringIO(), color_system=None)
+        console.print(ExplanationView(ex, ascii=True))
+        assert console.file.getvalue().isascii()  # type: ignore[attr-defined]
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -143,6 +147,8 @@ def test_unseen_networks_explain_in_html_and_ascii(s: Any) -> None:
         console.print(ExplanationView(ex, ascii=True))
         text = console.file.getvalue()  # type: ignore[attr-defined]
         assert text.isascii(), [line for line in text.splitlines() if not line.isascii()][:3]
+        markdown = explanation_markdown(ex, ascii=True)
+        assert markdown.isascii(), [line for line in markdown.splitlines() if not line.isascii()][:3]
 
 
 def test_chinese_page() -> None:
@@ -155,3 +161,10 @@ def test_chinese_page() -> None:
     _self_contained(page)
     assert '<html lang="zh-CN">' in page and "链式法则" in page
     assert _math_elements(page)
+
+
+def test_a_graph_scenario_explains_in_html_as_a_page() -> None:
+    code, out = run("explain", "x", "-s", "graph_circuit", "--format", "html")
+    assert code == 0
+    _self_contained(out)
+    assert "∂f/∂x" in out

@@ -102,7 +102,8 @@ def explain(
     destination = prepare_output(output, force, inputs=[scenario])
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
-        return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
+        whole = standalone or fmt == "html"  # an HTML page is always a whole page
+        return cli_graph.explain(graph, target, fmt, whole, list_, no_checks, digits, ascii_, output, step, math)
     s = load_scenario(scenario)
     if list_:
         write_output(_name_list(s), destination)
