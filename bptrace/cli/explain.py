@@ -26,8 +26,9 @@ from bptrace.i18n import _
 if TYPE_CHECKING:
     from bptrace.model.scenario import Scenario
 
-FORMATS = ("terminal", "markdown", "latex", "json")
+FORMATS = ("terminal", "markdown", "latex", "html", "json")
 SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json"}
+SUFFIX_FORMATS.update({".html": "html", ".htm": "html"})
 
 
 def _pretty_printing(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,8 +56,9 @@ def _pretty_printing(command: Callable[..., Any]) -> Callable[..., Any]:
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="terminal (default; or from -o's suffix: .md, .tex, .json), markdown, latex (align* "
-    "fragment, needs amsmath) or json (the derivation as data).",
+    help="terminal (default; or from -o's suffix: .md, .tex, .html, .json), markdown, latex (align* "
+    "fragment, needs amsmath), html (a self-contained page, mathematics as MathML) or json (the "
+    "derivation as data).",
 )
 @click.option("--standalone", is_flag=True, help="With --format latex: a whole document, not a fragment.")
 @click.option("--list", "list_", is_flag=True, help="List every quantity name of the scenario, then exit.")
@@ -97,6 +99,7 @@ def explain(
         bptrace explain w5                          # the bundled Mazur scenario
         bptrace explain W1_1_1 -s scenarios/ng_shallow.yaml   # automatic names: W{layer}_{row}_{col}
         bptrace explain delta_h1 --format latex > delta_h1.tex
+        bptrace explain w5 -o w5.html                # a page with MathML, for a browser
         bptrace explain --list -s softmax_classifier     # every name you can explain
     """
     from pathlib import Path
@@ -119,7 +122,8 @@ def explain(
         return cli_rnn.explain(rnn, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
-        return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
+        whole = standalone or fmt == "html"  # an HTML page is always a whole page
+        return cli_graph.explain(graph, target, fmt, whole, list_, no_checks, digits, ascii_, output, step, math)
     s = load_scenario(scenario)
     if list_:
         write_output(_name_list(s), destination)
@@ -163,6 +167,10 @@ def explain(
         from bptrace.render.explain_latex import explanation_latex
 
         write_output(explanation_latex(explanation, standalone=standalone), destination)
+    elif fmt == "html":
+        from bptrace.render.explain_text import explanation_html
+
+        write_output(explanation_html(explanation), destination)
     else:
         import json
 

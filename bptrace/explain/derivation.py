@@ -15,7 +15,6 @@ names.parse (docs/quantities.md). SymPy and numpy are imported inside functions,
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,34 @@ from bptrace import functions
 from bptrace.display import Displayable
 from bptrace.engine import factors as chain_factors
 from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.formula import (
+    CHAIN,
+    DOT,
+    EQ,
+    MINUS,
+    PLUS,
+    TIMES,
+    Apply,
+    Const,
+    Deriv,
+    Dots,
+    Filled,
+    Frac,
+    Node,
+    Num,
+    Op,
+    Paren,
+    Pow,
+    Space,
+    SumOver,
+    Sym,
+    Text,
+    join,
+    latex_name,
+    node,
+    tex_words,
+)
+from bptrace.formula import Row as FRow
 from bptrace.functions import Formula, cancels_derivative
 from bptrace.i18n import N_, _, ngettext
 from bptrace.model import names
@@ -62,44 +89,15 @@ def frozen_words() -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Formulas written twice: Unicode text and LaTeX
+# Formulas: trees (bptrace/formula.py), written once and printed per format
 
 
-@dataclass(frozen=True)
-class Math:
-    """A formula written twice: Unicode text (terminal, Markdown) and LaTeX (documents)."""
-
-    text: str
-    latex: str
-
-    def __add__(self, other: Math | str) -> Math:
-        o = _m(other)
-        return Math(self.text + o.text, self.latex + o.latex)
-
-    def __radd__(self, other: str) -> Math:
-        o = _m(other)
-        return Math(o.text + self.text, o.latex + self.latex)
+Math = Node  # a formula of the derivation: `.text` (Unicode) and `.latex` print it
 
 
 def _m(x: Math | str) -> Math:
-    """Plain ASCII text is the same in both forms."""
-    return x if isinstance(x, Math) else Math(x, x)
-
-
-EQ = Math(" = ", " = ")
-TIMES = Math(" × ", r" \times ")
-DOT = Math("·", r" \cdot ")  # inside a product of names: δ_o1·w5
-CHAIN = Math(" · ", r" \cdot ")  # between the factors of the chain rule
-PLUS = Math(" + ", " + ")
-MINUS = Math(" − ", " - ")
-
-
-def join(items: list[Math], sep: Math | str) -> Math:
-    """items[0] sep items[1] sep …"""
-    out = Math("", "")
-    for k, item in enumerate(items):
-        out = out + (sep if k else "") + item
-    return out
+    """Words given as a str become Text."""
+    return node(x)
 
 
 def summed(items: list[Math], count: int | None = None) -> Math:
@@ -108,8 +106,7 @@ def summed(items: list[Math], count: int | None = None) -> Math:
     if count > MAX_TERMS and len(items) >= MAX_TERMS - 1:
         more = count - (MAX_TERMS - 1)
         words = _("{more} more").format(more=more)  # TRANSLATORS: the terms of a long sum not written out
-        skipped = Math(f"… ({words})", rf"\dots\ (\text{{{tex_words(words)}}})")
-        return join(items[: MAX_TERMS - 2] + [skipped, items[-1]], PLUS)
+        return join(items[: MAX_TERMS - 2] + [Dots(words), items[-1]], PLUS)
     return join(items, PLUS)
 
 
@@ -118,38 +115,6 @@ def _shown(items: list[Any]) -> list[Any]:
     if len(items) > MAX_TERMS:
         return items[: MAX_TERMS - 2] + items[-1:]
     return items
-
-
-_PREFIX = {"net": r"\mathrm{net}", "out": r"\mathrm{out}", "E": "E", "t": "t", "delta": r"\delta", "s": "s"}
-_GREEK = {"Delta": r"\Delta", "lambda": r"\lambda", "eta": r"\eta"}
-
-
-def latex_name(name: str) -> str:
-    """A vocabulary name in LaTeX: out_h1 -> \\mathrm{out}_{h1}, w5 -> w_{5}, E_total -> E_{\\mathrm{total}}."""
-    if name == "E_total":
-        return r"E_{\mathrm{total}}"
-    if name in _GREEK:
-        return _GREEK[name]
-    head, sep, rest = name.partition("_")
-    if sep and head in _PREFIX:
-        return f"{_PREFIX[head]}_{{{latex_name(rest) if '_' in rest else _escape(rest)}}}"
-    m = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
-    if m:
-        return f"{m.group(1)}_{{{m.group(2)}}}"
-    return r"\mathit{" + _escape(name) + "}"
-
-
-def _escape(text: str) -> str:
-    return text.replace("_", r"\_")
-
-
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%"}
-_TEX_SPECIAL.update({"_": r"\_", "^": r"\^{}", "~": r"\~{}"})
-
-
-def tex_words(text: str) -> str:
-    """Prose (English or its translation) for inside LaTeX's \\text{…}: the specials escaped, the rest kept."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 def words_around(template: str, name: str, latex: str) -> str:
@@ -163,6 +128,19 @@ def words_around(template: str, name: str, latex: str) -> str:
     )
 
 
+def words_formula(template: str, **formulas: Math) -> Math:
+    """A translated `template` with placeholders as a formula: its words as Text, each placeholder the formula."""
+    import string
+
+    parts: list[Math | str] = []
+    for literal, field_name, _spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append(literal)
+        if field_name is not None:
+            parts.append(formulas[field_name])
+    return FRow.of(*parts)
+
+
 def listed(items: list[str]) -> str:
     """h1, h2, h3 (Chinese: h1、h2、h3)."""
     return _(", ").join(items)  # TRANSLATORS: between the items of a list of names (h1, h2, h3)
@@ -170,41 +148,34 @@ def listed(items: list[str]) -> str:
 
 def var(name: str) -> Math:
     """A quantity by name: w5, out_h1, t_o1, E_total."""
-    return Math(name, latex_name(name))
+    return Sym(name)
 
 
 def partial(top: str, bottom: str) -> Math:
     """∂top/∂bottom."""
-    return Math(f"∂{top}/∂{bottom}", rf"\frac{{\partial {latex_name(top)}}}{{\partial {latex_name(bottom)}}}")
+    return Deriv(top, bottom)
 
 
 def delta(x: str) -> Math:
     """δ_x = ∂E/∂net_x."""
-    return Math(f"δ_{x}", rf"\delta_{{{_escape(x)}}}")
+    return Sym(f"delta_{x}")
 
 
 def number(x: float, digits: int, paren: bool = True) -> Math:
     """A number inside a formula (negative numbers in parentheses); LaTeX writes 1e-05 as 1 \\cdot 10^{-5}."""
-    text = num(x, digits)
-    latex = text
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        latex = rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
-    if paren and text.startswith("-"):
-        return Math(f"({text})", rf"\left({latex}\right)")
-    return Math(text, latex)
+    return Num(float(x), digits, paren)
 
 
 def _paren(x: Math) -> Math:
-    return Math(f"({x.text})", rf"\left({x.latex}\right)")
+    return Paren(x)
 
 
 def _frac(top: Math, bottom: Math) -> Math:
-    return Math(f"{top.text}/{bottom.text}", rf"\frac{{{top.latex}}}{{{bottom.latex}}}")
+    return Frac(top, bottom)
 
 
 def _sq(x: Math) -> Math:
-    return Math(f"{x.text}²", f"{{{x.latex}}}^{{2}}")
+    return Pow(x, Const("2"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -385,11 +356,7 @@ def explain(
 def _fill(formula: Formula, times: Math | None = None, **values: Math) -> Math:
     """A registry formula (bptrace.functions) with its placeholders filled by formulas, in text and LaTeX."""
     extra = {} if times is None else {"times": times}
-    both = {**values, **extra}
-    return Math(
-        formula.fill("unicode", **{k: v.text for k, v in both.items()}),
-        formula.fill("latex", **{k: v.latex for k, v in both.items()}),
-    )
+    return Filled(formula, tuple({**values, **extra}.items()))
 
 
 def loss_term_form(loss: str, t: Math, o: Math, n: int) -> Math:
@@ -407,7 +374,7 @@ def activation_definition(activation: str, out: Math, net: Math, slope: Math, ot
     symbol = activation_symbol(activation, net)
     form = activation_form(activation, net, slope, others)
     if form.text == symbol.text or activation == "linear":
-        return out + EQ + symbol + (EQ + form if activation == "linear" else Math("", ""))
+        return out + EQ + symbol + (EQ + form if activation == "linear" else FRow())
     return out + EQ + symbol + EQ + form
 
 
@@ -415,8 +382,8 @@ def activation_form(activation: str, net: Math, slope: Math, others: list[Math] 
     """f(net) written out: 1/(1 + e^(−net)), tanh(net), …; softmax written over the layer's nets `others`."""
     entry = functions.activation(activation)
     if not entry.elementwise and others is not None:
-        exps = [Math(f"e^{o.text}", f"e^{{{o.latex}}}") for o in others]
-        top = Math(f"e^{net.text}", f"e^{{{net.latex}}}")
+        exps: list[Math] = [Pow(Const("e"), o) for o in others]
+        top = Pow(Const("e"), net)
         return _frac(top, _paren(summed(exps)))
     return _fill(entry.definition, net=net, a=slope)
 
@@ -424,7 +391,7 @@ def activation_form(activation: str, net: Math, slope: Math, others: list[Math] 
 def activation_symbol(activation: str, net: Math) -> Math:
     """f(net) in one symbol: σ(net_o1)."""
     symbol = functions.activation(activation).symbol
-    return Math(symbol.unicode, symbol.latex) + _paren(net)
+    return Filled(symbol, ()) + _paren(net)
 
 
 def derivative_form(activation: str, out: Math, net: Math, slope: Math, times: Math = DOT) -> Math:
@@ -438,8 +405,8 @@ def derivative_numbers(activation: str, out: Math, net_value: float, net: Math, 
     if entry.pieces is not None:
         piece = _fill(entry.branch(net_value), TIMES, out=out, net=net, a=slope)
         if net_value > 0:
-            return piece + Math(f" (net = {net.text} > 0)", rf" \quad (\mathrm{{net}} = {net.latex} > 0)")
-        return piece + Math(f" (net = {net.text} ≤ 0)", rf" \quad (\mathrm{{net}} = {net.latex} \le 0)")
+            return piece + Text(" ") + Paren(Sym("net") + EQ + net + Op(">") + Const("0"))
+        return piece + Text(" ") + Paren(Sym("net") + EQ + net + Op("≤") + Const("0"))
     return derivative_form(activation, out, net, slope, TIMES)
 
 
@@ -584,15 +551,17 @@ class _Builder:
         total = summed(_shown(parts), len(parts))
         if reduce and self.m > 1 and self.s.reduction == "mean":
             return Row(
-                None, [Math(f"(1/{self.m})·", rf"\frac{{1}}{{{self.m}}}") + _paren(total)], math.fsum(values) / self.m
+                None,
+                [Frac(Const("1"), Const(str(self.m)), grouped=True) + DOT + _paren(total)],
+                math.fsum(values) / self.m,
             )
         return Row(None, [total], math.fsum(values))
 
     def batch_symbol(self, name: Math) -> Math:
         """(1/m)·Σ_s name, or Σ_s name, as the batch loss combines samples."""
         if self.s.reduction == "mean":
-            return Math("(1/m)·Σ_s ", r"\frac{1}{m}\sum_s ") + name
-        return Math("Σ_s ", r"\sum_s ") + name
+            return Frac(Const("1"), Sym("m"), grouped=True) + DOT + SumOver("s", name)
+        return SumOver("s", name)
 
     def describe(self, q: Quantity) -> str:
         s = self.s
@@ -633,21 +602,21 @@ class _Builder:
 
     # ---- the L2 penalty P = λ/(2m)·Σ W² (every weight, never a bias) ----
     def penalty_symbol(self) -> Math:
-        return Math("λ/(2m)·ΣW²", r"\frac{\lambda}{2m}\sum W^{2}")
+        return Frac(Sym("lambda"), Const("2") + Sym("m")) + DOT + SumOver("", _sq(Sym("W")))
 
     def penalty_step(self, weights: list[Any], value: float, title: str) -> Step:
         """P with its numbers: λ/(2m) × Σ W²."""
         total = math.fsum(float((w * w).sum()) for w in weights)
         row = Row(
             None,
-            [self.n(self.l2, False) + Math(f"/(2·{self.m})", rf"/(2 \cdot {self.m})") + TIMES + self.n(total)],
+            [self.n(self.l2, False) + Op("/") + Paren(Const("2") + DOT + Const(str(self.m))) + TIMES + self.n(total)],
             value,
         )
         return Step(
             "penalty",
-            Math("P", "P"),
+            Sym("P"),
             title,
-            [Math("P", "P") + EQ + self.penalty_symbol()],
+            [Sym("P") + EQ + self.penalty_symbol()],
             None,
             None,
             [row],
@@ -665,14 +634,14 @@ class _Builder:
     def term_symbols(self, x: str) -> Math:
         """½(t_o1 − out_o1)², …; max_margin: max(0, Δ + s_c − s)."""
         if self.mm:
-            return Math("max(0, Δ + s_c − s)", r"\max(0, \Delta + s_c - s)")
+            return Apply("max", (Const("0"), Sym("Delta") + PLUS + Sym("s_c") + MINUS + Sym("s")))
         return loss_term_form(self.s.loss, var(f"t_{x}"), var(f"out_{x}"), self.s.output_layer.size)
 
     def term_numbers(self, x: str, i: int, out: Any) -> Math:
         """The term of sample i with the numbers, from the output rows `out` (one row per forward pass)."""
         j = self.s.output_layer.neurons.index(x)
         if self.mm:
-            return Math("max", r"\max") + _paren(Math("0, ", "0, ") + self.hinge_numbers(i, out))
+            return Apply("max", (Const("0"), self.hinge_numbers(i, out)))
         return loss_term_form(self.s.loss, self.n(self.s.targets[i, j]), self.n(out[i, j]), self.s.output_layer.size)
 
     def hinge_numbers(self, i: int, out: Any) -> Math:
@@ -681,12 +650,10 @@ class _Builder:
         return self.n(self.s.margin, False) + PLUS + self.n(out[i + m, 0]) + MINUS + self.n(out[i, 0])
 
     def hinge_where(self, x: str) -> Math:
-        return Math(
+        return Text(
             _(",  s = out_{x} of the window x, s_c = out_{x} of the corrupt window x_c, Δ = {margin}").format(
                 x=x, margin=num(self.s.margin, self.digits)
-            ),
-            rf",\quad s = {latex_name('out_' + x)}(x),\ s_c = {latex_name('out_' + x)}(x_c),\ "
-            rf"\Delta = {self.n(self.s.margin).latex}",
+            )
         )
 
     def step_dE_dout_hinge(self, x: str, samples: list[int]) -> Step:
@@ -695,22 +662,23 @@ class _Builder:
         lt = self.trace.layers[-1]
         definition = [var(E) + EQ + self.term_symbols(x) + self.hinge_where(x)]
         when, otherwise = _(" if "), _("else ")  # TRANSLATORS: −1 if Δ + s_c − s > 0, else 0
-        closed = Math(
-            _("−1 (window x) or +1 (window x_c) if Δ + s_c − s > 0, else 0"),
-            r"\mp 1 \text{" + tex_words(when) + r"} \Delta + s_c - s > 0,\ \text{" + tex_words(otherwise) + "} 0",
-        )
+        closed = Text(_("−1 (window x) or +1 (window x_c) if Δ + s_c − s > 0, else 0"))
         rows = []
         for i in samples:
             k = i % m
-            sign = Math("−1", "-1") if i < m else Math("1", "1")
+            sign = Op("-") + Const("1") if i < m else Const("1")
             rows.append(
                 self.prow(
                     i,
                     [
                         sign
-                        + Math(when, r"\text{" + tex_words(when) + "}")
+                        + Text(when)
                         + self.hinge_numbers(k, lt.out)
-                        + Math(" > 0, " + otherwise + "0", r" > 0,\ \text{" + tex_words(otherwise) + "} 0")
+                        + Op(">")
+                        + Const("0")
+                        + Op(",")
+                        + Text(otherwise)
+                        + Const("0")
                     ],
                     float(lt.dE_dout[i, 0]),
                 )
@@ -810,7 +778,7 @@ class _Builder:
     def net_definition(self, x: str) -> Math:
         pairs, b = self.net_parts(x)
         terms = [var(w) + DOT + var(src) for w, src in pairs] + ([var(b)] if b else [])
-        return var(f"net_{x}") + EQ + (summed(_shown(terms), len(terms)) if terms else Math("0", "0"))
+        return var(f"net_{x}") + EQ + (summed(_shown(terms), len(terms)) if terms else Const("0"))
 
     def net_sympy(self, x: str) -> Any:
         pairs, b = self.net_parts(x)
@@ -952,9 +920,9 @@ class _Builder:
             + CHAIN
             + partial("net_k", f"out_{x}")
             + EQ
-            + Math("δ_k", r"\delta_k")
+            + Sym("delta_k")
             + DOT
-            + Math(f"w_k,{x}", rf"w_{{k,{_escape(x)}}}"),
+            + Sym(f"w_k,{x}"),
         ]
         rows = []
         for i in samples:
@@ -1053,9 +1021,9 @@ class _Builder:
         definition = [
             var(E)
             + EQ
-            + Math("Σ_k ", r"\sum_k ")
-            + term
-            + Math(",  ", r",\quad ")
+            + SumOver("k", term)
+            + Op(",")
+            + Space(1)
             + var("out_k")
             + EQ
             + activation_form("softmax", var("net_k"), self.n(0), nets)
@@ -1121,7 +1089,7 @@ class _Builder:
             closed: Math = var(src)
             rows = [self.prow(i, [var(src)], self.source_value(layer_index, p.col or 0, i)) for i in samples]
         else:
-            closed = Math("1", "1")
+            closed = Const("1")
             rows = [self.prow(i, [], 1.0) for i in samples]
         derivation = None
         if self.symbolic:
@@ -1253,7 +1221,7 @@ class _Builder:
         if self.mm and any(r.corrupt for r in rows) and ex.product_symbol.text.startswith("∂"):
             # a row is one window's share of ∂E_s/∂θ (the two windows' shares add up to ∂E_s/∂θ)
             share = _(" (one window's share)")
-            ex.product_symbol = ex.product_symbol + Math(share, r"\ \text{" + tex_words(share.strip()) + "}")
+            ex.product_symbol = ex.product_symbol + Text(share)
         mean = self.s.reduction == "mean"
         if not batch:
             ex.batch_title = _("Both windows of the sample (x and x_c)")
@@ -1279,9 +1247,7 @@ class _Builder:
         grad_sym = partial("E_total", p.name)
         per_sample = partial(E, p.name)
         if q.kind != "grad":
-            ex.symbol = (
-                var(q.name) if q.kind == "param" else Math(q.name.replace("+", "⁺"), latex_name(p.name) + "^{+}")
-            )
+            ex.symbol = var(q.name) if q.kind == "param" else Sym(p.name, "+")
         parts = chain_factors.parameter(self.trace, p)  # the factors of ∂E/∂θ: decided in engine/factors.py
         if parts.combine == "sum":
             neurons = list(layer.neurons)
@@ -1292,13 +1258,13 @@ class _Builder:
                 + EQ
                 + summed(sum_syms, len(neurons))
                 + EQ
-                + summed([delta(x) + DOT + Math("1", "1") for x in shown], len(neurons))
+                + summed([delta(x) + DOT + Const("1") for x in shown], len(neurons))
             ]
             deltas = Step(
                 "delta_X",
-                Math("δ_X", r"\delta_X"),
+                Sym("delta_X"),
                 _("error signal of each neuron {name} feeds").format(name=p.name),
-                [Math("δ_X", r"\delta_X") + EQ + partial(E, "net_X")],
+                [Sym("delta_X") + EQ + partial(E, "net_X")],
                 None,
                 None,
                 [],
@@ -1347,7 +1313,7 @@ class _Builder:
                 d = float(lt.delta[i, r])
                 last = ex.steps[-1].rows[0]
                 ex.notes.append(
-                    Math("(", "(")
+                    Text("(")
                     + delta(x)
                     + EQ
                     + partial(E, f"net_{x}")
@@ -1357,21 +1323,18 @@ class _Builder:
                     + self.n(lt.dout_dnet[i, r])
                     + EQ
                     + self.n(d)
-                    + Math(_(", so "), r",\ \text{" + tex_words(_("so")) + r"}\ ")
+                    + Text(_(", so "))
                     + per_sample
                     + EQ
                     + delta(x)
-                    + (DOT + last.stages[0] if last.stages else Math("", ""))
-                    + ")"
+                    + (DOT + last.stages[0] if last.stages else FRow())
+                    + Text(")")
                 )
             if p.layer == self.L and cancels_derivative(layer.activation, s.loss) and layer.activation != "softmax":
                 pair = _("{activation} with {loss}: ")
                 cancels = _("the loss cancels {f}")  # TRANSLATORS: {f} is f′, the derivative of the activation
                 ex.notes.append(
-                    Math(
-                        "(" + pair.format(activation=layer.activation, loss=s.loss),
-                        r"(\text{" + tex_words(pair.format(activation=layer.activation, loss=s.loss)) + "}",
-                    )
+                    Text("(" + pair.format(activation=layer.activation, loss=s.loss))
                     + partial(E, f"out_{x}")
                     + CHAIN
                     + partial(f"out_{x}", f"net_{x}")
@@ -1379,7 +1342,7 @@ class _Builder:
                     + var(f"out_{x}")
                     + MINUS
                     + var(f"t_{x}")
-                    + Math(", " + cancels.format(f="f′") + ")", r",\ " + words_around(cancels, "f", "f'") + ")")
+                    + Text(", " + cancels.format(f="f′") + ")")
                 )
         if batch and self.many:
             ex.chain.insert(0, grad_sym + EQ + self.batch_symbol(per_sample))
@@ -1390,7 +1353,7 @@ class _Builder:
             # E_total = data loss + λ/(2m)·Σ W², so ∂E_total/∂w = (data part) + (λ/m)·w
             theta = self.trace.value(p)
             part = self.l2 / self.m * theta
-            row = Row(None, [self.n(self.l2, False) + Math(f"/{self.m}", f"/{self.m}") + TIMES + self.n(theta)], part)
+            row = Row(None, [self.n(self.l2, False) + Op("/") + Const(str(self.m)) + TIMES + self.n(theta)], part)
             derivation = None
             if self.symbolic:
                 w = _sym(p.name)
@@ -1407,9 +1370,9 @@ class _Builder:
                     f"dP/d{p.name}",
                     partial("P", p.name),
                     _("the L2 penalty's part"),
-                    [Math("P", "P") + EQ + self.penalty_symbol()],
+                    [Sym("P") + EQ + self.penalty_symbol()],
                     derivation,
-                    Math(f"(λ/m)·{p.name}", rf"\frac{{\lambda}}{{m}} {latex_name(p.name)}"),
+                    Frac(Sym("lambda"), Sym("m"), grouped=True) + DOT + var(p.name),
                     [row],
                 )
             )
@@ -1425,21 +1388,14 @@ class _Builder:
         theta = self.trace.value(p)
         new = theta if frozen else theta - eta * batch_grad  # θ⁺ = θ − η·∂E/∂θ
         if frozen:
-            formula = (
-                Math(f"{p.name}⁺", latex_name(p.name) + "^{+}")
-                + EQ
-                + var(p.name)
-                + EQ
-                + self.n(theta, False)
-                + Math("   " + frozen_words(), r"\quad\text{" + tex_words(frozen_words()) + "}")
-            )
+            formula = Sym(p.name, "+") + EQ + var(p.name) + EQ + self.n(theta, False) + Space(3) + Text(frozen_words())
         else:
             formula = (
-                Math(f"{p.name}⁺", latex_name(p.name) + "^{+}")
+                Sym(p.name, "+")
                 + EQ
                 + var(p.name)
                 + MINUS
-                + Math("η", r"\eta")
+                + Sym("eta")
                 + DOT
                 + grad_sym
                 + EQ
@@ -1477,17 +1433,17 @@ class _Builder:
             if n <= MAX_HISTORY - 2 or n > steps - 2:
                 if current.frozen(p):  # update_biases: false — the value is carried over, not updated
                     not_updated = _("(not updated)")
-                    kept = Math(f"@{n - 1}  {not_updated}", f"@{n - 1}" + r"\quad\text{" + tex_words(not_updated) + "}")
+                    kept = Op("@") + Const(str(n - 1)) + Space(2) + Text(not_updated)
                     stages = [var(p.name) + kept]
                 else:
                     stages = [
                         var(p.name)
-                        + Math(f"@{n - 1}", f"@{n - 1}")
+                        + (Op("@") + Const(str(n - 1)))
                         + MINUS
-                        + Math("η", r"\eta")
+                        + Sym("eta")
                         + DOT
                         + partial("E_total", p.name)
-                        + Math(f"@{n - 1}", f"@{n - 1}"),
+                        + (Op("@") + Const(str(n - 1))),
                         self.n(theta, False) + MINUS + self.n(self.s.learning_rate) + TIMES + self.n(grad),
                     ]
                 rows.append(Row(None, stages, new, step=n))
@@ -1504,20 +1460,15 @@ class _Builder:
 
         s = self.s
         steps = q.steps or 1
-        ex.symbol = Math(q.name, r"E_{\mathrm{total}}" + f"@{steps}")
+        ex.symbol = Sym("E_total") + Op("@") + Const(str(steps))
         lts = self.trace.layers
         params = s.parameters()
         shown = _shown(params)
         upd = Step(
             "θ+",
-            Math("θ⁺", r"\theta^{+}"),
+            Sym("theta", "+"),
             _("every parameter after the first update"),
-            [
-                Math(
-                    "θ⁺ = θ − η·∂E_total/∂θ",
-                    r"\theta^{+} = \theta - \eta \cdot \frac{\partial E_{\mathrm{total}}}{\partial \theta}",
-                )
-            ],
+            [Sym("theta", "+") + EQ + Sym("theta") + MINUS + Sym("eta") + DOT + Deriv("E_total", "theta")],
             None,
             None,
             [],
@@ -1527,10 +1478,10 @@ class _Builder:
             new = self.trace.new_value(p)
             if self.trace.frozen(p):
                 not_updated = _("(not updated)")
-                formula = var(p.name) + Math("  " + not_updated, r"\quad\text{" + tex_words(not_updated) + "}")
+                formula = var(p.name) + Space(2) + Text(not_updated)
                 stages: list[Math] = []
             else:
-                formula = var(p.name) + MINUS + Math("η", r"\eta") + DOT + partial("E_total", p.name)
+                formula = var(p.name) + MINUS + Sym("eta") + DOT + partial("E_total", p.name)
                 stages = [
                     self.n(self.trace.value(p), False)
                     + MINUS
@@ -1538,9 +1489,7 @@ class _Builder:
                     + TIMES
                     + self.n(self.trace.grad(p))
                 ]
-            upd.terms.append(
-                Term(f"{p.name}+", Math(f"{p.name}⁺", latex_name(p.name) + "^{+}"), formula, [Row(None, stages, new)])
-            )
+            upd.terms.append(Term(f"{p.name}+", Sym(p.name, "+"), formula, [Row(None, stages, new)]))
         _nets, outs = forward(s, [lt.new_weights for lt in lts], [lt.new_biases for lt in lts])
         terms_after, _total = batch_loss(s, outs[-1])
         out_layer = s.output_layer
@@ -1575,7 +1524,7 @@ class _Builder:
             )
         )
         ex.steps = [upd, fwd]
-        ex.chain = [Math("E_total@1 = E_total(θ⁺)", r"E_{\mathrm{total}}@1 = E_{\mathrm{total}}(\theta^{+})")]
+        ex.chain = [Sym("E_total") + Op("@") + Const("1") + EQ + Sym("E_total") + Paren(Sym("theta", "+"))]
         self.finish_product(ex, rows, batch)
         if self.l2:
             from bptrace.engine.step import penalty as l2_penalty
@@ -1586,19 +1535,15 @@ class _Builder:
                 self.penalty_step(new_weights, after_penalty, _("the L2 penalty, with the updated weights"))
             )
             data_loss = _("the data loss")
-            ex.chain[0] = ex.chain[0] + Math(f" ({data_loss} + P)", r"\ (\text{" + tex_words(data_loss) + "} + P)")
+            ex.chain[0] = ex.chain[0] + Text(" ") + Paren(Text(data_loss) + PLUS + Sym("P"))
             self.add_penalty(ex, ex.value, after_penalty)
         # the trace's own loss after the update (with the L2 penalty, if any) against the loss before it
         ex.notes.append(
-            Math(
+            Text(
                 _("before the update E_total = {before}; change {change}").format(
                     before=num(self.trace.loss, self.digits),
                     change=num(self.trace.loss_after - self.trace.loss, self.digits),
-                ),
-                r"\text{"
-                + tex_words(_("before the update "))
-                + r"}E_{\mathrm{total}} = "
-                + self.n(self.trace.loss).latex,
+                )
             )
         )
         if steps > 1:
@@ -1622,14 +1567,10 @@ class _Builder:
             return
         d = self.trace.layers[layer_index - 1].delta[samples[0], r]
         ex.notes.append(
-            Math(
+            Text(
                 _("its effect on the loss: ∂{E}/∂net_{x} = δ_{x} = {value} (bptrace explain delta_{x})").format(
                     E=self.E, x=x, value=num(d, self.digits)
-                ),
-                r"\text{"
-                + tex_words(_("its effect on the loss: "))
-                + "} "
-                + rf"\delta_{{{_escape(x)}}} = {self.n(d).latex}",
+                )
             )
         )
 
@@ -1762,7 +1703,7 @@ class _Builder:
         ex.paths, ex.path_count = self.paths_from(f"net_{x}")
         step = self.step_dout_dnet(x, samples)
         ex.steps = [step]
-        ex.chain = [step.symbol + EQ + (step.closed_form or Math("", ""))]
+        ex.chain = [step.symbol + EQ + (step.closed_form or FRow())]
         self.finish_product(ex, step.rows, batch)
 
     def ex_delta(self, q: Quantity, ex: Explanation, samples: list[int], batch: bool) -> None:
@@ -1807,12 +1748,11 @@ class _Builder:
             rows.append(self.prow(i, [join([self.n(v) for v in values], TIMES)], math.prod(values)))
         self.finish_product(ex, rows, batch)
         ex.notes.append(
-            Math(
+            Text(
                 _(
                     "one of the terms of ∂E/∂out_{j}, the sum over the paths through the layer above "
                     "(bptrace explain dE/dout_{j})"
-                ).format(j=j),
-                r"\text{" + tex_words(_("one term of the sum over paths")) + "}",
+                ).format(j=j)
             )
         )
 
@@ -1823,14 +1763,9 @@ class _Builder:
         ex.path_count = 1
         step = self.step_factor(x, p, samples)
         ex.steps = [step]
-        ex.chain = [step.symbol + EQ + (step.closed_form or Math("", ""))]
+        ex.chain = [step.symbol + EQ + (step.closed_form or FRow())]
         self.finish_product(ex, step.rows, batch)
-        ex.notes.append(
-            Math(
-                _("the last factor of ∂E/∂{name} (bptrace explain {name})").format(name=p.name),
-                words_around(_("the last factor of the gradient of {name}"), "name", latex_name(p.name)),
-            )
-        )
+        ex.notes.append(Text(_("the last factor of ∂E/∂{name} (bptrace explain {name})").format(name=p.name)))
 
     # ---- independent checks ----
     def checks_param(self, p: Parameter, sample: int | None, grad: float) -> list[Check]:

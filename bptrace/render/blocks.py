@@ -1,12 +1,16 @@
-"""The document model every format renders: paragraphs and tables of text (terminal, Markdown, LaTeX, HTML).
+"""The document model every format renders: paragraphs and tables of text (terminal, Markdown, LaTeX, HTML),
+and a derivation's lines of words and formula trees (bptrace/formula.py).
 
-Layouts (render/layout.py for a trace, render/notation.py, the class view, the verification) build these;
-printers (render/terminal.py, markdown.py, latex.py, html.py) only display them.
+Layouts (render/layout.py for a trace, render/notation.py, the class view, the verification, explain's
+render/explain_text.py) build these; printers (render/terminal.py, markdown.py, latex.py, html.py) only
+display them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from bptrace.formula import Node
 
 
 @dataclass
@@ -38,17 +42,62 @@ class Para:
     style: str = ""
 
 
-Block = Grid | Para
+@dataclass
+class MathPara:
+    """A line of a derivation: words (str, already translated) and formulas (formula trees) side by side.
+
+    role: 'title' (the document's heading), 'heading' (a section's), 'result' (the value derived),
+    'math' (a formula line), 'text' (words) or 'note'. Each printer prints every formula in its own form:
+    Unicode or ASCII text, LaTeX, $…$ in Markdown, MathML in HTML."""
+
+    parts: list[str | Node]
+    role: str = "math"
+
+
+@dataclass
+class Preformatted:
+    """A block laid out in fixed-width characters (SymPy's 2-D derivative), in Unicode and in ASCII; the same
+    mathematics as LaTeX (documents) and MathML (HTML)."""
+
+    text: str
+    ascii: str
+    latex: str = ""
+    mathml: str = ""
+
+
+@dataclass
+class CheckRow:
+    """One independent value beside the derivation's: how it was found, the value, whether it agrees."""
+
+    method: str
+    value: float
+    ok: bool | None  # None: the value being checked
+    detail: str
+
+
+@dataclass
+class Checks:
+    """A derivation's checks, the values at `digits` significant digits."""
+
+    rows: list[CheckRow]
+    digits: int
+
+
+Block = Grid | Para | MathPara | Preformatted | Checks
 
 
 def texts(blocks: list[Block]) -> list[str]:
-    """Every text of the blocks (titles, headers, cells, captions, paragraphs): what a printer must be able
-    to typeset (render/latex.py chooses xelatex when one of them is Chinese)."""
+    """Every text of the blocks (titles, headers, cells, captions, paragraphs, a derivation's words): what a
+    printer must be able to typeset (render/latex.py chooses xelatex when one of them is Chinese)."""
     out: list[str] = []
     for block in blocks:
         if isinstance(block, Grid):
             out += [block.title, block.caption, *(c.header for c in block.columns)]
             out += [cell for row in block.rows for cell in row]
-        else:
+        elif isinstance(block, Para | Preformatted):
             out.append(block.text)
+        elif isinstance(block, MathPara):
+            out += [part for part in block.parts if isinstance(part, str)]
+        else:
+            out += [text for row in block.rows for text in (row.method, row.detail)]
     return out

@@ -1,26 +1,28 @@
-"""Explanation -> terminal (rich) and Markdown. Displays only: every number and formula comes from explain.py.
+"""Explanation -> the document model (render/blocks.py): the layout of a derivation, which every printer
+displays (terminal, Markdown, LaTeX, HTML). Displays only: every number and formula comes from
+explain/derivation.py.
 
-Both forms share one layout (`sections`): a list of sections, each a list of lines with a role
-(text, math, pretty SymPy block, note, check). The terminal styles the roles; Markdown puts the
-mathematics in fenced blocks and the checks in a table.
+`explanation_blocks` lays it out: a heading per section, its lines of words and formula trees
+(`MathPara`), SymPy's derivatives (`Preformatted`), the checks (`Checks`). render/terminal.py styles
+them for the terminal, render/markdown.py writes Markdown, render/html.py a page with MathML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bptrace.fmt import num, to_ascii
+from bptrace.fmt import num
+from bptrace.formula import EQ, Const, Num, Op, Sym, Text, eq, join
 from bptrace.i18n import N_, _
+from bptrace.render.blocks import Block, CheckRow, Checks, Column, Grid, MathPara, Preformatted
+from bptrace.render.terminal import DerivationView
 
 if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderResult
+    from bptrace.explain.derivation import Check, Derivation, Explanation, Math, Row, Step
 
-    from bptrace.explain.derivation import Check, Explanation, Math, Row, Step
-
-ARROW = " ──► "
-INDENT = "  "
+ARROW_OP = Op("──►")  # between the quantities of a path to E_total
 
 # TRANSLATORS: a formula with the numbers substituted, e.g. "∂E_total/∂w5 = 0.74 × 0.19 = 0.14". The English
 # shows it bare; a translation may lead it in as a textbook does (Chinese: 代入数值得 {substituted}).
@@ -31,7 +33,7 @@ FURTHER = N_("{further_formula}")
 
 @dataclass
 class Line:
-    """One line of a section: `role` is text, math, pretty (a SymPy block), note, ok or bad."""
+    """One line of a section as text (`sections`): `role` is text, math, pretty (a SymPy block) or note."""
 
     text: str
     role: str = "math"
@@ -44,74 +46,109 @@ class Section:
     checks: list[Check] = field(default_factory=list)
 
 
+def explanation_blocks(ex: Explanation, summary: bool = False) -> list[Block]:
+    """The explanation in the document model (render/blocks.py), in reading order: a heading per section,
+    its lines of words and formula trees, SymPy's derivatives, the checks. `summary` adds the table of the
+    factors at the end (the documents: Markdown, HTML)."""
+    blocks = list(_Writer(ex).all())
+    factors = [(s.symbol, s.rows[0].value) for s in ex.steps if len(s.rows) == 1]
+    if summary and len(factors) > 1:
+        grid = Grid("", [Column(_("factor"), "name"), Column(_("value"), "num")])
+        grid.rows = [[_unicode(name), num(value, ex.digits)] for name, value in factors]
+        blocks += [MathPara([_("Factors")], "heading"), grid]
+    return blocks
+
+
+def _unicode(node: Math) -> str:
+    from bptrace.formula import unicode
+
+    return unicode(node)
+
+
 def sections(ex: Explanation, ascii: bool = False) -> list[Section]:
-    """The explanation as titled sections of lines, in reading order."""
-    v = _Writer(ex, ascii)
-    return list(v.all())
+    """The explanation as titled sections of lines of text, in reading order (each formula printed in
+    Unicode, or ASCII with `ascii`)."""
+    from bptrace.render.terminal import math_text
+
+    out: list[Section] = []
+    for block in explanation_blocks(ex):
+        if isinstance(block, MathPara) and block.role in ("title", "heading"):
+            out.append(Section(math_text(block.parts, ascii)))
+        elif isinstance(block, MathPara):
+            out[-1].lines.append(Line(math_text(block.parts, ascii), block.role))
+        elif isinstance(block, Preformatted):
+            out[-1].lines.append(Line(block.ascii if ascii else block.text, "pretty"))
+        elif isinstance(block, Checks):
+            out[-1].checks = list(ex.checks)
+    return out
+
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Part: TypeAlias = "Math | str"
 
 
 class _Writer:
-    def __init__(self, ex: Explanation, ascii: bool) -> None:
+    def __init__(self, ex: Explanation) -> None:
         self.ex = ex
-        self.ascii = ascii
 
-    def t(self, text: str) -> str:
-        return to_ascii(text) if self.ascii else text
+    def n(self, x: float) -> Math:
+        return Num(float(x), self.ex.digits, paren=False)
 
-    def n(self, x: float) -> str:
-        return num(x, self.ex.digits)
-
-    def m(self, math: Math) -> str:
-        return self.t(math.text)
-
-    def row(self, symbol: Math | None, row: Row, substituted: bool = False) -> str:
+    def row(self, symbol: Math | None, row: Row, substituted: bool = False) -> list[Part]:
         """symbol = stage = stage = value, with the sample first when there are several; `substituted`: a
         formula's numbers (a translation may lead it in: 代入数值得 …)."""
-        parts = ([self.m(symbol)] if symbol is not None else []) + [self.m(s) for s in row.stages] + [self.n(row.value)]
-        text = " = ".join(p for k, p in enumerate(parts) if k == 0 or p != parts[k - 1])  # no "1 = 1"
+        parts = ([symbol] if symbol is not None else []) + list(row.stages) + [self.n(row.value)]
+        texts = [_unicode(p) for p in parts]
+        formula = eq(*(p for k, p in enumerate(parts) if k == 0 or texts[k] != texts[k - 1]))  # no "1 = 1"
         if row.sample is None:
-            return _(SUBSTITUTED).format(substituted=text) if substituted else text
+            return _parts(_(SUBSTITUTED), substituted=formula) if substituted else [formula]
         if row.corrupt:  # a sample's row: its numbers (Chinese: 对样本 2，代入数值得 …)
-            return _("sample {k}, x_c: {substituted}").format(k=row.sample, substituted=text)
-        return _("sample {k}: {substituted}").format(k=row.sample, substituted=text)
+            return _parts(_("sample {k}, x_c: {substituted}"), k=str(row.sample), substituted=formula)
+        return _parts(_("sample {k}: {substituted}"), k=str(row.sample), substituted=formula)
 
-    def all(self) -> Iterator[Section]:
+    def all(self) -> Iterator[Block]:
         ex = self.ex
-        yield Section(self.t(ex.title), [Line(self.m(ex.symbol) + " = " + self.n(ex.value), "result")])
+        yield MathPara([ex.title], "title")
+        yield MathPara([eq(ex.symbol, self.n(ex.value))], "result")
         if ex.paths:
-            yield self.where()
+            yield from self.where()
         if ex.chain:
-            chain = [self.m(c) for c in ex.chain]
-            yield Section(
-                ex.chain_title,
-                [Line(c if k == 0 else _(FURTHER).format(further_formula=c)) for k, c in enumerate(chain)],
-            )
+            yield MathPara([ex.chain_title], "heading")
+            for k, c in enumerate(ex.chain):
+                yield MathPara([c] if k == 0 else _parts(_(FURTHER), further_formula=c))
         for k, step in enumerate(ex.steps, start=1):
-            yield self.step(k, step)
+            yield from self.step(k, step)
         if ex.product_formula is not None or (ex.batch is not None and len(ex.steps) > 1):
-            yield self.product()
+            yield from self.product()
         elif ex.batch is not None:
-            yield Section(self.batch_title(), [Line(self.row(ex.batch_symbol, ex.batch, substituted=True))])
+            yield MathPara([ex.batch_title], "heading")
+            yield MathPara(self.row(ex.batch_symbol, ex.batch, substituted=True))
         if ex.penalty is not None:
-            yield Section(_("With the L2 penalty"), [Line(self.row(ex.batch_symbol, ex.penalty))])
+            yield MathPara([_("With the L2 penalty")], "heading")
+            yield MathPara(self.row(ex.batch_symbol, ex.penalty))
         if ex.update is not None:
             u = ex.update
-            eta = "eta" if self.ascii else "η"
-            yield Section(
-                _("Update ({equation})").format(equation=f"{eta} = {self.n(u.learning_rate)}"),
-                [Line(self.m(u.formula))],
-            )
+            equation = eq(Sym("eta"), self.n(u.learning_rate))
+            yield MathPara(_parts(_("Update ({equation})"), equation=equation), "heading")
+            yield MathPara([u.formula])
         if ex.history:
-            yield self.history()
+            yield from self.history()
         if ex.checks:
-            yield Section(_("Checks"), checks=ex.checks)
+            yield MathPara([_("Checks")], "heading")
+            rows = [CheckRow(c.method, c.value, c.ok, c.detail) for c in ex.checks]
+            yield Checks(rows, max(ex.digits + 3, 12))
         if ex.notes:
-            yield Section(_("Notes"), [Line(self.m(n), "note") for n in ex.notes])
+            yield MathPara([_("Notes")], "heading")
+            for note in ex.notes:
+                yield MathPara([note], "note")
 
-    def where(self) -> Section:
+    def where(self) -> Iterator[Block]:
         ex = self.ex
-        arrow = self.t(ARROW)
-        lines = [Line(arrow.join(self.t(node) for node in path)) for path in ex.paths]
+        yield MathPara(_parts(_("Where {name} sits"), name=Sym(ex.paths[0][0])), "heading")
+        for path in ex.paths:
+            yield MathPara([join([Sym(node) for node in path], ARROW_OP)])
         count = ex.path_count
         if count > len(ex.paths):
             note = _("{shown} of {count} paths shown").format(shown=len(ex.paths), count=count)
@@ -125,249 +162,109 @@ class _Writer:
             note += _("; taken by both windows, x and x_c, of the sample")
         elif ex.samples > 1 and ex.sample is None:
             note += _("; the same for each of the {m} samples").format(m=ex.samples)
-        lines.append(Line(_("({note})").format(note=note), "note"))
-        return Section(_("Where {name} sits").format(name=self.t(ex.paths[0][0])), lines)
+        yield MathPara([_("({note})").format(note=note)], "note")
 
-    def step(self, k: int, step: Step) -> Section:
-        sec = Section(_("{k}. {symbol}  ({title})").format(k=k, symbol=self.m(step.symbol), title=self.t(step.title)))
-        sec.lines += [Line(self.m(d)) for d in step.definition]
+    def step(self, k: int, step: Step) -> Iterator[Block]:
+        title = _parts(_("{k}. {symbol}  ({title})"), k=str(k), symbol=step.symbol, title=step.title)
+        yield MathPara(title, "heading")
+        for line in step.definition:
+            yield MathPara([line])
         d = step.derivative
         if d is not None:
-            sec.lines.append(Line(_("derived by SymPy:"), "text"))
-            sec.lines.append(Line(d.pretty_ascii if self.ascii else d.pretty, "pretty"))
+            yield MathPara([_("derived by SymPy:")], "text")
+            yield Preformatted(d.pretty, d.pretty_ascii, d.of.latex + " = " + d.latex, _sympy_mathml(d))
             if step.closed_form is not None:
                 verdict = {
                     True: _(" ✓ equals SymPy's at these numbers"),
                     False: _(" ✗ differs from SymPy's"),
                     None: "",
                 }[d.agrees]
-                equation = f"{step.symbol.text} = {step.closed_form.text}"
-                sec.lines.append(
-                    Line(self.t(_("closed form: {equation}{verdict}").format(equation=equation, verdict=verdict)))
-                )
+                equation = eq(step.symbol, step.closed_form)
+                yield MathPara(_parts(_("closed form: {equation}{verdict}"), equation=equation, verdict=verdict))
         elif step.closed_form is not None:
-            sec.lines.append(Line(self.t(f"{step.symbol.text} = {step.closed_form.text}")))
+            yield MathPara([eq(step.symbol, step.closed_form)])
         for k, term in enumerate(step.terms):
             if step.omitted_terms and k == len(step.terms) - 1:
-                sec.lines.append(Line(_("… {n} more, each the same way").format(n=step.omitted_terms), "note"))
+                yield MathPara([_("… {n} more, each the same way").format(n=step.omitted_terms)], "note")
             for row in term.rows:
-                sec.lines.append(Line(self.row(term.symbol + " = " + term.formula, row, substituted=True)))
+                yield MathPara(self.row(eq(term.symbol, term.formula), row, substituted=True))
             if term.derivative is not None:
-                derivative = f"{term.derivative.of.text} = {term.derivative.sympy}"
-                sec.lines.append(
-                    Line(self.t("    " + _("({derivative}, derived by SymPy)").format(derivative=derivative)), "note")
-                )
+                derivative = eq(term.derivative.of, Text(term.derivative.sympy))
+                yield MathPara(["    ", *_parts(_("({derivative}, derived by SymPy)"), derivative=derivative)], "note")
         for row in step.rows:
-            sec.lines.append(Line(self.row(step.symbol, row, substituted=True)))
-        sec.lines += [Line(self.t(note), "note") for note in step.notes]
-        return sec
+            yield MathPara(self.row(step.symbol, row, substituted=True))
+        for note in step.notes:
+            yield MathPara([note], "note")
 
-    def batch_title(self) -> str:
-        return self.ex.batch_title
-
-    def product(self) -> Section:
+    def product(self) -> Iterator[Block]:
         ex = self.ex
-        sec = Section(_("Product") if ex.kind not in ("E_total", "after") else _("Sum"))
+        yield MathPara([_("Product") if ex.kind not in ("E_total", "after") else _("Sum")], "heading")
         if ex.product_formula is not None:
-            sec.lines.append(Line(self.m(ex.product_symbol) + " = " + self.m(ex.product_formula)))
+            yield MathPara([eq(ex.product_symbol, ex.product_formula)])
         for row in ex.product:
-            sec.lines.append(Line(self.row(ex.product_symbol, row, substituted=True)))
+            yield MathPara(self.row(ex.product_symbol, row, substituted=True))
         if ex.batch is not None:
-            sec.lines.append(Line(_("{title}:").format(title=self.batch_title()), "text"))
-            sec.lines.append(Line(self.row(ex.batch_symbol, ex.batch, substituted=True)))
-        return sec
+            yield MathPara([_("{title}:").format(title=ex.batch_title)], "text")
+            yield MathPara(self.row(ex.batch_symbol, ex.batch, substituted=True))
 
-    def history(self) -> Section:
+    def history(self) -> Iterator[Block]:
         ex = self.ex
-        sec = Section(_("Step by step"))
+        yield MathPara([_("Step by step")], "heading")
         name = ex.target.split("@")[0]
         for k, row in enumerate(ex.history):
             if ex.history_omitted and k == len(ex.history) - 2:
-                sec.lines.append(Line(_("… {n} steps not shown").format(n=ex.history_omitted), "note"))
-            label = f"{name}@{row.step}"
-            sec.lines.append(Line(self.t(" = ".join([label] + [s.text for s in row.stages] + [self.n(row.value)]))))
-        return sec
+                yield MathPara([_("… {n} steps not shown").format(n=ex.history_omitted)], "note")
+            label = Sym(name) + Op("@") + Const(str(row.step))
+            yield MathPara([eq(label, *row.stages, self.n(row.value))])
+
+
+def _parts(template: str, **values: Part) -> list[Part]:
+    """A translated template's words and, for each placeholder, its value (a formula or words)."""
+    import string
+
+    parts: list[Part] = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append(literal)
+        if name is not None:
+            parts.append(values[name])
+    return parts
+
+
+def _sympy_mathml(d: Derivation) -> str:
+    """SymPy's derivative as presentation MathML (for HTML): ∂…/∂… = the expression."""
+    from sympy.printing.mathml import MathMLPresentationPrinter
+
+    from bptrace.formula import mathml_body
+
+    try:
+        rhs = MathMLPresentationPrinter({"mul_symbol": "dot"}).doprint(d.expr)
+    except Exception:  # noqa: BLE001 - a form SymPy cannot print as MathML: its text instead
+        return ""
+    import html
+    import re
+
+    # HTML's named entities (&ExponentialE;) as the characters themselves: the MathML is also well-formed XML
+    keep = {"lt", "gt", "amp", "quot", "apos"}
+    rhs = re.sub(r"&([A-Za-z]+);", lambda m: m.group(0) if m.group(1) in keep else html.unescape(m.group(0)), rhs)
+    return mathml_body(d.of + EQ, rhs, alttext=_unicode(d.of) + " = " + d.sympy, display=False)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Terminal
 
-STYLES = {"result": "bold", "text": "", "math": "", "pretty": "cyan", "note": "dim"}
 
-
-class ExplanationView:
-    """A rich renderable of an Explanation; `ascii` writes d, delta, sigma instead of ∂, δ, σ."""
+class ExplanationView(DerivationView):
+    """A rich renderable of an Explanation (render/terminal.py prints its blocks); `ascii` writes d, delta,
+    sigma instead of ∂, δ, σ."""
 
     def __init__(self, explanation: Explanation, ascii: bool = False) -> None:
         self.explanation = explanation
-        self.ascii = ascii
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from rich.cells import cell_len
-        from rich.text import Text
-
-        for k, sec in enumerate(sections(self.explanation, self.ascii)):
-            title_style = "bold underline" if k == 0 else "bold"
-            if _wide(sec.title) and cell_len(sec.title) > options.max_width:
-                yield from _wrapped(sec.title, options.max_width, title_style, "", "")
-            else:
-                yield Text(sec.title, style=title_style)
-            for line in sec.lines:
-                style = STYLES.get(line.role, "")
-                for part in line.text.split("\n"):
-                    if line.role == "pretty":
-                        yield Text(INDENT + part, style=style, no_wrap=True, overflow="ignore")
-                    else:
-                        yield from _hanging(part, options.max_width, style)
-            if sec.checks:
-                yield from self.checks(sec.checks, options.max_width)
-            yield Text("")
-
-    def checks(self, checks: list[Check], max_width: int | None = None) -> Iterator[Any]:
-        from rich.cells import cell_len
-        from rich.text import Text
-
-        width = max(cell_len(c.method) for c in checks)
-        digits = max(self.explanation.digits + 3, 12)
-        for c in checks:
-            mark = {True: "✓", False: "✗", None: " "}[c.ok]
-            style = {True: "green", False: "bold red", None: ""}[c.ok]
-            method = c.method + " " * (width - cell_len(c.method))  # a Chinese character is two cells wide
-            line = Text(INDENT + method + "  " + num(c.value, digits).rjust(digits + 6) + "  ")
-            line.append(to_ascii(mark) if self.ascii else mark, style=style)
-            detail = to_ascii(c.detail) if self.ascii else c.detail
-            if max_width is not None and _wide(detail) and cell_len(line.plain) + 2 + cell_len(detail) > max_width:
-                # Chinese: the detail wraps between characters (never inside a number or a name), indented
-                first, *rest = _breaks(detail, max_width - cell_len(line.plain) - 2, max_width - len(INDENT * 3))
-                line.append("  " + first, style="dim")
-                yield line
-                for more in rest:
-                    yield Text(INDENT * 3 + more, style="dim")
-                continue
-            line.append("  " + detail, style="dim")
-            yield line
-
-
-def _hanging(text: str, width: int, style: str) -> Iterator[Any]:
-    """A line that does not fit is broken before its ' = ' (a new line '= …', indented) rather than anywhere;
-    a piece still too wide wraps at its spaces, indented under itself (a number is never broken)."""
-    from rich.cells import cell_len
-    from rich.table import Table
-    from rich.text import Text
-
-    pieces = text.split(" = ")
-    lines = [pieces[0]]
-    for piece in pieces[1:]:
-        indent = INDENT if len(lines) == 1 else INDENT * 2
-        if cell_len(indent + lines[-1] + " = " + piece) <= width:
-            lines[-1] += " = " + piece
-        else:
-            lines.append("= " + piece)
-    for k, line in enumerate(lines):
-        indent = INDENT * (1 if k == 0 else 2)
-        if cell_len(indent + line) <= width:
-            yield Text(indent + line, style=style)
-            continue
-        if _wide(line):  # Chinese wraps between its characters, not only at spaces
-            yield from _wrapped(line, width, style, indent, INDENT * 2)
-            continue
-        grid = Table.grid()
-        grid.add_column(width=len(indent))
-        grid.add_column(overflow="fold")  # folds only a piece wider than the whole terminal
-        grid.add_row("", Text(line, style=style))
-        yield grid
-
-
-def _wide(text: str) -> bool:
-    """Whether `text` has wide (Chinese) characters: then it wraps by _breaks."""
-    import unicodedata
-
-    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
-
-
-def _wrapped(text: str, width: int, style: str, first: str, then: str) -> Iterator[Any]:
-    """`text` in lines of at most `width` cells: the first indented by `first`, the others by `then`."""
-    from rich.text import Text
-
-    parts = _breaks(text, width - len(first), width - len(then))
-    for k, part in enumerate(parts):
-        yield Text((first if k == 0 else then) + part, style=style)
-
-
-_NO_BREAK_BEFORE = set("，。、；：？！）》」』”’…,.;:?!)]}")
-_NO_BREAK_AFTER = set("（《「『“‘([{")
-
-
-def _breaks(text: str, first: int, then: int) -> list[str]:
-    """`text` cut into lines of at most `first` cells (the first line) and `then` (the others).
-
-    A line breaks at a space or next to a wide (Chinese) character, but never inside a run of other
-    characters (a number, a name, a formula without spaces), never before a closing punctuation mark or
-    after an opening one. A run wider than a whole line (none in bptrace's output) is cut where it must be.
-    """
-    import unicodedata
-
-    from rich.cells import cell_len
-
-    atoms: list[str] = []  # a wide character, a run of spaces, or a run of other characters
-    for ch in text:
-        kind = "space" if ch == " " else "wide" if unicodedata.east_asian_width(ch) in "WF" else "other"
-        if atoms and kind != "wide" and _kind(atoms[-1]) == kind:
-            atoms[-1] += ch
-        else:
-            atoms.append(ch)
-
-    def may_break(before: str, after: str) -> bool:
-        if _kind(before) == "space" or _kind(after) == "space":
-            return True
-        return after[0] not in _NO_BREAK_BEFORE and before[-1] not in _NO_BREAK_AFTER
-
-    lines: list[str] = []
-    line: list[str] = []
-    for atom in atoms:
-        limit = first if not lines else then
-        if line and cell_len("".join(line) + atom.rstrip()) > limit:
-            cut = len(line)
-            while cut > 0 and not may_break(line[cut - 1], line[cut] if cut < len(line) else atom):
-                cut -= 1
-            if cut == 0:
-                cut = len(line)  # nowhere to break: the line as it is (it is full)
-            lines.append("".join(line[:cut]).rstrip())
-            line = line[cut:]
-            while line and _kind(line[0]) == "space":
-                line.pop(0)
-            if _kind(atom) == "space" and not line:
-                continue
-        line.append(atom)
-        while len(line) == 1 and cell_len(line[0]) > (first if not lines else then):  # a run wider than a line
-            limit = first if not lines else then
-            head, tail = _cut_cells(line[0], limit)
-            lines.append(head)
-            line = [tail] if tail else []
-    if line:
-        lines.append("".join(line).rstrip())
-    return [x for x in lines if x] or [""]
-
-
-def _kind(atom: str) -> str:
-    import unicodedata
-
-    if atom[0] == " ":
-        return "space"
-    return "wide" if unicodedata.east_asian_width(atom[0]) in "WF" else "other"
-
-
-def _cut_cells(text: str, cells: int) -> tuple[str, str]:
-    from rich.cells import cell_len
-
-    k = 0
-    while k < len(text) and cell_len(text[: k + 1]) <= cells:
-        k += 1
-    return text[: max(k, 1)], text[max(k, 1) :]
+        super().__init__(explanation_blocks(explanation), ascii)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Markdown
+# Markdown and HTML
 
 
 def explanation_markdown(ex: Explanation, ascii: bool = False, math: str = "latex") -> str:
@@ -377,38 +274,13 @@ def explanation_markdown(ex: Explanation, ascii: bool = False, math: str = "late
         from bptrace.render.explain_latex import explanation_markdown_math
 
         return explanation_markdown_math(ex)
-    out: list[str] = []
-    secs = sections(ex, ascii)
-    for k, sec in enumerate(secs):
-        out.append(("# " if k == 0 else "## ") + _md_escape(sec.title))
-        out.append("")
-        if k == 0:
-            out += [f"**{_md_escape(line.text)}**" for line in sec.lines] + [""]
-            continue
-        if sec.lines:
-            out.append("```text")
-            out += [line.text for line in sec.lines]
-            out.append("```")
-            out.append("")
-        if sec.checks:
-            digits = max(ex.digits + 3, 12)
-            out += [_("| check | value | agrees | how |"), "|---|---:|:---:|---|"]
-            for c in sec.checks:
-                mark = {True: "✓", False: "✗", None: ""}[c.ok]
-                out.append(
-                    f"| {c.method} | {num(c.value, digits)} | {to_ascii(mark) if ascii else mark} | "
-                    f"{_md_escape(to_ascii(c.detail) if ascii else c.detail)} |"
-                )
-            out.append("")
-    factors = [(s.symbol.text, s.rows[0].value) for s in ex.steps if len(s.rows) == 1]
-    if len(factors) > 1:
-        out += ["## " + _("Factors"), "", _("| factor | value |"), "|---|---:|"]
-        out += [
-            f"| {_md_escape(to_ascii(name) if ascii else name)} | {num(value, ex.digits)} |" for name, value in factors
-        ]
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    from bptrace.render.markdown import derivation
+
+    return derivation(explanation_blocks(ex, summary=True), ascii)
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+def explanation_html(ex: Explanation, standalone: bool = True) -> str:
+    """A self-contained page (standalone; inline CSS, MathML, no script, nothing fetched) or a fragment."""
+    from bptrace.render import html
+
+    return html.render(explanation_blocks(ex, summary=True), title=ex.title, standalone=standalone)

@@ -12,6 +12,8 @@ import html
 from collections.abc import Iterable
 
 from bptrace import i18n
+from bptrace.i18n import _
+from bptrace.render.blocks import Checks, MathPara, Preformatted
 from bptrace.render.layout import Block, Grid, Para
 
 CSS = """\
@@ -34,6 +36,13 @@ table.bptrace td.num, table.bptrace th.num { text-align: right; white-space: now
                                              font-variant-numeric: tabular-nums; }
 table.bptrace td.name { white-space: nowrap; color: #0b5394; }
 table.bptrace tr.dim td { color: #6a6a6a; }
+p.math, div.math { margin: .25rem 0 .25rem 1.2rem; }
+p.note { color: #5a5a5a; margin: .2rem 0 .2rem 1.2rem; }
+p.result { font-weight: bold; font-size: 1.1rem; }
+math { font-size: 1.08em; }
+math[display="block"] { margin: .3rem 0; }
+pre.sympy { margin: .3rem 0 .3rem 1.2rem; }
+td.ok { color: #1d6b2c; } td.bad { color: #a4161a; font-weight: bold; }
 @media print { body { margin: 0; max-width: none; } .bptrace-scroll { overflow: visible; } }
 """
 
@@ -131,13 +140,66 @@ def paragraph(para: Para, inline: bool = False) -> str:
     return f"<p{attributes}>{text(para.text)}</p>"
 
 
+def math_para(block: MathPara, inline: bool = False) -> str:
+    """A derivation's line: its words as text, each formula as MathML (rendered by the browser, no script)."""
+    from bptrace import formula
+
+    content = "".join(text(p) if isinstance(p, str) else formula.mathml(p) for p in block.parts)
+    if block.role == "heading":
+        return f"<h2>{content}</h2>"
+    if block.role == "title":
+        return f"<h1>{content}</h1>"
+    css = {"note": _ROW_STYLE["dim"], "result": "font-weight:bold"}.get(block.role, "")
+    return f'<p class="{html.escape(block.role)}"{_style(css, inline and bool(css))}>{content}</p>'
+
+
+def preformatted(block: Preformatted) -> str:
+    """SymPy's derivative: MathML where SymPy printed it, else its 2-D text."""
+    if block.mathml:
+        return f'<div class="math">{block.mathml}</div>'
+    return f'<pre class="sympy">{html.escape(block.text)}</pre>'
+
+
+def checks(block: Checks, inline: bool = False) -> str:
+    """A derivation's checks as a table: how, the value, whether it agrees, the detail."""
+    from bptrace.fmt import num
+
+    headers = [_("check"), _("value"), _("agrees"), _("how")]
+    out = [
+        f'<div class="bptrace-scroll"{_style("overflow-x:auto", inline)}>',
+        f'<table class="bptrace checks"{_style(_TABLE, inline)}>',
+    ]
+    out.append(
+        "<thead><tr>"
+        + "".join(f'<th scope="col"{_style(_LEFT, inline)}>{text(h)}</th>' for h in headers)
+        + "</tr></thead><tbody>"
+    )
+    for c in block.rows:
+        mark, kind = {True: ("✓", "ok"), False: ("✗", "bad"), None: ("", "")}[c.ok]
+        out.append(
+            f"<tr><td{_style(_LEFT, inline)}>{text(c.method)}</td>"
+            f'<td class="num"{_style(_NUM, inline)}>{text(num(c.value, block.digits))}</td>'
+            f'<td class="{kind}"{_style(_LEFT, inline)}>{mark}</td>'
+            f"<td{_style(_LEFT, inline)}>{text(c.detail)}</td></tr>"
+        )
+    out.append("</tbody></table></div>")
+    return "\n".join(out)
+
+
 def body(blocks: Iterable[Block], heading: str | None = None, inline: bool = False) -> str:
     """The body content: an optional <h1>, then every block (a title paragraph equal to it is left out)."""
     out = []
     if heading:
         out.append(f"<h1>{text(heading)}</h1>")
     for block in blocks:
-        if isinstance(block, Grid):
+        if isinstance(block, MathPara):
+            if block.role != "title" or heading is None:
+                out.append(math_para(block, inline))
+        elif isinstance(block, Preformatted):
+            out.append(preformatted(block))
+        elif isinstance(block, Checks):
+            out.append(checks(block, inline))
+        elif isinstance(block, Grid):
             out.append(table(block, inline))
         elif block.style == "title" and heading is not None and block.text.strip() == heading.strip():
             continue

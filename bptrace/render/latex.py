@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from bptrace import i18n
 from bptrace.i18n import _
@@ -859,6 +860,8 @@ def body(blocks: Iterable[Block], heading: str | None = None) -> str:
     for block in blocks:
         if isinstance(block, Grid):
             out.append(table(block))
+        elif not isinstance(block, Para):
+            out.append(derivation_block(block))
         elif block.style == "title" and heading is not None and block.text.strip() == heading.strip():
             continue
         else:
@@ -1013,3 +1016,183 @@ def render(blocks: Iterable[Block], title: str | None = None, standalone: bool =
         if title:
             start += r"{\centering\Large\bfseries " + " ".join(lines(title)) + r"\par}\medskip" + "\n"
         return head + start + "\n" + body(blocks, title) + "\n\n" + r"\end{document}" + "\n"
+
+
+def derivation_block(block: Block) -> str:
+    """A derivation's block (render/blocks.py) in a LaTeX body: a section heading as \\paragraph, a line of
+    words and formulas with each formula in $…$, SymPy's derivative displayed, the checks as a tabular."""
+    from bptrace import formula
+    from bptrace.fmt import num
+    from bptrace.render.blocks import Checks, MathPara, Preformatted
+
+    if isinstance(block, MathPara):
+        words = "".join(
+            formula.tex_words(p) if isinstance(p, str) else "$" + formula.latex(p) + "$" for p in block.parts
+        )
+        if block.role in ("title", "heading"):
+            return r"\paragraph{" + words + "}"
+        return r"\par\noindent " + words
+    if isinstance(block, Preformatted):
+        return r"\[" + block.latex + r"\]" if block.latex else r"\begin{verbatim}" + block.ascii + r"\end{verbatim}"
+    if isinstance(block, Checks):
+        rows = [
+            f"{formula.tex_words(c.method)} & ${num(c.value, block.digits)}$ & "
+            f"{ {True: _('agrees'), False: _('DIFFERS'), None: ''}[c.ok] } \\\\"
+            for c in block.rows
+        ]
+        return "\n".join([r"\begin{tabular}{lrl}", *rows, r"\end{tabular}"])
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# A derivation (explain) in LaTeX: its blocks (render/blocks.py) as headings and align* environments
+
+DERIVATION_BREAK_AT = 100  # characters of LaTeX source: longer equations are broken at their '=' signs
+PATH_NODES_PER_LINE = 5  # a path to E_total of more quantities continues on the next line (A4)
+
+
+def derivation(blocks: Iterable[Block]) -> list[str]:
+    """A derivation's blocks as LaTeX lines: the title as \\subsection*, each section's heading as \\paragraph,
+    its formula lines (and SymPy's derivatives) as one align* aligned at each line's first '=', words and
+    notes as paragraphs with inline mathematics, the checks as a tabular. Needs amsmath."""
+    from bptrace.render.blocks import Checks, MathPara, Preformatted
+
+    out: list[str] = []
+    rows: list[str] = []
+
+    def flush() -> None:
+        out.extend(_align_rows(rows))
+        rows.clear()
+
+    for block in blocks:
+        if isinstance(block, MathPara) and block.role in ("title", "heading"):
+            flush()
+            words = _inline(block.parts)
+            if block.role == "title":
+                out.append(r"\subsection*{" + words.replace(" $\\cdot$ ", " -- ") + "}")
+            else:
+                out.append(r"\paragraph{" + words + "}")
+        elif isinstance(block, MathPara) and block.role in ("math", "result") and not _words_after(block.parts):
+            rows.append(_aligned(block.parts))
+        elif isinstance(block, MathPara):
+            flush()
+            out.append(r"\par\noindent " + _inline(block.parts))
+        elif isinstance(block, Preformatted):
+            head, *rest = _split_top_level(block.latex, " = ")
+            rows.append(head.lstrip() + (" &=" + " =".join(rest) if rest else "") + r" && \text{(SymPy)}")
+        elif isinstance(block, Checks):
+            flush()
+            out.append(derivation_block(block))
+        elif isinstance(block, Grid):
+            flush()
+            out.append(table(block))
+    flush()
+    return out
+
+
+def _words_after(parts: list[Any]) -> bool:
+    """Whether a line ends in words (a verdict, a frozen bias's reason): then it is running text, which breaks."""
+    return len(parts) > 1 and isinstance(parts[-1], str) and len(parts[-1].strip()) > 3
+
+
+def _inline(parts: Iterable[Any]) -> str:
+    """Words and formulas in running text: each formula in $…$, the words of a formula (a note's) outside it,
+    so that the line breaks between them."""
+    from bptrace import formula
+
+    flat: list[Any] = []
+    for p in parts:
+        flat += list(p.items) if isinstance(p, formula.Row) else [p]
+    out: list[str] = []
+    run: list[Any] = []
+    for p in [*flat, ""]:
+        if isinstance(p, str | formula.Text):
+            if run:
+                out.append("$" + formula.latex(formula.Row(tuple(run))) + "$")
+                run = []
+            out.append(formula.tex_words(p if isinstance(p, str) else p.words))
+        else:
+            run.append(p)
+    return "".join(out)
+
+
+def _aligned(parts: Iterable[Any]) -> str:
+    """A formula line of align*: words as \\text{…}, formulas in LaTeX, aligned at the first top-level '='."""
+    from bptrace import formula
+
+    merged: list[Any] = []  # "sample ", "3", ": " -> one \text{sample 3: }
+    for p in parts:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    latex = "".join(
+        (r"\text{" + formula.tex_words(p) + "}" if p.strip() else "") if isinstance(p, str) else formula.latex(p)
+        for p in merged
+    )
+    parts_ = _split_top_level(latex, " = ")
+    if len(parts_) > 1:
+        return parts_[0].lstrip() + " &=" + " =".join(parts_[1:])
+    return " & " + latex
+
+
+def _align_rows(lines: list[str]) -> list[str]:
+    """An align* environment; a long line is broken before each top-level '=' after the first."""
+    if not lines:
+        return []
+    rows: list[str] = []
+    for line in lines:
+        rows += _break_row(line)
+    return (
+        [r"\begin{align*}"]
+        + [row + (r" \\" if k < len(rows) - 1 else "") for k, row in enumerate(rows)]
+        + [r"\end{align*}"]
+    )
+
+
+def _break_row(line: str, width: int = DERIVATION_BREAK_AT) -> list[str]:
+    if len(line) > width and "&=" not in line and r" \to " in line:  # a long path: a few quantities a line
+        nodes = line.split(r" \to ")
+        chunks = [nodes[k : k + PATH_NODES_PER_LINE] for k in range(0, len(nodes), PATH_NODES_PER_LINE)]
+        return [(r" &\quad \to " if k else "") + r" \to ".join(c).lstrip() for k, c in enumerate(chunks)]
+    if len(line) <= width or "&=" not in line:
+        return [line]
+    head, rest = line.split("&=", 1)
+    parts = _split_top_level(rest, " = ")
+    rows = [head + "&=" + parts[0]]
+    for part in parts[1:]:
+        if len(rows[-1]) + len(part) < width // 2:
+            rows[-1] += " =" + part
+        else:
+            rows.append(" &=" + part)
+    out: list[str] = []
+    for row in rows:  # a long sum continues on the next lines: &\quad + …
+        terms = _split_top_level(row, " + ") if len(row) > width else [row]
+        out.append(terms[0].lstrip())
+        for term in terms[1:]:
+            if len(out[-1]) + len(term) < width:
+                out[-1] += " +" + term
+            else:
+                out.append(r" &\quad +" + term)
+    return out
+
+
+def _split_top_level(text: str, sep: str) -> list[str]:
+    """Split at `sep` outside braces and parentheses."""
+    parts, depth, start, k = [], 0, 0, 0
+    while k < len(text):
+        ch = text[k]
+        if text.startswith(r"\begin{", k) or text.startswith(r"\end{", k):  # cases: one unit
+            depth += 1 if text[k + 1] == "b" else -1
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, k):
+            parts.append(text[start:k])
+            start = k + len(sep)
+            k = start
+            continue
+        k += 1
+    parts.append(text[start:])
+    return [p if p.startswith(" ") else " " + p for p in parts]

@@ -90,6 +90,8 @@ def slides_from_blocks(scenario: Scenario, blocks: Iterable[Block], sample_one_o
             if block.style in ("bold", "good", "bad") and block.text.strip():
                 slides.append(Slide(section="", heading=block.text.strip(), cells=()))
             continue
+        if not isinstance(block, Grid):  # a derivation's lines: not a table's slides
+            continue
         headers = [c.header for c in block.columns]
         sample = _("sample")
         sample_col = headers.index(sample) if sample in headers else None
@@ -268,6 +270,8 @@ def graph_slides(trace: GraphTrace, blocks: Iterable[Block]) -> list[Slide]:
         if isinstance(block, Para):
             if block.style in ("bold", "good", "bad") and block.text.strip():
                 slides.append(Slide(section="", heading=block.text.strip(), cells=()))
+            continue
+        if not isinstance(block, Grid):  # a derivation's lines: not a table's slides
             continue
         headers = [c.header for c in block.columns]
         for row in block.rows:

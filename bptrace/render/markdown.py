@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from bptrace.i18n import _
 from bptrace.render.layout import Block, Grid, Para
 
 # ASCII punctuation that Markdown (or GitHub's extensions: ~strike~, $math$) may read as syntax.
@@ -155,6 +156,8 @@ def render(blocks: Iterable[Block], title: str | None = None, standalone: bool =
     for block in blocks:
         if isinstance(block, Grid):
             out.append(table(block, math))
+        elif not isinstance(block, Para):
+            out.append(derivation([block], math=math).rstrip("\n").split("\n"))
         elif block.style == "title" and heading is not None and " ".join(block.text.split()) == heading:
             continue  # the document heading already says it
         else:
@@ -162,3 +165,66 @@ def render(blocks: Iterable[Block], title: str | None = None, standalone: bool =
             if lines:
                 out.append(lines)
     return "\n\n".join("\n".join(lines) for lines in out) + "\n"
+
+
+def derivation(blocks: Iterable[Block], ascii: bool = False, math: str = "unicode") -> str:
+    """A derivation's blocks (explain) as Markdown: a heading per section (the first '#'), the result in bold,
+    each section's lines in a fenced text block (math="unicode": every formula in Unicode, or ASCII with
+    `ascii`) or as $…$ LaTeX lines (math="latex"), the checks and the factors as tables."""
+    from bptrace.fmt import num, to_ascii
+    from bptrace.render.blocks import Checks, MathPara, Preformatted
+    from bptrace.render.terminal import math_text
+
+    out: list[str] = []
+    fence: list[str] = []
+
+    def close() -> None:
+        if fence:
+            out.extend(["```text", *fence, "```", ""])
+            fence.clear()
+
+    def words(block: MathPara) -> str:
+        if math == "latex" and not ascii:
+            from bptrace import formula
+
+            return "".join(_md_escape(p) if isinstance(p, str) else formula.markdown(p) for p in block.parts)
+        return math_text(block.parts, ascii)
+
+    first = True
+    for block in blocks:
+        if isinstance(block, MathPara) and block.role in ("title", "heading"):
+            close()
+            out += [("# " if block.role == "title" else "## ") + _md_escape(math_text(block.parts, ascii)), ""]
+            first = block.role == "title"
+        elif isinstance(block, MathPara) and first:
+            out += [f"**{_md_escape(math_text(block.parts, ascii))}**", ""]
+        elif isinstance(block, MathPara):
+            if math == "latex" and not ascii:
+                out += [words(block), ""]
+            else:
+                fence.append(words(block))
+        elif isinstance(block, Preformatted):
+            fence.append(block.ascii if ascii else block.text)
+        elif isinstance(block, Checks):
+            close()
+            out += [_("| check | value | agrees | how |"), "|---|---:|:---:|---|"]
+            for c in block.rows:
+                mark = {True: "✓", False: "✗", None: ""}[c.ok]
+                detail = to_ascii(c.detail) if ascii else c.detail
+                shown = to_ascii(mark) if ascii else mark
+                out.append(f"| {c.method} | {num(c.value, block.digits)} | {shown} | {_md_escape(detail)} |")
+            out.append("")
+        elif isinstance(block, Grid):
+            close()
+            out.append("| " + " | ".join(c.header for c in block.columns) + " |")
+            out.append("|" + "|".join("---:" if c.kind == "num" else "---" for c in block.columns) + "|")
+            for row in block.rows:
+                cells = [_md_escape(to_ascii(v) if ascii else v) for v in row]
+                out.append("| " + " | ".join(cells) + " |")
+            out.append("")
+    close()
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")

@@ -28,7 +28,7 @@ from rich.text import Text
 from bptrace import i18n
 from bptrace.fmt import DEFAULT_DIGITS, to_ascii
 from bptrace.i18n import _
-from bptrace.render.layout import DEFAULT_ROWS, Block, Column, Grid, TraceLayout
+from bptrace.render.layout import DEFAULT_ROWS, Block, Column, Grid, Para, TraceLayout
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -56,6 +56,8 @@ def to_rich(blocks: Iterable[Block], ascii: bool = False, spaced: bool = True) -
     for block in blocks:
         if isinstance(block, Grid):
             out.append(GridView(block, ascii))
+        elif not isinstance(block, Para):
+            out.append(DerivationView([block], ascii))
         else:
             out.append(prose(t(block.text), STYLES.get(block.style, "")))
             if block.style == "bold" and spaced:
@@ -415,3 +417,203 @@ class TraceView(BlocksView):
 
     def blocks(self) -> list[Block]:
         return self.layout.blocks()
+
+
+# ---------------------------------------------------------------------------------------------------
+# A derivation (explain): lines of words and formula trees (render/blocks.py MathPara), SymPy's 2-D blocks
+# and the checks. A line that does not fit breaks before its ' = ', never inside a number.
+
+_DINDENT = "  "
+DERIVATION_STYLES = {"result": "bold", "text": "", "math": "", "pretty": "cyan", "note": "dim"}
+
+
+def math_text(parts: Iterable[Any], ascii: bool = False) -> str:
+    """A MathPara's parts as one line: words as they are (ASCII-spelled with `ascii`), each formula printed
+    in Unicode or, with `ascii`, by the ASCII printer (bptrace/formula.py)."""
+    from bptrace import formula
+
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(to_ascii(part) if ascii else part)
+        else:
+            out.append(formula.ascii(part) if ascii else formula.unicode(part))
+    return "".join(out)
+
+
+class DerivationView(BlocksView):
+    """A derivation's blocks for the terminal: each section's heading bold (the first underlined), its lines
+    indented, a blank line after each section."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from bptrace.render.blocks import Checks, MathPara, Preformatted
+
+        width = options.max_width
+        started = False
+        for block in self.blocks():
+            if isinstance(block, MathPara) and block.role in ("title", "heading"):
+                if started:
+                    yield Text("")
+                started = True
+                title = math_text(block.parts, self.ascii)
+                style = "bold underline" if block.role == "title" else "bold"
+                if _has_wide(title) and cell_len(title) > width:
+                    yield from _wrapped_lines(title, width, style, "", "")
+                else:
+                    yield Text(title, style=style)
+            elif isinstance(block, MathPara):
+                style = DERIVATION_STYLES.get(block.role, "")
+                for part in math_text(block.parts, self.ascii).split("\n"):
+                    yield from _hanging_line(part, width, style)
+            elif isinstance(block, Preformatted):
+                for part in (block.ascii if self.ascii else block.text).split("\n"):
+                    yield Text(_DINDENT + part, style="cyan", no_wrap=True, overflow="ignore")
+            elif isinstance(block, Checks):
+                yield from _check_lines(block, width, self.ascii)
+            else:
+                yield from to_rich([block], self.ascii)
+        if started:
+            yield Text("")
+
+
+def _check_lines(checks: Any, max_width: int | None, ascii: bool) -> Iterator[Any]:
+    """method  value  ✓  how, one line per check (a Chinese detail wraps between its characters)."""
+    from bptrace.fmt import num
+
+    width = max(cell_len(c.method) for c in checks.rows)
+    digits = checks.digits
+    for c in checks.rows:
+        mark = {True: "✓", False: "✗", None: " "}[c.ok]
+        style = {True: "green", False: "bold red", None: ""}[c.ok]
+        method = c.method + " " * (width - cell_len(c.method))  # a Chinese character is two cells wide
+        line = Text(_DINDENT + method + "  " + num(c.value, digits).rjust(digits + 6) + "  ")
+        line.append(to_ascii(mark) if ascii else mark, style=style)
+        detail = to_ascii(c.detail) if ascii else c.detail
+        if max_width is not None and _has_wide(detail) and cell_len(line.plain) + 2 + cell_len(detail) > max_width:
+            # Chinese: the detail wraps between characters (never inside a number or a name), indented
+            first, *rest = _line_breaks(detail, max_width - cell_len(line.plain) - 2, max_width - len(_DINDENT * 3))
+            line.append("  " + first, style="dim")
+            yield line
+            for more in rest:
+                yield Text(_DINDENT * 3 + more, style="dim")
+            continue
+        line.append("  " + detail, style="dim")
+        yield line
+
+
+def _hanging_line(text: str, width: int, style: str) -> Iterator[Any]:
+    """A line that does not fit is broken before its ' = ' (a new line '= …', indented) rather than anywhere;
+    a piece still too wide wraps at its spaces, indented under itself (a number is never broken)."""
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    pieces = text.split(" = ")
+    lines = [pieces[0]]
+    for piece in pieces[1:]:
+        indent = _DINDENT if len(lines) == 1 else _DINDENT * 2
+        if cell_len(indent + lines[-1] + " = " + piece) <= width:
+            lines[-1] += " = " + piece
+        else:
+            lines.append("= " + piece)
+    for k, line in enumerate(lines):
+        indent = _DINDENT * (1 if k == 0 else 2)
+        if cell_len(indent + line) <= width:
+            yield Text(indent + line, style=style)
+            continue
+        if _has_wide(line):  # Chinese wraps between its characters, not only at spaces
+            yield from _wrapped_lines(line, width, style, indent, _DINDENT * 2)
+            continue
+        grid = Table.grid()
+        grid.add_column(width=len(indent))
+        grid.add_column(overflow="fold")  # folds only a piece wider than the whole terminal
+        grid.add_row("", Text(line, style=style))
+        yield grid
+
+
+def _has_wide(text: str) -> bool:
+    """Whether `text` has wide (Chinese) characters: then it wraps by _line_breaks."""
+    import unicodedata
+
+    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+
+
+def _wrapped_lines(text: str, width: int, style: str, first: str, then: str) -> Iterator[Any]:
+    """`text` in lines of at most `width` cells: the first indented by `first`, the others by `then`."""
+    from rich.text import Text
+
+    parts = _line_breaks(text, width - len(first), width - len(then))
+    for k, part in enumerate(parts):
+        yield Text((first if k == 0 else then) + part, style=style)
+
+
+_LINE_NO_BREAK_BEFORE = set("，。、；：？！）》」』”’…,.;:?!)]}")
+_LINE_NO_BREAK_AFTER = set("（《「『“‘([{")
+
+
+def _line_breaks(text: str, first: int, then: int) -> list[str]:
+    """`text` cut into lines of at most `first` cells (the first line) and `then` (the others).
+
+    A line breaks at a space or next to a wide (Chinese) character, but never inside a run of other
+    characters (a number, a name, a formula without spaces), never before a closing punctuation mark or
+    after an opening one. A run wider than a whole line (none in bptrace's output) is cut where it must be.
+    """
+    import unicodedata
+
+    from rich.cells import cell_len
+
+    atoms: list[str] = []  # a wide character, a run of spaces, or a run of other characters
+    for ch in text:
+        kind = "space" if ch == " " else "wide" if unicodedata.east_asian_width(ch) in "WF" else "other"
+        if atoms and kind != "wide" and _atom_kind(atoms[-1]) == kind:
+            atoms[-1] += ch
+        else:
+            atoms.append(ch)
+
+    def may_break(before: str, after: str) -> bool:
+        if _atom_kind(before) == "space" or _atom_kind(after) == "space":
+            return True
+        return after[0] not in _LINE_NO_BREAK_BEFORE and before[-1] not in _LINE_NO_BREAK_AFTER
+
+    lines: list[str] = []
+    line: list[str] = []
+    for atom in atoms:
+        limit = first if not lines else then
+        if line and cell_len("".join(line) + atom.rstrip()) > limit:
+            cut = len(line)
+            while cut > 0 and not may_break(line[cut - 1], line[cut] if cut < len(line) else atom):
+                cut -= 1
+            if cut == 0:
+                cut = len(line)  # nowhere to break: the line as it is (it is full)
+            lines.append("".join(line[:cut]).rstrip())
+            line = line[cut:]
+            while line and _atom_kind(line[0]) == "space":
+                line.pop(0)
+            if _atom_kind(atom) == "space" and not line:
+                continue
+        line.append(atom)
+        while len(line) == 1 and cell_len(line[0]) > (first if not lines else then):  # a run wider than a line
+            limit = first if not lines else then
+            head, tail = _cut_at_cells(line[0], limit)
+            lines.append(head)
+            line = [tail] if tail else []
+    if line:
+        lines.append("".join(line).rstrip())
+    return [x for x in lines if x] or [""]
+
+
+def _atom_kind(atom: str) -> str:
+    import unicodedata
+
+    if atom[0] == " ":
+        return "space"
+    return "wide" if unicodedata.east_asian_width(atom[0]) in "WF" else "other"
+
+
+def _cut_at_cells(text: str, cells: int) -> tuple[str, str]:
+    from rich.cells import cell_len
+
+    k = 0
+    while k < len(text) and cell_len(text[: k + 1]) <= cells:
+        k += 1
+    return text[: max(k, 1)], text[max(k, 1) :]

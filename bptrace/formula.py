@@ -1,0 +1,600 @@
+"""One formula tree, printed per format: Unicode text, ASCII, LaTeX, Markdown and MathML.
+
+A formula is written once, as a tree of the nodes below, and every format is printed from it:
+
+    f = eq(Deriv("E_total", "w5"), Row((Sym("delta_o1"), DOT, Sym("out_h1"))), Num(0.0821670, 9))
+    unicode(f)  ∂E_total/∂w5 = δ_o1·out_h1 = 0.082167
+    ascii(f)    dE_total/dw5 = delta_o1*out_h1 = 0.082167
+    latex(f)    \\frac{\\partial E_{\\mathrm{total}}}{\\partial w_{5}} = \\delta_{o1} \\cdot
+                \\mathrm{out}_{h1} = 0.082167
+    mathml(f)   <math><mfrac><mrow><mo>∂</mo><msub><mi>E</mi>…</math>
+
+ASCII is printed from the tree (δ_o1 -> delta_o1, ∂E/∂w5 -> dE/dw5, σ -> sigma, ≠ -> !=), never
+transliterated from the Unicode. The nodes:
+
+  Sym       a quantity by its vocabulary name (w5, out_h1, net_o1, E_total, t_o1, delta_o1, eta), with
+            an optional superscript (w5⁺); the printers lay out its subscript
+  Num       a number at the chosen digits (negative ones in parentheses where they stand in a formula)
+  Const     a literal number or count written as it is (1, 2, m)
+  Op        an operator between pieces: = × · + − > ≤ ≠ , and the chain rule's spaced ·
+  Text      words inside a formula (\\text{…} in LaTeX, <mtext> in MathML)
+  Space     a wide space (\\quad)
+  Paren     (x)
+  Frac      a/b (\\frac{a}{b}); `grouped` writes (a/b) in linear text
+  Pow       x², e^x
+  Apply     a function applied: σ(net_o1), max(0, …)
+  Deriv     ∂E_total/∂w5
+  SumOver   Σ_s x
+  Dots      the terms of a long sum not written out: … (3 more)
+  Filled    a registry formula (bptrace.functions.Formula) with its placeholders filled by trees
+  Row       pieces side by side (a sum, a product, an equation chain: see eq, join)
+
+The terminal uses unicode/ascii, documents latex, Markdown `$…$` LaTeX (or Unicode with math="unicode"),
+HTML mathml (no script needed: browsers render MathML Core).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from bptrace.fmt import num, to_ascii
+
+if TYPE_CHECKING:
+    from bptrace.functions import Formula as Template
+
+Script = Literal["unicode", "ascii", "latex", "mathml"]
+
+
+class Node:
+    """A formula tree; `a + b` puts two formulas (or a formula and words) side by side."""
+
+    def __add__(self, other: Node | str) -> Node:
+        return Row.of(self, other)
+
+    def __radd__(self, other: Node | str) -> Node:
+        return Row.of(other, self)
+
+    # the printed forms, for code that wants one format
+    @property
+    def text(self) -> str:
+        """Unicode text."""
+        return unicode(self)
+
+    @property
+    def latex(self) -> str:
+        return latex(self)
+
+
+def node(x: Node | str) -> Node:
+    """Words given as a str become Text."""
+    return Text(x) if isinstance(x, str) else x
+
+
+@dataclass(frozen=True)
+class Row(Node):
+    """Pieces side by side."""
+
+    items: tuple[Node, ...] = ()
+
+    @staticmethod
+    def of(*parts: Node | str) -> Row:
+        items: list[Node] = []
+        for part in parts:
+            p = node(part)
+            if isinstance(p, Row):
+                items += p.items
+            elif not (isinstance(p, Text) and not p.words):
+                items.append(p)
+        return Row(tuple(items))
+
+
+EMPTY = Row()
+
+# vocabulary names -> the letters a formula shows
+_GREEK = {"delta": ("δ", r"\delta"), "eta": ("η", r"\eta"), "lambda": ("λ", r"\lambda"), "Delta": ("Δ", r"\Delta")}
+_GREEK.update({"theta": ("θ", r"\theta"), "sigma": ("σ", r"\sigma"), "alpha": ("α", r"\alpha")})
+_PREFIX = {"net": r"\mathrm{net}", "out": r"\mathrm{out}", "E": "E", "t": "t", "delta": r"\delta", "s": "s"}
+_SUP = {"+": ("⁺", "+"), "2": ("²", "^2")}
+
+
+@dataclass(frozen=True)
+class Sym(Node):
+    """A quantity by its vocabulary name (w5, out_h1, E_total, delta_o1, eta), optionally with a superscript
+    ('+' for the updated value, w5⁺). Greek names (delta, eta, lambda, Delta, theta) print as letters."""
+
+    name: str
+    sup: str = ""
+
+
+@dataclass(frozen=True)
+class Num(Node):
+    """A number printed at `digits` significant digits; `paren`: a negative one in parentheses."""
+
+    value: float
+    digits: int
+    paren: bool = True
+
+
+@dataclass(frozen=True)
+class Const(Node):
+    """A number or count written as it is: 1, 2, 0.5, m."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Op(Node):
+    """An operator: '=', '×', '·' (tight, between names), ' · ' (the chain rule's), '+', '−', '>', '≤', ','."""
+
+    symbol: str
+
+
+@dataclass(frozen=True)
+class Text(Node):
+    """Words (with their spaces) inside a formula."""
+
+    words: str
+
+
+@dataclass(frozen=True)
+class Space(Node):
+    """A wide space: `cells` spaces in text, \\quad in LaTeX."""
+
+    cells: int = 2
+
+
+@dataclass(frozen=True)
+class Paren(Node):
+    body: Node
+
+
+@dataclass(frozen=True)
+class Frac(Node):
+    """top/bottom; `grouped` writes (top/bottom) in linear text (inside a product)."""
+
+    top: Node
+    bottom: Node
+    grouped: bool = False
+
+
+@dataclass(frozen=True)
+class Pow(Node):
+    """base^exponent: a small digit as a superscript in Unicode (x²)."""
+
+    base: Node
+    exponent: Node
+
+
+@dataclass(frozen=True)
+class Apply(Node):
+    """A function applied to its argument(s): σ(net_o1), max(0, x). `fn` is the function's name."""
+
+    fn: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Deriv(Node):
+    """∂top/∂bottom, top and bottom vocabulary names."""
+
+    top: str
+    bottom: str
+
+
+@dataclass(frozen=True)
+class SumOver(Node):
+    """Σ_index body."""
+
+    index: str
+    body: Node
+
+
+@dataclass(frozen=True)
+class Dots(Node):
+    """Terms not written out, with words saying how many: … (3 more)."""
+
+    words: str = ""
+
+
+@dataclass(frozen=True)
+class Filled(Node):
+    """A registry formula (bptrace.functions.Formula) with its placeholders filled by formulas."""
+
+    template: Template
+    values: tuple[tuple[str, Node], ...]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building
+
+
+def join(items: Iterable[Node], sep: Node) -> Row:
+    """items[0] sep items[1] sep …"""
+    parts: list[Node] = []
+    for k, item in enumerate(items):
+        parts += [sep, item] if k else [item]
+    return Row.of(*parts)
+
+
+def eq(*sides: Node) -> Row:
+    """The equation chain a = b = c."""
+    return join(sides, EQ)
+
+
+EQ = Op("=")
+TIMES = Op("×")
+DOT = Op("·")  # inside a product of names: δ_o1·w5
+CHAIN = Op(" · ")  # between the factors of the chain rule
+PLUS = Op("+")
+MINUS = Op("−")
+COMMA = Op(",")
+
+# ---------------------------------------------------------------------------------------------------
+# Printing: one function per format
+
+# operator: unicode, ascii, latex, MathML
+_OPS = {
+    "=": (" = ", " = ", " = ", "="),
+    "×": (" × ", " * ", r" \times ", "×"),
+    "·": ("·", "*", r" \cdot ", "·"),
+    " · ": (" · ", " * ", r" \cdot ", "·"),
+    "+": (" + ", " + ", " + ", "+"),
+    "−": (" − ", " - ", " - ", "−"),
+    "-": ("−", "-", "-", "−"),  # a sign: −1, −(t − out)
+    ">": (" > ", " > ", " > ", ">"),
+    "≤": (" ≤ ", " <= ", r" \le ", "≤"),
+    "≠": (" ≠ ", " != ", r" \ne ", "≠"),
+    ",": (", ", ", ", ", ", ","),
+    "/": ("/", "/", "/", "/"),
+    "@": ("@", "@", "@", "@"),
+    "──►": (" ──► ", " --> ", r" \to ", "→"),  # along a path to E_total
+}
+_FNS = {"σ": ("σ", "sigma", r"\sigma"), "max": ("max", "max", r"\max"), "tanh": ("tanh", "tanh", r"\tanh")}
+
+
+def _sym_text(s: Sym, script: Literal["unicode", "ascii"]) -> str:
+    head, sep, rest = s.name.partition("_")
+    if head in _GREEK and script == "unicode":
+        head = _GREEK[head][0]
+    sup = _SUP.get(s.sup, (s.sup, s.sup))[0 if script == "unicode" else 1] if s.sup else ""
+    return head + sep + rest + sup
+
+
+def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
+    u = script == "unicode"
+    t = lambda x: _text(x, script)  # noqa: E731
+    if isinstance(n, Row):
+        return "".join(t(x) for x in n.items)
+    if isinstance(n, Sym):
+        return _sym_text(n, script)
+    if isinstance(n, Num):
+        text = num(n.value, n.digits)
+        return f"({text})" if n.paren and text.startswith("-") else text
+    if isinstance(n, Const):
+        return n.value
+    if isinstance(n, Op):
+        return _OPS[n.symbol][0 if u else 1]
+    if isinstance(n, Text):  # words: a symbol in them (a note's ∂E/∂w5) spelled in ASCII, the words kept
+        return n.words if u else to_ascii(n.words)
+    if isinstance(n, Space):
+        return " " * n.cells
+    if isinstance(n, Paren):
+        return f"({t(n.body)})"
+    if isinstance(n, Frac):
+        bottom = t(n.bottom)
+        if isinstance(n.bottom, Row) and len(n.bottom.items) > 1:
+            bottom = f"({bottom})"  # λ/(2m)
+        inner = f"{t(n.top)}/{bottom}"
+        return f"({inner})" if n.grouped else inner
+    if isinstance(n, Pow):
+        e = t(n.exponent)
+        if isinstance(n.exponent, Const) and e in _SUP:
+            return t(n.base) + _SUP[e][0 if u else 1]
+        return f"{t(n.base)}^{e}"
+    if isinstance(n, Apply):
+        fn = _FNS.get(n.fn, (n.fn, n.fn, n.fn))[0 if u else 1]
+        return f"{fn}({', '.join(t(a) for a in n.args)})"
+    if isinstance(n, Deriv):
+        d = "∂" if u else "d"
+        return f"{d}{_sym_text(Sym(n.top), script)}/{d}{_sym_text(Sym(n.bottom), script)}"
+    if isinstance(n, SumOver):
+        sigma = "Σ" if u else "sum"
+        return f"{sigma}_{n.index} {t(n.body)}" if n.index else sigma + t(n.body)
+    if isinstance(n, Dots):
+        dots = "…" if u else "..."
+        return f"{dots} ({n.words})" if n.words else dots
+    if isinstance(n, Filled):
+        return n.template.fill(script, **{k: t(v) for k, v in n.values})
+    raise TypeError(f"not a formula node: {n!r}")
+
+
+def unicode(n: Node) -> str:
+    """The formula in Unicode text: ∂E_total/∂w5 = δ_o1·out_h1."""
+    return _text(n, "unicode")
+
+
+def ascii(n: Node) -> str:
+    """The formula in ASCII, printed from the tree: dE_total/dw5 = delta_o1*out_h1."""
+    return _text(n, "ascii")
+
+
+def _escape(text: str) -> str:
+    return text.replace("_", r"\_")
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%"}
+_TEX_SPECIAL.update({"_": r"\_", "^": r"\^{}", "~": r"\~{}"})
+
+
+# symbols inside words (a note's "∂E/∂net_h1 = δ_h1"): math inside \\text{…}
+_TEX_SYMBOLS = {"∂": r"\partial", "δ": r"\delta", "σ": r"\sigma", "η": r"\eta", "λ": r"\lambda", "Δ": r"\Delta"}
+_TEX_SYMBOLS.update({"θ": r"\theta", "α": r"\alpha", "Σ": r"\Sigma", "−": "-", "×": r"\times", "·": r"\cdot"})
+_TEX_SYMBOLS.update({"≤": r"\le", "≥": r"\ge", "≠": r"\ne", "→": r"\to", "⁺": "^{+}", "²": "^{2}", "′": "'"})
+_TEX_SYMBOLS.update({"…": r"\dots", "½": r"\tfrac{1}{2}"})
+
+
+def tex_words(text: str) -> str:
+    """Prose (English or its translation) for inside LaTeX's \\text{…}: the specials escaped, mathematical
+    symbols as inline math ($\\partial$), the rest (Chinese included) kept."""
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if ch in _TEX_SYMBOLS:
+            out.append("$" + _TEX_SYMBOLS[ch] + "$" if ch != "−" else "-")
+        elif ch.isascii() or unicodedata.east_asian_width(ch) in "WF":  # Chinese is kept (xelatex with ctex)
+            out.append(_TEX_SPECIAL.get(ch, ch))
+        elif ch == "✓":  # "✓ equals SymPy's": the words say it
+            continue
+        else:  # another symbol (✗, ─): spelled in ASCII
+            out.append("".join(_TEX_SPECIAL.get(c, c) for c in to_ascii(ch) if c.isascii()))
+    return "".join(out)
+
+
+def latex_name(name: str) -> str:
+    """A vocabulary name in LaTeX: out_h1 -> \\mathrm{out}_{h1}, w5 -> w_{5}, E_total -> E_{\\mathrm{total}}."""
+    if name == "E_total":
+        return r"E_{\mathrm{total}}"
+    if name in _GREEK:
+        return _GREEK[name][1]
+    if len(name) == 1 and name.isalpha():  # m, W, P, s
+        return name
+    head, sep, rest = name.partition("_")
+    if sep and head in _PREFIX:
+        return f"{_PREFIX[head]}_{{{latex_name(rest) if '_' in rest else _escape(rest)}}}"
+    if sep and len(head) == 1 and "," in rest:  # w_k,h1: a weight by its two ends
+        return f"{head}_{{{_escape(rest)}}}"
+    m = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+    if m:
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    return r"\mathit{" + _escape(name) + "}"
+
+
+def _num_latex(value: float, digits: int) -> str:
+    text = num(value, digits)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+    return text
+
+
+def latex(n: Node) -> str:
+    """The formula in LaTeX (math mode, amsmath)."""
+    t = latex
+    if isinstance(n, Row):
+        return "".join(t(x) for x in n.items)
+    if isinstance(n, Sym):
+        base = latex_name(n.name)
+        return base + (f"^{{{n.sup}}}" if n.sup else "")
+    if isinstance(n, Num):
+        text = _num_latex(n.value, n.digits)
+        return rf"\left({text}\right)" if n.paren and text.startswith("-") else text
+    if isinstance(n, Const):
+        return n.value
+    if isinstance(n, Op):
+        return _OPS[n.symbol][2]
+    if isinstance(n, Text):
+        return r"\text{" + tex_words(n.words) + "}"
+    if isinstance(n, Space):
+        return r"\quad "
+    if isinstance(n, Paren):
+        return rf"\left({t(n.body)}\right)"
+    if isinstance(n, Frac):
+        return rf"\frac{{{t(n.top)}}}{{{t(n.bottom)}}}"
+    if isinstance(n, Pow):
+        base = t(n.base)
+        if not isinstance(n.base, Const | Sym) or len(base) > 1:
+            base = "{" + base + "}"
+        return f"{base}^{{{t(n.exponent)}}}"
+    if isinstance(n, Apply):
+        fn = _FNS.get(n.fn, (n.fn, n.fn, r"\operatorname{" + n.fn + "}"))[2]
+        return fn + r"\left(" + ", ".join(t(a) for a in n.args) + r"\right)"
+    if isinstance(n, Deriv):
+        return rf"\frac{{\partial {latex_name(n.top)}}}{{\partial {latex_name(n.bottom)}}}"
+    if isinstance(n, SumOver):
+        return (rf"\sum_{{{n.index}}} " if n.index else r"\sum ") + t(n.body)
+    if isinstance(n, Dots):
+        return rf"\dots\ (\text{{{tex_words(n.words)}}})" if n.words else r"\dots"
+    if isinstance(n, Filled):
+        return n.template.fill("latex", **{k: t(v) for k, v in n.values})
+    raise TypeError(f"not a formula node: {n!r}")
+
+
+def markdown(n: Node, math: str = "latex") -> str:
+    """Markdown: $…$ LaTeX (GitHub, Jupyter, Typora and Zhihu render it), or with math="unicode" the
+    Unicode text as inline code."""
+    if math == "unicode":
+        return "`" + unicode(n).replace("`", "'") + "`"
+    return "$" + latex(n) + "$"
+
+
+# ---------------------------------------------------------------------------------------------------
+# MathML (Core: rendered by every current browser with no script)
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _mi(text: str) -> str:
+    return f"<mi>{_e(text)}</mi>" if len(text) == 1 else f'<mi mathvariant="normal">{_e(text)}</mi>'
+
+
+def _mo(text: str) -> str:
+    return f"<mo>{_e(text)}</mo>"
+
+
+def _mrow(*parts: str) -> str:
+    return "<mrow>" + "".join(parts) + "</mrow>"
+
+
+def _name_ml(name: str, sup: str = "") -> str:
+    head, sep, rest = name.partition("_")
+    if not sep:
+        m = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+        head, rest = (m.group(1), m.group(2)) if m else (name, "")
+    letter = _GREEK[head][0] if head in _GREEK else head
+    base = _mi(letter)
+    if rest:
+        if "_" in rest and rest.partition("_")[0] in _PREFIX:
+            inner = _name_ml(rest)
+        else:
+            inner = "<mn>" + _e(rest) + "</mn>" if rest.isdigit() else _mi(rest)
+        base = f"<msub>{base}{inner}</msub>"
+    if sup:
+        base = f"<msup>{base}{_mo(sup)}</msup>"
+    return base
+
+
+def _num_ml(value: float, digits: int, paren: bool) -> str:
+    text = num(value, digits)
+    negative = text.startswith("-")
+    text = text.lstrip("-")
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        e = int(exponent)
+        power = "<mn>10</mn>" + ("<mrow><mo>−</mo><mn>" + str(-e) + "</mn></mrow>" if e < 0 else f"<mn>{e}</mn>")
+        body = f"<mn>{mantissa}</mn><mo>·</mo><msup>{power}</msup>"
+    else:
+        body = f"<mn>{text}</mn>"
+    if not negative:
+        return body
+    signed = _mrow(_mo("−"), body)
+    return _mrow(_mo("("), signed, _mo(")")) if paren else signed
+
+
+def _ml(n: Node) -> str:
+    t = _ml
+    if isinstance(n, Row):
+        return _mrow(*(t(x) for x in n.items))
+    if isinstance(n, Sym):
+        return _name_ml(n.name, n.sup)
+    if isinstance(n, Num):
+        return _num_ml(n.value, n.digits, n.paren)
+    if isinstance(n, Const):
+        return f"<mn>{_e(n.value)}</mn>" if re.fullmatch(r"[\d.]+", n.value) else _mi(n.value)
+    if isinstance(n, Op):
+        return _mo(_OPS[n.symbol][3])
+    if isinstance(n, Text):
+        return f"<mtext>{_e(n.words)}</mtext>".replace("<mtext> ", "<mtext>\u00a0").replace(
+            " </mtext>", "\u00a0</mtext>"
+        )
+    if isinstance(n, Space):
+        return '<mspace width="1em"></mspace>'
+    if isinstance(n, Paren):
+        return _mrow(_mo("("), t(n.body), _mo(")"))
+    if isinstance(n, Frac):
+        return f"<mfrac>{t(n.top)}{t(n.bottom)}</mfrac>"
+    if isinstance(n, Pow):
+        return f"<msup>{t(n.base)}{t(n.exponent)}</msup>"
+    if isinstance(n, Apply):
+        fn = _FNS.get(n.fn, (n.fn,))[0]
+        args = [t(a) for a in n.args]
+        inner = [x for k, a in enumerate(args) for x in ([_mo(","), a] if k else [a])]
+        return _mrow(_mi(fn), _mo("\u2061"), _mo("("), *inner, _mo(")"))
+    if isinstance(n, Deriv):
+        return f"<mfrac>{_mrow(_mo('∂'), _name_ml(n.top))}{_mrow(_mo('∂'), _name_ml(n.bottom))}</mfrac>"
+    if isinstance(n, SumOver):
+        sigma = f"<msub><mo>Σ</mo>{_mi(n.index)}</msub>" if n.index else "<mo>Σ</mo>"
+        return _mrow(sigma, t(n.body))
+    if isinstance(n, Dots):
+        return _mrow(_mo("…"), f"<mtext>\u00a0({_e(n.words)})</mtext>" if n.words else "")
+    if isinstance(n, Filled):
+        return _filled_ml(n)
+    raise TypeError(f"not a formula node: {n!r}")
+
+
+_TOKEN = re.compile(r"\$([a-z]+)|(\d+(?:\.\d+)?)|([A-Za-z]+)|(\s+)|(.)")
+
+
+def _filled_ml(n: Filled) -> str:
+    """A registry template in MathML: its Unicode form read token by token (letters, numbers, operators,
+    parenthesised groups), each placeholder replaced by its formula's MathML; x^y, x² and x_i become
+    <msup>/<msub>."""
+    values = dict(n.values)
+    stack: list[list[str]] = [[]]
+    pending: list[str] = [""]  # per level: the next atom is a "sup"erscript or "sub"script of the one before
+    saved: list[str] = []
+
+    def put(atom: str, bare: str | None = None) -> None:
+        parts = stack[-1]
+        if pending[-1] and parts:
+            parts[-1] = f"<m{pending[-1]}>{parts[-1]}{bare or atom}</m{pending[-1]}>"
+            pending[-1] = ""
+        else:
+            parts.append(atom)
+
+    for m in _TOKEN.finditer(n.template.unicode):
+        hole, number, word, _space, other = m.groups()
+        if hole is not None:
+            put(_ml(values[hole]) if hole in values else ("<mo>·</mo>" if hole == "times" else _mi(hole)))
+        elif number is not None:
+            put(f"<mn>{number}</mn>")
+        elif word is not None:
+            put(_mi(word))
+        elif other == "(":
+            saved.append(pending[-1])
+            pending[-1] = ""
+            stack.append([])
+            pending.append("")
+        elif other == ")" and len(stack) > 1:
+            inner = stack.pop()
+            pending.pop()
+            pending[-1] = saved.pop()
+            put(_mrow(_mo("("), *inner, _mo(")")), _mrow(*inner))
+        elif other in ("^", "_"):
+            pending[-1] = "sup" if other == "^" else "sub"
+        elif other is not None:
+            sup = {"²": "2", "³": "3"}.get(other)
+            if sup and stack[-1]:
+                stack[-1][-1] = f"<msup>{stack[-1][-1]}<mn>{sup}</mn></msup>"
+            else:
+                put(_mo(other))
+    while len(stack) > 1:
+        inner = stack.pop()
+        stack[-1].append(_mrow(*inner))
+    return _mrow(*stack[0])
+
+
+def mathml(n: Node, display: bool = False) -> str:
+    """The formula as a <math> element (MathML Core), its Unicode text as alttext; `display`: a block of its
+    own, fractions full size."""
+    mode = ' display="block"' if display else ' displaystyle="true"'
+    alt = html.escape(unicode(n), quote=True)
+    return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode} alttext="{alt}">{_ml(n)}</math>'
+
+
+def mathml_body(lhs: Node, rhs: str, alttext: str, display: bool = True) -> str:
+    """A <math> element of a formula tree followed by MathML written elsewhere (SymPy's printer's `rhs`)."""
+    mode = ' display="block"' if display else ' displaystyle="true"'
+    alt = html.escape(alttext, quote=True)
+    return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode} alttext="{alt}"><mrow>{_ml(lhs)}{rhs}</mrow></math>'
+
+
+def printed(n: Node, script: Script) -> str:
+    """The formula in `script`."""
+    return {"unicode": unicode, "ascii": ascii, "latex": latex, "mathml": mathml}[script](n)
