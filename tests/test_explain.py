@@ -21,6 +21,7 @@ from mazur_reference import ERRATA, exact, published
 import bptrace
 import bptrace.model.scenario
 from bptrace.cli.main import main
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.explain.derivation import Explanation, explain
 from bptrace.model import names
 from bptrace.model.scenario import bundled_names
@@ -151,7 +152,7 @@ def test_every_name_explains_to_its_value(scenario: str) -> None:
         if q is None:
             continue
         ex = explain(t, q, symbolic=False, checks=False)
-        expected = names.value(q, t)
+        expected = quantity_value(q, t)
         assert math.isclose(ex.value, expected, rel_tol=1e-12, abs_tol=1e-15), (spelled, ex.value, expected)
         text = explanation_markdown(ex)
         assert ex.target in text.replace("\\_", "_")

@@ -136,8 +136,7 @@ class Trace(Displayable):
 
     def per_sample(self, per_pass: np.ndarray) -> np.ndarray:
         """Per-pass values -> per-sample values (max_margin: the true and the corrupt window add up)."""
-        m = self.scenario.samples
-        return per_pass[:m] + per_pass[m:] if self.scenario.max_margin else per_pass
+        return self.scenario.objective.per_sample(per_pass)
 
     def path_terms(self, index: int, row: int) -> np.ndarray:
         """For hidden neuron `row` of layer `index`: δ_k·w_kj for each neuron k above, shape (m, n_above).

@@ -18,6 +18,7 @@ from bptrace.functions import ACTIVATION_PARAMS, ACTIVATIONS, DEFAULT_LEAKY_SLOP
 from bptrace.i18n import N_, _, language
 from bptrace.model import source
 from bptrace.model.source import Document, as_number, brief, did_you_mean
+from bptrace.objective import Objective, objective
 
 if TYPE_CHECKING:
     import numpy as np
@@ -161,9 +162,14 @@ class Scenario:
         return self.loss == "max_margin"
 
     @property
+    def objective(self) -> Objective:
+        """What the step minimises and how its forward passes are laid out (bptrace/objective.py)."""
+        return objective(self.loss, self.samples, self.margin)
+
+    @property
     def passes(self) -> int:
         """Rows of the trace's arrays: one forward pass per sample, two (x, then x_c) with max_margin."""
-        return 2 * self.samples if self.max_margin else self.samples
+        return self.objective.passes
 
     def all_inputs(self) -> np.ndarray:
         """The input rows of every forward pass: the samples, then (max_margin) the corrupt windows."""

@@ -351,7 +351,7 @@ def _new_options(s: Scenario, ref: str) -> tuple[list[int], str, str]:
             hint=_("leave out --variants to use the scenario itself"),
         )
 
-    if s.max_margin:
+    if s.objective.scores:
         raise refuse(_("bptrace new does not draw max_margin exercises"))
     if s.l2:
         raise refuse(_("bptrace new does not draw exercises with an L2 penalty"))

@@ -217,7 +217,7 @@ def _num(x: float, digits: int) -> str:
 
 
 def _name(name: str) -> str:
-    from bptrace.explain.derivation import latex_name
+    from bptrace.fmt import latex_name
 
     base = name.split(":")[0]
     if base.endswith("+"):
