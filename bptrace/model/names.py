@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bptrace.errors import UnknownNameError
 from bptrace.i18n import _
@@ -30,16 +30,34 @@ from bptrace.model.source import did_you_mean
 if TYPE_CHECKING:
     from bptrace.model.scenario import Parameter, Scenario
 
-PER_SAMPLE_ONLY = ("net", "out", "dout_dnet", "factor")
+# what a quantity is (Quantity.kind): docs/quantities.md names each
+# ("invalid": an answer sheet's key that names no quantity, kept so the sheet can say so)
+QuantityKind = Literal[
+    "net",
+    "out",
+    "E",
+    "E_total",
+    "dE_dout",
+    "dout_dnet",
+    "delta",
+    "path",
+    "factor",
+    "grad",
+    "param",
+    "updated",
+    "after",
+    "invalid",
+]
+PER_SAMPLE_ONLY: tuple[QuantityKind, ...] = ("net", "out", "dout_dnet", "factor")
 # max_margin: one value per window too (summed over the two windows they would be 0 while the margin is violated)
-PER_WINDOW = ("dE_dout", "delta", "path")
+PER_WINDOW: tuple[QuantityKind, ...] = ("dE_dout", "delta", "path")
 
 
 @dataclass(frozen=True)
 class Quantity:
     """A parsed quantity name: what it is, about which neuron/parameter, for which sample or step."""
 
-    kind: str  # net out E E_total dE_dout dout_dnet delta path factor grad param updated after
+    kind: QuantityKind
     name: str  # the canonical spelling
     neuron: str | None = None
     other: str | None = None  # path: the neuron above; factor: the parameter
@@ -55,7 +73,7 @@ class Quantity:
 
 
 _NEURON = r"([A-Za-z][A-Za-z0-9_]*)"
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+_PATTERNS: list[tuple[QuantityKind | Literal["E_total_after"], re.Pattern[str]]] = [
     ("E_total_after", re.compile(r"E_total(?:@(\d+)|(\+))")),
     ("E_total", re.compile(r"E_total")),
     ("updated", re.compile(_NEURON + r"(?:@(\d+)|(\+))")),
