@@ -53,7 +53,7 @@ import functools
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bptrace.verify.tolerances import FLOOR, SYMPY_RTOL, sympy_agrees
 
@@ -150,11 +150,11 @@ def _operation(e: Any) -> Callable[..., Any]:
     if isinstance(e, sp.Pow):
         return _pow
     if isinstance(e, sp.exp):
-        return mpmath.exp
+        return cast("Callable[..., Any]", mpmath.exp)
     if isinstance(e, sp.log):
         return _log
     if isinstance(e, sp.tanh):
-        return mpmath.tanh
+        return cast("Callable[..., Any]", mpmath.tanh)
     if isinstance(e, sp.Heaviside):
         return _heaviside
     if isinstance(e, sp.DiracDelta) and len(e.args) == 1:
