@@ -34,15 +34,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from string import Template
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bptrace.errors import NumericalError
 from bptrace.i18n import N_, _
 from bptrace.message import Message
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     from numpy.typing import NDArray
+    from sympy import Expr  # SymPy ships no types: Expr names what flows, mypy sees Any
 
 Script = Literal["unicode", "ascii", "latex"]
 SCORE_LOSSES = ("max_margin",)  # J = max(0, Δ + s(x_c) − s(x)): a score per window, no targets (the CS224n-style notes)
@@ -215,11 +218,11 @@ class Activation:
         )
 
     # ---- SymPy ----
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         """f(net) as a SymPy expression (softmax needs `others`, the layer's nets, net included)."""
         raise NotImplementedError
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         """f′ as the textbook writes it, in out where it can be (σ′ = out·(1 − out))."""
         import sympy as sp
 
@@ -317,12 +320,12 @@ class _Sigmoid(Activation):
             np.multiply(f, f, out=f, where=mask)
             np.divide(tmp, f, out=f, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         return 1 / (1 + sp.exp(-net))
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         return out * (1 - out)
 
 
@@ -386,12 +389,12 @@ class _Tanh(Activation):
             np.divide(tmp, f, out=f, where=mask)
             np.multiply(f, 4.0, out=f, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         return sp.tanh(net)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         return 1 - out**2
 
 
@@ -434,13 +437,13 @@ class _Relu(Activation):
         np.greater(z, 0.0, out=mask)
         np.copyto(f, mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         # Heaviside(x, 0): the same convention as the engine, relu′(0) = 0
         return net * sp.Heaviside(net, 0)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         return sp.Heaviside(net, 0)
@@ -493,13 +496,13 @@ class _LeakyRelu(Activation):
         f.fill(self.value(p))
         np.copyto(f, 1.0, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         h = sp.Heaviside(net, 0)
         return net * h + sp.Float(self.value(p)) * net * (1 - h)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         h = sp.Heaviside(net, 0)
@@ -540,10 +543,10 @@ class _Linear(Activation):
     ) -> None:
         f.fill(1.0)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         return net
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         return sp.Integer(1)
@@ -611,12 +614,13 @@ class SoftmaxActivation(Activation):
         lines += [f"{o} = e{r} / se" for r, o in enumerate(outs)]
         return lines
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
+        assert others is not None, "softmax needs the layer's other nets"
         return sp.exp(net) / sum(sp.exp(o) for o in others)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         return out * (1 - out)
 
 
@@ -659,12 +663,12 @@ class _Softplus(Activation):
     ) -> None:
         SIGMOID.forward_inplace(z, f, tmp, mask, tmp, None)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         return sp.log(1 + sp.exp(net))
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         return 1 / (1 + sp.exp(-net))
@@ -722,14 +726,14 @@ class _Elu(Activation):
         np.multiply(f, self.value(p), out=f)
         np.copyto(f, 1.0, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         # Heaviside(x, 0): at 0 the left piece, elu′(0) = α e⁰ = α, as in the engine
         h = sp.Heaviside(net, 0)
         return net * h + sp.Float(self.value(p)) * (sp.exp(net) - 1) * (1 - h)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         h = sp.Heaviside(net, 0)
@@ -900,7 +904,7 @@ class Loss:
         """g = ∂E_s/∂out in place; the same values as grad()."""
         raise NotImplementedError
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         """One output's term as a SymPy expression."""
         raise NotImplementedError
 
@@ -948,7 +952,7 @@ class _Squared(Loss):
         if self.per_output:
             np.divide(g, a.shape[1], out=g)
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         import sympy as sp
 
         e = sp.nsimplify(self.c) * (t - out) ** 2
@@ -998,7 +1002,7 @@ class _Bce(Loss):
         np.divide(buf.R, buf.R2, out=q, where=buf.tmask)
         np.add(g, q, out=g)
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         import sympy as sp
 
         return -(t * sp.log(out) + (1 - t) * sp.log(1 - out))
@@ -1037,7 +1041,7 @@ class _CrossEntropy(Loss):
         np.divide(t, a, out=g, where=buf.tmask)  # −t/out where t > 0, else 0
         np.negative(g, out=g)
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         import sympy as sp
 
         return -t * sp.log(out)
@@ -1170,11 +1174,11 @@ def cancels_derivative(activation_name: str, loss_name: str) -> bool:
 # ---- SymPy forms: used by the independent verification, which differentiates them itself ----
 
 
-def sympy_activation(name: str, net: Any, p: float | None = None, others: Any = None) -> Any:
+def sympy_activation(name: str, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
     """f(net) as a SymPy expression (softmax needs `others`, the layer's nets, net included)."""
     return activation(name).sympy(net, p, others)
 
 
-def sympy_loss_term(name: str, out: Any, t: Any, n: int) -> Any:
+def sympy_loss_term(name: str, out: Expr, t: Expr, n: int) -> Expr:
     """One output's term of the per-sample loss as a SymPy expression."""
     return loss(name).sympy(out, t, n)
