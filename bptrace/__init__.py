@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from bptrace.version import __version__ as __version__
+
 __all__ = [
     "load",
     "loads",

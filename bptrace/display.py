@@ -58,9 +58,9 @@ def show(obj: Any, file: Any = None) -> None:
 
     renderable = obj._view() if isinstance(obj, Displayable) else obj
     if in_notebook() and file is None:
-        from IPython.display import display  # type: ignore[import-not-found]
+        from IPython.display import display
 
-        display(_Bundle(renderable))
+        display(_Bundle(renderable))  # type: ignore[no-untyped-call]
         return
     Console(file=file).print(renderable)
 

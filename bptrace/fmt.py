@@ -277,3 +277,28 @@ def csv_text(rows: Iterable[Iterable[object]]) -> str:
     for row in rows:
         writer.writerow([csv_cell(c) for c in row])
     return buffer.getvalue()
+
+
+# A vocabulary name (bptrace.model.names) as LaTeX mathematics: explain and its printers share it.
+_PREFIX = {"net": r"\mathrm{net}", "out": r"\mathrm{out}", "E": "E", "t": "t", "delta": r"\delta", "s": "s"}
+_GREEK = {"Delta": r"\Delta", "lambda": r"\lambda", "eta": r"\eta"}
+
+
+def latex_name(name: str) -> str:
+    """A vocabulary name in LaTeX: out_h1 -> \\mathrm{out}_{h1}, w5 -> w_{5}, E_total -> E_{\\mathrm{total}}."""
+    if name == "E_total":
+        return r"E_{\mathrm{total}}"
+    if name in _GREEK:
+        return _GREEK[name]
+    head, sep, rest = name.partition("_")
+    if sep and head in _PREFIX:
+        return f"{_PREFIX[head]}_{{{latex_name(rest) if '_' in rest else latex_escape(rest)}}}"
+    m = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+    if m:
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    return r"\mathit{" + latex_escape(name) + "}"
+
+
+def latex_escape(text: str) -> str:
+    """Underscores of a name escaped for LaTeX."""
+    return text.replace("_", r"\_")

@@ -34,14 +34,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from string import Template
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bptrace.errors import NumericalError
 from bptrace.i18n import N_, _
 from bptrace.message import Message
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
+    from numpy.typing import NDArray
+    from sympy import Expr  # SymPy ships no types: Expr names what flows, mypy sees Any
 
 Script = Literal["unicode", "ascii", "latex"]
 SCORE_LOSSES = ("max_margin",)  # J = max(0, Δ + s(x_c) − s(x)): a score per window, no targets (the CS224n-style notes)
@@ -136,33 +140,47 @@ class Activation:
         return "" if self.param is None else self.param.symbol.pick(script)
 
     # ---- numbers (numpy arrays of shape (samples, neurons)) ----
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         """out = f(net)."""
         raise NotImplementedError
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         """f′(net), computed from net in a stable form."""
         raise NotImplementedError
 
-    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime_by_hand(
+        self, z: NDArray[np.float64], a: NDArray[np.float64], p: float | None = None
+    ) -> NDArray[np.float64]:
         """f′ as a student computes it from the numbers on the page: in out where the textbook writes it so
         (σ′ = out(1 − out), tanh′ = 1 − out²), else from net. The misconception engine's rounding student uses
         it; the engine never does (it is not stable: it is exact only for an exact out)."""
         return self.prime(z, p)
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         """a = f(z) in place, the same values as forward (tmp, mask, col: scratch of z's shape, bool, one column)."""
         raise NotImplementedError
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         """f = f′(z) in place, the same values as prime (a = f(z), already computed)."""
         raise NotImplementedError
 
-    def saturated(self, z: np.ndarray) -> np.ndarray:
+    def saturated(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
         """Where prime() takes its saturated form (1 − out has lost its digits): there a loss that cancels
         f′ must give δ = out − t itself, since ∂E/∂out of the rounded out no longer cancels f′ of net."""
         import numpy as np
@@ -178,7 +196,7 @@ class Activation:
         """f′(0), the value taken at the kink by convention (the left-hand piece: net > 0 is false at 0)."""
         return 0.0
 
-    def at_kink(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def at_kink(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.bool_]:
         """Where f is not differentiable: net exactly 0 for a kinked activation."""
         import numpy as np
 
@@ -200,11 +218,11 @@ class Activation:
         )
 
     # ---- SymPy ----
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         """f(net) as a SymPy expression (softmax needs `others`, the layer's nets, net included)."""
         raise NotImplementedError
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         """f′ as the textbook writes it, in out where it can be (σ′ = out·(1 − out))."""
         import sympy as sp
 
@@ -236,22 +254,24 @@ def _g(x: float) -> str:
 
 
 class _Sigmoid(Activation):
-    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime_by_hand(
+        self, z: NDArray[np.float64], a: NDArray[np.float64], p: float | None = None
+    ) -> NDArray[np.float64]:
         return a * (1.0 - a)
 
-    def saturated(self, z: np.ndarray) -> np.ndarray:
+    def saturated(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
         return np.asarray(z > SIGMOID_TEXTBOOK_BELOW)
 
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         # Stable in both tails: 1/(1+e^-z) for z >= 0, e^z/(1+e^z) for z < 0; never overflows.
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         # σ′ = σ(1 − σ) where 1 − σ keeps its digits; for z > SIGMOID_TEXTBOOK_BELOW e^(−z)/(1 + e^(−z))²
@@ -260,7 +280,13 @@ class _Sigmoid(Activation):
         return np.where(z > SIGMOID_TEXTBOOK_BELOW, e / ((1.0 + e) * (1.0 + e)), a * (1.0 - a))
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -274,7 +300,13 @@ class _Sigmoid(Activation):
         np.copyto(a, tmp, where=mask)
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -288,30 +320,32 @@ class _Sigmoid(Activation):
             np.multiply(f, f, out=f, where=mask)
             np.divide(tmp, f, out=f, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         return 1 / (1 + sp.exp(-net))
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         return out * (1 - out)
 
 
 class _Tanh(Activation):
-    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime_by_hand(
+        self, z: NDArray[np.float64], a: NDArray[np.float64], p: float | None = None
+    ) -> NDArray[np.float64]:
         return 1.0 - a * a
 
-    def saturated(self, z: np.ndarray) -> np.ndarray:
+    def saturated(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
         return np.asarray(np.abs(z) > TANH_TEXTBOOK_BELOW)
 
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         return np.tanh(z)
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         # 1 − tanh² where it keeps its digits; beyond, tanh′ = 4e^(−2|z|)/(1 + e^(−2|z|))²
@@ -320,14 +354,26 @@ class _Tanh(Activation):
         return np.where(np.abs(z) > TANH_TEXTBOOK_BELOW, 4.0 * e / ((1.0 + e) * (1.0 + e)), 1.0 - a * a)
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
         np.tanh(z, out=a)
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -343,28 +389,34 @@ class _Tanh(Activation):
             np.divide(tmp, f, out=f, where=mask)
             np.multiply(f, 4.0, out=f, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         return sp.tanh(net)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         return 1 - out**2
 
 
 class _Relu(Activation):
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         return np.where(z > 0, z, 0.0)
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         return np.where(z > 0, 1.0, 0.0)  # relu′(0) = 0 by convention
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -372,20 +424,26 @@ class _Relu(Activation):
         np.multiply(z, mask, out=a)  # z where z > 0, else 0
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         import numpy as np
 
         np.greater(z, 0.0, out=mask)
         np.copyto(f, mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         # Heaviside(x, 0): the same convention as the engine, relu′(0) = 0
         return net * sp.Heaviside(net, 0)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         return sp.Heaviside(net, 0)
@@ -398,18 +456,24 @@ class _LeakyRelu(Activation):
     def kink_value(self, p: float | None = None) -> float:
         return self.value(p)
 
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         return np.where(z > 0, z, self.value(p) * z)
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         return np.where(z > 0, 1.0, self.value(p))  # leaky_relu′(0) = α by convention
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -418,7 +482,13 @@ class _LeakyRelu(Activation):
         np.copyto(a, z, where=mask)
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -426,13 +496,13 @@ class _LeakyRelu(Activation):
         f.fill(self.value(p))
         np.copyto(f, 1.0, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         h = sp.Heaviside(net, 0)
         return net * h + sp.Float(self.value(p)) * net * (1 - h)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         h = sp.Heaviside(net, 0)
@@ -440,16 +510,22 @@ class _LeakyRelu(Activation):
 
 
 class _Linear(Activation):
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         return z.copy()
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         return np.ones_like(z)
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -457,14 +533,20 @@ class _Linear(Activation):
             np.copyto(a, z)
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         f.fill(1.0)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         return net
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         return sp.Integer(1)
@@ -473,27 +555,37 @@ class _Linear(Activation):
 class SoftmaxActivation(Activation):
     """An activation of the whole layer: δ needs its Jacobian (jacobian_delta), not f′ alone."""
 
-    def prime_by_hand(self, z: np.ndarray, a: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime_by_hand(
+        self, z: NDArray[np.float64], a: NDArray[np.float64], p: float | None = None
+    ) -> NDArray[np.float64]:
         return a * (1.0 - a)
 
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         shifted = z - z.max(axis=-1, keepdims=True)  # e^(z - max) cannot overflow
-        e = np.exp(shifted)
-        return e / e.sum(axis=-1, keepdims=True)
+        e: NDArray[np.float64] = np.exp(shifted)
+        total: NDArray[np.float64] = e.sum(axis=-1, keepdims=True)
+        return e / total
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         # the diagonal of the Jacobian, ∂out_j/∂net_j = out_j(1 − out_j); δ uses the whole Jacobian (jacobian_delta)
         a = self.forward(z)
         return a * (1.0 - a)
 
-    def jacobian_delta(self, a: np.ndarray, dE_dout: np.ndarray) -> np.ndarray:
+    def jacobian_delta(self, a: NDArray[np.float64], dE_dout: NDArray[np.float64]) -> NDArray[np.float64]:
         """δ_j = Σ_i ∂E/∂out_i · out_i([i = j] − out_j) = out_j(∂E/∂out_j − Σ_i ∂E/∂out_i·out_i)."""
-        return a * (dE_dout - (dE_dout * a).sum(axis=1, keepdims=True))
+        weighted: NDArray[np.float64] = (dE_dout * a).sum(axis=1, keepdims=True)
+        return a * (dE_dout - weighted)
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -503,7 +595,9 @@ class SoftmaxActivation(Activation):
         np.add.reduce(a, axis=1, keepdims=True, out=col)
         np.divide(a, col, out=a)
 
-    def jacobian_delta_inplace(self, a: np.ndarray, d: np.ndarray, f: np.ndarray, col: np.ndarray) -> None:
+    def jacobian_delta_inplace(
+        self, a: NDArray[np.float64], d: NDArray[np.float64], f: NDArray[np.float64], col: NDArray[np.float64]
+    ) -> None:
         """d = δ in place from d = ∂E/∂out (jacobian_delta; f and col are scratch)."""
         import numpy as np
 
@@ -520,27 +614,34 @@ class SoftmaxActivation(Activation):
         lines += [f"{o} = e{r} / se" for r, o in enumerate(outs)]
         return lines
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
+        assert others is not None, "softmax needs the layer's other nets"
         return sp.exp(net) / sum(sp.exp(o) for o in others)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         return out * (1 - out)
 
 
 class _Softplus(Activation):
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         # ln(1 + e^z) = max(z, 0) + ln(1 + e^(−|z|)): never overflows, exact digits in both tails
         return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         return SIGMOID.forward(z)  # softplus′ = σ, in its stable form
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -552,16 +653,22 @@ class _Softplus(Activation):
         np.add(a, tmp, out=a)
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         SIGMOID.forward_inplace(z, f, tmp, mask, tmp, None)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         return sp.log(1 + sp.exp(net))
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         return 1 / (1 + sp.exp(-net))
@@ -574,19 +681,25 @@ class _Elu(Activation):
     def kink_value(self, p: float | None = None) -> float:
         return self.value(p)
 
-    def forward(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         # α(e^net − 1) as α·expm1(net): exact digits near 0; min(z, 0) so e^z never overflows
         return np.where(z > 0, z, self.value(p) * np.expm1(np.minimum(z, 0.0)))
 
-    def prime(self, z: np.ndarray, p: float | None = None) -> np.ndarray:
+    def prime(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
         import numpy as np
 
         return np.where(z > 0, 1.0, self.value(p) * np.exp(np.minimum(z, 0.0)))  # elu′(0) = α
 
     def forward_inplace(
-        self, z: np.ndarray, a: np.ndarray, tmp: np.ndarray, mask: np.ndarray, col: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        col: NDArray[np.float64],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -597,7 +710,13 @@ class _Elu(Activation):
         np.copyto(a, z, where=mask)
 
     def prime_inplace(
-        self, z: np.ndarray, a: np.ndarray, f: np.ndarray, tmp: np.ndarray, mask: np.ndarray, p: float | None
+        self,
+        z: NDArray[np.float64],
+        a: NDArray[np.float64],
+        f: NDArray[np.float64],
+        tmp: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        p: float | None,
     ) -> None:
         import numpy as np
 
@@ -607,14 +726,14 @@ class _Elu(Activation):
         np.multiply(f, self.value(p), out=f)
         np.copyto(f, 1.0, where=mask)
 
-    def sympy(self, net: Any, p: float | None = None, others: Any = None) -> Any:
+    def sympy(self, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
         import sympy as sp
 
         # Heaviside(x, 0): at 0 the left piece, elu′(0) = α e⁰ = α, as in the engine
         h = sp.Heaviside(net, 0)
         return net * h + sp.Float(self.value(p)) * (sp.exp(net) - 1) * (1 - h)
 
-    def sympy_textbook_prime(self, out: Any, net: Any, p: float | None = None) -> Any:
+    def sympy_textbook_prime(self, out: Expr, net: Expr, p: float | None = None) -> Expr:
         import sympy as sp
 
         h = sp.Heaviside(net, 0)
@@ -748,10 +867,10 @@ def activation(name: str) -> Activation:
 class LossScratch(Protocol):
     """Scratch arrays of the outputs' shape the training runner lends the in-place loss routines."""
 
-    R: np.ndarray
-    R2: np.ndarray
-    Q: np.ndarray
-    tmask: np.ndarray
+    R: NDArray[np.float64]
+    R2: NDArray[np.float64]
+    Q: NDArray[np.float64]
+    tmask: NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -767,23 +886,25 @@ class Loss:
     cancels: str | None = None  # the output activation whose f′ it cancels: δ = out − t
     logs: bool = False  # takes ln(out) (and ln(1 − out)): refuses outputs exactly 0 (or 1)
 
-    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def terms(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         """Each output's term of the per-sample loss."""
         raise NotImplementedError
 
-    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def grad(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         """∂E_s/∂out for each output of each sample."""
         raise NotImplementedError
 
-    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+    def total_inplace(self, a: NDArray[np.float64], t: NDArray[np.float64], buf: LossScratch) -> float:
         """Σ of every term (all samples), with the runner's scratch arrays; the same values as terms()."""
         raise NotImplementedError
 
-    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+    def grad_inplace(
+        self, a: NDArray[np.float64], t: NDArray[np.float64], g: NDArray[np.float64], buf: LossScratch
+    ) -> None:
         """g = ∂E_s/∂out in place; the same values as grad()."""
         raise NotImplementedError
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         """One output's term as a SymPy expression."""
         raise NotImplementedError
 
@@ -801,15 +922,15 @@ class _Squared(Loss):
     c: float = 1.0
     per_output: bool = False  # divide by n
 
-    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def terms(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         e = self.c * (t - a) ** 2
         return e / a.shape[-1] if self.per_output else e
 
-    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def grad(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         g = (-2.0 * self.c) * (t - a)
         return g / a.shape[-1] if self.per_output else g
 
-    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+    def total_inplace(self, a: NDArray[np.float64], t: NDArray[np.float64], buf: LossScratch) -> float:
         import numpy as np
 
         r = buf.R
@@ -818,7 +939,9 @@ class _Squared(Loss):
         total = float(r.sum()) * self.c
         return total / a.shape[1] if self.per_output else total
 
-    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+    def grad_inplace(
+        self, a: NDArray[np.float64], t: NDArray[np.float64], g: NDArray[np.float64], buf: LossScratch
+    ) -> None:
         import numpy as np
 
         if self.c == 0.5 and not self.per_output:
@@ -829,7 +952,7 @@ class _Squared(Loss):
         if self.per_output:
             np.divide(g, a.shape[1], out=g)
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         import sympy as sp
 
         e = sp.nsimplify(self.c) * (t - out) ** 2
@@ -837,7 +960,7 @@ class _Squared(Loss):
 
 
 class _Bce(Loss):
-    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def terms(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -846,13 +969,13 @@ class _Bce(Loss):
             second = np.where(t < 1, (1 - t) * np.log(np.where(t < 1, 1 - a, 1.0)), 0.0)
             return np.asarray(-(first + second))
 
-    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def grad(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(t > 0, -t / a, 0.0) + np.where(t < 1, (1 - t) / (1 - a), 0.0)
 
-    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+    def total_inplace(self, a: NDArray[np.float64], t: NDArray[np.float64], buf: LossScratch) -> float:
         import numpy as np
 
         total = CROSS_ENTROPY.total_inplace(a, t, buf)  # −Σ t·ln(out) over t > 0
@@ -865,7 +988,9 @@ class _Bce(Loss):
         np.multiply(q, buf.R2, out=q)
         return total - float(q.sum())  # − Σ (1 − t)·ln(1 − out) over t < 1
 
-    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+    def grad_inplace(
+        self, a: NDArray[np.float64], t: NDArray[np.float64], g: NDArray[np.float64], buf: LossScratch
+    ) -> None:
         import numpy as np
 
         CROSS_ENTROPY.grad_inplace(a, t, g, buf)  # −t/out where t > 0
@@ -877,26 +1002,26 @@ class _Bce(Loss):
         np.divide(buf.R, buf.R2, out=q, where=buf.tmask)
         np.add(g, q, out=g)
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         import sympy as sp
 
         return -(t * sp.log(out) + (1 - t) * sp.log(1 - out))
 
 
 class _CrossEntropy(Loss):
-    def terms(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def terms(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(-np.where(t > 0, t * np.log(np.where(t > 0, a, 1.0)), 0.0))
 
-    def grad(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def grad(self, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(t > 0, -t / a, 0.0)
 
-    def total_inplace(self, a: np.ndarray, t: np.ndarray, buf: LossScratch) -> float:
+    def total_inplace(self, a: NDArray[np.float64], t: NDArray[np.float64], buf: LossScratch) -> float:
         import numpy as np
 
         r = buf.R
@@ -906,7 +1031,9 @@ class _CrossEntropy(Loss):
         np.multiply(r, t, out=r)
         return -float(r.sum())
 
-    def grad_inplace(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: LossScratch) -> None:
+    def grad_inplace(
+        self, a: NDArray[np.float64], t: NDArray[np.float64], g: NDArray[np.float64], buf: LossScratch
+    ) -> None:
         import numpy as np
 
         g.fill(0.0)
@@ -914,7 +1041,7 @@ class _CrossEntropy(Loss):
         np.divide(t, a, out=g, where=buf.tmask)  # −t/out where t > 0, else 0
         np.negative(g, out=g)
 
-    def sympy(self, out: Any, t: Any, n: int) -> Any:
+    def sympy(self, out: Expr, t: Expr, n: int) -> Expr:
         import sympy as sp
 
         return -t * sp.log(out)
@@ -994,22 +1121,24 @@ def loss(name: str) -> Loss:
 # The engine's entry points (module functions, so a test can replace one and see every check fail)
 
 
-def activate(name: str, z: np.ndarray, p: float | None = None) -> np.ndarray:
+def activate(name: str, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
     """out = f(net), elementwise (softmax: along each sample's row), numerically stable."""
     return activation(name).forward(z, p)
 
 
-def activation_derivative(name: str, z: np.ndarray, p: float | None = None) -> np.ndarray:
+def activation_derivative(name: str, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
     """∂out/∂net for each neuron, from net (for softmax the diagonal of its Jacobian, out·(1 − out))."""
     return activation(name).prime(z, p)
 
 
-def is_kink(name: str, z: np.ndarray, p: float | None = None) -> np.ndarray:
+def is_kink(name: str, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.bool_]:
     """Where f is not differentiable (net exactly 0 for relu, and for leaky_relu and elu when α ≠ 1)."""
     return activation(name).at_kink(z, p)
 
 
-def loss_terms(name: str, a: np.ndarray, t: np.ndarray, names: list[str] | None = None) -> np.ndarray:
+def loss_terms(
+    name: str, a: NDArray[np.float64], t: NDArray[np.float64], names: list[str] | None = None
+) -> NDArray[np.float64]:
     """Each output's term of the per-sample loss; a sample's loss E_s is the sum of its row."""
     entry = loss(name)
     if entry.logs:
@@ -1017,12 +1146,12 @@ def loss_terms(name: str, a: np.ndarray, t: np.ndarray, names: list[str] | None 
     return entry.terms(a, t)
 
 
-def loss_gradient(name: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+def loss_gradient(name: str, a: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
     """∂E_s/∂out for each output of each sample."""
     return loss(name).grad(a, t)
 
 
-def _refuse_log_of_zero(name: str, a: np.ndarray, t: np.ndarray, names: list[str] | None) -> None:
+def _refuse_log_of_zero(name: str, a: NDArray[np.float64], t: NDArray[np.float64], names: list[str] | None) -> None:
     import numpy as np
 
     bad = ((t > 0) & (a <= 0)) | ((name == "bce") & (t < 1) & (a >= 1))
@@ -1045,11 +1174,11 @@ def cancels_derivative(activation_name: str, loss_name: str) -> bool:
 # ---- SymPy forms: used by the independent verification, which differentiates them itself ----
 
 
-def sympy_activation(name: str, net: Any, p: float | None = None, others: Any = None) -> Any:
+def sympy_activation(name: str, net: Expr, p: float | None = None, others: Sequence[Expr] | None = None) -> Expr:
     """f(net) as a SymPy expression (softmax needs `others`, the layer's nets, net included)."""
     return activation(name).sympy(net, p, others)
 
 
-def sympy_loss_term(name: str, out: Any, t: Any, n: int) -> Any:
+def sympy_loss_term(name: str, out: Expr, t: Expr, n: int) -> Expr:
     """One output's term of the per-sample loss as a SymPy expression."""
     return loss(name).sympy(out, t, n)

@@ -15,6 +15,7 @@ import pytest
 
 import bptrace
 from bptrace.engine import step as engine
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.errors import AnswerSheetError
 from bptrace.grading import answers, diagnose
 from bptrace.grading import marking as check
@@ -25,7 +26,7 @@ LAB = diagnose.Lab(MAZUR)
 
 
 def exact(name: str) -> float:
-    return names.value(names.parse(name, MAZUR), engine.trace(MAZUR))
+    return quantity_value(names.parse(name, MAZUR), engine.trace(MAZUR))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -295,7 +296,7 @@ def test_every_template_name_parses_and_the_exact_values_mark_full(tmp_path: Pat
         "scenario: "
         + name
         + "\nanswers:\n"
-        + "".join(f"  {json.dumps(a.key)}: {names.value(a.quantity, t)!r}\n" for a in bound)
+        + "".join(f"  {json.dumps(a.key)}: {quantity_value(a.quantity, t)!r}\n" for a in bound)
     )
     result = mark_text(tmp_path, filled)
     assert result.summary.all_correct, [r.quantity for r in result.results if not r.correct]

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from bptrace.cli.main import main
 from bptrace.engine import step as engine
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.grading.answers import derivation
 from bptrace.grading.marking import VERDICTS
 from bptrace.model import names
@@ -190,8 +191,8 @@ def test_a_sheet_never_decides_its_own_grade(tmp_path: Path) -> None:
 
 def test_the_key_rules_tolerance_credit_and_accept(tmp_path: Path) -> None:
     t = engine.trace(load("mazur"))
-    w5 = names.value(names.parse("w5+", t.scenario), t)
-    no_eta = 0.4 - names.value(names.parse("dE/dw5", t.scenario), t)  # w5+ without η
+    w5 = quantity_value(names.parse("w5+", t.scenario), t)
+    no_eta = 0.4 - quantity_value(names.parse("dE/dw5", t.scenario), t)  # w5+ without η
     sheet = write_sheet(tmp_path / "s.yaml", {"w5+": f"{no_eta:.9g}", "out_o1": "0.7514"})
     plain = write_key(tmp_path / "a.yaml", {"w5+": 4, "out_o1": 1})
     assert class_json(str(sheet), "--key", str(plain))["students"][0]["score"] == 1
@@ -260,7 +261,7 @@ def test_a_misread_input_carried_through_is_follow_through(name: str, misread: s
         for spelled in names.spellings(n, s):
             q = names.parse(spelled, s)
             # 15 digits, trailing zeros kept: a batch mean of per-sample values ~2 can be ~1e-5 (cancellation)
-            answers[spelled] = f"{names.value(q, t_student):.14e}"
+            answers[spelled] = f"{quantity_value(q, t_student):.14e}"
     questions = {n: 1 for n in answers}
     key = write_key(tmp_path / "key.yaml", questions, scenario=name, rules="{rtol: 1e-8}")
     sheet = write_sheet(tmp_path / "s.yaml", {n: json.dumps(v) for n, v in answers.items()})
@@ -277,7 +278,7 @@ def test_a_misread_input_carried_through_is_follow_through(name: str, misread: s
     differ = [
         q
         for q in verdicts
-        if not math.isclose(float(answers[q]), names.value(names.parse(q, s), t), rel_tol=1e-8, abs_tol=1e-12)
+        if not math.isclose(float(answers[q]), quantity_value(names.parse(q, s), t), rel_tol=1e-8, abs_tol=1e-12)
     ]
     assert carried == differ and len(carried) > 20
     assert st["score"] == st["max_score"] - 1
@@ -301,7 +302,7 @@ def test_follow_through_recomputes_each_rule_of_the_engine() -> None:
                     assert r is None
                     continue
                 assert r is not None, (name, spelled)
-                exact = names.value(names.parse(spelled, s), t)
+                exact = quantity_value(names.parse(spelled, s), t)
                 assert math.isclose(r.value, exact, rel_tol=1e-9, abs_tol=1e-13), (name, spelled, r.value, exact)
                 assert r.rests_on == frozenset()
                 checked += 1
@@ -339,7 +340,7 @@ def test_a_batch_scenario_with_hand_written_sheets(tmp_path: Path) -> None:
     qs = ["net_h1_1:1", "out_h1_1:2", "delta_h1_1", "dE/dW1_1_1", "W1_1_1+"]
     qs = [q for q in qs if names.parse_or_none(q, s) is not None]
     assert len(qs) >= 3, [n for _, _, n in derivation(s)][:10]
-    exact = {q: names.value(names.parse(q, s), t) for q in qs}
+    exact = {q: quantity_value(names.parse(q, s), t) for q in qs}
     key = write_key(tmp_path / "k.yaml", dict.fromkeys(qs, 1), scenario="learner_004")
     right = write_sheet(tmp_path / "right.yaml", {q: f"{v:.9g}" for q, v in exact.items()}, "R")
     empty = write_sheet(tmp_path / "empty.yaml", {}, "E")

@@ -14,6 +14,7 @@ from mazur_reference import ERRATA, QUANTITIES, exact, published
 import bptrace
 from bptrace.cli.main import main
 from bptrace.engine import step as engine
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.model import names
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -177,7 +178,7 @@ def test_gradescope_results_json(tmp_path: Path) -> None:
 def test_scenario_option_overrides_and_relative_paths(tmp_path: Path) -> None:
     (tmp_path / "ex.yaml").write_text(run("new", "--seed", "5", "--shape", "2-2-1")[1], encoding="utf-8")
     s = bptrace.load(str(tmp_path / "ex.yaml"))
-    e = names.value(names.parse("E_total", s), engine.trace(s))
+    e = quantity_value(names.parse("E_total", s), engine.trace(s))
     sheet = exact_sheet(tmp_path / "s.yaml", "Eve", {"E_total": repr(e)}, scenario="ex.yaml")
     assert run("check", str(sheet))[0] == 0
     code, out, _ = run("check", str(sheet), "-s", "mazur")  # E_total of Mazur's network instead

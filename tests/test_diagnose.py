@@ -23,6 +23,7 @@ from mazur_reference import ERRATA
 
 import bptrace
 from bptrace.engine import step as engine
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.grading import answers, diagnose
 from bptrace.grading.marking import Options, mark, read_number, reproduces
 from bptrace.model import names
@@ -527,7 +528,7 @@ def test_default_knobs_reproduce_the_engine_exactly(name: str) -> None:
     lab = diagnose.Lab(s)
     t = engine.trace(s)
     for q in _every_quantity(s):
-        assert lab.value(q, diagnose.Knobs()) == names.value(q, t), q.name
+        assert lab.value(q, diagnose.Knobs()) == quantity_value(q, t), q.name
     assert (
         lab.value(names.parse("E_total@1", s), diagnose.Knobs(through_updated=True))
         == engine.trace(s, through_updated_weights=True).loss_after
@@ -542,9 +543,9 @@ def test_default_knobs_reproduce_the_engine_on_random_networks(seed: int) -> Non
     lab = diagnose.Lab(s)
     t = engine.trace(s)
     for q in _every_quantity(s):
-        assert lab.value(q, diagnose.Knobs()) == names.value(q, t), q.name
+        assert lab.value(q, diagnose.Knobs()) == quantity_value(q, t), q.name
     for q in (names.parse("E_total@3", s), names.parse(f"{s.parameters()[-1].name}@3", s)):
-        assert lab.value(q, diagnose.Knobs()) == pytest.approx(names.value(q, t), rel=1e-12, abs=1e-15)
+        assert lab.value(q, diagnose.Knobs()) == pytest.approx(quantity_value(q, t), rel=1e-12, abs=1e-15)
 
 
 def test_the_fast_loop_agrees_with_engine_step_and_mazur_after_10000_rounds() -> None:
@@ -560,7 +561,7 @@ def test_the_fast_loop_agrees_with_engine_step_and_mazur_after_10000_rounds() ->
     t = engine.trace(s)
     for n in (2, 7, 40):
         for q in (names.parse(f"E_total@{n}", s), names.parse(f"w1@{n}", s), names.parse(f"w8@{n}", s)):
-            assert lab.value(q, diagnose.Knobs()) == pytest.approx(names.value(q, t), rel=1e-13)
+            assert lab.value(q, diagnose.Knobs()) == pytest.approx(quantity_value(q, t), rel=1e-13)
 
 
 @pytest.mark.parametrize("name", bundled_names())
@@ -634,7 +635,7 @@ def test_variants_apply_only_where_they_make_sense(name: str) -> None:
     qs = _every_quantity(s) + [names.parse("E_total@2", s)]
     for v in diagnose.variants(s):
         changed = any(
-            (x := lab.value(q, v.knobs)) is not None and not np.isclose(x, names.value(q, t), rtol=1e-12, atol=1e-15)
+            (x := lab.value(q, v.knobs)) is not None and not np.isclose(x, quantity_value(q, t), rtol=1e-12, atol=1e-15)
             for q in qs
         )
         assert changed, v

@@ -21,11 +21,12 @@ from mazur_reference import ERRATA, exact, published
 import bptrace
 import bptrace.model.scenario
 from bptrace.cli.main import main
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.explain.derivation import Explanation, explain
 from bptrace.model import names
 from bptrace.model.scenario import bundled_names
-from bptrace.render.explain_latex import explanation_latex
-from bptrace.render.explain_text import explanation_markdown, sections
+from bptrace.render.explain_latex import explanation_latex, explanation_markdown
+from bptrace.render.explain_text import sections
 
 NUMBER = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
 
@@ -151,7 +152,7 @@ def test_every_name_explains_to_its_value(scenario: str) -> None:
         if q is None:
             continue
         ex = explain(t, q, symbolic=False, checks=False)
-        expected = names.value(q, t)
+        expected = quantity_value(q, t)
         assert math.isclose(ex.value, expected, rel_tol=1e-12, abs_tol=1e-15), (spelled, ex.value, expected)
         text = explanation_markdown(ex)
         assert ex.target in text.replace("\\_", "_")

@@ -28,7 +28,8 @@ from bptrace.cli.main import main
 from bptrace.explain.derivation import explain
 from bptrace.fmt import num
 from bptrace.model import names
-from bptrace.render.explain_text import ExplanationView, explanation_html, explanation_markdown
+from bptrace.render.explain_latex import explanation_markdown
+from bptrace.render.explain_text import ExplanationView, explanation_html
 
 MATH = re.compile(r"<math\b.*?</math>", re.S)
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]

@@ -13,6 +13,7 @@ from test_engine import flat, params_of, reference_loss
 import bptrace
 from bptrace.cli.main import main
 from bptrace.engine import step as engine
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.engine.step import hinge_argument
 from bptrace.errors import ScenarioError
 from bptrace.model import names
@@ -70,8 +71,8 @@ def test_bundled_window_one_sample_violates_one_meets_the_margin() -> None:
     for p in s.parameters():
         assert t.sample_grad(p)[1] == 0.0
     # ∂J/∂s = −1 through x, +1 through x_c, while the margin is violated
-    assert names.value(names.parse("dE/dout_o1:1", s), t) == -1.0
-    assert names.value(names.parse("dE/dout_o1:1c", s), t) == 1.0
+    assert quantity_value(names.parse("dE/dout_o1:1", s), t) == -1.0
+    assert quantity_value(names.parse("dE/dout_o1:1c", s), t) == 1.0
 
 
 def test_margin_met_everywhere_means_no_update() -> None:

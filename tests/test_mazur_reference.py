@@ -12,6 +12,7 @@ import pytest
 from mazur_reference import ERRATA, QUANTITIES, SOURCE, agrees, exact, published, unit
 
 import bptrace
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.model import names
 
 
@@ -59,7 +60,7 @@ def test_the_bundled_scenario_is_the_posts_network() -> None:
     assert s.inputs.tolist() == [[float(v) for v in network["inputs"].values()]]
     assert s.targets.tolist() == [[float(v) for v in network["targets"].values()]]
     for name, value in {**network["weights"], **network["biases"]}.items():
-        assert names.value(names.parse(name, s), t) == float(value), name
+        assert quantity_value(names.parse(name, s), t) == float(value), name
     assert s.learning_rate == float(network["learning_rate"])
     assert [layer.activation for layer in s.layers] == [network["activation"]] * 2
     assert s.loss == "half_sse" and not s.update_biases

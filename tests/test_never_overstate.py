@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from bptrace.cli.main import main
 from bptrace.engine import step as engine
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.model.scenario import loads
 from bptrace.verify import kinks, tolerances
 from bptrace.verify.verification import finite_differences, verify
@@ -192,7 +193,7 @@ def test_max_margin_per_window_quantities_need_a_window() -> None:
     for name in ("delta_o1", "dE/dout_o1", "dE_o1/dout_h1_1", "delta_h1_1"):
         with pytest.raises(UnknownNameError, match="one value per window"):
             names.parse(name, s)
-    value = lambda text: names.value(names.parse(text, s), t)  # noqa: E731
+    value = lambda text: quantity_value(names.parse(text, s), t)  # noqa: E731
     assert value("dE/dout_o1:1") == -1.0 and value("dE/dout_o1:1c") == 1.0  # ∂E_1/∂s, ∂E_1/∂s_c
     assert value("delta_o1:2") == value("delta_o1:2c") == (0.0 if arg[1] <= 0 else None)
     result = CliRunner().invoke(main, ["run", "cs224n_window", "--format", "json", "--verify", "off"])

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from bptrace.cli.main import main
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.engine.step import trace as make_trace
 from bptrace.fmt import num
 from bptrace.grading import marking
@@ -46,7 +47,7 @@ def variant_quiz() -> model.Quiz:
 
 def exact_value(s, name: str) -> float:
     """The value by the engine, straight from a trace made here (names.value), not through the quiz."""
-    return names.value(names.parse(name, s), make_trace(s))
+    return quantity_value(names.parse(name, s), make_trace(s))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def test_the_interval_holds_every_answer_check_accepts_and_no_wrong_one_of_the_d
     t = make_trace(s)
     for name in names.all_names(s):
         q = names.parse(name, s)
-        x = names.value(q, t)
+        x = quantity_value(q, t)
         interval = accepted(x, 3)
         for text in written_answers(x, 3):
             w = marking.read_number(text)
@@ -370,7 +371,7 @@ def test_every_bundled_scenario_in_every_format(name, tmp_path):
         (exercise,) = quiz.exercises
         t = make_trace(exercise.scenario)
         for ask in exercise.asks:
-            assert ask.value == names.value(names.parse(ask.name, exercise.scenario), t)
+            assert ask.value == quantity_value(names.parse(ask.name, exercise.scenario), t)
         root = ET.fromstring(moodle.render(quiz))
         answers = root.findall(".//question/answer") or root.findall(".//question/questiontext")
         assert answers

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from bptrace.cli.main import main
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.engine.step import trace as make_trace
 from bptrace.grading import marking
 from bptrace.grading.answers import random_exercise
@@ -166,7 +167,7 @@ def test_generate_draws_each_variant_with_the_engines_values(questions):
         t = make_trace(s)
         answers = server.VARIANTS[index]["answers"]
         for name, value in data["correct_answers"].items():
-            assert value == names.value(names.parse(answers[name]["quantity"], s), t)
+            assert value == quantity_value(names.parse(answers[name]["quantity"], s), t)
         assert [a["quantity"] for a in answers.values()][:3] == ["out_o1", "E_total", "delta_o1"]
 
 
@@ -227,7 +228,7 @@ def test_a_keys_share_for_a_misconception_is_partial_credit(tmp_path):
     eta = [m for m in variant["answers"]["q1"]["mistakes"] if m["codes"] == ["missing-learning-rate"]]
     assert eta
     s = load("mazur")
-    x = names.value(names.parse("w5+", s), make_trace(s))
+    x = quantity_value(names.parse("w5+", s), make_trace(s))
     assert data["correct_answers"]["q1"] == x
     for mistake in eta:
         result = graded(server, data, dict(data["correct_answers"], q1=mistake["value"]))

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bptrace.cli.main import main
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.engine.step import trace as make_trace
 from bptrace.grading import marking
 from bptrace.grading.answers import random_exercise
@@ -127,7 +128,7 @@ def test_items_are_canvas_numerical_questions_with_every_number_from_the_engine(
             check_item(item)
             s = loads(random_exercise(5 + k, [2, 2, 2]))
             q = names.parse(name, s)
-            x = names.value(q, make_trace(s))
+            x = quantity_value(q, make_trace(s))
             prompt = item.findtext(f"{Q}presentation/{Q}material/{Q}mattext")
             for src in re.findall(r'<img src="([^"]+)"', prompt):
                 assert str(folder / src) in package.namelist()

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bptrace.cli.main import main
+from bptrace.engine.quantities import value as quantity_value
 from bptrace.engine.step import trace as make_trace
 from bptrace.fmt import num
 from bptrace.grading.answers import derivation
@@ -40,7 +41,7 @@ def test_the_html_sheet_asks_every_quantity_and_the_key_answers_each(tmp_path):
     asked = [name for _, _, name in derivation(s)]  # a worksheet asks the whole step by default
     assert "<svg" in sheet and "<svg" in key  # the picture, inline
     for name in asked:
-        x = names.value(names.parse(name, s), t)
+        x = quantity_value(names.parse(name, s), t)
         assert f">{name}<" in sheet and f">{name}<" in key
         assert num(x) in key
         interval = accepted(x, 3)
@@ -49,7 +50,7 @@ def test_the_html_sheet_asks_every_quantity_and_the_key_answers_each(tmp_path):
             assert num(x) not in sheet, name  # the sheet gives no answer away
     assert sheet.count(">________________</td>") == len(asked)  # a line to write each answer on
     # the picture is the weights and inputs only: net and out of a neuron are not on it
-    out_h1 = names.value(names.parse("out_h1", s), t)
+    out_h1 = quantity_value(names.parse("out_h1", s), t)
     assert num(out_h1, 4) not in sheet.split("<svg", 1)[1].split("</svg>", 1)[0]
 
 
@@ -68,7 +69,7 @@ def test_the_pdf_sheet_and_key(tmp_path, pdflatex, pdftotext):
     s = load("mazur")
     t = make_trace(s)
     for name in ("out_o1", "w5+", "dE/dw1"):
-        x = names.value(names.parse(name, s), t)
+        x = quantity_value(names.parse(name, s), t)
         assert num(x) in key and num(x) not in sheet
     assert "Worksheet" in sheet and "Answer key" in key
     # the same sheet is the same PDF
@@ -89,4 +90,4 @@ def test_a_chinese_pdf_sheet_with_xelatex(tmp_path, pdftotext):
     key = pdf_text(folder / "mazur-key.pdf", pdftotext)
     assert "练习" in sheet and "答案" in key
     s = load("mazur")
-    assert num(names.value(names.parse("w5+", s), make_trace(s))) in key
+    assert num(quantity_value(names.parse("w5+", s), make_trace(s))) in key

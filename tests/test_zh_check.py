@@ -21,12 +21,13 @@ from rich.cells import cell_len
 
 from bptrace import i18n
 from bptrace.cli.main import main
+from bptrace.engine.quantities import value
 from bptrace.engine.step import trace
 from bptrace.errors import BptraceError
 from bptrace.grading import answers, diagnose
 from bptrace.grading import key as key_mod
 from bptrace.grading.diagnose import CODES, Knobs, Variant, describe
-from bptrace.model.names import parse, value
+from bptrace.model.names import parse
 from bptrace.model.scenario import bundled_names, load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,8 +41,8 @@ from bptrace.explain import derivation
 from bptrace.explain.derivation import Explanation, explain
 from bptrace.model import names
 from bptrace.model.scenario import bundled_names
-from bptrace.render.explain_latex import explanation_latex
-from bptrace.render.explain_text import ExplanationView, explanation_markdown
+from bptrace.render.explain_latex import explanation_latex, explanation_markdown
+from bptrace.render.explain_text import ExplanationView
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH = 80

@@ -154,13 +154,13 @@ def explain(
         from bptrace.render.explain_text import ExplanationView
 
         if step and not output:
-            from bptrace.cli.lesson import print_steps
+            from bptrace.cli.common import print_steps
 
             print_steps(ExplanationView(explanation, ascii=ascii_), ascii_)
         else:
             print_renderable(ExplanationView(explanation, ascii=ascii_), ascii_, destination)
     elif fmt == "markdown":
-        from bptrace.render.explain_text import explanation_markdown
+        from bptrace.render.explain_latex import explanation_markdown
 
         write_output(explanation_markdown(explanation, ascii=ascii_, math=math), destination)
     elif fmt == "latex":
@@ -213,12 +213,13 @@ def _name_list(scenario: Scenario) -> str:
                 m=scenario.samples
             )
         )
-    if scenario.max_margin:
-        lines.append("# " + _("max_margin: :k is sample k's true window x, :kc its corrupt window x_c"))
-    also = "  " + _("(and :kc)")
+    note = scenario.objective.names_note()
+    if note:
+        lines.append("# " + note)
+    also = "  " + _("(and :kc)") if scenario.objective.windows > 1 else ""
     for name in names.all_names(scenario):
         alone = names.parse_or_none(name, scenario) is not None
-        lines.append(name if alone else f"{name}:k" + (also if scenario.max_margin else ""))
+        lines.append(name if alone else f"{name}:k" + also)
     return "\n".join(lines) + "\n"
 
 

@@ -221,7 +221,7 @@ def _show(
         from bptrace.render.terminal import BlocksView
 
         if step and not output:
-            from bptrace.cli.lesson import print_steps
+            from bptrace.cli.common import print_steps
 
             print_steps(BlocksView(blocks, ascii=ascii_), ascii_)
         else:

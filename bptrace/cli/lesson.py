@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from bptrace.cli.common import digits_option, force_option, load_scenario, prepare_output, write_output
+from bptrace.cli.common import digits_option, force_option, load_scenario, prepare_output, print_steps, write_output
 from bptrace.errors import BptraceError
-from bptrace.i18n import _
 
 
 @click.command()
@@ -74,40 +71,4 @@ def lesson(scenario: str | None, target: str | None, digits: int, output: str | 
 
 
 COMMANDS = [lesson]
-
-
-def print_steps(renderable: Any, ascii_: bool) -> None:
-    """`run --step`, `explain --step`: print one step at a time, waiting for a key between steps.
-
-    A step ends with a table or a blank line (one table of `run`, one section of `explain`). Only when both
-    standard input and output are terminals does it wait; piped or redirected, everything prints at once.
-    """
-    import sys
-
-    from rich.cells import cell_len
-    from rich.table import Table
-    from rich.text import Text
-
-    from bptrace.cli.common import console, emit
-    from bptrace.render.terminal import GridView
-
-    c = console(ascii_)
-    if getattr(c, "bptrace_ascii", False) and hasattr(renderable, "ascii"):
-        renderable.ascii = True
-    steps: list[list[Any]] = [[]]
-    for part in renderable.__rich_console__(c, c.options):
-        steps[-1].append(part)
-        if isinstance(part, (Table, GridView)) or (isinstance(part, Text) and not part.plain.strip()):
-            steps.append([])
-    steps = [s for s in steps if any(not (isinstance(p, Text) and not p.plain.strip()) for p in s)]
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    for k, parts in enumerate(steps):
-        for part in parts:
-            emit(c, part)
-        if interactive and k < len(steps) - 1:
-            prompt = _("step {k} of {n}: any key for the next, q to stop").format(k=k + 1, n=len(steps))
-            c.print(Text(prompt, style="dim"), end="\r")
-            key = click.getchar()
-            c.print(" " * max(60, cell_len(prompt)), end="\r")
-            if key in ("q", "Q", "\x1b", "\x03"):
-                break
+__all__ = ["COMMANDS", "lesson", "print_steps"]  # print_steps lives in bptrace/cli/common.py

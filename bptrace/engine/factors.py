@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import NDArray
 
     from bptrace.engine.trace import Trace
     from bptrace.model.scenario import Parameter
@@ -32,7 +33,7 @@ class Factor:
     """One factor (or, in a sum, one term): its symbol and its value in each forward pass."""
 
     symbol: str  # ∂E/∂out_o1, ∂out_o1/∂net_o1, ∂net_o1/∂w5, δ_o1, w5
-    values: np.ndarray  # shape (passes,)
+    values: NDArray[np.float64]  # shape (passes,)
 
     @property
     def key(self) -> str:
@@ -47,7 +48,7 @@ class Chain:
     target: str  # ∂E/∂w5, ∂E_o1/∂out_h1
     combine: Combine
     factors: tuple[Factor, ...]
-    values: np.ndarray  # the combined value in each forward pass (the trace's own, not recomputed here)
+    values: NDArray[np.float64]  # the combined value in each forward pass (the trace's own, not recomputed here)
 
     @property
     def key(self) -> str:

@@ -28,6 +28,7 @@ from bptrace.i18n import _
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import NDArray
 
     from bptrace.model.scenario import Scenario
 
@@ -43,7 +44,9 @@ FPrimeRule = Literal["omitted", "sigma_of_out", "out_one_minus_out", "one_minus_
 # j's own position (same), none (every path term written as 0)
 PathHow = Literal["drop", "only", "same", "none"]
 Reduction = Literal["mean", "sum", "mean2"]  # mean2: the 1/m applied twice
-Params = tuple[tuple["np.ndarray", ...], tuple["np.ndarray", ...]]  # (weights per layer, biases per layer)
+Params = tuple[
+    tuple["NDArray[np.float64]", ...], tuple["NDArray[np.float64]", ...]
+]  # (weights per layer, biases per layer)
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ class Mistakes:
 NO_MISTAKES = Mistakes()
 
 
-def rounder(digits: int | None) -> Callable[[np.ndarray], np.ndarray]:
+def rounder(digits: int | None) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
     """x -> x rounded to `digits` significant digits, elementwise, as a decimal would be written (the identity
     when digits is None)."""
     import numpy as np
@@ -164,7 +167,7 @@ def rounder(digits: int | None) -> Callable[[np.ndarray], np.ndarray]:
 
     spec = f".{digits - 1}e"
 
-    def r(x: np.ndarray) -> np.ndarray:
+    def r(x: NDArray[np.float64]) -> NDArray[np.float64]:
         # each element through its decimal text (a loop: the arrays of one step are small, and
         # np.vectorize costs more than the formatting)
         a = np.asarray(x, dtype=float)
@@ -176,11 +179,11 @@ def rounder(digits: int | None) -> Callable[[np.ndarray], np.ndarray]:
 
 def forward(
     scenario: Scenario,
-    weights: list[np.ndarray] | tuple[np.ndarray, ...] | None = None,
-    biases: list[np.ndarray] | tuple[np.ndarray, ...] | None = None,
-    inputs: np.ndarray | None = None,
+    weights: list[NDArray[np.float64]] | tuple[NDArray[np.float64], ...] | None = None,
+    biases: list[NDArray[np.float64]] | tuple[NDArray[np.float64], ...] | None = None,
+    inputs: NDArray[np.float64] | None = None,
     mistakes: Mistakes = NO_MISTAKES,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
     """(nets, outs) for every layer, with the scenario's parameters or the ones given."""
     import numpy as np
 
@@ -207,7 +210,9 @@ def forward(
     return nets, outs
 
 
-def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def batch_loss(
+    scenario: Scenario, out: NDArray[np.float64], targets: NDArray[np.float64] | None = None
+) -> tuple[NDArray[np.float64], float]:
     """(per-output terms, batch loss) for the output activations `out` (every forward pass's row)."""
     import numpy as np
 
@@ -232,14 +237,16 @@ def batch_loss(scenario: Scenario, out: np.ndarray, targets: np.ndarray | None =
     return terms, float(total)
 
 
-def hinge_argument(scenario: Scenario, out: np.ndarray) -> np.ndarray:
+def hinge_argument(scenario: Scenario, out: NDArray[np.float64]) -> NDArray[np.float64]:
     """max_margin: Δ + s(x_c) − s(x) per sample, from the output rows (true windows first, then corrupt);
     `out` may carry leading axes (the verification's stacked forward passes)."""
     m = scenario.samples
     return scenario.margin + out[..., m:, 0] - out[..., :m, 0]
 
 
-def penalty(scenario: Scenario, weights: list[np.ndarray] | tuple[np.ndarray, ...] | None = None) -> float:
+def penalty(
+    scenario: Scenario, weights: list[NDArray[np.float64]] | tuple[NDArray[np.float64], ...] | None = None
+) -> float:
     """The L2 penalty λ/(2m)·Σ W² over every entry of every weight matrix (biases are never penalised)."""
     if not scenario.l2:
         return 0.0
@@ -251,8 +258,8 @@ def penalty(scenario: Scenario, weights: list[np.ndarray] | tuple[np.ndarray, ..
 
 
 def _loss(
-    scenario: Scenario, out: np.ndarray, weights: tuple[np.ndarray, ...] | None, mistakes: Mistakes
-) -> tuple[np.ndarray, np.ndarray, float, float]:
+    scenario: Scenario, out: NDArray[np.float64], weights: tuple[NDArray[np.float64], ...] | None, mistakes: Mistakes
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float]:
     """(terms, per-sample losses, E with the L2 penalty, the penalty) of the outputs, through the loss hooks."""
     import numpy as np
 
@@ -342,8 +349,13 @@ def trace(
 
 
 def _fprime(
-    rule: FPrimeRule | None, activation: str, z: np.ndarray, a: np.ndarray, p: float | None, by_hand: bool = False
-) -> np.ndarray:
+    rule: FPrimeRule | None,
+    activation: str,
+    z: NDArray[np.float64],
+    a: NDArray[np.float64],
+    p: float | None,
+    by_hand: bool = False,
+) -> NDArray[np.float64]:
     """f′ as the step uses it: the activation's own derivative (stable, from net; by_hand: from the rounded
     out, as a student rounding by hand computes it, Activation.prime_by_hand), or a student's rule."""
     if rule is None or rule == "omitted":
@@ -364,7 +376,11 @@ def _fprime(
 
 
 def _backward(
-    scenario: Scenario, nets: list[np.ndarray], outs: list[np.ndarray], mk: Mistakes, params: Params | None
+    scenario: Scenario,
+    nets: list[NDArray[np.float64]],
+    outs: list[NDArray[np.float64]],
+    mk: Mistakes,
+    params: Params | None,
 ) -> list[LayerTrace | None]:
     """The backward pass and the updates, layer by layer from the output."""
     import numpy as np
@@ -378,7 +394,7 @@ def _backward(
     update_biases = scenario.update_biases if mk.update_biases is None else mk.update_biases
     L = len(scenario.layers)
     traces: list[LayerTrace | None] = [None] * L
-    paths: list[np.ndarray | None] = [None] * L
+    paths: list[NDArray[np.float64] | None] = [None] * L
     hinge_kink = None
     if scenario.max_margin:
         # J_s = max(0, Δ + s_c − s): ∂J/∂s = −1 and ∂J/∂s_c = +1 while the margin is violated, else 0
@@ -493,7 +509,7 @@ def _backward(
     return traces
 
 
-def path_mask(how: PathHow, k: int, below: int, above: int) -> np.ndarray:
+def path_mask(how: PathHow, k: int, below: int, above: int) -> NDArray[np.float64]:
     """mask[j, κ] = 1 for the paths kept: all but κ (drop), only κ (only), κ = j (same), none."""
     import numpy as np
 
@@ -510,7 +526,7 @@ def path_mask(how: PathHow, k: int, below: int, above: int) -> np.ndarray:
     return mask
 
 
-def _bias_vector(mode: str, b: np.ndarray, size: int) -> np.ndarray:
+def _bias_vector(mode: str, b: NDArray[np.float64], size: int) -> NDArray[np.float64]:
     import numpy as np
 
     if mode == "neuron":
@@ -520,7 +536,7 @@ def _bias_vector(mode: str, b: np.ndarray, size: int) -> np.ndarray:
     return np.zeros(size)
 
 
-def loss_with(scenario: Scenario, weights: list[np.ndarray], biases: list[np.ndarray]) -> float:
+def loss_with(scenario: Scenario, weights: list[NDArray[np.float64]], biases: list[NDArray[np.float64]]) -> float:
     """The batch loss E (with the L2 penalty, if any) for the given parameters (finite differences, training)."""
     return batch_loss(scenario, forward(scenario, weights, biases)[1][-1])[1] + penalty(scenario, weights)
 

@@ -20,25 +20,26 @@ from bptrace.model.scenario import Parameter, Scenario
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import NDArray
 
 
 @dataclass
 class LayerTrace:
     """The forward and backward quantities of one layer; arrays have one row per sample."""
 
-    net: np.ndarray  # (m, n)   net_X = Σ_j w_Xj·out_j + b_X
-    out: np.ndarray  # (m, n)   out_X = f(net_X)
-    dE_dout: np.ndarray  # (m, n)   ∂E_s/∂out_X (for hidden layers Σ over the layer above of δ·w)
-    dout_dnet: np.ndarray  # (m, n)   f′(net_X) (softmax: the diagonal of its Jacobian)
-    delta: np.ndarray  # (m, n)   δ_X = ∂E_s/∂net_X
-    grad_weights: np.ndarray  # (n, n_prev) ∂E/∂W over the batch
-    grad_biases: np.ndarray  # (n,), (1,) for a shared bias, or (0,)
-    new_weights: np.ndarray
-    new_biases: np.ndarray
-    kink: np.ndarray  # (m, n) bool: net exactly at a point where f is not differentiable
+    net: NDArray[np.float64]  # (m, n)   net_X = Σ_j w_Xj·out_j + b_X
+    out: NDArray[np.float64]  # (m, n)   out_X = f(net_X)
+    dE_dout: NDArray[np.float64]  # (m, n)   ∂E_s/∂out_X (for hidden layers Σ over the layer above of δ·w)
+    dout_dnet: NDArray[np.float64]  # (m, n)   f′(net_X) (softmax: the diagonal of its Jacobian)
+    delta: NDArray[np.float64]  # (m, n)   δ_X = ∂E_s/∂net_X
+    grad_weights: NDArray[np.float64]  # (n, n_prev) ∂E/∂W over the batch
+    grad_biases: NDArray[np.float64]  # (n,), (1,) for a shared bias, or (0,)
+    new_weights: NDArray[np.float64]
+    new_biases: NDArray[np.float64]
+    kink: NDArray[np.bool_]  # (m, n) bool: net exactly at a point where f is not differentiable
     # hidden layers of a step with Mistakes: the path terms P[s, j, k] = δ_k·w_kj through the layer above as
     # the step summed them into dE_dout (it may drop or zero some); else None (see Trace.path_terms)
-    paths: np.ndarray | None = None
+    paths: NDArray[np.float64] | None = None
 
 
 @dataclass(repr=False)
@@ -47,8 +48,8 @@ class Trace(Displayable):
 
     scenario: Scenario
     layers: list[LayerTrace]
-    loss_terms: np.ndarray  # (m, outputs) each output's term of E_s
-    sample_losses: np.ndarray  # (m,) E_s
+    loss_terms: NDArray[np.float64]  # (m, outputs) each output's term of E_s
+    sample_losses: NDArray[np.float64]  # (m,) E_s
     loss: float  # E over the batch, before the update (with the L2 penalty, if any)
     loss_after: float  # E over the batch with the updated parameters (with the L2 penalty)
     penalty: float = 0.0  # λ/(2m)·Σ W² before the update (0 without l2)
@@ -72,7 +73,7 @@ class Trace(Displayable):
 
     # ---- lookups shared by every renderer and by the vocabulary ----
 
-    def activations(self, index: int) -> np.ndarray:
+    def activations(self, index: int) -> NDArray[np.float64]:
         """out of layer `index` for every forward pass (index 0: the inputs)."""
         return self.scenario.all_inputs() if index == 0 else self.layers[index - 1].out
 
@@ -120,26 +121,26 @@ class Trace(Displayable):
         s = self.scenario
         return s.l2 / s.samples * self.value(p) if p.kind == "weight" and s.l2 else 0.0
 
-    def pass_grad(self, p: Parameter) -> np.ndarray:
+    def pass_grad(self, p: Parameter) -> NDArray[np.float64]:
         """Each forward pass's part of ∂E_s/∂θ: δ·(θ's source activation), one row per pass."""
         t = self.layers[p.layer - 1]
         if p.kind == "weight":
             # ∂E_s/∂w_ij = δ_i · out_j   (the weight's source activation)
             return t.delta[:, p.row] * self.activations(p.layer - 1)[:, p.col]
         if p.row is None:
-            return t.delta.sum(axis=1)  # a shared bias feeds every neuron: Σ_i δ_i
+            shared: NDArray[np.float64] = t.delta.sum(axis=1)  # a shared bias feeds every neuron: Σ_i δ_i
+            return shared
         return t.delta[:, p.row].copy()
 
-    def sample_grad(self, p: Parameter) -> np.ndarray:
+    def sample_grad(self, p: Parameter) -> NDArray[np.float64]:
         """∂E_s/∂θ for each sample s (the batch gradient is their mean, or sum, plus l2_grad)."""
         return self.per_sample(self.pass_grad(p))
 
-    def per_sample(self, per_pass: np.ndarray) -> np.ndarray:
+    def per_sample(self, per_pass: NDArray[np.float64]) -> NDArray[np.float64]:
         """Per-pass values -> per-sample values (max_margin: the true and the corrupt window add up)."""
-        m = self.scenario.samples
-        return per_pass[:m] + per_pass[m:] if self.scenario.max_margin else per_pass
+        return self.scenario.objective.per_sample(per_pass)
 
-    def path_terms(self, index: int, row: int) -> np.ndarray:
+    def path_terms(self, index: int, row: int) -> NDArray[np.float64]:
         """For hidden neuron `row` of layer `index`: δ_k·w_kj for each neuron k above, shape (m, n_above).
 
         Their sum over k is ∂E_s/∂out_j. With through_updated_weights the (mistaken) updated w are used.
@@ -148,6 +149,6 @@ class Trace(Displayable):
         w = above.new_weights if self.through_updated_weights else self.scenario.layers[index].weights
         return above.delta * w[:, row][None, :]
 
-    def reduce(self, per_sample: np.ndarray) -> float:
+    def reduce(self, per_sample: NDArray[np.float64]) -> float:
         """Combine per-sample values as the batch loss does: mean (1/m Σ) or sum."""
         return float(per_sample.mean() if self.scenario.reduction == "mean" else per_sample.sum())

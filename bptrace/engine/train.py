@@ -35,6 +35,7 @@ from bptrace.i18n import _
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import NDArray
 
     from bptrace.model.scenario import Parameter, Scenario
 
@@ -92,13 +93,13 @@ class TrainingResult(Displayable):
             for p, a, b in zip(self.initial.parameters(), flat_parameters(self.initial), flat_parameters(self.final))
         ]
 
-    def outputs(self) -> np.ndarray:
+    def outputs(self) -> NDArray[np.float64]:
         """The final network's outputs for every sample, shape (samples, outputs)."""
         from bptrace.engine.step import forward
 
         return forward(self.final)[1][-1]
 
-    def initial_outputs(self) -> np.ndarray:
+    def initial_outputs(self) -> NDArray[np.float64]:
         from bptrace.engine.step import forward
 
         return forward(self.initial)[1][-1]
@@ -558,7 +559,7 @@ class _NumpyRunner(_Runner):
             return 0.0
         return self.l2 / (2 * self.m) * sum(float(np.vdot(w, w)) for w in self.W)
 
-    def forward(self, X: np.ndarray, buf: _Buffers) -> None:
+    def forward(self, X: NDArray[np.float64], buf: _Buffers) -> None:
         import numpy as np
 
         a = X
@@ -572,7 +573,7 @@ class _NumpyRunner(_Runner):
             layer.function.forward_inplace(z, buf.A[i], buf.F[i], buf.mask[i], buf.col[i], layer.param)
             a = buf.A[i]
 
-    def hinge(self, a: np.ndarray, buf: _Buffers, samples: int) -> np.ndarray:
+    def hinge(self, a: NDArray[np.float64], buf: _Buffers, samples: int) -> NDArray[np.float64]:
         """max_margin: h = Δ + s(x_c) − s(x) for each sample, into buf.H."""
         import numpy as np
 
@@ -581,7 +582,7 @@ class _NumpyRunner(_Runner):
         np.add(h, self.s.margin, out=h)
         return h
 
-    def batch_loss(self, a: np.ndarray, t: np.ndarray, buf: _Buffers, samples: int) -> float:
+    def batch_loss(self, a: NDArray[np.float64], t: NDArray[np.float64], buf: _Buffers, samples: int) -> float:
         """E = reduce_s Σ_j term(t_sj, out_sj), as engine.batch_loss (mean over the samples, or sum)."""
         import numpy as np
 
@@ -592,7 +593,9 @@ class _NumpyRunner(_Runner):
             total = self.loss_entry.total_inplace(a, t, buf)  # Σ of network.loss_terms, in place
         return total / samples if self.mean else total
 
-    def step(self, X: np.ndarray, T: np.ndarray, buf: _Buffers, samples: int, want_loss: bool) -> float:
+    def step(
+        self, X: NDArray[np.float64], T: NDArray[np.float64], buf: _Buffers, samples: int, want_loss: bool
+    ) -> float:
         """One update on a batch of `samples` samples (rows X, targets T); returns E before it when want_loss."""
         import numpy as np
 
@@ -646,7 +649,9 @@ class _NumpyRunner(_Runner):
                     self.B[i][0] -= float(d.sum())  # a shared bias feeds every neuron: Σ over all δ
         return loss
 
-    def loss_gradient(self, a: np.ndarray, t: np.ndarray, g: np.ndarray, buf: _Buffers) -> None:
+    def loss_gradient(
+        self, a: NDArray[np.float64], t: NDArray[np.float64], g: NDArray[np.float64], buf: _Buffers
+    ) -> None:
         """g = ∂E_s/∂out (network.loss_gradient), written into g."""
         assert self.loss_entry is not None
         self.loss_entry.grad_inplace(a, t, g, buf)

@@ -138,9 +138,9 @@ def _positive(key: str, value: str, allow_zero: bool) -> float:
 
 
 def _check_loss(scenario: Scenario, loss: str) -> None:
-    if scenario.max_margin:
+    if not scenario.objective.targets:
         raise BptraceError(
-            f"--vary loss: {scenario.file} uses the max_margin loss, which has no targets to "
+            f"--vary loss: {scenario.file} uses the {scenario.loss} loss, which has no targets to "
             "compare other losses against",
             hint="vary learning_rate, l2, biases or reduction",
         )
@@ -192,6 +192,7 @@ def _biases(scenario: Scenario, value: str) -> Scenario:
 
 def compare(scenario: Scenario, key: str, values: list[str], tolerance: float = 1e-12) -> Comparison:
     """Trace the scenario under each value of one convention and keep the quantities that differ."""
+    from bptrace.engine.quantities import value as quantity_value
     from bptrace.engine.step import trace
     from bptrace.model import names
 
@@ -217,7 +218,7 @@ def compare(scenario: Scenario, key: str, values: list[str], tolerance: float = 
         values_: list[float | None] = []
         for v in variants:
             q = names.parse_or_none(name, v.trace.scenario)
-            values_.append(None if q is None else names.value(q, v.trace))
+            values_.append(None if q is None else quantity_value(q, v.trace))
         present = [x for x in values_ if x is not None]
         if len(present) == len(values_) and max(present) - min(present) <= tolerance * max(1.0, *map(abs, present)):
             same += 1

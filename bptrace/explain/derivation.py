@@ -518,8 +518,9 @@ class _Builder:
         self.symbolic = symbolic
         self.do_checks = checks
         self.m = self.s.samples
-        self.mm = bool(getattr(self.s, "max_margin", False))  # two forward passes per sample: x and x_c
-        self.many = self.m > 1 or self.mm  # a batch quantity combines several forward passes
+        self.objective = self.s.objective  # what a forward pass is; the hinge's two windows per sample
+        self.mm = self.objective.windows > 1  # several passes per sample, which add up to the sample's
+        self.many = self.objective.several  # a batch quantity combines several forward passes
         self.inputs = self.s.all_inputs() if hasattr(self.s, "all_inputs") else self.s.inputs
         self.l2 = float(getattr(self.s, "l2", 0.0) or 0.0)
         self.L = len(self.s.layers)
@@ -532,8 +533,8 @@ class _Builder:
 
     def prow(self, i: int, stages: list[Math], value: float) -> Row:
         """A Row for forward pass i (the sample i + 1; max_margin: passes m … 2m − 1 are the corrupt windows)."""
-        corrupt = self.mm and i >= self.m
-        sample = (i % self.m) + 1 if self.m > 1 or self.mm else None
+        corrupt = self.objective.corrupt(i)
+        sample = self.objective.sample(i) + 1 if self.many else None
         return Row(sample, stages, float(value), corrupt)
 
     def w_used(self, index: int) -> Any:
@@ -633,14 +634,14 @@ class _Builder:
     # ---- one output's loss term as a formula (max_margin: the hinge of the two windows' scores) ----
     def term_symbols(self, x: str) -> Math:
         """½(t_o1 − out_o1)², …; max_margin: max(0, Δ + s_c − s)."""
-        if self.mm:
+        if self.objective.scores:
             return Apply("max", (Const("0"), Sym("Delta") + PLUS + Sym("s_c") + MINUS + Sym("s")))
         return loss_term_form(self.s.loss, var(f"t_{x}"), var(f"out_{x}"), self.s.output_layer.size)
 
     def term_numbers(self, x: str, i: int, out: Any) -> Math:
         """The term of sample i with the numbers, from the output rows `out` (one row per forward pass)."""
         j = self.s.output_layer.neurons.index(x)
-        if self.mm:
+        if self.objective.scores:
             return Apply("max", (Const("0"), self.hinge_numbers(i, out)))
         return loss_term_form(self.s.loss, self.n(self.s.targets[i, j]), self.n(out[i, j]), self.s.output_layer.size)
 
@@ -695,13 +696,7 @@ class _Builder:
             derivation = derive(
                 E, "s" if i < m else "s_c", J, sv if i < m else sc, point=point, expected=float(lt.dE_dout[i, 0])
             )
-        notes = [
-            _(
-                "max_margin: two forward passes per sample, the window x (score s) and the corrupt window x_c "
-                "(score s_c); ':kc' names the corrupt pass of sample k"
-            ),
-            _("a sample that already meets the margin (Δ + s_c − s ≤ 0) has E_s = 0 and sends no gradient"),
-        ]
+        notes = self.objective.explain_notes()
         return Step(
             f"dE/dout_{x}",
             partial(E, f"out_{x}"),
@@ -808,7 +803,7 @@ class _Builder:
         return self.step_dE_dout_hidden(x, samples)
 
     def step_dE_dout_output(self, x: str, samples: list[int]) -> Step:
-        if self.mm:
+        if self.objective.scores:
             return self.step_dE_dout_hinge(x, samples)
         s, E = self.s, self.E
         out_layer = s.output_layer
@@ -1147,11 +1142,11 @@ class _Builder:
         if q.kind in ("E", "E_total", "after"):  # one value per sample
             samples = [q.sample - 1] if q.sample is not None else list(range(m))
         elif q.sample is None:  # every forward pass
-            samples = list(range(getattr(self.s, "passes", m)))
-        elif getattr(q, "corrupt", False):  # :kc, the corrupt window's pass
-            samples = [q.sample - 1 + m]
-        elif self.mm and q.kind == "grad":  # dE/dθ:k: both windows of sample k
-            samples = [q.sample - 1, q.sample - 1 + m]
+            samples = list(range(self.objective.passes))
+        elif q.corrupt:  # :kc, the corrupt window's pass
+            samples = [self.objective.row(q.sample, corrupt=True)]
+        elif q.kind == "grad":  # dE/dθ:k: every pass of sample k (both windows)
+            samples = list(self.objective.rows_of(q.sample - 1))
         else:
             samples = [q.sample - 1]
         batch = q.sample is None
@@ -1180,7 +1175,7 @@ class _Builder:
             value=math.nan,
             sample=q.sample,
             samples=self.m,
-            windows=2 if self.mm else 1,
+            windows=self.objective.windows,
             reduction=self.s.reduction,
             paths=[],
             path_count=0,
@@ -1641,7 +1636,7 @@ class _Builder:
         j = s.output_layer.neurons.index(x)
         lt = self.trace.layers[-1]
         ex.paths, ex.path_count = self.paths_from(f"E_{x}")
-        definition = var(f"E_{x}") + EQ + self.term_symbols(x) + (self.hinge_where(x) if self.mm else "")
+        definition = var(f"E_{x}") + EQ + self.term_symbols(x) + (self.hinge_where(x) if self.objective.scores else "")
         rows = [self.prow(i, [self.term_numbers(x, i, lt.out)], float(self.trace.loss_terms[i, j])) for i in samples]
         title = _("loss term of {x} ({loss})").format(x=x, loss=s.loss)
         ex.steps = [Step(f"E_{x}", var(f"E_{x}"), title, [definition], None, None, rows)]
@@ -1897,7 +1892,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
         found = []
         for layer, z in zip(s.layers[layer_index - 1 :], nets):
             found += [np.sign(z - k) for k in kinks.activation_kinks(layer.activation, layer.param)]
-        if s.max_margin:
+        if s.objective.scores:  # the hinge's own corner
             found.append(np.sign(hinge_argument(s, out)))
         return found
 
@@ -1927,7 +1922,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
     def loss(shift: float) -> float:
         value, now = run(shift)
         if not crossed and any(not np.array_equal(b, n) for b, n in zip(base_sides, now)):
-            where = _("the max-margin hinge's corner (Δ + s_c − s = 0)") if s.max_margin else _("a kink")
+            where = _("the max-margin hinge's corner (Δ + s_c − s = 0)") if s.objective.scores else _("a kink")
             changed = [
                 kinks.kink_place(layer.activation)
                 for layer, b, n in zip(s.layers[layer_index - 1 :], base_sides, now)

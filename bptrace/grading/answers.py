@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bptrace import functions
 from bptrace.errors import AnswerSheetError, UnknownNameError
 from bptrace.fmt import visible
-from bptrace.grading.marking import Written, read_number
+from bptrace.grading.written import Written, read_number
 from bptrace.i18n import N_, _
 from bptrace.model import source
 from bptrace.model.source import Document, brief, did_you_mean
@@ -447,14 +447,15 @@ def derivation(s: Scenario) -> list[tuple[str, str, str]]:
     batch δ (their mean, or sum)."""
     from bptrace.model.names import parse_or_none
 
-    m = s.samples
+    objective = s.objective
 
     def expand(name: str) -> list[str]:
         if parse_or_none(name, s) is not None:
             return [name]
-        if s.max_margin:  # two forward passes per sample: the window x (:k) and the corrupt one (:kc)
-            return [f"{name}:{k}{c}" for k in range(1, m + 1) for c in ("", "c")]
-        return [f"{name}:{k}" for k in range(1, m + 1)]
+        if not objective.several:
+            return [f"{name}:1"]
+        # every pass in reading order: :1 … :m, or (two windows) :1, :1c, :2, :2c …
+        return [name + objective.suffix(row) for row in objective.reading_order()]
 
     out: list[tuple[str, str, str]] = []
     for layer in s.layers:
@@ -470,13 +471,13 @@ def derivation(s: Scenario) -> list[tuple[str, str, str]]:
         layer = s.layers[i]
         group = _("backward pass, layer {layer} ({neurons})").format(layer=layer.index, neurons=_neurons(layer.neurons))
         for x in layer.neurons:
-            # (max_margin: dE/dout, delta and dE_k/dout have one value per window, so they are expanded too)
+            # (with two windows, dE/dout, delta and dE_k/dout have one value per pass, so they are expanded too)
             if i < len(s.layers) - 1:
                 out += [("backward", group, n) for k in s.layers[i + 1].neurons for n in expand(f"dE_{k}/dout_{x}")]
             out += [("backward", group, n) for n in expand(f"dE/dout_{x}")]
             out += [("backward", group, n) for n in expand(f"dout_{x}/dnet_{x}")]
-            if m > 1 and not s.max_margin:  # a batch: each sample's δ (by hand, before their mean or sum)
-                out += [("backward", group, f"delta_{x}:{k}") for k in range(1, m + 1)]
+            if s.samples > 1 and not objective.scores:  # a batch: each sample's δ (by hand, before their mean or sum)
+                out += [("backward", group, f"delta_{x}:{k}") for k in range(1, s.samples + 1)]
             out += [("backward", group, n) for n in expand(f"delta_{x}")]
         group = _("gradients, layer {layer}").format(layer=layer.index)
         for name in params_by_layer.get(layer.index, []):

@@ -292,7 +292,7 @@ def variants(s: Scenario) -> list[Variant]:
     # f′ left out of δ: wherever f′ is not 1 everywhere (not linear; relu only where some net ≤ 0)
     omit = [i for i, layer in enumerate(s.layers) if layer.activation == "softmax" or np.any(fprimes[i] != 1.0)]
     for i in omit:
-        same_as_ce = i == L - 1 and s.loss == "half_sse" and not s.max_margin
+        same_as_ce = i == L - 1 and s.loss == "half_sse"
         if same_as_ce:
             said = _(
                 "δ = ∂E/∂out without the factor f′(net) {where} "
@@ -632,7 +632,7 @@ class Lab:
 
     def expected(self, q: Quantity) -> float:
         """The exact float64 value of q."""
-        from bptrace.model.names import value
+        from bptrace.engine.quantities import value
 
         if q.kind in STEP_KINDS and steps_of(q) != 1:
             # N > 1 by the trajectories (tested against engine.step); also N = 0, which names.value
@@ -752,8 +752,7 @@ class Lab:
             return None
         m = s.samples
         sample = None if q.sample is None else q.sample - 1
-        # the row of a per-pass array: the sample's pass (max_margin: + m for the corrupt window)
-        row_of_pass = (sample or 0) + (m if q.corrupt else 0)
+        row_of_pass = s.objective.row(q.sample, q.corrupt)  # the row of a per-pass array
         reduction = k.reduction or s.reduction
 
         def scalar(x: Any) -> float:
@@ -843,9 +842,8 @@ def _read_param(state: Params, p: Parameter, k: Mistakes) -> float:
 
 
 def _per_sample(s: Scenario, per_pass: np.ndarray) -> np.ndarray:
-    """Per-pass values -> per-sample values (max_margin: the true and the corrupt window add up)."""
-    m = s.samples
-    return per_pass[:m] + per_pass[m:] if s.max_margin else per_pass
+    """Per-pass values -> per-sample values (a sample's windows add up)."""
+    return s.objective.per_sample(per_pass)
 
 
 def _sample_grad(s: Scenario, st: Trace, p: Parameter, k: Mistakes) -> np.ndarray:

@@ -89,7 +89,7 @@ class World:
         """`name` from its direct inputs (the student's where given), or None where it has no such rule here."""
         import numpy as np
 
-        if self.s.max_margin or name in self._busy:
+        if self.s.objective.scores or name in self._busy:
             return None
         try:
             with np.errstate(all="ignore"):

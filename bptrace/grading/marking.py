@@ -14,7 +14,6 @@ diagnose.py; all that reproduce it are reported.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,10 @@ from bptrace.grading.diagnose import (
     find,
     steps_of,
 )
-from bptrace.i18n import N_, _, ngettext
+from bptrace.grading.written import NUMBER as NUMBER  # re-exported: marking.read_number, marking.Written
+from bptrace.grading.written import Written as Written
+from bptrace.grading.written import read_number as read_number
+from bptrace.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from bptrace.grading.answers import Answer, Sheet
@@ -40,40 +42,8 @@ if TYPE_CHECKING:
     from bptrace.model.names import Quantity
     from bptrace.model.scenario import Scenario
 
-NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 ZERO = 1e-12  # a written 0 is right when |exact| is at most this (sums that cancel leave noise)
 CONTRADICTION_MAX_STEPS = 100  # multi-step answers beyond this are not re-run only to rank explanations
-
-
-# ---------------------------------------------------------------------------------------------------
-# Numbers as written
-
-
-@dataclass(frozen=True)
-class Written:
-    """A number as the student wrote it: its text, exact decimal value, significant digits, last place."""
-
-    text: str
-    value: Decimal
-    digits: int  # significant digits: 0.511301270 -> 9, 3.51e-5 -> 3, 0.00 -> 0
-    place: int  # exponent of the last digit written: 0.0123 -> -4, 3.51e-5 -> -7, 100 -> 0
-
-    @property
-    def number(self) -> float:
-        return float(self.value)
-
-
-def read_number(text: str) -> Written | None:
-    """The number in `text` (plain decimal or e-notation; '−' accepted for '-'), or None if it is not one."""
-    t = str(text).strip().replace("\u2212", "-")
-    if not NUMBER.fullmatch(t):
-        return None
-    d = Decimal(t)
-    _sign, digits, exponent = d.as_tuple()
-    assert isinstance(exponent, int)
-    # Decimal keeps trailing zeros (0.750 -> digits 750) and drops leading ones (0.0351 -> 351)
-    significant = 0 if d == 0 else len(digits)
-    return Written(t, d, significant, exponent)
 
 
 def agrees(w: Written, x: float) -> bool:
@@ -173,15 +143,6 @@ def diagnosis_codes() -> list[str]:
 
 
 VERDICTS = ("correct", "wrong", "follow-through", "unanswered", "invalid", "too-few-digits")
-# each verdict as a reader is told it (the JSON and the CSV keep the verdicts themselves)
-VERDICT_WORDS = {
-    "correct": N_("correct"),
-    "wrong": N_("wrong"),
-    "follow-through": N_("follow-through"),
-    "unanswered": N_("unanswered"),
-    "invalid": N_("invalid"),
-    "too-few-digits": N_("too few digits"),
-}
 
 
 @dataclass
@@ -780,46 +741,3 @@ def _short(r: Result) -> str:
     if r.status == "few-digits":
         return _("too few digits")
     return listing(r.codes) or _("not a known misconception")
-
-
-def to_data(result: SheetResult, hide_expected: bool = False) -> dict[str, Any]:
-    """A marked sheet as plain data (the JSON of `check --format json`)."""
-    s = result.summary
-    return {
-        "sheet": result.file,
-        "student": result.student,
-        "scenario": result.scenario.title,
-        "results": [
-            {
-                "quantity": r.quantity,
-                "key": r.answer.key,
-                "line": r.answer.line,
-                "given": r.answer.written.text if r.answer.written else None,
-                "digits": r.answer.written.digits if r.answer.written else None,
-                "expected": None if hide_expected else r.expected,
-                "correct": r.correct,
-                "status": r.status,
-                "diagnosis": list(r.codes),
-                "explanation": r.explanation,
-                "points": r.earned,
-                "max_points": r.answer.points,
-            }
-            for r in result.results
-        ],
-        "summary": {
-            "total": s.total,
-            "answered": s.answered,
-            "correct": s.correct,
-            "score": f"{s.correct}/{s.total}",
-            "points": s.points,
-            "max_points": s.max_points,
-            "all_correct": s.all_correct,
-            "first_wrong": s.first_wrong,
-            "narrative": s.narrative,
-            "self_check": True,  # the sheet's own points and tolerances: not a grade (a key makes one)
-            "explanations": [
-                {"code": e.code, "detail": e.detail, "explains": e.explains, "contradicts": e.contradicts}
-                for e in s.explanations
-            ],
-        },
-    }

@@ -508,7 +508,7 @@ class _Builder:
 
     def constant(self, e: ex.Expr) -> float:
         from bptrace.errors import NumericalError
-        from bptrace.graph.engine import evaluate
+        from bptrace.graph.arithmetic import evaluate
 
         try:
             return evaluate(e, {})

@@ -21,26 +21,43 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from bptrace.errors import UnknownNameError
 from bptrace.i18n import _
 from bptrace.model.source import did_you_mean
 
 if TYPE_CHECKING:
-    from bptrace.engine.trace import Trace
     from bptrace.model.scenario import Parameter, Scenario
 
-PER_SAMPLE_ONLY = ("net", "out", "dout_dnet", "factor")
+# what a quantity is (Quantity.kind): docs/quantities.md names each
+# ("invalid": an answer sheet's key that names no quantity, kept so the sheet can say so)
+QuantityKind = Literal[
+    "net",
+    "out",
+    "E",
+    "E_total",
+    "dE_dout",
+    "dout_dnet",
+    "delta",
+    "path",
+    "factor",
+    "grad",
+    "param",
+    "updated",
+    "after",
+    "invalid",
+]
+PER_SAMPLE_ONLY: tuple[QuantityKind, ...] = ("net", "out", "dout_dnet", "factor")
 # max_margin: one value per window too (summed over the two windows they would be 0 while the margin is violated)
-PER_WINDOW = ("dE_dout", "delta", "path")
+PER_WINDOW: tuple[QuantityKind, ...] = ("dE_dout", "delta", "path")
 
 
 @dataclass(frozen=True)
 class Quantity:
     """A parsed quantity name: what it is, about which neuron/parameter, for which sample or step."""
 
-    kind: str  # net out E E_total dE_dout dout_dnet delta path factor grad param updated after
+    kind: QuantityKind
     name: str  # the canonical spelling
     neuron: str | None = None
     other: str | None = None  # path: the neuron above; factor: the parameter
@@ -56,7 +73,7 @@ class Quantity:
 
 
 _NEURON = r"([A-Za-z][A-Za-z0-9_]*)"
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+_PATTERNS: list[tuple[QuantityKind | Literal["E_total_after"], re.Pattern[str]]] = [
     ("E_total_after", re.compile(r"E_total(?:@(\d+)|(\+))")),
     ("E_total", re.compile(r"E_total")),
     ("updated", re.compile(_NEURON + r"(?:@(\d+)|(\+))")),
@@ -95,7 +112,7 @@ def parse(text: str, scenario: Scenario) -> Quantity:
                     quantity=repr(raw), sample=sample, samples=scenario.samples
                 )
             )
-        if corrupt and not scenario.max_margin:
+        if corrupt and scenario.objective.windows == 1:
             raise UnknownNameError(
                 _("{quantity}: '{suffix}' (the corrupt window) exists only with the max_margin loss").format(
                     quantity=repr(raw), suffix=f":{sample}c"
@@ -119,7 +136,7 @@ def parse(text: str, scenario: Scenario) -> Quantity:
                     quantity=repr(raw), name=q.name, spelling=f"{q.name}:{sample}"
                 )
             )
-    elif scenario.max_margin and q.kind in PER_SAMPLE_ONLY + PER_WINDOW:
+    elif scenario.objective.windows > 1 and q.kind in PER_SAMPLE_ONLY + PER_WINDOW:
         raise UnknownNameError(
             _("{quantity} has one value per window").format(quantity=repr(raw)),
             hint=_("write {window} (the window x) or {corrupt} (the corrupt window x_c)").format(
@@ -131,7 +148,7 @@ def parse(text: str, scenario: Scenario) -> Quantity:
             _("{quantity} has one value per sample").format(quantity=repr(raw)),
             hint=_("write {first} ... {last}").format(first=f"{q.name}:1", last=f"{q.name}:{scenario.samples}"),
         )
-    if sample is not None and scenario.samples == 1 and not scenario.max_margin:
+    if sample is not None and not scenario.objective.several:
         sample = None  # out_o1:1 is out_o1 when there is one sample
     if q.steps is not None and q.steps > MAX_STEPS:
         raise UnknownNameError(
@@ -272,84 +289,7 @@ def spellings(name: str, scenario: Scenario) -> list[str]:
     """Every canonical spelling of a name of all_names: itself where it stands alone, and each sample's
     (and, with max_margin, each window's) suffixed form where it has one value per sample or window."""
     out = [name] if parse_or_none(name, scenario) is not None else []
-    if scenario.samples > 1 or scenario.max_margin:
-        suffixes = [f":{k}" for k in range(1, scenario.samples + 1)]
-        if scenario.max_margin:
-            suffixes += [f":{k}c" for k in range(1, scenario.samples + 1)]
+    if scenario.objective.several:
+        suffixes = scenario.objective.suffixes()
         out += [name + x for x in suffixes if parse_or_none(name + x, scenario) is not None]
     return out
-
-
-def value(q: Quantity, trace: Trace) -> float:
-    """The exact (float64) value of a quantity in a trace. θ@N and E_total@N run N steps."""
-    s = trace.scenario
-    if q.kind == "param":
-        return trace.value(s.parameter(q.param or ""))
-    if q.kind == "grad":
-        p = s.parameter(q.param or "")
-        return trace.grad(p) if q.sample is None else float(trace.sample_grad(p)[q.sample - 1])
-    if q.kind == "updated":
-        p = s.parameter(q.param or "")
-        if q.steps == 0:
-            return trace.value(p)  # θ@0: before any update
-        if q.steps == 1:
-            return trace.new_value(p)
-        return _after_steps(trace, q.steps or 1).value(p)
-    if q.kind == "E_total":
-        return trace.loss if q.sample is None else float(trace.sample_losses[q.sample - 1])
-    if q.kind == "after":
-        if q.steps == 0:
-            return trace.loss  # E_total@0: before any update
-        return trace.loss_after if q.steps == 1 else _after_steps(trace, q.steps or 1).loss
-    if q.kind == "E":
-        j = s.output_layer.neurons.index(q.neuron or "")
-        column = trace.loss_terms[:, j]  # one row per sample (not per pass)
-        return float(column[q.sample - 1]) if q.sample is not None else trace.reduce(column)
-    if q.kind == "factor":
-        p = s.parameter(q.param or "")
-        if p.kind == "bias":
-            return 1.0  # ∂net_X/∂b = 1
-        return float(trace.activations(p.layer - 1)[_row(q, s), p.col])
-    layer, row = s.neuron(q.neuron or "")
-    lt = trace.layers[layer - 1] if layer > 0 else None
-    if q.kind == "out" and layer == 0:
-        return float(s.all_inputs()[_row(q, s), row])
-    assert lt is not None
-    if q.kind == "net":
-        return float(lt.net[_row(q, s), row])
-    if q.kind == "out":
-        return float(lt.out[_row(q, s), row])
-    if q.kind == "dout_dnet":
-        return float(lt.dout_dnet[_row(q, s), row])
-    if q.kind == "dE_dout":
-        return _per_pass(trace, lt.dE_dout[:, row], q)
-    if q.kind == "delta":
-        return _per_pass(trace, lt.delta[:, row], q)
-    if q.kind == "path":
-        _layer, k = s.neuron(q.other or "")
-        return _per_pass(trace, trace.path_terms(layer, row)[:, k], q)
-    raise ValueError(q.kind)
-
-
-def _row(q: Quantity, s: Scenario) -> int:
-    """The row of the trace's arrays: the sample's pass (max_margin: + m for the corrupt window)."""
-    row = 0 if q.sample is None else q.sample - 1
-    return row + s.samples if q.corrupt else row
-
-
-def _per_pass(trace: Trace, column: Any, q: Quantity) -> float:
-    """One pass's value, or unsuffixed the batch value: reduce over samples (each the sum of its passes)."""
-    if q.sample is not None:
-        return float(column[_row(q, trace.scenario)])
-    return trace.reduce(trace.per_sample(column))
-
-
-def _after_steps(trace: Trace, steps: int) -> Trace:
-    """The trace of the scenario after `steps` updates (same rule as the trace: original or updated weights)."""
-    from bptrace.engine.step import step
-    from bptrace.engine.step import trace as run_trace
-
-    scenario = trace.scenario
-    for _step in range(steps):
-        scenario = step(scenario, through_updated_weights=trace.through_updated_weights)
-    return run_trace(scenario, through_updated_weights=trace.through_updated_weights)

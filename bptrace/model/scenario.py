@@ -18,12 +18,16 @@ from bptrace.functions import ACTIVATION_PARAMS, ACTIVATIONS, DEFAULT_LEAKY_SLOP
 from bptrace.i18n import N_, _, language
 from bptrace.model import source
 from bptrace.model.source import Document, as_number, brief, did_you_mean
+from bptrace.objective import Objective, objective
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import NDArray
 
     from bptrace.functions import Activation
 
+# what a form's reader returns: the input names, the inputs, the targets (one row per sample) and the layers
+_Read = tuple[Any, Any, Any, list["Layer"]]
 BUNDLED_DIR = Path(__file__).parent.parent / "scenarios"
 PARAM_KEYS = tuple(p.key for p in ACTIVATION_PARAMS)  # leaky_slope, elu_alpha: top level and per layer
 # how an error names a wrong value of each activation parameter (functions.Param.expects, translated where
@@ -64,9 +68,9 @@ class Layer:
     index: int  # 1 for the first layer after the inputs
     activation: str
     neurons: tuple[str, ...]
-    weights: np.ndarray  # shape (neurons, neurons of the layer before)
+    weights: NDArray[np.float64]  # shape (neurons, neurons of the layer before)
     bias_mode: str  # "none" | "neuron" (one per neuron) | "shared" (one for the layer)
-    biases: np.ndarray  # shape (neurons,), (1,) or (0,)
+    biases: NDArray[np.float64]  # shape (neurons,), (1,) or (0,)
     bias_names: tuple[str, ...]
     weight_names: tuple[tuple[str, ...], ...] | None = None  # named form only; else automatic
     param: float | None = None  # the activation's parameter (leaky_slope, elu_alpha); None: its default
@@ -97,7 +101,7 @@ class Layer:
             return self.bias_names[0]
         return self.bias_names[row] if self.bias_mode == "neuron" else None
 
-    def bias_vector(self) -> np.ndarray:
+    def bias_vector(self) -> NDArray[np.float64]:
         """The bias added to each neuron's net (zeros when the layer has none)."""
         import numpy as np
 
@@ -128,15 +132,15 @@ class Scenario:
     file: str
     input_names: tuple[str, ...]
     layers: tuple[Layer, ...]
-    inputs: np.ndarray  # (samples, inputs)
-    targets: np.ndarray  # (samples, outputs)
+    inputs: NDArray[np.float64]  # (samples, inputs)
+    targets: NDArray[np.float64]  # (samples, outputs)
     loss: str
     learning_rate: float
     update_biases: bool
     reduction: str  # how per-sample losses combine: "mean" (1/m Σ) or "sum"
     named: bool
     l2: float = 0.0  # λ of the L2 penalty λ/(2m)·Σ W² over every weight (never the biases)
-    corrupt: np.ndarray | None = None  # max_margin: each sample's corrupt window x_c, (samples, inputs)
+    corrupt: NDArray[np.float64] | None = None  # max_margin: each sample's corrupt window x_c, (samples, inputs)
     margin: float = 1.0  # max_margin: Δ in J = max(0, Δ + s_c − s)
     title_zh: str = ""  # the title in Chinese (title_zh:), shown under --lang zh; "" when the file has none
     source_zh: str = ""  # the source line in Chinese (source_zh:)
@@ -161,11 +165,16 @@ class Scenario:
         return self.loss == "max_margin"
 
     @property
+    def objective(self) -> Objective:
+        """What the step minimises and how its forward passes are laid out (bptrace/objective.py)."""
+        return objective(self.loss, self.samples, self.margin)
+
+    @property
     def passes(self) -> int:
         """Rows of the trace's arrays: one forward pass per sample, two (x, then x_c) with max_margin."""
-        return 2 * self.samples if self.max_margin else self.samples
+        return self.objective.passes
 
-    def all_inputs(self) -> np.ndarray:
+    def all_inputs(self) -> NDArray[np.float64]:
         """The input rows of every forward pass: the samples, then (max_margin) the corrupt windows."""
         import numpy as np
 
@@ -540,7 +549,7 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
                 )
 
 
-def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], loss: str):
+def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], loss: str) -> _Read:
     import numpy as np
 
     if loss == "max_margin":
@@ -689,7 +698,7 @@ def _check_target_width(doc: Document, data: dict[str, Any], targets: list[list[
         )
 
 
-def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float]):
+def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float]) -> _Read:
     import numpy as np
 
     samples_in, samples_t = _samples_named(doc, data)
@@ -812,7 +821,9 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
     return input_names, inputs, targets, layers
 
 
-def _named_biases(doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[str], seen: dict):
+def _named_biases(
+    doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[str], seen: dict[str, Any]
+) -> tuple[str, NDArray[np.float64], tuple[str, ...]]:
     import numpy as np
 
     if raw is None:
@@ -865,7 +876,7 @@ def _named_biases(doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[
     )
 
 
-def _samples_named(doc: Document, data: dict[str, Any]):
+def _samples_named(doc: Document, data: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     def vector(path: tuple[Any, ...], raw: Any, what: str) -> dict[str, float]:
         if not isinstance(raw, dict) or not raw:
             raise doc.error(
@@ -994,7 +1005,7 @@ def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str,
     seen[name] = path
 
 
-def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> np.ndarray:
+def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> NDArray[np.float64]:
     import numpy as np
 
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -1004,7 +1015,7 @@ def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> np.ndarray:
     return np.array([as_number(doc, path + (k,), v) for k, v in enumerate(raw)], dtype=float)
 
 
-def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> np.ndarray:
+def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> NDArray[np.float64]:
     import numpy as np
 
     if not isinstance(raw, list) or not raw:

@@ -35,7 +35,7 @@ def given_rows(exercise: Exercise) -> list[tuple[str, float]]:
         rows += [(f"{name}{suffix}", float(s.inputs[k, c])) for c, name in enumerate(s.input_names)]
         if s.corrupt is not None:
             rows += [(f"{name}{suffix}c", float(s.corrupt[k, c])) for c, name in enumerate(s.input_names)]
-        if not s.max_margin:
+        if s.objective.targets:
             rows += [(f"t_{name}{suffix}", float(s.targets[k, c])) for c, name in enumerate(s.output_layer.neurons)]
     for layer in s.layers:
         rows_n, cols_n = layer.weights.shape

@@ -42,7 +42,7 @@ def rules(trace: Trace, asked: list[str]) -> dict[str, list[Any]]:
     """{canonical name: rule} for the asked quantities and everything they rest on (none for max_margin)."""
     s = trace.scenario
     table: dict[str, list[Any]] = {}
-    if s.max_margin:
+    if s.objective.scores:
         return table
     for name in asked:
         try:

@@ -358,7 +358,7 @@ def _new_options(s: Scenario) -> tuple[list[int], str, str] | None:
     new` cannot draw its kind (like_exercise draws it)."""
     from bptrace import functions
 
-    if s.max_margin or s.l2 or any(layer.param is not None for layer in s.layers):
+    if s.objective.scores or s.l2 or any(layer.param is not None for layer in s.layers):
         return None
     hidden = {layer.activation for layer in s.layers[:-1]}
     if len(hidden) > 1:
@@ -410,7 +410,7 @@ def like_exercise(s: Scenario, seed: int, ref: str) -> str:
             f'source: "bptrace quiz --variants, seed {seed}"',
             "samples:",
         ]
-        if s.max_margin:
+        if s.objective.scores:
             assert s.corrupt is not None
             differs = s.corrupt != s.inputs
             fresh = draw(m, n_in)
@@ -443,7 +443,7 @@ def like_exercise(s: Scenario, seed: int, ref: str) -> str:
         ]
         if s.l2:
             lines.append(f"l2: {_number(s.l2)}")
-        if s.max_margin:
+        if s.objective.scores:
             lines.append(f"margin: {_number(s.margin)}")
         text = "\n".join(lines) + "\n"
         variant = loads(text, f"<variant of {ref}>")
@@ -453,7 +453,7 @@ def like_exercise(s: Scenario, seed: int, ref: str) -> str:
             continue
         if any(lt.kink.any() for lt in t.layers):
             continue
-        if s.max_margin and not (hinge_argument(variant, forward(variant)[1][-1]) > 0).any():
+        if s.objective.scores and not (hinge_argument(variant, forward(variant)[1][-1]) > 0).any():
             continue
         return text
     raise BptraceError(

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.fmt import csv_text as csv_text_rows
-from bptrace.grading.marking import VERDICT_WORDS, to_data
 from bptrace.i18n import N_, _, ngettext
 from bptrace.render.blocks import Block, Column, Grid, Para
 from bptrace.render.terminal import BlocksView
@@ -451,3 +450,57 @@ def class_json_text(results: list[SheetResult], view: ClassView, hide_expected: 
     students = ",\n".join("    " + json.dumps(st, ensure_ascii=False) for st in data["students"])
     summary = json.dumps(data["summary"], ensure_ascii=False)
     return f'{{\n  "students": [\n{students}\n  ],\n  "summary": {summary}\n}}\n'
+
+
+# each verdict as a reader is told it (the JSON and the CSV keep the verdicts themselves)
+VERDICT_WORDS = {
+    "correct": N_("correct"),
+    "wrong": N_("wrong"),
+    "follow-through": N_("follow-through"),
+    "unanswered": N_("unanswered"),
+    "invalid": N_("invalid"),
+    "too-few-digits": N_("too few digits"),
+}
+
+
+def to_data(result: SheetResult, hide_expected: bool = False) -> dict[str, Any]:
+    """A marked sheet as plain data (the JSON of `check --format json`)."""
+    s = result.summary
+    return {
+        "sheet": result.file,
+        "student": result.student,
+        "scenario": result.scenario.title,
+        "results": [
+            {
+                "quantity": r.quantity,
+                "key": r.answer.key,
+                "line": r.answer.line,
+                "given": r.answer.written.text if r.answer.written else None,
+                "digits": r.answer.written.digits if r.answer.written else None,
+                "expected": None if hide_expected else r.expected,
+                "correct": r.correct,
+                "status": r.status,
+                "diagnosis": list(r.codes),
+                "explanation": r.explanation,
+                "points": r.earned,
+                "max_points": r.answer.points,
+            }
+            for r in result.results
+        ],
+        "summary": {
+            "total": s.total,
+            "answered": s.answered,
+            "correct": s.correct,
+            "score": f"{s.correct}/{s.total}",
+            "points": s.points,
+            "max_points": s.max_points,
+            "all_correct": s.all_correct,
+            "first_wrong": s.first_wrong,
+            "narrative": s.narrative,
+            "self_check": True,  # the sheet's own points and tolerances: not a grade (a key makes one)
+            "explanations": [
+                {"code": e.code, "detail": e.detail, "explains": e.explains, "contradicts": e.contradicts}
+                for e in s.explanations
+            ],
+        },
+    }

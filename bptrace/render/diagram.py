@@ -365,7 +365,7 @@ def _detailed_layout(
                 [(node.x - radius, node.y - radius), (node.x + radius, node.y + radius)]
             )
             obstacles.append((cx0, cy0, cx1, cy1))
-    if not s.max_margin:  # the targets beside the outputs: given data, on the handout too
+    if s.objective.targets:  # the targets beside the outputs: given data, on the handout too
         for r, node in enumerate(columns[-1]):
             label = ax.text(
                 node.x + radius + 0.15,

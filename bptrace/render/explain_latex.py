@@ -53,6 +53,17 @@ def _comment(text: str) -> str:
     return re.sub(r"[\r\n]+", " ", to_ascii(text))
 
 
+def explanation_markdown(ex: Explanation, ascii: bool = False, math: str = "latex") -> str:
+    """Markdown: headings, the mathematics as $$…$$ (math="latex", the LaTeX printer's own formulas) or in
+    fenced text blocks ("unicode"), a table of factors and one of checks."""
+    if math == "latex" and not ascii:
+        return explanation_markdown_math(ex)
+    from bptrace.render.explain_text import explanation_blocks
+    from bptrace.render.markdown import derivation
+
+    return derivation(explanation_blocks(ex, summary=True), ascii)
+
+
 def explanation_markdown_math(ex: Explanation) -> str:
     """Markdown whose mathematics is this printer's LaTeX: each align* becomes a $$\\begin{aligned}…$$ block
     (GitHub, Jupyter, Typora and Zhihu render it), headings and the checks table become Markdown."""

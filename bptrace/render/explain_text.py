@@ -267,18 +267,6 @@ class ExplanationView(DerivationView):
 # Markdown and HTML
 
 
-def explanation_markdown(ex: Explanation, ascii: bool = False, math: str = "latex") -> str:
-    """Markdown: headings, the mathematics as $$…$$ (math="latex", the LaTeX printer's own formulas) or in
-    fenced text blocks ("unicode"), a table of factors and one of checks."""
-    if math == "latex" and not ascii:
-        from bptrace.render.explain_latex import explanation_markdown_math
-
-        return explanation_markdown_math(ex)
-    from bptrace.render.markdown import derivation
-
-    return derivation(explanation_blocks(ex, summary=True), ascii)
-
-
 def explanation_html(ex: Explanation, standalone: bool = True) -> str:
     """A self-contained page (standalone; inline CSS, MathML, no script, nothing fetched) or a fragment."""
     from bptrace.render import html

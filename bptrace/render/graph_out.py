@@ -11,12 +11,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from bptrace import __version__
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.graph import expression as ex
 from bptrace.graph.model import OP_NAMES, shown
 from bptrace.i18n import N_, _, ngettext
 from bptrace.render.layout import Block, Column, Grid, Para
+from bptrace.version import __version__
 
 if TYPE_CHECKING:
     from bptrace.graph.engine import GraphTrace, Node, Use

@@ -7,12 +7,13 @@ import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from bptrace import __version__
 from bptrace.engine import factors
+from bptrace.version import __version__
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
     from bptrace.model.scenario import Parameter
+    from bptrace.objective import Objective
 
 QUANTITIES_LIMIT = 5000  # parameters above which the flat `quantities` map is left out (it would be huge)
 
@@ -46,6 +47,7 @@ def trace_data(trace: Trace, verification: Any = None, notation: str = "scalar")
 
 
 def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any]:
+    from bptrace.engine.quantities import value as quantity_value
     from bptrace.model import names
 
     s = trace.scenario
@@ -61,7 +63,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
             "reduction": s.reduction,
             "samples": m,
             "l2": s.l2,
-            **({"margin": s.margin} if s.max_margin else {}),
+            **({"margin": s.margin} if s.objective.scores else {}),
             "inputs": list(s.input_names),
             "layers": [
                 {
@@ -94,6 +96,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
         "paths": [],
         "parameters": [],
     }
+    objective = s.objective
     for index, (layer, lt) in enumerate(zip(s.layers, trace.layers), start=1):
         paths = [factors.paths(trace, index, r) for r in range(layer.size)] if index < len(s.layers) else []
         for i in range(s.passes):
@@ -104,7 +107,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
                         "layer": index,
                         "row": r,
                         "sample": i % m + 1,
-                        **({"window": "x_c" if i >= m else "x"} if s.max_margin else {}),
+                        **_window(objective, i),
                         "net": float(lt.net[i, r]),
                         "out": float(lt.out[i, r]),
                         "dE_dout": float(lt.dE_dout[i, r]),
@@ -119,7 +122,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
                             "name": chain.key,
                             "sample": i % m + 1,
                             "value": float(chain.values[i]),
-                            **({"window": "x_c" if i >= m else "x"} if s.max_margin else {}),
+                            **_window(objective, i),
                             "factors": {"names": [f.key for f in chain.factors], "values": chain.at(i)},
                         }
                         for chain in paths[r]
@@ -137,7 +140,7 @@ def _trace_data(trace: Trace, verification: Any, notation: str) -> dict[str, Any
         for name in names.all_names(s):
             for spelled in names.spellings(name, s):
                 q = names.parse(spelled, s)
-                flat[q.name] = names.value(q, trace)
+                flat[q.name] = quantity_value(q, trace)
         data["quantities"] = flat
     if notation != "scalar":
         from bptrace.render.notation import notation_data
@@ -204,15 +207,21 @@ def verification_entry(row: Any) -> dict[str, Any]:
     return entry
 
 
+def _window(objective: Objective, row: int) -> dict[str, str]:
+    """{"window": "x"} or {"window": "x_c"} where a sample has several passes, else nothing."""
+    window = objective.window(row)
+    return {"window": window} if window is not None else {}
+
+
 def _factors(trace: Trace, p: Parameter) -> list[dict[str, Any]]:
     """Per pass, the chain-rule factors of ∂E_s/∂θ by name and value, and their product (or, a shared bias, sum)."""
     s = trace.scenario
     m = s.samples
     chain = factors.parameter(trace, p)
     out = []
+    objective = s.objective
     for i in range(s.passes):
-        # max_margin: rows m.. are the corrupt windows (suffix :kc)
-        suffix = f":{i % m + 1}{'c' if i >= m else ''}" if s.passes > 1 else ""
+        suffix = objective.suffix(i)  # the corrupt windows' rows (m…) have :kc
         entry: dict[str, Any] = {
             "sample": i % m + 1,
             "names": [f.key + suffix for f in chain.factors],
@@ -220,8 +229,7 @@ def _factors(trace: Trace, p: Parameter) -> list[dict[str, Any]]:
             "combine": chain.combine,
             chain.combine: float(chain.values[i]),
         }
-        if s.max_margin:
-            entry["window"] = "x_c" if i >= m else "x"
+        entry.update(_window(objective, i))
         out.append(entry)
     return out
 
@@ -239,13 +247,13 @@ class _FactorTexts:
         s = trace.scenario
         self.trace = trace
         self.m = s.samples
-        self.max_margin = s.max_margin
+        objective = s.objective
         m = self.m
-        self.suffixes = [f":{i % m + 1}{'c' if i >= m else ''}" if s.passes > 1 else "" for i in range(s.passes)]
+        self.suffixes = objective.suffixes()
         # each pass's text before the factors' names and after the combined value
         self.heads = [f'{{{_I2}"sample": {i % m + 1},{_I2}"names": [{_I3}' for i in range(s.passes)]
-        windows = ['"x_c"' if i >= m else '"x"' for i in range(s.passes)]
-        window = [f',{_I2}"window": {w}' if s.max_margin else "" for w in windows]
+        windows = [objective.window(i) for i in range(s.passes)]
+        window = [f',{_I2}"window": "{w}"' if w is not None else "" for w in windows]
         self.tails = [w + _I1 + "}" for w in window]
         self.names: dict[str, list[str]] = {}
         self.values: dict[bytes, list[str]] = {}

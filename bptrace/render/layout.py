@@ -81,20 +81,16 @@ class TraceLayout:
 
     def samples(self) -> list[int]:
         """The rows of the trace's arrays in reading order: one per sample, or (max_margin) x then x_c of each."""
-        if self.s.max_margin:
-            return [row for k in range(self.m) for row in (k, self.m + k)]
-        return list(range(self.s.passes))
+        return self.s.objective.reading_order()
 
     def sample_label(self, row: int) -> list[str]:
         """The sample column's text for a row: '2', or for max_margin '2 x' / '2 x_c' (nothing for one row)."""
-        if self.s.max_margin:
-            return [f"{row % self.m + 1} {'x_c' if row >= self.m else 'x'}"]
-        return [str(row + 1)] if self.m > 1 else []
+        objective = self.s.objective
+        return [objective.label(row)] if objective.several else []
 
     def sample_col(self) -> list[tuple[str, str]]:
-        if self.s.max_margin:
-            return [(_("window"), "name")]
-        return [(_("sample"), "num")] if self.m > 1 else []
+        column = self.s.objective.column()
+        return [column] if column else []
 
     def layers_shown(self) -> list[int]:
         if self.layer is not None:
@@ -139,16 +135,9 @@ class TraceLayout:
             lines.append(Para(_("biases: {biases}; updated").format(biases=bias_text)))
         else:
             lines.append(Para(_("biases: {biases}; not updated (update_biases: false)").format(biases=bias_text)))
-        if s.max_margin:
-            lines.append(
-                Para(
-                    _(
-                        "max_margin: two forward passes per sample, the true window x and the corrupt window "
-                        "x_c (suffixes :k and :kc); J = max(0, Δ + s_c − s) back-propagates −1 through x and "
-                        "+1 through x_c while the margin is violated, 0 once it is met"
-                    )
-                )
-            )
+        note = s.objective.run_note()
+        if note:
+            lines.append(Para(note))
         if self.m > 1:
             how = (
                 _(
@@ -216,7 +205,7 @@ class TraceLayout:
             yield table
 
     def section_loss(self) -> Iterator[Any]:
-        if self.s.max_margin:
+        if self.s.objective.scores:  # one score per window: the hinge's table
             yield from self.section_hinge()
             return
         s = self.s
@@ -287,14 +276,10 @@ class TraceLayout:
         )
         shown, cut = self.limited(list(range(self.m)))
         for i in shown:
-            score, corrupt = out[i, 0], out[self.m + i, 0]
+            score, corrupt = (out[row, 0] for row in s.objective.rows_of(i))
             j = self.trace.loss_terms[i, 0]
             met = j == 0
-            note = (
-                _("margin met (s − s_c ≥ Δ): J = 0, so every gradient of this sample is 0")
-                if met
-                else _("margin violated: ∂J/∂s = −1, ∂J/∂s_c = +1")
-            )
+            note = s.objective.zero_note(met)
             self.add(
                 table,
                 str(i + 1),
@@ -321,6 +306,7 @@ class TraceLayout:
             lt = self.trace.layers[index - 1]
             info = layer.function
             output = index == L
+            objective = s.objective
             title = (
                 _("Backward pass, output layer ({activation})")
                 if output
@@ -343,12 +329,8 @@ class TraceLayout:
             shown, cut = self.limited(cells)
             for i, r in shown:
                 x = layer.neurons[r]
-                if output and s.max_margin:
-                    corrupt = i >= self.m
-                    if lt.dE_dout[i, r] == 0:
-                        de = _("0: the margin is met (J = 0)") if not lt.kink[i, r] else _("0 at the hinge's corner")
-                    else:
-                        de = "∂J/∂s_c = +1" if corrupt else "∂J/∂s = −1"
+                if output and objective.scores:
+                    de = objective.output_gradient_note(i, float(lt.dE_dout[i, r]), bool(lt.kink[i, r]))
                 elif output:
                     template = functions.loss(s.loss).gradient
                     de = (
@@ -378,10 +360,8 @@ class TraceLayout:
                     ) + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}"
                 else:
                     delta = f"∂E/∂out × ∂out/∂net\n= {self.p(lt.dE_dout[i, r])} × {self.p(lt.dout_dnet[i, r])}"
-                if lt.kink[i, r] and output and s.max_margin:
-                    de += "\n" + _("(Δ + s_c − s = 0: the hinge is not differentiable here; {tool} takes 0)").format(
-                        tool="bptrace"
-                    )
+                if lt.kink[i, r] and output and objective.corner_note():
+                    de += "\n" + objective.corner_note()
                 elif lt.kink[i, r]:
                     dd += "\n" + _("(net = 0: not differentiable; {note})").format(note=tr(info.kink_note(layer.param)))
                 self.add(
@@ -424,7 +404,7 @@ class TraceLayout:
         sep = chain.operator
         per_sample = [sep.join(self.p(v) for v in chain.at(i)) for i in self.samples()]
         head = f"{chain.target} = {chain.formula()}"
-        if self.s.max_margin:
+        if self.s.objective.windows > 1:  # each sample's passes add up first
             how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
             per = self.trace.sample_grad(p)
             lines = [f"  {self.sample_label(i)[0]}: {v}" for i, v in zip(self.samples(), per_sample)]

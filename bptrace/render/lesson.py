@@ -227,7 +227,7 @@ def network_svg(scenario: Scenario, digits: int = 4) -> str:
                 given = f'<text x="{x - r - 8}" y="{y + 6}" class="given end">{value}</text>'
             elif i == len(layers) - 1:
                 col = scenario.output_layer.neurons.index(name)
-                if not scenario.max_margin:
+                if scenario.objective.targets:
                     target = num(float(scenario.targets[0, col]), digits)
                     label = html.escape(_("target {value}").format(value=target))
                     given = f'<text x="{x + r + 12}" y="{y - 26}" class="given">{label}</text>'

@@ -148,10 +148,8 @@ def _mat(a: np.ndarray | None) -> dict[str, Any] | None:
 
 def pass_labels(trace: Trace) -> list[str]:
     """The label of each forward pass, in the trace's row order: 's1', ... or (max_margin) 's1 x', ... 's1 x_c'."""
-    s = trace.scenario
-    if s.max_margin:
-        return [f"s{k + 1} x" for k in range(s.samples)] + [f"s{k + 1} x_c" for k in range(s.samples)]
-    return [f"s{k + 1}" for k in range(s.samples)]
+    objective = trace.scenario.objective
+    return [objective.pass_label(row) for row in range(objective.passes)]
 
 
 def _matrix_data(trace: Trace) -> dict[str, Any]:
@@ -169,7 +167,7 @@ def _matrix_data(trace: Trace) -> dict[str, Any]:
         "learning_rate": s.learning_rate,
         "update_biases": s.update_biases,
         "X": _mat(s.all_inputs().T),
-        "Y": None if s.max_margin else _mat(s.targets.T),
+        "Y": _mat(s.targets.T) if s.objective.targets else None,
         "cost": {"J": trace.loss, "samples": [float(v) for v in trace.sample_losses], "penalty": trace.penalty},
         "through_updated_weights": trace.through_updated_weights,
         "layers": [],
@@ -220,7 +218,9 @@ class _Layout:
         self.trace = trace
         self.s = trace.scenario
         self.m = trace.scenario.samples
-        self.mm = trace.scenario.max_margin  # two forward passes per sample: x, then x_c
+        self.objective = trace.scenario.objective  # the passes: one per sample, or x then x_c of each
+        self.windowed = self.objective.windows > 1  # several passes per sample: a sample's columns add up
+        self.scored = self.objective.scores  # one score per window (the hinge), no targets
         self.L = len(trace.scenario.layers)
         self.digits = digits
         self.rows = rows
@@ -242,15 +242,11 @@ class _Layout:
 
     def reading_order(self) -> list[int]:
         """Rows of the trace's arrays as a reader takes them: each sample, or (max_margin) x then x_c of each."""
-        if self.mm:
-            return [row for k in range(self.m) for row in (k, self.m + k)]
-        return list(range(self.m))
+        return self.objective.reading_order()
 
     def suffix(self, row: int) -> str:
         """bptrace's sample suffix for a row: ':2', or (max_margin) ':2' and ':2c'; nothing for one sample."""
-        if self.mm:
-            return f":{row % self.m + 1}" + ("c" if row >= self.m else "")
-        return f":{row + 1}" if self.m > 1 else ""
+        return self.objective.suffix(row)
 
 
 def _pick(n: int, limit: int | None) -> tuple[list[int | None], int]:
@@ -286,7 +282,7 @@ class MatrixLayout(_Layout):
 
     def cols(self) -> str:
         """The symbol for the number of columns: m, or 2m with two windows per sample."""
-        return "2m" if self.mm else "m"
+        return "2m" if self.windowed else "m"
 
     def name_of(self, index: int) -> str:
         """A[0] is X, Ng's name for the inputs."""
@@ -385,16 +381,9 @@ class MatrixLayout(_Layout):
             ),
             Para(cost),
         ]
-        if self.mm:
-            out.append(
-                Para(
-                    _(
-                        "max_margin (the CS224n-style notes): each sample has two columns, its true window x and its "
-                        "corrupt window x_c, so the matrices below have 2m columns: the m true windows, then the m "
-                        "corrupt ones; L is the hinge J_s = max(0, Δ + s_c − s) and there is no Y"
-                    )
-                )
-            )
+        note = self.objective.matrix_note()
+        if note:
+            out.append(Para(note))
         return out
 
     def shape(self, title: str, shape: str) -> str:
@@ -406,7 +395,7 @@ class MatrixLayout(_Layout):
         first = self.shown()[0]
         a_prev = self.trace.activations(first - 1).T
         if first == 1:
-            title = self.shape(f"X = A[0]{' = [X | X_c]' if self.mm else ''}", self.shape_nm(0, a_prev))
+            title = self.shape(f"X = A[0]{' = [X | X_c]' if self.windowed else ''}", self.shape_nm(0, a_prev))
         else:
             out.append(
                 Para(
@@ -472,7 +461,7 @@ class MatrixLayout(_Layout):
         s = self.s
         L = self.L
         out: list[Block] = [Para(_("Cost"), "bold")]
-        if self.mm:
+        if self.scored:
             out.append(
                 Para(
                     _(
@@ -537,7 +526,7 @@ class MatrixLayout(_Layout):
             return out
         g = f"g[{index}]′(Z[{index}])"
         if index == self.L:
-            if self.mm:
+            if self.scored:
                 out.append(
                     Para(
                         _(
@@ -630,11 +619,11 @@ class MatrixLayout(_Layout):
             note += _("; λ = {l2}: {term} is the L2 penalty's gradient").format(
                 l2=self.n(s.l2), term=f"(λ/m)·W[{index}]"
             )
-        if m > 1 or self.mm:
+        if m > 1 or self.windowed:
             factor = "(1/m)·Σₛ" if s.reduction == "mean" else "Σₛ"
             each = (
                 _("the outer products of its two windows, x and x_c")
-                if self.mm
+                if self.windowed
                 else _("column s of {dZ} times column s of {A}, transposed").format(dZ=f"dZ[{index}]", A=prev)
             )
             template = (
@@ -751,14 +740,11 @@ class IndexLayout(_Layout):
         return f"b{layer_sup(index)}" + (sub(i + 1) if i is not None else "")
 
     def sample_cols(self) -> list[Column]:
-        if self.mm:
-            return [Column(_("window"), "name")]
-        return [Column(_("sample"), "num")] if self.m > 1 else []
+        column = self.objective.column()
+        return [Column(*column)] if column else []
 
     def sample_cell(self, row: int) -> list[str]:
-        if self.mm:
-            return [f"{row % self.m + 1} {'x_c' if row >= self.m else 'x'}"]
-        return [str(row + 1)] if self.m > 1 else []
+        return [self.objective.label(row)] if self.objective.several else []
 
     def limited(self, items: list[Any], table: Grid, what: str) -> list[Any]:
         """The items shown; `what` is a marked plural noun (N_("neurons")) for the caption of what was cut."""
@@ -779,14 +765,10 @@ class IndexLayout(_Layout):
             "δ⁽ᴸ⁾ᵢ = ∂E/∂a⁽ᴸ⁾ᵢ·f′(z⁽ᴸ⁾ᵢ),  δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ),  "
             "∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ,  ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ",
         ]
-        if self.mm:
-            lines.append(
-                _(
-                    "max_margin: two passes per sample, the true window x and the corrupt window x_c (bptrace's "
-                    ":k and :kc); a sample's gradient adds its two windows' products"
-                )
-            )
-        if self.m > 1 or self.mm:
+        note = self.objective.index_note()
+        if note:
+            lines.append(note)
+        if self.objective.several:
             lines.append(
                 _(
                     "per sample s (the :s of bptrace's names); the batch gradient is the {mean} over the m = {m} "
@@ -843,7 +825,7 @@ class IndexLayout(_Layout):
     def loss(self) -> list[Block]:
         s = self.s
         top = layer_sup(self.L)
-        if self.mm:
+        if self.scored:
             lines = [
                 _("J_s = max(0, Δ + s_c − s), Δ = {margin}, s = {a} of x and s_c = {a} of x_c").format(
                     margin=self.n(s.margin), a=f"a{top}₁"
@@ -852,7 +834,7 @@ class IndexLayout(_Layout):
         else:
             term = functions.loss(s.loss).term.fill(t="tᵢ", o=f"a{top}ᵢ", n="n")
             lines = [_("E_s = Σᵢ {term} ({loss}, per sample)").format(term=term, loss=s.loss)]
-        if self.m > 1 or self.mm:
+        if self.m > 1 or self.windowed:
             lines += [
                 f"  E{sub(k + 1)} = E_total:{k + 1} = {self.n(v)}" for k, v in enumerate(self.trace.sample_losses)
             ]
@@ -886,7 +868,7 @@ class IndexLayout(_Layout):
             ).format(rule=f"δ{here}ᵢ = a{here}ᵢ − tᵢ", activation=layer.activation, loss=s.loss)
         elif output:
             rule = f"δ{here}ᵢ = ∂E/∂a{here}ᵢ·f′(z{here}ᵢ)"
-            if self.mm:
+            if self.scored:
                 rule = _("{rule} with ∂J/∂s = −1 (x), +1 (x_c) while the margin is violated, else 0").format(rule=rule)
         else:
             rule = f"δ{here}ᵢ = (Σₖ W{above}ₖᵢ·δ{above}ₖ)·f′(z{here}ᵢ)"
@@ -933,7 +915,11 @@ class IndexLayout(_Layout):
     def gradients(self) -> Grid:
         s = self.s
         params = [p for p in s.parameters() if self.layer is None or p.layer == self.layer]
-        how = "" if self.m == 1 and not self.mm else _(", the {mean} over the samples").format(mean=self.mean_word())
+        how = (
+            ""
+            if self.m == 1 and not self.windowed
+            else _(", the {mean} over the samples").format(mean=self.mean_word())
+        )
         l2 = _(" (+ (λ/m)·W⁽ˡ⁾ᵢⱼ, the L2 term)") if s.l2 else ""
         table = Grid(
             _("Gradients: {rules}").format(rules=f"∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ{l2}, ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ{how}"),
@@ -959,7 +945,7 @@ class IndexLayout(_Layout):
                 head = self.delta(p.layer, p.row)
                 products = {row: self.p(lt.delta[row, p.row]) for row in self.reading_order()}
             name = f"∂E/∂{symbol} = dE/d{p.name}"
-            if self.mm:
+            if self.windowed:
                 factor = f"(1/{self.m})·Σₛ" if s.reduction == "mean" else "Σₛ"
                 lines = [f"  {self.sample_cell(row)[0]}: {v}" for row, v in products.items()]
                 lines += [

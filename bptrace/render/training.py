@@ -177,7 +177,7 @@ class TrainingLayout:
         r, s = self.r, self.r.initial
         before, after = r.initial_outputs(), r.outputs()
         many = s.samples > 1
-        if s.max_margin:
+        if s.objective.scores:  # one score per window: the hinge's table
             return self.score_table(before, after)
         headers = ([(_("sample"), True)] if many else []) + [
             (_("output"), False),
@@ -219,7 +219,7 @@ class TrainingLayout:
         for i in range(min(m, self.rows)):
             cells = []
             for out in (before, after):
-                score, corrupt = float(out[i, 0]), float(out[m + i, 0])
+                score, corrupt = (float(out[row, 0]) for row in s.objective.rows_of(i))
                 cells += [self.n(score), self.n(corrupt), self.n(max(0.0, margin + corrupt - score))]
             table.rows.append([str(i + 1), *cells])
         self.cut(table, m, N_("samples"))

@@ -37,7 +37,7 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...]) -> _Template:
     """J = Δ + s(x_c) − s(x) for a parameter of layers[0], both windows' passes in symbols, and SymPy's dJ/dθ."""
     import sympy as sp
 
-    from bptrace.verify import symbolic
+    from bptrace.verify import programs, symbolic
 
     theta = sp.Symbol("theta", real=True)
     groups: list[tuple[str, tuple[Any, ...]]] = [("theta", (theta,))]
@@ -56,7 +56,7 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...]) -> _Template:
             nets = [c + a * theta]  # θ's neuron only: the others are constants (they stay in d above)
         else:
             nets = [ck + theta for ck in group("c", first.size)]  # a shared bias: every neuron of the layer
-        outs = [symbolic._sympy_activation(first.activation, z, first.param) for z in nets]
+        outs = [programs._sympy_activation(first.activation, z, first.param) for z in nets]
         if len(layers) > 1:
             outs = symbolic._above(outs, layers, group)
         scores.append(outs[0])  # the one output: the score
@@ -65,7 +65,7 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...]) -> _Template:
     loss = margin + scores[1] - scores[0]
     derivative = sp.diff(loss, theta)
     inputs = [s for _, symbols in groups for s in symbols]
-    return symbolic._Template(kind, tuple(groups), loss, derivative, symbolic.Program([derivative], inputs))
+    return symbolic._Template(kind, tuple(groups), loss, derivative, programs.Program([derivative], inputs))
 
 
 def supported(scenario: Scenario) -> bool:

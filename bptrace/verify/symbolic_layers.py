@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bptrace.model.scenario import Parameter, Scenario
-    from bptrace.verify.symbolic import HighPrecisionForward, Program
+    from bptrace.verify.programs import Program
+    from bptrace.verify.symbolic import HighPrecisionForward
 
 LAYERED_ABOVE = 64  # symbolic.gradients: the layered route above this many paths from θ to the loss,
 WHOLE_DEPTH = 3  # or for θ more than this many layers below the output, its layer included
@@ -79,12 +80,12 @@ def _base(activation: str, param: float) -> Program:
     """d out_r/dθ of out_r = f(c + a·θ): inputs θ, a, c."""
     import sympy as sp
 
-    from bptrace.verify import symbolic
+    from bptrace.verify import programs
 
     theta, a, c = _real("theta"), _real("a"), _real("c")
     DERIVATIONS[0] += 1
-    derivative = sp.diff(symbolic._sympy_activation(activation, c + a * theta, param), theta)
-    return symbolic.Program([derivative], [theta, a, c])
+    derivative = sp.diff(programs._sympy_activation(activation, c + a * theta, param), theta)
+    return programs.Program([derivative], [theta, a, c])
 
 
 @functools.lru_cache(maxsize=64)
@@ -92,14 +93,14 @@ def _net(n: int) -> Program:
     """d net/dθ of net = b + Σ_j w_j·Z_j(θ): inputs w_1 … w_n, then Derivative(Z_j(θ), θ)."""
     import sympy as sp
 
-    from bptrace.verify import symbolic
+    from bptrace.verify import programs
 
     theta, b = _real("theta"), _real("b")
     w = [_real(f"w_{j}") for j in range(n)]
     z = [_function(f"Z_{j}", theta) for j in range(n)]
     DERIVATIONS[0] += 1
     derivative = sp.diff(b + sp.Add(*[wj * zj for wj, zj in zip(w, z)]), theta)
-    return symbolic.Program([derivative], w + [sp.Derivative(zj, theta) for zj in z], dot=True)
+    return programs.Program([derivative], w + [sp.Derivative(zj, theta) for zj in z], dot=True)
 
 
 def _linear(derivatives: list[Any], slopes: list[Any], values: list[Any]) -> Program:
@@ -111,14 +112,14 @@ def _linear(derivatives: list[Any], slopes: list[Any], values: list[Any]) -> Pro
     and layer for all the parameters below (`Coefficients`)."""
     import sympy as sp
 
-    from bptrace.verify import symbolic
+    from bptrace.verify import programs
 
     zero = dict.fromkeys(slopes, sp.Integer(0))
     coefficients = [[sp.diff(d, slope) for slope in slopes] for d in derivatives]
     for d, row in zip(derivatives, coefficients):
         if d.xreplace(zero) != 0 or any(c.has(*slopes) for c in row):
             raise ValueError(f"not linear in the Derivatives: {d}")  # never for a chain rule
-    return symbolic.Program([c for row in coefficients for c in row], values)
+    return programs.Program([c for row in coefficients for c in row], values)
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,11 +128,11 @@ def _activation(activation: str, param: float, size: int) -> Program:
     the program of the c_kj (row by row), inputs N_k(θ)."""
     import sympy as sp
 
-    from bptrace.verify import symbolic
+    from bptrace.verify import programs
 
     theta = _real("theta")
     nets = [_function(f"N_{k}", theta) for k in range(size)]
-    outs = [symbolic._sympy_activation(activation, z, param, nets) for z in nets]
+    outs = [programs._sympy_activation(activation, z, param, nets) for z in nets]
     DERIVATIONS[0] += 1
     derivatives = [sp.diff(o, theta) for o in outs]
     return _linear(derivatives, [sp.Derivative(z, theta) for z in nets], nets)
@@ -143,13 +144,13 @@ def _loss(loss: str, n: int) -> Program:
     inputs Z_o(θ), then t_o."""
     import sympy as sp
 
-    from bptrace.verify import symbolic
+    from bptrace.verify import programs
 
     theta = _real("theta")
     outs = [_function(f"Z_{o}", theta) for o in range(n)]
     targets = [_real(f"t_{o}") for o in range(n)]
     DERIVATIONS[0] += 1
-    total = sp.Add(*[symbolic._sympy_loss_term(loss, z, t, n) for z, t in zip(outs, targets)])
+    total = sp.Add(*[programs._sympy_loss_term(loss, z, t, n) for z, t in zip(outs, targets)])
     return _linear([sp.diff(total, theta)], [sp.Derivative(z, theta) for z in outs], outs + targets)
 
 
@@ -167,15 +168,15 @@ class Coefficients:
         key = (j, s)
         found = self._layers.get(key)
         if found is None:
-            from bptrace.verify import symbolic
+            from bptrace.verify import programs
 
             spec = self.scenario.layers[j - 1]
             nets = self.hp.nets[j][s]
             if spec.function.elementwise:
-                run = _activation(spec.activation, symbolic._param(spec), 1).run
+                run = _activation(spec.activation, programs._param(spec), 1).run
                 found = [run([z])[0] for z in nets]
             else:
-                flat = _activation(spec.activation, symbolic._param(spec), spec.size).run(list(nets))
+                flat = _activation(spec.activation, programs._param(spec), spec.size).run(list(nets))
                 found = [flat[k * spec.size : (k + 1) * spec.size] for k in range(spec.size)]
             self._layers[key] = found
         return found
@@ -204,7 +205,7 @@ def derivative(
     Inside mpmath.workdps(DIGITS); `coefficients`: shared by the parameters of one run (else made here)."""
     import mpmath
 
-    from bptrace.verify import symbolic
+    from bptrace.verify import programs
 
     c = coefficients or Coefficients(scenario, hp)
     l = p.layer  # 1-based; hp is indexed by layer, 0 = the inputs
@@ -212,7 +213,7 @@ def derivative(
     theta = mpmath.mpf(
         float(layer.weights[p.row, p.col]) if p.kind == "weight" else float(layer.biases[0 if p.row is None else p.row])
     )
-    base = _base(layer.activation, symbolic._param(layer))
+    base = _base(layer.activation, programs._param(layer))
     net = hp.nets[l][s]
     a = hp.outs[l - 1][s][p.col] if p.col is not None else mpmath.mpf(1)
     rows = list(range(layer.size)) if p.row is None else [p.row]  # a shared bias: every neuron, seeded together
