@@ -250,12 +250,19 @@ def is_path_like(name: str) -> bool:
 
 def bundled_names() -> list[str]:
     """The bundled networks (the bundled computational graphs are bundled_graph_names())."""
-    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if not _is_graph_file(p))
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if not _is_graph_file(p) and not _is_layers_file(p))
 
 
 def bundled_graph_names() -> list[str]:
     """The bundled computational graphs (`kind: graph`, read by bptrace.graph)."""
     return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if _is_graph_file(p))
+
+
+def _is_layers_file(path: Path) -> bool:
+    """A stack of layers (`kind: layers`, read by bptrace.layers)."""
+    import re
+
+    return re.search(r"(?m)^kind:\s*layers\b", path.read_text(encoding="utf-8")) is not None
 
 
 def _is_graph_file(path: Path) -> bool:
