@@ -97,6 +97,11 @@ def explain(
     from bptrace.cli import graph as cli_graph
 
     destination = prepare_output(output, force, inputs=[scenario])
+    from bptrace.cli import layers as cli_layers
+
+    stack = cli_layers.layers_scenario(scenario)
+    if stack is not None:  # kind: layers: the rule, the terms, the checks (docs/layers.md)
+        return cli_layers.explain(stack, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
         return cli_graph.explain(graph, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)

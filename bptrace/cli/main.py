@@ -244,7 +244,11 @@ def run(
         bptrace run mazur --format html -o mazur.html
     """
     from bptrace.cli import graph as cli_graph
+    from bptrace.cli import layers as cli_layers
 
+    stack = cli_layers.layers_scenario(scenario)
+    if stack is not None:  # kind: layers (docs/layers.md)
+        return cli_layers.run(stack, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph (docs/graphs.md)
         return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)

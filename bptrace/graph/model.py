@@ -203,7 +203,8 @@ def load_document(name: str) -> Document | None:
     raise doc.error(
         ("kind",),
         _("unknown kind {kind}").format(kind=brief(kind)),
-        hint=did_you_mean(str(kind), (KIND,)) or _("write 'kind: graph' for a computational graph, or leave it out"),
+        hint=did_you_mean(str(kind), (KIND, "layers"))
+        or _("write 'kind: graph' for a computational graph, or leave it out"),
     )
 
 

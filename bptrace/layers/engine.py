@@ -29,7 +29,6 @@ from bptrace.i18n import N_
 from bptrace.message import Message
 
 if TYPE_CHECKING:
-
     from bptrace.layers.model import Layer, LayersScenario
 
 MISTAKES = ("convolve", "unflipped", "no_variance_path", "avg_like_max")
