@@ -92,7 +92,7 @@ def layer_stacks(draw: Any, max_samples: int = 3) -> str:
             t = _arr(draw, (outs,), 0.0, 1.0)
         else:
             t = _arr(draw, (outs,))
-        samples.append({"input": x if c > 1 else x[0], "target": t})
+        samples.append({"inputs": x if c > 1 else x[0], "targets": t})
     doc = {
         "kind": "layers",
         "samples": samples,

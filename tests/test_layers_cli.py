@@ -145,7 +145,7 @@ def test_check_batchnorm_variance_path(tmp_path: Path) -> None:
 
 def test_check_avgpool_routed_like_max(tmp_path: Path) -> None:
     text = (
-        "kind: layers\nsamples: [{input: [[0.1, 0.9], [0.4, 0.3]], target: [1]}]\n"
+        "kind: layers\nsamples: [{inputs: [[0.1, 0.9], [0.4, 0.3]], targets: [1]}]\n"
         "layers: [{type: avgpool, size: 2}, {type: flatten}, {type: dense, weights: [[2.0]], biases: [0.0]}]\n"
         "loss: half_sse\nlearning_rate: 0.1\n"
     )
@@ -164,8 +164,8 @@ def test_check_avgpool_routed_like_max(tmp_path: Path) -> None:
 
 GOOD = """kind: layers
 samples:
-  - input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
-    target: [1]
+  - inputs: [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    targets: [1]
 layers:
   - type: conv2d
     channels_in: 1
@@ -196,14 +196,14 @@ BAD = [
     ("type: conv2d", "type: conv3d", 6, "unknown layer type 'conv3d'"),
     ("loss: half_sse", "loss: half_ss", 16, "did you mean half_sse?"),
     ("    biases: [0]\nloss", "    biases: [0]\n    activation: relu6\nloss", 16, "unknown activation 'relu6'"),
-    ("target: [1]", "target: [1, 2]", 4, "the target has 2 numbers, but layer 3 (dense) gives 1 outputs"),
+    ("targets: [1]", "targets: [1, 2]", 4, "the target has 2 numbers, but layer 3 (dense) gives 1 outputs"),
     (
         "  - type: flatten\n",
         "  - type: batchnorm\n    gamma: [1]\n    beta: [0]\n  - type: flatten\n",
         12,
         "batch normalization needs a batch of at least 2 samples",
     ),
-    ("[1, 2, 3], [4", "[1, 2, x], [4", 3, "samples[0].input[0][2]"),
+    ("[1, 2, 3], [4", "[1, 2, x], [4", 3, "samples[0].inputs[0][2]"),
 ]
 
 
@@ -232,3 +232,19 @@ def test_python_tags_are_refused(tmp_path: Path) -> None:
     path.write_text(GOOD.replace("learning_rate: 0.1", "learning_rate: !!python/object:os.system 1"), encoding="utf-8")
     code, _, err = run("run", str(path))
     assert code == 2 and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_bundled_stacks_follow_the_json_schema(name: str) -> None:
+    import jsonschema
+    import yaml
+
+    import bptrace
+    from bptrace.model.scenario import BUNDLED_DIR
+
+    schema = json.loads((Path(bptrace.__file__).parent / "scenario.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(yaml.safe_load((BUNDLED_DIR / f"{name}.yaml").read_text(encoding="utf-8")), schema)
+    bad = yaml.safe_load(GOOD)
+    bad["layers"][0]["stride"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

@@ -68,11 +68,11 @@ def test_generated_stacks_agree_with_finite_differences(text: str) -> None:
 STRIDED_PADDED = """
 kind: layers
 samples:
-  - input: [[[1.0, -0.5, 0.25, 2.0, 0.0], [0.5, 1.5, -1.0, 0.75, 1.0], [-0.25, 0.0, 2.0, 1.0, -1.5],
+  - inputs: [[[1.0, -0.5, 0.25, 2.0, 0.0], [0.5, 1.5, -1.0, 0.75, 1.0], [-0.25, 0.0, 2.0, 1.0, -1.5],
              [1.25, -0.75, 0.5, 0.0, 0.5], [0.0, 1.0, -0.5, 1.5, 2.5]],
             [[0.3, 0.1, -0.2, 0.4, 0.0], [0.0, -0.6, 0.8, 0.2, 0.1], [0.9, 0.5, -0.3, 0.0, 0.7],
              [0.2, 0.2, 0.4, -0.8, 0.6], [-0.1, 0.3, 0.0, 0.5, -0.4]]]
-    target: [0.5, -0.25]
+    targets: [0.5, -0.25]
 layers:
   - type: conv2d
     channels_in: 2
@@ -97,9 +97,9 @@ learning_rate: 0.1
 BATCH_OF_THREE = """
 kind: layers
 samples:
-  - {input: [1.0, 2.0, -1.0], target: [0, 1]}
-  - {input: [0.5, -1.0, 2.0], target: [1, 0]}
-  - {input: [-1.5, 0.5, 0.0], target: [0, 1]}
+  - {inputs: [1.0, 2.0, -1.0], targets: [0, 1]}
+  - {inputs: [0.5, -1.0, 2.0], targets: [1, 0]}
+  - {inputs: [-1.5, 0.5, 0.0], targets: [0, 1]}
 layers:
   - {type: dense, weights: [[0.2, -0.5, 0.1], [0.4, 0.3, -0.2]], biases: [0.1, 0.0], activation: relu}
   - {type: batchnorm, gamma: [0.8, 1.3], beta: [0.2, -0.1], epsilon: 0.01}
@@ -154,7 +154,7 @@ def test_a_relu_at_zero_and_a_max_pooling_tie_are_kinks() -> None:
     s = model.loads(
         """
 kind: layers
-samples: [{input: [[1, 1], [0, 0]], target: [1]}]
+samples: [{inputs: [[1, 1], [0, 0]], targets: [1]}]
 layers:
   - {type: maxpool, size: 2, stride: 1}
   - {type: flatten}

@@ -3,8 +3,8 @@
     kind: layers
     title: A 4×4 image, a 2×2 kernel, max pooling and a dense output
     samples:
-      - input: [[1, 0, 2, 1], [0, 1, 1, 0], [2, 1, 0, 1], [1, 0, 1, 2]]   # H×W, or C×H×W, or a vector
-        target: [1]
+      - inputs: [[1, 0, 2, 1], [0, 1, 1, 0], [2, 1, 0, 1], [1, 0, 1, 2]]   # H×W, or C×H×W, or a vector
+        targets: [1]
     layers:
       - {type: conv2d, channels_in: 1, channels_out: 1, kernel_size: 2, stride: 1, padding: 0,
          kernels: [[[[0.1, -0.2], [0.3, 0.4]]]], biases: [0.1]}
@@ -259,8 +259,8 @@ def from_document(doc: Document) -> LayersScenario:
     if not isinstance(raw_samples, list) or not raw_samples:
         raise doc.error(
             ("samples",),
-            _("samples must be a list of entries with input: and target:"),
-            hint=_("e.g. samples: [{input: [[1, 2], [3, 4]], target: [1]}]"),
+            _("samples must be a list of entries with inputs: and targets:"),
+            hint=_("e.g. samples: [{inputs: [[1, 2], [3, 4]], targets: [1]}]"),
         )
     inputs: list[Any] = []
     targets: list[Any] = []
@@ -269,26 +269,26 @@ def from_document(doc: Document) -> LayersScenario:
     for k, raw in enumerate(raw_samples):
         path: PathKey = ("samples", k)
         if not isinstance(raw, dict):
-            raise doc.error(path, _("a sample must be a mapping with input: and target:"))
+            raise doc.error(path, _("a sample must be a mapping with inputs: and targets:"))
         for key in raw:
-            if key not in ("input", "target"):
+            if key not in ("inputs", "targets"):
                 raise doc.error(
                     (*path, key),
                     _("unknown key {key} in a sample").format(key=brief(key)),
-                    hint=_("a sample has input: and target:"),
+                    hint=_("a sample has inputs: and targets:"),
                 )
-        for key in ("input", "target"):
+        for key in ("inputs", "targets"):
             if key not in raw:
                 raise doc.error(path, _("sample {k} has no {key}:").format(k=k + 1, key=key))
         alt = in_shape[1:] if in_shape is not None and len(in_shape) == 3 and in_shape[0] == 1 else None
-        x = _array(doc, (*path, "input"), raw["input"], in_shape, _("the input"), alt)
+        x = _array(doc, (*path, "inputs"), raw["inputs"], in_shape, _("the input"), alt)
         if x.ndim == 2:
             x = x[None, :, :]  # one channel
         if in_shape is None:
             in_shape = tuple(x.shape)
-        t = _array(doc, (*path, "target"), raw["target"], None if t_len is None else (t_len,), _("the target"))
+        t = _array(doc, (*path, "targets"), raw["targets"], None if t_len is None else (t_len,), _("the target"))
         if t.ndim != 1:
-            raise doc.error((*path, "target"), _("a target is a list of numbers, one per output"))
+            raise doc.error((*path, "targets"), _("a target is a list of numbers, one per output"))
         if t_len is None:
             t_len = len(t)
         inputs.append(x)
@@ -324,7 +324,7 @@ def from_document(doc: Document) -> LayersScenario:
         )
     if shape[0] != t_len:
         raise doc.error(
-            ("samples", 0, "target"),
+            ("samples", 0, "targets"),
             _("the target has {given} numbers, but {label} gives {shape} outputs").format(
                 given=t_len, label=last.label, shape=shape[0]
             ),
@@ -351,9 +351,9 @@ def _check_ce(doc: Document, T: Any) -> None:
     for k, row in enumerate(T):
         if (row < 0).any() or abs(float(row.sum()) - 1.0) > 1e-9:
             raise doc.error(
-                ("samples", k, "target"),
+                ("samples", k, "targets"),
                 _("cross_entropy needs targets that are ≥ 0 and sum to 1"),
-                hint=_("e.g. target: [0, 1, 0]"),
+                hint=_("e.g. targets: [0, 1, 0]"),
             )
 
 
