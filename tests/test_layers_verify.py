@@ -68,7 +68,8 @@ def test_a_tie_in_max_pooling_is_not_judged_with_its_reason() -> None:
 def test_sympy_is_sampled_beyond_the_limit_and_the_report_says_so() -> None:
     weights = [[round(0.01 * (i + 3 * j) - 0.2, 3) for j in range(9)] for i in range(5)]
     text = (
-        "kind: layers\nsamples: [{inputs: [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9], targets: [0, 1, 0, 1, 0]}]\n"
+        "kind: layers\n"
+        "samples: [{inputs: [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9], targets: [0, 1, 0, 1, 0]}]\n"
         f"layers: [{{type: dense, weights: {weights}, biases: [0, 0, 0, 0, 0], activation: tanh}}]\n"
         "loss: mse\nlearning_rate: 0.1\n"
     )
