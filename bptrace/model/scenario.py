@@ -283,7 +283,8 @@ def bundled_titles() -> list[tuple[str, str]]:
     import re
 
     out = []
-    for name in bundled_names() + bundled_graph_names():
+    stacks = sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if _is_layers_file(p))
+    for name in bundled_names() + bundled_graph_names() + stacks:
         titles = {"title": name, "title_zh": ""}
         with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
             for line in fh:
