@@ -171,7 +171,7 @@ def _sympy(s: LayersScenario, base: list[dict[str, Any]], where: tuple[int, str,
     ]
     keep = float(base[li][role][idx])
     params[li][role][idx] = theta
-    E = _loss(s, params, _Sym(), symbolic=True)
+    E = _loss(s, params, _Sym(theta, sp.Float(keep, 30)), symbolic=True)
     d = sp.diff(E, theta).subs(theta, sp.Float(keep, 30))
     return float(sp.N(d, 20))
 
@@ -198,7 +198,13 @@ class _Num:
 
 
 class _Sym:
-    """SymPy operations on object arrays."""
+    """SymPy operations on object arrays. A max is the argument that is largest at the point θ = value: away
+    from a tie (a kink, which is not judged) max equals that argument near the point, so its derivative there
+    is that argument's (sp.Max itself is slow to build: it compares its arguments symbolically)."""
+
+    def __init__(self, theta: Any, value: Any) -> None:
+        self.theta = theta
+        self.value = value
 
     def act(self, name: str, z: Any, p: float | None) -> Any:
         import numpy as np
@@ -218,7 +224,9 @@ class _Sym:
 
         out = np.empty(xs[0].shape, dtype=object)
         for idx in np.ndindex(*xs[0].shape):
-            out[idx] = sp.Max(*[x[idx] for x in xs])
+            args = [sp.sympify(x[idx]) for x in xs]
+            at = [float(a.subs(self.theta, self.value)) for a in args]
+            out[idx] = args[at.index(max(at))]
         return out
 
     def sqrt(self, x: Any) -> Any:
