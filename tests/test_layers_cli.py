@@ -248,3 +248,23 @@ def test_bundled_stacks_follow_the_json_schema(name: str) -> None:
     bad["layers"][0]["stride"] = 0
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+@pytest.mark.parametrize("command", [["train"], ["key"], ["lesson"], ["diagram", "-o", "x.svg"]])
+def test_commands_for_networks_name_the_kind(command: list[str], tmp_path: Path) -> None:
+    args = [command[0], "layers_conv_pool", *command[1:]]
+    if command[0] == "diagram":
+        args[-1] = str(tmp_path / "x.svg")
+    code, _, err = run(*args)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "this is a stack of layers (kind: layers)" in err
+
+
+def test_run_speaks_chinese() -> None:
+    code, out, _ = run("--lang", "zh", "run", "layers_batchnorm", columns=120)
+    assert code == 0
+    for text in ("前向传播", "反向传播", "经由 σ²", "紧凑公式", "全部一致"):
+        assert text in out
+    for english in ("Forward pass", "through σ²", "compact formula", "all agree"):
+        assert english not in out

@@ -200,6 +200,8 @@ def load_document(name: str) -> Document | None:
     kind = doc.data["kind"]
     if kind == KIND:
         return doc
+    if kind == "layers":
+        return None  # a stack of layers (bptrace.layers); the network loader names it
     raise doc.error(
         ("kind",),
         _("unknown kind {kind}").format(kind=brief(kind)),

@@ -356,6 +356,12 @@ def from_document(doc: Document) -> Scenario:
             _("this is a computational graph (kind: graph), and this command reads networks"),
             hint=_("run, explain, check, template and diagram read graphs"),
         )
+    if data.get("kind") == "layers":
+        raise doc.error(
+            ("kind",),
+            _("this is a stack of layers (kind: layers), and this command reads networks"),
+            hint=_("run, explain, check and template read layer stacks"),
+        )
     _check_keys(doc, (), data, TOP_KEYS)
     _require(doc, (), data, "layers")
     layers_raw = data["layers"]
