@@ -170,16 +170,20 @@ learning_rate: 0.1
 
 
 @pytest.mark.parametrize("mistake", engine.MISTAKES)
-def test_each_mistake_changes_something(mistake: str) -> None:
-    base = {**engine.trace(model.load("layers_conv_pool")).values, **engine.trace(model.loads(BATCH_OF_THREE)).values}
-    text = STRIDED_PADDED.replace("avgpool", "avgpool")
-    s = model.loads(text)
-    wrong = {
-        **engine.trace(model.load("layers_conv_pool"), mistake).values,
-        **engine.trace(model.loads(BATCH_OF_THREE), mistake).values,
-    }
-    changed = [n for n in base if n in wrong and not close(base[n], wrong[n], 1e-9, 1e-12)]
-    if mistake == "avg_like_max":
-        right, bad = engine.trace(s).values, engine.trace(s, mistake).values
-        changed = [n for n in right if not close(right[n], bad[n], 1e-9, 1e-12)]
+def test_each_mistake_changes_what_it_should_and_nothing_before(mistake: str) -> None:
+    """Each misconception's step differs from the right one exactly where that mistake acts."""
+    s = model.loads(STRIDED_PADDED if mistake == "avg_like_max" else BATCH_OF_THREE)
+    if mistake in ("convolve", "unflipped"):
+        s = model.load("layers_conv_pool")
+    right, wrong = engine.trace(s).values, engine.trace(s, mistake).values
+    changed = [n for n in right if not close(right[n], wrong[n], 1e-12, 1e-15)]
     assert changed, mistake
+    first = {
+        "convolve": "a1_1_1:1",  # the forward pass itself
+        "unflipped": "dE/dx_",  # only the input gradient of the convolution
+        "no_variance_path": "dE/da1_",  # the gradient into the batch norm loses its path through σ²
+        "avg_like_max": "dE/da2_",  # the gradient into the pooling's inputs
+    }[mistake]
+    assert any(n.startswith(first) for n in changed), (mistake, changed[:5])
+    if mistake == "unflipped":
+        assert all(n.startswith("dE/dx_") for n in changed)  # the input gradient is not used further
