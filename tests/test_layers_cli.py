@@ -268,3 +268,21 @@ def test_run_speaks_chinese() -> None:
         assert text in out
     for english in ("Forward pass", "through σ²", "compact formula", "all agree"):
         assert english not in out
+
+
+def test_explain_pooling_routing_and_batchnorm_paths() -> None:
+    code, out, _ = run("explain", "dE/da2_1_2:1", "-s", "layers_conv_pool", "--no-checks", columns=120)
+    assert code == 0
+    assert "Only the largest input of a window reaches the output" in out
+    assert "dE/da3_1_1:1" in out and "dE/da3_1_2:1" in out  # the two windows that chose a2_1_2
+    code, out, _ = run("explain", "dE/da1_1:2", "-s", "layers_batchnorm", columns=160)
+    assert code == 0
+    assert "[through x̂]" in out and "[through σ²]" in out and "[through μ]" in out
+    t = engine.trace(model.load("layers_batchnorm"))
+    line = t.line("dE/da1_1:2")
+    assert line is not None and line.compact is not None
+    assert "The compact formula:" in out
+    code, out, _ = run("explain", "K1_1_2", "-s", "layers_conv_pool", "--no-checks")
+    assert code == 0 and out.startswith("dE/dK1_1_2 = ")
+    code, out, _ = run("explain", "x_1_1:1", "-s", "layers_conv_pool")
+    assert code == 0 and "given, not computed" in out

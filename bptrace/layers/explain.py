@@ -80,14 +80,17 @@ WHY: dict[tuple[str, str], str] = {
 }
 
 
+GIVEN = N_("An input of the scenario: given, not computed.")
+
+
 def canonical(target: str, trace: LayersTrace) -> str | None:
     t = target.strip()
     if t.startswith("dE_total/d"):
         t = "dE/d" + t[len("dE_total/d") :]
-    if t in trace.values:
-        return t
     if t in trace.params:  # a parameter: explain its gradient
         return "dE/d" + t
+    if t in trace.values:
+        return t
     if ":" not in t and trace.scenario.samples == 1 and f"{t}:1" in trace.values:
         return f"{t}:1"
     return None
@@ -135,7 +138,9 @@ def explain_blocks(
     w = _Writer(digits, ascii)
     sec = trace.section_of(name)
     ln = trace.line(name)
-    assert sec is not None and ln is not None
+    if sec is None or ln is None:  # an input: given, not computed
+        value = w.n(trace.values[name])
+        return [Para(_("{name} = {value}").format(name=name, value=value), "title"), Para(_(GIVEN))]
     blocks: list[Block] = [Para(_("{name} = {value}").format(name=name, value=w.n(ln.value)), "title")]
     blocks.append(Para(tr(sec.title), "bold"))
     why = WHY.get(_kind(trace, name))
@@ -197,7 +202,8 @@ def explain_data(trace: LayersTrace, name: str, checks: LayersVerification | Non
 
     sec = trace.section_of(name)
     ln = trace.line(name)
-    assert sec is not None and ln is not None
+    if sec is None or ln is None:
+        return {"kind": "layers", "target": name, "layer": 0, "value": trace.values[name], "why": GIVEN}
     why = WHY.get(_kind(trace, name), "")
     data: dict[str, Any] = {
         "kind": "layers",
