@@ -286,3 +286,43 @@ def test_explain_pooling_routing_and_batchnorm_paths() -> None:
     assert code == 0 and out.startswith("dE/dK1_1_2 = ")
     code, out, _ = run("explain", "x_1_1:1", "-s", "layers_conv_pool")
     assert code == 0 and "given, not computed" in out
+
+
+def _mutations() -> list[str]:
+    """Every line of GOOD deleted, and every number replaced by junk, a list, a negative or a huge value."""
+    lines = GOOD.splitlines(keepends=True)
+    out = ["".join(lines[:i] + lines[i + 1 :]) for i in range(len(lines))]
+    for m in re.finditer(r"-?\d+(\.\d+)?", GOOD):
+        for junk in ("x", "[1, 2]", "-3", "1e308", "", "{a: 1}", "true"):
+            out.append(GOOD[: m.start()] + junk + GOOD[m.end() :])
+    return out
+
+
+def test_broken_stacks_are_refused_in_one_line_or_run() -> None:
+    from bptrace.errors import BptraceError
+
+    refused = 0
+    for text in _mutations():
+        try:
+            s = model.loads(text, "m.yaml")
+        except BptraceError as exc:
+            refused += 1
+            assert exc.line is not None or "missing" in exc.message, (text, exc.message)
+            assert "\n" not in str(exc)
+            continue
+        try:
+            engine.trace(s)  # a valid variant runs, or names the quantity that overflows
+        except BptraceError as exc:
+            assert "overflow" in exc.message, exc.message
+    assert refused > 50
+
+
+def test_an_overflow_is_one_located_line(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text(GOOD.replace("[[[0.1, 0.2], [0.3, 0.4]]]", "[[[1e308, 0.2], [0.3, 0.4]]]"), encoding="utf-8")
+    for fmt in ("terminal", "json"):
+        code, _, err = run("run", str(path), "--format", fmt)
+        assert code == 2
+        assert (
+            err == "bptrace: error: a1_1_2:1 is inf in float64: the numbers overflow (use smaller weights or inputs)\n"
+        )

@@ -180,7 +180,17 @@ def trace(scenario: LayersScenario, mistake: str | None = None) -> LayersTrace:
     import numpy as np
 
     with np.errstate(all="ignore"):
-        return _Tracer(scenario, mistake).run()
+        t = _Tracer(scenario, mistake).run()
+    for name, value in t.values.items():
+        if not math.isfinite(value):
+            from bptrace.errors import NumericalError
+            from bptrace.i18n import _
+
+            raise NumericalError(
+                _("{name} is {value} in float64: the numbers overflow").format(name=name, value=f"{value:g}"),
+                hint=_("use smaller weights or inputs"),
+            )
+    return t
 
 
 class _Tracer:
