@@ -50,6 +50,8 @@ def test_run_shows_the_sums_with_numbers() -> None:
     assert "the largest of a2_1_1:1, a2_1_2:1, a2_2_1:1, a2_2_2:1" in out
     assert re.search(r"dE/da2_1_2:1 +dE/da3_1_1:1 \+ dE/da3_1_2:1", out)
     assert "not the largest of any window: 0" in out
+    # the input gradient's kernel, rotated by 180°, with its numbers (K = [[0.2, -0.1], [0.3, 0.4]])
+    assert "rot180(K1) = [[K1_2_2, K1_2_1], [K1_1_2, K1_1_1]] = [[0.4, 0.3], [-0.1, 0.2]]" in out
 
 
 def test_run_batchnorm_shows_three_paths_beside_the_compact_formula() -> None:

@@ -73,6 +73,8 @@ class Section:
     title: str  # a Message
     rule: str  # the formula, ASCII, as in docs/layers.md
     lines: list[Line] = field(default_factory=list)
+    # a convolution's kernels rotated by 180° (the input gradient's kernels): (label, rows of (name, value))
+    flipped: list[tuple[str, list[list[tuple[str, float]]]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -434,6 +436,16 @@ class _Tracer:
             v = float(G[:, o].sum())
             self.put(sec, Line(grad(name), v, tuple(terms)))
             self.grads[name] = v
+        for o, c in np.ndindex(C_out, C_in):
+            label = f"rot180(K{layer.index})" if K.shape[:2] == (1, 1) else f"rot180(K{layer.index}_{o + 1}_{c + 1})"
+            rows = [
+                [
+                    (kernel_name(layer, o, c, k - 1 - r, k - 1 - q), float(layer.kernels[o, c, k - 1 - r, k - 1 - q]))
+                    for q in range(k)
+                ]
+                for r in range(k)
+            ]
+            sec.flipped.append((label, rows))
         # the input's gradient: the upstream gradient (zero-padded by k - 1 - P, dilated by S) under the kernel
         # flipped by 180°; the terms in the order the flipped kernel slides
         Kx = K[:, :, ::-1, ::-1] if self.mistake == "unflipped" else K

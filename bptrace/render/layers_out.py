@@ -132,6 +132,16 @@ def run_blocks(
     blocks.append(Para(_("Backward pass (every gradient is of E_total; :k is the sample it is taken at)"), "bold"))
     for sec in trace.backward:
         blocks.append(section_grid(sec, w))
+        for label, rows in sec.flipped:
+            names = "[" + ", ".join("[" + ", ".join(n for n, _v in row) + "]" for row in rows) + "]"
+            numbers = "[" + ", ".join("[" + ", ".join(w.n(v) for _n, v in row) + "]" for row in rows) + "]"
+            blocks.append(
+                Para(
+                    _("The flipped kernel of the input gradient: {label} = {names} = {numbers}").format(
+                        label=label, names=names, numbers=numbers
+                    )
+                )
+            )
         extra = compact_grid(sec, w)
         if extra is not None:
             blocks.append(extra)
@@ -205,6 +215,14 @@ def section_data(sec: Section) -> dict[str, Any]:
         "title": str(sec.title),
         "rule": sec.rule,
         "lines": [line_data(ln) for ln in sec.lines],
+        "flipped": [
+            {
+                "label": label,
+                "names": [[n for n, _v in row] for row in rows],
+                "values": [[v for _n, v in row] for row in rows],
+            }
+            for label, rows in sec.flipped
+        ],
     }
 
 
