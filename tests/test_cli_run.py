@@ -158,15 +158,18 @@ def test_fast_titles_equal_the_parsed_titles() -> None:
     """`bptrace scenarios` reads titles without parsing whole files; they must equal the loader's."""
     import bptrace
     from bptrace.graph import model as graph_model
+    from bptrace.layers import model as layers_model
     from bptrace.model.scenario import bundled_graph_names, bundled_rnn_names, bundled_titles
     from bptrace.rnn import model as rnn_model
 
     graphs, rnns = bundled_graph_names(), bundled_rnn_names()
+    stacks = layers_model.bundled_layers_names()
     for name, title in bundled_titles():
         if name in rnns:
             assert title == rnn_model.load(name).title
             continue
-        assert title == (graph_model.load(name) if name in graphs else bptrace.load(name)).title
+        loaded = graph_model.load(name) if name in graphs else layers_model.load(name) if name in stacks else None
+        assert title == (loaded if loaded is not None else bptrace.load(name)).title
 
 
 @pytest.mark.parametrize("notation", ["scalar", "matrix", "index"])

@@ -140,6 +140,16 @@ def check(
             )
         diagnose = not no_diagnose
         return cli_rnn.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
+    from bptrace.cli import layers as cli_layers
+
+    if cli_layers.is_layers_sheet(sheets[0], scenario):  # a layer stack's sheets (docs/layers.md)
+        if fmt == "gradescope" or report or report_long or key_file or summary:
+            raise BptraceError(
+                _("--key, --summary, --report and --format gradescope are for network sheets"),
+                hint=_("check a layer stack's sheets without them (--format json for data)"),
+            )
+        diagnose = not no_diagnose
+        return cli_layers.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
     if cli_graph.is_graph_sheet(sheets[0], scenario):  # a graph's sheets (docs/graphs.md)
         if fmt == "gradescope" or report or report_long or key_file or summary:
             raise BptraceError(
@@ -447,14 +457,19 @@ def template(scenario: str | None, only: set[str] | None, output: str | None, fo
     from bptrace.model.scenario import is_path_like
 
     target = prepare_output(output, force, inputs=[scenario])
+    from bptrace.cli import layers as cli_layers
+
     rnn = cli_rnn.rnn_scenario(scenario)
-    graph = cli_graph.graph_scenario(scenario)
+    stack = cli_layers.layers_scenario(scenario)
+    graph = None if stack is not None else cli_graph.graph_scenario(scenario)
     ref = scenario or "mazur"
     if is_path_like(ref) and output and output != "-":
         # the sheet names its scenario relative to the sheet's own folder
         ref = os.path.relpath(Path(ref).resolve(), Path(output).resolve().parent)
     if rnn is not None:  # kind: rnn (docs/rnn.md)
         return cli_rnn.template(rnn, ref, output)
+    if stack is not None:  # kind: layers (its output path checked above)
+        return cli_layers.template(stack, ref, output)
     if graph is not None:  # kind: graph (its output path checked above)
         return cli_graph.template(graph, ref, output)
     write_output(template_text(load_scenario(scenario), ref, only), target)

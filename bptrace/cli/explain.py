@@ -120,6 +120,11 @@ def explain(
     rnn = cli_rnn.rnn_scenario(scenario)
     if rnn is not None:  # kind: rnn: the sum over the time steps (docs/rnn.md)
         return cli_rnn.explain(rnn, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
+    from bptrace.cli import layers as cli_layers
+
+    stack = cli_layers.layers_scenario(scenario)
+    if stack is not None:  # kind: layers: the rule, the terms, the checks (docs/layers.md)
+        return cli_layers.explain(stack, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
         whole = standalone or fmt == "html"  # an HTML page is always a whole page

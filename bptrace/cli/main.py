@@ -304,6 +304,11 @@ def run(
     rnn = cli_rnn.rnn_scenario(scenario)
     if rnn is not None:  # kind: rnn (docs/rnn.md)
         return cli_rnn.run(rnn, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
+    from bptrace.cli import layers as cli_layers
+
+    stack = cli_layers.layers_scenario(scenario)
+    if stack is not None:  # kind: layers (docs/layers.md)
+        return cli_layers.run(stack, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     graph = cli_graph.graph_scenario(scenario)
     if graph is not None:  # kind: graph (docs/graphs.md)
         return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)

@@ -202,10 +202,12 @@ def load_document(name: str) -> Document | None:
         return doc
     if kind == "rnn":
         return None  # a recurrent network: bptrace.rnn reads it
+    if kind == "layers":
+        return None  # a stack of layers (bptrace.layers); the network loader names it
     raise doc.error(
         ("kind",),
         _("unknown kind {kind}").format(kind=brief(kind)),
-        hint=did_you_mean(str(kind), (KIND, "rnn"))
+        hint=did_you_mean(str(kind), (KIND, "rnn", "layers"))
         or _("write 'kind: graph' for a computational graph, or leave it out"),
     )
 

@@ -259,7 +259,11 @@ def is_path_like(name: str) -> bool:
 
 def bundled_names() -> list[str]:
     """The bundled networks (the bundled computational graphs are bundled_graph_names())."""
-    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if not _is_graph_file(p) and not _is_rnn_file(p))
+    return sorted(
+        p.stem
+        for p in BUNDLED_DIR.glob("*.yaml")
+        if not _is_graph_file(p) and not _is_rnn_file(p) and not _is_layers_file(p)
+    )
 
 
 def bundled_graph_names() -> list[str]:
@@ -276,6 +280,13 @@ def _is_rnn_file(path: Path) -> bool:
     import re
 
     return re.search(r"(?m)^kind:\s*rnn\b", path.read_text(encoding="utf-8")) is not None
+
+
+def _is_layers_file(path: Path) -> bool:
+    """A stack of layers (`kind: layers`, read by bptrace.layers)."""
+    import re
+
+    return re.search(r"(?m)^kind:\s*layers\b", path.read_text(encoding="utf-8")) is not None
 
 
 def _is_graph_file(path: Path) -> bool:
@@ -303,7 +314,8 @@ def bundled_entries() -> list[tuple[str, str, str, str]]:
 
     graphs = set(bundled_graph_names())
     out = []
-    for name in bundled_names() + bundled_graph_names() + bundled_rnn_names():
+    stacks = sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if _is_layers_file(p))
+    for name in bundled_names() + bundled_graph_names() + bundled_rnn_names() + stacks:
         titles = {"title": name, "title_zh": ""}
         with open(BUNDLED_DIR / f"{name}.yaml", encoding="utf-8") as fh:
             for line in fh:
@@ -380,6 +392,12 @@ def from_document(doc: Document) -> Scenario:
             ("kind",),
             _("this is a computational graph (kind: graph), and this command reads networks"),
             hint=_("run, explain, check, template and diagram read graphs"),
+        )
+    if data.get("kind") == "layers":
+        raise doc.error(
+            ("kind",),
+            _("this is a stack of layers (kind: layers), and this command reads networks"),
+            hint=_("run, explain, check and template read layer stacks"),
         )
     _check_keys(doc, (), data, TOP_KEYS)
     _require(doc, (), data, "layers")

@@ -1,0 +1,189 @@
+"""The layer-stack engine (kind: layers) against HIPS autograd and finite differences: every gradient of the
+bundled scenarios, of hypothesis-generated stacks and of hand-written ones nobody here traced before."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+
+from bptrace.layers import engine, model
+from tests.layers_oracle import finite_differences, oracle_gradients
+from tests.layers_strategies import layer_stacks
+
+REL = 1e-8
+ABS = 1e-12
+
+
+def close(a: float, b: float, rel: float = REL, abs_: float = ABS) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+
+
+def agree(s: model.LayersScenario, fd: bool = True) -> engine.LayersTrace:
+    t = engine.trace(s)
+    total, want = oracle_gradients(s)
+    assert close(t.loss, total), (t.loss, total)
+    assert set(t.gradients) == set(want)
+    for name, g in t.gradients.items():
+        assert close(g, want[name]), (name, g, want[name])
+    if fd and min((m for _, _, m in t.margins), default=math.inf) > 1e-4:
+        for name, g in finite_differences(s).items():
+            assert close(t.gradients[name], g, 1e-5, 1e-7), (name, t.gradients[name], g)
+    return t
+
+
+@pytest.mark.parametrize("name", model.bundled_layers_names())
+def test_bundled_agree_with_autograd_and_finite_differences(name: str) -> None:
+    t = agree(model.load(name))
+    assert not t.kinks
+    assert min((m for _, _, m in t.margins), default=1.0) > 1e-3  # no near tie: finite differences judge all
+    assert len(t.gradients) >= 10
+
+
+def test_bundled_scenarios_exist() -> None:
+    assert {"layers_conv_pool", "layers_batchnorm"} <= set(model.bundled_layers_names())
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layer_stacks())
+def test_generated_stacks_agree_with_autograd(text: str) -> None:
+    s = model.loads(text)
+    t = engine.trace(s)
+    assume(math.isfinite(t.loss) and not t.kinks and min((m for _, _, m in t.margins), default=1.0) > 1e-9)
+    agree(s, fd=False)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layer_stacks(max_samples=2))
+def test_generated_stacks_agree_with_finite_differences(text: str) -> None:
+    s = model.loads(text)
+    t = engine.trace(s)
+    assume(min((m for _, _, m in t.margins), default=math.inf) > 1e-4)
+    fd = finite_differences(s)
+    for name, g in fd.items():
+        assert close(t.gradients[name], g, 1e-5, 1e-7), (name, t.gradients[name], g)
+
+
+STRIDED_PADDED = """
+kind: layers
+samples:
+  - inputs: [[[1.0, -0.5, 0.25, 2.0, 0.0], [0.5, 1.5, -1.0, 0.75, 1.0], [-0.25, 0.0, 2.0, 1.0, -1.5],
+             [1.25, -0.75, 0.5, 0.0, 0.5], [0.0, 1.0, -0.5, 1.5, 2.5]],
+            [[0.3, 0.1, -0.2, 0.4, 0.0], [0.0, -0.6, 0.8, 0.2, 0.1], [0.9, 0.5, -0.3, 0.0, 0.7],
+             [0.2, 0.2, 0.4, -0.8, 0.6], [-0.1, 0.3, 0.0, 0.5, -0.4]]]
+    targets: [0.5, -0.25]
+layers:
+  - type: conv2d
+    channels_in: 2
+    channels_out: 2
+    kernel_size: 3
+    stride: 2
+    padding: 1
+    kernels: [[[[0.1, -0.2, 0.3], [0.0, 0.4, -0.1], [0.2, 0.1, -0.3]],
+               [[-0.2, 0.1, 0.0], [0.3, -0.1, 0.2], [0.1, 0.0, 0.4]]],
+              [[[0.2, 0.2, -0.1], [0.1, -0.3, 0.0], [0.0, 0.5, 0.1]],
+               [[0.1, -0.4, 0.2], [-0.2, 0.0, 0.3], [0.3, 0.1, -0.1]]]]
+    biases: [0.05, -0.1]
+  - {type: activation, function: tanh}
+  - {type: avgpool, size: 2, stride: 1}
+  - {type: flatten}
+  - {type: dense, weights: [[0.3, -0.2, 0.5, 0.1, -0.4, 0.2, 0.6, -0.1], [0.1, 0.4, -0.3, 0.2, 0.0, -0.5, 0.2, 0.3]],
+     biases: [0.0, 0.1]}
+loss: mse
+learning_rate: 0.1
+"""
+
+BATCH_OF_THREE = """
+kind: layers
+samples:
+  - {inputs: [1.0, 2.0, -1.0], targets: [0, 1]}
+  - {inputs: [0.5, -1.0, 2.0], targets: [1, 0]}
+  - {inputs: [-1.5, 0.5, 0.0], targets: [0, 1]}
+layers:
+  - {type: dense, weights: [[0.2, -0.5, 0.1], [0.4, 0.3, -0.2]], biases: [0.1, 0.0], activation: relu}
+  - {type: batchnorm, gamma: [0.8, 1.3], beta: [0.2, -0.1], epsilon: 0.01}
+  - {type: dense, weights: [[0.7, -0.6], [-0.3, 0.9]], biases: [0.0, 0.05], activation: softmax}
+loss: cross_entropy
+learning_rate: 0.2
+"""
+
+
+def test_strided_padded_convolution_matches_the_oracle() -> None:
+    s = model.loads(STRIDED_PADDED)
+    assert s.layers[0].out_shape == (2, 3, 3)
+    t = agree(s)
+    assert len([n for n in t.gradients if n.startswith("K1_")]) == 36
+
+
+def test_batch_norm_over_a_batch_of_three_matches_the_oracle() -> None:
+    s = model.loads(BATCH_OF_THREE)
+    t = agree(s)
+    # the three paths add up to the compact formula, for every input of the batch norm
+    for sec in t.backward:
+        if sec.type == "batchnorm":
+            rows = [ln for ln in sec.lines if ln.compact is not None]
+            assert len(rows) == 6
+            for ln in rows:
+                assert ln.compact is not None
+                assert close(ln.value, ln.compact[1], 1e-12, 1e-15)
+                assert {t_.label for t_ in ln.terms} == {"xhat", "var", "mu"}
+
+
+def test_each_line_is_the_sum_of_its_terms() -> None:
+    for name in model.bundled_layers_names():
+        t = engine.trace(model.load(name))
+        for sec in (*t.forward, *t.backward, t.update):
+            for ln in sec.lines:
+                if ln.terms:
+                    total = sum(term.value for term in ln.terms) + (ln.const[1] if ln.const else 0.0)
+                    assert close(ln.value, total, 1e-12, 1e-15), ln.name
+
+
+def test_kernel_gradient_is_the_sum_over_the_positions_it_touched() -> None:
+    t = engine.trace(model.load("layers_conv_pool"))
+    line = t.line("dE/dK1_1_2")
+    assert line is not None
+    # a 2×2 kernel on a 4×4 image, stride 1: each element touched all 3×3 = 9 output positions
+    assert len(line.terms) == 9
+    assert [f[0] for f in line.terms[0].factors] == ["dE/da1_1_1:1", "x_1_2:1"]
+    assert [f[0] for f in line.terms[-1].factors] == ["dE/da1_3_3:1", "x_3_4:1"]
+
+
+def test_a_relu_at_zero_and_a_max_pooling_tie_are_kinks() -> None:
+    s = model.loads(
+        """
+kind: layers
+samples: [{inputs: [[1, 1], [0, 0]], targets: [1]}]
+layers:
+  - {type: maxpool, size: 2, stride: 1}
+  - {type: flatten}
+  - {type: dense, weights: [[1.0]], biases: [-1.0], activation: relu}
+loss: half_sse
+learning_rate: 0.1
+"""
+    )
+    t = engine.trace(s)
+    reasons = sorted(str(k.reason) for k in t.kinks)
+    assert len(reasons) == 2
+    assert "max pooling ties" in reasons[0] and "relu at its kink" in reasons[1]
+
+
+@pytest.mark.parametrize("mistake", engine.MISTAKES)
+def test_each_mistake_changes_what_it_should_and_nothing_before(mistake: str) -> None:
+    """Each misconception's step differs from the right one exactly where that mistake acts."""
+    s = model.loads(STRIDED_PADDED if mistake == "avg_like_max" else BATCH_OF_THREE)
+    if mistake in ("convolve", "unflipped"):
+        s = model.load("layers_conv_pool")
+    right, wrong = engine.trace(s).values, engine.trace(s, mistake).values
+    changed = [n for n in right if not close(right[n], wrong[n], 1e-12, 1e-15)]
+    assert changed, mistake
+    first = {
+        "convolve": "a1_1_1:1",  # the forward pass itself
+        "unflipped": "dE/dx_",  # only the input gradient of the convolution
+        "no_variance_path": "dE/da1_",  # the gradient into the batch norm loses its path through σ²
+        "avg_like_max": "dE/da2_",  # the gradient into the pooling's inputs
+    }[mistake]
+    assert any(n.startswith(first) for n in changed), (mistake, changed[:5])
+    if mistake == "unflipped":
+        assert all(n.startswith("dE/dx_") for n in changed)  # the input gradient is not used further
