@@ -52,7 +52,7 @@ def cli_help_texts() -> list[str]:
     from bptrace.cli.main import main
 
     texts: list[str] = []
-    for command in walk(main):
+    for command in walk(main, everything=True):  # every command, the lazily loaded ones too
         for owner, attribute in help_texts(command):
             text = getattr(owner, attribute, None)
             if text:
@@ -124,8 +124,15 @@ def union(first: Path, second: Path) -> str:
     with first.open("rb") as a, second.open("rb") as b:
         one, two = read_po(a, locale="zh_CN"), read_po(b, locale="zh_CN")
     for message in two:
-        if message.id and message.string and not (one.get(message.id) and one.get(message.id).string):
+        if not (message.id and message.string) or message.fuzzy:
+            continue
+        mine = one.get(message.id)
+        if mine is None:
             one[message.id] = message
+        elif not mine.string or mine.fuzzy:
+            # (Catalog's item assignment would merge comments and keep the empty string: set it)
+            mine.string = message.string
+            mine.flags.discard("fuzzy")
     return _text(one)
 
 

@@ -103,13 +103,15 @@ def add_lang_option(group: click.Command) -> None:
             command.params.append(lang_option())
 
 
-def walk(command: click.Command) -> Iterator[click.Command]:
+def walk(command: click.Command, everything: bool = False) -> Iterator[click.Command]:
+    """The command and its subcommands. By default only the commands already imported (cli.main.BptraceGroup
+    adds the others when they are first used); everything=True imports them all (the catalog's extraction)."""
     yield command
     if isinstance(command, click.Group):
-        # the commands already there (cli.main.BptraceGroup adds the others when they are first used)
-        commands = command.loaded_commands if hasattr(command, "loaded_commands") else command.commands
+        lazy = hasattr(command, "loaded_commands") and not everything
+        commands = command.loaded_commands if lazy else command.commands
         for name in sorted(commands):
-            yield from walk(commands[name])
+            yield from walk(commands[name], everything)
 
 
 def requested(args: Sequence[str]) -> str | None:
