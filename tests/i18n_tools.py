@@ -65,6 +65,7 @@ NEVER_TRANSLATED = {
     "yaml",
     "csv",
     "html",
+    "mathml",
     "latex",
     "pdf",
     "markdown",

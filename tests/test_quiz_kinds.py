@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from bptrace.cli.main import main
+from bptrace.engine import quantities
 from bptrace.engine.step import trace as make_trace
 from bptrace.fmt import num
 from bptrace.grading import marking
@@ -92,7 +93,7 @@ def test_variants_are_fresh_exercises_of_the_same_kind(kind, mixed_file):
         t = make_trace(e.scenario)
         assert not any(layer.kink.any() for layer in t.layers)
         for ask in e.asks:
-            assert ask.value == names.value(names.parse(ask.name, e.scenario), t)
+            assert ask.value == quantities.value(names.parse(ask.name, e.scenario), t)
     assert exercises[0].source != exercises[1].source
 
 
@@ -180,7 +181,7 @@ def test_prairielearn_grade_of_a_variant_gives_each_misconceptions_feedback(kind
         server.generate(data)
         right = dict(data["correct_answers"])
         for k, ask in enumerate(e.asks, start=1):
-            assert right[f"q{k}"] == names.value(names.parse(ask.name, e.scenario), make_trace(e.scenario))
+            assert right[f"q{k}"] == quantities.value(names.parse(ask.name, e.scenario), make_trace(e.scenario))
             for m in ask.mistakes:
                 graded = dict(data, submitted_answers=dict(right, **{f"q{k}": m.value}), partial_scores={}, feedback={})
                 server.grade(graded)
