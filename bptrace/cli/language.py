@@ -108,8 +108,8 @@ def walk(command: click.Command, everything: bool = False) -> Iterator[click.Com
     adds the others when they are first used); everything=True imports them all (the catalog's extraction)."""
     yield command
     if isinstance(command, click.Group):
-        lazy = hasattr(command, "loaded_commands") and not everything
-        commands = command.loaded_commands if lazy else command.commands
+        loaded: dict[str, click.Command] | None = getattr(command, "loaded_commands", None)
+        commands = loaded if loaded is not None and not everything else command.commands
         for name in sorted(commands):
             yield from walk(commands[name], everything)
 
