@@ -16,6 +16,7 @@ from bptrace.graph import expression as ex
 from bptrace.graph.model import OP_NAMES, shown
 from bptrace.i18n import N_, _, ngettext
 from bptrace.render.layout import Block, Column, Grid, Para
+from bptrace.render.marks import marks_blocks, semicolons
 from bptrace.version import __version__
 
 if TYPE_CHECKING:
@@ -67,14 +68,6 @@ class _Writer:
 
 def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
     return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
-
-
-def semicolons(parts: list[str]) -> str:
-    """Clauses joined as a sentence joins them: "a; b; c" (in Chinese with its own semicolon)."""
-    out = parts[0] if parts else ""
-    for part in parts[1:]:
-        out = _("{first}; {second}").format(first=out, second=part)
-    return out
 
 
 # the headers the lesson looks for (render/lesson.py: what a row tells about its node)
@@ -587,38 +580,8 @@ def check_blocks(
     """A marked graph sheet: quantity | given | expected | ✓/✗ | the misconception that reproduces it."""
     from bptrace.graph.grading import DIAGNOSES
 
-    ok, bad = ("ok", "X") if ascii else ("✓", "✗")
-    columns = [(_("quantity"), "name"), (_("given"), "num")]
-    columns += [] if hide_expected else [(_("expected"), "num")]
-    columns += [("", "text"), (_("diagnosis"), "text")]
-    grid = _grid(f"{r.student}: {shown(r.scenario.title)}", columns)
-    for m in r.marks:
-        row = [m.key, m.given if m.given is not None else "—"]
-        if not hide_expected:
-            row.append("—" if m.expected is None else num(m.expected, digits))
-        if m.correct:
-            row += [ok, ""]
-        elif m.reason == "unanswered":
-            row += [bad, _("unanswered")]
-        elif m.reason == "few-digits":
-            row += [bad, _("right as far as it goes, but too few significant digits")]
-        else:
-            row += [
-                bad,
-                semicolons([_(DIAGNOSES[c]) for c in m.diagnoses]) or _("no known misconception gives this number"),
-            ]
-        grid.rows.append(row)
-        grid.styles.append("" if m.correct else "bad")
-    right = sum(1 for m in r.marks if m.correct)
-    return [
-        grid,
-        Para(
-            _("{right} of {count} correct; {score} of {total} points.").format(
-                right=right, count=len(r.marks), score=f"{r.score:g}", total=f"{r.total:g}"
-            ),
-            "good" if r.all_correct else "bad",
-        ),
-    ]
+    title = f"{r.student}: {shown(r.scenario.title)}"
+    return marks_blocks(title, r.marks, r.score, r.total, r.all_correct, DIAGNOSES, digits, ascii, hide_expected)
 
 
 def check_data(r: GraphSheetResult, hide_expected: bool = False) -> dict[str, Any]:

@@ -721,41 +721,11 @@ def check_blocks(
     r: RnnSheetResult, digits: int = DEFAULT_DIGITS, ascii: bool = False, hide_expected: bool = False
 ) -> list[Block]:
     """A marked sheet: quantity | given | expected | ✓/✗ | the misconception that reproduces it."""
-    from bptrace.render.graph_out import semicolons
+    from bptrace.render.marks import marks_blocks
     from bptrace.rnn.grading import DIAGNOSES
 
-    ok, bad = ("ok", "X") if ascii else ("✓", "✗")
-    columns = [(_("quantity"), "name"), (_("given"), "num")]
-    columns += [] if hide_expected else [(_("expected"), "num")]
-    columns += [("", "text"), (_("diagnosis"), "text")]
-    grid = _grid(f"{r.student}: {shown(r.scenario.display_title())}", columns)
-    for m in r.marks:
-        row = [m.key, m.given if m.given is not None else "—"]
-        if not hide_expected:
-            row.append("—" if m.expected is None else num(m.expected, digits))
-        if m.correct:
-            row += [ok, ""]
-        elif m.reason == "unanswered":
-            row += [bad, _("unanswered")]
-        elif m.reason == "few-digits":
-            row += [bad, _("right as far as it goes, but too few significant digits")]
-        else:
-            row += [
-                bad,
-                semicolons([_(DIAGNOSES[c]) for c in m.diagnoses]) or _("no known misconception gives this number"),
-            ]
-        grid.rows.append(row)
-        grid.styles.append("" if m.correct else "bad")
-    right = sum(1 for m in r.marks if m.correct)
-    return [
-        grid,
-        Para(
-            _("{right} of {count} correct; {score} of {total} points.").format(
-                right=right, count=len(r.marks), score=f"{r.score:g}", total=f"{r.total:g}"
-            ),
-            "good" if r.all_correct else "bad",
-        ),
-    ]
+    title = f"{r.student}: {shown(r.scenario.display_title())}"
+    return marks_blocks(title, r.marks, r.score, r.total, r.all_correct, DIAGNOSES, digits, ascii, hide_expected)
 
 
 def check_data(r: RnnSheetResult, hide_expected: bool = False) -> dict[str, Any]:
