@@ -455,3 +455,18 @@ def test_the_class_view_alone_in_a_document(folder: Path) -> None:
         assert "diagnosis" not in text  # no sheet's table
     wrong = [q for q in data["summary"]["questions"] if q["not_right"]]
     assert wrong and all(q["quantity"].startswith("delta_") for q in wrong)  # the doubled δ, nothing else
+
+
+@pytest.mark.parametrize("scenario", ["rnn_tiny", "layers_conv_pool", "graph_circuit"])
+def test_the_sheets_of_every_kind_are_marked_in_documents(tmp_path: Path, scenario: str) -> None:
+    """check of a recurrent network's, a layer stack's or a graph's sheet writes the document asked for (it
+    printed the terminal table whatever --format said)."""
+    sheet = tmp_path / "sheet.yaml"
+    assert invoke("template", scenario, "-o", str(sheet)).exit_code == 0
+    markdown = invoke("check", str(sheet), "--format", "markdown")
+    assert markdown.exit_code == 1  # a blank sheet: every answer unanswered
+    assert markdown.stdout.startswith("# bptrace check") and "| quantity | given | expected |" in markdown.stdout
+    page = invoke("check", str(sheet), "--format", "html")
+    assert page.stdout.startswith("<!DOCTYPE html>") and "<table" in page.stdout
+    latex = invoke("check", str(sheet), "--format", "latex")
+    assert r"\begin{document}" in latex.stdout

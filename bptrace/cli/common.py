@@ -8,13 +8,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bptrace import output
 from bptrace.i18n import N_, _
 from bptrace.output import Target
+
+if TYPE_CHECKING:
+    from bptrace.render.blocks import Block
 
 DEFAULT_SCENARIO = "mazur"
 
@@ -209,3 +212,27 @@ def print_steps(renderable: Any, ascii_: bool) -> None:
             c.print(" " * max(60, cell_len(prompt)), end="\r")
             if key in ("q", "Q", "\x1b", "\x03"):
                 break
+
+
+def show_blocks(
+    blocks: list[Block],
+    fmt: str,
+    title: str,
+    standalone: bool,
+    ascii_: bool,
+    output: str | None,
+    step: bool = False,
+    math: str = "latex",
+) -> None:
+    """Blocks in a format: the terminal (with --step, one step at a time), or a document (export.py) to output."""
+    if fmt == "terminal":
+        from bptrace.render.terminal import BlocksView
+
+        if step and not output:
+            print_steps(BlocksView(blocks, ascii=ascii_), ascii_)
+        else:
+            print_renderable(BlocksView(blocks, ascii=ascii_), ascii_, output)
+    else:
+        from bptrace.render.export import export
+
+        write_output(export(blocks, fmt, title=title, standalone=standalone, math=math), output)

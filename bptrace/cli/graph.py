@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bptrace.cli.common import Mismatch, print_renderable, write_output
+from bptrace.cli.common import Mismatch, write_output
+from bptrace.cli.common import show_blocks as _show
 from bptrace.errors import BptraceError
 from bptrace.i18n import _
 
 if TYPE_CHECKING:
     from bptrace.graph.model import GraphScenario
-    from bptrace.render.layout import Block
 
 
 def graph_scenario(name: str | None) -> GraphScenario | None:
@@ -205,28 +205,3 @@ def diagram(scenario: GraphScenario, output: str, digits: int, ascii_: bool) -> 
 
     draw_graph(trace(scenario), output, digits=digits, ascii=ascii_)
     click.echo(_("bptrace: wrote {path}").format(path=output), err=True)
-
-
-def _show(
-    blocks: list[Block],
-    fmt: str,
-    title: str,
-    standalone: bool,
-    ascii_: bool,
-    output: str | None,
-    step: bool = False,
-    math: str = "latex",
-) -> None:
-    if fmt == "terminal":
-        from bptrace.render.terminal import BlocksView
-
-        if step and not output:
-            from bptrace.cli.common import print_steps
-
-            print_steps(BlocksView(blocks, ascii=ascii_), ascii_)
-        else:
-            print_renderable(BlocksView(blocks, ascii=ascii_), ascii_, output)
-    else:
-        from bptrace.render.export import export
-
-        write_output(export(blocks, fmt, title=title, standalone=standalone, math=math), output)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bptrace.cli.common import Mismatch, print_renderable, write_output
+from bptrace.cli.common import Mismatch, write_output
+from bptrace.cli.common import show_blocks as _show
 from bptrace.errors import BptraceError
 from bptrace.i18n import _
 
 if TYPE_CHECKING:
     from bptrace.layers.model import LayersScenario
-    from bptrace.render.layout import Block
 
 
 def layers_scenario(name: str | None) -> LayersScenario | None:
@@ -169,8 +169,9 @@ def check(
         data = [check_data(r, hide_expected) for r in results]
         write_output(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n", output)
     else:
-        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=ascii_, hide_expected=hide_expected)]
-        _show(blocks, "terminal", "check", True, ascii_, output)
+        spell = ascii_ and fmt == "terminal"
+        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=spell, hide_expected=hide_expected)]
+        _show(blocks, fmt, "bptrace check", True, ascii_, output)  # the terminal shows no title; a document does
     if not all(r.all_correct for r in results):
         raise Mismatch()
 
@@ -180,28 +181,3 @@ def template(scenario: LayersScenario, ref: str, output: str | None) -> None:
     from bptrace.layers.grading import template_text
 
     write_output(template_text(scenario, ref), output)
-
-
-def _show(
-    blocks: list[Block],
-    fmt: str,
-    title: str,
-    standalone: bool,
-    ascii_: bool,
-    output: str | None,
-    step: bool = False,
-    math: str = "latex",
-) -> None:
-    if fmt == "terminal":
-        from bptrace.render.terminal import BlocksView
-
-        if step and not output:
-            from bptrace.cli.lesson import print_steps
-
-            print_steps(BlocksView(blocks, ascii=ascii_), ascii_)
-        else:
-            print_renderable(BlocksView(blocks, ascii=ascii_), ascii_, output)
-    else:
-        from bptrace.render.export import export
-
-        write_output(export(blocks, fmt, title=title, standalone=standalone, math=math), output)

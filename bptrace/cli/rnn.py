@@ -45,7 +45,7 @@ def run(
     math: str = "latex",
 ) -> None:
     """`bptrace run` of a recurrent network: forward per step, BPTT, the sums over the steps, the checks."""
-    from bptrace.cli.graph import _show
+    from bptrace.cli.common import show_blocks as _show
     from bptrace.rnn.engine import trace
     from bptrace.rnn.verify import verify
 
@@ -80,7 +80,7 @@ def explain(
     math: str = "latex",
 ) -> None:
     """`bptrace explain dE/dW_hh_1_2 -s rnn.yaml`: the sum over the time steps with the numbers."""
-    from bptrace.cli.graph import _show
+    from bptrace.cli.common import show_blocks as _show
     from bptrace.rnn import names
     from bptrace.rnn.engine import trace
     from bptrace.rnn.verify import verify
@@ -157,7 +157,7 @@ def check(
     output: str | None,
 ) -> None:
     """`bptrace check` of recurrent answer sheets: each answer marked, each wrong one's misconception named."""
-    from bptrace.cli.graph import _show
+    from bptrace.cli.common import show_blocks as _show
     from bptrace.grading.answers import read
     from bptrace.rnn.grading import mark
 
@@ -180,8 +180,9 @@ def check(
     else:
         from bptrace.render.rnn_out import check_blocks
 
-        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=ascii_, hide_expected=hide_expected)]
-        _show(blocks, "terminal", "check", True, ascii_, output)
+        spell = ascii_ and fmt == "terminal"
+        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=spell, hide_expected=hide_expected)]
+        _show(blocks, fmt, "bptrace check", True, ascii_, output)  # the terminal shows no title; a document does
     if not all(r.all_correct for r in results):
         raise Mismatch()
 
