@@ -60,7 +60,8 @@ def show(obj: Any, file: Any = None) -> None:
     if in_notebook() and file is None:
         from IPython.display import display
 
-        display(_Bundle(renderable))  # type: ignore[no-untyped-call]
+        # IPython is untyped where it is installed and absent in CI: the ignore is needed in one, unused in the other
+        display(_Bundle(renderable))  # type: ignore[no-untyped-call, unused-ignore]
         return
     Console(file=file).print(renderable)
 
