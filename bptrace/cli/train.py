@@ -155,7 +155,8 @@ def train(
             ),
             hint=_("use --every {k} or more").format(k=f"{-(-epochs // MAX_SNAPSHOTS):,}"),
         )
-    s = load_scenario(scenario)
+    # numpy-free: the scalar kernel's path never imports numpy; the numpy path converts (Scenario.with_arrays)
+    s = load_scenario(scenario, arrays=False)
     keep = KEEP_POINTS if epochs > KEEP_ALL_EPOCHS else None
     expected = estimate_seconds(s, epochs, batch_size, engine_)
     if expected > MEASURE_AFTER_SECONDS:  # the first guess is rough: time a short run of the same work

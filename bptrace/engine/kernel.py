@@ -51,6 +51,9 @@ class Kernel:
     minibatch: Callable[[list[float], int, list[float], Callable[[list[int]], None], list[int], int], list[float]]
     # loss(params) -> E over all samples, as engine.loss_with computes it (batch loss + L2 penalty)
     loss: Callable[[list[float]], float]
+    # outputs(params) -> the output layer's out for every forward pass, one row each, in the rows of
+    # engine.forward's last layer (the samples; with max_margin then their corrupt windows)
+    outputs: Callable[[list[float]], list[list[float]]]
 
 
 def build(scenario: Scenario) -> Kernel:
@@ -65,7 +68,13 @@ def build(scenario: Scenario) -> Kernel:
     namespace: dict[str, Any] = {**network.KERNEL_MATH, "DATA": data}
     code = compile(source, f"<bptrace kernel for {scenario.file}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source, built from validated numbers only
-    return Kernel(source=source, full=namespace["full"], minibatch=namespace["minibatch"], loss=namespace["loss"])
+    return Kernel(
+        source=source,
+        full=namespace["full"],
+        minibatch=namespace["minibatch"],
+        loss=namespace["loss"],
+        outputs=namespace["outputs"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -295,7 +304,7 @@ class _Net:
 
 
 def generate(scenario: Scenario) -> str:
-    """The kernel's Python source for `scenario`: three functions, full, minibatch and loss."""
+    """The kernel's Python source for `scenario`: four functions, full, minibatch, loss and outputs."""
     net = _Net(scenario)
     params = net.params()
     unpack = f"{', '.join(params)}{',' if len(params) == 1 else ''} = p"
@@ -366,6 +375,19 @@ def generate(scenario: Scenario) -> str:
     w(unpack)
     _total_loss(w, net)
     w(f"return {reduce_all}")
+    w.dedent()
+
+    # ---- the outputs alone: one row per forward pass, the samples' and then (max_margin) the corrupt ones ----
+    w.indent(f"def outputs(p, {fast}):")
+    w(unpack, "rows = []", "second = []")
+    w.indent(f"for {net.sample_pattern()} in DATA:")
+    for x in net.passes:
+        w(*net.forward(x))
+    w("rows.append([" + ", ".join(f"a{net.L}_{j}" for j in range(net.n_out)) + "])")
+    if net.mm:
+        w("second.append([" + ", ".join(f"a{net.L}_{j}c" for j in range(net.n_out)) + "])")
+    w.dedent()
+    w("return rows + second")
     w.dedent()
     return w.text()
 
