@@ -8,7 +8,6 @@ document (Markdown, LaTeX, HTML), a table of E_k at a few epochs. `training_data
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from bptrace.fmt import num, to_ascii
@@ -46,6 +45,8 @@ def training_data(result: TrainingResult) -> dict[str, Any]:
 
 
 def training_json(result: TrainingResult) -> str:
+    import json
+
     return json.dumps(training_data(result), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
