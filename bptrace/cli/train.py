@@ -1,7 +1,8 @@
 """`bptrace train` (many epochs, the loss curve) and `bptrace diagram` (the network as a picture).
 
-Both import their heavy libraries only when they run: numpy through the core, plotext for the terminal
-chart, matplotlib only when a picture is written (--plot, diagram).
+Both import their heavy libraries only when they run: numpy through the core (never on the scalar kernel's
+path of a small network: the scenario is loaded with arrays=False), matplotlib only when a picture is
+written (--plot, diagram). The terminal chart is bptrace's own (render/chart.py).
 """
 
 from __future__ import annotations

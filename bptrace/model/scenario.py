@@ -385,9 +385,9 @@ def load(name: str, relative_to: Path | None = None, *, arrays: bool = True) -> 
     return from_document(source.load(path, ScenarioError, shown=shown), arrays=arrays)
 
 
-def loads(text: str, file: str = "<string>") -> Scenario:
-    """Validate a scenario given as YAML or JSON text."""
-    return from_document(source.parse(text, file, ScenarioError))
+def loads(text: str, file: str = "<string>", *, arrays: bool = True) -> Scenario:
+    """Validate a scenario given as YAML or JSON text (arrays=False: numpy-free, see from_document)."""
+    return from_document(source.parse(text, file, ScenarioError), arrays=arrays)
 
 
 # ---------------------------------------------------------------------------------------------------
