@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 # a braille cell's dots, by (column 0-1, row 0-3 from the top): Unicode's dot numbering 1-8
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
+_ASCII_DOT = ((1,),)  # --ascii: one dot per character cell
 _BRAILLE = 0x2800
 _TO_ASCII = str.maketrans({"┌": "+", "┐": "+", "└": "+", "┘": "+", "─": "-", "│": "|", "┤": "+", "┬": "+"})
 MAX_Y_TICKS = 6
@@ -59,24 +60,26 @@ def line_chart(
     x0, x1 = float(xs[0]), float(xs[-1])
     span_x = x1 - x0 or 1.0
 
-    def dot(x: float, y: float) -> tuple[int, int]:
-        return (
-            round((x - x0) / span_x * (dots_x - 1)),
-            round((high - y) / (high - low) * (dots_y - 1)),
-        )
-
+    sx, sy = (dots_x - 1) / span_x, (dots_y - 1) / (high - low)
     cells: dict[tuple[int, int], int] = {}
-    previous: tuple[int, int] | None = None
+    bits = _ASCII_DOT if ascii else _DOTS
+
+    def mark(px: int, py: int) -> None:
+        key = (py // per_y, px // per_x)
+        cells[key] = cells.get(key, 0) | bits[px % per_x][py % per_y]
+
+    ax = ay = -1
     for x, y in zip(xs, ty):
-        current = dot(x, y)
-        # a straight run of dots from the previous point to this one: the curve stays connected
-        (ax, ay), (bx, by) = previous or current, current
-        steps = max(abs(bx - ax), abs(by - ay), 1)
-        for k in range(steps + 1):
-            px, py = round(ax + (bx - ax) * k / steps), round(ay + (by - ay) * k / steps)
-            key = (py // per_y, px // per_x)
-            cells[key] = cells.get(key, 0) | (1 if ascii else _DOTS[px % 2][py % 4])
-        previous = current
+        bx, by = int((x - x0) * sx + 0.5), int((high - y) * sy + 0.5)  # the dot: column, row from the top
+        if (bx, by) == (ax, ay):
+            continue
+        if ax < 0 or (abs(bx - ax) <= 1 and abs(by - ay) <= 1):
+            mark(bx, by)
+        else:  # a straight run of dots from the previous point to this one: the curve stays connected
+            steps = max(abs(bx - ax), abs(by - ay))
+            for k in range(1, steps + 1):
+                mark(int(ax + (bx - ax) * k / steps + 0.5), int(ay + (by - ay) * k / steps + 0.5))
+        ax, ay = bx, by
 
     def tick_row(t: float) -> int:
         return round((high - t) / (high - low) * (rows - 1))
