@@ -266,3 +266,15 @@ def test_the_report_shows_the_kernels_outputs() -> None:
     for row in r.output_rows():
         for value in row:
             assert num(value, 17) in out
+
+
+def test_a_full_batch_run_compiles_no_mini_batch_function() -> None:
+    from bptrace.engine.kernel import build
+
+    s = load("ng_shallow", arrays=False)
+    lean, whole = build(s, minibatch=False), build(s)
+    assert lean.minibatch is None and "def minibatch(" not in lean.source and whole.minibatch is not None
+    p = flat_parameters(s)
+    history_lean: list[float] = []
+    history_whole: list[float] = []
+    assert lean.full(p, 5, history_lean) == whole.full(p, 5, history_whole) and history_lean == history_whole

@@ -446,10 +446,10 @@ class _ScalarRunner(_Runner):
     def __init__(self, scenario: Scenario, batch_size: int, seed: int) -> None:
         from bptrace.engine.kernel import build
 
-        self.kernel = build(scenario)
-        self.p = flat_parameters(scenario)
         self.m = scenario.samples
         self.batch_size = batch_size
+        self.kernel = build(scenario, minibatch=not self.full)
+        self.p = flat_parameters(scenario)
         self.history: list[float] = []
         self.order = list(range(self.m))
         self.shuffle = random.Random(seed).shuffle
@@ -465,6 +465,7 @@ class _ScalarRunner(_Runner):
             # appends E_k, the loss each step starts from
             self.p = self.kernel.full(self.p, epochs, self.history)
         else:
+            assert self.kernel.minibatch is not None  # built for mini-batches (not self.full)
             self.p = self.kernel.minibatch(self.p, epochs, self.history, self.shuffle, self.order, self.batch_size)
 
     def parameters(self) -> list[float]:
