@@ -4,6 +4,8 @@
     python benchmarks/bench_startup.py --repeats 3 --only train
     git archive main bptrace | tar -x -C /tmp/before    # a copy of another commit (its bytecode gets compiled)
     python benchmarks/bench_startup.py --before /tmp/before   # also each bptrace command of that copy, interleaved
+    git -C MIRROR show HEAD:neural-network.py > /tmp/mazur.py  # Mazur's own script (mattm/simple-neural-network)
+    python benchmarks/bench_startup.py --only train --mazur /tmp/mazur.py   # ... measured beside the stand-in
 
   run       `bptrace run scenarios/mazur.yaml` (SymPy deriving every gradient) against the bare import of its
             libraries, `python -c "import numpy, sympy, rich.console, rich.table, click, yaml"`: goal ≤ 1.10×
@@ -57,6 +59,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", choices=["run", "explain", "check", "window", "train"], action="append")
     parser.add_argument("--before", type=Path, help="a copy of another commit's tree: its bptrace commands too")
+    parser.add_argument("--mazur", type=Path, help="Mazur's own neural-network.py: train's baseline measured too")
     args = parser.parse_args()
     bp = [PY, "-m", "bptrace"]
     bare = [PY, "-c", IMPORTS]
@@ -102,12 +105,16 @@ def main() -> int:
             a: list[tuple[float, float]] = []
             b: list[tuple[float, float]] = []
             old: list[tuple[float, float]] = []
+            real: list[tuple[float, float]] = []
+            mazur = [PY, str(args.mazur)] if args.mazur and key == "train" else None
             before_env = dict(env, PYTHONPATH=str(args.before)) if args.before else env
             for _ in range(args.repeats):
                 a.append(measure(goal, env))
                 b.append(measure(base, env))
                 if args.before:
                     old.append(measure(goal, before_env, args.before))
+                if mazur:
+                    real.append(measure(mazur, env))
             med = statistics.median
             aw, ac = med(x for x, _ in a), med(c for _, c in a)
             bw, bc = med(x for x, _ in b), med(c for _, c in b)
@@ -118,6 +125,12 @@ def main() -> int:
                 f"{ac / bc:.2f} | ≤ {target:g}× {'met' if ok else '**missed**'} (CPU) |",
                 flush=True,
             )
+            if real:
+                rw, rc = med(x for x, _ in real), med(c for _, c in real)
+                print(
+                    f"|   Mazur's own script ({args.mazur}): wall {rw:.3f} s, CPU {rc:.3f} s; bptrace / it: "
+                    f"wall {aw / rw:.2f}, CPU {ac / rc:.2f} | | | | | | | | |"
+                )
             if old:
                 oc = med(c for _, c in old)
                 print(f"|   the same in {args.before}: CPU {oc:.3f} s; now / before {ac / oc:.2f} | | | | | | | | |")

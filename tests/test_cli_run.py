@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -234,3 +235,23 @@ def test_lazy_commands_are_all_there_for_help_and_the_commands_table() -> None:
     assert all(any(p.name == "lang" for p in main.commands[name].params) for name in LAZY_COMMANDS)
     listed = CliRunner().invoke(main, ["--help"]).output
     assert all(f"  {name} " in listed for name in LAZY_COMMANDS)
+
+
+def test_only_the_commands_own_process_collects_garbage_less_often() -> None:
+    """bptrace.__main__.run (the entry point, and `python -m bptrace`) raises the collector's first threshold
+    for its own process; importing bptrace or its command line leaves the interpreter's as it was."""
+    from bptrace.__main__ import GC_THRESHOLD
+
+    code = (
+        "import gc, sys\n"
+        "default = gc.get_threshold()\n"
+        "import bptrace, bptrace.cli.main, bptrace.__main__\n"
+        "assert gc.get_threshold() == default, gc.get_threshold()\n"
+        "sys.argv = ['bptrace', '--version']\n"
+        "try:\n    bptrace.__main__.run()\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_threshold()[0], default[0])\n"
+    )
+    env = dict(os.environ, BPTRACE_FULL_SHUTDOWN="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    threshold, default = (int(word) for word in out.split()[-2:])
+    assert threshold == GC_THRESHOLD and default < GC_THRESHOLD

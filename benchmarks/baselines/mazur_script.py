@@ -1,15 +1,20 @@
 """A stand-in for Mazur's own script (mattm/simple-neural-network), written for this benchmark.
 
-Not a copy: this re-creates that script's structure and cost from its description in "A Step by Step
-Backpropagation Example" (Matt Mazur): a class per network, layer and neuron, plain Python floats,
-feed_forward / train / calculate_total_error as methods, and one line printed per iteration
-(`i, round(total error, 9)`), 10,000 iterations of the 2-2-2 network on one sample. Only `math` is
-imported. benchmarks/bench_startup.py runs it as the baseline of `bptrace train mazur --epochs 10000`.
+Not a copy: this re-creates that script's structure and per-iteration work (compared with the script at
+mattm/simple-neural-network@d7b7f47, neural-network.py): a class per network, layer and neuron, plain
+Python floats; `train` makes one forward pass and updates the weights through index loops over the
+layers' neuron lists (the hidden deltas from the old output weights; the shared biases stay fixed); after
+every iteration `calculate_total_error` makes a second forward pass for the error, ½(t − out)² summed over
+the outputs, and one line `i, round(error, 9)` is printed: 10,000 iterations of the 2-2-2 network on one
+sample. Its 10,000 lines are the same as the script's, byte for byte. It imports `math` and `random`, as
+the script does (and `sys` for its argument). benchmarks/bench_startup.py runs it as the baseline of
+`bptrace train mazur --epochs 10000`.
 
     python benchmarks/baselines/mazur_script.py [iterations]
 """
 
 import math
+import random  # noqa: F401 - Mazur's script imports it (random initial weights; unused when they are given)
 import sys
 
 
@@ -54,7 +59,10 @@ class NeuronLayer:
         self.neurons = [Neuron(self.bias) for _ in range(num_neurons)]
 
     def feed_forward(self, inputs):
-        return [neuron.calculate_output(inputs) for neuron in self.neurons]
+        outputs = []
+        for neuron in self.neurons:
+            outputs.append(neuron.calculate_output(inputs))
+        return outputs
 
 
 class NeuralNetwork:
@@ -79,29 +87,31 @@ class NeuralNetwork:
         return self.output_layer.feed_forward(self.hidden_layer.feed_forward(inputs))
 
     def train(self, training_inputs, training_outputs):
+        # as in Mazur's script: index loops over the layers' neuron lists, lists of deltas filled in place
         self.feed_forward(training_inputs)
-        out_deltas = [
-            neuron.calculate_pd_error_wrt_total_net_input(training_outputs[o])
-            for o, neuron in enumerate(self.output_layer.neurons)
-        ]
-        hidden_deltas = []
-        for h, hidden in enumerate(self.hidden_layer.neurons):
+        out_deltas = [0] * len(self.output_layer.neurons)
+        for o in range(len(self.output_layer.neurons)):
+            out_deltas[o] = self.output_layer.neurons[o].calculate_pd_error_wrt_total_net_input(training_outputs[o])
+        hidden_deltas = [0] * len(self.hidden_layer.neurons)
+        for h in range(len(self.hidden_layer.neurons)):
             d_error_wrt_output = 0
-            for o, neuron in enumerate(self.output_layer.neurons):
-                d_error_wrt_output += out_deltas[o] * neuron.weights[h]
-            hidden_deltas.append(d_error_wrt_output * hidden.calculate_pd_total_net_input_wrt_input())
-        for o, neuron in enumerate(self.output_layer.neurons):
-            for w in range(len(neuron.weights)):
-                gradient = out_deltas[o] * neuron.calculate_pd_total_net_input_wrt_weight(w)
-                neuron.weights[w] -= self.LEARNING_RATE * gradient
-        for h, hidden in enumerate(self.hidden_layer.neurons):
-            for w in range(len(hidden.weights)):
-                gradient = hidden_deltas[h] * hidden.calculate_pd_total_net_input_wrt_weight(w)
-                hidden.weights[w] -= self.LEARNING_RATE * gradient
+            for o in range(len(self.output_layer.neurons)):
+                d_error_wrt_output += out_deltas[o] * self.output_layer.neurons[o].weights[h]
+            hidden = self.hidden_layer.neurons[h]
+            hidden_deltas[h] = d_error_wrt_output * hidden.calculate_pd_total_net_input_wrt_input()
+        for o in range(len(self.output_layer.neurons)):
+            for w in range(len(self.output_layer.neurons[o].weights)):
+                gradient = out_deltas[o] * self.output_layer.neurons[o].calculate_pd_total_net_input_wrt_weight(w)
+                self.output_layer.neurons[o].weights[w] -= self.LEARNING_RATE * gradient
+        for h in range(len(self.hidden_layer.neurons)):
+            for w in range(len(self.hidden_layer.neurons[h].weights)):
+                gradient = hidden_deltas[h] * self.hidden_layer.neurons[h].calculate_pd_total_net_input_wrt_weight(w)
+                self.hidden_layer.neurons[h].weights[w] -= self.LEARNING_RATE * gradient
 
     def calculate_total_error(self, training_sets):
         total_error = 0
-        for training_inputs, training_outputs in training_sets:
+        for t in range(len(training_sets)):
+            training_inputs, training_outputs = training_sets[t]
             self.feed_forward(training_inputs)
             for o in range(len(training_outputs)):
                 total_error += self.output_layer.neurons[o].calculate_error(training_outputs[o])

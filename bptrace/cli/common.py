@@ -59,10 +59,11 @@ def fallback_encoding(encoding: str | None) -> str | None:
     return None if name.startswith("utf") or name == "gb18030" else name
 
 
-def load_scenario(name: str | None) -> Any:
+def load_scenario(name: str | None, arrays: bool = True) -> Any:
+    """The scenario named (mazur by default); arrays=False: numpy-free (model.scenario.from_document)."""
     from bptrace.model.scenario import load
 
-    return load(name or DEFAULT_SCENARIO)
+    return load(name or DEFAULT_SCENARIO, arrays=arrays)
 
 
 def prepare_output(

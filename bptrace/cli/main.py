@@ -35,7 +35,7 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
 # Commands that live in their own modules: the module is imported when its command is first looked up
 # (`bptrace run` never imports the marking or quiz code: docs/performance.md); each imports numpy, SymPy,
-# plotext only when it runs. `main.commands` (docs, tests) imports them all.
+# matplotlib only when it runs. `main.commands` (docs, tests) imports them all.
 LAZY_COMMANDS = {
     "explain": "explain",
     "check": "check",

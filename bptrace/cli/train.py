@@ -1,7 +1,8 @@
 """`bptrace train` (many epochs, the loss curve) and `bptrace diagram` (the network as a picture).
 
-Both import their heavy libraries only when they run: numpy through the core, plotext for the terminal
-chart, matplotlib only when a picture is written (--plot, diagram).
+Both import their heavy libraries only when they run: numpy through the core (never on the scalar kernel's
+path of a small network: the scenario is loaded with arrays=False), matplotlib only when a picture is
+written (--plot, diagram). The terminal chart is bptrace's own (render/chart.py).
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ def train(
             ),
             hint=_("use --every {k} or more").format(k=f"{-(-epochs // MAX_SNAPSHOTS):,}"),
         )
-    s = load_scenario(scenario)
+    # numpy-free: the scalar kernel's path never imports numpy; the numpy path converts (Scenario.with_arrays)
+    s = load_scenario(scenario, arrays=False)
     keep = KEEP_POINTS if epochs > KEEP_ALL_EPOCHS else None
     expected = estimate_seconds(s, epochs, batch_size, engine_)
     if expected > MEASURE_AFTER_SECONDS:  # the first guess is rough: time a short run of the same work

@@ -39,6 +39,10 @@ MAX_PARAMETERS = 4000
 CHUNK = 32  # long sums are written as sums of parenthesised chunks (shallow syntax trees for compile())
 
 
+# minibatch(params, epochs, history, shuffle, order, batch_size) -> params
+_MiniBatch = Callable[[list[float], int, list[float], Callable[[list[int]], None], list[int], int], list[float]]
+
+
 @dataclass
 class Kernel:
     """The compiled functions for one scenario (see `build`)."""
@@ -48,14 +52,19 @@ class Kernel:
     full: Callable[[list[float], int, list[float]], list[float]]
     # minibatch(params, epochs, history, shuffle, order, batch_size) -> params: per epoch, shuffle(order),
     # update once per consecutive slice of `batch_size` indices, then append the loss over all samples
-    minibatch: Callable[[list[float], int, list[float], Callable[[list[int]], None], list[int], int], list[float]]
+    # (None when built with minibatch=False: a full-batch run does not compile it)
+    minibatch: _MiniBatch | None
     # loss(params) -> E over all samples, as engine.loss_with computes it (batch loss + L2 penalty)
     loss: Callable[[list[float]], float]
+    # outputs(params) -> the output layer's out for every forward pass, one row each, in the rows of
+    # engine.forward's last layer (the samples; with max_margin then their corrupt windows)
+    outputs: Callable[[list[float]], list[list[float]]]
 
 
-def build(scenario: Scenario) -> Kernel:
-    """Generate, compile and return the scalar kernel for `scenario` (its shape, rules and samples)."""
-    source = generate(scenario)
+def build(scenario: Scenario, minibatch: bool = True) -> Kernel:
+    """Generate, compile and return the scalar kernel for `scenario` (its shape, rules and samples);
+    minibatch=False leaves out the mini-batch function (the longest one: a full-batch run never calls it)."""
+    source = generate(scenario, minibatch)
     second = scenario.corrupt if scenario.max_margin else scenario.targets
     assert second is not None
     data = tuple(
@@ -65,7 +74,13 @@ def build(scenario: Scenario) -> Kernel:
     namespace: dict[str, Any] = {**network.KERNEL_MATH, "DATA": data}
     code = compile(source, f"<bptrace kernel for {scenario.file}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source, built from validated numbers only
-    return Kernel(source=source, full=namespace["full"], minibatch=namespace["minibatch"], loss=namespace["loss"])
+    return Kernel(
+        source=source,
+        full=namespace["full"],
+        minibatch=namespace.get("minibatch"),
+        loss=namespace["loss"],
+        outputs=namespace["outputs"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -294,8 +309,9 @@ class _Net:
                 w(f"{p} = {p} - lr * G{p}")
 
 
-def generate(scenario: Scenario) -> str:
-    """The kernel's Python source for `scenario`: three functions, full, minibatch and loss."""
+def generate(scenario: Scenario, minibatch: bool = True) -> str:
+    """The kernel's Python source for `scenario`: four functions, full, minibatch (unless minibatch=False),
+    loss and outputs."""
     net = _Net(scenario)
     params = net.params()
     unpack = f"{', '.join(params)}{',' if len(params) == 1 else ''} = p"
@@ -334,38 +350,52 @@ def generate(scenario: Scenario) -> str:
     w.dedent()
 
     # ---- mini-batches: shuffle, then one update per slice of the shuffled order ----
-    w.indent(f"def minibatch(p, epochs, history, shuffle, order, batch_size, {fast}):")
-    w(unpack, "append = history.append")
-    w.indent("for _ in range(epochs):")
-    w("shuffle(order)")
-    w.indent("if batch_size == 1:")
-    w.indent("for s in order:")
-    w(f"{net.sample_pattern()} = DATA[s]")
-    net.sample(w, loss=None, consume="direct")
-    w.dedent(2)
-    w.indent("else:")
-    w.indent(f"for start in range(0, {m}, batch_size):")
-    w("batch = order[start:start + batch_size]", *accumulators)
-    w.indent("for s in batch:")
-    w(f"{net.sample_pattern()} = DATA[s]")
-    net.sample(w, loss=None, consume="accumulate")
-    w.dedent()
-    w("size = len(batch)")
-    w("scale = 1.0 / size" if net.mean else "scale = 1.0", f"lr = {net.eta} * scale")
-    net.update(w, "scale", f"({_r(net.l2)} / size)")
-    w.dedent(2)
-    w("# the loss over all samples after this epoch")
-    _total_loss(w, net)
-    w(f"append({reduce_all})")
-    w.dedent()
-    w(pack, "")
-    w.dedent()
+    if minibatch:
+        w.indent(f"def minibatch(p, epochs, history, shuffle, order, batch_size, {fast}):")
+        w(unpack, "append = history.append")
+        w.indent("for _ in range(epochs):")
+        w("shuffle(order)")
+        w.indent("if batch_size == 1:")
+        w.indent("for s in order:")
+        w(f"{net.sample_pattern()} = DATA[s]")
+        net.sample(w, loss=None, consume="direct")
+        w.dedent(2)
+        w.indent("else:")
+        w.indent(f"for start in range(0, {m}, batch_size):")
+        w("batch = order[start:start + batch_size]", *accumulators)
+        w.indent("for s in batch:")
+        w(f"{net.sample_pattern()} = DATA[s]")
+        net.sample(w, loss=None, consume="accumulate")
+        w.dedent()
+        w("size = len(batch)")
+        w("scale = 1.0 / size" if net.mean else "scale = 1.0", f"lr = {net.eta} * scale")
+        net.update(w, "scale", f"({_r(net.l2)} / size)")
+        w.dedent(2)
+        w("# the loss over all samples after this epoch")
+        _total_loss(w, net)
+        w(f"append({reduce_all})")
+        w.dedent()
+        w(pack, "")
+        w.dedent()
 
     # ---- the loss alone ----
     w.indent(f"def loss(p, {fast}):")
     w(unpack)
     _total_loss(w, net)
     w(f"return {reduce_all}")
+    w.dedent()
+
+    # ---- the outputs alone: one row per forward pass, the samples' and then (max_margin) the corrupt ones ----
+    w.indent(f"def outputs(p, {fast}):")
+    w(unpack, "rows = []", "second = []")
+    w.indent(f"for {net.sample_pattern()} in DATA:")
+    for x in net.passes:
+        w(*net.forward(x))
+    w("rows.append([" + ", ".join(f"a{net.L}_{j}" for j in range(net.n_out)) + "])")
+    if net.mm:
+        w("second.append([" + ", ".join(f"a{net.L}_{j}c" for j in range(net.n_out)) + "])")
+    w.dedent()
+    w("return rows + second")
     w.dedent()
     return w.text()
 

@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bptrace import functions as network
 from bptrace.display import Displayable
@@ -75,6 +75,8 @@ class TrainingResult(Displayable):
     snapshots: list[Snapshot] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the training loop
     history_epochs: list[int] | None = None  # train(keep=N): history[i] is E at this epoch; None: at epoch i
+    # the scalar kernel's forward pass of the initial and the final parameters (output_rows); None: numpy path
+    kernel_outputs: tuple[list[list[float]], list[list[float]]] | None = None
 
     def curve(self) -> list[tuple[int, float]]:
         """(epoch k, E_k) for every kept point of the loss curve, in order (always E_0, E_1 and E_N)."""
@@ -94,15 +96,24 @@ class TrainingResult(Displayable):
         ]
 
     def outputs(self) -> NDArray[np.float64]:
-        """The final network's outputs for every sample, shape (samples, outputs)."""
+        """The final network's outputs for every sample, shape (samples, outputs) (engine.forward)."""
         from bptrace.engine.step import forward
 
-        return forward(self.final)[1][-1]
+        return forward(self.final.with_arrays())[1][-1]
 
     def initial_outputs(self) -> NDArray[np.float64]:
         from bptrace.engine.step import forward
 
-        return forward(self.initial)[1][-1]
+        return forward(self.initial.with_arrays())[1][-1]
+
+    def output_rows(self, final: bool = True) -> list[list[float]]:
+        """The output layer's out for every forward pass, rows as in outputs() (with max_margin the samples'
+        passes, then the corrupt windows'), after training (final=False: before) as floats: the scalar
+        kernel's own forward pass when that path ran (no numpy needed), else engine.forward's."""
+        if self.kernel_outputs is not None:
+            return self.kernel_outputs[1 if final else 0]
+        rows: list[list[float]] = (self.outputs() if final else self.initial_outputs()).tolist()
+        return rows
 
     def _view(self) -> object:  # bptrace/display.py: the report `bptrace train` prints
         from bptrace.render.training import TrainingView
@@ -129,17 +140,27 @@ def flat_parameters(scenario: Scenario) -> list[float]:
 
 
 def with_parameters(scenario: Scenario, flat: list[float]) -> Scenario:
-    """A copy of `scenario` whose parameters are the values of `flat` (the inverse of flat_parameters)."""
+    """A copy of `scenario` whose parameters are the values of `flat` (the inverse of flat_parameters);
+    numpy arrays, or Floats for a plain scenario (Scenario.plain)."""
     import dataclasses
 
-    import numpy as np
+    if scenario.plain:
+        from bptrace.model.floats import Floats
+
+        def values(part: list[float], shape: tuple[int, ...]) -> Any:
+            return Floats(part, shape)
+    else:
+        import numpy as np
+
+        def values(part: list[float], shape: tuple[int, ...]) -> Any:
+            return np.array(part, dtype=float).reshape(shape)
 
     layers = []
     k = 0
     for layer in scenario.layers:
         nw, nb = layer.weights.size, layer.biases.size
-        w = np.array(flat[k : k + nw], dtype=float).reshape(layer.weights.shape)
-        b = np.array(flat[k + nw : k + nw + nb], dtype=float)
+        w = values(flat[k : k + nw], layer.weights.shape)
+        b = values(flat[k + nw : k + nw + nb], layer.biases.shape)
         k += nw + nb
         layers.append(dataclasses.replace(layer, weights=w, biases=b))
     return scenario.with_changes(layers=tuple(layers))
@@ -238,7 +259,7 @@ def _runner(scenario: Scenario, b: int, seed: int, path: str) -> tuple[str, _Run
                 hint=_("use the numpy path"),
             )
         return chosen, _ScalarRunner(scenario, b, seed)
-    return chosen, _NumpyRunner(scenario, b, seed)
+    return chosen, _NumpyRunner(scenario.with_arrays(), b, seed)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -319,6 +340,9 @@ def train(
         )
     history, history_epochs = curve.result()
     snapshots = [Snapshot(k, curve.loss_at(k), v) for k, v in sorted(snapshot_values.items())]
+    outputs = None
+    if isinstance(runner, _ScalarRunner):  # the kernel's forward pass: no numpy for the outputs table
+        outputs = (runner.kernel.outputs(flat_parameters(scenario)), runner.kernel.outputs(final_flat))
     return TrainingResult(
         initial=scenario,
         final=with_parameters(scenario, final_flat),
@@ -331,6 +355,7 @@ def train(
         snapshots=snapshots,
         seconds=seconds,
         history_epochs=history_epochs,
+        kernel_outputs=outputs,
     )
 
 
@@ -421,10 +446,10 @@ class _ScalarRunner(_Runner):
     def __init__(self, scenario: Scenario, batch_size: int, seed: int) -> None:
         from bptrace.engine.kernel import build
 
-        self.kernel = build(scenario)
-        self.p = flat_parameters(scenario)
         self.m = scenario.samples
         self.batch_size = batch_size
+        self.kernel = build(scenario, minibatch=not self.full)
+        self.p = flat_parameters(scenario)
         self.history: list[float] = []
         self.order = list(range(self.m))
         self.shuffle = random.Random(seed).shuffle
@@ -440,6 +465,7 @@ class _ScalarRunner(_Runner):
             # appends E_k, the loss each step starts from
             self.p = self.kernel.full(self.p, epochs, self.history)
         else:
+            assert self.kernel.minibatch is not None  # built for mini-batches (not self.full)
             self.p = self.kernel.minibatch(self.p, epochs, self.history, self.shuffle, self.order, self.batch_size)
 
     def parameters(self) -> list[float]:

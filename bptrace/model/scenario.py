@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bptrace import functions
 from bptrace.errors import ScenarioError, UnknownNameError
@@ -247,6 +247,32 @@ class Scenario:
 
         return dataclasses.replace(self, _index={}, **changes)
 
+    @property
+    def plain(self) -> bool:
+        """True for a scenario loaded with arrays=False: its numbers are Floats, not numpy arrays."""
+        from bptrace.model.floats import Floats
+
+        return isinstance(cast(object, self.inputs), Floats)
+
+    def with_arrays(self) -> Scenario:
+        """The same scenario with numpy arrays for its numbers (itself unless `plain`): what every part of
+        bptrace but the scalar training path takes."""
+        if not self.plain:
+            return self
+        import dataclasses
+
+        import numpy as np
+
+        def array(values: Any) -> NDArray[np.float64]:
+            return np.asarray(values, dtype=float)
+
+        layers = tuple(
+            dataclasses.replace(layer, weights=array(layer.weights), biases=array(layer.biases))
+            for layer in self.layers
+        )
+        corrupt = None if self.corrupt is None else array(self.corrupt)
+        return self.with_changes(layers=layers, inputs=array(self.inputs), targets=array(self.targets), corrupt=corrupt)
+
 
 # ---------------------------------------------------------------------------------------------------
 # Finding scenarios
@@ -353,25 +379,27 @@ def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
     return path, f"{name}.yaml (bundled)"  # a location, like a path: the same in every language (and the JSON)
 
 
-def load(name: str, relative_to: Path | None = None) -> Scenario:
-    """Load and validate a scenario by bundled name or path."""
+def load(name: str, relative_to: Path | None = None, *, arrays: bool = True) -> Scenario:
+    """Load and validate a scenario by bundled name or path (arrays=False: numpy-free, see from_document)."""
     path, shown = resolve(name, relative_to)
-    return from_document(source.load(path, ScenarioError, shown=shown))
+    return from_document(source.load(path, ScenarioError, shown=shown), arrays=arrays)
 
 
-def loads(text: str, file: str = "<string>") -> Scenario:
-    """Validate a scenario given as YAML or JSON text."""
-    return from_document(source.parse(text, file, ScenarioError))
+def loads(text: str, file: str = "<string>", *, arrays: bool = True) -> Scenario:
+    """Validate a scenario given as YAML or JSON text (arrays=False: numpy-free, see from_document)."""
+    return from_document(source.parse(text, file, ScenarioError), arrays=arrays)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Validation
 
 
-def from_document(doc: Document) -> Scenario:
-    """Validate a parsed document into a Scenario; every problem names its line and path."""
-    import numpy as np
+def from_document(doc: Document, *, arrays: bool = True) -> Scenario:
+    """Validate a parsed document into a Scenario; every problem names its line and path.
 
+    The numbers are read into plain lists and become numpy arrays at the end; with arrays=False they become
+    model.floats.Floats instead and numpy is never imported (the scalar training kernel's path: `bptrace
+    train` of a small network). Scenario.with_arrays() makes the numpy scenario of such a one."""
     data = doc.data
     if not isinstance(data, dict):
         if isinstance(data, list):
@@ -454,9 +482,9 @@ def from_document(doc: Document) -> Scenario:
         )
 
     if named:
-        input_names, inputs, targets, layers = _named(doc, data, layers_raw, defaults)
+        input_names, inputs, targets, layers = _named(doc, data, layers_raw, defaults, arrays)
     else:
-        input_names, inputs, targets, layers = _matrix(doc, data, layers_raw, defaults, loss)
+        input_names, inputs, targets, layers = _matrix(doc, data, layers_raw, defaults, loss, arrays)
     corrupt = None
     if loss == "max_margin":
         inputs, corrupt = inputs[: len(inputs) // 2], inputs[len(inputs) // 2 :]
@@ -493,15 +521,15 @@ def from_document(doc: Document) -> Scenario:
         file=doc.file,
         input_names=tuple(input_names),
         layers=tuple(layers),
-        inputs=np.asarray(inputs, dtype=float).reshape(len(inputs), -1),
-        targets=np.asarray(targets, dtype=float).reshape(len(targets), -1 if targets[0] else 0),
+        inputs=_array(inputs, arrays),
+        targets=_array(targets, arrays),
         loss=loss,
         learning_rate=learning_rate,
         update_biases=update_biases,
         reduction=reduction,
         named=named,
         l2=l2,
-        corrupt=None if corrupt is None else np.asarray(corrupt, dtype=float),
+        corrupt=None if corrupt is None else _array(corrupt, arrays),
         margin=margin,
         title_zh=title_zh,
         source_zh=source_zh,
@@ -567,9 +595,9 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
                 )
 
 
-def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], loss: str) -> _Read:
-    import numpy as np
-
+def _matrix(
+    doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], loss: str, arrays: bool
+) -> _Read:
     if loss == "max_margin":
         windows, corrupt = _windows(doc, data)
         inputs = windows + corrupt
@@ -586,17 +614,17 @@ def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults
         _require(doc, path, raw, "weights")
         activation = _choice(doc, path + ("activation",), raw.get("activation", "sigmoid"), ACTIVATIONS, "activation")
         w = _matrix_of_numbers(doc, path + ("weights",), raw["weights"])
-        if w.shape[1] != previous:
+        if len(w[0]) != previous:
             if i == 0:
                 message = _("each row must have {count} weights (one per neuron of the inputs), got {got}")
             else:
                 message = _("each row must have {count} weights (one per neuron of layer {layer}), got {got}")
             raise doc.error(
                 path + ("weights",),
-                message.format(count=previous, layer=i, got=w.shape[1]),
+                message.format(count=previous, layer=i, got=len(w[0])),
                 hint=_("row i = neuron i of this layer, column j = neuron j of the layer before"),
             )
-        n = w.shape[0]
+        n = len(w)
         index = i + 1
         last = i == len(layers_raw) - 1
         neurons = tuple(f"o{r + 1}" if last else f"h{index}_{r + 1}" for r in range(n))
@@ -612,12 +640,14 @@ def _matrix(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults
                 )
             mode, biases, names = "neuron", b, tuple(f"b{index}_{r + 1}" for r in range(n))
         elif "bias" in raw:
-            biases = np.array([as_number(doc, path + ("bias",), raw["bias"])])
+            biases = [as_number(doc, path + ("bias",), raw["bias"])]
             mode, names = "shared", (f"b{index}",)
         else:
-            mode, biases, names = "none", np.zeros(0), ()
+            mode, biases, names = "none", [], ()
         param = _layer_param(doc, path, raw, activation, defaults)
-        layers.append(Layer(index, activation, neurons, w, mode, np.asarray(biases, dtype=float), names, None, param))
+        layers.append(
+            Layer(index, activation, neurons, _array(w, arrays), mode, _array(biases, arrays), names, None, param)
+        )
         previous = n
     if loss != "max_margin":
         _check_target_width(doc, data, targets, layers[-1].size)
@@ -653,7 +683,7 @@ def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], li
     windows: list[list[float]] = []
     corrupt: list[list[float]] = []
     for xpath, x, cpath, c in pairs:
-        xv, cv = _vector(doc, xpath, x).tolist(), _vector(doc, cpath, c).tolist()
+        xv, cv = _vector(doc, xpath, x), _vector(doc, cpath, c)
         first = len(windows[0]) if windows else len(xv)
         for path, v in ((xpath, xv), (cpath, cv)):
             if len(v) != first:
@@ -681,8 +711,8 @@ def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[floa
             _check_keys(doc, ("samples", s), item, ("inputs", "targets"))
             _require(doc, ("samples", s), item, "inputs")
             _require(doc, ("samples", s), item, "targets")
-            x = _vector(doc, ("samples", s, "inputs"), item["inputs"]).tolist()
-            t = _vector(doc, ("samples", s, "targets"), item["targets"]).tolist()
+            x = _vector(doc, ("samples", s, "inputs"), item["inputs"])
+            t = _vector(doc, ("samples", s, "targets"), item["targets"])
             if inputs and len(x) != len(inputs[0]):
                 raise doc.error(
                     ("samples", s, "inputs"),
@@ -702,8 +732,8 @@ def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[floa
         return inputs, targets
     _require(doc, (), data, "inputs", hint=_("add inputs: [...] and targets: [...], or samples: [...]"))
     _require(doc, (), data, "targets")
-    x = _vector(doc, ("inputs",), data["inputs"]).tolist()
-    t = _vector(doc, ("targets",), data["targets"]).tolist()
+    x = _vector(doc, ("inputs",), data["inputs"])
+    t = _vector(doc, ("targets",), data["targets"])
     return [x], [t]
 
 
@@ -716,9 +746,9 @@ def _check_target_width(doc: Document, data: dict[str, Any], targets: list[list[
         )
 
 
-def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float]) -> _Read:
-    import numpy as np
-
+def _named(
+    doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], arrays: bool
+) -> _Read:
     samples_in, samples_t = _samples_named(doc, data)
     input_names = list(samples_in[0][0])
     seen: dict[str, tuple[Any, ...]] = {n: ("inputs",) for n in input_names}
@@ -737,7 +767,7 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
         wraw = raw["weights"]
         if not isinstance(wraw, dict):
             raise doc.error(path + ("weights",), _("in the named form, weights is a mapping NAME: {from, to, value}"))
-        w = np.zeros((len(neurons), len(previous)))
+        w = [[0.0] * len(previous) for _ in neurons]
         names: list[list[str | None]] = [[None] * len(previous) for _ in neurons]
         for wname, spec in wraw.items():
             wpath = path + ("weights", wname)
@@ -786,7 +816,7 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
                     _("{name} already connects {source} to {neuron}").format(name=names[r][c], source=src, neuron=dst),
                 )
             names[r][c] = wname
-            w[r, c] = as_number(doc, wpath + ("value",), spec["value"])
+            w[r][c] = as_number(doc, wpath + ("value",), spec["value"])
         missing = [
             f"{previous[c]}→{neurons[r]}"
             for r in range(len(neurons))
@@ -808,9 +838,9 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
                 i + 1,
                 activation,
                 tuple(neurons),
-                w,
+                _array(w, arrays),
                 mode,
-                biases,
+                _array(biases, arrays),
                 bias_names,
                 tuple(tuple(str(n) for n in row) for row in names),
                 param,
@@ -841,11 +871,9 @@ def _named(doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults:
 
 def _named_biases(
     doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[str], seen: dict[str, Any]
-) -> tuple[str, NDArray[np.float64], tuple[str, ...]]:
-    import numpy as np
-
+) -> tuple[str, list[float], tuple[str, ...]]:
     if raw is None:
-        return "none", np.zeros(0), ()
+        return "none", [], ()
     if not isinstance(raw, dict):
         raise doc.error(path + ("biases",), _("in the named form, biases is a mapping NAME: {to, value}"))
     owner: dict[str, str] = {}
@@ -883,10 +911,10 @@ def _named_biases(
         and set(specs[0][1]) == set(neurons)
         and (len(neurons) > 1 or isinstance(raw[specs[0][0]]["to"], list))
     ):
-        return "shared", np.array([specs[0][2]]), (specs[0][0],)
+        return "shared", [specs[0][2]], (specs[0][0],)
     if all(len(t) == 1 for _, t, _ in specs) and len(owner) == len(neurons):
         by_neuron = {t[0]: (name, value) for name, t, value in specs}
-        return ("neuron", np.array([by_neuron[n][1] for n in neurons]), tuple(by_neuron[n][0] for n in neurons))
+        return ("neuron", [by_neuron[n][1] for n in neurons], tuple(by_neuron[n][0] for n in neurons))
     raise doc.error(
         path + ("biases",),
         _("give one bias shared by every neuron of the layer, or one bias per neuron"),
@@ -1023,19 +1051,15 @@ def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str,
     seen[name] = path
 
 
-def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> NDArray[np.float64]:
-    import numpy as np
-
+def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> list[float]:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
         raise doc.error(path, _("expected a non-empty list of numbers, got {value}").format(value=brief(raw)))
-    return np.array([as_number(doc, path + (k,), v) for k, v in enumerate(raw)], dtype=float)
+    return [float(as_number(doc, path + (k,), v)) for k, v in enumerate(raw)]
 
 
-def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> NDArray[np.float64]:
-    import numpy as np
-
+def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> list[list[float]]:
     if not isinstance(raw, list) or not raw:
         raise doc.error(path, _("weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]"))
     rows: list[list[float]] = []
@@ -1053,5 +1077,21 @@ def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> NDArra
                     row=r + 1, count=len(row), first=len(rows[0])
                 ),
             )
-        rows.append([as_number(doc, path + (r, c), v) for c, v in enumerate(row)])
-    return np.array(rows, dtype=float)
+        rows.append([float(as_number(doc, path + (r, c), v)) for c, v in enumerate(row)])
+    return rows
+
+
+def _array(values: list[float] | list[list[float]], arrays: bool) -> NDArray[np.float64]:
+    """The validated numbers (a vector, or rows of a matrix, perhaps empty rows) as a float64 array, or
+    (arrays=False) as Floats, which the numpy-free scalar path reads in their place (model/floats.py)."""
+    matrix = bool(values) and isinstance(values[0], list)
+    if not arrays:
+        from bptrace.model.floats import Floats
+
+        plain = Floats.matrix(values) if matrix else Floats.vector(values)  # type: ignore[arg-type]
+        return cast("NDArray[np.float64]", plain)
+    import numpy as np
+
+    if matrix:
+        return np.array(values, dtype=float).reshape(len(values), len(values[0]))  # type: ignore[arg-type]
+    return np.array(values, dtype=float)

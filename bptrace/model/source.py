@@ -17,7 +17,6 @@ ourselves, so that
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable
@@ -111,6 +110,8 @@ def brief(value: Any, limit: int = 40) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str | None:
     """'did you mean X?' for the closest of `choices`, or None."""
+    import difflib
+
     close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)
     if not close and re.search(r"\d", str(word)):
         # a short numbered name (w9) is only 50% like its neighbours (w8): offer the names of the same shape

@@ -9,8 +9,12 @@ display them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bptrace.formula import Node
+if TYPE_CHECKING:  # only named here: the train report has no formulas and need not import them
+    from bptrace.formula import Node
+
+DEFAULT_ROWS = 60  # at most this many rows per table unless --rows says otherwise
 
 
 @dataclass

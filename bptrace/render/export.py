@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bptrace.render.layout import Block
+from bptrace.render.blocks import Block
 
 EXPORT_FORMATS = ("markdown", "latex", "html")
 

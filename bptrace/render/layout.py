@@ -16,7 +16,7 @@ from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.functions import cancels_derivative
 from bptrace.i18n import N_, _, ngettext
 from bptrace.message import tr
-from bptrace.render.blocks import Block, Column, Grid, Para
+from bptrace.render.blocks import DEFAULT_ROWS, Block, Column, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from bptrace.model.scenario import Parameter
 
 MAX_TERMS = 6  # terms of a sum written out before the rest is summarised
-DEFAULT_ROWS = 60
 
 
 SECTIONS = ("header", "forward", "loss", "backward", "gradients", "updates", "after", "verification")

@@ -28,7 +28,7 @@ from rich.text import Text
 from bptrace import i18n
 from bptrace.fmt import DEFAULT_DIGITS, to_ascii
 from bptrace.i18n import _
-from bptrace.render.layout import DEFAULT_ROWS, Block, Column, Grid, Para, TraceLayout
+from bptrace.render.blocks import DEFAULT_ROWS, Block, Column, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -410,6 +410,8 @@ class TraceView(BlocksView):
         verification: Any = None,
         sections: Iterable[str] | None = None,
     ) -> None:
+        from bptrace.render.layout import TraceLayout  # a trace's layout: not needed by train's report
+
         self.layout = TraceLayout(
             trace, digits=digits, layer=layer, rows=rows, verification=verification, sections=sections
         )

@@ -1,14 +1,13 @@
 """A training run (engine/train.py's TrainingResult) -> blocks (render/blocks.py) and the terminal view.
 
 The same pieces make every format: the summary paragraphs, the snapshots, the parameters and the outputs are
-blocks; the loss curve is a plotext chart in the terminal (and in a notebook) and, in a document (Markdown,
-LaTeX, HTML), a table of E_k at a few epochs. `training_data`/`training_json` are `train --format json`.
-Displays only: every number is the TrainingResult's.
+blocks; the loss curve is a text chart (render/chart.py) in the terminal (and in a notebook) and, in a
+document (Markdown, LaTeX, HTML), a table of E_k at a few epochs. `training_data`/`training_json` are
+`train --format json`. Displays only: every number is the TrainingResult's.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from bptrace.fmt import num, to_ascii
@@ -16,7 +15,6 @@ from bptrace.i18n import N_, _, ngettext
 from bptrace.render.blocks import Block, Column, Grid, Para
 
 if TYPE_CHECKING:
-    import numpy as np
     from rich.console import Console, ConsoleOptions, RenderResult
 
     from bptrace.engine.train import TrainingResult
@@ -47,6 +45,8 @@ def training_data(result: TrainingResult) -> dict[str, Any]:
 
 
 def training_json(result: TrainingResult) -> str:
+    import json
+
     return json.dumps(training_data(result), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -175,7 +175,7 @@ class TrainingLayout:
 
     def output_table(self) -> Grid:
         r, s = self.r, self.r.initial
-        before, after = r.initial_outputs(), r.outputs()
+        before, after = r.output_rows(final=False), r.output_rows()
         many = s.samples > 1
         if s.objective.scores:  # one score per window: the hinge's table
             return self.score_table(before, after)
@@ -193,14 +193,14 @@ class TrainingLayout:
                     *([str(i + 1)] if many else []),
                     s.output_layer.neurons[j],
                     self.n(s.targets[i, j]),
-                    self.n(before[i, j]),
-                    self.n(after[i, j]),
+                    self.n(before[i][j]),
+                    self.n(after[i][j]),
                 ]
             )
         self.cut(table, len(cells), N_("outputs"))
         return table
 
-    def score_table(self, before: np.ndarray, after: np.ndarray) -> Grid:
+    def score_table(self, before: list[list[float]], after: list[list[float]]) -> Grid:
         """max_margin: the scores of each window and its corrupt window, and J = max(0, Δ + s_c − s)."""
         s = self.r.initial
         m, margin = s.samples, s.margin
@@ -219,7 +219,7 @@ class TrainingLayout:
         for i in range(min(m, self.rows)):
             cells = []
             for out in (before, after):
-                score, corrupt = (float(out[row, 0]) for row in s.objective.rows_of(i))
+                score, corrupt = (float(out[row][0]) for row in s.objective.rows_of(i))
                 cells += [self.n(score), self.n(corrupt), self.n(max(0.0, margin + corrupt - score))]
             table.rows.append([str(i + 1), *cells])
         self.cut(table, m, N_("samples"))
@@ -268,11 +268,6 @@ class TrainingView:
         return mimebundle(self)
 
 
-_BOX_TO_ASCII = str.maketrans(
-    {"┌": "+", "┐": "+", "└": "+", "┘": "+", "─": "-", "│": "|", "┤": "+", "├": "+", "┬": "+", "┴": "+", "┼": "+"}
-)
-
-
 def loss_chart(
     history: list[float],
     width: int = CHART_WIDTH,
@@ -280,19 +275,29 @@ def loss_chart(
     ascii: bool = False,
     epochs: list[int] | None = None,
 ) -> str:
-    """The loss curve as a terminal chart (plotext; log-scale y), or a short text note without plotext.
+    """The loss curve as a terminal chart (render/chart.py; log-scale y when every E is positive and E varies).
 
     `epochs[i]` is the epoch of history[i] when the curve was thinned (TrainingResult.history_epochs)."""
+    from bptrace.render.chart import line_chart
+
     points = _decimate(history, CHART_POINTS)
     if epochs is not None:
         points = [(epochs[k], e) for k, e in points]
     # a log scale needs positive values that actually vary (a flat curve has no decades to show)
     log = all(e > 0 for e in history) and max(history) > min(history)
-    try:
-        text = _plotext_chart(points, width, height, log, ascii)
-    except ImportError:  # plotext missing: the numbers are printed anyway
-        return _("(install plotext for a chart of the loss curve)")
-    return text.translate(_BOX_TO_ASCII) if ascii else text
+    ticks, labels = _epoch_ticks(points[-1][0])
+    return line_chart(
+        [float(k) for k, _e in points],
+        [e for _k, e in points],
+        width=width,
+        height=height,
+        log=log,
+        title=_("loss E_k after k epochs (log scale)") if log else _("loss E_k after k epochs"),
+        xlabel=_("epoch"),
+        xticks=ticks,
+        xlabels=labels,
+        ascii=ascii,
+    )
 
 
 def _decimate(history: list[float], limit: int) -> list[tuple[int, float]]:
@@ -303,40 +308,6 @@ def _decimate(history: list[float], limit: int) -> list[tuple[int, float]]:
     step = (n - 1) / (limit - 1)
     picked = sorted({round(k * step) for k in range(limit)} | {n - 1})
     return [(k, history[k]) for k in picked]
-
-
-def _plotext_chart(points: list[tuple[int, float]], width: int, height: int, log: bool, ascii: bool) -> str:
-    import plotext
-
-    xs = [float(k) for k, _ in points]
-    ys = [e for _, e in points]
-    title = _("loss E_k after k epochs (log scale)") if log else _("loss E_k after k epochs")
-    marker = "*" if ascii else "braille"
-    if hasattr(plotext, "figure") and hasattr(plotext.figure, "signal"):  # plotext >= 6
-        f = plotext.figure
-        f.clear()
-        f.draw(f.signal(xs, ys, marker=marker))
-        if log:
-            f.ruler("y").scale("log")
-        f.ruler("x").ticks(*_epoch_ticks(int(xs[-1])))
-        f.plot_size(width, height)
-        f.title(title)
-        f.label(_("epoch"), axis="x")
-        text = f.build().string(colorless=True)
-        f.clear()
-        return str(text)
-    plotext.clear_figure()  # plotext 5
-    plotext.plot(xs, ys, marker=marker)
-    if log:
-        plotext.yscale("log")
-    plotext.xticks(*_epoch_ticks(int(xs[-1])))
-    plotext.plotsize(width, height)
-    plotext.theme("clear")
-    plotext.title(title)
-    plotext.xlabel(_("epoch"))
-    text = plotext.build()
-    plotext.clear_figure()
-    return str(plotext.uncolorize(text))
 
 
 def _epoch_ticks(last: int) -> tuple[list[float], list[str]]:
