@@ -329,9 +329,10 @@ class Hinge(Objective):
     scores = True
 
     tables: tuple[Table, ...] = ("scores",)
-    kink_name = "max_margin"
+    kink_name: str | None = "max_margin"
     layered = False
     KINK_NOTE = Message(N_("the max-margin hinge at its corner (Δ + s_c − s = 0): taken as 0"))
+    KINK_PLACE = Message(N_("the max-margin hinge's corner (Δ + s_c − s = 0)"))
 
     def terms(
         self, out: NDArray[np.float64], targets: NDArray[np.float64], names: list[str] | None = None
@@ -366,7 +367,7 @@ class Hinge(Objective):
         return self.KINK_NOTE
 
     def kink_place(self) -> str:
-        return Message(N_("the max-margin hinge's corner (Δ + s_c − s = 0)"))
+        return self.KINK_PLACE
 
     def second_rows(self, targets: NDArray[np.float64], corrupt: NDArray[np.float64] | None) -> NDArray[np.float64]:
         assert corrupt is not None  # the scenario reader requires each sample's corrupt window
