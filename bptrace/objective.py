@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from bptrace import functions as network
 from bptrace.functions import SCORE_LOSSES, LossScratch
@@ -67,8 +67,8 @@ class Objective:
     targets = True  # outputs are compared with targets t
     scores = False  # each window is scored by the one output neuron instead
 
-    tables: tuple[Table, ...] = ("loss terms",)  # run's, train's and explain's tables of the objective
-    kink_name: str | None = None  # the name its own kink is reported under (None: it has none)
+    tables: ClassVar[tuple[Table, ...]] = ("loss terms",)  # run's, train's and explain's tables of the objective
+    kink_name: ClassVar[str | None] = None  # the name its own kink is reported under (None: it has none)
     layered = True  # E_s is a sum of one pass's per-output terms (verify's layer-by-layer route applies)
 
     # ---- the engine's arithmetic (numpy) ----
@@ -328,8 +328,8 @@ class Hinge(Objective):
     targets = False
     scores = True
 
-    tables: tuple[Table, ...] = ("scores",)
-    kink_name: str | None = "max_margin"
+    tables: ClassVar[tuple[Table, ...]] = ("scores",)
+    kink_name: ClassVar[str | None] = "max_margin"
     layered = False
     KINK_NOTE = Message(N_("the max-margin hinge at its corner (Δ + s_c − s = 0): taken as 0"))
     KINK_PLACE = Message(N_("the max-margin hinge's corner (Δ + s_c − s = 0)"))

@@ -391,9 +391,11 @@ def gradients(
                         per_sample.append(mpmath.mpf(0))  # a constant piece (the hinge's met margin): 0
                         continue
                     # PER_NEURON: ∂E_s/∂θ = Σ_k ∂E_s/∂θ_k, each from the one-neuron template with a = 1
+                    # every value is a DIGITS-digit mpmath number already, and this runs inside
+                    # workdps(DIGITS): Program.run, without converting them again
                     per_sample.append(
                         mpmath.fsum(
-                            template.program(_values(template, scenario, hp, p, s, row, own[s]))[0] for row in rows
+                            template.program.run(_values(template, scenario, hp, p, s, row, own[s]))[0] for row in rows
                         )
                     )
             total = mpmath.fsum(per_sample)
@@ -539,6 +541,7 @@ def _pretty(expr: Any) -> str:
 
 
 _UNITS = "sympy.physics.units"
+_TENSORS = "sympy.tensor.tensor"
 
 
 @contextlib.contextmanager
@@ -549,24 +552,42 @@ def units_not_imported() -> Iterator[None]:
     product; bptrace's expressions never hold a Quantity, so the sort keeps the order and the output is
     the same. While this is active (and sympy.physics.units is not imported already) that import finds a
     stand-in module whose Quantity no expression is an instance of; afterwards the stand-in is removed."""
+    with _stand_in(_UNITS, ("Quantity",)):
+        yield
+
+
+@contextlib.contextmanager
+def tensors_not_imported() -> Iterator[None]:
+    """SymPy's arithmetic without its import of sympy.tensor.tensor (≈ 18 ms on a cold start, most of it
+    sympy.combinatorics, which it imports in turn).
+
+    Add.flatten imports sympy.tensor.tensor on its first call only to ask whether a term is a tensor
+    expression (TensExpr, TensAdd); bptrace's expressions never hold one, so every answer is no and the sum
+    is the same. While this is active (and the module is not imported already) that import finds a
+    stand-in whose classes no expression is an instance of; afterwards the stand-in is removed."""
+    with _stand_in(_TENSORS, ("TensExpr", "TensAdd")):
+        yield
+
+
+@contextlib.contextmanager
+def _stand_in(module: str, classes: tuple[str, ...]) -> Iterator[None]:
+    """While active, `module` (unless imported already) is a stand-in holding `classes`, never instantiated:
+    isinstance(x, C) is False for every expression."""
     import sys
     import types
 
-    if _UNITS in sys.modules:
+    if module in sys.modules:
         yield
         return
-    stand_in = types.ModuleType(_UNITS, "bptrace's stand-in while pretty printing (verify.symbolic.units_not_imported)")
-
-    class Quantity:  # never instantiated: isinstance(x, Quantity) is False for every expression
-        pass
-
-    stand_in.Quantity = Quantity  # type: ignore[attr-defined]
-    sys.modules[_UNITS] = stand_in
+    stand_in = types.ModuleType(module, f"bptrace's stand-in for {module} (verify.symbolic._stand_in)")
+    for name in classes:
+        setattr(stand_in, name, type(name, (), {}))
+    sys.modules[module] = stand_in
     try:
         yield
     finally:
-        if sys.modules.get(_UNITS) is stand_in:
-            del sys.modules[_UNITS]
+        if sys.modules.get(module) is stand_in:
+            del sys.modules[module]
 
 
 def activation_derivation(

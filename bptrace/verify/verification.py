@@ -816,7 +816,26 @@ def verify(
 
     mode: "full", "sample", "off", or None for default_mode(scenario). `only`: check just these
     parameters (by name), with no local factors (explain's checks of one gradient). Never prints.
+    SymPy's import of sympy.tensor.tensor, which no expression here needs, is spared
+    (symbolic.tensors_not_imported).
     """
+    from bptrace.verify import symbolic
+
+    with symbolic.tensors_not_imported():
+        return _verify(trace, mode, fd_rtol, sympy_rtol, sympy_floor, fd_step, sample_per_layer, only)
+
+
+def _verify(
+    trace: Trace,
+    mode: str | None,
+    fd_rtol: float,
+    sympy_rtol: float,
+    sympy_floor: float,
+    fd_step: float,
+    sample_per_layer: int,
+    only: Sequence[str] | None,
+) -> Verification:
+    """verify(), inside its stand-ins."""
     from bptrace.verify import symbolic
 
     scenario = trace.scenario
