@@ -17,7 +17,7 @@ What every consumer asks it, instead of testing the loss's name:
   per_sample(per_pass)     per-pass values → per-sample values (a sample's windows add up)
   targets, scores          whether outputs are compared with targets, or each window gets one score
   formula, note, ...       the printed loss and the sentences explaining the passes and a zero gradient
-  tables                   which of run's/train's/explain's tables show it ("loss terms" or "scores")
+  table                    which table run, train and explain show for it ("loss terms" or "scores")
 
 What the engine, the fast training paths and the verification ask it (engine/, verify/ never test the
 loss's name either):
@@ -67,7 +67,9 @@ class Objective:
     targets = True  # outputs are compared with targets t
     scores = False  # each window is scored by the one output neuron instead
 
-    tables: ClassVar[tuple[Table, ...]] = ("loss terms",)  # run's, train's and explain's tables of the objective
+    # the table run (its loss), train (its outputs) and explain (its ∂E/∂out step) show for it: one row per
+    # output term against its target ("loss terms"), or one row per sample with each window's score ("scores")
+    table: ClassVar[Table] = "loss terms"
     kink_name: ClassVar[str | None] = None  # the name its own kink is reported under (None: it has none)
     layered = True  # E_s is a sum of one pass's per-output terms (verify's layer-by-layer route applies)
 
@@ -328,7 +330,7 @@ class Hinge(Objective):
     targets = False
     scores = True
 
-    tables: ClassVar[tuple[Table, ...]] = ("scores",)
+    table: ClassVar[Table] = "scores"
     kink_name: ClassVar[str | None] = "max_margin"
     layered = False
     KINK_NOTE = Message(N_("the max-margin hinge at its corner (Δ + s_c − s = 0): taken as 0"))

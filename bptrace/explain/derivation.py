@@ -803,8 +803,12 @@ class _Builder:
         return self.step_dE_dout_hidden(x, samples)
 
     def step_dE_dout_output(self, x: str, samples: list[int]) -> Step:
-        if self.objective.scores:
-            return self.step_dE_dout_hinge(x, samples)
+        """∂E/∂out of an output, from the objective's table (Objective.table): a loss's term, or the scores."""
+        steps = {"loss terms": self.step_dE_dout_terms, "scores": self.step_dE_dout_hinge}
+        return steps[self.objective.table](x, samples)
+
+    def step_dE_dout_terms(self, x: str, samples: list[int]) -> Step:
+        """∂E/∂out_x of a loss of the outputs: its term's derivative at each sample's out and target."""
         s, E = self.s, self.E
         out_layer = s.output_layer
         r = out_layer.neurons.index(x)
