@@ -12,6 +12,14 @@ from network.py is used, and `simplify` is never called):
       net_m = Σ_k w_mk·out_k + b_m, ...                        (every layer above written out in full)
       E_s   = Σ_o loss_term(out_o, t_o)
 
+  E_s is the objective's SymPy form (Objective.sympy_terms) of the outputs of each of its passes, each
+  pass written out from θ's layer up in symbols of its own (Objective.sympy_windows: one pass, or the
+  max-margin hinge's true window x and corrupt window x_c, θ one symbol in both). The hinge's
+  J_s = max(0, Δ + s_c − s) is written (Δ + s_c − s)·Heaviside(side, 0) with `side` a symbol of its own,
+  valued with the 30-digit argument on the engine's side of the corner (Objective.sympy_values): SymPy
+  differentiates the piece the engine is on, and a sample whose margin is met is 0 without evaluation
+  (Objective.inactive).
+
   SymPy differentiates E_s with respect to θ (sp.diff; SymPy applies its own differentiation rules to
   the whole expression, so no chain rule of ours or of the engine's is involved). The derivative is then
   evaluated at the scenario's numbers in DIGITS-digit arithmetic (mpmath), and the batch gradient is
@@ -680,21 +688,21 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
     with mpmath.workdps(DIGITS):
         values_own = [objective.sympy_values(s, last.out.tolist(), None, _same_side) for s in range(scenario.samples)]
     for s in range(scenario.samples):
-        rows = objective.rows_of(s)
+        passes = objective.rows_of(s)
         values_s = program(
-            [float(v) for row in rows for v in last.out[row]]
+            [float(v) for r in passes for v in last.out[r]]
             + [float(v) for v in scenario.targets[s]][: len(ts)]
             + [x for name in names for x in values_own[s][name]]
         )
-        for (row, k), sym_value in zip([(row, k) for row in rows for k in range(n)], values_s):
-            at_corner = corner is not None and bool(corner[row, k])
+        for (r, k), sym_value in zip([(r, k) for r in passes for k in range(n)], values_s):
+            at_corner = corner is not None and bool(corner[r, k])
             checks.append(
                 _check(
                     "dE_dout",
                     out_layer.index,
                     out_layer.neurons[k],
-                    row,
-                    float(last.dE_dout[row, k]),
+                    r,
+                    float(last.dE_dout[r, k]),
                     # at the objective's own corner, the convention (0) is what is checked
                     objective.corner_derivative if at_corner else sym_value,
                     rtol,
