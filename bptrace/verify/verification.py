@@ -624,7 +624,7 @@ class _Perturbed:
         else:
             biases[p.layer - 1][0 if p.row is None else p.row] = value
         try:
-            nets, outs = engine.forward(self.s, weights, biases)
+            nets, outs = engine.forward(self.s, weights, biases, inputs=self.inputs)  # the rows, stacked once
             loss = engine.batch_loss(self.s, outs[-1])[1] + engine.penalty(self.s, weights)
         except BptraceError:
             return float("nan"), None
