@@ -632,6 +632,7 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
 
     scenario = trace.scenario
     derivations: dict[tuple[str, float, int], Derivation] = {}
+    programs: dict[tuple[str, float, int], Program] = {}
     checks: list[FactorCheck] = []
     for i, layer in enumerate(scenario.layers):
         size = layer.size if not layer.function.elementwise else 0
@@ -647,8 +648,11 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
             program = Program(diagonal, nets)
             values = [program([float(v) for v in row]) for row in lt.net]
         else:
-            z = sp.Symbol("z")
-            program = Program([sp.diff(_sympy_activation(layer.activation, z, layer.param), z)], [z])
+            # f′ as the derivation above has it (SymPy's diff of f in `net`), compiled once per activation
+            if key not in programs:
+                d = derivations[key]
+                programs[key] = Program([d.derivative], [d.variable])
+            program = programs[key]
             values = [[program([float(v)])[0] for v in row] for row in lt.net]
         for s, row in enumerate(values):
             for k, sym_value in enumerate(row):
