@@ -177,12 +177,12 @@ class Objective:
         return ("",)
 
     def sympy_terms(
-        self, outs: Sequence[Sequence[Any]], symbols: Symbols, outputs: int, side: bool = False
+        self, outs: Sequence[Sequence[Any]], symbols: Symbols, outputs: int, piece: bool = False
     ) -> list[Any]:
         """E_s's terms in SymPy from each pass's outputs `outs` (all of them, or only θ's output neuron with
-        the other terms one constant K); `symbols` makes its own symbols (t, K; the hinge's Δ and side).
-        side: the template's form, whose kink's side is a symbol of its own (sympy_values) rather than its
-        argument, so that SymPy differentiates the piece the engine is on."""
+        the other terms one constant K); `symbols` makes its own symbols (t, K; the hinge's Δ).
+        piece: the templates' form, the piece E_s is on wherever the sample is not `inactive` (the hinge's
+        Δ + s_c − s; a loss of the outputs is one piece)."""
         first = outs[0]
         t = symbols("t", len(first))
         terms = [network.sympy_loss_term(self.name, o, tk, outputs) for o, tk in zip(first, t)]
@@ -197,8 +197,9 @@ class Objective:
         engine_outs: NDArray[np.float64] | None,
         same_side: Callable[[Any, float], Any],
     ) -> dict[str, list[Any]]:
-        """The numbers of its own symbols besides t and K (the hinge's Δ and side) for 0-based `sample`, from
-        the 30-digit outputs of every pass `outs` (and the engine's float64 ones, to take their side)."""
+        """The numbers of its own symbols besides t and K (the hinge's Δ, and its 30-digit argument as
+        `side`, on the engine's side of the corner where the engine's float64 outputs are given) for 0-based
+        `sample`, from the 30-digit outputs of every pass `outs`."""
         return {}
 
     def inactive(self, values: dict[str, list[Any]]) -> bool:
@@ -435,15 +436,15 @@ class Hinge(Objective):
         return ("x:", "xc:")
 
     def sympy_terms(
-        self, outs: Sequence[Sequence[Any]], symbols: Symbols, outputs: int, side: bool = False
+        self, outs: Sequence[Sequence[Any]], symbols: Symbols, outputs: int, piece: bool = False
     ) -> list[Any]:
         import sympy as sp
 
         margin = symbols("Delta", 1)[0]
         arg = margin + outs[1][0] - outs[0][0]  # Δ + s_c − s: the scores of the corrupt and the true window
-        # max(0, a) = a·Heaviside(a, 0), with h′(0) = 0 at the corner (the engine's convention); the
-        # template's piece is chosen by its own symbol (the engine's side of the corner, sympy_values)
-        return [arg * sp.Heaviside(symbols("side", 1)[0] if side else arg, 0)]
+        if piece:  # while the margin is violated (not `inactive`: the side sympy_values takes is > 0)
+            return [arg]
+        return [arg * sp.Heaviside(arg, 0)]  # max(0, a) = a·Heaviside(a, 0): h′(0) = 0 at the corner
 
     def sympy_values(
         self,

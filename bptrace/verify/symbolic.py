@@ -14,11 +14,11 @@ from network.py is used, and `simplify` is never called):
 
   E_s is the objective's SymPy form (Objective.sympy_terms) of the outputs of each of its passes, each
   pass written out from θ's layer up in symbols of its own (Objective.sympy_windows: one pass, or the
-  max-margin hinge's true window x and corrupt window x_c, θ one symbol in both). The hinge's
-  J_s = max(0, Δ + s_c − s) is written (Δ + s_c − s)·Heaviside(side, 0) with `side` a symbol of its own,
-  valued with the 30-digit argument on the engine's side of the corner (Objective.sympy_values): SymPy
-  differentiates the piece the engine is on, and a sample whose margin is met is 0 without evaluation
-  (Objective.inactive).
+  max-margin hinge's true window x and corrupt window x_c, θ one symbol in both). For the hinge's
+  J_s = max(0, Δ + s_c − s) the template is its piece Δ + s_c − s (Objective.sympy_terms, piece=True):
+  which piece a sample is on is decided by its 30-digit argument, on the engine's side of the corner
+  (Objective.sympy_values), and a sample whose margin is met (or at the corner, h′(0) = 0) is 0 without
+  evaluation (Objective.inactive).
 
   SymPy differentiates E_s with respect to θ (sp.diff; SymPy applies its own differentiation rules to
   the whole expression, so no chain rule of ours or of the engine's is involved). The derivative is then
@@ -221,7 +221,7 @@ def _template(kind: str, layers: tuple[_LayerSpec, ...], objective: Objective) -
             # one elementwise output layer: only θ's own output depends on θ (or, shared, every one)
             outs = [_sympy_activation(first.activation, z, first.param) for z in u]
         window_outs.append(outs)
-    loss_expr = sp.Add(*objective.sympy_terms(window_outs, named(""), n_out, side=True))
+    loss_expr = sp.Add(*objective.sympy_terms(window_outs, named(""), n_out, piece=True))
     derivative = sp.diff(loss_expr, theta)
     inputs = [s for _, symbols in groups for s in symbols]
     return _Template(kind, tuple(groups), loss_expr, derivative, Program([derivative], inputs))
