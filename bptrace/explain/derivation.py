@@ -53,6 +53,7 @@ from bptrace.formula import (
 from bptrace.formula import Row as FRow
 from bptrace.functions import Formula, cancels_derivative
 from bptrace.i18n import N_, _, ngettext
+from bptrace.message import tr
 from bptrace.model import names
 
 if TYPE_CHECKING:
@@ -1882,7 +1883,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
     """
     import numpy as np
 
-    from bptrace.engine.step import batch_loss, hinge_argument
+    from bptrace.engine.step import batch_loss
     from bptrace.functions import activate
     from bptrace.verify import kinks, tolerances
 
@@ -1896,8 +1897,9 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
         found = []
         for layer, z in zip(s.layers[layer_index - 1 :], nets):
             found += [np.sign(z - k) for k in kinks.activation_kinks(layer.activation, layer.param)]
-        if s.objective.scores:  # the hinge's own corner
-            found.append(np.sign(hinge_argument(s, out)))
+        corner = s.objective.argument(out)  # the objective's own kink (the hinge's corner), if it has one
+        if corner is not None:
+            found.append(np.sign(corner))
         return found
 
     def run(shift: float) -> tuple[float, list[Any]]:
@@ -1926,7 +1928,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
     def loss(shift: float) -> float:
         value, now = run(shift)
         if not crossed and any(not np.array_equal(b, n) for b, n in zip(base_sides, now)):
-            where = _("the max-margin hinge's corner (Δ + s_c − s = 0)") if s.objective.scores else _("a kink")
+            where = tr(s.objective.kink_place()) or _("a kink")  # the objective's own kink, if it has one
             changed = [
                 kinks.kink_place(layer.activation)
                 for layer, b, n in zip(s.layers[layer_index - 1 :], base_sides, now)
