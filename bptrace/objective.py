@@ -172,6 +172,12 @@ class Objective:
         return None
 
     # ---- its SymPy form (verify's templates, local factors and 30-digit terms) ----
+    @property
+    def form(self) -> Objective:
+        """The objective as far as its SymPy form depends on it (its kind and loss; not m, nor Δ, which is a
+        symbol): the key under which verify caches what it derives from it."""
+        return type(self)(self.name, 1, 1.0)
+
     def sympy_windows(self) -> tuple[str, ...]:
         """The prefix of each pass's symbol groups, in rows_of order ('' where there is one pass)."""
         return ("",)

@@ -392,7 +392,7 @@ def gradients(
             if layered:  # the loss written layer by layer (symbolic_layers): work linear in the network's size
                 per_sample = [symbolic_layers.derivative(scenario, hp, p, s, coefficients) for s in range(m)]
             else:
-                template = _template(kind, specs, objective)
+                template = _template(kind, specs, objective.form)
                 rows: list[int | None] = list(range(specs[0].size)) if method == PER_NEURON else [None]
                 for s in range(m):
                     if objective.inactive(own[s]):
@@ -432,7 +432,7 @@ def loss_terms(scenario: Scenario, forward: HighPrecisionForward) -> list[list[A
 
     objective = scenario.objective
     n = scenario.output_layer.size
-    program, names = _terms_program(objective, n)
+    program, names = _terms_program(objective.form, n)
     out = []
     with mpmath.workdps(DIGITS):
         for s in range(scenario.samples):
