@@ -313,3 +313,29 @@ def test_pretty_printing_without_the_units_import_prints_the_same():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "same"
+
+
+def test_verification_without_the_tensor_import_derives_the_same():
+    # a fresh process: the hinge's verification under the stand-in for sympy.tensor.tensor, then again
+    # with the real module imported (SymPy's Add.flatten asks it whether a term is a tensor expression)
+    code = (
+        "import sys\n"
+        "from bptrace.engine.step import trace\n"
+        "from bptrace.model.scenario import load\n"
+        "from bptrace.verify import symbolic\n"
+        "from bptrace.verify.verification import verify\n"
+        "t = trace(load('cs224n_window'))\n"
+        "first = verify(t)\n"
+        "assert 'sympy.tensor.tensor' not in sys.modules  # never loaded, and the stand-in is gone\n"
+        "assert 'sympy.combinatorics' not in sys.modules\n"
+        "import sympy.tensor.tensor\n"
+        "symbolic.clear_cache()\n"
+        "import sympy\n"
+        "sympy.core.cache.clear_cache()\n"
+        "second = verify(t)\n"
+        "rows = lambda v: [(r.name, r.sympy, r.ok) for r in v.parameters]\n"
+        "assert rows(first) == rows(second) and first.local.checks == second.local.checks\n"
+        "print('same')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "same"

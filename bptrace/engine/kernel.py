@@ -15,8 +15,9 @@ network.loss_gradient), so the kernel agrees with engine.step repeated to roundi
     hidden:    ∂E_s/∂out_c = Σ_r δ_r·w_rc (the weights before the update),   δ_c = ∂E_s/∂out_c · f′(net_c)
     update:    θ⁺ = θ − η·(scale·Σ_s ∂E_s/∂θ + λ/b·θ),   scale = 1/b (reduction mean) or 1 (sum), b the batch
                size; the L2 term λ/b·θ for weights only
-    max_margin: two forward passes per sample (x, then x_c); J_s = max(0, h), h = Δ + s(x_c) − s(x);
-               while h > 0, ∂J/∂s = −1 and ∂J/∂s_c = +1 and both passes back-propagate; else nothing does.
+    objective: its passes, loss and ∂E_s/∂out are its own source (Objective.kernel_*): the hinge runs two
+               passes per sample (x, then x_c); J_s = max(0, h), h = Δ + s(x_c) − s(x); while h > 0,
+               ∂J/∂s = −1 and ∂J/∂s_c = +1 and both passes back-propagate; else nothing does.
 
 Parameters travel as one flat list in the order of Scenario.parameters() (layer by layer: weights row by row,
 then the biases). `Kernel.source` is the generated text, for reading and debugging.
@@ -65,8 +66,7 @@ def build(scenario: Scenario, minibatch: bool = True) -> Kernel:
     """Generate, compile and return the scalar kernel for `scenario` (its shape, rules and samples);
     minibatch=False leaves out the mini-batch function (the longest one: a full-batch run never calls it)."""
     source = generate(scenario, minibatch)
-    second = scenario.corrupt if scenario.max_margin else scenario.targets
-    assert second is not None
+    second = scenario.objective.second_rows(scenario.targets, scenario.corrupt)  # targets, or x_c
     data = tuple(
         (tuple(float(v) for v in x), tuple(float(v) for v in t))
         for x, t in zip(scenario.inputs.tolist(), second.tolist())
@@ -86,7 +86,7 @@ def build(scenario: Scenario, minibatch: bool = True) -> Kernel:
 # ---------------------------------------------------------------------------------------------------
 # Code generation. Variable names: a0_c inputs, t_j targets, wL_r_c / bL_r / bL (shared) parameters,
 # nL_r nets, aL_r outs, gL_r = ∂E_s/∂out, dL_r = δ, GwL_r_c / GbL_r / GbL gradient sums over a batch.
-# With max_margin the corrupt window's pass uses the same names with the suffix c (a0_0c, n1_0c, d2_0c).
+# A second pass per sample (the hinge's corrupt window) uses the same names with the suffix c (a0_0c, n1_0c, d2_0c).
 
 
 class _Writer:
@@ -138,8 +138,8 @@ class _Net:
         self.mean = scenario.reduction == "mean"
         self.update_biases = scenario.update_biases
         self.l2 = float(scenario.l2)
-        self.mm = scenario.max_margin
-        self.passes = ("", "c") if self.mm else ("",)
+        self.objective = scenario.objective
+        self.passes = self.objective.kernel_windows()  # each pass's name suffix
 
     # ---- names ----
     def params(self) -> list[str]:
@@ -163,13 +163,13 @@ class _Net:
         return []
 
     def sample_pattern(self) -> str:
-        """The unpacking target for one item of DATA: ((a0_0, a0_1), (t_0, t_1)), or (x, x_c) for max_margin."""
+        """The unpacking target for one item of DATA: ((a0_0, a0_1), (t_0, t_1)), or the hinge's (x, x_c)."""
 
         def tup(names: list[str]) -> str:
             return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
         xs = [f"a0_{c}" for c in range(self.sizes[0])]
-        second = [f"a0_{c}c" for c in range(self.sizes[0])] if self.mm else [f"t_{j}" for j in range(self.n_out)]
+        second = self.objective.kernel_second(self.sizes[0], self.n_out)
         return f"{tup(xs)}, {tup(second)}"
 
     # ---- forward and loss ----
@@ -194,16 +194,12 @@ class _Net:
         return lines
 
     def sample_loss(self) -> str:
-        """E_s: the sum of the sample's per-output terms (network.loss_terms), or max(0, h) for max_margin."""
-        if self.mm:
-            return "(h if h > 0.0 else 0.0)"
-        entry = network.loss(self.s.loss)
-        terms = [entry.kernel_term_expr(f"t_{j}", f"a{self.L}_{j}", self.n_out) for j in range(self.n_out)]
-        return _sum([f"({x})" for x in terms])
+        """E_s: the sum of the objective's terms (network.loss_terms' per output; the hinge's max(0, h))."""
+        return _sum(self.objective.kernel_sample_terms(self.L, self.n_out))
 
-    def hinge(self) -> list[str]:
-        """max_margin: h = Δ + s(x_c) − s(x)."""
-        return [f"h = {_r(self.s.margin)} + a{self.L}_0c - a{self.L}_0"] if self.mm else []
+    def prelude(self) -> list[str]:
+        """The objective's lines between the forward passes and the loss (the hinge's h = Δ + s(x_c) − s(x))."""
+        return self.objective.kernel_prelude(self.L)
 
     def penalty(self) -> str:
         """The L2 penalty λ/(2m)·Σ w² over all weights ('' without L2)."""
@@ -216,13 +212,7 @@ class _Net:
     def backward(self, x: str = "") -> list[str]:
         """δ of every layer for one pass; ∂E_s/∂out of the outputs first."""
         L = self.L
-        lines = ["# ∂E_s/∂out of each output"]
-        if self.mm:
-            lines.append(f"g{L}_0{x} = {'1.0' if x else '-1.0'}")  # ∂J/∂s_c = +1, ∂J/∂s = −1 (h > 0)
-        else:
-            entry = network.loss(self.s.loss)
-            for j in range(self.n_out):
-                lines.append(f"g{L}_{j} = " + entry.kernel_gradient_expr(f"t_{j}", f"a{L}_{j}", self.n_out))
+        lines = ["# ∂E_s/∂out of each output", *self.objective.kernel_output_gradient(L, x, self.n_out)]
         for layer in reversed(self.layers):
             k = layer.index
             if k < L:
@@ -240,7 +230,7 @@ class _Net:
                 for r in range(layer.size):
                     fp = layer.function.kernel_prime_expr(f"n{k}_{r}{x}", f"a{k}_{r}{x}", layer.param)
                     d = f"g{k}_{r}{x}" + (f" * {fp}" if fp else "")
-                    if k == L and not self.mm and network.cancels_derivative(layer.activation, self.s.loss):
+                    if k == L and self.objective.cancels(layer.activation):
                         # as engine.step: δ = out − t where f′ is saturated (∂E/∂out no longer cancels it)
                         sat = layer.function.kernel_saturated_expr(f"n{k}_{r}{x}")
                         d = f"(a{k}_{r} - t_{r}) if {sat} else {d}"
@@ -249,7 +239,7 @@ class _Net:
 
     def sample_gradients(self) -> list[tuple[str, str, bool]]:
         """(parameter, ∂E_s/∂parameter, is a weight) for the trained parameters; a pass's δ_r·out_c, δ_r,
-        or Σ_r δ_r for a shared bias, summed over the passes (two with max_margin)."""
+        or Σ_r δ_r for a shared bias, summed over the passes (the hinge's two)."""
         out: list[tuple[str, str, bool]] = []
         for layer in self.layers:
             L = layer.index
@@ -274,13 +264,14 @@ class _Net:
         ('direct': θ −= η·(∂E_s/∂θ + λθ), one sample is the whole batch; 'accumulate': G += ∂E_s/∂θ)."""
         for x in self.passes:
             w(*self.forward(x))
-        w(*self.hinge())
+        w(*self.prelude())
         if loss == "E += ":
             w(f"E += {self.sample_loss()}")
         elif loss == "append(":
             w(f"append({self.sample_loss()}{self.penalty()})")
-        if self.mm:
-            w.indent("if h > 0.0:   # the margin is violated: both passes carry a gradient")
+        guard = self.objective.kernel_guard()
+        if guard is not None:
+            w.indent(f"if {guard}:   # the sample back-propagates (the hinge: its margin is violated)")
         for x in self.passes:
             w(*self.backward(x))
         grads = self.sample_gradients()
@@ -291,10 +282,10 @@ class _Net:
                 w(f"{p} = {p} - {self.eta} * (({g}){l2})")
         else:
             w(*[f"G{p} += {g}" for p, g, _ in grads])
-        if self.mm:
+        if guard is not None:
             w.dedent()
-        if self.mm and consume == "direct" and self.l2:
-            # the L2 part of the gradient does not depend on the hinge: λ·θ also when h <= 0
+        if guard is not None and consume == "direct" and self.l2:
+            # the L2 part of the gradient does not depend on the objective: λ·θ also when it sends none
             w.indent("else:")
             w(*[f"{p} = {p} - {self.eta} * ({_r(self.l2)} * {p})" for p, _, is_weight in grads if is_weight])
             w.dedent()
@@ -406,5 +397,5 @@ def _total_loss(w: Any, net: Any) -> None:
     w.indent(f"for {net.sample_pattern()} in DATA:")
     for x in net.passes:
         w(*net.forward(x))
-    w(*net.hinge(), f"E += {net.sample_loss()}")
+    w(*net.prelude(), f"E += {net.sample_loss()}")
     w.dedent()

@@ -69,7 +69,7 @@ def value(q: Quantity, trace: Trace) -> float:
 
 
 def _row(q: Quantity, s: Scenario) -> int:
-    """The row of the trace's arrays: the sample's pass (max_margin: + m for the corrupt window)."""
+    """The row of the trace's arrays: the sample's pass (Objective.row: a corrupt window's follows the true ones)."""
     return s.objective.row(q.sample, q.corrupt)
 
 

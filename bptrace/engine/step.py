@@ -218,14 +218,11 @@ def batch_loss(
 
     t = scenario.targets if targets is None else targets
     with np.errstate(all="ignore"):
-        if scenario.max_margin:
-            terms = np.maximum(0.0, hinge_argument(scenario, out))[:, None]
-        else:
-            try:
-                terms = network.loss_terms(scenario.loss, out, t, list(scenario.output_layer.neurons))
-            except NumericalError as exc:  # name the file the numbers came from
-                exc.file = exc.file or scenario.file
-                raise
+        try:
+            terms = scenario.objective.terms(out, t, list(scenario.output_layer.neurons))
+        except NumericalError as exc:  # name the file the numbers came from
+            exc.file = exc.file or scenario.file
+            raise
         per_sample = terms.sum(axis=1)
         total = per_sample.mean() if scenario.reduction == "mean" else per_sample.sum()
     if not np.isfinite(total):
@@ -238,10 +235,11 @@ def batch_loss(
 
 
 def hinge_argument(scenario: Scenario, out: NDArray[np.float64]) -> NDArray[np.float64]:
-    """max_margin: Δ + s(x_c) − s(x) per sample, from the output rows (true windows first, then corrupt);
-    `out` may carry leading axes (the verification's stacked forward passes)."""
-    m = scenario.samples
-    return scenario.margin + out[..., m:, 0] - out[..., :m, 0]
+    """The argument of the objective's own kink per sample (the hinge's Δ + s(x_c) − s(x)), from the output
+    rows; `out` may carry leading axes. Objective.argument, for an objective that has one."""
+    arg = scenario.objective.argument(out)
+    assert arg is not None, "the objective has no kink of its own"
+    return arg
 
 
 def penalty(
@@ -395,16 +393,11 @@ def _backward(
     L = len(scenario.layers)
     traces: list[LayerTrace | None] = [None] * L
     paths: list[NDArray[np.float64] | None] = [None] * L
-    hinge_kink = None
-    if scenario.max_margin:
-        # J_s = max(0, Δ + s_c − s): ∂J/∂s = −1 and ∂J/∂s_c = +1 while the margin is violated, else 0
-        # (at the corner, argument exactly 0, the engine takes 0, like relu′(0) = 0)
-        arg = hinge_argument(scenario, outs[-1])
-        active = (arg > 0).astype(float)
-        dE_dout = np.concatenate([-active, active])[:, None]
-        hinge_kink = np.concatenate([arg == 0, arg == 0])[:, None]
-    else:
-        dE_dout = network.loss_gradient(scenario.loss, outs[-1], scenario.targets)
+    objective = scenario.objective
+    # ∂E_s/∂out of every pass (the hinge: −1 through x and +1 through x_c while the margin is violated),
+    # and where the objective itself has its corner (there it takes objective.corner_derivative)
+    dE_dout = objective.output_gradient(outs[-1], scenario.targets)
+    corner = objective.corner(outs[-1])
     if mk.loss_scale != 1.0 or mk.grad_scale != 1.0:
         dE_dout = dE_dout * (mk.loss_scale * mk.grad_scale)  # hook: the loss gradient used
     dE_dout = r(dE_dout)
@@ -421,14 +414,13 @@ def _backward(
             delta = a - t  # the cross-entropy δ, used with a squared error
         elif i == L - 1 and mk.output_delta == "times_fprime":
             delta = (a - t) * dout_dnet  # f′ multiplied in although the loss cancels it
-        elif i == L - 1 and mk.round_digits is not None and network.cancels_derivative(layer.activation, scenario.loss):
+        elif i == L - 1 and mk.round_digits is not None and objective.cancels(layer.activation):
             delta = a - t  # by hand, with rounded numbers, δ = out − t where the loss cancels f′
         elif (
             i == L - 1
             and mk == NO_MISTAKES  # the correct step only: a student's ∂E/∂out is kept as it is
             and layer.function.elementwise
-            and not scenario.max_margin
-            and network.cancels_derivative(layer.activation, scenario.loss)
+            and objective.cancels(layer.activation)
         ):
             # sigmoid + bce: ∂E/∂out·σ′ = out − t. Where σ′ takes its saturated form, ∂E/∂out (from the
             # rounded out) and σ′ (from net) no longer cancel in float64: there δ = out − t itself
@@ -479,7 +471,7 @@ def _backward(
             new_weights=new_w,
             new_biases=new_b,
             kink=network.is_kink(layer.activation, z, layer.param)
-            | (hinge_kink if hinge_kink is not None and i == L - 1 else False),
+            | (corner if corner is not None and i == L - 1 else False),
             paths=paths[i],
         )
         if i > 0:

@@ -137,7 +137,7 @@ class Trace(Displayable):
         return self.per_sample(self.pass_grad(p))
 
     def per_sample(self, per_pass: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Per-pass values -> per-sample values (max_margin: the true and the corrupt window add up)."""
+        """Per-pass values -> per-sample values (the objective adds a sample's passes: the hinge's two windows)."""
         return self.scenario.objective.per_sample(per_pass)
 
     def path_terms(self, index: int, row: int) -> NDArray[np.float64]:

@@ -481,8 +481,8 @@ class _NumpyRunner(_Runner):
     """The numpy path: parameters and every intermediate in preallocated float64 arrays, updated in place.
 
     The same formulas as engine.trace, with out= everywhere so that a step allocates (almost) nothing:
-        forward   Z = A_prev·Wᵀ (+ b),  A = f(Z)   (max_margin: the rows are the b windows, then their x_c)
-        output    G = ∂E_s/∂out (network.loss_gradient),  D = G ⊙ f′  (softmax: D = A ⊙ (G − Σ G⊙A))
+        forward   Z = A_prev·Wᵀ (+ b),  A = f(Z)   (the objective's passes: the hinge's b windows, then their x_c)
+        output    G = ∂E_s/∂out (Objective.gradient_inplace),  D = G ⊙ f′  (softmax: D = A ⊙ (G − Σ G⊙A))
         backward  G_prev = D·W (before W changes),  W ← (1 − η·λ/b)·W − (η·scale·D)ᵀ·A_prev,
                   b ← b − η·scale·Σ_s D
     """
@@ -494,9 +494,10 @@ class _NumpyRunner(_Runner):
         self.layers = scenario.layers
         self.W = [np.array(layer.weights, dtype=float, order="C") for layer in scenario.layers]
         self.B = [np.array(layer.biases, dtype=float) for layer in scenario.layers]
-        self.mm = scenario.max_margin
+        self.objective = scenario.objective
         self.X = np.ascontiguousarray(scenario.inputs, dtype=float)
-        self.C = np.ascontiguousarray(scenario.corrupt, dtype=float) if self.mm else self.X
+        # a sample's data besides its inputs: its targets, or the hinge's corrupt window
+        self.second = np.ascontiguousarray(self.objective.second_rows(scenario.targets, scenario.corrupt), dtype=float)
         self.X_all = np.ascontiguousarray(scenario.all_inputs(), dtype=float)  # every forward pass's row
         self.T = np.ascontiguousarray(scenario.targets, dtype=float)
         self.m = scenario.samples
@@ -504,10 +505,7 @@ class _NumpyRunner(_Runner):
         self.eta = scenario.learning_rate
         self.l2 = float(scenario.l2)
         self.mean = scenario.reduction == "mean"
-        self.loss_entry: network.Loss | None = None if self.mm else network.loss(scenario.loss)
-        self.cancels_fprime = not self.mm and network.cancels_derivative(
-            scenario.output_layer.activation, scenario.loss
-        )
+        self.cancels_fprime = self.objective.cancels(scenario.output_layer.activation)
         self.buffers: dict[int, _Buffers] = {}
         # softmax + cross_entropy: out_j(−t_j/out_j + Σ_i t_i) = out_j − t_j when every row of targets sums to
         # exactly 1 in float64 (one-hot targets do); the engine's general formula gives the same to rounding.
@@ -548,11 +546,7 @@ class _NumpyRunner(_Runner):
                     idx = np.array(self.order[start : start + size], dtype=np.intp)
                     b = len(idx)
                     buf = self.buffers_for(b)
-                    np.take(self.X, idx, axis=0, out=buf.X[:b])
-                    if self.mm:
-                        np.take(self.C, idx, axis=0, out=buf.X[b:])
-                    else:
-                        np.take(self.T, idx, axis=0, out=buf.T)
+                    self.objective.gather(idx, self.X, self.second, buf.X, buf.T)
                     self.step(buf.X, buf.T, buf, b, want_loss=False)
                 self.history.append(self.loss())
 
@@ -599,24 +593,9 @@ class _NumpyRunner(_Runner):
             layer.function.forward_inplace(z, buf.A[i], buf.F[i], buf.mask[i], buf.col[i], layer.param)
             a = buf.A[i]
 
-    def hinge(self, a: NDArray[np.float64], buf: _Buffers, samples: int) -> NDArray[np.float64]:
-        """max_margin: h = Δ + s(x_c) − s(x) for each sample, into buf.H."""
-        import numpy as np
-
-        h = buf.H
-        np.subtract(a[samples:, 0], a[:samples, 0], out=h)
-        np.add(h, self.s.margin, out=h)
-        return h
-
     def batch_loss(self, a: NDArray[np.float64], t: NDArray[np.float64], buf: _Buffers, samples: int) -> float:
         """E = reduce_s Σ_j term(t_sj, out_sj), as engine.batch_loss (mean over the samples, or sum)."""
-        import numpy as np
-
-        if self.mm:
-            total = float(np.maximum(self.hinge(a, buf, samples), 0.0, out=buf.H2).sum())  # Σ_s max(0, h_s)
-        else:
-            assert self.loss_entry is not None
-            total = self.loss_entry.total_inplace(a, t, buf)  # Σ of network.loss_terms, in place
+        total = self.objective.total_inplace(a, t, buf, samples)  # Σ_s E_s, in place
         return total / samples if self.mean else total
 
     def step(
@@ -633,13 +612,8 @@ class _NumpyRunner(_Runner):
         a, d = buf.A[-1], buf.D[-1]
         if self.cancels:
             np.subtract(a, T, out=d)  # softmax + cross_entropy with Σ_j t_j = 1: δ = out − t
-        elif self.mm:
-            # ∂J/∂s = −1 and ∂J/∂s_c = +1 where h > 0, else 0
-            h = self.hinge(a, buf, samples)
-            np.greater(h, 0.0, out=d[samples:, 0])
-            np.negative(d[samples:, 0], out=d[:samples, 0])
         else:
-            self.loss_gradient(a, T, d, buf)
+            self.objective.gradient_inplace(a, T, d, buf, samples)  # d = ∂E_s/∂out of every pass
         for i in reversed(range(L)):
             layer = self.layers[i]
             a, z, d, f = buf.A[i], buf.Z[i], buf.D[i], buf.F[i]
@@ -675,13 +649,6 @@ class _NumpyRunner(_Runner):
                     self.B[i][0] -= float(d.sum())  # a shared bias feeds every neuron: Σ over all δ
         return loss
 
-    def loss_gradient(
-        self, a: NDArray[np.float64], t: NDArray[np.float64], g: NDArray[np.float64], buf: _Buffers
-    ) -> None:
-        """g = ∂E_s/∂out (network.loss_gradient), written into g."""
-        assert self.loss_entry is not None
-        self.loss_entry.grad_inplace(a, t, g, buf)
-
 
 class _Buffers:
     """Every array one step on a batch of `samples` samples needs, allocated once."""
@@ -691,10 +658,10 @@ class _Buffers:
 
         sizes = [layer.size for layer in scenario.layers]
         n_out = sizes[-1]
-        rows = 2 * samples if scenario.max_margin else samples  # forward passes
+        rows = scenario.objective.windows * samples  # forward passes
         self.X = np.empty((rows, len(scenario.input_names)))
         self.T = np.empty((samples, scenario.targets.shape[1]))
-        self.H = np.empty(samples)  # max_margin: h per sample
+        self.H = np.empty(samples)  # the hinge's h per sample
         self.H2 = np.empty(samples)
         self.Z = [np.empty((rows, n)) for n in sizes]
         # linear: out is net itself (nothing changes net after the forward pass)

@@ -53,6 +53,7 @@ from bptrace.formula import (
 from bptrace.formula import Row as FRow
 from bptrace.functions import Formula, cancels_derivative
 from bptrace.i18n import N_, _, ngettext
+from bptrace.message import tr
 from bptrace.model import names
 
 if TYPE_CHECKING:
@@ -803,8 +804,12 @@ class _Builder:
         return self.step_dE_dout_hidden(x, samples)
 
     def step_dE_dout_output(self, x: str, samples: list[int]) -> Step:
-        if self.objective.scores:
-            return self.step_dE_dout_hinge(x, samples)
+        """∂E/∂out of an output, from the objective's table (Objective.table): a loss's term, or the scores."""
+        steps = {"loss terms": self.step_dE_dout_terms, "scores": self.step_dE_dout_hinge}
+        return steps[self.objective.table](x, samples)
+
+    def step_dE_dout_terms(self, x: str, samples: list[int]) -> Step:
+        """∂E/∂out_x of a loss of the outputs: its term's derivative at each sample's out and target."""
         s, E = self.s, self.E
         out_layer = s.output_layer
         r = out_layer.neurons.index(x)
@@ -1878,7 +1883,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
     """
     import numpy as np
 
-    from bptrace.engine.step import batch_loss, hinge_argument
+    from bptrace.engine.step import batch_loss
     from bptrace.functions import activate
     from bptrace.verify import kinks, tolerances
 
@@ -1892,8 +1897,9 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
         found = []
         for layer, z in zip(s.layers[layer_index - 1 :], nets):
             found += [np.sign(z - k) for k in kinks.activation_kinks(layer.activation, layer.param)]
-        if s.objective.scores:  # the hinge's own corner
-            found.append(np.sign(hinge_argument(s, out)))
+        corner = s.objective.argument(out)  # the objective's own kink (the hinge's corner), if it has one
+        if corner is not None:
+            found.append(np.sign(corner))
         return found
 
     def run(shift: float) -> tuple[float, list[Any]]:
@@ -1922,7 +1928,7 @@ def local_difference(trace: Trace, x: str, which: str, i: int) -> tuple[float, s
     def loss(shift: float) -> float:
         value, now = run(shift)
         if not crossed and any(not np.array_equal(b, n) for b, n in zip(base_sides, now)):
-            where = _("the max-margin hinge's corner (Δ + s_c − s = 0)") if s.objective.scores else _("a kink")
+            where = tr(s.objective.kink_place()) or _("a kink")  # the objective's own kink, if it has one
             changed = [
                 kinks.kink_place(layer.activation)
                 for layer, b, n in zip(s.layers[layer_index - 1 :], base_sides, now)

@@ -204,9 +204,12 @@ class TraceLayout:
             yield table
 
     def section_loss(self) -> Iterator[Any]:
-        if self.s.objective.scores:  # one score per window: the hinge's table
-            yield from self.section_hinge()
-            return
+        """The objective's table (Objective.table): its terms against the targets, or each window's score."""
+        sections = {"loss terms": self.section_terms, "scores": self.section_hinge}
+        yield from sections[self.s.objective.table]()
+
+    def section_terms(self) -> Iterator[Any]:
+        """A loss of the outputs: each output's term E_o per sample, E_total and the L2 penalty."""
         s = self.s
         out_layer = s.output_layer
         term = functions.loss(s.loss).term.fill(t="t", o="out", n="n")

@@ -174,11 +174,15 @@ class TrainingLayout:
         return table
 
     def output_table(self) -> Grid:
+        """The objective's table (Objective.table): the outputs against their targets, or the scores."""
         r, s = self.r, self.r.initial
-        before, after = r.output_rows(final=False), r.output_rows()
+        tables = {"loss terms": self.target_table, "scores": self.score_table}
+        return tables[s.objective.table](r.output_rows(final=False), r.output_rows())
+
+    def target_table(self, before: list[list[float]], after: list[list[float]]) -> Grid:
+        """A loss of the outputs: each output against its target, before and after training."""
+        s = self.r.initial
         many = s.samples > 1
-        if s.objective.scores:  # one score per window: the hinge's table
-            return self.score_table(before, after)
         headers = ([(_("sample"), True)] if many else []) + [
             (_("output"), False),
             (_("target"), True),

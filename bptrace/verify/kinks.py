@@ -6,16 +6,18 @@ one-sided derivative by convention; a finite difference whose stencil reaches ac
 neither side and is not judged (verification.finite_differences).
 
 Each activation's kinks and its convention come from its registry entry (bptrace.functions: `has_kink`,
-`kink_note`); the hinge is the one kink that is not an activation's.
+`kink_note`); the objective's own kink (the hinge's corner) from the objective (bptrace.objective:
+`kink_name`, `KINK_NOTE`, `KINK_PLACE`).
 """
 
 from __future__ import annotations
 
 from bptrace.i18n import N_
 from bptrace.message import Message
+from bptrace.objective import Hinge
 
-HINGE = "max_margin"  # the name under which the hinge's corner is reported
-HINGE_NOTE = Message(N_("the max-margin hinge at its corner (Δ + s_c − s = 0): taken as 0"))
+HINGE = Hinge.kink_name  # the name under which the hinge's corner is reported
+HINGE_NOTE = Hinge.KINK_NOTE
 
 
 def activation_kinks(activation: str, param: float | None = None) -> tuple[float, ...]:
@@ -38,7 +40,7 @@ def kink_place(activation: str, net: str = "net") -> str:
     """What crossing the kink means, for a reason: "relu's kink at net = 0", "the max-margin hinge's corner";
     `net` names the net ("net_h1")."""
     if activation == HINGE:
-        return Message(N_("the max-margin hinge's corner (Δ + s_c − s = 0)"))
+        return Hinge.KINK_PLACE
     from bptrace import functions
 
     points = "0" if functions.activation(activation).kinked else ""

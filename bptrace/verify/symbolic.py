@@ -12,6 +12,14 @@ from network.py is used, and `simplify` is never called):
       net_m = Σ_k w_mk·out_k + b_m, ...                        (every layer above written out in full)
       E_s   = Σ_o loss_term(out_o, t_o)
 
+  E_s is the objective's SymPy form (Objective.sympy_terms) of the outputs of each of its passes, each
+  pass written out from θ's layer up in symbols of its own (Objective.sympy_windows: one pass, or the
+  max-margin hinge's true window x and corrupt window x_c, θ one symbol in both). For the hinge's
+  J_s = max(0, Δ + s_c − s) the template is its piece Δ + s_c − s (Objective.sympy_terms, piece=True):
+  which piece a sample is on is decided by its 30-digit argument, on the engine's side of the corner
+  (Objective.sympy_values), and a sample whose margin is met (or at the corner, h′(0) = 0) is 0 without
+  evaluation (Objective.inactive).
+
   SymPy differentiates E_s with respect to θ (sp.diff; SymPy applies its own differentiation rules to
   the whole expression, so no chain rule of ours or of the engine's is involved). The derivative is then
   evaluated at the scenario's numbers in DIGITS-digit arithmetic (mpmath), and the batch gradient is
@@ -72,6 +80,7 @@ if TYPE_CHECKING:
 
     from bptrace.engine.trace import Trace
     from bptrace.model.scenario import Parameter, Scenario
+    from bptrace.objective import Objective
 
 RTOL = SYMPY_RTOL  # SymPy vs float64: |engine − sympy| ≤ RTOL·|sympy| + FLOOR (tolerances.py)
 ATOL = FLOOR
@@ -171,45 +180,48 @@ def paths(sizes: Sequence[int], kind: str = "neuron") -> int:
 
 
 @functools.lru_cache(maxsize=64)
-def _template(kind: str, layers: tuple[_LayerSpec, ...], loss: str) -> _Template:
-    """Build E_s(θ) for a parameter of layers[0] (the layers up to the output) and differentiate it."""
+def _template(kind: str, layers: tuple[_LayerSpec, ...], objective: Objective) -> _Template:
+    """Build E_s(θ) for a parameter of layers[0] (the layers up to the output) and differentiate it.
+
+    Each of the objective's passes per sample (sympy_windows: one, or the hinge's x and x_c) is written
+    from θ's layer up with symbols of its own (prefixed by the window); θ is one symbol for all of them.
+    E_s is the objective's SymPy form of those passes' outputs (Objective.sympy_terms)."""
     import sympy as sp
 
     real = {"real": True}  # every number is real: SymPy's assumption queries answer at once (measured: ~25% faster)
     theta = sp.Symbol("theta", **real)
     groups: list[tuple[str, tuple[Any, ...]]] = [("theta", (theta,))]
 
-    def group(name: str, count: int) -> list[Any]:
-        symbols = tuple(sp.Symbol(f"{name}_{k}", **real) for k in range(count))
-        groups.append((name, symbols))
-        return list(symbols)
+    def named(prefix: str) -> Callable[[str, int], list[Any]]:
+        def group(name: str, count: int) -> list[Any]:
+            symbols = tuple(sp.Symbol(f"{prefix.replace(':', '_')}{name}_{k}", **real) for k in range(count))
+            groups.append((prefix + name, symbols))
+            return list(symbols)
+
+        return group
 
     first = layers[0]
     n_out = layers[-1].size
-    if kind == "neuron":
-        a = group("a", 1)[0]
-        c = group("c", 1)[0]
-        u = [c + a * theta]  # net_r = c + a·θ
-    else:
-        u = [ck + theta for ck in group("c", first.size)]  # net_k = c_k + θ for every neuron k
-    if len(layers) == 1:
-        # targets: all of them, except for one non-softmax output neuron, whose own target is enough
-        t = group("t", 1 if kind == "neuron" and _elementwise(first.activation) else n_out)
-        if not _elementwise(first.activation):
+    window_outs = []
+    for prefix in objective.sympy_windows():
+        group = named(prefix)
+        if kind == "neuron":
+            a = group("a", 1)[0]
+            c = group("c", 1)[0]
+            u = [c + a * theta]  # net_r = c + a·θ
+        else:
+            u = [ck + theta for ck in group("c", first.size)]  # net_k = c_k + θ for every neuron k
+        if len(layers) > 1:
+            outs = _above([_sympy_activation(first.activation, z, first.param) for z in u], layers, group)
+        elif not _elementwise(first.activation):
             # θ's neuron is slot 0; the other nets are constants
             nets = u + (group("e", n_out - 1) if kind == "neuron" else [])
             outs = [_sympy_activation(first.activation, z, first.param, nets) for z in nets]
-            loss_expr = sp.Add(*[_sympy_loss_term(loss, o, tk, n_out) for o, tk in zip(outs, t)])
         else:
+            # one elementwise output layer: only θ's own output depends on θ (or, shared, every one)
             outs = [_sympy_activation(first.activation, z, first.param) for z in u]
-            terms = [_sympy_loss_term(loss, o, tk, n_out) for o, tk in zip(outs, t)]
-            if kind == "neuron":
-                terms.append(group("K", 1)[0])  # the other outputs' terms: constant in θ
-            loss_expr = sp.Add(*terms)
-    else:
-        outs = _above([_sympy_activation(first.activation, z, first.param) for z in u], layers, group)
-        t = group("t", n_out)
-        loss_expr = sp.Add(*[_sympy_loss_term(loss, o, tk, n_out) for o, tk in zip(outs, t)])
+        window_outs.append(outs)
+    loss_expr = sp.Add(*objective.sympy_terms(window_outs, named(""), n_out, piece=True))
     derivative = sp.diff(loss_expr, theta)
     inputs = [s for _, symbols in groups for s in symbols]
     return _Template(kind, tuple(groups), loss_expr, derivative, Program([derivative], inputs))
@@ -240,9 +252,7 @@ def clear_cache() -> None:
     import sys
 
     _template.cache_clear()
-    hinge = sys.modules.get("bptrace.verify.symbolic_hinge")  # not imported: nothing of it to forget
-    if hinge is not None:
-        hinge._template.cache_clear()
+    _terms_program.cache_clear()
     layers = sys.modules.get("bptrace.verify.symbolic_layers")
     if layers is not None:
         layers.clear_cache()
@@ -256,10 +266,21 @@ def _specs(scenario: Scenario, index: int) -> tuple[_LayerSpec, ...]:
 
 
 def _values(
-    template: _Template, scenario: Scenario, hp: HighPrecisionForward, p: Parameter, s: int, row: int | None
+    template: _Template,
+    scenario: Scenario,
+    hp: HighPrecisionForward,
+    p: Parameter,
+    s: int,
+    row: int | None,
+    own: dict[str, list[Any]],
 ) -> list[Any]:
-    """The numbers for the template's symbols: parameter p (or its copy in neuron `row`), sample s."""
-    values = pass_values(template.kind, scenario, hp, p, s, row, targets=True)
+    """The numbers for the template's symbols: parameter p (or its copy in neuron `row`), sample s (each of
+    its passes, Objective.rows_of), and `own`, the objective's own symbols (Objective.sympy_values)."""
+    objective = scenario.objective
+    values = dict(own)
+    for prefix, pass_row in zip(objective.sympy_windows(), objective.rows_of(s)):
+        found = pass_values(template.kind, scenario, hp, p, pass_row, row, targets=objective.targets)
+        values.update({name if name == "theta" else prefix + name: x for name, x in found.items()})
     return [x for name, _ in template.groups for x in values[name]]
 
 
@@ -335,10 +356,12 @@ def gradients(
     engine_nets: Sequence[np.ndarray] | None = None,
     forward: HighPrecisionForward | None = None,
     shared_method: str = PER_NEURON,
+    engine_outs: np.ndarray | None = None,
 ) -> dict[str, SymbolicGradient]:
     """SymPy's ∂E/∂θ for each parameter (default: all), independently of the engine's backward pass.
 
-    engine_nets: see high_precision_forward (pass [lt.net for lt in trace.layers] to check a trace).
+    engine_nets: see high_precision_forward (pass [lt.net for lt in trace.layers] to check a trace);
+    engine_outs (Trace.layers[-1].out): only to take the engine's side of the objective's own kink.
     shared_method: how a shared bias is derived. PER_NEURON (the default) reuses the layer's one-neuron
     template, which its weights need anyway (one template fewer per layer: measured 40% of Mazur's SymPy
     time); SINGLE_SYMBOL makes the whole layer symbolic in θ, up to SHARED_PATH_LIMIT paths.
@@ -351,8 +374,11 @@ def gradients(
     params = list(scenario.parameters() if parameters is None else parameters)
     hp = forward or high_precision_forward(scenario, engine_nets)
     m = scenario.samples
+    objective = scenario.objective
     out: dict[str, SymbolicGradient] = {}
     coefficients = symbolic_layers.Coefficients(scenario, hp)  # evaluated once per layer and sample
+    with mpmath.workdps(DIGITS):  # the objective's own numbers per sample (the hinge's Δ and side)
+        own = [objective.sympy_values(s, hp.outs[-1], engine_outs, _same_side) for s in range(m)]
     for p in params:
         specs = _specs(scenario, p.layer - 1)
         shared = p.kind == "bias" and p.row is None
@@ -366,12 +392,19 @@ def gradients(
             if layered:  # the loss written layer by layer (symbolic_layers): work linear in the network's size
                 per_sample = [symbolic_layers.derivative(scenario, hp, p, s, coefficients) for s in range(m)]
             else:
-                template = _template(kind, specs, scenario.loss)
+                template = _template(kind, specs, objective.form)
                 rows: list[int | None] = list(range(specs[0].size)) if method == PER_NEURON else [None]
                 for s in range(m):
+                    if objective.inactive(own[s]):
+                        per_sample.append(mpmath.mpf(0))  # a constant piece (the hinge's met margin): 0
+                        continue
                     # PER_NEURON: ∂E_s/∂θ = Σ_k ∂E_s/∂θ_k, each from the one-neuron template with a = 1
+                    # every value is a DIGITS-digit mpmath number already, and this runs inside
+                    # workdps(DIGITS): Program.run, without converting them again
                     per_sample.append(
-                        mpmath.fsum(template.program(_values(template, scenario, hp, p, s, row))[0] for row in rows)
+                        mpmath.fsum(
+                            template.program.run(_values(template, scenario, hp, p, s, row, own[s]))[0] for row in rows
+                        )
                     )
             total = mpmath.fsum(per_sample)
             if scenario.reduction == "mean":
@@ -393,11 +426,40 @@ def layered_route(scenario: Scenario, p: Parameter) -> bool:
 
 
 def loss_terms(scenario: Scenario, forward: HighPrecisionForward) -> list[list[Any]]:
-    """Each output's loss term ℓ(out, t) per sample, from the SymPy form, in DIGITS digits."""
-    program = _loss_program(scenario.loss, scenario.output_layer.size)
-    return [
-        [program([o, t])[0] for o, t in zip(outs, targets)] for outs, targets in zip(forward.outs[-1], forward.targets)
-    ]
+    """Each sample's terms of E_s (a loss's per output, the hinge's one), from the objective's SymPy form,
+    in DIGITS digits (the rows of Trace.loss_terms)."""
+    import mpmath
+
+    objective = scenario.objective
+    n = scenario.output_layer.size
+    program, names = _terms_program(objective.form, n)
+    out = []
+    with mpmath.workdps(DIGITS):
+        for s in range(scenario.samples):
+            own = objective.sympy_values(s, forward.outs[-1], None, _same_side)
+            outs = [x for row in objective.rows_of(s) for x in forward.outs[-1][row]]
+            out.append(program.run(outs + list(forward.targets[s]) + [x for name in names for x in own[name]]))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _terms_program(objective: Objective, n: int) -> tuple[Program, tuple[str, ...]]:
+    """E_s's terms in each pass's outputs, the targets and the objective's own symbols (their groups' names
+    returned, in the program's order)."""
+    import sympy as sp
+
+    windows = objective.sympy_windows()
+    outs = [[sp.Symbol(f"{w.replace(':', '_')}out_{k}") for k in range(n)] for w in windows]
+    own: dict[str, list[Any]] = {}
+
+    def symbols(name: str, count: int) -> list[Any]:
+        own[name] = [sp.Symbol(f"{name}_{k}") for k in range(count)]
+        return own[name]
+
+    terms = objective.sympy_terms(outs, symbols, n)
+    targets = own.pop("t", [])
+    names = tuple(sorted(own))
+    return Program(terms, [x for row in outs for x in row] + targets + [x for name in names for x in own[name]]), names
 
 
 def gradient(scenario: Scenario, name: str) -> float:
@@ -487,6 +549,7 @@ def _pretty(expr: Any) -> str:
 
 
 _UNITS = "sympy.physics.units"
+_TENSORS = "sympy.tensor.tensor"
 
 
 @contextlib.contextmanager
@@ -497,24 +560,42 @@ def units_not_imported() -> Iterator[None]:
     product; bptrace's expressions never hold a Quantity, so the sort keeps the order and the output is
     the same. While this is active (and sympy.physics.units is not imported already) that import finds a
     stand-in module whose Quantity no expression is an instance of; afterwards the stand-in is removed."""
+    with _stand_in(_UNITS, ("Quantity",)):
+        yield
+
+
+@contextlib.contextmanager
+def tensors_not_imported() -> Iterator[None]:
+    """SymPy's arithmetic without its import of sympy.tensor.tensor (≈ 18 ms on a cold start, most of it
+    sympy.combinatorics, which it imports in turn).
+
+    Add.flatten imports sympy.tensor.tensor on its first call only to ask whether a term is a tensor
+    expression (TensExpr, TensAdd); bptrace's expressions never hold one, so every answer is no and the sum
+    is the same. While this is active (and the module is not imported already) that import finds a
+    stand-in whose classes no expression is an instance of; afterwards the stand-in is removed."""
+    with _stand_in(_TENSORS, ("TensExpr", "TensAdd")):
+        yield
+
+
+@contextlib.contextmanager
+def _stand_in(module: str, classes: tuple[str, ...]) -> Iterator[None]:
+    """While active, `module` (unless imported already) is a stand-in holding `classes`, never instantiated:
+    isinstance(x, C) is False for every expression."""
     import sys
     import types
 
-    if _UNITS in sys.modules:
+    if module in sys.modules:
         yield
         return
-    stand_in = types.ModuleType(_UNITS, "bptrace's stand-in while pretty printing (verify.symbolic.units_not_imported)")
-
-    class Quantity:  # never instantiated: isinstance(x, Quantity) is False for every expression
-        pass
-
-    stand_in.Quantity = Quantity  # type: ignore[attr-defined]
-    sys.modules[_UNITS] = stand_in
+    stand_in = types.ModuleType(module, f"bptrace's stand-in for {module} (verify.symbolic._stand_in)")
+    for name in classes:
+        setattr(stand_in, name, type(name, (), {}))
+    sys.modules[module] = stand_in
     try:
         yield
     finally:
-        if sys.modules.get(_UNITS) is stand_in:
-            del sys.modules[_UNITS]
+        if sys.modules.get(module) is stand_in:
+            del sys.modules[module]
 
 
 def activation_derivation(
@@ -538,26 +619,20 @@ def activation_derivation(
     )
 
 
-def loss_derivation(loss: str, n: int) -> Derivation:
-    """One output's loss term ℓ(out, t) and SymPy's ∂ℓ/∂out (n = number of outputs, for mse)."""
-    import sympy as sp
-
-    out, t = sp.symbols("out t")
-    expr = _sympy_loss_term(loss, out, t, n)
-    return Derivation(loss, expr, out, sp.diff(expr, out))
-
-
 def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> LocalFactors:
     """Check each layer's f′(net) and the loss's ∂E_s/∂out against SymPy, at the engine's own values.
 
     f′ is SymPy's diff of network.sympy_activation evaluated at every neuron's float64 net (for softmax
     the diagonal ∂out_j/∂net_j at the layer's nets), compared with Trace.layers[i].dout_dnet; ∂E_s/∂out_o
-    is SymPy's diff of Σ_o ℓ(out_o, t_o) at the float64 outputs, compared with layers[-1].dE_dout.
+    is SymPy's diff of Σ_o ℓ(out_o, t_o) at the float64 outputs, compared with layers[-1].dE_dout (the
+    objective's E_s: the hinge's J = max(0, Δ + s_c − s) by s and s_c).
     """
+    import mpmath
     import sympy as sp
 
     scenario = trace.scenario
     derivations: dict[tuple[str, float, int], Derivation] = {}
+    programs: dict[tuple[str, float, int], Program] = {}
     checks: list[FactorCheck] = []
     for i, layer in enumerate(scenario.layers):
         size = layer.size if not layer.function.elementwise else 0
@@ -573,8 +648,11 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
             program = Program(diagonal, nets)
             values = [program([float(v) for v in row]) for row in lt.net]
         else:
-            z = sp.Symbol("z")
-            program = Program([sp.diff(_sympy_activation(layer.activation, z, layer.param), z)], [z])
+            # f′ as the derivation above has it (SymPy's diff of f in `net`), compiled once per activation
+            if key not in programs:
+                d = derivations[key]
+                programs[key] = Program([d.derivative], [d.variable])
+            program = programs[key]
             values = [[program([float(v)])[0] for v in row] for row in lt.net]
         for s, row in enumerate(values):
             for k, sym_value in enumerate(row):
@@ -591,80 +669,54 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
                         bool(lt.kink[s, k]),
                     )
                 )
-    if scenario.max_margin:
-        return _hinge_factors(trace, tuple(derivations.values()), checks, rtol, atol)
-    # the loss: E_s = Σ_o ℓ(out_o, t_o) in named symbols, differentiated by each out_o
+    # the objective: E_s in named symbols of each pass's outputs (Objective.sympy_symbols), differentiated
+    # by each of them, evaluated at the engine's float64 outputs (and targets, and the hinge's Δ)
+    objective = scenario.objective
     out_layer = scenario.output_layer
     n = out_layer.size
-    outs = [sp.Symbol(f"out_{name}") for name in out_layer.neurons]
-    ts = [sp.Symbol(f"t_{name}") for name in out_layer.neurons]
-    total = sp.Add(*[_sympy_loss_term(scenario.loss, o, t, n) for o, t in zip(outs, ts)])
-    grad = tuple((o, sp.diff(total, o)) for o in outs)
-    program = Program([g for _, g in grad], outs + ts)
+    window_outs, symbols = objective.sympy_symbols(out_layer.neurons)
+    own: dict[str, list[Any]] = {}
+
+    def named(name: str, count: int) -> list[Any]:
+        own[name] = symbols(name, count)
+        return own[name]
+
+    total = sp.Add(*objective.sympy_terms(window_outs, named, n))
+    variables = [o for row in window_outs for o in row]
+    grad = tuple((o, sp.diff(total, o)) for o in variables)
+    ts = own.pop("t", [])
+    names = sorted(own)
+    program = Program([g for _, g in grad], variables + ts + [x for name in names for x in own[name]])
     last = trace.layers[-1]
+    corner = objective.corner(last.out)
+    with mpmath.workdps(DIGITS):
+        values_own = [objective.sympy_values(s, last.out.tolist(), None, _same_side) for s in range(scenario.samples)]
     for s in range(scenario.samples):
-        values_s = program([float(v) for v in last.out[s]] + [float(v) for v in scenario.targets[s]])
-        for k, sym_value in enumerate(values_s):
+        passes = objective.rows_of(s)
+        values_s = program(
+            [float(v) for r in passes for v in last.out[r]]
+            + [float(v) for v in scenario.targets[s]][: len(ts)]
+            + [x for name in names for x in values_own[s][name]]
+        )
+        for (r, k), sym_value in zip([(r, k) for r in passes for k in range(n)], values_s):
+            at_corner = corner is not None and bool(corner[r, k])
             checks.append(
                 _check(
                     "dE_dout",
                     out_layer.index,
                     out_layer.neurons[k],
-                    s,
-                    float(last.dE_dout[s, k]),
-                    sym_value,
-                    rtol,
-                    atol,
-                    False,
-                )
-            )
-    return LocalFactors(
-        tuple(derivations.values()), loss_derivation(scenario.loss, n), total, grad, tuple(checks), rtol, atol
-    )
-
-
-def _hinge_factors(
-    trace: Trace, activations: tuple[Derivation, ...], checks: list[FactorCheck], rtol: float, atol: float
-) -> LocalFactors:
-    """max_margin: SymPy's ∂J/∂s and ∂J/∂s_c of J = max(0, Δ + s_c − s), against each window's ∂E/∂out.
-
-    At the corner (Δ + s_c − s = 0) SymPy's Heaviside is taken as 0 there, the engine's convention.
-    """
-    import sympy as sp
-
-    scenario = trace.scenario
-    score, corrupt, margin = sp.symbols("s s_c Delta")
-    arg = margin + corrupt - score
-    total = arg * sp.Heaviside(arg, 0)  # max(0, a) with h′(0) = 0
-    grad = ((score, sp.diff(total, score)), (corrupt, sp.diff(total, corrupt)))
-    last = trace.layers[-1]
-    m = scenario.samples
-    name = scenario.output_layer.neurons[0]
-    for k in range(m):
-        values = {
-            score: sp.Float(float(last.out[k, 0]), DIGITS),
-            corrupt: sp.Float(float(last.out[m + k, 0]), DIGITS),
-            margin: sp.Float(scenario.margin, DIGITS),
-        }
-        at_corner = bool(last.kink[k, 0])
-        for row, (_, derivative) in ((k, grad[0]), (m + k, grad[1])):
-            # DiracDelta terms vanish away from the corner; at it the convention (0) is what is checked
-            value = 0.0 if at_corner else float(derivative.subs(values).replace(sp.DiracDelta, lambda *a: 0))
-            checks.append(
-                _check(
-                    "dE_dout",
-                    scenario.output_layer.index,
-                    name,
-                    row,
-                    float(last.dE_dout[row, 0]),
-                    value,
+                    r,
+                    float(last.dE_dout[r, k]),
+                    # at the objective's own corner, the convention (0) is what is checked
+                    objective.corner_derivative if at_corner else sym_value,
                     rtol,
                     atol,
                     at_corner,
                 )
             )
-    derivation = Derivation("max_margin", total, score, grad[0][1])
-    return LocalFactors(activations, derivation, total, grad, tuple(checks), rtol, atol)
+    term, variable = objective.sympy_term_derivation(n)
+    derivation = Derivation(scenario.loss, term, variable, sp.diff(term, variable))
+    return LocalFactors(tuple(derivations.values()), derivation, total, grad, tuple(checks), rtol, atol)
 
 
 def _check(

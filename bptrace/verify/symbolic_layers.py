@@ -47,9 +47,10 @@ DERIVATIONS = [0]  # SymPy differentiations done by this module's templates (cac
 
 
 def supported(scenario: Scenario, p: Parameter) -> bool:
-    """The layered route covers θ below the output layer, in an elementwise layer, for a loss of the outputs."""
+    """The layered route covers θ below the output layer, in an elementwise layer, for a loss of the outputs
+    (Objective.layered: E_s a sum of one pass's per-output terms)."""
     layer = scenario.layers[p.layer - 1]
-    return p.layer < len(scenario.layers) and layer.function.elementwise and not scenario.max_margin
+    return p.layer < len(scenario.layers) and layer.function.elementwise and scenario.objective.layered
 
 
 def work(scenario: Scenario, p: Parameter) -> int:

@@ -295,19 +295,21 @@ def _kink_sides(scenario: Scenario, nets: list[Any], outs: list[Any]) -> list[tu
     """(activation or kinks.HINGE, layer index 0-based, side of each kink per sample and neuron) for a forward pass.
 
     The side is sign(net − kink) for every kink of every layer's activation (kinks.activation_kinks), and
-    sign(Δ + s_c − s) for the max-margin hinge; a kink lies between two points where a side differs.
+    sign of the objective's own kink argument (Objective.argument: the hinge's Δ + s_c − s); a kink lies
+    between two points where a side differs.
     """
     import numpy as np
 
-    from bptrace.engine import step as engine
     from bptrace.verify import kinks
 
     sides = []
     for i, layer in enumerate(scenario.layers):
         for k in kinks.activation_kinks(layer.activation, layer.param):
             sides.append((layer.activation, i, np.sign(nets[i] - k)))
-    if scenario.max_margin:
-        sides.append((kinks.HINGE, len(scenario.layers) - 1, np.sign(engine.hinge_argument(scenario, outs[-1]))))
+    objective = scenario.objective
+    arg = objective.argument(outs[-1])
+    if arg is not None and objective.kink_name is not None:
+        sides.append((objective.kink_name, len(scenario.layers) - 1, np.sign(arg)))
     return sides
 
 
@@ -318,16 +320,17 @@ def _crossing(scenario: Scenario, base: list[tuple[str, int, Any]], now: list[tu
     from bptrace.verify import kinks
 
     m = scenario.samples
+    objective = scenario.objective
     for (name, i, before), (_name, _i, after) in zip(base, now):
         changed = np.argwhere(before != after)
         if len(changed):
             row = int(changed[0][0])
-            if name == kinks.HINGE:
+            if name == objective.kink_name:  # the objective's own kink: one side per sample
                 return Message(N_("{place} of sample {sample}"), place=kinks.kink_place(name), sample=row + 1)
             col = int(changed[0][1])
             neuron = scenario.layers[i].neurons[col]
             place = kinks.kink_place(name, f"net_{neuron}")
-            if scenario.max_margin and row >= m:
+            if objective.corrupt(row):
                 return Message(N_("{place} in sample {sample} (corrupt window)"), place=place, sample=row % m + 1)
             return Message(N_("{place} in sample {sample}"), place=place, sample=row % m + 1)
     return None
@@ -518,7 +521,6 @@ class _Perturbed:
         import numpy as np
 
         from bptrace import functions as network
-        from bptrace.engine import step as engine
         from bptrace.errors import BptraceError
 
         s = self.s
@@ -570,26 +572,23 @@ class _Perturbed:
                     z = out @ layers[j + 1].weights.T + layers[j + 1].bias_vector()
             # the loss of each point, as engine.batch_loss computes it, and the L2 penalty
             m = s.samples
-            if s.max_margin:
-                hinge = engine.hinge_argument(s, out)  # (K, m)
-                crossed |= (np.sign(hinge) != np.sign(engine.hinge_argument(s, self.outs[-1]))[None]).any(axis=1)
-                per_sample = np.maximum(0.0, hinge)
-            else:
-                n_out = out.shape[-1]
-                flat = out.reshape(K * out.shape[1], n_out)
-                names = list(s.output_layer.neurons)
-                try:
-                    terms = network.loss_terms(s.loss, flat, np.tile(s.targets, (K, 1)), names)
-                except BptraceError:  # some point needs the log of 0: each point on its own
-                    terms = np.empty_like(flat)
-                    for n in range(K):
-                        part = slice(n * out.shape[1], (n + 1) * out.shape[1])
-                        try:
-                            terms[part] = network.loss_terms(s.loss, flat[part], s.targets, names)
-                        except BptraceError:
-                            terms[part] = 0.0
-                            bad[n] = True
-                per_sample = terms.reshape(out.shape).sum(axis=-1)
+            objective = s.objective
+            arg = objective.argument(out)  # (K, m): the objective's own kink (the hinge's Δ + s_c − s)
+            base = objective.argument(self.outs[-1])
+            if arg is not None and base is not None:
+                crossed |= (np.sign(arg) != np.sign(base)[None]).any(axis=1)
+            names = list(s.output_layer.neurons)
+            try:
+                terms = objective.terms(out, s.targets, names)  # (K, m, terms)
+            except BptraceError:  # some point needs the log of 0: each point on its own
+                terms = np.empty((K, m, objective.terms(self.outs[-1], s.targets, names).shape[-1]))
+                for n in range(K):
+                    try:
+                        terms[n] = objective.terms(out[n], s.targets, names)
+                    except BptraceError:
+                        terms[n] = 0.0
+                        bad[n] = True
+            per_sample = terms.sum(axis=-1)
             total = per_sample.mean(axis=-1) if s.reduction == "mean" else per_sample.sum(axis=-1)
             if s.l2:
                 squares = self.squares + np.where(is_weight, (thetas + delta) ** 2 - thetas**2, 0.0)
@@ -625,7 +624,7 @@ class _Perturbed:
         else:
             biases[p.layer - 1][0 if p.row is None else p.row] = value
         try:
-            nets, outs = engine.forward(self.s, weights, biases)
+            nets, outs = engine.forward(self.s, weights, biases, inputs=self.inputs)  # the rows, stacked once
             loss = engine.batch_loss(self.s, outs[-1])[1] + engine.penalty(self.s, weights)
         except BptraceError:
             return float("nan"), None
@@ -636,16 +635,6 @@ class _Perturbed:
 
         layer = self.s.layers[i]
         return tuple(kinks.activation_kinks(layer.activation, layer.param))
-
-
-def _hinge_terms(scenario: Scenario, hp: Any) -> list[list[Any]]:
-    """max_margin: each sample's J_s = max(0, Δ + s_c − s) in 30 digits, from the 30-digit forward pass."""
-    import mpmath
-
-    m = scenario.samples
-    with mpmath.workdps(30):
-        margin = mpmath.mpf(float(scenario.margin))
-        return [[max(mpmath.mpf(0), margin + hp.outs[-1][m + k][0] - hp.outs[-1][k][0])] for k in range(m)]
 
 
 def _loss_error(trace: Trace, exact_terms: list[list[Any]]) -> float:
@@ -662,14 +651,16 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
     """Per parameter: the kink exactly on θ's way to the loss (in any sample), named with its convention.
 
     θ's way: θ's own neuron (every neuron of the layer for a shared bias) and every neuron of the layers
-    above; the max-margin hinge is on every parameter's way. None where no net is at a kink.
+    above; the objective's own kink (the hinge's corner) is on every parameter's way. None where no net is
+    at a kink.
     """
     from bptrace.verify import kinks
 
     s = trace.scenario
     L = len(trace.layers)
     m = s.samples
-    hinge = trace.layers[-1].kink & ~_activation_kink(trace, L - 1) if s.max_margin else None
+    # the output layer's kinks that are not its activation's: the objective's corner (none for a loss)
+    corner = trace.layers[-1].kink & ~_activation_kink(trace, L - 1)
 
     found: dict[tuple[int, int | None], str | None] = {}
     kinked: dict[int, Any] = {}
@@ -690,7 +681,7 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
             sample, k = int(hits[0][0]), int(hits[0][1]) + (0 if row is None else row)
             template = (
                 N_("{net} = 0 in sample {sample} (corrupt window): {note}")
-                if s.max_margin and sample >= m
+                if s.objective.corrupt(sample)
                 else N_("{net} = 0 in sample {sample}: {note}")
             )
             note = Message(
@@ -703,9 +694,9 @@ def _kink_notes(trace: Trace, params: list[Parameter]) -> dict[str, str | None]:
         return note
 
     above: list[str | None] = [None] * (L + 1)  # the first kink in the layers from index on
-    if hinge is not None and hinge.any():
-        sample = int(hinge.nonzero()[0][0]) % m
-        above[L] = Message(N_("sample {sample}: {note}"), sample=sample + 1, note=kinks.HINGE_NOTE)
+    if corner.any():
+        sample = int(corner.nonzero()[0][0]) % m
+        above[L] = Message(N_("sample {sample}: {note}"), sample=sample + 1, note=s.objective.kink_note())
     for i in reversed(range(L)):
         above[i] = where(i, None) or above[i + 1]
     out: dict[str, str | None] = {}
@@ -825,7 +816,26 @@ def verify(
 
     mode: "full", "sample", "off", or None for default_mode(scenario). `only`: check just these
     parameters (by name), with no local factors (explain's checks of one gradient). Never prints.
+    SymPy's import of sympy.tensor.tensor, which no expression here needs, is spared
+    (symbolic.tensors_not_imported).
     """
+    from bptrace.verify import symbolic
+
+    with symbolic.tensors_not_imported():
+        return _verify(trace, mode, fd_rtol, sympy_rtol, sympy_floor, fd_step, sample_per_layer, only)
+
+
+def _verify(
+    trace: Trace,
+    mode: str | None,
+    fd_rtol: float,
+    sympy_rtol: float,
+    sympy_floor: float,
+    fd_step: float,
+    sample_per_layer: int,
+    only: Sequence[str] | None,
+) -> Verification:
+    """verify(), inside its stand-ins."""
     from bptrace.verify import symbolic
 
     scenario = trace.scenario
@@ -881,7 +891,7 @@ def verify(
         start = time.perf_counter()
         # the engine's nets only pick the side of each relu kink SymPy evaluates on (symbolic's docstring)
         hp = symbolic.high_precision_forward(scenario, [lt.net for lt in trace.layers])
-        exact = _hinge_terms(scenario, hp) if scenario.max_margin else symbolic.loss_terms(scenario, hp)
+        exact = symbolic.loss_terms(scenario, hp)  # E_s's terms in 30 digits, from the objective's SymPy form
         loss_error = _loss_error(trace, exact)
         seconds["high_precision_forward"] = time.perf_counter() - start
 
@@ -894,13 +904,9 @@ def verify(
     start = time.perf_counter()
     if not to_derive:
         derived = {}
-    elif scenario.max_margin:
-        from bptrace.verify import symbolic_hinge
-
-        assert hp is not None  # computed above whenever SymPy derives something
-        derived = symbolic_hinge.gradients(scenario, to_derive, hp, trace.layers[-1].out[:, 0])
     else:
-        derived = symbolic.gradients(scenario, to_derive, forward=hp)
+        # the engine's outputs only pick the side of the objective's own kink (the hinge's corner)
+        derived = symbolic.gradients(scenario, to_derive, forward=hp, engine_outs=trace.layers[-1].out)
     if scenario.l2:
         derived = {name: symbolic.with_penalty(scenario, g) for name, g in derived.items()}
     seconds["sympy"] = time.perf_counter() - start
