@@ -376,17 +376,16 @@ def generate(scenario: Scenario, minibatch: bool = True) -> str:
     w(f"return {reduce_all}")
     w.dedent()
 
-    # ---- the outputs alone: one row per forward pass, the samples' and then (max_margin) the corrupt ones ----
+    # ---- the outputs alone: one row per forward pass, each pass's rows in turn (the samples', then the hinge's
+    # corrupt windows'), as engine.forward stacks them ----
     w.indent(f"def outputs(p, {fast}):")
-    w(unpack, "rows = []", "second = []")
+    w(unpack, *(f"rows{i} = []" for i in range(len(net.passes))))
     w.indent(f"for {net.sample_pattern()} in DATA:")
-    for x in net.passes:
+    for i, x in enumerate(net.passes):
         w(*net.forward(x))
-    w("rows.append([" + ", ".join(f"a{net.L}_{j}" for j in range(net.n_out)) + "])")
-    if net.mm:
-        w("second.append([" + ", ".join(f"a{net.L}_{j}c" for j in range(net.n_out)) + "])")
+        w(f"rows{i}.append([" + ", ".join(f"a{net.L}_{j}{x}" for j in range(net.n_out)) + "])")
     w.dedent()
-    w("return rows + second")
+    w("return " + " + ".join(f"rows{i}" for i in range(len(net.passes))))
     w.dedent()
     return w.text()
 
