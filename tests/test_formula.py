@@ -66,7 +66,7 @@ TREES = [W5, UPDATE, SIGMA, DELTA, NEQ, BATCH, PENALTY, LONG]
 def test_unicode() -> None:
     assert unicode(W5) == "∂E_total/∂w5 = ∂E_total/∂out_o1 · ∂out_o1/∂net_o1 · net_o1"
     assert unicode(UPDATE) == "w5⁺ = w5 − η·∂E_total/∂w5 = 0.35891648"
-    assert unicode(SIGMA) == "out_o1 = σ(net_o1) = 1/(1 + e^−net_o1)"
+    assert unicode(SIGMA) == "out_o1 = σ(net_o1) = 1/(1 + e^(−net_o1))"  # a compound exponent in parentheses
     assert unicode(DELTA) == "δ_o1 = 0.74136507 × (-0.186815602) = (-1.38498562e-05)"
     assert unicode(NEQ) == "for k ≠ o1"
     assert unicode(BATCH) == "(1/m)·Σ_s ∂E_s/∂w5"
@@ -77,7 +77,7 @@ def test_unicode() -> None:
 def test_ascii_is_printed_from_the_tree() -> None:
     assert ascii(W5) == "dE_total/dw5 = dE_total/dout_o1 * dout_o1/dnet_o1 * net_o1"
     assert ascii(UPDATE) == "w5+ = w5 - eta*dE_total/dw5 = 0.35891648"
-    assert ascii(SIGMA) == "out_o1 = sigma(net_o1) = 1/(1 + e^-net_o1)"
+    assert ascii(SIGMA) == "out_o1 = sigma(net_o1) = 1/(1 + e^(-net_o1))"
     assert ascii(DELTA) == "delta_o1 = 0.74136507 * (-0.186815602) = (-1.38498562e-05)"
     assert ascii(NEQ) == "for k != o1"  # never "for k = o1"
     assert ascii(BATCH) == "(1/m)*sum_s dE_s/dw5"
