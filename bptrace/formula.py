@@ -42,7 +42,6 @@ HTML mathml (no script needed: browsers render MathML Core).
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -415,7 +414,10 @@ def _sym_text(s: Sym, script: Literal["unicode", "ascii"]) -> str:
 
 def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
     u = script == "unicode"
-    t = lambda x: _text(x, script)  # noqa: E731
+
+    def t(x: Node) -> str:
+        return _text(x, script)
+
     if isinstance(n, Row):
         out = []
         for k, x in enumerate(n.items):
@@ -611,8 +613,14 @@ def markdown(n: Node, math: str = "latex") -> str:
 # MathML (Core: rendered by every current browser with no script)
 
 
+def _escape_xml(text: str, quote: bool) -> str:
+    import html  # here, not at start-up: it loads html.entities, and the registry imports this module
+
+    return html.escape(text, quote=quote)
+
+
 def _e(text: str) -> str:
-    return html.escape(text, quote=False)
+    return _escape_xml(text, quote=False)
 
 
 def _mi(text: str) -> str:
@@ -717,14 +725,14 @@ def mathml(n: Node, display: bool = False) -> str:
     """The formula as a <math> element (MathML Core), its Unicode text as alttext; `display`: a block of its
     own, fractions full size."""
     mode = ' display="block"' if display else ' displaystyle="true"'
-    alt = html.escape(unicode(n), quote=True)
+    alt = _escape_xml(unicode(n), quote=True)
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode} alttext="{alt}">{_ml(n)}</math>'
 
 
 def mathml_body(lhs: Node, rhs: str, alttext: str, display: bool = True) -> str:
     """A <math> element of a formula tree followed by MathML written elsewhere (SymPy's printer's `rhs`)."""
     mode = ' display="block"' if display else ' displaystyle="true"'
-    alt = html.escape(alttext, quote=True)
+    alt = _escape_xml(alttext, quote=True)
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode} alttext="{alt}"><mrow>{_ml(lhs)}{rhs}</mrow></math>'
 
 
