@@ -26,8 +26,15 @@ transliterated from the Unicode. The nodes:
   Deriv     ∂E_total/∂w5
   SumOver   Σ_s x
   Dots      the terms of a long sum not written out: … (3 more)
-  Filled    a registry formula (bptrace.functions.Formula) with its placeholders filled by trees
+  Fn        a function's name alone: σ, tanh, relu (the registry's symbol of an activation)
+  Cases     a piecewise value: x if net > 0, else α·x (\\begin{cases} in LaTeX)
+  Hole      a placeholder of a registry formula (net, out, a, t, o, n, times), filled later
+  Filled    a Template (a registry formula) with its holes filled by trees
   Row       pieces side by side (a sum, a product, an equation chain: see eq, join)
+
+A registry formula (bptrace/functions.py) is a `Template`: one tree with `Hole`s, written once. Callers get
+it filled as a tree, `template.filled(net=Sym("net_o1"))` (a `Filled` node, placed in any formula), or
+printed, `template.fill("ascii", net="net_o1")` (a string value stands in the formula as written).
 
 The terminal uses unicode/ascii, documents latex, Markdown `$…$` LaTeX (or Unicode with math="unicode"),
 HTML mathml (no script needed: browsers render MathML Core).
@@ -35,16 +42,12 @@ HTML mathml (no script needed: browsers render MathML Core).
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Literal
 
 from bptrace.fmt import num, to_ascii
-
-if TYPE_CHECKING:
-    from bptrace.functions import Formula as Template
 
 Script = Literal["unicode", "ascii", "latex", "mathml"]
 
@@ -149,16 +152,21 @@ class Space(Node):
 
 @dataclass(frozen=True)
 class Paren(Node):
+    """(body); brackets="[]": [body]."""
+
     body: Node
+    brackets: str = "()"
 
 
 @dataclass(frozen=True)
 class Frac(Node):
-    """top/bottom; `grouped` writes (top/bottom) in linear text (inside a product)."""
+    """top/bottom; `grouped` writes (top/bottom) in linear text (inside a product); `small`: a number's
+    fraction written as a coefficient (½ in Unicode, 1/2 in ASCII, \\tfrac{1}{2} in LaTeX)."""
 
     top: Node
     bottom: Node
     grouped: bool = False
+    small: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,11 +209,118 @@ class Dots(Node):
 
 
 @dataclass(frozen=True)
-class Filled(Node):
-    """A registry formula (bptrace.functions.Formula) with its placeholders filled by formulas."""
+class Fn(Node):
+    """A function's name alone (σ, tanh, relu): sigma in ASCII, \\sigma, \\tanh, \\operatorname{relu} in LaTeX."""
 
-    template: Template
-    values: tuple[tuple[str, Node], ...]
+    name: str
+
+
+@dataclass(frozen=True)
+class Cases(Node):
+    """`then` if `when`, else `otherwise` (LaTeX: \\begin{cases} … \\text{otherwise} \\end{cases})."""
+
+    then: Node
+    when: Node
+    otherwise: Node
+
+
+@dataclass(frozen=True)
+class Hole(Node):
+    """A placeholder of a registry formula (net, out, a, t, o, n, times), filled by `Filled`; unfilled, it
+    prints `default` (or its name as a quantity)."""
+
+    name: str
+    default: Node | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A registry formula: one tree with holes, written once; every format is printed from it.
+
+    `filled(**holes)` is the formula as a tree (a `Filled` node), `fill(script, **holes)` the same printed;
+    a hole's value is a tree, or a string that stands in the formula as written (in the script asked for).
+    `unicode`, `ascii` and `latex` print it with every hole unfilled (its default: net, out, α, ·)."""
+
+    tree: Node
+
+    def filled(self, **holes: Node | str) -> Filled:
+        """The formula with the holes given filled, as a tree (holes not given print their default)."""
+        return Filled(self, tuple(holes.items()))
+
+    def fill(self, script: Script = "unicode", **holes: Node | str) -> str:
+        """The formula with the holes given filled, printed in `script`."""
+        return printed(self.filled(**holes), script)
+
+    def holes(self) -> frozenset[str]:
+        """The names of the holes in the tree."""
+        return frozenset(h.name for h in _walk(self.tree) if isinstance(h, Hole))
+
+    @property
+    def unicode(self) -> str:
+        return unicode(self.tree)
+
+    @property
+    def ascii(self) -> str:
+        return ascii(self.tree)
+
+    @property
+    def latex(self) -> str:
+        return latex(self.tree)
+
+
+@dataclass(frozen=True)
+class Filled(Node):
+    """A registry formula (a Template, or a tree with holes) with its holes filled: each value a tree, or a
+    string that stands in the formula as written. `tree` is the formula with the holes replaced."""
+
+    template: Template | Node
+    values: tuple[tuple[str, Node | str], ...] = ()
+
+    @property
+    def tree(self) -> Node:
+        base = self.template.tree if isinstance(self.template, Template) else self.template
+        return _substitute(base, {k: Const(v) if isinstance(v, str) else v for k, v in self.values})
+
+
+def _children(n: Node) -> Iterable[Node]:
+    if isinstance(n, Filled):
+        yield n.template.tree if isinstance(n.template, Template) else n.template
+        yield from (v for _, v in n.values if isinstance(v, Node))
+        return
+    for f in fields(n):  # type: ignore[arg-type]  # every Node is a dataclass
+        v = getattr(n, f.name)
+        if isinstance(v, Node):
+            yield v
+        elif isinstance(v, tuple):
+            yield from (x for x in v if isinstance(x, Node))
+
+
+def _walk(n: Node) -> Iterable[Node]:
+    yield n
+    for child in _children(n):
+        yield from _walk(child)
+
+
+def _substitute(n: Node, values: Mapping[str, Node]) -> Node:
+    """n with each Hole named in `values` replaced by its value (a Filled inside keeps its own holes' values)."""
+    if isinstance(n, Hole):
+        return values.get(n.name, n)
+    if isinstance(n, Filled):
+        inner = tuple((k, _substitute(v, values) if isinstance(v, Node) else v) for k, v in n.values)
+        return replace(n, values=inner)
+    changes: dict[str, object] = {}
+    for f in fields(n):  # type: ignore[arg-type]
+        v = getattr(n, f.name)
+        if isinstance(v, Node):
+            new: object = _substitute(v, values)
+        elif isinstance(v, tuple) and any(isinstance(x, Node) for x in v):
+            items = tuple(_substitute(x, values) if isinstance(x, Node) else x for x in v)
+            new = v if all(a is b for a, b in zip(items, v, strict=True)) else items
+        else:
+            continue
+        if new is not v:
+            changes[f.name] = new
+    return replace(n, **changes) if changes else n  # type: ignore[type-var]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -228,6 +343,7 @@ def eq(*sides: Node) -> Row:
 EQ = Op("=")
 TIMES = Op("×")
 DOT = Op("·")  # inside a product of names: δ_o1·w5
+IMPLIED = Op("\u2062")  # the same product, written side by side in LaTeX and MathML (invisible times)
 CHAIN = Op(" · ")  # between the factors of the chain rule
 PLUS = Op("+")
 MINUS = Op("−")
@@ -241,6 +357,7 @@ _OPS = {
     "=": (" = ", " = ", " = ", "="),
     "×": (" × ", " * ", r" \times ", "×"),
     "·": ("·", "*", r" \cdot ", "·"),
+    "\u2062": ("·", "*", " ", "\u2062"),  # a product LaTeX writes side by side: α·(e^net − 1), \alpha \left(…
     " · ": (" · ", " * ", r" \cdot ", "·"),
     "+": (" + ", " + ", " + ", "+"),
     "−": (" − ", " - ", " - ", "−"),
@@ -254,6 +371,37 @@ _OPS = {
     "──►": (" ──► ", " --> ", r" \to ", "→"),  # along a path to E_total
 }
 _FNS = {"σ": ("σ", "sigma", r"\sigma"), "max": ("max", "max", r"\max"), "tanh": ("tanh", "tanh", r"\tanh")}
+_FNS["ln"] = ("ln", "ln", r"\ln")
+_VULGAR = {("1", "2"): "½", ("1", "3"): "⅓", ("2", "3"): "⅔", ("1", "4"): "¼", ("3", "4"): "¾"}
+
+
+def _fn(name: str, script: int) -> str:
+    """A function's name in script 0 (Unicode), 1 (ASCII) or 2 (LaTeX)."""
+    return _FNS.get(name, (name, name, r"\operatorname{" + name + "}"))[script]
+
+
+def _compound(n: Node) -> bool:
+    """Whether n needs parentheses as an exponent or a power's base in linear text (e^(−net), not e^−net)."""
+    if isinstance(n, Filled):
+        return _compound(n.tree)
+    if isinstance(n, Hole):
+        return n.default is not None and _compound(n.default)
+    return (isinstance(n, Row) and len(n.items) > 1) or isinstance(n, Frac | Pow | SumOver | Cases)
+
+
+def _sum(n: Node) -> bool:
+    """Whether n is a sum or difference at its top level (the top of a/b then needs parentheses)."""
+    if isinstance(n, Filled):
+        return _sum(n.tree)
+    return isinstance(n, Row) and any(isinstance(x, Op) and x.symbol in ("+", "−") for x in n.items)
+
+
+def _starts_with_op(n: Node) -> bool:
+    if isinstance(n, Row):
+        return bool(n.items) and _starts_with_op(n.items[0])
+    if isinstance(n, Filled):
+        return _starts_with_op(n.tree)
+    return isinstance(n, Op | Text | Space)
 
 
 def _sym_text(s: Sym, script: Literal["unicode", "ascii"]) -> str:
@@ -266,9 +414,19 @@ def _sym_text(s: Sym, script: Literal["unicode", "ascii"]) -> str:
 
 def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
     u = script == "unicode"
-    t = lambda x: _text(x, script)  # noqa: E731
+
+    def t(x: Node) -> str:
+        return _text(x, script)
+
     if isinstance(n, Row):
-        return "".join(t(x) for x in n.items)
+        out = []
+        for k, x in enumerate(n.items):
+            out.append(t(x))
+            # a linear fraction before a factor: 1/2*(t - out)^2, never 1/2(t - out)^2 (read 1/(2(t - out)^2))
+            factor_follows = k + 1 < len(n.items) and not _starts_with_op(n.items[k + 1])
+            if isinstance(x, Frac) and not x.grouped and factor_follows and "/" in out[-1]:
+                out.append("·" if u else "*")
+        return "".join(out)
     if isinstance(n, Sym):
         return _sym_text(n, script)
     if isinstance(n, Num):
@@ -283,21 +441,33 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
     if isinstance(n, Space):
         return " " * n.cells
     if isinstance(n, Paren):
-        return f"({t(n.body)})"
+        return f"{n.brackets[0]}{t(n.body)}{n.brackets[-1]}"
     if isinstance(n, Frac):
-        bottom = t(n.bottom)
-        if isinstance(n.bottom, Row) and len(n.bottom.items) > 1:
+        if n.small and u and isinstance(n.top, Const) and isinstance(n.bottom, Const):
+            glyph = _VULGAR.get((n.top.value, n.bottom.value))
+            if glyph:
+                return glyph
+        top, bottom = t(n.top), t(n.bottom)
+        if _sum(n.top):
+            top = f"({top})"
+        if _compound(n.bottom) and not isinstance(n.bottom, Pow):
             bottom = f"({bottom})"  # λ/(2m)
-        inner = f"{t(n.top)}/{bottom}"
+        inner = f"{top}/{bottom}"
         return f"({inner})" if n.grouped else inner
     if isinstance(n, Pow):
         e = t(n.exponent)
+        base = t(n.base)
+        if _compound(n.base):
+            base = f"({base})"
         if isinstance(n.exponent, Const) and e in _SUP:
-            return t(n.base) + _SUP[e][0 if u else 1]
-        return f"{t(n.base)}^{e}"
+            return base + _SUP[e][0 if u else 1]
+        return f"{base}^({e})" if _compound(n.exponent) else f"{base}^{e}"
     if isinstance(n, Apply):
-        fn = _FNS.get(n.fn, (n.fn, n.fn, n.fn))[0 if u else 1]
-        return f"{fn}({', '.join(t(a) for a in n.args)})"
+        return f"{_fn(n.fn, 0 if u else 1)}({', '.join(t(a) for a in n.args)})"
+    if isinstance(n, Fn):
+        return _fn(n.name, 0 if u else 1)
+    if isinstance(n, Cases):
+        return f"{t(n.then)} if {t(n.when)}, else {t(n.otherwise)}"
     if isinstance(n, Deriv):
         d = "∂" if u else "d"
         return f"{d}{_sym_text(Sym(n.top), script)}/{d}{_sym_text(Sym(n.bottom), script)}"
@@ -307,8 +477,10 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
     if isinstance(n, Dots):
         dots = "…" if u else "..."
         return f"{dots} ({n.words})" if n.words else dots
+    if isinstance(n, Hole):
+        return t(n.default or Sym(n.name))
     if isinstance(n, Filled):
-        return n.template.fill(script, **{k: t(v) for k, v in n.values})
+        return t(n.tree)
     raise TypeError(f"not a formula node: {n!r}")
 
 
@@ -402,25 +574,30 @@ def latex(n: Node) -> str:
     if isinstance(n, Space):
         return r"\quad "
     if isinstance(n, Paren):
-        return rf"\left({t(n.body)}\right)"
+        return rf"\left{n.brackets[0]}{t(n.body)}\right{n.brackets[-1]}"
     if isinstance(n, Frac):
-        return rf"\frac{{{t(n.top)}}}{{{t(n.bottom)}}}"
+        return rf"\{'t' if n.small else ''}frac{{{t(n.top)}}}{{{t(n.bottom)}}}"
     if isinstance(n, Pow):
         base = t(n.base)
         if not isinstance(n.base, Const | Sym) or len(base) > 1:
             base = "{" + base + "}"
         return f"{base}^{{{t(n.exponent)}}}"
     if isinstance(n, Apply):
-        fn = _FNS.get(n.fn, (n.fn, n.fn, r"\operatorname{" + n.fn + "}"))[2]
-        return fn + r"\left(" + ", ".join(t(a) for a in n.args) + r"\right)"
+        return _fn(n.fn, 2) + r"\left(" + ", ".join(t(a) for a in n.args) + r"\right)"
+    if isinstance(n, Fn):
+        return _fn(n.name, 2)
+    if isinstance(n, Cases):
+        return rf"\begin{{cases}} {t(n.then)} & {t(n.when)} \\ {t(n.otherwise)} & \text{{otherwise}} \end{{cases}}"
     if isinstance(n, Deriv):
         return rf"\frac{{\partial {latex_name(n.top)}}}{{\partial {latex_name(n.bottom)}}}"
     if isinstance(n, SumOver):
         return (rf"\sum_{{{n.index}}} " if n.index else r"\sum ") + t(n.body)
     if isinstance(n, Dots):
         return rf"\dots\ (\text{{{tex_words(n.words)}}})" if n.words else r"\dots"
+    if isinstance(n, Hole):
+        return t(n.default or Sym(n.name))
     if isinstance(n, Filled):
-        return n.template.fill("latex", **{k: t(v) for k, v in n.values})
+        return t(n.tree)
     raise TypeError(f"not a formula node: {n!r}")
 
 
@@ -436,8 +613,14 @@ def markdown(n: Node, math: str = "latex") -> str:
 # MathML (Core: rendered by every current browser with no script)
 
 
+def _escape_xml(text: str, quote: bool) -> str:
+    import html  # here, not at start-up: it loads html.entities, and the registry imports this module
+
+    return html.escape(text, quote=quote)
+
+
 def _e(text: str) -> str:
-    return html.escape(text, quote=False)
+    return _escape_xml(text, quote=False)
 
 
 def _mi(text: str) -> str:
@@ -506,13 +689,21 @@ def _ml(n: Node) -> str:
     if isinstance(n, Space):
         return '<mspace width="1em"></mspace>'
     if isinstance(n, Paren):
-        return _mrow(_mo("("), t(n.body), _mo(")"))
+        return _mrow(_mo(n.brackets[0]), t(n.body), _mo(n.brackets[-1]))
     if isinstance(n, Frac):
+        if n.small and isinstance(n.top, Const) and isinstance(n.bottom, Const):
+            glyph = _VULGAR.get((n.top.value, n.bottom.value))
+            if glyph:  # a coefficient: ½ at the size of the text
+                return f"<mn>{glyph}</mn>"
         return f"<mfrac>{t(n.top)}{t(n.bottom)}</mfrac>"
     if isinstance(n, Pow):
         return f"<msup>{t(n.base)}{t(n.exponent)}</msup>"
+    if isinstance(n, Fn):
+        return _mi(_fn(n.name, 0))
+    if isinstance(n, Cases):
+        return _mrow(t(n.then), t(Text(" if ")), t(n.when), _mo(","), t(Text(" else ")), t(n.otherwise))
     if isinstance(n, Apply):
-        fn = _FNS.get(n.fn, (n.fn,))[0]
+        fn = _fn(n.fn, 0)
         args = [t(a) for a in n.args]
         inner = [x for k, a in enumerate(args) for x in ([_mo(","), a] if k else [a])]
         return _mrow(_mi(fn), _mo("\u2061"), _mo("("), *inner, _mo(")"))
@@ -523,75 +714,25 @@ def _ml(n: Node) -> str:
         return _mrow(sigma, t(n.body))
     if isinstance(n, Dots):
         return _mrow(_mo("…"), f"<mtext>\u00a0({_e(n.words)})</mtext>" if n.words else "")
+    if isinstance(n, Hole):
+        return t(n.default or Sym(n.name))
     if isinstance(n, Filled):
-        return _filled_ml(n)
+        return t(n.tree)
     raise TypeError(f"not a formula node: {n!r}")
-
-
-_TOKEN = re.compile(r"\$([a-z]+)|(\d+(?:\.\d+)?)|([A-Za-z]+)|(\s+)|(.)")
-
-
-def _filled_ml(n: Filled) -> str:
-    """A registry template in MathML: its Unicode form read token by token (letters, numbers, operators,
-    parenthesised groups), each placeholder replaced by its formula's MathML; x^y, x² and x_i become
-    <msup>/<msub>."""
-    values = dict(n.values)
-    stack: list[list[str]] = [[]]
-    pending: list[str] = [""]  # per level: the next atom is a "sup"erscript or "sub"script of the one before
-    saved: list[str] = []
-
-    def put(atom: str, bare: str | None = None) -> None:
-        parts = stack[-1]
-        if pending[-1] and parts:
-            parts[-1] = f"<m{pending[-1]}>{parts[-1]}{bare or atom}</m{pending[-1]}>"
-            pending[-1] = ""
-        else:
-            parts.append(atom)
-
-    for m in _TOKEN.finditer(n.template.unicode):
-        hole, number, word, _space, other = m.groups()
-        if hole is not None:
-            put(_ml(values[hole]) if hole in values else ("<mo>·</mo>" if hole == "times" else _mi(hole)))
-        elif number is not None:
-            put(f"<mn>{number}</mn>")
-        elif word is not None:
-            put(_mi(word))
-        elif other == "(":
-            saved.append(pending[-1])
-            pending[-1] = ""
-            stack.append([])
-            pending.append("")
-        elif other == ")" and len(stack) > 1:
-            inner = stack.pop()
-            pending.pop()
-            pending[-1] = saved.pop()
-            put(_mrow(_mo("("), *inner, _mo(")")), _mrow(*inner))
-        elif other in ("^", "_"):
-            pending[-1] = "sup" if other == "^" else "sub"
-        elif other is not None:
-            sup = {"²": "2", "³": "3"}.get(other)
-            if sup and stack[-1]:
-                stack[-1][-1] = f"<msup>{stack[-1][-1]}<mn>{sup}</mn></msup>"
-            else:
-                put(_mo(other))
-    while len(stack) > 1:
-        inner = stack.pop()
-        stack[-1].append(_mrow(*inner))
-    return _mrow(*stack[0])
 
 
 def mathml(n: Node, display: bool = False) -> str:
     """The formula as a <math> element (MathML Core), its Unicode text as alttext; `display`: a block of its
     own, fractions full size."""
     mode = ' display="block"' if display else ' displaystyle="true"'
-    alt = html.escape(unicode(n), quote=True)
+    alt = _escape_xml(unicode(n), quote=True)
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode} alttext="{alt}">{_ml(n)}</math>'
 
 
 def mathml_body(lhs: Node, rhs: str, alttext: str, display: bool = True) -> str:
     """A <math> element of a formula tree followed by MathML written elsewhere (SymPy's printer's `rhs`)."""
     mode = ' display="block"' if display else ' displaystyle="true"'
-    alt = html.escape(alttext, quote=True)
+    alt = _escape_xml(alttext, quote=True)
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode} alttext="{alt}"><mrow>{_ml(lhs)}{rhs}</mrow></math>'
 
 

@@ -13,8 +13,9 @@ writing its own if-chain. An activation entry holds:
                               "leaky_relu′(0) = α = 0.01 by convention"; "" where f is differentiable everywhere
   sympy(net, p, others)       f as a SymPy expression (the independent verification differentiates it itself)
   sympy_textbook_prime(...)   f′ as the textbook writes it (σ′ = out·(1 − out)), for `explain`'s forms
-  symbol, definition,         the printed formulas, each a `Formula` in Unicode, ASCII and LaTeX with
-  derivative, pieces          $net, $out, $a (the parameter) and $times placeholders
+  symbol, definition,         the printed formulas, each written once as a formula tree (`Formula`, a
+  derivative, pieces          bptrace.formula.Template) with holes net, out, a (the parameter) and times;
+                              formula.py's printers print it in Unicode, ASCII, LaTeX, Markdown and MathML
   kernel_forward/_prime       scalar Python source templates for the generated kernel (engine/kernel.py)
   forward_inplace/            in-place numpy routines for the training runner (engine/train.py)
   prime_inplace
@@ -23,8 +24,9 @@ writing its own if-chain. An activation entry holds:
 
 `p` is always the layer's parameter value (`Layer.param`); None means the entry's default. A loss entry
 holds its per-output term and ∂E_s/∂out (numpy, in place, scalar kernel source), its SymPy term, its printed
-formulas, and the activation whose f′ it cancels (δ = out − t). Adding an activation or a loss is adding one
-entry to ACTIVATION_ENTRIES or LOSS_ENTRIES (docs/architecture.md, "Adding an activation").
+formulas (trees with holes t, o and n), and the activation whose f′ it cancels (δ = out − t). Adding an
+activation or a loss is adding one entry to ACTIVATION_ENTRIES or LOSS_ENTRIES (docs/architecture.md,
+"Adding an activation").
 
 numpy and SymPy are imported inside the functions that use them, never when bptrace starts.
 """
@@ -37,6 +39,26 @@ from string import Template
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bptrace.errors import NumericalError
+from bptrace.formula import (
+    DOT,
+    IMPLIED,
+    MINUS,
+    PLUS,
+    Apply,
+    Cases,
+    Const,
+    Fn,
+    Frac,
+    Hole,
+    Node,
+    Op,
+    Paren,
+    Pow,
+    Row,
+    SumOver,
+    Sym,
+)
+from bptrace.formula import Template as _Template
 from bptrace.i18n import N_, _
 from bptrace.message import Message
 
@@ -58,37 +80,35 @@ SIGMOID_TEXTBOOK_BELOW = 6.0
 TANH_TEXTBOOK_BELOW = 3.0
 # The scalar kernel's math functions (engine/kernel.py puts them in the generated code's namespace).
 KERNEL_MATH = {"_exp": math.exp, "_tanh": math.tanh, "_log": math.log, "_log1p": math.log1p, "_expm1": math.expm1}
-_TIMES = {"unicode": "·", "ascii": "*", "latex": r" \cdot "}
+
+# A printed formula of the registry: one tree with holes, printed by bptrace/formula.py in every script.
+Formula = _Template
+
+# The holes: net, out (an activation's), a (its parameter), times (the product sign of f′, · unless a caller
+# asks for ×), and a loss's t (the target), o (the output) and n (the number of outputs).
+NET = Hole("net")
+OUT = Hole("out")
+ALPHA = Sym("alpha")
+A = Hole("a", ALPHA)
+TIMES = Hole("times", DOT)
+T = Hole("t")
+O = Hole("o", Sym("out"))
+N = Hole("n")
+ONE = Const("1")
+NEG = Op("-")  # a sign: −(t − out)
 
 
-@dataclass(frozen=True)
-class Formula:
-    """A formula written in three scripts; placeholders ($net, $out, $a, $t, $o, $n, $times) are filled later."""
-
-    unicode: str
-    ascii: str
-    latex: str
-
-    def fill(self, script: Script = "unicode", **values: str) -> str:
-        """The formula in `script` with the placeholders given replaced ($times defaults to the script's ·)."""
-        values.setdefault("times", _TIMES[script])
-        return Template(getattr(self, script)).safe_substitute(values)
-
-    def pick(self, script: Script) -> str:
-        return str(getattr(self, script))
+def _exp(x: Node) -> Node:
+    return Pow(Const("e"), x)
 
 
-def _same(text: str) -> Formula:
-    return Formula(text, text, text)
+def _ln(x: Node) -> Node:
+    return Apply("ln", (x,))
 
 
-def _piecewise(positive: Formula, otherwise: Formula) -> Formula:
-    """'pos if net > 0, else neg' in each script."""
-    return Formula(
-        f"{positive.unicode} if $net > 0, else {otherwise.unicode}",
-        f"{positive.ascii} if $net > 0, else {otherwise.ascii}",
-        rf"\begin{{cases}} {positive.latex} & $net > 0 \\ {otherwise.latex} & \text{{otherwise}} \end{{cases}}",
-    )
+def _piecewise(positive: Node, otherwise: Node) -> Node:
+    """positive if net > 0, else otherwise."""
+    return Cases(positive, Row.of(NET, Op(">"), Const("0")), otherwise)
 
 
 @dataclass(frozen=True)
@@ -102,7 +122,7 @@ class Param:
     expects: str  # how an error names a wrong value: "a slope"
 
 
-_ALPHA = Formula("α", "alpha", r"\alpha")
+_ALPHA = Formula(ALPHA)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -116,8 +136,8 @@ class Activation:
     name: str
     summary: str  # one line for docs and --help
     symbol: Formula  # f as shown before (net): σ, tanh, lrelu
-    definition: Formula  # f(net) written out, in $net (and $a)
-    derivative: Formula  # f′ as the textbook prints it, in $out / $net (and $a, $times)
+    definition: Formula  # f(net) written out, in the holes net (and a)
+    derivative: Formula  # f′ as the textbook prints it, in out / net (and a, times)
     kernel_forward: tuple[str, ...]  # scalar source lines setting $out from $net (and $a)
     kernel_prime: str  # a scalar expression for f′ ('' when f′ = 1)
     kernel_saturated: str = "False"  # a scalar condition: where saturated() is true
@@ -136,8 +156,8 @@ class Activation:
         return self.param.default if p is None else float(p)
 
     def param_symbol(self, script: Script = "unicode") -> str:
-        """The parameter's symbol (α), '' for an activation without one: fills $a in a formula in names."""
-        return "" if self.param is None else self.param.symbol.pick(script)
+        """The parameter's symbol (α), '' for an activation without one: fills the hole a in a formula in names."""
+        return "" if self.param is None else self.param.symbol.fill(script)
 
     # ---- numbers (numpy arrays of shape (samples, neurons)) ----
     def forward(self, z: NDArray[np.float64], p: float | None = None) -> NDArray[np.float64]:
@@ -740,13 +760,17 @@ class _Elu(Activation):
         return h + sp.Float(self.value(p)) * sp.exp(net) * (1 - h)
 
 
-_NET = "$net"
+def _elu_slope(times: Node) -> Node:
+    """elu′ for net ≤ 0: α·e^net (α × e^net with the numbers in)."""
+    return Row.of(A, times, _exp(NET))
+
+
 SIGMOID = _Sigmoid(
     name="sigmoid",
     summary="σ(net) = 1/(1 + e^(−net)), outputs in (0, 1)",
-    symbol=Formula("σ", "sigma", r"\sigma"),
-    definition=Formula("1/(1 + e^(−$net))", "1/(1 + e^(-$net))", r"\frac{1}{1 + e^{-$net}}"),
-    derivative=Formula("$out$times(1 − $out)", "$out$times(1 - $out)", r"$out$times\left(1 - $out\right)"),
+    symbol=Formula(Fn("σ")),
+    definition=Formula(Frac(ONE, Row.of(ONE, PLUS, _exp(Row.of(NEG, NET))))),  # 1/(1 + e^(−net))
+    derivative=Formula(Row.of(OUT, TIMES, Paren(Row.of(ONE, MINUS, OUT)))),  # out·(1 − out)
     kernel_forward=(
         # stable in both tails, as forward: 1/(1 + e^(−net)) or e^net/(1 + e^net)
         "if $net >= 0.0:",
@@ -763,9 +787,9 @@ SIGMOID = _Sigmoid(
 TANH = _Tanh(
     name="tanh",
     summary="tanh(net), outputs in (−1, 1)",
-    symbol=Formula("tanh", "tanh", r"\tanh"),
-    definition=Formula("tanh($net)", "tanh($net)", r"\tanh\left($net\right)"),
-    derivative=Formula("1 − $out²", "1 - $out^2", r"1 - {$out}^{2}"),
+    symbol=Formula(Fn("tanh")),
+    definition=Formula(Apply("tanh", (NET,))),
+    derivative=Formula(Row.of(ONE, MINUS, Pow(OUT, Const("2")))),  # 1 − out²
     kernel_forward=("$out = _tanh($net)",),
     kernel_prime=f"(1.0 - $out * $out if abs($net) <= {TANH_TEXTBOOK_BELOW!r} else "
     "4.0 * _exp(-2.0 * abs($net)) / ((1.0 + _exp(-2.0 * abs($net))) * (1.0 + _exp(-2.0 * abs($net)))))",
@@ -775,10 +799,10 @@ TANH = _Tanh(
 RELU = _Relu(
     name="relu",
     summary="max(0, net); relu′(0) = 0 by convention",
-    symbol=Formula("relu", "relu", r"\operatorname{relu}"),
-    definition=Formula("max(0, $net)", "max(0, $net)", r"\max\left(0, $net\right)"),
-    derivative=_piecewise(_same("1"), _same("0")),
-    pieces=(_same("1"), _same("0")),
+    symbol=Formula(Fn("relu")),
+    definition=Formula(Apply("max", (Const("0"), NET))),
+    derivative=Formula(_piecewise(ONE, Const("0"))),
+    pieces=(Formula(ONE), Formula(Const("0"))),
     kernel_forward=("$out = $net if $net > 0.0 else 0.0",),
     kernel_prime="(1.0 if $net > 0.0 else 0.0)",
     kinked=True,
@@ -787,10 +811,10 @@ RELU = _Relu(
 LEAKY_RELU = _LeakyRelu(
     name="leaky_relu",
     summary="net if net > 0, else α·net (α = leaky_slope, default 0.01); leaky_relu′(0) = α by convention",
-    symbol=Formula("lrelu", "lrelu", r"\operatorname{lrelu}"),
-    definition=_piecewise(_same(_NET), Formula("$a·$net", "$a*$net", r"$a \cdot $net")),
-    derivative=_piecewise(_same("1"), _same("$a")),
-    pieces=(_same("1"), _same("$a")),
+    symbol=Formula(Fn("lrelu")),
+    definition=Formula(_piecewise(NET, Row.of(A, DOT, NET))),  # net if net > 0, else α·net
+    derivative=Formula(_piecewise(ONE, A)),
+    pieces=(Formula(ONE), Formula(A)),
     param=Param("leaky_slope", _ALPHA, DEFAULT_LEAKY_SLOPE, "leaky_relu's slope for net ≤ 0", "a slope"),
     kernel_forward=("$out = $net if $net > 0.0 else $a * $net",),
     kernel_prime="(1.0 if $net > 0.0 else $a)",
@@ -799,21 +823,18 @@ LEAKY_RELU = _LeakyRelu(
 LINEAR = _Linear(
     name="linear",
     summary="net itself (the identity)",
-    symbol=Formula("id", "id", r"\operatorname{id}"),
-    definition=_same(_NET),
-    derivative=_same("1"),
+    symbol=Formula(Fn("id")),
+    definition=Formula(NET),
+    derivative=Formula(ONE),
     kernel_forward=("$out = $net",),
     kernel_prime="",
 )
 SOFTMAX = SoftmaxActivation(
     name="softmax",
     summary="e^(net_i)/Σ_k e^(net_k) over the layer (output layer only, with cross_entropy)",
-    symbol=Formula("softmax", "softmax", r"\operatorname{softmax}"),
-    definition=Formula(
-        "e^(net_i) / Σ_k e^(net_k)",
-        "e^(net_i) / sum_k e^(net_k)",
-        r"\frac{e^{\mathrm{net}_i}}{\sum_k e^{\mathrm{net}_k}}",
-    ),
+    symbol=Formula(Fn("softmax")),
+    # e^net_i/(Σ_k e^net_k), over the layer
+    definition=Formula(Frac(_exp(Hole("net", Sym("net_i"))), SumOver("k", _exp(Sym("net_k"))))),
     derivative=SIGMOID.derivative,  # the Jacobian's diagonal; its entries are out_i([i = j] − out_j)
     kernel_forward=(),
     kernel_prime="",
@@ -823,8 +844,8 @@ SOFTMAX = SoftmaxActivation(
 SOFTPLUS = _Softplus(
     name="softplus",
     summary="ln(1 + e^net), a smooth relu; softplus′ = σ",
-    symbol=Formula("softplus", "softplus", r"\operatorname{softplus}"),
-    definition=Formula("ln(1 + e^$net)", "ln(1 + e^$net)", r"\ln\left(1 + e^{$net}\right)"),
+    symbol=Formula(Fn("softplus")),
+    definition=Formula(_ln(Row.of(ONE, PLUS, _exp(NET)))),  # ln(1 + e^net)
     derivative=SIGMOID.definition,
     # max(net, 0) + ln(1 + e^(−|net|)), as forward
     kernel_forward=("$out = ($net if $net > 0.0 else 0.0) + _log1p(_exp(-abs($net)))",),
@@ -834,10 +855,10 @@ SOFTPLUS = _Softplus(
 ELU = _Elu(
     name="elu",
     summary="net if net > 0, else α·(e^net − 1) (α = elu_alpha, default 1); a kink at 0 only when α ≠ 1",
-    symbol=Formula("elu", "elu", r"\operatorname{elu}"),
-    definition=_piecewise(_same(_NET), Formula("$a·(e^$net − 1)", "$a*(e^$net - 1)", r"$a \left(e^{$net} - 1\right)")),
-    derivative=_piecewise(_same("1"), Formula("$a·e^$net", "$a*e^$net", r"$a e^{$net}")),
-    pieces=(_same("1"), Formula("$a$times e^$net", "$a$times e^$net", r"$a$times e^{$net}")),
+    symbol=Formula(Fn("elu")),
+    definition=Formula(_piecewise(NET, Row.of(A, IMPLIED, Paren(Row.of(_exp(NET), MINUS, ONE))))),  # α·(e^net − 1)
+    derivative=Formula(_piecewise(ONE, _elu_slope(IMPLIED))),
+    pieces=(Formula(ONE), Formula(_elu_slope(TIMES))),
     param=Param("elu_alpha", _ALPHA, DEFAULT_ELU_ALPHA, "elu's scale α of e^net − 1 for net ≤ 0", "a scale α"),
     kernel_forward=("$out = $net if $net > 0.0 else $a * _expm1($net)",),
     kernel_prime="(1.0 if $net > 0.0 else $a * _exp($net))",
@@ -879,7 +900,7 @@ class Loss:
 
     name: str
     summary: str
-    term: Formula  # one output's term of E_s, in $t, $o and $n (the number of outputs)
+    term: Formula  # one output's term of E_s, in the holes t, o and n (the number of outputs)
     gradient: Formula  # ∂term/∂out, the closed form the engine uses
     kernel_term: str  # scalar source templates in $t, $a, $n
     kernel_gradient: str
@@ -1047,12 +1068,13 @@ class _CrossEntropy(Loss):
         return -t * sp.log(out)
 
 
-_DIFF_LATEX = r"\left($t - $o\right)"
+_DIFF = Paren(Row.of(T, MINUS, O))  # (t − out)
+_ONE_MINUS_T = Paren(Row.of(ONE, MINUS, T))
 HALF_SSE = _Squared(
     name="half_sse",
     summary="½(t − out)² per output (Mazur)",
-    term=Formula("½($t − $o)²", "1/2*($t - $o)^2", r"\tfrac{1}{2}{" + _DIFF_LATEX + "}^{2}"),
-    gradient=Formula("−($t − $o)", "-($t - $o)", "-" + _DIFF_LATEX),
+    term=Formula(Row.of(Frac(ONE, Const("2"), small=True), Pow(_DIFF, Const("2")))),  # ½(t − out)²
+    gradient=Formula(Row.of(NEG, _DIFF)),  # −(t − out)
     kernel_term="0.5 * (($t - $a) * ($t - $a))",
     kernel_gradient="$a - $t",  # = −(t − out), exactly
     c=0.5,
@@ -1060,16 +1082,16 @@ HALF_SSE = _Squared(
 SSE = _Squared(
     name="sse",
     summary="(t − out)² per output",
-    term=Formula("($t − $o)²", "($t - $o)^2", "{" + _DIFF_LATEX + "}^{2}"),
-    gradient=Formula("−2($t − $o)", "-2($t - $o)", "-2" + _DIFF_LATEX),
+    term=Formula(Pow(_DIFF, Const("2"))),
+    gradient=Formula(Row.of(NEG, Const("2"), _DIFF)),  # −2(t − out)
     kernel_term="($t - $a) * ($t - $a)",
     kernel_gradient="-2.0 * ($t - $a)",
 )
 MSE = _Squared(
     name="mse",
     summary="(t − out)²/n per output, n the number of outputs",
-    term=Formula("($t − $o)²/$n", "($t - $o)^2/$n", r"\frac{{" + _DIFF_LATEX + "}^{2}}{$n}"),
-    gradient=Formula("−2($t − $o)/$n", "-2($t - $o)/$n", r"-\frac{2" + _DIFF_LATEX + "}{$n}"),
+    term=Formula(Frac(Pow(_DIFF, Const("2")), N)),  # (t − out)²/n
+    gradient=Formula(Row.of(NEG, Frac(Row.of(Const("2"), _DIFF), N))),  # −2(t − out)/n
     kernel_term="($t - $a) * ($t - $a) / $n",
     kernel_gradient="-2.0 * ($t - $a) / $n",
     per_output=True,
@@ -1077,16 +1099,9 @@ MSE = _Squared(
 BCE = _Bce(
     name="bce",
     summary="binary cross-entropy −[t·ln(out) + (1 − t)·ln(1 − out)] (a sigmoid output)",
-    term=Formula(
-        "−[$t·ln($o) + (1 − $t)·ln(1 − $o)]",
-        "-[$t*ln($o) + (1 - $t)*ln(1 - $o)]",
-        r"-\left[$t \cdot \ln \left($o\right) + \left(1 - $t\right) \cdot \ln \left(1 - $o\right)\right]",
-    ),
-    gradient=Formula(
-        "−$t/$o + (1 − $t)/(1 − $o)",
-        "-$t/$o + (1 - $t)/(1 - $o)",
-        r"-\frac{$t}{$o} + \frac{\left(1 - $t\right)}{\left(1 - $o\right)}",
-    ),
+    # −[t·ln(out) + (1 − t)·ln(1 − out)]
+    term=Formula(Row.of(NEG, Paren(Row.of(T, DOT, _ln(O), PLUS, _ONE_MINUS_T, DOT, _ln(Row.of(ONE, MINUS, O))), "[]"))),
+    gradient=Formula(Row.of(NEG, Frac(T, O), PLUS, Frac(_ONE_MINUS_T, Paren(Row.of(ONE, MINUS, O))))),
     # t·ln(out) is 0 where t = 0, and (1 − t)·ln(1 − out) is 0 where t = 1
     kernel_term="-(($t * _log($a) if $t > 0.0 else 0.0) + ((1.0 - $t) * _log(1.0 - $a) if $t < 1.0 else 0.0))",
     kernel_gradient="(-$t / $a if $t > 0.0 else 0.0) + ((1.0 - $t) / (1.0 - $a) if $t < 1.0 else 0.0)",
@@ -1096,8 +1111,8 @@ BCE = _Bce(
 CROSS_ENTROPY = _CrossEntropy(
     name="cross_entropy",
     summary="−t·ln(out) per output (a softmax output; targets sum to 1)",
-    term=Formula("−$t·ln($o)", "-$t*ln($o)", r"-$t \cdot \ln \left($o\right)"),
-    gradient=Formula("−$t/$o", "-$t/$o", r"-\frac{$t}{$o}"),
+    term=Formula(Row.of(NEG, T, DOT, _ln(O))),  # −t·ln(out)
+    gradient=Formula(Row.of(NEG, Frac(T, O))),  # −t/out
     kernel_term="-($t * _log($a) if $t > 0.0 else 0.0)",
     kernel_gradient="(-$t / $a if $t > 0.0 else 0.0)",
     cancels="softmax",

@@ -22,7 +22,14 @@ ALLOWED_CYCLE_EDGES: dict[tuple[str, str], str] = {}
 
 # The layers, lowest first: a module may import its own layer and those below it, never one above.
 # (The package's API, bptrace/__init__.py, is the top: it reaches everything, lazily.)
-BELOW_THE_ENGINE = ("bptrace.model", "bptrace.functions", "bptrace.objective", "bptrace.fmt", "bptrace.errors")
+BELOW_THE_ENGINE = (
+    "bptrace.model",
+    "bptrace.functions",
+    "bptrace.formula",  # the formula tree and its printers: the registry writes its formulas in it
+    "bptrace.objective",
+    "bptrace.fmt",
+    "bptrace.errors",
+)
 ABOVE_THE_ENGINE = ("bptrace.render", "bptrace.explain", "bptrace.grading", "bptrace.cli", "bptrace.quiz")
 
 

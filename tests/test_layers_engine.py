@@ -190,3 +190,44 @@ def test_each_mistake_changes_what_it_should_and_nothing_before(mistake: str) ->
     assert any(n.startswith(first) for n in changed), (mistake, changed[:5])
     if mistake == "unflipped":
         assert all(n.startswith("dE/dx_") for n in changed)  # the input gradient is not used further
+
+
+@pytest.mark.parametrize(
+    "loss, term, gradient",
+    [
+        ("half_sse", "1/2*(t_j - a_j)^2", "-(t_j - a_j)"),
+        ("mse", "(t_j - a_j)^2/1", "-2(t_j - a_j)/1"),
+        ("bce", "-[t_j*ln(a_j) + (1 - t_j)*ln(1 - a_j)]", "-t_j/a_j + (1 - t_j)/(1 - a_j)"),
+    ],
+)
+def test_the_loss_rules_are_registry_formula_trees_the_renderer_prints(loss: str, term: str, gradient: str) -> None:
+    """The engine returns the loss's rules as data (formula trees holding the registry's formulas), not text;
+    the renderer prints them in ASCII, as docs/layers.md writes every rule."""
+    import dataclasses
+
+    from bptrace.formula import Filled, Node
+    from bptrace.render.layers_out import rule_text
+
+    s = dataclasses.replace(model.load("layers_conv_pool"), loss=loss)
+    t = engine.trace(s)
+    forward, backward = t.forward[-1], t.backward[0]
+    assert forward.type == backward.type == "loss"
+    for sec in (forward, backward):
+        assert isinstance(sec.rule, Node)
+        assert any(isinstance(n, Filled) for n in _nodes(sec.rule))
+    mean = s.reduction == "mean"
+    total = "(1/m) sum_s E_s" if mean else "sum_s E_s"
+    assert rule_text(forward.rule) == f"E_s = sum_j {term}; E_total = {total}"
+    assert rule_text(backward.rule) == f"dE/da_j:s = {'(1/m)*' if mean else ''}{gradient}"
+
+
+def _nodes(n: object) -> list[object]:
+    import dataclasses
+
+    out = [n]
+    for f in dataclasses.fields(n):  # type: ignore[arg-type]
+        value = getattr(n, f.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                out += _nodes(item)
+    return out

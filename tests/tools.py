@@ -33,10 +33,12 @@ TOOLS: dict[str, tuple[tuple[str, ...], str, str]] = {
 
 
 def _tex_install_running() -> bool:
-    """This machine installs TeX in the background and logs to /tmp/apt.log, ending in "done" when finished."""
+    """This machine installs TeX in the background and logs to /tmp/apt.log, ending in "done" (or in the
+    installer's exit status, "apt rc 0") when finished."""
     log = Path("/tmp/apt.log")
     try:
-        return log.exists() and not log.read_text(errors="replace").rstrip().endswith("done")
+        last = log.read_text(errors="replace").rstrip().rpartition("\n")[2] if log.exists() else "done"
+        return not (last.endswith("done") or last.startswith("apt rc "))
     except OSError:
         return False
 

@@ -355,19 +355,19 @@ def explain(
 
 
 def _fill(formula: Formula, times: Math | None = None, **values: Math) -> Math:
-    """A registry formula (bptrace.functions) with its placeholders filled by formulas, in text and LaTeX."""
+    """A registry formula (bptrace.functions, a tree with holes) with its holes filled by formulas."""
     extra = {} if times is None else {"times": times}
     return Filled(formula, tuple({**values, **extra}.items()))
 
 
 def loss_term_form(loss: str, t: Math, o: Math, n: int) -> Math:
     """One output's term of the per-sample loss, e.g. ½(t − out)² (functions.Loss.term)."""
-    return _fill(functions.loss(loss).term, t=t, o=o, n=_m(str(n)))
+    return _fill(functions.loss(loss).term, t=t, o=o, n=Const(str(n)))
 
 
 def loss_grad_form(loss: str, t: Math, o: Math, n: int) -> Math:
     """∂(term)/∂out, the closed form the engine uses (functions.Loss.gradient)."""
-    return _fill(functions.loss(loss).gradient, t=t, o=o, n=_m(str(n)))
+    return _fill(functions.loss(loss).gradient, t=t, o=o, n=Const(str(n)))
 
 
 def activation_definition(activation: str, out: Math, net: Math, slope: Math, others: list[Math] | None = None) -> Math:

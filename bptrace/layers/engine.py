@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bptrace import functions
+from bptrace.formula import DOT, Const, Deriv, Filled, Frac, Node, Row, SumOver, Sym, Text, eq
 from bptrace.i18n import N_
 from bptrace.message import Message
 
@@ -71,7 +72,7 @@ class Section:
     type: str
     direction: str  # "forward", "backward", "update"
     title: str  # a Message
-    rule: str  # the formula, ASCII, as in docs/layers.md
+    rule: str | Node  # the formula: ASCII text as in docs/layers.md, or a tree (the loss's, from the registry)
     lines: list[Line] = field(default_factory=list)
     # a convolution's kernels rotated by 180° (the input gradient's kernels): (label, rows of (name, value))
     flipped: list[tuple[str, list[list[tuple[str, float]]]]] = field(default_factory=list)
@@ -84,6 +85,21 @@ class Kink:
     layer: int
     name: str
     reason: str  # a Message
+
+
+def _loss_rule(entry: functions.Loss, n: int, mean: bool) -> Node:
+    """E_s = Σ_j term(t_j, a_j); E_total = (1/m) Σ_s E_s (mean) or Σ_s E_s, as a formula tree."""
+    term = Filled(entry.term, (("t", Sym("t_j")), ("o", Sym("a_j")), ("n", Const(str(n)))))
+    total = SumOver("s", Sym("E_s"))
+    reduced = Row.of(Frac(Const("1"), Sym("m"), grouped=True), Text(" "), total) if mean else total
+    return Row.of(eq(Sym("E_s"), SumOver("j", term)), Text("; "), eq(Sym("E_total"), reduced))
+
+
+def _loss_gradient_rule(entry: functions.Loss, n: int, mean: bool) -> Node:
+    """dE/da_j:s = ((1/m)·) ∂term/∂a_j, as a formula tree."""
+    gradient = Filled(entry.gradient, (("t", Sym("t_j")), ("o", Sym("a_j")), ("n", Const(str(n)))))
+    scale = Row.of(Frac(Const("1"), Sym("m"), grouped=True), DOT) if mean else Row()
+    return eq(Deriv("E", "a_j:s"), Row.of(scale, gradient))
 
 
 @dataclass
@@ -242,9 +258,7 @@ class _Tracer:
                 loss=s.loss,
                 reduction=s.reduction,
             ),
-            "E_s = sum_j "
-            + entry.term.fill("ascii", t="t_j", o="a_j", n=str(A.shape[1]))
-            + ("; E_total = (1/m) sum_s E_s" if s.reduction == "mean" else "; E_total = sum_s E_s"),
+            _loss_rule(entry, A.shape[1], s.reduction == "mean"),
         )
         for k in range(m):
             row = tuple(
@@ -265,9 +279,7 @@ class _Tracer:
             "loss",
             "backward",
             Message(N_("The loss's gradient by each output")),
-            "dE/da_j:s = "
-            + ("(1/m)*" if s.reduction == "mean" else "")
-            + entry.gradient.fill("ascii", t="t_j", o="a_j", n=str(A.shape[1])),
+            _loss_gradient_rule(entry, A.shape[1], s.reduction == "mean"),
         )
         for k, j in np.ndindex(*A.shape):
             name = out_name(last.index, last.out_shape, (j,), k)

@@ -132,7 +132,7 @@ def explain_blocks(
     digits: int = DEFAULT_DIGITS,
     ascii: bool = False,
 ) -> list[Block]:
-    from bptrace.render.layers_out import _grid, _Writer, summary
+    from bptrace.render.layers_out import _grid, _Writer, rule_text, summary
     from bptrace.render.layout import Para
 
     w = _Writer(digits, ascii)
@@ -146,7 +146,7 @@ def explain_blocks(
     why = WHY.get(_kind(trace, name))
     if why:
         blocks.append(Para(_(why)))
-    blocks.append(Para(_("rule: {rule}").format(rule=sec.rule), "dim"))
+    blocks.append(Para(_("rule: {rule}").format(rule=rule_text(sec.rule)), "dim"))
     if ln.terms or ln.const is not None:
         grid = _grid(
             _("{name} as a sum: one term per row").format(name=name),
@@ -198,7 +198,7 @@ def explain_blocks(
 
 
 def explain_data(trace: LayersTrace, name: str, checks: LayersVerification | None) -> dict[str, Any]:
-    from bptrace.render.layers_out import line_data, verification_data
+    from bptrace.render.layers_out import line_data, rule_text, verification_data
 
     sec = trace.section_of(name)
     ln = trace.line(name)
@@ -211,7 +211,7 @@ def explain_data(trace: LayersTrace, name: str, checks: LayersVerification | Non
         "layer": sec.layer,
         "type": sec.type,
         "direction": sec.direction,
-        "rule": sec.rule,
+        "rule": rule_text(sec.rule),
         "why": why,
         "line": line_data(ln),
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from bptrace import __version__
+from bptrace import __version__, formula
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.i18n import N_, _, ngettext
 from bptrace.layers.model import shape_text
@@ -67,6 +67,11 @@ class _Writer:
         return " + ".join(parts) if parts else "0"
 
 
+def rule_text(rule: str | formula.Node) -> str:
+    """A section's rule as docs/layers.md writes it: ASCII (a formula tree, the loss's, printed in ASCII)."""
+    return rule if isinstance(rule, str) else formula.ascii(rule)
+
+
 def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
     return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
 
@@ -79,7 +84,7 @@ def section_grid(sec: Section, w: _Writer, lines: list[Line] | None = None) -> G
     grid = _grid(
         tr(sec.title),
         columns + ([(_("note"), "text")] if notes else []),
-        caption=_("rule: {rule}").format(rule=sec.rule),
+        caption=_("rule: {rule}").format(rule=rule_text(sec.rule)),
     )
     for ln in rows:
         row = [ln.name, w.sum(ln, False), w.sum(ln, True), w.n(ln.value)]
@@ -213,7 +218,7 @@ def section_data(sec: Section) -> dict[str, Any]:
         "type": sec.type,
         "direction": sec.direction,
         "title": str(sec.title),
-        "rule": sec.rule,
+        "rule": rule_text(sec.rule),
         "lines": [line_data(ln) for ln in sec.lines],
         "flipped": [
             {
