@@ -156,6 +156,14 @@ def fallback(encoding: str, explicit: bool) -> Iterator[None]:
         _FALLBACK.reset(token)
 
 
+def spells_every_symbol() -> bool:
+    """Whether ASCII was asked for (--ascii, or ascii=True outside the CLI): every symbol is spelled, and a
+    formula tree is printed by the ASCII printer. False inside the encoding's automatic fallback, where only
+    what the encoding cannot carry is spelled."""
+    mode = _FALLBACK.get()
+    return mode is None or mode[0]
+
+
 _LABEL = re.compile("⁽([⁰¹²³⁴⁵⁶⁷⁸⁹ˡᴸ⁺⁻]+)⁾")
 _FALLBACK: ContextVar[tuple[bool, str] | None] = ContextVar("bptrace_fallback", default=None)
 

@@ -23,11 +23,37 @@ See docs/notation.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.formula import (
+    DOT,
+    EQ,
+    MINUS,
+    NUMBER_TIMES,
+    PLUS,
+    THEN,
+    TIMES,
+    Apply,
+    Const,
+    Deriv,
+    Frac,
+    Indexed,
+    Lines,
+    Node,
+    Num,
+    Op,
+    Paren,
+    Row,
+    Space,
+    Sym,
+    Text,
+    join,
+    sentence,
+)
 from bptrace.functions import cancels_derivative
 from bptrace.i18n import N_, _
 from bptrace.render.layout import DEFAULT_ROWS, MAX_TERMS, Block, Column, Grid, Para
@@ -233,6 +259,10 @@ class _Layout:
         """A number inside a formula: negative numbers in parentheses."""
         text = self.n(x)
         return f"({text})" if text.startswith("-") else text
+
+    def q(self, x: float) -> Num:
+        """A number inside a formula tree: negative numbers in parentheses."""
+        return Num(float(x), self.digits)
 
     def shown(self) -> list[int]:
         return [self.layer] if self.layer is not None else list(range(1, self.L + 1))
@@ -739,6 +769,22 @@ class IndexLayout(_Layout):
     def b(self, index: int, i: int | None) -> str:
         return f"b{layer_sup(index)}" + (sub(i + 1) if i is not None else "")
 
+    # the same symbols as formula trees (formula.Indexed), for the formula cells
+    def zt(self, index: int, i: int) -> Indexed:
+        return Indexed("z", str(index), (str(i + 1),))
+
+    def at(self, index: int, j: int) -> Indexed:
+        return Indexed("a", str(index), (str(j + 1),))
+
+    def deltat(self, index: int, i: int) -> Indexed:
+        return Indexed("delta", str(index), (str(i + 1),))
+
+    def wt(self, index: int, i: int, j: int) -> Indexed:
+        return Indexed("W", str(index), (str(i + 1), str(j + 1)))
+
+    def bt(self, index: int, i: int | None) -> Indexed:
+        return Indexed("b", str(index), (str(i + 1),) if i is not None else ())
+
     def sample_cols(self) -> list[Column]:
         column = self.objective.column()
         return [Column(*column)] if column else []
@@ -885,28 +931,36 @@ class IndexLayout(_Layout):
         for row, r in self.limited(cells, table, N_("neurons")):
             x = layer.neurons[r]
             name = f"{self.delta(index, r)} = delta_{x}{self.suffix(row)}"
-            fp = f"f′({self.z(index, r)})"
-            if cancels:
-                formula = (
-                    f"{self.a(index, r)} − t{sub(r + 1)}\n= {self.p(lt.out[row, r])} − {self.p(s.targets[row, r])}"
+            fp = Apply("f′", (self.zt(index, r),))  # f′(z⁽ˡ⁾ᵢ)
+            by_numbers = Row.of(THEN, self.q(lt.dE_dout[row, r]), TIMES, self.q(lt.dout_dnet[row, r]))
+            formula: Node
+            if cancels:  # δ⁽ᴸ⁾ᵢ = a⁽ᴸ⁾ᵢ − tᵢ
+                formula = Lines(
+                    (
+                        Row.of(self.at(index, r), MINUS, Indexed("t", "", (str(r + 1),))),
+                        Row.of(THEN, self.q(lt.out[row, r]), MINUS, self.q(s.targets[row, r])),
+                    )
                 )
-            elif output:
-                formula = (
-                    f"∂E/∂{self.a(index, r)}·{fp}\n= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}"
-                )
-            else:
+            elif output:  # δ⁽ᴸ⁾ᵢ = ∂E/∂a⁽ᴸ⁾ᵢ·f′(z⁽ᴸ⁾ᵢ)
+                formula = Lines((Row.of(Deriv("E", self.at(index, r)), DOT, fp), by_numbers))
+            else:  # δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ)
                 layer_above = s.layers[index]
                 w_used = (
                     self.trace.layers[index].new_weights if self.trace.through_updated_weights else layer_above.weights
                 )
-                names = [f"{self.w(index + 1, q, r)}·{self.delta(index + 1, q)}" for q in range(layer_above.size)]
-                nums = [
-                    f"{self.p(w_used[q, r])}×{self.p(self.trace.layers[index].delta[row, q])}"
+                names: list[Node] = [
+                    Row.of(self.wt(index + 1, q, r), DOT, self.deltat(index + 1, q)) for q in range(layer_above.size)
+                ]
+                nums: list[Node] = [
+                    Row.of(self.q(w_used[q, r]), NUMBER_TIMES, self.q(self.trace.layers[index].delta[row, q]))
                     for q in range(layer_above.size)
                 ]
-                formula = (
-                    f"({_sum(names)})·{fp}\n= ({_sum(nums)}) × {self.p(lt.dout_dnet[row, r])}\n"
-                    f"= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}"
+                formula = Lines(
+                    (
+                        Row.of(Paren(_sum(names)), DOT, fp),
+                        Row.of(THEN, Paren(_sum(nums)), TIMES, self.q(lt.dout_dnet[row, r])),
+                        by_numbers,
+                    )
                 )
             table.rows.append(self.sample_cell(row) + [name, formula, self.n(lt.delta[row, r])])
             table.styles.append("")
@@ -928,47 +982,71 @@ class IndexLayout(_Layout):
         for p in self.limited(params, table, N_("parameters")):
             lt = self.trace.layers[p.layer - 1]
             per_sample = self.trace.sample_grad(p)
-            if p.kind == "weight":
+            head: Node
+            products: dict[int, Node]
+            if p.kind == "weight":  # ∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ
                 r, c = p.row or 0, p.col or 0
-                symbol = self.w(p.layer, r, c)
-                head = f"{self.delta(p.layer, r)}·{self.a(p.layer - 1, c)}"
+                symbol, tree = self.w(p.layer, r, c), self.wt(p.layer, r, c)
+                head = Row.of(self.deltat(p.layer, r), DOT, self.at(p.layer - 1, c))
                 prev = self.trace.activations(p.layer - 1)
-                products = {row: f"{self.p(lt.delta[row, r])} × {self.p(prev[row, c])}" for row in self.reading_order()}
-            elif (chain := factors.parameter(self.trace, p)).combine == "sum":
-                symbol = self.b(p.layer, None)
-                head = _("{sum} (one bias shared by layer {layer})").format(
-                    sum=f"Σᵢ δ{layer_sup(p.layer)}ᵢ", layer=p.layer
+                products = {
+                    row: Row.of(self.q(lt.delta[row, r]), TIMES, self.q(prev[row, c])) for row in self.reading_order()
+                }
+            elif (chain := factors.parameter(self.trace, p)).combine == "sum":  # a shared bias: Σᵢ δ⁽ˡ⁾ᵢ
+                symbol, tree = self.b(p.layer, None), self.bt(p.layer, None)
+                head = sentence(
+                    _("{sum} (one bias shared by layer {layer})"),
+                    sum=Row.of(Op("Σᵢ"), Text(" "), Indexed("delta", str(p.layer), ("i",))),
+                    layer=str(p.layer),
                 )
-                products = {row: _sum([self.p(v) for v in chain.at(row)]) for row in self.reading_order()}
-            else:
-                symbol = self.b(p.layer, p.row)
-                head = self.delta(p.layer, p.row)
-                products = {row: self.p(lt.delta[row, p.row]) for row in self.reading_order()}
+                products = {row: _sum([self.q(v) for v in chain.at(row)]) for row in self.reading_order()}
+            else:  # ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ
+                symbol, tree = self.b(p.layer, p.row), self.bt(p.layer, p.row)
+                head = self.deltat(p.layer, p.row or 0)
+                products = {row: self.q(lt.delta[row, p.row]) for row in self.reading_order()}
             name = f"∂E/∂{symbol} = dE/d{p.name}"
+            # (1/m)·Σₛ with the count written, or Σₛ
+            factor: Node = (
+                Row.of(Frac(Const("1"), Const(str(self.m)), grouped=True), DOT, Op("Σₛ"))
+                if s.reduction == "mean"
+                else Op("Σₛ")
+            )
+            lines: list[Node]
             if self.windowed:
-                factor = f"(1/{self.m})·Σₛ" if s.reduction == "mean" else "Σₛ"
-                lines = [f"  {self.sample_cell(row)[0]}: {v}" for row, v in products.items()]
+                lines = [sentence(_("{sum} {head}, through both windows"), sum=factor, head=head)]
+                lines += [Row.of(Space(2), Text(f"{self.sample_cell(row)[0]}: "), v) for row, v in products.items()]
                 lines += [
-                    _("  sample {k}: x + x_c = {value}").format(k=k + 1, value=self.p(per_sample[k]))
+                    sentence(_("  sample {k}: x + x_c = {value}"), k=str(k + 1), value=self.q(per_sample[k]))
                     for k in range(self.m)
                 ]
-                formula = _("{sum} {head}, through both windows").format(sum=factor, head=head) + "\n"
-                formula += "\n".join(lines)
             elif self.m == 1:
-                formula = f"{head}\n= {products[0]}"
+                lines = [head, Row.of(THEN, products[0])]
             else:
-                factor = f"(1/{self.m})·Σₛ" if s.reduction == "mean" else "Σₛ"
-                formula = f"{factor} {head}\n" + "\n".join(
-                    f"  s{k + 1}: {products[k]}"
-                    + ("" if p.kind == "bias" and p.row is not None else f" = {self.p(per_sample[k])}")
+                lines = [Row.of(factor, Text(" "), head)]
+                lines += [
+                    Row.of(Space(2), Text(f"s{k + 1}: "), products[k])
+                    + (Row() if p.kind == "bias" and p.row is not None else Row.of(EQ, self.q(per_sample[k])))
                     for k in range(self.m)
-                )
-            if s.l2 and p.kind == "weight":
+                ]
+            if s.l2 and p.kind == "weight":  # + (λ/m)·W⁽ˡ⁾ᵢⱼ
                 l2_part = self.trace.l2_grad(p)
-                formula += (
-                    f"\n+ (λ/m)·{symbol} = {self.p(s.l2)}/{self.m} × {self.p(self.trace.value(p))} = {self.p(l2_part)}"
+                lines.append(
+                    Row.of(
+                        Op("+ "),
+                        Frac(Sym("lambda"), Sym("m"), grouped=True),
+                        DOT,
+                        tree,
+                        EQ,
+                        self.q(s.l2),
+                        Op("/"),
+                        Const(str(self.m)),
+                        TIMES,
+                        self.q(self.trace.value(p)),
+                        EQ,
+                        self.q(l2_part),
+                    )
                 )
-            table.rows.append([name, formula, self.n(self.trace.grad(p))])
+            table.rows.append([name, Lines(tuple(lines)), self.n(self.trace.grad(p))])
             table.styles.append("")
         return table
 
@@ -1005,12 +1083,12 @@ class IndexLayout(_Layout):
         return table
 
 
-def _sum(terms: list[str]) -> str:
+def _sum(terms: Sequence[Node]) -> Row:
     """a + b + c, long sums summarised (the first terms, how many more, the last) as in the scalar tables."""
     if len(terms) > MAX_TERMS:
-        more = _("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1)
-        return " + ".join(terms[: MAX_TERMS - 2]) + f" + {more} + " + terms[-1]
-    return " + ".join(terms)
+        more = Text(_("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1))
+        return join([*terms[: MAX_TERMS - 2], more, terms[-1]], PLUS)
+    return join(terms, PLUS)
 
 
 SAMPLE_GRADIENTS_LIMIT = 100_000  # per-sample gradient numbers per layer above which the JSON leaves them out
