@@ -23,6 +23,7 @@ import bptrace
 from bptrace.cli.main import main
 from bptrace.fmt import num
 from bptrace.model.scenario import bundled_names
+from bptrace.render.blocks import cell_text
 from bptrace.render.layout import Grid, TraceLayout
 from bptrace.render.notation import MAX_COLS, notation_blocks, notation_data, pass_labels
 
@@ -316,7 +317,7 @@ def test_ng_shallow_matrix_shows_dz_dw_db_for_both_layers_with_shapes() -> None:
 def test_mazur_in_every_notation_names_the_same_quantities() -> None:
     t = bptrace.run("mazur")
     index = notation_blocks(t, "index")
-    text = "\n".join(str(cell) for g in grids(index) for row in g.rows for cell in row)
+    text = "\n".join(cell_text(cell) for g in grids(index) for row in g.rows for cell in row)
     for mapping in [
         "δ⁽²⁾₁ = delta_o1",
         "δ⁽¹⁾₂ = delta_h2",

@@ -384,6 +384,9 @@ PREAMBLE_MACROS = r"""% \bptracesetwidth{register}{other columns}{formula column
 def tex(text: str) -> str:
     """One line of text (no newline) as pdflatex-safe LaTeX, Unicode mathematics mapped to math mode.
 
+    For text only: titles, headers, paragraphs, names and words in cells. A formula that is a tree (run's
+    formula cells, explain's lines) is printed by formula.latex and never comes here.
+
     Consecutive symbols, superscripts and subscripts share one \\ensuremath group, so δ⁽²⁾₁ becomes
     \\ensuremath{\\delta^{(2)}_{1}}; a script following plain text attaches to an empty base.
     """
