@@ -24,6 +24,7 @@ transliterated from the Unicode. The nodes:
   Pow       x², e^x
   Apply     a function applied: σ(net_o1), max(0, …)
   Deriv     ∂E_total/∂w5 (top and bottom vocabulary names, or formulas: ∂E/∂a⁽²⁾₁)
+  Ng        a matrix of Ng's vectorized notation by its layer: W[1], dZ[2], A[0] (LaTeX W^{[1]})
   Indexed   a symbol of the index notation, its layer above and indices below: z⁽²⁾₁, W⁽²⁾₁₂, δ⁽ˡ⁾ᵢ
   SumOver   Σ_s x
   Dots      the terms of a long sum not written out: … (3 more)
@@ -100,7 +101,7 @@ EMPTY = Row()
 _GREEK = {"delta": ("δ", r"\delta"), "eta": ("η", r"\eta"), "lambda": ("λ", r"\lambda"), "Delta": ("Δ", r"\Delta")}
 _GREEK.update({"theta": ("θ", r"\theta"), "sigma": ("σ", r"\sigma"), "alpha": ("α", r"\alpha")})
 _PREFIX = {"net": r"\mathrm{net}", "out": r"\mathrm{out}", "E": "E", "t": "t", "delta": r"\delta", "s": "s"}
-_SUP = {"+": ("⁺", "+"), "2": ("²", "^2")}
+_SUP = {"+": ("⁺", "+"), "2": ("²", "^2"), "T": ("ᵀ", "^T")}
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,14 @@ class Deriv(Node):
 
 def _part(x: str | Node) -> Node:
     return Sym(x) if isinstance(x, str) else x
+
+
+@dataclass(frozen=True)
+class Ng(Node):
+    """A matrix (or a count) of Ng's vectorized notation, by its layer in brackets: W[1], dZ[2], n[0], g[1]."""
+
+    name: str
+    layer: int | str
 
 
 _LAYER_SUP = str.maketrans("0123456789+-−()lL", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁽⁾ˡᴸ")
@@ -290,7 +299,11 @@ COMMA = Op(",")
 _OPS = {
     "=": (" = ", " = ", " = ", "="),
     "= ": ("= ", "= ", "= ", "="),
-    "+ ": ("+ ", "+ ", "+ ", "+"),  # a continuation line's leading "+ " (+ (λ/m)·W⁽ˡ⁾ᵢⱼ = …)
+    "+ ": ("+ ", "+ ", "+ ", "+"),
+    ":=": (" := ", " := ", r" \mathrel{:=} ", ":="),  # an update: W[1] := W[1] − α·dW[1]
+    "⊙": (" ⊙ ", " (.) ", r" \odot ", "⊙"),  # the element-wise product
+    "′": ("′", "'", "{}'", "′"),  # a derivative's prime: g[1]′(Z[1]) (LaTeX: on an empty group, after g^{[1]})
+    " | ": (" | ", " | ", r" \mid ", "|"),  # a continuation line's leading "+ " (+ (λ/m)·W⁽ˡ⁾ᵢⱼ = …)
     "×·": ("×", "*", r" \times ", "×"),
     " / ": (" / ", " / ", " / ", "/"),
     "Σ ": ("Σ ", "sum ", r"\sum ", "Σ"),  # a sum sign before its terms: Σ W², Σ e^net
@@ -366,6 +379,8 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
     if isinstance(n, Deriv):
         d = "∂" if u else "d"
         return f"{d}{t(_part(n.top))}/{d}{t(_part(n.bottom))}"
+    if isinstance(n, Ng):
+        return f"{n.name}[{n.layer}]"
     if isinstance(n, Indexed):
         letter = _GREEK[n.letter][0] if u and n.letter in _GREEK else n.letter
         layer = f"({n.layer})" if n.layer else ""
@@ -500,6 +515,8 @@ def latex(n: Node) -> str:
         return fn + r"\left(" + ", ".join(t(a) for a in n.args) + r"\right)"
     if isinstance(n, Deriv):
         return rf"\frac{{\partial {t(_part(n.top))}}}{{\partial {t(_part(n.bottom))}}}"
+    if isinstance(n, Ng):
+        return f"{n.name}^{{[{n.layer}]}}"
     if isinstance(n, Indexed):
         letter = _GREEK[n.letter][1] if n.letter in _GREEK else n.letter
         layer = n.layer.replace("−", "-")
@@ -610,6 +627,8 @@ def _ml(n: Node) -> str:
     if isinstance(n, Deriv):
         top, bottom = (_name_ml(x) if isinstance(x, str) else t(x) for x in (n.top, n.bottom))
         return f"<mfrac>{_mrow(_mo('∂'), top)}{_mrow(_mo('∂'), bottom)}</mfrac>"
+    if isinstance(n, Ng):
+        return f"<msup>{_mi(n.name)}{_mrow(_mo('['), _ml(Const(str(n.layer))), _mo(']'))}</msup>"
     if isinstance(n, Indexed):
         letter = _mi(_GREEK[n.letter][0] if n.letter in _GREEK else n.letter)
         sub = _mi(n._joined()) if n.indices else ""

@@ -104,3 +104,15 @@ def test_ascii_output_of_every_bundled_scenario_is_ascii(args: list[str]) -> Non
     left = {ch for ch in result.stdout if not ch.isascii()}
     assert all(re.fullmatch(r"[\u3000-\u9fff\uff00-\uffef]", ch) and ch in own for ch in left), sorted(left)
     assert "?" not in result.stdout
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_the_matrix_notation_titles_its_matrices_with_trees(name: str) -> None:
+    """Each matrix of Ng's notation is titled by a tree (Z[1] = W[1]·X + b[1], shape (n[1], m) = (2, 1)), which
+    LaTeX prints with formula.latex (W^{[1]}), never by reading the Unicode."""
+    t = make_trace(load(name))
+    grids = [b for b in notation_blocks(t, "matrix", rows=None) if isinstance(b, Grid)]
+    assert grids and all(isinstance(g.title, formula.Node) for g in grids)
+    assert any("W[1]·" in formula.unicode(g.title) for g in grids)
+    latex = CliRunner().invoke(main, ["run", name, "--notation", "matrix", "--format", "latex", "--verify", "off"])
+    assert r"W^{[1]}" in latex.stdout and r"Z^{[1]} = W^{[1]} \cdot " in latex.stdout

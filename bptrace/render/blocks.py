@@ -33,9 +33,10 @@ class Column:
 
 @dataclass
 class Grid:
-    """A table: a title, columns, rows of cells (text or formula trees), and a caption (e.g. what was cut)."""
+    """A table: a title (text, or a formula tree of words and formulas: the matrix notation's "Z[1] =
+    W[1]·X + b[1], shape (n[1], m) = (2, 1)"), columns, rows of cells (text or formula trees), and a caption."""
 
-    title: str
+    title: str | Node
     columns: list[Column]
     rows: list[Sequence[Cell]] = field(default_factory=list)  # a row of str (most tables) is one too
     caption: str = ""
@@ -106,7 +107,7 @@ def texts(blocks: list[Block]) -> list[str]:
     out: list[str] = []
     for block in blocks:
         if isinstance(block, Grid):
-            out += [block.title, block.caption, *(c.header for c in block.columns)]
+            out += [cell_text(block.title), block.caption, *(c.header for c in block.columns)]
             out += [cell_text(cell) for row in block.rows for cell in row]
         elif isinstance(block, Para | Preformatted):
             out.append(block.text)

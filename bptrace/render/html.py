@@ -80,6 +80,27 @@ def cell_html(value: Cell) -> str:
     return "<br>".join(formula.mathml(line) for line in formula.lines_of(value))
 
 
+def words_and_math(value: Cell) -> str:
+    """A title: text escaped, or a tree of words and formulas, its words as text and each formula as MathML."""
+    if isinstance(value, str):
+        return text(value)
+    from bptrace import formula
+
+    items = list(value.items) if isinstance(value, formula.Row) else [value]
+    out: list[str] = []
+    run: list[formula.Node] = []
+    for item in [*items, None]:
+        if item is None or isinstance(item, formula.Text):
+            if run:
+                out.append(formula.mathml(formula.Row(tuple(run))))
+                run = []
+            if item is not None:
+                out.append(text(item.words))
+        else:
+            run.append(item)
+    return "".join(out)
+
+
 def _style(css: str, inline: bool) -> str:
     return f' style="{css}"' if inline else ""
 
@@ -94,7 +115,7 @@ def table(grid: Grid, inline: bool = False) -> str:
         f'<table class="bptrace"{_style(_TABLE, inline)}>',
     ]
     if grid.title:
-        out.append(f"<caption{_style(_CAPTION, inline)}>{text(grid.title)}</caption>")
+        out.append(f"<caption{_style(_CAPTION, inline)}>{words_and_math(grid.title)}</caption>")
     out.append("<thead><tr>")
     for column in grid.columns:
         style = _NUM if column.kind == "num" else _LEFT

@@ -345,6 +345,7 @@ TEXT = {
     "™": r"\texttrademark{}",
     "®": r"\textregistered{}",
     "\t": " ",
+    "\u0302": r"\^{}",  # a combining circumflex left alone (x̂ written as x and the mark): the accent by itself
 }
 # Accents: a combining mark (after NFD decomposition) -> the text accent command that draws it.
 ACCENTS = {
@@ -897,7 +898,8 @@ def _cell(value: Cell, column: Column, style: str = "") -> str:
 
 def table(grid: Grid) -> str:
     """A Grid as a longtable: title, booktabs rules, a header repeated on every page, the caption after."""
-    title = [r"\bptracetabletitle{" + " ".join(lines(grid.title)) + "}"] if grid.title else []
+    shown = " ".join(lines(grid.title)) if isinstance(grid.title, str) else cell_line(grid.title)
+    title = [r"\bptracetabletitle{" + shown + "}"] if grid.title else []
     caption = [r"{\itshape " + r"\newline ".join(lines(grid.caption)) + r"\par}"] if grid.caption else []
     if not grid.columns:
         return "\n".join(title + caption)

@@ -110,7 +110,7 @@ def slides_from_blocks(scenario: Scenario, blocks: Iterable[Block], sample_one_o
             known = ((target, *label),) if target and label and (first_sample or not sample_one_only) else ()
             slides.append(
                 Slide(
-                    section=block.title,
+                    section=cell_text(block.title),
                     heading=heading,
                     cells=tuple((h, c) for h, c in zip(headers, row) if c.strip()),
                     focus=focus,
@@ -296,7 +296,7 @@ def graph_slides(trace: GraphTrace, blocks: Iterable[Block]) -> list[Slide]:
                     known = ((f"n:{heading}", "grad", f"∂f/∂{heading} = {cell.strip()}"),)
                     break
             shown = tuple((h, c) for h, c in zip(headers, row) if c.strip())
-            slides.append(Slide(section=block.title, heading=heading, cells=shown, focus=focus, known=known))
+            slides.append(Slide(section=cell_text(block.title), heading=heading, cells=shown, focus=focus, known=known))
     return slides
 
 

@@ -135,7 +135,11 @@ def table(grid: Grid, math: str = "latex") -> list[str]:
     """A Grid as Markdown lines: a heading, the pipe table, and the caption in italics.
 
     math="latex" writes formula cells and quantity names as $…$ mathematics; "unicode" as plain text."""
-    lines = [f"### {escape(grid.title)}", ""] if grid.title else []
+    if isinstance(grid.title, str):
+        heading = escape(grid.title)
+    else:  # the matrix notation's: words and formulas
+        heading = _formula_line(grid.title) if math == "latex" else escape(formula.unicode(grid.title))
+    lines = [f"### {heading}", ""] if grid.title else []
     width = len(grid.columns)
     header = [cell(c.header) or " " for c in grid.columns]
     rule = ["---:" if c.kind == "num" else "---" for c in grid.columns]

@@ -30,29 +30,36 @@ from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
 from bptrace.formula import (
+    COMMA,
     DOT,
     EQ,
     MINUS,
     NUMBER_TIMES,
     PLUS,
+    SUM,
     THEN,
     TIMES,
     Apply,
     Const,
     Deriv,
+    Filled,
     Frac,
     Indexed,
     Lines,
+    Ng,
     Node,
     Num,
     Op,
     Paren,
+    Pow,
     Row,
     Space,
     Sym,
     Text,
+    eq,
     join,
     sentence,
+    unicode,
 )
 from bptrace.functions import cancels_derivative
 from bptrace.i18n import N_, _
@@ -117,9 +124,10 @@ def layer_sup(index: int) -> str:
     return sup(f"({index})")
 
 
-def shape_text(symbolic: tuple[str, str], numeric: tuple[int, int]) -> str:
-    """'(n[1], m) = (4, 4)': a shape both in Ng's symbols and in numbers."""
-    return f"({symbolic[0]}, {symbolic[1]}) = ({numeric[0]}, {numeric[1]})"
+def shape_tree(symbolic: tuple[Node, Node], numeric: tuple[int, ...]) -> Row:
+    """(n[1], m) = (4, 4) as a formula tree: a shape in Ng's symbols and in numbers."""
+    rows, cols = (Const(str(k)) for k in numeric[:2])
+    return eq(Paren(Row.of(symbolic[0], COMMA, symbolic[1])), Paren(Row.of(rows, COMMA, cols)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -307,20 +315,20 @@ class MatrixLayout(_Layout):
         return out
 
     # ---- helpers ----
-    def ng_n(self, index: int) -> str:
-        return f"n[{index}]"
+    def ng_n(self, index: int) -> Ng:
+        return Ng("n", index)
 
-    def cols(self) -> str:
+    def cols(self) -> Node:
         """The symbol for the number of columns: m, or 2m with two windows per sample."""
-        return "2m" if self.windowed else "m"
+        return Const("2m") if self.windowed else Sym("m")
 
-    def name_of(self, index: int) -> str:
+    def name_of(self, index: int) -> Node:
         """A[0] is X, Ng's name for the inputs."""
-        return "X" if index == 0 else f"A[{index}]"
+        return Sym("X") if index == 0 else Ng("A", index)
 
     def grid(
         self,
-        title: str,
+        title: str | Node,
         values: np.ndarray,
         row_labels: list[str],
         col_labels: list[str],
@@ -362,19 +370,21 @@ class MatrixLayout(_Layout):
             )
         return table
 
-    def samples_grid(self, title: str, values: np.ndarray, index: int) -> Grid:
+    def samples_grid(self, title: str | Node, values: np.ndarray, index: int) -> Grid:
         """An (n[l], m) matrix: rows are the neurons of layer `index` (0: the inputs), columns the samples."""
         names = list(self.s.layer_names(index))
         return self.grid(title, values, names, pass_labels(self.trace), _("neuron \\ sample"))
 
-    def shape_nm(self, index: int, values: np.ndarray) -> str:
-        return shape_text((self.ng_n(index), self.cols()), values.shape)
+    def shape_nm(self, index: int, values: np.ndarray) -> Node:
+        return shape_tree((self.ng_n(index), self.cols()), values.shape)
 
-    def over_m(self) -> str:
-        return "/m" if self.s.reduction == "mean" else ""
+    def over_m(self) -> list[Node]:
+        """/m after a sum over the samples when the reduction is the mean."""
+        return [Op("/"), Sym("m")] if self.s.reduction == "mean" else []
 
-    def l2_term(self, index: int) -> str:
-        return f" + (λ/m)·W[{index}]" if self.s.l2 else ""
+    def l2_term(self, index: int) -> list[Node]:
+        """+ (λ/m)·W[l], the L2 penalty's gradient."""
+        return [PLUS, Frac(Sym("lambda"), Sym("m"), grouped=True), DOT, Ng("W", index)] if self.s.l2 else []
 
     # ---- sections ----
     def intro(self) -> list[Block]:
@@ -416,16 +426,17 @@ class MatrixLayout(_Layout):
             out.append(Para(note))
         return out
 
-    def shape(self, title: str, shape: str) -> str:
-        """'W[1], shape (n[1], n[0]) = (3, 2)': a matrix's title with its shape."""
-        return _("{matrix}, shape {shape}").format(matrix=title, shape=shape)
+    def shape(self, title: Node | str, shape: Node) -> Row:
+        """'W[1], shape (n[1], n[0]) = (3, 2)': a matrix's title with its shape, a formula tree."""
+        return sentence(_("{matrix}, shape {shape}"), matrix=title, shape=shape)
 
     def forward(self) -> list[Block]:
         out: list[Block] = [Para(_("Forward propagation"), "bold")]
         first = self.shown()[0]
         a_prev = self.trace.activations(first - 1).T
         if first == 1:
-            title = self.shape(f"X = A[0]{' = [X | X_c]' if self.windowed else ''}", self.shape_nm(0, a_prev))
+            both = [Row.of(Const("["), Sym("X"), Op(" | "), Sym("X_c"), Const("]"))] if self.windowed else []
+            title = self.shape(eq(Sym("X"), Ng("A", 0), *both), self.shape_nm(0, a_prev))
         else:
             out.append(
                 Para(
@@ -435,25 +446,26 @@ class MatrixLayout(_Layout):
                     "dim",
                 )
             )
-            title = self.shape(f"A[{first - 1}]", self.shape_nm(first - 1, a_prev))
+            title = self.shape(Ng("A", first - 1), self.shape_nm(first - 1, a_prev))
         out.append(self.samples_grid(title, a_prev, first - 1))
         for index in self.shown():
             mx = _Matrices(self.trace, index)
             layer = mx.layer
             sources = list(self.s.layer_names(index - 1))
-            title = self.shape(f"W[{index}]", shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W.shape))
+            title = self.shape(Ng("W", index), shape_tree((self.ng_n(index), self.ng_n(index - 1)), mx.W.shape))
             extra = None
             if mx.b is None:
                 out.append(
                     Para(
                         _("layer {layer} has no bias: {rule}").format(
-                            layer=index, rule=f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}"
+                            layer=index, rule=f"Z[{index}] = W[{index}]·{unicode(self.name_of(index - 1))}"
                         ),
                         "dim",
                     )
                 )
             else:
-                title += _("; ") + self.shape(f"b[{index}]", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
+                bias_shape = shape_tree((self.ng_n(index), Const("1")), (layer.size, 1))
+                title = Row.of(title, Text(_("; ")), self.shape(Ng("b", index), bias_shape))
                 extra = (f"b[{index}]", layer.bias_vector().reshape(-1, 1))
                 if layer.bias_mode == "shared":
                     out.append(
@@ -465,26 +477,12 @@ class MatrixLayout(_Layout):
                         )
                     )
             out.append(self.grid(title, mx.W, list(layer.neurons), sources, extra=extra))
-            plus_b = f" + b[{index}]" if mx.b is not None else ""
-            out.append(
-                self.samples_grid(
-                    self.shape(
-                        f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}{plus_b}", self.shape_nm(index, mx.Z)
-                    ),
-                    mx.Z,
-                    index,
-                )
-            )
-            out.append(
-                self.samples_grid(
-                    self.shape(
-                        f"A[{index}] = g[{index}](Z[{index}]) = {layer.activation}(Z[{index}])",
-                        self.shape_nm(index, mx.A),
-                    ),
-                    mx.A,
-                    index,
-                )
-            )
+            plus_b = [PLUS, Ng("b", index)] if mx.b is not None else []
+            z_rule = eq(Ng("Z", index), Row.of(Ng("W", index), DOT, self.name_of(index - 1), *plus_b))
+            out.append(self.samples_grid(self.shape(z_rule, self.shape_nm(index, mx.Z)), mx.Z, index))
+            z = Ng("Z", index)
+            a_rule = eq(Ng("A", index), Row.of(Ng("g", index), Paren(z)), Apply(layer.activation, (z,)))
+            out.append(self.samples_grid(self.shape(a_rule, self.shape_nm(index, mx.A)), mx.A, index))
         return out
 
     def cost(self) -> list[Block]:
@@ -503,12 +501,12 @@ class MatrixLayout(_Layout):
             what = _("J_s, the hinge of each sample")
         else:
             Y = s.targets.T
-            out.append(self.samples_grid(self.shape("Y", self.shape_nm(L, Y)), Y, L))
+            out.append(self.samples_grid(self.shape(Sym("Y"), self.shape_nm(L, Y)), Y, L))
             what = _("L(a, y), the {loss} loss of each sample").format(loss=s.loss)
         losses = self.trace.sample_losses.reshape(1, -1)
         out.append(
             self.grid(
-                self.shape(what, f"(1, m) = (1, {self.m})"),
+                self.shape(what, shape_tree((Const("1"), Sym("m")), (1, self.m))),
                 losses,
                 ["L"],
                 [f"s{k + 1}" for k in range(self.m)],
@@ -552,9 +550,14 @@ class MatrixLayout(_Layout):
                 else _("a {activation} output with the {loss} loss: the loss cancels g′, so {rule}")
             ).format(activation=layer.activation, loss=s.loss, rule=f"dZ[{index}] = A[{index}] − Y")
             out.append(Para(why, "dim"))
-            out.append(self.samples_grid(self.shape(f"dZ[{index}] = A[{index}] − Y", shape), mx.dZ, index))
+            out.append(
+                self.samples_grid(
+                    self.shape(eq(Ng("dZ", index), Row.of(Ng("A", index), MINUS, Sym("Y"))), shape), mx.dZ, index
+                )
+            )
             return out
         g = f"g[{index}]′(Z[{index}])"
+        g_tree = Row.of(Ng("g", index), Op("′"), Paren(Ng("Z", index)))  # g[l]′(Z[l])
         if index == self.L:
             if self.scored:
                 out.append(
@@ -580,12 +583,9 @@ class MatrixLayout(_Layout):
                         "dim",
                     )
                 )
-            out.append(
-                self.samples_grid(
-                    self.shape(f"dA[{index}] = ∂L/∂A[{index}]", self.shape_nm(index, mx.dA)), mx.dA, index
-                )
-            )
-            rule = f"dA[{index}] ⊙ {g}"
+            d_a = eq(Ng("dA", index), Deriv("L", Ng("A", index)))
+            out.append(self.samples_grid(self.shape(d_a, self.shape_nm(index, mx.dA)), mx.dA, index))
+            rule = Row.of(Ng("dA", index), Op("⊙"), g_tree)
         else:
             w = f"W[{index + 1}]"
             if self.trace.through_updated_weights:
@@ -601,26 +601,28 @@ class MatrixLayout(_Layout):
                 Para(
                     _("{rule} is {shapes}, ∂L/∂{A} for each sample; then ⊙ multiplies element by element").format(
                         rule=f"dA[{index}] = {w}ᵀ·dZ[{index + 1}]",
-                        shapes=f"({self.ng_n(index)}, {self.ng_n(index + 1)})·({self.ng_n(index + 1)}, {self.cols()}) "
-                        f"= ({self.ng_n(index)}, {self.cols()})",
+                        shapes=f"(n[{index}], n[{index + 1}])·(n[{index + 1}], {unicode(self.cols())}) "
+                        f"= (n[{index}], {unicode(self.cols())})",
                         A=f"A[{index}]",
                     ),
                     "dim",
                 )
             )
+            back = Row.of(Pow(Ng("W", index + 1), Const("T")), DOT, Ng("dZ", index + 1))  # W[l+1]ᵀ·dZ[l+1]
             out.append(
-                self.samples_grid(
-                    self.shape(f"dA[{index}] = {w}ᵀ·dZ[{index + 1}]", self.shape_nm(index, mx.dA)), mx.dA, index
-                )
+                self.samples_grid(self.shape(eq(Ng("dA", index), back), self.shape_nm(index, mx.dA)), mx.dA, index)
             )
-            rule = f"W[{index + 1}]ᵀ·dZ[{index + 1}] ⊙ {g}"
-        a = f"A[{index}]"
+            rule = Row.of(back, Op("⊙"), g_tree)
         f = layer.function  # its printed derivative, elementwise (⊙) over the matrices
-        derivative = f.derivative.fill(out=a, net=f"Z[{index}]", a=self.n(f.value(layer.param)), times=" ⊙ ")
-        out.append(
-            self.samples_grid(self.shape(f"{g} = {derivative}", self.shape_nm(index, mx.g_prime)), mx.g_prime, index)
+        holes = (
+            ("out", Ng("A", index)),
+            ("net", Ng("Z", index)),
+            ("a", Num(f.value(layer.param), self.digits, paren=False)),
+            ("times", Op("⊙")),
         )
-        out.append(self.samples_grid(self.shape(f"dZ[{index}] = {rule}", shape), mx.dZ, index))
+        derivative = eq(g_tree, Filled(f.derivative, holes))
+        out.append(self.samples_grid(self.shape(derivative, self.shape_nm(index, mx.g_prime)), mx.g_prime, index))
+        out.append(self.samples_grid(self.shape(eq(Ng("dZ", index), rule), shape), mx.dZ, index))
         return out
 
     def dw_blocks(self, index: int) -> list[Block]:
@@ -628,21 +630,25 @@ class MatrixLayout(_Layout):
         mx = _Matrices(self.trace, index)
         layer = mx.layer
         m = self.m
-        prev = self.name_of(index - 1)
-        over = self.over_m()
+        prev_tree = self.name_of(index - 1)
+        prev = unicode(prev_tree)  # in the notes' words
+        over_tree = self.over_m()
+        over = "/m" if over_tree else ""
         sources = list(self.s.layer_names(index - 1))
-        w_shape = shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.dW.shape)
+        w_shape = shape_tree((self.ng_n(index), self.ng_n(index - 1)), mx.dW.shape)
+        d_w = eq(
+            Ng("dW", index), Row.of(Ng("dZ", index), DOT, Pow(prev_tree, Const("T")), *over_tree, *self.l2_term(index))
+        )
         out: list[Block] = [
             self.grid(
-                self.shape(f"dW[{index}] = dZ[{index}]·{prev}ᵀ{over}{self.l2_term(index)}", w_shape),
+                self.shape(d_w, w_shape),
                 mx.dW,
                 list(layer.neurons),
                 sources,
             )
         ]
-        note = f"({self.ng_n(index)}, {self.cols()})·({self.cols()}, {self.ng_n(index - 1)})" + (
-            f", m = {m}" if over else ""
-        )
+        cols = unicode(self.cols())
+        note = f"(n[{index}], {cols})·({cols}, n[{index - 1}])" + (f", m = {m}" if over else "")
         if not over and m > 1:
             note += _("; no 1/m: the reduction is sum")
         if s.l2:
@@ -681,7 +687,10 @@ class MatrixLayout(_Layout):
                     "dim",
                 )
             )
-            title = self.shape(f"db[{index}] = Σ dZ[{index}]{over}", "(1, 1) = (1, 1)")
+            title = self.shape(
+                eq(Ng("db", index), Row.of(SUM, Ng("dZ", index), *over_tree)),
+                shape_tree((Const("1"), Const("1")), (1, 1)),
+            )
             labels = [layer.bias_names[0]]
         else:
             out.append(
@@ -692,7 +701,10 @@ class MatrixLayout(_Layout):
                     "dim",
                 )
             )
-            title = self.shape(f"db[{index}] = Σₛ dZ[{index}]{over}", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
+            title = self.shape(
+                eq(Ng("db", index), Row.of(Op("Σₛ"), Text(" "), Ng("dZ", index), *over_tree)),
+                shape_tree((self.ng_n(index), Const("1")), (layer.size, 1)),
+            )
             labels = list(layer.neurons)
         out.append(self.grid(title, mx.db, labels, [f"db[{index}]"]))
         return out
@@ -712,18 +724,23 @@ class MatrixLayout(_Layout):
             layer = mx.layer
             sources = list(self.s.layer_names(index - 1))
             title = self.shape(
-                f"W[{index}] := W[{index}] − α·dW[{index}]",
-                shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape),
+                _update(Ng("W", index), Ng("dW", index)),
+                shape_tree((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape),
             )
             extra = None
             if mx.b_new is not None:
                 if s.update_biases:
-                    title += _("; ") + f"b[{index}] := b[{index}] − α·db[{index}]"
+                    title = Row.of(title, Text(_("; ")), _update(Ng("b", index), Ng("db", index)))
                 else:
                     out.append(Para(_("{b} is not updated (update_biases: false)").format(b=f"b[{index}]"), "dim"))
                 extra = (f"b[{index}]", _broadcast(mx.b_new, layer.size))
             out.append(self.grid(title, mx.W_new, list(layer.neurons), sources, extra=extra))
         return out
+
+
+def _update(theta: Node, gradient: Node) -> Row:
+    """Ng's update θ := θ − α·dθ (W[1] := W[1] − α·dW[1])."""
+    return Row.of(theta, Op(":="), theta, MINUS, Sym("alpha"), DOT, gradient)
 
 
 def _broadcast(b: np.ndarray, size: int) -> np.ndarray:

@@ -226,7 +226,7 @@ class GridView:
         if widths is not None:
             yield self.table(t, measured, widths, rows, styles)
             return
-        yield prose(t(g.title), "bold")
+        yield prose(printed(g.title, self.ascii), "bold")
         yield Text("")
         inline = [m for m in measured if not m.wraps or m.most <= SHORT]
         below = [m for m in measured if m not in inline]
@@ -253,7 +253,7 @@ class GridView:
     ) -> Table:
         g = self.grid
         table = Table(
-            title=prose(t(g.title), "bold"),
+            title=prose(printed(g.title, self.ascii), "bold"),
             title_justify="left",
             box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
             pad_edge=False,
