@@ -66,6 +66,9 @@ ASCII = str.maketrans(
         "⁾": ")",
         "ₛ": "_s",
         "α": "alpha",
+        "β": "beta",  # batch normalization's shift and scale (layers)
+        "γ": "gamma",
+        "\u0302": "hat",  # x̂ (x and a combining circumflex): xhat, as the vocabulary names it (dE/dxhat2_1)
         "…": "...",
         "⋮": "...",
         "Δ": "Delta",
@@ -91,6 +94,9 @@ ASCII = str.maketrans(
         "”": '"',
     }
 )
+# letters that bptrace's own words use as mathematics, not as a script's letters: spelled even though a name
+# (José) keeps its accents; Ĝ is the gradient recomputed with every term's absolute value (the verification)
+_MATH_LETTERS = {"Ĝ": "Ghat"}
 # symbols bptrace never prints but a title, a note or a name may hold (the LaTeX export has no need of them)
 _OTHER = str.maketrans(
     {
@@ -141,7 +147,7 @@ def to_ascii(text: str) -> str:
     if mode is not None and not mode[0]:
         return encodable(text, mode[1])
     text = _LABEL.sub(lambda m: "(" + unicodedata.normalize("NFKC", m.group(1)) + ")", text)  # W⁽²⁾: layer 2, no square
-    out = "".join(ch if ch.isascii() or _is_text(ch) else _spelled(ch) for ch in text)
+    out = "".join(ch if ch.isascii() or (_is_text(ch) and ch not in _MATH_LETTERS) else _spelled(ch) for ch in text)
     return out if mode is None else encodable(out, mode[1])
 
 
@@ -154,6 +160,14 @@ def fallback(encoding: str, explicit: bool) -> Iterator[None]:
         yield
     finally:
         _FALLBACK.reset(token)
+
+
+def spells_every_symbol() -> bool:
+    """Whether ASCII was asked for (--ascii, or ascii=True outside the CLI): every symbol is spelled, and a
+    formula tree is printed by the ASCII printer. False inside the encoding's automatic fallback, where only
+    what the encoding cannot carry is spelled."""
+    mode = _FALLBACK.get()
+    return mode is None or mode[0]
 
 
 _LABEL = re.compile("⁽([⁰¹²³⁴⁵⁶⁷⁸⁹ˡᴸ⁺⁻]+)⁾")
@@ -193,6 +207,8 @@ def _is_text(ch: str) -> bool:
 
 def _spelled(ch: str) -> str:
     """One character in ASCII: the table above, else its compatibility decomposition without accents, else '?'."""
+    if ch in _MATH_LETTERS:
+        return _MATH_LETTERS[ch]
     mapped = ch.translate(ASCII).translate(_OTHER)
     if mapped != ch:
         return mapped

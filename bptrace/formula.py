@@ -23,7 +23,9 @@ transliterated from the Unicode. The nodes:
   Frac      a/b (\\frac{a}{b}); `grouped` writes (a/b) in linear text
   Pow       x², e^x
   Apply     a function applied: σ(net_o1), max(0, …)
-  Deriv     ∂E_total/∂w5
+  Deriv     ∂E_total/∂w5 (top and bottom vocabulary names, or formulas: ∂E/∂a⁽²⁾₁)
+  Ng        a matrix of Ng's vectorized notation by its layer: W[1], dZ[2], A[0] (LaTeX W^{[1]})
+  Indexed   a symbol of the index notation, its layer above and indices below: z⁽²⁾₁, W⁽²⁾₁₂, δ⁽ˡ⁾ᵢ
   SumOver   Σ_s x
   Dots      the terms of a long sum not written out: … (3 more)
   Fn        a function's name alone: σ, tanh, relu (the registry's symbol of an activation)
@@ -31,6 +33,7 @@ transliterated from the Unicode. The nodes:
   Hole      a placeholder of a registry formula (net, out, a, t, o, n, times), filled later
   Filled    a Template (a registry formula) with its holes filled by trees
   Row       pieces side by side (a sum, a product, an equation chain: see eq, join)
+  Lines     a formula written on several lines (a table cell: the names, then "= " and the numbers)
 
 A registry formula (bptrace/functions.py) is a `Template`: one tree with `Hole`s, written once. Callers get
 it filled as a tree, `template.filled(net=Sym("net_o1"))` (a `Filled` node, placed in any formula), or
@@ -101,7 +104,7 @@ EMPTY = Row()
 _GREEK = {"delta": ("δ", r"\delta"), "eta": ("η", r"\eta"), "lambda": ("λ", r"\lambda"), "Delta": ("Δ", r"\Delta")}
 _GREEK.update({"theta": ("θ", r"\theta"), "sigma": ("σ", r"\sigma"), "alpha": ("α", r"\alpha")})
 _PREFIX = {"net": r"\mathrm{net}", "out": r"\mathrm{out}", "E": "E", "t": "t", "delta": r"\delta", "s": "s"}
-_SUP = {"+": ("⁺", "+"), "2": ("²", "^2")}
+_SUP = {"+": ("⁺", "+"), "2": ("²", "^2"), "T": ("ᵀ", "^T")}
 
 
 @dataclass(frozen=True)
@@ -187,10 +190,41 @@ class Apply(Node):
 
 @dataclass(frozen=True)
 class Deriv(Node):
-    """∂top/∂bottom, top and bottom vocabulary names."""
+    """∂top/∂bottom, top and bottom vocabulary names (or formulas, an Indexed symbol)."""
 
-    top: str
-    bottom: str
+    top: str | Node
+    bottom: str | Node
+
+
+def _part(x: str | Node) -> Node:
+    return Sym(x) if isinstance(x, str) else x
+
+
+@dataclass(frozen=True)
+class Ng(Node):
+    """A matrix (or a count) of Ng's vectorized notation, by its layer in brackets: W[1], dZ[2], n[0], g[1]."""
+
+    name: str
+    layer: int | str
+
+
+_LAYER_SUP = str.maketrans("0123456789+-−()lL", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁽⁾ˡᴸ")
+_INDEX_SUB = str.maketrans("0123456789ijks", "₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₛ")
+
+
+@dataclass(frozen=True)
+class Indexed(Node):
+    """A symbol of the index notation ("Backpropagation in Neural Networks"): `letter` (z, a, W, b, delta, t)
+    with its layer as a superscript in parentheses (a number, or l, L, l+1; none when '') and its indices
+    below (1-based numbers, or i, j, k): z⁽²⁾₁, W⁽²⁾₁₂, δ⁽ˡ⁾ᵢ, t₁. Indices above 9 are separated by commas."""
+
+    letter: str
+    layer: str
+    indices: tuple[str, ...] = ()
+
+    def _joined(self) -> str:
+        wide = any(i.isdigit() and int(i) > 9 for i in self.indices)
+        return ("," if wide else "").join(self.indices)
 
 
 @dataclass(frozen=True)
@@ -206,6 +240,18 @@ class Dots(Node):
     """Terms not written out, with words saying how many: … (3 more)."""
 
     words: str = ""
+
+
+@dataclass(frozen=True)
+class Lines(Node):
+    """A formula on several lines, one node each (a table cell: the names, then "= " and the numbers)."""
+
+    lines: tuple[Node, ...]
+
+
+def lines_of(n: Node) -> list[Node]:
+    """The lines of a formula: a Lines node's, else the formula itself as its one line."""
+    return list(n.lines) if isinstance(n, Lines) else [n]
 
 
 @dataclass(frozen=True)
@@ -340,8 +386,21 @@ def eq(*sides: Node) -> Row:
     return join(sides, EQ)
 
 
+def sentence(words: str, **parts: Node | str) -> Row:
+    """Translated words with formulas in their {placeholders}: sentence(_("{head}, {sum} over the samples"),
+    head=…, sum=…) is the words as Text and each placeholder's formula as itself, in the translation's order."""
+    items: list[Node | str] = []
+    for k, piece in enumerate(re.split(r"\{(\w+)\}", words)):
+        items.append(parts[piece] if k % 2 else piece)
+    return Row.of(*items)
+
+
 EQ = Op("=")
+THEN = Op("= ")  # a continuation line's leading "= " (a cell's second line: = 0.15×0.05 + …)
 TIMES = Op("×")
+NUMBER_TIMES = Op("×·")  # × between two numbers with no space around it: 0.15×0.05
+SUM = Op("Σ ")  # Σ before its terms (Σ W²); SumOver for a sum with its index under it
+SUM_S = Op("Σ_s")  # Σ over the samples s, written before a name or a product
 DOT = Op("·")  # inside a product of names: δ_o1·w5
 IMPLIED = Op("\u2062")  # the same product, written side by side in LaTeX and MathML (invisible times)
 CHAIN = Op(" · ")  # between the factors of the chain rule
@@ -355,6 +414,20 @@ COMMA = Op(",")
 # operator: unicode, ascii, latex, MathML
 _OPS = {
     "=": (" = ", " = ", " = ", "="),
+    "= ": ("= ", "= ", "= ", "="),
+    "+ ": ("+ ", "+ ", "+ ", "+"),
+    ":=": (" := ", " := ", r" \mathrel{:=} ", ":="),  # an update: W[1] := W[1] − α·dW[1]
+    "⊙": (" ⊙ ", " (.) ", r" \odot ", "⊙"),  # the element-wise product
+    "′": ("′", "'", "{}'", "′"),  # a derivative's prime: g[1]′(Z[1]) (LaTeX: on an empty group, after g^{[1]})
+    " | ": (" | ", " | ", r" \mid ", "|"),  # a continuation line's leading "+ " (+ (λ/m)·W⁽ˡ⁾ᵢⱼ = …)
+    "×·": ("×", "*", r" \times ", "×"),
+    " / ": (" / ", " / ", " / ", "/"),
+    "Σ ": ("Σ ", "sum ", r"\sum ", "Σ"),  # a sum sign before its terms: Σ W², Σ e^net
+    "Σ_s": ("Σ_s", "sum_s", r"\sum_{s}", "Σ"),  # over the samples, before a name: Σ_s E_total:s
+    "Σₛ": ("Σₛ", "sum_s", r"\sum_{s}", "Σ"),
+    "Σᵢ": ("Σᵢ", "sum_i", r"\sum_{i}", "Σ"),
+    "Σⱼ": ("Σⱼ", "sum_j", r"\sum_{j}", "Σ"),
+    "Σₖ": ("Σₖ", "sum_k", r"\sum_{k}", "Σ"),
     "×": (" × ", " * ", r" \times ", "×"),
     "·": ("·", "*", r" \cdot ", "·"),
     "\u2062": ("·", "*", " ", "\u2062"),  # a product LaTeX writes side by side: α·(e^net − 1), \alpha \left(…
@@ -370,7 +443,12 @@ _OPS = {
     "@": ("@", "@", "@", "@"),
     "──►": (" ──► ", " --> ", r" \to ", "→"),  # along a path to E_total
 }
-_FNS = {"σ": ("σ", "sigma", r"\sigma"), "max": ("max", "max", r"\max"), "tanh": ("tanh", "tanh", r"\tanh")}
+_FNS = {
+    "f′": ("f′", "f'", "f'"),
+    "σ": ("σ", "sigma", r"\sigma"),
+    "max": ("max", "max", r"\max"),
+    "tanh": ("tanh", "tanh", r"\tanh"),
+}
 _FNS["ln"] = ("ln", "ln", r"\ln")
 _VULGAR = {("1", "2"): "½", ("1", "3"): "⅓", ("2", "3"): "⅔", ("1", "4"): "¼", ("3", "4"): "¾"}
 
@@ -470,7 +548,15 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
         return f"{t(n.then)} if {t(n.when)}, else {t(n.otherwise)}"
     if isinstance(n, Deriv):
         d = "∂" if u else "d"
-        return f"{d}{_sym_text(Sym(n.top), script)}/{d}{_sym_text(Sym(n.bottom), script)}"
+        return f"{d}{t(_part(n.top))}/{d}{t(_part(n.bottom))}"
+    if isinstance(n, Ng):
+        return f"{n.name}[{n.layer}]"
+    if isinstance(n, Indexed):
+        letter = _GREEK[n.letter][0] if u and n.letter in _GREEK else n.letter
+        layer = f"({n.layer})" if n.layer else ""
+        if u:
+            return letter + layer.translate(_LAYER_SUP) + n._joined().translate(_INDEX_SUB)
+        return letter + layer + n._joined()
     if isinstance(n, SumOver):
         sigma = "Σ" if u else "sum"
         return f"{sigma}_{n.index} {t(n.body)}" if n.index else sigma + t(n.body)
@@ -481,6 +567,8 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
         return t(n.default or Sym(n.name))
     if isinstance(n, Filled):
         return t(n.tree)
+    if isinstance(n, Lines):
+        return "\n".join(t(x) for x in n.lines)
     raise TypeError(f"not a formula node: {n!r}")
 
 
@@ -529,15 +617,25 @@ def tex_words(text: str) -> str:
 
 def latex_name(name: str) -> str:
     """A vocabulary name in LaTeX: out_h1 -> \\mathrm{out}_{h1}, w5 -> w_{5}, E_total -> E_{\\mathrm{total}}."""
+    base, colon, sample = name.partition(":")
+    if colon and sample and base:  # a sample's quantity, E_total:2: its sample as a superscript
+        return "{" + latex_name(base) + "}^{(" + _escape(sample) + ")}"
     if name == "E_total":
         return r"E_{\mathrm{total}}"
     if name in _GREEK:
         return _GREEK[name][1]
+    if name in ("out", "net"):  # the names of a neuron's two values, without the neuron: out·(1 − out)
+        return rf"\mathrm{{{name}}}"
     if len(name) == 1 and name.isalpha():  # m, W, P, s
         return name
     head, sep, rest = name.partition("_")
     if sep and head in _PREFIX:
+        if re.fullmatch(r"[A-Za-z]*\d+(?:_\d+)+", rest):  # out_h1_2: neuron h1 of position 2 -> h1,2
+            return f"{_PREFIX[head]}_{{{rest.replace('_', ',')}}}"
         return f"{_PREFIX[head]}_{{{latex_name(rest) if '_' in rest else _escape(rest)}}}"
+    m = re.fullmatch(r"([A-Za-z])(\d+(?:_\d+)+)", name)
+    if m:  # W2_1_3: a weight by its layer and indices -> W_{2,1,3}
+        return f"{m.group(1)}_{{{m.group(2).replace('_', ',')}}}"
     if sep and len(head) == 1 and "," in rest:  # w_k,h1: a weight by its two ends
         return f"{head}_{{{_escape(rest)}}}"
     m = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
@@ -561,6 +659,8 @@ def latex(n: Node) -> str:
         return "".join(t(x) for x in n.items)
     if isinstance(n, Sym):
         base = latex_name(n.name)
+        if n.sup and "^" in base:  # a superscript already (a sample's): one group, then the next
+            base = "{" + base + "}"
         return base + (f"^{{{n.sup}}}" if n.sup else "")
     if isinstance(n, Num):
         text = _num_latex(n.value, n.digits)
@@ -589,7 +689,13 @@ def latex(n: Node) -> str:
     if isinstance(n, Cases):
         return rf"\begin{{cases}} {t(n.then)} & {t(n.when)} \\ {t(n.otherwise)} & \text{{otherwise}} \end{{cases}}"
     if isinstance(n, Deriv):
-        return rf"\frac{{\partial {latex_name(n.top)}}}{{\partial {latex_name(n.bottom)}}}"
+        return rf"\frac{{\partial {t(_part(n.top))}}}{{\partial {t(_part(n.bottom))}}}"
+    if isinstance(n, Ng):
+        return f"{n.name}^{{[{n.layer}]}}"
+    if isinstance(n, Indexed):
+        letter = _GREEK[n.letter][1] if n.letter in _GREEK else n.letter
+        layer = n.layer.replace("−", "-")
+        return letter + (f"^{{({layer})}}" if n.layer else "") + (f"_{{{n._joined()}}}" if n.indices else "")
     if isinstance(n, SumOver):
         return (rf"\sum_{{{n.index}}} " if n.index else r"\sum ") + t(n.body)
     if isinstance(n, Dots):
@@ -598,6 +704,8 @@ def latex(n: Node) -> str:
         return t(n.default or Sym(n.name))
     if isinstance(n, Filled):
         return t(n.tree)
+    if isinstance(n, Lines):  # a table cell's printer sets each line on its own (lines_of)
+        return r"\begin{array}{@{}l@{}}" + r" \\ ".join(t(x) for x in n.lines) + r"\end{array}"
     raise TypeError(f"not a formula node: {n!r}")
 
 
@@ -708,7 +816,17 @@ def _ml(n: Node) -> str:
         inner = [x for k, a in enumerate(args) for x in ([_mo(","), a] if k else [a])]
         return _mrow(_mi(fn), _mo("\u2061"), _mo("("), *inner, _mo(")"))
     if isinstance(n, Deriv):
-        return f"<mfrac>{_mrow(_mo('∂'), _name_ml(n.top))}{_mrow(_mo('∂'), _name_ml(n.bottom))}</mfrac>"
+        top, bottom = (_name_ml(x) if isinstance(x, str) else t(x) for x in (n.top, n.bottom))
+        return f"<mfrac>{_mrow(_mo('∂'), top)}{_mrow(_mo('∂'), bottom)}</mfrac>"
+    if isinstance(n, Ng):
+        return f"<msup>{_mi(n.name)}{_mrow(_mo('['), _ml(Const(str(n.layer))), _mo(']'))}</msup>"
+    if isinstance(n, Indexed):
+        letter = _mi(_GREEK[n.letter][0] if n.letter in _GREEK else n.letter)
+        sub = _mi(n._joined()) if n.indices else ""
+        if not n.layer:
+            return f"<msub>{letter}{sub}</msub>" if sub else letter
+        sup = _mrow(_mo("("), _mi(n.layer) if not n.layer.isdigit() else f"<mn>{n.layer}</mn>", _mo(")"))
+        return f"<msubsup>{letter}{sub}{sup}</msubsup>" if sub else f"<msup>{letter}{sup}</msup>"
     if isinstance(n, SumOver):
         sigma = f"<msub><mo>Σ</mo>{_mi(n.index)}</msub>" if n.index else "<mo>Σ</mo>"
         return _mrow(sigma, t(n.body))
@@ -718,6 +836,9 @@ def _ml(n: Node) -> str:
         return t(n.default or Sym(n.name))
     if isinstance(n, Filled):
         return t(n.tree)
+    if isinstance(n, Lines):
+        rows = "".join(f'<mtr><mtd columnalign="left">{t(x)}</mtd></mtr>' for x in n.lines)
+        return f"<mtable>{rows}</mtable>"
     raise TypeError(f"not a formula node: {n!r}")
 
 

@@ -109,6 +109,6 @@ def test_markdown_formula_cells_are_mathematics_and_numbers_stay_text() -> None:
     out = CliRunner().invoke(main, ["run", "mazur", "--format", "markdown", "--verify", "off"]).stdout
     row = next(line for line in out.splitlines() if line.startswith("| $o_{1}$"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1].startswith(r"$w_{5}\cdot \mathrm{out}_{h1}") and cells[2] == "1.10590597"
+    assert cells[1].startswith(r"$w_{5} \cdot \mathrm{out}_{h1}") and cells[2] == "1.10590597"
     unicode = CliRunner().invoke(main, ["run", "mazur", "--format", "markdown", "--verify", "off", "--math", "unicode"])
     assert "$" not in unicode.stdout and "| o1 | w5·out_h1 + w6·out_h2 + b2" in unicode.stdout

@@ -14,6 +14,7 @@ from bptrace.cli.main import main
 from bptrace.engine.step import trace as make_trace
 from bptrace.fmt import num
 from bptrace.model.scenario import bundled_graph_names, bundled_names, load
+from bptrace.render.blocks import cell_text
 from bptrace.render.layout import SECTIONS, Grid, TraceLayout
 from bptrace.render.lesson import slides_from_blocks
 
@@ -37,7 +38,8 @@ def _quantities(name: str) -> dict[str, float]:
 def test_every_table_row_is_one_slide(name: str) -> None:
     t = make_trace(load(name))
     blocks = [b for s in SECTIONS[1:-1] for b in getattr(TraceLayout(t, rows=None), f"section_{s}")()]
-    rows = [row for b in blocks if isinstance(b, Grid) for row in b.rows if any(c.strip() for c in row)]
+    rows = [[cell_text(c) for c in row] for b in blocks if isinstance(b, Grid) for row in b.rows]
+    rows = [row for row in rows if any(c.strip() for c in row)]
     slides = [s for s in slides_from_blocks(t.scenario, blocks) if s.section]
     assert [s.heading for s in slides] == [row[0].strip() for row in rows]
 

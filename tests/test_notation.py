@@ -23,6 +23,7 @@ import bptrace
 from bptrace.cli.main import main
 from bptrace.fmt import num
 from bptrace.model.scenario import bundled_names
+from bptrace.render.blocks import cell_text
 from bptrace.render.layout import Grid, TraceLayout
 from bptrace.render.notation import MAX_COLS, notation_blocks, notation_data, pass_labels
 
@@ -88,8 +89,8 @@ def grids(blocks: list[Any]) -> list[Grid]:
 
 
 def find(blocks: list[Any], prefix: str) -> Grid:
-    found = [g for g in grids(blocks) if g.title.startswith(prefix)]
-    assert len(found) == 1, (prefix, [g.title for g in grids(blocks)])
+    found = [g for g in grids(blocks) if cell_text(g.title).startswith(prefix)]
+    assert len(found) == 1, (prefix, [cell_text(g.title) for g in grids(blocks)])
     return found[0]
 
 
@@ -110,7 +111,7 @@ def assert_matrix(grid: Grid, expected: np.ndarray, row_labels: list[str], col_l
     cols = {label: j for j, label in enumerate(col_labels)}
     assert got
     for (r, c), value in got.items():
-        assert value == float(expected[rows[r], cols[c]]), (grid.title, r, c)
+        assert value == float(expected[rows[r], cols[c]]), (cell_text(grid.title), r, c)
 
 
 def scale(s: Any) -> float:
@@ -145,7 +146,7 @@ def test_matrix_blocks_show_the_trace_numbers_exactly(which: str | int) -> None:
             sources + [f"b[{l}]"],
         )
         if layer.bias_mode == "none":
-            assert not [g for g in grids(blocks) if g.title.startswith(f"db[{l}]")]
+            assert not [g for g in grids(blocks) if cell_text(g.title).startswith(f"db[{l}]")]
         else:
             labels = [layer.bias_names[0]] if layer.bias_mode == "shared" else neurons
             assert_matrix(find(blocks, f"db[{l}] ="), lt.grad_biases[:, None], labels, [f"db[{l}]"])
@@ -175,7 +176,9 @@ def index_gradients(blocks: list[Any]) -> dict[str, float]:
 
 
 def scalar_gradients(t: Any) -> dict[str, float]:
-    table = [g for g in grids(TraceLayout(t, digits=EXACT, rows=None).blocks()) if g.title.startswith("Gradients")]
+    table = [
+        g for g in grids(TraceLayout(t, digits=EXACT, rows=None).blocks()) if cell_text(g.title).startswith("Gradients")
+    ]
     return {row[0]: float(row[-1]) for row in table[0].rows}
 
 
@@ -316,7 +319,7 @@ def test_ng_shallow_matrix_shows_dz_dw_db_for_both_layers_with_shapes() -> None:
 def test_mazur_in_every_notation_names_the_same_quantities() -> None:
     t = bptrace.run("mazur")
     index = notation_blocks(t, "index")
-    text = "\n".join(str(cell) for g in grids(index) for row in g.rows for cell in row)
+    text = "\n".join(cell_text(cell) for g in grids(index) for row in g.rows for cell in row)
     for mapping in [
         "δ⁽²⁾₁ = delta_o1",
         "δ⁽¹⁾₂ = delta_h2",
@@ -330,7 +333,7 @@ def test_mazur_in_every_notation_names_the_same_quantities() -> None:
     assert f"δ⁽²⁾₁·a⁽¹⁾₁\n= {published('delta_o1')} × {published('out_h1')}" in text
     assert "(W⁽²⁾₁₁·δ⁽²⁾₁ + W⁽²⁾₂₁·δ⁽²⁾₂)·f′(z⁽¹⁾₁)" in text
     matrix = notation_blocks(t, "matrix")
-    titles = [g.title for g in grids(matrix)]
+    titles = [cell_text(g.title) for g in grids(matrix)]
     assert "dZ[2] = dA[2] ⊙ g[2]′(Z[2]), shape (n[2], m) = (2, 1)" in titles  # squared error: not A − Y
     assert "db[2] = Σ dZ[2]/m, shape (1, 1) = (1, 1)" in titles  # b2 is shared by the layer
 
@@ -339,7 +342,7 @@ def test_softmax_says_why_a_minus_y_holds() -> None:
     t = bptrace.run("softmax_classifier")
     for notation in ("matrix", "index"):
         blocks = notation_blocks(t, notation)
-        text = " ".join(b.title if isinstance(b, Grid) else b.text for b in blocks)
+        text = " ".join(cell_text(b.title) if isinstance(b, Grid) else b.text for b in blocks)
         assert "targets sum to 1" in text
 
 
@@ -356,7 +359,7 @@ reduction: sum
 """
     t = bptrace.run(bptrace.loads(yaml))
     blocks = notation_blocks(t, "matrix")
-    titles = [g.title for g in grids(blocks)]
+    titles = [cell_text(g.title) for g in grids(blocks)]
     assert "dW[2] = dZ[2]·A[1]ᵀ, shape (n[2], n[1]) = (1, 2)" in titles
     text = " ".join(b.text for b in blocks if not isinstance(b, Grid))
     assert "layer 1 has no bias: no db[1]" in text
@@ -371,19 +374,19 @@ reduction: sum
 def test_rows_and_layer_are_respected() -> None:
     t = bptrace.run("deep_general_delta")
     blocks = notation_blocks(t, "matrix", rows=2, layer=2)
-    titles = [g.title for g in grids(blocks)]
+    titles = [cell_text(g.title) for g in grids(blocks)]
     assert not any(title.startswith(("W[1]", "Z[1]", "dW[1]", "dW[3]", "Y")) for title in titles)
     assert any(title.startswith("dW[2]") for title in titles)
     for grid in grids(blocks):
         shown = [row for row in grid.rows if row[0] != "…"]
         assert len(shown) <= 2
-        if len(shown) < {"A[1]": 4}.get(grid.title.split(",")[0], 0):
+        if len(shown) < {"A[1]": 4}.get(cell_text(grid.title).split(",")[0], 0):
             assert "not shown" in grid.caption
     index = notation_blocks(t, "index", rows=3, layer=1)
     for grid in grids(index):
         assert len(grid.rows) <= 3
-        assert "⁽²⁾ᵢ and" not in grid.title and "⁽³⁾" not in grid.title.split(":")[0]
-    assert all("not shown" in g.caption for g in grids(index) if g.title.startswith(("Forward", "δ")))
+        assert "⁽²⁾ᵢ and" not in cell_text(grid.title) and "⁽³⁾" not in cell_text(grid.title).split(":")[0]
+    assert all("not shown" in g.caption for g in grids(index) if cell_text(g.title).startswith(("Forward", "δ")))
 
 
 def test_big_matrices_are_summarised_never_printed_whole() -> None:
@@ -425,10 +428,10 @@ def test_every_format_supports_the_notation(name: str, notation: str, fmt: str) 
         return
     assert num(abs(t.grad(p))) in out  # (LaTeX writes the minus sign in maths)
     marker = {"matrix": "dW[1]", "index": "W⁽¹⁾"}[notation]
-    if fmt == "latex":
-        marker = {"matrix": "dW[1]", "index": r"W\ensuremath{^{(1)}"}[notation]
+    if fmt == "latex":  # the matrix's title is a formula tree: dW^{[1]} in LaTeX's mathematics
+        marker = {"matrix": "dW^{[1]}", "index": r"W\ensuremath{^{(1)}"}[notation]
     elif fmt == "markdown":
-        marker = {"matrix": "dW\\[1\\]", "index": "W⁽¹⁾"}[notation]
+        marker = {"matrix": "dW^{[1]}", "index": "W⁽¹⁾"}[notation]
     assert marker in out
 
 
@@ -461,4 +464,4 @@ def test_max_margin_has_two_columns_per_sample() -> None:
     assert [c.header for c in dz.columns[1:]] == ["s1 x", "s2 x", "s1 x_c", "s2 x_c"]
     text = " ".join(b.text for b in blocks if not isinstance(b, Grid))
     assert "2m columns" in text and "J_s = max(0, Δ + s_c − s)" in text
-    assert re.search(r"shape \(n\[1\], 2m\) = \(8, 4\)", " ".join(g.title for g in grids(blocks)))
+    assert re.search(r"shape \(n\[1\], 2m\) = \(8, 4\)", " ".join(cell_text(g.title) for g in grids(blocks)))

@@ -79,7 +79,7 @@ def sheet_blocks(exercise: Exercise, key: bool) -> list[Block]:
         else:
             columns = [Column(_("quantity"), "name"), Column(_("symbol"), "text"), Column(_("your answer"), "num")]
             rows = [[a.name, a.symbol, BLANK] for a in asks]
-        blocks.append(Grid(title, columns, rows))
+        blocks.append(Grid(title, columns, list(rows)))
     if key:
         notes = [content.unseen_note(a) for a in exercise.asks if a.unseen]
         if notes:

@@ -1,5 +1,10 @@
-"""The document model every format renders: paragraphs and tables of text (terminal, Markdown, LaTeX, HTML),
-and a derivation's lines of words and formula trees (bptrace/formula.py).
+"""The document model every format renders: paragraphs and tables (terminal, Markdown, LaTeX, HTML), and a
+derivation's lines of words and formula trees (bptrace/formula.py).
+
+A table's cell is text (a name, a number, words) or a formula tree (`Cell`): run's formulas (net = Σ w·out + b,
+the loss terms, ∂E/∂out, f′, δ, the chain rule of each gradient) are trees, built once by the layout, and
+each printer prints them in its own format (formula.unicode or .ascii in the terminal, .latex in LaTeX,
+$…$ in Markdown, .mathml in HTML); none of them reads mathematics back out of text.
 
 Layouts (render/layout.py for a trace, render/notation.py, the class view, the verification, explain's
 render/explain_text.py) build these; printers (render/terminal.py, markdown.py, latex.py, html.py) only
@@ -8,11 +13,12 @@ display them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only named here: the train report has no formulas and need not import them
-    from bptrace.formula import Node
+from bptrace.formula import Node, unicode
+
+Cell = str | Node  # a table cell: text, or a formula tree (a multi-line formula is a formula.Lines)
 
 DEFAULT_ROWS = 60  # at most this many rows per table unless --rows says otherwise
 
@@ -29,11 +35,12 @@ class Column:
 
 @dataclass
 class Grid:
-    """A table: a title, columns, rows of text cells, and a caption (e.g. what was cut)."""
+    """A table: a title (text, or a formula tree of words and formulas: the matrix notation's "Z[1] =
+    W[1]·X + b[1], shape (n[1], m) = (2, 1)"), columns, rows of cells (text or formula trees), and a caption."""
 
-    title: str
+    title: str | Node
     columns: list[Column]
-    rows: list[list[str]] = field(default_factory=list)
+    rows: list[Sequence[Cell]] = field(default_factory=list)  # a row of str (most tables) is one too
     caption: str = ""
     styles: list[str] = field(default_factory=list)  # per row: "" or "bad"/"good"/"dim"
 
@@ -90,14 +97,20 @@ class Checks:
 Block = Grid | Para | MathPara | Preformatted | Checks
 
 
+def cell_text(cell: Cell) -> str:
+    """A cell as Unicode text (a formula printed by formula.unicode): for what reads a cell's words, the
+    lesson's slides, LaTeX's choice of engine and its column widths."""
+    return cell if isinstance(cell, str) else unicode(cell)
+
+
 def texts(blocks: list[Block]) -> list[str]:
     """Every text of the blocks (titles, headers, cells, captions, paragraphs, a derivation's words): what a
     printer must be able to typeset (render/latex.py chooses xelatex when one of them is Chinese)."""
     out: list[str] = []
     for block in blocks:
         if isinstance(block, Grid):
-            out += [block.title, block.caption, *(c.header for c in block.columns)]
-            out += [cell for row in block.rows for cell in row]
+            out += [cell_text(block.title), block.caption, *(c.header for c in block.columns)]
+            out += [cell_text(cell) for row in block.rows for cell in row]
         elif isinstance(block, Para | Preformatted):
             out.append(block.text)
         elif isinstance(block, MathPara):

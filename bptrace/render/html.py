@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from bptrace import i18n
 from bptrace.i18n import _
-from bptrace.render.blocks import Checks, MathPara, Preformatted
+from bptrace.render.blocks import Cell, Checks, MathPara, Preformatted
 from bptrace.render.layout import Block, Grid, Para
 
 CSS = """\
@@ -71,6 +71,36 @@ def text(value: str) -> str:
     return "<br>".join(lines)
 
 
+def cell_html(value: Cell) -> str:
+    """A cell's content: text escaped, or a formula tree as MathML (formula.mathml), a <math> per line."""
+    if isinstance(value, str):
+        return text(value)
+    from bptrace import formula
+
+    return "<br>".join(formula.mathml(line) for line in formula.lines_of(value))
+
+
+def words_and_math(value: Cell) -> str:
+    """A title: text escaped, or a tree of words and formulas, its words as text and each formula as MathML."""
+    if isinstance(value, str):
+        return text(value)
+    from bptrace import formula
+
+    items = list(value.items) if isinstance(value, formula.Row) else [value]
+    out: list[str] = []
+    run: list[formula.Node] = []
+    for item in [*items, None]:
+        if item is None or isinstance(item, formula.Text):
+            if run:
+                out.append(formula.mathml(formula.Row(tuple(run))))
+                run = []
+            if item is not None:
+                out.append(text(item.words))
+        else:
+            run.append(item)
+    return "".join(out)
+
+
 def _style(css: str, inline: bool) -> str:
     return f' style="{css}"' if inline else ""
 
@@ -85,7 +115,7 @@ def table(grid: Grid, inline: bool = False) -> str:
         f'<table class="bptrace"{_style(_TABLE, inline)}>',
     ]
     if grid.title:
-        out.append(f"<caption{_style(_CAPTION, inline)}>{text(grid.title)}</caption>")
+        out.append(f"<caption{_style(_CAPTION, inline)}>{words_and_math(grid.title)}</caption>")
     out.append("<thead><tr>")
     for column in grid.columns:
         style = _NUM if column.kind == "num" else _LEFT
@@ -105,12 +135,12 @@ def table(grid: Grid, inline: bool = False) -> str:
         cells = []
         for column, value in zip(grid.columns, (list(row) + [""] * width)[:width]):
             style = {"num": _NUM, "name": _NAME}.get(column.kind, _LEFT)
-            color = _CELL_COLORS.get(column.styles.get(value, ""))  # a mark's colour: ✓ green, ✗ red
+            color = _CELL_COLORS.get(column.styles.get(value, "")) if isinstance(value, str) else None  # ✓ green
             attributes = _style(style + (f";color:{color}" if color else ""), inline)
             if color and not inline:
                 attributes = f' style="color:{color}"'
 
-            cells.append(f'<td class="{html.escape(column.kind)}"{attributes}>{text(value)}</td>')
+            cells.append(f'<td class="{html.escape(column.kind)}"{attributes}>{cell_html(value)}</td>')
         out.append(f"<tr{attributes}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     if grid.caption:

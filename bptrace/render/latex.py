@@ -1,6 +1,8 @@
 r"""Blocks -> LaTeX for pdflatex: a whole article, or a fragment to \input into a worked solution.
 
-Every character is mapped to plain-ASCII LaTeX (`tex`): the symbols bptrace writes (∂ δ σ η Σ · × − ⁺ ½ ² √
+A formula cell of a table (a tree of bptrace/formula.py: run's formulas) is printed by formula.latex, one
+\ensuremath{…} per line. Text (titles, headers, paragraphs, words and names in cells) goes through `tex`:
+every character is mapped to plain-ASCII LaTeX: the symbols bptrace writes (∂ δ σ η Σ · × − ⁺ ½ ² √
 → ⊙ ᵀ ⁽ˡ⁾ ᵢ ...) become math commands, runs of them one \ensuremath group; text specials are escaped;
 accented letters become accent commands. So the output compiles with any pdflatex, whatever the input
 encoding and font encoding, and a formula that mixes words and mathematics (δ_o1·w5, W⁽²⁾₁₁, η·∂E/∂θ) too.
@@ -25,8 +27,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from bptrace import i18n
+from bptrace import formula, i18n
 from bptrace.i18n import _
+from bptrace.render.blocks import Cell, cell_text
 from bptrace.render.layout import Block, Column, Grid, Para
 
 PACKAGES = ("amsmath", "amssymb", "array", "booktabs", "longtable")
@@ -342,6 +345,7 @@ TEXT = {
     "™": r"\texttrademark{}",
     "®": r"\textregistered{}",
     "\t": " ",
+    "\u0302": r"\^{}",  # a combining circumflex left alone (x̂ written as x and the mark): the accent by itself
 }
 # Accents: a combining mark (after NFD decomposition) -> the text accent command that draws it.
 ACCENTS = {
@@ -380,6 +384,9 @@ PREAMBLE_MACROS = r"""% \bptracesetwidth{register}{other columns}{formula column
 
 def tex(text: str) -> str:
     """One line of text (no newline) as pdflatex-safe LaTeX, Unicode mathematics mapped to math mode.
+
+    For text only: titles, headers, paragraphs, names and words in cells. A formula that is a tree (run's
+    formula cells, explain's lines) is printed by formula.latex and never comes here.
 
     Consecutive symbols, superscripts and subscripts share one \\ensuremath group, so δ⁽²⁾₁ becomes
     \\ensuremath{\\delta^{(2)}_{1}}; a script following plain text attaches to an empty base.
@@ -721,7 +728,7 @@ def _natural_em(grid: Grid, k: int, column: Column) -> float:
     widest = _width_em(column.header)
     for row in grid.rows:
         if k < len(row):
-            widest = max([widest] + [_width_em(line) for line in row[k].split("\n")])
+            widest = max([widest] + [_width_em(line) for line in cell_text(row[k]).split("\n")])
     if column.kind == "text":
         # quantities are now typeset as mathematics (subscripts, operator spacing): ask for a little more,
         # so that a formula that fits the page is never wrapped while the page has room to spare
@@ -734,8 +741,15 @@ def _floor_em(grid: Grid, k: int) -> float:
     widest = _TEXT_MIN_EM
     for row in grid.rows:
         if k < len(row):
-            # a line breaks at its spaces, after × · / ⊙, and (ctex) between any two Chinese characters
-            for piece in re.split(r"[ \n]|(?<=[×·/⊙])|(?<=[\u3000-\u9fff\uff00-\uffef])", row[k]):
+            # a line breaks at its spaces, after × · / ⊙, and (ctex) between any two Chinese characters; a
+            # formula tree where TeX can break it (_units)
+            cell = row[k]
+            pieces = (
+                re.split(r"[ \n]|(?<=[×·/⊙])|(?<=[\u3000-\u9fff\uff00-\uffef])", cell)
+                if isinstance(cell, str)
+                else [p for unit in _units(cell) for p in re.split(r"(?<=[\u3000-\u9fff\uff00-\uffef])", unit)]
+            )
+            for piece in pieces:
                 # + 0.4 em: the estimate is rough (xelatex's fonts set a little wider: 0.8 em)
                 widest = max(widest, _width_em(piece) + (0.8 if _UNICODE.get() else 0.4))
     return min(widest, _TEXT_CAP_EM)
@@ -783,9 +797,92 @@ def _letters(k: int) -> str:
             return out
 
 
-def _cell(value: str, column: Column, style: str = "") -> str:
-    quantity = quantity_math(value) if column.kind == "name" else None
-    parts = [r"\ensuremath{" + quantity + "}"] if quantity else lines(value)
+def cell_math(line: formula.Node) -> str:
+    """A formula in math mode for a table cell: formula.latex, its \\left( \\right) pairs written as plain
+    parentheses, so that TeX may break the line inside them (after a − or a ×) in a narrow p-column, as the
+    column widths (_floor_em) expect: a \\left…\\right group is one unbreakable box."""
+    return formula.latex(line).replace(r"\left(", "(").replace(r"\right)", ")")
+
+
+def cell_line(line: formula.Node) -> str:
+    """One line of a formula cell: its mathematics in \\ensuremath{…} (cell_math), its words (a Text node:
+    "(the loss cancels f′)") in text mode between, so that they break as words do."""
+    items = list(line.items) if isinstance(line, formula.Row) else [line]
+    out: list[str] = []
+    run: list[formula.Node] = []
+    for item in [*items, None]:
+        if item is None or isinstance(item, formula.Text):
+            if run:
+                out.append(r"\ensuremath{" + cell_math(formula.Row(tuple(run))) + "}")
+                run = []
+            if item is not None:
+                out.append(formula.tex_words(item.words))
+        else:
+            run.append(item)
+    return "".join(out)
+
+
+def _top_level_terms(text: str) -> list[str]:
+    """A sum's terms outside parentheses, each with the + or − after it (where TeX may break the line)."""
+    terms, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if depth == 0 and ch in "+−-" and text[k - 1 : k] == " " and text[k + 1 : k + 2] == " ":
+            terms.append(text[start : k + 1].strip())
+            start = k + 1
+    return [*terms, text[start:].strip()]
+
+
+_SPACED_OPS = {"=", "= ", "×", "×·", "·", " · ", "+", "−", ">", "≤", "≠", ",", " / ", "──►"}
+
+
+def _units(node: formula.Node) -> list[str]:
+    """The pieces of a formula TeX cannot break (each with the operator after it, where a line may end), as
+    Unicode text for _width_em: a line breaks after an operator of its top level, words between their spaces;
+    a fraction, a power or a function's argument is one piece. A registry formula breaks as its Unicode does
+    unless its LaTeX is a fraction or cases."""
+    if isinstance(node, formula.Lines):
+        return [u for line in node.lines for u in _units(line)]
+    if isinstance(node, formula.Text):
+        return node.words.split()
+    if isinstance(node, formula.Filled):
+        if not any(k in node.template.latex for k in (r"\frac", r"\begin")):
+            return formula.unicode(node).split()
+        return _top_level_terms(formula.unicode(node))  # −t/out + (1 − t)/(1 − out): a fraction is one piece
+    if isinstance(node, formula.Apply | formula.Paren):  # max(0, 1 + 0.2 − 0.3): plain parentheses (cell_math)
+        return formula.unicode(node).split()
+    if not isinstance(node, formula.Row):
+        return [formula.unicode(node).strip()]
+    units: list[str] = []
+    glue = False  # the next piece continues the one before (no operator between them)
+    for item in node.items:
+        if isinstance(item, formula.Op) and item.symbol in _SPACED_OPS:
+            text = formula.unicode(item).strip()
+            units[-1:] = [(units[-1] if units else "") + text]
+            glue = False
+        elif isinstance(item, formula.Text | formula.Row | formula.Filled | formula.Apply | formula.Paren):
+            inner = _units(item)
+            if glue and units and inner:
+                units[-1] += inner.pop(0)
+            units += inner
+            glue = bool(inner) and not (isinstance(item, formula.Text) and item.words.endswith(" "))
+        else:
+            piece = formula.unicode(item).strip()
+            if glue and units:
+                units[-1] += piece
+            else:
+                units.append(piece)
+            glue = True
+    return units
+
+
+def _cell(value: Cell, column: Column, style: str = "") -> str:
+    if not isinstance(value, str):  # a formula tree: each line in LaTeX's own printer, as mathematics
+        parts = [cell_line(line) for line in formula.lines_of(value)]
+        quantity = None
+    else:
+        quantity = quantity_math(value) if column.kind == "name" else None
+        parts = [r"\ensuremath{" + quantity + "}"] if quantity else lines(value)
     if len(parts) == 1:
         body = parts[0]
     elif column.kind == "text":
@@ -801,7 +898,8 @@ def _cell(value: str, column: Column, style: str = "") -> str:
 
 def table(grid: Grid) -> str:
     """A Grid as a longtable: title, booktabs rules, a header repeated on every page, the caption after."""
-    title = [r"\bptracetabletitle{" + " ".join(lines(grid.title)) + "}"] if grid.title else []
+    shown = " ".join(lines(grid.title)) if isinstance(grid.title, str) else cell_line(grid.title)
+    title = [r"\bptracetabletitle{" + shown + "}"] if grid.title else []
     caption = [r"{\itshape " + r"\newline ".join(lines(grid.caption)) + r"\par}"] if grid.caption else []
     if not grid.columns:
         return "\n".join(title + caption)

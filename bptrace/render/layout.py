@@ -1,22 +1,55 @@
-"""Trace -> format-neutral blocks (paragraphs and tables of text), in the order of a textbook derivation.
+"""Trace -> format-neutral blocks (paragraphs and tables), in the order of a textbook derivation.
 
 Every formula is written twice: in names (w5·out_h1) and with the numbers substituted, so that a
-learner can follow each step by hand. The blocks are plain data; terminal.py, markdown.py, html.py and
-latex.py only display them. Nothing here computes mathematics: every number comes from the Trace.
+learner can follow each step by hand. Each formula cell is built here once, as a tree of bptrace/formula.py
+(a registry formula as `Filled` with its holes filled), and each printer prints it in its format: Unicode or
+ASCII in the terminal, LaTeX, $…$ in Markdown, MathML in HTML. The blocks are plain data; terminal.py,
+markdown.py, html.py and latex.py only display them. Nothing here computes mathematics: every number comes
+from the Trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.formula import (
+    DOT,
+    EQ,
+    MINUS,
+    NUMBER_TIMES,
+    PLUS,
+    SUM,
+    SUM_S,
+    THEN,
+    TIMES,
+    Apply,
+    Const,
+    Deriv,
+    Dots,
+    Filled,
+    Frac,
+    Lines,
+    Node,
+    Num,
+    Op,
+    Paren,
+    Pow,
+    Row,
+    Space,
+    Sym,
+    Text,
+    eq,
+    join,
+    sentence,
+)
 from bptrace.functions import cancels_derivative
 from bptrace.i18n import N_, _, ngettext
 from bptrace.message import tr
-from bptrace.render.blocks import DEFAULT_ROWS, Block, Column, Grid, Para
+from bptrace.render.blocks import DEFAULT_ROWS, Block, Cell, Column, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -59,10 +92,14 @@ class TraceLayout:
         text = self.n(x)
         return f"({text})" if text.startswith("-") else text
 
+    def q(self, x: float) -> Num:
+        """A number inside a formula tree: negative numbers in parentheses."""
+        return Num(float(x), self.digits)
+
     def table(self, title: str, columns: list[tuple[str, str]]) -> Grid:
         return Grid(title, [Column(header, kind) for header, kind in columns])
 
-    def add(self, table: Grid, *cells: str, style: str = "") -> None:
+    def add(self, table: Grid, *cells: Cell, style: str = "") -> None:
         table.rows.append(list(cells))
         table.styles.append(style)
 
@@ -184,18 +221,26 @@ class TraceLayout:
             for s, r in shown:
                 x = layer.neurons[r]
                 cols = _shown_terms(layer.weights.shape[1])
-                names = [f"{layer.weight_name(r, c)}·{self.s.source_name(index, c)}" for c in cols]
-                values = [f"{self.p(layer.weights[r, c])}×{self.p(prev[s, c])}" for c in cols]
+                # net = Σ w·out + b, in names and in numbers
+                names: list[Node] = [
+                    Row.of(Sym(layer.weight_name(r, c)), DOT, Sym(self.s.source_name(index, c))) for c in cols
+                ]
+                values: list[Node] = [
+                    Row.of(self.q(layer.weights[r, c]), NUMBER_TIMES, self.q(prev[s, c])) for c in cols
+                ]
                 if len(cols) < layer.weights.shape[1]:
-                    names.insert(-1, "…")
-                    values.insert(-1, _("… ({n} more terms)").format(n=layer.weights.shape[1] - len(cols)))
+                    names.insert(-1, Dots())
+                    values.insert(-1, Text(_("… ({n} more terms)").format(n=layer.weights.shape[1] - len(cols))))
                 b = layer.bias_name(r)
                 if b is not None:
-                    names.append(b)
-                    values.append(self.p(layer.bias_vector()[r]))
-                formula = f"{_sum(names)}\n= {_sum(values)}"
-                out_formula = (
-                    f"{info.symbol.unicode}({self.n(lt.net[s, r])})" if info.elementwise else f"e^net_{x} / Σ e^net"
+                    names.append(Sym(b))
+                    values.append(self.q(layer.bias_vector()[r]))
+                formula = Lines((_sum(names), Row.of(THEN, _sum(values))))
+                # out = f(net): σ(0.3775), or softmax's e^net_x / Σ e^net
+                out_formula: Node = (
+                    Row.of(Filled(info.symbol, ()), Paren(Num(float(lt.net[s, r]), self.digits, paren=False)))
+                    if info.elementwise
+                    else Row.of(Pow(Const("e"), Sym(f"net_{x}")), Op(" / "), SUM, Pow(Const("e"), Sym("net")))
                 )
                 self.add(
                     table, *self.sample_label(s), x, formula, self.n(lt.net[s, r]), out_formula, self.n(lt.out[s, r])
@@ -224,36 +269,46 @@ class TraceLayout:
         for i, j in shown:
             o = out_layer.neurons[j]
             tv, ov = s.targets[i, j], lt.out[i, j]
-            template = functions.loss(s.loss).term
-            formula = (
-                template.fill(t=f"t_{o}", o=f"out_{o}", n=str(n_out))
-                + "\n= "
-                + template.fill(t=self.p(tv), o=self.p(ov), n=str(n_out))
+            loss_term = functions.loss(s.loss).term
+            n_const = Const(str(n_out))
+            formula = Lines(
+                (
+                    Filled(loss_term, (("t", Sym(f"t_{o}")), ("o", Sym(f"out_{o}")), ("n", n_const))),
+                    Row.of(THEN, Filled(loss_term, (("t", self.q(tv)), ("o", self.q(ov)), ("n", n_const)))),
+                )
             )
             self.add(table, *self.sample_label(i), f"E_{o}", formula, self.n(self.trace.loss_terms[i, j]))
         self.cut_note(table, cut, N_("terms"))
         for i in self.samples():
-            names = [f"E_{o}" for o in out_layer.neurons]
+            terms: list[Node] = [Sym(f"E_{o}") for o in out_layer.neurons]
             label = "E_total" if self.m == 1 else f"E_total:{i + 1}"
-            self.add(table, *self.sample_label(i), label, f"{_sum(names)}", self.n(self.trace.sample_losses[i]))
-        how = "(1/m)·Σ_s E_total:s" if s.reduction == "mean" else "Σ_s E_total:s"
+            self.add(table, *self.sample_label(i), label, _sum(terms), self.n(self.trace.sample_losses[i]))
+        how = _over_samples(s.reduction, Sym("E_total:s"))
         if s.l2:
             data_term = self.trace.data_loss
+            squares = Row.of(SUM, Pow(Sym("W"), Const("2")))  # Σ W²
+            penalty = eq(
+                Row.of(Frac(Sym("lambda"), Row.of(Const("2"), Const("m"))), DOT, squares),
+                Row.of(
+                    self.q(s.l2), Op("/"), Paren(Row.of(Const("2"), NUMBER_TIMES, Const(str(self.m)))), DOT, squares
+                ),
+            )
             self.add(
                 table,
                 *([""] if self.m > 1 else []),
                 _("L2 penalty"),
-                _("λ/(2m)·Σ W² = {l2}/(2×{m})·Σ W² (every weight, no bias)").format(l2=self.p(s.l2), m=self.m),
+                sentence(_("{formula} (every weight, no bias)"), formula=penalty),
                 self.n(self.trace.penalty),
             )
             self.add(
                 table,
                 *([""] if self.m > 1 else []),
                 "E_total",
-                _("{data} + L2 penalty = {loss} + {penalty}").format(
-                    data=how if self.m > 1 else "E_total:1",
-                    loss=self.p(data_term),
-                    penalty=self.p(self.trace.penalty),
+                sentence(
+                    _("{data} + L2 penalty = {loss} + {penalty}"),
+                    data=how if self.m > 1 else Sym("E_total:1"),
+                    loss=self.q(data_term),
+                    penalty=self.q(self.trace.penalty),
                 ),
                 self.n(self.trace.loss),
             )
@@ -287,16 +342,16 @@ class TraceLayout:
                 str(i + 1),
                 self.n(score),
                 self.n(corrupt),
-                f"max(0, {self.p(s.margin)} + {self.p(corrupt)} − {self.p(score)})",
+                Apply("max", (Const("0"), Row.of(self.q(s.margin), PLUS, self.q(corrupt), MINUS, self.q(score)))),
                 self.n(j),
                 note,
                 style="dim" if met else "",
             )
         self.cut_note(table, cut, N_("samples"))
         if self.m > 1 or s.l2:
-            how = "(1/m)·Σ_s J_s" if s.reduction == "mean" else "Σ_s J_s"
+            how: Node = _over_samples(s.reduction, Sym("J_s"))
             if s.l2:
-                how = _("{sum} + L2 penalty {penalty}").format(sum=how, penalty=self.p(self.trace.penalty))
+                how = sentence(_("{sum} + L2 penalty {penalty}"), sum=how, penalty=self.q(self.trace.penalty))
             self.add(table, "", "", "", how, self.n(self.trace.loss), "E_total")
         yield table
 
@@ -331,50 +386,68 @@ class TraceLayout:
             shown, cut = self.limited(cells)
             for i, r in shown:
                 x = layer.neurons[r]
+                de: list[Node]  # ∂E/∂out: the loss's gradient (output), or the paths from the layer above
                 if output and objective.scores:
-                    de = objective.output_gradient_note(i, float(lt.dE_dout[i, r]), bool(lt.kink[i, r]))
+                    de = [Text(objective.output_gradient_note(i, float(lt.dE_dout[i, r]), bool(lt.kink[i, r])))]
                 elif output:
-                    template = functions.loss(s.loss).gradient
-                    de = (
-                        template.fill(t=f"t_{x}", o=f"out_{x}", n=str(layer.size))
-                        + "\n= "
-                        + template.fill(t=self.p(s.targets[i, r]), o=self.p(lt.out[i, r]), n=str(layer.size))
-                    )
-                else:
+                    gradient = functions.loss(s.loss).gradient
+                    n_out = Const(str(layer.size))
+                    de = [
+                        Filled(gradient, (("t", Sym(f"t_{x}")), ("o", Sym(f"out_{x}")), ("n", n_out))),
+                        Row.of(
+                            THEN,
+                            Filled(
+                                gradient, (("t", self.q(s.targets[i, r])), ("o", self.q(lt.out[i, r])), ("n", n_out))
+                            ),
+                        ),
+                    ]
+                else:  # Σ_k ∂E_k/∂out_x = Σ_k δ_k·w_kx
                     chains = factors.paths(self.trace, index, r)
-                    names = ["·".join(f.symbol for f in c.factors) for c in chains]
-                    nums = ["×".join(self.p(v) for v in c.at(i)) for c in chains]
-                    vals = [self.p(c.values[i]) for c in chains]
-                    de = f"{_sum(names)}\n= {_sum(nums)}\n= {_sum(vals)}"
+                    names = [join([factor_node(f.symbol) for f in c.factors], DOT) for c in chains]
+                    nums = [join([self.q(v) for v in c.at(i)], NUMBER_TIMES) for c in chains]
+                    vals: list[Node] = [self.q(c.values[i]) for c in chains]
+                    de = [_sum(names), Row.of(THEN, _sum(nums)), Row.of(THEN, _sum(vals))]
+                dd: list[Node]  # ∂out/∂net: the registry's f′ in names, then with the numbers
                 if not info.elementwise:
-                    dd = _("{activation} Jacobian\n(diagonal shown)").format(activation=layer.activation)
+                    words = _("{activation} Jacobian\n(diagonal shown)").format(activation=layer.activation)
+                    dd = [Text(line) for line in words.split("\n")]
                 else:
-                    dd = (
-                        info.derivative.fill(out="out", net="net", a=info.param_symbol())
-                        + "\n= "
-                        + _derivative_numbers(info, lt.out[i, r], lt.net[i, r], self.p, layer.param)
-                    )
+                    slope = () if info.param is None else (("a", Filled(info.param.symbol, ())),)
+                    dd = [
+                        Filled(info.derivative, (("out", Sym("out")), ("net", Sym("net")), *slope)),
+                        Row.of(THEN, _derivative_numbers(info, lt.out[i, r], lt.net[i, r], self.q, layer.param)),
+                    ]
+                delta: list[Node]  # δ = ∂E/∂net
                 if output and cancels_derivative(layer.activation, s.loss):
-                    delta = (
-                        _("out − t (the loss cancels f′; targets sum to 1)")
+                    rule = Row.of(Sym("out"), MINUS, Sym("t"))
+                    words = (
+                        _("{rule} (the loss cancels f′; targets sum to 1)")
                         if layer.activation == "softmax"
-                        else _("out − t (the loss cancels f′)")
-                    ) + f"\n= {self.p(lt.out[i, r])} − {self.p(s.targets[i, r])}"
+                        else _("{rule} (the loss cancels f′)")
+                    )
+                    delta = [
+                        sentence(words, rule=rule),
+                        Row.of(THEN, self.q(lt.out[i, r]), MINUS, self.q(s.targets[i, r])),
+                    ]
                 else:
-                    delta = f"∂E/∂out × ∂out/∂net\n= {self.p(lt.dE_dout[i, r])} × {self.p(lt.dout_dnet[i, r])}"
+                    delta = [
+                        Row.of(Deriv("E", "out"), TIMES, Deriv("out", "net")),
+                        Row.of(THEN, self.q(lt.dE_dout[i, r]), TIMES, self.q(lt.dout_dnet[i, r])),
+                    ]
                 if lt.kink[i, r] and output and objective.corner_note():
-                    de += "\n" + objective.corner_note()
+                    de.append(Text(objective.corner_note()))
                 elif lt.kink[i, r]:
-                    dd += "\n" + _("(net = 0: not differentiable; {note})").format(note=tr(info.kink_note(layer.param)))
+                    note = _("(net = 0: not differentiable; {note})").format(note=tr(info.kink_note(layer.param)))
+                    dd.append(Text(note))
                 self.add(
                     table,
                     *self.sample_label(i),
                     x,
-                    de,
+                    Lines(tuple(de)),
                     self.n(lt.dE_dout[i, r]),
-                    dd,
+                    Lines(tuple(dd)),
                     self.n(lt.dout_dnet[i, r]),
-                    delta,
+                    Lines(tuple(delta)),
                     self.n(lt.delta[i, r]),
                 )
             self.cut_note(table, cut, N_("neurons"))
@@ -401,25 +474,36 @@ class TraceLayout:
         self.cut_note(table, cut, N_("parameters"))
         yield table
 
-    def gradient_cells(self, p: Parameter) -> list[str]:
+    def gradient_cells(self, p: Parameter) -> list[Cell]:
+        # ∂E/∂w5 = ∂E/∂out_o1 × ∂out_o1/∂net_o1 × ∂net_o1/∂w5 (a shared bias: a sum, ∂E/∂b1 = δ_h1 + δ_h2)
         chain = factors.parameter(self.trace, p)
-        sep = chain.operator
-        per_sample = [sep.join(self.p(v) for v in chain.at(i)) for i in self.samples()]
-        head = f"{chain.target} = {chain.formula()}"
+        sep = TIMES if chain.combine == "product" else PLUS
+        per_sample = [join([self.q(v) for v in chain.at(i)], sep) for i in self.samples()]
+        head = eq(factor_node(chain.target), join([factor_node(f.symbol) for f in chain.factors], sep))
+        # (1/m)·Σ_s with the count written (1/2)·Σ_s, or Σ_s
+        how: Node = (
+            Row.of(Frac(Const("1"), Const(str(self.m)), grouped=True), DOT, SUM_S)
+            if self.s.reduction == "mean"
+            else SUM_S
+        )
+        lines: list[Node]
         if self.s.objective.windows > 1:  # each sample's passes add up first
-            how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
             per = self.trace.sample_grad(p)
-            lines = [f"  {self.sample_label(i)[0]}: {v}" for i, v in zip(self.samples(), per_sample)]
-            lines += [_("  sample {k}: x + x_c = {value}").format(k=k + 1, value=self.p(per[k])) for k in range(self.m)]
-            body = _("{head}, through both windows, {sum} over the samples").format(head=head, sum=how) + "\n"
-            body += "\n".join(lines)
+            lines = [sentence(_("{head}, through both windows, {sum} over the samples"), head=head, sum=how)]
+            lines += [
+                Row.of(Space(2), Text(f"{self.sample_label(i)[0]}: "), v) for i, v in zip(self.samples(), per_sample)
+            ]
+            lines += [
+                sentence(_("  sample {k}: x + x_c = {value}"), k=str(k + 1), value=self.q(per[k]))
+                for k in range(self.m)
+            ]
         elif self.m == 1:
-            body = f"{head}\n= {per_sample[0]}"
+            lines = [head, Row.of(THEN, per_sample[0])]
         else:
-            how = f"(1/{self.m})·Σ_s" if self.s.reduction == "mean" else "Σ_s"
-            lines = [f"  s{i + 1}: {v} = {self.p(self.trace.sample_grad(p)[i])}" for i, v in enumerate(per_sample)]
-            body = _("{head}, {sum} over the samples").format(head=head, sum=how) + "\n" + "\n".join(lines)
-        return [p.name, body, self.n(self.trace.grad(p))]
+            grads = self.trace.sample_grad(p)
+            lines = [sentence(_("{head}, {sum} over the samples"), head=head, sum=how)]
+            lines += [Row.of(Space(2), Text(f"s{i + 1}: "), v, EQ, self.q(grads[i])) for i, v in enumerate(per_sample)]
+        return [p.name, Lines(tuple(lines)), self.n(self.trace.grad(p))]
 
     def section_updates(self) -> Iterator[Any]:
         params = [p for p in self.s.parameters() if self.layer is None or p.layer == self.layer]
@@ -463,17 +547,39 @@ def _shown_terms(count: int) -> list[int]:
     return list(range(MAX_TERMS - 2)) + [count - 1]
 
 
-def _sum(terms: list[str]) -> str:
-    """a + b + c, with long sums summarised (the first terms, then how many more)."""
+def _sum(terms: Sequence[Node]) -> Row:
+    """a + b + c, with long sums summarised (the first terms, then how many more, then the last)."""
     if len(terms) > MAX_TERMS:
-        more = _("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1)
-        return " + ".join(terms[: MAX_TERMS - 2]) + f" + {more} + " + terms[-1]
-    return " + ".join(terms)
+        more = Text(_("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1))
+        return join([*terms[: MAX_TERMS - 2], more, terms[-1]], PLUS)
+    return join(terms, PLUS)
 
 
-def _derivative_numbers(f: Activation, out: float, net: float, p: Any, param: float | None) -> str:
+def _over_samples(reduction: str, each: Node) -> Row:
+    """E_total from the samples' terms: (1/m)·Σ_s each (the mean) or Σ_s each (the sum)."""
+    if reduction == "mean":
+        return Row.of(Frac(Const("1"), Const("m"), grouped=True), DOT, SUM_S, Text(" "), each)
+    return Row.of(SUM_S, Text(" "), each)
+
+
+def factor_node(symbol: str) -> Node:
+    """A chain-rule factor of engine/factors.py (a vocabulary name, δ_o1 or ∂a/∂b) as a formula tree."""
+    top, slash, bottom = symbol.partition("/")
+    if slash and top.startswith("∂") and bottom.startswith("∂"):
+        return Deriv(top[1:], bottom[1:])
+    if symbol.startswith("δ_"):
+        return Sym("delta_" + symbol[2:])
+    return Sym(symbol)
+
+
+def _derivative_numbers(f: Activation, out: float, net: float, q: Callable[[float], Num], param: float | None) -> Node:
     """f′ with the numbers in (functions.Activation.derivative); a piecewise f′: which piece applies."""
     if f.pieces is not None:
-        alpha = f" ({f.param.symbol.unicode} = {p(f.value(param))})" if f.param is not None else ""
-        return f"net = {p(net)} {'>' if net > 0 else '≤'} 0{alpha}"
-    return f.derivative.fill(out=p(out), net=p(net), a=p(f.value(param)), times=" × ")
+        alpha: Node = (
+            Row.of(Text(" "), Paren(eq(Filled(f.param.symbol, ()), q(f.value(param)))))
+            if f.param is not None
+            else Row()
+        )
+        return Row.of(Sym("net"), EQ, q(net), Op(">" if net > 0 else "≤"), Const("0"), alpha)
+    holes = (("out", q(out)), ("net", q(net)), ("a", q(f.value(param))), ("times", TIMES))
+    return Filled(f.derivative, holes)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bptrace.i18n import _
+from bptrace.render.blocks import cell_text
 from bptrace.render.html import html_lang
 from bptrace.render.layout import Block, Grid, Para
 
@@ -95,7 +96,8 @@ def slides_from_blocks(scenario: Scenario, blocks: Iterable[Block], sample_one_o
         headers = [c.header for c in block.columns]
         sample = _("sample")
         sample_col = headers.index(sample) if sample in headers else None
-        for row in block.rows:
+        for cells in block.rows:
+            row = [cell_text(c) for c in cells]  # a formula's Unicode (the slide shows it as text)
             if not any(cell.strip() for cell in row):
                 continue
             heading = row[0].strip()
@@ -108,7 +110,7 @@ def slides_from_blocks(scenario: Scenario, blocks: Iterable[Block], sample_one_o
             known = ((target, *label),) if target and label and (first_sample or not sample_one_only) else ()
             slides.append(
                 Slide(
-                    section=block.title,
+                    section=cell_text(block.title),
                     heading=heading,
                     cells=tuple((h, c) for h, c in zip(headers, row) if c.strip()),
                     focus=focus,
@@ -274,7 +276,8 @@ def graph_slides(trace: GraphTrace, blocks: Iterable[Block]) -> list[Slide]:
         if not isinstance(block, Grid):  # a derivation's lines: not a table's slides
             continue
         headers = [c.header for c in block.columns]
-        for row in block.rows:
+        for cells in block.rows:
+            row = [cell_text(c) for c in cells]
             if not any(cell.strip() for cell in row):
                 continue
             heading = row[0].strip()
@@ -292,8 +295,8 @@ def graph_slides(trace: GraphTrace, blocks: Iterable[Block]) -> list[Slide]:
                 elif is_upstream_header(header) or header.startswith("∂f/∂"):
                     known = ((f"n:{heading}", "grad", f"∂f/∂{heading} = {cell.strip()}"),)
                     break
-            cells = tuple((h, c) for h, c in zip(headers, row) if c.strip())
-            slides.append(Slide(section=block.title, heading=heading, cells=cells, focus=focus, known=known))
+            shown = tuple((h, c) for h, c in zip(headers, row) if c.strip())
+            slides.append(Slide(section=cell_text(block.title), heading=heading, cells=shown, focus=focus, known=known))
     return slides
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from bptrace import formula
 from bptrace.i18n import _
+from bptrace.render.blocks import Cell, cell_text
 from bptrace.render.layout import Block, Grid, Para
 
 # ASCII punctuation that Markdown (or GitHub's extensions: ~strike~, $math$) may read as syntax.
@@ -85,6 +87,32 @@ def math_cell(text: str, style: str = "") -> str:
     return f"**{out}**" if style == "bad" and out.strip() else out
 
 
+def formula_cell(node: formula.Node, style: str = "", math: str = "latex") -> str:
+    """A formula tree as a cell: each line as $…$ in formula.latex's LaTeX (math="latex"), or its Unicode text."""
+    if math != "latex":
+        return cell(formula.unicode(node), style)
+    out = "<br>".join(_formula_line(line) for line in formula.lines_of(node))
+    return f"**{out}**" if style == "bad" else out
+
+
+def _formula_line(line: formula.Node) -> str:
+    """One line of a formula cell: its mathematics as $…$, its words (a Text node) as Markdown text between."""
+    items = list(line.items) if isinstance(line, formula.Row) else [line]
+    out: list[str] = []
+    run: list[formula.Node] = []
+    for item in [*items, None]:
+        if item is None or isinstance(item, formula.Text):
+            if run:
+                math = formula.latex(formula.Row(tuple(run))).replace("|", r"\vert ").replace("$", r"\$")
+                out.append("$" + math.strip() + "$")
+                run = []
+            if item is not None:
+                out.append(_keep_indent(escape(item.words, line_start=False)))
+        else:
+            run.append(item)
+    return "".join(out)
+
+
 def quantity_math(text: str) -> str | None:
     from bptrace.render.latex import quantity_math as math
 
@@ -107,7 +135,11 @@ def table(grid: Grid, math: str = "latex") -> list[str]:
     """A Grid as Markdown lines: a heading, the pipe table, and the caption in italics.
 
     math="latex" writes formula cells and quantity names as $…$ mathematics; "unicode" as plain text."""
-    lines = [f"### {escape(grid.title)}", ""] if grid.title else []
+    if isinstance(grid.title, str):
+        heading = escape(grid.title)
+    else:  # the matrix notation's: words and formulas
+        heading = _formula_line(grid.title) if math == "latex" else escape(formula.unicode(grid.title))
+    lines = [f"### {heading}", ""] if grid.title else []
     width = len(grid.columns)
     header = [cell(c.header) or " " for c in grid.columns]
     rule = ["---:" if c.kind == "num" else "---" for c in grid.columns]
@@ -115,9 +147,11 @@ def table(grid: Grid, math: str = "latex") -> list[str]:
     lines.append("| " + " | ".join(rule) + " |")
     styles = grid.styles or [""] * len(grid.rows)
     for row, style in zip(grid.rows, styles):
-        cells = (list(row) + [""] * width)[:width]
+        cells: list[Cell] = (list(row) + [""] * width)[:width]
         shown = [
-            quantity_cell(c, style)
+            formula_cell(c, style, math)
+            if not isinstance(c, str)
+            else quantity_cell(c, style)
             if math == "latex" and col.kind == "name" and quantity_math(c)
             else math_cell(c, style)
             if math == "latex"
@@ -219,7 +253,8 @@ def derivation(blocks: Iterable[Block], ascii: bool = False, math: str = "unicod
             out.append("| " + " | ".join(c.header for c in block.columns) + " |")
             out.append("|" + "|".join("---:" if c.kind == "num" else "---" for c in block.columns) + "|")
             for row in block.rows:
-                cells = [_md_escape(to_ascii(v) if ascii else v) for v in row]
+                texts = [cell_text(v) for v in row]
+                cells = [_md_escape(to_ascii(v) if ascii else v) for v in texts]
                 out.append("| " + " | ".join(cells) + " |")
             out.append("")
     close()

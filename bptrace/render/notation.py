@@ -23,11 +23,44 @@ See docs/notation.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bptrace import functions
 from bptrace.engine import factors
 from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.formula import (
+    COMMA,
+    DOT,
+    EQ,
+    MINUS,
+    NUMBER_TIMES,
+    PLUS,
+    SUM,
+    THEN,
+    TIMES,
+    Apply,
+    Const,
+    Deriv,
+    Filled,
+    Frac,
+    Indexed,
+    Lines,
+    Ng,
+    Node,
+    Num,
+    Op,
+    Paren,
+    Pow,
+    Row,
+    Space,
+    Sym,
+    Text,
+    eq,
+    join,
+    sentence,
+    unicode,
+)
 from bptrace.functions import cancels_derivative
 from bptrace.i18n import N_, _
 from bptrace.render.layout import DEFAULT_ROWS, MAX_TERMS, Block, Column, Grid, Para
@@ -91,9 +124,10 @@ def layer_sup(index: int) -> str:
     return sup(f"({index})")
 
 
-def shape_text(symbolic: tuple[str, str], numeric: tuple[int, int]) -> str:
-    """'(n[1], m) = (4, 4)': a shape both in Ng's symbols and in numbers."""
-    return f"({symbolic[0]}, {symbolic[1]}) = ({numeric[0]}, {numeric[1]})"
+def shape_tree(symbolic: tuple[Node, Node], numeric: tuple[int, ...]) -> Row:
+    """(n[1], m) = (4, 4) as a formula tree: a shape in Ng's symbols and in numbers."""
+    rows, cols = (Const(str(k)) for k in numeric[:2])
+    return eq(Paren(Row.of(symbolic[0], COMMA, symbolic[1])), Paren(Row.of(rows, COMMA, cols)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,6 +268,10 @@ class _Layout:
         text = self.n(x)
         return f"({text})" if text.startswith("-") else text
 
+    def q(self, x: float) -> Num:
+        """A number inside a formula tree: negative numbers in parentheses."""
+        return Num(float(x), self.digits)
+
     def shown(self) -> list[int]:
         return [self.layer] if self.layer is not None else list(range(1, self.L + 1))
 
@@ -277,20 +315,20 @@ class MatrixLayout(_Layout):
         return out
 
     # ---- helpers ----
-    def ng_n(self, index: int) -> str:
-        return f"n[{index}]"
+    def ng_n(self, index: int) -> Ng:
+        return Ng("n", index)
 
-    def cols(self) -> str:
+    def cols(self) -> Node:
         """The symbol for the number of columns: m, or 2m with two windows per sample."""
-        return "2m" if self.windowed else "m"
+        return Const("2m") if self.windowed else Sym("m")
 
-    def name_of(self, index: int) -> str:
+    def name_of(self, index: int) -> Node:
         """A[0] is X, Ng's name for the inputs."""
-        return "X" if index == 0 else f"A[{index}]"
+        return Sym("X") if index == 0 else Ng("A", index)
 
     def grid(
         self,
-        title: str,
+        title: str | Node,
         values: np.ndarray,
         row_labels: list[str],
         col_labels: list[str],
@@ -332,19 +370,21 @@ class MatrixLayout(_Layout):
             )
         return table
 
-    def samples_grid(self, title: str, values: np.ndarray, index: int) -> Grid:
+    def samples_grid(self, title: str | Node, values: np.ndarray, index: int) -> Grid:
         """An (n[l], m) matrix: rows are the neurons of layer `index` (0: the inputs), columns the samples."""
         names = list(self.s.layer_names(index))
         return self.grid(title, values, names, pass_labels(self.trace), _("neuron \\ sample"))
 
-    def shape_nm(self, index: int, values: np.ndarray) -> str:
-        return shape_text((self.ng_n(index), self.cols()), values.shape)
+    def shape_nm(self, index: int, values: np.ndarray) -> Node:
+        return shape_tree((self.ng_n(index), self.cols()), values.shape)
 
-    def over_m(self) -> str:
-        return "/m" if self.s.reduction == "mean" else ""
+    def over_m(self) -> list[Node]:
+        """/m after a sum over the samples when the reduction is the mean."""
+        return [Op("/"), Sym("m")] if self.s.reduction == "mean" else []
 
-    def l2_term(self, index: int) -> str:
-        return f" + (λ/m)·W[{index}]" if self.s.l2 else ""
+    def l2_term(self, index: int) -> list[Node]:
+        """+ (λ/m)·W[l], the L2 penalty's gradient."""
+        return [PLUS, Frac(Sym("lambda"), Sym("m"), grouped=True), DOT, Ng("W", index)] if self.s.l2 else []
 
     # ---- sections ----
     def intro(self) -> list[Block]:
@@ -386,16 +426,17 @@ class MatrixLayout(_Layout):
             out.append(Para(note))
         return out
 
-    def shape(self, title: str, shape: str) -> str:
-        """'W[1], shape (n[1], n[0]) = (3, 2)': a matrix's title with its shape."""
-        return _("{matrix}, shape {shape}").format(matrix=title, shape=shape)
+    def shape(self, title: Node | str, shape: Node) -> Row:
+        """'W[1], shape (n[1], n[0]) = (3, 2)': a matrix's title with its shape, a formula tree."""
+        return sentence(_("{matrix}, shape {shape}"), matrix=title, shape=shape)
 
     def forward(self) -> list[Block]:
         out: list[Block] = [Para(_("Forward propagation"), "bold")]
         first = self.shown()[0]
         a_prev = self.trace.activations(first - 1).T
         if first == 1:
-            title = self.shape(f"X = A[0]{' = [X | X_c]' if self.windowed else ''}", self.shape_nm(0, a_prev))
+            both = [Row.of(Const("["), Sym("X"), Op(" | "), Sym("X_c"), Const("]"))] if self.windowed else []
+            title = self.shape(eq(Sym("X"), Ng("A", 0), *both), self.shape_nm(0, a_prev))
         else:
             out.append(
                 Para(
@@ -405,25 +446,26 @@ class MatrixLayout(_Layout):
                     "dim",
                 )
             )
-            title = self.shape(f"A[{first - 1}]", self.shape_nm(first - 1, a_prev))
+            title = self.shape(Ng("A", first - 1), self.shape_nm(first - 1, a_prev))
         out.append(self.samples_grid(title, a_prev, first - 1))
         for index in self.shown():
             mx = _Matrices(self.trace, index)
             layer = mx.layer
             sources = list(self.s.layer_names(index - 1))
-            title = self.shape(f"W[{index}]", shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W.shape))
+            title = self.shape(Ng("W", index), shape_tree((self.ng_n(index), self.ng_n(index - 1)), mx.W.shape))
             extra = None
             if mx.b is None:
                 out.append(
                     Para(
                         _("layer {layer} has no bias: {rule}").format(
-                            layer=index, rule=f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}"
+                            layer=index, rule=f"Z[{index}] = W[{index}]·{unicode(self.name_of(index - 1))}"
                         ),
                         "dim",
                     )
                 )
             else:
-                title += _("; ") + self.shape(f"b[{index}]", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
+                bias_shape = shape_tree((self.ng_n(index), Const("1")), (layer.size, 1))
+                title = Row.of(title, Text(_("; ")), self.shape(Ng("b", index), bias_shape))
                 extra = (f"b[{index}]", layer.bias_vector().reshape(-1, 1))
                 if layer.bias_mode == "shared":
                     out.append(
@@ -435,26 +477,12 @@ class MatrixLayout(_Layout):
                         )
                     )
             out.append(self.grid(title, mx.W, list(layer.neurons), sources, extra=extra))
-            plus_b = f" + b[{index}]" if mx.b is not None else ""
-            out.append(
-                self.samples_grid(
-                    self.shape(
-                        f"Z[{index}] = W[{index}]·{self.name_of(index - 1)}{plus_b}", self.shape_nm(index, mx.Z)
-                    ),
-                    mx.Z,
-                    index,
-                )
-            )
-            out.append(
-                self.samples_grid(
-                    self.shape(
-                        f"A[{index}] = g[{index}](Z[{index}]) = {layer.activation}(Z[{index}])",
-                        self.shape_nm(index, mx.A),
-                    ),
-                    mx.A,
-                    index,
-                )
-            )
+            plus_b = [PLUS, Ng("b", index)] if mx.b is not None else []
+            z_rule = eq(Ng("Z", index), Row.of(Ng("W", index), DOT, self.name_of(index - 1), *plus_b))
+            out.append(self.samples_grid(self.shape(z_rule, self.shape_nm(index, mx.Z)), mx.Z, index))
+            z = Ng("Z", index)
+            a_rule = eq(Ng("A", index), Row.of(Ng("g", index), Paren(z)), Apply(layer.activation, (z,)))
+            out.append(self.samples_grid(self.shape(a_rule, self.shape_nm(index, mx.A)), mx.A, index))
         return out
 
     def cost(self) -> list[Block]:
@@ -473,12 +501,12 @@ class MatrixLayout(_Layout):
             what = _("J_s, the hinge of each sample")
         else:
             Y = s.targets.T
-            out.append(self.samples_grid(self.shape("Y", self.shape_nm(L, Y)), Y, L))
+            out.append(self.samples_grid(self.shape(Sym("Y"), self.shape_nm(L, Y)), Y, L))
             what = _("L(a, y), the {loss} loss of each sample").format(loss=s.loss)
         losses = self.trace.sample_losses.reshape(1, -1)
         out.append(
             self.grid(
-                self.shape(what, f"(1, m) = (1, {self.m})"),
+                self.shape(what, shape_tree((Const("1"), Sym("m")), (1, self.m))),
                 losses,
                 ["L"],
                 [f"s{k + 1}" for k in range(self.m)],
@@ -522,9 +550,14 @@ class MatrixLayout(_Layout):
                 else _("a {activation} output with the {loss} loss: the loss cancels g′, so {rule}")
             ).format(activation=layer.activation, loss=s.loss, rule=f"dZ[{index}] = A[{index}] − Y")
             out.append(Para(why, "dim"))
-            out.append(self.samples_grid(self.shape(f"dZ[{index}] = A[{index}] − Y", shape), mx.dZ, index))
+            out.append(
+                self.samples_grid(
+                    self.shape(eq(Ng("dZ", index), Row.of(Ng("A", index), MINUS, Sym("Y"))), shape), mx.dZ, index
+                )
+            )
             return out
         g = f"g[{index}]′(Z[{index}])"
+        g_tree = Row.of(Ng("g", index), Op("′"), Paren(Ng("Z", index)))  # g[l]′(Z[l])
         if index == self.L:
             if self.scored:
                 out.append(
@@ -550,12 +583,9 @@ class MatrixLayout(_Layout):
                         "dim",
                     )
                 )
-            out.append(
-                self.samples_grid(
-                    self.shape(f"dA[{index}] = ∂L/∂A[{index}]", self.shape_nm(index, mx.dA)), mx.dA, index
-                )
-            )
-            rule = f"dA[{index}] ⊙ {g}"
+            d_a = eq(Ng("dA", index), Deriv("L", Ng("A", index)))
+            out.append(self.samples_grid(self.shape(d_a, self.shape_nm(index, mx.dA)), mx.dA, index))
+            rule = Row.of(Ng("dA", index), Op("⊙"), g_tree)
         else:
             w = f"W[{index + 1}]"
             if self.trace.through_updated_weights:
@@ -571,26 +601,28 @@ class MatrixLayout(_Layout):
                 Para(
                     _("{rule} is {shapes}, ∂L/∂{A} for each sample; then ⊙ multiplies element by element").format(
                         rule=f"dA[{index}] = {w}ᵀ·dZ[{index + 1}]",
-                        shapes=f"({self.ng_n(index)}, {self.ng_n(index + 1)})·({self.ng_n(index + 1)}, {self.cols()}) "
-                        f"= ({self.ng_n(index)}, {self.cols()})",
+                        shapes=f"(n[{index}], n[{index + 1}])·(n[{index + 1}], {unicode(self.cols())}) "
+                        f"= (n[{index}], {unicode(self.cols())})",
                         A=f"A[{index}]",
                     ),
                     "dim",
                 )
             )
+            back = Row.of(Pow(Ng("W", index + 1), Const("T")), DOT, Ng("dZ", index + 1))  # W[l+1]ᵀ·dZ[l+1]
             out.append(
-                self.samples_grid(
-                    self.shape(f"dA[{index}] = {w}ᵀ·dZ[{index + 1}]", self.shape_nm(index, mx.dA)), mx.dA, index
-                )
+                self.samples_grid(self.shape(eq(Ng("dA", index), back), self.shape_nm(index, mx.dA)), mx.dA, index)
             )
-            rule = f"W[{index + 1}]ᵀ·dZ[{index + 1}] ⊙ {g}"
-        a = f"A[{index}]"
+            rule = Row.of(back, Op("⊙"), g_tree)
         f = layer.function  # its printed derivative, elementwise (⊙) over the matrices
-        derivative = f.derivative.fill(out=a, net=f"Z[{index}]", a=self.n(f.value(layer.param)), times=" ⊙ ")
-        out.append(
-            self.samples_grid(self.shape(f"{g} = {derivative}", self.shape_nm(index, mx.g_prime)), mx.g_prime, index)
+        holes = (
+            ("out", Ng("A", index)),
+            ("net", Ng("Z", index)),
+            ("a", Num(f.value(layer.param), self.digits, paren=False)),
+            ("times", Op("⊙")),
         )
-        out.append(self.samples_grid(self.shape(f"dZ[{index}] = {rule}", shape), mx.dZ, index))
+        derivative = eq(g_tree, Filled(f.derivative, holes))
+        out.append(self.samples_grid(self.shape(derivative, self.shape_nm(index, mx.g_prime)), mx.g_prime, index))
+        out.append(self.samples_grid(self.shape(eq(Ng("dZ", index), rule), shape), mx.dZ, index))
         return out
 
     def dw_blocks(self, index: int) -> list[Block]:
@@ -598,21 +630,25 @@ class MatrixLayout(_Layout):
         mx = _Matrices(self.trace, index)
         layer = mx.layer
         m = self.m
-        prev = self.name_of(index - 1)
-        over = self.over_m()
+        prev_tree = self.name_of(index - 1)
+        prev = unicode(prev_tree)  # in the notes' words
+        over_tree = self.over_m()
+        over = "/m" if over_tree else ""
         sources = list(self.s.layer_names(index - 1))
-        w_shape = shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.dW.shape)
+        w_shape = shape_tree((self.ng_n(index), self.ng_n(index - 1)), mx.dW.shape)
+        d_w = eq(
+            Ng("dW", index), Row.of(Ng("dZ", index), DOT, Pow(prev_tree, Const("T")), *over_tree, *self.l2_term(index))
+        )
         out: list[Block] = [
             self.grid(
-                self.shape(f"dW[{index}] = dZ[{index}]·{prev}ᵀ{over}{self.l2_term(index)}", w_shape),
+                self.shape(d_w, w_shape),
                 mx.dW,
                 list(layer.neurons),
                 sources,
             )
         ]
-        note = f"({self.ng_n(index)}, {self.cols()})·({self.cols()}, {self.ng_n(index - 1)})" + (
-            f", m = {m}" if over else ""
-        )
+        cols = unicode(self.cols())
+        note = f"(n[{index}], {cols})·({cols}, n[{index - 1}])" + (f", m = {m}" if over else "")
         if not over and m > 1:
             note += _("; no 1/m: the reduction is sum")
         if s.l2:
@@ -651,7 +687,10 @@ class MatrixLayout(_Layout):
                     "dim",
                 )
             )
-            title = self.shape(f"db[{index}] = Σ dZ[{index}]{over}", "(1, 1) = (1, 1)")
+            title = self.shape(
+                eq(Ng("db", index), Row.of(SUM, Ng("dZ", index), *over_tree)),
+                shape_tree((Const("1"), Const("1")), (1, 1)),
+            )
             labels = [layer.bias_names[0]]
         else:
             out.append(
@@ -662,7 +701,10 @@ class MatrixLayout(_Layout):
                     "dim",
                 )
             )
-            title = self.shape(f"db[{index}] = Σₛ dZ[{index}]{over}", f"({self.ng_n(index)}, 1) = ({layer.size}, 1)")
+            title = self.shape(
+                eq(Ng("db", index), Row.of(Op("Σₛ"), Text(" "), Ng("dZ", index), *over_tree)),
+                shape_tree((self.ng_n(index), Const("1")), (layer.size, 1)),
+            )
             labels = list(layer.neurons)
         out.append(self.grid(title, mx.db, labels, [f"db[{index}]"]))
         return out
@@ -682,18 +724,23 @@ class MatrixLayout(_Layout):
             layer = mx.layer
             sources = list(self.s.layer_names(index - 1))
             title = self.shape(
-                f"W[{index}] := W[{index}] − α·dW[{index}]",
-                shape_text((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape),
+                _update(Ng("W", index), Ng("dW", index)),
+                shape_tree((self.ng_n(index), self.ng_n(index - 1)), mx.W_new.shape),
             )
             extra = None
             if mx.b_new is not None:
                 if s.update_biases:
-                    title += _("; ") + f"b[{index}] := b[{index}] − α·db[{index}]"
+                    title = Row.of(title, Text(_("; ")), _update(Ng("b", index), Ng("db", index)))
                 else:
                     out.append(Para(_("{b} is not updated (update_biases: false)").format(b=f"b[{index}]"), "dim"))
                 extra = (f"b[{index}]", _broadcast(mx.b_new, layer.size))
             out.append(self.grid(title, mx.W_new, list(layer.neurons), sources, extra=extra))
         return out
+
+
+def _update(theta: Node, gradient: Node) -> Row:
+    """Ng's update θ := θ − α·dθ (W[1] := W[1] − α·dW[1])."""
+    return Row.of(theta, Op(":="), theta, MINUS, Sym("alpha"), DOT, gradient)
 
 
 def _broadcast(b: np.ndarray, size: int) -> np.ndarray:
@@ -738,6 +785,22 @@ class IndexLayout(_Layout):
 
     def b(self, index: int, i: int | None) -> str:
         return f"b{layer_sup(index)}" + (sub(i + 1) if i is not None else "")
+
+    # the same symbols as formula trees (formula.Indexed), for the formula cells
+    def zt(self, index: int, i: int) -> Indexed:
+        return Indexed("z", str(index), (str(i + 1),))
+
+    def at(self, index: int, j: int) -> Indexed:
+        return Indexed("a", str(index), (str(j + 1),))
+
+    def deltat(self, index: int, i: int) -> Indexed:
+        return Indexed("delta", str(index), (str(i + 1),))
+
+    def wt(self, index: int, i: int, j: int) -> Indexed:
+        return Indexed("W", str(index), (str(i + 1), str(j + 1)))
+
+    def bt(self, index: int, i: int | None) -> Indexed:
+        return Indexed("b", str(index), (str(i + 1),) if i is not None else ())
 
     def sample_cols(self) -> list[Column]:
         column = self.objective.column()
@@ -885,28 +948,36 @@ class IndexLayout(_Layout):
         for row, r in self.limited(cells, table, N_("neurons")):
             x = layer.neurons[r]
             name = f"{self.delta(index, r)} = delta_{x}{self.suffix(row)}"
-            fp = f"f′({self.z(index, r)})"
-            if cancels:
-                formula = (
-                    f"{self.a(index, r)} − t{sub(r + 1)}\n= {self.p(lt.out[row, r])} − {self.p(s.targets[row, r])}"
+            fp = Apply("f′", (self.zt(index, r),))  # f′(z⁽ˡ⁾ᵢ)
+            by_numbers = Row.of(THEN, self.q(lt.dE_dout[row, r]), TIMES, self.q(lt.dout_dnet[row, r]))
+            formula: Node
+            if cancels:  # δ⁽ᴸ⁾ᵢ = a⁽ᴸ⁾ᵢ − tᵢ
+                formula = Lines(
+                    (
+                        Row.of(self.at(index, r), MINUS, Indexed("t", "", (str(r + 1),))),
+                        Row.of(THEN, self.q(lt.out[row, r]), MINUS, self.q(s.targets[row, r])),
+                    )
                 )
-            elif output:
-                formula = (
-                    f"∂E/∂{self.a(index, r)}·{fp}\n= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}"
-                )
-            else:
+            elif output:  # δ⁽ᴸ⁾ᵢ = ∂E/∂a⁽ᴸ⁾ᵢ·f′(z⁽ᴸ⁾ᵢ)
+                formula = Lines((Row.of(Deriv("E", self.at(index, r)), DOT, fp), by_numbers))
+            else:  # δ⁽ˡ⁾ᵢ = (Σₖ W⁽ˡ⁺¹⁾ₖᵢ·δ⁽ˡ⁺¹⁾ₖ)·f′(z⁽ˡ⁾ᵢ)
                 layer_above = s.layers[index]
                 w_used = (
                     self.trace.layers[index].new_weights if self.trace.through_updated_weights else layer_above.weights
                 )
-                names = [f"{self.w(index + 1, q, r)}·{self.delta(index + 1, q)}" for q in range(layer_above.size)]
-                nums = [
-                    f"{self.p(w_used[q, r])}×{self.p(self.trace.layers[index].delta[row, q])}"
+                names: list[Node] = [
+                    Row.of(self.wt(index + 1, q, r), DOT, self.deltat(index + 1, q)) for q in range(layer_above.size)
+                ]
+                nums: list[Node] = [
+                    Row.of(self.q(w_used[q, r]), NUMBER_TIMES, self.q(self.trace.layers[index].delta[row, q]))
                     for q in range(layer_above.size)
                 ]
-                formula = (
-                    f"({_sum(names)})·{fp}\n= ({_sum(nums)}) × {self.p(lt.dout_dnet[row, r])}\n"
-                    f"= {self.p(lt.dE_dout[row, r])} × {self.p(lt.dout_dnet[row, r])}"
+                formula = Lines(
+                    (
+                        Row.of(Paren(_sum(names)), DOT, fp),
+                        Row.of(THEN, Paren(_sum(nums)), TIMES, self.q(lt.dout_dnet[row, r])),
+                        by_numbers,
+                    )
                 )
             table.rows.append(self.sample_cell(row) + [name, formula, self.n(lt.delta[row, r])])
             table.styles.append("")
@@ -928,47 +999,71 @@ class IndexLayout(_Layout):
         for p in self.limited(params, table, N_("parameters")):
             lt = self.trace.layers[p.layer - 1]
             per_sample = self.trace.sample_grad(p)
-            if p.kind == "weight":
+            head: Node
+            products: dict[int, Node]
+            if p.kind == "weight":  # ∂E/∂W⁽ˡ⁾ᵢⱼ = δ⁽ˡ⁾ᵢ·a⁽ˡ⁻¹⁾ⱼ
                 r, c = p.row or 0, p.col or 0
-                symbol = self.w(p.layer, r, c)
-                head = f"{self.delta(p.layer, r)}·{self.a(p.layer - 1, c)}"
+                symbol, tree = self.w(p.layer, r, c), self.wt(p.layer, r, c)
+                head = Row.of(self.deltat(p.layer, r), DOT, self.at(p.layer - 1, c))
                 prev = self.trace.activations(p.layer - 1)
-                products = {row: f"{self.p(lt.delta[row, r])} × {self.p(prev[row, c])}" for row in self.reading_order()}
-            elif (chain := factors.parameter(self.trace, p)).combine == "sum":
-                symbol = self.b(p.layer, None)
-                head = _("{sum} (one bias shared by layer {layer})").format(
-                    sum=f"Σᵢ δ{layer_sup(p.layer)}ᵢ", layer=p.layer
+                products = {
+                    row: Row.of(self.q(lt.delta[row, r]), TIMES, self.q(prev[row, c])) for row in self.reading_order()
+                }
+            elif (chain := factors.parameter(self.trace, p)).combine == "sum":  # a shared bias: Σᵢ δ⁽ˡ⁾ᵢ
+                symbol, tree = self.b(p.layer, None), self.bt(p.layer, None)
+                head = sentence(
+                    _("{sum} (one bias shared by layer {layer})"),
+                    sum=Row.of(Op("Σᵢ"), Text(" "), Indexed("delta", str(p.layer), ("i",))),
+                    layer=str(p.layer),
                 )
-                products = {row: _sum([self.p(v) for v in chain.at(row)]) for row in self.reading_order()}
-            else:
-                symbol = self.b(p.layer, p.row)
-                head = self.delta(p.layer, p.row)
-                products = {row: self.p(lt.delta[row, p.row]) for row in self.reading_order()}
+                products = {row: _sum([self.q(v) for v in chain.at(row)]) for row in self.reading_order()}
+            else:  # ∂E/∂b⁽ˡ⁾ᵢ = δ⁽ˡ⁾ᵢ
+                symbol, tree = self.b(p.layer, p.row), self.bt(p.layer, p.row)
+                head = self.deltat(p.layer, p.row or 0)
+                products = {row: self.q(lt.delta[row, p.row]) for row in self.reading_order()}
             name = f"∂E/∂{symbol} = dE/d{p.name}"
+            # (1/m)·Σₛ with the count written, or Σₛ
+            factor: Node = (
+                Row.of(Frac(Const("1"), Const(str(self.m)), grouped=True), DOT, Op("Σₛ"))
+                if s.reduction == "mean"
+                else Op("Σₛ")
+            )
+            lines: list[Node]
             if self.windowed:
-                factor = f"(1/{self.m})·Σₛ" if s.reduction == "mean" else "Σₛ"
-                lines = [f"  {self.sample_cell(row)[0]}: {v}" for row, v in products.items()]
+                lines = [sentence(_("{sum} {head}, through both windows"), sum=factor, head=head)]
+                lines += [Row.of(Space(2), Text(f"{self.sample_cell(row)[0]}: "), v) for row, v in products.items()]
                 lines += [
-                    _("  sample {k}: x + x_c = {value}").format(k=k + 1, value=self.p(per_sample[k]))
+                    sentence(_("  sample {k}: x + x_c = {value}"), k=str(k + 1), value=self.q(per_sample[k]))
                     for k in range(self.m)
                 ]
-                formula = _("{sum} {head}, through both windows").format(sum=factor, head=head) + "\n"
-                formula += "\n".join(lines)
             elif self.m == 1:
-                formula = f"{head}\n= {products[0]}"
+                lines = [head, Row.of(THEN, products[0])]
             else:
-                factor = f"(1/{self.m})·Σₛ" if s.reduction == "mean" else "Σₛ"
-                formula = f"{factor} {head}\n" + "\n".join(
-                    f"  s{k + 1}: {products[k]}"
-                    + ("" if p.kind == "bias" and p.row is not None else f" = {self.p(per_sample[k])}")
+                lines = [Row.of(factor, Text(" "), head)]
+                lines += [
+                    Row.of(Space(2), Text(f"s{k + 1}: "), products[k])
+                    + (Row() if p.kind == "bias" and p.row is not None else Row.of(EQ, self.q(per_sample[k])))
                     for k in range(self.m)
-                )
-            if s.l2 and p.kind == "weight":
+                ]
+            if s.l2 and p.kind == "weight":  # + (λ/m)·W⁽ˡ⁾ᵢⱼ
                 l2_part = self.trace.l2_grad(p)
-                formula += (
-                    f"\n+ (λ/m)·{symbol} = {self.p(s.l2)}/{self.m} × {self.p(self.trace.value(p))} = {self.p(l2_part)}"
+                lines.append(
+                    Row.of(
+                        Op("+ "),
+                        Frac(Sym("lambda"), Sym("m"), grouped=True),
+                        DOT,
+                        tree,
+                        EQ,
+                        self.q(s.l2),
+                        Op("/"),
+                        Const(str(self.m)),
+                        TIMES,
+                        self.q(self.trace.value(p)),
+                        EQ,
+                        self.q(l2_part),
+                    )
                 )
-            table.rows.append([name, formula, self.n(self.trace.grad(p))])
+            table.rows.append([name, Lines(tuple(lines)), self.n(self.trace.grad(p))])
             table.styles.append("")
         return table
 
@@ -1005,12 +1100,12 @@ class IndexLayout(_Layout):
         return table
 
 
-def _sum(terms: list[str]) -> str:
+def _sum(terms: Sequence[Node]) -> Row:
     """a + b + c, long sums summarised (the first terms, how many more, the last) as in the scalar tables."""
     if len(terms) > MAX_TERMS:
-        more = _("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1)
-        return " + ".join(terms[: MAX_TERMS - 2]) + f" + {more} + " + terms[-1]
-    return " + ".join(terms)
+        more = Text(_("… ({n} more)").format(n=len(terms) - MAX_TERMS + 1))
+        return join([*terms[: MAX_TERMS - 2], more, terms[-1]], PLUS)
+    return join(terms, PLUS)
 
 
 SAMPLE_GRADIENTS_LIMIT = 100_000  # per-sample gradient numbers per layer above which the JSON leaves them out

@@ -546,7 +546,7 @@ def _row(blocks: list[Block], name: str) -> list[str] | None:
         if isinstance(b, Grid):
             for row in b.rows:
                 if row and row[0] == name:
-                    return row
+                    return [c if isinstance(c, str) else c.text for c in row]
     return None
 
 

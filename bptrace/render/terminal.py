@@ -8,7 +8,10 @@ A table is laid out for the console's width (docs/terminal.md), and never breaks
    labelled with its column's header;
 3. else, when even the numbers do not fit side by side, one block per row: every column a labelled line.
 
-With ascii=True every symbol is spelled in ASCII (fmt.to_ascii) and tables use ASCII borders.
+A formula cell (a tree of bptrace/formula.py) is printed by formula.unicode, or with ascii=True by
+formula.ascii (never transliterated from its Unicode); words and names are spelled by fmt.to_ascii. With
+ascii=True tables use ASCII borders. Where the terminal's encoding cannot carry a character (the automatic
+fallback, not --ascii), only those characters are spelled.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from bptrace import i18n
-from bptrace.fmt import DEFAULT_DIGITS, to_ascii
+from bptrace import formula, i18n
+from bptrace.fmt import DEFAULT_DIGITS, spells_every_symbol, to_ascii
 from bptrace.i18n import _
-from bptrace.render.blocks import DEFAULT_ROWS, Block, Column, Grid, Para
+from bptrace.render.blocks import DEFAULT_ROWS, Block, Cell, Column, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.engine.trace import Trace
@@ -45,6 +48,17 @@ STYLES = {
 FORMULA_FLOOR = 24  # a formula column narrower than this (and than its longest line) makes the layout change
 SHORT = 12  # a text column no wider than this stays in the row when the formulas move under it
 INDENT = 3  # of the lines under a row (the label starts after it)
+
+
+def printed(cell: Cell | formula.Node, ascii: bool = False) -> str:
+    """A cell or a derivation's part as terminal text: words as they are (spelled by fmt.to_ascii with `ascii`),
+    a formula tree by formula.unicode, or with `ascii` by formula.ascii (the encoding's fallback: its Unicode
+    with only what the encoding cannot carry spelled)."""
+    if isinstance(cell, str):
+        return to_ascii(cell) if ascii else cell
+    if not ascii:
+        return formula.unicode(cell)
+    return formula.ascii(cell) if spells_every_symbol() else to_ascii(formula.unicode(cell))
 
 
 def to_rich(blocks: Iterable[Block], ascii: bool = False, spaced: bool = True) -> list[Any]:
@@ -203,7 +217,7 @@ class GridView:
         t: Callable[[str], str] = to_ascii if self.ascii else (lambda x: x)
         g = self.grid
         columns = [Column(t(c.header), c.kind, {t(k): v for k, v in c.styles.items()}) for c in g.columns]
-        rows = [[t(cell) for cell in row] for row in g.rows]
+        rows = [[printed(cell, self.ascii) for cell in row] for row in g.rows]
         styles = g.styles or [""] * len(rows)
         measured = [_Measured(c, [row[k] for row in rows]) for k, c in enumerate(columns)]
         width = options.max_width
@@ -211,7 +225,7 @@ class GridView:
         if widths is not None:
             yield self.table(t, measured, widths, rows, styles)
             return
-        yield prose(t(g.title), "bold")
+        yield prose(printed(g.title, self.ascii), "bold")
         yield Text("")
         inline = [m for m in measured if not m.wraps or m.most <= SHORT]
         below = [m for m in measured if m not in inline]
@@ -238,7 +252,7 @@ class GridView:
     ) -> Table:
         g = self.grid
         table = Table(
-            title=prose(t(g.title), "bold"),
+            title=prose(printed(g.title, self.ascii), "bold"),
             title_justify="left",
             box=box.ASCII if self.ascii else box.SIMPLE_HEAVY,
             pad_edge=False,
@@ -432,15 +446,7 @@ DERIVATION_STYLES = {"result": "bold", "text": "", "math": "", "pretty": "cyan",
 def math_text(parts: Iterable[Any], ascii: bool = False) -> str:
     """A MathPara's parts as one line: words as they are (ASCII-spelled with `ascii`), each formula printed
     in Unicode or, with `ascii`, by the ASCII printer (bptrace/formula.py)."""
-    from bptrace import formula
-
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(to_ascii(part) if ascii else part)
-        else:
-            out.append(formula.ascii(part) if ascii else formula.unicode(part))
-    return "".join(out)
+    return "".join(printed(part, ascii) for part in parts)
 
 
 class DerivationView(BlocksView):
