@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bptrace.fmt import num
 from bptrace.i18n import _
 from bptrace.render.blocks import Block, Column, Grid, Para
+
+if TYPE_CHECKING:
+    from bptrace.verify.checks import GradientCheck
 
 
 class Spelling:
@@ -67,29 +70,11 @@ def titled(title: str, source: str | None) -> list[Block]:
     return blocks
 
 
-class ThreeWay(Protocol):
-    """A gradient checked three ways (graph/verify.py's Check, rnn/verify.py's), read only."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def chain_rule(self) -> float: ...
-    @property
-    def sympy(self) -> float | None: ...
-    @property
-    def finite_difference(self) -> float | None: ...
-    @property
-    def difference(self) -> float: ...
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def shown_note(self) -> str: ...
-
-
 def three_way_grid(
-    title: str, first: str, method: str, checks: Sequence[ThreeWay], w: Spelling, name: Callable[[str], str] = str
+    title: str, first: str, method: str, checks: Sequence[GradientCheck], w: Spelling, name: Callable[[str], str] = str
 ) -> Grid:
-    """first | method (the chain rule, BPTT) | SymPy | finite difference | largest difference | ✓/✗ (note)."""
+    """A table of verify/checks.py's checks: first | method (the chain rule, BPTT) | SymPy | finite difference |
+    largest difference | ✓/✗ (note)."""
     ok, bad = ("ok", "X " + _("MISMATCH")) if w.ascii else ("✓", "✗ " + _("MISMATCH"))
     table = grid(
         title,
