@@ -71,22 +71,29 @@ def describe(trace: RnnTrace, w: _Writer) -> list[Block]:
     return blocks
 
 
-def _net_formula(w: _Writer, t: int, i: int) -> str:
-    s = w.t.scenario
-    tr = w.t
-    parts = [f"{w.p(s.W_xh[i][j])}{w.times}{w.p(tr.x[t][j])}" for j in range(s.n_in)]
-    parts += [f"{w.p(s.W_hh[i][j])}{w.times}{w.p(tr.h[t - 1][j])}" for j in range(s.n_h)]
-    if s.b_h is not None:
-        parts.append(w.p(s.b_h[i]))
-    return " + ".join(parts)
-
-
-def _net_y_formula(w: _Writer, t: int, i: int) -> str:
-    s = w.t.scenario
-    parts = [f"{w.p(s.W_hy[i][j])}{w.times}{w.p(w.t.h[t][j])}" for j in range(s.n_h)]
-    if s.b_y is not None:
-        parts.append(w.p(s.b_y[i]))
-    return " + ".join(parts)
+def _unit_rows(
+    w: _Writer,
+    unit: str,
+    t: int,
+    i: int,
+    terms: list[tuple[str, float, str, float]],
+    bias: tuple[str, float] | None,
+    activation: str,
+    net: float,
+    out: float,
+) -> list[list[str]]:
+    """Unit i's two rows at step t: net = Σ weight·input (+ bias), then its activation; in names, with numbers.
+    terms: (the weight's name, its value, the input's name, its value)."""
+    names = [f"{wn}{w.times}{xn}" for wn, _wv, xn, _xv in terms]
+    numbers = [f"{w.p(wv)}{w.times}{w.p(xv)}" for _wn, wv, _xn, xv in terms]
+    if bias is not None:
+        names.append(bias[0])
+        numbers.append(w.p(bias[1]))
+    net_name = f"net_{unit}{i + 1}@t{t}"
+    return [
+        [net_name, " + ".join(names), " + ".join(numbers), w.n(net)],
+        [f"{unit}{i + 1}@t{t}", f"{activation}({net_name})", f"{activation}({w.n(net)})", w.n(out)],
+    ]
 
 
 def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
@@ -99,34 +106,16 @@ def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
     script: Script = "ascii" if w.ascii else "unicode"
     for t in range(1, s.steps + 1):
         for i in range(s.n_h):
-            formula = " + ".join(
-                [f"W_xh_{i + 1}_{j + 1}{w.times}x{j + 1}@t{t}" for j in range(s.n_in)]
-                + [f"W_hh_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t - 1}" for j in range(s.n_h)]
-                + ([f"b_h_{i + 1}"] if s.b_h is not None else [])
-            )
-            grid.rows.append([f"net_h{i + 1}@t{t}", formula, _net_formula(w, t, i), w.n(trace.net_h[t][i])])
-            grid.rows.append(
-                [
-                    f"h{i + 1}@t{t}",
-                    f"{s.hidden_activation}(net_h{i + 1}@t{t})",
-                    f"{s.hidden_activation}({w.n(trace.net_h[t][i])})",
-                    w.n(trace.h[t][i]),
-                ]
-            )
+            weighted = [(f"W_xh_{i + 1}_{j + 1}", s.W_xh[i][j], f"x{j + 1}@t{t}", trace.x[t][j]) for j in range(s.n_in)]
+            weighted += [
+                (f"W_hh_{i + 1}_{j + 1}", s.W_hh[i][j], f"h{j + 1}@t{t - 1}", trace.h[t - 1][j]) for j in range(s.n_h)
+            ]
+            bias = (f"b_h_{i + 1}", s.b_h[i]) if s.b_h is not None else None
+            grid.rows += _unit_rows(w, "h", t, i, weighted, bias, s.hidden_activation, trace.net_h[t][i], trace.h[t][i])
         for i in range(s.n_y):
-            formula = " + ".join(
-                [f"W_hy_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t}" for j in range(s.n_h)]
-                + ([f"b_y_{i + 1}"] if s.b_y is not None else [])
-            )
-            grid.rows.append([f"net_y{i + 1}@t{t}", formula, _net_y_formula(w, t, i), w.n(trace.net_y[t][i])])
-            grid.rows.append(
-                [
-                    f"y{i + 1}@t{t}",
-                    f"{s.output_activation}(net_y{i + 1}@t{t})",
-                    f"{s.output_activation}({w.n(trace.net_y[t][i])})",
-                    w.n(trace.y[t][i]),
-                ]
-            )
+            weighted = [(f"W_hy_{i + 1}_{j + 1}", s.W_hy[i][j], f"h{j + 1}@t{t}", trace.h[t][j]) for j in range(s.n_h)]
+            bias = (f"b_y_{i + 1}", s.b_y[i]) if s.b_y is not None else None
+            grid.rows += _unit_rows(w, "y", t, i, weighted, bias, s.output_activation, trace.net_y[t][i], trace.y[t][i])
         target = s.targets[t - 1]
         if target is not None:
             sym = " + ".join(
