@@ -25,16 +25,14 @@ from bptrace.errors import ScenarioError
 from bptrace.graph import expression as ex
 from bptrace.i18n import N_, _
 from bptrace.model import source
+from bptrace.model.kinds import COMMON_KEYS, read_document
+from bptrace.model.kinds import shown as shown  # re-exported: the title and source as the reader reads them
+from bptrace.model.kinds import text_value as _text
 from bptrace.model.source import Document, PathKey, as_number, brief, did_you_mean
 
 KIND = "graph"
 TOP_KEYS = (
-    "kind",
-    "title",
-    "source",
-    "description",
-    "title_zh",
-    "source_zh",
+    *COMMON_KEYS,
     "values",
     "define",
     "output",
@@ -95,11 +93,6 @@ BUNDLED_TEXTS = (
         "Intuitions (the two-dimensional neuron with a sigmoid activation, w = [2, -3, -3], x = [-1, -2])"
     ),
 )
-
-
-def shown(text: str) -> str:
-    """A scenario's title or source in the language bptrace speaks (a bundled one translated, else as written)."""
-    return _(text) if text else text
 
 
 @dataclass(frozen=True)
@@ -186,16 +179,8 @@ def _sniff(text: str) -> bool:
 
 def load_document(name: str) -> Document | None:
     """The parsed document of scenario `name` (bundled name or path) when it declares `kind: graph`, else None."""
-    from bptrace.model.scenario import BUNDLED_DIR, is_path_like, resolve
-
-    if not is_path_like(name) and not (BUNDLED_DIR / f"{name}.yaml").is_file():
-        return None  # the network loader reports unknown bundled names
-    path, shown = resolve(name)
-    text = source.read_text(path, ScenarioError)
-    if not _sniff(text):
-        return None
-    doc = source.parse(text, shown, ScenarioError)
-    if not isinstance(doc.data, dict) or "kind" not in doc.data:
+    doc = read_document(name, _sniff)  # None: no bundled name and no path (the network loader reports it)
+    if doc is None or not isinstance(doc.data, dict) or "kind" not in doc.data:
         return None
     kind = doc.data["kind"]
     if kind == KIND:
@@ -360,13 +345,6 @@ def from_document(doc: Document) -> GraphScenario:
         title_zh=title_zh,
         source_zh=source_zh,
     )
-
-
-def _text(doc: Document, data: dict[str, Any], key: str, default: str) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
-    return value
 
 
 def _check_name(doc: Document, path: PathKey, name: Any, seen: dict[str, Any], offset: int | None = None) -> None:

@@ -19,12 +19,10 @@ from bptrace.graph import engine
 from bptrace.graph.engine import GraphTrace
 from bptrace.graph.model import GraphScenario
 from bptrace.i18n import N_, _
+from bptrace.verify.checks import GradientCheck, judged_by
 from bptrace.verify.tolerances import (
     EPSILON,
-    FD_RTOL,
-    FD_STEP,
     FLOOR,
-    SYMPY_RTOL,
     combine,
     fd_agrees,
     fd_noise,
@@ -40,26 +38,10 @@ NODE_SIZE_LIMIT = 150  # ... and up to which it derives every intermediate node 
 
 
 @dataclass(frozen=True)
-class Check:
-    """One gradient three ways: the chain rule (bptrace), SymPy, and a finite difference."""
+class Check(GradientCheck):
+    """One gradient three ways (verify/checks.py), of a value of the graph or of one of its nodes."""
 
-    name: str
-    kind: Literal["variable", "node"]
-    chain_rule: float
-    sympy: float | None
-    finite_difference: float | None
-    fd_judged: bool  # False where the finite difference crosses a kink (or could not be computed)
-    note: str  # in English (the JSON's): "crosses a kink: not judged", "not computed: ...", SymPy's failure
-    ok: bool
-    shown_note: str = ""  # the note as a table shows it, in the language bptrace speaks
-
-    @property
-    def difference(self) -> float:
-        """The largest |chain rule − check| over the judged checks."""
-        diffs = [abs(self.chain_rule - self.sympy)] if self.sympy is not None else []
-        if self.fd_judged and self.finite_difference is not None:
-            diffs.append(abs(self.chain_rule - self.finite_difference))
-        return max(diffs, default=0.0)
+    kind: Literal["variable", "node"] = "variable"
 
 
 @dataclass(frozen=True)
@@ -79,7 +61,7 @@ class GraphVerification:
         return self.output_ok and all(c.ok for c in self.checks)
 
     def tolerances(self) -> dict[str, float]:
-        return {"sympy_rtol": SYMPY_RTOL, "fd_rtol": FD_RTOL, "fd_step": FD_STEP}
+        return judged_by()
 
 
 # ---- SymPy, node by node ----
@@ -286,7 +268,6 @@ def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None
         checks.append(
             Check(
                 name,
-                "variable" if name in s.values else "node",
                 g,
                 sy,
                 fd,
@@ -294,6 +275,7 @@ def verify(trace: GraphTrace, nodes: bool | None = None, only: str | None = None
                 note,
                 sympy_ok and fd_ok,
                 shown_note(judged, fd, error, sympy_failed),
+                kind="variable" if name in s.values else "node",
             )
         )
     return GraphVerification(tuple(checks), f_sympy, output_ok, nodes, engine.CONVENTIONS, size, use_sympy)

@@ -28,16 +28,14 @@ from typing import Any
 from bptrace.errors import ScenarioError
 from bptrace.i18n import N_, _
 from bptrace.model import source
+from bptrace.model.kinds import COMMON_KEYS, document_of_kind
+from bptrace.model.kinds import shown as shown  # re-exported: the title and source as the reader reads them
+from bptrace.model.kinds import text_value as _text
 from bptrace.model.source import Document, PathKey, as_number, brief, did_you_mean
 
 KIND = "layers"
 TOP_KEYS = (
-    "kind",
-    "title",
-    "source",
-    "description",
-    "title_zh",
-    "source_zh",
+    *COMMON_KEYS,
     "samples",
     "layers",
     "loss",
@@ -72,11 +70,6 @@ BUNDLED_TEXTS = (
 )
 
 Shape = tuple[int, ...]
-
-
-def shown(text: str) -> str:
-    """A title or source in the language bptrace speaks (a bundled one translated, else as written)."""
-    return _(text) if text else text
 
 
 def shape_text(shape: Shape) -> str:
@@ -160,18 +153,7 @@ class LayersScenario:
 
 def load_document(name: str) -> Document | None:
     """The parsed document of scenario `name` (bundled name or path) when it declares `kind: layers`, else None."""
-    from bptrace.model.scenario import BUNDLED_DIR, is_path_like, resolve
-
-    if not is_path_like(name) and not (BUNDLED_DIR / f"{name}.yaml").is_file():
-        return None
-    path, shown_name = resolve(name)
-    text = source.read_text(path, ScenarioError)
-    if not is_layers_text(text):
-        return None
-    doc = source.parse(text, shown_name, ScenarioError)
-    if isinstance(doc.data, dict) and doc.data.get("kind") == KIND:
-        return doc
-    return None
+    return document_of_kind(name, KIND, is_layers_text)
 
 
 def layers_or_none(name: str | None) -> LayersScenario | None:
@@ -355,13 +337,6 @@ def _check_ce(doc: Document, T: Any) -> None:
                 _("cross_entropy needs targets that are ≥ 0 and sum to 1"),
                 hint=_("e.g. targets: [0, 1, 0]"),
             )
-
-
-def _text(doc: Document, data: dict[str, Any], key: str, default: str) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
-    return value
 
 
 def _nested_shape(raw: Any) -> Shape | None:

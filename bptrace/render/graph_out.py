@@ -7,16 +7,17 @@ local = product), the sums of the nodes read more than once, the gradients and t
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.fmt import DEFAULT_DIGITS
 from bptrace.graph import expression as ex
 from bptrace.graph.model import OP_NAMES, shown
 from bptrace.i18n import N_, _, ngettext
-from bptrace.render.layout import Block, Column, Grid, Para
-from bptrace.render.marks import marks_blocks, semicolons
+from bptrace.render.kinds import Spelling, json_text, three_way_grid, titled, verdict
+from bptrace.render.kinds import grid as _grid
+from bptrace.render.layout import Block, Para
+from bptrace.render.marks import marks_blocks, semicolons, sheet_data
 from bptrace.version import __version__
 
 if TYPE_CHECKING:
@@ -26,35 +27,18 @@ if TYPE_CHECKING:
     from bptrace.graph.verify import Check, GraphVerification
 
 
-class _Writer:
-    """Number and formula spelling shared by the blocks: digits, Unicode or ASCII."""
+class _Writer(Spelling):
+    """The spelling (render/kinds.py) with the trace it writes about, and its expressions."""
 
     def __init__(self, trace: GraphTrace, digits: int, ascii: bool) -> None:
+        super().__init__(digits, ascii)
         self.t = trace
-        self.digits = digits
-        self.ascii = ascii
-        self.d = "d" if ascii else "∂"
-        self.times = "*" if ascii else "·"
-        self.minus = "-" if ascii else "−"
-        self.eta = "eta" if ascii else "η"
-        self.sigma = "sum" if ascii else "Σ"
-        self.plus = "+" if ascii else "⁺"
-
-    def n(self, x: float) -> str:
-        return num(x, self.digits)
-
-    def p(self, x: float) -> str:
-        text = self.n(x)
-        return f"({text})" if x < 0 else text
 
     def f(self, e: ex.Expr) -> str:
         return ex.show(e, ascii=self.ascii)
 
     def fn(self, e: ex.Expr) -> str:
         return ex.show(e, ascii=self.ascii, values=self.t.values(), digits=self.digits)
-
-    def grad(self, of: str, by: str) -> str:
-        return f"{self.d}{of}/{self.d}{by}"
 
     def local(self, gate: str, operand: int) -> str:
         """The symbol of a local gradient, written with the gate's formula: ∂(x·y)/∂x (never ∂q/∂x, which
@@ -64,10 +48,6 @@ class _Writer:
         twice = g.operands.count(name) > 1
         symbol = f"{self.d}({self.f(g.formula())})/{self.d}{name}"
         return _("{symbol} [input {n}]").format(symbol=symbol, n=operand + 1) if twice else symbol
-
-
-def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
-    return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
 
 
 # the headers the lesson looks for (render/lesson.py: what a row tells about its node)
@@ -91,9 +71,7 @@ def run_blocks(
     w = _Writer(trace, digits, ascii)
     s = trace.scenario
     out = s.output
-    blocks: list[Block] = [Para(shown(s.title), "title")]
-    if s.source_note:
-        blocks.append(Para(_("Source: {source}").format(source=shown(s.source_note)), "dim"))
+    blocks = titled(shown(s.title), shown(s.source_note) if s.source_note else None)
     values = ", ".join(f"{k} = {w.n(v)}" for k, v in s.values.items())
     blocks.append(Para(_("Values: {values}").format(values=values)))
     for name in (*s.defined, out):
@@ -191,10 +169,7 @@ def run_blocks(
         if trace.new_values:
             if v.name in trace.new_values:
                 lr = s.learning_rate or 0.0
-                row += [
-                    f"{v.name}{w.plus} = {w.n(v.value)} {w.minus} {w.n(lr)}{w.times}{w.p(v.grad)}",
-                    w.n(trace.new_values[v.name]),
-                ]
+                row += [f"{v.name}{w.plus} = {w.update_numbers(v.value, lr, v.grad)}", w.n(trace.new_values[v.name])]
             else:
                 row += [_("not updated"), ""]
         grads.rows.append(row)
@@ -236,7 +211,7 @@ def _sum_text(w: _Writer, n: Node) -> str:
     out = w.t.scenario.output
     symbolic = " + ".join(f"{w.grad(out, u.gate)}{w.times}{w.local(u.gate, u.operand)}" for u in n.uses)
     numbers = " + ".join(f"{w.p(u.upstream)}{w.times}{w.p(u.local_value)}" for u in n.uses)
-    products = " + ".join(w.p(u.product) if i else w.n(u.product) for i, u in enumerate(n.uses))
+    products = w.terms([u.product for u in n.uses])
     return f"{w.grad(out, n.name)} = {symbolic} = {numbers} = {products} = {w.n(n.grad)}"
 
 
@@ -245,33 +220,8 @@ def _sum_text(w: _Writer, n: Node) -> str:
 
 def verification_blocks(v: GraphVerification, w: _Writer) -> list[Block]:
     """The verification table (chain rule | SymPy | finite difference | difference | ✓/✗) and its notes."""
-    ok, bad = ("ok", "X " + _("MISMATCH")) if w.ascii else ("✓", "✗ " + _("MISMATCH"))
-    grid = _grid(
-        _("Verification: every gradient of {output} three ways").format(output=w.t.scenario.output),
-        [
-            (_("node"), "name"),
-            (_("chain rule"), "num"),
-            ("SymPy", "num"),
-            (_("finite difference"), "num"),
-            (_("largest difference"), "num"),
-            ("", "text"),
-        ],
-    )
-    for c in v.checks:
-        mark = ok if c.ok else bad
-        if c.shown_note:
-            mark = _("{mark} ({note})").format(mark=mark, note=c.shown_note)
-        grid.rows.append(
-            [
-                c.name,
-                w.n(c.chain_rule),
-                "—" if c.sympy is None else w.n(c.sympy),
-                "—" if c.finite_difference is None else w.n(c.finite_difference),
-                f"{c.difference:.1e}",
-                mark,
-            ]
-        )
-        grid.styles.append("" if c.ok else "bad")
+    title = _("Verification: every gradient of {output} three ways").format(output=w.t.scenario.output)
+    grid = three_way_grid(title, _("node"), _("chain rule"), v.checks, w)
     t = v.tolerances()
     from bptrace.graph.verify import SYMPY_SIZE_LIMIT
 
@@ -307,11 +257,7 @@ def verification_blocks(v: GraphVerification, w: _Writer) -> list[Block]:
     if v.output_sympy is not None and not v.output_ok:
         notes.append(_("MISMATCH: SymPy's value of the output is {value}.").format(value=w.n(v.output_sympy)))
     blocks: list[Block] = [grid, *(Para(text, "dim") for text in notes)]
-    blocks.append(
-        Para(_("All checks agree."), "good")
-        if v.ok
-        else Para(_("MISMATCH: a chain-rule value disagrees with an independent check (exit status 1)."), "bad")
-    )
+    blocks.append(verdict(v.ok, _("MISMATCH: a chain-rule value disagrees with an independent check (exit status 1).")))
     return blocks
 
 
@@ -408,7 +354,7 @@ def graph_data(trace: GraphTrace, verification: GraphVerification | None) -> dic
 
 def graph_json(trace: GraphTrace, verification: GraphVerification | None) -> str:
     """The trace as JSON text: exact floats, byte-identical for the same input."""
-    return json.dumps(graph_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(graph_data(trace, verification))
 
 
 # ---- explain ----
@@ -492,9 +438,7 @@ def explain_blocks(
         )
     blocks.append(grid)
     if e.path_count > 1:
-        terms = " + ".join(w.p(p.product) if i else w.n(p.product) for i, p in enumerate(e.paths)) + (
-            " + …" if e.path_count > len(e.paths) else ""
-        )
+        terms = w.terms([p.product for p in e.paths]) + (" + …" if e.path_count > len(e.paths) else "")
         blocks.append(
             Para(
                 _("{target} = {sigma} over the paths = {terms} = {total}").format(
@@ -516,10 +460,7 @@ def explain_blocks(
         Para(_("The backward pass gets the same number gate by gate: {derivation}.").format(derivation=derivation))
     )
     if e.new_value is not None and e.learning_rate is not None:
-        update = (
-            f"{name}{w.plus} = {name} {w.minus} {w.eta}{w.times}{target} = {w.n(node.value)} {w.minus} "
-            f"{w.n(e.learning_rate)}{w.times}{w.p(node.grad)} = {w.n(e.new_value)}"
-        )
+        update = w.update_line(name, target, node.value, e.learning_rate, node.grad, e.new_value)
         blocks.append(Para(_("Update: {update}").format(update=update)))
     if node.kink or any(trace.nodes[p].kink for path in e.paths for p in path.nodes):
         from bptrace.graph.engine import CONVENTIONS
@@ -585,27 +526,5 @@ def check_blocks(
 
 
 def check_data(r: GraphSheetResult, hide_expected: bool = False) -> dict[str, Any]:
-    """A marked graph sheet as JSON-ready data."""
-    return {
-        "kind": "graph",
-        "file": r.file,
-        "student": r.student,
-        "scenario": r.scenario.title,
-        "score": r.score,
-        "total": r.total,
-        "all_correct": r.all_correct,
-        "answers": [
-            {
-                "key": m.key,
-                "quantity": m.quantity.name(r.scenario.output),
-                "given": m.given,
-                **({} if hide_expected else {"expected": m.expected}),
-                "correct": m.correct,
-                "reason": m.reason,
-                "points": m.points,
-                "diagnoses": list(m.diagnoses),
-                "line": m.line,
-            }
-            for m in r.marks
-        ],
-    }
+    """A marked graph sheet as JSON-ready data (a quantity by its name: df/dx)."""
+    return sheet_data("graph", r, hide_expected, lambda q: q.name(r.scenario.output))

@@ -9,15 +9,16 @@ pooling gradient, batch norm's three paths beside the compact formula), the upda
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from bptrace import __version__, formula
-from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.fmt import DEFAULT_DIGITS
 from bptrace.i18n import N_, _, ngettext
 from bptrace.layers.model import shape_text
 from bptrace.message import tr
-from bptrace.render.layout import Block, Column, Grid, Para
+from bptrace.render.kinds import Spelling, json_text, titled
+from bptrace.render.kinds import grid as _grid
+from bptrace.render.layout import Block, Grid, Para
 
 if TYPE_CHECKING:
     from bptrace.layers.engine import LayersTrace, Line, Section, Term
@@ -27,18 +28,8 @@ PATHS = {"xhat": N_("through x̂"), "var": N_("through σ²"), "mu": N_("through
 STATUS = {"ok": N_("agrees"), "mismatch": N_("MISMATCH"), "not judged": N_("not judged")}
 
 
-class _Writer:
-    def __init__(self, digits: int, ascii: bool) -> None:
-        self.digits = digits
-        self.ascii = ascii
-        self.times = "*" if ascii else "·"
-
-    def n(self, x: float) -> str:
-        return num(x, self.digits)
-
-    def p(self, x: float) -> str:
-        text = self.n(x)
-        return f"({text})" if x < 0 else text
+class _Writer(Spelling):
+    """The spelling (render/kinds.py) of a layer's sums: a term's coefficient and factors, a line's sum."""
 
     def coef(self, c: float) -> str:
         if c == 1.0:
@@ -70,10 +61,6 @@ class _Writer:
 def rule_text(rule: str | formula.Node) -> str:
     """A section's rule as docs/layers.md writes it: ASCII (a formula tree, the loss's, printed in ASCII)."""
     return rule if isinstance(rule, str) else formula.ascii(rule)
-
-
-def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
-    return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
 
 
 def section_grid(sec: Section, w: _Writer, lines: list[Line] | None = None) -> Grid:
@@ -112,9 +99,7 @@ def run_blocks(
     """The blocks of `bptrace run` for a layers scenario."""
     w = _Writer(digits, ascii)
     s = trace.scenario
-    blocks: list[Block] = [Para(s.display_title(), "title")]
-    if s.source_note:
-        blocks.append(Para(_("Source: {source}").format(source=s.display_source()), "dim"))
+    blocks = titled(s.display_title(), s.display_source() if s.source_note else None)
     stack = ", ".join(
         f"{layer.index} {layer.type} {shape_text(layer.in_shape)}→{shape_text(layer.out_shape)}".replace(
             "→", "->" if ascii else "→"
@@ -343,4 +328,4 @@ def layers_data(trace: LayersTrace, verification: LayersVerification | None) -> 
 
 
 def layers_json(trace: LayersTrace, verification: LayersVerification | None) -> str:
-    return json.dumps(layers_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(layers_data(trace, verification))

@@ -1,18 +1,22 @@
-"""A marked sheet of a kind with its own quantities (graph, rnn, layers) as blocks: one table, one line.
+"""A marked sheet of a kind with its own quantities (graph, rnn, layers) as blocks: one table, one line; and
+as JSON-ready data.
 
-Each kind marks its sheets itself (graph/grading.py, rnn/grading.py, layers/grading.py) into marks of one
-shape: key, given (the text written, or None), expected, correct, reason ('unanswered', 'few-digits' or
-another), diagnoses (codes). This is the one table they are shown in.
+Each kind marks its sheets through grading/named.py into marks of one shape: key, given (the text written, or
+None), expected, correct, reason ('unanswered', 'few-digits' or another), diagnoses (codes). This is the one
+table they are shown in, and the one shape of their JSON (docs/json.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bptrace.fmt import num
 from bptrace.i18n import _
 from bptrace.render.blocks import Block, Column, Grid, Para
+
+if TYPE_CHECKING:
+    from bptrace.grading.named import NamedSheetResult
 
 
 class Mark(Protocol):
@@ -84,3 +88,32 @@ def marks_blocks(
             "good" if all_correct else "bad",
         ),
     ]
+
+
+def sheet_data(
+    kind: str, r: NamedSheetResult[Any, Any], hide_expected: bool = False, quantity: Callable[[Any], str] = str
+) -> dict[str, Any]:
+    """A marked sheet as JSON-ready data (`quantity`: a mark's quantity as its name)."""
+    return {
+        "kind": kind,
+        "file": r.file,
+        "student": r.student,
+        "scenario": r.scenario.title,
+        "score": r.score,
+        "total": r.total,
+        "all_correct": r.all_correct,
+        "answers": [
+            {
+                "key": m.key,
+                "quantity": quantity(m.quantity),
+                "given": m.given,
+                **({} if hide_expected else {"expected": m.expected}),
+                "correct": m.correct,
+                "reason": m.reason,
+                "points": m.points,
+                "diagnoses": list(m.diagnoses),
+                "line": m.line,
+            }
+            for m in r.marks
+        ],
+    }

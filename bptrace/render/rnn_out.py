@@ -7,14 +7,16 @@ truncation drops), each parameter's gradient as the sum over the steps term by t
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from bptrace import __version__, functions
-from bptrace.fmt import DEFAULT_DIGITS, num
+from bptrace.fmt import DEFAULT_DIGITS
 from bptrace.functions import Script
 from bptrace.i18n import _
-from bptrace.render.layout import Block, Column, Grid, Para
+from bptrace.render.kinds import Spelling, json_text, three_way_grid, titled, verdict
+from bptrace.render.kinds import grid as _grid
+from bptrace.render.layout import Block, Grid, Para
+from bptrace.render.marks import marks_blocks, sheet_data
 from bptrace.rnn import engine
 from bptrace.rnn.model import shown
 
@@ -24,44 +26,18 @@ if TYPE_CHECKING:
     from bptrace.rnn.verify import RnnVerification
 
 
-class _Writer:
+class _Writer(Spelling):
+    """The spelling (render/kinds.py) with the trace it writes about."""
+
     def __init__(self, trace: RnnTrace, digits: int, ascii: bool) -> None:
+        super().__init__(digits, ascii)
         self.t = trace
-        self.digits = digits
-        self.ascii = ascii
-        self.d = "d" if ascii else "∂"
-        self.times = "*" if ascii else "·"
-        self.minus = "-" if ascii else "−"
-        self.eta = "eta" if ascii else "η"
-        self.sigma = "sum" if ascii else "Σ"
-        self.plus = "+" if ascii else "⁺"
-        self.prime = "'" if ascii else "′"
-        self.odot = "*" if ascii else "⊙"
-
-    def n(self, x: float) -> str:
-        return num(x, self.digits)
-
-    def p(self, x: float) -> str:
-        text = self.n(x)
-        return f"({text})" if x < 0 else text
-
-    def grad(self, of: str, by: str) -> str:
-        return f"{self.d}{of}/{self.d}{by}"
-
-    def terms(self, products: list[float]) -> str:
-        return " + ".join(self.p(v) if i else self.n(v) for i, v in enumerate(products))
-
-
-def _grid(title: str, columns: list[tuple[str, str]], caption: str = "") -> Grid:
-    return Grid(title, [Column(h, k) for h, k in columns], caption=caption)
 
 
 def describe(trace: RnnTrace, w: _Writer) -> list[Block]:
     """The title, source and the network's equations."""
     s = trace.scenario
-    blocks: list[Block] = [Para(shown(s.display_title()), "title")]
-    if s.source_note:
-        blocks.append(Para(_("Source: {source}").format(source=shown(s.display_source())), "dim"))
+    blocks = titled(shown(s.display_title()), shown(s.display_source()) if s.source_note else None)
     f, g = s.hidden_activation, s.output_activation
     b_h = " + b_h" if s.b_h is not None else ""
     b_y = " + b_y" if s.b_y is not None else ""
@@ -95,22 +71,29 @@ def describe(trace: RnnTrace, w: _Writer) -> list[Block]:
     return blocks
 
 
-def _net_formula(w: _Writer, t: int, i: int) -> str:
-    s = w.t.scenario
-    tr = w.t
-    parts = [f"{w.p(s.W_xh[i][j])}{w.times}{w.p(tr.x[t][j])}" for j in range(s.n_in)]
-    parts += [f"{w.p(s.W_hh[i][j])}{w.times}{w.p(tr.h[t - 1][j])}" for j in range(s.n_h)]
-    if s.b_h is not None:
-        parts.append(w.p(s.b_h[i]))
-    return " + ".join(parts)
-
-
-def _net_y_formula(w: _Writer, t: int, i: int) -> str:
-    s = w.t.scenario
-    parts = [f"{w.p(s.W_hy[i][j])}{w.times}{w.p(w.t.h[t][j])}" for j in range(s.n_h)]
-    if s.b_y is not None:
-        parts.append(w.p(s.b_y[i]))
-    return " + ".join(parts)
+def _unit_rows(
+    w: _Writer,
+    unit: str,
+    t: int,
+    i: int,
+    terms: list[tuple[str, float, str, float]],
+    bias: tuple[str, float] | None,
+    activation: str,
+    net: float,
+    out: float,
+) -> list[list[str]]:
+    """Unit i's two rows at step t: net = Σ weight·input (+ bias), then its activation; in names, with numbers.
+    terms: (the weight's name, its value, the input's name, its value)."""
+    names = [f"{wn}{w.times}{xn}" for wn, _wv, xn, _xv in terms]
+    numbers = [f"{w.p(wv)}{w.times}{w.p(xv)}" for _wn, wv, _xn, xv in terms]
+    if bias is not None:
+        names.append(bias[0])
+        numbers.append(w.p(bias[1]))
+    net_name = f"net_{unit}{i + 1}@t{t}"
+    return [
+        [net_name, " + ".join(names), " + ".join(numbers), w.n(net)],
+        [f"{unit}{i + 1}@t{t}", f"{activation}({net_name})", f"{activation}({w.n(net)})", w.n(out)],
+    ]
 
 
 def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
@@ -123,34 +106,16 @@ def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
     script: Script = "ascii" if w.ascii else "unicode"
     for t in range(1, s.steps + 1):
         for i in range(s.n_h):
-            formula = " + ".join(
-                [f"W_xh_{i + 1}_{j + 1}{w.times}x{j + 1}@t{t}" for j in range(s.n_in)]
-                + [f"W_hh_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t - 1}" for j in range(s.n_h)]
-                + ([f"b_h_{i + 1}"] if s.b_h is not None else [])
-            )
-            grid.rows.append([f"net_h{i + 1}@t{t}", formula, _net_formula(w, t, i), w.n(trace.net_h[t][i])])
-            grid.rows.append(
-                [
-                    f"h{i + 1}@t{t}",
-                    f"{s.hidden_activation}(net_h{i + 1}@t{t})",
-                    f"{s.hidden_activation}({w.n(trace.net_h[t][i])})",
-                    w.n(trace.h[t][i]),
-                ]
-            )
+            weighted = [(f"W_xh_{i + 1}_{j + 1}", s.W_xh[i][j], f"x{j + 1}@t{t}", trace.x[t][j]) for j in range(s.n_in)]
+            weighted += [
+                (f"W_hh_{i + 1}_{j + 1}", s.W_hh[i][j], f"h{j + 1}@t{t - 1}", trace.h[t - 1][j]) for j in range(s.n_h)
+            ]
+            bias = (f"b_h_{i + 1}", s.b_h[i]) if s.b_h is not None else None
+            grid.rows += _unit_rows(w, "h", t, i, weighted, bias, s.hidden_activation, trace.net_h[t][i], trace.h[t][i])
         for i in range(s.n_y):
-            formula = " + ".join(
-                [f"W_hy_{i + 1}_{j + 1}{w.times}h{j + 1}@t{t}" for j in range(s.n_h)]
-                + ([f"b_y_{i + 1}"] if s.b_y is not None else [])
-            )
-            grid.rows.append([f"net_y{i + 1}@t{t}", formula, _net_y_formula(w, t, i), w.n(trace.net_y[t][i])])
-            grid.rows.append(
-                [
-                    f"y{i + 1}@t{t}",
-                    f"{s.output_activation}(net_y{i + 1}@t{t})",
-                    f"{s.output_activation}({w.n(trace.net_y[t][i])})",
-                    w.n(trace.y[t][i]),
-                ]
-            )
+            weighted = [(f"W_hy_{i + 1}_{j + 1}", s.W_hy[i][j], f"h{j + 1}@t{t}", trace.h[t][j]) for j in range(s.n_h)]
+            bias = (f"b_y_{i + 1}", s.b_y[i]) if s.b_y is not None else None
+            grid.rows += _unit_rows(w, "y", t, i, weighted, bias, s.output_activation, trace.net_y[t][i], trace.y[t][i])
         target = s.targets[t - 1]
         if target is not None:
             sym = " + ".join(
@@ -314,47 +279,15 @@ def gradient_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
     )
     for name in s.parameters():
         v, g = trace.values[name], trace.grads[name]
-        updates.rows.append(
-            [
-                f"{name}+",
-                w.n(v),
-                w.n(g),
-                f"{w.n(v)} {w.minus} {w.n(s.learning_rate)}{w.times}{w.p(g)}",
-                w.n(trace.new_values[name]),
-            ]
-        )
+        numbers = w.update_numbers(v, s.learning_rate, g)
+        updates.rows.append([f"{name}+", w.n(v), w.n(g), numbers, w.n(trace.new_values[name])])
         updates.styles.append("")
     return [grid, updates]
 
 
 def verification_blocks(v: RnnVerification, w: _Writer) -> list[Block]:
-    ok, bad = ("ok", "X " + _("MISMATCH")) if w.ascii else ("✓", "✗ " + _("MISMATCH"))
-    grid = _grid(
-        _("Verification: every gradient three ways"),
-        [
-            (_("gradient"), "name"),
-            ("BPTT", "num"),
-            ("SymPy", "num"),
-            (_("finite difference"), "num"),
-            (_("largest difference"), "num"),
-            ("", "text"),
-        ],
-    )
-    for c in v.checks:
-        mark = ok if c.ok else bad
-        if c.shown_note:
-            mark = _("{mark} ({note})").format(mark=mark, note=c.shown_note)
-        grid.rows.append(
-            [
-                f"dE/d{c.name}",
-                w.n(c.chain_rule),
-                "—" if c.sympy is None else w.n(c.sympy),
-                "—" if c.finite_difference is None else w.n(c.finite_difference),
-                f"{c.difference:.1e}",
-                mark,
-            ]
-        )
-        grid.styles.append("" if c.ok else "bad")
+    title = _("Verification: every gradient three ways")
+    grid = three_way_grid(title, _("gradient"), "BPTT", v.checks, w, lambda name: f"dE/d{name}")
     t = v.tolerances()
     truncated = (
         _(
@@ -407,11 +340,7 @@ def verification_blocks(v: RnnVerification, w: _Writer) -> list[Block]:
             )
         )
     blocks: list[Block] = [grid, *(Para(text, "dim") for text in notes)]
-    blocks.append(
-        Para(_("All checks agree."), "good")
-        if v.ok
-        else Para(_("MISMATCH: a BPTT value disagrees with an independent check (exit status 1)."), "bad")
-    )
+    blocks.append(verdict(v.ok, _("MISMATCH: a BPTT value disagrees with an independent check (exit status 1).")))
     return blocks
 
 
@@ -535,7 +464,7 @@ def rnn_data(trace: RnnTrace, verification: RnnVerification | None) -> dict[str,
 
 
 def rnn_json(trace: RnnTrace, verification: RnnVerification | None) -> str:
-    return json.dumps(rnn_data(trace, verification), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(rnn_data(trace, verification))
 
 
 # ---- explain ----
@@ -651,13 +580,8 @@ def explain_blocks(
         )
     elif name.endswith("+") and name[:-1] in trace.values:
         param = name[:-1]
-        v, g = trace.values[param], trace.grads[param]
-        blocks.append(
-            Para(
-                f"{param}{w.plus} = {param} {w.minus} {w.eta}{w.times}dE/d{param} = {w.n(v)} {w.minus} "
-                f"{w.n(s.learning_rate)}{w.times}{w.p(g)} = {w.n(trace.new_values[param])}"
-            )
-        )
+        v, g, new = trace.values[param], trace.grads[param], trace.new_values[param]
+        blocks.append(Para(w.update_line(param, f"dE/d{param}", v, s.learning_rate, g, new)))
     else:
         row = _row(run_blocks(trace, None, digits, ascii), name)
         if row is not None and len(row) >= 4:
@@ -721,7 +645,6 @@ def check_blocks(
     r: RnnSheetResult, digits: int = DEFAULT_DIGITS, ascii: bool = False, hide_expected: bool = False
 ) -> list[Block]:
     """A marked sheet: quantity | given | expected | ✓/✗ | the misconception that reproduces it."""
-    from bptrace.render.marks import marks_blocks
     from bptrace.rnn.grading import DIAGNOSES
 
     title = f"{r.student}: {shown(r.scenario.display_title())}"
@@ -729,26 +652,5 @@ def check_blocks(
 
 
 def check_data(r: RnnSheetResult, hide_expected: bool = False) -> dict[str, Any]:
-    return {
-        "kind": "rnn",
-        "file": r.file,
-        "student": r.student,
-        "scenario": r.scenario.title,
-        "score": r.score,
-        "total": r.total,
-        "all_correct": r.all_correct,
-        "answers": [
-            {
-                "key": m.key,
-                "quantity": m.quantity,
-                "given": m.given,
-                **({} if hide_expected else {"expected": m.expected}),
-                "correct": m.correct,
-                "reason": m.reason,
-                "points": m.points,
-                "diagnoses": list(m.diagnoses),
-                "line": m.line,
-            }
-            for m in r.marks
-        ],
-    }
+    """A marked sheet as JSON-ready data."""
+    return sheet_data("rnn", r, hide_expected)

@@ -32,6 +32,9 @@ from bptrace import functions
 from bptrace.errors import ScenarioError
 from bptrace.i18n import N_, _
 from bptrace.model import source
+from bptrace.model.kinds import COMMON_KEYS, document_of_kind
+from bptrace.model.kinds import shown as shown  # re-exported: the title and source as the reader reads them
+from bptrace.model.kinds import text_value as _text
 from bptrace.model.source import Document, PathKey, as_number, brief, did_you_mean
 
 KIND = "rnn"
@@ -39,12 +42,7 @@ MAX_STEPS = 10  # T: a sequence traced by hand; the tables grow with T Ã— unitsÂ
 MAX_UNITS = 8  # inputs, hidden units, outputs each
 PARAM_KEYS = tuple(p.key for p in functions.ACTIVATION_PARAMS)
 TOP_KEYS = (
-    "kind",
-    "title",
-    "source",
-    "description",
-    "title_zh",
-    "source_zh",
+    *COMMON_KEYS,
     "inputs",
     "targets",
     "h0",
@@ -75,11 +73,6 @@ BUNDLED_TEXTS = (
         "of Recurrent Network Trajectories (truncated backpropagation through time)"
     ),
 )
-
-
-def shown(text: str) -> str:
-    """A scenario's title or source in the language bptrace speaks (a bundled one translated)."""
-    return _(text) if text else text
 
 
 @dataclass(frozen=True)
@@ -165,18 +158,7 @@ def is_rnn_text(text: str) -> bool:
 
 def load_document(name: str) -> Document | None:
     """The parsed document of scenario `name` (bundled name or path) when it declares `kind: rnn`, else None."""
-    from bptrace.model.scenario import BUNDLED_DIR, is_path_like, resolve
-
-    if not is_path_like(name) and not (BUNDLED_DIR / f"{name}.yaml").is_file():
-        return None
-    path, shown_name = resolve(name)
-    text = source.read_text(path, ScenarioError)
-    if "rnn" not in text:
-        return None
-    doc = source.parse(text, shown_name, ScenarioError)
-    if not isinstance(doc.data, dict) or doc.data.get("kind") != KIND:
-        return None
-    return doc
+    return document_of_kind(name, KIND, lambda text: "rnn" in text)
 
 
 def rnn_or_none(name: str | None) -> RnnScenario | None:
@@ -306,13 +288,6 @@ def _param(doc: Document, path: PathKey, data: dict[str, Any], activation: str) 
     if entry.param is not None and entry.param.key in data:
         return as_number(doc, (*path, entry.param.key), data[entry.param.key])
     return None
-
-
-def _text(doc: Document, data: dict[str, Any], key: str, default: str) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
-    return value
 
 
 def _section(doc: Document, data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -24,12 +24,10 @@ from bptrace.errors import NumericalError
 from bptrace.i18n import N_, _
 from bptrace.rnn import engine
 from bptrace.rnn.engine import RnnTrace
+from bptrace.verify.checks import GradientCheck, judged_by
 from bptrace.verify.tolerances import (
     EPSILON,
-    FD_RTOL,
-    FD_STEP,
     FLOOR,
-    SYMPY_RTOL,
     combine,
     fd_agrees,
     fd_noise,
@@ -44,25 +42,7 @@ FD_CROSSES = N_("finite difference crosses a kink: not judged")
 FD_NOT_COMPUTED = N_("finite difference not computed: {message}")
 
 
-@dataclass(frozen=True)
-class Check:
-    """One parameter's gradient three ways."""
-
-    name: str
-    chain_rule: float
-    sympy: float | None  # None where SymPy was not asked (a sample, or too large)
-    finite_difference: float | None
-    fd_judged: bool
-    note: str  # English (the JSON's)
-    ok: bool
-    shown_note: str = ""
-
-    @property
-    def difference(self) -> float:
-        diffs = [abs(self.chain_rule - self.sympy)] if self.sympy is not None else []
-        if self.fd_judged and self.finite_difference is not None:
-            diffs.append(abs(self.chain_rule - self.finite_difference))
-        return max(diffs, default=0.0)
+Check = GradientCheck  # one parameter's gradient three ways (verify/checks.py)
 
 
 @dataclass(frozen=True)
@@ -79,7 +59,7 @@ class RnnVerification:
         return self.loss_ok and all(c.ok for c in self.checks)
 
     def tolerances(self) -> dict[str, float]:
-        return {"sympy_rtol": SYMPY_RTOL, "fd_rtol": FD_RTOL, "fd_step": FD_STEP}
+        return judged_by()
 
 
 def sympy_cost(trace: RnnTrace) -> int:
