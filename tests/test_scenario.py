@@ -277,3 +277,19 @@ def test_named_form_names_cannot_shadow_the_vocabulary() -> None:
     with pytest.raises(ScenarioError) as info:
         loads(text.replace("w5:", "E_total:"), "m.yaml")
     assert "m.yaml:21:7: layers[1].weights.E_total: the name 'E_total' would read as a quantity name" in str(info.value)
+
+
+def test_with_changes_types_every_field() -> None:
+    """`with_changes`' keyword types (ScenarioChanges) name every field of Scenario but its index, so a new
+    field cannot be left out of them; a copy with a change answers by its own parameters."""
+    import dataclasses
+
+    from bptrace.model.scenario import Scenario, ScenarioChanges
+
+    fields = {f.name for f in dataclasses.fields(Scenario)} - {"_index"}
+    assert set(ScenarioChanges.__annotations__) == fields
+    s = bptrace.load("mazur")
+    assert s.has_parameter("w5")
+    renamed = s.with_changes(title="renamed", learning_rate=0.25)
+    assert (renamed.title, renamed.learning_rate, s.title) == ("renamed", 0.25, bptrace.load("mazur").title)
+    assert renamed.parameter("w5") == s.parameter("w5")

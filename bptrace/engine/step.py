@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from bptrace.model.scenario import Scenario
+    from bptrace.model.scenario import Scenario, ScenarioChanges
 
 # How a student's f′ departs from the right one, per layer (all written in out, as by hand):
 #   omitted                δ = ∂E/∂out, the factor f′(net) left out (f′ itself is still known)
@@ -127,7 +127,7 @@ class Mistakes:
         )
         if rest != NO_MISTAKES or self.reduction == "mean2":
             return None
-        changes: dict[str, object] = {}
+        changes: ScenarioChanges = {}
         eta = s.learning_rate if self.learning_rate is None else self.learning_rate
         gscale = self.grad_scale
         if self.loss_scale == 2.0 and s.loss == "half_sse":

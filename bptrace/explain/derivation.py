@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
     from bptrace.engine.trace import Trace
     from bptrace.model.names import Quantity
-    from bptrace.model.scenario import Parameter, Scenario
+    from bptrace.model.scenario import Parameter, Scenario, ScenarioChanges
 
 MAX_TERMS = 6  # terms of a sum written out before the rest is summarised
 MAX_PATHS = 8  # paths to E_total drawn before the rest is counted
@@ -1864,7 +1864,7 @@ def _array(values: list[float]) -> Any:
 
 def _one_sample(s: Scenario, i: int) -> Scenario:
     """The scenario restricted to sample i: its loss is E_s (no L2 penalty; max_margin: both windows of i)."""
-    changes: dict[str, Any] = {"inputs": s.inputs[i : i + 1], "targets": s.targets[i : i + 1]}
+    changes: ScenarioChanges = {"inputs": s.inputs[i : i + 1], "targets": s.targets[i : i + 1]}
     corrupt = getattr(s, "corrupt", None)
     if corrupt is not None:
         changes["corrupt"] = corrupt[i : i + 1]

@@ -147,7 +147,7 @@ def read(path: Path | str, graded: bool = False) -> Sheet:
             raw.append(_raw_answer(doc, str(key), value, texts.get(str(key))))
             continue
         ignored = [k for k in ("points", "tolerance", "rtol") if isinstance(value, dict) and k in value]
-        if ignored:
+        if ignored and isinstance(value, dict):
             said = _("{keys} ignored: the key decides the grading").format(keys=", ".join(ignored))
             warnings.append(f"{_at(doc, ('answers', key))}answers.{key}: {said}")
             value = {k: v for k, v in value.items() if k not in ignored}

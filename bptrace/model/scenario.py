@@ -10,24 +10,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from bptrace import functions
 from bptrace.errors import ScenarioError, UnknownNameError
 from bptrace.functions import ACTIVATION_PARAMS, ACTIVATIONS, DEFAULT_LEAKY_SLOPE, LOSSES, SCORE_LOSSES
 from bptrace.i18n import N_, _, language
 from bptrace.model import source
-from bptrace.model.source import Document, as_number, brief, did_you_mean
+from bptrace.model.source import Document, PathKey, Yaml, as_number, brief, did_you_mean
 from bptrace.objective import Objective, objective
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     import numpy as np
     from numpy.typing import NDArray
 
     from bptrace.functions import Activation
 
+# the named form's inputs or targets of one sample (name -> value), and where they stand in the file
+_Named = tuple[dict[str, float], PathKey]
 # what a form's reader returns: the input names, the inputs, the targets (one row per sample) and the layers
-_Read = tuple[Any, Any, Any, list["Layer"]]
+_Read = tuple[list[str], list[list[float]], list[list[float]], list["Layer"]]
 BUNDLED_DIR = Path(__file__).parent.parent / "scenarios"
 PARAM_KEYS = tuple(p.key for p in ACTIVATION_PARAMS)  # leaky_slope, elu_alpha: top level and per layer
 # how an error names a wrong value of each activation parameter (functions.Param.expects, translated where
@@ -241,7 +245,7 @@ class Scenario:
             _("no neuron named {name}").format(name=brief(name)), hint=did_you_mean(name, everything)
         )
 
-    def with_changes(self, **changes: Any) -> Scenario:
+    def with_changes(self, **changes: Unpack[ScenarioChanges]) -> Scenario:
         """A copy with some fields replaced (for comparing conventions and for training)."""
         import dataclasses
 
@@ -272,6 +276,28 @@ class Scenario:
         )
         corrupt = None if self.corrupt is None else array(self.corrupt)
         return self.with_changes(layers=layers, inputs=array(self.inputs), targets=array(self.targets), corrupt=corrupt)
+
+
+class ScenarioChanges(TypedDict, total=False):
+    """The fields `Scenario.with_changes` may replace, with their types (every field but the index)."""
+
+    title: str
+    source_note: str
+    file: str
+    input_names: tuple[str, ...]
+    layers: tuple[Layer, ...]
+    inputs: NDArray[np.float64]
+    targets: NDArray[np.float64]
+    loss: str
+    learning_rate: float
+    update_biases: bool
+    reduction: str
+    named: bool
+    l2: float
+    corrupt: NDArray[np.float64] | None
+    margin: float
+    title_zh: str
+    source_zh: str
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -429,16 +455,18 @@ def from_document(doc: Document, *, arrays: bool = True) -> Scenario:
         )
     _check_keys(doc, (), data, TOP_KEYS)
     _require(doc, (), data, "layers")
-    layers_raw = data["layers"]
-    if not isinstance(layers_raw, list) or not layers_raw:
+    listed = data["layers"]
+    if not isinstance(listed, list) or not listed:
         raise doc.error(("layers",), _("layers must be a non-empty list of layers"))
-    for i, layer in enumerate(layers_raw):
-        if not isinstance(layer, dict):
+    layers_raw: list[dict[str, Yaml]] = []
+    for i, item in enumerate(listed):
+        if not isinstance(item, dict):
             raise doc.error(("layers", i), _("each layer must be a mapping with activation and weights"))
-    named = any("neurons" in layer for layer in layers_raw)
+        layers_raw.append(item)
+    named = any("neurons" in raw for raw in layers_raw)
     if named:
-        for i, layer in enumerate(layers_raw):
-            if "neurons" not in layer:
+        for i, raw in enumerate(layers_raw):
+            if "neurons" not in raw:
                 raise doc.error(
                     ("layers", i),
                     _("this layer has no neurons: list, but others do"),
@@ -509,15 +537,13 @@ def from_document(doc: Document, *, arrays: bool = True) -> Scenario:
     for layer in layers:
         if layer.size == 0:
             raise doc.error(("layers", layer.index - 1), _("a layer needs at least one neuron"))
-    title = data.get("title", Path(doc.file).stem)
-    note = data.get("source", data.get("description", ""))
-    title_zh, source_zh = data.get("title_zh", ""), data.get("source_zh", "")
-    for key, value in (("title", title), ("source", note), ("title_zh", title_zh), ("source_zh", source_zh)):
-        if not isinstance(value, str):
-            raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
+    title = _text(doc, "title", data.get("title", Path(doc.file).stem))
+    note = _text(doc, "source", data.get("source", data.get("description", "")))
+    title_zh = _text(doc, "title_zh", data.get("title_zh", ""))
+    source_zh = _text(doc, "source_zh", data.get("source_zh", ""))
     return Scenario(
         title=title,
-        source_note=str(note),
+        source_note=note,
         file=doc.file,
         input_names=tuple(input_names),
         layers=tuple(layers),
@@ -537,7 +563,7 @@ def from_document(doc: Document, *, arrays: bool = True) -> Scenario:
 
 
 def _layer_param(
-    doc: Document, path: tuple[Any, ...], raw: dict[str, Any], name: str, defaults: dict[str, float]
+    doc: Document, path: PathKey, raw: dict[str, Yaml], name: str, defaults: dict[str, float]
 ) -> float | None:
     """The value of the layer's activation parameter (its own key, else the top level's, else the default)."""
     values = {
@@ -548,7 +574,7 @@ def _layer_param(
 
 
 def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[list[float]], named: bool) -> None:
-    where: tuple[Any, ...] = ("samples",) if "samples" in doc.data else ("targets",)
+    where: PathKey = ("samples",) if isinstance(doc.data, dict) and "samples" in doc.data else ("targets",)
     if loss == "cross_entropy" and out_layer.activation != "softmax":
         one_sigmoid = out_layer.activation == "sigmoid" and out_layer.size == 1
         raise doc.error(
@@ -596,7 +622,12 @@ def _check_targets(doc: Document, loss: str, out_layer: Layer, targets: list[lis
 
 
 def _matrix(
-    doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], loss: str, arrays: bool
+    doc: Document,
+    data: dict[str, Yaml],
+    layers_raw: list[dict[str, Yaml]],
+    defaults: dict[str, float],
+    loss: str,
+    arrays: bool,
 ) -> _Read:
     if loss == "max_margin":
         windows, corrupt = _windows(doc, data)
@@ -654,7 +685,7 @@ def _matrix(
     return input_names, inputs, targets, layers
 
 
-def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
+def _windows(doc: Document, data: dict[str, Yaml]) -> tuple[list[list[float]], list[list[float]]]:
     """max_margin: each sample's true window `inputs` and corrupt window `corrupt` (no targets)."""
     if "targets" in data:
         raise doc.error(
@@ -668,7 +699,7 @@ def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], li
             raise doc.error(("samples",), _("give either samples: or inputs:/corrupt:, not both"))
         if not isinstance(raw, list) or not raw:
             raise doc.error(("samples",), _("samples must be a non-empty list of {inputs: [...], corrupt: [...]}"))
-        pairs: list[tuple[tuple[Any, ...], Any, tuple[Any, ...], Any]] = []
+        pairs: list[tuple[PathKey, Yaml, PathKey, Yaml]] = []
         for s, item in enumerate(raw):
             if not isinstance(item, dict):
                 raise doc.error(("samples", s), _("each sample must be a mapping with inputs and corrupt"))
@@ -696,7 +727,7 @@ def _windows(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], li
     return windows, corrupt
 
 
-def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
+def _samples_matrix(doc: Document, data: dict[str, Yaml]) -> tuple[list[list[float]], list[list[float]]]:
     if "samples" in data:
         if "inputs" in data or "targets" in data:
             raise doc.error(("samples",), _("give either samples: or inputs:/targets:, not both"))
@@ -737,9 +768,9 @@ def _samples_matrix(doc: Document, data: dict[str, Any]) -> tuple[list[list[floa
     return [x], [t]
 
 
-def _check_target_width(doc: Document, data: dict[str, Any], targets: list[list[float]], outputs: int) -> None:
+def _check_target_width(doc: Document, data: dict[str, Yaml], targets: list[list[float]], outputs: int) -> None:
     if len(targets[0]) != outputs:
-        path: tuple[Any, ...] = ("samples", 0, "targets") if "samples" in data else ("targets",)
+        path: PathKey = ("samples", 0, "targets") if "samples" in data else ("targets",)
         raise doc.error(
             path,
             _("expected {count} targets (one per output neuron), got {got}").format(count=outputs, got=len(targets[0])),
@@ -747,20 +778,21 @@ def _check_target_width(doc: Document, data: dict[str, Any], targets: list[list[
 
 
 def _named(
-    doc: Document, data: dict[str, Any], layers_raw: list[Any], defaults: dict[str, float], arrays: bool
+    doc: Document, data: dict[str, Yaml], layers_raw: list[dict[str, Yaml]], defaults: dict[str, float], arrays: bool
 ) -> _Read:
     samples_in, samples_t = _samples_named(doc, data)
     input_names = list(samples_in[0][0])
-    seen: dict[str, tuple[Any, ...]] = {n: ("inputs",) for n in input_names}
+    seen: dict[str, PathKey] = {n: ("inputs",) for n in input_names}
     layers: list[Layer] = []
     previous = input_names
     for i, raw in enumerate(layers_raw):
         path = ("layers", i)
         _check_keys(doc, path, raw, LAYER_KEYS_NAMED)
         activation = _choice(doc, path + ("activation",), raw.get("activation", "sigmoid"), ACTIVATIONS, "activation")
-        neurons = raw["neurons"]
-        if not isinstance(neurons, list) or not neurons or not all(isinstance(n, str) for n in neurons):
+        listed = raw["neurons"]
+        if not isinstance(listed, list) or not listed or not all(isinstance(n, str) for n in listed):
             raise doc.error(path + ("neurons",), _("neurons must be a non-empty list of names, e.g. [h1, h2]"))
+        neurons = [str(n) for n in listed]
         for k, name in enumerate(neurons):
             _check_name(doc, path + ("neurons", k), name, seen)
         _require(doc, path, raw, "weights")
@@ -870,14 +902,15 @@ def _named(
 
 
 def _named_biases(
-    doc: Document, path: tuple[Any, ...], raw: Any, neurons: list[str], seen: dict[str, Any]
+    doc: Document, path: PathKey, raw: Yaml, neurons: list[str], seen: dict[str, PathKey]
 ) -> tuple[str, list[float], tuple[str, ...]]:
     if raw is None:
         return "none", [], ()
     if not isinstance(raw, dict):
         raise doc.error(path + ("biases",), _("in the named form, biases is a mapping NAME: {to, value}"))
     owner: dict[str, str] = {}
-    specs = []
+    specs: list[tuple[str, list[str], float]] = []
+    listed: set[str] = set()  # the biases whose `to` is a list (one neuron in a list is shared by that layer)
     for bname, spec in raw.items():
         bpath = path + ("biases", bname)
         _check_name(doc, bpath, bname, seen)
@@ -886,14 +919,18 @@ def _named_biases(
         _check_keys(doc, bpath, spec, ("to", "value"))
         _require(doc, bpath, spec, "to")
         _require(doc, bpath, spec, "value")
-        targets = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
-        for dst in targets:
+        to = spec["to"]
+        if isinstance(to, list):
+            listed.add(bname)
+        targets: list[str] = []
+        for dst in to if isinstance(to, list) else [to]:
             if not isinstance(dst, str):
                 raise doc.error(
                     bpath + ("to",),
-                    _("to must name neurons, got {value}").format(value=brief(spec["to"])),
+                    _("to must name neurons, got {value}").format(value=brief(to)),
                     hint=_("e.g. {to: [h1, h2], value: 0.35}"),
                 )
+            targets.append(dst)
             if dst not in neurons:
                 raise doc.error(
                     bpath + ("to",),
@@ -906,11 +943,7 @@ def _named_biases(
                 )
             owner[dst] = bname
         specs.append((bname, targets, as_number(doc, bpath + ("value",), spec["value"])))
-    if (
-        len(specs) == 1
-        and set(specs[0][1]) == set(neurons)
-        and (len(neurons) > 1 or isinstance(raw[specs[0][0]]["to"], list))
-    ):
+    if len(specs) == 1 and set(specs[0][1]) == set(neurons) and (len(neurons) > 1 or specs[0][0] in listed):
         return "shared", [specs[0][2]], (specs[0][0],)
     if all(len(t) == 1 for _, t, _ in specs) and len(owner) == len(neurons):
         by_neuron = {t[0]: (name, value) for name, t, value in specs}
@@ -922,8 +955,8 @@ def _named_biases(
     )
 
 
-def _samples_named(doc: Document, data: dict[str, Any]) -> tuple[list[Any], list[Any]]:
-    def vector(path: tuple[Any, ...], raw: Any, what: str) -> dict[str, float]:
+def _samples_named(doc: Document, data: dict[str, Yaml]) -> tuple[list[_Named], list[_Named]]:
+    def vector(path: PathKey, raw: Yaml, what: str) -> dict[str, float]:
         if not isinstance(raw, dict) or not raw:
             raise doc.error(
                 path, _("in the named form, {key} is a mapping NAME: VALUE, e.g. {{i1: 0.05}}").format(key=what)
@@ -936,8 +969,8 @@ def _samples_named(doc: Document, data: dict[str, Any]) -> tuple[list[Any], list
         raw = data["samples"]
         if not isinstance(raw, list) or not raw:
             raise doc.error(("samples",), _("samples must be a non-empty list of {inputs: {...}, targets: {...}}"))
-        ins: list[tuple[dict[str, float], tuple[Any, ...]]] = []
-        ts: list[tuple[dict[str, float], tuple[Any, ...]]] = []
+        ins: list[_Named] = []
+        ts: list[_Named] = []
         for s, item in enumerate(raw):
             if not isinstance(item, dict):
                 raise doc.error(("samples", s), _("each sample must be a mapping with inputs and targets"))
@@ -990,7 +1023,7 @@ KEY_SYNONYMS = {
 }
 
 
-def _check_keys(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], allowed: Sequence[str]) -> None:
+def _check_keys(doc: Document, path: PathKey, mapping: dict[str, Yaml], allowed: Sequence[str]) -> None:
     for key in mapping:
         if key not in allowed:
             synonym = KEY_SYNONYMS.get(str(key).lower())
@@ -1003,7 +1036,7 @@ def _check_keys(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], a
             )
 
 
-def _require(doc: Document, path: tuple[Any, ...], mapping: dict[str, Any], key: str, hint: str | None = None) -> None:
+def _require(doc: Document, path: PathKey, mapping: dict[str, Yaml], key: str, hint: str | None = None) -> None:
     if key not in mapping:
         raise doc.error(
             path, _("missing required key {key}").format(key=brief(key)), hint=hint or _("see docs/scenarios.md")
@@ -1017,7 +1050,7 @@ _UNKNOWN = {
 }
 
 
-def _choice(doc: Document, path: tuple[Any, ...], value: Any, choices: Sequence[str], what: str) -> str:
+def _choice(doc: Document, path: PathKey, value: Yaml, choices: Sequence[str], what: str) -> str:
     if not isinstance(value, str) or value not in choices:
         raise doc.error(
             path,
@@ -1027,11 +1060,18 @@ def _choice(doc: Document, path: tuple[Any, ...], value: Any, choices: Sequence[
     return value
 
 
+def _text(doc: Document, key: str, value: Yaml) -> str:
+    """A top-level text value (title, source, ...), or the error at its key."""
+    if not isinstance(value, str):
+        raise doc.error((key,), _("{key} must be text, got {value}").format(key=key, value=brief(value)))
+    return value
+
+
 def _choose(names: Sequence[str]) -> str:
     return _("choose one of {names}").format(names=", ".join(names))
 
 
-def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str, tuple[Any, ...]]) -> None:
+def _check_name(doc: Document, path: PathKey, name: Yaml, seen: dict[str, PathKey]) -> None:
     import re
 
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
@@ -1051,7 +1091,7 @@ def _check_name(doc: Document, path: tuple[Any, ...], name: Any, seen: dict[str,
     seen[name] = path
 
 
-def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> list[float]:
+def _vector(doc: Document, path: PathKey, raw: Yaml) -> list[float]:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
@@ -1059,7 +1099,7 @@ def _vector(doc: Document, path: tuple[Any, ...], raw: Any) -> list[float]:
     return [float(as_number(doc, path + (k,), v)) for k, v in enumerate(raw)]
 
 
-def _matrix_of_numbers(doc: Document, path: tuple[Any, ...], raw: Any) -> list[list[float]]:
+def _matrix_of_numbers(doc: Document, path: PathKey, raw: Yaml) -> list[list[float]]:
     if not isinstance(raw, list) or not raw:
         raise doc.error(path, _("weights must be a non-empty list of rows, e.g. [[0.15, 0.20], [0.25, 0.30]]"))
     rows: list[list[float]] = []

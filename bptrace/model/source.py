@@ -22,11 +22,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from bptrace.errors import BptraceError
 from bptrace.fmt import cut, echo, visible
 from bptrace.i18n import N_, _
+
+if TYPE_CHECKING:
+    import yaml
 
 # The tags a plain YAML/JSON document resolves to; anything else was written explicitly by the author.
 _STANDARD_TAGS = {
@@ -51,10 +54,14 @@ _FLOAT = re.compile(
     r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
 )
 
-PathKey = tuple[Any, ...]
+# A value as the converter makes it: YAML 1.2's core schema (null, true/false, integers, floats, text),
+# lists and mappings with text keys (a key that is not text is kept as its text, `1: x` as "1").
+Yaml: TypeAlias = "None | bool | int | float | str | list[Yaml] | dict[str, Yaml]"
+# Where a value stands: its keys and (0-based) indices from the top, ("layers", 1, "activation").
+PathKey: TypeAlias = tuple[str | int, ...]
 
 
-def format_path(path: Iterable[Any]) -> str:
+def format_path(path: Iterable[str | int]) -> str:
     """('layers', 1, 'activation') -> 'layers[1].activation' (indices 0-based, as in the file's order)."""
     out = ""
     for part in path:
@@ -69,7 +76,7 @@ def format_path(path: Iterable[Any]) -> str:
 class Document:
     """A parsed YAML/JSON document: plain Python data plus where each value came from."""
 
-    data: Any
+    data: Yaml
     file: str
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     # where each scalar value itself starts (marks point a key's errors at the key), and its YAML style:
@@ -79,7 +86,8 @@ class Document:
     # the values written with a Chinese input method's punctuation (`０．５`, `h1，h2`): path -> where the
     # first such character is; an error about one of these values names the character instead
     full_width: dict[PathKey, FullWidth] = field(default_factory=dict)
-    root: Any = field(default=None, repr=False)  # the composed YAML node tree (answers.py reads literal texts off it)
+    # the composed YAML node tree (answers.py reads literal texts off it)
+    root: yaml.Node | None = field(default=None, repr=False)
 
     def where(self, path: PathKey) -> tuple[int | None, int | None]:
         """The (line, column) of the value at `path`, or of its nearest parent that has one."""
@@ -103,7 +111,7 @@ class Document:
         )
 
 
-def brief(value: Any, limit: int = 40) -> str:
+def brief(value: object, limit: int = 40) -> str:
     """repr(value), control characters visible, cut to `limit` characters: a message stays one short line."""
     return echo(value, limit)
 
@@ -320,13 +328,13 @@ def _loader() -> type:
         """The tags of plain scalars as YAML 1.2's core schema resolves them (one regular expression
         per scalar: this runs for each of a large network's values)."""
 
-        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        def descend_resolver(self, current_node: yaml.Node | None, current_index: object) -> None:
             pass  # no path resolvers
 
         def ascend_resolver(self) -> None:
             pass
 
-        def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+        def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
             if kind is scalar:
                 if implicit[0]:
                     match = _CORE.match(value)
@@ -334,12 +342,12 @@ def _loader() -> type:
                 return _TAG + "str"
             return _TAG + ("seq" if kind is sequence else "map")
 
-    parser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)  # libyaml, if PyYAML has it
-    if parser is not None:
+    if getattr(yaml, "__with_libyaml__", False):  # libyaml, where PyYAML was built with it
+        from yaml._yaml import CParser  # what yaml.cyaml.CParser is (cyaml does not export it to a checker)
 
-        class Loader(parser, Core12Resolver):  # type: ignore[misc]
+        class Loader(CParser, Core12Resolver):
             def __init__(self, stream: str) -> None:
-                parser.__init__(self, stream)
+                CParser.__init__(self, stream)
                 Core12Resolver.__init__(self)
 
     else:
@@ -394,7 +402,7 @@ class _Converter:
         self.seen: set[int] = set()
         self.alias_budget = MAX_ALIAS_VALUES
 
-    def convert(self, node: Any, path: PathKey) -> Any:
+    def convert(self, node: yaml.Node, path: PathKey) -> Yaml:
         import yaml
 
         doc = self.doc
@@ -419,7 +427,7 @@ class _Converter:
                 hint=_("remove the tag; bptrace reads plain YAML values only"),
             )
         if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
+            out: dict[str, Yaml] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise doc.error(path, _("merge keys (<<) are not supported"), hint=_("write the keys out"))
@@ -446,6 +454,7 @@ class _Converter:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)  # the composer makes mappings, sequences and scalars only
         doc.scalar_marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1, node.style or "")
         found = self.full_width(node) if _FULL_WIDTH_CHAR.search(node.value) else None
         if found is not None:
@@ -456,7 +465,7 @@ class _Converter:
             doc.full_width[path] = found
         return self.scalar(node, path)
 
-    def full_width(self, node: Any) -> FullWidth | None:
+    def full_width(self, node: yaml.ScalarNode) -> FullWidth | None:
         """Where a scalar typed in ASCII through a Chinese input method has its first full-width character
         (`０．５`, `h1，h2`, `i1：0.05`); None for any other scalar, Chinese text included (`反向传播：一步`)."""
         value = node.value
@@ -474,9 +483,9 @@ class _Converter:
             line, column = node.start_mark.line + 1, node.start_mark.column + 1 + first.start()
         return FullWidth(match.group(0), line, column, ascii_spelling(value), indent)
 
-    def scalar(self, node: Any, path: PathKey) -> Any:
+    def scalar(self, node: yaml.ScalarNode, path: PathKey) -> Yaml:
         """A scalar's value by its (standard) tag: the YAML 1.2 core schema, constructed here."""
-        tag, value = node.tag.rsplit(":", 1)[-1], node.value
+        tag, value = node.tag.rsplit(":", 1)[-1], str(node.value)
         if tag == "str":
             return visible(value, lines=True)
         if tag == "null" and (_NULL.match(value) or node.style):
@@ -503,7 +512,7 @@ class _Converter:
         )
 
 
-def as_number(doc: Document, path: PathKey, value: Any, what: str = N_("a number")) -> float:
+def as_number(doc: Document, path: PathKey, value: object, what: str = N_("a number")) -> float:
     """A finite float from a YAML value, or an error naming where it is. `what` is an English message marked
     with N_() (translated here): "a positive learning rate"."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
