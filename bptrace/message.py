@@ -15,16 +15,19 @@ A plain `str` passes through `tr()` unchanged (it is a name, a number or already
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar, overload
+
+T = TypeVar("T")
 
 
 class Message(str):
     """An English sentence (the str's value) that knows its template and parts, to be translated on display."""
 
     template: str
-    params: dict[str, Any]
+    params: dict[str, object]
 
-    def __new__(cls, template: str, /, **params: Any) -> Message:
+    def __new__(cls, template: str, /, **params: object) -> Message:
         self = super().__new__(cls, template.format(**params) if params else template)
         self.template = template
         self.params = params
@@ -37,14 +40,22 @@ class Message(str):
         text = _(self.template)
         return text.format(**{k: tr(v) for k, v in self.params.items()}) if self.params else text
 
-    def __reduce__(self) -> Any:  # pickling (multiprocessing) keeps the template and the parts
+    def __reduce__(
+        self,
+    ) -> tuple[
+        Callable[..., Message], tuple[str, dict[str, object]]
+    ]:  # pickling (multiprocessing) keeps the template and the parts
         return (_rebuild, (self.template, self.params))
 
 
-def _rebuild(template: str, params: dict[str, Any]) -> Message:
+def _rebuild(template: str, params: dict[str, object]) -> Message:
     return Message(template, **params)
 
 
-def tr(text: Any) -> Any:
+@overload
+def tr(text: str) -> str: ...
+@overload
+def tr(text: T) -> T | str: ...
+def tr(text: object) -> object:
     """A Message in the current language; anything else unchanged."""
     return text.translated() if isinstance(text, Message) else text

@@ -71,7 +71,7 @@ def build(scenario: Scenario, minibatch: bool = True) -> Kernel:
         (tuple(float(v) for v in x), tuple(float(v) for v in t))
         for x, t in zip(scenario.inputs.tolist(), second.tolist())
     )
-    namespace: dict[str, Any] = {**network.KERNEL_MATH, "DATA": data}
+    namespace: dict[str, Any] = {**network.KERNEL_MATH, "DATA": data}  # what exec defines is untyped
     code = compile(source, f"<bptrace kernel for {scenario.file}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source, built from validated numbers only
     return Kernel(
@@ -390,7 +390,7 @@ def generate(scenario: Scenario, minibatch: bool = True) -> str:
     return w.text()
 
 
-def _total_loss(w: Any, net: Any) -> None:
+def _total_loss(w: _Writer, net: _Net) -> None:
     """E = Σ over DATA of each sample's loss: a forward pass per window, the hinge if any, the loss."""
     w("E = 0.0")
     w.indent(f"for {net.sample_pattern()} in DATA:")
