@@ -4,13 +4,12 @@ read, and a scenario file's document found by its kind."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from bptrace.errors import ScenarioError
 from bptrace.i18n import _
 from bptrace.model import source
-from bptrace.model.source import Document, brief
+from bptrace.model.source import Document, Yaml, brief
 
 COMMON_KEYS = ("kind", "title", "source", "description", "title_zh", "source_zh")  # first in each kind's TOP_KEYS
 
@@ -20,7 +19,7 @@ def shown(text: str) -> str:
     return _(text) if text else text
 
 
-def text_value(doc: Document, data: dict[str, Any], key: str, default: str) -> str:
+def text_value(doc: Document, data: Mapping[str, Yaml], key: str, default: str) -> str:
     """The text under `key` (default where the file leaves it out); anything else is an error at the key."""
     value = data.get(key, default)
     if not isinstance(value, str):
