@@ -226,6 +226,20 @@ def test_run_imports_no_other_commands_code() -> None:
     assert "Mazur" in result.stdout
 
 
+@pytest.mark.parametrize("args", [("run", "mazur"), ("run", "mazur", "--format", "json"), ("explain", "w5")])
+def test_run_and_explain_spare_sympys_imports_on_first_use(args: tuple[str, ...]) -> None:
+    # symbolic.spared_imports: Add.flatten's sympy.tensor.tensor (and sympy.combinatorics with it) and the
+    # pretty printer's sympy.physics.units are stand-ins while SymPy works; the output is that of the real ones
+    # (tests/test_symbolic.py compares them)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bptrace", *args], capture_output=True, text=True, check=True
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "sympy.core.add" in imported and "bptrace.verify.symbolic" in imported  # SymPy did run
+    for module in ("sympy.tensor.tensor", "sympy.combinatorics", "sympy.physics.units"):
+        assert module not in imported, module
+
+
 def test_lazy_commands_are_all_there_for_help_and_the_commands_table() -> None:
     from bptrace.cli.main import LAZY_COMMANDS
 

@@ -32,13 +32,13 @@ SUFFIX_FORMATS.update({".html": "html", ".htm": "html"})
 
 
 def _pretty_printing(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The command, its SymPy pretty printing spared the import of unit Quantities (symbolic.units_not_imported)."""
+    """The command, SymPy spared the imports of unit Quantities and tensors (symbolic.spared_imports)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bptrace.verify.symbolic import units_not_imported
+        from bptrace.verify.symbolic import spared_imports
 
-        with units_not_imported():
+        with spared_imports():
             return command(*args, **kwargs)
 
     return wrapper

@@ -390,7 +390,10 @@ def _verify(t: Any, mode: str) -> Any:
                 limit=FULL_LIMIT
             ),
         )
-    return verify(t, mode=None if mode == "auto" else mode)
+    from bptrace.verify.symbolic import spared_imports
+
+    with spared_imports():  # SymPy spared two imports on first use that no bptrace expression needs
+        return verify(t, mode=None if mode == "auto" else mode)
 
 
 @main.command()

@@ -487,6 +487,7 @@ def _pretty(expr: Any) -> str:
 
 
 _UNITS = "sympy.physics.units"
+_TENSOR = "sympy.tensor.tensor"
 
 
 @contextlib.contextmanager
@@ -497,24 +498,54 @@ def units_not_imported() -> Iterator[None]:
     product; bptrace's expressions never hold a Quantity, so the sort keeps the order and the output is
     the same. While this is active (and sympy.physics.units is not imported already) that import finds a
     stand-in module whose Quantity no expression is an instance of; afterwards the stand-in is removed."""
+    with _stand_in(_UNITS, ("Quantity",)):
+        yield
+
+
+@contextlib.contextmanager
+def spared_imports() -> Iterator[None]:
+    """SymPy without the two imports it makes on first use that bptrace's expressions never need.
+
+    sympy.physics.units: see units_not_imported. sympy.tensor.tensor (≈ 20 ms on a cold start, most of it
+    sympy.combinatorics building its polyhedra): Add.flatten imports it on the first sum, only for
+    `isinstance(term, TensExpr)` (then TensAdd); no bptrace expression holds a tensor, so that test is
+    False with the stand-in's TensExpr as with the real one, and every sum is built the same. Any other
+    name asked of a stand-in imports the real module and answers from it."""
+    with _stand_in(_UNITS, ("Quantity",)), _stand_in(_TENSOR, ("TensExpr", "TensAdd")):
+        yield
+
+
+@contextlib.contextmanager
+def _stand_in(module: str, classes: tuple[str, ...]) -> Iterator[None]:
+    """While active (and `module` is not imported already), importing `module` finds a stand-in whose
+    `classes` are classes nothing is an instance of; afterwards the stand-in is removed. Any other
+    attribute imports the real module (the stand-in leaves sys.modules) and is read from it."""
+    import importlib
     import sys
     import types
 
-    if _UNITS in sys.modules:
+    if module in sys.modules:
         yield
         return
-    stand_in = types.ModuleType(_UNITS, "bptrace's stand-in while pretty printing (verify.symbolic.units_not_imported)")
+    stand_in = types.ModuleType(module, f"bptrace's stand-in (verify.symbolic._stand_in) for {module}")
+    for name in classes:
+        # never instantiated: isinstance(x, cls) is False for every expression
+        setattr(stand_in, name, type(name, (), {"__module__": module}))
 
-    class Quantity:  # never instantiated: isinstance(x, Quantity) is False for every expression
-        pass
+    def real(name: str) -> Any:
+        if name.startswith("__"):  # the import system's questions (__path__: not a package)
+            raise AttributeError(name)
+        if sys.modules.get(module) is stand_in:
+            del sys.modules[module]
+        return getattr(importlib.import_module(module), name)
 
-    stand_in.Quantity = Quantity  # type: ignore[attr-defined]
-    sys.modules[_UNITS] = stand_in
+    stand_in.__dict__["__getattr__"] = real  # PEP 562: the names the stand-in lacks
+    sys.modules[module] = stand_in
     try:
         yield
     finally:
-        if sys.modules.get(_UNITS) is stand_in:
-            del sys.modules[_UNITS]
+        if sys.modules.get(module) is stand_in:
+            del sys.modules[module]
 
 
 def activation_derivation(
@@ -552,12 +583,14 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
 
     f′ is SymPy's diff of network.sympy_activation evaluated at every neuron's float64 net (for softmax
     the diagonal ∂out_j/∂net_j at the layer's nets), compared with Trace.layers[i].dout_dnet; ∂E_s/∂out_o
-    is SymPy's diff of Σ_o ℓ(out_o, t_o) at the float64 outputs, compared with layers[-1].dE_dout.
+    of E_s = Σ_o ℓ(out_o, t_o) is SymPy's diff of ℓ(out, t) at out_o's float64 output and t_o (out_o is in
+    its own term only), compared with layers[-1].dE_dout. The f′ checked is the Derivation's own.
     """
     import sympy as sp
 
     scenario = trace.scenario
     derivations: dict[tuple[str, float, int], Derivation] = {}
+    programs: dict[tuple[str, float, int], Program] = {}  # f′ compiled once per activation (and width, softmax)
     checks: list[FactorCheck] = []
     for i, layer in enumerate(scenario.layers):
         size = layer.size if not layer.function.elementwise else 0
@@ -568,14 +601,15 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
             derivations[key] = activation_derivation(layer.activation, layer.param, size or 2, (layer.index,))
         lt = trace.layers[i]
         if not layer.function.elementwise:
-            nets = sp.symbols(f"z1:{layer.size + 1}")
-            diagonal = [sp.diff(_sympy_activation(layer.activation, z, layer.param, nets), z) for z in nets]
-            program = Program(diagonal, nets)
-            values = [program([float(v) for v in row]) for row in lt.net]
+            if key not in programs:
+                nets = sp.symbols(f"z1:{layer.size + 1}")
+                diagonal = [sp.diff(_sympy_activation(layer.activation, z, layer.param, nets), z) for z in nets]
+                programs[key] = Program(diagonal, nets)
+            values = [programs[key]([float(v) for v in row]) for row in lt.net]
         else:
-            z = sp.Symbol("z")
-            program = Program([sp.diff(_sympy_activation(layer.activation, z, layer.param), z)], [z])
-            values = [[program([float(v)])[0] for v in row] for row in lt.net]
+            if key not in programs:  # the derivation itself, f′(net) = SymPy's diff of f(net): derived once
+                programs[key] = Program([derivations[key].derivative], [derivations[key].variable])
+            values = [[programs[key]([float(v)])[0] for v in row] for row in lt.net]
         for s, row in enumerate(values):
             for k, sym_value in enumerate(row):
                 checks.append(
@@ -593,17 +627,21 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
                 )
     if scenario.max_margin:
         return _hinge_factors(trace, tuple(derivations.values()), checks, rtol, atol)
-    # the loss: E_s = Σ_o ℓ(out_o, t_o) in named symbols, differentiated by each out_o
+    # the loss: E_s = Σ_o ℓ(out_o, t_o) in named symbols. out_o is in its own term only, so ∂E_s/∂out_o is
+    # ℓ′(out_o, t_o): SymPy's ∂ℓ/∂out (the loss's Derivation) with out_o and t_o put in, derived once for
+    # every output (each of SymPy's diffs of a power builds and discards a log: ≈ 3 ms apiece on a cold start)
     out_layer = scenario.output_layer
     n = out_layer.size
+    loss = loss_derivation(scenario.loss, n)
+    out, t = loss.variable, sp.Symbol("t")
     outs = [sp.Symbol(f"out_{name}") for name in out_layer.neurons]
     ts = [sp.Symbol(f"t_{name}") for name in out_layer.neurons]
-    total = sp.Add(*[_sympy_loss_term(scenario.loss, o, t, n) for o, t in zip(outs, ts)])
-    grad = tuple((o, sp.diff(total, o)) for o in outs)
-    program = Program([g for _, g in grad], outs + ts)
+    total = sp.Add(*[_sympy_loss_term(scenario.loss, o, t_o, n) for o, t_o in zip(outs, ts)])
+    grad = tuple((o, loss.derivative.xreplace({out: o, t: t_o})) for o, t_o in zip(outs, ts))
+    program = Program([loss.derivative], [out, t])
     last = trace.layers[-1]
     for s in range(scenario.samples):
-        values_s = program([float(v) for v in last.out[s]] + [float(v) for v in scenario.targets[s]])
+        values_s = [program([float(o), float(t_o)])[0] for o, t_o in zip(last.out[s], scenario.targets[s])]
         for k, sym_value in enumerate(values_s):
             checks.append(
                 _check(
@@ -618,9 +656,7 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
                     False,
                 )
             )
-    return LocalFactors(
-        tuple(derivations.values()), loss_derivation(scenario.loss, n), total, grad, tuple(checks), rtol, atol
-    )
+    return LocalFactors(tuple(derivations.values()), loss, total, grad, tuple(checks), rtol, atol)
 
 
 def _hinge_factors(
