@@ -240,6 +240,72 @@ def test_run_and_explain_spare_sympys_imports_on_first_use(args: tuple[str, ...]
         assert module not in imported, module
 
 
+@pytest.mark.parametrize("args", [("run", "scenarios/mazur.yaml"), ("explain", "w5")])
+def test_a_network_file_without_kind_imports_no_other_kinds_loader(args: tuple[str, ...]) -> None:
+    # model.scenario.may_declare_kind: no 'kind' in the file (or the default scenario): a network for certain
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bptrace", *args], capture_output=True, text=True, check=True
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "bptrace.model.scenario" in imported
+    for module in ("bptrace.rnn.model", "bptrace.graph.model", "bptrace.layers.model", "bptrace.cli.graph"):
+        assert module not in imported, module
+
+
+def test_may_declare_kind_reads_the_file_as_the_loaders_do(tmp_path) -> None:
+    from bptrace.errors import ScenarioError
+    from bptrace.model.scenario import may_declare_kind
+
+    (tmp_path / "net.yaml").write_text("inputs: [1]\n# a comment that says kind\n")
+    assert not may_declare_kind(None) and not may_declare_kind("mazur") and not may_declare_kind("no_such_name")
+    assert may_declare_kind("graph_circuit") and may_declare_kind("rnn_tiny") and may_declare_kind("layers_batchnorm")
+    assert may_declare_kind(str(tmp_path / "net.yaml"))  # 'kind' in a comment: the loaders look closer
+    with pytest.raises(ScenarioError, match="no such file"):
+        may_declare_kind(str(tmp_path / "missing.yaml"))
+
+
+_COLLECTIONS = (
+    "import gc, sys\n"
+    "from bptrace.cli.common import imports_uncollected\n"
+    "counted = []\n"
+    "gc.callbacks.append(lambda phase, info: phase == 'start' and counted.append(info['generation']))\n"
+    "@imports_uncollected\n"
+    "def command():\n"
+    "    {before}\n"
+    "    import sympy, numpy\n"
+    "    return len(counted)\n"
+    "during = command()\n"
+    "loader, spec_loader = sys.modules['sympy'].__loader__, sys.modules['sympy'].__spec__.loader\n"
+    "finder = any('Pausing' in type(f).__name__ for f in sys.meta_path)\n"
+    "print(during, gc.isenabled(), gc.get_freeze_count() > 0, type(loader).__name__,\n"
+    "      type(spec_loader).__name__, finder)\n"
+)
+
+
+def test_imports_uncollected_pauses_the_collector_while_sympy_and_numpy_are_imported() -> None:
+    # counts collections, not time: without the pause, importing SymPy and numpy runs ~190 of them
+    plain = subprocess.run(
+        [sys.executable, "-c", _COLLECTIONS.replace("@imports_uncollected\n", "").format(before="pass")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert int(plain[0]) > 50
+    out = subprocess.run(
+        [sys.executable, "-c", _COLLECTIONS.format(before="pass")], capture_output=True, text=True, check=True
+    ).stdout.split()
+    # no collection during the imports; the collector on again, the libraries frozen, their own loaders shown,
+    # the finder gone
+    assert out == ["0", "True", "True", "SourceFileLoader", "SourceFileLoader", "False"]
+
+
+def test_imports_uncollected_leaves_a_collector_turned_off_alone() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _COLLECTIONS.format(before="gc.disable()")], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[:3] == ["0", "False", "False"]  # still off, nothing frozen
+
+
 def test_lazy_commands_are_all_there_for_help_and_the_commands_table() -> None:
     from bptrace.cli.main import LAZY_COMMANDS
 

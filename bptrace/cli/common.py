@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -17,9 +17,91 @@ from bptrace.i18n import N_, _
 from bptrace.output import Target
 
 if TYPE_CHECKING:
+    from importlib.abc import Loader
+
     from bptrace.render.blocks import Block
 
 DEFAULT_SCENARIO = "mazur"
+
+# The libraries whose first import runs with the cyclic garbage collector paused (imports_uncollected)
+HEAVY_IMPORTS = frozenset({"numpy", "sympy", "mpmath", "rich", "yaml"})
+
+
+def imports_uncollected(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The command, its first imports of HEAVY_IMPORTS made with the cyclic garbage collector paused.
+
+    Importing numpy, SymPy and rich makes tens of thousands of objects that live until the process ends
+    (modules, classes, functions, their tables); the collector walked them about 190 times while they were
+    being made (measured here: ≈ 65 ms of CPU in `bptrace run mazur`, more than all of its SymPy
+    derivations, docs/performance.md). While the command runs, the first import of one of those packages
+    finds it as always and runs it with the collector paused; when it ends, what exists is frozen
+    (gc.freeze: the permanent generation, which no collection walks) and the collector is on again.
+    Nothing else changes: other imports, later collections and every value are as before, and the finder
+    leaves sys.meta_path when the command returns. With the collector already off (the caller's choice,
+    or an outer paused import: SymPy's of mpmath) nothing is paused, frozen or turned on."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        finder = _PausingFinder()
+        sys.meta_path.insert(0, finder)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            if finder in sys.meta_path:
+                sys.meta_path.remove(finder)
+
+    return wrapper
+
+
+class _PausingFinder:
+    """sys.meta_path's first finder while an `imports_uncollected` command runs: it finds nothing itself;
+    for a package of HEAVY_IMPORTS not imported yet, it takes the spec the other finders give and has its
+    loader run the package with the collector paused (_PausingLoader)."""
+
+    def __init__(self) -> None:
+        self.finding = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in HEAVY_IMPORTS or self.finding:
+            return None
+        import importlib.util
+
+        self.finding = True  # the other finders' spec, not ours again
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.finding = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = cast("Loader", _PausingLoader(spec.loader))
+        return spec
+
+
+class _PausingLoader:
+    """The package's own loader, its exec_module run with the collector paused, then gc.freeze()."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        import gc
+
+        module.__loader__ = self.loader  # the module shows its own loader, as if imported without this
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        if not gc.isenabled():
+            self.loader.exec_module(module)
+            return
+        gc.disable()
+        try:
+            self.loader.exec_module(module)
+        finally:
+            gc.freeze()
+            gc.enable()
 
 
 def error_line(message: object) -> str:

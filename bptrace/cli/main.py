@@ -19,6 +19,7 @@ from bptrace.cli.common import (
     digits_option,
     error_line,
     force_option,
+    imports_uncollected,
     load_scenario,
     math_option,
     prepare_output,
@@ -272,6 +273,7 @@ FORMATS = ["terminal", "json", "markdown", "latex", "html"]
 @math_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @force_option
+@imports_uncollected
 def run(
     scenario: str | None,
     fmt: str,
@@ -298,20 +300,24 @@ def run(
         bptrace run ng_shallow --format json > trace.json
         bptrace run mazur --format html -o mazur.html
     """
-    from bptrace.cli import graph as cli_graph
-    from bptrace.cli import rnn as cli_rnn
+    from bptrace.model.scenario import may_declare_kind
 
-    rnn = cli_rnn.rnn_scenario(scenario)
-    if rnn is not None:  # kind: rnn (docs/rnn.md)
-        return cli_rnn.run(rnn, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
-    from bptrace.cli import layers as cli_layers
+    if may_declare_kind(scenario):  # perhaps not a network: the other kinds' loaders decide
+        from bptrace.cli import graph as cli_graph
+        from bptrace.cli import layers as cli_layers
+        from bptrace.cli import rnn as cli_rnn
 
-    stack = cli_layers.layers_scenario(scenario)
-    if stack is not None:  # kind: layers (docs/layers.md)
-        return cli_layers.run(stack, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
-    graph = cli_graph.graph_scenario(scenario)
-    if graph is not None:  # kind: graph (docs/graphs.md)
-        return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
+        rnn = cli_rnn.rnn_scenario(scenario)
+        if rnn is not None:  # kind: rnn (docs/rnn.md)
+            return cli_rnn.run(rnn, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
+        stack = cli_layers.layers_scenario(scenario)
+        if stack is not None:  # kind: layers (docs/layers.md)
+            return cli_layers.run(
+                stack, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math
+            )
+        graph = cli_graph.graph_scenario(scenario)
+        if graph is not None:  # kind: graph (docs/graphs.md)
+            return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     from bptrace.engine.step import trace as make_trace
 
     target = prepare_output(output, force, inputs=[scenario])

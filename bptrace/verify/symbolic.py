@@ -602,7 +602,7 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
         lt = trace.layers[i]
         if not layer.function.elementwise:
             if key not in programs:
-                nets = sp.symbols(f"z1:{layer.size + 1}")
+                nets = sp.symbols(f"net_1:{layer.size + 1}")
                 diagonal = [sp.diff(_sympy_activation(layer.activation, z, layer.param, nets), z) for z in nets]
                 programs[key] = Program(diagonal, nets)
             values = [programs[key]([float(v) for v in row]) for row in lt.net]
