@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import mazur_reference
 import numpy as np
@@ -304,6 +305,33 @@ def test_imports_uncollected_leaves_a_collector_turned_off_alone() -> None:
         [sys.executable, "-c", _COLLECTIONS.format(before="gc.disable()")], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out[:3] == ["0", "False", "False"]  # still off, nothing frozen
+
+
+def test_the_command_without_interpreter_shutdown_keeps_status_stderr_and_files(tmp_path) -> None:
+    # cli.main._exit: `python -m bptrace` ends with os._exit after flushing; the same bytes, the same -o file and
+    # the same exit status as with the ordinary shutdown (BPTRACE_FULL_SHUTDOWN=1)
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    student = root / "examples" / "student_cross_entropy.yaml"
+    cases = [
+        (["run", "mazur"], 0),
+        (["run", "mazur", "-o", "OUT"], 0),
+        (["explain", "w5", "--format", "json", "-o", "OUT"], 0),
+        (["check", str(student)], 1),
+        (["run", str(tmp_path / "missing.yaml")], 2),
+    ]
+    for i, (args, status) in enumerate(cases):
+        seen = []
+        for full in ("", "1"):
+            out = tmp_path / f"out{i}_{full}.txt"
+            env = dict(os.environ, BPTRACE_FULL_SHUTDOWN=full)
+            argv = [str(out) if a == "OUT" else a for a in args]
+            done = subprocess.run([sys.executable, "-m", "bptrace", *argv], capture_output=True, env=env)
+            assert done.returncode == status, (args, full, done.stderr)
+            seen.append((done.stdout, done.stderr, out.read_bytes() if "OUT" in args else None))
+        assert seen[0] == seen[1], args
+        assert seen[0][0] or seen[0][1] or seen[0][2]  # something was written
 
 
 def test_lazy_commands_are_all_there_for_help_and_the_commands_table() -> None:
