@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import mazur_reference
 import numpy as np
@@ -225,6 +226,71 @@ def test_run_imports_no_other_commands_code() -> None:
     for module in ("bptrace.cli.check", "bptrace.grading.diagnose", "bptrace.quiz.model", "bptrace.cli.train"):
         assert module not in imported, module
     assert "Mazur" in result.stdout
+
+
+@pytest.mark.parametrize("args", [("run", "mazur"), ("run", "mazur", "--format", "json"), ("explain", "w5")])
+def test_run_and_explain_spare_sympys_imports_on_first_use(args: tuple[str, ...]) -> None:
+    # symbolic.spared_imports: Add.flatten's sympy.tensor.tensor (and sympy.combinatorics with it) and the
+    # pretty printer's sympy.physics.units are stand-ins while SymPy works; the output is that of the real ones
+    # (tests/test_symbolic.py compares them)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bptrace", *args], capture_output=True, text=True, check=True
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "sympy.core.add" in imported and "bptrace.verify.symbolic" in imported  # SymPy did run
+    for module in ("sympy.tensor.tensor", "sympy.combinatorics", "sympy.physics.units"):
+        assert module not in imported, module
+
+
+@pytest.mark.parametrize("args", [("run", "scenarios/mazur.yaml"), ("explain", "w5")])
+def test_a_network_file_without_kind_imports_no_other_kinds_loader(args: tuple[str, ...]) -> None:
+    # model.scenario.may_declare_kind: no 'kind' in the file (or the default scenario): a network for certain
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bptrace", *args], capture_output=True, text=True, check=True
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "bptrace.model.scenario" in imported
+    for module in ("bptrace.rnn.model", "bptrace.graph.model", "bptrace.layers.model", "bptrace.cli.graph"):
+        assert module not in imported, module
+
+
+def test_may_declare_kind_reads_the_file_as_the_loaders_do(tmp_path) -> None:
+    from bptrace.errors import ScenarioError
+    from bptrace.model.scenario import may_declare_kind
+
+    (tmp_path / "net.yaml").write_text("inputs: [1]\n# a comment that says kind\n")
+    assert not may_declare_kind(None) and not may_declare_kind("mazur") and not may_declare_kind("no_such_name")
+    assert may_declare_kind("graph_circuit") and may_declare_kind("rnn_tiny") and may_declare_kind("layers_batchnorm")
+    assert may_declare_kind(str(tmp_path / "net.yaml"))  # 'kind' in a comment: the loaders look closer
+    with pytest.raises(ScenarioError, match="no such file"):
+        may_declare_kind(str(tmp_path / "missing.yaml"))
+
+
+def test_the_command_without_interpreter_shutdown_keeps_status_stderr_and_files(tmp_path) -> None:
+    # cli.main._exit: `python -m bptrace` ends with os._exit after flushing; the same bytes, the same -o file and
+    # the same exit status as with the ordinary shutdown (BPTRACE_FULL_SHUTDOWN=1)
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    student = root / "examples" / "student_cross_entropy.yaml"
+    cases = [
+        (["run", "mazur"], 0),
+        (["run", "mazur", "-o", "OUT"], 0),
+        (["explain", "w5", "--format", "json", "-o", "OUT"], 0),
+        (["check", str(student)], 1),
+        (["run", str(tmp_path / "missing.yaml")], 2),
+    ]
+    for i, (args, status) in enumerate(cases):
+        seen = []
+        for full in ("", "1"):
+            out = tmp_path / f"out{i}_{full}.txt"
+            env = dict(os.environ, BPTRACE_FULL_SHUTDOWN=full)
+            argv = [str(out) if a == "OUT" else a for a in args]
+            done = subprocess.run([sys.executable, "-m", "bptrace", *argv], capture_output=True, env=env)
+            assert done.returncode == status, (args, full, done.stderr)
+            seen.append((done.stdout, done.stderr, out.read_bytes() if "OUT" in args else None))
+        assert seen[0] == seen[1], args
+        assert seen[0][0] or seen[0][1] or seen[0][2]  # something was written
 
 
 def test_lazy_commands_are_all_there_for_help_and_the_commands_table() -> None:

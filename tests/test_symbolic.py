@@ -148,6 +148,13 @@ def test_local_factors_catch_a_wrong_closed_form(mazur, monkeypatch):
     assert {c.quantity for c in lf.failures()} == {"dout_dnet"}
 
 
+def test_local_factors_catch_a_wrong_loss_gradient(mazur, monkeypatch):
+    real = network.loss_gradient
+    monkeypatch.setattr(network, "loss_gradient", lambda *a, **k: real(*a, **k) * 1.001)
+    lf = symbolic.local_factors(engine.trace(mazur))
+    assert {(c.quantity, c.neuron) for c in lf.failures()} == {("dE_dout", "o1"), ("dE_dout", "o2")}
+
+
 def test_local_factors_at_a_relu_kink_and_softmax():
     sc = loads(
         json.dumps(
@@ -316,6 +323,53 @@ def test_pretty_printing_without_the_units_import_prints_the_same():
 
 
 def test_verification_without_the_tensor_import_derives_the_same():
+    # a fresh process: Mazur's verification under spared_imports (Add.flatten's sympy.tensor.tensor a stand-in),
+    # then again, every cache cleared, with sympy.tensor.tensor really imported: the same derivatives, the same
+    # digits, the same local factors
+    code = (
+        "import sys, sympy as sp\n"
+        "import bptrace\n"
+        "from sympy.core.cache import clear_cache\n"
+        "from bptrace.verify import symbolic, verification\n"
+        "t = bptrace.run(bptrace.load('mazur'))\n"
+        "def derive():\n"
+        "    symbolic.clear_cache(); clear_cache()\n"
+        "    v = verification.verify(t)\n"
+        "    specs = [symbolic._specs(t.scenario, i) for i in (0, 1)]\n"
+        "    templates = [sp.srepr(symbolic._template('neuron', s, t.scenario.objective).derivative) for s in specs]\n"
+        "    rows = [(p.name, p.sympy, p.ok) for p in v.parameters]\n"
+        "    return templates, rows, [(c.quantity, c.neuron, c.sympy, c.ok) for c in v.local.checks]\n"
+        "with symbolic.spared_imports():\n"
+        "    inside = derive()\n"
+        "    assert 'sympy.combinatorics' not in sys.modules and 'sympy.tensor.tensor' in sys.modules\n"
+        "assert 'sympy.tensor.tensor' not in sys.modules  # the stand-in is gone\n"
+        "import sympy.tensor.tensor\n"
+        "assert derive() == inside\n"
+        "print('same', len(inside[1]), len(inside[2]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "same 10 6"
+
+
+def test_a_name_the_stand_in_lacks_imports_the_real_module():
+    # anything but Add.flatten's TensExpr and TensAdd is read from the real sympy.tensor.tensor, which stays
+    code = (
+        "import sys, sympy\n"
+        "from bptrace.verify import symbolic\n"
+        "with symbolic.spared_imports():\n"
+        "    from sympy.tensor.tensor import TensorIndexType\n"
+        "    real = sys.modules['sympy.tensor.tensor']\n"
+        "    assert TensorIndexType.__module__ == 'sympy.tensor.tensor' and hasattr(real, 'TensMul')\n"
+        "assert sys.modules['sympy.tensor.tensor'] is real\n"
+        "from sympy.tensor.tensor import TensExpr\n"
+        "assert TensExpr is real.TensExpr\n"
+        "print('real')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "real"
+
+
+def test_the_hinges_verification_without_the_tensor_import_derives_the_same():
     # a fresh process: the hinge's verification under the stand-in for sympy.tensor.tensor, then again
     # with the real module imported (SymPy's Add.flatten asks it whether a term is a tensor expression)
     code = (

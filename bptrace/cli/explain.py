@@ -32,13 +32,13 @@ SUFFIX_FORMATS.update({".html": "html", ".htm": "html"})
 
 
 def _pretty_printing(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The command, its SymPy pretty printing spared the import of unit Quantities (symbolic.units_not_imported)."""
+    """The command, SymPy spared the imports of unit Quantities and tensors (symbolic.spared_imports)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bptrace.verify.symbolic import units_not_imported
+        from bptrace.verify.symbolic import spared_imports
 
-        with units_not_imported():
+        with spared_imports():
             return command(*args, **kwargs)
 
     return wrapper
@@ -112,23 +112,26 @@ def explain(
         fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower(), "terminal") if output and output != "-" else "terminal"
     if standalone and fmt != "latex":
         raise BptraceError(_("--standalone goes with --format latex"), hint=_("add --format latex"))
-    from bptrace.cli import graph as cli_graph
+    from bptrace.model.scenario import may_declare_kind
 
     destination = prepare_output(output, force, inputs=[scenario])
-    from bptrace.cli import rnn as cli_rnn
+    if may_declare_kind(scenario):  # perhaps not a network: the other kinds' loaders decide
+        from bptrace.cli import graph as cli_graph
+        from bptrace.cli import layers as cli_layers
+        from bptrace.cli import rnn as cli_rnn
 
-    rnn = cli_rnn.rnn_scenario(scenario)
-    if rnn is not None:  # kind: rnn: the sum over the time steps (docs/rnn.md)
-        return cli_rnn.explain(rnn, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
-    from bptrace.cli import layers as cli_layers
-
-    stack = cli_layers.layers_scenario(scenario)
-    if stack is not None:  # kind: layers: the rule, the terms, the checks (docs/layers.md)
-        return cli_layers.explain(stack, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
-    graph = cli_graph.graph_scenario(scenario)
-    if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
-        whole = standalone or fmt == "html"  # an HTML page is always a whole page
-        return cli_graph.explain(graph, target, fmt, whole, list_, no_checks, digits, ascii_, output, step, math)
+        rnn = cli_rnn.rnn_scenario(scenario)
+        if rnn is not None:  # kind: rnn: the sum over the time steps (docs/rnn.md)
+            return cli_rnn.explain(rnn, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math)
+        stack = cli_layers.layers_scenario(scenario)
+        if stack is not None:  # kind: layers: the rule, the terms, the checks (docs/layers.md)
+            return cli_layers.explain(
+                stack, target, fmt, standalone, list_, no_checks, digits, ascii_, output, step, math
+            )
+        graph = cli_graph.graph_scenario(scenario)
+        if graph is not None:  # kind: graph: the paths from a node to the output (docs/graphs.md)
+            whole = standalone or fmt == "html"  # an HTML page is always a whole page
+            return cli_graph.explain(graph, target, fmt, whole, list_, no_checks, digits, ascii_, output, step, math)
     s = load_scenario(scenario)
     if list_:
         write_output(_name_list(s), destination)

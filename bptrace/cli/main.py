@@ -178,7 +178,13 @@ class BptraceGroup(click.Group):
 def _exit(code: int) -> None:
     """End the process with `code`. When the process is the bptrace command itself, the output is flushed
     and the interpreter's shutdown skipped (os._exit): tearing down numpy's and SymPy's modules cost ~30 ms
-    (docs/performance.md). Otherwise (CliRunner, pytest, main() called from Python) an ordinary sys.exit."""
+    (docs/performance.md). Otherwise (CliRunner, pytest, main() called from Python) an ordinary sys.exit.
+
+    Why skipping it loses nothing: this runs after the command has returned, and every file a command
+    writes is written, closed and renamed into place inside it (output.write: a temporary file in a `with`
+    block, then os.replace), so no buffer but stdout's and stderr's can hold anything, and those two are
+    flushed here (if that fails, the ordinary exit runs instead); bptrace registers no atexit work; and
+    the exit status is os._exit's argument, the same number sys.exit would give."""
     out: Any = sys.stdout
     err: Any = sys.stderr
     # the `bptrace` command or `python -m bptrace` writing to its own streams (not CliRunner's, pytest's,
@@ -298,20 +304,24 @@ def run(
         bptrace run ng_shallow --format json > trace.json
         bptrace run mazur --format html -o mazur.html
     """
-    from bptrace.cli import graph as cli_graph
-    from bptrace.cli import rnn as cli_rnn
+    from bptrace.model.scenario import may_declare_kind
 
-    rnn = cli_rnn.rnn_scenario(scenario)
-    if rnn is not None:  # kind: rnn (docs/rnn.md)
-        return cli_rnn.run(rnn, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
-    from bptrace.cli import layers as cli_layers
+    if may_declare_kind(scenario):  # perhaps not a network: the other kinds' loaders decide
+        from bptrace.cli import graph as cli_graph
+        from bptrace.cli import layers as cli_layers
+        from bptrace.cli import rnn as cli_rnn
 
-    stack = cli_layers.layers_scenario(scenario)
-    if stack is not None:  # kind: layers (docs/layers.md)
-        return cli_layers.run(stack, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
-    graph = cli_graph.graph_scenario(scenario)
-    if graph is not None:  # kind: graph (docs/graphs.md)
-        return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
+        rnn = cli_rnn.rnn_scenario(scenario)
+        if rnn is not None:  # kind: rnn (docs/rnn.md)
+            return cli_rnn.run(rnn, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
+        stack = cli_layers.layers_scenario(scenario)
+        if stack is not None:  # kind: layers (docs/layers.md)
+            return cli_layers.run(
+                stack, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math
+            )
+        graph = cli_graph.graph_scenario(scenario)
+        if graph is not None:  # kind: graph (docs/graphs.md)
+            return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     from bptrace.engine.step import trace as make_trace
 
     target = prepare_output(output, force, inputs=[scenario])
@@ -390,7 +400,10 @@ def _verify(t: Any, mode: str) -> Any:
                 limit=FULL_LIMIT
             ),
         )
-    return verify(t, mode=None if mode == "auto" else mode)
+    from bptrace.verify.symbolic import spared_imports
+
+    with spared_imports():  # SymPy spared two imports on first use that no bptrace expression needs
+        return verify(t, mode=None if mode == "auto" else mode)
 
 
 @main.command()

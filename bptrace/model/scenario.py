@@ -387,6 +387,17 @@ def _unquote(text: str) -> str:
     return text
 
 
+def may_declare_kind(name: str | None) -> bool:
+    """False when `name` is a network for certain: no name (the default, Mazur), an unknown bundled name (the
+    network loader reports it), or a file whose text has no 'kind' at all. A graph, a recurrent network and a
+    layer stack each say `kind:` (their loaders look for it), so run and explain need not import them.
+    The file is read as they read it: a missing or unreadable file is the same one-line error."""
+    if name is None or (not is_path_like(name) and not (BUNDLED_DIR / f"{name}.yaml").is_file()):
+        return False
+    path, _shown = resolve(name)
+    return "kind" in source.read_text(path, ScenarioError)
+
+
 def resolve(name: str, relative_to: Path | None = None) -> tuple[Path, str]:
     """A scenario name or path -> (file path, name to show). Unknown bundled names list the bundled ones."""
     if is_path_like(name):

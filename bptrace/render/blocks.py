@@ -13,7 +13,7 @@ display them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bptrace.formula import Node, unicode
@@ -73,7 +73,13 @@ class Preformatted:
     text: str
     ascii: str
     latex: str = ""
-    mathml: str = ""
+    # MathML, or what makes it when the HTML printer asks (SymPy's MathML printer: ≈ 4 ms on a cold start,
+    # for a page no terminal needs); read it with mathml_text()
+    mathml: str | Callable[[], str] = ""
+
+    def mathml_text(self) -> str:
+        """The MathML ("" where there is none)."""
+        return self.mathml() if callable(self.mathml) else self.mathml
 
 
 @dataclass

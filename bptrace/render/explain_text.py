@@ -9,6 +9,7 @@ them for the terminal, render/markdown.py writes Markdown, render/html.py a page
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -172,7 +173,8 @@ class _Writer:
         d = step.derivative
         if d is not None:
             yield MathPara([_("derived by SymPy:")], "text")
-            yield Preformatted(d.pretty, d.pretty_ascii, d.of.latex + " = " + d.latex, _sympy_mathml(d))
+            mathml = functools.partial(_sympy_mathml, d)  # made only for an HTML page
+            yield Preformatted(d.pretty, d.pretty_ascii, d.of.latex + " = " + d.latex, mathml)
             if step.closed_form is not None:
                 verdict = {
                     True: _(" ✓ equals SymPy's at these numbers"),

@@ -185,8 +185,9 @@ def math_para(block: MathPara, inline: bool = False) -> str:
 
 def preformatted(block: Preformatted) -> str:
     """SymPy's derivative: MathML where SymPy printed it, else its 2-D text."""
-    if block.mathml:
-        return f'<div class="math">{block.mathml}</div>'
+    mathml = block.mathml_text()
+    if mathml:
+        return f'<div class="math">{mathml}</div>'
     return f'<pre class="sympy">{html.escape(block.text)}</pre>'
 
 

@@ -189,11 +189,12 @@ def _activation_program(name: str, param: float, size: int) -> Program:
     """out = f(net) for a whole layer (softmax needs the layer's nets; the others are elementwise)."""
     import sympy as sp
 
+    # the symbols of symbolic.activation_derivation (net, net_1…): SymPy builds f(net) once for both
     if not _elementwise(name):
-        nets = sp.symbols(f"z1:{size + 1}")
+        nets = sp.symbols(f"net_1:{size + 1}")
         return Program([_sympy_activation(name, z, param, nets) for z in nets], nets)
-    z = sp.Symbol("z")
-    return Program([_sympy_activation(name, z, param)], [z])
+    net = sp.Symbol("net")
+    return Program([_sympy_activation(name, net, param)], [net])
 
 
 @functools.lru_cache(maxsize=16)

@@ -549,7 +549,7 @@ def _pretty(expr: Any) -> str:
 
 
 _UNITS = "sympy.physics.units"
-_TENSORS = "sympy.tensor.tensor"
+_TENSOR = "sympy.tensor.tensor"
 
 
 @contextlib.contextmanager
@@ -565,31 +565,43 @@ def units_not_imported() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def tensors_not_imported() -> Iterator[None]:
-    """SymPy's arithmetic without its import of sympy.tensor.tensor (≈ 18 ms on a cold start, most of it
-    sympy.combinatorics, which it imports in turn).
+def spared_imports() -> Iterator[None]:
+    """SymPy without the two imports it makes on first use that bptrace's expressions never need.
 
-    Add.flatten imports sympy.tensor.tensor on its first call only to ask whether a term is a tensor
-    expression (TensExpr, TensAdd); bptrace's expressions never hold one, so every answer is no and the sum
-    is the same. While this is active (and the module is not imported already) that import finds a
-    stand-in whose classes no expression is an instance of; afterwards the stand-in is removed."""
-    with _stand_in(_TENSORS, ("TensExpr", "TensAdd")):
+    sympy.physics.units: see units_not_imported. sympy.tensor.tensor (≈ 20 ms on a cold start, most of it
+    sympy.combinatorics building its polyhedra): Add.flatten imports it on the first sum, only for
+    `isinstance(term, TensExpr)` (then TensAdd); no bptrace expression holds a tensor, so that test is
+    False with the stand-in's TensExpr as with the real one, and every sum is built the same. Any other
+    name asked of a stand-in imports the real module and answers from it."""
+    with _stand_in(_UNITS, ("Quantity",)), _stand_in(_TENSOR, ("TensExpr", "TensAdd")):
         yield
 
 
 @contextlib.contextmanager
 def _stand_in(module: str, classes: tuple[str, ...]) -> Iterator[None]:
-    """While active, `module` (unless imported already) is a stand-in holding `classes`, never instantiated:
-    isinstance(x, C) is False for every expression."""
+    """While active (and `module` is not imported already), importing `module` finds a stand-in whose
+    `classes` are classes nothing is an instance of; afterwards the stand-in is removed. Any other
+    attribute imports the real module (the stand-in leaves sys.modules) and is read from it."""
+    import importlib
     import sys
     import types
 
     if module in sys.modules:
         yield
         return
-    stand_in = types.ModuleType(module, f"bptrace's stand-in for {module} (verify.symbolic._stand_in)")
+    stand_in = types.ModuleType(module, f"bptrace's stand-in (verify.symbolic._stand_in) for {module}")
     for name in classes:
-        setattr(stand_in, name, type(name, (), {}))
+        # never instantiated: isinstance(x, cls) is False for every expression
+        setattr(stand_in, name, type(name, (), {"__module__": module}))
+
+    def real(name: str) -> Any:
+        if name.startswith("__"):  # the import system's questions (__path__: not a package)
+            raise AttributeError(name)
+        if sys.modules.get(module) is stand_in:
+            del sys.modules[module]
+        return getattr(importlib.import_module(module), name)
+
+    stand_in.__dict__["__getattr__"] = real  # PEP 562: the names the stand-in lacks
     sys.modules[module] = stand_in
     try:
         yield
@@ -643,10 +655,11 @@ def local_factors(trace: Trace, rtol: float = RTOL, atol: float = ATOL) -> Local
             derivations[key] = activation_derivation(layer.activation, layer.param, size or 2, (layer.index,))
         lt = trace.layers[i]
         if not layer.function.elementwise:
-            nets = sp.symbols(f"z1:{layer.size + 1}")
-            diagonal = [sp.diff(_sympy_activation(layer.activation, z, layer.param, nets), z) for z in nets]
-            program = Program(diagonal, nets)
-            values = [program([float(v) for v in row]) for row in lt.net]
+            if key not in programs:
+                nets = sp.symbols(f"net_1:{layer.size + 1}")
+                diagonal = [sp.diff(_sympy_activation(layer.activation, z, layer.param, nets), z) for z in nets]
+                programs[key] = Program(diagonal, nets)
+            values = [programs[key]([float(v) for v in row]) for row in lt.net]
         else:
             # f′ as the derivation above has it (SymPy's diff of f in `net`), compiled once per activation
             if key not in programs:

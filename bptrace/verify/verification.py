@@ -817,11 +817,11 @@ def verify(
     mode: "full", "sample", "off", or None for default_mode(scenario). `only`: check just these
     parameters (by name), with no local factors (explain's checks of one gradient). Never prints.
     SymPy's import of sympy.tensor.tensor, which no expression here needs, is spared
-    (symbolic.tensors_not_imported).
+    (symbolic.spared_imports).
     """
     from bptrace.verify import symbolic
 
-    with symbolic.tensors_not_imported():
+    with symbolic.spared_imports():
         return _verify(trace, mode, fd_rtol, sympy_rtol, sympy_floor, fd_step, sample_per_layer, only)
 
 
