@@ -130,34 +130,18 @@ def check(
         bptrace check submission.yaml --key key.yaml --format gradescope -o /autograder/results/results.json
     """
     from bptrace.cli import graph as cli_graph
+    from bptrace.cli import layers as cli_layers
     from bptrace.cli import rnn as cli_rnn
 
-    if cli_rnn.is_rnn_sheet(sheets[0], scenario):  # a recurrent network's sheets (docs/rnn.md)
-        if fmt == "gradescope" or report or report_long or key_file or summary:
-            raise BptraceError(
-                _("--key, --summary, --report and --format gradescope are for network sheets"),
-                hint=_("check a recurrent network's sheets without them (--format json for data)"),
-            )
-        diagnose = not no_diagnose
-        return cli_rnn.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
-    from bptrace.cli import layers as cli_layers
-
-    if cli_layers.is_layers_sheet(sheets[0], scenario):  # a layer stack's sheets (docs/layers.md)
-        if fmt == "gradescope" or report or report_long or key_file or summary:
-            raise BptraceError(
-                _("--key, --summary, --report and --format gradescope are for network sheets"),
-                hint=_("check a layer stack's sheets without them (--format json for data)"),
-            )
-        diagnose = not no_diagnose
-        return cli_layers.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
-    if cli_graph.is_graph_sheet(sheets[0], scenario):  # a graph's sheets (docs/graphs.md)
-        if fmt == "gradescope" or report or report_long or key_file or summary:
-            raise BptraceError(
-                _("--key, --summary, --report and --format gradescope are for network sheets"),
-                hint=_("check a graph's sheets without them (--format json for data)"),
-            )
-        diagnose = not no_diagnose
-        return cli_graph.check(sheets, scenario, fmt, min_digits, diagnose, hide_expected, digits, ascii_, output)
+    # a recurrent network's, a layer stack's or a graph's sheets (docs/rnn.md, docs/layers.md, docs/graphs.md)
+    for kind in (cli_rnn.KIND, cli_layers.KIND, cli_graph.KIND):
+        if kind.is_sheet(sheets[0], scenario):
+            if fmt == "gradescope" or report or report_long or key_file or summary:
+                raise BptraceError(
+                    _("--key, --summary, --report and --format gradescope are for network sheets"),
+                    hint=_(kind.without_options),
+                )
+            return kind.check(sheets, scenario, fmt, min_digits, not no_diagnose, hide_expected, digits, ascii_, output)
     if fmt == "gradescope" and len(sheets) > 1:
         raise BptraceError(
             _("--format gradescope marks one sheet (one submission) at a time"),

@@ -237,3 +237,26 @@ def show_blocks(
         from bptrace.render.export import export
 
         write_output(export(blocks, fmt, title=title, standalone=standalone, math=math), output)
+
+
+def report(
+    fmt: str,
+    data: Callable[[], str],
+    blocks: Callable[[], list[Block]],
+    title: str,
+    standalone: bool,
+    ascii_: bool,
+    output: str | None,
+    step: bool = False,
+    math: str = "latex",
+    agreed: bool = True,
+) -> None:
+    """How run, explain and check of a graph, an RNN or a layer stack end: the JSON text (`data`, for
+    --format json) or the blocks in the format asked for (show_blocks), then exit status 1 (Mismatch)
+    unless every check agreed. Only the one asked for is built."""
+    if fmt == "json":
+        write_output(data(), output)
+    else:
+        show_blocks(blocks(), fmt, title, standalone, ascii_, output, step, math)
+    if not agreed:
+        raise Mismatch()

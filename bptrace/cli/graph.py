@@ -1,15 +1,17 @@
-"""`run` and `explain` for graph scenarios (kind: graph): main.py and explain.py hand them over at the top."""
+"""`run`, `explain`, `check` (its KIND, cli/kinds.py) and `template` for graph scenarios (kind: graph): main.py,
+explain.py and check.py hand them over at the top."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bptrace.cli.common import Mismatch, write_output
-from bptrace.cli.common import show_blocks as _show
+from bptrace.cli.common import report, write_output
+from bptrace.cli.kinds import SheetKind, Sheets, refuse_layer_options
 from bptrace.errors import BptraceError
-from bptrace.i18n import _
+from bptrace.i18n import N_, _
 
 if TYPE_CHECKING:
+    from bptrace.graph.grading import GraphQuantity
     from bptrace.graph.model import GraphScenario
 
 
@@ -35,30 +37,25 @@ def run(
 ) -> None:
     """`bptrace run` of a graph: the forward and backward pass, the gradients, the update, the checks."""
     from bptrace.graph.engine import trace
+    from bptrace.graph.model import shown
     from bptrace.graph.verify import verify
+    from bptrace.render import graph_out
 
-    if notation != "scalar" or layer is not None:
-        option = f"--notation {notation}" if notation != "scalar" else f"--layer {layer}"
-        raise BptraceError(
-            _("{option} is for networks; a graph has gates, not layers").format(option=option),
-            hint=_("leave out {option}").format(option=option),
-        )
-
+    refuse_layer_options(notation, layer, N_("{option} is for networks; a graph has gates, not layers"))
     t = trace(scenario)
     verification = None if verify_mode == "off" else verify(t)
-    if fmt == "json":
-        from bptrace.render.graph_out import graph_json
-
-        write_output(graph_json(t, verification), output)
-    else:
-        from bptrace.render.graph_out import run_blocks
-
-        blocks = run_blocks(t, verification, digits=digits, ascii=ascii_)
-        from bptrace.graph.model import shown
-
-        _show(blocks, fmt, shown(scenario.title), not fragment, ascii_, output, step, math)
-    if verification is not None and not verification.ok:
-        raise Mismatch()
+    report(
+        fmt,
+        lambda: graph_out.graph_json(t, verification),
+        lambda: graph_out.run_blocks(t, verification, digits=digits, ascii=ascii_),
+        shown(scenario.title),
+        not fragment,
+        ascii_,
+        output,
+        step,
+        math,
+        agreed=verification is None or verification.ok,
+    )
 
 
 def explain(
@@ -79,6 +76,8 @@ def explain(
     from bptrace.graph.explain import explain as derive
     from bptrace.graph.explain import parse_target
     from bptrace.graph.verify import verify
+    from bptrace.render import graph_out
+    from bptrace.render.kinds import json_text
 
     t = trace(scenario)
     if list_:
@@ -101,92 +100,33 @@ def explain(
     name = parse_target(target, t)
     e = derive(t, name)
     checks = None if no_checks or name == scenario.output else verify(t, only=name)
-    if fmt == "json":
-        import json
-
-        from bptrace.render.graph_out import explain_data
-
-        write_output(json.dumps(explain_data(e, checks), indent=1, ensure_ascii=False, allow_nan=False) + "\n", output)
-    else:
-        from bptrace.render.graph_out import explain_blocks
-
-        blocks = explain_blocks(e, t, checks, digits=digits, ascii=ascii_)
-        _show(blocks, fmt, f"d{scenario.output}/d{name}", standalone, ascii_, output, step, math)  # a name: no _()
-    if checks is not None and not checks.ok:
-        raise Mismatch()
-
-
-def sheet_scenario(path: str, override: str | None) -> GraphScenario | None:
-    """The graph scenario an answer sheet is about (-s wins over its scenario:), or None for a network."""
-    from pathlib import Path
-
-    from bptrace.grading.answers import read
-    from bptrace.model.scenario import is_path_like
-
-    if override:
-        return graph_scenario(override)
-    sheet = read(path)
-    name = sheet.scenario_name
-    if not name:
-        return None  # the network checker says the sheet names no scenario
-    if is_path_like(name):
-        file = Path(name) if Path(name).is_absolute() else sheet.path.parent / name
-        if not file.is_file():
-            return None  # the network checker names the missing file, pointing into the sheet
-        name = str(file)
-    return graph_scenario(name)
+    report(
+        fmt,
+        lambda: json_text(graph_out.explain_data(e, checks)),
+        lambda: graph_out.explain_blocks(e, t, checks, digits=digits, ascii=ascii_),
+        f"d{scenario.output}/d{name}",  # a name: no _()
+        standalone,
+        ascii_,
+        output,
+        step,
+        math,
+        agreed=checks is None or checks.ok,
+    )
 
 
-def is_graph_sheet(path: str, override: str | None) -> bool:
-    """Is this answer sheet about a graph? A sheet that cannot be read is left to the network checker, which
-    reports it (and, given several sheets, marks the others)."""
-    from bptrace.errors import AnswerSheetError, UnknownNameError
-
-    try:
-        return sheet_scenario(path, override) is not None
-    except (AnswerSheetError, UnknownNameError):
-        return False
-
-
-def check(
-    sheets: tuple[str, ...],
-    override: str | None,
-    fmt: str,
-    min_digits: int,
-    diagnose: bool,
-    hide_expected: bool,
-    digits: int,
-    ascii_: bool,
-    output: str | None,
-) -> None:
-    """`bptrace check` of graph answer sheets: each answer marked, each wrong one's misconception named."""
-    from bptrace.grading.answers import read
+def _sheets() -> Sheets[GraphScenario, GraphQuantity]:
     from bptrace.graph.grading import mark
+    from bptrace.render.graph_out import check_blocks, check_data
 
-    results = []
-    for path in sheets:
-        s = sheet_scenario(path, override)
-        if s is None:
-            raise BptraceError(
-                _("{path}: this sheet is about a network, the first one about a graph").format(path=path),
-                hint=_("check them apart"),
-            )
-        results.append(mark(read(path), s, min_digits=min_digits, diagnose=diagnose))
-    if fmt == "json":
-        import json
+    return Sheets(mark, check_blocks, check_data)
 
-        from bptrace.render.graph_out import check_data
 
-        data = [check_data(r, hide_expected) for r in results]
-        write_output(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n", output)
-    else:
-        from bptrace.render.graph_out import check_blocks
-
-        spell = ascii_ and fmt == "terminal"
-        blocks = [b for r in results for b in check_blocks(r, digits=digits, ascii=spell, hide_expected=hide_expected)]
-        _show(blocks, fmt, "bptrace check", True, ascii_, output)  # the terminal shows no title; a document does
-    if not all(r.all_correct for r in results):
-        raise Mismatch()
+KIND = SheetKind(
+    graph_scenario,
+    _sheets,
+    not_this=N_("{path}: this sheet is about a network, the first one about a graph"),
+    without_options=N_("check a graph's sheets without them (--format json for data)"),
+)
 
 
 def template(scenario: GraphScenario, ref: str, output: str | None) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bptrace.fmt import num
 from bptrace.i18n import _
@@ -110,6 +110,7 @@ def verdict(ok: bool, mismatch: str) -> Para:
     return Para(_("All checks agree."), "good") if ok else Para(mismatch, "bad")
 
 
-def json_text(data: dict[str, Any]) -> str:
-    """JSON-ready data as text: exact floats, no NaN, byte-identical for the same input."""
+def json_text(data: object) -> str:
+    """JSON-ready data (a dict, or a list of them) as text: exact floats, no NaN, byte-identical for the same
+    input."""
     return json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
