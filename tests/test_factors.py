@@ -17,6 +17,7 @@ from bptrace.engine import factors
 from bptrace.engine.step import trace as run_trace
 from bptrace.explain.derivation import explain
 from bptrace.fmt import num
+from bptrace.formula import unicode
 from bptrace.model.scenario import bundled_names
 from bptrace.render.json_out import trace_json
 from bptrace.render.layout import Grid, TraceLayout
@@ -46,7 +47,7 @@ def _split(text: str) -> list[str]:
 
 def _terminal(layout: TraceLayout, p: Any) -> tuple[list[str], list[list[str]]]:
     """The factor names and, per pass, the factor numbers of the gradient table's cell."""
-    body = layout.gradient_cells(p)[1]
+    body = unicode(layout.gradient_cells(p)[1])  # the cell is a formula tree: as the terminal prints it
     head, *lines = body.split("\n")
     formula = head.split(" = ", 1)[1].split(", ")[0]
     values = []
@@ -124,7 +125,7 @@ def test_a_shared_bias_is_a_sum_in_every_output() -> None:
     entry = next(e for e in json.loads(trace_json(t))["parameters"] if e["name"] == "b1")["factors"][0]
     assert "product" not in entry and entry["combine"] == "sum"
     assert entry["sum"] == pytest.approx(t.layers[0].delta[0].sum(), rel=1e-15)
-    cell = TraceLayout(t).gradient_cells(b1)[1]
+    cell = unicode(TraceLayout(t).gradient_cells(b1)[1])
     assert cell.startswith("∂E/∂b1 = δ_h1 + δ_h2\n= ") and " × " not in cell
 
 
@@ -132,7 +133,7 @@ def test_bce_with_a_sigmoid_output_has_three_factors_everywhere() -> None:
     """The defect of issue 13: the terminal showed 2 factors (δ × ∂net/∂w) and the JSON 3."""
     t = run_trace(bptrace.load("mazur").with_changes(loss="bce"))
     w5 = t.scenario.parameter("w5")
-    head = TraceLayout(t).gradient_cells(w5)[1].split("\n")[0]
+    head = unicode(TraceLayout(t).gradient_cells(w5)[1]).split("\n")[0]
     assert head == "∂E/∂w5 = ∂E/∂out_o1 × ∂out_o1/∂net_o1 × ∂net_o1/∂w5"
     entry = next(e for e in json.loads(trace_json(t))["parameters"] if e["name"] == "w5")["factors"][0]
     assert entry["names"] == ["dE/dout_o1", "dout_o1/dnet_o1", "dnet_o1/dw5"]
