@@ -15,12 +15,13 @@ The kinds of input (`--kinds`, default all), taken in turn:
 - cli: a random command line: a command, its arguments and options drawn from what the command
   accepts and from odd values (empty, negative, nan, inf, huge, wrong words), outputs in a scratch folder.
 
-Every input must end in exit status 0, 1 or 2, with one line on stderr for 2 and never a traceback or
-an "internal error". An input that takes longer than --timeout seconds is reported as SLOW (not a
-crash; counted apart). Reports as it goes: each failure at once (with the kind and seed that
-reproduce it: `--replay KIND:SEED`), a progress line every --report-every seconds, and the summary so
-far when interrupted, so a long run that stops loses nothing. A mutator that raises is itself counted
-as a failure, and the run goes on. The results of runs are recorded in docs/robustness.md.
+Every input must end in exit status 0, 1 or 2, with one line on stderr for 2 and never a traceback, an
+"internal error" or a warning (numpy's RuntimeWarning of an overflow), whatever the status. An input
+that takes longer than --timeout seconds is reported as SLOW (not a crash; counted apart). Reports as it
+goes: each failure at once (with the kind and seed that reproduce it: `--replay KIND:SEED`), a progress
+line every --report-every seconds, and the summary so far when interrupted, so a long run that stops
+loses nothing. A mutator that raises is itself counted as a failure, and the run goes on. The results
+of runs are recorded in docs/robustness.md.
 """
 
 from __future__ import annotations
@@ -307,6 +308,7 @@ def run(
                 bad = (
                     result.exit_code not in (0, 1, 2)
                     or "Traceback" in result.stderr
+                    or "Warning:" in result.stderr  # numpy's RuntimeWarning: an overflow not turned into an error
                     or "internal error" in result.stderr
                     or (result.exception is not None and not isinstance(result.exception, SystemExit))
                     or (

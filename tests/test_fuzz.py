@@ -85,7 +85,8 @@ def test_a_bad_scenario_option_with_many_sheets_is_said_once() -> None:
 
 
 def test_the_long_fuzzer_runs_every_kind_of_input_and_reports_as_it_goes() -> None:
-    """scripts/fuzz.py over a few inputs of each kind: scenarios, graphs, sheets, keys and command lines."""
+    """scripts/fuzz.py over a few inputs of each kind: networks, graphs, recurrent networks, layer stacks, sheets,
+    keys and command lines."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fuzz_script", EXAMPLES.parent / "scripts" / "fuzz.py")
@@ -93,8 +94,9 @@ def test_the_long_fuzzer_runs_every_kind_of_input_and_reports_as_it_goes() -> No
     fuzz = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fuzz)
     lines: list[str] = []
-    status = fuzz.run(15, None, 5, list(fuzz.KINDS), report_every=0.0, write=lines.append)
+    status = fuzz.run(21, None, 5, list(fuzz.KINDS), report_every=0.0, write=lines.append)
     assert status == 0, lines
-    assert lines[-1].startswith("15 inputs in ") and "'cli': 3" in lines[-1] and "'key': 3" in lines[-1]
+    assert lines[-1].startswith("21 inputs in ") and "'cli': 3" in lines[-1] and "'key': 3" in lines[-1]
+    assert "'rnn': 3" in lines[-1] and "'layers': 3" in lines[-1]
     assert "; 0 failures;" in lines[-1]
     assert sum(line.startswith("... ") for line in lines) >= 10  # a progress line after each input here

@@ -181,16 +181,21 @@ def trace(scenario: LayersScenario, mistake: str | None = None) -> LayersTrace:
     """The forward pass, the backward pass and the update of every parameter."""
     import numpy as np
 
-    with np.errstate(all="ignore"):
-        t = _Tracer(scenario, mistake).run()
+    from bptrace.errors import NumericalError
+    from bptrace.i18n import _
+
+    try:
+        with np.errstate(all="ignore"):
+            t = _Tracer(scenario, mistake).run()
+    except NumericalError as exc:  # name the file the numbers came from
+        exc.file = exc.file or scenario.file
+        raise
     for name, value in t.values.items():
         if not math.isfinite(value):
-            from bptrace.errors import NumericalError
-            from bptrace.i18n import _
-
             raise NumericalError(
                 _("{name} is {value} in float64: the numbers overflow").format(name=name, value=f"{value:g}"),
-                hint=_("use smaller weights or inputs"),
+                file=scenario.file,
+                hint=_("use smaller weights, inputs or learning rate"),
             )
     return t
 
@@ -227,7 +232,8 @@ class _Tracer:
         # the loss
         entry = functions.loss(s.loss)
         T = s.targets
-        terms = functions.loss_terms(s.loss, A, T)
+        last_index, last_shape = len(s.layers), s.layers[-1].out_shape
+        terms = functions.loss_terms(s.loss, A, T, quantity=lambda k, j: out_name(last_index, last_shape, (j,), k))
         per_sample = terms.sum(axis=1)
         m = s.samples
         scale = 1.0 / m if s.reduction == "mean" else 1.0

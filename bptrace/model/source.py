@@ -221,6 +221,16 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
             found = full_width_near(text, mark.line + 1, mark.column + 1)
             if found is not None:
                 raise found.error(error_class, file, None) from None
+            said = exc.problem or ""
+            tab = _tab_at(text, mark.line, mark.column) if "tab" in said or "cannot start any token" in said else None
+            if tab is not None:  # libyaml says "found character that cannot start any token"
+                raise error_class(
+                    _("a tab where YAML needs spaces"),
+                    file=file,
+                    line=mark.line + 1,
+                    column=tab + 1,
+                    hint=_("indent with spaces only: replace the tab with spaces"),
+                ) from None
         problem = exc.problem or exc.context or "invalid YAML"
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
@@ -248,6 +258,19 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
         raise error_class(_("the file is empty"), file=file, line=1, hint=_("see docs/scenarios.md for the format"))
     doc.data = _Converter(doc, text).convert(root, (), 1)
     return doc
+
+
+def _tab_at(text: str, line: int, column: int) -> int | None:
+    """The 0-based column of the tab that made YAML fail at (line, column) (0-based): one in the line's
+    indentation, or the character at the failure (`-<TAB>name`); None when there is none."""
+    rows = text.split("\n")
+    if line >= len(rows):
+        return None
+    row = rows[line]
+    indent = row[: len(row) - len(row.lstrip(" \t"))]
+    if "\t" in indent:
+        return indent.index("\t")
+    return column if row[column : column + 1] == "\t" else None
 
 
 # The problems libyaml reports (PyYAML's C parser), translated where they are shown: `invalid YAML: {problem}`.
