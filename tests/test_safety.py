@@ -893,3 +893,36 @@ def test_an_answer_named_with_a_control_character_is_an_unknown_name_not_a_bad_n
     line = one_error(invoke("check", "sheet.yaml"))
     assert "unknown quantity" in line and "\\x1b[31m" in line and "\x1b" not in line
     assert "expected a number" not in line
+
+
+RNN_SHEET = "scenario: rnn_tiny\nanswers:\n  h1@t1: 0.462117157\n"
+LAYERS_SHEET = "scenario: layers_conv_pool\nanswers:\n  a1_1_1:1: 0.23\n"
+GRAPH_SHEET = "scenario: graph_circuit\nanswers:\n  df/dx: -4\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "rnn_tiny", "--format", "html"],
+        ["run", "layers_conv_pool", "--format", "json"],
+        ["run", "graph_circuit", "--format", "markdown"],
+        ["run", "rnn_tiny"],
+        ["check", "rnn.yaml", "--format", "html"],
+        ["check", "layers.yaml"],
+        ["check", "graph.yaml", "--format", "json"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_the_recurrent_layered_and_graph_kinds_replace_a_file_only_with_force(here: Path, args: list[str]) -> None:
+    """`run rnn_tiny -o page.html` and `check rnn_sheet.yaml -o marked.txt` (and the same for a layer stack or a
+    graph) replaced an existing file without --force: the commands handed -o to the kind's code unchecked."""
+    for name, text in (("rnn.yaml", RNN_SHEET), ("layers.yaml", LAYERS_SHEET), ("graph.yaml", GRAPH_SHEET)):
+        Path(name).write_text(text)
+    Path("out.txt").write_text("keep")
+    line = one_error(invoke(*args, "-o", "out.txt"))
+    assert "cannot write out.txt: the file exists (add --force" in line
+    assert Path("out.txt").read_text() == "keep"
+    result = invoke(*args, "-o", "out.txt", "--force")
+    assert result.exit_code in (0, 1), result.stderr  # type: ignore[attr-defined]
+    assert Path("out.txt").read_text() != "keep"
+    no_temporaries(here)

@@ -132,6 +132,8 @@ def check(
     from bptrace.cli import graph as cli_graph
     from bptrace.cli import rnn as cli_rnn
 
+    # -o is checked before the work, for every kind (an existing file needs --force, an input is never replaced)
+    prepare_output(output, force, inputs=[*sheets, scenario])
     if cli_rnn.is_rnn_sheet(sheets[0], scenario):  # a recurrent network's sheets (docs/rnn.md)
         if fmt == "gradescope" or report or report_long or key_file or summary:
             raise BptraceError(

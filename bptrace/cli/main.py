@@ -301,6 +301,8 @@ def run(
     from bptrace.cli import graph as cli_graph
     from bptrace.cli import rnn as cli_rnn
 
+    # -o is checked before the work, for every kind (an existing file needs --force, an input is never replaced)
+    target = prepare_output(output, force, inputs=[scenario])
     rnn = cli_rnn.rnn_scenario(scenario)
     if rnn is not None:  # kind: rnn (docs/rnn.md)
         return cli_rnn.run(rnn, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
@@ -314,7 +316,6 @@ def run(
         return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     from bptrace.engine.step import trace as make_trace
 
-    target = prepare_output(output, force, inputs=[scenario])
     s = load_scenario(scenario)
     if layer is not None and layer > len(s.layers):
         count = len(s.layers)
