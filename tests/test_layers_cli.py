@@ -274,6 +274,30 @@ def test_numbers_beyond_float64_are_one_line_naming_the_file(tmp_path: Path, old
         assert "float64" in lines[0] and "out_output" not in lines[0], lines[0]
 
 
+def _dense_stack(n: int) -> str:
+    weights = [[0.001 * ((i + j) % 7) for j in range(n)] for i in range(n)]
+    return (
+        f"kind: layers\nsamples: [{{inputs: {[0.5] * n}, targets: {[0.5] * n}}}]\n"
+        f"layers:\n  - {{type: dense, weights: {weights}, biases: {[0] * n}, activation: tanh}}\n"
+        "loss: half_sse\nlearning_rate: 0.1\n"
+    )
+
+
+def test_a_stack_of_too_many_parameters_is_refused_up_front(tmp_path: Path) -> None:
+    """A 200×200 dense layer (40,200 parameters, 300 KB) ran `run` for minutes (every parameter is checked by
+    finite differences and printed); it is refused before any work, at its layer's line."""
+    path = tmp_path / "big.yaml"
+    path.write_text(_dense_stack(200), encoding="utf-8")
+    code, out, err = run("run", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"bptrace: error: {path}:4:5: layers[0]: the stack has 40,200 parameters; bptrace traces at most 5,000 "
+        "(a stack traced by hand is smaller: fewer channels, a smaller kernel or dense layer)\n"
+    )
+    assert model.MAX_PARAMETERS == 5_000
+    assert len(model.loads(_dense_stack(70)).layers[0].weights) == 70  # 4,970 parameters are read
+
+
 def test_good_input_runs(tmp_path: Path) -> None:
     path = tmp_path / "good.yaml"
     path.write_text(GOOD, encoding="utf-8")
