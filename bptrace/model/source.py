@@ -410,7 +410,8 @@ def _count_values(text: str, loader: type, file: str, error_class: type[BptraceE
         if isinstance(event, starts):
             depth += 1
             if depth > MAX_DEPTH:
-                raise too_deep(error_class, file, event.start_mark.line + 1 if event.start_mark else None)
+                mark = event.start_mark
+                raise too_deep(error_class, file, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
         elif isinstance(event, ends):
             depth -= 1
         if count and isinstance(event, (yaml.ScalarEvent, *starts, yaml.AliasEvent)):
@@ -424,12 +425,13 @@ def _count_values(text: str, loader: type, file: str, error_class: type[BptraceE
                 )
 
 
-def too_deep(error_class: type[BptraceError], file: str, line: int | None) -> BptraceError:
-    """The error for a document nested more than MAX_DEPTH levels (raise it)."""
+def too_deep(error_class: type[BptraceError], file: str, line: int | None, column: int | None = None) -> BptraceError:
+    """The error for a document nested more than MAX_DEPTH levels, at the list or mapping one too deep."""
     return error_class(
         _("the document nests lists and mappings more than {limit} levels deep").format(limit=MAX_DEPTH),
         file=file,
         line=line,
+        column=column,
         hint=_("remove the extra brackets; a scenario, sheet or key needs a few levels"),
     )
 
@@ -454,7 +456,7 @@ class _Converter:
 
         doc = self.doc
         if depth > MAX_DEPTH and not isinstance(node, yaml.ScalarNode):  # deeper than the events: through aliases
-            raise too_deep(doc.error_class, doc.file, node.start_mark.line + 1)
+            raise too_deep(doc.error_class, doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
         if id(node) in self.seen:  # reached again through an alias: its values are counted again
             self.alias_budget -= 1
             if self.alias_budget < 0:
