@@ -298,6 +298,24 @@ def test_a_stack_of_too_many_parameters_is_refused_up_front(tmp_path: Path) -> N
     assert len(model.loads(_dense_stack(70)).layers[0].weights) == 70  # 4,970 parameters are read
 
 
+def test_a_batch_norm_of_equal_inputs_and_a_tiny_epsilon_is_one_line(tmp_path: Path) -> None:
+    """Two equal samples (σ² = 0) and epsilon: 1e-300 were `internal error: OverflowError` ((σ² + ε)^(−3/2) as a
+    Python float's power, which raises instead of giving inf)."""
+    path = tmp_path / "bn.yaml"
+    path.write_text(
+        "kind: layers\nsamples:\n  - {inputs: [1, 2], targets: [0.5]}\n  - {inputs: [1, 2], targets: [0.2]}\n"
+        "layers:\n  - {type: dense, weights: [[0.5, -0.3]], biases: [0.1]}\n"
+        "  - {type: batchnorm, gamma: [1.0], beta: [0.0], epsilon: 1e-300}\n"
+        "  - {type: dense, weights: [[0.7]], biases: [0], activation: sigmoid}\nloss: half_sse\nlearning_rate: 0.1\n",
+        encoding="utf-8",
+    )
+    code, out, err = run("run", str(path))
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"bptrace: error: {path}: ") and "float64" in lines[0], lines
+    assert "internal error" not in err
+
+
 def test_good_input_runs(tmp_path: Path) -> None:
     path = tmp_path / "good.yaml"
     path.write_text(GOOD, encoding="utf-8")

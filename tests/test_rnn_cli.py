@@ -312,3 +312,18 @@ def test_numbers_beyond_float64_are_one_line_naming_the_file(tmp_path: Path, old
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"bptrace: error: {path}: "), lines
         assert "float64" in lines[0] and "Warning" not in err and "internal error" not in err, lines[0]
+
+
+def test_a_saturated_output_under_bce_names_the_file(tmp_path: Path) -> None:
+    """σ(1000·h) is exactly 1 in float64: bce's log of 0 was one line naming no file."""
+    text = (
+        TINY.replace("activation: linear", "activation: sigmoid")
+        .replace("loss: half_sse", "loss: bce")
+        .replace("targets: [0.5, -0.5, 0.25]", "targets: [0.5, 0.5, 0.25]")
+        .replace("W_hy: [[1.0, -1.0]]", "W_hy: [[1e3, -1e3]]")
+    )
+    path = tmp_path / "sat.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run("run", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"bptrace: error: {path}: the output at step 1 is exactly 0 or 1") and err.count("\n") == 1

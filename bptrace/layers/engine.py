@@ -195,7 +195,9 @@ def trace(scenario: LayersScenario, mistake: str | None = None) -> LayersTrace:
             raise NumericalError(
                 _("{name} is {value} in float64: the numbers overflow").format(name=name, value=f"{value:g}"),
                 file=scenario.file,
-                hint=_("use smaller weights, inputs or learning rate"),
+                hint=_("use smaller weights, inputs or learning rate, or a larger epsilon in batch normalization")
+                if any(layer.type == "batchnorm" for layer in scenario.layers)
+                else _("use smaller weights, inputs or learning rate"),
             )
     return t
 
@@ -958,7 +960,7 @@ class _Tracer:
             for e, gv, d in zip(group, g, dxh):
                 self.put(sec, Line(grad(hname(e)), d, (Term(((aname(e), gv), (f"gamma{n}_{c + 1}", gamma))),)))
             vname, mname = f"var{n}_{c + 1}", f"mu{n}_{c + 1}"
-            k3 = -0.5 * inv**3
+            k3 = -0.5 * inv * inv * inv  # (σ² + ε)^(−3/2); a float's ** raises OverflowError, a product gives inf
             dvar = sum(d * x * k3 for d, x in zip(dxh, dev))
             self.put(
                 sec,

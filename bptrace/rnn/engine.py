@@ -219,6 +219,7 @@ def trace(s: RnnScenario, mistake: str | None = None) -> RnnTrace:
             if loss.logs and (np.any((y[t] <= 0) & (tv > 0)) or (s.loss == "bce" and np.any((y[t] >= 1) & (tv < 1)))):
                 raise NumericalError(
                     _("the output at step {t} is exactly 0 or 1, so the loss's logarithm is infinite").format(t=t),
+                    file=s.file,
                     hint=_("use smaller weights"),
                 )
             losses[t] = float(loss.terms(y[t][None, :], tv[None, :]).sum())
