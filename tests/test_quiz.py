@@ -391,3 +391,13 @@ def test_every_bundled_scenario_in_every_format(name, tmp_path):
         sheets = worksheet.render(quiz, pdf=False)
         key = sheets[f"{exercise.ident}-key.html"].decode("utf-8")
         assert all(num(a.value) in key for a in exercise.asks)
+
+
+@pytest.mark.parametrize("name", ["rnn_tiny", "layers_conv_pool"])
+def test_a_quiz_of_an_rnn_or_a_stack_is_one_line_before_any_seed(tmp_path: Path, name: str) -> None:
+    """Found by scripts/fuzz.py (cli:31004980): `quiz rnn_tiny --variants 1` said the seed it drew, then the
+    error: two lines on stderr for exit 2. The scenarios are read before a seed is announced."""
+    code, out, err = run("quiz", name, "--variants", "1", "--format", "moodle", "-o", str(tmp_path / "q.xml"))
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "this command reads" in lines[0] and "seed" not in lines[0], lines

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bptrace.cli.common import force_option, prepare_output, write_output
+from bptrace.cli.common import force_option, load_scenario, prepare_output, write_output
 from bptrace.errors import BptraceError
 from bptrace.i18n import _
 from bptrace.quiz.model import MAX_VARIANTS
@@ -124,6 +124,8 @@ def quiz(
                 _("{ref} is a computational graph; bptrace quiz makes exercises of networks").format(ref=ref),
                 hint=_("use bptrace template and bptrace check for a graph's exercises"),
             )
+        if key is None or ref != key.scenario_ref:  # (the key's own was read with the key, as build reads it)
+            load_scenario(ref)  # a bad scenario (an RNN, a layer stack) is its one line, before a seed is said
     inputs = [*refs, key_file]
     target = None if fmt in FOLDER_FORMATS else prepare_output(output, force, inputs=inputs)
     if fmt in FOLDER_FORMATS:
