@@ -218,6 +218,18 @@ class Inputs:
         return rng.choice(ODD_WORDS)
 
 
+def clear(folder: Path) -> None:
+    """Empty the scratch output folder between inputs: files, and the folders that `quiz --format prairielearn`
+    or `worksheet` write (`-o out/d.xml` may be one: unlinking it crashed a 10-minute run at 480 s)."""
+    import shutil
+
+    for leftover in folder.iterdir():
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+
+
 def many_sheets(args: list[str]) -> bool:
     """`check` of several sheets says one line per sheet it cannot read (and marks the others)."""
     return args[0] == "check" and sum(a.endswith(".yaml") for a in args[1:]) > 1
@@ -281,8 +293,7 @@ def run(
                     done += 1
                     write(f"FAIL {kind}:{case_seed}: the mutator raised {exc!r}")
                     continue
-                for leftover in (tmp / "out").iterdir():
-                    leftover.unlink()
+                clear(tmp / "out")
                 signal.setitimer(signal.ITIMER_REAL, timeout)
                 try:
                     result = runner.invoke(main, args)
