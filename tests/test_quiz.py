@@ -401,3 +401,17 @@ def test_a_quiz_of_an_rnn_or_a_stack_is_one_line_before_any_seed(tmp_path: Path,
     assert (code, out) == (2, "")
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "this command reads" in lines[0] and "seed" not in lines[0], lines
+
+
+def test_a_bad_ask_with_a_drawn_seed_is_one_line(tmp_path: Path) -> None:
+    """Found by scripts/fuzz.py (cli:37028859): `quiz learner_004_l2 --variants 1 --ask nan` said the seed, then
+    the error. The seed is said once the quiz is written."""
+    out = tmp_path / "q.xml"
+    code, _out, err = run(
+        "quiz", "learner_004_l2", "--variants", "1", "--format", "moodle", "-o", str(out), "--ask", "nan"
+    )
+    assert code == 2 and err.strip().splitlines() == [
+        "bptrace: error: unknown quantity 'nan' (see docs/quantities.md, or 'bptrace template SCENARIO' for every name)"
+    ]
+    code, _out, err = run("quiz", "mazur", "--variants", "1", "--format", "moodle", "-o", str(out))
+    assert code == 0 and re.fullmatch(r"bptrace: seed \d+ \(add --seed \d+ to make the same quiz again\)\n", err)
