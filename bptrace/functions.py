@@ -63,7 +63,7 @@ from bptrace.i18n import N_, _
 from bptrace.message import Message
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import numpy as np
     from numpy.typing import NDArray
@@ -1153,12 +1153,17 @@ def is_kink(name: str, z: NDArray[np.float64], p: float | None = None) -> NDArra
 
 
 def loss_terms(
-    name: str, a: NDArray[np.float64], t: NDArray[np.float64], names: list[str] | None = None
+    name: str,
+    a: NDArray[np.float64],
+    t: NDArray[np.float64],
+    names: list[str] | None = None,
+    quantity: Callable[[int, int], str] | None = None,
 ) -> NDArray[np.float64]:
-    """Each output's term of the per-sample loss; a sample's loss E_s is the sum of its row."""
+    """Each output's term of the per-sample loss; a sample's loss E_s is the sum of its row. A log of 0 is an
+    error naming the output: `out_{names[j]}` of a network, or `quantity(sample, j)` (0-based; `a5_1:1`)."""
     entry = loss(name)
     if entry.logs:
-        _refuse_log_of_zero(name, a, t, names)
+        _refuse_log_of_zero(name, a, t, names, quantity)
     return entry.terms(a, t)
 
 
@@ -1167,12 +1172,25 @@ def loss_gradient(name: str, a: NDArray[np.float64], t: NDArray[np.float64]) -> 
     return loss(name).grad(a, t)
 
 
-def _refuse_log_of_zero(name: str, a: NDArray[np.float64], t: NDArray[np.float64], names: list[str] | None) -> None:
+def _refuse_log_of_zero(
+    name: str,
+    a: NDArray[np.float64],
+    t: NDArray[np.float64],
+    names: list[str] | None,
+    quantity: Callable[[int, int], str] | None = None,
+) -> None:
     import numpy as np
 
     bad = ((t > 0) & (a <= 0)) | ((name == "bce") & (t < 1) & (a >= 1))
     if bad.any():
         s, j = (int(v) for v in np.argwhere(bad)[0])
+        if quantity is not None:
+            raise NumericalError(
+                _("{name} is exactly {value} in float64, so {loss} needs the log of 0").format(
+                    name=quantity(s, j), value=f"{a[s, j]:g}", loss=name
+                ),
+                hint=_("the output has saturated: use smaller weights or inputs"),
+            )
         who = names[j] if names else _("output {n}").format(n=j + 1)
         raise NumericalError(
             _("out_{who} of sample {sample} is exactly {value} in float64, so {loss} needs the log of 0").format(

@@ -7,18 +7,21 @@ The kinds of input (`--kinds`, default all), taken in turn:
 
 - scenario: a mutated bundled network scenario through `bptrace run --verify off`;
 - graph: a mutated bundled computational-graph scenario through `bptrace run --verify off`;
+- rnn, layers: a mutated bundled recurrent network or layer stack through `bptrace run --verify off`, or
+  (one time in three) a mutated answer sheet of one through `bptrace check`;
 - sheet: a mutated answer sheet (examples/, examples/class/sheets/) through `bptrace check`
   (self-check) and, for the class sheets, `bptrace check --key examples/class/key.yaml`;
 - key: a mutated teacher's key (examples/class/key.yaml) marking a right sheet;
 - cli: a random command line: a command, its arguments and options drawn from what the command
   accepts and from odd values (empty, negative, nan, inf, huge, wrong words), outputs in a scratch folder.
 
-Every input must end in exit status 0, 1 or 2, with one line on stderr for 2 and never a traceback or
-an "internal error". An input that takes longer than --timeout seconds is reported as SLOW (not a
-crash; counted apart). Reports as it goes: each failure at once (with the kind and seed that
-reproduce it: `--replay KIND:SEED`), a progress line every --report-every seconds, and the summary so
-far when interrupted, so a long run that stops loses nothing. A mutator that raises is itself counted
-as a failure, and the run goes on. The results of runs are recorded in docs/robustness.md.
+Every input must end in exit status 0, 1 or 2, with one line on stderr for 2 and never a traceback, an
+"internal error" or a warning (numpy's RuntimeWarning of an overflow), whatever the status. An input
+that takes longer than --timeout seconds is reported as SLOW (not a crash; counted apart). Reports as it
+goes: each failure at once (with the kind and seed that reproduce it: `--replay KIND:SEED`), a progress
+line every --report-every seconds, and the summary so far when interrupted, so a long run that stops
+loses nothing. A mutator that raises is itself counted as a failure, and the run goes on. The results
+of runs are recorded in docs/robustness.md.
 """
 
 from __future__ import annotations
@@ -43,10 +46,26 @@ from click.testing import CliRunner  # noqa: E402
 from fuzzing import mutate  # noqa: E402
 
 from bptrace.cli.main import main  # noqa: E402
-from bptrace.model.scenario import BUNDLED_DIR, bundled_graph_names, bundled_names  # noqa: E402
+from bptrace.layers.model import bundled_layers_names  # noqa: E402
+from bptrace.model.scenario import BUNDLED_DIR, bundled_graph_names, bundled_names, bundled_rnn_names  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
-KINDS = ("scenario", "graph", "sheet", "key", "cli")
+KINDS = ("scenario", "graph", "rnn", "layers", "sheet", "key", "cli")
+# answer sheets of the recurrent and layered kinds (a few quantities of every sort, some right, some wrong)
+KIND_SHEETS = {
+    "rnn": {
+        "rnn_tiny": "scenario: rnn_tiny\nstudent: Ann\nanswers:\n  net_h1@t1: 0.5\n  h1@t1: 0.462117157\n"
+        "  E_total: 0.3\n  delta_h1@t3: 0.1\n  dE/dW_hh_1_2@t3: 0.01\n  dE/dW_hh_1_2: 0.02\n  W_hh_1_2+: -0.5\n",
+        "rnn_last_truncated": "scenario: rnn_last_truncated\nstudent: 王小明\nanswers:\n  E_total: 0.1\n"
+        "  dE/dh1@t0: 0.0\n  dE/dW_xh_1_1: 0.2\n",
+    },
+    "layers": {
+        "layers_conv_pool": "scenario: layers_conv_pool\nstudent: Ann\nanswers:\n  a1_1_1:1: 0.23\n"
+        "  a3_1_2:1: 0.5\n  E_total: 0.1\n  dE/dK1_1_2: -0.03\n  dE/dx_2_2:1: 0.0\n  K1_1_2+: -0.1\n",
+        "layers_batchnorm": "scenario: layers_batchnorm\nstudent: Ann\nanswers:\n  mu2_1: 0.1\n  var2_1: 0.2\n"
+        "  xhat2_1:3: 0.3\n  dE/dvar2_1: 0.0\n  dE/dx_2:1: 0.01\n  gamma2_1+: 1.0\n",
+    },
+}
 
 # odd values for a command line's options and arguments
 ODD_WORDS = [
@@ -99,6 +118,10 @@ class Inputs:
         self.tmp = tmp
         self.scenarios = {n: (BUNDLED_DIR / f"{n}.yaml").read_text() for n in bundled_names()}
         self.graphs = {n: (BUNDLED_DIR / f"{n}.yaml").read_text() for n in bundled_graph_names()}
+        self.kinds = {
+            "rnn": {n: (BUNDLED_DIR / f"{n}.yaml").read_text() for n in bundled_rnn_names()},
+            "layers": {n: (BUNDLED_DIR / f"{n}.yaml").read_text() for n in bundled_layers_names()},
+        }
         self.sheets = {
             p.stem: p.read_text()
             for p in [EXAMPLES / "student_cross_entropy.yaml", *sorted((EXAMPLES / "class" / "sheets").glob("*.yaml"))]
@@ -112,6 +135,15 @@ class Inputs:
         path = self.tmp / "fuzz.yaml"
         if kind in ("scenario", "graph"):
             texts = self.scenarios if kind == "scenario" else self.graphs
+            name = rng.choice(sorted(texts))
+            path.write_bytes(mutate(texts[name], rng))
+            return name, ["run", str(path), "--verify", "off"]
+        if kind in ("rnn", "layers"):
+            if rng.random() < 1 / 3:
+                name = rng.choice(sorted(KIND_SHEETS[kind]))
+                path.write_bytes(mutate(KIND_SHEETS[kind][name], rng))
+                return name + " (a sheet)", ["check", str(path)]
+            texts = self.kinds[kind]
             name = rng.choice(sorted(texts))
             path.write_bytes(mutate(texts[name], rng))
             return name, ["run", str(path), "--verify", "off"]
@@ -133,7 +165,14 @@ class Inputs:
         command = main.commands[name]
         args = [name]
         scenario = rng.choice(
-            [*bundled_names(), *bundled_graph_names(), str(self.tmp / "missing.yaml"), rng.choice(ODD_WORDS)]
+            [
+                *bundled_names(),
+                *bundled_graph_names(),
+                *bundled_rnn_names(),
+                *bundled_layers_names(),
+                str(self.tmp / "missing.yaml"),
+                rng.choice(ODD_WORDS),
+            ]
         )
         for param in command.params:
             if isinstance(param, click.Argument):
@@ -177,6 +216,18 @@ class Inputs:
         if isinstance(option.type, click.Choice) and rng.random() < 0.8:
             return rng.choice(list(option.type.choices))
         return rng.choice(ODD_WORDS)
+
+
+def clear(folder: Path) -> None:
+    """Empty the scratch output folder between inputs: files, and the folders that `quiz --format prairielearn`
+    or `worksheet` write (`-o out/d.xml` may be one: unlinking it crashed a 10-minute run at 480 s)."""
+    import shutil
+
+    for leftover in folder.iterdir():
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
 
 
 def many_sheets(args: list[str]) -> bool:
@@ -242,8 +293,7 @@ def run(
                     done += 1
                     write(f"FAIL {kind}:{case_seed}: the mutator raised {exc!r}")
                     continue
-                for leftover in (tmp / "out").iterdir():
-                    leftover.unlink()
+                clear(tmp / "out")
                 signal.setitimer(signal.ITIMER_REAL, timeout)
                 try:
                     result = runner.invoke(main, args)
@@ -269,6 +319,7 @@ def run(
                 bad = (
                     result.exit_code not in (0, 1, 2)
                     or "Traceback" in result.stderr
+                    or "Warning:" in result.stderr  # numpy's RuntimeWarning: an overflow not turned into an error
                     or "internal error" in result.stderr
                     or (result.exception is not None and not isinstance(result.exception, SystemExit))
                     or (

@@ -36,6 +36,9 @@ ODD_VALUES: list[Any] = [
     "bce",
     [0.1] * 50,
     -0.0,
+    1e150,  # its square overflows float64
+    -1e200,
+    [[1e200]],
     3,
     "0.5",
     "W1_1_1",
@@ -100,12 +103,15 @@ def mutate_data(data: Any, rng: random.Random) -> Any:
 
 
 def mutate_text(text: str, rng: random.Random) -> bytes:
-    """One textual mutation: truncate, insert or delete characters or bytes, duplicate a line."""
+    """One textual mutation: truncate, insert or delete characters or bytes, duplicate a line, nest brackets."""
     raw = text.encode()
-    action = rng.randrange(6)
+    action = rng.randrange(7)
     if action == 0:
         return raw[: rng.randrange(len(raw) + 1)]
     pos = rng.randrange(len(raw) + 1)
+    if action == 6:  # brackets nested deeply (libyaml's composer recursed in C: 100,000 levels crashed Python)
+        depth = rng.choice([3, 50, 101, 2000, 20000])
+        return raw[:pos] + b"[" * depth + b"1" + b"]" * depth + raw[pos:]
     if action == 1:
         return raw[:pos] + bytes([rng.randrange(256)]) + raw[pos:]
     if action == 2:

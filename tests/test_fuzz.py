@@ -84,8 +84,31 @@ def test_a_bad_scenario_option_with_many_sheets_is_said_once() -> None:
     assert len(lines) == 1 and "no bundled scenario named '2'" in lines[0], result.stderr
 
 
+def _fuzz_script() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_script", EXAMPLES.parent / "scripts" / "fuzz.py")
+    assert spec and spec.loader
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    return fuzz
+
+
+def test_the_fuzzer_clears_the_folders_a_command_line_wrote(tmp_path: Path) -> None:
+    """`quiz … --format prairielearn -o out/d.xml` writes a folder; the fuzzer's cleanup unlinked every entry
+    and crashed on it (IsADirectoryError), losing the run's summary."""
+    fuzz = _fuzz_script()
+    out = tmp_path / "out"
+    (out / "d.xml" / "questions").mkdir(parents=True)
+    (out / "d.xml" / "questions" / "q.json").write_text("{}")
+    (out / "a.txt").write_text("x")
+    fuzz.clear(out)  # type: ignore[attr-defined]
+    assert out.is_dir() and not list(out.iterdir())
+
+
 def test_the_long_fuzzer_runs_every_kind_of_input_and_reports_as_it_goes() -> None:
-    """scripts/fuzz.py over a few inputs of each kind: scenarios, graphs, sheets, keys and command lines."""
+    """scripts/fuzz.py over a few inputs of each kind: networks, graphs, recurrent networks, layer stacks, sheets,
+    keys and command lines."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fuzz_script", EXAMPLES.parent / "scripts" / "fuzz.py")
@@ -93,8 +116,9 @@ def test_the_long_fuzzer_runs_every_kind_of_input_and_reports_as_it_goes() -> No
     fuzz = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fuzz)
     lines: list[str] = []
-    status = fuzz.run(15, None, 5, list(fuzz.KINDS), report_every=0.0, write=lines.append)
+    status = fuzz.run(21, None, 5, list(fuzz.KINDS), report_every=0.0, write=lines.append)
     assert status == 0, lines
-    assert lines[-1].startswith("15 inputs in ") and "'cli': 3" in lines[-1] and "'key': 3" in lines[-1]
+    assert lines[-1].startswith("21 inputs in ") and "'cli': 3" in lines[-1] and "'key': 3" in lines[-1]
+    assert "'rnn': 3" in lines[-1] and "'layers': 3" in lines[-1]
     assert "; 0 failures;" in lines[-1]
     assert sum(line.startswith("... ") for line in lines) >= 10  # a progress line after each input here

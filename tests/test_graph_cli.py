@@ -258,6 +258,14 @@ def test_refused_expressions(tmp_path: Path, output: str, message: str) -> None:
 
 REFUSED_DOCUMENTS = [
     ("kind: grahp\nvalues: {x: 1}\noutput: f = x\n", "1:1: kind: unknown kind 'grahp' (did you mean graph?)"),
+    # found by the attack of 2026-12-02: `kind: RNN` was told "write 'kind: graph' for a computational graph, or
+    # leave it out", as if rnn and layers did not exist
+    ("kind: RNN\nvalues: {x: 1}\noutput: f = x\n", "1:1: kind: unknown kind 'RNN' (did you mean rnn?)"),
+    ("kind: LAYERS\nvalues: {x: 1}\n", "1:1: kind: unknown kind 'LAYERS' (did you mean layers?)"),
+    (
+        "kind: network\nvalues: {x: 1}\n",
+        "1:1: kind: unknown kind 'network' (kind is graph, rnn or layers; leave it out for a network)",
+    ),
     ("kind: graph\noutput: f = x\n", "1:1: missing required key 'values' (see docs/graphs.md)"),
     (
         "kind: graph\nvalues: {x: 1}\noutput: f = x\nlayers: []\n",

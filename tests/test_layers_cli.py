@@ -206,6 +206,24 @@ BAD = [
         "batch normalization needs a batch of at least 2 samples",
     ),
     ("[1, 2, 3], [4", "[1, 2, x], [4", 3, "samples[0].inputs[0][2]"),
+    # found by the attack of 2026-12-02: a loss that needs outputs in (0, 1) after a linear output was
+    # "out_output 1 of sample 1 is exactly -4.55 in float64, so bce needs the log of 0", naming no file
+    ("loss: half_sse", "loss: bce", 16, "bce needs outputs in (0, 1): a sigmoid output layer, not linear"),
+    (
+        "loss: half_sse",
+        "loss: cross_entropy",
+        16,
+        "cross_entropy needs a softmax output layer (set the last layer's activation to softmax (it is linear)",
+    ),
+    # an input of four dimensions was "needs channels × height × width, but its input is the vector 1×1×3×3"
+    (
+        "inputs: [[1, 2, 3], [4, 5, 6], [7, 8, 9]]",
+        "inputs: [[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]",
+        3,
+        "an input is a vector, an H×W image or C×H×W, not 1×1×3×3",
+    ),
+    # a nested first entry: "this row has 1 entries, expected 1 (shape 3×3×1)"
+    ("[[1, 2, 3], [4", "[[[1], 2, 3], [4", 3, "samples[0].inputs[0][1]: the input: a number here, but"),
 ]
 
 
@@ -220,6 +238,82 @@ def test_bad_input_is_one_located_line(tmp_path: Path, old: str, new: str, line:
     assert f"bad.yaml:{line}:" in err, err
     assert message in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("targets", ["[2]", "[-0.5]"])
+def test_bce_targets_outside_0_1_are_refused(tmp_path: Path, targets: str) -> None:
+    """bce with a target of 2 ran and exited 1 with every gradient a MISMATCH (the network reader refuses it)."""
+    text = GOOD.replace("    biases: [0]\nloss: half_sse", "    biases: [0]\n    activation: sigmoid\nloss: bce")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace("targets: [1]", f"targets: {targets}"), encoding="utf-8")
+    code, out, err = run("run", str(path))
+    assert code == 2, (out[-300:], err)
+    assert err.count("\n") == 1 and "bad.yaml:4:" in err and "bce targets must lie in [0, 1]" in err, err
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("weights: [[0.1, 0.1, 0.1, 0.1]]", "weights: [[1e308, 1e308, 1e308, 1e308]]"),  # z overflows
+        ("learning_rate: 0.1", "learning_rate: 1e308"),  # the update overflows
+        # a saturated sigmoid: bce needs the log of 1 − 1
+        ("    biases: [0]\nloss: half_sse", "    biases: [100]\n    activation: sigmoid\nloss: bce"),
+    ],
+)
+def test_numbers_beyond_float64_are_one_line_naming_the_file(tmp_path: Path, old: str, new: str) -> None:
+    """The engine's numerical errors named no file (`z5_1:1 is inf in float64: the numbers overflow`), and a
+    saturated output was called `out_output 1`, a name of no stack."""
+    assert old in GOOD
+    path = tmp_path / "big.yaml"
+    path.write_text(GOOD.replace(old, new, 1).replace("targets: [1]", "targets: [0]"), encoding="utf-8")
+    for command in (["run", str(path)], ["explain", "dE/dK1_1_1", "-s", str(path)]):
+        code, out, err = run(*command)
+        assert code == 2, (command, out[-300:], err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"bptrace: error: {path}: "), lines
+        assert "float64" in lines[0] and "out_output" not in lines[0], lines[0]
+
+
+def _dense_stack(n: int) -> str:
+    weights = [[0.001 * ((i + j) % 7) for j in range(n)] for i in range(n)]
+    return (
+        f"kind: layers\nsamples: [{{inputs: {[0.5] * n}, targets: {[0.5] * n}}}]\n"
+        f"layers:\n  - {{type: dense, weights: {weights}, biases: {[0] * n}, activation: tanh}}\n"
+        "loss: half_sse\nlearning_rate: 0.1\n"
+    )
+
+
+def test_a_stack_of_too_many_parameters_is_refused_up_front(tmp_path: Path) -> None:
+    """A 200×200 dense layer (40,200 parameters, 300 KB) ran `run` for minutes (every parameter is checked by
+    finite differences and printed); it is refused before any work, at its layer's line."""
+    path = tmp_path / "big.yaml"
+    path.write_text(_dense_stack(200), encoding="utf-8")
+    code, out, err = run("run", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"bptrace: error: {path}:4:5: layers[0]: the stack has 40,200 parameters; bptrace traces at most 5,000 "
+        "(a stack traced by hand is smaller: fewer channels, a smaller kernel or dense layer)\n"
+    )
+    assert model.MAX_PARAMETERS == 5_000
+    assert len(model.loads(_dense_stack(70)).layers[0].weights) == 70  # 4,970 parameters are read
+
+
+def test_a_batch_norm_of_equal_inputs_and_a_tiny_epsilon_is_one_line(tmp_path: Path) -> None:
+    """Two equal samples (σ² = 0) and epsilon: 1e-300 were `internal error: OverflowError` ((σ² + ε)^(−3/2) as a
+    Python float's power, which raises instead of giving inf)."""
+    path = tmp_path / "bn.yaml"
+    path.write_text(
+        "kind: layers\nsamples:\n  - {inputs: [1, 2], targets: [0.5]}\n  - {inputs: [1, 2], targets: [0.2]}\n"
+        "layers:\n  - {type: dense, weights: [[0.5, -0.3]], biases: [0.1]}\n"
+        "  - {type: batchnorm, gamma: [1.0], beta: [0.0], epsilon: 1e-300}\n"
+        "  - {type: dense, weights: [[0.7]], biases: [0], activation: sigmoid}\nloss: half_sse\nlearning_rate: 0.1\n",
+        encoding="utf-8",
+    )
+    code, out, err = run("run", str(path))
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"bptrace: error: {path}: ") and "float64" in lines[0], lines
+    assert "internal error" not in err
 
 
 def test_good_input_runs(tmp_path: Path) -> None:
@@ -325,6 +419,7 @@ def test_an_overflow_is_one_located_line(tmp_path: Path) -> None:
     for fmt in ("terminal", "json"):
         code, _, err = run("run", str(path), "--format", fmt)
         assert code == 2
-        assert (
-            err == "bptrace: error: a1_1_2:1 is inf in float64: the numbers overflow (use smaller weights or inputs)\n"
+        assert err == (
+            f"bptrace: error: {path}: a1_1_2:1 is inf in float64: the numbers overflow "
+            "(use smaller weights, inputs or learning rate)\n"
         )

@@ -391,3 +391,27 @@ def test_every_bundled_scenario_in_every_format(name, tmp_path):
         sheets = worksheet.render(quiz, pdf=False)
         key = sheets[f"{exercise.ident}-key.html"].decode("utf-8")
         assert all(num(a.value) in key for a in exercise.asks)
+
+
+@pytest.mark.parametrize("name", ["rnn_tiny", "layers_conv_pool"])
+def test_a_quiz_of_an_rnn_or_a_stack_is_one_line_before_any_seed(tmp_path: Path, name: str) -> None:
+    """Found by scripts/fuzz.py (cli:31004980): `quiz rnn_tiny --variants 1` said the seed it drew, then the
+    error: two lines on stderr for exit 2. The scenarios are read before a seed is announced."""
+    code, out, err = run("quiz", name, "--variants", "1", "--format", "moodle", "-o", str(tmp_path / "q.xml"))
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "this command reads" in lines[0] and "seed" not in lines[0], lines
+
+
+def test_a_bad_ask_with_a_drawn_seed_is_one_line(tmp_path: Path) -> None:
+    """Found by scripts/fuzz.py (cli:37028859): `quiz learner_004_l2 --variants 1 --ask nan` said the seed, then
+    the error. The seed is said once the quiz is written."""
+    out = tmp_path / "q.xml"
+    code, _out, err = run(
+        "quiz", "learner_004_l2", "--variants", "1", "--format", "moodle", "-o", str(out), "--ask", "nan"
+    )
+    assert code == 2 and err.strip().splitlines() == [
+        "bptrace: error: unknown quantity 'nan' (see docs/quantities.md, or 'bptrace template SCENARIO' for every name)"
+    ]
+    code, _out, err = run("quiz", "mazur", "--variants", "1", "--format", "moodle", "-o", str(out))
+    assert code == 0 and re.fullmatch(r"bptrace: seed \d+ \(add --seed \d+ to make the same quiz again\)\n", err)

@@ -282,3 +282,48 @@ def test_explain_a_steps_term_an_update_and_a_forward_value() -> None:
 def test_ascii_output_is_ascii(args: list[str]) -> None:
     code, out, _ = run(*args, "--ascii")
     assert code == 0 and out.isascii(), sorted({c for c in out if not c.isascii()})
+
+
+# ---- numbers float64 cannot hold (found by the attack of 2026-12-02) ----
+
+OVERFLOWS = [
+    # W_hy·h overflows in the backward pass only: numpy's RuntimeWarnings on stderr, then exit 1 ("SymPy's value
+    # of the loss is inf") instead of one line and exit 2
+    ("W_hy: [[1.0, -1.0]]", "W_hy: [[1e200, 1e200]]"),
+    ("W_hy: [[1.0, -1.0]]", "W_hy: [[1e308, -1e308]]"),
+    # the forward pass overflows: the message named no file
+    ("W_hh: [[0.25, -0.5], [0.5, 0.25]]", "W_hh: [[1e308, -1e308], [1e308, 1e308]]"),
+    # the update overflows: θ − η·∂E/∂θ beyond float64
+    ("learning_rate: 0.1", "learning_rate: 1e308\n# and a large gradient:"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), OVERFLOWS, ids=[f"overflow{i}" for i in range(len(OVERFLOWS))])
+def test_numbers_beyond_float64_are_one_line_naming_the_file(tmp_path: Path, old: str, new: str) -> None:
+    assert old in TINY
+    text = TINY.replace(old, new, 1)
+    if "learning_rate: 1e308" in new:
+        text = text.replace("W_hy: [[1.0, -1.0]]", "W_hy: [[30.0, -30.0]]")
+    path = tmp_path / "big.yaml"
+    path.write_text(text, encoding="utf-8")
+    for command in (["run", str(path)], ["explain", "dE/dW_hh_1_1", "-s", str(path)]):
+        code, out, err = run(*command)
+        assert code == 2, (command, code, out[-300:], err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"bptrace: error: {path}: "), lines
+        assert "float64" in lines[0] and "Warning" not in err and "internal error" not in err, lines[0]
+
+
+def test_a_saturated_output_under_bce_names_the_file(tmp_path: Path) -> None:
+    """σ(1000·h) is exactly 1 in float64: bce's log of 0 was one line naming no file."""
+    text = (
+        TINY.replace("activation: linear", "activation: sigmoid")
+        .replace("loss: half_sse", "loss: bce")
+        .replace("targets: [0.5, -0.5, 0.25]", "targets: [0.5, 0.5, 0.25]")
+        .replace("W_hy: [[1.0, -1.0]]", "W_hy: [[1e3, -1e3]]")
+    )
+    path = tmp_path / "sat.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run("run", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"bptrace: error: {path}: the output at step 1 is exactly 0 or 1") and err.count("\n") == 1

@@ -830,3 +830,113 @@ def test_two_outputs_of_one_command_may_not_be_the_same_file(here: Path) -> None
     line = one_error(invoke("check", "b.yaml", "--key", _key(), "-o", "x.csv", "--report", "x.csv"))
     assert line == "bptrace: error: cannot write x.csv: x.csv names the same file (give each output its own name)"
     assert "names the same file" in one_error(invoke("train", "mazur", "--csv", "h.csv", "-o", "./h.csv"))
+
+
+# ---- nesting (found by the attack on the recurrent and layered kinds, 2026-12-02) -----------------
+
+
+def _deep(levels: int, head: str) -> str:
+    return head + "[" * levels + "1" + "]" * levels + "\n"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "inputs: ",  # a network
+        "kind: layers\nsamples: ",
+        "kind: rnn\ninputs: ",
+        "kind: graph\nvalues: ",
+    ],
+)
+def test_a_deeply_nested_document_is_one_line_exit_2(here: Path, head: str) -> None:
+    """5,000 levels of brackets were an "internal error: RecursionError" (the converter recursed per level)."""
+    Path("deep.yaml").write_text(_deep(5000, head))
+    line = one_error(invoke("run", "deep.yaml"))
+    assert line.startswith("bptrace: error: deep.yaml:")
+    assert f"nests lists and mappings more than {source.MAX_DEPTH} levels deep" in line
+
+
+def test_a_deeply_nested_answer_sheet_is_one_line_exit_2(here: Path) -> None:
+    Path("sheet.yaml").write_text(_deep(3000, "scenario: mazur\nanswers:\n  out_o1: "))
+    line = one_error(invoke("check", "sheet.yaml"))
+    assert line.startswith("bptrace: error: sheet.yaml:2") or line.startswith("bptrace: error: sheet.yaml:3")
+    assert "levels deep" in line
+
+
+def test_a_hundred_thousand_levels_of_brackets_do_not_crash_the_interpreter(tmp_path: Path) -> None:
+    """100,000 levels (200 KB) crashed Python with a segmentation fault (exit -11): libyaml's composer
+    recurses in C. The depth is now measured from the parser's events before any tree is composed."""
+    path = tmp_path / "deep.yaml"
+    path.write_text(_deep(100_000, "kind: layers\nsamples: "))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bptrace", "run", str(path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 2, (done.returncode, done.stderr[-500:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "levels deep" in lines[0] and f"{path}:2" in lines[0], lines
+
+
+def test_nesting_through_aliases_is_refused_in_one_line(here: Path) -> None:
+    """Each anchor wrapping the one before in four lists: 250 of them nest 1,000 levels once the aliases are
+    followed, within the alias budget ("internal error: RecursionError" before)."""
+    lines = ["inputs:", " a0: &a0 [1]"] + [f" a{i}: &a{i} [[[[*a{i - 1}]]]]" for i in range(1, 250)]
+    Path("chain.yaml").write_text("\n".join(lines) + "\n")
+    line = one_error(invoke("run", "chain.yaml"))
+    assert line.startswith("bptrace: error: chain.yaml:") and "levels deep" in line
+
+
+def test_a_document_nested_to_the_limit_is_read() -> None:
+    text = "a: " + "[" * (source.MAX_DEPTH - 1) + "1" + "]" * (source.MAX_DEPTH - 1) + "\n"
+    doc = source.parse(text, "ok.yaml", ScenarioError)
+    node = doc.data["a"]
+    for _ in range(source.MAX_DEPTH - 2):
+        node = node[0]
+    assert node == [1]
+    with pytest.raises(ScenarioError, match="levels deep"):
+        source.parse("a: [" + text[3:-1] + "]\n", "deep.yaml", ScenarioError)
+
+
+@pytest.mark.parametrize(
+    "sheet", ["scenario: mazur\nanswers:\n  KEY: 0.5\n", "scenario: layers_conv_pool\nanswers:\n  KEY: 0.5\n"]
+)
+def test_an_answer_named_with_a_control_character_is_an_unknown_name_not_a_bad_number(here: Path, sheet: str) -> None:
+    """`"out_o1\\e[31m": 0.5` was refused as "expected a number, got 0.5": the literal texts of the answers
+    were looked up by the raw key, the answers by the key as read (its ESC written out as \\x1b)."""
+    Path("sheet.yaml").write_text(sheet.replace("KEY", '"out_o1\\e[31m"' if "mazur" in sheet else '"a1_1_1\\e[31m:1"'))
+    line = one_error(invoke("check", "sheet.yaml"))
+    assert "unknown quantity" in line and "\\x1b[31m" in line and "\x1b" not in line
+    assert "expected a number" not in line
+
+
+RNN_SHEET = "scenario: rnn_tiny\nanswers:\n  h1@t1: 0.462117157\n"
+LAYERS_SHEET = "scenario: layers_conv_pool\nanswers:\n  a1_1_1:1: 0.23\n"
+GRAPH_SHEET = "scenario: graph_circuit\nanswers:\n  df/dx: -4\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "rnn_tiny", "--format", "html"],
+        ["run", "layers_conv_pool", "--format", "json"],
+        ["run", "graph_circuit", "--format", "markdown"],
+        ["run", "rnn_tiny"],
+        ["check", "rnn.yaml", "--format", "html"],
+        ["check", "layers.yaml"],
+        ["check", "graph.yaml", "--format", "json"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_the_recurrent_layered_and_graph_kinds_replace_a_file_only_with_force(here: Path, args: list[str]) -> None:
+    """`run rnn_tiny -o page.html` and `check rnn_sheet.yaml -o marked.txt` (and the same for a layer stack or a
+    graph) replaced an existing file without --force: the commands handed -o to the kind's code unchecked."""
+    for name, text in (("rnn.yaml", RNN_SHEET), ("layers.yaml", LAYERS_SHEET), ("graph.yaml", GRAPH_SHEET)):
+        Path(name).write_text(text)
+    Path("out.txt").write_text("keep")
+    line = one_error(invoke(*args, "-o", "out.txt"))
+    assert "cannot write out.txt: the file exists (add --force" in line
+    assert Path("out.txt").read_text() == "keep"
+    result = invoke(*args, "-o", "out.txt", "--force")
+    assert result.exit_code in (0, 1), result.stderr  # type: ignore[attr-defined]
+    assert Path("out.txt").read_text() != "keep"
+    no_temporaries(here)

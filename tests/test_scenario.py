@@ -108,6 +108,20 @@ CASES = [
         "inputs: [1, 2\n",
         "s.yaml:2:1: invalid YAML: did not find expected ',' or ']' (check the indentation and punctuation on that line)",  # noqa: E501
     ),
+    # a tab where YAML needs spaces (found by the attack of 2026-12-02: "found character that cannot start
+    # any token" or "a tab character that violates indentation", neither saying what to do)
+    (
+        "inputs:\n\t- 1\n",
+        "s.yaml:2:1: a tab where YAML needs spaces (indent with spaces only: replace the tab with spaces)",
+    ),
+    (
+        "kind: rnn\nhidden:\n  activation: tanh\n\tW_xh: [[1]]\n",
+        "s.yaml:4:1: a tab where YAML needs spaces (indent with spaces only: replace the tab with spaces)",
+    ),
+    (
+        "inputs: [1]\nlayers:\n  -\tactivation: sigmoid\n",
+        "s.yaml:3:4: a tab where YAML needs spaces (indent with spaces only: replace the tab with spaces)",
+    ),
     ("", "s.yaml:1: the file is empty (see docs/scenarios.md for the format)"),
     ("# only a comment\n", "s.yaml:1: the file is empty (see docs/scenarios.md for the format)"),
     (

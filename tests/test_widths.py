@@ -31,7 +31,8 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 def width(line: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+    """Terminal cells: East Asian wide characters 2, combining marks (the hat of x̂) 0, the others 1."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
 
 
 def render(renderable: Any, columns: int) -> str:
@@ -148,6 +149,40 @@ def test_every_command_fits(args: tuple[str, ...]) -> None:
         narrow = cli(columns, *args)
         assert_fits(narrow, wide, columns)
         assert "−" not in narrow
+
+
+RNN_SHEET = "scenario: rnn_tiny\nstudent: 王小明\nanswers:\n  h1@t1: 0.462117157\n  dE/dW_hh_1_2: 0.123\n"
+LAYERS_SHEET = "scenario: layers_batchnorm\nstudent: 王小明\nanswers:\n  mu2_1: 0.1\n  dE/dx_2:1: 0.0123\n"
+NEW_KINDS = [
+    ("run", "rnn_tiny"),
+    ("run", "rnn_last_truncated"),
+    ("run", "layers_conv_pool"),
+    ("run", "layers_batchnorm"),
+    ("explain", "dE/dW_hh_1_2", "-s", "rnn_tiny"),
+    ("explain", "dE/dK1_1_2", "-s", "layers_conv_pool"),
+    ("explain", "dE/dx_2:1", "-s", "layers_batchnorm"),
+    ("check", "RNN_SHEET"),
+    ("check", "LAYERS_SHEET"),
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("args", NEW_KINDS, ids=[" ".join(a[:2]) for a in NEW_KINDS])
+def test_recurrent_and_layered_output_fits_in_both_languages(tmp_path: Path, args: tuple[str, ...], lang: str) -> None:
+    """run, explain and check of the recurrent and layered kinds at 60 and 80 columns, in English and Chinese:
+    every number whole, no line too wide, and no text cut with '…' (a Chinese label such as
+    对时间步求和，逐项写出 has no space to wrap at: it was cut to '对时间步求和，逐项 …' at 60 columns)."""
+    sheets = {"RNN_SHEET": RNN_SHEET, "LAYERS_SHEET": LAYERS_SHEET}
+    if args[-1] in sheets:
+        path = tmp_path / "sheet.yaml"
+        path.write_text(sheets[args[-1]], encoding="utf-8")
+        args = (*args[:-1], str(path))
+    wide = cli(200, *args, "--lang", lang)
+    for columns in (60, 80):
+        narrow = cli(columns, *args, "--lang", lang)
+        assert_fits(narrow, wide, columns)
+        cut = [line for line in narrow.splitlines() if "…" in line and "…" not in wide]
+        assert not cut, f"text cut at {columns} columns: {cut[0]!r}"
 
 
 def test_the_before_stop_check_at_80_columns() -> None:

@@ -133,6 +133,8 @@ def check(
     from bptrace.cli import layers as cli_layers
     from bptrace.cli import rnn as cli_rnn
 
+    # -o is checked before the work, for every kind (an existing file needs --force, an input is never replaced)
+    prepare_output(output, force, inputs=[*sheets, scenario])
     # a recurrent network's, a layer stack's or a graph's sheets (docs/rnn.md, docs/layers.md, docs/graphs.md)
     for kind in (cli_rnn.KIND, cli_layers.KIND, cli_graph.KIND):
         if kind.is_sheet(sheets[0], scenario):

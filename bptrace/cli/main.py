@@ -306,6 +306,8 @@ def run(
     """
     from bptrace.model.scenario import may_declare_kind
 
+    # -o is checked before the work, for every kind (an existing file needs --force, an input is never replaced)
+    target = prepare_output(output, force, inputs=[scenario])
     if may_declare_kind(scenario):  # perhaps not a network: the other kinds' loaders decide
         from bptrace.cli import graph as cli_graph
         from bptrace.cli import layers as cli_layers
@@ -324,7 +326,6 @@ def run(
             return cli_graph.run(graph, fmt, digits, ascii_, verify_mode, fragment, output, notation, layer, step, math)
     from bptrace.engine.step import trace as make_trace
 
-    target = prepare_output(output, force, inputs=[scenario])
     s = load_scenario(scenario)
     if layer is not None and layer > len(s.layers):
         count = len(s.layers)

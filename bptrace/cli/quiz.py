@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bptrace.cli.common import force_option, prepare_output, write_output
+from bptrace.cli.common import force_option, load_scenario, prepare_output, write_output
 from bptrace.errors import BptraceError
 from bptrace.i18n import _
 from bptrace.quiz.model import MAX_VARIANTS
@@ -124,17 +124,17 @@ def quiz(
                 _("{ref} is a computational graph; bptrace quiz makes exercises of networks").format(ref=ref),
                 hint=_("use bptrace template and bptrace check for a graph's exercises"),
             )
+        if key is None or ref != key.scenario_ref:  # (the key's own was read with the key, as build reads it)
+            load_scenario(ref)  # a bad scenario (an RNN, a layer stack) is refused before the work
     inputs = [*refs, key_file]
     target = None if fmt in FOLDER_FORMATS else prepare_output(output, force, inputs=inputs)
     if fmt in FOLDER_FORMATS:
         _check_folder(output)
-    if variants is not None and seed is None:
+    drawn = variants is not None and seed is None
+    if drawn:
         import secrets
 
         seed = secrets.randbelow(1_000_000)
-        click.echo(
-            _("bptrace: seed {seed} (add --seed {seed} to make the same quiz again)").format(seed=seed), err=True
-        )
     command = _command(refs if scenarios else [], fmt, output, variants, seed, names, key_file)
 
     from bptrace.quiz.model import build
@@ -164,6 +164,10 @@ def quiz(
         from bptrace.quiz import worksheet
 
         _write_folder(output, worksheet.render(built, pdf=not no_pdf), force, inputs)
+    if drawn:  # said once the quiz is written: an error (a bad --ask, a bad scenario) stays its one line
+        click.echo(
+            _("bptrace: seed {seed} (add --seed {seed} to make the same quiz again)").format(seed=seed), err=True
+        )
 
 
 def _command(

@@ -185,7 +185,7 @@ def _scalar_texts(root: Any) -> tuple[dict[str, str | None], dict[str, str]]:
     if isinstance(root, yaml.MappingNode):
         for k, v in root.value:
             if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
-                top[str(k.value)] = v.value
+                top[visible(str(k.value), lines=True)] = v.value
     answers = _child(root, "answers")
     if not isinstance(answers, yaml.MappingNode):
         return out, top
@@ -193,10 +193,12 @@ def _scalar_texts(root: Any) -> tuple[dict[str, str | None], dict[str, str]]:
         node = value_node
         if isinstance(node, yaml.MappingNode):
             node = _child(node, "value")
+        # keyed as source.parse reads a key: its control characters written out (`\x1b`)
+        key = visible(str(key_node.value), lines=True)
         if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
-            out[str(key_node.value)] = node.value
+            out[key] = node.value
         else:
-            out[str(key_node.value)] = None
+            out[key] = None
     return out, top
 
 

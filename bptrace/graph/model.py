@@ -193,7 +193,8 @@ def load_document(name: str) -> Document | None:
         ("kind",),
         _("unknown kind {kind}").format(kind=brief(kind)),
         hint=did_you_mean(str(kind), (KIND, "rnn", "layers"))
-        or _("write 'kind: graph' for a computational graph, or leave it out"),
+        or did_you_mean(str(kind).lower(), (KIND, "rnn", "layers"))  # RNN: difflib compares letter cases
+        or _("kind is graph, rnn or layers; leave it out for a network"),
     )
 
 

@@ -197,16 +197,23 @@ def trace(scenario: LayersScenario, mistake: str | None = None) -> LayersTrace:
     """The forward pass, the backward pass and the update of every parameter."""
     import numpy as np
 
-    with np.errstate(all="ignore"):
-        t = _Tracer(scenario, mistake).run()
+    from bptrace.errors import NumericalError
+    from bptrace.i18n import _
+
+    try:
+        with np.errstate(all="ignore"):
+            t = _Tracer(scenario, mistake).run()
+    except NumericalError as exc:  # name the file the numbers came from
+        exc.file = exc.file or scenario.file
+        raise
     for name, value in t.values.items():
         if not math.isfinite(value):
-            from bptrace.errors import NumericalError
-            from bptrace.i18n import _
-
             raise NumericalError(
                 _("{name} is {value} in float64: the numbers overflow").format(name=name, value=f"{value:g}"),
-                hint=_("use smaller weights or inputs"),
+                file=scenario.file,
+                hint=_("use smaller weights, inputs or learning rate, or a larger epsilon in batch normalization")
+                if any(layer.type == "batchnorm" for layer in scenario.layers)
+                else _("use smaller weights, inputs or learning rate"),
             )
     return t
 
@@ -243,7 +250,8 @@ class _Tracer:
         # the loss
         entry = functions.loss(s.loss)
         T = s.targets
-        terms = functions.loss_terms(s.loss, A, T)
+        last_index, last_shape = len(s.layers), s.layers[-1].out_shape
+        terms = functions.loss_terms(s.loss, A, T, quantity=lambda k, j: out_name(last_index, last_shape, (j,), k))
         per_sample = terms.sum(axis=1)
         m = s.samples
         scale = 1.0 / m if s.reduction == "mean" else 1.0
@@ -964,7 +972,7 @@ class _Tracer:
             for e, gv, d in zip(group, g, dxh):
                 self.put(sec, Line(grad(hname(e)), d, (Term(((aname(e), gv), (f"gamma{n}_{c + 1}", gamma))),)))
             vname, mname = f"var{n}_{c + 1}", f"mu{n}_{c + 1}"
-            k3 = -0.5 * inv**3
+            k3 = -0.5 * inv * inv * inv  # (σ² + ε)^(−3/2); a float's ** raises OverflowError, a product gives inf
             dvar = sum(d * x * k3 for d, x in zip(dxh, dev))
             self.put(
                 sec,

@@ -6,6 +6,9 @@ ourselves, so that
   * duplicate keys are an error instead of "last one wins",
   * a document of more than MAX_NODES values is refused while it is parsed (before its tree is built),
     and alias bombs after MAX_ALIAS_VALUES values reached through aliases,
+  * a document nested more than MAX_DEPTH levels (lists and mappings, aliases followed) is refused: libyaml's
+    composer recurses in C (100,000 levels of `[` crash the interpreter) and the converter in Python, so
+    the depth is measured from the parser's events before a tree is composed,
   * numbers follow one grammar, YAML 1.2's core schema (see docs/scenarios.md): `017` is 17, `0x10` 16,
     `0o17` 15; `0b101`, `1_000`, `1:30`, `yes`, `on` are text (and so refused where a number or a
     true/false belongs), as answer sheets always read them,
@@ -45,6 +48,7 @@ MAX_NODES = 1_000_000  # values in a document: a 784-256-10 network has about 20
 MAX_ALIAS_VALUES = 100_000  # values reached again through aliases (*name): refuses alias bombs quickly
 MAX_BYTES = 50_000_000
 MAX_INT_DIGITS = 4000  # Python refuses to convert longer decimal integers (4,300 digits)
+MAX_DEPTH = 100  # levels of lists and mappings, the top one included: a C×H×W input in a sample is 6
 
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), the one number grammar
 _NULL = re.compile(r"(?:~|null|Null|NULL|)\Z")
@@ -216,8 +220,9 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
 
     loader = _loader()
     try:
-        if len(text) >= 2 * MAX_NODES:  # a shorter text cannot hold more values ("1," is one)
-            _count_values(text, loader, file, error_class)
+        many = len(text) >= 2 * MAX_NODES  # a shorter text cannot hold more values ("1," is one)
+        if many or _may_nest_deeper(text):
+            _count_values(text, loader, file, error_class, count=many)
         root = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -225,6 +230,16 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
             found = full_width_near(text, mark.line + 1, mark.column + 1)
             if found is not None:
                 raise found.error(error_class, file, None) from None
+            said = exc.problem or ""
+            tab = _tab_at(text, mark.line, mark.column) if "tab" in said or "cannot start any token" in said else None
+            if tab is not None:  # libyaml says "found character that cannot start any token"
+                raise error_class(
+                    _("a tab where YAML needs spaces"),
+                    file=file,
+                    line=mark.line + 1,
+                    column=tab + 1,
+                    hint=_("indent with spaces only: replace the tab with spaces"),
+                ) from None
         problem = exc.problem or exc.context or "invalid YAML"
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
@@ -250,8 +265,21 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
     doc = Document(data=None, file=file, error_class=error_class, root=root)
     if root is None:
         raise error_class(_("the file is empty"), file=file, line=1, hint=_("see docs/scenarios.md for the format"))
-    doc.data = _Converter(doc, text).convert(root, ())
+    doc.data = _Converter(doc, text).convert(root, (), 1)
     return doc
+
+
+def _tab_at(text: str, line: int, column: int) -> int | None:
+    """The 0-based column of the tab that made YAML fail at (line, column) (0-based): one in the line's
+    indentation, or the character at the failure (`-<TAB>name`); None when there is none."""
+    rows = text.split("\n")
+    if line >= len(rows):
+        return None
+    row = rows[line]
+    indent = row[: len(row) - len(row.lstrip(" \t"))]
+    if "\t" in indent:
+        return indent.index("\t")
+    return column if row[column : column + 1] == "\t" else None
 
 
 # The problems libyaml reports (PyYAML's C parser), translated where they are shown: `invalid YAML: {problem}`.
@@ -369,22 +397,52 @@ def _loader() -> type:
 _LOADER: type | None = None
 
 
-def _count_values(text: str, loader: type, file: str, error_class: type[BptraceError]) -> None:
-    """Refuse a document of more than MAX_NODES values while reading its events, before any tree is built
-    (a 47 MB file of 4 million keys is refused in about a second, in little memory)."""
+def _may_nest_deeper(text: str) -> bool:
+    """False when `text` cannot nest more than MAX_DEPTH levels, told by counting characters: every list or
+    mapping is opened by a character of its own (`[`, `{`, a `-` followed by a space or a line break, a `:`
+    or `?` of its first key), so a text with fewer of them cannot nest deeper."""
+    openers = text.count("[") + text.count("{") + text.count(":") + text.count("?")
+    openers += text.count("- ") + text.count("-\n") + text.count("-\t") + text.count("-\r") + text.endswith("-")
+    return openers > MAX_DEPTH
+
+
+def _count_values(text: str, loader: type, file: str, error_class: type[BptraceError], count: bool = True) -> None:
+    """Refuse, while reading the parser's events and before any tree is built, a document nested more than
+    MAX_DEPTH levels and (with `count`) one of more than MAX_NODES values (a 47 MB file of 4 million keys is
+    refused in about a second, in little memory). libyaml's parser keeps its own stack: the events of
+    100,000 levels come without recursion."""
     import yaml
 
-    count = 0
+    values = depth = 0
+    starts, ends = (yaml.SequenceStartEvent, yaml.MappingStartEvent), (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     for event in yaml.parse(text, Loader=loader):
-        if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)):
-            count += 1
-            if count > MAX_NODES:
+        if isinstance(event, starts):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise too_deep(error_class, file, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+        elif isinstance(event, ends):
+            depth -= 1
+        if count and isinstance(event, (yaml.ScalarEvent, *starts, yaml.AliasEvent)):
+            values += 1
+            if values > MAX_NODES:
                 raise error_class(
                     _("the document has more than {limit} values").format(limit=f"{MAX_NODES:,}"),
                     file=file,
                     line=event.start_mark.line + 1 if event.start_mark else None,
                     hint=_("bptrace reads networks of up to about a million parameters"),
                 )
+
+
+def too_deep(error_class: type[BptraceError], file: str, line: int | None, column: int | None = None) -> BptraceError:
+    """The error for a document nested more than MAX_DEPTH levels, at the list or mapping one too deep."""
+    return error_class(
+        _("the document nests lists and mappings more than {limit} levels deep").format(limit=MAX_DEPTH),
+        file=file,
+        line=line,
+        column=column,
+        hint=_("remove the extra brackets; a scenario, sheet or key needs a few levels"),
+    )
 
 
 def load(path: Path, error_class: type[BptraceError], shown: str | None = None) -> Document:
@@ -402,10 +460,12 @@ class _Converter:
         self.seen: set[int] = set()
         self.alias_budget = MAX_ALIAS_VALUES
 
-    def convert(self, node: yaml.Node, path: PathKey) -> Yaml:
+    def convert(self, node: yaml.Node, path: PathKey, depth: int) -> Yaml:
         import yaml
 
         doc = self.doc
+        if depth > MAX_DEPTH and not isinstance(node, yaml.ScalarNode):  # deeper than the events: through aliases
+            raise too_deep(doc.error_class, doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
         if id(node) in self.seen:  # reached again through an alias: its values are counted again
             self.alias_budget -= 1
             if self.alias_budget < 0:
@@ -448,12 +508,12 @@ class _Converter:
                         path=format_path(path + (key,)),
                         hint=_("keep one of them"),
                     )
-                out[key] = self.convert(value_node, path + (key,))
+                out[key] = self.convert(value_node, path + (key,), depth + 1)
                 # Point a key's errors at the key itself, which is where editors put the cursor.
                 doc.marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+            return [self.convert(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)  # the composer makes mappings, sequences and scalars only
         doc.scalar_marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1, node.style or "")
         found = self.full_width(node) if _FULL_WIDTH_CHAR.search(node.value) else None

@@ -119,21 +119,28 @@ def pieces(line: str) -> list[str]:
     return out
 
 
+# where a formula piece wider than its line breaks (after a product's dot), rather than inside a number
+_PRODUCT = re.compile(r"(?<=[·×*])(?=.)")
+
+
 def wrap(text: str, width: int) -> list[str]:
-    """Text wrapped to `width` cells, breaking only where `pieces` allows (a piece wider than the line is cut)."""
+    """Text wrapped to `width` cells, breaking only where `pieces` allows; a piece wider than the line breaks
+    after a product's dot (`(-0.0506)·(-0.0533)·` / `(-3.80)`), and only one still wider is cut."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
-        for piece in pieces(paragraph):
-            if line and cell_len((line + piece).rstrip()) > width:
-                lines.append(line.rstrip())
-                line = ""
-            if not line and cell_len(piece.rstrip()) > width:
-                chopped = chop_cells(piece.rstrip(), width)
-                lines += chopped[:-1]
-                line = chopped[-1] + piece[len(piece.rstrip()) :]
-                continue
-            line += piece
+        for whole in pieces(paragraph):
+            parts = _PRODUCT.split(whole) if cell_len(whole.rstrip()) > width else [whole]
+            for piece in parts:
+                if line and cell_len((line + piece).rstrip()) > width:
+                    lines.append(line.rstrip())
+                    line = ""
+                if not line and cell_len(piece.rstrip()) > width:
+                    chopped = chop_cells(piece.rstrip(), width)
+                    lines += chopped[:-1]
+                    line = chopped[-1] + piece[len(piece.rstrip()) :]
+                    continue
+                line += piece
         lines.append(line.rstrip())
     return lines
 
@@ -275,7 +282,9 @@ class GridView:
         return table
 
     def cell(self, m: _Measured, text: str) -> Any:
-        return prose(text, m.column.styles.get(text, ""))
+        # Prose, not rich's Text: a formula piece wider than the column breaks after a product's dot, never
+        # inside a number (rich folds it anywhere: `(-3.8001727` / `7)`)
+        return Prose(text, m.column.styles.get(text, ""))
 
     # ---- 2. the numbers in a row, the formulas under it ----
     def under_rows(
@@ -343,7 +352,7 @@ class GridView:
         grid.add_column(width=label, style="dim")
         grid.add_column(overflow="fold")  # folds only where a single piece is wider than the terminal
         for m, cell in items:
-            grid.add_row("", Text(m.header), self.cell(m, cell))
+            grid.add_row("", Prose(m.header), self.cell(m, cell))  # a Chinese label wraps, never cut with '…'
         grid.style = style
         return grid
 

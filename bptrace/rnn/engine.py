@@ -112,13 +112,15 @@ def split_name(name: str) -> tuple[str, tuple[int, ...]]:
     return "_".join(parts[:2]), tuple(int(p) - 1 for p in parts[2:])
 
 
-def _check(a: Any, what: str) -> None:
+def _check(a: Any, what: str, file: str) -> None:
+    """One clear error, naming the scenario's file, where float64 overflowed (never inf or nan in a table)."""
     import numpy as np
 
     if not np.all(np.isfinite(a)):
         raise NumericalError(
-            _("the {what} overflowed (not a finite number)").format(what=_(what)),
-            hint=_("use smaller weights or inputs"),
+            _("the {what} overflows float64").format(what=_(what)),
+            file=file,
+            hint=_("use smaller weights, inputs or learning rate"),
         )
 
 
@@ -157,6 +159,7 @@ def forward_losses(
 
 
 NET_H, STATE, NET_Y, OUTPUT, LOSS = N_("hidden net"), N_("hidden state"), N_("output net"), N_("output"), N_("loss")
+BACKWARD, UPDATE = N_("gradient through time"), N_("parameter update")
 
 
 def trace(s: RnnScenario, mistake: str | None = None) -> RnnTrace:
@@ -193,18 +196,18 @@ def trace(s: RnnScenario, mistake: str | None = None) -> RnnTrace:
         for t in range(1, T + 1):
             x[t] = s.inputs[t - 1]
             net_h[t] = p["W_xh"] @ x[t] + p["W_hh"] @ h[t - 1] + p["b_h"]
-            _check(net_h[t], NET_H)
+            _check(net_h[t], NET_H, s.file)
             h[t] = fa.forward(net_h[t], s.hidden_param)
             fp[t] = fa.prime(net_h[t], s.hidden_param)
             net_y[t] = p["W_hy"] @ h[t] + p["b_y"]
-            _check(net_y[t], NET_Y)
+            _check(net_y[t], NET_Y, s.file)
             if ga.elementwise:
                 y[t] = ga.forward(net_y[t], s.output_param)
                 gp[t] = ga.prime(net_y[t], s.output_param)
             else:
                 y[t] = ga.forward(net_y[t][None, :], s.output_param)[0]
                 gp[t] = ga.prime(net_y[t][None, :], s.output_param)[0]
-            _check(y[t], OUTPUT)
+            _check(y[t], OUTPUT, s.file)
             for i in np.flatnonzero(fa.at_kink(net_h[t], s.hidden_param)):
                 kinks.append(f"net_h{i + 1}@t{t}")
             for i in np.flatnonzero(ga.at_kink(net_y[t], s.output_param)) if ga.elementwise else []:
@@ -216,9 +219,11 @@ def trace(s: RnnScenario, mistake: str | None = None) -> RnnTrace:
             if loss.logs and (np.any((y[t] <= 0) & (tv > 0)) or (s.loss == "bce" and np.any((y[t] >= 1) & (tv < 1)))):
                 raise NumericalError(
                     _("the output at step {t} is exactly 0 or 1, so the loss's logarithm is infinite").format(t=t),
+                    file=s.file,
                     hint=_("use smaller weights"),
                 )
             losses[t] = float(loss.terms(y[t][None, :], tv[None, :]).sum())
+            _check(losses[t], LOSS, s.file)
             dE_dy[t] = loss.grad(y[t][None, :], tv[None, :])[0]
             if loss.cancels == s.output_activation:
                 delta_y[t] = y[t] - tv  # the loss cancels g′ (bce after σ, cross-entropy after softmax)
@@ -226,7 +231,32 @@ def trace(s: RnnScenario, mistake: str | None = None) -> RnnTrace:
                 delta_y[t] = ga.jacobian_delta(y[t][None, :], dE_dy[t][None, :])[0]  # type: ignore[attr-defined]
             else:
                 delta_y[t] = dE_dy[t] * gp[t]
+            _check(delta_y[t], BACKWARD, s.file)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is one clear error below
+        return _backward(given, s, mistake, x, net_h, h, fp, net_y, y, gp, losses, dE_dy, delta_y, kinks)
 
+
+def _backward(
+    given: RnnScenario,
+    s: RnnScenario,
+    mistake: str | None,
+    x: Any,
+    net_h: Any,
+    h: Any,
+    fp: Any,
+    net_y: Any,
+    y: Any,
+    gp: Any,
+    losses: dict[int, float],
+    dE_dy: Any,
+    delta_y: Any,
+    kinks: list[str],
+) -> RnnTrace:
+    """Backpropagation through time from the forward pass's arrays, then the update."""
+    import numpy as np
+
+    T, n_h = s.steps, s.n_h
+    p = parameter_arrays(s)
     k = s.window
     e: dict[tuple[int, int], np.ndarray] = {}
     for t in s.loss_steps():
@@ -251,6 +281,8 @@ def trace(s: RnnScenario, mistake: str | None = None) -> RnnTrace:
                 (e[(t, step)] for t in range(step, min(T, step + k - 1) + 1) if (t, step) in e), np.zeros(n_h)
             )
     dE_dh = via + rec
+    for array in (*e.values(), via, rec, dropped, delta_h, dE_dh):
+        _check(array, BACKWARD, s.file)
 
     contributions: dict[str, np.ndarray] = {}
     for name in s.parameters():
@@ -278,6 +310,8 @@ def trace(s: RnnScenario, mistake: str | None = None) -> RnnTrace:
         values[name] = float(p[base][idx])
     lr = 1.0 if mistake == "lr-forgotten" else s.learning_rate
     new_values = {name: values[name] - lr * grads[name] for name in values}
+    _check(list(grads.values()), BACKWARD, s.file)
+    _check(list(new_values.values()), UPDATE, s.file)
     return RnnTrace(
         scenario=given,
         x=x,
