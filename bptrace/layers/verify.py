@@ -104,7 +104,7 @@ def verify(trace: LayersTrace, only: str | None = None) -> LayersVerification:
                 check.fd = fd.value
                 out.fd_count += 1
                 if not finite.judged(fd):
-                    check.reason = fd.reason or ""
+                    check.reason = Message(N_("finite difference not judged: {reason}"), reason=fd.reason or "")
             else:
                 check.reason = Message(
                     N_("finite differences left out: {name} is within {margin} of a kink"),

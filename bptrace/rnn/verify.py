@@ -22,7 +22,7 @@ from typing import Any
 
 from bptrace.errors import NumericalError
 from bptrace.i18n import N_, _
-from bptrace.message import Message
+from bptrace.message import tr
 from bptrace.rnn import engine
 from bptrace.rnn.engine import RnnTrace
 from bptrace.verify import finite
@@ -285,8 +285,7 @@ def verify(trace: RnnTrace, mode: str = "auto", only: str | None = None) -> RnnV
             note, shown = f"finite difference not computed: {error}", _(FD_NOT_COMPUTED).format(message=error)
         elif not judged:
             note = f"finite difference not judged: {error}" if error else "finite difference crosses a kink: not judged"
-            reason = error.translated() if isinstance(error, Message) else error
-            shown = _(FD_NOT_JUDGED).format(reason=reason) if error else _(FD_CROSSES)
+            shown = _(FD_NOT_JUDGED).format(reason=tr(error)) if error else _(FD_CROSSES)
         if name in with_sympy and sy is None:
             note = "; ".join(x for x in (note, "SymPy could not evaluate its derivative here") if x)
             shown = "; ".join(x for x in (shown, _("SymPy could not evaluate its derivative here")) if x)
