@@ -140,3 +140,20 @@ def test_the_shared_difference_judges_noise_and_catches_an_error() -> None:
     rng = random.Random(1)
     noisy = finite.difference(lambda x: (x * x + rng.uniform(-1e-6, 1e-6), None), 3.0, 6.0 * (1 + 1e-3), 9.0)
     assert not finite.judged(noisy) and noisy.reason
+
+
+def test_graph_a_wrong_gradient_is_caught_by_the_finite_difference_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from bptrace.graph import engine as graph_engine
+    from bptrace.graph import model as graph_model
+    from bptrace.graph import verify as graph_verify
+
+    t = graph_engine.trace(graph_model.load("graph_sigmoid_neuron"))
+    monkeypatch.setattr(graph_verify, "SYMPY_SIZE_LIMIT", 0)  # the finite difference alone judges
+    for name, node in list(t.nodes.items()):
+        t.nodes[name] = dataclasses.replace(node, grad=node.grad * (1 + 1e-5))
+    v = graph_verify.verify(t)
+    assert not v.sympy_used
+    wrong = [c for c in v.checks if c.chain_rule != 0]
+    assert wrong and all(c.fd_judged and not c.ok for c in wrong)
