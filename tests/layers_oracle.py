@@ -101,7 +101,11 @@ def _batchnorm(x: Any, gamma: Any, beta: Any, eps: float) -> Any:
 
 def forward_loss(s: LayersScenario, params: list[list[Any]]) -> Any:
     x = s.inputs
+    z: Any = None  # the last sigmoid's input, for bce in logit form
     for layer, ps in zip(s.layers, params):
+        z = None
+        if layer.function == "sigmoid" and layer.type in ("dense", "activation"):
+            z = anp.dot(x, ps[0].T) + ps[1] if layer.type == "dense" else x
         if layer.type == "conv2d":
             x = _conv(x, ps[0], ps[1], layer.stride, layer.padding)
         elif layer.type in ("maxpool", "avgpool"):
@@ -115,7 +119,13 @@ def forward_loss(s: LayersScenario, params: list[list[Any]]) -> Any:
         else:
             shape = x.shape
             x = anp.reshape(_act(layer.function, anp.reshape(x, (shape[0], -1)), layer.param), shape)
-    per = _loss(s.loss, x, s.targets)
+    if s.loss == "bce" and z is not None and z.ndim == 2:
+        # ln σ(z) = −softplus(−z), ln(1 − σ(z)) = −softplus(z): exact where 1 − σ(z) has lost its digits
+        # (a saturated output), which ln(1 − a) of the rounded a is not (1e-5 off at 1 − a ≈ 1e-12)
+        t = s.targets
+        per = anp.sum(t * anp.logaddexp(0.0, -z) + (1 - t) * anp.logaddexp(0.0, z), axis=1)
+    else:
+        per = _loss(s.loss, x, s.targets)
     return anp.mean(per) if s.reduction == "mean" else anp.sum(per)
 
 

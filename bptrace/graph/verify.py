@@ -19,14 +19,13 @@ from bptrace.graph import engine
 from bptrace.graph.engine import GraphTrace
 from bptrace.graph.model import GraphScenario
 from bptrace.i18n import N_, _
+from bptrace.message import tr
+from bptrace.verify import finite
 from bptrace.verify.checks import GradientCheck, judged_by
 from bptrace.verify.tolerances import (
     EPSILON,
     FLOOR,
-    combine,
     fd_agrees,
-    fd_noise,
-    step,
     sympy_agrees,
 )
 
@@ -176,34 +175,48 @@ def sympy_gradients(trace: GraphTrace, nodes: bool = True) -> tuple[float | None
 def finite_difference(
     trace: GraphTrace, name: str, output_error: float | None = None
 ) -> tuple[float | None, bool, str, float, str]:
-    """(five-point ∂f/∂name, judged, why not judged, its rounding bound): a variable is moved, a gate's
-    value pinned; the bound is tolerances.fd_noise of the largest |f| on the stencil. The note is English (the
-    JSON's); the last item is the error that stopped the difference, in the language bptrace speaks."""
+    """(the one judged finite difference of every kind (verify/finite.py) of ∂f/∂name, judged, why not
+    judged, its rounding bound, the error that stopped it): a variable is moved, a gate's value pinned; the
+    bound is tolerances.fd_noise of |f| (δE = `output_error`, f's distance from SymPy's, when known). The
+    note is English (the JSON's); the last item is in the language bptrace speaks."""
     s = trace.scenario
     x = trace.nodes[name].value
-    h = step(x)
-    f: dict[int, float] = {}
-    branches = set()
+
+    def at(v: float) -> tuple[float, tuple[Any, ...]]:
+        if name in s.values:
+            env = engine.forward(s, values={**s.values, name: v})
+        else:
+            env = engine.forward(s, override={name: v})
+        return env[s.output], tuple(engine.branch(g, env) for g in s.gates)
+
     try:
-        for k in (0, 1, -1, 2, -2):
-            if name in s.values:
-                env = engine.forward(s, values={**s.values, name: x + k * h})
-            else:
-                env = engine.forward(s, override={name: x + k * h})
-            f[k] = env[s.output]
-            branches.add(tuple(engine.branch(g, env) for g in s.gates))
+        f0, pattern = at(x)
     except NumericalError as exc:
         return None, False, f"not computed: {engine.english(exc)}", 0.0, exc.message
-    fd = combine((f[1], f[-1], f[2], f[-2]), h)
-    noise = fd_noise(max(abs(v) for v in f.values()), h, output_error)
-    if len(branches) > 1:
-        return fd, False, "crosses a kink: not judged", noise, ""
-    return fd, True, "", noise, ""
+    stopped: list[NumericalError] = []
+
+    def loss(v: float) -> tuple[float, str | None]:
+        try:
+            value, branches = at(v)
+        except NumericalError as exc:
+            stopped.append(exc)
+            return float("nan"), None
+        return value, ("a kink" if branches != pattern else None)
+
+    fd = finite.difference(loss, x, trace.nodes[name].grad, f0, output_error)
+    if fd.value != fd.value and stopped:
+        return None, False, f"not computed: {engine.english(stopped[0])}", 0.0, stopped[0].message
+    if fd.crosses_kink:
+        return fd.value, False, "crosses a kink: not judged", fd.noise or 0.0, ""
+    if fd.inconclusive:
+        return fd.value, False, f"finite difference not judged: {fd.reason}", fd.noise or 0.0, tr(fd.reason or "")
+    return fd.value, True, "", fd.noise or 0.0, ""
 
 
 # the notes of a check, as a table shows them (Check.note keeps them in English for the JSON)
 FD_CROSSES = N_("finite difference crosses a kink: not judged")
 FD_NOT_COMPUTED = N_("finite difference not computed: {message}")
+FD_NOT_JUDGED = N_("finite difference not judged: {reason}")
 SYMPY_FAILED = N_("SymPy could not evaluate its derivative here")
 
 
@@ -214,7 +227,7 @@ def shown_note(judged: bool, fd: float | None, error: str, sympy_failed: bool) -
     if fd is None:
         parts.append(_(FD_NOT_COMPUTED).format(message=error))
     elif not judged:
-        parts.append(_(FD_CROSSES))
+        parts.append(_(FD_NOT_JUDGED).format(reason=error) if error else _(FD_CROSSES))
     if sympy_failed:
         parts.append(_(SYMPY_FAILED))
     return _("{first}; {second}").format(first=parts[0], second=parts[1]) if len(parts) == 2 else "".join(parts)

@@ -708,6 +708,12 @@ class _Tracer:
                 self.put(sec, Line(grad(znames((s_, j))), float(dZ[s_, j]), tuple(terms)))
             return dZ
         fp = f.prime(Z.reshape(Z.shape[0], -1), layer.param).reshape(Z.shape)
+        if layer is self.s.layers[-1] and functions.cancels_derivative(layer.function, self.s.loss):
+            # sigmoid under bce: ∂E/∂a = (a − t)/(a(1 − a)) is computed from the float64 output, whose
+            # 1 − a has lost digits when the output saturates (1 − a ≈ 1e-11 keeps 5 of them); f′ = a(1 − a)
+            # from the same output cancels that loss, so dE/dz = ∂E/∂a·f′ is (a − t) to a few ulps, as
+            # exact arithmetic gives it (σ(z)σ(−z) from z beside it left dE/dz off by 1e-5 relative)
+            fp = A * (1.0 - A)
         dZ = G * fp
         for idx in np.ndindex(*Z.shape):
             self.put(

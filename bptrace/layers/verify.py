@@ -3,8 +3,9 @@
 Neither uses the engine. One forward pass of the loss is written here again, whole-array and per window
 (`_loss`), over either float64 arrays or arrays of SymPy expressions:
 
-  * finite differences, always, for every parameter: (E(θ + h) − E(θ − h)) / 2h of the float64 pass,
-    h = 1e-6·max(1, |θ|); they agree when |∂E/∂θ − fd| ≤ FD_REL·|∂E/∂θ| + FD_ABS;
+  * finite differences, always, for every parameter: the one finite difference of every kind
+    (verify/finite.py: five points, h = 1e-4·max(1, |θ|), agreeing when |∂E/∂θ − fd| ≤ 1e-6·|∂E/∂θ| +
+    1.5·4ε·|E|/h, and not judged, with the reason, where the float64 loss is too coarse or noisy to tell);
   * SymPy, per parameter, where it stays quick: the loss as an expression of that one parameter (every other
     value a Float), differentiated by SymPy and evaluated at θ; every parameter when the stack has at most
     SYMPY_ALL of them, else SYMPY_SAMPLE of them spread evenly through the layers (the report says so);
@@ -25,14 +26,13 @@ from typing import TYPE_CHECKING, Any
 from bptrace import functions
 from bptrace.i18n import N_
 from bptrace.message import Message
+from bptrace.verify import finite
+from bptrace.verify.finite import FiniteDifference
 
 if TYPE_CHECKING:
     from bptrace.layers.engine import LayersTrace
     from bptrace.layers.model import LayersScenario
 
-FD_REL = 1e-5
-FD_ABS = 1e-7
-FD_STEP = 1e-6
 FD_MARGIN = 1e-4  # a kink closer than this to a relu's input or a window's runner-up: a difference may straddle it
 SYMPY_REL = 1e-9
 SYMPY_ABS = 1e-12
@@ -98,9 +98,13 @@ def verify(trace: LayersTrace, only: str | None = None) -> LayersVerification:
                 check.reason = Message(N_("the loss has a kink here: {reason}"), reason=kink_reason)
                 continue
             where = places[name]
+            fd: FiniteDifference | None = None
             if layer > near_layer:
-                check.fd = _fd(s, base, where)
+                fd = _fd(s, base, where, g)
+                check.fd = fd.value
                 out.fd_count += 1
+                if not finite.judged(fd):
+                    check.reason = Message(N_("finite difference not judged: {reason}"), reason=fd.reason or "")
             else:
                 check.reason = Message(
                     N_("finite differences left out: {name} is within {margin} of a kink"),
@@ -111,17 +115,19 @@ def verify(trace: LayersTrace, only: str | None = None) -> LayersVerification:
                 check.sympy = _sympy(s, base, where)
                 out.sympy_count += 1
             bad = False
-            if check.fd is not None and abs(g - check.fd) > FD_REL * abs(g) + FD_ABS:
+            fd_judged = fd is not None and finite.judged(fd)
+            if fd is not None and fd_judged and not finite.agrees(fd, g):
                 bad = True
             if check.sympy is not None and not math.isclose(g, check.sympy, rel_tol=SYMPY_REL, abs_tol=SYMPY_ABS):
                 bad = True
-            if check.fd is None and check.sympy is None:
+            if not fd_judged and check.sympy is None:
                 check.status = "not judged"
-                check.reason = Message(
-                    N_("{name} is within {margin} of a kink and SymPy was not asked (sampled)"),
-                    name=near,
-                    margin=f"{FD_MARGIN:g}",
-                )
+                if fd is None:
+                    check.reason = Message(
+                        N_("{name} is within {margin} of a kink and SymPy was not asked (sampled)"),
+                        name=near,
+                        margin=f"{FD_MARGIN:g}",
+                    )
             else:
                 check.status = "mismatch" if bad else "ok"
     return out
@@ -142,17 +148,26 @@ def _places(s: LayersScenario) -> dict[str, tuple[int, str, tuple[int, ...]]]:
     return {n: (li, role, idx) for li, layer in enumerate(s.layers) for n, (role, idx) in engine.param_names(layer)}
 
 
-def _fd(s: LayersScenario, base: list[dict[str, Any]], where: tuple[int, str, tuple[int, ...]]) -> float:
+def _fd(
+    s: LayersScenario, base: list[dict[str, Any]], where: tuple[int, str, tuple[int, ...]], g: float
+) -> FiniteDifference:
+    """The one finite difference (verify/finite.py) of this module's float64 loss, judged against g."""
+    import numpy as np
+
     li, role, idx = where
     arr = base[li][role]
     keep = float(arr[idx])
-    h = FD_STEP * max(1.0, abs(keep))
-    arr[idx] = keep + h
-    up = _loss(s, base, _Num())
-    arr[idx] = keep - h
-    down = _loss(s, base, _Num())
-    arr[idx] = keep
-    return float((up - down) / (2 * h))
+    base_loss = float(_loss(s, base, _Num()))
+
+    def loss(theta: float) -> tuple[float, str | None]:
+        arr[idx] = theta
+        try:
+            value = float(_loss(s, base, _Num()))
+        finally:
+            arr[idx] = keep
+        return (value if np.isfinite(value) else float("nan")), None
+
+    return finite.difference(loss, keep, g, base_loss)
 
 
 def _sympy(s: LayersScenario, base: list[dict[str, Any]], where: tuple[int, str, tuple[int, ...]]) -> float:

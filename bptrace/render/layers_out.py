@@ -19,6 +19,7 @@ from bptrace.message import tr
 from bptrace.render.kinds import Spelling, json_text, titled
 from bptrace.render.kinds import grid as _grid
 from bptrace.render.layout import Block, Grid, Para
+from bptrace.verify.tolerances import FD_RTOL, FD_STEP
 
 if TYPE_CHECKING:
     from bptrace.layers.engine import LayersTrace, Line, Section, Term
@@ -228,9 +229,8 @@ def verification_data(v: LayersVerification) -> dict[str, Any]:
         "tolerances": {
             "sympy_rel": vf.SYMPY_REL,
             "sympy_abs": vf.SYMPY_ABS,
-            "fd_rel": vf.FD_REL,
-            "fd_abs": vf.FD_ABS,
-            "fd_step": vf.FD_STEP,
+            "fd_rtol": FD_RTOL,  # plus each difference's rounding bound (verify/finite.py)
+            "fd_step": FD_STEP,
         },
         "summary": str(summary_english(v)),
         "checks": [

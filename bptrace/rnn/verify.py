@@ -22,24 +22,24 @@ from typing import Any
 
 from bptrace.errors import NumericalError
 from bptrace.i18n import N_, _
+from bptrace.message import tr
 from bptrace.rnn import engine
 from bptrace.rnn.engine import RnnTrace
+from bptrace.verify import finite
 from bptrace.verify.checks import GradientCheck, judged_by
 from bptrace.verify.tolerances import (
     EPSILON,
     FLOOR,
-    combine,
     fd_agrees,
-    fd_noise,
     sympy_agrees,
 )
-from bptrace.verify.tolerances import step as fd_step
 
 SYMPY_ALL_LIMIT = 12  # sympy_cost up to which SymPy derives every parameter (quick: under a second each) ...
 SYMPY_SAMPLE_LIMIT = 18  # ... and up to which a sample (the first entry of each matrix and bias)
 
 FD_CROSSES = N_("finite difference crosses a kink: not judged")
 FD_NOT_COMPUTED = N_("finite difference not computed: {message}")
+FD_NOT_JUDGED = N_("finite difference not judged: {reason}")
 
 
 Check = GradientCheck  # one parameter's gradient three ways (verify/checks.py)
@@ -103,10 +103,26 @@ def _sampled(names: list[str]) -> list[str]:
     return out
 
 
-def _float(x: float) -> Any:
+def digits(s: Any) -> int:
+    """The working digits of SymPy's numbers: 30, plus the decades of the largest number in the scenario.
+    With 30 digits alone a sum like 2.5e307 + 1.0 (the O(1) path beside the path through a state of 1e308,
+    h0: [1e308, …], whose factor sech²(5e307) is exactly 0) rounds to 2.5e307 and loses the 1.0, so SymPy's
+    derivative came out 0 where the engine and the finite difference agree on 0.48."""
+    import math
+
+    import numpy as np
+
+    p = engine.parameter_arrays(s)
+    numbers = [abs(float(v)) for a in p.values() for v in np.ravel(a)]
+    numbers += [abs(float(v)) for v in s.h0] + [abs(float(v)) for v in np.ravel(s.inputs)]
+    largest = max([1.0, *(v for v in numbers if math.isfinite(v))])
+    return 30 + math.ceil(math.log10(largest))
+
+
+def _float(x: float, n: int = 30) -> Any:
     import sympy as sp
 
-    return sp.Float(x, 30)  # the float64's exact binary value, carried with 30 digits
+    return sp.Float(x, n)  # the float64's exact binary value, carried with n digits (30 + the decades above 1)
 
 
 def sympy_loss(trace: RnnTrace, t: int, name: str | None = None, symbol: Any = None, steps: range = range(0)) -> Any:
@@ -119,11 +135,12 @@ def sympy_loss(trace: RnnTrace, t: int, name: str | None = None, symbol: Any = N
 
     s = trace.scenario
     p = engine.parameter_arrays(s)
+    n = digits(s)
     base, idx = engine.split_name(name) if name is not None else ("", ())
 
     def matrix(key: str, step: int) -> list[list[Any]]:
         a = p[key]
-        rows = [[_float(float(v)) for v in row] for row in (a if a.ndim == 2 else a[:, None])]
+        rows = [[_float(float(v), n) for v in row] for row in (a if a.ndim == 2 else a[:, None])]
         if key == base and step in steps:
             r, c = (idx[0], idx[1]) if len(idx) == 2 else (idx[0], 0)
             rows[r][c] = symbol
@@ -132,10 +149,10 @@ def sympy_loss(trace: RnnTrace, t: int, name: str | None = None, symbol: Any = N
     fa, ga = functions.activation(s.hidden_activation), functions.activation(s.output_activation)
     lossf = functions.loss(s.loss)
     zero = sp.Integer(0)
-    h = [_float(v) for v in s.h0]
+    h = [_float(v, n) for v in s.h0]
     for step in range(1, t + 1):
         W_xh, W_hh, b_h = matrix("W_xh", step), matrix("W_hh", step), matrix("b_h", step)
-        x = [_float(v) for v in s.inputs[step - 1]]
+        x = [_float(v, n) for v in s.inputs[step - 1]]
         nets = [
             sum((W_xh[i][j] * x[j] for j in range(s.n_in)), zero)
             + sum((W_hh[i][j] * h[j] for j in range(s.n_h)), zero)
@@ -148,7 +165,7 @@ def sympy_loss(trace: RnnTrace, t: int, name: str | None = None, symbol: Any = N
     W_hy, b_y = matrix("W_hy", t), matrix("b_y", t)
     zs = [sum((W_hy[i][j] * h[j] for j in range(s.n_h)), zero) + b_y[i][0] for i in range(s.n_y)]
     ys = [ga.sympy(z, s.output_param, zs) for z in zs]
-    return sum((lossf.sympy(ys[i], _float(target[i]), s.n_y) for i in range(s.n_y)), zero)
+    return sum((lossf.sympy(ys[i], _float(target[i], n), s.n_y) for i in range(s.n_y)), zero)
 
 
 def _number(e: Any) -> float | None:
@@ -167,7 +184,7 @@ def sympy_gradient(trace: RnnTrace, name: str) -> float | None:
     s = trace.scenario
     k = s.window
     u = sp.Symbol("u")
-    value = _float(trace.values[name])
+    value = _float(trace.values[name], digits(s))
     total = 0.0
     for t in s.loss_steps():
         e = sympy_loss(trace, t, name, u, range(max(1, t - k + 1), t + 1))
@@ -179,42 +196,51 @@ def sympy_gradient(trace: RnnTrace, name: str) -> float | None:
 
 
 def finite_difference(trace: RnnTrace, name: str) -> tuple[float | None, bool, float, str]:
-    """(Σ over the losses of the five-point slope moving the copies in each window, judged, rounding bound,
-    error message)."""
+    """(the one judged finite difference (verify/finite.py) of F(u) = Σ_t E_t(the copies of θ in t's window
+    at u), whose slope at θ is Σ_t Σ_{s in t's window} ∂E_t/∂θ_s; judged; its rounding bound; why it is not
+    judged or computed). Too coarse or noisy a float64 loss, or a stencil the engine refuses, is not judged."""
     import numpy as np
 
     s = trace.scenario
     p = engine.parameter_arrays(s)
     base, idx = engine.split_name(name)
     theta = trace.values[name]
-    h = fd_step(theta)
     k = s.window
-    total, noise = 0.0, 0.0
-    judged = True
-    for t in s.loss_steps():
-        window = range(max(1, t - k + 1), t + 1)
-        values = []
-        patterns = set()
-        for m in (1, -1, 2, -2):
+    kinked = _kinked(s)
+
+    def at(value: float) -> tuple[tuple[tuple[tuple[bool, ...], ...], ...], float]:
+        patterns: list[tuple[tuple[bool, ...], ...]] = []
+        total = 0.0
+        for t in s.loss_steps():
+            window = range(max(1, t - k + 1), t + 1)
             per_step = []
             for step in range(1, s.steps + 1):
                 q = {key: np.array(v) for key, v in p.items()}
                 if step in window:
-                    q[base][idx] = theta + m * h
+                    q[base][idx] = value
                 per_step.append(q)
             branches: list[tuple[bool, ...]] = []
-            try:
-                values.append(engine.forward_losses(s, p, per_step, branches)[t])
-            except NumericalError as exc:
-                return None, False, 0.0, exc.message
-            patterns.add(tuple(branches))
-        if not all(np.isfinite(values)):
-            return None, False, 0.0, _("a loss on the stencil is not finite")
-        total += combine((values[0], values[1], values[2], values[3]), h)
-        noise += fd_noise(max(abs(v) for v in values), h)
-        if len(patterns) > 1 and _kinked(s):
-            judged = False
-    return total, judged, noise, ""
+            total += float(engine.forward_losses(s, p, per_step, branches)[t])
+            patterns.append(tuple(branches))
+        return tuple(patterns), total
+
+    try:
+        pattern, e0 = at(theta)
+    except NumericalError as exc:
+        return None, False, 0.0, exc.message
+    if not np.isfinite(e0):
+        return None, False, 0.0, _("a loss on the stencil is not finite")
+
+    def loss(value: float) -> tuple[float, str | None]:
+        try:
+            branches, e = at(value)
+        except NumericalError:
+            return float("nan"), None
+        crossed = kinked and branches != pattern
+        return (e if np.isfinite(e) else float("nan")), ("a kink of an activation" if crossed else None)
+
+    fd = finite.difference(loss, theta, trace.grads[name], e0)
+    return fd.value, finite.judged(fd), fd.noise or 0.0, "" if finite.judged(fd) else (fd.reason or "")
 
 
 def _kinked(s: Any) -> bool:
@@ -258,7 +284,8 @@ def verify(trace: RnnTrace, mode: str = "auto", only: str | None = None) -> RnnV
         if fd is None:
             note, shown = f"finite difference not computed: {error}", _(FD_NOT_COMPUTED).format(message=error)
         elif not judged:
-            note, shown = "finite difference crosses a kink: not judged", _(FD_CROSSES)
+            note = f"finite difference not judged: {error}" if error else "finite difference crosses a kink: not judged"
+            shown = _(FD_NOT_JUDGED).format(reason=tr(error)) if error else _(FD_CROSSES)
         if name in with_sympy and sy is None:
             note = "; ".join(x for x in (note, "SymPy could not evaluate its derivative here") if x)
             shown = "; ".join(x for x in (shown, _("SymPy could not evaluate its derivative here")) if x)

@@ -53,9 +53,8 @@ either (its cost grows with the paths); `notes` says so.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +62,7 @@ from bptrace.display import Displayable
 from bptrace.i18n import N_
 from bptrace.message import Message
 from bptrace.verify import tolerances as tol
+from bptrace.verify.finite import FiniteDifference, decide, stencil
 from bptrace.verify.tolerances import FD_RTOL, FD_STEP, FLOOR, SYMPY_RTOL
 
 if TYPE_CHECKING:
@@ -133,18 +133,6 @@ class ParameterCheck:
     def not_judged(self) -> int:
         """How many of this row's checks ran but were not judged."""
         return int(self.finite_difference is not None and self.fd_ok is None)
-
-
-@dataclass(frozen=True)
-class FiniteDifference:
-    """A finite-difference derivative of the batch loss."""
-
-    value: float
-    step: float
-    crosses_kink: bool
-    inconclusive: bool = False  # no verdict possible: see finite_differences
-    noise: float | None = None  # the bound 1.5·max(δE, 4ε|E|)/h on its rounding error (tolerances.fd_noise)
-    reason: str | None = None  # why it cannot be judged (crosses_kink or inconclusive), for the reader
 
 
 @dataclass(frozen=True, repr=False)
@@ -385,75 +373,13 @@ def finite_differences(
         results = []
         for n, (_, _, h) in enumerate(jobs):
             four = losses[4 * n : 4 * n + 4]
-            value = tol.combine((four[0][0], four[1][0], four[2][0], four[3][0]), h)
-            noise = tol.fd_noise(base_loss, h, loss_error)
-            crossed = next((c for _, c in four if c), None)
-            if crossed:
-                reason = Message(N_("the stencil θ ± 2h (h = {h}) crosses {crossed}"), h=f"{h:.0e}", crossed=crossed)
-                results.append(FiniteDifference(value, h, True, noise=noise, reason=reason))
-            else:
-                results.append(FiniteDifference(value, h, False, noise=noise))
+            results.append(stencil(four, h, tol.fd_noise(base_loss, h, loss_error)))
         return results
-
-    def decide(h: float, g: float | None) -> Generator[float, FiniteDifference, FiniteDifference]:
-        # one parameter's steps: yields each step it needs, receives that step's difference
-        result = yield h
-        if result.crosses_kink:
-            result = yield h / 100
-        elif g is not None:
-
-            def miss(r: FiniteDifference, g: float = g) -> float:
-                return abs(r.value - g) if r.value == r.value else float("inf")  # nan: the worst
-
-            def agrees(r: FiniteDifference, g: float = g) -> bool:
-                return tol.fd_agrees(r.value, g, r.noise or 0.0, rtol)
-
-            tried = [result]
-            for larger in (10 * h, 100 * h):
-                if agrees(result):
-                    break
-                attempt = yield larger
-                if not attempt.crosses_kink and attempt.value == attempt.value:  # nan: E undefined there
-                    tried.append(attempt)
-                    result = min(tried, key=miss)
-            tolerance = rtol * abs(g) + (result.noise or 0.0)
-            values = [r.value for r in tried]
-            noisy = not max(values) - min(values) <= tolerance  # the steps disagree with each other
-            flat = all(v == 0.0 for v in values)  # the float64 loss never changed at all
-            # too coarse: its rounding bound is not below half of what it measures, so it can neither
-            # confirm nor refute g (unless it matches g without the bound's help)
-            coarse = not (result.noise or 0.0) < max(abs(g), abs(result.value)) / 2
-            why = None
-            if miss(result) > rtol * abs(g) and coarse:
-                why = Message(
-                    N_(
-                        "the float64 loss is too coarse here to judge (the rounding error bound {bound} is not "
-                        "below half of |g|)"
-                    ),
-                    bound=f"{result.noise:.1e}",
-                )
-            elif not agrees(result) and len(tried) > 1 and (noisy or flat):
-                why = Message(
-                    N_("the float64 loss did not change at any step (it is flat to rounding here)")
-                    if flat
-                    else N_(
-                        "the float64 loss is too noisy here to judge (the steps h, 10h, 100h disagree with each other)"
-                    )
-                )
-            if why is not None:
-                result = dataclasses.replace(result, inconclusive=True, reason=why)
-        if result.value != result.value:
-            # the engine refuses the loss at a stencil point (e.g. ln 0 of a saturated output): no verdict
-            why = Message(
-                N_("the engine cannot evaluate the loss at a stencil point (e.g. ln 0 of a saturated output)")
-            )
-            result = dataclasses.replace(result, inconclusive=True, reason=why)
-        return result
 
     # every parameter's steps advance together: each round evaluates all the stencils asked for
     thetas = {p.name: perturbed.value(p) for p in parameters}
     deciders = {
-        p.name: decide(tol.step(thetas[p.name], step), None if reference is None else reference[p.name])
+        p.name: decide(tol.step(thetas[p.name], step), None if reference is None else reference[p.name], rtol)
         for p in parameters
     }
     pending = {p.name: (p, next(deciders[p.name])) for p in parameters}
