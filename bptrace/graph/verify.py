@@ -121,10 +121,12 @@ def _sympy_op(op: str, a: list[Any]) -> Any:
         return sp.sqrt(a[0])
     if op == "abs":
         return sp.Abs(a[0])  # d/dx = sign(x), sign(0) = 0
+    # unevaluated, so that each gate stays the gate it is: SymPy would rewrite max(x, max(x, y)) as max(x, y),
+    # which at the tie x = y splits the gradient ½/½ where the gates, each split ½/½, give ¾/¼
     if op == "max":
-        return sp.Max(a[0], a[1])  # d/dx = Heaviside(x − y), Heaviside(0) = ½
+        return sp.Max(a[0], a[1], evaluate=False)  # d/dx = Heaviside(x − y), Heaviside(0) = ½
     if op == "min":
-        return sp.Min(a[0], a[1])
+        return sp.Min(a[0], a[1], evaluate=False)
     if op in ("sigmoid", "tanh", "relu"):
         return engine.sympy_activation(op, a[0])
     raise ValueError(f"unknown op {op!r}")
