@@ -14,6 +14,7 @@ transliterated from the Unicode. The nodes:
 
   Sym       a quantity by its vocabulary name (w5, out_h1, net_o1, E_total, t_o1, delta_o1, eta), with
             an optional superscript (w5⁺); the printers lay out its subscript
+  Name      a quantity by its sheet name, as written in text (delta_h1@t2, dE/dW_hh_1_2, x1[0,1,1]:1)
   Num       a number at the chosen digits (negative ones in parentheses where they stand in a formula)
   Const     a literal number or count written as it is (1, 2, m)
   Op        an operator between pieces: = × · + − > ≤ ≠ , and the chain rule's spaced ·
@@ -184,10 +185,12 @@ class Frac(Node):
 
 @dataclass(frozen=True)
 class Pow(Node):
-    """base^exponent: a small digit as a superscript in Unicode (x²)."""
+    """base^exponent: a small digit as a superscript in Unicode (x²); `chained`: a power as the exponent
+    written without parentheses in linear text, as a right-associative chain reads (2^3^2)."""
 
     base: Node
     exponent: Node
+    chained: bool = False
 
 
 @dataclass(frozen=True)
@@ -430,6 +433,7 @@ _OPS = {
     "⊙": (" ⊙ ", " (.) ", r" \odot ", "⊙"),  # the element-wise product
     "′": ("′", "'", "{}'", "′"),  # a derivative's prime: g[1]′(Z[1]) (LaTeX: on an empty group, after g^{[1]})
     "'": ("'", "'", "{}'", "′"),  # the same prime where a name spells it in ASCII (a layer stack's relu'(z))
+    "⁺": ("⁺", "+", "^{+}", "+"),  # an updated value: x⁺ (after a name that is not a Sym)
     " | ": (" | ", " | ", r" \mid ", "|"),  # a continuation line's leading "+ " (+ (λ/m)·W⁽ˡ⁾ᵢⱼ = …)
     "×·": ("×", "*", r" \times ", "×"),
     " / ": (" / ", " / ", " / ", "/"),
@@ -449,6 +453,7 @@ _OPS = {
     "−": (" − ", " - ", " - ", "−"),
     "-": ("−", "-", "-", "−"),  # a sign: −1, −(t − out)
     ">": (" > ", " > ", " > ", ">"),
+    "<": (" < ", " < ", " < ", "<"),
     "≤": (" ≤ ", " <= ", r" \le ", "≤"),
     "≠": (" ≠ ", " != ", r" \ne ", "≠"),
     ",": (", ", ", ", ", ", ","),
@@ -554,7 +559,8 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
             base = f"({base})"
         if isinstance(n.exponent, Const) and e in _SUP:
             return base + _SUP[e][0 if u else 1]
-        return f"{base}^({e})" if _compound(n.exponent) else f"{base}^{e}"
+        bare = n.chained and isinstance(n.exponent, Pow)
+        return f"{base}^({e})" if _compound(n.exponent) and not bare else f"{base}^{e}"
     if isinstance(n, Apply):
         return f"{_fn(n.fn, 0 if u else 1)}({', '.join(t(a) for a in n.args)})"
     if isinstance(n, Fn):

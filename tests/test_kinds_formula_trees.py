@@ -16,9 +16,12 @@ from click.testing import CliRunner
 
 from bptrace import formula
 from bptrace.cli.main import main
+from bptrace.graph import engine as graph_engine
+from bptrace.graph import model as graph_model
 from bptrace.layers import engine as layers_engine
 from bptrace.layers import model as layers_model
 from bptrace.render.blocks import Grid
+from bptrace.render.graph_out import run_blocks as graph_blocks
 from bptrace.render.layers_out import run_blocks as layers_blocks
 from bptrace.render.rnn_out import run_blocks as rnn_blocks
 from bptrace.rnn import engine as rnn_engine
@@ -28,10 +31,11 @@ SCENARIOS = Path(__file__).parent.parent / "scenarios"
 ALL = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
 RNN = [name for name in ALL if rnn_model.load_document(name) is not None]
 LAYERS = [name for name in ALL if layers_model.load_document(name) is not None]
+GRAPHS = [name for name in ALL if graph_model.graph_or_none(name) is not None]
 
 
 def test_the_kinds_have_bundled_scenarios() -> None:
-    assert len(RNN) >= 2 and len(LAYERS) >= 2
+    assert len(RNN) >= 2 and len(LAYERS) >= 2 and len(GRAPHS) >= 2
 
 
 def _has_math(node: formula.Node) -> bool:
@@ -83,6 +87,19 @@ def test_every_formula_cell_of_a_layer_stack_is_a_tree(name: str) -> None:
             continue
         assert isinstance(cell, formula.Node), (title, header, cell)
         assert _has_math(cell), (title, header, formula.unicode(cell))
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_every_formula_cell_of_a_graph_is_a_tree(name: str) -> None:
+    t = graph_engine.trace(graph_model.load(name))
+    cells = _formula_cells(list(graph_blocks(t, None)))
+    assert len(cells) > 5
+    for title, header, cell in cells:
+        if header in ("gate", "uses"):  # words: the gate's kind, the gates that read a node
+            continue
+        assert isinstance(cell, formula.Node), (title, header, cell)
+        if "only constants" not in formula.unicode(cell):
+            assert _has_math(cell), (title, header, formula.unicode(cell))
 
 
 def test_rnn_cells_print_as_before() -> None:
@@ -140,7 +157,7 @@ def test_ascii_output_of_every_bundled_rnn_and_layer_stack_is_ascii(args: list[s
     assert "?" not in result.stdout
 
 
-@pytest.mark.parametrize("name", RNN + LAYERS)
+@pytest.mark.parametrize("name", RNN + LAYERS + GRAPHS)
 def test_html_formula_cells_are_mathml(name: str) -> None:
     """HTML prints each formula cell as MathML (which parses as XML), never as text read back."""
     import xml.dom.minidom
