@@ -57,7 +57,8 @@ class _Writer(Spelling):
         g = self.t.scenario.gate(gate)
         name = g.operands[operand]
         twice = g.operands.count(name) > 1
-        symbol = Deriv(Paren(self.ft(g.formula())), Name(name))
+        by = Name(name) if isinstance(name, str) else Const(str(name))  # a constant operand, as f"{x}" wrote it
+        symbol = Deriv(Paren(self.ft(g.formula())), by)
         return sentence(_("{symbol} [input {n}]"), symbol=symbol, n=Const(str(operand + 1))) if twice else symbol
 
     def local(self, gate: str, operand: int) -> str:
