@@ -1,5 +1,6 @@
 """What the renderers of the kinds with their own traces share (render/graph_out.py, rnn_out.py, layers_out.py):
-the spelling of numbers and symbols, a table from (header, kind) pairs, the three-way verification table and
+the spelling of numbers and symbols (as text, and as formula trees for the tables' formula cells), a table
+from (header, kind) pairs, the three-way verification table and
 its verdict, a title with its source, and the JSON text. Computes nothing.
 """
 
