@@ -14,6 +14,7 @@ transliterated from the Unicode. The nodes:
 
   Sym       a quantity by its vocabulary name (w5, out_h1, net_o1, E_total, t_o1, delta_o1, eta), with
             an optional superscript (w5⁺); the printers lay out its subscript
+  Name      a quantity by its sheet name, as written in text (delta_h1@t2, dE/dW_hh_1_2, x1[0,1,1]:1)
   Num       a number at the chosen digits (negative ones in parentheses where they stand in a formula)
   Const     a literal number or count written as it is (1, 2, m)
   Op        an operator between pieces: = × · + − > ≤ ≠ , and the chain rule's spaced ·
@@ -117,6 +118,16 @@ class Sym(Node):
 
 
 @dataclass(frozen=True)
+class Name(Node):
+    """A quantity by the name a sheet gives it (docs/quantities.md: delta_h1@t2, dE/dW_hh_1_2, x1[0,1,1]:1,
+    xhat2_1:3), printed as written in Unicode and ASCII (the name a student copies into a sheet, no δ for
+    delta); LaTeX and MathML typeset it: ∂E/∂… as a derivative, the indices below, a sample :k as ⁽ᵏ⁾ and a
+    time step @t2 as ⟨2⟩ above, + for an updated value. A name of no such shape is set as words."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Num(Node):
     """A number printed at `digits` significant digits; `paren`: a negative one in parentheses."""
 
@@ -174,10 +185,12 @@ class Frac(Node):
 
 @dataclass(frozen=True)
 class Pow(Node):
-    """base^exponent: a small digit as a superscript in Unicode (x²)."""
+    """base^exponent: a small digit as a superscript in Unicode (x²); `chained`: a power as the exponent
+    written without parentheses in linear text, as a right-associative chain reads (2^3^2)."""
 
     base: Node
     exponent: Node
+    chained: bool = False
 
 
 @dataclass(frozen=True)
@@ -419,6 +432,8 @@ _OPS = {
     ":=": (" := ", " := ", r" \mathrel{:=} ", ":="),  # an update: W[1] := W[1] − α·dW[1]
     "⊙": (" ⊙ ", " (.) ", r" \odot ", "⊙"),  # the element-wise product
     "′": ("′", "'", "{}'", "′"),  # a derivative's prime: g[1]′(Z[1]) (LaTeX: on an empty group, after g^{[1]})
+    "'": ("'", "'", "{}'", "′"),  # the same prime where a name spells it in ASCII (a layer stack's relu'(z))
+    "⁺": ("⁺", "+", "^{+}", "+"),  # an updated value: x⁺ (after a name that is not a Sym)
     " | ": (" | ", " | ", r" \mid ", "|"),  # a continuation line's leading "+ " (+ (λ/m)·W⁽ˡ⁾ᵢⱼ = …)
     "×·": ("×", "*", r" \times ", "×"),
     " / ": (" / ", " / ", " / ", "/"),
@@ -432,10 +447,13 @@ _OPS = {
     "·": ("·", "*", r" \cdot ", "·"),
     "\u2062": ("·", "*", " ", "\u2062"),  # a product LaTeX writes side by side: α·(e^net − 1), \alpha \left(…
     " · ": (" · ", " * ", r" \cdot ", "·"),
+    "*": ("*", "*", r" \cdot ", "·"),  # a product an ASCII rule writes so in Unicode too (batch norm's compact one)
+    " * ": (" * ", " * ", r" \cdot ", "·"),
     "+": (" + ", " + ", " + ", "+"),
     "−": (" − ", " - ", " - ", "−"),
     "-": ("−", "-", "-", "−"),  # a sign: −1, −(t − out)
     ">": (" > ", " > ", " > ", ">"),
+    "<": (" < ", " < ", " < ", "<"),
     "≤": (" ≤ ", " <= ", r" \le ", "≤"),
     "≠": (" ≠ ", " != ", r" \ne ", "≠"),
     ",": (", ", ", ", ", ", ","),
@@ -507,6 +525,8 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
         return "".join(out)
     if isinstance(n, Sym):
         return _sym_text(n, script)
+    if isinstance(n, Name):
+        return n.name
     if isinstance(n, Num):
         text = num(n.value, n.digits)
         return f"({text})" if n.paren and text.startswith("-") else text
@@ -539,7 +559,8 @@ def _text(n: Node, script: Literal["unicode", "ascii"]) -> str:
             base = f"({base})"
         if isinstance(n.exponent, Const) and e in _SUP:
             return base + _SUP[e][0 if u else 1]
-        return f"{base}^({e})" if _compound(n.exponent) else f"{base}^{e}"
+        bare = n.chained and isinstance(n.exponent, Pow)
+        return f"{base}^({e})" if _compound(n.exponent) and not bare else f"{base}^{e}"
     if isinstance(n, Apply):
         return f"{_fn(n.fn, 0 if u else 1)}({', '.join(t(a) for a in n.args)})"
     if isinstance(n, Fn):
@@ -644,6 +665,76 @@ def latex_name(name: str) -> str:
     return r"\mathit{" + _escape(name) + "}"
 
 
+_SHEET_LETTERS = {"mu": (r"\mu", "μ"), "gamma": (r"\gamma", "γ"), "beta": (r"\beta", "β"), "eps": (r"\varepsilon", "ε")}
+_SHEET_BASE = re.compile(r"([A-Za-z]+?)(\d*)((?:_[A-Za-z0-9]+)*)")
+
+
+@dataclass(frozen=True)
+class _SheetName:
+    """A sheet name's parts: the E on top of a derivative (or ""), its letter, indices, [position] and
+    superscripts (a sample's (k), a time step's ⟨t⟩, +)."""
+
+    top: str | None  # None: not a derivative; else E's own index ("" for plain E)
+    letter: str
+    indices: tuple[str, ...]
+    position: str
+    sample: str
+    time: str
+    plus: bool
+
+
+def _sheet_name(name: str) -> _SheetName | None:
+    """The parts of a sheet name (delta_h1@t2, dE/dK1[0,1,0,1], dE_2/da3_1:2, W5+), or None for another text."""
+    rest, plus = (name[:-1], True) if name.endswith("+") else (name, False)
+    time = sample = position = ""
+    m = re.fullmatch(r"(.+)@t(\d+)", rest)
+    if m:
+        rest, time = m.group(1), m.group(2)
+    m = re.fullmatch(r"(.+):(\d+)", rest)
+    if m:
+        rest, sample = m.group(1), m.group(2)
+    top = None
+    m = re.fullmatch(r"dE(?:_(\d+))?/d(.+)", rest)
+    if m:
+        top, rest = m.group(1) or "", m.group(2)
+    m = re.fullmatch(r"(.+?)\[([0-9,]+)\]", rest)
+    if m:
+        rest, position = m.group(1), m.group(2)
+    m = _SHEET_BASE.fullmatch(rest)
+    if m is None:
+        return None
+    indices = ((m.group(2),) if m.group(2) else ()) + tuple(x for x in m.group(3).split("_") if x)
+    return _SheetName(top, m.group(1), indices, position, sample, time, plus)
+
+
+def _sheet_name_latex(name: str) -> str:
+    """A sheet name in LaTeX: delta_h1@t2 -> \\delta_{h1}^{\\langle 2\\rangle}, W_hh_1_2 -> W_{hh,1,2},
+    dE/dK1[0,1,0,1] -> \\partial E/\\partial K_{1}[0,1,0,1]; another text as words (\\text{…})."""
+    p = _sheet_name(name)
+    if p is None:
+        return r"\text{" + tex_words(name) + "}"
+    if p.letter in _GREEK:
+        letter = _GREEK[p.letter][1]
+    elif p.letter in _SHEET_LETTERS:
+        letter = _SHEET_LETTERS[p.letter][0]
+    elif p.letter == "xhat":
+        letter = r"\hat{x}"
+    else:
+        letter = p.letter if len(p.letter) == 1 else r"\mathrm{" + p.letter + "}"
+    subs = [i if re.fullmatch(r"[A-Za-z]{0,2}\d*", i) else r"\mathrm{" + i + "}" for i in p.indices]
+    body = letter + ("_{" + ",".join(subs) + "}" if subs else "")
+    if p.position:
+        body += "[" + p.position + "]"
+    sups = [f"({p.sample})"] if p.sample else []
+    sups += [rf"\langle {p.time}\rangle"] if p.time else []
+    sups += ["+"] if p.plus else []
+    if sups:
+        body = "{" + body + "}^{" + ",".join(sups) + "}"
+    if p.top is None:
+        return body
+    return r"\partial E" + (f"_{{{p.top}}}" if p.top else "") + r"/\partial " + body
+
+
 def _num_latex(value: float, digits: int) -> str:
     text = num(value, digits)
     if "e" in text:
@@ -662,6 +753,8 @@ def latex(n: Node) -> str:
         if n.sup and "^" in base:  # a superscript already (a sample's): one group, then the next
             base = "{" + base + "}"
         return base + (f"^{{{n.sup}}}" if n.sup else "")
+    if isinstance(n, Name):
+        return _sheet_name_latex(n.name)
     if isinstance(n, Num):
         text = _num_latex(n.value, n.digits)
         return rf"\left({text}\right)" if n.paren and text.startswith("-") else text
@@ -778,12 +871,41 @@ def _num_ml(value: float, digits: int, paren: bool) -> str:
     return _mrow(_mo("("), signed, _mo(")")) if paren else signed
 
 
+def _sheet_name_ml(name: str) -> str:
+    """A sheet name in MathML (the parts _sheet_name_latex sets in LaTeX); another text as <mtext>."""
+    p = _sheet_name(name)
+    if p is None:
+        return f"<mtext>{_e(name)}</mtext>"
+    if p.letter in _GREEK:
+        letter = _mi(_GREEK[p.letter][0])
+    elif p.letter in _SHEET_LETTERS:
+        letter = _mi(_SHEET_LETTERS[p.letter][1])
+    elif p.letter == "xhat":
+        letter = '<mover accent="true"><mi>x</mi><mo>^</mo></mover>'
+    else:
+        letter = _mi(p.letter)
+    body = f"<msub>{letter}{_mi(','.join(p.indices))}</msub>" if p.indices else letter
+    if p.position:
+        body = _mrow(body, _mo("["), f"<mn>{_e(p.position)}</mn>", _mo("]"))
+    sups = [f"({p.sample})"] if p.sample else []
+    sups += [f"⟨{p.time}⟩"] if p.time else []
+    sups += ["+"] if p.plus else []
+    if sups:
+        body = f"<msup>{body}<mrow><mi>{_e(','.join(sups))}</mi></mrow></msup>"
+    if p.top is None:
+        return body
+    top = f"<msub><mi>E</mi><mn>{p.top}</mn></msub>" if p.top else "<mi>E</mi>"
+    return _mrow(_mo("∂"), top, _mo("/"), _mo("∂"), body)
+
+
 def _ml(n: Node) -> str:
     t = _ml
     if isinstance(n, Row):
         return _mrow(*(t(x) for x in n.items))
     if isinstance(n, Sym):
         return _name_ml(n.name, n.sup)
+    if isinstance(n, Name):
+        return _sheet_name_ml(n.name)
     if isinstance(n, Num):
         return _num_ml(n.value, n.digits, n.paren)
     if isinstance(n, Const):

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from bptrace import formula
 from bptrace.i18n import N_, _, ngettext
 
 MAX_LENGTH = 2000  # characters of one expression
@@ -461,14 +462,10 @@ def parse(text: str) -> Expr:
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "^": 4}
 
 
-def show(e: Expr, ascii: bool = False, values: dict[str, float] | None = None, digits: int = 9) -> str:
-    """`e` as text: in names, or with `values` substituted for the names (negative numbers in parentheses)."""
-    from bptrace.fmt import num
-
-    times, minus = ("*", "-") if ascii else ("·", "−")
-
-    def number(x: float) -> str:
-        return num(x, digits)  # an ASCII '-', as every number bptrace prints (it can be copied)
+def tree(e: Expr, values: dict[str, float] | None = None, digits: int = 9) -> formula.Node:
+    """`e` as a formula tree (bptrace/formula.py): in names, or with `values` substituted for the names
+    (negative numbers in parentheses, a leading one bare); each format prints it (Unicode, ASCII, LaTeX)."""
+    f = formula
 
     def p(x: Expr) -> int:
         if isinstance(x, Binary):
@@ -486,35 +483,38 @@ def show(e: Expr, ascii: bool = False, values: dict[str, float] | None = None, d
             return x.value < 0
         return isinstance(x, Name) and values is not None and values[x.name] < 0
 
-    def wrap(x: Expr, need: int, strict: bool = False, first: bool = False) -> str:
+    def wrap(x: Expr, need: int, strict: bool = False, first: bool = False) -> f.Node:
         inner = go(x)
         if negative_leaf(x) and first:
             return inner  # −6 + 2, −1/b: a leading negative number needs no parentheses
         if negative_leaf(x) or p(x) < need or (strict and p(x) == need):
-            return f"({inner})"
+            return f.Paren(inner)
         return inner
 
-    def go(x: Expr) -> str:
+    def go(x: Expr) -> f.Node:
         if isinstance(x, Num):
-            return number(x.value)
+            return f.Num(x.value, digits, paren=False)  # an ASCII '-', as every number bptrace prints
         if isinstance(x, Name):
-            if values is None:
-                return x.name
-            return number(values[x.name])
+            return f.Name(x.name) if values is None else f.Num(values[x.name], digits, paren=False)
         if isinstance(x, Neg):
-            return minus + wrap(x.operand, _PRECEDENCE["neg"] + 1)
+            return f.Row.of(f.Op("-"), wrap(x.operand, _PRECEDENCE["neg"] + 1))
         if isinstance(x, Binary):
             q = _PRECEDENCE[x.op]
-            if x.op == "^":
-                if not ascii and isinstance(x.right, Num) and x.right.value == 2:
-                    return f"{wrap(x.left, q + 1)}²"
-                return f"{wrap(x.left, q + 1)}^{wrap(x.right, q)}"
-            sym = {"+": " + ", "-": f" {minus} ", "*": times, "/": "/"}[x.op]
-            return wrap(x.left, q, first=True) + sym + wrap(x.right, q, strict=True)
+            if x.op == "^":  # x² (x^2 in ASCII), x^y (a compound exponent in parentheses)
+                square = isinstance(x.right, Num) and x.right.value == 2
+                exponent = f.Const("2") if square else wrap(x.right, q)
+                return f.Pow(wrap(x.left, q + 1), exponent, chained=True)  # 2^3^2 is 2^(3^2)
+            sym = {"+": f.PLUS, "-": f.MINUS, "*": f.DOT, "/": f.Op("/")}[x.op]
+            return f.Row.of(wrap(x.left, q, first=True), sym, wrap(x.right, q, strict=True))
         if isinstance(x, Call):
-            func = "sigma" if x.func == "sigmoid" and ascii else "σ" if x.func == "sigmoid" else x.func
-            return f"{func}({', '.join(go(a) for a in x.args)})"
-        rel = x.rel
-        return f"[{go(x.left)} {rel} {go(x.right)}]"
+            return f.Apply("σ" if x.func == "sigmoid" else x.func, tuple(go(a) for a in x.args))
+        return f.Paren(f.Row.of(go(x.left), f.Op(x.rel), go(x.right)), brackets="[]")
 
     return go(e)
+
+
+def show(e: Expr, ascii: bool = False, values: dict[str, float] | None = None, digits: int = 9) -> str:
+    """`e` as text: in names, or with `values` substituted for the names (negative numbers in parentheses);
+    the Unicode or ASCII printer of its tree."""
+    t = tree(e, values, digits)
+    return formula.ascii(t) if ascii else formula.unicode(t)

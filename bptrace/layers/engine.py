@@ -25,7 +25,27 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bptrace import functions
-from bptrace.formula import DOT, Const, Deriv, Filled, Frac, Node, Row, SumOver, Sym, Text, eq
+from bptrace.formula import (
+    DOT,
+    MINUS,
+    PLUS,
+    Apply,
+    Const,
+    Deriv,
+    Filled,
+    Fn,
+    Frac,
+    Name,
+    Node,
+    Op,
+    Paren,
+    Row,
+    SumOver,
+    Sym,
+    Text,
+    ascii,
+    eq,
+)
 from bptrace.i18n import N_
 from bptrace.message import Message
 
@@ -62,6 +82,7 @@ class Line:
     apply: tuple[str, str, float] | None = None  # (function, argument name, argument value): a = relu(z)
     note: str = ""  # a Message: which input the max chose, a kink's convention, padding left out
     compact: tuple[str, float] | None = None  # the textbook's closed form and its value, shown beside
+    compact_formula: Node | None = None  # that closed form as a tree (its text is the tree's ASCII)
 
 
 @dataclass
@@ -85,6 +106,16 @@ class Kink:
     layer: int
     name: str
     reason: str  # a Message
+
+
+def _compact_formula(upstream: str, xhat: str) -> Node:
+    """Batch norm's closed form of dE/dx: gamma/(m*sqrt(var + eps)) * (m*dE/da - sum dE/da - xhat * sum
+    dE/da*xhat), `upstream` the gradient arriving at this output and `xhat` its normalized input."""
+    star, spaced = Op("*"), Op(" * ")
+    root = Apply("sqrt", (Row.of(Name("var"), PLUS, Name("eps")),))
+    total = Row.of(Fn("sum"), Text(" "), Name("dE/da"))
+    inner = Row.of(Name("m"), star, Name(upstream), MINUS, total, MINUS, Name(xhat), spaced, total, star, Name("xhat"))
+    return Row.of(Frac(Name("gamma"), Row.of(Name("m"), star, root)), spaced, Paren(inner))
 
 
 def _loss_rule(entry: functions.Loss, n: int, mean: bool) -> Node:
@@ -1015,17 +1046,10 @@ class _Tracer:
                 v = sum(t.value for t in terms)
                 dX[e] = v
                 compact = gamma * inv / size * (size * gv - sg - float(XH[e]) * sgx)
+                closed = _compact_formula(aname(e), hname(e))
                 self.put(
                     sec,
-                    Line(
-                        grad(iname(e)),
-                        v,
-                        tuple(terms),
-                        compact=(
-                            f"gamma/(m*sqrt(var + eps)) * (m*{aname(e)} - sum dE/da - {hname(e)} * sum dE/da*xhat)",
-                            compact,
-                        ),
-                    ),
+                    Line(grad(iname(e)), v, tuple(terms), compact=(ascii(closed), compact), compact_formula=closed),
                 )
             gname, bname = f"gamma{n}_{c + 1}", f"beta{n}_{c + 1}"
             gg = sum(gv * float(XH[e]) for gv, e in zip(g, group))

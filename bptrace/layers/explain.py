@@ -132,6 +132,7 @@ def explain_blocks(
     digits: int = DEFAULT_DIGITS,
     ascii: bool = False,
 ) -> list[Block]:
+    from bptrace.formula import Name
     from bptrace.render.layers_out import _grid, _Writer, rule_text, summary
     from bptrace.render.layout import Para
 
@@ -155,11 +156,11 @@ def explain_blocks(
         for t in ln.terms:
             grid.rows.append([w.term(t, False), w.term(t, True), w.n(t.value)])
         if ln.const is not None:
-            grid.rows.append([ln.const[0], w.n(ln.const[1]), w.n(ln.const[1])])
+            grid.rows.append([Name(ln.const[0]), w.num(ln.const[1]), w.n(ln.const[1])])
         grid.rows.append([_("sum"), "", w.n(ln.value)])
         blocks.append(grid)
     elif ln.apply is not None:
-        blocks.append(Para(f"{name} = {w.sum(ln, False)} = {w.sum(ln, True)} = {w.n(ln.value)}"))
+        blocks.append(Para(f"{name} = {w.text(w.sum(ln, False))} = {w.text(w.sum(ln, True))} = {w.n(ln.value)}"))
     else:
         blocks.append(Para(f"{name} = {w.n(ln.value)}"))
     if ln.note:

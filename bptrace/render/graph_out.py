@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from bptrace import formula
 from bptrace.fmt import DEFAULT_DIGITS
+from bptrace.formula import DOT, PLUS, Const, Deriv, Name, Num, Op, Paren, Row, Text, eq, join, sentence
 from bptrace.graph import expression as ex
 from bptrace.graph.model import OP_NAMES, shown
 from bptrace.i18n import N_, _, ngettext
+from bptrace.render.blocks import Cell
 from bptrace.render.kinds import Spelling, json_text, three_way_grid, titled, verdict
 from bptrace.render.kinds import grid as _grid
 from bptrace.render.layout import Block, Para
@@ -35,19 +38,34 @@ class _Writer(Spelling):
         self.t = trace
 
     def f(self, e: ex.Expr) -> str:
-        return ex.show(e, ascii=self.ascii)
+        return self.text(self.ft(e))
 
     def fn(self, e: ex.Expr) -> str:
-        return ex.show(e, ascii=self.ascii, values=self.t.values(), digits=self.digits)
+        return self.text(self.fnt(e))
 
-    def local(self, gate: str, operand: int) -> str:
+    def ft(self, e: ex.Expr) -> formula.Node:
+        """The expression in names, as a formula tree."""
+        return ex.tree(e)
+
+    def fnt(self, e: ex.Expr) -> formula.Node:
+        """The expression with its numbers, as a formula tree."""
+        return ex.tree(e, values=self.t.values(), digits=self.digits)
+
+    def local_node(self, gate: str, operand: int) -> formula.Node:
         """The symbol of a local gradient, written with the gate's formula: ∂(x·y)/∂x (never ∂q/∂x, which
         would read as the total gradient of q)."""
         g = self.t.scenario.gate(gate)
         name = g.operands[operand]
         twice = g.operands.count(name) > 1
-        symbol = f"{self.d}({self.f(g.formula())})/{self.d}{name}"
-        return _("{symbol} [input {n}]").format(symbol=symbol, n=operand + 1) if twice else symbol
+        by = Name(name) if isinstance(name, str) else Const(str(name))  # a constant operand, as f"{x}" wrote it
+        symbol = Deriv(Paren(self.ft(g.formula())), by)
+        return sentence(_("{symbol} [input {n}]"), symbol=symbol, n=Const(str(operand + 1))) if twice else symbol
+
+    def local(self, gate: str, operand: int) -> str:
+        return self.text(self.local_node(gate, operand))
+
+    def grad_node(self, of: str, by: str) -> formula.Node:
+        return Deriv(Name(of), Name(by))
 
 
 # the headers the lesson looks for (render/lesson.py: what a row tells about its node)
@@ -94,7 +112,7 @@ def run_blocks(
         label = _(OP_NAMES[gate.op])
         if not (gate.named or node.name == out):
             label = _("{gate} (automatic name)").format(gate=label)
-        forward.rows.append([node.name, label, w.f(gate.formula()), w.fn(gate.formula()), w.n(node.value)])
+        forward.rows.append([node.name, label, w.ft(gate.formula()), w.fnt(gate.formula()), w.n(node.value)])
         forward.styles.append("bold" if node.name == out else "")
     blocks.append(forward)
 
@@ -120,15 +138,15 @@ def run_blocks(
                     node.name,
                     w.n(use.upstream),
                     who,
-                    w.f(use.local),
-                    w.fn(use.local),
+                    w.ft(use.local),
+                    w.fnt(use.local),
                     w.n(use.local_value),
                     w.n(use.product),
                 ]
             )
             backward.styles.append("")
         if not uses.get(node.name):
-            backward.rows.append([node.name, w.n(node.grad), "—", _("(only constants)"), "", "", ""])
+            backward.rows.append([node.name, w.n(node.grad), "—", Text(_("(only constants)")), "", "", ""])
             backward.styles.append("dim")
     blocks.append(backward)
 
@@ -139,7 +157,7 @@ def run_blocks(
             [(_("node"), "name"), (_("uses"), "text"), (_("sum, term by term"), "text"), (_("gradient"), "num")],
         )
         for n in several:
-            sums.rows.append([n.name, _uses_text(w, n), _sum_text(w, n), w.n(n.grad)])
+            sums.rows.append([n.name, _uses_text(w, n), _sum_node(w, n), w.n(n.grad)])
             sums.styles.append("")
         blocks.append(sums)
 
@@ -165,11 +183,12 @@ def run_blocks(
         ),
     )
     for v in trace.variables:
-        row = [v.name, w.n(v.value), w.n(v.grad)]
+        row: list[Cell] = [v.name, w.n(v.value), w.n(v.grad)]
         if trace.new_values:
             if v.name in trace.new_values:
                 lr = s.learning_rate or 0.0
-                row += [f"{v.name}{w.plus} = {w.update_numbers(v.value, lr, v.grad)}", w.n(trace.new_values[v.name])]
+                updated = Row.of(Name(v.name), Op("⁺"))
+                row += [eq(updated, w.update_node(v.value, lr, v.grad)), w.n(trace.new_values[v.name])]
             else:
                 row += [_("not updated"), ""]
         grads.rows.append(row)
@@ -207,12 +226,17 @@ def _uses_text(w: _Writer, n: Node) -> str:
     return ", ".join(_("{gate} (input {n})").format(gate=u.gate, n=u.operand + 1) for u in n.uses)
 
 
-def _sum_text(w: _Writer, n: Node) -> str:
+def _sum_node(w: _Writer, n: Node) -> formula.Node:
+    """∂f/∂x = Σ over its uses of upstream·local, in symbols, with numbers, the products, the sum."""
     out = w.t.scenario.output
-    symbolic = " + ".join(f"{w.grad(out, u.gate)}{w.times}{w.local(u.gate, u.operand)}" for u in n.uses)
-    numbers = " + ".join(f"{w.p(u.upstream)}{w.times}{w.p(u.local_value)}" for u in n.uses)
-    products = w.terms([u.product for u in n.uses])
-    return f"{w.grad(out, n.name)} = {symbolic} = {numbers} = {products} = {w.n(n.grad)}"
+    symbolic = join((Row.of(w.grad_node(out, u.gate), DOT, w.local_node(u.gate, u.operand)) for u in n.uses), PLUS)
+    numbers = join((Row.of(w.num(u.upstream), DOT, w.num(u.local_value)) for u in n.uses), PLUS)
+    products = w.terms_node([u.product for u in n.uses])
+    return eq(w.grad_node(out, n.name), symbolic, numbers, products, Num(n.grad, w.digits, paren=False))
+
+
+def _sum_text(w: _Writer, n: Node) -> str:
+    return w.text(_sum_node(w, n))
 
 
 # ---- verification ----
@@ -384,8 +408,8 @@ def explain_blocks(
     if node.op == "input":
         blocks.append(Para(_("{name} = {value} is a value of the graph.").format(name=name, value=w.n(node.value))))
     else:
-        formula = s.gate(name).formula()
-        equation = f"{name} = {w.f(formula)} = {w.fn(formula)} = {w.n(node.value)}"
+        gate_formula = s.gate(name).formula()
+        equation = f"{name} = {w.f(gate_formula)} = {w.fn(gate_formula)} = {w.n(node.value)}"
         blocks.append(Para(_("{equation} ({gate}).").format(equation=equation, gate=_(OP_NAMES[node.op]))))
     if name == out:
         blocks.append(
@@ -420,14 +444,15 @@ def explain_blocks(
     )
     arrow = " -> " if ascii else " → "
     for path in e.paths:
-        names = [w.local(st.gate, st.operand) for st in path.steps]
-        formulas = [f"({w.f(st.local)})" if _compound(st.local) else w.f(st.local) for st in path.steps]
-        numbers = [w.p(st.local_value) if len(path.steps) > 1 else w.n(st.local_value) for st in path.steps]
+        names = [w.local_node(st.gate, st.operand) for st in path.steps]
+        formulas = [Paren(w.ft(st.local)) if _compound(st.local) else w.ft(st.local) for st in path.steps]
+        several = len(path.steps) > 1
+        numbers = [Num(st.local_value, w.digits, paren=several) for st in path.steps]
         grid.rows.append(
             [
                 arrow.join(path.nodes),
-                f"{w.times.join(reversed(names))} = {w.times.join(reversed(formulas))}",
-                w.times.join(reversed(numbers)),
+                eq(join(reversed(names), DOT), join(reversed(formulas), DOT)),
+                join(reversed(numbers), DOT),
                 w.n(path.product),
             ]
         )

@@ -1,5 +1,6 @@
 """What the renderers of the kinds with their own traces share (render/graph_out.py, rnn_out.py, layers_out.py):
-the spelling of numbers and symbols, a table from (header, kind) pairs, the three-way verification table and
+the spelling of numbers and symbols (as text, and as formula trees for the tables' formula cells), a table
+from (header, kind) pairs, the three-way verification table and
 its verdict, a title with its source, and the JSON text. Computes nothing.
 """
 
@@ -9,7 +10,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from bptrace import formula
 from bptrace.fmt import num
+from bptrace.formula import DOT, MINUS, PLUS, Node, Num, Row, join
 from bptrace.i18n import _
 from bptrace.render.blocks import Block, Column, Grid, Para
 
@@ -39,6 +42,24 @@ class Spelling:
         """A number inside a formula: a negative one in parentheses."""
         text = self.n(x)
         return f"({text})" if x < 0 else text
+
+    def text(self, tree: Node) -> str:
+        """A formula printed for a line of text (explain's): in ASCII by the ASCII printer with --ascii."""
+        return formula.ascii(tree) if self.ascii else formula.unicode(tree)
+
+    def num(self, x: float) -> Num:
+        """A number inside a formula tree: a negative one in parentheses (p's, as a tree)."""
+        return Num(float(x), self.digits)
+
+    def terms_node(self, values: Sequence[float]) -> Row:
+        """A sum written out as a tree: a + (−b) + c (the first term bare)."""
+        return join((Num(float(v), self.digits, paren=bool(i)) for i, v in enumerate(values)), PLUS)
+
+    def update_node(self, value: float, rate: float, gradient: float) -> Row:
+        """The update with its numbers as a tree: value − η·gradient."""
+        return Row.of(
+            Num(float(value), self.digits, paren=False), MINUS, Num(float(rate), self.digits), DOT, self.num(gradient)
+        )
 
     def grad(self, of: str, by: str) -> str:
         return f"{self.d}{of}/{self.d}{by}"

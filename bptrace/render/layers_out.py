@@ -9,13 +9,34 @@ pooling gradient, batch norm's three paths beside the compact formula), the upda
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from bptrace import __version__, formula
 from bptrace.fmt import DEFAULT_DIGITS
+from bptrace.formula import (
+    DOT,
+    EMPTY,
+    MINUS,
+    PLUS,
+    Apply,
+    Const,
+    Fn,
+    Frac,
+    Name,
+    Node,
+    Num,
+    Op,
+    Paren,
+    Pow,
+    Row,
+    Text,
+    join,
+)
 from bptrace.i18n import N_, _, ngettext
 from bptrace.layers.model import shape_text
 from bptrace.message import tr
+from bptrace.render.blocks import Cell
 from bptrace.render.kinds import Spelling, json_text, titled
 from bptrace.render.kinds import grid as _grid
 from bptrace.render.layout import Block, Grid, Para
@@ -29,34 +50,75 @@ PATHS = {"xhat": N_("through x̂"), "var": N_("through σ²"), "mu": N_("through
 STATUS = {"ok": N_("agrees"), "mismatch": N_("MISMATCH"), "not judged": N_("not judged")}
 
 
-class _Writer(Spelling):
-    """The spelling (render/kinds.py) of a layer's sums: a term's coefficient and factors, a line's sum."""
+# the factors of batch norm's rules the engine names by their formulas, as trees (each prints as it is named)
+_DIFF = re.compile(r"\((\S+) - (\S+)\)")  # (x - mu)
+_INV_ROOT = re.compile(r"(-?)1/sqrt\((\S+) \+ eps\)")  # 1/sqrt(var + eps), -1/sqrt(var + eps)
+_POWER = re.compile(r"\(-1/2\)\((\S+) \+ eps\)\^\(-3/2\)")  # (-1/2)(var + eps)^(-3/2)
+_SUM_DEV = re.compile(r"sum\(-2\(x - (\S+)\)\)/m")  # sum(-2(x - mu))/m
+_DEV_M = re.compile(r"2\((\S+) - (\S+)\)/m")  # 2(x - mu)/m
+_OF = re.compile(r"([A-Za-z]+)\((\S+)\)")  # E(a3_1:1): the loss of one output
+_DERIVATIVE = re.compile(r"([A-Za-z]+)'\((\S+)\)")  # relu'(z1_1:1): an activation's derivative
 
-    def coef(self, c: float) -> str:
+
+def _difference(a: str, b: str) -> Node:
+    return Paren(Row.of(Name(a), MINUS, Name(b)))
+
+
+def factor_node(name: str) -> Node:
+    """A factor of a layer's term as a tree: a quantity by its name, or one of batch norm's named formulas
+    (1/sqrt(var + eps), (x - mu), ...), printed in Unicode and ASCII as the engine names it."""
+    plus_eps = lambda v: Row.of(Name(v), PLUS, Name("eps"))  # noqa: E731
+    if m := _DIFF.fullmatch(name):
+        return _difference(m.group(1), m.group(2))
+    if m := _INV_ROOT.fullmatch(name):
+        root = Frac(Const("1"), Apply("sqrt", (plus_eps(m.group(2)),)))
+        return Row.of(Op("-"), root) if m.group(1) else root
+    if m := _POWER.fullmatch(name):
+        half = Frac(Const("-1"), Const("2"), grouped=True)
+        return Row.of(half, Pow(Paren(plus_eps(m.group(1))), Frac(Const("-3"), Const("2"))))
+    if m := _SUM_DEV.fullmatch(name):
+        return Frac(Apply("sum", (Row.of(Const("-2"), _difference("x", m.group(1))),)), Name("m"))
+    if m := _DEV_M.fullmatch(name):
+        return Frac(Row.of(Const("2"), _difference(m.group(1), m.group(2))), Name("m"))
+    if name == "1/m":
+        return Frac(Const("1"), Name("m"))
+    if m := _DERIVATIVE.fullmatch(name):
+        return Row.of(Fn(m.group(1)), Op("'"), Paren(Name(m.group(2))))
+    if (m := _OF.fullmatch(name)) and not name.startswith("d"):
+        return Apply(m.group(1), (Name(m.group(2)),))
+    return Name(name)
+
+
+class _Writer(Spelling):
+    """The spelling (render/kinds.py) of a layer's sums as formula trees: a term's coefficient and factors,
+    a line's sum."""
+
+    def coef(self, c: float) -> Node:
+        """A term's coefficient with the product sign after it (none for 1): (1/4)·, (-1/2)·, 0.5·."""
         if c == 1.0:
-            return ""
+            return EMPTY
         for d in range(2, 100):
             if abs(c * d - 1.0) < 1e-15:
-                return f"(1/{d}){self.times}"
+                return Row.of(Frac(Const("1"), Const(str(d)), grouped=True), DOT)
             if abs(c * d + 1.0) < 1e-15:
-                return f"(-1/{d}){self.times}"
-        return f"{self.p(c)}{self.times}"
+                return Row.of(Frac(Const("-1"), Const(str(d)), grouped=True), DOT)
+        return Row.of(self.num(c), DOT)
 
-    def term(self, t: Term, numbers: bool) -> str:
-        parts = [self.p(v) if numbers else name for name, v in t.factors]
-        text = self.coef(t.coef) + self.times.join(parts)
+    def term(self, t: Term, numbers: bool) -> Node:
+        parts = [self.num(v) if numbers else factor_node(name) for name, v in t.factors]
+        product = Row.of(self.coef(t.coef), join(parts, DOT))
         if t.label:
-            text = f"[{_(PATHS[t.label])}] {text}"
-        return text
+            return Row.of(Text(f"[{_(PATHS[t.label])}] "), product)
+        return product
 
-    def sum(self, ln: Line, numbers: bool) -> str:
+    def sum(self, ln: Line, numbers: bool) -> Node:
         if ln.apply is not None:
             f, arg, v = ln.apply
-            return f"{f}({self.n(v) if numbers else arg})"
+            return Apply(f, (Num(v, self.digits, paren=False) if numbers else Name(arg),))
         parts = [self.term(t, numbers) for t in ln.terms]
         if ln.const is not None:
-            parts.append(self.p(ln.const[1]) if numbers else ln.const[0])
-        return " + ".join(parts) if parts else "0"
+            parts.append(self.num(ln.const[1]) if numbers else Name(ln.const[0]))
+        return join(parts, PLUS) if parts else Const("0")
 
 
 def rule_text(rule: str | formula.Node) -> str:
@@ -75,7 +137,7 @@ def section_grid(sec: Section, w: _Writer, lines: list[Line] | None = None) -> G
         caption=_("rule: {rule}").format(rule=rule_text(sec.rule)),
     )
     for ln in rows:
-        row = [ln.name, w.sum(ln, False), w.sum(ln, True), w.n(ln.value)]
+        row: list[Cell] = [ln.name, w.sum(ln, False), w.sum(ln, True), w.n(ln.value)]
         grid.rows.append(row + ([tr(ln.note)] if notes else []))
     return grid
 
@@ -90,7 +152,8 @@ def compact_grid(sec: Section, w: _Writer) -> Grid | None:
     )
     for ln in rows:
         assert ln.compact is not None
-        grid.rows.append([ln.name, w.n(ln.value), ln.compact[0], w.n(ln.compact[1])])
+        closed: Cell = ln.compact_formula if ln.compact_formula is not None else Name(ln.compact[0])
+        grid.rows.append([ln.name, w.n(ln.value), closed, w.n(ln.compact[1])])
     return grid
 
 

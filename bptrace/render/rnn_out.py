@@ -7,12 +7,33 @@ truncation drops), each parameter's gradient as the sum over the steps term by t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bptrace import __version__, functions
 from bptrace.fmt import DEFAULT_DIGITS
-from bptrace.functions import Script
+from bptrace.formula import (
+    COMMA,
+    DOT,
+    MINUS,
+    PLUS,
+    Apply,
+    Const,
+    Fn,
+    Name,
+    Node,
+    Num,
+    Op,
+    Paren,
+    Row,
+    Template,
+    Text,
+    eq,
+    join,
+    sentence,
+)
 from bptrace.i18n import _
+from bptrace.render.blocks import Cell
 from bptrace.render.kinds import Spelling, json_text, three_way_grid, titled, verdict
 from bptrace.render.kinds import grid as _grid
 from bptrace.render.layout import Block, Grid, Para
@@ -24,6 +45,9 @@ if TYPE_CHECKING:
     from bptrace.rnn.engine import RnnTrace
     from bptrace.rnn.grading import RnnSheetResult
     from bptrace.rnn.verify import RnnVerification
+
+
+_ZERO = Const("0")  # a gradient with no path (after the last step, or through no loss)
 
 
 class _Writer(Spelling):
@@ -71,6 +95,16 @@ def describe(trace: RnnTrace, w: _Writer) -> list[Block]:
     return blocks
 
 
+def _names(pairs: Iterable[tuple[str, str]]) -> Row:
+    """name·name + name·name + …: a sum of products of sheet names."""
+    return join((Row.of(Name(a), DOT, Name(b)) for a, b in pairs), PLUS)
+
+
+def _products(w: _Writer, pairs: Iterable[tuple[float, float]]) -> Row:
+    """The same sum with its numbers, each in parentheses when negative: 0.5·(-0.25) + …"""
+    return join((Row.of(w.num(a), DOT, w.num(b)) for a, b in pairs), PLUS)
+
+
 def _unit_rows(
     w: _Writer,
     unit: str,
@@ -81,19 +115,29 @@ def _unit_rows(
     activation: str,
     net: float,
     out: float,
-) -> list[list[str]]:
+) -> list[list[Cell]]:
     """Unit i's two rows at step t: net = Σ weight·input (+ bias), then its activation; in names, with numbers.
     terms: (the weight's name, its value, the input's name, its value)."""
-    names = [f"{wn}{w.times}{xn}" for wn, _wv, xn, _xv in terms]
-    numbers = [f"{w.p(wv)}{w.times}{w.p(xv)}" for _wn, wv, _xn, xv in terms]
+    names: list[Node] = [Row.of(Name(wn), DOT, Name(xn)) for wn, _wv, xn, _xv in terms]
+    numbers: list[Node] = [Row.of(w.num(wv), DOT, w.num(xv)) for _wn, wv, _xn, xv in terms]
     if bias is not None:
-        names.append(bias[0])
-        numbers.append(w.p(bias[1]))
+        names.append(Name(bias[0]))
+        numbers.append(w.num(bias[1]))
     net_name = f"net_{unit}{i + 1}@t{t}"
     return [
-        [net_name, " + ".join(names), " + ".join(numbers), w.n(net)],
-        [f"{unit}{i + 1}@t{t}", f"{activation}({net_name})", f"{activation}({w.n(net)})", w.n(out)],
+        [net_name, join(names, PLUS), join(numbers, PLUS), w.n(net)],
+        [
+            f"{unit}{i + 1}@t{t}",
+            Apply(activation, (Name(net_name),)),
+            Apply(activation, (Num(net, w.digits, paren=False),)),
+            w.n(out),
+        ],
     ]
+
+
+def _loss_sum(template: Template, holes: list[dict[str, Node]]) -> Row:
+    """The registry formula filled once per output, added up: ½(t − y1)² + ½(t − y2)²."""
+    return join((template.filled(**h) for h in holes), PLUS)
 
 
 def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
@@ -103,7 +147,7 @@ def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
         [(_("quantity"), "name"), (_("formula"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
     )
     loss = functions.loss(s.loss)
-    script: Script = "ascii" if w.ascii else "unicode"
+    n = Const(str(s.n_y))
     for t in range(1, s.steps + 1):
         for i in range(s.n_h):
             weighted = [(f"W_xh_{i + 1}_{j + 1}", s.W_xh[i][j], f"x{j + 1}@t{t}", trace.x[t][j]) for j in range(s.n_in)]
@@ -118,28 +162,30 @@ def forward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
             grid.rows += _unit_rows(w, "y", t, i, weighted, bias, s.output_activation, trace.net_y[t][i], trace.y[t][i])
         target = s.targets[t - 1]
         if target is not None:
-            sym = " + ".join(
-                loss.term.fill(script, t=f"target{i + 1}@t{t}", o=f"y{i + 1}@t{t}", n=str(s.n_y)) for i in range(s.n_y)
+            sym = _loss_sum(
+                loss.term,
+                [{"t": Name(f"target{i + 1}@t{t}"), "o": Name(f"y{i + 1}@t{t}"), "n": n} for i in range(s.n_y)],
             )
-            nums = " + ".join(
-                loss.term.fill(script, t=w.p(target[i]), o=w.p(trace.y[t][i]), n=str(s.n_y)) for i in range(s.n_y)
+            nums = _loss_sum(
+                loss.term, [{"t": w.num(target[i]), "o": w.num(trace.y[t][i]), "n": n} for i in range(s.n_y)]
             )
             grid.rows.append([f"E@t{t}", sym, nums, w.n(trace.losses[t])])
         grid.styles.extend([""] * (len(grid.rows) - len(grid.styles)))
-    terms = w.terms([trace.losses[t] for t in sorted(trace.losses)])
-    grid.rows.append(["E_total", " + ".join(f"E@t{t}" for t in sorted(trace.losses)), terms, w.n(trace.total)])
+    steps = sorted(trace.losses)
+    total = w.terms_node([trace.losses[t] for t in steps])
+    grid.rows.append(["E_total", join((Name(f"E@t{t}") for t in steps), PLUS), total, w.n(trace.total)])
     grid.styles.append("bold")
     return [grid]
 
 
-def _recurrent_text(w: _Writer, step: int, i: int) -> tuple[str, str]:
+def _recurrent(w: _Writer, step: int, i: int) -> tuple[Node, Node]:
     """r_i(step) = Σ_j W_hh_j_i·(the kept δ of unit j at step+1), symbolic and with numbers."""
     s, tr = w.t.scenario, w.t
     if step >= s.steps:
-        return "0", "0"
+        return _ZERO, _ZERO
     kept = tr.delta_h[step + 1] - (tr.dropped_delta(step + 1) if s.truncate is not None else 0.0)
-    sym = " + ".join(f"W_hh_{j + 1}_{i + 1}{w.times}delta_h{j + 1}@t{step + 1}" for j in range(s.n_h))
-    nums = " + ".join(f"{w.p(s.W_hh[j][i])}{w.times}{w.p(kept[j])}" for j in range(s.n_h))
+    sym = _names((f"W_hh_{j + 1}_{i + 1}", f"delta_h{j + 1}@t{step + 1}") for j in range(s.n_h))
+    nums = _products(w, ((s.W_hh[j][i], kept[j]) for j in range(s.n_h)))
     return sym, nums
 
 
@@ -150,7 +196,7 @@ def backward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
         _("Backward pass through time, from step {T} back to step 1").format(T=s.steps),
         [(_("quantity"), "name"), (_("formula"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
     )
-    script: Script = "ascii" if w.ascii else "unicode"
+    n = Const(str(s.n_y))
     for t in range(s.steps, 0, -1):
         target = s.targets[t - 1]
         if target is not None:
@@ -158,45 +204,68 @@ def backward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
                 grid.rows.append(
                     [
                         f"dE/dy{i + 1}@t{t}",
-                        loss.gradient.fill(script, t=f"target{i + 1}@t{t}", o=f"y{i + 1}@t{t}", n=str(s.n_y)),
-                        loss.gradient.fill(script, t=w.p(target[i]), o=w.p(trace.y[t][i]), n=str(s.n_y)),
+                        loss.gradient.filled(t=Name(f"target{i + 1}@t{t}"), o=Name(f"y{i + 1}@t{t}"), n=n),
+                        loss.gradient.filled(t=w.num(target[i]), o=w.num(trace.y[t][i]), n=n),
                         w.n(trace.dE_dy[t][i]),
                     ]
                 )
             for i in range(s.n_y):
+                sym: Node
+                nums: Cell
                 if loss.cancels == s.output_activation:
-                    sym = _("y{i}@t{t} {minus} target (the loss cancels {g}{prime})").format(
-                        i=i + 1, t=t, minus=w.minus, g=s.output_activation, prime=w.prime
+                    sym = sentence(
+                        _("{y} {minus} target (the loss cancels {g}{prime})"),
+                        y=Name(f"y{i + 1}@t{t}"),
+                        minus=Op("-"),  # its spaces are the translation's
+                        g=Row.of(Fn(s.output_activation)),
+                        prime=Op("′"),
                     )
-                    nums = f"{w.n(trace.y[t][i])} {w.minus} {w.p(target[i])}"
+                    nums = Row.of(Num(trace.y[t][i], w.digits, paren=False), MINUS, w.num(target[i]))
                 elif s.output_activation == "softmax":
-                    sym, nums = _("the softmax Jacobian times dE/dy"), ""
+                    sym, nums = Text(_("the softmax Jacobian times dE/dy")), ""  # no numbers: a Jacobian
                 else:
-                    sym = f"dE/dy{i + 1}@t{t}{w.times}{s.output_activation}{w.prime}(net_y{i + 1}@t{t})"
-                    nums = f"{w.p(trace.dE_dy[t][i])}{w.times}{w.p(trace.g_prime[t][i])}"
+                    sym = Row.of(
+                        Name(f"dE/dy{i + 1}@t{t}"),
+                        DOT,
+                        Fn(s.output_activation),
+                        Op("′"),
+                        Paren(Name(f"net_y{i + 1}@t{t}")),
+                    )
+                    nums = Row.of(w.num(trace.dE_dy[t][i]), DOT, w.num(trace.g_prime[t][i]))
                 grid.rows.append([f"delta_y{i + 1}@t{t}", sym, nums, w.n(trace.delta_y[t][i])])
         for i in range(s.n_h):
-            via_sym = " + ".join(f"W_hy_{j + 1}_{i + 1}{w.times}delta_y{j + 1}@t{t}" for j in range(s.n_y))
-            via_num = " + ".join(f"{w.p(s.W_hy[j][i])}{w.times}{w.p(trace.delta_y[t][j])}" for j in range(s.n_y))
-            rec_sym, rec_num = _recurrent_text(w, t, i)
-            if target is None:
-                via_sym, via_num = "", ""
-            sym = " + ".join(x for x in (via_sym, rec_sym if t < s.steps else "") if x) or "0"
-            nums = " + ".join(x for x in (via_num, rec_num if t < s.steps else "") if x) or "0"
-            grid.rows.append([f"dE/dh{i + 1}@t{t}", sym, nums, w.n(trace.dE_dh[t][i])])
+            via_sym = _names((f"W_hy_{j + 1}_{i + 1}", f"delta_y{j + 1}@t{t}") for j in range(s.n_y))
+            via_num = _products(w, ((s.W_hy[j][i], trace.delta_y[t][j]) for j in range(s.n_y)))
+            rec_sym, rec_num = _recurrent(w, t, i)
+            syms = ([via_sym] if target is not None else []) + ([rec_sym] if t < s.steps else [])
+            numbers = ([via_num] if target is not None else []) + ([rec_num] if t < s.steps else [])
+            grid.rows.append(
+                [
+                    f"dE/dh{i + 1}@t{t}",
+                    join(syms, PLUS) if syms else _ZERO,
+                    join(numbers, PLUS) if numbers else _ZERO,
+                    w.n(trace.dE_dh[t][i]),
+                ]
+            )
         for i in range(s.n_h):
             grid.rows.append(
                 [
                     f"delta_h{i + 1}@t{t}",
-                    f"{s.hidden_activation}{w.prime}(net_h{i + 1}@t{t}){w.times}dE/dh{i + 1}@t{t}",
-                    f"{w.p(trace.f_prime[t][i])}{w.times}{w.p(trace.dE_dh[t][i])}",
+                    Row.of(
+                        Fn(s.hidden_activation),
+                        Op("′"),
+                        Paren(Name(f"net_h{i + 1}@t{t}")),
+                        DOT,
+                        Name(f"dE/dh{i + 1}@t{t}"),
+                    ),
+                    Row.of(w.num(trace.f_prime[t][i]), DOT, w.num(trace.dE_dh[t][i])),
                     w.n(trace.delta_h[t][i]),
                 ]
             )
         grid.styles.extend([""] * (len(grid.rows) - len(grid.styles)))
     for i in range(s.n_h):
-        sym, nums = _recurrent_text(w, 0, i)
-        grid.rows.append([f"dE/dh{i + 1}@t0", sym, nums, w.n(trace.recurrent[0][i])])
+        rec_sym, rec_num = _recurrent(w, 0, i)
+        grid.rows.append([f"dE/dh{i + 1}@t0", rec_sym, rec_num, w.n(trace.recurrent[0][i])])
         grid.styles.append("dim")
     blocks: list[Block] = [grid]
     blocks.append(
@@ -218,7 +287,13 @@ def backward_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
         for step in range(s.steps - 1, -1, -1):
             later = step + s.window
             if later <= s.steps and (later, step + 1) in trace.e and any(trace.dropped[step] != 0):
-                values = ", ".join(f"h{i + 1}: {w.n(trace.dropped[step][i])}" for i in range(s.n_h))
+                values = join(
+                    (
+                        Row.of(Name(f"h{i + 1}"), Text(": "), Num(float(trace.dropped[step][i]), w.digits, paren=False))
+                        for i in range(s.n_h)
+                    ),
+                    COMMA,
+                )
                 cut.rows.append([f"h@t{step}", f"E@t{later}", values])
                 cut.styles.append("")
         if cut.rows:
@@ -235,34 +310,17 @@ def gradient_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
     for name in s.parameters():
         base, idx = engine.split_name(name)
         c = trace.contributions[name]
-        factors = []
-        for t in range(1, s.steps + 1):
-            if base == "W_xh":
-                sym, a, b = (
-                    f"delta_h{idx[0] + 1}@t{t}{w.times}x{idx[1] + 1}@t{t}",
-                    trace.delta_h[t][idx[0]],
-                    trace.x[t][idx[1]],
-                )
-            elif base == "W_hh":
-                sym = f"delta_h{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t - 1}"
-                a, b = trace.delta_h[t][idx[0]], trace.h[t - 1][idx[1]]
-            elif base == "b_h":
-                sym, a, b = f"delta_h{idx[0] + 1}@t{t}", trace.delta_h[t][idx[0]], None
-            elif base == "W_hy":
-                sym, a, b = (
-                    f"delta_y{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t}",
-                    trace.delta_y[t][idx[0]],
-                    trace.h[t][idx[1]],
-                )
-            else:
-                sym, a, b = f"delta_y{idx[0] + 1}@t{t}", trace.delta_y[t][idx[0]], None
-            factors.append((sym, a, b))
-        symbolic = " + ".join(f[0] for f in factors)
-        numbers = " + ".join(w.p(a) if b is None else f"{w.p(a)}{w.times}{w.p(b)}" for _s, a, b in factors)
-        products = w.terms([float(v) for v in c[1:]])
-        text = f"dE/d{name} = {symbolic} = {numbers}" + ("" if base.startswith("b_") else f" = {products}")
+        terms = [_term(w, base, idx, t) for t in range(1, s.steps + 1)]
+        gradient = Name(f"dE/d{name}")
+        symbolic = join((sym for sym, _n in terms), PLUS)
+        numbers = join((nums for _s, nums in terms), PLUS)
+        text: Node = (
+            eq(gradient, symbolic, numbers)
+            if base.startswith("b_")
+            else eq(gradient, symbolic, numbers, w.terms_node([float(v) for v in c[1:]]))
+        )
         if trace.mistake == "last-step-only":
-            text = f"dE/d{name} = {factors[-1][0]}"
+            text = eq(gradient, terms[-1][0])
         grid.rows.append([f"dE/d{name}", text, w.n(trace.grads[name])])
         grid.styles.append("")
     updates = _grid(
@@ -279,8 +337,9 @@ def gradient_blocks(trace: RnnTrace, w: _Writer) -> list[Block]:
     )
     for name in s.parameters():
         v, g = trace.values[name], trace.grads[name]
-        numbers = w.update_numbers(v, s.learning_rate, g)
-        updates.rows.append([f"{name}+", w.n(v), w.n(g), numbers, w.n(trace.new_values[name])])
+        updates.rows.append(
+            [f"{name}+", w.n(v), w.n(g), w.update_node(v, s.learning_rate, g), w.n(trace.new_values[name])]
+        )
         updates.styles.append("")
     return [grid, updates]
 
@@ -470,12 +529,13 @@ def rnn_json(trace: RnnTrace, verification: RnnVerification | None) -> str:
 # ---- explain ----
 
 
-def _row(blocks: list[Block], name: str) -> list[str] | None:
+def _row(blocks: list[Block], name: str, w: _Writer) -> list[str] | None:
+    """The cells of the row named `name` as text (a formula printed in the writer's script)."""
     for b in blocks:
         if isinstance(b, Grid):
             for row in b.rows:
                 if row and row[0] == name:
-                    return [c if isinstance(c, str) else c.text for c in row]
+                    return [c if isinstance(c, str) else w.text(c) for c in row]
     return None
 
 
@@ -530,7 +590,7 @@ def explain_blocks(
             [(_("step"), "name"), (_("term"), "text"), (_("with numbers"), "text"), (_("value"), "num")],
         )
         for t in range(1, s.steps + 1):
-            term_row = _term(w, base, idx, t)
+            term_row = _term(w, base, idx, t, paren=False)
             grid.rows.append([f"t{t}", term_row[0], term_row[1], w.n(float(trace.contributions[param][t]))])
             grid.styles.append("")
         blocks.append(grid)
@@ -562,14 +622,14 @@ def explain_blocks(
                     "dim",
                 )
             )
-        row = _row([rows, *gradient_blocks(trace, w)[1:]], f"{param}+")
+        row = _row([rows, *gradient_blocks(trace, w)[1:]], f"{param}+", w)
         if row is not None:
             blocks.append(Para(_("Update: {update}").format(update=f"{param}{w.plus} = {row[3]} = {row[4]}")))
     elif name.startswith("dE/d") and "@t" in name and name[4:].split("@t")[0] in trace.contributions:
         param, step = name[4:].split("@t")
         base, idx = engine.split_name(param)
-        sym, numbers = _term(w, base, idx, int(step))
-        blocks.append(Para(f"{name} = {sym} = {numbers} = {w.n(values[name])}"))
+        sym, numbers = _term(w, base, idx, int(step), paren=False)
+        blocks.append(Para(f"{name} = {w.text(sym)} = {w.text(numbers)} = {w.n(values[name])}"))
         blocks.append(
             Para(
                 _(
@@ -583,7 +643,7 @@ def explain_blocks(
         v, g, new = trace.values[param], trace.grads[param], trace.new_values[param]
         blocks.append(Para(w.update_line(param, f"dE/d{param}", v, s.learning_rate, g, new)))
     else:
-        row = _row(run_blocks(trace, None, digits, ascii), name)
+        row = _row(run_blocks(trace, None, digits, ascii), name, w)
         if row is not None and len(row) >= 4:
             blocks.append(Para(f"{name} = {row[1]} = {row[2]} = {row[3]}"))
         elif row is not None:
@@ -616,26 +676,25 @@ def explain_blocks(
     return blocks
 
 
-def _term(w: _Writer, base: str, idx: tuple[int, ...], t: int) -> tuple[str, str]:
+def _term(w: _Writer, base: str, idx: tuple[int, ...], t: int, paren: bool = True) -> tuple[Node, Node]:
+    """Step t's term of a parameter's gradient, in names and with numbers: δ·input, or δ alone for a bias
+    (`paren`: its one number in parentheses when negative, as inside a sum)."""
     tr = w.t
+    i = idx[0]
+    if base in ("b_h", "b_y"):
+        unit, delta = ("h", tr.delta_h) if base == "b_h" else ("y", tr.delta_y)
+        return Name(f"delta_{unit}{i + 1}@t{t}"), Num(float(delta[t][i]), w.digits, paren=paren)
+    j = idx[1]
+    delta_name, delta = (
+        (f"delta_y{i + 1}@t{t}", tr.delta_y[t][i]) if base == "W_hy" else (f"delta_h{i + 1}@t{t}", tr.delta_h[t][i])
+    )
     if base == "W_xh":
-        return (
-            f"delta_h{idx[0] + 1}@t{t}{w.times}x{idx[1] + 1}@t{t}",
-            f"{w.p(tr.delta_h[t][idx[0]])}{w.times}{w.p(tr.x[t][idx[1]])}",
-        )
-    if base == "W_hh":
-        return (
-            f"delta_h{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t - 1}",
-            f"{w.p(tr.delta_h[t][idx[0]])}{w.times}{w.p(tr.h[t - 1][idx[1]])}",
-        )
-    if base == "b_h":
-        return f"delta_h{idx[0] + 1}@t{t}", w.n(tr.delta_h[t][idx[0]])
-    if base == "W_hy":
-        return (
-            f"delta_y{idx[0] + 1}@t{t}{w.times}h{idx[1] + 1}@t{t}",
-            f"{w.p(tr.delta_y[t][idx[0]])}{w.times}{w.p(tr.h[t][idx[1]])}",
-        )
-    return f"delta_y{idx[0] + 1}@t{t}", w.n(tr.delta_y[t][idx[0]])
+        input_name, value = f"x{j + 1}@t{t}", tr.x[t][j]
+    elif base == "W_hh":
+        input_name, value = f"h{j + 1}@t{t - 1}", tr.h[t - 1][j]
+    else:
+        input_name, value = f"h{j + 1}@t{t}", tr.h[t][j]
+    return Row.of(Name(delta_name), DOT, Name(input_name)), Row.of(w.num(delta), DOT, w.num(value))
 
 
 # ---- check ----
