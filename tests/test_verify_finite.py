@@ -63,7 +63,7 @@ def _exact_saturated() -> dict[str, float]:
 def test_saturated_sigmoid_under_bce_the_engine_is_exact_and_the_noisy_difference_not_judged(tmp_path: Path) -> None:
     # the layer engine computed dE/dz = ∂E/∂a·σ′(z) with ∂E/∂a from the rounded output, off by 1e-5 relative
     # (SymPy disagreed, rightly); the five-point difference of a loss whose ln(1 − a) has 5 digits left is
-    # noise (the steps h, 10h, 100h disagree): not judged, with the reason, never a MISMATCH
+    # noise (the steps h and 10h disagree): not judged, with the reason, never a MISMATCH
     s = layers_model.loads(SATURATED)
     t = layers_engine.trace(s)
     exact = _exact_saturated()

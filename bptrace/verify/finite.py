@@ -4,7 +4,7 @@ A kind supplies its float64 loss at a point θ′ (and the kink, if any, that θ
 this module takes the steps, forms the five-point difference (tolerances.combine), bounds its rounding
 (tolerances.fd_noise) and decides (`decide`): agrees, disagrees, or not judged with the reason — the
 stencil crosses a kink even at h/100, the float64 loss is too coarse (its rounding bound not below half of
-what it measures), too noisy (the steps h, 10h, 100h disagree with each other), flat, or not computable
+what it measures), too noisy (the steps h and 10h disagree beyond h's tolerance), flat, or not computable
 at a stencil point. A wrong gradient gives steps that agree with each other and not with it: a mismatch.
 """
 
@@ -80,7 +80,10 @@ def decide(
             why = Message(
                 N_("the float64 loss did not change at any step (it is flat to rounding here)")
                 if flat
-                else N_("the float64 loss is too noisy here to judge (the steps h, 10h, 100h disagree with each other)")
+                else N_(
+                    "the float64 loss is too noisy here to judge "
+                    "(the steps h and 10h disagree beyond the rounding bound)"
+                )
             )
         if why is not None:
             result = dataclasses.replace(result, inconclusive=True, reason=why)

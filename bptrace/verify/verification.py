@@ -33,7 +33,7 @@ term| (the 30-digit terms from symbolic.high_precision_forward and the SymPy for
 sample), reduced over samples like E, and bounds the finite difference's rounding error by
 fd_noise = 1.5·max(δE, 4ε·|E|)/h (tolerances.fd_noise; without δE, 4ε·|E| alone). That bound is the
 finite difference's floor, and it is not judged (`fd_inconclusive`, with the reason) when the bound is not
-below half of what it measures, or when no step agrees and the steps h, 10h, 100h disagree with each
+below half of what it measures, or when no step agrees and the steps h and 10h disagree with each
 other, or the loss did not change at all (SymPy, if it ran, still gives a verdict).
 
 Modes: "full" derives every parameter with SymPy; "sample" a deterministic sample per layer
