@@ -327,3 +327,20 @@ def test_a_saturated_output_under_bce_names_the_file(tmp_path: Path) -> None:
     code, out, err = run("run", str(path))
     assert (code, out) == (2, "")
     assert err.startswith(f"bptrace: error: {path}: the output at step 1 is exactly 0 or 1") and err.count("\n") == 1
+
+
+def test_a_kink_crossed_by_the_finite_difference_is_said_in_chinese_too(tmp_path: Path) -> None:
+    # relu units at net = 0 (inputs and biases 0): the finite difference crosses the kink and is not judged;
+    # the reason named the kink in English inside the Chinese sentence
+    path = tmp_path / "kink.yaml"
+    path.write_text(
+        "kind: rnn\ninputs: [0.0, 0.0, 0.0]\ntargets: [0.5, -0.5, 0.25]\nh0: [0, 0]\n"
+        "hidden:\n  activation: relu\n  W_xh: [[0.5], [-0.25]]\n  W_hh: [[0.25, -0.5], [0.5, 0.25]]\n"
+        "  b_h: [0.0, 0.0]\noutput:\n  activation: linear\n  W_hy: [[1.0, -1.0]]\n  b_y: [0.0]\n"
+        "loss: half_sse\nlearning_rate: 0.1\n",
+        encoding="utf-8",
+    )
+    english = CliRunner().invoke(main, ["run", str(path), "--lang", "en"], env={"COLUMNS": "200"})
+    assert "crosses a kink of an activation" in english.output
+    chinese = CliRunner().invoke(main, ["run", str(path), "--lang", "zh"], env={"COLUMNS": "200"})
+    assert "跨过了某个激活函数的不可导点" in chinese.output and "a kink of" not in chinese.output

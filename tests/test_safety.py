@@ -748,12 +748,13 @@ def test_a_billion_epochs_are_announced_with_a_measured_estimate_before_they_sta
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()  # written before the run starts
-        # the same path as the command's (its own process: the scalar kernel, numpy-free scenario, the command's
-        # collector setting), timed by the command itself: pytest's process, with its large heap, trains slower
-        per_epoch = min(_train_seconds(env, 20_000) for _ in range(2)) / 20_000
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+    # the same path as the command's (its own process: the scalar kernel, numpy-free scenario, the command's
+    # collector setting), timed by the command itself once the billion-epoch run has stopped (not competing
+    # with it for a core): pytest's process, with its large heap, trains slower
+    per_epoch = min(_train_seconds(env, 20_000) for _ in range(2)) / 20_000
     match = re.fullmatch(
         r"bptrace: 1,000,000,000 epochs will take about (?:([\d,]+) h )?(\d+) min \(measured on a short run of this "
         r"network\); Ctrl-C stops the run\n",

@@ -401,10 +401,7 @@ def _verify(t: Any, mode: str) -> Any:
                 limit=FULL_LIMIT
             ),
         )
-    from bptrace.verify.symbolic import spared_imports
-
-    with spared_imports():  # SymPy spared two imports on first use that no bptrace expression needs
-        return verify(t, mode=None if mode == "auto" else mode)
+    return verify(t, mode=None if mode == "auto" else mode)  # (verify spares SymPy's needless imports itself)
 
 
 @main.command()

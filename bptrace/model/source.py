@@ -243,6 +243,10 @@ def parse(text: str, file: str, error_class: type[BptraceError]) -> Document:
         problem = exc.problem or exc.context or "invalid YAML"
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
+        if "maximum nesting depth" in problem:
+            # libyaml's own limit (the one in PyYAML 6.0.4's wheels): its scanner looks ahead for a simple key,
+            # so it stops at about 1,000 levels before the parser's events reach MAX_DEPTH for _count_values
+            raise too_deep(error_class, file, line, col) from None
         raise error_class(
             _("invalid YAML: {problem}").format(problem=_(problem)),
             file=file,

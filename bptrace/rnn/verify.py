@@ -22,7 +22,7 @@ from typing import Any
 
 from bptrace.errors import NumericalError
 from bptrace.i18n import N_, _
-from bptrace.message import tr
+from bptrace.message import Message, tr
 from bptrace.rnn import engine
 from bptrace.rnn.engine import RnnTrace
 from bptrace.verify import finite
@@ -237,7 +237,7 @@ def finite_difference(trace: RnnTrace, name: str) -> tuple[float | None, bool, f
         except NumericalError:
             return float("nan"), None
         crossed = kinked and branches != pattern
-        return (e if np.isfinite(e) else float("nan")), ("a kink of an activation" if crossed else None)
+        return (e if np.isfinite(e) else float("nan")), (Message(N_("a kink of an activation")) if crossed else None)
 
     fd = finite.difference(loss, theta, trace.grads[name], e0)
     return fd.value, finite.judged(fd), fd.noise or 0.0, "" if finite.judged(fd) else (fd.reason or "")
