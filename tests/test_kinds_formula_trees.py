@@ -26,6 +26,7 @@ from bptrace.render.layers_out import run_blocks as layers_blocks
 from bptrace.render.rnn_out import run_blocks as rnn_blocks
 from bptrace.rnn import engine as rnn_engine
 from bptrace.rnn import model as rnn_model
+from tests.tools import has_math
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 ALL = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
@@ -36,15 +37,6 @@ GRAPHS = [name for name in ALL if graph_model.graph_or_none(name) is not None]
 
 def test_the_kinds_have_bundled_scenarios() -> None:
     assert len(RNN) >= 2 and len(LAYERS) >= 2 and len(GRAPHS) >= 2
-
-
-def _has_math(node: formula.Node) -> bool:
-    """Whether a tree holds mathematics (a name, a number, an operator, a registry formula), not words only."""
-    if isinstance(node, formula.Row):
-        return any(_has_math(x) for x in node.items)
-    if isinstance(node, formula.Lines):
-        return any(_has_math(x) for x in node.lines)
-    return not isinstance(node, formula.Text)
 
 
 def _formula_cells(blocks: list[object]) -> list[tuple[object, str, object]]:
@@ -71,7 +63,7 @@ def test_every_formula_cell_of_an_rnn_is_a_tree(name: str) -> None:
     for title, header, cell in cells:
         assert isinstance(cell, formula.Node), (title, header, cell)
         if "Jacobian" not in formula.unicode(cell):  # softmax's δ_y: words
-            assert _has_math(cell), (title, header, formula.unicode(cell))
+            assert has_math(cell), (title, header, formula.unicode(cell))
     # the loss's terms and gradients are the registry's formulas, filled (never strings written per script)
     filled = [n for _t, _h, cell in cells if isinstance(cell, formula.Node) for n in _walk(cell)]
     assert any(isinstance(n, formula.Filled) for n in filled)
@@ -86,7 +78,7 @@ def test_every_formula_cell_of_a_layer_stack_is_a_tree(name: str) -> None:
         if header in ("note", "check"):  # words: which input the max chose, a kink's convention, agrees
             continue
         assert isinstance(cell, formula.Node), (title, header, cell)
-        assert _has_math(cell), (title, header, formula.unicode(cell))
+        assert has_math(cell), (title, header, formula.unicode(cell))
 
 
 @pytest.mark.parametrize("name", GRAPHS)
@@ -99,7 +91,7 @@ def test_every_formula_cell_of_a_graph_is_a_tree(name: str) -> None:
             continue
         assert isinstance(cell, formula.Node), (title, header, cell)
         if "only constants" not in formula.unicode(cell):
-            assert _has_math(cell), (title, header, formula.unicode(cell))
+            assert has_math(cell), (title, header, formula.unicode(cell))
 
 
 def test_rnn_cells_print_as_before() -> None:

@@ -20,18 +20,10 @@ from bptrace.model.scenario import bundled_names, load
 from bptrace.render.blocks import Grid
 from bptrace.render.layout import TraceLayout
 from bptrace.render.notation import notation_blocks
+from tests.tools import has_math
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 ALL = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
-
-
-def _has_math(node: formula.Node) -> bool:
-    """Whether a tree holds mathematics (a symbol, a number, an operator, a registry formula), not words only."""
-    if isinstance(node, formula.Row):
-        return any(_has_math(x) for x in node.items)
-    if isinstance(node, formula.Lines):
-        return any(_has_math(x) for x in node.lines)
-    return not isinstance(node, formula.Text)
 
 
 def _formula_cells(blocks: list[object]) -> list[tuple[str, str, object]]:
@@ -55,7 +47,7 @@ def test_every_formula_cell_of_run_is_a_tree(name: str) -> None:
     for title, header, cell in cells:
         assert isinstance(cell, formula.Node), (title, header, cell)
         if not any(w in formula.unicode(cell) for w in words_only):
-            assert _has_math(cell), (title, header, formula.unicode(cell))
+            assert has_math(cell), (title, header, formula.unicode(cell))
 
 
 def test_mazur_cells_print_as_before() -> None:
@@ -116,3 +108,10 @@ def test_the_matrix_notation_titles_its_matrices_with_trees(name: str) -> None:
     assert any("W[1]·" in formula.unicode(g.title) for g in grids)
     latex = CliRunner().invoke(main, ["run", name, "--notation", "matrix", "--format", "latex", "--verify", "off"])
     assert r"W^{[1]}" in latex.stdout and r"Z^{[1]} = W^{[1]} \cdot " in latex.stdout
+
+
+def test_the_check_refuses_words_and_a_formula_smuggled_in_as_one_constant() -> None:
+    assert not has_math(formula.Text("the sum over samples"))
+    assert not has_math(formula.Const("w5·out_h1 + b1"))
+    assert not has_math(formula.Row.of(formula.Text("see"), formula.Const("δ_o1 × out_h1")))
+    assert has_math(formula.Const("0.5")) and has_math(formula.Sym("w5")) and has_math(formula.Num(0.5, 9))

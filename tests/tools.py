@@ -79,3 +79,20 @@ def pdf_text(tex: str, folder: Path, engine: str = "xelatex") -> str:
     assert proc.returncode == 0, proc.stdout[-3000:]
     read = subprocess.run([need("pdftotext"), "doc.pdf", "-"], cwd=folder, capture_output=True, text=True)
     return read.stdout
+
+
+def has_math(node: object) -> bool:
+    """Whether a formula tree holds mathematics (a symbol, a number, an operator, a registry formula), not words
+    only, and no formula smuggled in as one constant: a `Const` is a number or one name ("0.5", "m"), never
+    "w5·out_h1 + b1" written as a string."""
+    import re
+
+    from bptrace import formula
+
+    if isinstance(node, formula.Row):
+        return any(has_math(x) for x in node.items)
+    if isinstance(node, formula.Lines):
+        return any(has_math(x) for x in node.lines)
+    if isinstance(node, formula.Const):
+        return re.fullmatch(r"[-−]?[\w.′]+", node.value) is not None
+    return isinstance(node, formula.Node) and not isinstance(node, formula.Text)
