@@ -375,3 +375,13 @@ def test_a_flat_loss_curve_still_charts() -> None:
     assert "loss E_k after k epochs" in lines[0] and "log scale" not in lines[0]
     row = next(line for line in lines if "┤" in line and line.split("┤")[0].strip() == "0.25")
     assert set(row.split("┤")[1].rstrip("│")) == {"⠤"}  # the flat line sits on the 0.25 tick's row
+
+
+def test_one_update_is_singular() -> None:
+    from click.testing import CliRunner
+
+    from bptrace.cli.main import main
+
+    one = CliRunner().invoke(main, ["train", "mazur", "--epochs", "1", "--lang", "en"], env={"COLUMNS": "300"})
+    two = CliRunner().invoke(main, ["train", "mazur", "--epochs", "2", "--lang", "en"], env={"COLUMNS": "300"})
+    assert "; 1 update;" in one.output and "; 2 updates;" in two.output, (one.output[:400], two.output[:400])

@@ -77,14 +77,14 @@ class TrainingLayout:
         trained = ngettext("trained {n} epoch", "trained {n} epochs", r.epochs).format(n=r.epochs)
         on = ngettext("on {m} sample", "on {m} samples", s.samples).format(m=s.samples)
         over = _("mean over samples") if s.reduction == "mean" else _("sum over samples")
+        updates = ngettext("{n} update", "{n} updates", r.updates).format(n=r.updates)
         said = _(
-            "{trained} {on}: {how}; {updates} updates; η = {eta}; loss {loss} ({reduction}); {engine} "
-            "engine, {seconds} s"
+            "{trained} {on}: {how}; {updates}; η = {eta}; loss {loss} ({reduction}); {engine} engine, {seconds} s"
         ).format(
             trained=trained,
             on=on,
             how=how,
-            updates=r.updates,
+            updates=updates,
             eta=self.n(s.learning_rate),
             loss=s.loss,
             reduction=over,
