@@ -175,7 +175,8 @@ def test_network_commands_refuse_a_graph() -> None:
     assert code == 2
     assert err == (
         "bptrace: error: graph_circuit.yaml (bundled):1:1: kind: this is a computational graph (kind: graph), "
-        "and this command reads networks (run, explain, check, template and diagram read graphs)\n"
+        "and this command reads networks (run, explain, check, template and diagram read graphs; check marks their "
+        "sheets in a command of its own, not with networks' sheets)\n"
     )
 
 

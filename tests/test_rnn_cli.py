@@ -344,3 +344,15 @@ def test_a_kink_crossed_by_the_finite_difference_is_said_in_chinese_too(tmp_path
     assert "crosses a kink of an activation" in english.output
     chinese = CliRunner().invoke(main, ["run", str(path), "--lang", "zh"], env={"COLUMNS": "200"})
     assert "跨过了某个激活函数的不可导点" in chinese.output and "a kink of" not in chinese.output
+
+
+def test_a_recurrent_sheet_after_a_network_sheet_says_to_check_them_apart(tmp_path: Path) -> None:
+    runner = CliRunner()
+    net = runner.invoke(main, ["template", "mazur"]).output
+    rnn = runner.invoke(main, ["template", "rnn_tiny"]).output
+    (tmp_path / "net.yaml").write_text(net, encoding="utf-8")
+    (tmp_path / "rnn.yaml").write_text(rnn, encoding="utf-8")
+    sheets = [str(tmp_path / "net.yaml"), str(tmp_path / "rnn.yaml")]
+    result = runner.invoke(main, ["check", *sheets, "--lang", "en"])
+    assert result.exit_code == 2
+    assert "check marks their sheets in a command of its own, not with networks' sheets" in result.output

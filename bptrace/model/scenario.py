@@ -450,19 +450,28 @@ def from_document(doc: Document, *, arrays: bool = True) -> Scenario:
         raise doc.error(
             ("kind",),
             _("this is a recurrent network (kind: rnn), and this command reads feed-forward networks"),
-            hint=_("run, explain, check and template read recurrent networks"),
+            hint=_(
+                "run, explain, check and template read recurrent networks"
+                "; check marks their sheets in a command of its own, not with networks' sheets"
+            ),
         )
     if data.get("kind") == "graph":
         raise doc.error(
             ("kind",),
             _("this is a computational graph (kind: graph), and this command reads networks"),
-            hint=_("run, explain, check, template and diagram read graphs"),
+            hint=_(
+                "run, explain, check, template and diagram read graphs"
+                "; check marks their sheets in a command of its own, not with networks' sheets"
+            ),
         )
     if data.get("kind") == "layers":
         raise doc.error(
             ("kind",),
             _("this is a stack of layers (kind: layers), and this command reads networks"),
-            hint=_("run, explain, check and template read layer stacks"),
+            hint=_(
+                "run, explain, check and template read layer stacks"
+                "; check marks their sheets in a command of its own, not with networks' sheets"
+            ),
         )
     _check_keys(doc, (), data, TOP_KEYS)
     _require(doc, (), data, "layers")
