@@ -544,7 +544,7 @@ class LocalFactors:
 def _pretty(expr: Any) -> str:
     import sympy as sp
 
-    with units_not_imported():
+    with spared_imports():
         return str(sp.pretty(expr, use_unicode=True))
 
 
@@ -553,22 +553,12 @@ _TENSOR = "sympy.tensor.tensor"
 
 
 @contextlib.contextmanager
-def units_not_imported() -> Iterator[None]:
-    """SymPy's pretty printer without its import of sympy.physics.units (≈ 0.1–0.2 s on a cold start).
-
-    PrettyPrinter._print_Mul imports sympy.physics.units only to sort unit Quantities to the end of a
-    product; bptrace's expressions never hold a Quantity, so the sort keeps the order and the output is
-    the same. While this is active (and sympy.physics.units is not imported already) that import finds a
-    stand-in module whose Quantity no expression is an instance of; afterwards the stand-in is removed."""
-    with _stand_in(_UNITS, ("Quantity",)):
-        yield
-
-
-@contextlib.contextmanager
 def spared_imports() -> Iterator[None]:
     """SymPy without the two imports it makes on first use that bptrace's expressions never need.
 
-    sympy.physics.units: see units_not_imported. sympy.tensor.tensor (≈ 20 ms on a cold start, most of it
+    sympy.physics.units (≈ 0.1–0.2 s on a cold start): PrettyPrinter._print_Mul imports it only to sort unit
+    Quantities to the end of a product; bptrace's expressions never hold a Quantity, so the sort keeps the
+    order and the output is the same. sympy.tensor.tensor (≈ 20 ms on a cold start, most of it
     sympy.combinatorics building its polyhedra): Add.flatten imports it on the first sum, only for
     `isinstance(term, TensExpr)` (then TensAdd); no bptrace expression holds a tensor, so that test is
     False with the stand-in's TensExpr as with the real one, and every sum is built the same. Any other
